@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Builds the seed article's network in an AWS emulator (moto) and creates tagged services.
+
+Fixture code for the demo and the integration tests, not part of the product.
+
+  seed_network.py --endpoint URL network
+      VPC (DNS hostnames on), two subnets, a security group, an internal ALB, an HTTP:80
+      listener whose default action forwards to an empty target group, a private hosted
+      zone in.example.com bound to the VPC, and an ECS cluster. Prints the ids as JSON.
+
+  seed_network.py --endpoint URL service --network JSON --name NAME [--td-tag K=V ...]
+      [--service-tag K=V ...] [--label K=V ...] [--port 8080] [--container NAME]
+      Registers an awsvpc task definition and creates a service. Prints its ARN as JSON.
+"""
+import argparse
+import json
+import sys
+
+import boto3
+
+REGION = "us-east-1"
+
+
+def client(endpoint, name):
+    return boto3.client(
+        name,
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+def network(endpoint, zone_name, cluster_name):
+    ec2 = client(endpoint, "ec2")
+    elb = client(endpoint, "elbv2")
+    r53 = client(endpoint, "route53")
+    ecs = client(endpoint, "ecs")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    # moto refuses awsvpc tasks without DNS hostnames, like the seed's VPC would need.
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=az)["Subnet"]["SubnetId"]
+        for cidr, az in (("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b"))
+    ]
+    sg = ec2.create_security_group(
+        GroupName="http-https-proxy", Description="Enable http and https access", VpcId=vpc
+    )["GroupId"]
+    lb = elb.create_load_balancer(
+        Name="PrivateApiLoadBalancer", Subnets=subnets, SecurityGroups=[sg], Scheme="internal", Type="application"
+    )["LoadBalancers"][0]
+    invalid = elb.create_target_group(Name="invalid-target-group", Protocol="HTTP", Port=80, VpcId=vpc)[
+        "TargetGroups"
+    ][0]["TargetGroupArn"]
+    listener = elb.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": invalid}],
+    )["Listeners"][0]["ListenerArn"]
+    zone = r53.create_hosted_zone(
+        Name=zone_name,
+        CallerReference=f"seed-{zone_name}",
+        HostedZoneConfig={"PrivateZone": True, "Comment": "seed"},
+        VPC={"VPCRegion": REGION, "VPCId": vpc},
+    )["HostedZone"]["Id"].split("/")[-1]
+    cluster = ecs.create_cluster(clusterName=cluster_name)["cluster"]["clusterArn"]
+    return {
+        "endpoint": endpoint,
+        "vpc_id": vpc,
+        "subnet_ids": subnets,
+        "security_group_id": sg,
+        "load_balancer_arn": lb["LoadBalancerArn"],
+        "load_balancer_dns": lb["DNSName"],
+        "listener_arn": listener,
+        "invalid_target_group_arn": invalid,
+        "hosted_zone_id": zone,
+        "cluster_arn": cluster,
+        "cluster": cluster_name,
+    }
+
+
+def pairs(items):
+    out = []
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            sys.exit(f"expected KEY=VALUE, got {item!r}")
+        out.append((key, value))
+    return out
+
+
+def service(endpoint, net, args):
+    ecs = client(endpoint, "ecs")
+    container = {
+        "name": args.container,
+        "image": "example/service-a:latest",
+        "memory": 256,
+        "portMappings": [{"containerPort": args.port, "protocol": "tcp"}],
+        "dockerLabels": dict(pairs(args.label)),
+    }
+    td_kwargs = {
+        "family": args.name,
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": "256",
+        "memory": "512",
+        "containerDefinitions": [container],
+    }
+    td_tags = [{"key": k, "value": v} for k, v in pairs(args.td_tag)]
+    if td_tags:
+        td_kwargs["tags"] = td_tags
+    td = ecs.register_task_definition(**td_kwargs)["taskDefinition"]["taskDefinitionArn"]
+    svc_kwargs = {
+        "cluster": net["cluster"],
+        "serviceName": args.name,
+        "taskDefinition": td,
+        "desiredCount": 2,
+        "launchType": "FARGATE",
+        "networkConfiguration": {
+            "awsvpcConfiguration": {
+                "subnets": net["subnet_ids"],
+                # moto answers 500 for awsvpc services without security groups.
+                "securityGroups": [net["security_group_id"]],
+            }
+        },
+    }
+    svc_tags = [{"key": k, "value": v} for k, v in pairs(args.service_tag)]
+    if svc_tags:
+        svc_kwargs["tags"] = svc_tags
+    arn = ecs.create_service(**svc_kwargs)["service"]["serviceArn"]
+    return {"service_arn": arn, "task_definition_arn": td}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--endpoint", required=True)
+    sub = parser.add_subparsers(dest="command", required=True)
+    net = sub.add_parser("network")
+    net.add_argument("--zone", default="in.example.com")
+    net.add_argument("--cluster", default="main")
+    svc = sub.add_parser("service")
+    svc.add_argument("--network", required=True, help="JSON printed by the network command")
+    svc.add_argument("--name", required=True)
+    svc.add_argument("--container", default="serviceA")
+    svc.add_argument("--port", type=int, default=8080)
+    svc.add_argument("--td-tag", action="append")
+    svc.add_argument("--service-tag", action="append")
+    svc.add_argument("--label", action="append")
+    args = parser.parse_args()
+    if args.command == "network":
+        print(json.dumps(network(args.endpoint, args.zone, args.cluster)))
+    else:
+        print(json.dumps(service(args.endpoint, json.loads(args.network), args)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+//! The admin HTTP server: `/healthz`, `/readyz`, `/metrics`, `/status`.
+//!
+//! It serves read-only views of [`AdminState`], which the runtime loop updates. There are
+//! no write endpoints: the controller is steered by tags, not by HTTP.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+
+use crate::status::StatusReport;
+use crate::telemetry::Metrics;
+
+/// What the loop publishes for the admin server to show.
+pub struct AdminState {
+    pub metrics: Arc<Metrics>,
+    started: Instant,
+    /// A pass counts as "stuck" after this long without completing.
+    stuck_after: Duration,
+    inner: RwLock<Progress>,
+}
+
+#[derive(Default)]
+struct Progress {
+    last_completed_pass: Option<Instant>,
+    ready: bool,
+    report: StatusReport,
+}
+
+impl AdminState {
+    /// `interval` is the pass interval; the loop is unhealthy after three of them with no
+    /// completed pass.
+    pub fn new(metrics: Arc<Metrics>, interval: Duration) -> Self {
+        Self {
+            metrics,
+            started: Instant::now(),
+            stuck_after: interval.saturating_mul(3),
+            inner: RwLock::new(Progress::default()),
+        }
+    }
+
+    /// Called at the end of every pass that ran to completion (whatever its changes did).
+    pub fn pass_completed(&self, report: StatusReport) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        inner.last_completed_pass = Some(Instant::now());
+        inner.ready = true;
+        inner.report = report;
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.inner.read().map(|p| p.ready).unwrap_or(false)
+    }
+
+    /// Live while a pass completed within the last three intervals (counting from start-up
+    /// before the first one).
+    pub fn is_live(&self) -> bool {
+        let last = self
+            .inner
+            .read()
+            .ok()
+            .and_then(|p| p.last_completed_pass)
+            .unwrap_or(self.started);
+        last.elapsed() <= self.stuck_after
+    }
+
+    pub fn report(&self) -> StatusReport {
+        self.inner
+            .read()
+            .map(|p| p.report.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// The router, separate from binding so tests can drive it in-process.
+pub fn router(state: Arc<AdminState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/status", get(status))
+        .route("/", get(index))
+        .with_state(state)
+}
+
+/// Binds `addr` (fails early with the address in the error) and returns the listener.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot listen on --admin-addr {addr}: {e}"),
+        )
+    })
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AdminState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn healthz(State(state): State<Arc<AdminState>>) -> Response {
+    if state.is_live() {
+        (StatusCode::OK, "ok\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no reconcile pass completed for three intervals\n",
+        )
+            .into_response()
+    }
+}
+
+async fn readyz(State(state): State<Arc<AdminState>>) -> Response {
+    if state.is_ready() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "waiting for the first complete pass\n",
+        )
+            .into_response()
+    }
+}
+
+async fn metrics(State(state): State<Arc<AdminState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn status(State(state): State<Arc<AdminState>>) -> Response {
+    axum::Json(state.report()).into_response()
+}
+
+async fn index(State(state): State<Arc<AdminState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        crate::status::render_html(&state.report()),
+    )
+        .into_response()
+}

@@ -1,0 +1,223 @@
+//! The applier: runs a plan's changes in order through the adapter traits.
+//!
+//! A failed change stops the rest of that service's changes for this pass (a rule must not
+//! be created for a target group that failed to appear); other services go on. Everything
+//! is retried by the next pass, which plans again from a fresh read.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::aws::{Aws, AwsError, ErrorKind};
+use crate::observe::Cache;
+use crate::plan::{AttachmentEntry, Change, Plan, PlannedChange, TargetGroupRef};
+use crate::state::{LoadBalancerAttachment, RuleSpec};
+use crate::status::{Problem, ResourceRef, ServiceState, ServiceStatus};
+use crate::telemetry::{ChangeLabels, Metrics};
+
+/// How often a target-group delete is retried while AWS still sees it in use (a rule that
+/// was just deleted can take a moment to let go of it).
+const IN_USE_RETRIES: u32 = 3;
+
+/// What happened to one change.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeResult {
+    pub service_arn: Option<String>,
+    pub service: String,
+    pub change: String,
+    /// `applied`, `failed` or `skipped` (an earlier change of the same service failed).
+    pub result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// ARN of what it created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ApplyReport {
+    pub results: Vec<ChangeResult>,
+}
+
+impl ApplyReport {
+    pub fn failed(&self) -> usize {
+        self.results.iter().filter(|r| r.result != "applied").count()
+    }
+
+    pub fn succeeded(&self) -> usize {
+        self.results.iter().filter(|r| r.result == "applied").count()
+    }
+
+    /// Folds the outcome into the planner's statuses: failures become `error` with the
+    /// reason, successes `pending` until a read confirms them, created resources are listed.
+    pub fn update_statuses(&self, services: &mut [ServiceStatus]) {
+        let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+        for s in services.iter_mut() {
+            let mine = self.results.iter().filter(|r| r.service_arn.as_deref() == Some(s.service_arn.as_str()));
+            for r in mine {
+                if r.result == "applied" {
+                    s.last_change = Some(now.clone());
+                    if let Some(arn) = &r.created {
+                        let kind = if arn.contains(":targetgroup/") { "target-group" } else { "listener-rule" };
+                        s.resources.push(ResourceRef { kind: kind.into(), id: arn.clone() });
+                    }
+                } else if let Some(e) = &r.error {
+                    s.state = ServiceState::Error;
+                    s.problems.push(Problem { key: None, reason: format!("{}: {e}", r.change) });
+                }
+            }
+        }
+    }
+}
+
+/// Applies `plan` in order.
+pub async fn apply(aws: &Aws, plan: &Plan, metrics: &Metrics, cache: &mut Cache) -> ApplyReport {
+    let mut report = ApplyReport::default();
+    let mut created_groups: BTreeMap<String, String> = BTreeMap::new();
+    let mut failed_services: BTreeSet<String> = BTreeSet::new();
+    for planned in &plan.changes {
+        let key = planned.service_arn.clone().unwrap_or_else(|| planned.service.clone());
+        let mut result = ChangeResult {
+            service_arn: planned.service_arn.clone(),
+            service: planned.service.clone(),
+            change: planned.change.to_string(),
+            result: "applied",
+            error: None,
+            created: None,
+        };
+        if failed_services.contains(&key) {
+            result.result = "skipped";
+            result.error = Some("an earlier change for this service failed".into());
+        } else {
+            match apply_one(aws, planned, &created_groups, cache).await {
+                Ok(created) => {
+                    if let (Change::CreateTargetGroup { spec, .. }, Some(arn)) = (&planned.change, &created) {
+                        created_groups.insert(spec.name.clone(), arn.clone());
+                    }
+                    tracing::info!(service = %planned.service, change = %planned.change, reason = %planned.reason, "applied");
+                    result.created = created;
+                }
+                Err(e) => {
+                    tracing::warn!(service = %planned.service, change = %planned.change, error = %e, "change failed");
+                    failed_services.insert(key);
+                    result.result = "failed";
+                    result.error = Some(e.to_string());
+                }
+            }
+        }
+        metrics
+            .changes
+            .get_or_create(&ChangeLabels {
+                kind: planned.change.kind().into(),
+                action: planned.change.action().into(),
+                result: result.result.into(),
+            })
+            .inc();
+        report.results.push(result);
+    }
+    report
+}
+
+fn resolve(target: &TargetGroupRef, created: &BTreeMap<String, String>) -> Result<String, AwsError> {
+    match target {
+        TargetGroupRef::Existing(arn) => Ok(arn.clone()),
+        TargetGroupRef::New(name) => created.get(name).cloned().ok_or_else(|| {
+            AwsError::new("elbv2", "CreateTargetGroup", ErrorKind::Other, format!("target group {name} was not created"))
+        }),
+    }
+}
+
+/// Treats "already gone" as done for deletions.
+fn gone_is_fine(result: Result<(), AwsError>) -> Result<(), AwsError> {
+    match result {
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+async fn apply_one(
+    aws: &Aws,
+    planned: &PlannedChange,
+    created: &BTreeMap<String, String>,
+    cache: &mut Cache,
+) -> Result<Option<String>, AwsError> {
+    match &planned.change {
+        Change::CreateTargetGroup { spec, extra_attributes } => {
+            let arn = aws.elb.create_target_group(spec).await?;
+            if !extra_attributes.is_empty() {
+                aws.elb.modify_target_group_attributes(&arn, extra_attributes).await?;
+            }
+            cache.remember_attributes(&arn, spec.attributes.clone());
+            Ok(Some(arn))
+        }
+        Change::ModifyHealthCheck { arn, health_check, .. } => {
+            aws.elb.modify_target_group(arn, health_check).await?;
+            Ok(None)
+        }
+        Change::ModifyAttributes { arn, attributes, .. } => {
+            aws.elb.modify_target_group_attributes(arn, attributes).await?;
+            cache.remember_attributes(arn, attributes.clone());
+            Ok(None)
+        }
+        Change::SetRulePriorities { priorities, .. } => {
+            aws.elb.set_rule_priorities(priorities).await?;
+            Ok(None)
+        }
+        Change::CreateRule { listener_arn, priority, hosts, paths, target, tags } => {
+            let spec = RuleSpec {
+                listener_arn: listener_arn.clone(),
+                priority: *priority,
+                hosts: hosts.clone(),
+                paths: paths.clone(),
+                target_group_arn: resolve(target, created)?,
+                tags: tags.clone(),
+            };
+            Ok(Some(aws.elb.create_rule(&spec).await?))
+        }
+        Change::ModifyRule { arn, hosts, paths, target } => {
+            aws.elb.modify_rule(arn, hosts, paths, &resolve(target, created)?).await?;
+            Ok(None)
+        }
+        Change::UpdateServiceLoadBalancers { cluster, service, load_balancers, .. } => {
+            let entries = load_balancers
+                .iter()
+                .map(|e| match e {
+                    AttachmentEntry::Keep(lb) => Ok(lb.clone()),
+                    AttachmentEntry::Ours { target, container, port } => Ok(LoadBalancerAttachment {
+                        target_group_arn: Some(resolve(target, created)?),
+                        load_balancer_name: None,
+                        container_name: Some(container.clone()),
+                        container_port: Some(*port),
+                    }),
+                })
+                .collect::<Result<Vec<_>, AwsError>>()?;
+            aws.ecs.update_service_load_balancers(cluster, service, &entries).await?;
+            Ok(None)
+        }
+        Change::RegisterTargets { target, targets } => {
+            aws.elb.register_targets(&resolve(target, created)?, targets).await?;
+            Ok(None)
+        }
+        Change::DeregisterTargets { arn, targets } => {
+            gone_is_fine(aws.elb.deregister_targets(arn, targets).await)?;
+            Ok(None)
+        }
+        Change::DeleteRule { arn } => {
+            gone_is_fine(aws.elb.delete_rule(arn).await)?;
+            Ok(None)
+        }
+        Change::DeleteTargetGroup { arn, .. } => {
+            let mut attempt = 0;
+            loop {
+                match gone_is_fine(aws.elb.delete_target_group(arn).await) {
+                    Err(e) if e.kind == ErrorKind::InUse && attempt < IN_USE_RETRIES => {
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
+                    }
+                    other => return other.map(|()| None),
+                }
+            }
+        }
+    }
+}

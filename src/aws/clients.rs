@@ -1,0 +1,26 @@
+//! SDK clients from the standard credential and region chain.
+//!
+//! `AWS_ENDPOINT_URL` (read by aws-config) points every client at an emulator such as moto;
+//! `AWS_MAX_ATTEMPTS` and `AWS_RETRY_MODE` tune the SDK's own retries.
+
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+
+use super::call::CallContext;
+use super::{Aws, ecs::EcsAdapter, elb::ElbAdapter};
+use crate::telemetry::Metrics;
+
+/// Loads the shared SDK configuration (region, credentials, endpoint, retries).
+pub async fn load_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// The real adapters, instrumented with `metrics`.
+pub fn real_aws(sdk: &aws_config::SdkConfig, metrics: Arc<Metrics>) -> Aws {
+    let ctx = CallContext::new(metrics);
+    Aws {
+        ecs: Arc::new(EcsAdapter::new(aws_sdk_ecs::Client::new(sdk), ctx.clone())),
+        elb: Arc::new(ElbAdapter::new(aws_sdk_elasticloadbalancingv2::Client::new(sdk), ctx)),
+    }
+}

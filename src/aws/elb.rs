@@ -1,0 +1,414 @@
+//! ELBv2 adapter: SDK calls in, [`crate::state`] types out.
+
+use async_trait::async_trait;
+use aws_sdk_elasticloadbalancingv2::Client;
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, HostHeaderConditionConfig, Matcher, PathPatternConditionConfig,
+    ProtocolEnum, RuleCondition, RulePriorityPair, Tag, TargetDescription, TargetGroupAttribute,
+    TargetTypeEnum,
+};
+
+use super::call::CallContext;
+use super::{AwsError, ElbApi, ErrorKind};
+use crate::state::{
+    HealthCheck, Listener, LoadBalancer, Rule, RuleSpec, Tags, Target, TargetGroup,
+    TargetGroupAttributes, TargetGroupSpec,
+};
+
+const SERVICE: &str = "elbv2";
+/// The largest page ELBv2 Describe* calls accept.
+const PAGE_SIZE: i32 = 400;
+
+pub struct ElbAdapter {
+    client: Client,
+    ctx: CallContext,
+}
+
+impl ElbAdapter {
+    pub fn new(client: Client, ctx: CallContext) -> Self {
+        Self { client, ctx }
+    }
+}
+
+fn sdk_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+fn conditions(hosts: &[String], paths: &[String]) -> Vec<RuleCondition> {
+    let mut out = Vec::new();
+    if !hosts.is_empty() {
+        out.push(
+            RuleCondition::builder()
+                .field("host-header")
+                .host_header_config(HostHeaderConditionConfig::builder().set_values(Some(hosts.to_vec())).build())
+                .build(),
+        );
+    }
+    if !paths.is_empty() {
+        out.push(
+            RuleCondition::builder()
+                .field("path-pattern")
+                .path_pattern_config(PathPatternConditionConfig::builder().set_values(Some(paths.to_vec())).build())
+                .build(),
+        );
+    }
+    out
+}
+
+fn forward(target_group_arn: &str) -> Action {
+    Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(target_group_arn).build()
+}
+
+/// Folds both forms AWS may return a condition in (`Values` or the `*Config` block).
+fn rule(listener_arn: &str, r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> Rule {
+    let mut hosts = Vec::new();
+    let mut paths = Vec::new();
+    let mut other_conditions = 0;
+    for c in r.conditions() {
+        match c.field() {
+            Some("host-header") => {
+                let from_config = c.host_header_config().map(|h| h.values()).unwrap_or_default();
+                let values = if from_config.is_empty() { c.values() } else { from_config };
+                hosts.extend(values.iter().cloned());
+            }
+            Some("path-pattern") => {
+                let from_config = c.path_pattern_config().map(|p| p.values()).unwrap_or_default();
+                let values = if from_config.is_empty() { c.values() } else { from_config };
+                paths.extend(values.iter().cloned());
+            }
+            _ => other_conditions += 1,
+        }
+    }
+    let mut forward_target_groups = Vec::new();
+    let mut other_actions = 0;
+    for a in r.actions() {
+        if a.r#type() == Some(&ActionTypeEnum::Forward) {
+            if let Some(arn) = a.target_group_arn() {
+                forward_target_groups.push(arn.to_string());
+            } else if let Some(cfg) = a.forward_config() {
+                forward_target_groups
+                    .extend(cfg.target_groups().iter().filter_map(|t| t.target_group_arn().map(str::to_string)));
+            }
+        } else {
+            other_actions += 1;
+        }
+    }
+    forward_target_groups.dedup();
+    Rule {
+        arn: r.rule_arn().unwrap_or_default().to_string(),
+        listener_arn: listener_arn.to_string(),
+        priority: if r.is_default() == Some(true) { None } else { r.priority().and_then(|p| p.parse().ok()) },
+        hosts,
+        paths,
+        other_conditions,
+        forward_target_groups,
+        other_actions,
+        tags: Tags::new(),
+    }
+}
+
+fn target_group(t: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> TargetGroup {
+    let matcher = t
+        .matcher()
+        .and_then(|m| m.http_code().or(m.grpc_code()))
+        .unwrap_or_default()
+        .to_string();
+    TargetGroup {
+        arn: t.target_group_arn().unwrap_or_default().to_string(),
+        name: t.target_group_name().unwrap_or_default().to_string(),
+        protocol: t.protocol().map(|p| p.as_str().to_string()).unwrap_or_default(),
+        protocol_version: t.protocol_version().map(str::to_string),
+        port: t.port().unwrap_or_default(),
+        target_type: t.target_type().map(|p| p.as_str().to_string()).unwrap_or_default(),
+        vpc_id: t.vpc_id().unwrap_or_default().to_string(),
+        health_check: HealthCheck {
+            protocol: t.health_check_protocol().map(|p| p.as_str().to_string()).unwrap_or_default(),
+            path: t.health_check_path().unwrap_or_default().to_string(),
+            port: t.health_check_port().unwrap_or_default().to_string(),
+            interval_seconds: t.health_check_interval_seconds().unwrap_or_default(),
+            timeout_seconds: t.health_check_timeout_seconds().unwrap_or_default(),
+            healthy_threshold: t.healthy_threshold_count().unwrap_or_default(),
+            unhealthy_threshold: t.unhealthy_threshold_count().unwrap_or_default(),
+            matcher,
+        },
+        load_balancer_arns: t.load_balancer_arns().to_vec(),
+        tags: Tags::new(),
+        attributes: TargetGroupAttributes::new(),
+    }
+}
+
+fn matcher(health_check: &HealthCheck, grpc: bool) -> Matcher {
+    if grpc {
+        Matcher::builder().grpc_code(&health_check.matcher).build()
+    } else {
+        Matcher::builder().http_code(&health_check.matcher).build()
+    }
+}
+
+macro_rules! send {
+    ($self:ident, $op:literal, $request:expr) => {{
+        let request = $request;
+        $self
+            .ctx
+            .call(SERVICE, $op, async { request.send().await.map_err(|e| AwsError::from_sdk(SERVICE, $op, e)) })
+            .await
+    }};
+}
+
+#[async_trait]
+impl ElbApi for ElbAdapter {
+    async fn describe_listeners(&self, arns: &[String]) -> Result<Vec<Listener>, AwsError> {
+        let out = send!(self, "DescribeListeners", self.client.describe_listeners().set_listener_arns(Some(arns.to_vec())))?;
+        Ok(out
+            .listeners()
+            .iter()
+            .map(|l| Listener {
+                arn: l.listener_arn().unwrap_or_default().to_string(),
+                load_balancer_arn: l.load_balancer_arn().unwrap_or_default().to_string(),
+                port: l.port(),
+                protocol: l.protocol().map(|p| p.as_str().to_string()),
+            })
+            .collect())
+    }
+
+    async fn describe_load_balancers(&self, arns: &[String]) -> Result<Vec<LoadBalancer>, AwsError> {
+        let out = send!(
+            self,
+            "DescribeLoadBalancers",
+            self.client.describe_load_balancers().set_load_balancer_arns(Some(arns.to_vec()))
+        )?;
+        Ok(out
+            .load_balancers()
+            .iter()
+            .map(|l| LoadBalancer {
+                arn: l.load_balancer_arn().unwrap_or_default().to_string(),
+                name: l.load_balancer_name().unwrap_or_default().to_string(),
+                vpc_id: l.vpc_id().unwrap_or_default().to_string(),
+                dns_name: l.dns_name().unwrap_or_default().to_string(),
+                canonical_hosted_zone_id: l.canonical_hosted_zone_id().unwrap_or_default().to_string(),
+                ip_address_type: l.ip_address_type().map(|t| t.as_str().to_string()).unwrap_or_else(|| "ipv4".into()),
+            })
+            .collect())
+    }
+
+    async fn describe_rules(&self, listener_arn: &str) -> Result<Vec<Rule>, AwsError> {
+        let mut rules = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = send!(
+                self,
+                "DescribeRules",
+                self.client.describe_rules().listener_arn(listener_arn).page_size(PAGE_SIZE).set_marker(marker.take())
+            )?;
+            rules.extend(page.rules().iter().map(|r| rule(listener_arn, r)));
+            match page.next_marker() {
+                Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+                _ => return Ok(rules),
+            }
+        }
+    }
+
+    async fn describe_target_groups(&self) -> Result<Vec<TargetGroup>, AwsError> {
+        let mut groups = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = send!(
+                self,
+                "DescribeTargetGroups",
+                self.client.describe_target_groups().page_size(PAGE_SIZE).set_marker(marker.take())
+            )?;
+            groups.extend(page.target_groups().iter().map(target_group));
+            match page.next_marker() {
+                Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+                _ => return Ok(groups),
+            }
+        }
+    }
+
+    async fn describe_tags(&self, arns: &[String]) -> Result<Vec<(String, Tags)>, AwsError> {
+        let out = send!(self, "DescribeTags", self.client.describe_tags().set_resource_arns(Some(arns.to_vec())))?;
+        Ok(out
+            .tag_descriptions()
+            .iter()
+            .map(|d| {
+                let tags = d
+                    .tags()
+                    .iter()
+                    .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+                    .collect();
+                (d.resource_arn().unwrap_or_default().to_string(), tags)
+            })
+            .collect())
+    }
+
+    async fn describe_target_group_attributes(&self, arn: &str) -> Result<TargetGroupAttributes, AwsError> {
+        let out = send!(
+            self,
+            "DescribeTargetGroupAttributes",
+            self.client.describe_target_group_attributes().target_group_arn(arn)
+        )?;
+        Ok(out
+            .attributes()
+            .iter()
+            .filter_map(|a| Some((a.key()?.to_string(), a.value().unwrap_or_default().to_string())))
+            .collect())
+    }
+
+    async fn describe_target_health(&self, target_group_arn: &str) -> Result<Vec<Target>, AwsError> {
+        let out = send!(
+            self,
+            "DescribeTargetHealth",
+            self.client.describe_target_health().target_group_arn(target_group_arn)
+        )?;
+        Ok(out
+            .target_health_descriptions()
+            .iter()
+            .filter_map(|d| {
+                let t = d.target()?;
+                Some(Target { id: t.id()?.to_string(), port: t.port().unwrap_or_default() })
+            })
+            .collect())
+    }
+
+    async fn create_target_group(&self, spec: &TargetGroupSpec) -> Result<String, AwsError> {
+        let hc = &spec.health_check;
+        let grpc = spec.protocol_version == "GRPC";
+        let out = send!(
+            self,
+            "CreateTargetGroup",
+            self.client
+                .create_target_group()
+                .name(&spec.name)
+                .protocol(ProtocolEnum::from(spec.protocol.as_str()))
+                .protocol_version(&spec.protocol_version)
+                .port(spec.port)
+                .target_type(TargetTypeEnum::from(spec.target_type.as_str()))
+                .vpc_id(&spec.vpc_id)
+                .health_check_enabled(true)
+                .health_check_protocol(ProtocolEnum::from(hc.protocol.as_str()))
+                .health_check_path(&hc.path)
+                .health_check_port(&hc.port)
+                .health_check_interval_seconds(hc.interval_seconds)
+                .health_check_timeout_seconds(hc.timeout_seconds)
+                .healthy_threshold_count(hc.healthy_threshold)
+                .unhealthy_threshold_count(hc.unhealthy_threshold)
+                .matcher(matcher(hc, grpc))
+                .set_tags(Some(sdk_tags(&spec.tags)))
+        )?;
+        out.target_groups()
+            .first()
+            .and_then(|t| t.target_group_arn())
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::new(SERVICE, "CreateTargetGroup", ErrorKind::Other, "answer holds no target group ARN"))
+    }
+
+    async fn modify_target_group(&self, arn: &str, hc: &HealthCheck) -> Result<(), AwsError> {
+        let grpc = hc.matcher.split([',', '-']).all(|c| c.parse::<u32>().is_ok_and(|n| n < 100));
+        send!(
+            self,
+            "ModifyTargetGroup",
+            self.client
+                .modify_target_group()
+                .target_group_arn(arn)
+                .health_check_protocol(ProtocolEnum::from(hc.protocol.as_str()))
+                .health_check_path(&hc.path)
+                .health_check_port(&hc.port)
+                .health_check_interval_seconds(hc.interval_seconds)
+                .health_check_timeout_seconds(hc.timeout_seconds)
+                .healthy_threshold_count(hc.healthy_threshold)
+                .unhealthy_threshold_count(hc.unhealthy_threshold)
+                .matcher(matcher(hc, grpc))
+        )?;
+        Ok(())
+    }
+
+    async fn modify_target_group_attributes(&self, arn: &str, attributes: &TargetGroupAttributes) -> Result<(), AwsError> {
+        let attrs = attributes
+            .iter()
+            .map(|(k, v)| TargetGroupAttribute::builder().key(k).value(v).build())
+            .collect();
+        send!(
+            self,
+            "ModifyTargetGroupAttributes",
+            self.client.modify_target_group_attributes().target_group_arn(arn).set_attributes(Some(attrs))
+        )?;
+        Ok(())
+    }
+
+    async fn delete_target_group(&self, arn: &str) -> Result<(), AwsError> {
+        send!(self, "DeleteTargetGroup", self.client.delete_target_group().target_group_arn(arn))?;
+        Ok(())
+    }
+
+    async fn create_rule(&self, spec: &RuleSpec) -> Result<String, AwsError> {
+        let out = send!(
+            self,
+            "CreateRule",
+            self.client
+                .create_rule()
+                .listener_arn(&spec.listener_arn)
+                .priority(spec.priority as i32)
+                .set_conditions(Some(conditions(&spec.hosts, &spec.paths)))
+                .actions(forward(&spec.target_group_arn))
+                .set_tags(Some(sdk_tags(&spec.tags)))
+        )?;
+        out.rules()
+            .first()
+            .and_then(|r| r.rule_arn())
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::new(SERVICE, "CreateRule", ErrorKind::Other, "answer holds no rule ARN"))
+    }
+
+    async fn modify_rule(&self, arn: &str, hosts: &[String], paths: &[String], target_group_arn: &str) -> Result<(), AwsError> {
+        send!(
+            self,
+            "ModifyRule",
+            self.client
+                .modify_rule()
+                .rule_arn(arn)
+                .set_conditions(Some(conditions(hosts, paths)))
+                .actions(forward(target_group_arn))
+        )?;
+        Ok(())
+    }
+
+    async fn set_rule_priorities(&self, priorities: &[(String, u32)]) -> Result<(), AwsError> {
+        let pairs = priorities
+            .iter()
+            .map(|(arn, p)| RulePriorityPair::builder().rule_arn(arn).priority(*p as i32).build())
+            .collect();
+        send!(self, "SetRulePriorities", self.client.set_rule_priorities().set_rule_priorities(Some(pairs)))?;
+        Ok(())
+    }
+
+    async fn delete_rule(&self, arn: &str) -> Result<(), AwsError> {
+        send!(self, "DeleteRule", self.client.delete_rule().rule_arn(arn))?;
+        Ok(())
+    }
+
+    async fn register_targets(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError> {
+        let targets = targets
+            .iter()
+            .map(|t| TargetDescription::builder().id(&t.id).port(t.port).build())
+            .collect::<Vec<_>>();
+        send!(
+            self,
+            "RegisterTargets",
+            self.client.register_targets().target_group_arn(target_group_arn).set_targets(Some(targets))
+        )?;
+        Ok(())
+    }
+
+    async fn deregister_targets(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError> {
+        let targets = targets
+            .iter()
+            .map(|t| TargetDescription::builder().id(&t.id).port(t.port).build())
+            .collect::<Vec<_>>();
+        send!(
+            self,
+            "DeregisterTargets",
+            self.client.deregister_targets().target_group_arn(target_group_arn).set_targets(Some(targets))
+        )?;
+        Ok(())
+    }
+}

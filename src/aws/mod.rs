@@ -1,0 +1,99 @@
+//! Thin adapters between the AWS SDK and the controller's plain types.
+//!
+//! Each trait is the smallest surface the controller needs of one AWS service. Adapters
+//! hide paging, map SDK types to [`crate::state`] and SDK errors to [`AwsError`]; they make
+//! no decisions. The in-memory fake ([`crate::fake`]) implements the same traits.
+
+pub mod call;
+pub mod clients;
+pub mod ecs;
+pub mod elb;
+pub mod error;
+
+use async_trait::async_trait;
+
+pub use error::{AwsError, ErrorKind};
+
+use crate::state::{
+    EcsService, EcsTask, HealthCheck, Listener, LoadBalancer, LoadBalancerAttachment, Rule,
+    RuleSpec, Tags, Target, TargetGroup, TargetGroupAttributes, TargetGroupSpec, TaskDefinition,
+};
+
+/// DescribeServices takes at most this many services per call.
+pub const DESCRIBE_SERVICES_BATCH: usize = 10;
+/// DescribeTasks takes at most this many tasks per call.
+pub const DESCRIBE_TASKS_BATCH: usize = 100;
+/// ELBv2 DescribeTags takes at most this many ARNs per call.
+pub const DESCRIBE_TAGS_BATCH: usize = 20;
+
+/// The ECS calls ecs-ingress makes.
+#[async_trait]
+pub trait EcsApi: Send + Sync {
+    /// Every service ARN of a cluster (all pages).
+    async fn list_services(&self, cluster: &str) -> Result<Vec<String>, AwsError>;
+    /// Services with their tags; at most [`DESCRIBE_SERVICES_BATCH`] ARNs.
+    async fn describe_services(
+        &self,
+        cluster: &str,
+        service_arns: &[String],
+    ) -> Result<Vec<EcsService>, AwsError>;
+    /// A task definition revision with its tags.
+    async fn describe_task_definition(&self, arn: &str) -> Result<TaskDefinition, AwsError>;
+    /// Task ARNs of a service (all pages, desired status RUNNING).
+    async fn list_tasks(&self, cluster: &str, service_name: &str) -> Result<Vec<String>, AwsError>;
+    /// At most [`DESCRIBE_TASKS_BATCH`] tasks.
+    async fn describe_tasks(&self, cluster: &str, task_arns: &[String]) -> Result<Vec<EcsTask>, AwsError>;
+    /// Replaces a service's `loadBalancers` (starts a deployment).
+    async fn update_service_load_balancers(
+        &self,
+        cluster: &str,
+        service: &str,
+        load_balancers: &[LoadBalancerAttachment],
+    ) -> Result<(), AwsError>;
+}
+
+/// The ELBv2 calls ecs-ingress makes.
+#[async_trait]
+pub trait ElbApi: Send + Sync {
+    async fn describe_listeners(&self, arns: &[String]) -> Result<Vec<Listener>, AwsError>;
+    async fn describe_load_balancers(&self, arns: &[String]) -> Result<Vec<LoadBalancer>, AwsError>;
+    /// Every rule of a listener (all pages), without tags.
+    async fn describe_rules(&self, listener_arn: &str) -> Result<Vec<Rule>, AwsError>;
+    /// Every target group of the account and region (all pages), without tags or attributes.
+    async fn describe_target_groups(&self) -> Result<Vec<TargetGroup>, AwsError>;
+    /// Tags of at most [`DESCRIBE_TAGS_BATCH`] resources, by ARN.
+    async fn describe_tags(&self, arns: &[String]) -> Result<Vec<(String, Tags)>, AwsError>;
+    async fn describe_target_group_attributes(&self, arn: &str) -> Result<TargetGroupAttributes, AwsError>;
+    async fn describe_target_health(&self, target_group_arn: &str) -> Result<Vec<Target>, AwsError>;
+    /// Creates a target group with its tags; returns its ARN.
+    async fn create_target_group(&self, spec: &TargetGroupSpec) -> Result<String, AwsError>;
+    async fn modify_target_group(&self, arn: &str, health_check: &HealthCheck) -> Result<(), AwsError>;
+    async fn modify_target_group_attributes(
+        &self,
+        arn: &str,
+        attributes: &TargetGroupAttributes,
+    ) -> Result<(), AwsError>;
+    async fn delete_target_group(&self, arn: &str) -> Result<(), AwsError>;
+    /// Creates a forwarding rule with its tags; returns its ARN.
+    async fn create_rule(&self, spec: &RuleSpec) -> Result<String, AwsError>;
+    /// Rewrites a rule's conditions and forward action in place.
+    async fn modify_rule(
+        &self,
+        arn: &str,
+        hosts: &[String],
+        paths: &[String],
+        target_group_arn: &str,
+    ) -> Result<(), AwsError>;
+    /// Moves rules in one call.
+    async fn set_rule_priorities(&self, priorities: &[(String, u32)]) -> Result<(), AwsError>;
+    async fn delete_rule(&self, arn: &str) -> Result<(), AwsError>;
+    async fn register_targets(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError>;
+    async fn deregister_targets(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError>;
+}
+
+/// Every adapter the controller uses, as trait objects so the real and fake AWS swap freely.
+#[derive(Clone)]
+pub struct Aws {
+    pub ecs: std::sync::Arc<dyn EcsApi>,
+    pub elb: std::sync::Arc<dyn ElbApi>,
+}

@@ -1,0 +1,121 @@
+//! What `plan` and `apply` print, and their exit codes.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::apply::ChangeResult;
+use crate::plan::PlannedChange;
+use crate::runtime::PassReport;
+use crate::status::ServiceStatus;
+
+/// `plan`: nothing to change.
+pub const EXIT_NOTHING_TO_DO: u8 = 0;
+/// `plan`/`apply`: an error (a read failed for `plan`, a change failed for `apply`).
+pub const EXIT_ERROR: u8 = 1;
+/// `plan`: changes are pending.
+pub const EXIT_CHANGES_PENDING: u8 = 2;
+
+#[derive(Serialize)]
+struct PlanJson<'a> {
+    changes: &'a [PlannedChange],
+    held_back: &'a [PlannedChange],
+    services: &'a [ServiceStatus],
+    problems: Vec<String>,
+}
+
+/// The plan as one JSON document.
+pub fn plan_json(report: &PassReport) -> String {
+    let mut problems = report.observed_failures.clone();
+    problems.extend(report.plan.problems.iter().cloned());
+    serde_json::to_string_pretty(&PlanJson {
+        changes: &report.plan.changes,
+        held_back: &report.plan.held_back,
+        services: &report.plan.services,
+        problems,
+    })
+    .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+fn services_table(out: &mut String, services: &[ServiceStatus]) {
+    if services.is_empty() {
+        out.push_str("No services carry routing tags.\n");
+        return;
+    }
+    let _ = writeln!(out, "{:<32} {:<10} {}", "SERVICE", "STATE", "ROUTING");
+    for s in services {
+        let _ = writeln!(out, "{:<32} {:<10} {}", format!("{}/{}", s.cluster, s.service), s.state.as_str(), s.intent);
+        for p in &s.problems {
+            let _ = writeln!(out, "    ! {}", p.reason);
+        }
+        for w in &s.warnings {
+            let _ = writeln!(out, "    warning: {w}");
+        }
+        for r in &s.resources {
+            let _ = writeln!(out, "    {}: {}", r.kind, r.id);
+        }
+    }
+}
+
+fn problems(out: &mut String, report: &PassReport) {
+    for p in report.observed_failures.iter().chain(&report.plan.problems) {
+        let _ = writeln!(out, "! {p}");
+    }
+}
+
+/// `plan` as text: one line per change (action, resource, service, why), then services.
+pub fn plan_text(report: &PassReport) -> String {
+    let mut out = String::new();
+    if report.plan.changes.is_empty() {
+        out.push_str("Nothing to change.\n");
+    } else {
+        let _ = writeln!(out, "{} changes:", report.plan.changes.len());
+        for c in &report.plan.changes {
+            let _ = writeln!(out, "  {c}");
+        }
+    }
+    for c in &report.plan.held_back {
+        let _ = writeln!(out, "  held back: {c}");
+    }
+    out.push('\n');
+    services_table(&mut out, &report.plan.services);
+    problems(&mut out, report);
+    out
+}
+
+/// `apply` as text: what was done, then the per-service summary.
+pub fn apply_text(report: &PassReport) -> String {
+    let mut out = String::new();
+    let results: &[ChangeResult] = report.applied.as_ref().map(|a| a.results.as_slice()).unwrap_or_default();
+    if results.is_empty() {
+        out.push_str(if report.plan.changes.is_empty() { "Nothing to change.\n" } else { "Dry run: nothing applied.\n" });
+    }
+    for r in results {
+        let _ = write!(out, "{:<8} {}  [{}]", r.result, r.change, r.service);
+        if let Some(e) = &r.error {
+            let _ = write!(out, ": {e}");
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+    let status = report.status();
+    services_table(&mut out, &status.services);
+    problems(&mut out, report);
+    out
+}
+
+/// Exit code of `plan`.
+pub fn plan_exit_code(report: &PassReport) -> u8 {
+    if !report.observed_failures.is_empty() {
+        EXIT_ERROR
+    } else if report.plan.changes.is_empty() {
+        EXIT_NOTHING_TO_DO
+    } else {
+        EXIT_CHANGES_PENDING
+    }
+}
+
+/// Exit code of `apply`.
+pub fn apply_exit_code(report: &PassReport) -> u8 {
+    if report.succeeded() { 0 } else { EXIT_ERROR }
+}

@@ -1,0 +1,519 @@
+//! Command line and environment configuration.
+//!
+//! Every flag has an `ECS_INGRESS_<FLAG>` environment variable (lists are comma-separated)
+//! so that the same image runs unchanged under ECS task definitions, Helm values and a
+//! shell. Values are validated here, once, at start-up: the rest of the program only sees
+//! a [`Config`] whose fields are already known to be well formed.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Top-level command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ecs-ingress",
+    version,
+    about = "Publishes tagged Amazon ECS services on internal ALBs with private DNS names",
+    long_about = "ecs-ingress watches ECS services for routing tags such as \
+                  alb.host=service-a.in.example.com and keeps ALB target groups, listener \
+                  rules, service load-balancer attachments and private DNS records equal to \
+                  that intent. Every flag can also be set by its ECS_INGRESS_* variable."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The three ways to run the controller.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the controller: a reconcile pass every --interval, plus the admin HTTP server.
+    Run(Options),
+    /// Observe and plan once; print the changes, change nothing.
+    /// Exit 0 = nothing to change, 2 = changes pending, 1 = error.
+    Plan(PlanArgs),
+    /// Observe, plan and apply once, print a per-service summary, then exit.
+    /// Exit 1 if any change failed.
+    Apply(Options),
+}
+
+/// `plan` takes every common option plus an output format.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub options: Options,
+    /// Output format of the plan.
+    #[arg(long, env = "ECS_INGRESS_OUTPUT", value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+/// Output format for `plan` and `apply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// What the controller may do to resources it owns (the names follow external-dns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Policy {
+    /// Create, update and delete.
+    Sync,
+    /// Create and update, never delete.
+    UpsertOnly,
+    /// Only create what is missing.
+    CreateOnly,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Options shared by every subcommand. Raw values: [`Options::validate`] turns them into a
+/// [`Config`].
+#[derive(Debug, Args)]
+pub struct Options {
+    /// ECS cluster (name or ARN) whose services are watched. Repeatable.
+    #[arg(long = "cluster", env = "ECS_INGRESS_CLUSTER", value_delimiter = ',', required = true,
+          value_parser = parse_cluster)]
+    pub clusters: Vec<String>,
+
+    /// ALB listener as NAME=ARN, or a bare ARN which is named `default`. Services choose one
+    /// with the alb.listener tag. Repeatable.
+    #[arg(long = "listener", env = "ECS_INGRESS_LISTENER", value_delimiter = ',', required = true,
+          value_name = "NAME=ARN", value_parser = parse_listener)]
+    pub listeners: Vec<ListenerArg>,
+
+    /// Route 53 hosted zone id (with or without `/hostedzone/`) that ecs-ingress may write
+    /// records in. Repeatable. Without one, no DNS records are managed.
+    #[arg(long = "hosted-zone", env = "ECS_INGRESS_HOSTED_ZONE", value_delimiter = ',',
+          value_name = "ZONE_ID", value_parser = parse_hosted_zone)]
+    pub hosted_zones: Vec<String>,
+
+    /// Identity written into ownership tags. Two controllers with different owner ids never
+    /// touch each other's resources.
+    #[arg(long, env = "ECS_INGRESS_OWNER_ID", default_value = "ecs-ingress",
+          value_parser = parse_owner_id)]
+    pub owner_id: String,
+
+    /// Prefix in front of every routing key, e.g. `ingress/` reads `ingress/alb.host`.
+    #[arg(long, env = "ECS_INGRESS_TAG_PREFIX", default_value = "",
+          value_parser = parse_tag_prefix)]
+    pub tag_prefix: String,
+
+    /// Time between reconcile passes of `run` (jittered by up to 10%), e.g. `30s`, `2m`.
+    #[arg(long, env = "ECS_INGRESS_INTERVAL", default_value = "30s",
+          value_parser = parse_interval)]
+    pub interval: Duration,
+
+    /// Band of listener-rule priorities used for automatic priorities, as `LOW-HIGH`.
+    /// Hand-made rules can sit outside it.
+    #[arg(long, env = "ECS_INGRESS_PRIORITY_RANGE", default_value = "1000-49999",
+          value_parser = parse_priority_range)]
+    pub priority_range: PriorityRange,
+
+    /// sync: create, update, delete; upsert-only: never delete; create-only: only create.
+    #[arg(long, env = "ECS_INGRESS_POLICY", value_enum, default_value_t = Policy::Sync)]
+    pub policy: Policy,
+
+    /// Plan and log every change but make none.
+    #[arg(long, env = "ECS_INGRESS_DRY_RUN")]
+    pub dry_run: bool,
+
+    /// SQS queue fed by EventBridge with ECS and CloudTrail events; any event triggers an
+    /// early pass (used by `run`).
+    #[arg(long, env = "ECS_INGRESS_EVENTS_QUEUE_URL", value_parser = parse_queue_url)]
+    pub events_queue_url: Option<String>,
+
+    /// Address of the admin HTTP server (/healthz, /readyz, /metrics, /status; used by `run`).
+    #[arg(long, env = "ECS_INGRESS_ADMIN_ADDR", default_value = "0.0.0.0:8080")]
+    pub admin_addr: SocketAddr,
+
+    /// Log format; the level comes from RUST_LOG (default `info`).
+    #[arg(long, env = "ECS_INGRESS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Share of each AWS API rate bucket this controller may use, in percent (1-100). The
+    /// rest is left for the console, Terraform and CI, which share the same account buckets.
+    #[arg(long, env = "ECS_INGRESS_RATE_SHARE", default_value_t = 50,
+          value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub rate_share: u8,
+}
+
+/// A `--listener` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerArg {
+    pub name: String,
+    pub arn: String,
+}
+
+/// The band automatic listener-rule priorities are drawn from (inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct PriorityRange {
+    pub low: u32,
+    pub high: u32,
+}
+
+/// Validated configuration the rest of the program runs on.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub clusters: Vec<String>,
+    /// Listener name → ARN.
+    pub listeners: BTreeMap<String, String>,
+    pub hosted_zones: Vec<String>,
+    pub owner_id: String,
+    pub tag_prefix: String,
+    pub interval: Duration,
+    pub priority_range: PriorityRange,
+    pub policy: Policy,
+    pub dry_run: bool,
+    pub events_queue_url: Option<String>,
+    pub admin_addr: SocketAddr,
+    pub log_format: LogFormat,
+    pub rate_share: u8,
+}
+
+/// A configuration that parses flag by flag but does not hold together.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error(
+        "--listener name `{name}` is given twice ({first} and {second}); each name must be unique"
+    )]
+    DuplicateListenerName {
+        name: String,
+        first: String,
+        second: String,
+    },
+}
+
+impl Options {
+    /// Checks what single-flag parsers cannot: cross-flag consistency.
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        let mut listeners = BTreeMap::new();
+        for ListenerArg { name, arn } in self.listeners {
+            if let Some(first) = listeners.get(&name) {
+                return Err(ConfigError::DuplicateListenerName {
+                    name,
+                    first: String::clone(first),
+                    second: arn,
+                });
+            }
+            listeners.insert(name, arn);
+        }
+        let mut clusters = self.clusters;
+        clusters.dedup();
+        let mut hosted_zones = self.hosted_zones;
+        hosted_zones.sort();
+        hosted_zones.dedup();
+        Ok(Config {
+            clusters,
+            listeners,
+            hosted_zones,
+            owner_id: self.owner_id,
+            tag_prefix: self.tag_prefix,
+            interval: self.interval,
+            priority_range: self.priority_range,
+            policy: self.policy,
+            dry_run: self.dry_run,
+            events_queue_url: self.events_queue_url,
+            admin_addr: self.admin_addr,
+            log_format: self.log_format,
+            rate_share: self.rate_share,
+        })
+    }
+}
+
+fn parse_cluster(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err("cluster name must not be empty".into());
+    }
+    if value.starts_with("arn:") {
+        if !value.contains(":cluster/") {
+            return Err(format!(
+                "`{value}` is an ARN but not an ECS cluster ARN (arn:aws:ecs:REGION:ACCOUNT:cluster/NAME)"
+            ));
+        }
+        return Ok(value.to_string());
+    }
+    if value.len() > 255
+        || !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "`{value}` is not an ECS cluster name: up to 255 letters, digits, `-` and `_`, or a cluster ARN"
+        ));
+    }
+    Ok(value.to_string())
+}
+
+/// Listener names appear in tags (`alb.listener=internal`), so they keep to tag-safe characters.
+pub fn is_listener_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// An ELBv2 listener ARN: `arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:listener/app/LB/ID/ID`.
+pub fn is_listener_arn(arn: &str) -> bool {
+    arn.starts_with("arn:")
+        && arn.split(':').nth(2) == Some("elasticloadbalancing")
+        && arn.contains(":listener/app/")
+}
+
+fn parse_listener(value: &str) -> Result<ListenerArg, String> {
+    let value = value.trim();
+    let (name, arn) = match value.split_once('=') {
+        Some((name, arn)) => (name.trim(), arn.trim()),
+        None => ("default", value),
+    };
+    if !is_listener_name(name) {
+        return Err(format!(
+            "listener name `{name}` must be 1-64 letters, digits, `-`, `_` or `.` (it is used in alb.listener tags)"
+        ));
+    }
+    if !is_listener_arn(arn) {
+        return Err(format!(
+            "`{arn}` is not an ALB listener ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener/app/NAME/ID/ID); \
+             expected NAME=ARN or a bare ARN"
+        ));
+    }
+    Ok(ListenerArg {
+        name: name.to_string(),
+        arn: arn.to_string(),
+    })
+}
+
+fn parse_hosted_zone(value: &str) -> Result<String, String> {
+    let id = value.trim();
+    let id = id.strip_prefix("/hostedzone/").unwrap_or(id);
+    if id.is_empty() || id.len() > 32 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "`{value}` is not a Route 53 hosted zone id (like Z0123456789ABCDEFGHIJ, with or without /hostedzone/)"
+        ));
+    }
+    Ok(id.to_ascii_uppercase())
+}
+
+fn parse_owner_id(value: &str) -> Result<String, String> {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err("owner id must be 1-64 letters, digits, `-`, `_` or `.`".into())
+    }
+}
+
+fn parse_tag_prefix(value: &str) -> Result<String, String> {
+    // AWS tag keys allow letters, digits, spaces and `_ . : / = + - @`; the prefix leaves
+    // room for the longest routing key within the 128-character key limit.
+    let ok = value.len() <= 64
+        && value.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
+        });
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(
+            "tag prefix must be at most 64 letters, digits or `_ . : / = + - @` (e.g. `ingress/`)"
+                .into(),
+        )
+    }
+}
+
+fn parse_interval(value: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(value.trim())
+        .map_err(|e| format!("`{value}` is not a duration like 30s or 2m: {e}"))?;
+    if duration < Duration::from_secs(1) || duration > Duration::from_secs(24 * 3600) {
+        return Err(format!("`{value}`: interval must be between 1s and 24h"));
+    }
+    Ok(duration)
+}
+
+fn parse_priority_range(value: &str) -> Result<PriorityRange, String> {
+    let err = || {
+        format!("`{value}` is not a priority range: expected LOW-HIGH with 1 <= LOW <= HIGH <= 50000")
+    };
+    let (low, high) = value.trim().split_once('-').ok_or_else(err)?;
+    let low: u32 = low.trim().parse().map_err(|_| err())?;
+    let high: u32 = high.trim().parse().map_err(|_| err())?;
+    if low == 0 || low > high || high > 50_000 {
+        return Err(err());
+    }
+    Ok(PriorityRange { low, high })
+}
+
+fn parse_queue_url(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if value.starts_with("https://") || value.starts_with("http://") {
+        Ok(value.to_string())
+    } else {
+        Err(format!(
+            "`{value}` is not an SQS queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    const ARN: &str =
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/internal/50dc6c495c0c9188/f2f7dc8efc522ab2";
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        let mut full = vec!["ecs-ingress"];
+        full.extend_from_slice(args);
+        Cli::try_parse_from(full)
+    }
+
+    fn options(args: &[&str]) -> Options {
+        match parse(args).expect("arguments parse").command {
+            Command::Run(o) | Command::Apply(o) => o,
+            Command::Plan(p) => p.options,
+        }
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bare_listener_arn_is_named_default() {
+        let o = options(&["run", "--cluster", "main", "--listener", ARN]);
+        assert_eq!(
+            o.listeners,
+            vec![ListenerArg {
+                name: "default".into(),
+                arn: ARN.into()
+            }]
+        );
+    }
+
+    #[test]
+    fn named_listener_and_defaults() {
+        let o = options(&[
+            "apply",
+            "--cluster",
+            "main",
+            "--listener",
+            &format!("internal={ARN}"),
+        ]);
+        assert_eq!(o.listeners[0].name, "internal");
+        assert_eq!(o.owner_id, "ecs-ingress");
+        assert_eq!(o.interval, Duration::from_secs(30));
+        assert_eq!(
+            o.priority_range,
+            PriorityRange {
+                low: 1000,
+                high: 49999
+            }
+        );
+        assert_eq!(o.policy, Policy::Sync);
+        assert_eq!(o.admin_addr, "0.0.0.0:8080".parse().expect("addr"));
+        assert_eq!(o.rate_share, 50);
+    }
+
+    #[test]
+    fn hosted_zone_accepts_both_forms() {
+        let o = options(&[
+            "plan",
+            "--cluster",
+            "main",
+            "--listener",
+            ARN,
+            "--hosted-zone",
+            "/hostedzone/Z0ABC",
+            "--hosted-zone",
+            "z0def",
+        ]);
+        assert_eq!(o.hosted_zones, vec!["Z0ABC", "Z0DEF"]);
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_the_reason() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--listener", "not-an-arn"], "is not an ALB listener ARN"),
+            (&["--listener", "bad name=x"], "listener name `bad name`"),
+            (&["--hosted-zone", "Z12-3"], "is not a Route 53 hosted zone id"),
+            (&["--interval", "soon"], "is not a duration"),
+            (&["--interval", "10ms"], "between 1s and 24h"),
+            (&["--priority-range", "10-5"], "is not a priority range"),
+            (&["--priority-range", "0-5"], "is not a priority range"),
+            (&["--priority-range", "1-50001"], "is not a priority range"),
+            (&["--policy", "yolo"], "invalid value 'yolo'"),
+            (&["--owner-id", "a b"], "owner id must be"),
+            (&["--tag-prefix", "a*"], "tag prefix must be"),
+            (&["--rate-share", "0"], "--rate-share"),
+            (&["--events-queue-url", "queue"], "is not an SQS queue URL"),
+        ];
+        for (extra, expected) in cases {
+            let mut args = vec!["run", "--cluster", "main", "--listener", ARN];
+            args.extend_from_slice(extra);
+            let err = parse(&args).expect_err("must be rejected").to_string();
+            assert!(
+                err.contains(expected),
+                "{extra:?}: `{err}` lacks `{expected}`"
+            );
+        }
+    }
+
+    #[test]
+    fn cluster_and_listener_are_required() {
+        let err = parse(&["run", "--listener", ARN]).expect_err("no cluster");
+        assert!(err.to_string().contains("--cluster"), "{err}");
+        let err = parse(&["run", "--cluster", "main"]).expect_err("no listener");
+        assert!(err.to_string().contains("--listener"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_listener_names_are_rejected() {
+        let other = ARN.replace("f2f7dc8efc522ab2", "0000000000000000");
+        let o = options(&[
+            "run",
+            "--cluster",
+            "main",
+            "--listener",
+            ARN,
+            "--listener",
+            &format!("default={other}"),
+        ]);
+        let err = o.validate().expect_err("duplicate");
+        assert!(err.to_string().contains("given twice"), "{err}");
+    }
+
+    #[test]
+    fn every_flag_names_its_environment_variable() {
+        let cli = Cli::command();
+        for sub in cli.get_subcommands() {
+            for arg in sub.get_arguments() {
+                if arg.get_id() == "help" || arg.get_id() == "version" {
+                    continue;
+                }
+                let env = arg.get_env().and_then(|e| e.to_str()).unwrap_or_default();
+                assert!(
+                    env.starts_with("ECS_INGRESS_"),
+                    "{} --{} has no ECS_INGRESS_ variable",
+                    sub.get_name(),
+                    arg.get_id()
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! ecs-ingress: publishes tagged Amazon ECS services on internal ALBs with private DNS names.
+//!
+//! The crate follows the reconcile pass (see `docs/architecture.md`):
+//! - [`model`]: tags and labels → a validated routing intent per service (pure);
+//! - [`plan`]: intents + observed AWS state → desired state → typed changes (pure);
+//! - [`aws`]: thin SDK adapters behind small traits;
+//! - [`observe`] and [`apply`]: read and write through those traits;
+//! - [`runtime`]: the pass and the daemon loop; [`admin`]: the HTTP endpoints;
+//! - [`config`], [`telemetry`], [`status`], [`cli`]: flags, logs and metrics, reports, output.
+
+pub mod admin;
+pub mod apply;
+pub mod aws;
+pub mod cli;
+pub mod config;
+pub mod model;
+pub mod observe;
+pub mod plan;
+pub mod runtime;
+pub mod state;
+pub mod status;
+pub mod telemetry;

@@ -1,0 +1,308 @@
+//! The routing intent of one service: what it asks ecs-ingress to publish.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::state::Tags;
+
+/// Where a routing value came from, lowest precedence first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    DockerLabel,
+    TaskDefinitionTag,
+    ServiceTag,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::DockerLabel => "docker label",
+            Self::TaskDefinitionTag => "task definition tag",
+            Self::ServiceTag => "service tag",
+        })
+    }
+}
+
+/// Target protocol of the target group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Protocol {
+    #[serde(rename = "HTTP")]
+    Http,
+    #[serde(rename = "HTTPS")]
+    Https,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "HTTP",
+            Self::Https => "HTTPS",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum ProtocolVersion {
+    #[serde(rename = "HTTP1")]
+    Http1,
+    #[serde(rename = "HTTP2")]
+    Http2,
+    #[serde(rename = "GRPC")]
+    Grpc,
+}
+
+impl ProtocolVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http1 => "HTTP1",
+            Self::Http2 => "HTTP2",
+            Self::Grpc => "GRPC",
+        }
+    }
+}
+
+/// ALB target type, from the task definition's network mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetType {
+    /// `awsvpc`: each task has its own IP.
+    Ip,
+    /// `bridge` or `host`: targets are container instances and host ports.
+    Instance,
+}
+
+impl TargetType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ip => "ip",
+            Self::Instance => "instance",
+        }
+    }
+}
+
+/// Who registers targets in the target group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetsMode {
+    /// ECS, through the service's `loadBalancers`.
+    Ecs,
+    /// ecs-ingress, from the service's running tasks.
+    Direct,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsType {
+    Alias,
+    Cname,
+}
+
+/// Health-check port: the target's own port, or a fixed one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum HealthCheckPort {
+    TrafficPort,
+    Port(u16),
+}
+
+impl fmt::Display for HealthCheckPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TrafficPort => f.write_str("traffic-port"),
+            Self::Port(p) => write!(f, "{p}"),
+        }
+    }
+}
+
+/// Target-group health check, with AWS's defaults filled in so drift is comparable.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct HealthCheckIntent {
+    pub path: String,
+    pub port: HealthCheckPort,
+    pub interval: u16,
+    pub timeout: u16,
+    pub healthy_threshold: u8,
+    pub unhealthy_threshold: u8,
+    /// AWS form: `200`, `200-299` or `200,202`.
+    pub matcher: String,
+}
+
+/// Sticky sessions with an ALB cookie of the given duration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Stickiness {
+    Off,
+    LbCookie { seconds: u32 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct AttributesIntent {
+    pub deregistration_delay: u32,
+    pub slow_start: u32,
+    pub stickiness: Stickiness,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct DnsIntent {
+    /// Explicit names; `None` means every `alb.host` inside a managed zone.
+    pub names: Option<Vec<String>>,
+    pub record_type: DnsType,
+    pub ttl: u32,
+    /// Hosted zone id or name; `None` means the longest managed zone that fits.
+    pub zone: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct CloudMapIntent {
+    pub namespace: String,
+    pub service: String,
+}
+
+/// A listener chosen by `alb.listener`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListenerRef {
+    Name(String),
+    Arn(String),
+}
+
+impl fmt::Display for ListenerRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Name(n) | Self::Arn(n) => f.write_str(n),
+        }
+    }
+}
+
+/// A valid routing intent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Intent {
+    pub hosts: Vec<String>,
+    pub paths: Vec<String>,
+    pub listener: ListenerRef,
+    pub container: String,
+    pub container_port: u16,
+    pub priority: Option<u32>,
+    pub protocol: Protocol,
+    pub protocol_version: ProtocolVersion,
+    pub target_type: TargetType,
+    pub health_check: HealthCheckIntent,
+    pub attributes: AttributesIntent,
+    pub targets: TargetsMode,
+    pub dns: DnsIntent,
+    pub cloudmap: Option<CloudMapIntent>,
+    /// Where each key's value came from (keys without prefix; defaults are absent).
+    pub sources: BTreeMap<String, Source>,
+}
+
+impl Intent {
+    /// A one-line summary for logs and status: `a.example.com/api → web:8080`.
+    pub fn summary(&self) -> String {
+        let mut s = self.hosts.join(" ");
+        if !self.paths.is_empty() {
+            s.push_str(&format!(" {}", self.paths.join(" ")));
+        }
+        format!("{s} → {}:{}", self.container, self.container_port)
+    }
+
+    /// The documented key/value form of this intent (every key explicit), under `prefix`.
+    /// Parsing it back as docker labels gives the same intent.
+    pub fn to_labels(&self, prefix: &str) -> Tags {
+        let mut t = Tags::new();
+        let mut put = |k: &str, v: String| {
+            t.insert(format!("{prefix}{k}"), v);
+        };
+        put("alb.host", self.hosts.join(" "));
+        if !self.paths.is_empty() {
+            put("alb.path", self.paths.join(" "));
+        }
+        put("alb.listener", self.listener.to_string());
+        put("alb.container", self.container.clone());
+        put("alb.port", self.container_port.to_string());
+        if let Some(p) = self.priority {
+            put("alb.priority", p.to_string());
+        }
+        put("alb.protocol", self.protocol.as_str().into());
+        put("alb.protocol-version", self.protocol_version.as_str().into());
+        let hc = &self.health_check;
+        put("alb.healthcheck.path", hc.path.clone());
+        put("alb.healthcheck.port", hc.port.to_string());
+        put("alb.healthcheck.interval", hc.interval.to_string());
+        put("alb.healthcheck.timeout", hc.timeout.to_string());
+        put("alb.healthcheck.healthy-threshold", hc.healthy_threshold.to_string());
+        put("alb.healthcheck.unhealthy-threshold", hc.unhealthy_threshold.to_string());
+        put("alb.healthcheck.matcher", hc.matcher.replace(',', " "));
+        put("alb.deregistration-delay", self.attributes.deregistration_delay.to_string());
+        put("alb.slow-start", self.attributes.slow_start.to_string());
+        put(
+            "alb.stickiness",
+            match self.attributes.stickiness {
+                Stickiness::Off => "off".into(),
+                Stickiness::LbCookie { seconds } => seconds.to_string(),
+            },
+        );
+        put(
+            "alb.targets",
+            match self.targets {
+                TargetsMode::Ecs => "ecs".into(),
+                TargetsMode::Direct => "direct".into(),
+            },
+        );
+        if let Some(names) = &self.dns.names {
+            put("dns.name", names.join(" "));
+        }
+        put(
+            "dns.type",
+            match self.dns.record_type {
+                DnsType::Alias => "alias".into(),
+                DnsType::Cname => "cname".into(),
+            },
+        );
+        put("dns.ttl", self.dns.ttl.to_string());
+        if let Some(zone) = &self.dns.zone {
+            put("dns.zone", zone.clone());
+        }
+        if let Some(cm) = &self.cloudmap {
+            put("cloudmap.namespace", cm.namespace.clone());
+            put("cloudmap.service", cm.service.clone());
+        }
+        t
+    }
+}
+
+/// One thing wrong with a service's routing tags, phrased for the person who wrote them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IntentError {
+    /// The key as written, prefix included.
+    pub key: String,
+    /// The offending value (shortened when long), if a value was given.
+    pub value: Option<String>,
+    pub source: Option<Source>,
+    /// What is allowed.
+    pub expected: String,
+}
+
+impl fmt::Display for IntentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key)?;
+        if let Some(v) = &self.value {
+            write!(f, "={v}")?;
+        }
+        if let Some(s) = &self.source {
+            write!(f, " ({s})")?;
+        }
+        write!(f, ": {}", self.expected)
+    }
+}
+
+/// What the model concludes about one service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceIntent {
+    /// No routing keys: not ours to manage.
+    Unmanaged,
+    /// Routing keys with problems: reported, nothing changed.
+    Invalid { errors: Vec<IntentError>, warnings: Vec<String> },
+    /// Publish this.
+    Publish { intent: Box<Intent>, warnings: Vec<String> },
+}

@@ -1,0 +1,13 @@
+//! The routing model: what ECS says about a service → the service's routing intent.
+//!
+//! Pure and synchronous: no AWS types, no I/O. See `docs/tags.md` for the user-facing
+//! reference of every key.
+
+pub mod intent;
+pub mod parse;
+
+pub use intent::*;
+pub use parse::{IntentInput, KEYS, compute_intent};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,230 @@
+//! Reads the AWS state a pass needs, through the adapter traits.
+//!
+//! A read that fails does not stop the pass: it is recorded in [`Observed::failures`] and
+//! the planner then makes no deletions at all (safety rule 2), while services whose own
+//! reads succeeded still reconcile.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::aws::{AwsError, DESCRIBE_SERVICES_BATCH, DESCRIBE_TAGS_BATCH, DESCRIBE_TASKS_BATCH, Aws};
+use crate::config::Config;
+use crate::plan::naming::TARGET_GROUP_NAME_PREFIX;
+use crate::plan::ownership::Ownership;
+use crate::state::{EcsService, EcsTask, Listener, LoadBalancer, Rule, Target, TargetGroup, TaskDefinition};
+
+/// Everything one pass knows about AWS.
+#[derive(Debug, Default, Clone)]
+pub struct Observed {
+    /// ACTIVE services of every watched cluster.
+    pub services: Vec<EcsService>,
+    pub task_definitions: BTreeMap<String, TaskDefinition>,
+    /// Configured listeners that exist, by ARN.
+    pub listeners: BTreeMap<String, Listener>,
+    pub load_balancers: BTreeMap<String, LoadBalancer>,
+    /// Every rule of the configured listeners; non-default rules carry their tags.
+    pub rules: Vec<Rule>,
+    /// Every target group of the account; ecs-ingress-named ones carry tags, owned ones
+    /// their attributes.
+    pub target_groups: Vec<TargetGroup>,
+    /// Running tasks per service ARN, for services routed with `alb.targets=direct`.
+    pub tasks: BTreeMap<String, Vec<EcsTask>>,
+    /// Registered targets per owned target group ARN, for `alb.targets=direct`.
+    pub targets: BTreeMap<String, Vec<Target>>,
+    /// Reads that failed. Any failure forbids deletions in this pass.
+    pub failures: Vec<AwsError>,
+}
+
+impl Observed {
+    pub fn complete(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// State kept between passes: what never changes need not be read again.
+#[derive(Debug, Default)]
+pub struct Cache {
+    /// Task definition revisions are immutable, except for their tags.
+    task_definitions: HashMap<String, TaskDefinition>,
+    /// Attributes last seen or written per owned target group. Re-read when missing, so a
+    /// restart (or [`Cache::forget_attributes`]) verifies them again.
+    attributes: HashMap<String, crate::state::TargetGroupAttributes>,
+}
+
+impl Cache {
+    pub fn remember_attributes(&mut self, arn: &str, attributes: crate::state::TargetGroupAttributes) {
+        self.attributes.insert(arn.to_string(), attributes);
+    }
+
+    /// Drops the attribute cache so the next pass reads (and repairs) every owned target
+    /// group's attributes.
+    pub fn forget_attributes(&mut self) {
+        self.attributes.clear();
+    }
+}
+
+/// Reads services, task definitions, listeners, rules and target groups.
+pub async fn observe(aws: &Aws, config: &Config, ownership: &Ownership, cache: &mut Cache) -> Observed {
+    let mut observed = Observed::default();
+    read_services(aws, config, cache, &mut observed).await;
+    read_listeners(aws, config, &mut observed).await;
+    read_target_groups(aws, ownership, cache, &mut observed).await;
+    observed
+}
+
+async fn read_services(aws: &Aws, config: &Config, cache: &mut Cache, observed: &mut Observed) {
+    for cluster in &config.clusters {
+        let arns = match aws.ecs.list_services(cluster).await {
+            Ok(arns) => arns,
+            Err(e) => {
+                observed.failures.push(e);
+                continue;
+            }
+        };
+        for batch in arns.chunks(DESCRIBE_SERVICES_BATCH) {
+            match aws.ecs.describe_services(cluster, batch).await {
+                Ok(services) => observed.services.extend(services.into_iter().filter(|s| s.status == "ACTIVE")),
+                Err(e) => observed.failures.push(e),
+            }
+        }
+    }
+    let wanted: BTreeSet<String> = observed.services.iter().map(|s| s.task_definition.clone()).collect();
+    for arn in wanted {
+        // Contents are cached; tags can change, and this call returns both.
+        match aws.ecs.describe_task_definition(&arn).await {
+            Ok(td) => {
+                cache.task_definitions.insert(arn.clone(), td.clone());
+                observed.task_definitions.insert(arn, td);
+            }
+            Err(e) => observed.failures.push(e),
+        }
+    }
+}
+
+async fn read_listeners(aws: &Aws, config: &Config, observed: &mut Observed) {
+    let arns: Vec<String> = config.listeners.values().cloned().collect();
+    match aws.elb.describe_listeners(&arns).await {
+        Ok(listeners) => {
+            observed.listeners = listeners.into_iter().map(|l| (l.arn.clone(), l)).collect();
+        }
+        Err(e) => {
+            observed.failures.push(e);
+            return;
+        }
+    }
+    let lb_arns: Vec<String> = observed
+        .listeners
+        .values()
+        .map(|l| l.load_balancer_arn.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !lb_arns.is_empty() {
+        match aws.elb.describe_load_balancers(&lb_arns).await {
+            Ok(lbs) => observed.load_balancers = lbs.into_iter().map(|l| (l.arn.clone(), l)).collect(),
+            Err(e) => observed.failures.push(e),
+        }
+    }
+    let listener_arns: Vec<String> = observed.listeners.keys().cloned().collect();
+    for listener in listener_arns {
+        match aws.elb.describe_rules(&listener).await {
+            Ok(rules) => observed.rules.extend(rules),
+            Err(e) => observed.failures.push(e),
+        }
+    }
+    let rule_arns: Vec<String> = observed.rules.iter().filter(|r| !r.is_default()).map(|r| r.arn.clone()).collect();
+    let tags = read_tags(aws, &rule_arns, observed).await;
+    for rule in &mut observed.rules {
+        if let Some(t) = tags.get(&rule.arn) {
+            rule.tags = t.clone();
+        }
+    }
+}
+
+async fn read_tags(aws: &Aws, arns: &[String], observed: &mut Observed) -> HashMap<String, crate::state::Tags> {
+    let mut out = HashMap::new();
+    for batch in arns.chunks(DESCRIBE_TAGS_BATCH) {
+        match aws.elb.describe_tags(batch).await {
+            Ok(tags) => out.extend(tags),
+            Err(e) => observed.failures.push(e),
+        }
+    }
+    out
+}
+
+async fn read_target_groups(aws: &Aws, ownership: &Ownership, cache: &mut Cache, observed: &mut Observed) {
+    match aws.elb.describe_target_groups().await {
+        Ok(groups) => observed.target_groups = groups,
+        Err(e) => {
+            observed.failures.push(e);
+            return;
+        }
+    }
+    // Only our naming scheme can hold our target groups: reading every group's tags would
+    // cost a call per 20 groups of the whole account.
+    let candidates: Vec<String> = observed
+        .target_groups
+        .iter()
+        .filter(|t| t.name.starts_with(TARGET_GROUP_NAME_PREFIX))
+        .map(|t| t.arn.clone())
+        .collect();
+    let tags = read_tags(aws, &candidates, observed).await;
+    let mut failures = Vec::new();
+    for group in &mut observed.target_groups {
+        if let Some(t) = tags.get(&group.arn) {
+            group.tags = t.clone();
+        }
+        if !ownership.owns(&group.tags) {
+            continue;
+        }
+        if let Some(attributes) = cache.attributes.get(&group.arn) {
+            group.attributes = attributes.clone();
+            continue;
+        }
+        match aws.elb.describe_target_group_attributes(&group.arn).await {
+            Ok(attributes) => {
+                cache.attributes.insert(group.arn.clone(), attributes.clone());
+                group.attributes = attributes;
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+    observed.failures.extend(failures);
+}
+
+/// Reads the running tasks of `services` (cluster ARN, service name, service ARN) and the
+/// registered targets of `target_groups`, for `alb.targets=direct`.
+pub async fn observe_direct(
+    aws: &Aws,
+    services: &[(String, String, String)],
+    target_groups: &[String],
+    observed: &mut Observed,
+) {
+    for (cluster, name, service_arn) in services {
+        let arns = match aws.ecs.list_tasks(cluster, name).await {
+            Ok(arns) => arns,
+            Err(e) => {
+                observed.failures.push(e);
+                continue;
+            }
+        };
+        let group = format!("service:{name}");
+        let mut tasks = Vec::new();
+        for batch in arns.chunks(DESCRIBE_TASKS_BATCH) {
+            match aws.ecs.describe_tasks(cluster, batch).await {
+                // ListTasks filters by service on AWS but not on every emulator: the
+                // task's group is authoritative.
+                Ok(found) => tasks.extend(found.into_iter().filter(|t| t.group.as_deref() == Some(group.as_str()))),
+                Err(e) => observed.failures.push(e),
+            }
+        }
+        observed.tasks.insert(service_arn.clone(), tasks);
+    }
+    for arn in target_groups {
+        match aws.elb.describe_target_health(arn).await {
+            Ok(targets) => {
+                observed.targets.insert(arn.clone(), targets);
+            }
+            Err(e) => observed.failures.push(e),
+        }
+    }
+}

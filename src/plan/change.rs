@@ -1,0 +1,221 @@
+//! Typed changes: what the applier does, in what order, and why.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::state::{EcsService, HealthCheck, LoadBalancerAttachment, Tags, Target, TargetGroupAttributes, TargetGroupSpec};
+
+/// A target group that exists, or one created earlier in the same pass (by name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetGroupRef {
+    Existing(String),
+    New(String),
+}
+
+impl fmt::Display for TargetGroupRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Existing(arn) => f.write_str(short_arn(arn)),
+            Self::New(name) => write!(f, "{name} (new)"),
+        }
+    }
+}
+
+/// One entry of a service's desired `loadBalancers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttachmentEntry {
+    /// An entry ecs-ingress does not own: kept exactly as it is.
+    Keep(LoadBalancerAttachment),
+    Ours { target: TargetGroupRef, container: String, port: i32 },
+}
+
+/// One change to AWS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Change {
+    CreateTargetGroup { spec: TargetGroupSpec, extra_attributes: TargetGroupAttributes },
+    ModifyHealthCheck { arn: String, name: String, health_check: HealthCheck },
+    ModifyAttributes { arn: String, name: String, attributes: TargetGroupAttributes },
+    SetRulePriorities { listener_arn: String, priorities: Vec<(String, u32)> },
+    CreateRule { listener_arn: String, priority: u32, hosts: Vec<String>, paths: Vec<String>, target: TargetGroupRef, tags: Tags },
+    ModifyRule { arn: String, hosts: Vec<String>, paths: Vec<String>, target: TargetGroupRef },
+    /// `publish`: it adds our entry (after rules) or only removes ours (after rule deletes).
+    UpdateServiceLoadBalancers { cluster: String, service: String, load_balancers: Vec<AttachmentEntry>, publish: bool },
+    RegisterTargets { target: TargetGroupRef, targets: Vec<Target> },
+    DeregisterTargets { arn: String, targets: Vec<Target> },
+    DeleteRule { arn: String },
+    DeleteTargetGroup { arn: String, name: String },
+}
+
+impl Change {
+    /// Apply order. Publishing: target group → rule → attachment; withdrawing: rule →
+    /// attachment → target group. Priorities move before rules are created in freed slots;
+    /// new rules exist before old ones go, so traffic never falls to the default action.
+    pub fn phase(&self) -> u8 {
+        match self {
+            Self::CreateTargetGroup { .. } => 1,
+            Self::ModifyHealthCheck { .. } | Self::ModifyAttributes { .. } => 2,
+            Self::SetRulePriorities { .. } => 3,
+            Self::CreateRule { .. } => 4,
+            Self::ModifyRule { .. } => 5,
+            Self::UpdateServiceLoadBalancers { publish: true, .. } | Self::RegisterTargets { .. } => 6,
+            Self::DeleteRule { .. } => 7,
+            Self::UpdateServiceLoadBalancers { publish: false, .. } | Self::DeregisterTargets { .. } => 8,
+            Self::DeleteTargetGroup { .. } => 9,
+        }
+    }
+
+    /// Removes something (held back after a failed read or by `upsert-only`/`create-only`).
+    pub fn is_deletion(&self) -> bool {
+        matches!(
+            self,
+            Self::DeleteRule { .. }
+                | Self::DeleteTargetGroup { .. }
+                | Self::DeregisterTargets { .. }
+                | Self::UpdateServiceLoadBalancers { publish: false, .. }
+        )
+    }
+
+    /// Changes something that exists (held back by `create-only`).
+    pub fn is_update(&self) -> bool {
+        matches!(
+            self,
+            Self::ModifyHealthCheck { .. }
+                | Self::ModifyAttributes { .. }
+                | Self::SetRulePriorities { .. }
+                | Self::ModifyRule { .. }
+                | Self::UpdateServiceLoadBalancers { publish: true, .. }
+        )
+    }
+
+    /// Resource kind for metrics and output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::CreateTargetGroup { .. }
+            | Self::ModifyHealthCheck { .. }
+            | Self::ModifyAttributes { .. }
+            | Self::DeleteTargetGroup { .. } => "target-group",
+            Self::SetRulePriorities { .. } | Self::CreateRule { .. } | Self::ModifyRule { .. } | Self::DeleteRule { .. } => "listener-rule",
+            Self::UpdateServiceLoadBalancers { .. } => "service-attachment",
+            Self::RegisterTargets { .. } | Self::DeregisterTargets { .. } => "targets",
+        }
+    }
+
+    /// Verb for metrics and output.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Self::CreateTargetGroup { .. } | Self::CreateRule { .. } => "create",
+            Self::ModifyHealthCheck { .. } | Self::ModifyAttributes { .. } | Self::ModifyRule { .. } | Self::UpdateServiceLoadBalancers { .. } => "update",
+            Self::SetRulePriorities { .. } => "reprioritize",
+            Self::RegisterTargets { .. } => "register",
+            Self::DeregisterTargets { .. } => "deregister",
+            Self::DeleteRule { .. } | Self::DeleteTargetGroup { .. } => "delete",
+        }
+    }
+}
+
+/// The resource part of an ARN (`targetgroup/ei-web-…/abc`), readable in one line.
+pub fn short_arn(arn: &str) -> &str {
+    arn.splitn(6, ':').nth(5).unwrap_or(arn)
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::CreateTargetGroup { spec, .. } => write!(
+                f,
+                "create target-group {} ({} {} {}, health check {} every {}s)",
+                spec.name, spec.protocol, spec.port, spec.target_type, spec.health_check.path, spec.health_check.interval_seconds
+            ),
+            Self::ModifyHealthCheck { name, .. } => write!(f, "update target-group {name} health check"),
+            Self::ModifyAttributes { name, .. } => write!(f, "update target-group {name} attributes"),
+            Self::SetRulePriorities { priorities, .. } => {
+                let moves: Vec<String> = priorities.iter().map(|(arn, p)| format!("{} → {p}", short_arn(arn))).collect();
+                write!(f, "reprioritize {} listener-rules: {}", priorities.len(), moves.join(", "))
+            }
+            Self::CreateRule { priority, hosts, paths, target, .. } => write!(
+                f,
+                "create listener-rule priority {priority} host {}{} → {target}",
+                hosts.join(" "),
+                if paths.is_empty() { String::new() } else { format!(" path {}", paths.join(" ")) }
+            ),
+            Self::ModifyRule { arn, hosts, paths, target } => write!(
+                f,
+                "update listener-rule {} host {}{} → {target}",
+                short_arn(arn),
+                hosts.join(" "),
+                if paths.is_empty() { String::new() } else { format!(" path {}", paths.join(" ")) }
+            ),
+            Self::UpdateServiceLoadBalancers { service, load_balancers, .. } => {
+                let ours: Vec<String> = load_balancers
+                    .iter()
+                    .filter_map(|e| match e {
+                        AttachmentEntry::Ours { target, container, port } => Some(format!("{target} ← {container}:{port}")),
+                        AttachmentEntry::Keep(_) => None,
+                    })
+                    .collect();
+                if ours.is_empty() {
+                    write!(f, "update service-attachment {service}: remove ecs-ingress target groups")
+                } else {
+                    write!(f, "update service-attachment {service}: {}", ours.join(", "))
+                }
+            }
+            Self::RegisterTargets { target, targets } => write!(f, "register {} targets in {target}", targets.len()),
+            Self::DeregisterTargets { arn, targets } => write!(f, "deregister {} targets from {}", targets.len(), short_arn(arn)),
+            Self::DeleteRule { arn } => write!(f, "delete listener-rule {}", short_arn(arn)),
+            Self::DeleteTargetGroup { name, .. } => write!(f, "delete target-group {name}"),
+        }
+    }
+}
+
+/// A change with the service it is for and why it is needed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedChange {
+    /// `None` for changes that concern a whole listener (re-prioritisation).
+    pub service_arn: Option<String>,
+    /// `cluster/service` for people.
+    pub service: String,
+    #[serde(flatten)]
+    pub change: Change,
+    pub reason: String,
+}
+
+impl PlannedChange {
+    pub fn new(service: &EcsService, change: Change, reason: impl Into<String>) -> Self {
+        let cluster = service.cluster_arn.rsplit('/').next().unwrap_or(&service.cluster_arn);
+        Self {
+            service_arn: Some(service.arn.clone()),
+            service: format!("{cluster}/{}", service.name),
+            change,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for PlannedChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}  [{}]  ({})", self.change, self.service, self.reason)
+    }
+}
+
+/// `interval 30 → 5, path / → /health`.
+pub fn describe_health_check_drift(have: &HealthCheck, want: &HealthCheck) -> String {
+    let mut parts = Vec::new();
+    let mut field = |name: &str, a: String, b: String| {
+        if a != b {
+            parts.push(format!("{name} {a} → {b}"));
+        }
+    };
+    field("protocol", have.protocol.clone(), want.protocol.clone());
+    field("path", have.path.clone(), want.path.clone());
+    field("port", have.port.clone(), want.port.clone());
+    field("interval", have.interval_seconds.to_string(), want.interval_seconds.to_string());
+    field("timeout", have.timeout_seconds.to_string(), want.timeout_seconds.to_string());
+    field("healthy-threshold", have.healthy_threshold.to_string(), want.healthy_threshold.to_string());
+    field("unhealthy-threshold", have.unhealthy_threshold.to_string(), want.unhealthy_threshold.to_string());
+    field("matcher", have.matcher.clone(), want.matcher.clone());
+    parts.join(", ")
+}

@@ -1,0 +1,209 @@
+//! Intent + the listener's ALB → the resources a service should have.
+
+use crate::model::{Intent, Stickiness};
+use crate::plan::naming::{TargetGroupIdentity, target_group_name};
+use crate::plan::ownership::Ownership;
+use crate::state::{EcsService, HealthCheck, LoadBalancer, TargetGroupAttributes, TargetGroupSpec};
+
+/// ALB's limit on condition values in one rule (hosts + paths together).
+pub const MAX_CONDITION_VALUES: usize = 5;
+
+/// Attribute keys ecs-ingress manages, with AWS's defaults for an ALB target group.
+pub const ATTRIBUTE_DEFAULTS: &[(&str, &str)] = &[
+    ("deregistration_delay.timeout_seconds", "300"),
+    ("slow_start.duration_seconds", "0"),
+    ("stickiness.enabled", "false"),
+    ("stickiness.type", "lb_cookie"),
+    ("stickiness.lb_cookie.duration_seconds", "86400"),
+];
+
+/// One listener rule a service should have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredRule {
+    /// `rule-0`, `rule-1`, ...: stable identity within the service (ownership tag).
+    pub key: String,
+    pub hosts: Vec<String>,
+    pub paths: Vec<String>,
+    /// From `alb.priority` (+ the rule's index when the service needs several rules).
+    pub explicit_priority: Option<u32>,
+}
+
+/// Everything a published service should have.
+#[derive(Debug, Clone)]
+pub struct DesiredService<'a> {
+    pub service: &'a EcsService,
+    pub intent: &'a Intent,
+    pub listener_arn: String,
+    pub load_balancer_arn: String,
+    pub target_group: TargetGroupSpec,
+    pub rules: Vec<DesiredRule>,
+}
+
+pub const TARGET_GROUP_RESOURCE: &str = "target-group";
+
+pub fn health_check(intent: &Intent) -> HealthCheck {
+    let hc = &intent.health_check;
+    HealthCheck {
+        protocol: intent.protocol.as_str().to_string(),
+        path: hc.path.clone(),
+        port: hc.port.to_string(),
+        interval_seconds: i32::from(hc.interval),
+        timeout_seconds: i32::from(hc.timeout),
+        healthy_threshold: i32::from(hc.healthy_threshold),
+        unhealthy_threshold: i32::from(hc.unhealthy_threshold),
+        matcher: hc.matcher.clone(),
+    }
+}
+
+/// The attributes to compare and write. With stickiness off only `stickiness.enabled`
+/// matters: a cookie duration left over from an earlier setting is harmless.
+pub fn attributes(intent: &Intent) -> TargetGroupAttributes {
+    let a = &intent.attributes;
+    let mut out = TargetGroupAttributes::new();
+    out.insert("deregistration_delay.timeout_seconds".into(), a.deregistration_delay.to_string());
+    out.insert("slow_start.duration_seconds".into(), a.slow_start.to_string());
+    match a.stickiness {
+        Stickiness::Off => {
+            out.insert("stickiness.enabled".into(), "false".into());
+        }
+        Stickiness::LbCookie { seconds } => {
+            out.insert("stickiness.enabled".into(), "true".into());
+            out.insert("stickiness.type".into(), "lb_cookie".into());
+            out.insert("stickiness.lb_cookie.duration_seconds".into(), seconds.to_string());
+        }
+    }
+    out
+}
+
+/// The attributes a freshly created group lacks: only these need a call after creation.
+pub fn non_default_attributes(attributes: &TargetGroupAttributes) -> TargetGroupAttributes {
+    attributes
+        .iter()
+        .filter(|(k, v)| !ATTRIBUTE_DEFAULTS.iter().any(|(dk, dv)| dk == k && dv == v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Splits hosts × paths into rules of at most [`MAX_CONDITION_VALUES`] values, choosing the
+/// split that needs the fewest rules. A rule matches when any of its hosts and any of its
+/// paths match, so covering every (host chunk, path chunk) pair routes exactly the same
+/// requests as one big rule would.
+pub fn split_conditions(hosts: &[String], paths: &[String]) -> Vec<(Vec<String>, Vec<String>)> {
+    if hosts.len() + paths.len() <= MAX_CONDITION_VALUES {
+        return vec![(hosts.to_vec(), paths.to_vec())];
+    }
+    if paths.is_empty() {
+        return hosts.chunks(MAX_CONDITION_VALUES).map(|h| (h.to_vec(), Vec::new())).collect();
+    }
+    let best_host_chunk = (1..MAX_CONDITION_VALUES)
+        .min_by_key(|&h| {
+            let p = MAX_CONDITION_VALUES - h;
+            (hosts.len().div_ceil(h) * paths.len().div_ceil(p), std::cmp::Reverse(h))
+        })
+        .unwrap_or(1);
+    let path_chunk = MAX_CONDITION_VALUES - best_host_chunk;
+    let mut out = Vec::new();
+    for h in hosts.chunks(best_host_chunk) {
+        for p in paths.chunks(path_chunk) {
+            out.push((h.to_vec(), p.to_vec()));
+        }
+    }
+    out
+}
+
+/// The desired resources of one service on the given listener and ALB.
+pub fn desired_service<'a>(
+    ownership: &Ownership,
+    service: &'a EcsService,
+    intent: &'a Intent,
+    listener_arn: &str,
+    load_balancer: &LoadBalancer,
+) -> DesiredService<'a> {
+    let name = target_group_name(&TargetGroupIdentity {
+        owner_id: ownership.owner_id(),
+        service_arn: &service.arn,
+        service_name: &service.name,
+        container: &intent.container,
+        port: intent.container_port,
+        protocol: intent.protocol.as_str(),
+        protocol_version: intent.protocol_version.as_str(),
+        target_type: intent.target_type.as_str(),
+        vpc_id: &load_balancer.vpc_id,
+    });
+    let target_group = TargetGroupSpec {
+        name,
+        protocol: intent.protocol.as_str().into(),
+        protocol_version: intent.protocol_version.as_str().into(),
+        port: i32::from(intent.container_port),
+        target_type: intent.target_type.as_str().into(),
+        vpc_id: load_balancer.vpc_id.clone(),
+        health_check: health_check(intent),
+        attributes: attributes(intent),
+        tags: ownership.tags(&service.arn, TARGET_GROUP_RESOURCE),
+    };
+    let rules = split_conditions(&intent.hosts, &intent.paths)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (hosts, paths))| DesiredRule {
+            key: format!("rule-{i}"),
+            hosts,
+            paths,
+            explicit_priority: intent.priority.map(|p| p + i as u32),
+        })
+        .collect();
+    DesiredService {
+        service,
+        intent,
+        listener_arn: listener_arn.to_string(),
+        load_balancer_arn: load_balancer.arn.clone(),
+        target_group,
+        rules,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(prefix: &str, n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("{prefix}{i}")).collect()
+    }
+
+    #[test]
+    fn splitting_covers_every_pair_within_the_limit() {
+        for h in 1..=12 {
+            for p in 0..=12 {
+                let hosts = names("h", h);
+                let paths = names("/p", p);
+                let rules = split_conditions(&hosts, &paths);
+                let mut pairs = std::collections::BTreeSet::new();
+                for (rh, rp) in &rules {
+                    assert!(rh.len() + rp.len() <= MAX_CONDITION_VALUES);
+                    assert!(!rh.is_empty());
+                    for host in rh {
+                        if rp.is_empty() {
+                            pairs.insert((host.clone(), String::new()));
+                        }
+                        for path in rp {
+                            pairs.insert((host.clone(), path.clone()));
+                        }
+                    }
+                }
+                let expected = h * p.max(1);
+                assert_eq!(pairs.len(), expected, "hosts {h} paths {p}");
+            }
+        }
+        assert_eq!(split_conditions(&names("h", 2), &names("/p", 3)).len(), 1);
+        assert_eq!(split_conditions(&names("h", 6), &[]).len(), 2);
+    }
+
+    #[test]
+    fn only_non_default_attributes_need_a_call_after_creation() {
+        let mut a = TargetGroupAttributes::new();
+        a.insert("deregistration_delay.timeout_seconds".into(), "300".into());
+        a.insert("slow_start.duration_seconds".into(), "30".into());
+        let extra = non_default_attributes(&a);
+        assert_eq!(extra.len(), 1);
+        assert_eq!(extra["slow_start.duration_seconds"], "30");
+    }
+}

@@ -1,0 +1,795 @@
+//! The planner: intents × observed AWS state → typed changes and per-service statuses.
+//!
+//! Pure and synchronous. The safety rules of the design live here and are tested here:
+//! only owned resources are changed, nothing is deleted after a failed read, conflicts are
+//! decided by age, quotas are checked before anything is created, and every change carries
+//! the phase that orders it (publish TG → rule → attachment, withdraw in reverse).
+
+pub mod change;
+pub mod desired;
+pub mod naming;
+pub mod ownership;
+pub mod priorities;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+pub use change::{AttachmentEntry, Change, PlannedChange, TargetGroupRef};
+use desired::{DesiredService, desired_service, non_default_attributes};
+use ownership::{Ownership, resource_of, service_of};
+
+use crate::config::{Config, Policy, PriorityRange};
+use crate::model::{Intent, ListenerRef, ServiceIntent, TargetsMode};
+use crate::observe::Observed;
+use crate::state::{EcsService, LoadBalancerAttachment, Rule, Target, TargetGroup};
+use crate::status::{Problem, ResourceRef, ServiceState, ServiceStatus};
+
+/// ALB quotas checked before creating (see `aws-limits`): rules per ALB (raisable; the
+/// default is assumed) and target groups per ALB (not raisable).
+pub const MAX_RULES_PER_ALB: usize = 100;
+pub const MAX_TARGET_GROUPS_PER_ALB: usize = 100;
+
+/// What the planner needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct PlanConfig {
+    pub ownership: Ownership,
+    pub listeners: BTreeMap<String, String>,
+    pub clusters: Vec<String>,
+    pub priority_range: PriorityRange,
+    pub policy: Policy,
+}
+
+impl PlanConfig {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            ownership: Ownership::new(&config.owner_id),
+            listeners: config.listeners.clone(),
+            clusters: config.clusters.clone(),
+            priority_range: config.priority_range,
+            policy: config.policy,
+        }
+    }
+}
+
+/// The outcome of planning.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// In the order they must be applied.
+    pub changes: Vec<PlannedChange>,
+    /// Deletions the policy or a failed read held back.
+    pub held_back: Vec<PlannedChange>,
+    pub services: Vec<ServiceStatus>,
+    /// Problems of the pass as a whole.
+    pub problems: Vec<String>,
+    /// Owned resources seen, by kind.
+    managed: BTreeMap<&'static str, usize>,
+}
+
+impl Plan {
+    pub fn managed_resource_counts(&self) -> impl Iterator<Item = (&'static str, usize)> + '_ {
+        self.managed.iter().map(|(k, v)| (*k, *v))
+    }
+}
+
+/// Age order for conflicts: older services (creation time, then ARN) win.
+fn age_key(s: &EcsService) -> (i64, &str) {
+    (s.created_at.unwrap_or(i64::MAX), s.arn.as_str())
+}
+
+fn cluster_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// Cluster of a service ARN (`arn:...:service/CLUSTER/NAME`); old-format ARNs have none.
+fn cluster_of_service_arn(arn: &str) -> Option<&str> {
+    let rest = arn.split(":service/").nth(1)?;
+    let (cluster, _) = rest.split_once('/')?;
+    Some(cluster)
+}
+
+/// Which services need task reads, and which owned target groups need target reads, for
+/// `alb.targets=direct`.
+pub fn direct_reads(
+    config: &PlanConfig,
+    observed: &Observed,
+    intents: &[(EcsService, ServiceIntent)],
+) -> (Vec<(String, String, String)>, Vec<String>) {
+    let mut services = Vec::new();
+    let mut groups = Vec::new();
+    for (service, intent) in intents {
+        if let ServiceIntent::Publish { intent, .. } = intent
+            && intent.targets == TargetsMode::Direct
+        {
+            services.push((service.cluster_arn.clone(), service.name.clone(), service.arn.clone()));
+            groups.extend(
+                observed
+                    .target_groups
+                    .iter()
+                    .filter(|t| config.ownership.owns(&t.tags) && service_of(&t.tags) == Some(service.arn.as_str()))
+                    .map(|t| t.arn.clone()),
+            );
+        }
+    }
+    (services, groups)
+}
+
+/// Owned resources, indexed.
+struct Owned<'a> {
+    groups: BTreeMap<&'a str, Vec<&'a TargetGroup>>,
+    rules: BTreeMap<&'a str, Vec<&'a Rule>>,
+    group_arns: BTreeSet<&'a str>,
+}
+
+impl<'a> Owned<'a> {
+    fn new(ownership: &Ownership, observed: &'a Observed) -> Self {
+        let mut groups: BTreeMap<&str, Vec<&TargetGroup>> = BTreeMap::new();
+        let mut group_arns = BTreeSet::new();
+        for g in observed.target_groups.iter().filter(|g| ownership.owns(&g.tags)) {
+            group_arns.insert(g.arn.as_str());
+            if let Some(s) = service_of(&g.tags) {
+                groups.entry(s).or_default().push(g);
+            }
+        }
+        let mut rules: BTreeMap<&str, Vec<&Rule>> = BTreeMap::new();
+        for r in observed.rules.iter().filter(|r| !r.is_default() && ownership.owns(&r.tags)) {
+            if let Some(s) = service_of(&r.tags) {
+                rules.entry(s).or_default().push(r);
+            }
+        }
+        Self { groups, rules, group_arns }
+    }
+
+    fn resources(&self, service_arn: &str) -> Vec<ResourceRef> {
+        let mut out: Vec<ResourceRef> = self
+            .groups
+            .get(service_arn)
+            .into_iter()
+            .flatten()
+            .map(|g| ResourceRef { kind: "target-group".into(), id: g.arn.clone() })
+            .collect();
+        out.extend(
+            self.rules
+                .get(service_arn)
+                .into_iter()
+                .flatten()
+                .map(|r| ResourceRef { kind: "listener-rule".into(), id: r.arn.clone() }),
+        );
+        out
+    }
+}
+
+fn status(service: &EcsService, state: ServiceState, intent: Option<&Intent>, resources: Vec<ResourceRef>) -> ServiceStatus {
+    ServiceStatus {
+        cluster: cluster_name(&service.cluster_arn).to_string(),
+        service: service.name.clone(),
+        service_arn: service.arn.clone(),
+        state,
+        intent: intent.map(Intent::summary).unwrap_or_default(),
+        hosts: intent.map(|i| i.hosts.clone()).unwrap_or_default(),
+        resources,
+        problems: Vec::new(),
+        warnings: Vec::new(),
+        last_change: None,
+    }
+}
+
+fn problem(key: Option<&str>, reason: impl Into<String>) -> Problem {
+    Problem { key: key.map(str::to_string), reason: reason.into() }
+}
+
+/// Resolves a service's listener and ALB, or says why not.
+fn resolve<'a>(
+    config: &PlanConfig,
+    observed: &'a Observed,
+    intent: &Intent,
+) -> Result<(String, &'a crate::state::LoadBalancer), Problem> {
+    let arn = match &intent.listener {
+        ListenerRef::Name(name) => config.listeners.get(name).cloned().ok_or_else(|| {
+            let known: Vec<&str> = config.listeners.keys().map(String::as_str).collect();
+            problem(
+                Some("alb.listener"),
+                format!("alb.listener={name}: no --listener of that name (known: {})", known.join(", ")),
+            )
+        })?,
+        ListenerRef::Arn(arn) => {
+            if !config.listeners.values().any(|a| a == arn) {
+                return Err(problem(
+                    Some("alb.listener"),
+                    format!("alb.listener={arn}: not a listener given with --listener; ecs-ingress only writes to those"),
+                ));
+            }
+            arn.clone()
+        }
+    };
+    let listener = observed
+        .listeners
+        .get(&arn)
+        .ok_or_else(|| problem(Some("alb.listener"), format!("listener {arn} was not found (or could not be read)")))?;
+    let lb = observed
+        .load_balancers
+        .get(&listener.load_balancer_arn)
+        .ok_or_else(|| problem(None, format!("load balancer {} could not be read", listener.load_balancer_arn)))?;
+    Ok((arn, lb))
+}
+
+/// Plans one pass.
+pub fn plan(config: &PlanConfig, observed: &Observed, intents: &[(EcsService, ServiceIntent)]) -> Plan {
+    let owned = Owned::new(&config.ownership, observed);
+    let mut out = Plan::default();
+    out.managed.insert("target-group", owned.groups.values().map(Vec::len).sum());
+    out.managed.insert("listener-rule", owned.rules.values().map(Vec::len).sum());
+    let mut changes: Vec<PlannedChange> = Vec::new();
+
+    let mut ordered: Vec<&(EcsService, ServiceIntent)> = intents.iter().collect();
+    ordered.sort_by(|a, b| age_key(&a.0).cmp(&age_key(&b.0)));
+    let services_seen: BTreeSet<&str> = intents.iter().map(|(s, _)| s.arn.as_str()).collect();
+
+    // 1. Resolve every publishable service; collect statuses of the others.
+    let mut candidates: Vec<(DesiredService<'_>, Vec<String>)> = Vec::new();
+    let mut kept: BTreeSet<&str> = BTreeSet::new();
+    let mut withdrawn: Vec<(&EcsService, bool)> = Vec::new();
+    for (service, intent) in &ordered {
+        match intent {
+            ServiceIntent::Unmanaged => {
+                if owned.groups.contains_key(service.arn.as_str()) || owned.rules.contains_key(service.arn.as_str()) {
+                    withdrawn.push((service, true));
+                }
+            }
+            ServiceIntent::Invalid { errors, warnings } => {
+                kept.insert(&service.arn);
+                let mut s = status(service, ServiceState::Invalid, None, owned.resources(&service.arn));
+                s.problems = errors.iter().map(|e| problem(Some(&e.key), e.to_string())).collect();
+                s.warnings = warnings.clone();
+                out.services.push(s);
+            }
+            ServiceIntent::Publish { intent, warnings } => {
+                let unsupported_controller =
+                    intent.targets == TargetsMode::Ecs && service.deployment_controller != "ECS";
+                let resolved = if unsupported_controller {
+                    Err(problem(
+                        Some("alb.targets"),
+                        format!(
+                            "alb.targets=ecs needs the ECS deployment controller, this service uses {}; set alb.targets=direct",
+                            service.deployment_controller
+                        ),
+                    ))
+                } else {
+                    resolve(config, observed, intent)
+                };
+                match resolved {
+                    Ok((listener_arn, lb)) => candidates.push((
+                        desired_service(&config.ownership, service, intent, &listener_arn, lb),
+                        warnings.clone(),
+                    )),
+                    Err(p) => {
+                        kept.insert(&service.arn);
+                        let state =
+                            if observed.complete() || p.key.is_some() { ServiceState::Invalid } else { ServiceState::Error };
+                        let mut s = status(service, state, Some(intent), owned.resources(&service.arn));
+                        s.problems.push(p);
+                        s.warnings = warnings.clone();
+                        out.services.push(s);
+                    }
+                }
+            }
+        }
+    }
+
+    // 2. Conflicts (older wins) and quotas, in age order.
+    let mut claims: BTreeMap<(String, String, String), String> = BTreeMap::new();
+    let mut explicit: BTreeMap<(String, u32), String> = BTreeMap::new();
+    let mut rules_per_alb: BTreeMap<String, usize> = BTreeMap::new();
+    let mut groups_per_alb: BTreeMap<String, usize> = BTreeMap::new();
+    for r in observed.rules.iter().filter(|r| !r.is_default()) {
+        if let Some(l) = observed.listeners.get(&r.listener_arn) {
+            *rules_per_alb.entry(l.load_balancer_arn.clone()).or_default() += 1;
+        }
+    }
+    for g in &observed.target_groups {
+        for lb in &g.load_balancer_arns {
+            *groups_per_alb.entry(lb.clone()).or_default() += 1;
+        }
+    }
+    let tg_by_name: BTreeMap<&str, &TargetGroup> = observed.target_groups.iter().map(|g| (g.name.as_str(), g)).collect();
+    let mut winners: Vec<DesiredService<'_>> = Vec::new();
+    for (desired, warnings) in candidates {
+        let service = desired.service;
+        let my_rules = owned.rules.get(service.arn.as_str()).map(Vec::as_slice).unwrap_or_default();
+        let mut problems = Vec::new();
+        let mut state = ServiceState::Conflict;
+        let my_claims: Vec<(String, String, String)> = desired
+            .rules
+            .iter()
+            .flat_map(|r| {
+                let paths = if r.paths.is_empty() { vec![String::new()] } else { r.paths.clone() };
+                r.hosts
+                    .iter()
+                    .flat_map(move |h| paths.clone().into_iter().map(move |p| (h.clone(), p)))
+                    .collect::<Vec<_>>()
+            })
+            .map(|(h, p)| (desired.listener_arn.clone(), h, p))
+            .collect();
+        for claim in &my_claims {
+            if let Some(holder) = claims.get(claim) {
+                problems.push(problem(
+                    Some("alb.host"),
+                    format!(
+                        "host {}{} is already routed by older service {holder}",
+                        claim.1,
+                        if claim.2.is_empty() { String::new() } else { format!(" path {}", claim.2) }
+                    ),
+                ));
+            }
+        }
+        for rule in observed.rules.iter().filter(|r| {
+            r.listener_arn == desired.listener_arn && !r.is_default() && !config.ownership.owns(&r.tags)
+        }) {
+            let paths: Vec<String> = if rule.paths.is_empty() { vec![String::new()] } else { rule.paths.clone() };
+            let hit = my_claims
+                .iter()
+                .find(|(_, h, p)| rule.other_conditions == 0 && rule.hosts.contains(h) && paths.contains(p));
+            if let Some((_, h, _)) = hit {
+                problems.push(problem(
+                    Some("alb.host"),
+                    format!(
+                        "host {h} is already routed by a rule ecs-ingress does not own ({}, priority {}); it is left alone",
+                        rule.arn,
+                        rule.priority.unwrap_or_default()
+                    ),
+                ));
+            }
+            if let Some(p) = rule.priority
+                && desired.rules.iter().any(|d| d.explicit_priority == Some(p))
+            {
+                problems.push(problem(
+                    Some("alb.priority"),
+                    format!("priority {p} is taken by a rule ecs-ingress does not own ({})", rule.arn),
+                ));
+            }
+        }
+        for r in &desired.rules {
+            if let Some(p) = r.explicit_priority {
+                if p > 50_000 {
+                    problems.push(problem(Some("alb.priority"), format!("priority {p} is above 50000 (the service needs {} rules)", desired.rules.len())));
+                } else if let Some(holder) = explicit.get(&(desired.listener_arn.clone(), p)) {
+                    problems.push(problem(Some("alb.priority"), format!("priority {p} is already used by older service {holder}")));
+                }
+            }
+        }
+        if let Some(existing) = tg_by_name.get(desired.target_group.name.as_str())
+            && !config.ownership.owns(&existing.tags)
+        {
+            problems.push(problem(
+                None,
+                format!("target group {} exists but is not owned by ecs-ingress ({}); it is not adopted", existing.name, existing.arn),
+            ));
+        }
+        if problems.is_empty() {
+            // Quotas: count only what this service adds.
+            let lb = desired.load_balancer_arn.clone();
+            let existing_on_lb =
+                my_rules.iter().filter(|r| observed.listeners.get(&r.listener_arn).is_some_and(|l| l.load_balancer_arn == lb)).count();
+            let new_rules = desired.rules.len().saturating_sub(existing_on_lb);
+            let has_group = tg_by_name.get(desired.target_group.name.as_str()).is_some_and(|g| g.load_balancer_arns.contains(&lb));
+            let new_groups = usize::from(!has_group);
+            let rules_now = rules_per_alb.get(&lb).copied().unwrap_or(0);
+            let groups_now = groups_per_alb.get(&lb).copied().unwrap_or(0);
+            if new_rules > 0 && rules_now + new_rules > MAX_RULES_PER_ALB {
+                state = ServiceState::Quota;
+                problems.push(problem(
+                    None,
+                    format!("load balancer {lb} would have {} rules, over its quota of {MAX_RULES_PER_ALB}", rules_now + new_rules),
+                ));
+            } else if new_groups > 0 && groups_now + new_groups > MAX_TARGET_GROUPS_PER_ALB {
+                state = ServiceState::Quota;
+                problems.push(problem(
+                    None,
+                    format!("load balancer {lb} would have {} target groups, over its quota of {MAX_TARGET_GROUPS_PER_ALB}", groups_now + new_groups),
+                ));
+            } else {
+                *rules_per_alb.entry(lb.clone()).or_default() += new_rules;
+                *groups_per_alb.entry(lb).or_default() += new_groups;
+            }
+        }
+        if problems.is_empty() {
+            let name = format!("{}/{}", cluster_name(&service.cluster_arn), service.name);
+            for c in my_claims {
+                claims.insert(c, name.clone());
+            }
+            for r in &desired.rules {
+                if let Some(p) = r.explicit_priority {
+                    explicit.insert((desired.listener_arn.clone(), p), name.clone());
+                }
+            }
+            winners.push(desired);
+            let mut s = status(service, ServiceState::Published, Some(winners[winners.len() - 1].intent), owned.resources(&service.arn));
+            s.warnings = warnings;
+            out.services.push(s);
+        } else {
+            let mut s = status(service, state, Some(desired.intent), owned.resources(&service.arn));
+            s.problems = problems;
+            s.warnings = warnings;
+            out.services.push(s);
+            // A conflicting service keeps its target group and attachment (no ECS
+            // redeploys while the conflict lasts) but not rules that now shadow the winner.
+            if state == ServiceState::Conflict {
+                for rule in my_rules {
+                    changes.push(PlannedChange::new(
+                        service,
+                        Change::DeleteRule { arn: rule.arn.clone() },
+                        "service is in conflict: its rule must not shadow the winner",
+                    ));
+                }
+            }
+            kept.insert(&service.arn);
+        }
+    }
+
+    // 3. Priorities per listener, then the changes of every winner.
+    let placed = place_priorities(config, observed, &owned, &winners, &mut out);
+    for (i, desired) in winners.iter().enumerate() {
+        service_changes(config, observed, &owned, desired, &placed, i, &mut changes);
+    }
+    let mut renumbering: BTreeMap<String, Vec<(String, u32)>> = BTreeMap::new();
+    for (listener, moves) in placed.moves {
+        renumbering.entry(listener).or_default().extend(moves);
+    }
+    for (listener_arn, priorities) in renumbering {
+        if !priorities.is_empty() {
+            changes.push(PlannedChange {
+                service_arn: None,
+                service: listener_arn.clone(),
+                change: Change::SetRulePriorities { listener_arn, priorities },
+                reason: "keep rule priorities unique and ordered by specificity".into(),
+            });
+        }
+    }
+
+    // 4. Withdraw what belongs to services that no longer ask for it.
+    for service_arn in owned.groups.keys().chain(owned.rules.keys()).collect::<BTreeSet<_>>() {
+        if services_seen.contains(service_arn) || kept.contains(service_arn) {
+            continue;
+        }
+        let watched = cluster_of_service_arn(service_arn)
+            .is_some_and(|c| config.clusters.iter().any(|w| w == c || w.ends_with(&format!("/{c}"))));
+        if !watched {
+            out.problems.push(format!(
+                "resources owned by ecs-ingress for {service_arn} are left alone: its cluster is not watched by this controller"
+            ));
+            continue;
+        }
+        withdraw(&owned, service_arn, None, &mut changes, &mut out);
+    }
+    for (service, _) in withdrawn {
+        withdraw(&owned, &service.arn, Some(service), &mut changes, &mut out);
+    }
+
+    // 5. Policy and partial reads.
+    let deletions_allowed = observed.complete() && config.policy == Policy::Sync;
+    let updates_allowed = config.policy != Policy::CreateOnly;
+    for c in changes {
+        let allowed = if c.change.is_deletion() {
+            deletions_allowed
+        } else if c.change.is_update() {
+            updates_allowed
+        } else {
+            true
+        };
+        if allowed { out.changes.push(c) } else { out.held_back.push(c) }
+    }
+    if !out.held_back.is_empty() {
+        let why = if !observed.complete() {
+            "a read failed this pass, so nothing is deleted".to_string()
+        } else {
+            format!("policy {:?} does not allow them", config.policy)
+        };
+        out.problems.push(format!("{} changes held back: {why}", out.held_back.len()));
+    }
+    out.changes.sort_by_key(|c| c.change.phase());
+    // A service with pending changes is not published yet.
+    let pending: BTreeSet<&str> = out.changes.iter().filter_map(|c| c.service_arn.as_deref()).collect();
+    for s in &mut out.services {
+        if s.state == ServiceState::Published && pending.contains(s.service_arn.as_str()) {
+            s.state = ServiceState::Pending;
+        }
+    }
+    out.services.sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
+    out
+}
+
+/// Priorities chosen for every winner's rules, and moves of existing rules.
+struct Placed {
+    /// (winner index, rule index) → priority.
+    priorities: BTreeMap<(usize, usize), u32>,
+    /// Listener → existing rules to move.
+    moves: BTreeMap<String, Vec<(String, u32)>>,
+}
+
+fn existing_rule<'a>(owned: &Owned<'a>, desired: &DesiredService<'_>, key: &str) -> Option<&'a Rule> {
+    owned
+        .rules
+        .get(desired.service.arn.as_str())?
+        .iter()
+        .copied()
+        .find(|r| r.listener_arn == desired.listener_arn && resource_of(&r.tags) == Some(key))
+}
+
+fn place_priorities(
+    config: &PlanConfig,
+    observed: &Observed,
+    owned: &Owned<'_>,
+    winners: &[DesiredService<'_>],
+    out: &mut Plan,
+) -> Placed {
+    let mut placed = Placed { priorities: BTreeMap::new(), moves: BTreeMap::new() };
+    let mut by_listener: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
+    for (i, d) in winners.iter().enumerate() {
+        for j in 0..d.rules.len() {
+            by_listener.entry(d.listener_arn.as_str()).or_default().push((i, j));
+        }
+    }
+    for (listener, members) in by_listener {
+        let mine: BTreeSet<&str> = members
+            .iter()
+            .filter_map(|&(i, j)| existing_rule(owned, &winners[i], &winners[i].rules[j].key).map(|r| r.arn.as_str()))
+            .collect();
+        // Everything else on the listener keeps its priority and is never reused.
+        let occupied: BTreeSet<u32> = observed
+            .rules
+            .iter()
+            .filter(|r| r.listener_arn == listener && !mine.contains(r.arn.as_str()))
+            .filter_map(|r| r.priority)
+            .collect();
+        let slots: Vec<priorities::Slot<'_>> = members
+            .iter()
+            .map(|&(i, j)| {
+                let rule = &winners[i].rules[j];
+                priorities::Slot {
+                    hosts: &rule.hosts,
+                    paths: &rule.paths,
+                    explicit: rule.explicit_priority,
+                    current: existing_rule(owned, &winners[i], &rule.key).and_then(|r| r.priority),
+                }
+            })
+            .collect();
+        match priorities::place(config.priority_range, &occupied, &slots) {
+            Ok(p) => {
+                for (k, &(i, j)) in members.iter().enumerate() {
+                    placed.priorities.insert((i, j), p.priorities[k]);
+                    if let Some(rule) = existing_rule(owned, &winners[i], &winners[i].rules[j].key)
+                        && rule.priority != Some(p.priorities[k])
+                    {
+                        placed.moves.entry(listener.to_string()).or_default().push((rule.arn.clone(), p.priorities[k]));
+                    }
+                }
+            }
+            Err(e) => out.problems.push(format!("listener {listener}: {e}; new rules on it wait for room")),
+        }
+    }
+    placed
+}
+
+fn service_changes(
+    config: &PlanConfig,
+    observed: &Observed,
+    owned: &Owned<'_>,
+    desired: &DesiredService<'_>,
+    placed: &Placed,
+    index: usize,
+    changes: &mut Vec<PlannedChange>,
+) {
+    let service = desired.service;
+    let spec = &desired.target_group;
+    let my_groups = owned.groups.get(service.arn.as_str()).map(Vec::as_slice).unwrap_or_default();
+    let my_rules = owned.rules.get(service.arn.as_str()).map(Vec::as_slice).unwrap_or_default();
+
+    // Target group: reuse by name (the name encodes every immutable field).
+    let current = my_groups.iter().find(|g| g.name == spec.name);
+    let target = match current {
+        Some(g) => {
+            if g.health_check != spec.health_check {
+                changes.push(PlannedChange::new(
+                    service,
+                    Change::ModifyHealthCheck { arn: g.arn.clone(), name: g.name.clone(), health_check: spec.health_check.clone() },
+                    format!("health check differs: {}", change::describe_health_check_drift(&g.health_check, &spec.health_check)),
+                ));
+            }
+            let drift: Vec<String> = spec
+                .attributes
+                .iter()
+                .filter(|(k, v)| g.attributes.get(*k) != Some(*v))
+                .map(|(k, v)| format!("{k} {} → {v}", g.attributes.get(k).map(String::as_str).unwrap_or("unset")))
+                .collect();
+            if !drift.is_empty() {
+                changes.push(PlannedChange::new(
+                    service,
+                    Change::ModifyAttributes { arn: g.arn.clone(), name: g.name.clone(), attributes: spec.attributes.clone() },
+                    format!("attributes differ: {}", drift.join(", ")),
+                ));
+            }
+            TargetGroupRef::Existing(g.arn.clone())
+        }
+        None => {
+            changes.push(PlannedChange::new(
+                service,
+                Change::CreateTargetGroup { spec: spec.clone(), extra_attributes: non_default_attributes(&spec.attributes) },
+                if my_groups.is_empty() { "new service".to_string() } else { "an immutable setting changed: replacement".to_string() },
+            ));
+            TargetGroupRef::New(spec.name.clone())
+        }
+    };
+
+    // Rules.
+    let mut wanted_rules = BTreeSet::new();
+    for (j, rule) in desired.rules.iter().enumerate() {
+        let Some(&priority) = placed.priorities.get(&(index, j)) else {
+            continue; // The listener's band is full: reported as a pass problem.
+        };
+        match existing_rule(owned, desired, &rule.key) {
+            Some(existing) => {
+                wanted_rules.insert(existing.arn.as_str());
+                let target_differs = existing.forward_target_groups.len() != 1
+                    || !matches!(&target, TargetGroupRef::Existing(a) if *a == existing.forward_target_groups[0]);
+                if existing.hosts != rule.hosts
+                    || existing.paths != rule.paths
+                    || target_differs
+                    || existing.other_conditions > 0
+                    || existing.other_actions > 0
+                {
+                    changes.push(PlannedChange::new(
+                        service,
+                        Change::ModifyRule {
+                            arn: existing.arn.clone(),
+                            hosts: rule.hosts.clone(),
+                            paths: rule.paths.clone(),
+                            target: target.clone(),
+                        },
+                        "rule conditions or action differ",
+                    ));
+                }
+            }
+            None => changes.push(PlannedChange::new(
+                service,
+                Change::CreateRule {
+                    listener_arn: desired.listener_arn.clone(),
+                    priority,
+                    hosts: rule.hosts.clone(),
+                    paths: rule.paths.clone(),
+                    target: target.clone(),
+                    tags: config.ownership.tags(&service.arn, &rule.key),
+                },
+                "new rule",
+            )),
+        }
+    }
+    for rule in my_rules.iter().filter(|r| !wanted_rules.contains(r.arn.as_str())) {
+        changes.push(PlannedChange::new(service, Change::DeleteRule { arn: rule.arn.clone() }, "rule no longer wanted"));
+    }
+
+    // Attachment.
+    let foreign: Vec<LoadBalancerAttachment> = service
+        .load_balancers
+        .iter()
+        .filter(|lb| !lb.target_group_arn.as_deref().is_some_and(|a| owned.group_arns.contains(a)))
+        .cloned()
+        .collect();
+    let mut wanted: Vec<AttachmentEntry> = foreign.iter().cloned().map(AttachmentEntry::Keep).collect();
+    if desired.intent.targets == TargetsMode::Ecs {
+        wanted.push(AttachmentEntry::Ours {
+            target: target.clone(),
+            container: desired.intent.container.clone(),
+            port: i32::from(desired.intent.container_port),
+        });
+    }
+    let current_matches = match &target {
+        TargetGroupRef::New(_) => desired.intent.targets == TargetsMode::Direct && foreign.len() == service.load_balancers.len(),
+        TargetGroupRef::Existing(arn) => {
+            let mut want: Vec<LoadBalancerAttachment> = foreign.clone();
+            if desired.intent.targets == TargetsMode::Ecs {
+                want.push(LoadBalancerAttachment {
+                    target_group_arn: Some(arn.clone()),
+                    load_balancer_name: None,
+                    container_name: Some(desired.intent.container.clone()),
+                    container_port: Some(i32::from(desired.intent.container_port)),
+                });
+            }
+            let mut have = service.load_balancers.clone();
+            want.sort();
+            have.sort();
+            want == have
+        }
+    };
+    if !current_matches {
+        changes.push(PlannedChange::new(
+            service,
+            Change::UpdateServiceLoadBalancers {
+                cluster: service.cluster_arn.clone(),
+                service: service.name.clone(),
+                load_balancers: wanted,
+                publish: true,
+            },
+            "the service's loadBalancers must carry its target group (starts an ECS deployment)",
+        ));
+    }
+
+    // Direct registration.
+    if desired.intent.targets == TargetsMode::Direct {
+        let port = i32::from(desired.intent.container_port);
+        let running: BTreeSet<Target> = observed
+            .tasks
+            .get(&service.arn)
+            .into_iter()
+            .flatten()
+            .filter(|t| t.last_status == "RUNNING")
+            .filter_map(|t| t.private_ip.clone().map(|id| Target { id, port }))
+            .collect();
+        let registered: BTreeSet<Target> = match &target {
+            TargetGroupRef::Existing(arn) => observed.targets.get(arn).into_iter().flatten().cloned().collect(),
+            TargetGroupRef::New(_) => BTreeSet::new(),
+        };
+        let add: Vec<Target> = running.difference(&registered).cloned().collect();
+        if !add.is_empty() {
+            changes.push(PlannedChange::new(
+                service,
+                Change::RegisterTargets { target: target.clone(), targets: add },
+                "running tasks not registered",
+            ));
+        }
+        if let TargetGroupRef::Existing(arn) = &target {
+            let gone: Vec<Target> = registered.difference(&running).cloned().collect();
+            if !gone.is_empty() {
+                changes.push(PlannedChange::new(
+                    service,
+                    Change::DeregisterTargets { arn: arn.clone(), targets: gone },
+                    "registered targets whose tasks are no longer running",
+                ));
+            }
+        }
+    }
+
+    // Old target groups of this service (replaced, or from another VPC): after everything.
+    for g in my_groups.iter().filter(|g| g.name != spec.name) {
+        changes.push(PlannedChange::new(service, Change::DeleteTargetGroup { arn: g.arn.clone(), name: g.name.clone() }, "replaced"));
+    }
+}
+
+/// Every owned resource of a service that no longer asks for any.
+fn withdraw(owned: &Owned<'_>, service_arn: &str, service: Option<&EcsService>, changes: &mut Vec<PlannedChange>, out: &mut Plan) {
+    let display = service.map(|s| format!("{}/{}", cluster_name(&s.cluster_arn), s.name)).unwrap_or_else(|| service_arn.to_string());
+    let push = |changes: &mut Vec<PlannedChange>, change: Change, reason: &str| {
+        changes.push(PlannedChange { service_arn: Some(service_arn.to_string()), service: display.clone(), change, reason: reason.into() })
+    };
+    let reason = if service.is_some() { "routing tags removed" } else { "service deleted" };
+    for rule in owned.rules.get(service_arn).into_iter().flatten() {
+        push(changes, Change::DeleteRule { arn: rule.arn.clone() }, reason);
+    }
+    if let Some(s) = service {
+        let remaining: Vec<AttachmentEntry> = s
+            .load_balancers
+            .iter()
+            .filter(|lb| !lb.target_group_arn.as_deref().is_some_and(|a| owned.group_arns.contains(a)))
+            .cloned()
+            .map(AttachmentEntry::Keep)
+            .collect();
+        if remaining.len() != s.load_balancers.len() {
+            push(
+                changes,
+                Change::UpdateServiceLoadBalancers {
+                    cluster: s.cluster_arn.clone(),
+                    service: s.name.clone(),
+                    load_balancers: remaining,
+                    publish: false,
+                },
+                reason,
+            );
+        }
+    }
+    for g in owned.groups.get(service_arn).into_iter().flatten() {
+        push(changes, Change::DeleteTargetGroup { arn: g.arn.clone(), name: g.name.clone() }, reason);
+    }
+    if let Some(s) = service {
+        out.services.push(status(s, ServiceState::Withdrawn, None, owned.resources(service_arn)));
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,102 @@
+//! Deterministic target-group names.
+//!
+//! A name is a pure function of the owner id, the service and every immutable field of the
+//! target group, so a restarted controller finds what it made instead of duplicating it,
+//! and a change to an immutable field (port, protocol, target type, VPC) yields a new name:
+//! the replacement is created beside the old group, then the old one is deleted.
+
+/// Every target group ecs-ingress creates starts with this.
+pub const TARGET_GROUP_NAME_PREFIX: &str = "ei-";
+/// ELBv2's limit.
+pub const MAX_TARGET_GROUP_NAME: usize = 32;
+
+/// FNV-1a, 64 bits: stable across Rust versions and platforms, unlike `DefaultHasher`.
+pub fn stable_hash(parts: &[&str]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.bytes().chain(std::iter::once(0)) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+/// The immutable identity of a target group.
+#[derive(Debug, Clone, Copy)]
+pub struct TargetGroupIdentity<'a> {
+    pub owner_id: &'a str,
+    pub service_arn: &'a str,
+    pub service_name: &'a str,
+    pub container: &'a str,
+    pub port: u16,
+    pub protocol: &'a str,
+    pub protocol_version: &'a str,
+    pub target_type: &'a str,
+    pub vpc_id: &'a str,
+}
+
+/// `ei-<service name, shortened>-<12 hex digits>`, at most 32 characters of `[a-z0-9-]`.
+pub fn target_group_name(id: &TargetGroupIdentity<'_>) -> String {
+    let port = id.port.to_string();
+    let hash = stable_hash(&[
+        id.owner_id,
+        id.service_arn,
+        id.container,
+        &port,
+        id.protocol,
+        id.protocol_version,
+        id.target_type,
+        id.vpc_id,
+    ]);
+    let suffix = format!("-{:012x}", hash & 0xffff_ffff_ffff);
+    let room = MAX_TARGET_GROUP_NAME - TARGET_GROUP_NAME_PREFIX.len() - suffix.len();
+    let mut readable: String = id
+        .service_name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .take(room)
+        .collect();
+    while readable.ends_with('-') {
+        readable.pop();
+    }
+    let readable = readable.trim_start_matches('-');
+    let readable = if readable.is_empty() { "svc" } else { readable };
+    format!("{TARGET_GROUP_NAME_PREFIX}{readable}{suffix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id<'a>(service_name: &'a str, port: u16) -> TargetGroupIdentity<'a> {
+        TargetGroupIdentity {
+            owner_id: "ecs-ingress",
+            service_arn: "arn:aws:ecs:us-east-1:123456789012:service/main/svc",
+            service_name,
+            container: "web",
+            port,
+            protocol: "HTTP",
+            protocol_version: "HTTP1",
+            target_type: "ip",
+            vpc_id: "vpc-1",
+        }
+    }
+
+    #[test]
+    fn names_are_short_valid_and_stable() {
+        for name in ["service-a", "A_very_long_service_name_that_goes_on_and_on", "---", "ß", ""] {
+            let n = target_group_name(&id(name, 8080));
+            assert!(n.len() <= MAX_TARGET_GROUP_NAME, "{n}");
+            assert!(n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'), "{n}");
+            assert!(!n.ends_with('-') && !n.contains("--"), "{n}");
+            assert_eq!(n, target_group_name(&id(name, 8080)));
+        }
+        assert_eq!(target_group_name(&id("service-a", 8080)), "ei-service-a-9b1e0b8d4d8e");
+    }
+
+    #[test]
+    fn immutable_fields_change_the_name() {
+        assert_ne!(target_group_name(&id("svc", 8080)), target_group_name(&id("svc", 8081)));
+    }
+}

@@ -1,0 +1,197 @@
+//! The reconcile pass and the daemon loop around it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::watch;
+
+use crate::admin::AdminState;
+use crate::apply::{self, ApplyReport};
+use crate::aws::Aws;
+use crate::config::Config;
+use crate::model::{IntentInput, ServiceIntent, compute_intent};
+use crate::observe::{self, Cache, Observed};
+use crate::plan::{self, Plan, PlanConfig};
+use crate::state::EcsService;
+use crate::status::{ServiceState, StatusReport};
+use crate::telemetry::{Metrics, ResultLabel, StateLabel};
+
+/// Everything one pass produced.
+pub struct PassReport {
+    pub plan: Plan,
+    /// `None` for `plan` (nothing applied) and dry runs.
+    pub applied: Option<ApplyReport>,
+    pub observed_failures: Vec<String>,
+}
+
+impl PassReport {
+    /// True when every read and every change succeeded.
+    pub fn succeeded(&self) -> bool {
+        self.observed_failures.is_empty() && self.applied.as_ref().is_none_or(|a| a.failed() == 0)
+    }
+
+    pub fn status(&self) -> StatusReport {
+        let mut report = StatusReport {
+            last_pass: Some(humantime::format_rfc3339_seconds(SystemTime::now()).to_string()),
+            last_pass_result: Some(if self.succeeded() { "success" } else { "partial" }.into()),
+            pass_problems: self.observed_failures.clone(),
+            services: self.plan.services.clone(),
+        };
+        report.pass_problems.extend(self.plan.problems.iter().cloned());
+        if let Some(applied) = &self.applied {
+            applied.update_statuses(&mut report.services);
+        }
+        report
+    }
+}
+
+/// One controller: configuration, AWS access, metrics and what it remembers between passes.
+pub struct Controller {
+    pub config: Config,
+    pub aws: Aws,
+    pub metrics: Arc<Metrics>,
+    cache: tokio::sync::Mutex<Cache>,
+}
+
+/// Computes every service's intent.
+pub fn intents(config: &Config, observed: &Observed) -> Vec<(EcsService, ServiceIntent)> {
+    observed
+        .services
+        .iter()
+        .map(|service| {
+            let intent = match observed.task_definitions.get(&service.task_definition) {
+                Some(td) => compute_intent(&IntentInput {
+                    prefix: &config.tag_prefix,
+                    service_name: &service.name,
+                    service_tags: &service.tags,
+                    task_definition: td,
+                }),
+                // Its task definition could not be read: the pass has a failure recorded
+                // and the service is left as it is.
+                None => ServiceIntent::Unmanaged,
+            };
+            (service.clone(), intent)
+        })
+        .collect()
+}
+
+impl Controller {
+    pub fn new(config: Config, aws: Aws, metrics: Arc<Metrics>) -> Self {
+        Self { config, aws, metrics, cache: tokio::sync::Mutex::new(Cache::default()) }
+    }
+
+    fn plan_config(&self) -> PlanConfig {
+        PlanConfig::from_config(&self.config)
+    }
+
+    /// Observe and plan. Applies the plan when `apply` is set and this is not a dry run.
+    pub async fn pass(&self, apply: bool) -> PassReport {
+        let started = Instant::now();
+        let plan_config = self.plan_config();
+        let mut cache = self.cache.lock().await;
+        let mut observed = observe::observe(&self.aws, &self.config, &plan_config.ownership, &mut cache).await;
+        let intents = intents(&self.config, &observed);
+        let (direct_services, direct_groups) = plan::direct_reads(&plan_config, &observed, &intents);
+        if !direct_services.is_empty() || !direct_groups.is_empty() {
+            observe::observe_direct(&self.aws, &direct_services, &direct_groups, &mut observed).await;
+        }
+        let plan = plan::plan(&plan_config, &observed, &intents);
+        let applied = if apply && !self.config.dry_run {
+            Some(apply::apply(&self.aws, &plan, &self.metrics, &mut cache).await)
+        } else {
+            None
+        };
+        drop(cache);
+        let report = PassReport {
+            plan,
+            applied,
+            observed_failures: observed.failures.iter().map(ToString::to_string).collect(),
+        };
+        self.record(&report, started.elapsed());
+        report
+    }
+
+    fn record(&self, report: &PassReport, took: Duration) {
+        let result = if report.succeeded() { "success" } else { "partial" };
+        self.metrics.passes.get_or_create(&ResultLabel { result: result.into() }).inc();
+        self.metrics.pass_duration.observe(took.as_secs_f64());
+        if report.succeeded() {
+            let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+            self.metrics.last_success_timestamp.set(now.as_secs_f64());
+        }
+        let status = report.status();
+        for state in ServiceState::ALL {
+            let n = status.services.iter().filter(|s| s.state == state).count();
+            self.metrics.services.get_or_create(&StateLabel { state: state.as_str().into() }).set(n as i64);
+        }
+        for (kind, n) in report.plan.managed_resource_counts() {
+            self.metrics.managed_resources.get_or_create(&crate::telemetry::KindLabel { kind: kind.into() }).set(n as i64);
+        }
+    }
+
+    /// The daemon: a pass every interval (jittered) until `shutdown` turns true. A pass in
+    /// flight is finished before returning, so no change is cut in half.
+    pub async fn run(&self, admin: Arc<AdminState>, mut shutdown: watch::Receiver<bool>) {
+        let mut failures: u32 = 0;
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let report = self.pass(true).await;
+            let ok = report.succeeded();
+            admin.pass_completed(report.status());
+            log_pass(&report);
+            // A failed pass is retried sooner, backing off exponentially up to the interval;
+            // the first success resets it.
+            failures = if ok { 0 } else { failures.saturating_add(1) };
+            let wait = next_wait(self.config.interval, failures);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
+
+/// The wait before the next pass: the interval ±10% after a success; after `failures`
+/// failed passes in a row, 1s doubling per failure, never more than the interval.
+pub fn next_wait(interval: Duration, failures: u32) -> Duration {
+    if failures > 0 {
+        let backoff = Duration::from_secs(1).saturating_mul(1u32 << failures.min(16).saturating_sub(1));
+        return backoff.min(interval);
+    }
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+    // Jitter spreads the passes of many controllers sharing an account's rate buckets.
+    let jitter = (f64::from(nanos % 1000) / 1000.0 - 0.5) * 0.2;
+    interval.mul_f64(1.0 + jitter)
+}
+
+fn log_pass(report: &PassReport) {
+    for failure in &report.observed_failures {
+        tracing::warn!(error = %failure, "read failed; deletions are held back this pass");
+    }
+    let applied = report.applied.as_ref();
+    tracing::info!(
+        changes = report.plan.changes.len(),
+        applied = applied.map(|a| a.succeeded()).unwrap_or(0),
+        failed = applied.map(|a| a.failed()).unwrap_or(0),
+        services = report.plan.services.len(),
+        "pass complete"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_is_jittered_interval_or_backoff() {
+        let interval = Duration::from_secs(30);
+        let w = next_wait(interval, 0);
+        assert!(w >= Duration::from_secs(27) && w <= Duration::from_secs(33), "{w:?}");
+        assert_eq!(next_wait(interval, 1), Duration::from_secs(1));
+        assert_eq!(next_wait(interval, 3), Duration::from_secs(4));
+        assert_eq!(next_wait(interval, 10), interval);
+        assert_eq!(next_wait(interval, u32::MAX), interval);
+    }
+}

@@ -1,0 +1,243 @@
+//! Logs and Prometheus metrics.
+//!
+//! Every series is prefixed `ecs_ingress_` and documented in `docs/operations.md`.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::config::LogFormat;
+
+/// Installs the global tracing subscriber. The level comes from `RUST_LOG` (default `info`).
+/// Logs go to stderr so that `plan --output json` keeps stdout clean for machines.
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests calling main logic twice) is harmless: keep the first.
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabel {
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChangeLabels {
+    pub kind: String,
+    pub action: String,
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AwsCallLabels {
+    pub service: String,
+    pub operation: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AwsOperationLabels {
+    pub service: String,
+    pub operation: String,
+}
+
+fn duration_histogram() -> Histogram {
+    // 5 ms .. ~82 s: AWS calls are tens of milliseconds, a throttled pass can take a minute.
+    Histogram::new(exponential_buckets(0.005, 2.0, 15))
+}
+
+/// All metrics of the process, registered once.
+pub struct Metrics {
+    pub registry: Registry,
+    pub passes: Family<ResultLabel, Counter>,
+    pub pass_duration: Histogram,
+    pub last_success_timestamp: Gauge<f64, AtomicU64>,
+    pub services: Family<StateLabel, Gauge>,
+    pub managed_resources: Family<KindLabel, Gauge>,
+    pub changes: Family<ChangeLabels, Counter>,
+    pub aws_calls: Family<AwsCallLabels, Counter>,
+    pub aws_call_duration: Family<AwsOperationLabels, Histogram>,
+    pub throttled_calls: Family<AwsOperationLabels, Counter>,
+    pub drift_repairs: Family<KindLabel, Counter>,
+    pub events_received: Counter,
+    pub events_malformed: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("ecs_ingress");
+        let passes = Family::<ResultLabel, Counter>::default();
+        registry.register("passes", "Reconcile passes by result", passes.clone());
+        let pass_duration = duration_histogram();
+        registry.register(
+            "pass_duration_seconds",
+            "Duration of reconcile passes",
+            pass_duration.clone(),
+        );
+        let last_success_timestamp = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "last_successful_pass_timestamp_seconds",
+            "Unix time of the end of the last pass that completed without error",
+            last_success_timestamp.clone(),
+        );
+        let services = Family::<StateLabel, Gauge>::default();
+        registry.register(
+            "services",
+            "Managed ECS services by state",
+            services.clone(),
+        );
+        let managed_resources = Family::<KindLabel, Gauge>::default();
+        registry.register(
+            "managed_resources",
+            "AWS resources owned by this controller, by kind",
+            managed_resources.clone(),
+        );
+        let changes = Family::<ChangeLabels, Counter>::default();
+        registry.register(
+            "changes",
+            "Changes applied by resource kind, action and result",
+            changes.clone(),
+        );
+        let aws_calls = Family::<AwsCallLabels, Counter>::default();
+        registry.register(
+            "aws_calls",
+            "AWS API calls by service, operation and outcome",
+            aws_calls.clone(),
+        );
+        let aws_call_duration =
+            Family::<AwsOperationLabels, Histogram>::new_with_constructor(duration_histogram as _);
+        registry.register(
+            "aws_call_duration_seconds",
+            "Duration of AWS API calls, retries included",
+            aws_call_duration.clone(),
+        );
+        let throttled_calls = Family::<AwsOperationLabels, Counter>::default();
+        registry.register(
+            "aws_throttled_calls",
+            "AWS API calls that AWS answered with a throttling error",
+            throttled_calls.clone(),
+        );
+        let drift_repairs = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "drift_repairs",
+            "Owned resources changed outside ecs-ingress and put back, by kind",
+            drift_repairs.clone(),
+        );
+        let events_received = Counter::default();
+        registry.register(
+            "events_received",
+            "Messages received from the events queue",
+            events_received.clone(),
+        );
+        let events_malformed = Counter::default();
+        registry.register(
+            "events_malformed",
+            "Messages from the events queue that could not be parsed (deleted)",
+            events_malformed.clone(),
+        );
+        Self {
+            registry,
+            passes,
+            pass_duration,
+            last_success_timestamp,
+            services,
+            managed_resources,
+            changes,
+            aws_calls,
+            aws_call_duration,
+            throttled_calls,
+            drift_repairs,
+            events_received,
+            events_malformed,
+        }
+    }
+
+    /// Prometheus text exposition of every series.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// Records one AWS call.
+    pub fn record_aws_call(
+        &self,
+        service: &str,
+        operation: &str,
+        outcome: &str,
+        seconds: f64,
+        throttled: bool,
+    ) {
+        self.aws_calls
+            .get_or_create(&AwsCallLabels {
+                service: service.into(),
+                operation: operation.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
+        let op = AwsOperationLabels {
+            service: service.into(),
+            operation: operation.into(),
+        };
+        self.aws_call_duration.get_or_create(&op).observe(seconds);
+        if throttled {
+            self.throttled_calls.get_or_create(&op).inc();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_prefixed_series() {
+        let m = Metrics::new();
+        m.passes
+            .get_or_create(&ResultLabel {
+                result: "success".into(),
+            })
+            .inc();
+        m.record_aws_call("ecs", "ListServices", "success", 0.01, false);
+        m.record_aws_call("elbv2", "DescribeRules", "throttled", 0.02, true);
+        let text = m.encode();
+        assert!(text.contains("ecs_ingress_passes_total{result=\"success\"} 1"));
+        assert!(text.contains(
+            "ecs_ingress_aws_calls_total{service=\"ecs\",operation=\"ListServices\",outcome=\"success\"} 1"
+        ));
+        assert!(text.contains(
+            "ecs_ingress_aws_throttled_calls_total{service=\"elbv2\",operation=\"DescribeRules\"} 1"
+        ));
+        assert!(text.contains("# TYPE ecs_ingress_pass_duration_seconds histogram"));
+        assert!(text.trim_end().ends_with("# EOF"));
+    }
+}

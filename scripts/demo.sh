@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The main job against a local moto: builds the seed article's network, tags a service like
+# its ServiceA, runs ecs-ingress once, and shows what exists afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MOTO_VERSION="5.2.5"
+if [ ! -x .venv/bin/moto_server ]; then
+  echo "==> creating .venv with moto[server]==$MOTO_VERSION"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+echo "==> building ecs-ingress"
+cargo build --quiet --locked
+
+PORT=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+.venv/bin/moto_server -H 127.0.0.1 -p "$PORT" > /dev/null 2>&1 &
+MOTO_PID=$!
+trap 'kill $MOTO_PID 2>/dev/null' EXIT
+export AWS_ENDPOINT_URL="http://127.0.0.1:$PORT" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test \
+  AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true
+.venv/bin/python - "$AWS_ENDPOINT_URL" <<'PY'
+import sys, time, urllib.request
+for _ in range(100):
+    try:
+        urllib.request.urlopen(sys.argv[1] + "/moto-api/", timeout=1); break
+    except Exception:
+        time.sleep(0.2)
+PY
+
+echo "==> seed network: VPC, subnets, internal ALB, HTTP:80 listener -> empty target group, zone in.example.com, cluster main"
+NET=$(.venv/bin/python scripts/seed_network.py --endpoint "$AWS_ENDPOINT_URL" network)
+LISTENER=$(.venv/bin/python -c 'import json,sys; print(json.loads(sys.argv[1])["listener_arn"])' "$NET")
+ZONE=$(.venv/bin/python -c 'import json,sys; print(json.loads(sys.argv[1])["hosted_zone_id"])' "$NET")
+
+echo "==> service-a, tagged on its task definition like the seed's ServiceA"
+.venv/bin/python scripts/seed_network.py --endpoint "$AWS_ENDPOINT_URL" service --network "$NET" --name service-a \
+  --td-tag alb.host=service-a.in.example.com \
+  --td-tag alb.healthcheck.path=/application-status/health \
+  --td-tag alb.healthcheck.healthy-threshold=2 --td-tag alb.healthcheck.unhealthy-threshold=10 \
+  --td-tag alb.healthcheck.interval=5 --td-tag alb.healthcheck.timeout=4 > /dev/null
+
+ARGS=(--cluster main --listener "$LISTENER" --hosted-zone "$ZONE")
+echo; echo "==> ecs-ingress plan"
+./target/debug/ecs-ingress plan "${ARGS[@]}" || true
+echo; echo "==> ecs-ingress apply"
+RUST_LOG=warn ./target/debug/ecs-ingress apply "${ARGS[@]}"
+echo; echo "==> what exists now"
+.venv/bin/python scripts/show_state.py --endpoint "$AWS_ENDPOINT_URL" --network "$NET"
+echo; echo "==> ecs-ingress plan again (converged: nothing to change)"
+./target/debug/ecs-ingress plan "${ARGS[@]}"

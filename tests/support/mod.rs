@@ -1,0 +1,168 @@
+//! Integration-test harness: a private moto server per test, the seed's network in it, and
+//! helpers to create tagged services and run the ecs-ingress binary against it.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A moto server on a free loopback port, killed on drop.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn venv_bin(name: &str) -> PathBuf {
+    repo().join(".venv/bin").join(name)
+}
+
+impl Moto {
+    /// Starts moto and waits until it answers (fails the test after 30 s).
+    pub fn start() -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let child = Command::new(venv_bin("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server runs (scripts/test.sh creates .venv)");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto did not start on {endpoint}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Tasks stay in the state they were created in (moto otherwise advances them on
+        // every DescribeTasks).
+        let status = Command::new(venv_bin("python"))
+            .args(["-c", "import sys,urllib.request as u; u.urlopen(u.Request(sys.argv[1]+'/moto-api/state-manager/set-transition', data=b'{\"model_name\":\"ecs::task\",\"transition\":{\"progression\":\"manual\",\"times\":1000000000}}', method='POST'))", &endpoint])
+            .status()
+            .expect("python runs");
+        assert!(status.success());
+        Moto { child, endpoint }
+    }
+
+    /// Environment for the SDK and the binary: moto endpoint, fake credentials, no retries.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("AWS_MAX_ATTEMPTS", "1".into()),
+        ]
+    }
+
+    /// SDK configuration pointing at this server.
+    pub async fn sdk(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_ecs::config::Credentials::new("test", "test", None, None, "test"))
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+            .load()
+            .await
+    }
+
+    fn script(&self, args: &[&str]) -> serde_json::Value {
+        let out = Command::new(venv_bin("python"))
+            .arg(repo().join("scripts/seed_network.py"))
+            .args(["--endpoint", &self.endpoint])
+            .args(args)
+            .output()
+            .expect("python runs");
+        assert!(out.status.success(), "seed_network.py {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("JSON from seed_network.py")
+    }
+
+    /// Builds the seed's network.
+    pub fn seed(&self) -> Seed {
+        let raw = self.script(&["network"]);
+        let s = |k: &str| raw[k].as_str().unwrap_or_default().to_string();
+        Seed {
+            vpc_id: s("vpc_id"),
+            load_balancer_arn: s("load_balancer_arn"),
+            load_balancer_dns: s("load_balancer_dns"),
+            listener_arn: s("listener_arn"),
+            invalid_target_group_arn: s("invalid_target_group_arn"),
+            hosted_zone_id: s("hosted_zone_id"),
+            cluster: s("cluster"),
+            raw,
+        }
+    }
+
+    /// Registers an awsvpc task definition (container `serviceA`, port 8080 unless
+    /// overridden in `extra`) and creates a service. Returns the service ARN.
+    pub fn create_service(&self, seed: &Seed, name: &str, td_tags: &[(&str, &str)], service_tags: &[(&str, &str)], labels: &[(&str, &str)]) -> String {
+        let net = seed.raw.to_string();
+        let mut args: Vec<String> = vec!["service".into(), "--network".into(), net, "--name".into(), name.into()];
+        for (flag, list) in [("--td-tag", td_tags), ("--service-tag", service_tags), ("--label", labels)] {
+            for (k, v) in list {
+                args.push(flag.into());
+                args.push(format!("{k}={v}"));
+            }
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.script(&refs)["service_arn"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// Runs the ecs-ingress binary with `args` against this server.
+    pub fn ecs_ingress(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_ecs-ingress"))
+            .args(args)
+            .envs(self.env())
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("ecs-ingress runs")
+    }
+}
+
+/// Ids of the seed's network.
+pub struct Seed {
+    pub vpc_id: String,
+    pub load_balancer_arn: String,
+    pub load_balancer_dns: String,
+    pub listener_arn: String,
+    pub invalid_target_group_arn: String,
+    pub hosted_zone_id: String,
+    pub cluster: String,
+    raw: serde_json::Value,
+}
+
+impl Seed {
+    /// The common flags: cluster and listener.
+    pub fn args(&self) -> Vec<String> {
+        vec!["--cluster".into(), self.cluster.clone(), "--listener".into(), self.listener_arn.clone()]
+    }
+}
+
+/// The seed's ServiceA health-check tags.
+pub const SEED_TAGS: &[(&str, &str)] = &[
+    ("alb.host", "service-a.in.example.com"),
+    ("alb.healthcheck.path", "/application-status/health"),
+    ("alb.healthcheck.healthy-threshold", "2"),
+    ("alb.healthcheck.unhealthy-threshold", "10"),
+    ("alb.healthcheck.interval", "5"),
+    ("alb.healthcheck.timeout", "4"),
+];
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}

@@ -42,11 +42,17 @@ pub struct ApplyReport {
 
 impl ApplyReport {
     pub fn failed(&self) -> usize {
-        self.results.iter().filter(|r| r.result != "applied").count()
+        self.results
+            .iter()
+            .filter(|r| r.result != "applied")
+            .count()
     }
 
     pub fn succeeded(&self) -> usize {
-        self.results.iter().filter(|r| r.result == "applied").count()
+        self.results
+            .iter()
+            .filter(|r| r.result == "applied")
+            .count()
     }
 
     /// Folds the outcome into the planner's statuses: failures become `error` with the
@@ -54,17 +60,30 @@ impl ApplyReport {
     pub fn update_statuses(&self, services: &mut [ServiceStatus]) {
         let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
         for s in services.iter_mut() {
-            let mine = self.results.iter().filter(|r| r.service_arn.as_deref() == Some(s.service_arn.as_str()));
+            let mine = self
+                .results
+                .iter()
+                .filter(|r| r.service_arn.as_deref() == Some(s.service_arn.as_str()));
             for r in mine {
                 if r.result == "applied" {
                     s.last_change = Some(now.clone());
                     if let Some(arn) = &r.created {
-                        let kind = if arn.contains(":targetgroup/") { "target-group" } else { "listener-rule" };
-                        s.resources.push(ResourceRef { kind: kind.into(), id: arn.clone() });
+                        let kind = if arn.contains(":targetgroup/") {
+                            "target-group"
+                        } else {
+                            "listener-rule"
+                        };
+                        s.resources.push(ResourceRef {
+                            kind: kind.into(),
+                            id: arn.clone(),
+                        });
                     }
                 } else if let Some(e) = &r.error {
                     s.state = ServiceState::Error;
-                    s.problems.push(Problem { key: None, reason: format!("{}: {e}", r.change) });
+                    s.problems.push(Problem {
+                        key: None,
+                        reason: format!("{}: {e}", r.change),
+                    });
                 }
             }
         }
@@ -77,7 +96,10 @@ pub async fn apply(aws: &Aws, plan: &Plan, metrics: &Metrics, cache: &mut Cache)
     let mut created_groups: BTreeMap<String, String> = BTreeMap::new();
     let mut failed_services: BTreeSet<String> = BTreeSet::new();
     for planned in &plan.changes {
-        let key = planned.service_arn.clone().unwrap_or_else(|| planned.service.clone());
+        let key = planned
+            .service_arn
+            .clone()
+            .unwrap_or_else(|| planned.service.clone());
         let mut result = ChangeResult {
             service_arn: planned.service_arn.clone(),
             service: planned.service.clone(),
@@ -92,7 +114,9 @@ pub async fn apply(aws: &Aws, plan: &Plan, metrics: &Metrics, cache: &mut Cache)
         } else {
             match apply_one(aws, planned, &created_groups, cache).await {
                 Ok(created) => {
-                    if let (Change::CreateTargetGroup { spec, .. }, Some(arn)) = (&planned.change, &created) {
+                    if let (Change::CreateTargetGroup { spec, .. }, Some(arn)) =
+                        (&planned.change, &created)
+                    {
                         created_groups.insert(spec.name.clone(), arn.clone());
                     }
                     tracing::info!(service = %planned.service, change = %planned.change, reason = %planned.reason, "applied");
@@ -119,11 +143,19 @@ pub async fn apply(aws: &Aws, plan: &Plan, metrics: &Metrics, cache: &mut Cache)
     report
 }
 
-fn resolve(target: &TargetGroupRef, created: &BTreeMap<String, String>) -> Result<String, AwsError> {
+fn resolve(
+    target: &TargetGroupRef,
+    created: &BTreeMap<String, String>,
+) -> Result<String, AwsError> {
     match target {
         TargetGroupRef::Existing(arn) => Ok(arn.clone()),
         TargetGroupRef::New(name) => created.get(name).cloned().ok_or_else(|| {
-            AwsError::new("elbv2", "CreateTargetGroup", ErrorKind::Other, format!("target group {name} was not created"))
+            AwsError::new(
+                "elbv2",
+                "CreateTargetGroup",
+                ErrorKind::Other,
+                format!("target group {name} was not created"),
+            )
         }),
     }
 }
@@ -143,20 +175,31 @@ async fn apply_one(
     cache: &mut Cache,
 ) -> Result<Option<String>, AwsError> {
     match &planned.change {
-        Change::CreateTargetGroup { spec, extra_attributes } => {
+        Change::CreateTargetGroup {
+            spec,
+            extra_attributes,
+        } => {
             let arn = aws.elb.create_target_group(spec).await?;
             if !extra_attributes.is_empty() {
-                aws.elb.modify_target_group_attributes(&arn, extra_attributes).await?;
+                aws.elb
+                    .modify_target_group_attributes(&arn, extra_attributes)
+                    .await?;
             }
             cache.remember_attributes(&arn, spec.attributes.clone());
             Ok(Some(arn))
         }
-        Change::ModifyHealthCheck { arn, health_check, .. } => {
+        Change::ModifyHealthCheck {
+            arn, health_check, ..
+        } => {
             aws.elb.modify_target_group(arn, health_check).await?;
             Ok(None)
         }
-        Change::ModifyAttributes { arn, attributes, .. } => {
-            aws.elb.modify_target_group_attributes(arn, attributes).await?;
+        Change::ModifyAttributes {
+            arn, attributes, ..
+        } => {
+            aws.elb
+                .modify_target_group_attributes(arn, attributes)
+                .await?;
             cache.remember_attributes(arn, attributes.clone());
             Ok(None)
         }
@@ -164,7 +207,14 @@ async fn apply_one(
             aws.elb.set_rule_priorities(priorities).await?;
             Ok(None)
         }
-        Change::CreateRule { listener_arn, priority, hosts, paths, target, tags } => {
+        Change::CreateRule {
+            listener_arn,
+            priority,
+            hosts,
+            paths,
+            target,
+            tags,
+        } => {
             let spec = RuleSpec {
                 listener_arn: listener_arn.clone(),
                 priority: *priority,
@@ -175,16 +225,32 @@ async fn apply_one(
             };
             Ok(Some(aws.elb.create_rule(&spec).await?))
         }
-        Change::ModifyRule { arn, hosts, paths, target } => {
-            aws.elb.modify_rule(arn, hosts, paths, &resolve(target, created)?).await?;
+        Change::ModifyRule {
+            arn,
+            hosts,
+            paths,
+            target,
+        } => {
+            aws.elb
+                .modify_rule(arn, hosts, paths, &resolve(target, created)?)
+                .await?;
             Ok(None)
         }
-        Change::UpdateServiceLoadBalancers { cluster, service, load_balancers, .. } => {
+        Change::UpdateServiceLoadBalancers {
+            cluster,
+            service,
+            load_balancers,
+            ..
+        } => {
             let entries = load_balancers
                 .iter()
                 .map(|e| match e {
                     AttachmentEntry::Keep(lb) => Ok(lb.clone()),
-                    AttachmentEntry::Ours { target, container, port } => Ok(LoadBalancerAttachment {
+                    AttachmentEntry::Ours {
+                        target,
+                        container,
+                        port,
+                    } => Ok(LoadBalancerAttachment {
                         target_group_arn: Some(resolve(target, created)?),
                         load_balancer_name: None,
                         container_name: Some(container.clone()),
@@ -192,11 +258,15 @@ async fn apply_one(
                     }),
                 })
                 .collect::<Result<Vec<_>, AwsError>>()?;
-            aws.ecs.update_service_load_balancers(cluster, service, &entries).await?;
+            aws.ecs
+                .update_service_load_balancers(cluster, service, &entries)
+                .await?;
             Ok(None)
         }
         Change::RegisterTargets { target, targets } => {
-            aws.elb.register_targets(&resolve(target, created)?, targets).await?;
+            aws.elb
+                .register_targets(&resolve(target, created)?, targets)
+                .await?;
             Ok(None)
         }
         Change::DeregisterTargets { arn, targets } => {

@@ -42,9 +42,15 @@ fn services_table(out: &mut String, services: &[ServiceStatus]) {
         out.push_str("No services carry routing tags.\n");
         return;
     }
-    let _ = writeln!(out, "{:<32} {:<10} {}", "SERVICE", "STATE", "ROUTING");
+    let _ = writeln!(out, "{:<32} {:<10} ROUTING", "SERVICE", "STATE");
     for s in services {
-        let _ = writeln!(out, "{:<32} {:<10} {}", format!("{}/{}", s.cluster, s.service), s.state.as_str(), s.intent);
+        let _ = writeln!(
+            out,
+            "{:<32} {:<10} {}",
+            format!("{}/{}", s.cluster, s.service),
+            s.state.as_str(),
+            s.intent
+        );
         for p in &s.problems {
             let _ = writeln!(out, "    ! {}", p.reason);
         }
@@ -86,9 +92,17 @@ pub fn plan_text(report: &PassReport) -> String {
 /// `apply` as text: what was done, then the per-service summary.
 pub fn apply_text(report: &PassReport) -> String {
     let mut out = String::new();
-    let results: &[ChangeResult] = report.applied.as_ref().map(|a| a.results.as_slice()).unwrap_or_default();
+    let results: &[ChangeResult] = report
+        .applied
+        .as_ref()
+        .map(|a| a.results.as_slice())
+        .unwrap_or_default();
     if results.is_empty() {
-        out.push_str(if report.plan.changes.is_empty() { "Nothing to change.\n" } else { "Dry run: nothing applied.\n" });
+        out.push_str(if report.plan.changes.is_empty() {
+            "Nothing to change.\n"
+        } else {
+            "Dry run: nothing applied.\n"
+        });
     }
     for r in results {
         let _ = write!(out, "{:<8} {}  [{}]", r.result, r.change, r.service);

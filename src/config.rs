@@ -346,7 +346,9 @@ fn parse_interval(value: &str) -> Result<Duration, String> {
 
 fn parse_priority_range(value: &str) -> Result<PriorityRange, String> {
     let err = || {
-        format!("`{value}` is not a priority range: expected LOW-HIGH with 1 <= LOW <= HIGH <= 50000")
+        format!(
+            "`{value}` is not a priority range: expected LOW-HIGH with 1 <= LOW <= HIGH <= 50000"
+        )
     };
     let (low, high) = value.trim().split_once('-').ok_or_else(err)?;
     let low: u32 = low.trim().parse().map_err(|_| err())?;
@@ -373,8 +375,7 @@ mod tests {
     use super::*;
     use clap::CommandFactory;
 
-    const ARN: &str =
-        "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/internal/50dc6c495c0c9188/f2f7dc8efc522ab2";
+    const ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/internal/50dc6c495c0c9188/f2f7dc8efc522ab2";
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         let mut full = vec!["ecs-ingress"];
@@ -451,7 +452,10 @@ mod tests {
         let cases: &[(&[&str], &str)] = &[
             (&["--listener", "not-an-arn"], "is not an ALB listener ARN"),
             (&["--listener", "bad name=x"], "listener name `bad name`"),
-            (&["--hosted-zone", "Z12-3"], "is not a Route 53 hosted zone id"),
+            (
+                &["--hosted-zone", "Z12-3"],
+                "is not a Route 53 hosted zone id",
+            ),
             (&["--interval", "soon"], "is not a duration"),
             (&["--interval", "10ms"], "between 1s and 24h"),
             (&["--priority-range", "10-5"], "is not a priority range"),

@@ -73,7 +73,9 @@ async fn daemon(controller: Arc<Controller>, metrics: Arc<Metrics>) -> anyhow::R
         let admin_state = admin_state.clone();
         tokio::spawn(async move { controller.run(admin_state, stop_rx).await })
     };
-    shutdown_signal().await.context("cannot listen for signals")?;
+    shutdown_signal()
+        .await
+        .context("cannot listen for signals")?;
     tracing::info!("shutting down after the pass in flight (signal again to exit at once)");
     let _ = stop_tx.send(true);
     tokio::select! {

@@ -6,11 +6,15 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::aws::{AwsError, DESCRIBE_SERVICES_BATCH, DESCRIBE_TAGS_BATCH, DESCRIBE_TASKS_BATCH, Aws};
+use crate::aws::{
+    Aws, AwsError, DESCRIBE_SERVICES_BATCH, DESCRIBE_TAGS_BATCH, DESCRIBE_TASKS_BATCH,
+};
 use crate::config::Config;
 use crate::plan::naming::TARGET_GROUP_NAME_PREFIX;
 use crate::plan::ownership::Ownership;
-use crate::state::{EcsService, EcsTask, Listener, LoadBalancer, Rule, Target, TargetGroup, TaskDefinition};
+use crate::state::{
+    EcsService, EcsTask, Listener, LoadBalancer, Rule, Target, TargetGroup, TaskDefinition,
+};
 
 /// Everything one pass knows about AWS.
 #[derive(Debug, Default, Clone)]
@@ -51,7 +55,11 @@ pub struct Cache {
 }
 
 impl Cache {
-    pub fn remember_attributes(&mut self, arn: &str, attributes: crate::state::TargetGroupAttributes) {
+    pub fn remember_attributes(
+        &mut self,
+        arn: &str,
+        attributes: crate::state::TargetGroupAttributes,
+    ) {
         self.attributes.insert(arn.to_string(), attributes);
     }
 
@@ -63,7 +71,12 @@ impl Cache {
 }
 
 /// Reads services, task definitions, listeners, rules and target groups.
-pub async fn observe(aws: &Aws, config: &Config, ownership: &Ownership, cache: &mut Cache) -> Observed {
+pub async fn observe(
+    aws: &Aws,
+    config: &Config,
+    ownership: &Ownership,
+    cache: &mut Cache,
+) -> Observed {
     let mut observed = Observed::default();
     read_services(aws, config, cache, &mut observed).await;
     read_listeners(aws, config, &mut observed).await;
@@ -82,12 +95,18 @@ async fn read_services(aws: &Aws, config: &Config, cache: &mut Cache, observed: 
         };
         for batch in arns.chunks(DESCRIBE_SERVICES_BATCH) {
             match aws.ecs.describe_services(cluster, batch).await {
-                Ok(services) => observed.services.extend(services.into_iter().filter(|s| s.status == "ACTIVE")),
+                Ok(services) => observed
+                    .services
+                    .extend(services.into_iter().filter(|s| s.status == "ACTIVE")),
                 Err(e) => observed.failures.push(e),
             }
         }
     }
-    let wanted: BTreeSet<String> = observed.services.iter().map(|s| s.task_definition.clone()).collect();
+    let wanted: BTreeSet<String> = observed
+        .services
+        .iter()
+        .map(|s| s.task_definition.clone())
+        .collect();
     for arn in wanted {
         // Contents are cached; tags can change, and this call returns both.
         match aws.ecs.describe_task_definition(&arn).await {
@@ -120,7 +139,9 @@ async fn read_listeners(aws: &Aws, config: &Config, observed: &mut Observed) {
         .collect();
     if !lb_arns.is_empty() {
         match aws.elb.describe_load_balancers(&lb_arns).await {
-            Ok(lbs) => observed.load_balancers = lbs.into_iter().map(|l| (l.arn.clone(), l)).collect(),
+            Ok(lbs) => {
+                observed.load_balancers = lbs.into_iter().map(|l| (l.arn.clone(), l)).collect()
+            }
             Err(e) => observed.failures.push(e),
         }
     }
@@ -131,7 +152,12 @@ async fn read_listeners(aws: &Aws, config: &Config, observed: &mut Observed) {
             Err(e) => observed.failures.push(e),
         }
     }
-    let rule_arns: Vec<String> = observed.rules.iter().filter(|r| !r.is_default()).map(|r| r.arn.clone()).collect();
+    let rule_arns: Vec<String> = observed
+        .rules
+        .iter()
+        .filter(|r| !r.is_default())
+        .map(|r| r.arn.clone())
+        .collect();
     let tags = read_tags(aws, &rule_arns, observed).await;
     for rule in &mut observed.rules {
         if let Some(t) = tags.get(&rule.arn) {
@@ -140,7 +166,11 @@ async fn read_listeners(aws: &Aws, config: &Config, observed: &mut Observed) {
     }
 }
 
-async fn read_tags(aws: &Aws, arns: &[String], observed: &mut Observed) -> HashMap<String, crate::state::Tags> {
+async fn read_tags(
+    aws: &Aws,
+    arns: &[String],
+    observed: &mut Observed,
+) -> HashMap<String, crate::state::Tags> {
     let mut out = HashMap::new();
     for batch in arns.chunks(DESCRIBE_TAGS_BATCH) {
         match aws.elb.describe_tags(batch).await {
@@ -151,7 +181,12 @@ async fn read_tags(aws: &Aws, arns: &[String], observed: &mut Observed) -> HashM
     out
 }
 
-async fn read_target_groups(aws: &Aws, ownership: &Ownership, cache: &mut Cache, observed: &mut Observed) {
+async fn read_target_groups(
+    aws: &Aws,
+    ownership: &Ownership,
+    cache: &mut Cache,
+    observed: &mut Observed,
+) {
     match aws.elb.describe_target_groups().await {
         Ok(groups) => observed.target_groups = groups,
         Err(e) => {
@@ -182,7 +217,9 @@ async fn read_target_groups(aws: &Aws, ownership: &Ownership, cache: &mut Cache,
         }
         match aws.elb.describe_target_group_attributes(&group.arn).await {
             Ok(attributes) => {
-                cache.attributes.insert(group.arn.clone(), attributes.clone());
+                cache
+                    .attributes
+                    .insert(group.arn.clone(), attributes.clone());
                 group.attributes = attributes;
             }
             Err(e) => failures.push(e),
@@ -213,7 +250,11 @@ pub async fn observe_direct(
             match aws.ecs.describe_tasks(cluster, batch).await {
                 // ListTasks filters by service on AWS but not on every emulator: the
                 // task's group is authoritative.
-                Ok(found) => tasks.extend(found.into_iter().filter(|t| t.group.as_deref() == Some(group.as_str()))),
+                Ok(found) => tasks.extend(
+                    found
+                        .into_iter()
+                        .filter(|t| t.group.as_deref() == Some(group.as_str())),
+                ),
                 Err(e) => observed.failures.push(e),
             }
         }

@@ -33,11 +33,20 @@ impl PassReport {
     pub fn status(&self) -> StatusReport {
         let mut report = StatusReport {
             last_pass: Some(humantime::format_rfc3339_seconds(SystemTime::now()).to_string()),
-            last_pass_result: Some(if self.succeeded() { "success" } else { "partial" }.into()),
+            last_pass_result: Some(
+                if self.succeeded() {
+                    "success"
+                } else {
+                    "partial"
+                }
+                .into(),
+            ),
             pass_problems: self.observed_failures.clone(),
             services: self.plan.services.clone(),
         };
-        report.pass_problems.extend(self.plan.problems.iter().cloned());
+        report
+            .pass_problems
+            .extend(self.plan.problems.iter().cloned());
         if let Some(applied) = &self.applied {
             applied.update_statuses(&mut report.services);
         }
@@ -77,7 +86,12 @@ pub fn intents(config: &Config, observed: &Observed) -> Vec<(EcsService, Service
 
 impl Controller {
     pub fn new(config: Config, aws: Aws, metrics: Arc<Metrics>) -> Self {
-        Self { config, aws, metrics, cache: tokio::sync::Mutex::new(Cache::default()) }
+        Self {
+            config,
+            aws,
+            metrics,
+            cache: tokio::sync::Mutex::new(Cache::default()),
+        }
     }
 
     fn plan_config(&self) -> PlanConfig {
@@ -89,11 +103,14 @@ impl Controller {
         let started = Instant::now();
         let plan_config = self.plan_config();
         let mut cache = self.cache.lock().await;
-        let mut observed = observe::observe(&self.aws, &self.config, &plan_config.ownership, &mut cache).await;
+        let mut observed =
+            observe::observe(&self.aws, &self.config, &plan_config.ownership, &mut cache).await;
         let intents = intents(&self.config, &observed);
-        let (direct_services, direct_groups) = plan::direct_reads(&plan_config, &observed, &intents);
+        let (direct_services, direct_groups) =
+            plan::direct_reads(&plan_config, &observed, &intents);
         if !direct_services.is_empty() || !direct_groups.is_empty() {
-            observe::observe_direct(&self.aws, &direct_services, &direct_groups, &mut observed).await;
+            observe::observe_direct(&self.aws, &direct_services, &direct_groups, &mut observed)
+                .await;
         }
         let plan = plan::plan(&plan_config, &observed, &intents);
         let applied = if apply && !self.config.dry_run {
@@ -112,20 +129,39 @@ impl Controller {
     }
 
     fn record(&self, report: &PassReport, took: Duration) {
-        let result = if report.succeeded() { "success" } else { "partial" };
-        self.metrics.passes.get_or_create(&ResultLabel { result: result.into() }).inc();
+        let result = if report.succeeded() {
+            "success"
+        } else {
+            "partial"
+        };
+        self.metrics
+            .passes
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
+            .inc();
         self.metrics.pass_duration.observe(took.as_secs_f64());
         if report.succeeded() {
-            let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+            let now = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default();
             self.metrics.last_success_timestamp.set(now.as_secs_f64());
         }
         let status = report.status();
         for state in ServiceState::ALL {
             let n = status.services.iter().filter(|s| s.state == state).count();
-            self.metrics.services.get_or_create(&StateLabel { state: state.as_str().into() }).set(n as i64);
+            self.metrics
+                .services
+                .get_or_create(&StateLabel {
+                    state: state.as_str().into(),
+                })
+                .set(n as i64);
         }
         for (kind, n) in report.plan.managed_resource_counts() {
-            self.metrics.managed_resources.get_or_create(&crate::telemetry::KindLabel { kind: kind.into() }).set(n as i64);
+            self.metrics
+                .managed_resources
+                .get_or_create(&crate::telemetry::KindLabel { kind: kind.into() })
+                .set(n as i64);
         }
     }
 
@@ -157,10 +193,14 @@ impl Controller {
 /// failed passes in a row, 1s doubling per failure, never more than the interval.
 pub fn next_wait(interval: Duration, failures: u32) -> Duration {
     if failures > 0 {
-        let backoff = Duration::from_secs(1).saturating_mul(1u32 << failures.min(16).saturating_sub(1));
+        let backoff =
+            Duration::from_secs(1).saturating_mul(1u32 << failures.min(16).saturating_sub(1));
         return backoff.min(interval);
     }
-    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
     // Jitter spreads the passes of many controllers sharing an account's rate buckets.
     let jitter = (f64::from(nanos % 1000) / 1000.0 - 0.5) * 0.2;
     interval.mul_f64(1.0 + jitter)
@@ -188,7 +228,10 @@ mod tests {
     fn wait_is_jittered_interval_or_backoff() {
         let interval = Duration::from_secs(30);
         let w = next_wait(interval, 0);
-        assert!(w >= Duration::from_secs(27) && w <= Duration::from_secs(33), "{w:?}");
+        assert!(
+            w >= Duration::from_secs(27) && w <= Duration::from_secs(33),
+            "{w:?}"
+        );
         assert_eq!(next_wait(interval, 1), Duration::from_secs(1));
         assert_eq!(next_wait(interval, 3), Duration::from_secs(4));
         assert_eq!(next_wait(interval, 10), interval);

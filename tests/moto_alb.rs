@@ -17,8 +17,18 @@ fn plan_on_the_seed_network_has_nothing_to_do() {
     let moto = Moto::start();
     let seed = moto.seed();
     let out = moto.ecs_ingress(&args("plan", &seed.args()));
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), support::stderr(&out));
-    assert!(stdout(&out).contains("Nothing to change."), "{}", stdout(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        support::stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("Nothing to change."),
+        "{}",
+        stdout(&out)
+    );
     let json = moto.ecs_ingress(&[&args("plan", &seed.args())[..], &["--output", "json"]].concat());
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
     assert_eq!(v["changes"].as_array().map(Vec::len), Some(0));
@@ -36,8 +46,18 @@ async fn seed_service_a_is_published_converges_and_is_withdrawn() {
         .create_rule()
         .listener_arn(&seed.listener_arn)
         .priority(1)
-        .conditions(RuleCondition::builder().field("host-header").values("legacy.in.example.com").build())
-        .actions(Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(&seed.invalid_target_group_arn).build())
+        .conditions(
+            RuleCondition::builder()
+                .field("host-header")
+                .values("legacy.in.example.com")
+                .build(),
+        )
+        .actions(
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .target_group_arn(&seed.invalid_target_group_arn)
+                .build(),
+        )
         .send()
         .await
         .expect("hand-made rule")
@@ -48,11 +68,24 @@ async fn seed_service_a_is_published_converges_and_is_withdrawn() {
     let service_arn = moto.create_service(&seed, "service-a", SEED_TAGS, &[], &[]);
 
     let out = moto.ecs_ingress(&args("apply", &seed.args()));
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), support::stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        support::stderr(&out)
+    );
 
     // The seed's target group...
     let groups = elb.describe_target_groups().send().await.expect("tgs");
-    let tg = groups.target_groups().iter().find(|t| t.target_group_name().is_some_and(|n| n.starts_with("ei-service-a-"))).expect("target group made");
+    let tg = groups
+        .target_groups()
+        .iter()
+        .find(|t| {
+            t.target_group_name()
+                .is_some_and(|n| n.starts_with("ei-service-a-"))
+        })
+        .expect("target group made");
     assert_eq!(tg.protocol().map(|p| p.as_str()), Some("HTTP"));
     assert_eq!(tg.port(), Some(8080));
     assert_eq!(tg.target_type().map(|t| t.as_str()), Some("ip"));
@@ -64,17 +97,40 @@ async fn seed_service_a_is_published_converges_and_is_withdrawn() {
     assert_eq!(tg.health_check_timeout_seconds(), Some(4));
     let tg_arn = tg.target_group_arn().expect("arn").to_string();
     // ...a rule Host: service-a.in.example.com forwarding to it...
-    let rules = elb.describe_rules().listener_arn(&seed.listener_arn).send().await.expect("rules");
-    let ours: Vec<_> = rules.rules().iter().filter(|r| r.actions().iter().any(|a| a.target_group_arn() == Some(tg_arn.as_str()))).collect();
+    let rules = elb
+        .describe_rules()
+        .listener_arn(&seed.listener_arn)
+        .send()
+        .await
+        .expect("rules");
+    let ours: Vec<_> = rules
+        .rules()
+        .iter()
+        .filter(|r| {
+            r.actions()
+                .iter()
+                .any(|a| a.target_group_arn() == Some(tg_arn.as_str()))
+        })
+        .collect();
     assert_eq!(ours.len(), 1);
     let host_values: Vec<String> = ours[0]
         .conditions()
         .iter()
-        .flat_map(|c| c.host_header_config().map(|h| h.values().to_vec()).unwrap_or_else(|| c.values().to_vec()))
+        .flat_map(|c| {
+            c.host_header_config()
+                .map(|h| h.values().to_vec())
+                .unwrap_or_else(|| c.values().to_vec())
+        })
         .collect();
     assert_eq!(host_values, vec!["service-a.in.example.com".to_string()]);
     // ...and the service's loadBalancers carrying it.
-    let svc = ecs.describe_services().cluster(&seed.cluster).services(&service_arn).send().await.expect("svc");
+    let svc = ecs
+        .describe_services()
+        .cluster(&seed.cluster)
+        .services(&service_arn)
+        .send()
+        .await
+        .expect("svc");
     let lbs = svc.services()[0].load_balancers();
     assert_eq!(lbs.len(), 1);
     assert_eq!(lbs[0].target_group_arn(), Some(tg_arn.as_str()));
@@ -89,53 +145,157 @@ async fn seed_service_a_is_published_converges_and_is_withdrawn() {
     // Drift: host and health check changed by hand are put back.
     elb.modify_rule()
         .rule_arn(ours[0].rule_arn().expect("arn"))
-        .conditions(RuleCondition::builder().field("host-header").values("hijacked.in.example.com").build())
+        .conditions(
+            RuleCondition::builder()
+                .field("host-header")
+                .values("hijacked.in.example.com")
+                .build(),
+        )
         .send()
         .await
         .expect("modify rule");
-    elb.modify_target_group().target_group_arn(&tg_arn).health_check_path("/").health_check_interval_seconds(30).send().await.expect("modify tg");
+    elb.modify_target_group()
+        .target_group_arn(&tg_arn)
+        .health_check_path("/")
+        .health_check_interval_seconds(30)
+        .send()
+        .await
+        .expect("modify tg");
     let drift_plan = moto.ecs_ingress(&args("plan", &seed.args()));
     assert_eq!(drift_plan.status.code(), Some(2), "{}", stdout(&drift_plan));
-    assert!(stdout(&drift_plan).contains("health check"), "{}", stdout(&drift_plan));
+    assert!(
+        stdout(&drift_plan).contains("health check"),
+        "{}",
+        stdout(&drift_plan)
+    );
     let repaired = moto.ecs_ingress(&args("apply", &seed.args()));
     assert_eq!(repaired.status.code(), Some(0), "{}", stdout(&repaired));
-    let tg_now = elb.describe_target_groups().target_group_arns(&tg_arn).send().await.expect("tg");
-    assert_eq!(tg_now.target_groups()[0].health_check_path(), Some("/application-status/health"));
-    assert_eq!(tg_now.target_groups()[0].health_check_interval_seconds(), Some(5));
-    assert_eq!(moto.ecs_ingress(&args("plan", &seed.args())).status.code(), Some(0));
+    let tg_now = elb
+        .describe_target_groups()
+        .target_group_arns(&tg_arn)
+        .send()
+        .await
+        .expect("tg");
+    assert_eq!(
+        tg_now.target_groups()[0].health_check_path(),
+        Some("/application-status/health")
+    );
+    assert_eq!(
+        tg_now.target_groups()[0].health_check_interval_seconds(),
+        Some(5)
+    );
+    assert_eq!(
+        moto.ecs_ingress(&args("plan", &seed.args())).status.code(),
+        Some(0)
+    );
 
     // Untagging the task definition withdraws the rule, the attachment and the target group.
     let td = svc.services()[0].task_definition().expect("td").to_string();
     let keys: Vec<String> = SEED_TAGS.iter().map(|(k, _)| k.to_string()).collect();
-    ecs.untag_resource().resource_arn(&td).set_tag_keys(Some(keys)).send().await.expect("untag");
+    ecs.untag_resource()
+        .resource_arn(&td)
+        .set_tag_keys(Some(keys))
+        .send()
+        .await
+        .expect("untag");
     let withdrawn = moto.ecs_ingress(&args("apply", &seed.args()));
-    assert_eq!(withdrawn.status.code(), Some(0), "{}{}", stdout(&withdrawn), support::stderr(&withdrawn));
+    assert_eq!(
+        withdrawn.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&withdrawn),
+        support::stderr(&withdrawn)
+    );
     let groups = elb.describe_target_groups().send().await.expect("tgs");
-    assert!(!groups.target_groups().iter().any(|t| t.target_group_arn() == Some(tg_arn.as_str())), "target group deleted");
-    let rules = elb.describe_rules().listener_arn(&seed.listener_arn).send().await.expect("rules");
+    assert!(
+        !groups
+            .target_groups()
+            .iter()
+            .any(|t| t.target_group_arn() == Some(tg_arn.as_str())),
+        "target group deleted"
+    );
+    let rules = elb
+        .describe_rules()
+        .listener_arn(&seed.listener_arn)
+        .send()
+        .await
+        .expect("rules");
     let arns: Vec<&str> = rules.rules().iter().filter_map(|r| r.rule_arn()).collect();
-    assert_eq!(rules.rules().len(), 2, "default rule and the hand-made one remain: {arns:?}");
+    assert_eq!(
+        rules.rules().len(),
+        2,
+        "default rule and the hand-made one remain: {arns:?}"
+    );
     assert!(arns.contains(&hand_made.as_str()));
-    let svc = ecs.describe_services().cluster(&seed.cluster).services(&service_arn).send().await.expect("svc");
+    let svc = ecs
+        .describe_services()
+        .cluster(&seed.cluster)
+        .services(&service_arn)
+        .send()
+        .await
+        .expect("svc");
     assert!(svc.services()[0].load_balancers().is_empty());
-    assert_eq!(moto.ecs_ingress(&args("plan", &seed.args())).status.code(), Some(0));
+    assert_eq!(
+        moto.ecs_ingress(&args("plan", &seed.args())).status.code(),
+        Some(0)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn conflicting_and_invalid_services_are_reported() {
     let moto = Moto::start();
     let seed = moto.seed();
-    moto.create_service(&seed, "first", &[("alb.host", "shared.in.example.com")], &[], &[]);
-    moto.create_service(&seed, "second", &[], &[("alb.host", "shared.in.example.com")], &[]);
-    moto.create_service(&seed, "broken", &[("alb.host", "broken.in.example.com"), ("alb.healthcheck.interval", "abc")], &[], &[]);
+    moto.create_service(
+        &seed,
+        "first",
+        &[("alb.host", "shared.in.example.com")],
+        &[],
+        &[],
+    );
+    moto.create_service(
+        &seed,
+        "second",
+        &[],
+        &[("alb.host", "shared.in.example.com")],
+        &[],
+    );
+    moto.create_service(
+        &seed,
+        "broken",
+        &[
+            ("alb.host", "broken.in.example.com"),
+            ("alb.healthcheck.interval", "abc"),
+        ],
+        &[],
+        &[],
+    );
     let out = moto.ecs_ingress(&args("apply", &seed.args()));
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     // moto reports no creation time, so the ARN decides: `first` < `second`.
-    assert!(text.contains("main/first") && text.lines().any(|l| l.starts_with("main/second") && l.contains("conflict")), "{text}");
-    assert!(text.contains("host shared.in.example.com is already routed by older service main/first"), "{text}");
-    assert!(text.lines().any(|l| l.starts_with("main/broken") && l.contains("invalid")), "{text}");
-    assert!(text.contains("alb.healthcheck.interval=abc (task definition tag): expected seconds 5–300"), "{text}");
+    assert!(
+        text.contains("main/first")
+            && text
+                .lines()
+                .any(|l| l.starts_with("main/second") && l.contains("conflict")),
+        "{text}"
+    );
+    assert!(
+        text.contains("host shared.in.example.com is already routed by older service main/first"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("main/broken") && l.contains("invalid")),
+        "{text}"
+    );
+    assert!(
+        text.contains("alb.healthcheck.interval=abc (task definition tag): expected seconds 5–300"),
+        "{text}"
+    );
     // Reported, not pending: the next plan has nothing to do.
-    assert_eq!(moto.ecs_ingress(&args("plan", &seed.args())).status.code(), Some(0));
+    assert_eq!(
+        moto.ecs_ingress(&args("plan", &seed.args())).status.code(),
+        Some(0)
+    );
 }

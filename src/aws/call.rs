@@ -20,7 +20,12 @@ impl CallContext {
     }
 
     /// Runs one AWS call and records it as `ecs_ingress_aws_calls_total{service,operation,outcome}`.
-    pub async fn call<T, F>(&self, service: &'static str, operation: &'static str, call: F) -> Result<T, AwsError>
+    pub async fn call<T, F>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        call: F,
+    ) -> Result<T, AwsError>
     where
         F: Future<Output = Result<T, AwsError>>,
     {
@@ -30,8 +35,13 @@ impl CallContext {
             Ok(_) => ("success", false),
             Err(e) => (e.kind.as_str(), e.kind == ErrorKind::Throttled),
         };
-        self.metrics
-            .record_aws_call(service, operation, outcome, started.elapsed().as_secs_f64(), throttled);
+        self.metrics.record_aws_call(
+            service,
+            operation,
+            outcome,
+            started.elapsed().as_secs_f64(),
+            throttled,
+        );
         if let Err(e) = &result {
             tracing::debug!(service, operation, error = %e, "AWS call failed");
         }

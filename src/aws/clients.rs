@@ -21,6 +21,9 @@ pub fn real_aws(sdk: &aws_config::SdkConfig, metrics: Arc<Metrics>) -> Aws {
     let ctx = CallContext::new(metrics);
     Aws {
         ecs: Arc::new(EcsAdapter::new(aws_sdk_ecs::Client::new(sdk), ctx.clone())),
-        elb: Arc::new(ElbAdapter::new(aws_sdk_elasticloadbalancingv2::Client::new(sdk), ctx)),
+        elb: Arc::new(ElbAdapter::new(
+            aws_sdk_elasticloadbalancingv2::Client::new(sdk),
+            ctx,
+        )),
     }
 }

@@ -6,7 +6,9 @@ use aws_sdk_ecs::types::{ServiceField, TaskDefinitionField};
 
 use super::call::CallContext;
 use super::{AwsError, EcsApi};
-use crate::state::{Container, EcsService, EcsTask, LoadBalancerAttachment, PortMapping, TaskDefinition, Tags};
+use crate::state::{
+    Container, EcsService, EcsTask, LoadBalancerAttachment, PortMapping, Tags, TaskDefinition,
+};
 
 const SERVICE: &str = "ecs";
 
@@ -23,7 +25,12 @@ impl EcsAdapter {
 
 fn tags(list: &[aws_sdk_ecs::types::Tag]) -> Tags {
     list.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect()
 }
 
@@ -68,11 +75,19 @@ impl EcsApi for EcsAdapter {
         let mut arns = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let request = self.client.list_services().cluster(cluster).max_results(100).set_next_token(token.take());
+            let request = self
+                .client
+                .list_services()
+                .cluster(cluster)
+                .max_results(100)
+                .set_next_token(token.take());
             let page = self
                 .ctx
                 .call(SERVICE, "ListServices", async {
-                    request.send().await.map_err(|e| AwsError::from_sdk(SERVICE, "ListServices", e))
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk(SERVICE, "ListServices", e))
                 })
                 .await?;
             arns.extend(page.service_arns().iter().cloned());
@@ -83,7 +98,11 @@ impl EcsApi for EcsAdapter {
         }
     }
 
-    async fn describe_services(&self, cluster: &str, service_arns: &[String]) -> Result<Vec<EcsService>, AwsError> {
+    async fn describe_services(
+        &self,
+        cluster: &str,
+        service_arns: &[String],
+    ) -> Result<Vec<EcsService>, AwsError> {
         let request = self
             .client
             .describe_services()
@@ -93,24 +112,39 @@ impl EcsApi for EcsAdapter {
         let out = self
             .ctx
             .call(SERVICE, "DescribeServices", async {
-                request.send().await.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeServices", e))
+                request
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk(SERVICE, "DescribeServices", e))
             })
             .await?;
         Ok(out.services().iter().map(service).collect())
     }
 
     async fn describe_task_definition(&self, arn: &str) -> Result<TaskDefinition, AwsError> {
-        let request = self.client.describe_task_definition().task_definition(arn).include(TaskDefinitionField::Tags);
+        let request = self
+            .client
+            .describe_task_definition()
+            .task_definition(arn)
+            .include(TaskDefinitionField::Tags);
         let out = self
             .ctx
             .call(SERVICE, "DescribeTaskDefinition", async {
-                request.send().await.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeTaskDefinition", e))
+                request
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk(SERVICE, "DescribeTaskDefinition", e))
             })
             .await?;
         let td = out.task_definition();
         Ok(TaskDefinition {
-            arn: td.and_then(|t| t.task_definition_arn()).unwrap_or(arn).to_string(),
-            network_mode: td.and_then(|t| t.network_mode()).map(|m| m.as_str().to_string()),
+            arn: td
+                .and_then(|t| t.task_definition_arn())
+                .unwrap_or(arn)
+                .to_string(),
+            network_mode: td
+                .and_then(|t| t.network_mode())
+                .map(|m| m.as_str().to_string()),
             containers: td
                 .map(|t| t.container_definitions())
                 .unwrap_or_default()
@@ -152,7 +186,10 @@ impl EcsApi for EcsAdapter {
             let page = self
                 .ctx
                 .call(SERVICE, "ListTasks", async {
-                    request.send().await.map_err(|e| AwsError::from_sdk(SERVICE, "ListTasks", e))
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk(SERVICE, "ListTasks", e))
                 })
                 .await?;
             arns.extend(page.task_arns().iter().cloned());
@@ -163,12 +200,23 @@ impl EcsApi for EcsAdapter {
         }
     }
 
-    async fn describe_tasks(&self, cluster: &str, task_arns: &[String]) -> Result<Vec<EcsTask>, AwsError> {
-        let request = self.client.describe_tasks().cluster(cluster).set_tasks(Some(task_arns.to_vec()));
+    async fn describe_tasks(
+        &self,
+        cluster: &str,
+        task_arns: &[String],
+    ) -> Result<Vec<EcsTask>, AwsError> {
+        let request = self
+            .client
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(task_arns.to_vec()));
         let out = self
             .ctx
             .call(SERVICE, "DescribeTasks", async {
-                request.send().await.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeTasks", e))
+                request
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk(SERVICE, "DescribeTasks", e))
             })
             .await?;
         Ok(out
@@ -200,10 +248,18 @@ impl EcsApi for EcsAdapter {
                     .build()
             })
             .collect();
-        let request = self.client.update_service().cluster(cluster).service(service).set_load_balancers(Some(lbs));
+        let request = self
+            .client
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .set_load_balancers(Some(lbs));
         self.ctx
             .call(SERVICE, "UpdateService", async {
-                request.send().await.map_err(|e| AwsError::from_sdk(SERVICE, "UpdateService", e))
+                request
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk(SERVICE, "UpdateService", e))
             })
             .await?;
         Ok(())

@@ -31,7 +31,9 @@ impl ElbAdapter {
 }
 
 fn sdk_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 fn conditions(hosts: &[String], paths: &[String]) -> Vec<RuleCondition> {
@@ -40,7 +42,11 @@ fn conditions(hosts: &[String], paths: &[String]) -> Vec<RuleCondition> {
         out.push(
             RuleCondition::builder()
                 .field("host-header")
-                .host_header_config(HostHeaderConditionConfig::builder().set_values(Some(hosts.to_vec())).build())
+                .host_header_config(
+                    HostHeaderConditionConfig::builder()
+                        .set_values(Some(hosts.to_vec()))
+                        .build(),
+                )
                 .build(),
         );
     }
@@ -48,7 +54,11 @@ fn conditions(hosts: &[String], paths: &[String]) -> Vec<RuleCondition> {
         out.push(
             RuleCondition::builder()
                 .field("path-pattern")
-                .path_pattern_config(PathPatternConditionConfig::builder().set_values(Some(paths.to_vec())).build())
+                .path_pattern_config(
+                    PathPatternConditionConfig::builder()
+                        .set_values(Some(paths.to_vec()))
+                        .build(),
+                )
                 .build(),
         );
     }
@@ -56,7 +66,10 @@ fn conditions(hosts: &[String], paths: &[String]) -> Vec<RuleCondition> {
 }
 
 fn forward(target_group_arn: &str) -> Action {
-    Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(target_group_arn).build()
+    Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .target_group_arn(target_group_arn)
+        .build()
 }
 
 /// Folds both forms AWS may return a condition in (`Values` or the `*Config` block).
@@ -67,13 +80,27 @@ fn rule(listener_arn: &str, r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> 
     for c in r.conditions() {
         match c.field() {
             Some("host-header") => {
-                let from_config = c.host_header_config().map(|h| h.values()).unwrap_or_default();
-                let values = if from_config.is_empty() { c.values() } else { from_config };
+                let from_config = c
+                    .host_header_config()
+                    .map(|h| h.values())
+                    .unwrap_or_default();
+                let values = if from_config.is_empty() {
+                    c.values()
+                } else {
+                    from_config
+                };
                 hosts.extend(values.iter().cloned());
             }
             Some("path-pattern") => {
-                let from_config = c.path_pattern_config().map(|p| p.values()).unwrap_or_default();
-                let values = if from_config.is_empty() { c.values() } else { from_config };
+                let from_config = c
+                    .path_pattern_config()
+                    .map(|p| p.values())
+                    .unwrap_or_default();
+                let values = if from_config.is_empty() {
+                    c.values()
+                } else {
+                    from_config
+                };
                 paths.extend(values.iter().cloned());
             }
             _ => other_conditions += 1,
@@ -86,8 +113,11 @@ fn rule(listener_arn: &str, r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> 
             if let Some(arn) = a.target_group_arn() {
                 forward_target_groups.push(arn.to_string());
             } else if let Some(cfg) = a.forward_config() {
-                forward_target_groups
-                    .extend(cfg.target_groups().iter().filter_map(|t| t.target_group_arn().map(str::to_string)));
+                forward_target_groups.extend(
+                    cfg.target_groups()
+                        .iter()
+                        .filter_map(|t| t.target_group_arn().map(str::to_string)),
+                );
             }
         } else {
             other_actions += 1;
@@ -97,7 +127,11 @@ fn rule(listener_arn: &str, r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> 
     Rule {
         arn: r.rule_arn().unwrap_or_default().to_string(),
         listener_arn: listener_arn.to_string(),
-        priority: if r.is_default() == Some(true) { None } else { r.priority().and_then(|p| p.parse().ok()) },
+        priority: if r.is_default() == Some(true) {
+            None
+        } else {
+            r.priority().and_then(|p| p.parse().ok())
+        },
         hosts,
         paths,
         other_conditions,
@@ -116,13 +150,22 @@ fn target_group(t: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> Targe
     TargetGroup {
         arn: t.target_group_arn().unwrap_or_default().to_string(),
         name: t.target_group_name().unwrap_or_default().to_string(),
-        protocol: t.protocol().map(|p| p.as_str().to_string()).unwrap_or_default(),
+        protocol: t
+            .protocol()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default(),
         protocol_version: t.protocol_version().map(str::to_string),
         port: t.port().unwrap_or_default(),
-        target_type: t.target_type().map(|p| p.as_str().to_string()).unwrap_or_default(),
+        target_type: t
+            .target_type()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default(),
         vpc_id: t.vpc_id().unwrap_or_default().to_string(),
         health_check: HealthCheck {
-            protocol: t.health_check_protocol().map(|p| p.as_str().to_string()).unwrap_or_default(),
+            protocol: t
+                .health_check_protocol()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default(),
             path: t.health_check_path().unwrap_or_default().to_string(),
             port: t.health_check_port().unwrap_or_default().to_string(),
             interval_seconds: t.health_check_interval_seconds().unwrap_or_default(),
@@ -150,7 +193,12 @@ macro_rules! send {
         let request = $request;
         $self
             .ctx
-            .call(SERVICE, $op, async { request.send().await.map_err(|e| AwsError::from_sdk(SERVICE, $op, e)) })
+            .call(SERVICE, $op, async {
+                request
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk(SERVICE, $op, e))
+            })
             .await
     }};
 }
@@ -158,7 +206,13 @@ macro_rules! send {
 #[async_trait]
 impl ElbApi for ElbAdapter {
     async fn describe_listeners(&self, arns: &[String]) -> Result<Vec<Listener>, AwsError> {
-        let out = send!(self, "DescribeListeners", self.client.describe_listeners().set_listener_arns(Some(arns.to_vec())))?;
+        let out = send!(
+            self,
+            "DescribeListeners",
+            self.client
+                .describe_listeners()
+                .set_listener_arns(Some(arns.to_vec()))
+        )?;
         Ok(out
             .listeners()
             .iter()
@@ -171,11 +225,16 @@ impl ElbApi for ElbAdapter {
             .collect())
     }
 
-    async fn describe_load_balancers(&self, arns: &[String]) -> Result<Vec<LoadBalancer>, AwsError> {
+    async fn describe_load_balancers(
+        &self,
+        arns: &[String],
+    ) -> Result<Vec<LoadBalancer>, AwsError> {
         let out = send!(
             self,
             "DescribeLoadBalancers",
-            self.client.describe_load_balancers().set_load_balancer_arns(Some(arns.to_vec()))
+            self.client
+                .describe_load_balancers()
+                .set_load_balancer_arns(Some(arns.to_vec()))
         )?;
         Ok(out
             .load_balancers()
@@ -185,8 +244,14 @@ impl ElbApi for ElbAdapter {
                 name: l.load_balancer_name().unwrap_or_default().to_string(),
                 vpc_id: l.vpc_id().unwrap_or_default().to_string(),
                 dns_name: l.dns_name().unwrap_or_default().to_string(),
-                canonical_hosted_zone_id: l.canonical_hosted_zone_id().unwrap_or_default().to_string(),
-                ip_address_type: l.ip_address_type().map(|t| t.as_str().to_string()).unwrap_or_else(|| "ipv4".into()),
+                canonical_hosted_zone_id: l
+                    .canonical_hosted_zone_id()
+                    .unwrap_or_default()
+                    .to_string(),
+                ip_address_type: l
+                    .ip_address_type()
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_else(|| "ipv4".into()),
             })
             .collect())
     }
@@ -198,7 +263,11 @@ impl ElbApi for ElbAdapter {
             let page = send!(
                 self,
                 "DescribeRules",
-                self.client.describe_rules().listener_arn(listener_arn).page_size(PAGE_SIZE).set_marker(marker.take())
+                self.client
+                    .describe_rules()
+                    .listener_arn(listener_arn)
+                    .page_size(PAGE_SIZE)
+                    .set_marker(marker.take())
             )?;
             rules.extend(page.rules().iter().map(|r| rule(listener_arn, r)));
             match page.next_marker() {
@@ -215,7 +284,10 @@ impl ElbApi for ElbAdapter {
             let page = send!(
                 self,
                 "DescribeTargetGroups",
-                self.client.describe_target_groups().page_size(PAGE_SIZE).set_marker(marker.take())
+                self.client
+                    .describe_target_groups()
+                    .page_size(PAGE_SIZE)
+                    .set_marker(marker.take())
             )?;
             groups.extend(page.target_groups().iter().map(target_group));
             match page.next_marker() {
@@ -226,7 +298,13 @@ impl ElbApi for ElbAdapter {
     }
 
     async fn describe_tags(&self, arns: &[String]) -> Result<Vec<(String, Tags)>, AwsError> {
-        let out = send!(self, "DescribeTags", self.client.describe_tags().set_resource_arns(Some(arns.to_vec())))?;
+        let out = send!(
+            self,
+            "DescribeTags",
+            self.client
+                .describe_tags()
+                .set_resource_arns(Some(arns.to_vec()))
+        )?;
         Ok(out
             .tag_descriptions()
             .iter()
@@ -234,38 +312,61 @@ impl ElbApi for ElbAdapter {
                 let tags = d
                     .tags()
                     .iter()
-                    .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+                    .map(|t| {
+                        (
+                            t.key().unwrap_or_default().to_string(),
+                            t.value().unwrap_or_default().to_string(),
+                        )
+                    })
                     .collect();
                 (d.resource_arn().unwrap_or_default().to_string(), tags)
             })
             .collect())
     }
 
-    async fn describe_target_group_attributes(&self, arn: &str) -> Result<TargetGroupAttributes, AwsError> {
+    async fn describe_target_group_attributes(
+        &self,
+        arn: &str,
+    ) -> Result<TargetGroupAttributes, AwsError> {
         let out = send!(
             self,
             "DescribeTargetGroupAttributes",
-            self.client.describe_target_group_attributes().target_group_arn(arn)
+            self.client
+                .describe_target_group_attributes()
+                .target_group_arn(arn)
         )?;
         Ok(out
             .attributes()
             .iter()
-            .filter_map(|a| Some((a.key()?.to_string(), a.value().unwrap_or_default().to_string())))
+            .filter_map(|a| {
+                Some((
+                    a.key()?.to_string(),
+                    a.value().unwrap_or_default().to_string(),
+                ))
+            })
             .collect())
     }
 
-    async fn describe_target_health(&self, target_group_arn: &str) -> Result<Vec<Target>, AwsError> {
+    async fn describe_target_health(
+        &self,
+        target_group_arn: &str,
+    ) -> Result<Vec<Target>, AwsError> {
         let out = send!(
             self,
             "DescribeTargetHealth",
-            self.client.describe_target_health().target_group_arn(target_group_arn)
+            self.client
+                .describe_target_health()
+                .target_group_arn(target_group_arn)
         )?;
         Ok(out
             .target_health_descriptions()
             .iter()
             .filter_map(|d| {
                 let t = d.target()?;
-                Some(Target { id: t.id()?.to_string(), port: t.port().unwrap_or_default() })
+                Some(Target {
+                    id: t.id()?.to_string(),
+                    port: t.port().unwrap_or_default(),
+                })
             })
             .collect())
     }
@@ -299,11 +400,21 @@ impl ElbApi for ElbAdapter {
             .first()
             .and_then(|t| t.target_group_arn())
             .map(str::to_string)
-            .ok_or_else(|| AwsError::new(SERVICE, "CreateTargetGroup", ErrorKind::Other, "answer holds no target group ARN"))
+            .ok_or_else(|| {
+                AwsError::new(
+                    SERVICE,
+                    "CreateTargetGroup",
+                    ErrorKind::Other,
+                    "answer holds no target group ARN",
+                )
+            })
     }
 
     async fn modify_target_group(&self, arn: &str, hc: &HealthCheck) -> Result<(), AwsError> {
-        let grpc = hc.matcher.split([',', '-']).all(|c| c.parse::<u32>().is_ok_and(|n| n < 100));
+        let grpc = hc
+            .matcher
+            .split([',', '-'])
+            .all(|c| c.parse::<u32>().is_ok_and(|n| n < 100));
         send!(
             self,
             "ModifyTargetGroup",
@@ -322,7 +433,11 @@ impl ElbApi for ElbAdapter {
         Ok(())
     }
 
-    async fn modify_target_group_attributes(&self, arn: &str, attributes: &TargetGroupAttributes) -> Result<(), AwsError> {
+    async fn modify_target_group_attributes(
+        &self,
+        arn: &str,
+        attributes: &TargetGroupAttributes,
+    ) -> Result<(), AwsError> {
         let attrs = attributes
             .iter()
             .map(|(k, v)| TargetGroupAttribute::builder().key(k).value(v).build())
@@ -330,13 +445,20 @@ impl ElbApi for ElbAdapter {
         send!(
             self,
             "ModifyTargetGroupAttributes",
-            self.client.modify_target_group_attributes().target_group_arn(arn).set_attributes(Some(attrs))
+            self.client
+                .modify_target_group_attributes()
+                .target_group_arn(arn)
+                .set_attributes(Some(attrs))
         )?;
         Ok(())
     }
 
     async fn delete_target_group(&self, arn: &str) -> Result<(), AwsError> {
-        send!(self, "DeleteTargetGroup", self.client.delete_target_group().target_group_arn(arn))?;
+        send!(
+            self,
+            "DeleteTargetGroup",
+            self.client.delete_target_group().target_group_arn(arn)
+        )?;
         Ok(())
     }
 
@@ -356,10 +478,23 @@ impl ElbApi for ElbAdapter {
             .first()
             .and_then(|r| r.rule_arn())
             .map(str::to_string)
-            .ok_or_else(|| AwsError::new(SERVICE, "CreateRule", ErrorKind::Other, "answer holds no rule ARN"))
+            .ok_or_else(|| {
+                AwsError::new(
+                    SERVICE,
+                    "CreateRule",
+                    ErrorKind::Other,
+                    "answer holds no rule ARN",
+                )
+            })
     }
 
-    async fn modify_rule(&self, arn: &str, hosts: &[String], paths: &[String], target_group_arn: &str) -> Result<(), AwsError> {
+    async fn modify_rule(
+        &self,
+        arn: &str,
+        hosts: &[String],
+        paths: &[String],
+        target_group_arn: &str,
+    ) -> Result<(), AwsError> {
         send!(
             self,
             "ModifyRule",
@@ -375,9 +510,20 @@ impl ElbApi for ElbAdapter {
     async fn set_rule_priorities(&self, priorities: &[(String, u32)]) -> Result<(), AwsError> {
         let pairs = priorities
             .iter()
-            .map(|(arn, p)| RulePriorityPair::builder().rule_arn(arn).priority(*p as i32).build())
+            .map(|(arn, p)| {
+                RulePriorityPair::builder()
+                    .rule_arn(arn)
+                    .priority(*p as i32)
+                    .build()
+            })
             .collect();
-        send!(self, "SetRulePriorities", self.client.set_rule_priorities().set_rule_priorities(Some(pairs)))?;
+        send!(
+            self,
+            "SetRulePriorities",
+            self.client
+                .set_rule_priorities()
+                .set_rule_priorities(Some(pairs))
+        )?;
         Ok(())
     }
 
@@ -386,7 +532,11 @@ impl ElbApi for ElbAdapter {
         Ok(())
     }
 
-    async fn register_targets(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError> {
+    async fn register_targets(
+        &self,
+        target_group_arn: &str,
+        targets: &[Target],
+    ) -> Result<(), AwsError> {
         let targets = targets
             .iter()
             .map(|t| TargetDescription::builder().id(&t.id).port(t.port).build())
@@ -394,12 +544,19 @@ impl ElbApi for ElbAdapter {
         send!(
             self,
             "RegisterTargets",
-            self.client.register_targets().target_group_arn(target_group_arn).set_targets(Some(targets))
+            self.client
+                .register_targets()
+                .target_group_arn(target_group_arn)
+                .set_targets(Some(targets))
         )?;
         Ok(())
     }
 
-    async fn deregister_targets(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError> {
+    async fn deregister_targets(
+        &self,
+        target_group_arn: &str,
+        targets: &[Target],
+    ) -> Result<(), AwsError> {
         let targets = targets
             .iter()
             .map(|t| TargetDescription::builder().id(&t.id).port(t.port).build())
@@ -407,7 +564,10 @@ impl ElbApi for ElbAdapter {
         send!(
             self,
             "DeregisterTargets",
-            self.client.deregister_targets().target_group_arn(target_group_arn).set_targets(Some(targets))
+            self.client
+                .deregister_targets()
+                .target_group_arn(target_group_arn)
+                .set_targets(Some(targets))
         )?;
         Ok(())
     }

@@ -57,20 +57,44 @@ impl ErrorKind {
             | "PriorRequestNotComplete" => Self::Throttled,
             "ResourceInUse" | "ResourceInUseException" => Self::InUse,
             "PriorityInUse" => Self::PriorityInUse,
-            "DuplicateTargetGroupName" | "DuplicateListener" | "DuplicateLoadBalancerName"
-            | "ServiceAlreadyExists" | "NamespaceAlreadyExists" => Self::Duplicate,
-            "TooManyTargetGroups" | "TooManyRules" | "TooManyTargets" | "TooManyTags"
-            | "TooManyActions" | "TooManyConditionValues" | "TooManyUniqueTargetGroupsPerLoadBalancer"
+            "DuplicateTargetGroupName"
+            | "DuplicateListener"
+            | "DuplicateLoadBalancerName"
+            | "ServiceAlreadyExists"
+            | "NamespaceAlreadyExists" => Self::Duplicate,
+            "TooManyTargetGroups"
+            | "TooManyRules"
+            | "TooManyTargets"
+            | "TooManyTags"
+            | "TooManyActions"
+            | "TooManyConditionValues"
+            | "TooManyUniqueTargetGroupsPerLoadBalancer"
             | "ResourceLimitExceeded" => Self::Quota,
-            "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation"
-            | "UnrecognizedClientException" | "InvalidClientTokenId" | "ExpiredToken"
-            | "ExpiredTokenException" | "SignatureDoesNotMatch" => Self::AccessDenied,
-            "ValidationError" | "ValidationException" | "InvalidParameterException"
-            | "InvalidConfigurationRequest" | "InvalidInput" | "InvalidChangeBatch"
+            "AccessDenied"
+            | "AccessDeniedException"
+            | "UnauthorizedOperation"
+            | "UnrecognizedClientException"
+            | "InvalidClientTokenId"
+            | "ExpiredToken"
+            | "ExpiredTokenException"
+            | "SignatureDoesNotMatch" => Self::AccessDenied,
+            "ValidationError"
+            | "ValidationException"
+            | "InvalidParameterException"
+            | "InvalidConfigurationRequest"
+            | "InvalidInput"
+            | "InvalidChangeBatch"
             | "ClientException" => Self::Validation,
-            "InternalFailure" | "ServiceUnavailable" | "ServiceUnavailableException"
-            | "ServerException" | "InternalError" | "InternalServerError" => Self::Unavailable,
-            c if c.ends_with("NotFound") || c.ends_with("NotFoundException") || c.starts_with("NoSuch") => {
+            "InternalFailure"
+            | "ServiceUnavailable"
+            | "ServiceUnavailableException"
+            | "ServerException"
+            | "InternalError"
+            | "InternalServerError" => Self::Unavailable,
+            c if c.ends_with("NotFound")
+                || c.ends_with("NotFoundException")
+                || c.starts_with("NoSuch") =>
+            {
                 Self::NotFound
             }
             _ => Self::Other,
@@ -90,13 +114,28 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    pub fn new(service: &'static str, operation: &'static str, kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { service, operation, kind, code: None, message: message.into() }
+    pub fn new(
+        service: &'static str,
+        operation: &'static str,
+        kind: ErrorKind,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            service,
+            operation,
+            kind,
+            code: None,
+            message: message.into(),
+        }
     }
 
     /// Maps an SDK error: service errors by code, everything else (timeouts, connection
     /// failures, unparseable answers such as an emulator's HTML 500) as `Unavailable`.
-    pub fn from_sdk<E, R>(service: &'static str, operation: &'static str, err: SdkError<E, R>) -> Self
+    pub fn from_sdk<E, R>(
+        service: &'static str,
+        operation: &'static str,
+        err: SdkError<E, R>,
+    ) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
@@ -105,17 +144,34 @@ impl AwsError {
             SdkError::ServiceError(ctx) => {
                 let e = ctx.err();
                 let code = e.code().map(str::to_string);
-                let kind = code.as_deref().map(ErrorKind::from_code).unwrap_or(ErrorKind::Other);
-                let message = e.message().map(str::to_string).unwrap_or_else(|| e.to_string());
-                Self { service, operation, kind, code, message }
+                let kind = code
+                    .as_deref()
+                    .map(ErrorKind::from_code)
+                    .unwrap_or(ErrorKind::Other);
+                let message = e
+                    .message()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| e.to_string());
+                Self {
+                    service,
+                    operation,
+                    kind,
+                    code,
+                    message,
+                }
             }
             SdkError::ConstructionFailure(_) => Self::new(
                 service,
                 operation,
                 ErrorKind::Other,
-                format!("request could not be built (credentials or region missing?): {}", source_chain(&err)),
+                format!(
+                    "request could not be built (credentials or region missing?): {}",
+                    source_chain(&err)
+                ),
             ),
-            SdkError::TimeoutError(_) => Self::new(service, operation, ErrorKind::Unavailable, "timed out"),
+            SdkError::TimeoutError(_) => {
+                Self::new(service, operation, ErrorKind::Unavailable, "timed out")
+            }
             SdkError::DispatchFailure(_) => Self::new(
                 service,
                 operation,
@@ -131,7 +187,11 @@ impl AwsError {
             _ => {
                 let message = source_chain(&err);
                 // Credentials problems surface as dispatch-time errors with this text.
-                let kind = if message.contains("credentials") { ErrorKind::AccessDenied } else { ErrorKind::Other };
+                let kind = if message.contains("credentials") {
+                    ErrorKind::AccessDenied
+                } else {
+                    ErrorKind::Other
+                };
                 Self::new(service, operation, kind, message)
             }
         }
@@ -182,7 +242,12 @@ mod tests {
 
     #[test]
     fn message_names_service_operation_and_code() {
-        let mut e = AwsError::new("elbv2", "CreateRule", ErrorKind::PriorityInUse, "Priority '5' is currently in use");
+        let mut e = AwsError::new(
+            "elbv2",
+            "CreateRule",
+            ErrorKind::PriorityInUse,
+            "Priority '5' is currently in use",
+        );
         e.code = Some("PriorityInUse".into());
         assert_eq!(
             e.to_string(),

@@ -42,7 +42,11 @@ pub trait EcsApi: Send + Sync {
     /// Task ARNs of a service (all pages, desired status RUNNING).
     async fn list_tasks(&self, cluster: &str, service_name: &str) -> Result<Vec<String>, AwsError>;
     /// At most [`DESCRIBE_TASKS_BATCH`] tasks.
-    async fn describe_tasks(&self, cluster: &str, task_arns: &[String]) -> Result<Vec<EcsTask>, AwsError>;
+    async fn describe_tasks(
+        &self,
+        cluster: &str,
+        task_arns: &[String],
+    ) -> Result<Vec<EcsTask>, AwsError>;
     /// Replaces a service's `loadBalancers` (starts a deployment).
     async fn update_service_load_balancers(
         &self,
@@ -56,18 +60,27 @@ pub trait EcsApi: Send + Sync {
 #[async_trait]
 pub trait ElbApi: Send + Sync {
     async fn describe_listeners(&self, arns: &[String]) -> Result<Vec<Listener>, AwsError>;
-    async fn describe_load_balancers(&self, arns: &[String]) -> Result<Vec<LoadBalancer>, AwsError>;
+    async fn describe_load_balancers(&self, arns: &[String])
+    -> Result<Vec<LoadBalancer>, AwsError>;
     /// Every rule of a listener (all pages), without tags.
     async fn describe_rules(&self, listener_arn: &str) -> Result<Vec<Rule>, AwsError>;
     /// Every target group of the account and region (all pages), without tags or attributes.
     async fn describe_target_groups(&self) -> Result<Vec<TargetGroup>, AwsError>;
     /// Tags of at most [`DESCRIBE_TAGS_BATCH`] resources, by ARN.
     async fn describe_tags(&self, arns: &[String]) -> Result<Vec<(String, Tags)>, AwsError>;
-    async fn describe_target_group_attributes(&self, arn: &str) -> Result<TargetGroupAttributes, AwsError>;
-    async fn describe_target_health(&self, target_group_arn: &str) -> Result<Vec<Target>, AwsError>;
+    async fn describe_target_group_attributes(
+        &self,
+        arn: &str,
+    ) -> Result<TargetGroupAttributes, AwsError>;
+    async fn describe_target_health(&self, target_group_arn: &str)
+    -> Result<Vec<Target>, AwsError>;
     /// Creates a target group with its tags; returns its ARN.
     async fn create_target_group(&self, spec: &TargetGroupSpec) -> Result<String, AwsError>;
-    async fn modify_target_group(&self, arn: &str, health_check: &HealthCheck) -> Result<(), AwsError>;
+    async fn modify_target_group(
+        &self,
+        arn: &str,
+        health_check: &HealthCheck,
+    ) -> Result<(), AwsError>;
     async fn modify_target_group_attributes(
         &self,
         arn: &str,
@@ -87,8 +100,16 @@ pub trait ElbApi: Send + Sync {
     /// Moves rules in one call.
     async fn set_rule_priorities(&self, priorities: &[(String, u32)]) -> Result<(), AwsError>;
     async fn delete_rule(&self, arn: &str) -> Result<(), AwsError>;
-    async fn register_targets(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError>;
-    async fn deregister_targets(&self, target_group_arn: &str, targets: &[Target]) -> Result<(), AwsError>;
+    async fn register_targets(
+        &self,
+        target_group_arn: &str,
+        targets: &[Target],
+    ) -> Result<(), AwsError>;
+    async fn deregister_targets(
+        &self,
+        target_group_arn: &str,
+        targets: &[Target],
+    ) -> Result<(), AwsError>;
 }
 
 /// Every adapter the controller uses, as trait objects so the real and fake AWS swap freely.

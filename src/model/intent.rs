@@ -224,16 +224,28 @@ impl Intent {
             put("alb.priority", p.to_string());
         }
         put("alb.protocol", self.protocol.as_str().into());
-        put("alb.protocol-version", self.protocol_version.as_str().into());
+        put(
+            "alb.protocol-version",
+            self.protocol_version.as_str().into(),
+        );
         let hc = &self.health_check;
         put("alb.healthcheck.path", hc.path.clone());
         put("alb.healthcheck.port", hc.port.to_string());
         put("alb.healthcheck.interval", hc.interval.to_string());
         put("alb.healthcheck.timeout", hc.timeout.to_string());
-        put("alb.healthcheck.healthy-threshold", hc.healthy_threshold.to_string());
-        put("alb.healthcheck.unhealthy-threshold", hc.unhealthy_threshold.to_string());
+        put(
+            "alb.healthcheck.healthy-threshold",
+            hc.healthy_threshold.to_string(),
+        );
+        put(
+            "alb.healthcheck.unhealthy-threshold",
+            hc.unhealthy_threshold.to_string(),
+        );
         put("alb.healthcheck.matcher", hc.matcher.replace(',', " "));
-        put("alb.deregistration-delay", self.attributes.deregistration_delay.to_string());
+        put(
+            "alb.deregistration-delay",
+            self.attributes.deregistration_delay.to_string(),
+        );
         put("alb.slow-start", self.attributes.slow_start.to_string());
         put(
             "alb.stickiness",
@@ -302,7 +314,13 @@ pub enum ServiceIntent {
     /// No routing keys: not ours to manage.
     Unmanaged,
     /// Routing keys with problems: reported, nothing changed.
-    Invalid { errors: Vec<IntentError>, warnings: Vec<String> },
+    Invalid {
+        errors: Vec<IntentError>,
+        warnings: Vec<String>,
+    },
     /// Publish this.
-    Publish { intent: Box<Intent>, warnings: Vec<String> },
+    Publish {
+        intent: Box<Intent>,
+        warnings: Vec<String>,
+    },
 }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::intent::*;
-use crate::state::{TaskDefinition, Tags};
+use crate::state::{Tags, TaskDefinition};
 
 /// Longest value accepted (docker labels are unbounded; AWS tag values stop at 256).
 pub const MAX_VALUE_LEN: usize = 4096;
@@ -68,7 +68,10 @@ fn routing_keys<'a>(prefix: &str, map: &'a Tags) -> Vec<(&'a str, &'a str)> {
     map.iter()
         .filter_map(|(k, v)| {
             let rest = k.strip_prefix(prefix)?;
-            FAMILIES.iter().any(|f| rest.starts_with(f)).then_some((rest, v.as_str()))
+            FAMILIES
+                .iter()
+                .any(|f| rest.starts_with(f))
+                .then_some((rest, v.as_str()))
         })
         .collect()
 }
@@ -113,7 +116,12 @@ impl<'a> Collector<'a> {
     }
 
     /// Parses `key` with `parse`, reporting `expected` on failure.
-    fn parse<T>(&mut self, key: &str, expected: &str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+    fn parse<T>(
+        &mut self,
+        key: &str,
+        expected: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Option<T> {
         let v = self.get(key)?;
         let parsed = parse(v.text.trim());
         if parsed.is_none() {
@@ -124,15 +132,26 @@ impl<'a> Collector<'a> {
 
     fn number(&mut self, key: &str, low: u32, high: u32, unit: &str) -> Option<u32> {
         let expected = format!("expected {unit} {low}–{high}");
-        self.parse(key, &expected, |s| s.parse::<u32>().ok().filter(|n| (low..=high).contains(n)))
+        self.parse(key, &expected, |s| {
+            s.parse::<u32>().ok().filter(|n| (low..=high).contains(n))
+        })
     }
 
     /// A space-separated list whose items each pass `valid`.
-    fn list(&mut self, key: &str, what: &str, valid: impl Fn(&str) -> Option<String>) -> Option<Vec<String>> {
+    fn list(
+        &mut self,
+        key: &str,
+        what: &str,
+        valid: impl Fn(&str) -> Option<String>,
+    ) -> Option<Vec<String>> {
         let v = self.get(key)?;
         let items: Vec<&str> = v.text.split_whitespace().collect();
         if items.is_empty() {
-            self.error(key, Some(&v), format!("expected one or more {what}, space-separated"));
+            self.error(
+                key,
+                Some(&v),
+                format!("expected one or more {what}, space-separated"),
+            );
             return None;
         }
         if items.len() > MAX_LIST_ITEMS {
@@ -151,7 +170,11 @@ impl<'a> Collector<'a> {
         if bad.is_empty() {
             Some(out)
         } else {
-            self.error(key, Some(&v), format!("not valid {what}: {}", bad.join(" ")));
+            self.error(
+                key,
+                Some(&v),
+                format!("not valid {what}: {}", bad.join(" ")),
+            );
             None
         }
     }
@@ -178,7 +201,8 @@ pub fn host_name(s: &str) -> Option<String> {
 pub fn path_pattern(s: &str) -> Option<String> {
     let ok = s.starts_with('/')
         && s.len() <= MAX_PATTERN_LEN
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.$/~\"'@:+&()!,;=*?%".contains(&b));
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.$/~\"'@:+&()!,;=*?%".contains(&b));
     ok.then(|| s.to_string())
 }
 
@@ -218,7 +242,12 @@ fn listener_ref(s: &str) -> Option<ListenerRef> {
 
 fn zone_ref(s: &str) -> Option<String> {
     let id = s.strip_prefix("/hostedzone/").unwrap_or(s);
-    if !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+    if !id.is_empty()
+        && id.len() <= 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
         return Some(id.to_string());
     }
     host_name(s).filter(|h| !h.starts_with('*'))
@@ -227,45 +256,78 @@ fn zone_ref(s: &str) -> Option<String> {
 fn cloudmap_name(s: &str) -> Option<String> {
     let ok = !s.is_empty()
         && s.len() <= 127
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     ok.then(|| s.to_string())
 }
 
 /// Picks the routed container's name, or reports why it cannot.
-fn routed_container<'a>(c: &mut Collector<'a>, input: &'a IntentInput<'a>, tag_choice: Option<Value<'a>>) -> Option<&'a crate::state::Container> {
+fn routed_container<'a>(
+    c: &mut Collector<'a>,
+    input: &'a IntentInput<'a>,
+    tag_choice: Option<Value<'a>>,
+) -> Option<&'a crate::state::Container> {
     let containers = &input.task_definition.containers;
     if let Some(v) = tag_choice {
         let found = containers.iter().find(|x| x.name == v.text.trim());
         if found.is_none() {
             let names: Vec<&str> = containers.iter().map(|x| x.name.as_str()).collect();
-            c.error("alb.container", Some(&v), format!("no such container; the task definition has: {}", names.join(", ")));
+            c.error(
+                "alb.container",
+                Some(&v),
+                format!(
+                    "no such container; the task definition has: {}",
+                    names.join(", ")
+                ),
+            );
         }
         return found;
     }
-    let labelled: Vec<_> = containers.iter().filter(|x| !routing_keys(input.prefix, &x.docker_labels).is_empty()).collect();
+    let labelled: Vec<_> = containers
+        .iter()
+        .filter(|x| !routing_keys(input.prefix, &x.docker_labels).is_empty())
+        .collect();
     if labelled.len() == 1 {
         return Some(labelled[0]);
     }
     let candidates: Vec<_> = if labelled.len() > 1 {
         labelled
     } else {
-        containers.iter().filter(|x| x.port_mappings.iter().any(|p| !p.udp)).collect()
+        containers
+            .iter()
+            .filter(|x| x.port_mappings.iter().any(|p| !p.udp))
+            .collect()
     };
     match candidates.len() {
         1 => Some(candidates[0]),
         0 => {
-            c.error("alb.container", None, "no container has a TCP port mapping to route to");
+            c.error(
+                "alb.container",
+                None,
+                "no container has a TCP port mapping to route to",
+            );
             None
         }
         _ => {
             let list: Vec<String> = candidates
                 .iter()
                 .map(|x| {
-                    let ports: Vec<String> = x.port_mappings.iter().map(|p| p.container_port.to_string()).collect();
+                    let ports: Vec<String> = x
+                        .port_mappings
+                        .iter()
+                        .map(|p| p.container_port.to_string())
+                        .collect();
                     format!("{} ({})", x.name, ports.join(" "))
                 })
                 .collect();
-            c.error("alb.container", None, format!("required when several containers could take traffic; candidates: {}", list.join(", ")));
+            c.error(
+                "alb.container",
+                None,
+                format!(
+                    "required when several containers could take traffic; candidates: {}",
+                    list.join(", ")
+                ),
+            );
             None
         }
     }
@@ -275,18 +337,28 @@ fn routed_container<'a>(c: &mut Collector<'a>, input: &'a IntentInput<'a>, tag_c
 pub fn compute_intent(input: &IntentInput<'_>) -> ServiceIntent {
     let service_keys = routing_keys(input.prefix, input.service_tags);
     let td_keys = routing_keys(input.prefix, &input.task_definition.tags);
-    let mut c = Collector { prefix: input.prefix, values: BTreeMap::new(), errors: Vec::new() };
+    let mut c = Collector {
+        prefix: input.prefix,
+        values: BTreeMap::new(),
+        errors: Vec::new(),
+    };
 
     // The container choice decides whose labels count, so it is read from tags first.
     let tag_container = service_keys
         .iter()
         .find(|(k, _)| *k == "alb.container")
-        .map(|(_, v)| Value { text: *v, source: Source::ServiceTag })
+        .map(|(_, v)| Value {
+            text: v,
+            source: Source::ServiceTag,
+        })
         .or_else(|| {
             td_keys
                 .iter()
                 .find(|(k, _)| *k == "alb.container")
-                .map(|(_, v)| Value { text: *v, source: Source::TaskDefinitionTag })
+                .map(|(_, v)| Value {
+                    text: v,
+                    source: Source::TaskDefinitionTag,
+                })
         });
     let any_label_keys = input
         .task_definition
@@ -298,7 +370,9 @@ pub fn compute_intent(input: &IntentInput<'_>) -> ServiceIntent {
     }
 
     let container = routed_container(&mut c, input, tag_container);
-    let label_keys = container.map(|x| routing_keys(input.prefix, &x.docker_labels)).unwrap_or_default();
+    let label_keys = container
+        .map(|x| routing_keys(input.prefix, &x.docker_labels))
+        .unwrap_or_default();
     for (keys, source) in [
         (label_keys, Source::DockerLabel),
         (td_keys, Source::TaskDefinitionTag),
@@ -312,40 +386,68 @@ pub fn compute_intent(input: &IntentInput<'_>) -> ServiceIntent {
         .values
         .keys()
         .filter(|k| !KEYS.contains(k))
-        .map(|k| format!("unknown key {}{} ignored (a typo?); known keys are listed in docs/tags.md", input.prefix, shorten(k)))
+        .map(|k| {
+            format!(
+                "unknown key {}{} ignored (a typo?); known keys are listed in docs/tags.md",
+                input.prefix,
+                shorten(k)
+            )
+        })
         .collect();
 
-    let hosts = c.list("alb.host", "host names (RFC 1123, optional leading *.)", host_name);
+    let hosts = c.list(
+        "alb.host",
+        "host names (RFC 1123, optional leading *.)",
+        host_name,
+    );
     if !c.values.contains_key("alb.host") {
-        c.error("alb.host", None, "required to publish: host names for the listener rule, space-separated");
+        c.error(
+            "alb.host",
+            None,
+            "required to publish: host names for the listener rule, space-separated",
+        );
     }
     let paths = if c.values.contains_key("alb.path") {
-        c.list("alb.path", "path patterns (start with /, ≤128 characters, * and ? as wildcards)", path_pattern)
+        c.list(
+            "alb.path",
+            "path patterns (start with /, ≤128 characters, * and ? as wildcards)",
+            path_pattern,
+        )
     } else {
         Some(Vec::new())
     };
     let listener = if c.values.contains_key("alb.listener") {
-        c.parse("alb.listener", "expected a --listener name or a listener ARN", listener_ref)
+        c.parse(
+            "alb.listener",
+            "expected a --listener name or a listener ARN",
+            listener_ref,
+        )
     } else {
         Some(ListenerRef::Name("default".into()))
     };
     let port = container.and_then(|x| select_port(&mut c, x));
     let priority = c.number("alb.priority", 1, 50_000, "a rule priority");
     let protocol = match c.values.contains_key("alb.protocol") {
-        true => c.parse("alb.protocol", "expected HTTP or HTTPS", |s| match s.to_ascii_uppercase().as_str() {
-            "HTTP" => Some(Protocol::Http),
-            "HTTPS" => Some(Protocol::Https),
-            _ => None,
+        true => c.parse("alb.protocol", "expected HTTP or HTTPS", |s| {
+            match s.to_ascii_uppercase().as_str() {
+                "HTTP" => Some(Protocol::Http),
+                "HTTPS" => Some(Protocol::Https),
+                _ => None,
+            }
         }),
         false => Some(Protocol::Http),
     };
     let protocol_version = match c.values.contains_key("alb.protocol-version") {
-        true => c.parse("alb.protocol-version", "expected HTTP1, HTTP2 or GRPC", |s| match s.to_ascii_uppercase().as_str() {
-            "HTTP1" => Some(ProtocolVersion::Http1),
-            "HTTP2" => Some(ProtocolVersion::Http2),
-            "GRPC" => Some(ProtocolVersion::Grpc),
-            _ => None,
-        }),
+        true => c.parse(
+            "alb.protocol-version",
+            "expected HTTP1, HTTP2 or GRPC",
+            |s| match s.to_ascii_uppercase().as_str() {
+                "HTTP1" => Some(ProtocolVersion::Http1),
+                "HTTP2" => Some(ProtocolVersion::Http2),
+                "GRPC" => Some(ProtocolVersion::Grpc),
+                _ => None,
+            },
+        ),
         false => Some(ProtocolVersion::Http1),
     };
     let grpc = protocol_version == Some(ProtocolVersion::Grpc);
@@ -359,7 +461,12 @@ pub fn compute_intent(input: &IntentInput<'_>) -> ServiceIntent {
         }),
         false => Some(TargetsMode::Ecs),
     };
-    let target_type = match input.task_definition.network_mode.as_deref().unwrap_or("bridge") {
+    let target_type = match input
+        .task_definition
+        .network_mode
+        .as_deref()
+        .unwrap_or("bridge")
+    {
         "awsvpc" => Some(TargetType::Ip),
         "bridge" | "host" => Some(TargetType::Instance),
         other => {
@@ -369,38 +476,74 @@ pub fn compute_intent(input: &IntentInput<'_>) -> ServiceIntent {
     };
     if targets == Some(TargetsMode::Direct) && target_type == Some(TargetType::Instance) {
         let v = c.values.get("alb.targets").cloned();
-        c.error("alb.targets", v.as_ref(), "direct needs network mode awsvpc (ip targets); use ecs for bridge or host");
+        c.error(
+            "alb.targets",
+            v.as_ref(),
+            "direct needs network mode awsvpc (ip targets); use ecs for bridge or host",
+        );
     }
     let dns = dns(&mut c);
     let cloudmap = cloudmap(&mut c, input.service_name);
 
-    let sources = c.values.iter().filter(|(k, _)| KEYS.contains(k)).map(|(k, v)| (k.to_string(), v.source)).collect();
-    match (hosts, paths, listener, container, port, protocol, protocol_version, health_check, attributes, targets, target_type, dns, cloudmap) {
-        (Some(hosts), Some(paths), Some(listener), Some(container), Some(port), Some(protocol), Some(protocol_version), Some(health_check), Some(attributes), Some(targets), Some(target_type), Some(dns), Some(cloudmap))
-            if c.errors.is_empty() =>
-        {
-            ServiceIntent::Publish {
-                intent: Box::new(Intent {
-                    hosts,
-                    paths,
-                    listener,
-                    container: container.name.clone(),
-                    container_port: port,
-                    priority,
-                    protocol,
-                    protocol_version,
-                    target_type,
-                    health_check,
-                    attributes,
-                    targets,
-                    dns,
-                    cloudmap,
-                    sources,
-                }),
-                warnings,
-            }
-        }
-        _ => ServiceIntent::Invalid { errors: c.errors, warnings },
+    let sources = c
+        .values
+        .iter()
+        .filter(|(k, _)| KEYS.contains(k))
+        .map(|(k, v)| (k.to_string(), v.source))
+        .collect();
+    match (
+        hosts,
+        paths,
+        listener,
+        container,
+        port,
+        protocol,
+        protocol_version,
+        health_check,
+        attributes,
+        targets,
+        target_type,
+        dns,
+        cloudmap,
+    ) {
+        (
+            Some(hosts),
+            Some(paths),
+            Some(listener),
+            Some(container),
+            Some(port),
+            Some(protocol),
+            Some(protocol_version),
+            Some(health_check),
+            Some(attributes),
+            Some(targets),
+            Some(target_type),
+            Some(dns),
+            Some(cloudmap),
+        ) if c.errors.is_empty() => ServiceIntent::Publish {
+            intent: Box::new(Intent {
+                hosts,
+                paths,
+                listener,
+                container: container.name.clone(),
+                container_port: port,
+                priority,
+                protocol,
+                protocol_version,
+                target_type,
+                health_check,
+                attributes,
+                targets,
+                dns,
+                cloudmap,
+                sources,
+            }),
+            warnings,
+        },
+        _ => ServiceIntent::Invalid {
+            errors: c.errors,
+            warnings,
+        },
     }
 }
 
@@ -417,7 +560,19 @@ fn select_port(c: &mut Collector<'_>, container: &crate::state::Container) -> Op
         if !tcp.contains(&port) {
             let v = c.values.get("alb.port").cloned();
             let list: Vec<String> = tcp.iter().map(u16::to_string).collect();
-            c.error("alb.port", v.as_ref(), format!("container {} maps no TCP port {port}; it maps: {}", container.name, if list.is_empty() { "none".into() } else { list.join(" ") }));
+            c.error(
+                "alb.port",
+                v.as_ref(),
+                format!(
+                    "container {} maps no TCP port {port}; it maps: {}",
+                    container.name,
+                    if list.is_empty() {
+                        "none".into()
+                    } else {
+                        list.join(" ")
+                    }
+                ),
+            );
             return None;
         }
         return Some(port);
@@ -425,12 +580,27 @@ fn select_port(c: &mut Collector<'_>, container: &crate::state::Container) -> Op
     match tcp.as_slice() {
         [one] => Some(*one),
         [] => {
-            c.error("alb.port", None, format!("container {} has no TCP port mapping to route to", container.name));
+            c.error(
+                "alb.port",
+                None,
+                format!(
+                    "container {} has no TCP port mapping to route to",
+                    container.name
+                ),
+            );
             None
         }
         many => {
             let list: Vec<String> = many.iter().map(u16::to_string).collect();
-            c.error("alb.port", None, format!("required: container {} maps several ports: {}", container.name, list.join(" ")));
+            c.error(
+                "alb.port",
+                None,
+                format!(
+                    "required: container {} maps several ports: {}",
+                    container.name,
+                    list.join(" ")
+                ),
+            );
             None
         }
     }
@@ -439,29 +609,71 @@ fn select_port(c: &mut Collector<'_>, container: &crate::state::Container) -> Op
 fn health_check(c: &mut Collector<'_>, grpc: bool) -> Option<HealthCheckIntent> {
     let before = c.errors.len();
     let path = c
-        .parse("alb.healthcheck.path", "expected a path starting with / (≤1024 characters)", |s| {
-            (s.starts_with('/') && s.len() <= 1024 && !s.contains(char::is_whitespace)).then(|| s.to_string())
-        })
-        .unwrap_or_else(|| if grpc { "/AWS.ALB/healthcheck".into() } else { "/".into() });
-    let port = c
-        .parse("alb.healthcheck.port", "expected traffic-port or a port 1–65535", |s| {
-            if s == "traffic-port" {
-                Some(HealthCheckPort::TrafficPort)
+        .parse(
+            "alb.healthcheck.path",
+            "expected a path starting with / (≤1024 characters)",
+            |s| {
+                (s.starts_with('/') && s.len() <= 1024 && !s.contains(char::is_whitespace))
+                    .then(|| s.to_string())
+            },
+        )
+        .unwrap_or_else(|| {
+            if grpc {
+                "/AWS.ALB/healthcheck".into()
             } else {
-                s.parse::<u16>().ok().filter(|p| *p > 0).map(HealthCheckPort::Port)
+                "/".into()
             }
-        })
+        });
+    let port = c
+        .parse(
+            "alb.healthcheck.port",
+            "expected traffic-port or a port 1–65535",
+            |s| {
+                if s == "traffic-port" {
+                    Some(HealthCheckPort::TrafficPort)
+                } else {
+                    s.parse::<u16>()
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .map(HealthCheckPort::Port)
+                }
+            },
+        )
         .unwrap_or(HealthCheckPort::TrafficPort);
-    let interval = c.number("alb.healthcheck.interval", 5, 300, "seconds").unwrap_or(30) as u16;
-    let timeout = c.number("alb.healthcheck.timeout", 2, 120, "seconds").unwrap_or(if grpc { 5 } else { 5 }) as u16;
+    let interval = c
+        .number("alb.healthcheck.interval", 5, 300, "seconds")
+        .unwrap_or(30) as u16;
+    let timeout = c
+        .number("alb.healthcheck.timeout", 2, 120, "seconds")
+        .unwrap_or(5) as u16;
     if timeout >= interval && c.errors.len() == before {
-        let v = c.values.get("alb.healthcheck.timeout").or_else(|| c.values.get("alb.healthcheck.interval")).cloned();
-        let key = if c.values.contains_key("alb.healthcheck.timeout") { "alb.healthcheck.timeout" } else { "alb.healthcheck.interval" };
-        c.error(key, v.as_ref(), format!("timeout ({timeout}s) must be shorter than the interval ({interval}s)"));
+        let v = c
+            .values
+            .get("alb.healthcheck.timeout")
+            .or_else(|| c.values.get("alb.healthcheck.interval"))
+            .cloned();
+        let key = if c.values.contains_key("alb.healthcheck.timeout") {
+            "alb.healthcheck.timeout"
+        } else {
+            "alb.healthcheck.interval"
+        };
+        c.error(
+            key,
+            v.as_ref(),
+            format!("timeout ({timeout}s) must be shorter than the interval ({interval}s)"),
+        );
     }
-    let healthy = c.number("alb.healthcheck.healthy-threshold", 2, 10, "a count").unwrap_or(5) as u8;
-    let unhealthy = c.number("alb.healthcheck.unhealthy-threshold", 2, 10, "a count").unwrap_or(2) as u8;
-    let expected = if grpc { "expected gRPC codes 0–99 (12, 0-99, 0 12)" } else { "expected HTTP codes 200–499 (200, 200-299, 200 202)" };
+    let healthy = c
+        .number("alb.healthcheck.healthy-threshold", 2, 10, "a count")
+        .unwrap_or(5) as u8;
+    let unhealthy = c
+        .number("alb.healthcheck.unhealthy-threshold", 2, 10, "a count")
+        .unwrap_or(2) as u8;
+    let expected = if grpc {
+        "expected gRPC codes 0–99 (12, 0-99, 0 12)"
+    } else {
+        "expected HTTP codes 200–499 (200, 200-299, 200 202)"
+    };
     let matcher = c
         .parse("alb.healthcheck.matcher", expected, |s| matcher(s, grpc))
         .unwrap_or_else(|| if grpc { "12".into() } else { "200".into() });
@@ -478,20 +690,40 @@ fn health_check(c: &mut Collector<'_>, grpc: bool) -> Option<HealthCheckIntent> 
 
 fn attributes(c: &mut Collector<'_>) -> Option<AttributesIntent> {
     let before = c.errors.len();
-    let deregistration_delay = c.number("alb.deregistration-delay", 0, 3600, "seconds").unwrap_or(300);
+    let deregistration_delay = c
+        .number("alb.deregistration-delay", 0, 3600, "seconds")
+        .unwrap_or(300);
     let slow_start = c
-        .parse("alb.slow-start", "expected 0 (off) or seconds 30–900", |s| {
-            s.parse::<u32>().ok().filter(|n| *n == 0 || (30..=900).contains(n))
-        })
+        .parse(
+            "alb.slow-start",
+            "expected 0 (off) or seconds 30–900",
+            |s| {
+                s.parse::<u32>()
+                    .ok()
+                    .filter(|n| *n == 0 || (30..=900).contains(n))
+            },
+        )
         .unwrap_or(0);
     let stickiness = c
-        .parse("alb.stickiness", "expected off, on (one day) or cookie seconds 1–604800", |s| match s {
-            "off" => Some(Stickiness::Off),
-            "on" => Some(Stickiness::LbCookie { seconds: 86_400 }),
-            n => n.parse::<u32>().ok().filter(|n| (1..=604_800).contains(n)).map(|seconds| Stickiness::LbCookie { seconds }),
-        })
+        .parse(
+            "alb.stickiness",
+            "expected off, on (one day) or cookie seconds 1–604800",
+            |s| match s {
+                "off" => Some(Stickiness::Off),
+                "on" => Some(Stickiness::LbCookie { seconds: 86_400 }),
+                n => n
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=604_800).contains(n))
+                    .map(|seconds| Stickiness::LbCookie { seconds }),
+            },
+        )
         .unwrap_or(Stickiness::Off);
-    (c.errors.len() == before).then_some(AttributesIntent { deregistration_delay, slow_start, stickiness })
+    (c.errors.len() == before).then_some(AttributesIntent {
+        deregistration_delay,
+        slow_start,
+        stickiness,
+    })
 }
 
 fn dns(c: &mut Collector<'_>) -> Option<DnsIntent> {
@@ -508,9 +740,20 @@ fn dns(c: &mut Collector<'_>) -> Option<DnsIntent> {
             _ => None,
         })
         .unwrap_or(DnsType::Alias);
-    let ttl = c.number("dns.ttl", 0, 2_147_483_647, "seconds").unwrap_or(60);
-    let zone = c.parse("dns.zone", "expected a hosted zone id (Z...) or a zone name", zone_ref);
-    (c.errors.len() == before).then_some(DnsIntent { names, record_type, ttl, zone })
+    let ttl = c
+        .number("dns.ttl", 0, 2_147_483_647, "seconds")
+        .unwrap_or(60);
+    let zone = c.parse(
+        "dns.zone",
+        "expected a hosted zone id (Z...) or a zone name",
+        zone_ref,
+    );
+    (c.errors.len() == before).then_some(DnsIntent {
+        names,
+        record_type,
+        ttl,
+        zone,
+    })
 }
 
 fn cloudmap(c: &mut Collector<'_>, service_name: &str) -> Option<Option<CloudMapIntent>> {
@@ -519,7 +762,11 @@ fn cloudmap(c: &mut Collector<'_>, service_name: &str) -> Option<Option<CloudMap
     let namespace = c.parse("cloudmap.namespace", expected, cloudmap_name);
     let service = c.parse("cloudmap.service", expected, cloudmap_name);
     if namespace.is_none() && service.is_some() {
-        c.error("cloudmap.namespace", None, "required when cloudmap.service is set");
+        c.error(
+            "cloudmap.namespace",
+            None,
+            "required when cloudmap.service is set",
+        );
     }
     if c.errors.len() != before {
         return None;

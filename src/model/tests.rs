@@ -1,1 +1,424 @@
+use super::*;
+use crate::state::{Container, PortMapping, Tags, TaskDefinition};
+use proptest::prelude::*;
 
+fn tags(pairs: &[(&str, &str)]) -> Tags {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn td(td_tags: &[(&str, &str)], labels: &[(&str, &str)]) -> TaskDefinition {
+    TaskDefinition {
+        arn: "arn:aws:ecs:us-east-1:1:task-definition/a:1".into(),
+        network_mode: Some("awsvpc".into()),
+        containers: vec![Container {
+            name: "serviceA".into(),
+            docker_labels: tags(labels),
+            port_mappings: vec![PortMapping {
+                container_port: 8080,
+                host_port: None,
+                udp: false,
+            }],
+        }],
+        tags: tags(td_tags),
+    }
+}
+
+fn intent_of(service: &[(&str, &str)], td: &TaskDefinition) -> ServiceIntent {
+    compute_intent(&IntentInput {
+        prefix: "",
+        service_name: "svc",
+        service_tags: &tags(service),
+        task_definition: td,
+    })
+}
+
+fn publish(i: ServiceIntent) -> Intent {
+    match i {
+        ServiceIntent::Publish { intent, .. } => *intent,
+        other => panic!("expected an intent, got {other:?}"),
+    }
+}
+
+fn errors(i: ServiceIntent) -> Vec<String> {
+    match i {
+        ServiceIntent::Invalid { errors, .. } => errors.iter().map(ToString::to_string).collect(),
+        other => panic!("expected errors, got {other:?}"),
+    }
+}
+
+#[test]
+fn seed_service_a_gives_the_seed_target_group_settings() {
+    let t = td(
+        &[
+            ("alb.host", "service-a.in.example.com"),
+            ("alb.healthcheck.path", "/application-status/health"),
+            ("alb.healthcheck.healthy-threshold", "2"),
+            ("alb.healthcheck.unhealthy-threshold", "10"),
+            ("alb.healthcheck.interval", "5"),
+            ("alb.healthcheck.timeout", "4"),
+        ],
+        &[],
+    );
+    let i = publish(intent_of(&[], &t));
+    assert_eq!(i.hosts, vec!["service-a.in.example.com"]);
+    assert_eq!((i.container.as_str(), i.container_port), ("serviceA", 8080));
+    assert_eq!(i.protocol, Protocol::Http);
+    assert_eq!(i.target_type, TargetType::Ip);
+    assert_eq!(
+        i.health_check,
+        HealthCheckIntent {
+            path: "/application-status/health".into(),
+            port: HealthCheckPort::TrafficPort,
+            interval: 5,
+            timeout: 4,
+            healthy_threshold: 2,
+            unhealthy_threshold: 10,
+            matcher: "200".into(),
+        }
+    );
+    assert_eq!(i.sources["alb.host"], Source::TaskDefinitionTag);
+}
+
+#[test]
+fn no_routing_keys_means_unmanaged() {
+    assert_eq!(
+        intent_of(&[("team", "a")], &td(&[("env", "prod")], &[])),
+        ServiceIntent::Unmanaged
+    );
+}
+
+#[test]
+fn precedence_is_label_then_task_definition_then_service() {
+    let t = td(
+        &[("alb.host", "td.example.com"), ("alb.path", "/td")],
+        &[
+            ("alb.host", "label.example.com"),
+            ("alb.path", "/label/*"),
+            ("alb.priority", "7"),
+        ],
+    );
+    let i = publish(intent_of(&[("alb.host", "svc.example.com")], &t));
+    assert_eq!(i.hosts, vec!["svc.example.com"]);
+    assert_eq!(i.paths, vec!["/td"]);
+    assert_eq!(i.priority, Some(7));
+    assert_eq!(i.sources["alb.host"], Source::ServiceTag);
+    assert_eq!(i.sources["alb.path"], Source::TaskDefinitionTag);
+    assert_eq!(i.sources["alb.priority"], Source::DockerLabel);
+}
+
+#[test]
+fn wildcard_paths_and_hosts_from_labels() {
+    let t = td(
+        &[],
+        &[
+            ("alb.host", "*.in.example.com"),
+            ("alb.path", "/api/* /v?/x"),
+        ],
+    );
+    let i = publish(intent_of(&[], &t));
+    assert_eq!(i.hosts, vec!["*.in.example.com"]);
+    assert_eq!(i.paths, vec!["/api/*", "/v?/x"]);
+}
+
+#[test]
+fn every_error_names_key_value_source_and_what_is_allowed() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "alb.healthcheck.interval",
+            "abc",
+            "alb.healthcheck.interval=abc (task definition tag): expected seconds 5–300",
+        ),
+        (
+            "alb.healthcheck.timeout",
+            "1",
+            "alb.healthcheck.timeout=1 (task definition tag): expected seconds 2–120",
+        ),
+        (
+            "alb.healthcheck.healthy-threshold",
+            "11",
+            "alb.healthcheck.healthy-threshold=11 (task definition tag): expected a count 2–10",
+        ),
+        (
+            "alb.healthcheck.unhealthy-threshold",
+            "1",
+            "alb.healthcheck.unhealthy-threshold=1 (task definition tag): expected a count 2–10",
+        ),
+        (
+            "alb.healthcheck.matcher",
+            "600",
+            "alb.healthcheck.matcher=600 (task definition tag): expected HTTP codes 200–499",
+        ),
+        (
+            "alb.healthcheck.path",
+            "health",
+            "alb.healthcheck.path=health (task definition tag): expected a path starting with /",
+        ),
+        (
+            "alb.healthcheck.port",
+            "0",
+            "alb.healthcheck.port=0 (task definition tag): expected traffic-port or a port 1–65535",
+        ),
+        (
+            "alb.priority",
+            "50001",
+            "alb.priority=50001 (task definition tag): expected a rule priority 1–50000",
+        ),
+        (
+            "alb.port",
+            "9090",
+            "alb.port=9090 (task definition tag): container serviceA maps no TCP port 9090; it maps: 8080",
+        ),
+        (
+            "alb.protocol",
+            "TCP",
+            "alb.protocol=TCP (task definition tag): expected HTTP or HTTPS",
+        ),
+        (
+            "alb.protocol-version",
+            "HTTP3",
+            "alb.protocol-version=HTTP3 (task definition tag): expected HTTP1, HTTP2 or GRPC",
+        ),
+        (
+            "alb.targets",
+            "lambda",
+            "alb.targets=lambda (task definition tag): expected ecs or direct",
+        ),
+        (
+            "alb.deregistration-delay",
+            "4000",
+            "alb.deregistration-delay=4000 (task definition tag): expected seconds 0–3600",
+        ),
+        (
+            "alb.slow-start",
+            "10",
+            "alb.slow-start=10 (task definition tag): expected 0 (off) or seconds 30–900",
+        ),
+        (
+            "alb.stickiness",
+            "maybe",
+            "alb.stickiness=maybe (task definition tag): expected off, on (one day) or cookie seconds 1–604800",
+        ),
+        (
+            "alb.path",
+            "api",
+            "alb.path=api (task definition tag): not valid path patterns",
+        ),
+        (
+            "alb.listener",
+            "no such",
+            "alb.listener=no such (task definition tag): expected a --listener name or a listener ARN",
+        ),
+        (
+            "alb.container",
+            "web",
+            "alb.container=web (task definition tag): no such container; the task definition has: serviceA",
+        ),
+        (
+            "dns.type",
+            "mx",
+            "dns.type=mx (task definition tag): expected alias or cname",
+        ),
+        (
+            "dns.ttl",
+            "-1",
+            "dns.ttl=-1 (task definition tag): expected seconds 0–2147483647",
+        ),
+        (
+            "dns.name",
+            "bad_name",
+            "dns.name=bad_name (task definition tag): not valid DNS names: bad_name",
+        ),
+        (
+            "cloudmap.service",
+            "x",
+            "cloudmap.namespace: required when cloudmap.service is set",
+        ),
+    ];
+    for (key, value, expected) in cases {
+        let t = td(&[("alb.host", "a.example.com"), (key, value)], &[]);
+        let errs = errors(intent_of(&[], &t));
+        assert!(
+            errs.iter().any(|e| e.starts_with(expected)),
+            "{key}={value}: {errs:?}"
+        );
+    }
+    let errs = errors(intent_of(&[], &td(&[("alb.host", "a..example.com")], &[])));
+    assert!(
+        errs[0].starts_with("alb.host=a..example.com (task definition tag): not valid host names"),
+        "{errs:?}"
+    );
+    let errs = errors(intent_of(
+        &[],
+        &td(
+            &[
+                ("alb.healthcheck.interval", "5"),
+                ("alb.healthcheck.timeout", "5"),
+                ("alb.host", "a.b.c"),
+            ],
+            &[],
+        ),
+    ));
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("timeout (5s) must be shorter than the interval (5s)")),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn missing_host_and_all_problems_at_once() {
+    let errs = errors(intent_of(
+        &[],
+        &td(&[("alb.path", "/x"), ("alb.port", "x")], &[]),
+    ));
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("alb.host: required to publish")),
+        "{errs:?}"
+    );
+    assert!(errs.iter().any(|e| e.starts_with("alb.port=x")), "{errs:?}");
+}
+
+#[test]
+fn ambiguous_container_lists_the_candidates() {
+    let mut t = td(&[("alb.host", "a.example.com")], &[]);
+    t.containers.push(Container {
+        name: "envoy".into(),
+        docker_labels: Tags::new(),
+        port_mappings: vec![PortMapping {
+            container_port: 9901,
+            host_port: None,
+            udp: false,
+        }],
+    });
+    let errs = errors(intent_of(&[], &t));
+    assert!(
+        errs[0].contains("candidates: serviceA (8080), envoy (9901)"),
+        "{errs:?}"
+    );
+    let i = publish(intent_of(&[("alb.container", "envoy")], &t));
+    assert_eq!((i.container.as_str(), i.container_port), ("envoy", 9901));
+}
+
+#[test]
+fn unknown_keys_warn_and_prefix_namespaces() {
+    let t = td(
+        &[
+            ("ingress/alb.host", "a.example.com"),
+            ("ingress/alb.helthcheck.path", "/x"),
+            ("alb.host", "ignored.example.com"),
+        ],
+        &[],
+    );
+    let r = compute_intent(&IntentInput {
+        prefix: "ingress/",
+        service_name: "svc",
+        service_tags: &Tags::new(),
+        task_definition: &t,
+    });
+    match r {
+        ServiceIntent::Publish { intent, warnings } => {
+            assert_eq!(intent.hosts, vec!["a.example.com"]);
+            assert_eq!(warnings.len(), 1);
+            assert!(
+                warnings[0].contains("ingress/alb.helthcheck.path"),
+                "{warnings:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn bridge_network_mode_gives_instance_targets_and_forbids_direct() {
+    let mut t = td(&[("alb.host", "a.example.com")], &[]);
+    t.network_mode = Some("bridge".into());
+    assert_eq!(
+        publish(intent_of(&[], &t)).target_type,
+        TargetType::Instance
+    );
+    let errs = errors(intent_of(&[("alb.targets", "direct")], &t));
+    assert!(
+        errs[0].contains("direct needs network mode awsvpc"),
+        "{errs:?}"
+    );
+}
+
+fn arb_host() -> impl Strategy<Value = String> {
+    ("(\\*\\.)?", "[a-z][a-z0-9-]{0,10}[a-z0-9]", "[a-z]{2,6}")
+        .prop_map(|(w, a, b)| format!("{w}{a}.{b}"))
+}
+
+prop_compose! {
+    fn arb_intent()(
+        hosts in prop::collection::btree_set(arb_host(), 1..4),
+        paths in prop::collection::btree_set("/[a-z0-9*?]{0,12}", 0..3),
+        priority in prop::option::of(1u32..=50_000),
+        interval in 5u16..=300,
+        healthy in 2u8..=10,
+        unhealthy in 2u8..=10,
+        delay in 0u32..=3600,
+        sticky in prop::option::of(1u32..=604_800),
+        direct in any::<bool>(),
+        cname in any::<bool>(),
+        ttl in 0u32..=86_400,
+    ) -> Intent {
+        let mut sources = std::collections::BTreeMap::new();
+        for k in KEYS { sources.insert(k.to_string(), Source::DockerLabel); }
+        Intent {
+            hosts: hosts.into_iter().collect(),
+            paths: paths.into_iter().collect(),
+            listener: ListenerRef::Name("default".into()),
+            container: "serviceA".into(),
+            container_port: 8080,
+            priority,
+            protocol: Protocol::Http,
+            protocol_version: ProtocolVersion::Http1,
+            target_type: TargetType::Ip,
+            health_check: HealthCheckIntent { path: "/health".into(), port: HealthCheckPort::TrafficPort, interval, timeout: (interval - 1).min(120), healthy_threshold: healthy, unhealthy_threshold: unhealthy, matcher: "200-299".into() },
+            attributes: AttributesIntent { deregistration_delay: delay, slow_start: 0, stickiness: sticky.map_or(Stickiness::Off, |seconds| Stickiness::LbCookie { seconds }) },
+            targets: if direct { TargetsMode::Direct } else { TargetsMode::Ecs },
+            dns: DnsIntent { names: None, record_type: if cname { DnsType::Cname } else { DnsType::Alias }, ttl, zone: None },
+            cloudmap: None,
+            sources,
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_tags_never_panic(
+        service in prop::collection::btree_map("(alb|dns|cloudmap|x)\\.[a-z.-]{0,20}", ".{0,300}", 0..30),
+        labels in prop::collection::btree_map("(alb|dns)\\.[a-z.-]{0,20}", "\\PC{0,300}", 0..10),
+    ) {
+        let t = TaskDefinition {
+            arn: "arn".into(),
+            network_mode: Some("awsvpc".into()),
+            containers: vec![Container { name: "c".into(), docker_labels: labels, port_mappings: vec![PortMapping { container_port: 80, host_port: None, udp: false }] }],
+            tags: Tags::new(),
+        };
+        let _ = compute_intent(&IntentInput { prefix: "", service_name: "s", service_tags: &service, task_definition: &t });
+    }
+
+    #[test]
+    fn valid_intents_round_trip_through_their_label_form(intent in arb_intent()) {
+        let labels: Vec<(String, String)> = intent.to_labels("").into_iter().collect();
+        let refs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let t = td(&[], &refs);
+        let mut parsed = publish(intent_of(&[], &t));
+        parsed.sources = intent.sources.clone();
+        prop_assert_eq!(parsed, intent);
+    }
+}
+
+#[test]
+fn huge_values_are_rejected_cheaply() {
+    let big = "a".repeat(1_000_000);
+    let t = td(&[], &[("alb.host", &big)]);
+    let errs = errors(intent_of(&[], &t));
+    assert!(errs[0].contains("at most 4096 characters"));
+    assert!(errs[0].len() < 200, "the value is shortened in the message");
+}

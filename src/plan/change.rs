@@ -4,7 +4,10 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::state::{EcsService, HealthCheck, LoadBalancerAttachment, Tags, Target, TargetGroupAttributes, TargetGroupSpec};
+use crate::state::{
+    EcsService, HealthCheck, LoadBalancerAttachment, Tags, Target, TargetGroupAttributes,
+    TargetGroupSpec,
+};
 
 /// A target group that exists, or one created earlier in the same pass (by name).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,25 +32,71 @@ impl fmt::Display for TargetGroupRef {
 pub enum AttachmentEntry {
     /// An entry ecs-ingress does not own: kept exactly as it is.
     Keep(LoadBalancerAttachment),
-    Ours { target: TargetGroupRef, container: String, port: i32 },
+    Ours {
+        target: TargetGroupRef,
+        container: String,
+        port: i32,
+    },
 }
 
 /// One change to AWS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Change {
-    CreateTargetGroup { spec: TargetGroupSpec, extra_attributes: TargetGroupAttributes },
-    ModifyHealthCheck { arn: String, name: String, health_check: HealthCheck },
-    ModifyAttributes { arn: String, name: String, attributes: TargetGroupAttributes },
-    SetRulePriorities { listener_arn: String, priorities: Vec<(String, u32)> },
-    CreateRule { listener_arn: String, priority: u32, hosts: Vec<String>, paths: Vec<String>, target: TargetGroupRef, tags: Tags },
-    ModifyRule { arn: String, hosts: Vec<String>, paths: Vec<String>, target: TargetGroupRef },
+    CreateTargetGroup {
+        spec: TargetGroupSpec,
+        extra_attributes: TargetGroupAttributes,
+    },
+    ModifyHealthCheck {
+        arn: String,
+        name: String,
+        health_check: HealthCheck,
+    },
+    ModifyAttributes {
+        arn: String,
+        name: String,
+        attributes: TargetGroupAttributes,
+    },
+    SetRulePriorities {
+        listener_arn: String,
+        priorities: Vec<(String, u32)>,
+    },
+    CreateRule {
+        listener_arn: String,
+        priority: u32,
+        hosts: Vec<String>,
+        paths: Vec<String>,
+        target: TargetGroupRef,
+        tags: Tags,
+    },
+    ModifyRule {
+        arn: String,
+        hosts: Vec<String>,
+        paths: Vec<String>,
+        target: TargetGroupRef,
+    },
     /// `publish`: it adds our entry (after rules) or only removes ours (after rule deletes).
-    UpdateServiceLoadBalancers { cluster: String, service: String, load_balancers: Vec<AttachmentEntry>, publish: bool },
-    RegisterTargets { target: TargetGroupRef, targets: Vec<Target> },
-    DeregisterTargets { arn: String, targets: Vec<Target> },
-    DeleteRule { arn: String },
-    DeleteTargetGroup { arn: String, name: String },
+    UpdateServiceLoadBalancers {
+        cluster: String,
+        service: String,
+        load_balancers: Vec<AttachmentEntry>,
+        publish: bool,
+    },
+    RegisterTargets {
+        target: TargetGroupRef,
+        targets: Vec<Target>,
+    },
+    DeregisterTargets {
+        arn: String,
+        targets: Vec<Target>,
+    },
+    DeleteRule {
+        arn: String,
+    },
+    DeleteTargetGroup {
+        arn: String,
+        name: String,
+    },
 }
 
 impl Change {
@@ -61,9 +110,11 @@ impl Change {
             Self::SetRulePriorities { .. } => 3,
             Self::CreateRule { .. } => 4,
             Self::ModifyRule { .. } => 5,
-            Self::UpdateServiceLoadBalancers { publish: true, .. } | Self::RegisterTargets { .. } => 6,
+            Self::UpdateServiceLoadBalancers { publish: true, .. }
+            | Self::RegisterTargets { .. } => 6,
             Self::DeleteRule { .. } => 7,
-            Self::UpdateServiceLoadBalancers { publish: false, .. } | Self::DeregisterTargets { .. } => 8,
+            Self::UpdateServiceLoadBalancers { publish: false, .. }
+            | Self::DeregisterTargets { .. } => 8,
             Self::DeleteTargetGroup { .. } => 9,
         }
     }
@@ -98,7 +149,10 @@ impl Change {
             | Self::ModifyHealthCheck { .. }
             | Self::ModifyAttributes { .. }
             | Self::DeleteTargetGroup { .. } => "target-group",
-            Self::SetRulePriorities { .. } | Self::CreateRule { .. } | Self::ModifyRule { .. } | Self::DeleteRule { .. } => "listener-rule",
+            Self::SetRulePriorities { .. }
+            | Self::CreateRule { .. }
+            | Self::ModifyRule { .. }
+            | Self::DeleteRule { .. } => "listener-rule",
             Self::UpdateServiceLoadBalancers { .. } => "service-attachment",
             Self::RegisterTargets { .. } | Self::DeregisterTargets { .. } => "targets",
         }
@@ -108,7 +162,10 @@ impl Change {
     pub fn action(&self) -> &'static str {
         match self {
             Self::CreateTargetGroup { .. } | Self::CreateRule { .. } => "create",
-            Self::ModifyHealthCheck { .. } | Self::ModifyAttributes { .. } | Self::ModifyRule { .. } | Self::UpdateServiceLoadBalancers { .. } => "update",
+            Self::ModifyHealthCheck { .. }
+            | Self::ModifyAttributes { .. }
+            | Self::ModifyRule { .. }
+            | Self::UpdateServiceLoadBalancers { .. } => "update",
             Self::SetRulePriorities { .. } => "reprioritize",
             Self::RegisterTargets { .. } => "register",
             Self::DeregisterTargets { .. } => "deregister",
@@ -128,43 +185,101 @@ impl fmt::Display for Change {
             Self::CreateTargetGroup { spec, .. } => write!(
                 f,
                 "create target-group {} ({} {} {}, health check {} every {}s)",
-                spec.name, spec.protocol, spec.port, spec.target_type, spec.health_check.path, spec.health_check.interval_seconds
+                spec.name,
+                spec.protocol,
+                spec.port,
+                spec.target_type,
+                spec.health_check.path,
+                spec.health_check.interval_seconds
             ),
-            Self::ModifyHealthCheck { name, .. } => write!(f, "update target-group {name} health check"),
-            Self::ModifyAttributes { name, .. } => write!(f, "update target-group {name} attributes"),
-            Self::SetRulePriorities { priorities, .. } => {
-                let moves: Vec<String> = priorities.iter().map(|(arn, p)| format!("{} → {p}", short_arn(arn))).collect();
-                write!(f, "reprioritize {} listener-rules: {}", priorities.len(), moves.join(", "))
+            Self::ModifyHealthCheck { name, .. } => {
+                write!(f, "update target-group {name} health check")
             }
-            Self::CreateRule { priority, hosts, paths, target, .. } => write!(
+            Self::ModifyAttributes { name, .. } => {
+                write!(f, "update target-group {name} attributes")
+            }
+            Self::SetRulePriorities { priorities, .. } => {
+                let moves: Vec<String> = priorities
+                    .iter()
+                    .map(|(arn, p)| format!("{} → {p}", short_arn(arn)))
+                    .collect();
+                write!(
+                    f,
+                    "reprioritize {} listener-rules: {}",
+                    priorities.len(),
+                    moves.join(", ")
+                )
+            }
+            Self::CreateRule {
+                priority,
+                hosts,
+                paths,
+                target,
+                ..
+            } => write!(
                 f,
                 "create listener-rule priority {priority} host {}{} → {target}",
                 hosts.join(" "),
-                if paths.is_empty() { String::new() } else { format!(" path {}", paths.join(" ")) }
+                if paths.is_empty() {
+                    String::new()
+                } else {
+                    format!(" path {}", paths.join(" "))
+                }
             ),
-            Self::ModifyRule { arn, hosts, paths, target } => write!(
+            Self::ModifyRule {
+                arn,
+                hosts,
+                paths,
+                target,
+            } => write!(
                 f,
                 "update listener-rule {} host {}{} → {target}",
                 short_arn(arn),
                 hosts.join(" "),
-                if paths.is_empty() { String::new() } else { format!(" path {}", paths.join(" ")) }
+                if paths.is_empty() {
+                    String::new()
+                } else {
+                    format!(" path {}", paths.join(" "))
+                }
             ),
-            Self::UpdateServiceLoadBalancers { service, load_balancers, .. } => {
+            Self::UpdateServiceLoadBalancers {
+                service,
+                load_balancers,
+                ..
+            } => {
                 let ours: Vec<String> = load_balancers
                     .iter()
                     .filter_map(|e| match e {
-                        AttachmentEntry::Ours { target, container, port } => Some(format!("{target} ← {container}:{port}")),
+                        AttachmentEntry::Ours {
+                            target,
+                            container,
+                            port,
+                        } => Some(format!("{target} ← {container}:{port}")),
                         AttachmentEntry::Keep(_) => None,
                     })
                     .collect();
                 if ours.is_empty() {
-                    write!(f, "update service-attachment {service}: remove ecs-ingress target groups")
+                    write!(
+                        f,
+                        "update service-attachment {service}: remove ecs-ingress target groups"
+                    )
                 } else {
-                    write!(f, "update service-attachment {service}: {}", ours.join(", "))
+                    write!(
+                        f,
+                        "update service-attachment {service}: {}",
+                        ours.join(", ")
+                    )
                 }
             }
-            Self::RegisterTargets { target, targets } => write!(f, "register {} targets in {target}", targets.len()),
-            Self::DeregisterTargets { arn, targets } => write!(f, "deregister {} targets from {}", targets.len(), short_arn(arn)),
+            Self::RegisterTargets { target, targets } => {
+                write!(f, "register {} targets in {target}", targets.len())
+            }
+            Self::DeregisterTargets { arn, targets } => write!(
+                f,
+                "deregister {} targets from {}",
+                targets.len(),
+                short_arn(arn)
+            ),
             Self::DeleteRule { arn } => write!(f, "delete listener-rule {}", short_arn(arn)),
             Self::DeleteTargetGroup { name, .. } => write!(f, "delete target-group {name}"),
         }
@@ -185,7 +300,11 @@ pub struct PlannedChange {
 
 impl PlannedChange {
     pub fn new(service: &EcsService, change: Change, reason: impl Into<String>) -> Self {
-        let cluster = service.cluster_arn.rsplit('/').next().unwrap_or(&service.cluster_arn);
+        let cluster = service
+            .cluster_arn
+            .rsplit('/')
+            .next()
+            .unwrap_or(&service.cluster_arn);
         Self {
             service_arn: Some(service.arn.clone()),
             service: format!("{cluster}/{}", service.name),
@@ -212,10 +331,26 @@ pub fn describe_health_check_drift(have: &HealthCheck, want: &HealthCheck) -> St
     field("protocol", have.protocol.clone(), want.protocol.clone());
     field("path", have.path.clone(), want.path.clone());
     field("port", have.port.clone(), want.port.clone());
-    field("interval", have.interval_seconds.to_string(), want.interval_seconds.to_string());
-    field("timeout", have.timeout_seconds.to_string(), want.timeout_seconds.to_string());
-    field("healthy-threshold", have.healthy_threshold.to_string(), want.healthy_threshold.to_string());
-    field("unhealthy-threshold", have.unhealthy_threshold.to_string(), want.unhealthy_threshold.to_string());
+    field(
+        "interval",
+        have.interval_seconds.to_string(),
+        want.interval_seconds.to_string(),
+    );
+    field(
+        "timeout",
+        have.timeout_seconds.to_string(),
+        want.timeout_seconds.to_string(),
+    );
+    field(
+        "healthy-threshold",
+        have.healthy_threshold.to_string(),
+        want.healthy_threshold.to_string(),
+    );
+    field(
+        "unhealthy-threshold",
+        have.unhealthy_threshold.to_string(),
+        want.unhealthy_threshold.to_string(),
+    );
     field("matcher", have.matcher.clone(), want.matcher.clone());
     parts.join(", ")
 }

@@ -60,8 +60,14 @@ pub fn health_check(intent: &Intent) -> HealthCheck {
 pub fn attributes(intent: &Intent) -> TargetGroupAttributes {
     let a = &intent.attributes;
     let mut out = TargetGroupAttributes::new();
-    out.insert("deregistration_delay.timeout_seconds".into(), a.deregistration_delay.to_string());
-    out.insert("slow_start.duration_seconds".into(), a.slow_start.to_string());
+    out.insert(
+        "deregistration_delay.timeout_seconds".into(),
+        a.deregistration_delay.to_string(),
+    );
+    out.insert(
+        "slow_start.duration_seconds".into(),
+        a.slow_start.to_string(),
+    );
     match a.stickiness {
         Stickiness::Off => {
             out.insert("stickiness.enabled".into(), "false".into());
@@ -69,7 +75,10 @@ pub fn attributes(intent: &Intent) -> TargetGroupAttributes {
         Stickiness::LbCookie { seconds } => {
             out.insert("stickiness.enabled".into(), "true".into());
             out.insert("stickiness.type".into(), "lb_cookie".into());
-            out.insert("stickiness.lb_cookie.duration_seconds".into(), seconds.to_string());
+            out.insert(
+                "stickiness.lb_cookie.duration_seconds".into(),
+                seconds.to_string(),
+            );
         }
     }
     out
@@ -93,12 +102,18 @@ pub fn split_conditions(hosts: &[String], paths: &[String]) -> Vec<(Vec<String>,
         return vec![(hosts.to_vec(), paths.to_vec())];
     }
     if paths.is_empty() {
-        return hosts.chunks(MAX_CONDITION_VALUES).map(|h| (h.to_vec(), Vec::new())).collect();
+        return hosts
+            .chunks(MAX_CONDITION_VALUES)
+            .map(|h| (h.to_vec(), Vec::new()))
+            .collect();
     }
     let best_host_chunk = (1..MAX_CONDITION_VALUES)
         .min_by_key(|&h| {
             let p = MAX_CONDITION_VALUES - h;
-            (hosts.len().div_ceil(h) * paths.len().div_ceil(p), std::cmp::Reverse(h))
+            (
+                hosts.len().div_ceil(h) * paths.len().div_ceil(p),
+                std::cmp::Reverse(h),
+            )
         })
         .unwrap_or(1);
     let path_chunk = MAX_CONDITION_VALUES - best_host_chunk;

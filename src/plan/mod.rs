@@ -99,12 +99,19 @@ pub fn direct_reads(
         if let ServiceIntent::Publish { intent, .. } = intent
             && intent.targets == TargetsMode::Direct
         {
-            services.push((service.cluster_arn.clone(), service.name.clone(), service.arn.clone()));
+            services.push((
+                service.cluster_arn.clone(),
+                service.name.clone(),
+                service.arn.clone(),
+            ));
             groups.extend(
                 observed
                     .target_groups
                     .iter()
-                    .filter(|t| config.ownership.owns(&t.tags) && service_of(&t.tags) == Some(service.arn.as_str()))
+                    .filter(|t| {
+                        config.ownership.owns(&t.tags)
+                            && service_of(&t.tags) == Some(service.arn.as_str())
+                    })
                     .map(|t| t.arn.clone()),
             );
         }
@@ -123,19 +130,31 @@ impl<'a> Owned<'a> {
     fn new(ownership: &Ownership, observed: &'a Observed) -> Self {
         let mut groups: BTreeMap<&str, Vec<&TargetGroup>> = BTreeMap::new();
         let mut group_arns = BTreeSet::new();
-        for g in observed.target_groups.iter().filter(|g| ownership.owns(&g.tags)) {
+        for g in observed
+            .target_groups
+            .iter()
+            .filter(|g| ownership.owns(&g.tags))
+        {
             group_arns.insert(g.arn.as_str());
             if let Some(s) = service_of(&g.tags) {
                 groups.entry(s).or_default().push(g);
             }
         }
         let mut rules: BTreeMap<&str, Vec<&Rule>> = BTreeMap::new();
-        for r in observed.rules.iter().filter(|r| !r.is_default() && ownership.owns(&r.tags)) {
+        for r in observed
+            .rules
+            .iter()
+            .filter(|r| !r.is_default() && ownership.owns(&r.tags))
+        {
             if let Some(s) = service_of(&r.tags) {
                 rules.entry(s).or_default().push(r);
             }
         }
-        Self { groups, rules, group_arns }
+        Self {
+            groups,
+            rules,
+            group_arns,
+        }
     }
 
     fn resources(&self, service_arn: &str) -> Vec<ResourceRef> {
@@ -144,20 +163,31 @@ impl<'a> Owned<'a> {
             .get(service_arn)
             .into_iter()
             .flatten()
-            .map(|g| ResourceRef { kind: "target-group".into(), id: g.arn.clone() })
+            .map(|g| ResourceRef {
+                kind: "target-group".into(),
+                id: g.arn.clone(),
+            })
             .collect();
         out.extend(
             self.rules
                 .get(service_arn)
                 .into_iter()
                 .flatten()
-                .map(|r| ResourceRef { kind: "listener-rule".into(), id: r.arn.clone() }),
+                .map(|r| ResourceRef {
+                    kind: "listener-rule".into(),
+                    id: r.arn.clone(),
+                }),
         );
         out
     }
 }
 
-fn status(service: &EcsService, state: ServiceState, intent: Option<&Intent>, resources: Vec<ResourceRef>) -> ServiceStatus {
+fn status(
+    service: &EcsService,
+    state: ServiceState,
+    intent: Option<&Intent>,
+    resources: Vec<ResourceRef>,
+) -> ServiceStatus {
     ServiceStatus {
         cluster: cluster_name(&service.cluster_arn).to_string(),
         service: service.name.clone(),
@@ -173,7 +203,10 @@ fn status(service: &EcsService, state: ServiceState, intent: Option<&Intent>, re
 }
 
 fn problem(key: Option<&str>, reason: impl Into<String>) -> Problem {
-    Problem { key: key.map(str::to_string), reason: reason.into() }
+    Problem {
+        key: key.map(str::to_string),
+        reason: reason.into(),
+    }
 }
 
 /// Resolves a service's listener and ALB, or says why not.
@@ -187,36 +220,57 @@ fn resolve<'a>(
             let known: Vec<&str> = config.listeners.keys().map(String::as_str).collect();
             problem(
                 Some("alb.listener"),
-                format!("alb.listener={name}: no --listener of that name (known: {})", known.join(", ")),
+                format!(
+                    "alb.listener={name}: no --listener of that name (known: {})",
+                    known.join(", ")
+                ),
             )
         })?,
         ListenerRef::Arn(arn) => {
             if !config.listeners.values().any(|a| a == arn) {
                 return Err(problem(
                     Some("alb.listener"),
-                    format!("alb.listener={arn}: not a listener given with --listener; ecs-ingress only writes to those"),
+                    format!(
+                        "alb.listener={arn}: not a listener given with --listener; ecs-ingress only writes to those"
+                    ),
                 ));
             }
             arn.clone()
         }
     };
-    let listener = observed
-        .listeners
-        .get(&arn)
-        .ok_or_else(|| problem(Some("alb.listener"), format!("listener {arn} was not found (or could not be read)")))?;
+    let listener = observed.listeners.get(&arn).ok_or_else(|| {
+        problem(
+            Some("alb.listener"),
+            format!("listener {arn} was not found (or could not be read)"),
+        )
+    })?;
     let lb = observed
         .load_balancers
         .get(&listener.load_balancer_arn)
-        .ok_or_else(|| problem(None, format!("load balancer {} could not be read", listener.load_balancer_arn)))?;
+        .ok_or_else(|| {
+            problem(
+                None,
+                format!(
+                    "load balancer {} could not be read",
+                    listener.load_balancer_arn
+                ),
+            )
+        })?;
     Ok((arn, lb))
 }
 
 /// Plans one pass.
-pub fn plan(config: &PlanConfig, observed: &Observed, intents: &[(EcsService, ServiceIntent)]) -> Plan {
+pub fn plan(
+    config: &PlanConfig,
+    observed: &Observed,
+    intents: &[(EcsService, ServiceIntent)],
+) -> Plan {
     let owned = Owned::new(&config.ownership, observed);
     let mut out = Plan::default();
-    out.managed.insert("target-group", owned.groups.values().map(Vec::len).sum());
-    out.managed.insert("listener-rule", owned.rules.values().map(Vec::len).sum());
+    out.managed
+        .insert("target-group", owned.groups.values().map(Vec::len).sum());
+    out.managed
+        .insert("listener-rule", owned.rules.values().map(Vec::len).sum());
     let mut changes: Vec<PlannedChange> = Vec::new();
 
     let mut ordered: Vec<&(EcsService, ServiceIntent)> = intents.iter().collect();
@@ -230,14 +284,24 @@ pub fn plan(config: &PlanConfig, observed: &Observed, intents: &[(EcsService, Se
     for (service, intent) in &ordered {
         match intent {
             ServiceIntent::Unmanaged => {
-                if owned.groups.contains_key(service.arn.as_str()) || owned.rules.contains_key(service.arn.as_str()) {
+                if owned.groups.contains_key(service.arn.as_str())
+                    || owned.rules.contains_key(service.arn.as_str())
+                {
                     withdrawn.push((service, true));
                 }
             }
             ServiceIntent::Invalid { errors, warnings } => {
                 kept.insert(&service.arn);
-                let mut s = status(service, ServiceState::Invalid, None, owned.resources(&service.arn));
-                s.problems = errors.iter().map(|e| problem(Some(&e.key), e.to_string())).collect();
+                let mut s = status(
+                    service,
+                    ServiceState::Invalid,
+                    None,
+                    owned.resources(&service.arn),
+                );
+                s.problems = errors
+                    .iter()
+                    .map(|e| problem(Some(&e.key), e.to_string()))
+                    .collect();
                 s.warnings = warnings.clone();
                 out.services.push(s);
             }
@@ -262,9 +326,13 @@ pub fn plan(config: &PlanConfig, observed: &Observed, intents: &[(EcsService, Se
                     )),
                     Err(p) => {
                         kept.insert(&service.arn);
-                        let state =
-                            if observed.complete() || p.key.is_some() { ServiceState::Invalid } else { ServiceState::Error };
-                        let mut s = status(service, state, Some(intent), owned.resources(&service.arn));
+                        let state = if observed.complete() || p.key.is_some() {
+                            ServiceState::Invalid
+                        } else {
+                            ServiceState::Error
+                        };
+                        let mut s =
+                            status(service, state, Some(intent), owned.resources(&service.arn));
                         s.problems.push(p);
                         s.warnings = warnings.clone();
                         out.services.push(s);
@@ -281,7 +349,9 @@ pub fn plan(config: &PlanConfig, observed: &Observed, intents: &[(EcsService, Se
     let mut groups_per_alb: BTreeMap<String, usize> = BTreeMap::new();
     for r in observed.rules.iter().filter(|r| !r.is_default()) {
         if let Some(l) = observed.listeners.get(&r.listener_arn) {
-            *rules_per_alb.entry(l.load_balancer_arn.clone()).or_default() += 1;
+            *rules_per_alb
+                .entry(l.load_balancer_arn.clone())
+                .or_default() += 1;
         }
     }
     for g in &observed.target_groups {
@@ -289,18 +359,30 @@ pub fn plan(config: &PlanConfig, observed: &Observed, intents: &[(EcsService, Se
             *groups_per_alb.entry(lb.clone()).or_default() += 1;
         }
     }
-    let tg_by_name: BTreeMap<&str, &TargetGroup> = observed.target_groups.iter().map(|g| (g.name.as_str(), g)).collect();
+    let tg_by_name: BTreeMap<&str, &TargetGroup> = observed
+        .target_groups
+        .iter()
+        .map(|g| (g.name.as_str(), g))
+        .collect();
     let mut winners: Vec<DesiredService<'_>> = Vec::new();
     for (desired, warnings) in candidates {
         let service = desired.service;
-        let my_rules = owned.rules.get(service.arn.as_str()).map(Vec::as_slice).unwrap_or_default();
+        let my_rules = owned
+            .rules
+            .get(service.arn.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let mut problems = Vec::new();
         let mut state = ServiceState::Conflict;
         let my_claims: Vec<(String, String, String)> = desired
             .rules
             .iter()
             .flat_map(|r| {
-                let paths = if r.paths.is_empty() { vec![String::new()] } else { r.paths.clone() };
+                let paths = if r.paths.is_empty() {
+                    vec![String::new()]
+                } else {
+                    r.paths.clone()
+                };
                 r.hosts
                     .iter()
                     .flat_map(move |h| paths.clone().into_iter().map(move |p| (h.clone(), p)))
@@ -315,18 +397,28 @@ pub fn plan(config: &PlanConfig, observed: &Observed, intents: &[(EcsService, Se
                     format!(
                         "host {}{} is already routed by older service {holder}",
                         claim.1,
-                        if claim.2.is_empty() { String::new() } else { format!(" path {}", claim.2) }
+                        if claim.2.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" path {}", claim.2)
+                        }
                     ),
                 ));
             }
         }
         for rule in observed.rules.iter().filter(|r| {
-            r.listener_arn == desired.listener_arn && !r.is_default() && !config.ownership.owns(&r.tags)
+            r.listener_arn == desired.listener_arn
+                && !r.is_default()
+                && !config.ownership.owns(&r.tags)
         }) {
-            let paths: Vec<String> = if rule.paths.is_empty() { vec![String::new()] } else { rule.paths.clone() };
-            let hit = my_claims
-                .iter()
-                .find(|(_, h, p)| rule.other_conditions == 0 && rule.hosts.contains(h) && paths.contains(p));
+            let paths: Vec<String> = if rule.paths.is_empty() {
+                vec![String::new()]
+            } else {
+                rule.paths.clone()
+            };
+            let hit = my_claims.iter().find(|(_, h, p)| {
+                rule.other_conditions == 0 && rule.hosts.contains(h) && paths.contains(p)
+            });
             if let Some((_, h, _)) = hit {
                 problems.push(problem(
                     Some("alb.host"),
@@ -342,16 +434,28 @@ pub fn plan(config: &PlanConfig, observed: &Observed, intents: &[(EcsService, Se
             {
                 problems.push(problem(
                     Some("alb.priority"),
-                    format!("priority {p} is taken by a rule ecs-ingress does not own ({})", rule.arn),
+                    format!(
+                        "priority {p} is taken by a rule ecs-ingress does not own ({})",
+                        rule.arn
+                    ),
                 ));
             }
         }
         for r in &desired.rules {
             if let Some(p) = r.explicit_priority {
                 if p > 50_000 {
-                    problems.push(problem(Some("alb.priority"), format!("priority {p} is above 50000 (the service needs {} rules)", desired.rules.len())));
+                    problems.push(problem(
+                        Some("alb.priority"),
+                        format!(
+                            "priority {p} is above 50000 (the service needs {} rules)",
+                            desired.rules.len()
+                        ),
+                    ));
                 } else if let Some(holder) = explicit.get(&(desired.listener_arn.clone(), p)) {
-                    problems.push(problem(Some("alb.priority"), format!("priority {p} is already used by older service {holder}")));
+                    problems.push(problem(
+                        Some("alb.priority"),
+                        format!("priority {p} is already used by older service {holder}"),
+                    ));
                 }
             }
         }
@@ -366,10 +470,19 @@ pub fn plan(config: &PlanConfig, observed: &Observed, intents: &[(EcsService, Se
         if problems.is_empty() {
             // Quotas: count only what this service adds.
             let lb = desired.load_balancer_arn.clone();
-            let existing_on_lb =
-                my_rules.iter().filter(|r| observed.listeners.get(&r.listener_arn).is_some_and(|l| l.load_balancer_arn == lb)).count();
+            let existing_on_lb = my_rules
+                .iter()
+                .filter(|r| {
+                    observed
+                        .listeners
+                        .get(&r.listener_arn)
+                        .is_some_and(|l| l.load_balancer_arn == lb)
+                })
+                .count();
             let new_rules = desired.rules.len().saturating_sub(existing_on_lb);
-            let has_group = tg_by_name.get(desired.target_group.name.as_str()).is_some_and(|g| g.load_balancer_arns.contains(&lb));
+            let has_group = tg_by_name
+                .get(desired.target_group.name.as_str())
+                .is_some_and(|g| g.load_balancer_arns.contains(&lb));
             let new_groups = usize::from(!has_group);
             let rules_now = rules_per_alb.get(&lb).copied().unwrap_or(0);
             let groups_now = groups_per_alb.get(&lb).copied().unwrap_or(0);
@@ -401,11 +514,21 @@ pub fn plan(config: &PlanConfig, observed: &Observed, intents: &[(EcsService, Se
                 }
             }
             winners.push(desired);
-            let mut s = status(service, ServiceState::Published, Some(winners[winners.len() - 1].intent), owned.resources(&service.arn));
+            let mut s = status(
+                service,
+                ServiceState::Published,
+                Some(winners[winners.len() - 1].intent),
+                owned.resources(&service.arn),
+            );
             s.warnings = warnings;
             out.services.push(s);
         } else {
-            let mut s = status(service, state, Some(desired.intent), owned.resources(&service.arn));
+            let mut s = status(
+                service,
+                state,
+                Some(desired.intent),
+                owned.resources(&service.arn),
+            );
             s.problems = problems;
             s.warnings = warnings;
             out.services.push(s);
@@ -415,7 +538,9 @@ pub fn plan(config: &PlanConfig, observed: &Observed, intents: &[(EcsService, Se
                 for rule in my_rules {
                     changes.push(PlannedChange::new(
                         service,
-                        Change::DeleteRule { arn: rule.arn.clone() },
+                        Change::DeleteRule {
+                            arn: rule.arn.clone(),
+                        },
                         "service is in conflict: its rule must not shadow the winner",
                     ));
                 }
@@ -438,19 +563,31 @@ pub fn plan(config: &PlanConfig, observed: &Observed, intents: &[(EcsService, Se
             changes.push(PlannedChange {
                 service_arn: None,
                 service: listener_arn.clone(),
-                change: Change::SetRulePriorities { listener_arn, priorities },
+                change: Change::SetRulePriorities {
+                    listener_arn,
+                    priorities,
+                },
                 reason: "keep rule priorities unique and ordered by specificity".into(),
             });
         }
     }
 
     // 4. Withdraw what belongs to services that no longer ask for it.
-    for service_arn in owned.groups.keys().chain(owned.rules.keys()).collect::<BTreeSet<_>>() {
+    for service_arn in owned
+        .groups
+        .keys()
+        .chain(owned.rules.keys())
+        .collect::<BTreeSet<_>>()
+    {
         if services_seen.contains(service_arn) || kept.contains(service_arn) {
             continue;
         }
-        let watched = cluster_of_service_arn(service_arn)
-            .is_some_and(|c| config.clusters.iter().any(|w| w == c || w.ends_with(&format!("/{c}"))));
+        let watched = cluster_of_service_arn(service_arn).is_some_and(|c| {
+            config
+                .clusters
+                .iter()
+                .any(|w| w == c || w.ends_with(&format!("/{c}")))
+        });
         if !watched {
             out.problems.push(format!(
                 "resources owned by ecs-ingress for {service_arn} are left alone: its cluster is not watched by this controller"
@@ -474,7 +611,11 @@ pub fn plan(config: &PlanConfig, observed: &Observed, intents: &[(EcsService, Se
         } else {
             true
         };
-        if allowed { out.changes.push(c) } else { out.held_back.push(c) }
+        if allowed {
+            out.changes.push(c)
+        } else {
+            out.held_back.push(c)
+        }
     }
     if !out.held_back.is_empty() {
         let why = if !observed.complete() {
@@ -482,17 +623,23 @@ pub fn plan(config: &PlanConfig, observed: &Observed, intents: &[(EcsService, Se
         } else {
             format!("policy {:?} does not allow them", config.policy)
         };
-        out.problems.push(format!("{} changes held back: {why}", out.held_back.len()));
+        out.problems
+            .push(format!("{} changes held back: {why}", out.held_back.len()));
     }
     out.changes.sort_by_key(|c| c.change.phase());
     // A service with pending changes is not published yet.
-    let pending: BTreeSet<&str> = out.changes.iter().filter_map(|c| c.service_arn.as_deref()).collect();
+    let pending: BTreeSet<&str> = out
+        .changes
+        .iter()
+        .filter_map(|c| c.service_arn.as_deref())
+        .collect();
     for s in &mut out.services {
         if s.state == ServiceState::Published && pending.contains(s.service_arn.as_str()) {
             s.state = ServiceState::Pending;
         }
     }
-    out.services.sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
+    out.services
+        .sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
     out
 }
 
@@ -504,7 +651,11 @@ struct Placed {
     moves: BTreeMap<String, Vec<(String, u32)>>,
 }
 
-fn existing_rule<'a>(owned: &Owned<'a>, desired: &DesiredService<'_>, key: &str) -> Option<&'a Rule> {
+fn existing_rule<'a>(
+    owned: &Owned<'a>,
+    desired: &DesiredService<'_>,
+    key: &str,
+) -> Option<&'a Rule> {
     owned
         .rules
         .get(desired.service.arn.as_str())?
@@ -520,17 +671,25 @@ fn place_priorities(
     winners: &[DesiredService<'_>],
     out: &mut Plan,
 ) -> Placed {
-    let mut placed = Placed { priorities: BTreeMap::new(), moves: BTreeMap::new() };
+    let mut placed = Placed {
+        priorities: BTreeMap::new(),
+        moves: BTreeMap::new(),
+    };
     let mut by_listener: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
     for (i, d) in winners.iter().enumerate() {
         for j in 0..d.rules.len() {
-            by_listener.entry(d.listener_arn.as_str()).or_default().push((i, j));
+            by_listener
+                .entry(d.listener_arn.as_str())
+                .or_default()
+                .push((i, j));
         }
     }
     for (listener, members) in by_listener {
         let mine: BTreeSet<&str> = members
             .iter()
-            .filter_map(|&(i, j)| existing_rule(owned, &winners[i], &winners[i].rules[j].key).map(|r| r.arn.as_str()))
+            .filter_map(|&(i, j)| {
+                existing_rule(owned, &winners[i], &winners[i].rules[j].key).map(|r| r.arn.as_str())
+            })
             .collect();
         // Everything else on the listener keeps its priority and is never reused.
         let occupied: BTreeSet<u32> = observed
@@ -558,11 +717,17 @@ fn place_priorities(
                     if let Some(rule) = existing_rule(owned, &winners[i], &winners[i].rules[j].key)
                         && rule.priority != Some(p.priorities[k])
                     {
-                        placed.moves.entry(listener.to_string()).or_default().push((rule.arn.clone(), p.priorities[k]));
+                        placed
+                            .moves
+                            .entry(listener.to_string())
+                            .or_default()
+                            .push((rule.arn.clone(), p.priorities[k]));
                     }
                 }
             }
-            Err(e) => out.problems.push(format!("listener {listener}: {e}; new rules on it wait for room")),
+            Err(e) => out.problems.push(format!(
+                "listener {listener}: {e}; new rules on it wait for room"
+            )),
         }
     }
     placed
@@ -579,8 +744,16 @@ fn service_changes(
 ) {
     let service = desired.service;
     let spec = &desired.target_group;
-    let my_groups = owned.groups.get(service.arn.as_str()).map(Vec::as_slice).unwrap_or_default();
-    let my_rules = owned.rules.get(service.arn.as_str()).map(Vec::as_slice).unwrap_or_default();
+    let my_groups = owned
+        .groups
+        .get(service.arn.as_str())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let my_rules = owned
+        .rules
+        .get(service.arn.as_str())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
 
     // Target group: reuse by name (the name encodes every immutable field).
     let current = my_groups.iter().find(|g| g.name == spec.name);
@@ -589,20 +762,36 @@ fn service_changes(
             if g.health_check != spec.health_check {
                 changes.push(PlannedChange::new(
                     service,
-                    Change::ModifyHealthCheck { arn: g.arn.clone(), name: g.name.clone(), health_check: spec.health_check.clone() },
-                    format!("health check differs: {}", change::describe_health_check_drift(&g.health_check, &spec.health_check)),
+                    Change::ModifyHealthCheck {
+                        arn: g.arn.clone(),
+                        name: g.name.clone(),
+                        health_check: spec.health_check.clone(),
+                    },
+                    format!(
+                        "health check differs: {}",
+                        change::describe_health_check_drift(&g.health_check, &spec.health_check)
+                    ),
                 ));
             }
             let drift: Vec<String> = spec
                 .attributes
                 .iter()
                 .filter(|(k, v)| g.attributes.get(*k) != Some(*v))
-                .map(|(k, v)| format!("{k} {} → {v}", g.attributes.get(k).map(String::as_str).unwrap_or("unset")))
+                .map(|(k, v)| {
+                    format!(
+                        "{k} {} → {v}",
+                        g.attributes.get(k).map(String::as_str).unwrap_or("unset")
+                    )
+                })
                 .collect();
             if !drift.is_empty() {
                 changes.push(PlannedChange::new(
                     service,
-                    Change::ModifyAttributes { arn: g.arn.clone(), name: g.name.clone(), attributes: spec.attributes.clone() },
+                    Change::ModifyAttributes {
+                        arn: g.arn.clone(),
+                        name: g.name.clone(),
+                        attributes: spec.attributes.clone(),
+                    },
                     format!("attributes differ: {}", drift.join(", ")),
                 ));
             }
@@ -611,8 +800,15 @@ fn service_changes(
         None => {
             changes.push(PlannedChange::new(
                 service,
-                Change::CreateTargetGroup { spec: spec.clone(), extra_attributes: non_default_attributes(&spec.attributes) },
-                if my_groups.is_empty() { "new service".to_string() } else { "an immutable setting changed: replacement".to_string() },
+                Change::CreateTargetGroup {
+                    spec: spec.clone(),
+                    extra_attributes: non_default_attributes(&spec.attributes),
+                },
+                if my_groups.is_empty() {
+                    "new service".to_string()
+                } else {
+                    "an immutable setting changed: replacement".to_string()
+                },
             ));
             TargetGroupRef::New(spec.name.clone())
         }
@@ -661,18 +857,32 @@ fn service_changes(
             )),
         }
     }
-    for rule in my_rules.iter().filter(|r| !wanted_rules.contains(r.arn.as_str())) {
-        changes.push(PlannedChange::new(service, Change::DeleteRule { arn: rule.arn.clone() }, "rule no longer wanted"));
+    for rule in my_rules
+        .iter()
+        .filter(|r| !wanted_rules.contains(r.arn.as_str()))
+    {
+        changes.push(PlannedChange::new(
+            service,
+            Change::DeleteRule {
+                arn: rule.arn.clone(),
+            },
+            "rule no longer wanted",
+        ));
     }
 
     // Attachment.
     let foreign: Vec<LoadBalancerAttachment> = service
         .load_balancers
         .iter()
-        .filter(|lb| !lb.target_group_arn.as_deref().is_some_and(|a| owned.group_arns.contains(a)))
+        .filter(|lb| {
+            !lb.target_group_arn
+                .as_deref()
+                .is_some_and(|a| owned.group_arns.contains(a))
+        })
         .cloned()
         .collect();
-    let mut wanted: Vec<AttachmentEntry> = foreign.iter().cloned().map(AttachmentEntry::Keep).collect();
+    let mut wanted: Vec<AttachmentEntry> =
+        foreign.iter().cloned().map(AttachmentEntry::Keep).collect();
     if desired.intent.targets == TargetsMode::Ecs {
         wanted.push(AttachmentEntry::Ours {
             target: target.clone(),
@@ -681,7 +891,10 @@ fn service_changes(
         });
     }
     let current_matches = match &target {
-        TargetGroupRef::New(_) => desired.intent.targets == TargetsMode::Direct && foreign.len() == service.load_balancers.len(),
+        TargetGroupRef::New(_) => {
+            desired.intent.targets == TargetsMode::Direct
+                && foreign.len() == service.load_balancers.len()
+        }
         TargetGroupRef::Existing(arn) => {
             let mut want: Vec<LoadBalancerAttachment> = foreign.clone();
             if desired.intent.targets == TargetsMode::Ecs {
@@ -723,14 +936,23 @@ fn service_changes(
             .filter_map(|t| t.private_ip.clone().map(|id| Target { id, port }))
             .collect();
         let registered: BTreeSet<Target> = match &target {
-            TargetGroupRef::Existing(arn) => observed.targets.get(arn).into_iter().flatten().cloned().collect(),
+            TargetGroupRef::Existing(arn) => observed
+                .targets
+                .get(arn)
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect(),
             TargetGroupRef::New(_) => BTreeSet::new(),
         };
         let add: Vec<Target> = running.difference(&registered).cloned().collect();
         if !add.is_empty() {
             changes.push(PlannedChange::new(
                 service,
-                Change::RegisterTargets { target: target.clone(), targets: add },
+                Change::RegisterTargets {
+                    target: target.clone(),
+                    targets: add,
+                },
                 "running tasks not registered",
             ));
         }
@@ -739,7 +961,10 @@ fn service_changes(
             if !gone.is_empty() {
                 changes.push(PlannedChange::new(
                     service,
-                    Change::DeregisterTargets { arn: arn.clone(), targets: gone },
+                    Change::DeregisterTargets {
+                        arn: arn.clone(),
+                        targets: gone,
+                    },
                     "registered targets whose tasks are no longer running",
                 ));
             }
@@ -748,25 +973,59 @@ fn service_changes(
 
     // Old target groups of this service (replaced, or from another VPC): after everything.
     for g in my_groups.iter().filter(|g| g.name != spec.name) {
-        changes.push(PlannedChange::new(service, Change::DeleteTargetGroup { arn: g.arn.clone(), name: g.name.clone() }, "replaced"));
+        changes.push(PlannedChange::new(
+            service,
+            Change::DeleteTargetGroup {
+                arn: g.arn.clone(),
+                name: g.name.clone(),
+            },
+            "replaced",
+        ));
     }
 }
 
 /// Every owned resource of a service that no longer asks for any.
-fn withdraw(owned: &Owned<'_>, service_arn: &str, service: Option<&EcsService>, changes: &mut Vec<PlannedChange>, out: &mut Plan) {
-    let display = service.map(|s| format!("{}/{}", cluster_name(&s.cluster_arn), s.name)).unwrap_or_else(|| service_arn.to_string());
+fn withdraw(
+    owned: &Owned<'_>,
+    service_arn: &str,
+    service: Option<&EcsService>,
+    changes: &mut Vec<PlannedChange>,
+    out: &mut Plan,
+) {
+    let display = service
+        .map(|s| format!("{}/{}", cluster_name(&s.cluster_arn), s.name))
+        .unwrap_or_else(|| service_arn.to_string());
     let push = |changes: &mut Vec<PlannedChange>, change: Change, reason: &str| {
-        changes.push(PlannedChange { service_arn: Some(service_arn.to_string()), service: display.clone(), change, reason: reason.into() })
+        changes.push(PlannedChange {
+            service_arn: Some(service_arn.to_string()),
+            service: display.clone(),
+            change,
+            reason: reason.into(),
+        })
     };
-    let reason = if service.is_some() { "routing tags removed" } else { "service deleted" };
+    let reason = if service.is_some() {
+        "routing tags removed"
+    } else {
+        "service deleted"
+    };
     for rule in owned.rules.get(service_arn).into_iter().flatten() {
-        push(changes, Change::DeleteRule { arn: rule.arn.clone() }, reason);
+        push(
+            changes,
+            Change::DeleteRule {
+                arn: rule.arn.clone(),
+            },
+            reason,
+        );
     }
     if let Some(s) = service {
         let remaining: Vec<AttachmentEntry> = s
             .load_balancers
             .iter()
-            .filter(|lb| !lb.target_group_arn.as_deref().is_some_and(|a| owned.group_arns.contains(a)))
+            .filter(|lb| {
+                !lb.target_group_arn
+                    .as_deref()
+                    .is_some_and(|a| owned.group_arns.contains(a))
+            })
             .cloned()
             .map(AttachmentEntry::Keep)
             .collect();
@@ -784,10 +1043,22 @@ fn withdraw(owned: &Owned<'_>, service_arn: &str, service: Option<&EcsService>, 
         }
     }
     for g in owned.groups.get(service_arn).into_iter().flatten() {
-        push(changes, Change::DeleteTargetGroup { arn: g.arn.clone(), name: g.name.clone() }, reason);
+        push(
+            changes,
+            Change::DeleteTargetGroup {
+                arn: g.arn.clone(),
+                name: g.name.clone(),
+            },
+            reason,
+        );
     }
     if let Some(s) = service {
-        out.services.push(status(s, ServiceState::Withdrawn, None, owned.resources(service_arn)));
+        out.services.push(status(
+            s,
+            ServiceState::Withdrawn,
+            None,
+            owned.resources(service_arn),
+        ));
     }
 }
 

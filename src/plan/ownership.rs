@@ -20,7 +20,9 @@ pub struct Ownership {
 
 impl Ownership {
     pub fn new(owner_id: impl Into<String>) -> Self {
-        Self { owner_id: owner_id.into() }
+        Self {
+            owner_id: owner_id.into(),
+        }
     }
 
     pub fn owner_id(&self) -> &str {

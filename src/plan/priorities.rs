@@ -29,7 +29,11 @@ pub struct Slot<'a> {
 /// How specific a rule is: smaller is more specific and must be evaluated first.
 pub fn specificity(hosts: &[String], paths: &[String]) -> (bool, bool, Reverse<usize>) {
     let wildcard = hosts.iter().any(|h| h.contains(['*', '?']));
-    let literal = paths.iter().map(|p| p.find(['*', '?']).unwrap_or(p.len())).max().unwrap_or(0);
+    let literal = paths
+        .iter()
+        .map(|p| p.find(['*', '?']).unwrap_or(p.len()))
+        .max()
+        .unwrap_or(0);
     (wildcard, paths.is_empty(), Reverse(literal))
 }
 
@@ -58,7 +62,10 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 fn hosts_overlap(a: &[String], b: &[String]) -> bool {
-    a.iter().any(|x| b.iter().any(|y| x == y || glob_match(x, y) || glob_match(y, x)))
+    a.iter().any(|x| {
+        b.iter()
+            .any(|y| x == y || glob_match(x, y) || glob_match(y, x))
+    })
 }
 
 /// The priorities could not be placed even by renumbering: the band is full.
@@ -113,7 +120,10 @@ fn graph(slots: &[Slot<'_>]) -> Graph {
             }
         }
     }
-    let mut g = Graph { before: vec![Vec::new(); n], after: vec![Vec::new(); n] };
+    let mut g = Graph {
+        before: vec![Vec::new(); n],
+        after: vec![Vec::new(); n],
+    };
     for (a, b) in pairs {
         let sa = specificity(slots[a].hosts, slots[a].paths);
         let sb = specificity(slots[b].hosts, slots[b].paths);
@@ -130,7 +140,11 @@ fn graph(slots: &[Slot<'_>]) -> Graph {
 
 /// Places every slot. `occupied` holds priorities of rules that are not slots (hand-made
 /// rules, rules of services left as they are): they are never reused.
-pub fn place(range: PriorityRange, occupied: &BTreeSet<u32>, slots: &[Slot<'_>]) -> Result<Placement, BandFull> {
+pub fn place(
+    range: PriorityRange,
+    occupied: &BTreeSet<u32>,
+    slots: &[Slot<'_>],
+) -> Result<Placement, BandFull> {
     let g = graph(slots);
     let mut taken = occupied.clone();
     let mut assigned: Vec<Option<u32>> = vec![None; slots.len()];
@@ -176,11 +190,23 @@ pub fn place(range: PriorityRange, occupied: &BTreeSet<u32>, slots: &[Slot<'_>])
             None => break,
         }
     }
-    let mut order: Vec<usize> = (0..slots.len()).filter(|&i| assigned[i].is_none()).collect();
+    let mut order: Vec<usize> = (0..slots.len())
+        .filter(|&i| assigned[i].is_none())
+        .collect();
     order.sort_by_key(|&i| (specificity(slots[i].hosts, slots[i].paths), i));
     for i in order {
-        let lo = g.before[i].iter().filter_map(|&j| assigned[j]).max().unwrap_or(0).max(range.low - 1);
-        let hi = g.after[i].iter().filter_map(|&j| assigned[j]).min().unwrap_or(u32::MAX).min(range.high + 1);
+        let lo = g.before[i]
+            .iter()
+            .filter_map(|&j| assigned[j])
+            .max()
+            .unwrap_or(0)
+            .max(range.low - 1);
+        let hi = g.after[i]
+            .iter()
+            .filter_map(|&j| assigned[j])
+            .min()
+            .unwrap_or(u32::MAX)
+            .min(range.high + 1);
         match free_between(&taken, range, lo, hi) {
             Some(p) => {
                 assigned[i] = Some(p);
@@ -189,7 +215,10 @@ pub fn place(range: PriorityRange, occupied: &BTreeSet<u32>, slots: &[Slot<'_>])
             None => return renumber(range, occupied, slots),
         }
     }
-    Ok(Placement { priorities: assigned.into_iter().map(|p| p.unwrap_or(0)).collect(), renumbered: false })
+    Ok(Placement {
+        priorities: assigned.into_iter().map(|p| p.unwrap_or(0)).collect(),
+        renumbered: false,
+    })
 }
 
 /// A free priority strictly between `lo` and `hi`: after the last taken one by [`STEP`] when
@@ -200,7 +229,11 @@ fn free_between(taken: &BTreeSet<u32>, range: PriorityRange, lo: u32, hi: u32) -
     }
     let last = taken.range(lo + 1..hi).next_back().copied().unwrap_or(lo);
     // The first rule starts one step into the band, leaving room before it.
-    let appended = if last < range.low { range.low + STEP } else { last + STEP };
+    let appended = if last < range.low {
+        range.low + STEP
+    } else {
+        last + STEP
+    };
     if appended > lo && appended < hi && appended <= range.high && !taken.contains(&appended) {
         return Some(appended);
     }
@@ -217,20 +250,40 @@ fn free_between(taken: &BTreeSet<u32>, range: PriorityRange, lo: u32, hi: u32) -
 
 /// Spreads every automatic rule over the band in specificity order (current order breaking
 /// ties), skipping `occupied` and explicit priorities.
-fn renumber(range: PriorityRange, occupied: &BTreeSet<u32>, slots: &[Slot<'_>]) -> Result<Placement, BandFull> {
+fn renumber(
+    range: PriorityRange,
+    occupied: &BTreeSet<u32>,
+    slots: &[Slot<'_>],
+) -> Result<Placement, BandFull> {
     let explicit: BTreeSet<u32> = slots.iter().filter_map(|s| s.explicit).collect();
     let auto: Vec<usize> = {
-        let mut v: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].explicit.is_none()).collect();
-        v.sort_by_key(|&i| (specificity(slots[i].hosts, slots[i].paths), slots[i].current.unwrap_or(u32::MAX), i));
+        let mut v: Vec<usize> = (0..slots.len())
+            .filter(|&i| slots[i].explicit.is_none())
+            .collect();
+        v.sort_by_key(|&i| {
+            (
+                specificity(slots[i].hosts, slots[i].paths),
+                slots[i].current.unwrap_or(u32::MAX),
+                i,
+            )
+        });
         v
     };
-    let free_count = (range.low..=range.high).filter(|p| !occupied.contains(p) && !explicit.contains(p)).count();
+    let free_count = (range.low..=range.high)
+        .filter(|p| !occupied.contains(p) && !explicit.contains(p))
+        .count();
     if free_count < auto.len() {
-        return Err(BandFull { low: range.low, high: range.high, free: free_count, needed: auto.len() });
+        return Err(BandFull {
+            low: range.low,
+            high: range.high,
+            free: free_count,
+            needed: auto.len(),
+        });
     }
     let mut priorities: Vec<u32> = slots.iter().map(|s| s.explicit.unwrap_or(0)).collect();
     let stride = free_count / auto.len().max(1);
-    let mut free = (range.low..=range.high).filter(|p| !occupied.contains(p) && !explicit.contains(p));
+    let mut free =
+        (range.low..=range.high).filter(|p| !occupied.contains(p) && !explicit.contains(p));
     let mut next = free.next();
     for (k, &i) in auto.iter().enumerate() {
         // Evenly spaced: take the first free priority, then skip `stride - 1`.
@@ -240,14 +293,20 @@ fn renumber(range: PriorityRange, occupied: &BTreeSet<u32>, slots: &[Slot<'_>]) 
             next = free.nth(stride.saturating_sub(1));
         }
     }
-    Ok(Placement { priorities, renumbered: true })
+    Ok(Placement {
+        priorities,
+        renumbered: true,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const RANGE: PriorityRange = PriorityRange { low: 1000, high: 49_999 };
+    const RANGE: PriorityRange = PriorityRange {
+        low: 1000,
+        high: 49_999,
+    };
 
     fn v(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| s.to_string()).collect()
@@ -265,15 +324,34 @@ mod tests {
     #[test]
     fn new_rules_append_in_steps_and_existing_ones_stay() {
         let hosts: Vec<Vec<String>> = (0..3).map(|i| v(&[&format!("s{i}.example.com")])).collect();
-        let slots: Vec<Slot> = hosts.iter().map(|h| Slot { hosts: h, paths: &[], explicit: None, current: None }).collect();
+        let slots: Vec<Slot> = hosts
+            .iter()
+            .map(|h| Slot {
+                hosts: h,
+                paths: &[],
+                explicit: None,
+                current: None,
+            })
+            .collect();
         let p = place(RANGE, &BTreeSet::new(), &slots).expect("room");
         assert_eq!(p.priorities, vec![1010, 1020, 1030]);
         // Remove the middle one: the others keep their numbers.
         let slots2 = vec![
-            Slot { current: Some(1010), ..slots[0].clone() },
-            Slot { current: Some(1030), ..slots[2].clone() },
+            Slot {
+                current: Some(1010),
+                ..slots[0].clone()
+            },
+            Slot {
+                current: Some(1030),
+                ..slots[2].clone()
+            },
         ];
-        assert_eq!(place(RANGE, &BTreeSet::new(), &slots2).expect("room").priorities, vec![1010, 1030]);
+        assert_eq!(
+            place(RANGE, &BTreeSet::new(), &slots2)
+                .expect("room")
+                .priorities,
+            vec![1010, 1030]
+        );
     }
 
     #[test]
@@ -281,17 +359,38 @@ mod tests {
         let host = v(&["a.example.com"]);
         let api = v(&["/api/*"]);
         let slots = vec![
-            Slot { hosts: &host, paths: &[], explicit: None, current: Some(1010) },
-            Slot { hosts: &host, paths: &api, explicit: None, current: None },
+            Slot {
+                hosts: &host,
+                paths: &[],
+                explicit: None,
+                current: Some(1010),
+            },
+            Slot {
+                hosts: &host,
+                paths: &api,
+                explicit: None,
+                current: None,
+            },
         ];
         let p = place(RANGE, &BTreeSet::new(), &slots).expect("room");
-        assert_eq!(p, Placement { priorities: vec![1010, 1004], renumbered: false });
+        assert_eq!(
+            p,
+            Placement {
+                priorities: vec![1010, 1004],
+                renumbered: false
+            }
+        );
     }
 
     #[test]
     fn occupied_priorities_are_never_used() {
         let host = v(&["a.example.com"]);
-        let slots = vec![Slot { hosts: &host, paths: &[], explicit: None, current: Some(1000) }];
+        let slots = vec![Slot {
+            hosts: &host,
+            paths: &[],
+            explicit: None,
+            current: Some(1000),
+        }];
         let occupied = BTreeSet::from([1000]);
         let p = place(RANGE, &occupied, &slots).expect("room");
         assert_ne!(p.priorities[0], 1000);
@@ -305,9 +404,24 @@ mod tests {
         let p2 = v(&["/a/b"]);
         let p3 = v(&["/a"]);
         let slots = vec![
-            Slot { hosts: &host, paths: &p3, explicit: None, current: Some(1) },
-            Slot { hosts: &host, paths: &p2, explicit: None, current: Some(2) },
-            Slot { hosts: &host, paths: &p1, explicit: None, current: None },
+            Slot {
+                hosts: &host,
+                paths: &p3,
+                explicit: None,
+                current: Some(1),
+            },
+            Slot {
+                hosts: &host,
+                paths: &p2,
+                explicit: None,
+                current: Some(2),
+            },
+            Slot {
+                hosts: &host,
+                paths: &p1,
+                explicit: None,
+                current: None,
+            },
         ];
         let p = place(range, &BTreeSet::new(), &slots).expect("renumbered");
         assert!(p.renumbered);

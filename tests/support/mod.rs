@@ -31,7 +31,10 @@ fn venv_bin(name: &str) -> PathBuf {
 impl Moto {
     /// Starts moto and waits until it answers (fails the test after 30 s).
     pub fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
         let child = Command::new(venv_bin("moto_server"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
@@ -41,7 +44,10 @@ impl Moto {
         let endpoint = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto did not start on {endpoint}");
+            assert!(
+                Instant::now() < deadline,
+                "moto did not start on {endpoint}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         // Tasks stay in the state they were created in (moto otherwise advances them on
@@ -71,7 +77,9 @@ impl Moto {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&self.endpoint)
             .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_ecs::config::Credentials::new("test", "test", None, None, "test"))
+            .credentials_provider(aws_sdk_ecs::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
             .load()
             .await
@@ -84,7 +92,11 @@ impl Moto {
             .args(args)
             .output()
             .expect("python runs");
-        assert!(out.status.success(), "seed_network.py {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "seed_network.py {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).expect("JSON from seed_network.py")
     }
 
@@ -106,17 +118,37 @@ impl Moto {
 
     /// Registers an awsvpc task definition (container `serviceA`, port 8080 unless
     /// overridden in `extra`) and creates a service. Returns the service ARN.
-    pub fn create_service(&self, seed: &Seed, name: &str, td_tags: &[(&str, &str)], service_tags: &[(&str, &str)], labels: &[(&str, &str)]) -> String {
+    pub fn create_service(
+        &self,
+        seed: &Seed,
+        name: &str,
+        td_tags: &[(&str, &str)],
+        service_tags: &[(&str, &str)],
+        labels: &[(&str, &str)],
+    ) -> String {
         let net = seed.raw.to_string();
-        let mut args: Vec<String> = vec!["service".into(), "--network".into(), net, "--name".into(), name.into()];
-        for (flag, list) in [("--td-tag", td_tags), ("--service-tag", service_tags), ("--label", labels)] {
+        let mut args: Vec<String> = vec![
+            "service".into(),
+            "--network".into(),
+            net,
+            "--name".into(),
+            name.into(),
+        ];
+        for (flag, list) in [
+            ("--td-tag", td_tags),
+            ("--service-tag", service_tags),
+            ("--label", labels),
+        ] {
             for (k, v) in list {
                 args.push(flag.into());
                 args.push(format!("{k}={v}"));
             }
         }
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.script(&refs)["service_arn"].as_str().unwrap_or_default().to_string()
+        self.script(&refs)["service_arn"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// Runs the ecs-ingress binary with `args` against this server.
@@ -145,7 +177,12 @@ pub struct Seed {
 impl Seed {
     /// The common flags: cluster and listener.
     pub fn args(&self) -> Vec<String> {
-        vec!["--cluster".into(), self.cluster.clone(), "--listener".into(), self.listener_arn.clone()]
+        vec![
+            "--cluster".into(),
+            self.cluster.clone(),
+            "--listener".into(),
+            self.listener_arn.clone(),
+        ]
     }
 }
 

@@ -44,11 +44,9 @@ impl Observed {
     }
 }
 
-/// State kept between passes: what never changes need not be read again.
+/// State kept between passes: what need not be read again.
 #[derive(Debug, Default)]
 pub struct Cache {
-    /// Task definition revisions are immutable, except for their tags.
-    task_definitions: HashMap<String, TaskDefinition>,
     /// Attributes last seen or written per owned target group. Re-read when missing, so a
     /// restart (or [`Cache::forget_attributes`]) verifies them again.
     attributes: HashMap<String, crate::state::TargetGroupAttributes>,
@@ -78,13 +76,13 @@ pub async fn observe(
     cache: &mut Cache,
 ) -> Observed {
     let mut observed = Observed::default();
-    read_services(aws, config, cache, &mut observed).await;
+    read_services(aws, config, &mut observed).await;
     read_listeners(aws, config, &mut observed).await;
     read_target_groups(aws, ownership, cache, &mut observed).await;
     observed
 }
 
-async fn read_services(aws: &Aws, config: &Config, cache: &mut Cache, observed: &mut Observed) {
+async fn read_services(aws: &Aws, config: &Config, observed: &mut Observed) {
     for cluster in &config.clusters {
         let arns = match aws.ecs.list_services(cluster).await {
             Ok(arns) => arns,
@@ -108,10 +106,10 @@ async fn read_services(aws: &Aws, config: &Config, cache: &mut Cache, observed: 
         .map(|s| s.task_definition.clone())
         .collect();
     for arn in wanted {
-        // Contents are cached; tags can change, and this call returns both.
+        // Tags can change on the same revision, and this call returns them with the
+        // contents, so nothing is cached here (the scale work moves tags to GetResources).
         match aws.ecs.describe_task_definition(&arn).await {
             Ok(td) => {
-                cache.task_definitions.insert(arn.clone(), td.clone());
                 observed.task_definitions.insert(arn, td);
             }
             Err(e) => observed.failures.push(e),

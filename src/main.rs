@@ -34,7 +34,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     telemetry::init_logging(config.log_format);
     let metrics = Arc::new(Metrics::new());
     let sdk = clients::load_sdk_config().await;
-    let aws = clients::real_aws(&sdk, metrics.clone());
+    let aws = clients::real_aws(&sdk, metrics.clone(), config.rate_share);
     let controller = Arc::new(Controller::new(config, aws, metrics.clone()));
     match mode {
         "plan" => {

@@ -50,6 +50,9 @@ pub struct Cache {
     /// Attributes last seen or written per owned target group. Re-read when missing, so a
     /// restart (or [`Cache::forget_attributes`]) verifies them again.
     attributes: HashMap<String, crate::state::TargetGroupAttributes>,
+    /// Each service's intent at the end of the last pass, to tell drift (the intent is the
+    /// same, yet a resource needs changing) from an intent change.
+    intents: HashMap<String, crate::model::ServiceIntent>,
 }
 
 impl Cache {
@@ -59,6 +62,18 @@ impl Cache {
         attributes: crate::state::TargetGroupAttributes,
     ) {
         self.attributes.insert(arn.to_string(), attributes);
+    }
+
+    /// True when `service_arn` had exactly `intent` at the end of the last pass.
+    pub fn intent_unchanged(&self, service_arn: &str, intent: &crate::model::ServiceIntent) -> bool {
+        self.intents.get(service_arn) == Some(intent)
+    }
+
+    pub fn remember_intents(&mut self, intents: &[(EcsService, crate::model::ServiceIntent)]) {
+        self.intents = intents
+            .iter()
+            .map(|(s, i)| (s.arn.clone(), i.clone()))
+            .collect();
     }
 
     /// Drops the attribute cache so the next pass reads (and repairs) every owned target

@@ -114,10 +114,13 @@ impl Controller {
         }
         let plan = plan::plan(&plan_config, &observed, &intents);
         let applied = if apply && !self.config.dry_run {
-            Some(apply::apply(&self.aws, &plan, &self.metrics, &mut cache).await)
+            let report = apply::apply(&self.aws, &plan, &self.metrics, &mut cache).await;
+            self.count_drift_repairs(&plan, &report, &intents, &cache);
+            Some(report)
         } else {
             None
         };
+        cache.remember_intents(&intents);
         drop(cache);
         let report = PassReport {
             plan,
@@ -126,6 +129,37 @@ impl Controller {
         };
         self.record(&report, started.elapsed());
         report
+    }
+
+    /// An update applied to a service whose intent did not change since the last pass puts
+    /// back something changed outside ecs-ingress: a drift repair.
+    fn count_drift_repairs(
+        &self,
+        plan: &Plan,
+        report: &ApplyReport,
+        intents: &[(EcsService, ServiceIntent)],
+        cache: &Cache,
+    ) {
+        for (planned, result) in plan.changes.iter().zip(&report.results) {
+            let Some(service_arn) = planned.service_arn.as_deref() else {
+                continue;
+            };
+            if result.result != "applied" || !planned.change.is_update() {
+                continue;
+            }
+            let unchanged = intents
+                .iter()
+                .find(|(s, _)| s.arn == service_arn)
+                .is_some_and(|(_, i)| cache.intent_unchanged(service_arn, i));
+            if unchanged {
+                self.metrics
+                    .drift_repairs
+                    .get_or_create(&crate::telemetry::KindLabel {
+                        kind: planned.change.kind().into(),
+                    })
+                    .inc();
+            }
+        }
     }
 
     fn record(&self, report: &PassReport, took: Duration) {

@@ -80,6 +80,7 @@ pub struct Metrics {
     pub aws_calls: Family<AwsCallLabels, Counter>,
     pub aws_call_duration: Family<AwsOperationLabels, Histogram>,
     pub throttled_calls: Family<AwsOperationLabels, Counter>,
+    pub rate_limit_wait: Histogram,
     pub drift_repairs: Family<KindLabel, Counter>,
     pub events_received: Counter,
     pub events_malformed: Counter,
@@ -145,6 +146,12 @@ impl Metrics {
             "AWS API calls that AWS answered with a throttling error",
             throttled_calls.clone(),
         );
+        let rate_limit_wait = duration_histogram();
+        registry.register(
+            "rate_limit_wait_seconds",
+            "Time AWS calls waited for the client-side rate limiter (only calls that waited)",
+            rate_limit_wait.clone(),
+        );
         let drift_repairs = Family::<KindLabel, Counter>::default();
         registry.register(
             "drift_repairs",
@@ -174,6 +181,7 @@ impl Metrics {
             aws_calls,
             aws_call_duration,
             throttled_calls,
+            rate_limit_wait,
             drift_repairs,
             events_received,
             events_malformed,

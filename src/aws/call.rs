@@ -1,25 +1,33 @@
-//! The one place every AWS call goes through: timing, outcome metrics and (see
-//! [`crate::aws::call::CallContext::call`]) the client-side rate limit.
+//! The one place every AWS call goes through: the client-side rate limit, timing and
+//! outcome metrics.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::error::{AwsError, ErrorKind};
+use crate::ratelimit::RateLimiter;
 use crate::telemetry::Metrics;
 
-/// Shared by all adapters of one process.
+/// Shared by all adapters of one process (real or fake), so one limiter paces them all.
 #[derive(Clone)]
 pub struct CallContext {
     metrics: Arc<Metrics>,
+    limiter: Arc<RateLimiter>,
 }
 
 impl CallContext {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics }
+    pub fn new(metrics: Arc<Metrics>, limiter: Arc<RateLimiter>) -> Self {
+        Self { metrics, limiter }
     }
 
-    /// Runs one AWS call and records it as `ecs_ingress_aws_calls_total{service,operation,outcome}`.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Waits for the call's rate buckets, runs it, and records it as
+    /// `ecs_ingress_aws_calls_total{service,operation,outcome}`. The `call` future is lazy,
+    /// so nothing is sent before a token is held.
     pub async fn call<T, F>(
         &self,
         service: &'static str,
@@ -29,6 +37,10 @@ impl CallContext {
     where
         F: Future<Output = Result<T, AwsError>>,
     {
+        let waited = self.limiter.acquire(service, operation).await;
+        if !waited.is_zero() {
+            self.metrics.rate_limit_wait.observe(waited.as_secs_f64());
+        }
         let started = Instant::now();
         let result = call.await;
         let (outcome, throttled) = match &result {

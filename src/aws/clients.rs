@@ -9,6 +9,7 @@ use aws_config::BehaviorVersion;
 
 use super::call::CallContext;
 use super::{Aws, ecs::EcsAdapter, elb::ElbAdapter};
+use crate::ratelimit::RateLimiter;
 use crate::telemetry::Metrics;
 
 /// Loads the shared SDK configuration (region, credentials, endpoint, retries).
@@ -16,9 +17,10 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
 
-/// The real adapters, instrumented with `metrics`.
-pub fn real_aws(sdk: &aws_config::SdkConfig, metrics: Arc<Metrics>) -> Aws {
-    let ctx = CallContext::new(metrics);
+/// The real adapters, instrumented with `metrics` and paced to `rate_share` percent of
+/// each AWS rate bucket.
+pub fn real_aws(sdk: &aws_config::SdkConfig, metrics: Arc<Metrics>, rate_share: u8) -> Aws {
+    let ctx = CallContext::new(metrics, Arc::new(RateLimiter::new(rate_share)));
     Aws {
         ecs: Arc::new(EcsAdapter::new(aws_sdk_ecs::Client::new(sdk), ctx.clone())),
         elb: Arc::new(ElbAdapter::new(

@@ -1,0 +1,104 @@
+//! A ready-made fake estate: one cluster, ALBs with the seed's listener layout, and helpers
+//! to add tagged services. Shared by the tests and the scale benchmark.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{FakeAws, container, tags};
+use crate::config::{Config, LogFormat, Policy, PriorityRange};
+use crate::runtime::Controller;
+use crate::telemetry::Metrics;
+
+pub const CLUSTER: &str = "main";
+pub const VPC: &str = "vpc-0fake";
+/// The container and port every fixture service routes to.
+pub const CONTAINER: &str = "app";
+pub const PORT: i32 = 8080;
+
+/// A fake account with `albs` internal ALBs; listener `default` is the first, `alb-N` the
+/// N-th (0-based) of the others.
+pub struct Estate {
+    pub fake: Arc<FakeAws>,
+    pub metrics: Arc<Metrics>,
+    /// Listener name → ARN.
+    pub listeners: BTreeMap<String, String>,
+}
+
+pub fn listener_name(index: usize) -> String {
+    if index == 0 {
+        "default".to_string()
+    } else {
+        format!("alb-{index}")
+    }
+}
+
+impl Estate {
+    pub fn new(albs: usize) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        let fake = FakeAws::new(metrics.clone());
+        let mut listeners = BTreeMap::new();
+        {
+            let mut world = fake.world();
+            world.add_cluster(CLUSTER);
+            for i in 0..albs.max(1) {
+                let (_, listener) = world.add_load_balancer(&format!("internal-alb-{i}"), VPC);
+                listeners.insert(listener_name(i), listener);
+            }
+        }
+        Self {
+            fake,
+            metrics,
+            listeners,
+        }
+    }
+
+    /// The configuration `ecs-ingress --cluster main --listener ...` would produce.
+    pub fn config(&self) -> Config {
+        Config {
+            clusters: vec![CLUSTER.to_string()],
+            listeners: self.listeners.clone(),
+            hosted_zones: vec![],
+            owner_id: "ecs-ingress".into(),
+            tag_prefix: String::new(),
+            interval: Duration::from_secs(30),
+            priority_range: PriorityRange {
+                low: 1000,
+                high: 49_999,
+            },
+            policy: Policy::Sync,
+            dry_run: false,
+            events_queue_url: None,
+            admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log_format: LogFormat::Text,
+            rate_share: 100,
+        }
+    }
+
+    pub fn controller(&self) -> Controller {
+        self.controller_with(self.config())
+    }
+
+    pub fn controller_with(&self, config: Config) -> Controller {
+        Controller::new(config, self.fake.aws(), self.metrics.clone())
+    }
+
+    /// A service whose task definition (awsvpc, container `app` on 8080) carries
+    /// `td_tags`, and whose service carries `service_tags`. Returns its ARN.
+    pub fn add_service(
+        &self,
+        name: &str,
+        td_tags: &[(&str, &str)],
+        service_tags: &[(&str, &str)],
+    ) -> String {
+        let mut world = self.fake.world();
+        let td = world.add_task_definition(
+            name,
+            "awsvpc",
+            vec![container(CONTAINER, PORT, Default::default())],
+            tags(td_tags),
+        );
+        world.add_service(CLUSTER, name, &td, tags(service_tags))
+    }
+}

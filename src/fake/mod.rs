@@ -1,0 +1,262 @@
+//! An in-memory AWS behind the same traits as the real adapters.
+//!
+//! It enforces the AWS rules the controller must live with — unique rule priorities per
+//! listener, 100 rules and 100 target groups per ALB, 5 condition values per rule,
+//! target-group name rules and uniqueness, `ResourceInUse` while a rule forwards to a
+//! target group, ECS refusing a target group that no load balancer uses — so a test that
+//! passes here exercises the controller's ordering and safety, not a lenient mock.
+//!
+//! It records every call (as the number of AWS requests the real adapter would send, pages
+//! included), injects faults per operation, and can enforce AWS's per-account token
+//! buckets server-side ([`FakeAws::enforce_rate_limits`]), answering `Throttling` like AWS.
+//! Calls from the controller go through a [`CallContext`], as the real adapters' do, so the
+//! client-side limiter and metrics are exercised too. Time is tokio's: with paused time a
+//! cold start that takes AWS minutes runs in milliseconds.
+
+mod ecs;
+mod elb;
+pub mod estate;
+mod world;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::aws::call::CallContext;
+use crate::aws::{Aws, AwsError, ErrorKind};
+use crate::ratelimit::{Bucket, Buckets, RateLimiter};
+use crate::state::{Container, PortMapping, Tags};
+use crate::telemetry::Metrics;
+
+pub use estate::Estate;
+pub use world::{FakeService, FakeTask, World, default_health_check};
+
+/// A fault to inject: the next `times` calls of `operation` fail with `kind`.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub operation: &'static str,
+    pub kind: ErrorKind,
+    pub times: u32,
+}
+
+/// One recorded AWS request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub service: &'static str,
+    pub operation: &'static str,
+    /// False when it was throttled or failed by an injected fault before doing anything.
+    pub served: bool,
+}
+
+impl Call {
+    /// True for calls that change something.
+    pub fn is_write(&self) -> bool {
+        !(self.operation.starts_with("Describe")
+            || self.operation.starts_with("List")
+            || self.operation.starts_with("Get"))
+    }
+}
+
+/// The in-memory AWS.
+pub struct FakeAws {
+    world: Mutex<World>,
+    calls: Mutex<Vec<Call>>,
+    faults: Mutex<Vec<Fault>>,
+    rate_limits: Mutex<Option<Arc<Buckets>>>,
+    ctx: CallContext,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The fake's state stays consistent between statements; a panicking test thread must not
+    // hide the state from the assertions of another.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl FakeAws {
+    /// An empty account. The controller side gets `metrics` and the whole of every bucket.
+    pub fn new(metrics: Arc<Metrics>) -> Arc<Self> {
+        Self::with_rate_share(metrics, 100)
+    }
+
+    /// An empty account whose client side paces itself to `rate_share` percent.
+    pub fn with_rate_share(metrics: Arc<Metrics>, rate_share: u8) -> Arc<Self> {
+        Arc::new(Self {
+            world: Mutex::new(World::default()),
+            calls: Mutex::new(Vec::new()),
+            faults: Mutex::new(Vec::new()),
+            rate_limits: Mutex::new(None),
+            ctx: CallContext::new(metrics, Arc::new(RateLimiter::new(rate_share))),
+        })
+    }
+
+    /// The adapters the controller uses.
+    pub fn aws(self: &Arc<Self>) -> Aws {
+        Aws {
+            ecs: self.clone(),
+            elb: self.clone(),
+        }
+    }
+
+    /// Server-side throttling with AWS's published buckets (full size).
+    pub fn enforce_rate_limits(&self) {
+        *lock(&self.rate_limits) = Some(Arc::new(Buckets::new(1.0)));
+    }
+
+    /// Direct access to the account, for fixtures and assertions.
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        lock(&self.world)
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        lock(&self.faults).push(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        lock(&self.faults).clear();
+    }
+
+    /// Every request so far.
+    pub fn calls(&self) -> Vec<Call> {
+        lock(&self.calls).clone()
+    }
+
+    pub fn reset_calls(&self) {
+        lock(&self.calls).clear();
+    }
+
+    /// Requests per operation.
+    pub fn call_counts(&self) -> BTreeMap<&'static str, usize> {
+        let mut out = BTreeMap::new();
+        for c in lock(&self.calls).iter() {
+            *out.entry(c.operation).or_default() += 1;
+        }
+        out
+    }
+
+    /// Served requests that change something.
+    pub fn writes(&self) -> usize {
+        lock(&self.calls)
+            .iter()
+            .filter(|c| c.served && c.is_write())
+            .count()
+    }
+
+    /// Requests answered with a throttling error.
+    pub fn throttled(&self) -> usize {
+        lock(&self.calls).iter().filter(|c| !c.served).count()
+    }
+
+    /// Admission of one request: rate buckets, then injected faults. Records it either way.
+    fn admit(&self, service: &'static str, operation: &'static str) -> Result<(), AwsError> {
+        let buckets = lock(&self.rate_limits).clone();
+        if let Some(buckets) = buckets {
+            let wanted: &[Bucket] = Bucket::for_operation(service, operation);
+            if buckets
+                .try_take_all(wanted, tokio::time::Instant::now())
+                .is_err()
+            {
+                self.record(service, operation, false);
+                return Err(error(
+                    service,
+                    operation,
+                    "Throttling",
+                    "Rate exceeded".into(),
+                ));
+            }
+        }
+        let mut faults = lock(&self.faults);
+        if let Some(f) = faults
+            .iter_mut()
+            .find(|f| f.operation == operation && f.times > 0)
+        {
+            f.times -= 1;
+            let kind = f.kind;
+            drop(faults);
+            self.record(service, operation, false);
+            let mut e = AwsError::new(service, operation, kind, "injected fault");
+            e.code = Some(format!("Injected{}", kind.as_str()));
+            return Err(e);
+        }
+        drop(faults);
+        self.record(service, operation, true);
+        Ok(())
+    }
+
+    fn record(&self, service: &'static str, operation: &'static str, served: bool) {
+        lock(&self.calls).push(Call {
+            service,
+            operation,
+            served,
+        });
+    }
+
+    /// One request through the client side (limiter, metrics) and the server side
+    /// (buckets, faults), then `f` on the account.
+    async fn request<T>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        f: impl FnOnce(&mut World) -> Result<T, AwsError>,
+    ) -> Result<T, AwsError> {
+        self.ctx
+            .call(service, operation, async {
+                self.admit(service, operation)?;
+                f(&mut lock(&self.world))
+            })
+            .await
+    }
+
+    /// A paged read: `pages` requests as the real adapter would send, the last one doing
+    /// the work. A failure on any page fails the read, as in the adapter.
+    async fn paged<T>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        items: usize,
+        page_size: usize,
+        f: impl FnOnce(&mut World) -> Result<T, AwsError>,
+    ) -> Result<T, AwsError> {
+        let pages = items.div_ceil(page_size).max(1);
+        for _ in 1..pages {
+            self.ctx
+                .call(service, operation, async { self.admit(service, operation) })
+                .await?;
+        }
+        self.request(service, operation, f).await
+    }
+}
+
+/// An AWS error as the service would answer it.
+pub(crate) fn error(
+    service: &'static str,
+    operation: &'static str,
+    code: &str,
+    message: String,
+) -> AwsError {
+    let mut e = AwsError::new(service, operation, ErrorKind::from_code(code), message);
+    e.code = Some(code.to_string());
+    e
+}
+
+/// A container with one TCP port, for fixtures.
+pub fn container(name: &str, port: i32, labels: Tags) -> Container {
+    Container {
+        name: name.to_string(),
+        docker_labels: labels,
+        port_mappings: vec![PortMapping {
+            container_port: port,
+            host_port: None,
+            udp: false,
+        }],
+    }
+}
+
+/// Tags from `key=value` pairs.
+pub fn tags(pairs: &[(&str, &str)]) -> Tags {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

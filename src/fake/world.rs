@@ -1,0 +1,694 @@
+//! The fake account's state and the AWS rules that guard it. Synchronous: the async trait
+//! impls only admit a request and then call into here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::error;
+use crate::aws::AwsError;
+use crate::plan::desired::ATTRIBUTE_DEFAULTS;
+use crate::state::{
+    Container, EcsService, EcsTask, HealthCheck, Listener, LoadBalancer, LoadBalancerAttachment,
+    Rule, RuleSpec, Tags, Target, TargetGroup, TargetGroupAttributes, TargetGroupSpec,
+    TaskDefinition,
+};
+
+const ACCOUNT: &str = "123456789012";
+const REGION: &str = "us-east-1";
+const ELB: &str = "elbv2";
+/// AWS quotas (see `aws-limits`): per ALB, and per rule.
+pub const RULES_PER_ALB: usize = 100;
+pub const TARGET_GROUPS_PER_ALB: usize = 100;
+const CONDITION_VALUES_PER_RULE: usize = 5;
+
+/// An ECS service and how many deployments ecs-ingress caused.
+#[derive(Debug, Clone)]
+pub struct FakeService {
+    pub service: EcsService,
+    /// UpdateService calls that changed its load balancers: each one is an ECS deployment.
+    pub deployments: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeTask {
+    pub cluster_arn: String,
+    pub task: EcsTask,
+}
+
+/// Everything in the fake account.
+#[derive(Debug, Default)]
+pub struct World {
+    next_id: u64,
+    pub clusters: BTreeMap<String, String>,
+    pub services: BTreeMap<String, FakeService>,
+    pub task_definitions: BTreeMap<String, TaskDefinition>,
+    pub tasks: Vec<FakeTask>,
+    pub load_balancers: BTreeMap<String, LoadBalancer>,
+    pub listeners: BTreeMap<String, Listener>,
+    /// Every rule, default rules included.
+    pub rules: BTreeMap<String, Rule>,
+    /// Target groups with their tags and (complete) attributes; `load_balancer_arns` is
+    /// derived on read.
+    pub target_groups: BTreeMap<String, TargetGroup>,
+    pub targets: BTreeMap<String, BTreeSet<Target>>,
+}
+
+fn elb_arn(kind: &str, rest: &str) -> String {
+    format!("arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:{kind}/{rest}")
+}
+
+fn not_found(operation: &'static str, code: &str, arn: &str) -> AwsError {
+    error(
+        ELB,
+        operation,
+        code,
+        format!("One or more resources not found: {arn}"),
+    )
+}
+
+impl World {
+    fn id(&mut self) -> String {
+        self.next_id += 1;
+        format!("{:016x}", self.next_id)
+    }
+
+    // ---- fixtures ---------------------------------------------------------------------
+
+    pub fn add_cluster(&mut self, name: &str) -> String {
+        let arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{name}");
+        self.clusters.insert(name.to_string(), arn.clone());
+        arn
+    }
+
+    /// An internal ALB with an HTTP listener whose default action forwards to an empty
+    /// target group, as in the seed. Returns (load balancer ARN, listener ARN).
+    pub fn add_load_balancer(&mut self, name: &str, vpc_id: &str) -> (String, String) {
+        let id = self.id();
+        let lb_arn = elb_arn("loadbalancer", &format!("app/{name}/{id}"));
+        self.load_balancers.insert(
+            lb_arn.clone(),
+            LoadBalancer {
+                arn: lb_arn.clone(),
+                name: name.to_string(),
+                vpc_id: vpc_id.to_string(),
+                dns_name: format!("internal-{name}-{}.{REGION}.elb.amazonaws.com", self.next_id),
+                canonical_hosted_zone_id: "Z35SXDOTRQ7X7K".into(),
+                ip_address_type: "ipv4".into(),
+            },
+        );
+        let listener_id = self.id();
+        let listener_arn = elb_arn("listener", &format!("app/{name}/{id}/{listener_id}"));
+        self.listeners.insert(
+            listener_arn.clone(),
+            Listener {
+                arn: listener_arn.clone(),
+                load_balancer_arn: lb_arn.clone(),
+                port: Some(80),
+                protocol: Some("HTTP".into()),
+            },
+        );
+        let invalid = self
+            .insert_target_group(&TargetGroupSpec {
+                name: format!("invalid-{}", self.next_id),
+                protocol: "HTTP".into(),
+                protocol_version: "HTTP1".into(),
+                port: 80,
+                target_type: "ip".into(),
+                vpc_id: vpc_id.to_string(),
+                health_check: default_health_check(),
+                attributes: TargetGroupAttributes::new(),
+                tags: Tags::new(),
+            })
+            .unwrap_or_else(|e| unreachable!("fixture target group is valid: {e}"));
+        let rule_id = self.id();
+        let default_arn = elb_arn(
+            "listener-rule",
+            &format!("app/{name}/{id}/{listener_id}/{rule_id}"),
+        );
+        self.rules.insert(
+            default_arn.clone(),
+            Rule {
+                arn: default_arn,
+                listener_arn: listener_arn.clone(),
+                priority: None,
+                hosts: vec![],
+                paths: vec![],
+                other_conditions: 0,
+                forward_target_groups: vec![invalid],
+                other_actions: 0,
+                tags: Tags::new(),
+            },
+        );
+        (lb_arn, listener_arn)
+    }
+
+    pub fn add_task_definition(
+        &mut self,
+        family: &str,
+        network_mode: &str,
+        containers: Vec<Container>,
+        tags: Tags,
+    ) -> String {
+        let revision = self
+            .task_definitions
+            .keys()
+            .filter(|a| a.contains(&format!("task-definition/{family}:")))
+            .count()
+            + 1;
+        let arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{family}:{revision}");
+        self.task_definitions.insert(
+            arn.clone(),
+            TaskDefinition {
+                arn: arn.clone(),
+                network_mode: Some(network_mode.to_string()),
+                containers,
+                tags,
+            },
+        );
+        arn
+    }
+
+    /// An ACTIVE service; creation order is its age.
+    pub fn add_service(
+        &mut self,
+        cluster: &str,
+        name: &str,
+        task_definition: &str,
+        tags: Tags,
+    ) -> String {
+        let cluster_arn = self
+            .clusters
+            .get(cluster)
+            .cloned()
+            .unwrap_or_else(|| self.add_cluster(cluster));
+        let arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/{name}");
+        self.next_id += 1;
+        self.services.insert(
+            arn.clone(),
+            FakeService {
+                service: EcsService {
+                    arn: arn.clone(),
+                    name: name.to_string(),
+                    cluster_arn,
+                    status: "ACTIVE".into(),
+                    created_at: Some(1_700_000_000 + self.next_id as i64),
+                    task_definition: task_definition.to_string(),
+                    deployment_controller: "ECS".into(),
+                    tags,
+                    load_balancers: vec![],
+                },
+                deployments: 0,
+            },
+        );
+        arn
+    }
+
+    pub fn service_mut(&mut self, arn: &str) -> Option<&mut EcsService> {
+        self.services.get_mut(arn).map(|s| &mut s.service)
+    }
+
+    /// DeleteService: the service stays listed as INACTIVE for a while, as on AWS.
+    pub fn delete_service(&mut self, arn: &str) {
+        if let Some(s) = self.service_mut(arn) {
+            s.status = "INACTIVE".into();
+            s.load_balancers.clear();
+        }
+    }
+
+    /// A RUNNING task of `service` (started by it: group `service:NAME`).
+    pub fn add_task(&mut self, service_arn: &str, ip: &str) -> Option<String> {
+        let service = &self.services.get(service_arn)?.service;
+        let cluster_arn = service.cluster_arn.clone();
+        let group = format!("service:{}", service.name);
+        let cluster = cluster_arn.rsplit('/').next().unwrap_or_default().to_string();
+        let id = self.id();
+        let arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task/{cluster}/{id}");
+        self.tasks.push(FakeTask {
+            cluster_arn,
+            task: EcsTask {
+                arn: arn.clone(),
+                group: Some(group),
+                last_status: "RUNNING".into(),
+                private_ip: Some(ip.to_string()),
+            },
+        });
+        Some(arn)
+    }
+
+    pub fn stop_task(&mut self, task_arn: &str) {
+        for t in &mut self.tasks {
+            if t.task.arn == task_arn {
+                t.task.last_status = "STOPPED".into();
+            }
+        }
+    }
+
+    // ---- views ------------------------------------------------------------------------
+
+    pub fn cluster_arn(&self, cluster: &str) -> Option<String> {
+        if cluster.starts_with("arn:") {
+            return self.clusters.values().find(|a| *a == cluster).cloned();
+        }
+        self.clusters.get(cluster).cloned()
+    }
+
+    /// Load balancers a target group is used by (through any rule of their listeners).
+    pub fn load_balancers_of(&self, target_group_arn: &str) -> Vec<String> {
+        self.rules
+            .values()
+            .filter(|r| r.forward_target_groups.iter().any(|t| t == target_group_arn))
+            .filter_map(|r| self.listeners.get(&r.listener_arn))
+            .map(|l| l.load_balancer_arn.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+
+    /// A target group as DescribeTargetGroups returns it (no tags, no attributes).
+    pub fn target_group_view(&self, group: &TargetGroup) -> TargetGroup {
+        TargetGroup {
+            load_balancer_arns: self.load_balancers_of(&group.arn),
+            tags: Tags::new(),
+            attributes: TargetGroupAttributes::new(),
+            ..group.clone()
+        }
+    }
+
+    /// Rules of a listener that are not its default rule.
+    pub fn listener_rules(&self, listener_arn: &str) -> Vec<&Rule> {
+        self.rules
+            .values()
+            .filter(|r| r.listener_arn == listener_arn && !r.is_default())
+            .collect()
+    }
+
+    fn rules_on_load_balancer(&self, lb_arn: &str) -> usize {
+        self.rules
+            .values()
+            .filter(|r| !r.is_default())
+            .filter(|r| {
+                self.listeners
+                    .get(&r.listener_arn)
+                    .is_some_and(|l| l.load_balancer_arn == lb_arn)
+            })
+            .count()
+    }
+
+    fn target_groups_on_load_balancer(&self, lb_arn: &str) -> BTreeSet<String> {
+        self.target_groups
+            .keys()
+            .filter(|arn| self.load_balancers_of(arn).iter().any(|l| l == lb_arn))
+            .cloned()
+            .collect()
+    }
+
+    // ---- ELBv2 rules ------------------------------------------------------------------
+
+    pub fn insert_target_group(&mut self, spec: &TargetGroupSpec) -> Result<String, AwsError> {
+        const OP: &str = "CreateTargetGroup";
+        let name = &spec.name;
+        let valid_name = !name.is_empty()
+            && name.len() <= 32
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !name.starts_with('-')
+            && !name.ends_with('-')
+            && !name.starts_with("internal-");
+        if !valid_name {
+            return Err(error(
+                ELB,
+                OP,
+                "ValidationError",
+                format!("Target group name '{name}' is not valid: up to 32 alphanumeric characters or hyphens, not beginning or ending with a hyphen"),
+            ));
+        }
+        let hc = &spec.health_check;
+        if hc.timeout_seconds >= hc.interval_seconds {
+            return Err(error(
+                ELB,
+                OP,
+                "ValidationError",
+                "Health check timeout must be smaller than the interval".into(),
+            ));
+        }
+        if let Some(existing) = self.target_groups.values().find(|g| g.name == *name) {
+            // AWS: creating a group with the same name and settings returns the existing one.
+            let same = existing.protocol == spec.protocol
+                && existing.port == spec.port
+                && existing.vpc_id == spec.vpc_id
+                && existing.target_type == spec.target_type
+                && existing.health_check == spec.health_check;
+            return if same {
+                Ok(existing.arn.clone())
+            } else {
+                Err(error(
+                    ELB,
+                    OP,
+                    "DuplicateTargetGroupName",
+                    format!("A target group with the same name '{name}' exists, but with different settings"),
+                ))
+            };
+        }
+        let arn = elb_arn("targetgroup", &format!("{name}/{}", self.id()));
+        let mut attributes: TargetGroupAttributes = ATTRIBUTE_DEFAULTS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        attributes.insert("load_balancing.algorithm.type".into(), "round_robin".into());
+        self.target_groups.insert(
+            arn.clone(),
+            TargetGroup {
+                arn: arn.clone(),
+                name: name.clone(),
+                protocol: spec.protocol.clone(),
+                protocol_version: Some(spec.protocol_version.clone()),
+                port: spec.port,
+                target_type: spec.target_type.clone(),
+                vpc_id: spec.vpc_id.clone(),
+                health_check: spec.health_check.clone(),
+                load_balancer_arns: vec![],
+                tags: spec.tags.clone(),
+                attributes,
+            },
+        );
+        Ok(arn)
+    }
+
+    fn check_conditions(
+        operation: &'static str,
+        hosts: &[String],
+        paths: &[String],
+    ) -> Result<(), AwsError> {
+        if hosts.is_empty() && paths.is_empty() {
+            return Err(error(
+                ELB,
+                operation,
+                "ValidationError",
+                "A rule must have at least one condition".into(),
+            ));
+        }
+        if hosts.len() + paths.len() > CONDITION_VALUES_PER_RULE {
+            return Err(error(
+                ELB,
+                operation,
+                "TooManyConditionValues",
+                format!("A rule can only have '{CONDITION_VALUES_PER_RULE}' condition values"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The target group may be used by `lb_arn`: it exists, uses no other load balancer,
+    /// and the ALB stays within its target-group quota.
+    fn check_forward(
+        &self,
+        operation: &'static str,
+        target_group_arn: &str,
+        lb_arn: &str,
+    ) -> Result<(), AwsError> {
+        if !self.target_groups.contains_key(target_group_arn) {
+            return Err(not_found(operation, "TargetGroupNotFound", target_group_arn));
+        }
+        let used_by = self.load_balancers_of(target_group_arn);
+        if used_by.iter().any(|l| l != lb_arn) {
+            return Err(error(
+                ELB,
+                operation,
+                "TargetGroupAssociationLimit",
+                format!("Target group {target_group_arn} is already used by another load balancer"),
+            ));
+        }
+        if used_by.is_empty()
+            && self.target_groups_on_load_balancer(lb_arn).len() >= TARGET_GROUPS_PER_ALB
+        {
+            return Err(error(
+                ELB,
+                operation,
+                "TooManyUniqueTargetGroupsPerLoadBalancer",
+                format!("Load balancer {lb_arn} already uses {TARGET_GROUPS_PER_ALB} target groups"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_priority(
+        &self,
+        operation: &'static str,
+        listener_arn: &str,
+        priority: u32,
+        except: Option<&str>,
+    ) -> Result<(), AwsError> {
+        if !(1..=50_000).contains(&priority) {
+            return Err(error(
+                ELB,
+                operation,
+                "ValidationError",
+                format!("Priority {priority} is not between 1 and 50000"),
+            ));
+        }
+        let taken = self.rules.values().any(|r| {
+            r.listener_arn == listener_arn
+                && r.priority == Some(priority)
+                && Some(r.arn.as_str()) != except
+        });
+        if taken {
+            return Err(error(
+                ELB,
+                operation,
+                "PriorityInUse",
+                format!("Priority '{priority}' is currently in use"),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn insert_rule(&mut self, spec: &RuleSpec) -> Result<String, AwsError> {
+        const OP: &str = "CreateRule";
+        let listener = self
+            .listeners
+            .get(&spec.listener_arn)
+            .cloned()
+            .ok_or_else(|| not_found(OP, "ListenerNotFound", &spec.listener_arn))?;
+        Self::check_conditions(OP, &spec.hosts, &spec.paths)?;
+        self.check_priority(OP, &spec.listener_arn, spec.priority, None)?;
+        self.check_forward(OP, &spec.target_group_arn, &listener.load_balancer_arn)?;
+        if self.rules_on_load_balancer(&listener.load_balancer_arn) >= RULES_PER_ALB {
+            return Err(error(
+                ELB,
+                OP,
+                "TooManyRules",
+                format!("Load balancer already has {RULES_PER_ALB} rules"),
+            ));
+        }
+        let arn = format!(
+            "{}/{}",
+            spec.listener_arn.replace(":listener/", ":listener-rule/"),
+            self.id()
+        );
+        self.rules.insert(
+            arn.clone(),
+            Rule {
+                arn: arn.clone(),
+                listener_arn: spec.listener_arn.clone(),
+                priority: Some(spec.priority),
+                hosts: spec.hosts.clone(),
+                paths: spec.paths.clone(),
+                other_conditions: 0,
+                forward_target_groups: vec![spec.target_group_arn.clone()],
+                other_actions: 0,
+                tags: spec.tags.clone(),
+            },
+        );
+        Ok(arn)
+    }
+
+    pub fn modify_rule(
+        &mut self,
+        arn: &str,
+        hosts: &[String],
+        paths: &[String],
+        target_group_arn: &str,
+    ) -> Result<(), AwsError> {
+        const OP: &str = "ModifyRule";
+        let rule = self
+            .rules
+            .get(arn)
+            .cloned()
+            .ok_or_else(|| not_found(OP, "RuleNotFound", arn))?;
+        Self::check_conditions(OP, hosts, paths)?;
+        let lb = self
+            .listeners
+            .get(&rule.listener_arn)
+            .map(|l| l.load_balancer_arn.clone())
+            .unwrap_or_default();
+        self.check_forward(OP, target_group_arn, &lb)?;
+        if let Some(r) = self.rules.get_mut(arn) {
+            r.hosts = hosts.to_vec();
+            r.paths = paths.to_vec();
+            r.other_conditions = 0;
+            r.other_actions = 0;
+            r.forward_target_groups = vec![target_group_arn.to_string()];
+        }
+        Ok(())
+    }
+
+    pub fn set_rule_priorities(&mut self, priorities: &[(String, u32)]) -> Result<(), AwsError> {
+        const OP: &str = "SetRulePriorities";
+        let mut after: BTreeMap<String, Option<u32>> =
+            self.rules.iter().map(|(a, r)| (a.clone(), r.priority)).collect();
+        for (arn, p) in priorities {
+            match self.rules.get(arn) {
+                None => return Err(not_found(OP, "RuleNotFound", arn)),
+                Some(r) if r.is_default() => {
+                    return Err(error(
+                        ELB,
+                        OP,
+                        "OperationNotPermitted",
+                        "The default rule's priority cannot be changed".into(),
+                    ));
+                }
+                Some(_) => {
+                    after.insert(arn.clone(), Some(*p));
+                }
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for (arn, p) in &after {
+            if let (Some(p), Some(rule)) = (p, self.rules.get(arn))
+                && !seen.insert((rule.listener_arn.clone(), *p))
+            {
+                return Err(error(
+                    ELB,
+                    OP,
+                    "PriorityInUse",
+                    format!("Priority '{p}' is currently in use"),
+                ));
+            }
+        }
+        for (arn, p) in priorities {
+            if let Some(r) = self.rules.get_mut(arn) {
+                r.priority = Some(*p);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn remove_rule(&mut self, arn: &str) -> Result<(), AwsError> {
+        const OP: &str = "DeleteRule";
+        match self.rules.get(arn) {
+            None => Err(not_found(OP, "RuleNotFound", arn)),
+            Some(r) if r.is_default() => Err(error(
+                ELB,
+                OP,
+                "OperationNotPermitted",
+                "A listener's default rule cannot be deleted".into(),
+            )),
+            Some(_) => {
+                self.rules.remove(arn);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn remove_target_group(&mut self, arn: &str) -> Result<(), AwsError> {
+        const OP: &str = "DeleteTargetGroup";
+        if !self.target_groups.contains_key(arn) {
+            return Err(not_found(OP, "TargetGroupNotFound", arn));
+        }
+        if let Some(rule) = self
+            .rules
+            .values()
+            .find(|r| r.forward_target_groups.iter().any(|t| t == arn))
+        {
+            return Err(error(
+                ELB,
+                OP,
+                "ResourceInUse",
+                format!("Target group '{arn}' is currently in use by a listener or a rule ({})", rule.arn),
+            ));
+        }
+        self.target_groups.remove(arn);
+        self.targets.remove(arn);
+        Ok(())
+    }
+
+    pub fn target_group_mut(
+        &mut self,
+        operation: &'static str,
+        arn: &str,
+    ) -> Result<&mut TargetGroup, AwsError> {
+        self.target_groups
+            .get_mut(arn)
+            .ok_or_else(|| not_found(operation, "TargetGroupNotFound", arn))
+    }
+
+    // ---- ECS rules --------------------------------------------------------------------
+
+    pub fn update_service_load_balancers(
+        &mut self,
+        cluster: &str,
+        service: &str,
+        load_balancers: &[LoadBalancerAttachment],
+    ) -> Result<(), AwsError> {
+        const OP: &str = "UpdateService";
+        let cluster_arn = self.cluster_arn(cluster).ok_or_else(|| {
+            error(
+                "ecs",
+                OP,
+                "ClusterNotFoundException",
+                format!("Cluster not found: {cluster}"),
+            )
+        })?;
+        for lb in load_balancers {
+            let Some(tg) = lb.target_group_arn.as_deref() else {
+                continue;
+            };
+            if !self.target_groups.contains_key(tg) {
+                return Err(error(
+                    "ecs",
+                    OP,
+                    "InvalidParameterException",
+                    format!("Unable to assume role and validate the specified targetGroupArn: {tg} does not exist"),
+                ));
+            }
+            if self.load_balancers_of(tg).is_empty() {
+                // ECS refuses a target group that no load balancer routes to: the rule must
+                // exist before the attachment.
+                return Err(error(
+                    "ecs",
+                    OP,
+                    "InvalidParameterException",
+                    format!("The target group with targetGroupArn {tg} does not have an associated load balancer."),
+                ));
+            }
+        }
+        let found = self.services.values_mut().find(|s| {
+            s.service.cluster_arn == cluster_arn
+                && (s.service.name == service || s.service.arn == service)
+                && s.service.status == "ACTIVE"
+        });
+        let Some(found) = found else {
+            return Err(error(
+                "ecs",
+                OP,
+                "ServiceNotFoundException",
+                format!("Service not found: {service}"),
+            ));
+        };
+        found.service.load_balancers = load_balancers.to_vec();
+        found.deployments += 1;
+        Ok(())
+    }
+}
+
+/// What AWS fills in for a target group created without a health check.
+pub fn default_health_check() -> HealthCheck {
+    HealthCheck {
+        protocol: "HTTP".into(),
+        path: "/".into(),
+        port: "traffic-port".into(),
+        interval_seconds: 30,
+        timeout_seconds: 5,
+        healthy_threshold: 5,
+        unhealthy_threshold: 2,
+        matcher: "200".into(),
+    }
+}

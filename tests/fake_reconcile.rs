@@ -1,0 +1,305 @@
+//! The whole pass (observe → plan → apply) on the in-memory AWS: the seed reproduced,
+//! convergence with zero writes, safety around hand-made resources, withdrawal, drift,
+//! direct mode, conflicts and quotas.
+
+use ecs_ingress::fake::Estate;
+use ecs_ingress::fake::estate::{CLUSTER, PORT, VPC};
+use ecs_ingress::state::{Rule, Target};
+use ecs_ingress::status::ServiceState;
+
+const SEED_TAGS: &[(&str, &str)] = &[
+    ("alb.host", "service-a.in.example.com"),
+    ("alb.healthcheck.path", "/application-status/health"),
+    ("alb.healthcheck.healthy-threshold", "2"),
+    ("alb.healthcheck.unhealthy-threshold", "10"),
+    ("alb.healthcheck.interval", "5"),
+    ("alb.healthcheck.timeout", "4"),
+];
+
+fn owned_rules(estate: &Estate) -> Vec<Rule> {
+    let world = estate.fake.world();
+    world
+        .rules
+        .values()
+        .filter(|r| r.tags.contains_key("ecs-ingress/owner"))
+        .cloned()
+        .collect()
+}
+
+/// Applies one pass and returns (writes it made, report).
+async fn apply(
+    estate: &Estate,
+    controller: &ecs_ingress::runtime::Controller,
+) -> (usize, ecs_ingress::runtime::PassReport) {
+    let before = estate.fake.writes();
+    let report = controller.pass(true).await;
+    (estate.fake.writes() - before, report)
+}
+
+/// A hand-made rule at priority 1 forwarding to a hand-made target group.
+fn hand_made_rule(estate: &Estate) -> Rule {
+    let mut world = estate.fake.world();
+    let tg = world
+        .insert_target_group(&ecs_ingress::state::TargetGroupSpec {
+            name: "legacy".into(),
+            protocol: "HTTP".into(),
+            protocol_version: "HTTP1".into(),
+            port: 80,
+            target_type: "ip".into(),
+            vpc_id: VPC.into(),
+            health_check: ecs_ingress::fake::default_health_check(),
+            attributes: Default::default(),
+            tags: Default::default(),
+        })
+        .expect("target group");
+    let arn = world
+        .insert_rule(&ecs_ingress::state::RuleSpec {
+            listener_arn: estate.listeners["default"].clone(),
+            priority: 1,
+            hosts: vec!["legacy.in.example.com".into()],
+            paths: vec![],
+            target_group_arn: tg,
+            tags: Default::default(),
+        })
+        .expect("rule");
+    world.rules[&arn].clone()
+}
+
+#[tokio::test(start_paused = true)]
+async fn seed_is_reproduced_converges_and_is_withdrawn() {
+    let estate = Estate::new(1);
+    let legacy = hand_made_rule(&estate);
+    let svc = estate.add_service("service-a", SEED_TAGS, &[]);
+    let controller = estate.controller();
+
+    let (writes, report) = apply(&estate, &controller).await;
+    assert!(report.succeeded(), "{:?}", report.applied);
+    // Target group + rule + attachment: the minimum.
+    assert_eq!(writes, 3, "{:?}", estate.fake.call_counts());
+    {
+        let world = estate.fake.world();
+        let groups: Vec<_> = world
+            .target_groups
+            .values()
+            .filter(|g| g.tags.contains_key("ecs-ingress/owner"))
+            .collect();
+        assert_eq!(groups.len(), 1);
+        let g = groups[0];
+        assert_eq!((g.protocol.as_str(), g.port, g.target_type.as_str()), ("HTTP", PORT, "ip"));
+        assert_eq!(g.health_check.path, "/application-status/health");
+        assert_eq!(
+            (
+                g.health_check.healthy_threshold,
+                g.health_check.unhealthy_threshold,
+                g.health_check.interval_seconds,
+                g.health_check.timeout_seconds
+            ),
+            (2, 10, 5, 4)
+        );
+        let service = &world.services[&svc];
+        assert_eq!(service.service.load_balancers.len(), 1);
+        assert_eq!(
+            service.service.load_balancers[0].target_group_arn.as_deref(),
+            Some(g.arn.as_str())
+        );
+        assert_eq!(service.deployments, 1);
+    }
+    let rules = owned_rules(&estate);
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].hosts, vec!["service-a.in.example.com"]);
+
+    // Converged: a second pass writes nothing and plans nothing.
+    let (writes, report) = apply(&estate, &controller).await;
+    assert_eq!(writes, 0, "{:?}", report.plan.changes);
+    assert!(report.plan.changes.is_empty());
+    assert_eq!(report.status().services[0].state, ServiceState::Published);
+
+    // Untag: everything made for it goes, in withdraw order; the hand-made rule stays.
+    estate
+        .fake
+        .world()
+        .task_definitions
+        .values_mut()
+        .for_each(|td| td.tags.clear());
+    let (_, report) = apply(&estate, &controller).await;
+    assert!(report.succeeded(), "{:?}", report.applied);
+    assert!(owned_rules(&estate).is_empty());
+    {
+        let world = estate.fake.world();
+        assert!(
+            !world
+                .target_groups
+                .values()
+                .any(|g| g.tags.contains_key("ecs-ingress/owner"))
+        );
+        assert!(world.services[&svc].service.load_balancers.is_empty());
+        assert_eq!(world.services[&svc].deployments, 2);
+        assert_eq!(world.rules[&legacy.arn], legacy, "hand-made rule untouched");
+    }
+    let (writes, _) = apply(&estate, &controller).await;
+    assert_eq!(writes, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn drift_on_owned_resources_is_repaired_and_counted_once() {
+    let estate = Estate::new(1);
+    estate.add_service("service-a", SEED_TAGS, &[]);
+    let controller = estate.controller();
+    apply(&estate, &controller).await;
+    {
+        let mut world = estate.fake.world();
+        for r in world.rules.values_mut() {
+            if r.tags.contains_key("ecs-ingress/owner") {
+                r.hosts = vec!["hijacked.in.example.com".into()];
+            }
+        }
+        for g in world.target_groups.values_mut() {
+            if g.tags.contains_key("ecs-ingress/owner") {
+                g.health_check.path = "/".into();
+            }
+        }
+    }
+    let (writes, report) = apply(&estate, &controller).await;
+    assert!(report.succeeded());
+    assert_eq!(writes, 2, "ModifyRule + ModifyTargetGroup");
+    let metrics = estate.metrics.encode();
+    assert!(
+        metrics.contains("ecs_ingress_drift_repairs_total{kind=\"listener-rule\"} 1")
+            && metrics.contains("ecs_ingress_drift_repairs_total{kind=\"target-group\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(owned_rules(&estate)[0].hosts, vec!["service-a.in.example.com"]);
+    let (writes, _) = apply(&estate, &controller).await;
+    assert_eq!(writes, 0);
+    // An intent change is not drift.
+    estate
+        .fake
+        .world()
+        .task_definitions
+        .values_mut()
+        .for_each(|td| {
+            td.tags
+                .insert("alb.healthcheck.path".into(), "/ready".into());
+        });
+    let (writes, _) = apply(&estate, &controller).await;
+    assert_eq!(writes, 1);
+    assert!(
+        estate
+            .metrics
+            .encode()
+            .contains("ecs_ingress_drift_repairs_total{kind=\"target-group\"} 1")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn deleted_service_loses_everything_even_while_listed_inactive() {
+    let estate = Estate::new(1);
+    let svc = estate.add_service("service-a", SEED_TAGS, &[]);
+    let controller = estate.controller();
+    apply(&estate, &controller).await;
+    estate.fake.world().delete_service(&svc);
+    let (_, report) = apply(&estate, &controller).await;
+    assert!(report.succeeded(), "{:?}", report.applied);
+    assert!(owned_rules(&estate).is_empty());
+    assert_eq!(estate.fake.world().target_groups.len(), 1, "only the default group");
+}
+
+#[tokio::test(start_paused = true)]
+async fn direct_mode_registers_running_tasks_and_follows_them() {
+    let estate = Estate::new(1);
+    let svc = estate.add_service(
+        "service-a",
+        &[("alb.host", "service-a.in.example.com"), ("alb.targets", "direct")],
+        &[],
+    );
+    let (t1, _t2) = {
+        let mut world = estate.fake.world();
+        (
+            world.add_task(&svc, "10.0.1.10").expect("task"),
+            world.add_task(&svc, "10.0.1.11").expect("task"),
+        )
+    };
+    // A task of another service with a similar name must not be registered.
+    let other = estate.add_service("service-a-worker", &[], &[]);
+    estate.fake.world().add_task(&other, "10.0.9.9");
+    let controller = estate.controller();
+    let (_, report) = apply(&estate, &controller).await;
+    assert!(report.succeeded(), "{:?}", report.applied);
+    let registered = |estate: &Estate| -> Vec<Target> {
+        let world = estate.fake.world();
+        world.targets.values().flatten().cloned().collect()
+    };
+    assert_eq!(
+        registered(&estate),
+        vec![
+            Target { id: "10.0.1.10".into(), port: PORT },
+            Target { id: "10.0.1.11".into(), port: PORT }
+        ]
+    );
+    assert!(
+        estate.fake.world().services[&svc].service.load_balancers.is_empty(),
+        "direct mode never touches the service (no deployment)"
+    );
+    estate.fake.world().stop_task(&t1);
+    estate.fake.world().add_task(&svc, "10.0.1.12");
+    let (writes, _) = apply(&estate, &controller).await;
+    assert_eq!(writes, 2, "one register, one deregister");
+    assert_eq!(
+        registered(&estate),
+        vec![
+            Target { id: "10.0.1.11".into(), port: PORT },
+            Target { id: "10.0.1.12".into(), port: PORT }
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_older_service_wins_a_host_and_the_loser_never_flaps() {
+    let estate = Estate::new(1);
+    estate.add_service("first", &[("alb.host", "shared.in.example.com")], &[]);
+    estate.add_service("second", &[("alb.host", "shared.in.example.com")], &[]);
+    let controller = estate.controller();
+    for _ in 0..3 {
+        let (_, report) = apply(&estate, &controller).await;
+        let status = report.status();
+        let state = |name: &str| {
+            status
+                .services
+                .iter()
+                .find(|s| s.service == name)
+                .map(|s| s.state)
+        };
+        assert_eq!(state("second"), Some(ServiceState::Conflict));
+        assert!(matches!(
+            state("first"),
+            Some(ServiceState::Published | ServiceState::Pending)
+        ));
+    }
+    let rules = owned_rules(&estate);
+    assert_eq!(rules.len(), 1);
+    assert!(rules[0].tags["ecs-ingress/service"].ends_with("/first"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_alb_gives_new_services_a_quota_status_and_breaks_nothing() {
+    let estate = Estate::new(1);
+    // 99 services fill the ALB's 100 target groups (the default group is the 100th).
+    for i in 0..100 {
+        estate.add_service(&format!("s{i:03}"), &[("alb.host", &format!("s{i}.in.example.com"))], &[]);
+    }
+    let controller = estate.controller();
+    let (_, report) = apply(&estate, &controller).await;
+    let status = report.status();
+    let quota: Vec<_> = status
+        .services
+        .iter()
+        .filter(|s| s.state == ServiceState::Quota)
+        .collect();
+    assert_eq!(quota.len(), 1, "the youngest service waits for room");
+    assert_eq!(quota[0].service, "s099");
+    assert!(report.succeeded(), "no AWS call failed: the planner knew the quota");
+    let (writes, report) = apply(&estate, &controller).await;
+    assert_eq!(writes, 0, "{:?}", report.plan.changes);
+    assert_eq!(owned_rules(&estate).len(), 99);
+    let _ = CLUSTER;
+}

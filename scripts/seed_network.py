@@ -129,7 +129,20 @@ def service(endpoint, net, args):
     if svc_tags:
         svc_kwargs["tags"] = svc_tags
     arn = ecs.create_service(**svc_kwargs)["service"]["serviceArn"]
-    return {"service_arn": arn, "task_definition_arn": td}
+    # moto's services never start tasks themselves: start them as the service would, with
+    # the service's group, so `alb.targets=direct` has something to register.
+    tasks = []
+    for _ in range(args.tasks):
+        started = ecs.run_task(
+            cluster=net["cluster"],
+            taskDefinition=td,
+            launchType="FARGATE",
+            startedBy=f"ecs-svc/{args.name}",
+            group=f"service:{args.name}",
+            networkConfiguration=svc_kwargs["networkConfiguration"],
+        )["tasks"]
+        tasks.extend(t["taskArn"] for t in started)
+    return {"service_arn": arn, "task_definition_arn": td, "task_arns": tasks}
 
 
 def main():
@@ -147,6 +160,7 @@ def main():
     svc.add_argument("--td-tag", action="append")
     svc.add_argument("--service-tag", action="append")
     svc.add_argument("--label", action="append")
+    svc.add_argument("--tasks", type=int, default=0, help="RUNNING tasks to start for it")
     args = parser.parse_args()
     if args.command == "network":
         print(json.dumps(network(args.endpoint, args.zone, args.cluster)))

@@ -53,7 +53,13 @@ pub struct Cache {
     /// Each service's intent at the end of the last pass, to tell drift (the intent is the
     /// same, yet a resource needs changing) from an intent change.
     intents: HashMap<String, crate::model::ServiceIntent>,
+    passes: u64,
 }
+
+/// Attributes are read again every this many passes (5 minutes at the default interval), so
+/// a hand edit of an owned target group's attributes is repaired without paying one
+/// DescribeTargetGroupAttributes per group on every pass.
+pub const ATTRIBUTE_REFRESH_PASSES: u64 = 10;
 
 impl Cache {
     pub fn remember_attributes(
@@ -65,7 +71,11 @@ impl Cache {
     }
 
     /// True when `service_arn` had exactly `intent` at the end of the last pass.
-    pub fn intent_unchanged(&self, service_arn: &str, intent: &crate::model::ServiceIntent) -> bool {
+    pub fn intent_unchanged(
+        &self,
+        service_arn: &str,
+        intent: &crate::model::ServiceIntent,
+    ) -> bool {
         self.intents.get(service_arn) == Some(intent)
     }
 
@@ -74,6 +84,14 @@ impl Cache {
             .iter()
             .map(|(s, i)| (s.arn.clone(), i.clone()))
             .collect();
+    }
+
+    /// Counts a pass; every [`ATTRIBUTE_REFRESH_PASSES`]th starts with no cached attributes.
+    pub fn start_pass(&mut self) {
+        if self.passes % ATTRIBUTE_REFRESH_PASSES == 0 {
+            self.forget_attributes();
+        }
+        self.passes += 1;
     }
 
     /// Drops the attribute cache so the next pass reads (and repairs) every owned target

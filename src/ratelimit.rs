@@ -213,7 +213,10 @@ mod tests {
         assert!(!b.try_take(now));
         let later = now + Duration::from_secs(10);
         let refilled = (0..100).filter(|_| b.try_take(later)).count();
-        assert_eq!(refilled, 20, "10 s at 3/s is 30, capped by the capacity of 20");
+        assert_eq!(
+            refilled, 20,
+            "10 s at 3/s is 30, capped by the capacity of 20"
+        );
     }
 
     #[tokio::test(start_paused = true)]

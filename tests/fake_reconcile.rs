@@ -85,7 +85,10 @@ async fn seed_is_reproduced_converges_and_is_withdrawn() {
             .collect();
         assert_eq!(groups.len(), 1);
         let g = groups[0];
-        assert_eq!((g.protocol.as_str(), g.port, g.target_type.as_str()), ("HTTP", PORT, "ip"));
+        assert_eq!(
+            (g.protocol.as_str(), g.port, g.target_type.as_str()),
+            ("HTTP", PORT, "ip")
+        );
         assert_eq!(g.health_check.path, "/application-status/health");
         assert_eq!(
             (
@@ -99,7 +102,9 @@ async fn seed_is_reproduced_converges_and_is_withdrawn() {
         let service = &world.services[&svc];
         assert_eq!(service.service.load_balancers.len(), 1);
         assert_eq!(
-            service.service.load_balancers[0].target_group_arn.as_deref(),
+            service.service.load_balancers[0]
+                .target_group_arn
+                .as_deref(),
             Some(g.arn.as_str())
         );
         assert_eq!(service.deployments, 1);
@@ -168,7 +173,10 @@ async fn drift_on_owned_resources_is_repaired_and_counted_once() {
             && metrics.contains("ecs_ingress_drift_repairs_total{kind=\"target-group\"} 1"),
         "{metrics}"
     );
-    assert_eq!(owned_rules(&estate)[0].hosts, vec!["service-a.in.example.com"]);
+    assert_eq!(
+        owned_rules(&estate)[0].hosts,
+        vec!["service-a.in.example.com"]
+    );
     let (writes, _) = apply(&estate, &controller).await;
     assert_eq!(writes, 0);
     // An intent change is not drift.
@@ -192,6 +200,42 @@ async fn drift_on_owned_resources_is_repaired_and_counted_once() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn attribute_drift_is_repaired_within_the_refresh_period() {
+    let estate = Estate::new(1);
+    estate.add_service(
+        "service-a",
+        &[
+            ("alb.host", "a.in.example.com"),
+            ("alb.deregistration-delay", "10"),
+        ],
+        &[],
+    );
+    let controller = estate.controller();
+    apply(&estate, &controller).await;
+    let set_delay = |value: &str| {
+        let mut world = estate.fake.world();
+        for g in world.target_groups.values_mut() {
+            if g.tags.contains_key("ecs-ingress/owner") {
+                g.attributes
+                    .insert("deregistration_delay.timeout_seconds".into(), value.into());
+            }
+        }
+    };
+    assert_eq!(estate.fake.call_counts()["ModifyTargetGroupAttributes"], 1);
+    set_delay("300");
+    let mut repaired_after = None;
+    for pass in 1..=ecs_ingress::observe::ATTRIBUTE_REFRESH_PASSES {
+        let (writes, _) = apply(&estate, &controller).await;
+        if writes > 0 {
+            repaired_after = Some(pass);
+            break;
+        }
+    }
+    assert!(repaired_after.is_some(), "attribute drift never repaired");
+    assert_eq!(estate.fake.call_counts()["ModifyTargetGroupAttributes"], 2);
+}
+
+#[tokio::test(start_paused = true)]
 async fn deleted_service_loses_everything_even_while_listed_inactive() {
     let estate = Estate::new(1);
     let svc = estate.add_service("service-a", SEED_TAGS, &[]);
@@ -201,7 +245,11 @@ async fn deleted_service_loses_everything_even_while_listed_inactive() {
     let (_, report) = apply(&estate, &controller).await;
     assert!(report.succeeded(), "{:?}", report.applied);
     assert!(owned_rules(&estate).is_empty());
-    assert_eq!(estate.fake.world().target_groups.len(), 1, "only the default group");
+    assert_eq!(
+        estate.fake.world().target_groups.len(),
+        1,
+        "only the default group"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -209,7 +257,10 @@ async fn direct_mode_registers_running_tasks_and_follows_them() {
     let estate = Estate::new(1);
     let svc = estate.add_service(
         "service-a",
-        &[("alb.host", "service-a.in.example.com"), ("alb.targets", "direct")],
+        &[
+            ("alb.host", "service-a.in.example.com"),
+            ("alb.targets", "direct"),
+        ],
         &[],
     );
     let (t1, _t2) = {
@@ -232,12 +283,21 @@ async fn direct_mode_registers_running_tasks_and_follows_them() {
     assert_eq!(
         registered(&estate),
         vec![
-            Target { id: "10.0.1.10".into(), port: PORT },
-            Target { id: "10.0.1.11".into(), port: PORT }
+            Target {
+                id: "10.0.1.10".into(),
+                port: PORT
+            },
+            Target {
+                id: "10.0.1.11".into(),
+                port: PORT
+            }
         ]
     );
     assert!(
-        estate.fake.world().services[&svc].service.load_balancers.is_empty(),
+        estate.fake.world().services[&svc]
+            .service
+            .load_balancers
+            .is_empty(),
         "direct mode never touches the service (no deployment)"
     );
     estate.fake.world().stop_task(&t1);
@@ -247,8 +307,14 @@ async fn direct_mode_registers_running_tasks_and_follows_them() {
     assert_eq!(
         registered(&estate),
         vec![
-            Target { id: "10.0.1.11".into(), port: PORT },
-            Target { id: "10.0.1.12".into(), port: PORT }
+            Target {
+                id: "10.0.1.11".into(),
+                port: PORT
+            },
+            Target {
+                id: "10.0.1.12".into(),
+                port: PORT
+            }
         ]
     );
 }
@@ -285,7 +351,11 @@ async fn a_full_alb_gives_new_services_a_quota_status_and_breaks_nothing() {
     let estate = Estate::new(1);
     // 99 services fill the ALB's 100 target groups (the default group is the 100th).
     for i in 0..100 {
-        estate.add_service(&format!("s{i:03}"), &[("alb.host", &format!("s{i}.in.example.com"))], &[]);
+        estate.add_service(
+            &format!("s{i:03}"),
+            &[("alb.host", &format!("s{i}.in.example.com"))],
+            &[],
+        );
     }
     let controller = estate.controller();
     let (_, report) = apply(&estate, &controller).await;
@@ -297,7 +367,10 @@ async fn a_full_alb_gives_new_services_a_quota_status_and_breaks_nothing() {
         .collect();
     assert_eq!(quota.len(), 1, "the youngest service waits for room");
     assert_eq!(quota[0].service, "s099");
-    assert!(report.succeeded(), "no AWS call failed: the planner knew the quota");
+    assert!(
+        report.succeeded(),
+        "no AWS call failed: the planner knew the quota"
+    );
     let (writes, report) = apply(&estate, &controller).await;
     assert_eq!(writes, 0, "{:?}", report.plan.changes);
     assert_eq!(owned_rules(&estate).len(), 99);

@@ -299,3 +299,108 @@ async fn conflicting_and_invalid_services_are_reported() {
         Some(0)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn direct_mode_registers_running_task_ips_and_follows_them() {
+    let moto = Moto::start();
+    let seed = moto.seed();
+    let sdk = moto.sdk().await;
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    let (service_arn, tasks) = moto.create_service_with_tasks(
+        &seed,
+        "service-d",
+        &[
+            ("alb.host", "service-d.in.example.com"),
+            ("alb.targets", "direct"),
+        ],
+        &[],
+        &[],
+        2,
+    );
+    assert_eq!(tasks.len(), 2);
+    let out = moto.ecs_ingress(&args("apply", &seed.args()));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // The IPs ECS gave the tasks.
+    let described = ecs
+        .describe_tasks()
+        .cluster(&seed.cluster)
+        .set_tasks(Some(tasks.clone()))
+        .send()
+        .await
+        .expect("describe tasks");
+    let ip_of = |arn: &str| -> String {
+        described
+            .tasks()
+            .iter()
+            .find(|t| t.task_arn() == Some(arn))
+            .and_then(|t| {
+                t.attachments()
+                    .iter()
+                    .flat_map(|a| a.details())
+                    .find(|d| d.name() == Some("privateIPv4Address"))
+                    .and_then(|d| d.value().map(str::to_string))
+            })
+            .expect("task IP")
+    };
+    let registered = || async {
+        let groups = elb.describe_target_groups().send().await.expect("groups");
+        let group = groups
+            .target_groups()
+            .iter()
+            .find(|g| {
+                g.target_group_name()
+                    .unwrap_or_default()
+                    .starts_with("ei-service-d-")
+            })
+            .and_then(|g| g.target_group_arn().map(str::to_string))
+            .expect("owned target group");
+        let health = elb
+            .describe_target_health()
+            .target_group_arn(group)
+            .send()
+            .await
+            .expect("health");
+        let mut ips: Vec<(String, i32)> = health
+            .target_health_descriptions()
+            .iter()
+            .filter_map(|d| d.target())
+            .map(|t| {
+                (
+                    t.id().unwrap_or_default().to_string(),
+                    t.port().unwrap_or_default(),
+                )
+            })
+            .collect();
+        ips.sort();
+        ips
+    };
+    let mut want = vec![(ip_of(&tasks[0]), 8080), (ip_of(&tasks[1]), 8080)];
+    want.sort();
+    assert_eq!(registered().await, want);
+    // The service itself is left alone: no loadBalancers entry, no deployment.
+    let svc = ecs
+        .describe_services()
+        .cluster(&seed.cluster)
+        .services(&service_arn)
+        .send()
+        .await
+        .expect("service");
+    assert!(svc.services()[0].load_balancers().is_empty());
+
+    // A task stops: its target goes on the next pass.
+    ecs.stop_task()
+        .cluster(&seed.cluster)
+        .task(&tasks[0])
+        .send()
+        .await
+        .expect("stop task");
+    let out = moto.ecs_ingress(&args("apply", &seed.args()));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(registered().await, vec![(ip_of(&tasks[1]), 8080)]);
+    assert_eq!(
+        moto.ecs_ingress(&args("plan", &seed.args())).status.code(),
+        Some(0)
+    );
+}

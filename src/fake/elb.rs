@@ -167,7 +167,9 @@ impl ElbApi for FakeAws {
                     "Health check timeout must be smaller than the interval".into(),
                 ));
             }
-            world.target_group_mut("ModifyTargetGroup", arn)?.health_check = health_check.clone();
+            world
+                .target_group_mut("ModifyTargetGroup", arn)?
+                .health_check = health_check.clone();
             Ok(())
         })
         .await

@@ -38,10 +38,22 @@ async fn priorities_are_unique_per_listener() {
     let estate = Estate::new(1);
     let l = listener(&estate);
     let tg = estate.fake.create_target_group(&spec("a")).await.unwrap();
-    estate.fake.create_rule(&rule(&l, 5, "a.x", &tg)).await.unwrap();
-    let e = estate.fake.create_rule(&rule(&l, 5, "b.x", &tg)).await.unwrap_err();
+    estate
+        .fake
+        .create_rule(&rule(&l, 5, "a.x", &tg))
+        .await
+        .unwrap();
+    let e = estate
+        .fake
+        .create_rule(&rule(&l, 5, "b.x", &tg))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::PriorityInUse);
-    let second = estate.fake.create_rule(&rule(&l, 6, "b.x", &tg)).await.unwrap();
+    let second = estate
+        .fake
+        .create_rule(&rule(&l, 6, "b.x", &tg))
+        .await
+        .unwrap();
     let first = estate.fake.world().listener_rules(&l)[0].arn.clone();
     // Swapping in one call is fine; a collision after the call is not.
     estate
@@ -98,7 +110,11 @@ async fn target_groups_per_alb_are_capped() {
             .await
             .unwrap();
     }
-    let tg = estate.fake.create_target_group(&spec("g100")).await.unwrap();
+    let tg = estate
+        .fake
+        .create_target_group(&spec("g100"))
+        .await
+        .unwrap();
     let e = estate
         .fake
         .create_rule(&rule(&l, 100, "h100.x", &tg))
@@ -112,12 +128,27 @@ async fn target_group_names_and_duplicates_follow_aws() {
     let estate = Estate::new(1);
     let long = "x".repeat(33);
     for bad in [long.as_str(), "-a", "a-", "a_b", "internal-a", ""] {
-        let e = estate.fake.create_target_group(&spec(bad)).await.unwrap_err();
+        let e = estate
+            .fake
+            .create_target_group(&spec(bad))
+            .await
+            .unwrap_err();
         assert_eq!(e.kind, ErrorKind::Validation, "{bad}");
     }
-    let a = estate.fake.create_target_group(&spec("same")).await.unwrap();
-    let again = estate.fake.create_target_group(&spec("same")).await.unwrap();
-    assert_eq!(a, again, "same name and settings: AWS returns the existing group");
+    let a = estate
+        .fake
+        .create_target_group(&spec("same"))
+        .await
+        .unwrap();
+    let again = estate
+        .fake
+        .create_target_group(&spec("same"))
+        .await
+        .unwrap();
+    assert_eq!(
+        a, again,
+        "same name and settings: AWS returns the existing group"
+    );
     let mut other = spec("same");
     other.port = 9090;
     let e = estate.fake.create_target_group(&other).await.unwrap_err();
@@ -141,8 +172,16 @@ async fn in_use_target_groups_cannot_be_deleted_or_attached_early() {
         .update_service_load_balancers("main", "svc", &attachment)
         .await
         .unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Validation, "no load balancer uses it yet");
-    let r = estate.fake.create_rule(&rule(&l, 1, "a.x", &tg)).await.unwrap();
+    assert_eq!(
+        e.kind,
+        ErrorKind::Validation,
+        "no load balancer uses it yet"
+    );
+    let r = estate
+        .fake
+        .create_rule(&rule(&l, 1, "a.x", &tg))
+        .await
+        .unwrap();
     estate
         .fake
         .update_service_load_balancers("main", "svc", &attachment)

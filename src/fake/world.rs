@@ -90,7 +90,10 @@ impl World {
                 arn: lb_arn.clone(),
                 name: name.to_string(),
                 vpc_id: vpc_id.to_string(),
-                dns_name: format!("internal-{name}-{}.{REGION}.elb.amazonaws.com", self.next_id),
+                dns_name: format!(
+                    "internal-{name}-{}.{REGION}.elb.amazonaws.com",
+                    self.next_id
+                ),
                 canonical_hosted_zone_id: "Z35SXDOTRQ7X7K".into(),
                 ip_address_type: "ipv4".into(),
             },
@@ -219,7 +222,11 @@ impl World {
         let service = &self.services.get(service_arn)?.service;
         let cluster_arn = service.cluster_arn.clone();
         let group = format!("service:{}", service.name);
-        let cluster = cluster_arn.rsplit('/').next().unwrap_or_default().to_string();
+        let cluster = cluster_arn
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         let id = self.id();
         let arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task/{cluster}/{id}");
         self.tasks.push(FakeTask {
@@ -255,7 +262,11 @@ impl World {
     pub fn load_balancers_of(&self, target_group_arn: &str) -> Vec<String> {
         self.rules
             .values()
-            .filter(|r| r.forward_target_groups.iter().any(|t| t == target_group_arn))
+            .filter(|r| {
+                r.forward_target_groups
+                    .iter()
+                    .any(|t| t == target_group_arn)
+            })
             .filter_map(|r| self.listeners.get(&r.listener_arn))
             .map(|l| l.load_balancer_arn.clone())
             .collect::<BTreeSet<_>>()
@@ -317,7 +328,9 @@ impl World {
                 ELB,
                 OP,
                 "ValidationError",
-                format!("Target group name '{name}' is not valid: up to 32 alphanumeric characters or hyphens, not beginning or ending with a hyphen"),
+                format!(
+                    "Target group name '{name}' is not valid: up to 32 alphanumeric characters or hyphens, not beginning or ending with a hyphen"
+                ),
             ));
         }
         let hc = &spec.health_check;
@@ -343,7 +356,9 @@ impl World {
                     ELB,
                     OP,
                     "DuplicateTargetGroupName",
-                    format!("A target group with the same name '{name}' exists, but with different settings"),
+                    format!(
+                        "A target group with the same name '{name}' exists, but with different settings"
+                    ),
                 ))
             };
         }
@@ -405,7 +420,11 @@ impl World {
         lb_arn: &str,
     ) -> Result<(), AwsError> {
         if !self.target_groups.contains_key(target_group_arn) {
-            return Err(not_found(operation, "TargetGroupNotFound", target_group_arn));
+            return Err(not_found(
+                operation,
+                "TargetGroupNotFound",
+                target_group_arn,
+            ));
         }
         let used_by = self.load_balancers_of(target_group_arn);
         if used_by.iter().any(|l| l != lb_arn) {
@@ -423,7 +442,9 @@ impl World {
                 ELB,
                 operation,
                 "TooManyUniqueTargetGroupsPerLoadBalancer",
-                format!("Load balancer {lb_arn} already uses {TARGET_GROUPS_PER_ALB} target groups"),
+                format!(
+                    "Load balancer {lb_arn} already uses {TARGET_GROUPS_PER_ALB} target groups"
+                ),
             ));
         }
         Ok(())
@@ -532,8 +553,11 @@ impl World {
 
     pub fn set_rule_priorities(&mut self, priorities: &[(String, u32)]) -> Result<(), AwsError> {
         const OP: &str = "SetRulePriorities";
-        let mut after: BTreeMap<String, Option<u32>> =
-            self.rules.iter().map(|(a, r)| (a.clone(), r.priority)).collect();
+        let mut after: BTreeMap<String, Option<u32>> = self
+            .rules
+            .iter()
+            .map(|(a, r)| (a.clone(), r.priority))
+            .collect();
         for (arn, p) in priorities {
             match self.rules.get(arn) {
                 None => return Err(not_found(OP, "RuleNotFound", arn)),
@@ -602,7 +626,10 @@ impl World {
                 ELB,
                 OP,
                 "ResourceInUse",
-                format!("Target group '{arn}' is currently in use by a listener or a rule ({})", rule.arn),
+                format!(
+                    "Target group '{arn}' is currently in use by a listener or a rule ({})",
+                    rule.arn
+                ),
             ));
         }
         self.target_groups.remove(arn);
@@ -646,7 +673,9 @@ impl World {
                     "ecs",
                     OP,
                     "InvalidParameterException",
-                    format!("Unable to assume role and validate the specified targetGroupArn: {tg} does not exist"),
+                    format!(
+                        "Unable to assume role and validate the specified targetGroupArn: {tg} does not exist"
+                    ),
                 ));
             }
             if self.load_balancers_of(tg).is_empty() {
@@ -656,7 +685,9 @@ impl World {
                     "ecs",
                     OP,
                     "InvalidParameterException",
-                    format!("The target group with targetGroupArn {tg} does not have an associated load balancer."),
+                    format!(
+                        "The target group with targetGroupArn {tg} does not have an associated load balancer."
+                    ),
                 ));
             }
         }

@@ -171,6 +171,8 @@ pub fn place(
             for &a in before {
                 if let (Some(pa), Some(pb)) = (assigned[a], assigned[b])
                     && pa > pb
+                    && !outside_band(range, &slots[a], pa)
+                    && !outside_band(range, &slots[b], pb)
                 {
                     violation = Some(if slots[a].explicit.is_none() { a } else { b });
                     if slots[a].explicit.is_some() && slots[b].explicit.is_some() {
@@ -195,15 +197,18 @@ pub fn place(
         .collect();
     order.sort_by_key(|&i| (specificity(slots[i].hosts, slots[i].paths), i));
     for i in order {
+        // An explicit neighbour outside the band cannot be ordered against from inside it;
+        // it is left out rather than forcing a renumbering on every pass.
+        let in_band = |&j: &usize| assigned[j].filter(|&p| !outside_band(range, &slots[j], p));
         let lo = g.before[i]
             .iter()
-            .filter_map(|&j| assigned[j])
+            .filter_map(in_band)
             .max()
             .unwrap_or(0)
             .max(range.low - 1);
         let hi = g.after[i]
             .iter()
-            .filter_map(|&j| assigned[j])
+            .filter_map(in_band)
             .min()
             .unwrap_or(u32::MAX)
             .min(range.high + 1);
@@ -219,6 +224,12 @@ pub fn place(
         priorities: assigned.into_iter().map(|p| p.unwrap_or(0)).collect(),
         renumbered: false,
     })
+}
+
+/// An explicit priority outside the automatic band: automatic rules cannot be ordered
+/// against it.
+fn outside_band(range: PriorityRange, slot: &Slot<'_>, priority: u32) -> bool {
+    slot.explicit.is_some() && !(range.low..=range.high).contains(&priority)
 }
 
 /// A free priority strictly between `lo` and `hi`: after the last taken one by [`STEP`] when
@@ -380,6 +391,39 @@ mod tests {
                 renumbered: false
             }
         );
+    }
+
+    #[test]
+    fn explicit_priority_below_the_band_does_not_force_renumbering() {
+        // `b` host-only at explicit 100 shadows a more specific automatic rule of the same
+        // host; the automatic rule cannot go below the band, so it is placed (and kept)
+        // normally instead of renumbering the listener on every pass.
+        let host = v(&["b.example.com"]);
+        let api = v(&["/api/*"]);
+        let other = v(&["c.example.com"]);
+        let slots = vec![
+            Slot {
+                hosts: &other,
+                paths: &[],
+                explicit: None,
+                current: Some(1010),
+            },
+            Slot {
+                hosts: &host,
+                paths: &[],
+                explicit: Some(100),
+                current: Some(100),
+            },
+            Slot {
+                hosts: &host,
+                paths: &api,
+                explicit: None,
+                current: None,
+            },
+        ];
+        let p = place(RANGE, &BTreeSet::new(), &slots).expect("room");
+        assert_eq!(p.priorities, vec![1010, 100, 1020]);
+        assert!(!p.renumbered);
     }
 
     #[test]

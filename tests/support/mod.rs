@@ -126,6 +126,21 @@ impl Moto {
         service_tags: &[(&str, &str)],
         labels: &[(&str, &str)],
     ) -> String {
+        self.create_service_with_tasks(seed, name, td_tags, service_tags, labels, 0)
+            .0
+    }
+
+    /// As [`Moto::create_service`], and starts `tasks` RUNNING tasks in the service's group.
+    /// Returns the service ARN and the task ARNs.
+    pub fn create_service_with_tasks(
+        &self,
+        seed: &Seed,
+        name: &str,
+        td_tags: &[(&str, &str)],
+        service_tags: &[(&str, &str)],
+        labels: &[(&str, &str)],
+        tasks: usize,
+    ) -> (String, Vec<String>) {
         let net = seed.raw.to_string();
         let mut args: Vec<String> = vec![
             "service".into(),
@@ -133,6 +148,8 @@ impl Moto {
             net,
             "--name".into(),
             name.into(),
+            "--tasks".into(),
+            tasks.to_string(),
         ];
         for (flag, list) in [
             ("--td-tag", td_tags),
@@ -145,10 +162,19 @@ impl Moto {
             }
         }
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.script(&refs)["service_arn"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+        let out = self.script(&refs);
+        let tasks = out["task_arns"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        (
+            out["service_arn"].as_str().unwrap_or_default().to_string(),
+            tasks,
+        )
     }
 
     /// Runs the ecs-ingress binary with `args` against this server.

@@ -9,10 +9,10 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::aws::{Aws, AwsError, ErrorKind};
+use crate::aws::{Aws, AwsError, ErrorKind, ROUTE53_BATCH_CHARS, ROUTE53_BATCH_RECORDS};
 use crate::observe::Cache;
 use crate::plan::{AttachmentEntry, Change, Plan, PlannedChange, TargetGroupRef};
-use crate::state::{LoadBalancerAttachment, RuleSpec};
+use crate::state::{LoadBalancerAttachment, RecordChange, RuleSpec};
 use crate::status::{Problem, ResourceRef, ServiceState, ServiceStatus};
 use crate::telemetry::{ChangeLabels, Metrics};
 
@@ -90,27 +90,55 @@ impl ApplyReport {
     }
 }
 
-/// Applies `plan` in order.
+fn service_key(planned: &PlannedChange) -> String {
+    planned
+        .service_arn
+        .clone()
+        .unwrap_or_else(|| planned.service.clone())
+}
+
+fn result_of(planned: &PlannedChange) -> ChangeResult {
+    ChangeResult {
+        service_arn: planned.service_arn.clone(),
+        service: planned.service.clone(),
+        change: planned.change.to_string(),
+        result: "applied",
+        error: None,
+        created: None,
+    }
+}
+
+fn skipped(planned: &PlannedChange) -> ChangeResult {
+    ChangeResult {
+        result: "skipped",
+        error: Some("an earlier change for this service failed".into()),
+        ..result_of(planned)
+    }
+}
+
+/// Applies `plan` in order. DNS changes of one phase go out together, in change batches
+/// per zone.
 pub async fn apply(aws: &Aws, plan: &Plan, metrics: &Metrics, cache: &mut Cache) -> ApplyReport {
-    let mut report = ApplyReport::default();
+    let changes = &plan.changes;
+    let mut results: Vec<Option<ChangeResult>> = vec![None; changes.len()];
     let mut created_groups: BTreeMap<String, String> = BTreeMap::new();
     let mut failed_services: BTreeSet<String> = BTreeSet::new();
-    for planned in &plan.changes {
-        let key = planned
-            .service_arn
-            .clone()
-            .unwrap_or_else(|| planned.service.clone());
-        let mut result = ChangeResult {
-            service_arn: planned.service_arn.clone(),
-            service: planned.service.clone(),
-            change: planned.change.to_string(),
-            result: "applied",
-            error: None,
-            created: None,
-        };
+    let mut i = 0;
+    while i < changes.len() {
+        if changes[i].change.is_dns() {
+            let phase = changes[i].change.phase();
+            let end = (i..changes.len())
+                .find(|&j| !changes[j].change.is_dns() || changes[j].change.phase() != phase)
+                .unwrap_or(changes.len());
+            apply_dns(aws, changes, i..end, &mut failed_services, &mut results).await;
+            i = end;
+            continue;
+        }
+        let planned = &changes[i];
+        let key = service_key(planned);
+        let mut result = result_of(planned);
         if failed_services.contains(&key) {
-            result.result = "skipped";
-            result.error = Some("an earlier change for this service failed".into());
+            result = skipped(planned);
         } else {
             match apply_one(aws, planned, &created_groups, cache).await {
                 Ok(created) => {
@@ -130,6 +158,12 @@ pub async fn apply(aws: &Aws, plan: &Plan, metrics: &Metrics, cache: &mut Cache)
                 }
             }
         }
+        results[i] = Some(result);
+        i += 1;
+    }
+    let mut report = ApplyReport::default();
+    for (planned, result) in changes.iter().zip(results) {
+        let result = result.unwrap_or_else(|| skipped(planned));
         metrics
             .changes
             .get_or_create(&ChangeLabels {
@@ -141,6 +175,99 @@ pub async fn apply(aws: &Aws, plan: &Plan, metrics: &Metrics, cache: &mut Cache)
         report.results.push(result);
     }
     report
+}
+
+/// Packs changes (by index) into batches within Route 53's limits, in order.
+fn pack(changes: &[PlannedChange], indexes: &[usize]) -> Vec<Vec<usize>> {
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    let (mut records, mut chars) = (0, 0);
+    for &k in indexes {
+        let (r, c) = changes[k]
+            .change
+            .record_changes()
+            .iter()
+            .map(|rc| rc.batch_weight())
+            .fold((0, 0), |(a, b), (x, y)| (a + x, b + y));
+        let fits = records + r <= ROUTE53_BATCH_RECORDS && chars + c <= ROUTE53_BATCH_CHARS;
+        match batches.last_mut() {
+            Some(batch) if fits => batch.push(k),
+            _ => {
+                batches.push(vec![k]);
+                (records, chars) = (0, 0);
+            }
+        }
+        records += r;
+        chars += c;
+    }
+    batches
+}
+
+/// Sends one phase's DNS changes: per zone, batch by batch (one in flight per zone). A batch
+/// Route 53 rejects is split in halves and retried at once, so one bad name cannot hold back
+/// the others; throttling and outages fail the whole batch for the next pass instead.
+async fn apply_dns(
+    aws: &Aws,
+    changes: &[PlannedChange],
+    run: std::ops::Range<usize>,
+    failed_services: &mut BTreeSet<String>,
+    results: &mut [Option<ChangeResult>],
+) {
+    let mut by_zone: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for k in run {
+        let planned = &changes[k];
+        if failed_services.contains(&service_key(planned)) {
+            results[k] = Some(skipped(planned));
+            continue;
+        }
+        let zone = match &planned.change {
+            Change::UpsertRecords { zone_id, .. } | Change::DeleteRecords { zone_id, .. } => {
+                zone_id.as_str()
+            }
+            _ => continue,
+        };
+        by_zone.entry(zone).or_default().push(k);
+    }
+    for (zone, indexes) in by_zone {
+        let mut pending: Vec<Vec<usize>> = pack(changes, &indexes);
+        pending.reverse();
+        while let Some(batch) = pending.pop() {
+            let records: Vec<RecordChange> = batch
+                .iter()
+                .flat_map(|&k| changes[k].change.record_changes())
+                .collect();
+            match aws.route53.change_record_sets(zone, &records).await {
+                Ok(()) => {
+                    for &k in &batch {
+                        tracing::info!(service = %changes[k].service, change = %changes[k].change, reason = %changes[k].reason, "applied");
+                        results[k] = Some(result_of(&changes[k]));
+                    }
+                }
+                Err(e)
+                    if batch.len() > 1
+                        && !matches!(
+                            e.kind,
+                            ErrorKind::Throttled | ErrorKind::Unavailable | ErrorKind::AccessDenied
+                        ) =>
+                {
+                    tracing::warn!(zone, changes = batch.len(), error = %e, "change batch rejected; retrying in halves");
+                    let (a, b) = batch.split_at(batch.len() / 2);
+                    pending.push(b.to_vec());
+                    pending.push(a.to_vec());
+                }
+                Err(e) => {
+                    for &k in &batch {
+                        tracing::warn!(service = %changes[k].service, change = %changes[k].change, error = %e, "change failed");
+                        failed_services.insert(service_key(&changes[k]));
+                        results[k] = Some(ChangeResult {
+                            result: "failed",
+                            error: Some(e.to_string()),
+                            ..result_of(&changes[k])
+                        });
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn resolve(
@@ -277,6 +404,8 @@ async fn apply_one(
             gone_is_fine(aws.elb.delete_rule(arn).await)?;
             Ok(None)
         }
+        // Sent in batches by `apply_dns`.
+        Change::UpsertRecords { .. } | Change::DeleteRecords { .. } => Ok(None),
         Change::DeleteTargetGroup { arn, .. } => {
             let mut attempt = 0;
             loop {

@@ -13,7 +13,8 @@ use crate::config::Config;
 use crate::plan::naming::TARGET_GROUP_NAME_PREFIX;
 use crate::plan::ownership::Ownership;
 use crate::state::{
-    EcsService, EcsTask, Listener, LoadBalancer, Rule, Target, TargetGroup, TaskDefinition,
+    EcsService, EcsTask, HostedZone, Listener, LoadBalancer, RecordSet, Rule, Target, TargetGroup,
+    TaskDefinition,
 };
 
 /// Everything one pass knows about AWS.
@@ -34,6 +35,10 @@ pub struct Observed {
     pub tasks: BTreeMap<String, Vec<EcsTask>>,
     /// Registered targets per owned target group ARN, for `alb.targets=direct`.
     pub targets: BTreeMap<String, Vec<Target>>,
+    /// Managed hosted zones that could be read, by id.
+    pub zones: BTreeMap<String, HostedZone>,
+    /// Record sets per managed zone id.
+    pub records: BTreeMap<String, Vec<RecordSet>>,
     /// Reads that failed. Any failure forbids deletions in this pass.
     pub failures: Vec<AwsError>,
 }
@@ -54,6 +59,8 @@ pub struct Cache {
     /// same, yet a resource needs changing) from an intent change.
     intents: HashMap<String, crate::model::ServiceIntent>,
     passes: u64,
+    /// Hosted zone names by id (a zone's name never changes).
+    zones: HashMap<String, HostedZone>,
 }
 
 /// Attributes are read again every this many passes (5 minutes at the default interval), so
@@ -112,7 +119,34 @@ pub async fn observe(
     read_services(aws, config, &mut observed).await;
     read_listeners(aws, config, &mut observed).await;
     read_target_groups(aws, ownership, cache, &mut observed).await;
+    read_zones(aws, config, cache, &mut observed).await;
     observed
+}
+
+/// Managed zones (names cached) and all their records.
+async fn read_zones(aws: &Aws, config: &Config, cache: &mut Cache, observed: &mut Observed) {
+    for id in &config.hosted_zones {
+        let zone = match cache.zones.get(id) {
+            Some(z) => z.clone(),
+            None => match aws.route53.get_hosted_zone(id).await {
+                Ok(z) => {
+                    cache.zones.insert(id.clone(), z.clone());
+                    z
+                }
+                Err(e) => {
+                    observed.failures.push(e);
+                    continue;
+                }
+            },
+        };
+        match aws.route53.list_record_sets(id).await {
+            Ok(records) => {
+                observed.records.insert(id.clone(), records);
+                observed.zones.insert(id.clone(), zone);
+            }
+            Err(e) => observed.failures.push(e),
+        }
+    }
 }
 
 async fn read_services(aws: &Aws, config: &Config, observed: &mut Observed) {

@@ -182,3 +182,68 @@ pub struct RuleSpec {
     pub target_group_arn: String,
     pub tags: Tags,
 }
+
+/// A Route 53 hosted zone ecs-ingress may write in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostedZone {
+    /// Without the `/hostedzone/` prefix.
+    pub id: String,
+    /// Lowercase, without the trailing dot.
+    pub name: String,
+}
+
+/// Where an alias record points.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct AliasTarget {
+    pub dns_name: String,
+    pub hosted_zone_id: String,
+    pub evaluate_target_health: bool,
+}
+
+/// A Route 53 record set, names lowercase without the trailing dot.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct RecordSet {
+    pub name: String,
+    /// `A`, `AAAA`, `CNAME`, `TXT`, ...
+    pub record_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
+    /// Resource record values as Route 53 holds them (TXT values with their quotes).
+    pub values: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias: Option<AliasTarget>,
+    /// Weighted, latency and other routing policies have one; ecs-ingress writes none and
+    /// treats such records as someone else's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub set_identifier: Option<String>,
+}
+
+/// One change of a Route 53 change batch.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "action", content = "record", rename_all = "UPPERCASE")]
+pub enum RecordChange {
+    Upsert(RecordSet),
+    /// Must carry the record's exact current values.
+    Delete(RecordSet),
+}
+
+impl RecordChange {
+    pub fn record(&self) -> &RecordSet {
+        match self {
+            Self::Upsert(r) | Self::Delete(r) => r,
+        }
+    }
+
+    /// What the change counts against Route 53's batch limits: (records, characters).
+    /// An UPSERT counts twice.
+    pub fn batch_weight(&self) -> (usize, usize) {
+        let r = self.record();
+        let chars: usize = r.values.iter().map(String::len).sum::<usize>()
+            + r.alias.as_ref().map(|a| a.dns_name.len()).unwrap_or(0);
+        let values = r.values.len().max(1);
+        match self {
+            Self::Upsert(_) => (2 * values, 2 * chars),
+            Self::Delete(_) => (values, chars),
+        }
+    }
+}

@@ -16,6 +16,9 @@ pub enum ServiceState {
     Conflict,
     /// Publishing it would exceed an ALB quota; nothing already published is touched.
     Quota,
+    /// Its ALB rule is published, but a DNS name it asks for is held by a record ecs-ingress
+    /// does not own (or by an older service): that name is not written.
+    DnsConflict,
     /// Its routing tags are gone (or the service is): its resources are being removed.
     Withdrawn,
     /// A change for it failed in this pass; the next pass retries.
@@ -30,17 +33,19 @@ impl ServiceState {
             Self::Invalid => "invalid",
             Self::Conflict => "conflict",
             Self::Quota => "quota",
+            Self::DnsConflict => "dns-conflict",
             Self::Withdrawn => "withdrawn",
             Self::Error => "error",
         }
     }
 
-    pub const ALL: [ServiceState; 7] = [
+    pub const ALL: [ServiceState; 8] = [
         Self::Published,
         Self::Pending,
         Self::Invalid,
         Self::Conflict,
         Self::Quota,
+        Self::DnsConflict,
         Self::Withdrawn,
         Self::Error,
     ];

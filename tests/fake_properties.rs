@@ -148,9 +148,6 @@ proptest! {
                 rules(estate).into_iter().filter(|(_, r)| owned(r)).map(|(a, r)| (a, r.priority)).collect()
             };
             let before = priorities(&estate);
-            // An explicit priority may legitimately push a less specific rule of the same
-            // host behind it; the stability promise is about automatic priorities.
-            let extra = Svc { explicit: None, ..extra };
             let extra_arn = add(&estate, "extra", &extra);
             prop_assert!(converge(&estate, &controller).await <= 2);
             let with_extra = priorities(&estate);

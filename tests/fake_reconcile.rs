@@ -74,8 +74,8 @@ async fn seed_is_reproduced_converges_and_is_withdrawn() {
 
     let (writes, report) = apply(&estate, &controller).await;
     assert!(report.succeeded(), "{:?}", report.applied);
-    // Target group + rule + attachment: the minimum.
-    assert_eq!(writes, 3, "{:?}", estate.fake.call_counts());
+    // Target group + rule + attachment + one DNS batch: the minimum.
+    assert_eq!(writes, 4, "{:?}", estate.fake.call_counts());
     {
         let world = estate.fake.world();
         let groups: Vec<_> = world

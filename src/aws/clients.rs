@@ -8,7 +8,7 @@ use std::sync::Arc;
 use aws_config::BehaviorVersion;
 
 use super::call::CallContext;
-use super::{Aws, ecs::EcsAdapter, elb::ElbAdapter};
+use super::{Aws, ecs::EcsAdapter, elb::ElbAdapter, route53::Route53Adapter};
 use crate::ratelimit::RateLimiter;
 use crate::telemetry::Metrics;
 
@@ -25,7 +25,8 @@ pub fn real_aws(sdk: &aws_config::SdkConfig, metrics: Arc<Metrics>, rate_share: 
         ecs: Arc::new(EcsAdapter::new(aws_sdk_ecs::Client::new(sdk), ctx.clone())),
         elb: Arc::new(ElbAdapter::new(
             aws_sdk_elasticloadbalancingv2::Client::new(sdk),
-            ctx,
+            ctx.clone(),
         )),
+        route53: Arc::new(Route53Adapter::new(aws_sdk_route53::Client::new(sdk), ctx)),
     }
 }

@@ -9,14 +9,16 @@ pub mod clients;
 pub mod ecs;
 pub mod elb;
 pub mod error;
+pub mod route53;
 
 use async_trait::async_trait;
 
 pub use error::{AwsError, ErrorKind};
 
 use crate::state::{
-    EcsService, EcsTask, HealthCheck, Listener, LoadBalancer, LoadBalancerAttachment, Rule,
-    RuleSpec, Tags, Target, TargetGroup, TargetGroupAttributes, TargetGroupSpec, TaskDefinition,
+    EcsService, EcsTask, HealthCheck, HostedZone, Listener, LoadBalancer, LoadBalancerAttachment,
+    RecordChange, RecordSet, Rule, RuleSpec, Tags, Target, TargetGroup, TargetGroupAttributes,
+    TargetGroupSpec, TaskDefinition,
 };
 
 /// DescribeServices takes at most this many services per call.
@@ -25,6 +27,9 @@ pub const DESCRIBE_SERVICES_BATCH: usize = 10;
 pub const DESCRIBE_TASKS_BATCH: usize = 100;
 /// ELBv2 DescribeTags takes at most this many ARNs per call.
 pub const DESCRIBE_TAGS_BATCH: usize = 20;
+/// Route 53 change batch limits: records (an UPSERT counts twice) and characters.
+pub const ROUTE53_BATCH_RECORDS: usize = 1000;
+pub const ROUTE53_BATCH_CHARS: usize = 32_000;
 
 /// The ECS calls ecs-ingress makes.
 #[async_trait]
@@ -112,9 +117,25 @@ pub trait ElbApi: Send + Sync {
     ) -> Result<(), AwsError>;
 }
 
+/// The Route 53 calls ecs-ingress makes.
+#[async_trait]
+pub trait Route53Api: Send + Sync {
+    /// A zone's name (names never change: callers cache it).
+    async fn get_hosted_zone(&self, zone_id: &str) -> Result<HostedZone, AwsError>;
+    /// Every record set of a zone (all pages, following NextRecordName/NextRecordType).
+    async fn list_record_sets(&self, zone_id: &str) -> Result<Vec<RecordSet>, AwsError>;
+    /// One change batch (atomic on AWS). The caller keeps it within Route 53's limits.
+    async fn change_record_sets(
+        &self,
+        zone_id: &str,
+        changes: &[RecordChange],
+    ) -> Result<(), AwsError>;
+}
+
 /// Every adapter the controller uses, as trait objects so the real and fake AWS swap freely.
 #[derive(Clone)]
 pub struct Aws {
     pub ecs: std::sync::Arc<dyn EcsApi>,
     pub elb: std::sync::Arc<dyn ElbApi>,
+    pub route53: std::sync::Arc<dyn Route53Api>,
 }

@@ -16,14 +16,17 @@ pub const VPC: &str = "vpc-0fake";
 /// The container and port every fixture service routes to.
 pub const CONTAINER: &str = "app";
 pub const PORT: i32 = 8080;
+pub const ZONE: &str = "in.example.com";
 
-/// A fake account with `albs` internal ALBs; listener `default` is the first, `alb-N` the
+/// A fake account with a private zone `in.example.com` and `albs` internal ALBs; listener `default` is the first, `alb-N` the
 /// N-th (0-based) of the others.
 pub struct Estate {
     pub fake: Arc<FakeAws>,
     pub metrics: Arc<Metrics>,
     /// Listener name → ARN.
     pub listeners: BTreeMap<String, String>,
+    /// The private zone `in.example.com`, managed through `--hosted-zone`.
+    pub zone_id: String,
 }
 
 pub fn listener_name(index: usize) -> String {
@@ -39,9 +42,11 @@ impl Estate {
         let metrics = Arc::new(Metrics::new());
         let fake = FakeAws::new(metrics.clone());
         let mut listeners = BTreeMap::new();
+        let zone_id;
         {
             let mut world = fake.world();
             world.add_cluster(CLUSTER);
+            zone_id = world.add_zone(ZONE);
             for i in 0..albs.max(1) {
                 let (_, listener) = world.add_load_balancer(&format!("internal-alb-{i}"), VPC);
                 listeners.insert(listener_name(i), listener);
@@ -51,6 +56,7 @@ impl Estate {
             fake,
             metrics,
             listeners,
+            zone_id,
         }
     }
 
@@ -59,7 +65,7 @@ impl Estate {
         Config {
             clusters: vec![CLUSTER.to_string()],
             listeners: self.listeners.clone(),
-            hosted_zones: vec![],
+            hosted_zones: vec![self.zone_id.clone()],
             owner_id: "ecs-ingress".into(),
             tag_prefix: String::new(),
             interval: Duration::from_secs(30),

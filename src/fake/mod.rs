@@ -16,6 +16,7 @@
 mod ecs;
 mod elb;
 pub mod estate;
+pub mod route53;
 mod world;
 
 use std::collections::BTreeMap;
@@ -93,6 +94,7 @@ impl FakeAws {
         Aws {
             ecs: self.clone(),
             elb: self.clone(),
+            route53: self.clone(),
         }
     }
 

@@ -7,9 +7,9 @@ use super::error;
 use crate::aws::AwsError;
 use crate::plan::desired::ATTRIBUTE_DEFAULTS;
 use crate::state::{
-    Container, EcsService, EcsTask, HealthCheck, Listener, LoadBalancer, LoadBalancerAttachment,
-    Rule, RuleSpec, Tags, Target, TargetGroup, TargetGroupAttributes, TargetGroupSpec,
-    TaskDefinition,
+    Container, EcsService, EcsTask, HealthCheck, HostedZone, Listener, LoadBalancer,
+    LoadBalancerAttachment, RecordSet, Rule, RuleSpec, Tags, Target, TargetGroup,
+    TargetGroupAttributes, TargetGroupSpec, TaskDefinition,
 };
 
 const ACCOUNT: &str = "123456789012";
@@ -50,6 +50,8 @@ pub struct World {
     /// derived on read.
     pub target_groups: BTreeMap<String, TargetGroup>,
     pub targets: BTreeMap<String, BTreeSet<Target>>,
+    /// Hosted zones by id, with their record sets.
+    pub zones: BTreeMap<String, (HostedZone, Vec<RecordSet>)>,
 }
 
 fn elb_arn(kind: &str, rest: &str) -> String {
@@ -247,6 +249,37 @@ impl World {
                 t.task.last_status = "STOPPED".into();
             }
         }
+    }
+
+    /// A private hosted zone with its SOA and NS records. Returns its id.
+    pub fn add_zone(&mut self, name: &str) -> String {
+        let id = format!("Z{}", self.id().to_ascii_uppercase());
+        let base = |t: &str, v: &str| RecordSet {
+            name: name.to_string(),
+            record_type: t.into(),
+            ttl: Some(900),
+            values: vec![v.into()],
+            alias: None,
+            set_identifier: None,
+        };
+        let records = vec![
+            base("NS", "ns-1.awsdns-00.com."),
+            base(
+                "SOA",
+                "ns-1.awsdns-00.com. hostmaster.example.com. 1 7200 900 1209600 86400",
+            ),
+        ];
+        self.zones.insert(
+            id.clone(),
+            (
+                HostedZone {
+                    id: id.clone(),
+                    name: name.to_string(),
+                },
+                records,
+            ),
+        );
+        id
     }
 
     // ---- views ------------------------------------------------------------------------

@@ -5,8 +5,8 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::state::{
-    EcsService, HealthCheck, LoadBalancerAttachment, Tags, Target, TargetGroupAttributes,
-    TargetGroupSpec,
+    EcsService, HealthCheck, LoadBalancerAttachment, RecordChange, RecordSet, Tags, Target,
+    TargetGroupAttributes, TargetGroupSpec,
 };
 
 /// A target group that exists, or one created earlier in the same pass (by name).
@@ -97,6 +97,22 @@ pub enum Change {
         arn: String,
         name: String,
     },
+    /// Writes a name's records and its ownership marker in one change batch. `delete` holds
+    /// owned records of types no longer wanted (alias → cname), with their current values.
+    UpsertRecords {
+        zone_id: String,
+        name: String,
+        delete: Vec<RecordSet>,
+        upsert: Vec<RecordSet>,
+        /// The name was ours already (an update, not a creation).
+        exists: bool,
+    },
+    /// Removes a name's owned records and its marker, with their exact current values.
+    DeleteRecords {
+        zone_id: String,
+        name: String,
+        records: Vec<RecordSet>,
+    },
 }
 
 impl Change {
@@ -105,6 +121,9 @@ impl Change {
     /// new rules exist before old ones go, so traffic never falls to the default action.
     pub fn phase(&self) -> u8 {
         match self {
+            // DNS goes first on withdrawal and last on publication: a name never points
+            // at an ALB that has no rule for it.
+            Self::DeleteRecords { .. } => 0,
             Self::CreateTargetGroup { .. } => 1,
             Self::ModifyHealthCheck { .. } | Self::ModifyAttributes { .. } => 2,
             Self::SetRulePriorities { .. } => 3,
@@ -112,10 +131,11 @@ impl Change {
             Self::ModifyRule { .. } => 5,
             Self::UpdateServiceLoadBalancers { publish: true, .. }
             | Self::RegisterTargets { .. } => 6,
-            Self::DeleteRule { .. } => 7,
+            Self::UpsertRecords { .. } => 7,
+            Self::DeleteRule { .. } => 8,
             Self::UpdateServiceLoadBalancers { publish: false, .. }
-            | Self::DeregisterTargets { .. } => 8,
-            Self::DeleteTargetGroup { .. } => 9,
+            | Self::DeregisterTargets { .. } => 9,
+            Self::DeleteTargetGroup { .. } => 10,
         }
     }
 
@@ -125,6 +145,7 @@ impl Change {
             self,
             Self::DeleteRule { .. }
                 | Self::DeleteTargetGroup { .. }
+                | Self::DeleteRecords { .. }
                 | Self::DeregisterTargets { .. }
                 | Self::UpdateServiceLoadBalancers { publish: false, .. }
         )
@@ -139,7 +160,32 @@ impl Change {
                 | Self::SetRulePriorities { .. }
                 | Self::ModifyRule { .. }
                 | Self::UpdateServiceLoadBalancers { publish: true, .. }
+                | Self::UpsertRecords { exists: true, .. }
         )
+    }
+
+    /// DNS changes are sent in change batches per zone, not one call each.
+    pub fn is_dns(&self) -> bool {
+        matches!(
+            self,
+            Self::UpsertRecords { .. } | Self::DeleteRecords { .. }
+        )
+    }
+
+    /// The Route 53 changes of a DNS change, deletions first.
+    pub fn record_changes(&self) -> Vec<RecordChange> {
+        match self {
+            Self::UpsertRecords { delete, upsert, .. } => delete
+                .iter()
+                .cloned()
+                .map(RecordChange::Delete)
+                .chain(upsert.iter().cloned().map(RecordChange::Upsert))
+                .collect(),
+            Self::DeleteRecords { records, .. } => {
+                records.iter().cloned().map(RecordChange::Delete).collect()
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// Resource kind for metrics and output.
@@ -155,6 +201,7 @@ impl Change {
             | Self::DeleteRule { .. } => "listener-rule",
             Self::UpdateServiceLoadBalancers { .. } => "service-attachment",
             Self::RegisterTargets { .. } | Self::DeregisterTargets { .. } => "targets",
+            Self::UpsertRecords { .. } | Self::DeleteRecords { .. } => "dns-record",
         }
     }
 
@@ -170,7 +217,23 @@ impl Change {
             Self::RegisterTargets { .. } => "register",
             Self::DeregisterTargets { .. } => "deregister",
             Self::DeleteRule { .. } | Self::DeleteTargetGroup { .. } => "delete",
+            Self::UpsertRecords { exists: false, .. } => "create",
+            Self::UpsertRecords { exists: true, .. } => "update",
+            Self::DeleteRecords { .. } => "delete",
         }
+    }
+}
+
+/// `A alias → lb.example.com` or `CNAME lb.example.com (ttl 60)`.
+fn describe_record(r: &RecordSet) -> String {
+    match &r.alias {
+        Some(a) => format!("{} alias → {}", r.record_type, a.dns_name),
+        None => format!(
+            "{} {} (ttl {})",
+            r.record_type,
+            r.values.join(" "),
+            r.ttl.unwrap_or_default()
+        ),
     }
 }
 
@@ -282,6 +345,37 @@ impl fmt::Display for Change {
             ),
             Self::DeleteRule { arn } => write!(f, "delete listener-rule {}", short_arn(arn)),
             Self::DeleteTargetGroup { name, .. } => write!(f, "delete target-group {name}"),
+            Self::UpsertRecords {
+                zone_id,
+                name,
+                upsert,
+                exists,
+                ..
+            } => {
+                let records: Vec<String> = upsert
+                    .iter()
+                    .filter(|r| r.record_type != "TXT")
+                    .map(describe_record)
+                    .collect();
+                write!(
+                    f,
+                    "{} dns-record {name} {} in zone {zone_id}",
+                    if *exists { "update" } else { "create" },
+                    records.join(", ")
+                )
+            }
+            Self::DeleteRecords {
+                zone_id,
+                name,
+                records,
+            } => {
+                let types: Vec<&str> = records.iter().map(|r| r.record_type.as_str()).collect();
+                write!(
+                    f,
+                    "delete dns-record {name} ({}) in zone {zone_id}",
+                    types.join(", ")
+                )
+            }
         }
     }
 }

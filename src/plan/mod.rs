@@ -7,6 +7,7 @@
 
 pub mod change;
 pub mod desired;
+pub mod dns;
 pub mod naming;
 pub mod ownership;
 pub mod priorities;
@@ -36,6 +37,8 @@ pub struct PlanConfig {
     pub clusters: Vec<String>,
     pub priority_range: PriorityRange,
     pub policy: Policy,
+    /// Hosted zone ids DNS records may be written in; empty turns DNS off.
+    pub hosted_zones: Vec<String>,
 }
 
 impl PlanConfig {
@@ -46,6 +49,7 @@ impl PlanConfig {
             clusters: config.clusters.clone(),
             priority_range: config.priority_range,
             policy: config.policy,
+            hosted_zones: config.hosted_zones.clone(),
         }
     }
 }
@@ -572,7 +576,12 @@ pub fn plan(
         }
     }
 
-    // 4. Withdraw what belongs to services that no longer ask for it.
+    // 4. DNS for the winners; names of services that no longer ask for them go.
+    if !config.hosted_zones.is_empty() {
+        plan_service_dns(config, observed, &winners, &kept, &mut changes, &mut out);
+    }
+
+    // 5. Withdraw what belongs to services that no longer ask for it.
     for service_arn in owned
         .groups
         .keys()
@@ -582,13 +591,7 @@ pub fn plan(
         if services_seen.contains(service_arn) || kept.contains(service_arn) {
             continue;
         }
-        let watched = cluster_of_service_arn(service_arn).is_some_and(|c| {
-            config
-                .clusters
-                .iter()
-                .any(|w| w == c || w.ends_with(&format!("/{c}")))
-        });
-        if !watched {
+        if !watched(config, service_arn) {
             out.problems.push(format!(
                 "resources owned by ecs-ingress for {service_arn} are left alone: its cluster is not watched by this controller"
             ));
@@ -600,7 +603,7 @@ pub fn plan(
         withdraw(&owned, &service.arn, Some(service), &mut changes, &mut out);
     }
 
-    // 5. Policy and partial reads.
+    // 6. Policy and partial reads.
     let deletions_allowed = observed.complete() && config.policy == Policy::Sync;
     let updates_allowed = config.policy != Policy::CreateOnly;
     for c in changes {
@@ -641,6 +644,66 @@ pub fn plan(
     out.services
         .sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
     out
+}
+
+/// True when the service's cluster is one this controller watches: only then may it
+/// withdraw what it owns for the service.
+fn watched(config: &PlanConfig, service_arn: &str) -> bool {
+    cluster_of_service_arn(service_arn).is_some_and(|c| {
+        config
+            .clusters
+            .iter()
+            .any(|w| w == c || w.ends_with(&format!("/{c}")))
+    })
+}
+
+/// Runs the DNS planner for the winners and folds its outcome into the statuses.
+fn plan_service_dns(
+    config: &PlanConfig,
+    observed: &Observed,
+    winners: &[DesiredService<'_>],
+    kept: &BTreeSet<&str>,
+    changes: &mut Vec<PlannedChange>,
+    out: &mut Plan,
+) {
+    let zones: Vec<crate::state::HostedZone> = config
+        .hosted_zones
+        .iter()
+        .filter_map(|id| observed.zones.get(id).cloned())
+        .collect();
+    let dns_winners: Vec<dns::DnsWinner<'_>> = winners
+        .iter()
+        .filter_map(|d| {
+            Some(dns::DnsWinner {
+                service: d.service,
+                dns: &d.intent.dns,
+                hosts: &d.intent.hosts,
+                load_balancer: observed.load_balancers.get(&d.load_balancer_arn)?,
+            })
+        })
+        .collect();
+    let keep = |service_arn: &str| kept.contains(service_arn) || !watched(config, service_arn);
+    let planned = dns::plan_dns(
+        config.ownership.owner_id(),
+        &zones,
+        &observed.records,
+        &dns_winners,
+        &keep,
+    );
+    out.managed.insert("dns-name", planned.managed);
+    changes.extend(planned.changes);
+    out.problems.extend(planned.problems);
+    for status in &mut out.services {
+        let Some(outcome) = planned.outcomes.get(&status.service_arn) else {
+            continue;
+        };
+        status.resources.extend(outcome.records.iter().cloned());
+        status.warnings.extend(outcome.warnings.iter().cloned());
+        if !outcome.conflicts.is_empty() {
+            status.state = ServiceState::DnsConflict;
+            status.problems.extend(outcome.conflicts.iter().cloned());
+        }
+    }
 }
 
 /// Priorities chosen for every winner's rules, and moves of existing rules.

@@ -125,6 +125,13 @@ fn graph(slots: &[Slot<'_>]) -> Graph {
         after: vec![Vec::new(); n],
     };
     for (a, b) in pairs {
+        // Explicit priorities are the user's ordering: they occupy their number and neither
+        // constrain nor are constrained by automatic rules (so an unreachable constraint,
+        // such as a more specific rule needing a place below an explicit 1, never forces
+        // the listener to be renumbered).
+        if slots[a].explicit.is_some() || slots[b].explicit.is_some() {
+            continue;
+        }
         let sa = specificity(slots[a].hosts, slots[a].paths);
         let sb = specificity(slots[b].hosts, slots[b].paths);
         if sa < sb {
@@ -171,14 +178,8 @@ pub fn place(
             for &a in before {
                 if let (Some(pa), Some(pb)) = (assigned[a], assigned[b])
                     && pa > pb
-                    && !outside_band(range, &slots[a], pa)
-                    && !outside_band(range, &slots[b], pb)
                 {
-                    violation = Some(if slots[a].explicit.is_none() { a } else { b });
-                    if slots[a].explicit.is_some() && slots[b].explicit.is_some() {
-                        violation = None;
-                        continue;
-                    }
+                    violation = Some(a);
                     break 'search;
                 }
             }
@@ -197,18 +198,15 @@ pub fn place(
         .collect();
     order.sort_by_key(|&i| (specificity(slots[i].hosts, slots[i].paths), i));
     for i in order {
-        // An explicit neighbour outside the band cannot be ordered against from inside it;
-        // it is left out rather than forcing a renumbering on every pass.
-        let in_band = |&j: &usize| assigned[j].filter(|&p| !outside_band(range, &slots[j], p));
         let lo = g.before[i]
             .iter()
-            .filter_map(in_band)
+            .filter_map(|&j| assigned[j])
             .max()
             .unwrap_or(0)
             .max(range.low - 1);
         let hi = g.after[i]
             .iter()
-            .filter_map(in_band)
+            .filter_map(|&j| assigned[j])
             .min()
             .unwrap_or(u32::MAX)
             .min(range.high + 1);
@@ -224,12 +222,6 @@ pub fn place(
         priorities: assigned.into_iter().map(|p| p.unwrap_or(0)).collect(),
         renumbered: false,
     })
-}
-
-/// An explicit priority outside the automatic band: automatic rules cannot be ordered
-/// against it.
-fn outside_band(range: PriorityRange, slot: &Slot<'_>, priority: u32) -> bool {
-    slot.explicit.is_some() && !(range.low..=range.high).contains(&priority)
 }
 
 /// A free priority strictly between `lo` and `hi`: after the last taken one by [`STEP`] when
@@ -396,7 +388,7 @@ mod tests {
     #[test]
     fn explicit_priority_below_the_band_does_not_force_renumbering() {
         // `b` host-only at explicit 100 shadows a more specific automatic rule of the same
-        // host; the automatic rule cannot go below the band, so it is placed (and kept)
+        // host: explicit priorities are the user's ordering, so the automatic rule is placed
         // normally instead of renumbering the listener on every pass.
         let host = v(&["b.example.com"]);
         let api = v(&["/api/*"]);

@@ -16,6 +16,7 @@ fn config(policy: Policy) -> PlanConfig {
             high: 49_999,
         },
         policy,
+        hosted_zones: vec![],
     }
 }
 

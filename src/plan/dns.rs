@@ -1,0 +1,411 @@
+//! Private DNS: which records each published service should have, who owns which name, and
+//! the changes that make Route 53 match.
+//!
+//! Ownership registry: every name ecs-ingress writes gets a TXT marker at
+//! `_ecs-ingress.<name>` holding the registry version, owner id, service ARN and the record
+//! types written, changed in the same change batch as the records. A name with records but
+//! no marker of ours is someone else's: it is never written or deleted, and the service
+//! asking for it gets the `dns-conflict` state while its ALB rule stays published. The
+//! marker lives at a derived name because a CNAME may not share its name with a TXT record.
+
+use std::collections::BTreeMap;
+
+use super::change::{Change, PlannedChange};
+use crate::model::{DnsIntent, DnsType};
+use crate::state::{AliasTarget, EcsService, HostedZone, LoadBalancer, RecordSet};
+use crate::status::{Problem, ResourceRef};
+
+/// Prefix of the marker record's name.
+pub const MARKER_PREFIX: &str = "_ecs-ingress.";
+/// Version of the marker format; see `docs/tags.md` for migrating between versions.
+pub const REGISTRY_VERSION: &str = "1";
+/// TTL of marker records (never resolved by clients).
+const MARKER_TTL: i64 = 300;
+
+/// What a marker says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marker {
+    pub owner: String,
+    pub service: String,
+    pub types: Vec<String>,
+}
+
+pub fn marker_name(name: &str) -> String {
+    format!("{MARKER_PREFIX}{name}")
+}
+
+/// The TXT value (quoted, as Route 53 stores it).
+pub fn marker_value(owner: &str, service: &str, types: &[String]) -> String {
+    format!(
+        "\"ecs-ingress-registry={REGISTRY_VERSION} owner={owner} service={service} types={}\"",
+        types.join(",")
+    )
+}
+
+/// Reads a marker value; `None` for anything that is not one.
+pub fn parse_marker(value: &str) -> Option<Marker> {
+    let inner = value.strip_prefix('"')?.strip_suffix('"')?;
+    let fields: BTreeMap<&str, &str> = inner
+        .split_whitespace()
+        .filter_map(|f| f.split_once('='))
+        .collect();
+    if fields.get("ecs-ingress-registry") != Some(&REGISTRY_VERSION) {
+        return None;
+    }
+    Some(Marker {
+        owner: fields.get("owner")?.to_string(),
+        service: fields.get("service")?.to_string(),
+        types: fields
+            .get("types")?
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
+}
+
+/// A published service, as the DNS planner needs it.
+pub struct DnsWinner<'a> {
+    pub service: &'a EcsService,
+    pub dns: &'a DnsIntent,
+    pub hosts: &'a [String],
+    pub load_balancer: &'a LoadBalancer,
+}
+
+/// The outcome for one service.
+#[derive(Debug, Default)]
+pub struct DnsOutcome {
+    pub conflicts: Vec<Problem>,
+    pub warnings: Vec<String>,
+    pub records: Vec<ResourceRef>,
+}
+
+/// The zone a name belongs in: `zone_ref` (id or name) if given, else the managed zone with
+/// the longest name that is a suffix of `name`.
+pub fn zone_for<'a>(
+    zones: &'a [HostedZone],
+    name: &str,
+    zone_ref: Option<&str>,
+) -> Option<&'a HostedZone> {
+    let inside = |z: &HostedZone| name == z.name || name.ends_with(&format!(".{}", z.name));
+    match zone_ref {
+        Some(r) => {
+            let r = r.trim_end_matches('.').to_ascii_lowercase();
+            zones
+                .iter()
+                .find(|z| z.id.eq_ignore_ascii_case(&r) || z.name == r)
+                .filter(|z| inside(z))
+        }
+        None => zones
+            .iter()
+            .filter(|z| inside(z))
+            .max_by_key(|z| z.name.len()),
+    }
+}
+
+/// The records a name should have (marker excluded).
+pub fn desired_records(name: &str, dns: &DnsIntent, lb: &LoadBalancer) -> Vec<RecordSet> {
+    match dns.record_type {
+        DnsType::Alias => {
+            let mut types = vec!["A"];
+            if lb.ip_address_type == "dualstack" {
+                types.push("AAAA");
+            }
+            types
+                .into_iter()
+                .map(|t| RecordSet {
+                    name: name.to_string(),
+                    record_type: t.into(),
+                    ttl: None,
+                    values: vec![],
+                    alias: Some(AliasTarget {
+                        dns_name: lb.dns_name.to_ascii_lowercase(),
+                        hosted_zone_id: lb.canonical_hosted_zone_id.clone(),
+                        // One unhealthy target group must not take every name of a shared
+                        // ALB out of DNS.
+                        evaluate_target_health: false,
+                    }),
+                    set_identifier: None,
+                })
+                .collect()
+        }
+        DnsType::Cname => vec![RecordSet {
+            name: name.to_string(),
+            record_type: "CNAME".into(),
+            ttl: Some(i64::from(dns.ttl)),
+            values: vec![lb.dns_name.to_ascii_lowercase()],
+            alias: None,
+            set_identifier: None,
+        }],
+    }
+}
+
+fn marker_record(name: &str, owner: &str, service: &str, records: &[RecordSet]) -> RecordSet {
+    let types: Vec<String> = records.iter().map(|r| r.record_type.clone()).collect();
+    RecordSet {
+        name: marker_name(name),
+        record_type: "TXT".into(),
+        ttl: Some(MARKER_TTL),
+        values: vec![marker_value(owner, service, &types)],
+        alias: None,
+        set_identifier: None,
+    }
+}
+
+/// Alias targets compare without the `dualstack.` prefix Route 53 may add.
+fn same_record(have: &RecordSet, want: &RecordSet) -> bool {
+    let alias = |r: &RecordSet| {
+        r.alias.as_ref().map(|a| {
+            (
+                a.dns_name.trim_start_matches("dualstack.").to_string(),
+                a.hosted_zone_id.clone(),
+                a.evaluate_target_health,
+            )
+        })
+    };
+    have.record_type == want.record_type
+        && have.ttl == want.ttl
+        && have.values == want.values
+        && alias(have) == alias(want)
+        && have.set_identifier.is_none()
+}
+
+/// Records of one zone, indexed by name.
+struct ZoneIndex<'a> {
+    by_name: BTreeMap<&'a str, Vec<&'a RecordSet>>,
+}
+
+impl<'a> ZoneIndex<'a> {
+    fn new(records: &'a [RecordSet]) -> Self {
+        let mut by_name: BTreeMap<&str, Vec<&RecordSet>> = BTreeMap::new();
+        for r in records {
+            by_name.entry(r.name.as_str()).or_default().push(r);
+        }
+        Self { by_name }
+    }
+
+    fn at(&self, name: &str) -> &[&'a RecordSet] {
+        self.by_name
+            .get(name)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// The marker at `name` and its record, if there is a valid one.
+    fn marker(&self, name: &str) -> Option<(Marker, &'a RecordSet)> {
+        self.at(&marker_name(name))
+            .iter()
+            .filter(|r| r.record_type == "TXT")
+            .find_map(|r| {
+                r.values
+                    .iter()
+                    .find_map(|v| parse_marker(v))
+                    .map(|m| (m, *r))
+            })
+    }
+
+    /// Every marker in the zone: (name it guards, marker, marker record).
+    fn markers(&self) -> Vec<(&'a str, Marker, &'a RecordSet)> {
+        self.by_name
+            .iter()
+            .filter_map(|(n, _)| n.strip_prefix(MARKER_PREFIX))
+            .filter_map(|name| self.marker(name).map(|(m, r)| (name, m, r)))
+            .collect()
+    }
+}
+
+/// Everything the DNS planner produces.
+#[derive(Debug, Default)]
+pub struct DnsPlan {
+    pub changes: Vec<PlannedChange>,
+    /// Per service ARN.
+    pub outcomes: BTreeMap<String, DnsOutcome>,
+    /// Owned records kept because their service is left as it is, or unwatched.
+    pub problems: Vec<String>,
+    /// Owned names seen.
+    pub managed: usize,
+}
+
+/// Plans DNS for `winners` (in age order, oldest first). Owned names of services not among
+/// them are deleted unless `keep(service_arn)` says the service's resources stay as they are.
+pub fn plan_dns(
+    owner: &str,
+    zones: &[HostedZone],
+    records: &BTreeMap<String, Vec<RecordSet>>,
+    winners: &[DnsWinner<'_>],
+    keep: &dyn Fn(&str) -> bool,
+) -> DnsPlan {
+    let mut out = DnsPlan::default();
+    let indexes: BTreeMap<&str, ZoneIndex<'_>> = zones
+        .iter()
+        .filter_map(|z| {
+            records
+                .get(&z.id)
+                .map(|r| (z.id.as_str(), ZoneIndex::new(r)))
+        })
+        .collect();
+    // (zone, name) → service that holds it this pass.
+    let mut claims: BTreeMap<(String, String), &EcsService> = BTreeMap::new();
+
+    for w in winners {
+        let outcome = out.outcomes.entry(w.service.arn.clone()).or_default();
+        let explicit = w.dns.names.is_some();
+        let names: Vec<&String> = match &w.dns.names {
+            Some(n) => n.iter().collect(),
+            None => w.hosts.iter().filter(|h| !h.contains(['*', '?'])).collect(),
+        };
+        for name in names {
+            let Some(zone) = zone_for(zones, name, w.dns.zone.as_deref()) else {
+                if explicit || w.dns.zone.is_some() {
+                    outcome.warnings.push(match &w.dns.zone {
+                        Some(z) => format!("dns: {name} is not inside managed zone {z} (see --hosted-zone); no record written"),
+                        None => format!("dns: {name} is outside every managed zone (see --hosted-zone); no record written"),
+                    });
+                }
+                continue;
+            };
+            let Some(index) = indexes.get(zone.id.as_str()) else {
+                continue; // The zone could not be read: a pass failure is recorded.
+            };
+            let key = (zone.id.clone(), name.clone());
+            if let Some(holder) = claims.get(&key) {
+                outcome.conflicts.push(Problem {
+                    key: Some("dns.name".into()),
+                    reason: format!(
+                        "dns: {name} is already published by older service {}/{}",
+                        super::cluster_name(&holder.cluster_arn),
+                        holder.name
+                    ),
+                });
+                continue;
+            }
+            let want = desired_records(name, w.dns, w.load_balancer);
+            let existing = index.at(name);
+            let marker = index.marker(name);
+            let ours = match &marker {
+                Some((m, _)) if m.owner != owner => {
+                    outcome.conflicts.push(Problem {
+                        key: Some("dns.name".into()),
+                        reason: format!(
+                            "dns: {name} belongs to another controller (owner {}); it is left alone",
+                            m.owner
+                        ),
+                    });
+                    continue;
+                }
+                Some((m, _)) if m.service != w.service.arn && keep(&m.service) => {
+                    outcome.conflicts.push(Problem {
+                        key: Some("dns.name".into()),
+                        reason: format!(
+                            "dns: {name} is still held for service {}, whose resources are kept as they are",
+                            m.service
+                        ),
+                    });
+                    continue;
+                }
+                Some((m, _)) => Some(m),
+                None if !existing.is_empty() => {
+                    let types: Vec<&str> =
+                        existing.iter().map(|r| r.record_type.as_str()).collect();
+                    outcome.conflicts.push(Problem {
+                        key: Some("dns.name".into()),
+                        reason: format!(
+                            "dns: {name} already has records ({}) that ecs-ingress does not own; they are left alone",
+                            types.join(", ")
+                        ),
+                    });
+                    continue;
+                }
+                None => None,
+            };
+            claims.insert(key, w.service);
+            let marker_want = marker_record(name, owner, &w.service.arn, &want);
+            for r in &want {
+                outcome.records.push(ResourceRef {
+                    kind: "dns-record".into(),
+                    id: format!("{name} {}", r.record_type),
+                });
+            }
+            // Owned records of types no longer wanted go in the same batch.
+            let stale: Vec<RecordSet> = ours
+                .map(|m| {
+                    existing
+                        .iter()
+                        .filter(|r| m.types.contains(&r.record_type))
+                        .filter(|r| !want.iter().any(|w| w.record_type == r.record_type))
+                        .map(|r| (*r).clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let records_match = want
+                .iter()
+                .all(|w| existing.iter().any(|r| same_record(r, w)));
+            let marker_matches = marker
+                .as_ref()
+                .is_some_and(|(_, r)| r.values == marker_want.values);
+            if records_match && marker_matches && stale.is_empty() {
+                continue;
+            }
+            let mut upsert = want;
+            upsert.push(marker_want);
+            out.changes.push(PlannedChange::new(
+                w.service,
+                Change::UpsertRecords {
+                    zone_id: zone.id.clone(),
+                    name: name.clone(),
+                    delete: stale,
+                    upsert,
+                    exists: ours.is_some(),
+                },
+                if ours.is_none() {
+                    "new DNS name"
+                } else if records_match {
+                    "ownership marker out of date"
+                } else {
+                    "records differ from the intent (changed by hand, or the intent changed)"
+                },
+            ));
+        }
+    }
+
+    // Owned names nobody claims any more.
+    for zone in zones {
+        let Some(index) = indexes.get(zone.id.as_str()) else {
+            continue;
+        };
+        for (name, marker, marker_rec) in index.markers() {
+            if marker.owner != owner {
+                continue;
+            }
+            out.managed += 1;
+            if claims.contains_key(&(zone.id.clone(), name.to_string())) {
+                continue;
+            }
+            if keep(&marker.service) {
+                continue;
+            }
+            let mut doomed: Vec<RecordSet> = index
+                .at(name)
+                .iter()
+                .filter(|r| marker.types.contains(&r.record_type))
+                .map(|r| (*r).clone())
+                .collect();
+            doomed.push(marker_rec.clone());
+            out.changes.push(PlannedChange {
+                service_arn: Some(marker.service.clone()),
+                service: marker.service.clone(),
+                change: Change::DeleteRecords {
+                    zone_id: zone.id.clone(),
+                    name: name.to_string(),
+                    records: doomed,
+                },
+                reason: "no published service asks for this name any more".into(),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "dns/tests.rs"]
+mod tests;

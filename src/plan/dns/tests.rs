@@ -1,0 +1,365 @@
+use super::*;
+
+const OWNER: &str = "ecs-ingress";
+
+fn zone(id: &str, name: &str) -> HostedZone {
+    HostedZone {
+        id: id.into(),
+        name: name.into(),
+    }
+}
+
+fn lb(dualstack: bool) -> LoadBalancer {
+    LoadBalancer {
+        arn: "arn:lb".into(),
+        name: "lb".into(),
+        vpc_id: "vpc-1".into(),
+        dns_name: "internal-lb-1.us-east-1.elb.amazonaws.com".into(),
+        canonical_hosted_zone_id: "Z35SXDOTRQ7X7K".into(),
+        ip_address_type: if dualstack { "dualstack" } else { "ipv4" }.into(),
+    }
+}
+
+fn service(name: &str) -> EcsService {
+    EcsService {
+        arn: format!("arn:aws:ecs:us-east-1:1:service/main/{name}"),
+        name: name.into(),
+        cluster_arn: "arn:aws:ecs:us-east-1:1:cluster/main".into(),
+        status: "ACTIVE".into(),
+        created_at: None,
+        task_definition: "td".into(),
+        deployment_controller: "ECS".into(),
+        tags: Default::default(),
+        load_balancers: vec![],
+    }
+}
+
+fn dns(record_type: DnsType, names: Option<&[&str]>, zone: Option<&str>) -> DnsIntent {
+    DnsIntent {
+        names: names.map(|n| n.iter().map(|s| s.to_string()).collect()),
+        record_type,
+        ttl: 60,
+        zone: zone.map(str::to_string),
+    }
+}
+
+fn record(name: &str, t: &str, value: &str) -> RecordSet {
+    RecordSet {
+        name: name.into(),
+        record_type: t.into(),
+        ttl: Some(300),
+        values: vec![value.into()],
+        alias: None,
+        set_identifier: None,
+    }
+}
+
+struct Case {
+    zones: Vec<HostedZone>,
+    records: BTreeMap<String, Vec<RecordSet>>,
+}
+
+impl Case {
+    fn new() -> Self {
+        let zones = vec![
+            zone("ZIN", "in.example.com"),
+            zone("ZAPI", "api.in.example.com"),
+        ];
+        let records = zones.iter().map(|z| (z.id.clone(), Vec::new())).collect();
+        Self { zones, records }
+    }
+
+    fn plan(&self, winners: &[(EcsService, DnsIntent, Vec<String>, LoadBalancer)]) -> DnsPlan {
+        let ws: Vec<DnsWinner<'_>> = winners
+            .iter()
+            .map(|(s, d, h, l)| DnsWinner {
+                service: s,
+                dns: d,
+                hosts: h,
+                load_balancer: l,
+            })
+            .collect();
+        plan_dns(OWNER, &self.zones, &self.records, &ws, &|_| false)
+    }
+
+    /// Applies the plan's record changes to the zones (as Route 53 would).
+    fn apply(&mut self, plan: &DnsPlan) {
+        for c in &plan.changes {
+            let zone = match &c.change {
+                Change::UpsertRecords { zone_id, .. } | Change::DeleteRecords { zone_id, .. } => {
+                    zone_id.clone()
+                }
+                _ => continue,
+            };
+            let records = self.records.entry(zone).or_default();
+            *records = crate::fake::route53::apply_batch(records, &c.change.record_changes())
+                .expect("valid batch");
+        }
+    }
+}
+
+fn hosts(h: &[&str]) -> Vec<String> {
+    h.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn zone_selection_takes_the_longest_suffix_or_the_override() {
+    let zones = vec![
+        zone("ZIN", "in.example.com"),
+        zone("ZAPI", "api.in.example.com"),
+    ];
+    let cases: &[(&str, Option<&str>, Option<&str>)] = &[
+        ("service-a.in.example.com", None, Some("ZIN")),
+        ("x.api.in.example.com", None, Some("ZAPI")),
+        ("api.in.example.com", None, Some("ZAPI")),
+        ("x.api.in.example.com", Some("ZIN"), Some("ZIN")),
+        ("x.api.in.example.com", Some("in.example.com."), Some("ZIN")),
+        ("service-a.other.com", None, None),
+        ("service-a.in.example.com", Some("ZAPI"), None),
+        ("notin.example.com", None, None),
+    ];
+    for (name, zone_ref, want) in cases {
+        let got = zone_for(&zones, name, *zone_ref).map(|z| z.id.as_str());
+        assert_eq!(got, *want, "{name} {zone_ref:?}");
+    }
+}
+
+#[test]
+fn alias_by_default_with_aaaa_for_dualstack_and_cname_with_ttl() {
+    let a = desired_records(
+        "a.in.example.com",
+        &dns(DnsType::Alias, None, None),
+        &lb(false),
+    );
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].record_type, "A");
+    let alias = a[0].alias.as_ref().expect("alias");
+    assert!(!alias.evaluate_target_health);
+    assert_eq!(alias.hosted_zone_id, "Z35SXDOTRQ7X7K");
+    let both = desired_records(
+        "a.in.example.com",
+        &dns(DnsType::Alias, None, None),
+        &lb(true),
+    );
+    let types: Vec<&str> = both.iter().map(|r| r.record_type.as_str()).collect();
+    assert_eq!(types, vec!["A", "AAAA"]);
+    let mut cname = dns(DnsType::Cname, None, None);
+    cname.ttl = 30;
+    let c = desired_records("a.in.example.com", &cname, &lb(false));
+    assert_eq!(c[0].record_type, "CNAME");
+    assert_eq!(c[0].ttl, Some(30));
+    assert_eq!(
+        c[0].values,
+        vec!["internal-lb-1.us-east-1.elb.amazonaws.com"]
+    );
+}
+
+#[test]
+fn marker_round_trips_and_rejects_anything_else() {
+    let v = marker_value(OWNER, "arn:svc", &["A".into(), "AAAA".into()]);
+    assert_eq!(
+        parse_marker(&v),
+        Some(Marker {
+            owner: OWNER.into(),
+            service: "arn:svc".into(),
+            types: vec!["A".into(), "AAAA".into()],
+        })
+    );
+    for bad in [
+        "\"v=spf1 -all\"",
+        "ecs-ingress-registry=1 owner=a service=b types=A",
+        "\"ecs-ingress-registry=2 owner=a service=b types=A\"",
+        "\"ecs-ingress-registry=1 service=b types=A\"",
+        "",
+    ] {
+        assert_eq!(parse_marker(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn publishes_records_with_marker_then_converges() {
+    let mut case = Case::new();
+    let w = vec![(
+        service("a"),
+        dns(DnsType::Alias, None, None),
+        hosts(&[
+            "a.in.example.com",
+            "*.wild.in.example.com",
+            "a.elsewhere.com",
+        ]),
+        lb(false),
+    )];
+    let plan = case.plan(&w);
+    assert_eq!(
+        plan.changes.len(),
+        1,
+        "wildcard and out-of-zone hosts get no record"
+    );
+    match &plan.changes[0].change {
+        Change::UpsertRecords {
+            zone_id,
+            upsert,
+            exists,
+            ..
+        } => {
+            assert_eq!(zone_id, "ZIN");
+            assert!(!exists);
+            let names: Vec<&str> = upsert.iter().map(|r| r.name.as_str()).collect();
+            assert_eq!(
+                names,
+                vec!["a.in.example.com", "_ecs-ingress.a.in.example.com"]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        plan.outcomes[&w[0].0.arn].warnings.is_empty(),
+        "defaults outside zones are quiet"
+    );
+    case.apply(&plan);
+    let again = case.plan(&w);
+    assert!(again.changes.is_empty(), "{:?}", again.changes);
+    assert_eq!(again.managed, 1);
+}
+
+#[test]
+fn explicit_names_outside_every_zone_are_reported() {
+    let case = Case::new();
+    let w = vec![(
+        service("a"),
+        dns(DnsType::Alias, Some(&["a.other.com"]), None),
+        hosts(&["a.in.example.com"]),
+        lb(false),
+    )];
+    let plan = case.plan(&w);
+    assert!(plan.changes.is_empty());
+    assert!(plan.outcomes[&w[0].0.arn].warnings[0].contains("outside every managed zone"));
+}
+
+#[test]
+fn foreign_records_and_other_owners_are_conflicts_never_touched() {
+    let mut case = Case::new();
+    let foreign = record("a.in.example.com", "CNAME", "somewhere.example.com");
+    let other_owner = record(
+        "_ecs-ingress.b.in.example.com",
+        "TXT",
+        &marker_value("other", "arn:x", &["A".into()]),
+    );
+    case.records
+        .insert("ZIN".into(), vec![foreign, other_owner]);
+    let w = vec![
+        (
+            service("a"),
+            dns(DnsType::Alias, None, None),
+            hosts(&["a.in.example.com"]),
+            lb(false),
+        ),
+        (
+            service("b"),
+            dns(DnsType::Alias, None, None),
+            hosts(&["b.in.example.com"]),
+            lb(false),
+        ),
+    ];
+    let plan = case.plan(&w);
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+    assert!(
+        plan.outcomes[&w[0].0.arn].conflicts[0]
+            .reason
+            .contains("does not own")
+    );
+    assert!(
+        plan.outcomes[&w[1].0.arn].conflicts[0]
+            .reason
+            .contains("another controller")
+    );
+    assert_eq!(
+        plan.managed, 0,
+        "the other owner's name is not counted as ours"
+    );
+}
+
+#[test]
+fn the_older_service_keeps_a_shared_name() {
+    let case = Case::new();
+    let w = vec![
+        (
+            service("old"),
+            dns(DnsType::Alias, Some(&["x.in.example.com"]), None),
+            hosts(&["old.in.example.com"]),
+            lb(false),
+        ),
+        (
+            service("new"),
+            dns(DnsType::Alias, Some(&["x.in.example.com"]), None),
+            hosts(&["new.in.example.com"]),
+            lb(false),
+        ),
+    ];
+    let plan = case.plan(&w);
+    assert_eq!(plan.changes.len(), 1);
+    assert_eq!(plan.changes[0].service, "main/old");
+    assert!(
+        plan.outcomes[&w[1].0.arn].conflicts[0]
+            .reason
+            .contains("older service main/old")
+    );
+}
+
+#[test]
+fn switching_to_cname_deletes_the_alias_in_the_same_batch_and_withdraw_removes_all() {
+    let mut case = Case::new();
+    let mut w = vec![(
+        service("a"),
+        dns(DnsType::Alias, None, None),
+        hosts(&["a.in.example.com"]),
+        lb(true),
+    )];
+    let plan = case.plan(&w);
+    case.apply(&plan);
+    w[0].1 = dns(DnsType::Cname, None, None);
+    let plan = case.plan(&w);
+    match &plan.changes[..] {
+        [c] => match &c.change {
+            Change::UpsertRecords { delete, exists, .. } => {
+                assert!(exists);
+                let types: Vec<&str> = delete.iter().map(|r| r.record_type.as_str()).collect();
+                assert_eq!(types, vec!["A", "AAAA"]);
+            }
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+    case.apply(&plan);
+    assert!(case.plan(&w).changes.is_empty());
+    // Withdrawn: the CNAME and the marker go, with their exact values.
+    let plan = case.plan(&[]);
+    assert_eq!(plan.changes.len(), 1);
+    assert!(plan.changes[0].change.is_deletion());
+    case.apply(&plan);
+    assert!(case.records["ZIN"].is_empty());
+}
+
+#[test]
+fn a_record_deleted_by_hand_comes_back_and_kept_services_keep_theirs() {
+    let mut case = Case::new();
+    let w = vec![(
+        service("a"),
+        dns(DnsType::Alias, None, None),
+        hosts(&["a.in.example.com"]),
+        lb(false),
+    )];
+    case.apply(&case.plan(&w));
+    case.records
+        .get_mut("ZIN")
+        .expect("zone")
+        .retain(|r| r.record_type != "A");
+    let plan = case.plan(&w);
+    assert_eq!(plan.changes.len(), 1);
+    assert!(plan.changes[0].change.is_update(), "owned name, repaired");
+    case.apply(&plan);
+    // A service whose resources are kept (invalid tags, say) keeps its records.
+    let ws: Vec<DnsWinner<'_>> = Vec::new();
+    let kept = plan_dns(OWNER, &case.zones, &case.records, &ws, &|_| true);
+    assert!(kept.changes.is_empty());
+}

@@ -1,0 +1,223 @@
+//! Private DNS against moto with the real Route 53 adapter: the seed's name, alias by
+//! default and CNAME on request, hand-made records left alone, repair and withdrawal.
+
+mod support;
+
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+};
+use support::{Moto, SEED_TAGS, stdout};
+
+async fn records(r53: &aws_sdk_route53::Client, zone: &str) -> Vec<ResourceRecordSet> {
+    r53.list_resource_record_sets()
+        .hosted_zone_id(zone)
+        .send()
+        .await
+        .expect("list records")
+        .resource_record_sets()
+        .to_vec()
+}
+
+fn named<'a>(all: &'a [ResourceRecordSet], name: &str) -> Vec<&'a ResourceRecordSet> {
+    all.iter()
+        .filter(|r| r.name().trim_end_matches('.') == name)
+        .collect()
+}
+
+fn args(cmd: &str, seed: &support::Seed) -> Vec<String> {
+    let mut v = vec![cmd.to_string()];
+    v.extend(seed.args());
+    v.extend(["--hosted-zone".to_string(), seed.hosted_zone_id.clone()]);
+    v
+}
+
+fn run(moto: &Moto, cmd: &str, seed: &support::Seed) -> std::process::Output {
+    let a = args(cmd, seed);
+    let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+    moto.ecs_ingress(&refs)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn seed_name_resolves_to_the_alb_and_follows_the_service() {
+    let moto = Moto::start();
+    let seed = moto.seed();
+    let sdk = moto.sdk().await;
+    let r53 = aws_sdk_route53::Client::new(&sdk);
+    let zone = seed.hosted_zone_id.clone();
+    // A hand-made record elsewhere in the zone must survive everything.
+    r53.change_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(
+                    Change::builder()
+                        .action(ChangeAction::Create)
+                        .resource_record_set(
+                            ResourceRecordSet::builder()
+                                .name("legacy.in.example.com")
+                                .r#type(RrType::Cname)
+                                .ttl(300)
+                                .resource_records(
+                                    ResourceRecord::builder()
+                                        .value("legacy.example.com")
+                                        .build()
+                                        .expect("record"),
+                                )
+                                .build()
+                                .expect("record set"),
+                        )
+                        .build()
+                        .expect("change"),
+                )
+                .build()
+                .expect("batch"),
+        )
+        .send()
+        .await
+        .expect("hand-made record");
+    moto.create_service(&seed, "service-a", SEED_TAGS, &[], &[]);
+    let out = run(&moto, "apply", &seed);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let all = records(&r53, &zone).await;
+    let a = named(&all, "service-a.in.example.com");
+    assert_eq!(a.len(), 1, "{all:?}");
+    assert_eq!(a[0].r#type(), &RrType::A);
+    let alias = a[0].alias_target().expect("alias");
+    assert_eq!(
+        alias.dns_name().trim_end_matches('.').to_ascii_lowercase(),
+        seed.load_balancer_dns.to_ascii_lowercase()
+    );
+    assert!(!alias.evaluate_target_health());
+    assert_eq!(
+        named(&all, "_ecs-ingress.service-a.in.example.com").len(),
+        1
+    );
+    // Converged.
+    assert_eq!(run(&moto, "plan", &seed).status.code(), Some(0));
+
+    // Deleted by hand: the next pass puts it back.
+    r53.change_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(
+                    Change::builder()
+                        .action(ChangeAction::Delete)
+                        .resource_record_set(a[0].clone())
+                        .build()
+                        .expect("change"),
+                )
+                .build()
+                .expect("batch"),
+        )
+        .send()
+        .await
+        .expect("delete by hand");
+    assert_eq!(run(&moto, "plan", &seed).status.code(), Some(2));
+    assert_eq!(run(&moto, "apply", &seed).status.code(), Some(0));
+    assert_eq!(
+        named(&records(&r53, &zone).await, "service-a.in.example.com").len(),
+        1
+    );
+
+    // Untagged: the record and its marker go; the hand-made record stays.
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    let td = ecs
+        .describe_services()
+        .cluster(&seed.cluster)
+        .services("service-a")
+        .send()
+        .await
+        .expect("service")
+        .services()[0]
+        .task_definition()
+        .unwrap_or_default()
+        .to_string();
+    let keys: Vec<String> = SEED_TAGS.iter().map(|(k, _)| k.to_string()).collect();
+    ecs.untag_resource()
+        .resource_arn(td)
+        .set_tag_keys(Some(keys))
+        .send()
+        .await
+        .expect("untag");
+    let out = run(&moto, "apply", &seed);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let all = records(&r53, &zone).await;
+    assert!(
+        named(&all, "service-a.in.example.com").is_empty(),
+        "{all:?}"
+    );
+    assert!(named(&all, "_ecs-ingress.service-a.in.example.com").is_empty());
+    assert_eq!(named(&all, "legacy.in.example.com").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cname_on_request_and_a_hand_made_name_is_a_dns_conflict() {
+    let moto = Moto::start();
+    let seed = moto.seed();
+    let sdk = moto.sdk().await;
+    let r53 = aws_sdk_route53::Client::new(&sdk);
+    moto.create_service(
+        &seed,
+        "service-c",
+        &[
+            ("alb.host", "service-c.in.example.com"),
+            ("dns.type", "cname"),
+            ("dns.ttl", "120"),
+        ],
+        &[],
+        &[],
+    );
+    moto.create_service(
+        &seed,
+        "taken",
+        &[("alb.host", "taken.in.example.com")],
+        &[],
+        &[],
+    );
+    let hand_made = ResourceRecordSet::builder()
+        .name("taken.in.example.com")
+        .r#type(RrType::A)
+        .ttl(300)
+        .resource_records(
+            ResourceRecord::builder()
+                .value("10.0.0.1")
+                .build()
+                .expect("rr"),
+        )
+        .build()
+        .expect("record set");
+    r53.change_resource_record_sets()
+        .hosted_zone_id(&seed.hosted_zone_id)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(
+                    Change::builder()
+                        .action(ChangeAction::Create)
+                        .resource_record_set(hand_made)
+                        .build()
+                        .expect("change"),
+                )
+                .build()
+                .expect("batch"),
+        )
+        .send()
+        .await
+        .expect("hand-made");
+    let out = run(&moto, "apply", &seed);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("main/taken") && l.contains("dns-conflict")),
+        "{text}"
+    );
+    let all = records(&r53, &seed.hosted_zone_id).await;
+    let c = named(&all, "service-c.in.example.com");
+    assert_eq!(c[0].r#type(), &RrType::Cname);
+    assert_eq!(c[0].ttl(), Some(120));
+    let taken = named(&all, "taken.in.example.com");
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].resource_records()[0].value(), "10.0.0.1");
+    assert!(named(&all, "_ecs-ingress.taken.in.example.com").is_empty());
+}

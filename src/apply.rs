@@ -117,20 +117,35 @@ fn skipped(planned: &PlannedChange) -> ChangeResult {
 }
 
 /// Applies `plan` in order. DNS changes of one phase go out together, in change batches
-/// per zone.
-pub async fn apply(aws: &Aws, plan: &Plan, metrics: &Metrics, cache: &mut Cache) -> ApplyReport {
+/// per zone. Once `stop()` turns true no further change is started (the one in flight
+/// finishes); the rest are reported as not started and the next process plans them again.
+pub async fn apply(
+    aws: &Aws,
+    plan: &Plan,
+    metrics: &Metrics,
+    cache: &mut Cache,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> ApplyReport {
     let changes = &plan.changes;
     let mut results: Vec<Option<ChangeResult>> = vec![None; changes.len()];
     let mut created_groups: BTreeMap<String, String> = BTreeMap::new();
     let mut failed_services: BTreeSet<String> = BTreeSet::new();
     let mut i = 0;
-    while i < changes.len() {
+    while i < changes.len() && !stop() {
         if changes[i].change.is_dns() {
             let phase = changes[i].change.phase();
             let end = (i..changes.len())
                 .find(|&j| !changes[j].change.is_dns() || changes[j].change.phase() != phase)
                 .unwrap_or(changes.len());
-            apply_dns(aws, changes, i..end, &mut failed_services, &mut results).await;
+            apply_dns(
+                aws,
+                changes,
+                i..end,
+                &mut failed_services,
+                &mut results,
+                stop,
+            )
+            .await;
             i = end;
             continue;
         }
@@ -163,7 +178,11 @@ pub async fn apply(aws: &Aws, plan: &Plan, metrics: &Metrics, cache: &mut Cache)
     }
     let mut report = ApplyReport::default();
     for (planned, result) in changes.iter().zip(results) {
-        let result = result.unwrap_or_else(|| skipped(planned));
+        let result = result.unwrap_or_else(|| ChangeResult {
+            result: "skipped",
+            error: Some("not started: shutting down".into()),
+            ..result_of(planned)
+        });
         metrics
             .changes
             .get_or_create(&ChangeLabels {
@@ -211,6 +230,7 @@ async fn apply_dns(
     run: std::ops::Range<usize>,
     failed_services: &mut BTreeSet<String>,
     results: &mut [Option<ChangeResult>],
+    stop: &(dyn Fn() -> bool + Sync),
 ) {
     let mut by_zone: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for k in run {
@@ -231,6 +251,9 @@ async fn apply_dns(
         let mut pending: Vec<Vec<usize>> = pack(changes, &indexes);
         pending.reverse();
         while let Some(batch) = pending.pop() {
+            if stop() {
+                return;
+            }
             let records: Vec<RecordChange> = batch
                 .iter()
                 .flat_map(|&k| changes[k].change.record_changes())

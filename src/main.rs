@@ -9,6 +9,7 @@ use ecs_ingress::admin::{self, AdminState};
 use ecs_ingress::aws::clients;
 use ecs_ingress::cli;
 use ecs_ingress::config::{Cli, Command, OutputFormat};
+use ecs_ingress::events::Events;
 use ecs_ingress::runtime::Controller;
 use ecs_ingress::telemetry::{self, Metrics};
 use tokio::sync::watch;
@@ -50,17 +51,28 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             print!("{}", cli::apply_text(&report));
             Ok(cli::apply_exit_code(&report))
         }
-        _ => daemon(controller, metrics).await,
+        _ => daemon(controller, metrics, &sdk).await,
     }
 }
 
 /// The daemon: admin server + loop; the first signal stops after the pass in flight, a
 /// second one exits at once.
-async fn daemon(controller: Arc<Controller>, metrics: Arc<Metrics>) -> anyhow::Result<u8> {
-    let admin_state = Arc::new(AdminState::new(metrics, controller.config.interval));
+async fn daemon(
+    controller: Arc<Controller>,
+    metrics: Arc<Metrics>,
+    sdk: &aws_config::SdkConfig,
+) -> anyhow::Result<u8> {
+    let admin_state = Arc::new(AdminState::new(metrics.clone(), controller.config.interval));
     let listener = admin::bind(controller.config.admin_addr).await?;
     tracing::info!(addr = %controller.config.admin_addr, clusters = ?controller.config.clusters, "ecs-ingress started");
+    let events = controller.config.events_queue_url.as_ref().map(|url| {
+        let queue = clients::event_queue(sdk, metrics.clone(), url);
+        Events::new(queue, metrics.clone())
+    });
     let (stop_tx, stop_rx) = watch::channel(false);
+    if let Some(events) = &events {
+        tokio::spawn(events.clone().receive_loop(stop_rx.clone()));
+    }
     let server_stop = {
         let mut rx = stop_rx.clone();
         async move {
@@ -71,12 +83,13 @@ async fn daemon(controller: Arc<Controller>, metrics: Arc<Metrics>) -> anyhow::R
     let loop_task = {
         let controller = controller.clone();
         let admin_state = admin_state.clone();
-        tokio::spawn(async move { controller.run(admin_state, stop_rx).await })
+        tokio::spawn(async move { controller.run(admin_state, events).await })
     };
     shutdown_signal()
         .await
         .context("cannot listen for signals")?;
     tracing::info!("shutting down after the pass in flight (signal again to exit at once)");
+    controller.shutdown();
     let _ = stop_tx.send(true);
     tokio::select! {
         _ = loop_task => {}

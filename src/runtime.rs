@@ -9,6 +9,7 @@ use crate::admin::AdminState;
 use crate::apply::{self, ApplyReport};
 use crate::aws::Aws;
 use crate::config::Config;
+use crate::events::Events;
 use crate::model::{IntentInput, ServiceIntent, compute_intent};
 use crate::observe::{self, Cache, Observed};
 use crate::plan::{self, Plan, PlanConfig};
@@ -60,7 +61,12 @@ pub struct Controller {
     pub aws: Aws,
     pub metrics: Arc<Metrics>,
     cache: tokio::sync::Mutex<Cache>,
+    /// Turns true on shutdown: no new change starts, the loop ends after the pass in flight.
+    stop: watch::Sender<bool>,
 }
+
+/// How long a burst of events is collected before the pass it triggers starts.
+pub const EVENT_DEBOUNCE: Duration = Duration::from_secs(2);
 
 /// Computes every service's intent.
 pub fn intents(config: &Config, observed: &Observed) -> Vec<(EcsService, ServiceIntent)> {
@@ -91,7 +97,18 @@ impl Controller {
             aws,
             metrics,
             cache: tokio::sync::Mutex::new(Cache::default()),
+            stop: watch::Sender::new(false),
         }
+    }
+
+    /// Asks the controller to stop: the change in flight finishes, nothing new starts, and
+    /// [`Controller::run`] returns after the current pass.
+    pub fn shutdown(&self) {
+        self.stop.send_replace(true);
+    }
+
+    pub fn stopping(&self) -> bool {
+        *self.stop.borrow()
     }
 
     fn plan_config(&self) -> PlanConfig {
@@ -115,7 +132,8 @@ impl Controller {
         }
         let plan = plan::plan(&plan_config, &observed, &intents);
         let applied = if apply && !self.config.dry_run {
-            let report = apply::apply(&self.aws, &plan, &self.metrics, &mut cache).await;
+            let stop = || self.stopping();
+            let report = apply::apply(&self.aws, &plan, &self.metrics, &mut cache, &stop).await;
             self.count_drift_repairs(&plan, &report, &intents, &cache);
             Some(report)
         } else {
@@ -200,25 +218,47 @@ impl Controller {
         }
     }
 
-    /// The daemon: a pass every interval (jittered) until `shutdown` turns true. A pass in
-    /// flight is finished before returning, so no change is cut in half.
-    pub async fn run(&self, admin: Arc<AdminState>, mut shutdown: watch::Receiver<bool>) {
+    /// The daemon: a pass every interval (jittered), or sooner when `events` asks for one,
+    /// until [`Controller::shutdown`]. Never two passes at once: passes run in this one task.
+    pub async fn run(&self, admin: Arc<AdminState>, events: Option<Arc<Events>>) {
+        let mut stop = self.stop.subscribe();
         let mut failures: u32 = 0;
         loop {
-            if *shutdown.borrow() {
+            if self.stopping() {
                 return;
             }
+            let covered = events
+                .as_ref()
+                .map(|e| e.take_pending())
+                .unwrap_or_default();
             let report = self.pass(true).await;
             let ok = report.succeeded();
             admin.pass_completed(report.status());
             log_pass(&report);
+            if let Some(e) = &events {
+                e.delete(&covered).await;
+            }
             // A failed pass is retried sooner, backing off exponentially up to the interval;
             // the first success resets it.
             failures = if ok { 0 } else { failures.saturating_add(1) };
             let wait = next_wait(self.config.interval, failures);
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => return,
+            let event = async {
+                match &events {
+                    Some(e) => e.wanted().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let triggered = tokio::select! {
+                _ = tokio::time::sleep(wait) => false,
+                _ = event => true,
+                _ = stop.wait_for(|s| *s) => return,
+            };
+            if triggered {
+                // Debounce: a deployment sends a burst of events; one pass covers them.
+                tokio::select! {
+                    _ = tokio::time::sleep(EVENT_DEBOUNCE) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
             }
         }
     }

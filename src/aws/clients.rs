@@ -30,3 +30,18 @@ pub fn real_aws(sdk: &aws_config::SdkConfig, metrics: Arc<Metrics>, rate_share: 
         route53: Arc::new(Route53Adapter::new(aws_sdk_route53::Client::new(sdk), ctx)),
     }
 }
+
+/// The event queue at `url`, through the same limiter and metrics as the rest.
+pub fn event_queue(
+    sdk: &aws_config::SdkConfig,
+    metrics: Arc<Metrics>,
+    url: &str,
+) -> Arc<dyn crate::events::QueueApi> {
+    // SQS calls take no AWS rate bucket; the limiter passes them through.
+    let ctx = CallContext::new(metrics, Arc::new(RateLimiter::new(100)));
+    Arc::new(super::sqs::SqsQueue::new(
+        aws_sdk_sqs::Client::new(sdk),
+        ctx,
+        url.to_string(),
+    ))
+}

@@ -10,6 +10,7 @@ pub mod ecs;
 pub mod elb;
 pub mod error;
 pub mod route53;
+pub mod sqs;
 
 use async_trait::async_trait;
 

@@ -63,6 +63,11 @@ pub struct FakeAws {
     calls: Mutex<Vec<Call>>,
     faults: Mutex<Vec<Fault>>,
     rate_limits: Mutex<Option<Arc<Buckets>>>,
+    /// Operations that take this long (virtual time), to hold a pass mid-way in tests.
+    delays: Mutex<BTreeMap<&'static str, std::time::Duration>>,
+    /// The event queue: messages not yet received, and receipts deleted.
+    queue: Mutex<std::collections::VecDeque<crate::events::Message>>,
+    deleted: Mutex<Vec<String>>,
     ctx: CallContext,
 }
 
@@ -85,6 +90,9 @@ impl FakeAws {
             calls: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
             rate_limits: Mutex::new(None),
+            delays: Mutex::new(BTreeMap::new()),
+            queue: Mutex::new(Default::default()),
+            deleted: Mutex::new(Vec::new()),
             ctx: CallContext::new(metrics, Arc::new(RateLimiter::new(rate_share))),
         })
     }
@@ -110,6 +118,27 @@ impl FakeAws {
 
     pub fn inject(&self, fault: Fault) {
         lock(&self.faults).push(fault);
+    }
+
+    /// Makes every call of `operation` take `delay` from now on.
+    pub fn delay(&self, operation: &'static str, delay: std::time::Duration) {
+        lock(&self.delays).insert(operation, delay);
+    }
+
+    /// Puts an event on the queue; returns its receipt handle.
+    pub fn send_event(&self, body: &str) -> String {
+        let mut q = lock(&self.queue);
+        let receipt = format!("receipt-{}", q.len() + lock(&self.deleted).len());
+        q.push_back(crate::events::Message {
+            receipt: receipt.clone(),
+            body: body.to_string(),
+        });
+        receipt
+    }
+
+    /// Receipts deleted from the queue so far.
+    pub fn deleted_events(&self) -> Vec<String> {
+        lock(&self.deleted).clone()
     }
 
     pub fn clear_faults(&self) {
@@ -199,6 +228,10 @@ impl FakeAws {
         operation: &'static str,
         f: impl FnOnce(&mut World) -> Result<T, AwsError>,
     ) -> Result<T, AwsError> {
+        let delay = lock(&self.delays).get(operation).copied();
+        if let Some(d) = delay {
+            tokio::time::sleep(d).await;
+        }
         self.ctx
             .call(service, operation, async {
                 self.admit(service, operation)?;
@@ -224,6 +257,27 @@ impl FakeAws {
                 .await?;
         }
         self.request(service, operation, f).await
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::events::QueueApi for FakeAws {
+    /// A long poll: up to 10 waiting messages, or nothing after a second of (virtual) time.
+    async fn receive(&self) -> Result<Vec<crate::events::Message>, AwsError> {
+        let ready: Vec<crate::events::Message> = {
+            let mut q = lock(&self.queue);
+            let n = q.len().min(10);
+            q.drain(..n).collect()
+        };
+        if ready.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        Ok(ready)
+    }
+
+    async fn delete(&self, receipts: &[String]) -> Result<(), AwsError> {
+        lock(&self.deleted).extend(receipts.iter().cloned());
+        Ok(())
     }
 }
 

@@ -1,0 +1,194 @@
+//! The daemon loop on paused (virtual) time with the in-memory AWS: the interval, event
+//! debounce, backoff after failures, health turning red on a stuck pass, and shutdown in
+//! the middle of a pass.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ecs_ingress::admin::AdminState;
+use ecs_ingress::aws::ErrorKind;
+use ecs_ingress::events::Events;
+use ecs_ingress::fake::{Estate, Fault};
+use ecs_ingress::runtime::Controller;
+use ecs_ingress::telemetry::ResultLabel;
+
+fn passes(estate: &Estate, result: &str) -> u64 {
+    estate
+        .metrics
+        .passes
+        .get_or_create(&ResultLabel {
+            result: result.into(),
+        })
+        .get()
+}
+
+struct Running {
+    controller: Arc<Controller>,
+    admin: Arc<AdminState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn start(estate: &Estate, interval: Duration, events: bool) -> Running {
+    let mut config = estate.config();
+    config.interval = interval;
+    let controller = Arc::new(estate.controller_with(config));
+    let admin = Arc::new(AdminState::new(estate.metrics.clone(), interval));
+    let events = events.then(|| {
+        let e = Events::new(estate.fake.clone(), estate.metrics.clone());
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        // The sender lives as long as the test: leak it so the receiver never closes.
+        std::mem::forget(_tx);
+        tokio::spawn(e.clone().receive_loop(rx));
+        e
+    });
+    let task = {
+        let controller = controller.clone();
+        let admin = admin.clone();
+        tokio::spawn(async move { controller.run(admin, events).await })
+    };
+    Running {
+        controller,
+        admin,
+        task,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn passes_follow_the_jittered_interval() {
+    let estate = Estate::new(1);
+    let running = start(&estate, Duration::from_secs(30), false);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(passes(&estate, "success"), 1, "first pass at start-up");
+    assert!(running.admin.is_ready());
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    assert_eq!(
+        passes(&estate, "success"),
+        1,
+        "not before 27 s (30 s - 10%)"
+    );
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert_eq!(passes(&estate, "success"), 2, "by 33 s (30 s + 10%)");
+    running.controller.shutdown();
+    running.task.await.expect("loop ends");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_of_events_triggers_one_early_pass_and_is_deleted_after_it() {
+    let estate = Estate::new(1);
+    let running = start(&estate, Duration::from_secs(300), true);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(passes(&estate, "success"), 1);
+    estate.add_service("late", &[("alb.host", "late.in.example.com")], &[]);
+    let mut receipts = Vec::new();
+    for _ in 0..5 {
+        receipts.push(estate.fake.send_event(
+            r#"{"source":"aws.ecs","detail-type":"AWS API Call via CloudTrail","detail":{"eventName":"TagResource"}}"#,
+        ));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let malformed = estate.fake.send_event("not an event");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        passes(&estate, "success"),
+        2,
+        "one pass for the whole burst"
+    );
+    let mut deleted = estate.fake.deleted_events();
+    deleted.sort();
+    let mut want = receipts.clone();
+    want.push(malformed);
+    want.sort();
+    assert_eq!(deleted, want);
+    assert_eq!(estate.metrics.events_malformed.get(), 1);
+    assert_eq!(estate.metrics.events_received.get(), 6);
+    let rules = estate
+        .fake
+        .world()
+        .rules
+        .values()
+        .filter(|r| r.hosts.contains(&"late.in.example.com".to_string()))
+        .count();
+    assert_eq!(rules, 1, "published by the event-triggered pass");
+    running.controller.shutdown();
+    running.task.await.expect("loop ends");
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_passes_back_off_exponentially_then_reset() {
+    let estate = Estate::new(1);
+    estate.fake.inject(Fault {
+        operation: "ListServices",
+        kind: ErrorKind::Unavailable,
+        times: 3,
+    });
+    let running = start(&estate, Duration::from_secs(30), false);
+    // Failures at 0 s, 1 s, 3 s; success at 7 s (waits 1, 2, 4 s).
+    tokio::time::sleep(Duration::from_millis(6_500)).await;
+    assert_eq!(passes(&estate, "partial"), 3);
+    assert_eq!(passes(&estate, "success"), 0);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(passes(&estate, "success"), 1);
+    // Reset: the next pass waits a whole interval again.
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    assert_eq!(passes(&estate, "success"), 1);
+    running.controller.shutdown();
+    running.task.await.expect("loop ends");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stuck_pass_turns_health_red_after_three_intervals() {
+    let estate = Estate::new(1);
+    let running = start(&estate, Duration::from_secs(10), false);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(running.admin.is_live());
+    // Every ListServices now hangs for an hour.
+    estate.fake.delay("ListServices", Duration::from_secs(3600));
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    assert!(
+        running.admin.is_live(),
+        "within three intervals of the last pass"
+    );
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(!running.admin.is_live(), "no pass for more than 30 s");
+    running.task.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_mid_pass_finishes_the_change_in_flight_and_starts_no_other() {
+    let estate = Estate::new(1);
+    for name in ["a", "b", "c"] {
+        estate.add_service(
+            name,
+            &[("alb.host", &format!("{name}.in.example.com"))],
+            &[],
+        );
+    }
+    estate
+        .fake
+        .delay("CreateTargetGroup", Duration::from_secs(5));
+    let running = start(&estate, Duration::from_secs(30), false);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    running.controller.shutdown();
+    let started = tokio::time::Instant::now();
+    running.task.await.expect("loop ends");
+    assert!(
+        started.elapsed() <= Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    let counts = estate.fake.call_counts();
+    assert_eq!(counts.get("CreateTargetGroup"), Some(&1), "{counts:?}");
+    assert_eq!(
+        counts.get("CreateRule"),
+        None,
+        "nothing new after the signal"
+    );
+    // A fresh controller converges from there.
+    let fresh = estate.controller();
+    estate.fake.delay("CreateTargetGroup", Duration::ZERO);
+    let report = fresh.pass(true).await;
+    assert!(report.succeeded(), "{:?}", report.applied);
+    let before = estate.fake.writes();
+    fresh.pass(true).await;
+    assert_eq!(estate.fake.writes(), before);
+}

@@ -207,8 +207,8 @@ impl<'a> ZoneIndex<'a> {
     /// Every marker in the zone: (name it guards, marker, marker record).
     fn markers(&self) -> Vec<(&'a str, Marker, &'a RecordSet)> {
         self.by_name
-            .iter()
-            .filter_map(|(n, _)| n.strip_prefix(MARKER_PREFIX))
+            .keys()
+            .filter_map(|n| n.strip_prefix(MARKER_PREFIX))
             .filter_map(|name| self.marker(name).map(|(m, r)| (name, m, r)))
             .collect()
     }

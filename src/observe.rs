@@ -6,6 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use futures_util::future::join_all;
+
 use crate::aws::{
     Aws, AwsError, DESCRIBE_SERVICES_BATCH, DESCRIBE_TAGS_BATCH, DESCRIBE_TASKS_BATCH,
 };
@@ -16,6 +18,10 @@ use crate::state::{
     EcsService, EcsTask, HostedZone, Listener, LoadBalancer, RecordSet, Rule, Target, TargetGroup,
     TaskDefinition,
 };
+
+/// Reads of independent resources in flight at once. The client-side rate limiter paces
+/// them; this only bounds memory and connections.
+const READ_CONCURRENCY: usize = 16;
 
 /// Everything one pass knows about AWS.
 #[derive(Debug, Default, Clone)]
@@ -61,6 +67,8 @@ pub struct Cache {
     passes: u64,
     /// Hosted zone names by id (a zone's name never changes).
     zones: HashMap<String, HostedZone>,
+    /// RFC 3339 time of the last change applied per service ARN.
+    last_changes: BTreeMap<String, String>,
 }
 
 /// Attributes are read again every this many passes (5 minutes at the default interval), so
@@ -91,6 +99,19 @@ impl Cache {
             .iter()
             .map(|(s, i)| (s.arn.clone(), i.clone()))
             .collect();
+    }
+
+    pub fn remember_changes(&mut self, report: &crate::apply::ApplyReport) {
+        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        for r in report.results.iter().filter(|r| r.result == "applied") {
+            if let Some(arn) = &r.service_arn {
+                self.last_changes.insert(arn.clone(), now.clone());
+            }
+        }
+    }
+
+    pub fn last_changes(&self) -> &BTreeMap<String, String> {
+        &self.last_changes
     }
 
     /// Counts a pass; every [`ATTRIBUTE_REFRESH_PASSES`]th starts with no cached attributes.
@@ -158,8 +179,16 @@ async fn read_services(aws: &Aws, config: &Config, observed: &mut Observed) {
                 continue;
             }
         };
-        for batch in arns.chunks(DESCRIBE_SERVICES_BATCH) {
-            match aws.ecs.describe_services(cluster, batch).await {
+        let mut batches = Vec::new();
+        for group in arns.chunks(DESCRIBE_SERVICES_BATCH * READ_CONCURRENCY) {
+            let calls: Vec<_> = group
+                .chunks(DESCRIBE_SERVICES_BATCH)
+                .map(|batch| aws.ecs.describe_services(cluster, batch))
+                .collect();
+            batches.extend(join_all(calls).await);
+        }
+        for result in batches {
+            match result {
                 Ok(services) => observed
                     .services
                     .extend(services.into_iter().filter(|s| s.status == "ACTIVE")),
@@ -172,10 +201,21 @@ async fn read_services(aws: &Aws, config: &Config, observed: &mut Observed) {
         .iter()
         .map(|s| s.task_definition.clone())
         .collect();
-    for arn in wanted {
-        // Tags can change on the same revision, and this call returns them with the
-        // contents, so nothing is cached here (the scale work moves tags to GetResources).
-        match aws.ecs.describe_task_definition(&arn).await {
+    // Tags can change on the same revision, and this call returns them with the contents,
+    // so nothing is cached here. Independent reads run concurrently; the rate limiter in
+    // every call keeps them within the account's bucket.
+    let wanted: Vec<String> = wanted.into_iter().collect();
+    let mut reads = Vec::with_capacity(wanted.len());
+    for chunk in wanted.chunks(READ_CONCURRENCY) {
+        let calls: Vec<_> = chunk
+            .iter()
+            .map(|arn| aws.ecs.describe_task_definition(arn))
+            .collect();
+        let results = join_all(calls).await;
+        reads.extend(chunk.iter().cloned().zip(results));
+    }
+    for (arn, result) in reads {
+        match result {
             Ok(td) => {
                 observed.task_definitions.insert(arn, td);
             }

@@ -23,6 +23,8 @@ pub struct PassReport {
     /// `None` for `plan` (nothing applied) and dry runs.
     pub applied: Option<ApplyReport>,
     pub observed_failures: Vec<String>,
+    /// When this process last changed something for each service (survives passes).
+    pub last_changes: std::collections::BTreeMap<String, String>,
 }
 
 impl PassReport {
@@ -50,6 +52,11 @@ impl PassReport {
             .extend(self.plan.problems.iter().cloned());
         if let Some(applied) = &self.applied {
             applied.update_statuses(&mut report.services);
+        }
+        for s in &mut report.services {
+            if s.last_change.is_none() {
+                s.last_change = self.last_changes.get(&s.service_arn).cloned();
+            }
         }
         report
     }
@@ -135,16 +142,19 @@ impl Controller {
             let stop = || self.stopping();
             let report = apply::apply(&self.aws, &plan, &self.metrics, &mut cache, &stop).await;
             self.count_drift_repairs(&plan, &report, &intents, &cache);
+            cache.remember_changes(&report);
             Some(report)
         } else {
             None
         };
         cache.remember_intents(&intents);
+        let last_changes = cache.last_changes().clone();
         drop(cache);
         let report = PassReport {
             plan,
             applied,
             observed_failures: observed.failures.iter().map(ToString::to_string).collect(),
+            last_changes,
         };
         self.record(&report, started.elapsed());
         report

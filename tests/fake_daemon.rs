@@ -192,3 +192,25 @@ async fn shutdown_mid_pass_finishes_the_change_in_flight_and_starts_no_other() {
     fresh.pass(true).await;
     assert_eq!(estate.fake.writes(), before);
 }
+
+#[tokio::test(start_paused = true)]
+async fn independent_reads_run_concurrently_within_the_rate_limit() {
+    let estate = Estate::new(1);
+    for i in 0..32 {
+        estate.add_service(
+            &format!("s{i}"),
+            &[("alb.host", &format!("s{i}.in.example.com"))],
+            &[],
+        );
+    }
+    // Each task-definition read takes a second: one after the other would be 32 s.
+    estate
+        .fake
+        .delay("DescribeTaskDefinition", Duration::from_secs(1));
+    let controller = estate.controller();
+    let started = tokio::time::Instant::now();
+    controller.pass(false).await;
+    let took = started.elapsed();
+    assert!(took <= Duration::from_secs(3), "took {took:?}");
+    assert_eq!(estate.fake.call_counts()["DescribeTaskDefinition"], 32);
+}

@@ -117,7 +117,12 @@ async fn seed_is_reproduced_converges_and_is_withdrawn() {
     let (writes, report) = apply(&estate, &controller).await;
     assert_eq!(writes, 0, "{:?}", report.plan.changes);
     assert!(report.plan.changes.is_empty());
-    assert_eq!(report.status().services[0].state, ServiceState::Published);
+    let status = report.status();
+    assert_eq!(status.services[0].state, ServiceState::Published);
+    assert!(
+        status.services[0].last_change.is_some(),
+        "the last change time survives passes that change nothing"
+    );
 
     // Untag: everything made for it goes, in withdraw order; the hand-made rule stays.
     estate

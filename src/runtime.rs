@@ -1,5 +1,6 @@
 //! The reconcile pass and the daemon loop around it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -24,7 +25,7 @@ pub struct PassReport {
     pub applied: Option<ApplyReport>,
     pub observed_failures: Vec<String>,
     /// When this process last changed something for each service (survives passes).
-    pub last_changes: std::collections::BTreeMap<String, String>,
+    pub last_changes: BTreeMap<String, String>,
 }
 
 impl PassReport {
@@ -169,6 +170,8 @@ impl Controller {
         intents: &[(EcsService, ServiceIntent)],
         cache: &Cache,
     ) {
+        let intent_of: BTreeMap<&str, &ServiceIntent> =
+            intents.iter().map(|(s, i)| (s.arn.as_str(), i)).collect();
         for (planned, result) in plan.changes.iter().zip(&report.results) {
             let Some(service_arn) = planned.service_arn.as_deref() else {
                 continue;
@@ -176,10 +179,9 @@ impl Controller {
             if result.result != "applied" || !planned.change.is_update() {
                 continue;
             }
-            let unchanged = intents
-                .iter()
-                .find(|(s, _)| s.arn == service_arn)
-                .is_some_and(|(_, i)| cache.intent_unchanged(service_arn, i));
+            let unchanged = intent_of
+                .get(service_arn)
+                .is_some_and(|i| cache.intent_unchanged(service_arn, i));
             if unchanged {
                 self.metrics
                     .drift_repairs

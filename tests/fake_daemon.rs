@@ -26,6 +26,8 @@ struct Running {
     controller: Arc<Controller>,
     admin: Arc<AdminState>,
     task: tokio::task::JoinHandle<()>,
+    /// Stops the event receiver when the test ends.
+    _events_stop: tokio::sync::watch::Sender<bool>,
 }
 
 fn start(estate: &Estate, interval: Duration, events: bool) -> Running {
@@ -33,12 +35,10 @@ fn start(estate: &Estate, interval: Duration, events: bool) -> Running {
     config.interval = interval;
     let controller = Arc::new(estate.controller_with(config));
     let admin = Arc::new(AdminState::new(estate.metrics.clone(), interval));
+    let (events_stop, events_stopped) = tokio::sync::watch::channel(false);
     let events = events.then(|| {
         let e = Events::new(estate.fake.clone(), estate.metrics.clone());
-        let (_tx, rx) = tokio::sync::watch::channel(false);
-        // The sender lives as long as the test: leak it so the receiver never closes.
-        std::mem::forget(_tx);
-        tokio::spawn(e.clone().receive_loop(rx));
+        tokio::spawn(e.clone().receive_loop(events_stopped));
         e
     });
     let task = {
@@ -50,6 +50,7 @@ fn start(estate: &Estate, interval: Duration, events: bool) -> Running {
         controller,
         admin,
         task,
+        _events_stop: events_stop,
     }
 }
 

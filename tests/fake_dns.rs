@@ -47,24 +47,14 @@ async fn alias_record_and_marker_are_written_repaired_and_withdrawn() {
     assert_eq!(estate.fake.call_counts()["ChangeResourceRecordSets"], 1);
 
     // Deleted by hand: it comes back.
-    estate
-        .fake
-        .world()
-        .zones
-        .get_mut(&estate.zone_id)
-        .expect("zone")
-        .1
-        .retain(|r| r.record_type != "A" || r.name != "service-a.in.example.com");
+    estate.edit_records(|records| {
+        records.retain(|r| r.record_type != "A" || r.name != "service-a.in.example.com")
+    });
     controller.pass(true).await;
     assert_eq!(at(&records(&estate), "service-a.in.example.com").len(), 1);
 
     // Untagged: record and marker go.
-    estate
-        .fake
-        .world()
-        .task_definitions
-        .values_mut()
-        .for_each(|td| td.tags.clear());
+    estate.untag_task_definitions();
     let report = controller.pass(true).await;
     assert!(report.succeeded(), "{:?}", report.applied);
     let left = records(&estate);
@@ -106,14 +96,7 @@ async fn a_hand_made_record_is_never_touched_and_the_service_reports_it() {
         alias: None,
         set_identifier: None,
     };
-    estate
-        .fake
-        .world()
-        .zones
-        .get_mut(&estate.zone_id)
-        .expect("zone")
-        .1
-        .push(hand_made.clone());
+    estate.edit_records(|records| records.push(hand_made.clone()));
     estate.add_service(
         "service-a",
         &[("alb.host", "service-a.in.example.com")],
@@ -146,12 +129,7 @@ async fn a_hand_made_record_is_never_touched_and_the_service_reports_it() {
         1
     );
     // Untagging never deletes a record it does not own.
-    estate
-        .fake
-        .world()
-        .task_definitions
-        .values_mut()
-        .for_each(|td| td.tags.clear());
+    estate.untag_task_definitions();
     controller.pass(true).await;
     assert_eq!(
         at(&records(&estate), "service-a.in.example.com"),
@@ -200,12 +178,7 @@ async fn throttled_batches_are_not_split_and_nothing_is_deleted_after_a_failed_r
     controller.pass(true).await;
     assert_eq!(at(&records(&estate), "a.in.example.com").len(), 1);
     // The zone cannot be read while the service is untagged: nothing is deleted.
-    estate
-        .fake
-        .world()
-        .task_definitions
-        .values_mut()
-        .for_each(|td| td.tags.clear());
+    estate.untag_task_definitions();
     estate.fake.inject(Fault {
         operation: "ListResourceRecordSets",
         kind: ErrorKind::Unavailable,

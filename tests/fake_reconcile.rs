@@ -3,7 +3,7 @@
 //! direct mode, conflicts and quotas.
 
 use ecs_ingress::fake::Estate;
-use ecs_ingress::fake::estate::{CLUSTER, PORT, VPC};
+use ecs_ingress::fake::estate::{PORT, VPC};
 use ecs_ingress::state::{Rule, Target};
 use ecs_ingress::status::ServiceState;
 
@@ -125,12 +125,7 @@ async fn seed_is_reproduced_converges_and_is_withdrawn() {
     );
 
     // Untag: everything made for it goes, in withdraw order; the hand-made rule stays.
-    estate
-        .fake
-        .world()
-        .task_definitions
-        .values_mut()
-        .for_each(|td| td.tags.clear());
+    estate.untag_task_definitions();
     let (_, report) = apply(&estate, &controller).await;
     assert!(report.succeeded(), "{:?}", report.applied);
     assert!(owned_rules(&estate).is_empty());
@@ -379,5 +374,4 @@ async fn a_full_alb_gives_new_services_a_quota_status_and_breaks_nothing() {
     let (writes, report) = apply(&estate, &controller).await;
     assert_eq!(writes, 0, "{:?}", report.plan.changes);
     assert_eq!(owned_rules(&estate).len(), 99);
-    let _ = CLUSTER;
 }

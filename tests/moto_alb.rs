@@ -12,6 +12,19 @@ fn args<'a>(cmd: &'a str, seed_args: &'a [String]) -> Vec<&'a str> {
     v
 }
 
+/// Runs `apply` with the seed's flags, asserts it succeeded and returns its stdout.
+fn apply_ok(moto: &Moto, seed: &support::Seed) -> String {
+    let out = moto.ecs_ingress(&args("apply", &seed.args()));
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        support::stderr(&out)
+    );
+    text
+}
+
 #[test]
 fn plan_on_the_seed_network_has_nothing_to_do() {
     let moto = Moto::start();
@@ -67,14 +80,7 @@ async fn seed_service_a_is_published_converges_and_is_withdrawn() {
         .to_string();
     let service_arn = moto.create_service(&seed, "service-a", SEED_TAGS, &[], &[]);
 
-    let out = moto.ecs_ingress(&args("apply", &seed.args()));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        support::stderr(&out)
-    );
+    apply_ok(&moto, &seed);
 
     // The seed's target group...
     let groups = elb.describe_target_groups().send().await.expect("tgs");
@@ -168,8 +174,7 @@ async fn seed_service_a_is_published_converges_and_is_withdrawn() {
         "{}",
         stdout(&drift_plan)
     );
-    let repaired = moto.ecs_ingress(&args("apply", &seed.args()));
-    assert_eq!(repaired.status.code(), Some(0), "{}", stdout(&repaired));
+    apply_ok(&moto, &seed);
     let tg_now = elb
         .describe_target_groups()
         .target_group_arns(&tg_arn)
@@ -198,14 +203,7 @@ async fn seed_service_a_is_published_converges_and_is_withdrawn() {
         .send()
         .await
         .expect("untag");
-    let withdrawn = moto.ecs_ingress(&args("apply", &seed.args()));
-    assert_eq!(
-        withdrawn.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&withdrawn),
-        support::stderr(&withdrawn)
-    );
+    apply_ok(&moto, &seed);
     let groups = elb.describe_target_groups().send().await.expect("tgs");
     assert!(
         !groups
@@ -269,9 +267,7 @@ async fn conflicting_and_invalid_services_are_reported() {
         &[],
         &[],
     );
-    let out = moto.ecs_ingress(&args("apply", &seed.args()));
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let text = apply_ok(&moto, &seed);
     // moto reports no creation time, so the ARN decides: `first` < `second`.
     assert!(
         text.contains("main/first")
@@ -319,8 +315,7 @@ async fn direct_mode_registers_running_task_ips_and_follows_them() {
         2,
     );
     assert_eq!(tasks.len(), 2);
-    let out = moto.ecs_ingress(&args("apply", &seed.args()));
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    apply_ok(&moto, &seed);
 
     // The IPs ECS gave the tasks.
     let described = ecs
@@ -396,8 +391,7 @@ async fn direct_mode_registers_running_task_ips_and_follows_them() {
         .send()
         .await
         .expect("stop task");
-    let out = moto.ecs_ingress(&args("apply", &seed.args()));
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    apply_ok(&moto, &seed);
     assert_eq!(registered().await, vec![(ip_of(&tasks[1]), 8080)]);
     assert_eq!(
         moto.ecs_ingress(&args("plan", &seed.args())).status.code(),

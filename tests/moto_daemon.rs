@@ -197,32 +197,9 @@ fn run_serves_admin_endpoints_and_exits_zero_on_sigterm() {
     let moto = Moto::start();
     let seed = moto.seed();
     moto.create_service(&seed, "service-a", support::SEED_TAGS, &[], &[]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ecs-ingress"))
-        .arg("run")
-        .args(seed.args())
-        .args([
-            "--interval",
-            "2s",
-            "--admin-addr",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .envs(moto.env())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some((200, _)) = get(port, "/readyz") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never ready");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let port = free_port();
+    let mut daemon = daemon(&moto, &seed, port, &["--interval", "2s"]);
+    wait_ready(port);
     assert_eq!(get(port, "/healthz").map(|r| r.0), Some(200));
     let (code, metrics) = get(port, "/metrics").expect("metrics");
     assert_eq!(code, 200);
@@ -237,7 +214,7 @@ fn run_serves_admin_endpoints_and_exits_zero_on_sigterm() {
     assert_eq!(code, 200);
     assert!(html.contains("service-a"));
 
-    let pid = child.id().to_string();
+    let pid = daemon.0.id().to_string();
     assert!(
         Command::new("kill")
             .args(["-TERM", &pid])
@@ -247,7 +224,7 @@ fn run_serves_admin_endpoints_and_exits_zero_on_sigterm() {
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
+        if let Some(s) = daemon.0.try_wait().expect("wait") {
             break s;
         }
         assert!(Instant::now() < deadline, "did not exit after SIGTERM");

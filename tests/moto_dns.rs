@@ -24,6 +24,47 @@ fn named<'a>(all: &'a [ResourceRecordSet], name: &str) -> Vec<&'a ResourceRecord
         .collect()
 }
 
+/// A plain record set with one value.
+fn simple(name: &str, rtype: RrType, value: &str) -> ResourceRecordSet {
+    ResourceRecordSet::builder()
+        .name(name)
+        .r#type(rtype)
+        .ttl(300)
+        .resource_records(
+            ResourceRecord::builder()
+                .value(value)
+                .build()
+                .expect("record"),
+        )
+        .build()
+        .expect("record set")
+}
+
+/// One change, made by hand (as a person or another tool would).
+async fn change_by_hand(
+    r53: &aws_sdk_route53::Client,
+    zone: &str,
+    action: ChangeAction,
+    record: ResourceRecordSet,
+) {
+    let change = Change::builder()
+        .action(action)
+        .resource_record_set(record)
+        .build()
+        .expect("change");
+    r53.change_resource_record_sets()
+        .hosted_zone_id(zone)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(change)
+                .build()
+                .expect("batch"),
+        )
+        .send()
+        .await
+        .expect("change by hand");
+}
+
 fn args(cmd: &str, seed: &support::Seed) -> Vec<String> {
     let mut v = vec![cmd.to_string()];
     v.extend(seed.args());
@@ -45,36 +86,13 @@ async fn seed_name_resolves_to_the_alb_and_follows_the_service() {
     let r53 = aws_sdk_route53::Client::new(&sdk);
     let zone = seed.hosted_zone_id.clone();
     // A hand-made record elsewhere in the zone must survive everything.
-    r53.change_resource_record_sets()
-        .hosted_zone_id(&zone)
-        .change_batch(
-            ChangeBatch::builder()
-                .changes(
-                    Change::builder()
-                        .action(ChangeAction::Create)
-                        .resource_record_set(
-                            ResourceRecordSet::builder()
-                                .name("legacy.in.example.com")
-                                .r#type(RrType::Cname)
-                                .ttl(300)
-                                .resource_records(
-                                    ResourceRecord::builder()
-                                        .value("legacy.example.com")
-                                        .build()
-                                        .expect("record"),
-                                )
-                                .build()
-                                .expect("record set"),
-                        )
-                        .build()
-                        .expect("change"),
-                )
-                .build()
-                .expect("batch"),
-        )
-        .send()
-        .await
-        .expect("hand-made record");
+    change_by_hand(
+        &r53,
+        &zone,
+        ChangeAction::Create,
+        simple("legacy.in.example.com", RrType::Cname, "legacy.example.com"),
+    )
+    .await;
     moto.create_service(&seed, "service-a", SEED_TAGS, &[], &[]);
     let out = run(&moto, "apply", &seed);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
@@ -96,23 +114,7 @@ async fn seed_name_resolves_to_the_alb_and_follows_the_service() {
     assert_eq!(run(&moto, "plan", &seed).status.code(), Some(0));
 
     // Deleted by hand: the next pass puts it back.
-    r53.change_resource_record_sets()
-        .hosted_zone_id(&zone)
-        .change_batch(
-            ChangeBatch::builder()
-                .changes(
-                    Change::builder()
-                        .action(ChangeAction::Delete)
-                        .resource_record_set(a[0].clone())
-                        .build()
-                        .expect("change"),
-                )
-                .build()
-                .expect("batch"),
-        )
-        .send()
-        .await
-        .expect("delete by hand");
+    change_by_hand(&r53, &zone, ChangeAction::Delete, a[0].clone()).await;
     assert_eq!(run(&moto, "plan", &seed).status.code(), Some(2));
     assert_eq!(run(&moto, "apply", &seed).status.code(), Some(0));
     assert_eq!(
@@ -175,35 +177,13 @@ async fn cname_on_request_and_a_hand_made_name_is_a_dns_conflict() {
         &[],
         &[],
     );
-    let hand_made = ResourceRecordSet::builder()
-        .name("taken.in.example.com")
-        .r#type(RrType::A)
-        .ttl(300)
-        .resource_records(
-            ResourceRecord::builder()
-                .value("10.0.0.1")
-                .build()
-                .expect("rr"),
-        )
-        .build()
-        .expect("record set");
-    r53.change_resource_record_sets()
-        .hosted_zone_id(&seed.hosted_zone_id)
-        .change_batch(
-            ChangeBatch::builder()
-                .changes(
-                    Change::builder()
-                        .action(ChangeAction::Create)
-                        .resource_record_set(hand_made)
-                        .build()
-                        .expect("change"),
-                )
-                .build()
-                .expect("batch"),
-        )
-        .send()
-        .await
-        .expect("hand-made");
+    change_by_hand(
+        &r53,
+        &seed.hosted_zone_id,
+        ChangeAction::Create,
+        simple("taken.in.example.com", RrType::A, "10.0.0.1"),
+    )
+    .await;
     let out = run(&moto, "apply", &seed);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");

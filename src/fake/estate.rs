@@ -90,6 +90,20 @@ impl Estate {
         Controller::new(config, self.fake.aws(), self.metrics.clone())
     }
 
+    /// Removes every task definition's tags (untags every fixture service).
+    pub fn untag_task_definitions(&self) {
+        for td in self.fake.world().task_definitions.values_mut() {
+            td.tags.clear();
+        }
+    }
+
+    /// The records of the managed zone, to edit by hand.
+    pub fn edit_records(&self, f: impl FnOnce(&mut Vec<crate::state::RecordSet>)) {
+        if let Some((_, records)) = self.fake.world().zones.get_mut(&self.zone_id) {
+            f(records);
+        }
+    }
+
     /// A service whose task definition (awsvpc, container `app` on 8080) carries
     /// `td_tags`, and whose service carries `service_tags`. Returns its ARN.
     pub fn add_service(

@@ -200,14 +200,13 @@ async fn in_use_target_groups_cannot_be_deleted_or_attached_early() {
 async fn buckets_throttle_and_refill() {
     let estate = Estate::new(1);
     estate.fake.enforce_rate_limits();
-    // The client side has the whole bucket too, so it never sends a doomed call: make
-    // the server's bucket smaller than the client's by spending it directly.
+    // The client's limiter has the same buckets as AWS: it spends the burst of 40, then
+    // waits for the refill instead of sending a call AWS would throttle.
     let l = listener(&estate);
     for _ in 0..40 {
         estate.fake.describe_rules(&l).await.unwrap();
     }
     assert_eq!(estate.fake.throttled(), 0);
-    // Another client (Terraform, say) drains the account bucket behind our back.
     let before = tokio::time::Instant::now();
     estate.fake.describe_rules(&l).await.unwrap();
     assert!(

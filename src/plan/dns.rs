@@ -220,8 +220,6 @@ pub struct DnsPlan {
     pub changes: Vec<PlannedChange>,
     /// Per service ARN.
     pub outcomes: BTreeMap<String, DnsOutcome>,
-    /// Owned records kept because their service is left as it is, or unwatched.
-    pub problems: Vec<String>,
     /// Owned names seen.
     pub managed: usize,
 }

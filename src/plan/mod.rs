@@ -692,7 +692,6 @@ fn plan_service_dns(
     );
     out.managed.insert("dns-name", planned.managed);
     changes.extend(planned.changes);
-    out.problems.extend(planned.problems);
     for status in &mut out.services {
         let Some(outcome) = planned.outcomes.get(&status.service_arn) else {
             continue;

@@ -12,6 +12,8 @@ if [ ! -x .venv/bin/moto_server ]; then
 fi
 echo "==> building ecs-ingress"
 cargo build --quiet --locked
+# Honour a shared target directory, as cargo does.
+BIN="${CARGO_TARGET_DIR:-target}/debug/ecs-ingress"
 
 PORT=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 .venv/bin/moto_server -H 127.0.0.1 -p "$PORT" > /dev/null 2>&1 &
@@ -42,10 +44,10 @@ echo "==> service-a, tagged on its task definition like the seed's ServiceA"
 
 ARGS=(--cluster main --listener "$LISTENER" --hosted-zone "$ZONE")
 echo; echo "==> ecs-ingress plan"
-./target/debug/ecs-ingress plan "${ARGS[@]}" || true
+"$BIN" plan "${ARGS[@]}" || true
 echo; echo "==> ecs-ingress apply"
-RUST_LOG=warn ./target/debug/ecs-ingress apply "${ARGS[@]}"
+RUST_LOG=warn "$BIN" apply "${ARGS[@]}"
 echo; echo "==> what exists now"
 .venv/bin/python scripts/show_state.py --endpoint "$AWS_ENDPOINT_URL" --network "$NET"
 echo; echo "==> ecs-ingress plan again (converged: nothing to change)"
-./target/debug/ecs-ingress plan "${ARGS[@]}"
+"$BIN" plan "${ARGS[@]}"

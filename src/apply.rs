@@ -11,7 +11,10 @@ use serde::Serialize;
 
 use crate::aws::{Aws, AwsError, ErrorKind, ROUTE53_BATCH_CHARS, ROUTE53_BATCH_RECORDS};
 use crate::observe::Cache;
-use crate::plan::{AttachmentEntry, Change, Plan, PlannedChange, TargetGroupRef};
+use crate::plan::ownership::Ownership;
+use crate::plan::{
+    AttachmentEntry, Change, CloudMapServiceRef, Plan, PlannedChange, TargetGroupRef,
+};
 use crate::state::{LoadBalancerAttachment, RecordChange, RuleSpec};
 use crate::status::{Problem, ResourceRef, ServiceState, ServiceStatus};
 use crate::telemetry::{ChangeLabels, Metrics};
@@ -70,8 +73,10 @@ impl ApplyReport {
                     if let Some(arn) = &r.created {
                         let kind = if arn.contains(":targetgroup/") {
                             "target-group"
-                        } else {
+                        } else if arn.contains(":listener-rule/") {
                             "listener-rule"
+                        } else {
+                            "cloudmap-service"
                         };
                         s.resources.push(ResourceRef {
                             kind: kind.into(),
@@ -128,7 +133,7 @@ pub async fn apply(
 ) -> ApplyReport {
     let changes = &plan.changes;
     let mut results: Vec<Option<ChangeResult>> = vec![None; changes.len()];
-    let mut created_groups: BTreeMap<String, String> = BTreeMap::new();
+    let mut created = Created::default();
     let mut failed_services: BTreeSet<String> = BTreeSet::new();
     let mut i = 0;
     while i < changes.len() && !stop() {
@@ -155,15 +160,21 @@ pub async fn apply(
         if failed_services.contains(&key) {
             result = skipped(planned);
         } else {
-            match apply_one(aws, planned, &created_groups, cache).await {
-                Ok(created) => {
-                    if let (Change::CreateTargetGroup { spec, .. }, Some(arn)) =
-                        (&planned.change, &created)
-                    {
-                        created_groups.insert(spec.name.clone(), arn.clone());
+            match apply_one(aws, planned, &created, cache).await {
+                Ok(made) => {
+                    match (&planned.change, &made) {
+                        (Change::CreateTargetGroup { spec, .. }, Some(arn)) => {
+                            created.groups.insert(spec.name.clone(), arn.clone());
+                        }
+                        (Change::CreateCloudMapService { spec }, Some(id)) => {
+                            created
+                                .cloudmap
+                                .insert((spec.namespace_id.clone(), spec.name.clone()), id.clone());
+                        }
+                        _ => {}
                     }
                     tracing::info!(service = %planned.service, change = %planned.change, reason = %planned.reason, "applied");
-                    result.created = created;
+                    result.created = made;
                 }
                 Err(e) => {
                     tracing::warn!(service = %planned.service, change = %planned.change, error = %e, "change failed");
@@ -293,13 +304,37 @@ async fn apply_dns(
     }
 }
 
-fn resolve(
-    target: &TargetGroupRef,
-    created: &BTreeMap<String, String>,
-) -> Result<String, AwsError> {
+/// What earlier changes of the pass created, for later changes that refer to it.
+#[derive(Default)]
+struct Created {
+    /// Target group name → ARN.
+    groups: BTreeMap<String, String>,
+    /// (namespace id, name) → Cloud Map service id.
+    cloudmap: BTreeMap<(String, String), String>,
+}
+
+fn resolve_cloudmap(service: &CloudMapServiceRef, created: &Created) -> Result<String, AwsError> {
+    match service {
+        CloudMapServiceRef::Existing { id, .. } => Ok(id.clone()),
+        CloudMapServiceRef::New { namespace_id, name } => created
+            .cloudmap
+            .get(&(namespace_id.clone(), name.clone()))
+            .cloned()
+            .ok_or_else(|| {
+                AwsError::new(
+                    "servicediscovery",
+                    "CreateService",
+                    ErrorKind::Other,
+                    format!("Cloud Map service {name} was not created"),
+                )
+            }),
+    }
+}
+
+fn resolve(target: &TargetGroupRef, created: &Created) -> Result<String, AwsError> {
     match target {
         TargetGroupRef::Existing(arn) => Ok(arn.clone()),
-        TargetGroupRef::New(name) => created.get(name).cloned().ok_or_else(|| {
+        TargetGroupRef::New(name) => created.groups.get(name).cloned().ok_or_else(|| {
             AwsError::new(
                 "elbv2",
                 "CreateTargetGroup",
@@ -321,7 +356,7 @@ fn gone_is_fine(result: Result<(), AwsError>) -> Result<(), AwsError> {
 async fn apply_one(
     aws: &Aws,
     planned: &PlannedChange,
-    created: &BTreeMap<String, String>,
+    created: &Created,
     cache: &mut Cache,
 ) -> Result<Option<String>, AwsError> {
     match &planned.change {
@@ -429,6 +464,63 @@ async fn apply_one(
         }
         // Sent in batches by `apply_dns`.
         Change::UpsertRecords { .. } | Change::DeleteRecords { .. } => Ok(None),
+        Change::CreateCloudMapService { spec } => {
+            let service = match aws.cloudmap.create_service(spec).await {
+                Ok(s) => s,
+                Err(e) if e.kind == ErrorKind::Duplicate => {
+                    // Made by a concurrent pass or another controller since the read: use it.
+                    aws.cloudmap
+                        .list_services(&spec.namespace_id)
+                        .await?
+                        .into_iter()
+                        .find(|s| s.name.eq_ignore_ascii_case(&spec.name))
+                        .ok_or(e)?
+                }
+                Err(e) => return Err(e),
+            };
+            Ok(Some(service.id))
+        }
+        Change::RegisterInstance {
+            service,
+            instance_id,
+            attributes,
+            ..
+        } => {
+            let id = resolve_cloudmap(service, created)?;
+            aws.cloudmap
+                .register_instance(&id, instance_id, attributes)
+                .await?;
+            Ok(None)
+        }
+        Change::DeregisterInstance {
+            service_id,
+            instance_id,
+            ..
+        } => {
+            gone_is_fine(
+                aws.cloudmap
+                    .deregister_instance(service_id, instance_id)
+                    .await,
+            )?;
+            Ok(None)
+        }
+        Change::DeleteCloudMapService { id, arn, owner, .. } => {
+            // The description that marked it ours can be edited by anyone; the tags set at
+            // creation are the proof.
+            let tags = aws.cloudmap.list_tags(arn).await?;
+            if !Ownership::new(owner.clone()).owns(&tags) {
+                return Err(AwsError::new(
+                    "servicediscovery",
+                    "DeleteService",
+                    ErrorKind::Validation,
+                    format!(
+                        "not deleted: Cloud Map service {arn} does not carry owner tag {owner}"
+                    ),
+                ));
+            }
+            gone_is_fine(aws.cloudmap.delete_service(id).await)?;
+            Ok(None)
+        }
         Change::DeleteTargetGroup { arn, .. } => {
             let mut attempt = 0;
             loop {

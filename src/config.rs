@@ -97,6 +97,12 @@ pub struct Options {
           value_name = "ZONE_ID", value_parser = parse_hosted_zone)]
     pub hosted_zones: Vec<String>,
 
+    /// Cloud Map namespace (name or id) that ecs-ingress may register services in, for
+    /// services tagged `cloudmap.namespace`. Repeatable. Without one, Cloud Map is not read.
+    #[arg(long = "cloudmap-namespace", env = "ECS_INGRESS_CLOUDMAP_NAMESPACE", value_delimiter = ',',
+          value_name = "NAME", value_parser = parse_cloudmap_namespace)]
+    pub cloudmap_namespaces: Vec<String>,
+
     /// Identity written into ownership tags. Two controllers with different owner ids never
     /// touch each other's resources.
     #[arg(long, env = "ECS_INGRESS_OWNER_ID", default_value = "ecs-ingress",
@@ -168,6 +174,8 @@ pub struct Config {
     /// Listener name → ARN.
     pub listeners: BTreeMap<String, String>,
     pub hosted_zones: Vec<String>,
+    /// Cloud Map namespace names or ids.
+    pub cloudmap_namespaces: Vec<String>,
     pub owner_id: String,
     pub tag_prefix: String,
     pub interval: Duration,
@@ -212,10 +220,14 @@ impl Options {
         let mut hosted_zones = self.hosted_zones;
         hosted_zones.sort();
         hosted_zones.dedup();
+        let mut cloudmap_namespaces = self.cloudmap_namespaces;
+        cloudmap_namespaces.sort();
+        cloudmap_namespaces.dedup();
         Ok(Config {
             clusters,
             listeners,
             hosted_zones,
+            cloudmap_namespaces,
             owner_id: self.owner_id,
             tag_prefix: self.tag_prefix,
             interval: self.interval,
@@ -303,6 +315,21 @@ fn parse_hosted_zone(value: &str) -> Result<String, String> {
         ));
     }
     Ok(id.to_ascii_uppercase())
+}
+
+fn parse_cloudmap_namespace(value: &str) -> Result<String, String> {
+    let v = value.trim().trim_end_matches('.');
+    let ok = !v.is_empty()
+        && v.len() <= 1024
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err(format!(
+            "`{value}` is not a Cloud Map namespace name or id (letters, digits, `-`, `_`, `.`)"
+        ))
+    }
 }
 
 fn parse_owner_id(value: &str) -> Result<String, String> {

@@ -12,6 +12,7 @@ use crate::aws::{
     Aws, AwsError, DESCRIBE_SERVICES_BATCH, DESCRIBE_TAGS_BATCH, DESCRIBE_TASKS_BATCH,
 };
 use crate::config::Config;
+use crate::plan::cloudmap::CloudMapObserved;
 use crate::plan::naming::TARGET_GROUP_NAME_PREFIX;
 use crate::plan::ownership::Ownership;
 use crate::state::{
@@ -45,6 +46,8 @@ pub struct Observed {
     pub zones: BTreeMap<String, HostedZone>,
     /// Record sets per managed zone id.
     pub records: BTreeMap<String, Vec<RecordSet>>,
+    /// The managed Cloud Map namespaces, their services and instances.
+    pub cloudmap: CloudMapObserved,
     /// Reads that failed. Any failure forbids deletions in this pass.
     pub failures: Vec<AwsError>,
 }
@@ -141,7 +144,58 @@ pub async fn observe(
     read_listeners(aws, config, &mut observed).await;
     read_target_groups(aws, ownership, cache, &mut observed).await;
     read_zones(aws, config, cache, &mut observed).await;
+    read_cloudmap(aws, config, &mut observed).await;
     observed
+}
+
+/// Managed Cloud Map namespaces, every service in them and every service's instances
+/// (our instance may sit in a service we did not create, so none can be skipped).
+async fn read_cloudmap(aws: &Aws, config: &Config, observed: &mut Observed) {
+    if config.cloudmap_namespaces.is_empty() {
+        return;
+    }
+    let all = match aws.cloudmap.list_namespaces().await {
+        Ok(all) => all,
+        Err(e) => {
+            observed.failures.push(e);
+            return;
+        }
+    };
+    let mut seen = CloudMapObserved {
+        namespaces: all,
+        ..CloudMapObserved::default()
+    };
+    let mut managed = Vec::new();
+    for wanted in &config.cloudmap_namespaces {
+        match seen.namespace(wanted) {
+            Some(n) if !managed.contains(n) => managed.push(n.clone()),
+            Some(_) => {}
+            None => seen.missing.push(wanted.clone()),
+        }
+    }
+    seen.namespaces = managed;
+    for namespace in &seen.namespaces {
+        match aws.cloudmap.list_services(&namespace.id).await {
+            Ok(services) => seen.services.extend(services),
+            Err(e) => observed.failures.push(e),
+        }
+    }
+    let ids: Vec<String> = seen.services.iter().map(|s| s.id.clone()).collect();
+    for chunk in ids.chunks(READ_CONCURRENCY) {
+        let calls: Vec<_> = chunk
+            .iter()
+            .map(|id| aws.cloudmap.list_instances(id))
+            .collect();
+        for (id, result) in chunk.iter().zip(join_all(calls).await) {
+            match result {
+                Ok(instances) => {
+                    seen.instances.insert(id.clone(), instances);
+                }
+                Err(e) => observed.failures.push(e),
+            }
+        }
+    }
+    observed.cloudmap = seen;
 }
 
 /// Managed zones (names cached) and all their records.

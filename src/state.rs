@@ -247,3 +247,49 @@ impl RecordChange {
         }
     }
 }
+
+/// A Cloud Map namespace ecs-ingress may register in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudMapNamespace {
+    pub id: String,
+    pub name: String,
+    /// `DNS_PRIVATE`, `DNS_PUBLIC` or `HTTP`.
+    pub kind: String,
+}
+
+impl CloudMapNamespace {
+    /// DNS namespaces turn instances into Route 53 records; HTTP namespaces only answer
+    /// DiscoverInstances.
+    pub fn is_dns(&self) -> bool {
+        self.kind.starts_with("DNS")
+    }
+}
+
+/// A Cloud Map service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudMapService {
+    pub id: String,
+    pub arn: String,
+    pub name: String,
+    pub namespace_id: String,
+    pub description: Option<String>,
+}
+
+/// A registered Cloud Map instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudMapInstance {
+    pub id: String,
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A Cloud Map service to create (tags are set in the same call).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CloudMapServiceSpec {
+    pub namespace_id: String,
+    pub name: String,
+    /// DNS records to make per instance (`A`, `AAAA`), weighted so alias records are
+    /// allowed; empty for HTTP namespaces.
+    pub record_types: Vec<String>,
+    pub description: String,
+    pub tags: Tags,
+}

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use aws_config::BehaviorVersion;
 
 use super::call::CallContext;
-use super::{Aws, ecs::EcsAdapter, elb::ElbAdapter, route53::Route53Adapter};
+use super::{
+    Aws, cloudmap::CloudMapAdapter, ecs::EcsAdapter, elb::ElbAdapter, route53::Route53Adapter,
+};
 use crate::ratelimit::RateLimiter;
 use crate::telemetry::Metrics;
 
@@ -27,7 +29,14 @@ pub fn real_aws(sdk: &aws_config::SdkConfig, metrics: Arc<Metrics>, rate_share: 
             aws_sdk_elasticloadbalancingv2::Client::new(sdk),
             ctx.clone(),
         )),
-        route53: Arc::new(Route53Adapter::new(aws_sdk_route53::Client::new(sdk), ctx)),
+        route53: Arc::new(Route53Adapter::new(
+            aws_sdk_route53::Client::new(sdk),
+            ctx.clone(),
+        )),
+        cloudmap: Arc::new(CloudMapAdapter::new(
+            aws_sdk_servicediscovery::Client::new(sdk),
+            ctx,
+        )),
     }
 }
 

@@ -54,7 +54,9 @@ impl ErrorKind {
             | "ThrottledException"
             | "TooManyRequestsException"
             | "RequestLimitExceeded"
-            | "PriorRequestNotComplete" => Self::Throttled,
+            | "PriorRequestNotComplete"
+            // Cloud Map: the same instance has a registration still in progress.
+            | "DuplicateRequest" => Self::Throttled,
             "ResourceInUse" | "ResourceInUseException" => Self::InUse,
             "PriorityInUse" => Self::PriorityInUse,
             "DuplicateTargetGroupName"

@@ -6,6 +6,7 @@
 
 pub mod call;
 pub mod clients;
+pub mod cloudmap;
 pub mod ecs;
 pub mod elb;
 pub mod error;
@@ -17,9 +18,10 @@ use async_trait::async_trait;
 pub use error::{AwsError, ErrorKind};
 
 use crate::state::{
-    EcsService, EcsTask, HealthCheck, HostedZone, Listener, LoadBalancer, LoadBalancerAttachment,
-    RecordChange, RecordSet, Rule, RuleSpec, Tags, Target, TargetGroup, TargetGroupAttributes,
-    TargetGroupSpec, TaskDefinition,
+    CloudMapInstance, CloudMapNamespace, CloudMapService, CloudMapServiceSpec, EcsService, EcsTask,
+    HealthCheck, HostedZone, Listener, LoadBalancer, LoadBalancerAttachment, RecordChange,
+    RecordSet, Rule, RuleSpec, Tags, Target, TargetGroup, TargetGroupAttributes, TargetGroupSpec,
+    TaskDefinition,
 };
 
 /// DescribeServices takes at most this many services per call.
@@ -133,10 +135,41 @@ pub trait Route53Api: Send + Sync {
     ) -> Result<(), AwsError>;
 }
 
+/// The Cloud Map (service discovery) calls ecs-ingress makes.
+#[async_trait]
+pub trait CloudMapApi: Send + Sync {
+    /// Every namespace of the account and region (all pages).
+    async fn list_namespaces(&self) -> Result<Vec<CloudMapNamespace>, AwsError>;
+    /// Every service of one namespace (all pages).
+    async fn list_services(&self, namespace_id: &str) -> Result<Vec<CloudMapService>, AwsError>;
+    /// Every instance of one service (all pages).
+    async fn list_instances(&self, service_id: &str) -> Result<Vec<CloudMapInstance>, AwsError>;
+    /// Creates a service with its tags; returns it.
+    async fn create_service(&self, spec: &CloudMapServiceSpec)
+    -> Result<CloudMapService, AwsError>;
+    /// Tags of a service, by ARN.
+    async fn list_tags(&self, arn: &str) -> Result<Tags, AwsError>;
+    /// Creates or replaces an instance (asynchronous on AWS: it shows up shortly after).
+    async fn register_instance(
+        &self,
+        service_id: &str,
+        instance_id: &str,
+        attributes: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), AwsError>;
+    async fn deregister_instance(
+        &self,
+        service_id: &str,
+        instance_id: &str,
+    ) -> Result<(), AwsError>;
+    /// Fails with `ResourceInUse` while the service still has instances.
+    async fn delete_service(&self, service_id: &str) -> Result<(), AwsError>;
+}
+
 /// Every adapter the controller uses, as trait objects so the real and fake AWS swap freely.
 #[derive(Clone)]
 pub struct Aws {
     pub ecs: std::sync::Arc<dyn EcsApi>,
     pub elb: std::sync::Arc<dyn ElbApi>,
     pub route53: std::sync::Arc<dyn Route53Api>,
+    pub cloudmap: std::sync::Arc<dyn CloudMapApi>,
 }

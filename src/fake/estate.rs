@@ -66,6 +66,7 @@ impl Estate {
             clusters: vec![CLUSTER.to_string()],
             listeners: self.listeners.clone(),
             hosted_zones: vec![self.zone_id.clone()],
+            cloudmap_namespaces: vec![],
             owner_id: "ecs-ingress".into(),
             tag_prefix: String::new(),
             interval: Duration::from_secs(30),

@@ -13,6 +13,7 @@
 //! client-side limiter and metrics are exercised too. Time is tokio's: with paused time a
 //! cold start that takes AWS minutes runs in milliseconds.
 
+pub mod cloudmap;
 mod ecs;
 mod elb;
 pub mod estate;
@@ -103,6 +104,7 @@ impl FakeAws {
             ecs: self.clone(),
             elb: self.clone(),
             route53: self.clone(),
+            cloudmap: self.clone(),
         }
     }
 

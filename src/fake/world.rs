@@ -12,8 +12,8 @@ use crate::state::{
     TargetGroupAttributes, TargetGroupSpec, TaskDefinition,
 };
 
-const ACCOUNT: &str = "123456789012";
-const REGION: &str = "us-east-1";
+pub(crate) const ACCOUNT: &str = "123456789012";
+pub(crate) const REGION: &str = "us-east-1";
 const ELB: &str = "elbv2";
 /// AWS quotas (see `aws-limits`): per ALB, and per rule.
 pub const RULES_PER_ALB: usize = 100;
@@ -52,6 +52,7 @@ pub struct World {
     pub targets: BTreeMap<String, BTreeSet<Target>>,
     /// Hosted zones by id, with their record sets.
     pub zones: BTreeMap<String, (HostedZone, Vec<RecordSet>)>,
+    pub cloudmap: super::cloudmap::CloudMapWorld,
 }
 
 fn elb_arn(kind: &str, rest: &str) -> String {

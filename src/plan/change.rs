@@ -5,8 +5,8 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::state::{
-    EcsService, HealthCheck, LoadBalancerAttachment, RecordChange, RecordSet, Tags, Target,
-    TargetGroupAttributes, TargetGroupSpec,
+    CloudMapServiceSpec, EcsService, HealthCheck, LoadBalancerAttachment, RecordChange, RecordSet,
+    Tags, Target, TargetGroupAttributes, TargetGroupSpec,
 };
 
 /// A target group that exists, or one created earlier in the same pass (by name).
@@ -22,6 +22,30 @@ impl fmt::Display for TargetGroupRef {
         match self {
             Self::Existing(arn) => f.write_str(short_arn(arn)),
             Self::New(name) => write!(f, "{name} (new)"),
+        }
+    }
+}
+
+/// A Cloud Map service that exists, or one created earlier in the same pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CloudMapServiceRef {
+    /// `name` is `namespace/service`, for people.
+    Existing {
+        id: String,
+        name: String,
+    },
+    New {
+        namespace_id: String,
+        name: String,
+    },
+}
+
+impl fmt::Display for CloudMapServiceRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Existing { name, .. } => f.write_str(name),
+            Self::New { name, .. } => write!(f, "{name} (new)"),
         }
     }
 }
@@ -113,6 +137,31 @@ pub enum Change {
         name: String,
         records: Vec<RecordSet>,
     },
+    CreateCloudMapService {
+        spec: CloudMapServiceSpec,
+    },
+    /// Creates or rewrites our instance (RegisterInstance replaces the attributes).
+    RegisterInstance {
+        service: CloudMapServiceRef,
+        instance_id: String,
+        attributes: std::collections::BTreeMap<String, String>,
+        /// The instance was ours already (an update, not a creation).
+        exists: bool,
+    },
+    DeregisterInstance {
+        service_id: String,
+        /// For people.
+        service_name: String,
+        instance_id: String,
+    },
+    /// Only for Cloud Map services ecs-ingress created, once they have no instances.
+    DeleteCloudMapService {
+        id: String,
+        arn: String,
+        name: String,
+        /// The owner its tags must name: the applier checks them before deleting.
+        owner: String,
+    },
 }
 
 impl Change {
@@ -121,9 +170,9 @@ impl Change {
     /// new rules exist before old ones go, so traffic never falls to the default action.
     pub fn phase(&self) -> u8 {
         match self {
-            // DNS goes first on withdrawal and last on publication: a name never points
-            // at an ALB that has no rule for it.
-            Self::DeleteRecords { .. } => 0,
+            // Names (DNS and Cloud Map) go first on withdrawal and last on publication: a
+            // name never points at an ALB that has no rule for it.
+            Self::DeleteRecords { .. } | Self::DeregisterInstance { .. } => 0,
             Self::CreateTargetGroup { .. } => 1,
             Self::ModifyHealthCheck { .. } | Self::ModifyAttributes { .. } => 2,
             Self::SetRulePriorities { .. } => 3,
@@ -132,10 +181,12 @@ impl Change {
             Self::UpdateServiceLoadBalancers { publish: true, .. }
             | Self::RegisterTargets { .. } => 6,
             Self::UpsertRecords { .. } => 7,
-            Self::DeleteRule { .. } => 8,
+            Self::CreateCloudMapService { .. } => 8,
+            Self::RegisterInstance { .. } => 9,
+            Self::DeleteRule { .. } => 10,
             Self::UpdateServiceLoadBalancers { publish: false, .. }
-            | Self::DeregisterTargets { .. } => 9,
-            Self::DeleteTargetGroup { .. } => 10,
+            | Self::DeregisterTargets { .. } => 11,
+            Self::DeleteTargetGroup { .. } | Self::DeleteCloudMapService { .. } => 12,
         }
     }
 
@@ -146,6 +197,8 @@ impl Change {
             Self::DeleteRule { .. }
                 | Self::DeleteTargetGroup { .. }
                 | Self::DeleteRecords { .. }
+                | Self::DeregisterInstance { .. }
+                | Self::DeleteCloudMapService { .. }
                 | Self::DeregisterTargets { .. }
                 | Self::UpdateServiceLoadBalancers { publish: false, .. }
         )
@@ -161,6 +214,7 @@ impl Change {
                 | Self::ModifyRule { .. }
                 | Self::UpdateServiceLoadBalancers { publish: true, .. }
                 | Self::UpsertRecords { exists: true, .. }
+                | Self::RegisterInstance { exists: true, .. }
         )
     }
 
@@ -202,6 +256,10 @@ impl Change {
             Self::UpdateServiceLoadBalancers { .. } => "service-attachment",
             Self::RegisterTargets { .. } | Self::DeregisterTargets { .. } => "targets",
             Self::UpsertRecords { .. } | Self::DeleteRecords { .. } => "dns-record",
+            Self::CreateCloudMapService { .. } | Self::DeleteCloudMapService { .. } => {
+                "cloudmap-service"
+            }
+            Self::RegisterInstance { .. } | Self::DeregisterInstance { .. } => "cloudmap-instance",
         }
     }
 
@@ -220,6 +278,10 @@ impl Change {
             Self::UpsertRecords { exists: false, .. } => "create",
             Self::UpsertRecords { exists: true, .. } => "update",
             Self::DeleteRecords { .. } => "delete",
+            Self::CreateCloudMapService { .. } => "create",
+            Self::RegisterInstance { .. } => "register",
+            Self::DeregisterInstance { .. } => "deregister",
+            Self::DeleteCloudMapService { .. } => "delete",
         }
     }
 }
@@ -375,6 +437,45 @@ impl fmt::Display for Change {
                     "delete dns-record {name} ({}) in zone {zone_id}",
                     types.join(", ")
                 )
+            }
+            Self::CreateCloudMapService { spec } => write!(
+                f,
+                "create cloudmap-service {} in namespace {}{}",
+                spec.name,
+                spec.namespace_id,
+                if spec.record_types.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (records {})", spec.record_types.join(", "))
+                }
+            ),
+            Self::RegisterInstance {
+                service,
+                instance_id,
+                attributes,
+                exists,
+            } => {
+                let alb = attributes
+                    .get(super::cloudmap::ALIAS_ATTRIBUTE)
+                    .or_else(|| attributes.get(super::cloudmap::HTTP_ALB_ATTRIBUTE))
+                    .map(String::as_str)
+                    .unwrap_or_default();
+                write!(
+                    f,
+                    "{} cloudmap-instance {instance_id} in {service} → {alb}",
+                    if *exists { "update" } else { "register" }
+                )
+            }
+            Self::DeregisterInstance {
+                service_name,
+                instance_id,
+                ..
+            } => write!(
+                f,
+                "deregister cloudmap-instance {instance_id} from {service_name}"
+            ),
+            Self::DeleteCloudMapService { name, id, .. } => {
+                write!(f, "delete cloudmap-service {name} ({id})")
             }
         }
     }

@@ -6,6 +6,7 @@
 //! the phase that orders it (publish TG → rule → attachment, withdraw in reverse).
 
 pub mod change;
+pub mod cloudmap;
 pub mod desired;
 pub mod dns;
 pub mod naming;
@@ -14,7 +15,7 @@ pub mod priorities;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use change::{AttachmentEntry, Change, PlannedChange, TargetGroupRef};
+pub use change::{AttachmentEntry, Change, CloudMapServiceRef, PlannedChange, TargetGroupRef};
 use desired::{DesiredService, desired_service, non_default_attributes};
 use ownership::{Ownership, resource_of, service_of};
 
@@ -39,6 +40,8 @@ pub struct PlanConfig {
     pub policy: Policy,
     /// Hosted zone ids DNS records may be written in; empty turns DNS off.
     pub hosted_zones: Vec<String>,
+    /// Cloud Map namespaces instances may be registered in; empty turns Cloud Map off.
+    pub cloudmap_namespaces: Vec<String>,
 }
 
 impl PlanConfig {
@@ -50,6 +53,7 @@ impl PlanConfig {
             priority_range: config.priority_range,
             policy: config.policy,
             hosted_zones: config.hosted_zones.clone(),
+            cloudmap_namespaces: config.cloudmap_namespaces.clone(),
         }
     }
 }
@@ -580,6 +584,7 @@ pub fn plan(
     if !config.hosted_zones.is_empty() {
         plan_service_dns(config, observed, &winners, &kept, &mut changes, &mut out);
     }
+    plan_service_cloudmap(config, observed, &winners, &kept, &mut changes, &mut out);
 
     // 5. Withdraw what belongs to services that no longer ask for it.
     for service_arn in owned
@@ -692,8 +697,17 @@ fn plan_service_dns(
     );
     out.managed.insert("dns-name", planned.managed);
     changes.extend(planned.changes);
-    for status in &mut out.services {
-        let Some(outcome) = planned.outcomes.get(&status.service_arn) else {
+    fold_name_outcomes(&planned.outcomes, &mut out.services);
+}
+
+/// Folds DNS or Cloud Map outcomes into the statuses: a name conflict leaves the ALB side
+/// published but marks the service `dns-conflict`.
+fn fold_name_outcomes(
+    outcomes: &BTreeMap<String, dns::DnsOutcome>,
+    services: &mut [ServiceStatus],
+) {
+    for status in services {
+        let Some(outcome) = outcomes.get(&status.service_arn) else {
             continue;
         };
         status.resources.extend(outcome.records.iter().cloned());
@@ -703,6 +717,42 @@ fn plan_service_dns(
             status.problems.extend(outcome.conflicts.iter().cloned());
         }
     }
+}
+
+/// Runs the Cloud Map planner for the winners that ask for it. With no managed namespace,
+/// Cloud Map is not read, so nothing is withdrawn there either; a tagged service is told so.
+fn plan_service_cloudmap(
+    config: &PlanConfig,
+    observed: &Observed,
+    winners: &[DesiredService<'_>],
+    kept: &BTreeSet<&str>,
+    changes: &mut Vec<PlannedChange>,
+    out: &mut Plan,
+) {
+    let cm_winners: Vec<cloudmap::CloudMapWinner<'_>> = winners
+        .iter()
+        .filter_map(|d| {
+            Some(cloudmap::CloudMapWinner {
+                service: d.service,
+                intent: d.intent.cloudmap.as_ref()?,
+                load_balancer: observed.load_balancers.get(&d.load_balancer_arn)?,
+            })
+        })
+        .collect();
+    if config.cloudmap_namespaces.is_empty() && cm_winners.is_empty() {
+        return;
+    }
+    for name in &observed.cloudmap.missing {
+        out.problems.push(format!(
+            "Cloud Map namespace {name} (--cloudmap-namespace) was not found"
+        ));
+    }
+    let keep = |service_arn: &str| kept.contains(service_arn) || !watched(config, service_arn);
+    let planned =
+        cloudmap::plan_cloudmap(&config.ownership, &observed.cloudmap, &cm_winners, &keep);
+    out.managed.insert("cloudmap-instance", planned.managed);
+    changes.extend(planned.changes);
+    fold_name_outcomes(&planned.outcomes, &mut out.services);
 }
 
 /// Priorities chosen for every winner's rules, and moves of existing rules.

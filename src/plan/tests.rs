@@ -17,6 +17,7 @@ fn config(policy: Policy) -> PlanConfig {
         },
         policy,
         hosted_zones: vec![],
+        cloudmap_namespaces: vec![],
     }
 }
 

@@ -14,5 +14,8 @@ RUN apt-get update \
 COPY --from=build /src/target/release/ecs-ingress /usr/local/bin/ecs-ingress
 USER 10001
 EXPOSE 8080
+# For `docker run`; ECS and Kubernetes use their own checks (the task definition's runs the
+# same command, the chart probes /healthz and /readyz over HTTP).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s CMD ["ecs-ingress", "healthcheck"]
 ENTRYPOINT ["ecs-ingress"]
 CMD ["run"]

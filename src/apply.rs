@@ -5,6 +5,9 @@
 //! is retried by the next pass, which plans again from a fresh read.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use futures_util::StreamExt;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -121,9 +124,9 @@ fn skipped(planned: &PlannedChange) -> ChangeResult {
     }
 }
 
-/// Applies `plan` in order. DNS changes of one phase go out together, in change batches
-/// per zone. Once `stop()` turns true no further change is started (the one in flight
-/// finishes); the rest are reported as not started and the next process plans them again.
+/// Applies `plan` in phase order; publishing runs one pipeline per service, services
+/// concurrently. DNS changes of one phase go out together, in change batches per zone. Once
+/// `stop()` turns true no further change is started (those in flight finish); the rest are reported as not started and the next process plans them again.
 pub async fn apply(
     aws: &Aws,
     plan: &Plan,
@@ -135,10 +138,11 @@ pub async fn apply(
     let mut results: Vec<Option<ChangeResult>> = vec![None; changes.len()];
     let mut created = Created::default();
     let mut failed_services: BTreeSet<String> = BTreeSet::new();
+    let cache = Mutex::new(cache);
     let mut i = 0;
     while i < changes.len() && !stop() {
+        let phase = changes[i].change.phase();
         if changes[i].change.is_dns() {
-            let phase = changes[i].change.phase();
             let end = (i..changes.len())
                 .find(|&j| !changes[j].change.is_dns() || changes[j].change.phase() != phase)
                 .unwrap_or(changes.len());
@@ -154,37 +158,28 @@ pub async fn apply(
             i = end;
             continue;
         }
-        let planned = &changes[i];
-        let key = service_key(planned);
-        let mut result = result_of(planned);
-        if failed_services.contains(&key) {
-            result = skipped(planned);
-        } else {
-            match apply_one(aws, planned, &created, cache).await {
-                Ok(made) => {
-                    match (&planned.change, &made) {
-                        (Change::CreateTargetGroup { spec, .. }, Some(arn)) => {
-                            created.groups.insert(spec.name.clone(), arn.clone());
-                        }
-                        (Change::CreateCloudMapService { spec }, Some(id)) => {
-                            created
-                                .cloudmap
-                                .insert((spec.namespace_id.clone(), spec.name.clone()), id.clone());
-                        }
-                        _ => {}
-                    }
-                    tracing::info!(service = %planned.service, change = %planned.change, reason = %planned.reason, "applied");
-                    result.created = made;
-                }
-                Err(e) => {
-                    tracing::warn!(service = %planned.service, change = %planned.change, error = %e, "change failed");
-                    failed_services.insert(key);
-                    result.result = "failed";
-                    result.error = Some(e.to_string());
-                }
-            }
+        if PIPELINED_PHASES.contains(&phase) {
+            let end = (i..changes.len())
+                .find(|&j| !PIPELINED_PHASES.contains(&changes[j].change.phase()))
+                .unwrap_or(changes.len());
+            let run = Run {
+                aws,
+                changes,
+                cache: &cache,
+                stop,
+            };
+            run.publish(i..end, &mut created, &mut failed_services, &mut results)
+                .await;
+            i = end;
+            continue;
         }
-        results[i] = Some(result);
+        let run = Run {
+            aws,
+            changes,
+            cache: &cache,
+            stop,
+        };
+        results[i] = Some(run.one(i, &mut created, &mut failed_services).await);
         i += 1;
     }
     let mut report = ApplyReport::default();
@@ -304,6 +299,116 @@ async fn apply_dns(
     }
 }
 
+/// Publishing phases (target group → rule → attachment) run as one pipeline per service,
+/// many services at once: a service is attached as soon as its own rule exists, on the ECS
+/// bucket, while other services' rules still wait for ELBv2 tokens.
+const PIPELINED_PHASES: std::ops::RangeInclusive<u8> = 1..=6;
+/// Services whose publishing pipelines run at once. The rate limiter paces the calls; this
+/// only bounds what waits on it.
+const PIPELINE_CONCURRENCY: usize = 32;
+
+/// What a stretch of the applier needs.
+struct Run<'a> {
+    aws: &'a Aws,
+    changes: &'a [PlannedChange],
+    cache: &'a Mutex<&'a mut Cache>,
+    stop: &'a (dyn Fn() -> bool + Sync),
+}
+
+impl Run<'_> {
+    /// Applies change `k` unless its service already failed; records what it created.
+    async fn one(
+        &self,
+        k: usize,
+        created: &mut Created,
+        failed_services: &mut BTreeSet<String>,
+    ) -> ChangeResult {
+        let planned = &self.changes[k];
+        let key = service_key(planned);
+        if failed_services.contains(&key) {
+            return skipped(planned);
+        }
+        let mut result = result_of(planned);
+        match apply_one(self.aws, planned, created, self.cache).await {
+            Ok(made) => {
+                match (&planned.change, &made) {
+                    (Change::CreateTargetGroup { spec, .. }, Some(arn)) => {
+                        created.groups.insert(spec.name.clone(), arn.clone());
+                    }
+                    (Change::CreateCloudMapService { spec }, Some(id)) => {
+                        created
+                            .cloudmap
+                            .insert((spec.namespace_id.clone(), spec.name.clone()), id.clone());
+                    }
+                    _ => {}
+                }
+                tracing::info!(service = %planned.service, change = %planned.change, reason = %planned.reason, "applied");
+                result.created = made;
+            }
+            Err(e) => {
+                tracing::warn!(service = %planned.service, change = %planned.change, error = %e, "change failed");
+                failed_services.insert(key);
+                result.result = "failed";
+                result.error = Some(e.to_string());
+            }
+        }
+        result
+    }
+
+    /// The publishing phases of `range`: listener-wide moves first (new rules go into the
+    /// slots they free), then every service's own changes in order, services concurrently.
+    async fn publish(
+        &self,
+        range: std::ops::Range<usize>,
+        created: &mut Created,
+        failed_services: &mut BTreeSet<String>,
+        results: &mut [Option<ChangeResult>],
+    ) {
+        let mut per_service: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for k in range {
+            if self.changes[k].service_arn.is_none() {
+                if (self.stop)() {
+                    return;
+                }
+                results[k] = Some(self.one(k, created, failed_services).await);
+            } else {
+                per_service
+                    .entry(service_key(&self.changes[k]))
+                    .or_default()
+                    .push(k);
+            }
+        }
+        let already_failed = failed_services.clone();
+        let pipelines = per_service.into_values().map(|indexes| {
+            let already_failed = &already_failed;
+            async move {
+                let mut mine = Created::default();
+                let mut failed = already_failed.clone();
+                let mut out = Vec::new();
+                for k in indexes {
+                    if (self.stop)() {
+                        break;
+                    }
+                    out.push((k, self.one(k, &mut mine, &mut failed).await));
+                }
+                (out, mine, failed)
+            }
+        });
+        let finished: Vec<_> = futures_util::stream::iter(pipelines)
+            .buffer_unordered(PIPELINE_CONCURRENCY)
+            .collect()
+            .await;
+        for (out, mine, failed) in finished {
+            for (k, r) in out {
+                results[k] = Some(r);
+            }
+            created.groups.extend(mine.groups);
+            created.cloudmap.extend(mine.cloudmap);
+            failed_services.extend(failed);
+        }
+    }
+}
+
 /// What earlier changes of the pass created, for later changes that refer to it.
 #[derive(Default)]
 struct Created {
@@ -345,6 +450,18 @@ fn resolve(target: &TargetGroupRef, created: &Created) -> Result<String, AwsErro
     }
 }
 
+fn remember_attributes(
+    cache: &Mutex<&mut Cache>,
+    arn: &str,
+    attributes: &crate::state::TargetGroupAttributes,
+) {
+    // Never held across an await; a poisoned lock still holds a usable cache.
+    let mut cache = cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    cache.remember_attributes(arn, attributes.clone());
+}
+
 /// Treats "already gone" as done for deletions.
 fn gone_is_fine(result: Result<(), AwsError>) -> Result<(), AwsError> {
     match result {
@@ -357,7 +474,7 @@ async fn apply_one(
     aws: &Aws,
     planned: &PlannedChange,
     created: &Created,
-    cache: &mut Cache,
+    cache: &Mutex<&mut Cache>,
 ) -> Result<Option<String>, AwsError> {
     match &planned.change {
         Change::CreateTargetGroup {
@@ -370,7 +487,7 @@ async fn apply_one(
                     .modify_target_group_attributes(&arn, extra_attributes)
                     .await?;
             }
-            cache.remember_attributes(&arn, spec.attributes.clone());
+            remember_attributes(cache, &arn, &spec.attributes);
             Ok(Some(arn))
         }
         Change::ModifyHealthCheck {
@@ -385,7 +502,7 @@ async fn apply_one(
             aws.elb
                 .modify_target_group_attributes(arn, attributes)
                 .await?;
-            cache.remember_attributes(arn, attributes.clone());
+            remember_attributes(cache, arn, attributes);
             Ok(None)
         }
         Change::SetRulePriorities { priorities, .. } => {

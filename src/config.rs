@@ -27,7 +27,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The three ways to run the controller.
+/// The ways to run the controller, and its container health probe.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the controller: a reconcile pass every --interval, plus the admin HTTP server.
@@ -38,6 +38,17 @@ pub enum Command {
     /// Observe, plan and apply once, print a per-service summary, then exit.
     /// Exit 1 if any change failed.
     Apply(Options),
+    /// Ask a running daemon's /healthz; exit 0 when it answers 200, 1 otherwise. For
+    /// container health checks in images without curl.
+    Healthcheck(HealthcheckArgs),
+}
+
+/// `healthcheck` only needs the admin address.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The daemon's admin address (an unspecified address such as 0.0.0.0 means this host).
+    #[arg(long, env = "ECS_INGRESS_ADMIN_ADDR", default_value = "127.0.0.1:8080")]
+    pub admin_addr: SocketAddr,
 }
 
 /// `plan` takes every common option plus an output format.
@@ -414,6 +425,7 @@ mod tests {
         match parse(args).expect("arguments parse").command {
             Command::Run(o) | Command::Apply(o) => o,
             Command::Plan(p) => p.options,
+            Command::Healthcheck(_) => panic!("not a controller command"),
         }
     }
 

@@ -18,6 +18,7 @@ pub mod fake;
 pub mod model;
 pub mod observe;
 pub mod plan;
+pub mod probe;
 pub mod ratelimit;
 pub mod runtime;
 pub mod state;

@@ -30,6 +30,15 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Run(o) => (o, OutputFormat::Text, "run"),
         Command::Plan(p) => (p.options, p.output, "plan"),
         Command::Apply(o) => (o, OutputFormat::Text, "apply"),
+        Command::Healthcheck(h) => {
+            return Ok(match ecs_ingress::probe::healthz(h.admin_addr).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("unhealthy: {e}");
+                    cli::EXIT_ERROR
+                }
+            });
+        }
     };
     let config = options.validate()?;
     telemetry::init_logging(config.log_format);

@@ -16,8 +16,8 @@ use crate::plan::cloudmap::CloudMapObserved;
 use crate::plan::naming::TARGET_GROUP_NAME_PREFIX;
 use crate::plan::ownership::Ownership;
 use crate::state::{
-    EcsService, EcsTask, HostedZone, Listener, LoadBalancer, RecordSet, Rule, Target, TargetGroup,
-    TaskDefinition,
+    EcsService, EcsTask, HostedZone, Listener, LoadBalancer, RecordSet, Rule, Tags, Target,
+    TargetGroup, TaskDefinition,
 };
 
 /// Reads of independent resources in flight at once. The client-side rate limiter paces
@@ -50,6 +50,9 @@ pub struct Observed {
     pub cloudmap: CloudMapObserved,
     /// Reads that failed. Any failure forbids deletions in this pass.
     pub failures: Vec<AwsError>,
+    /// Rules and target groups whose tags came from the tagging index (GetResources), which
+    /// lags behind: deleting one needs a DescribeTags first ([`confirm_tags`]).
+    pub indexed_tags: BTreeSet<String>,
 }
 
 impl Observed {
@@ -72,6 +75,9 @@ pub struct Cache {
     zones: HashMap<String, HostedZone>,
     /// RFC 3339 time of the last change applied per service ARN.
     last_changes: BTreeMap<String, String>,
+    /// Task definitions (contents are immutable per revision; tags are not) as last read
+    /// with DescribeTaskDefinition.
+    task_definitions: HashMap<String, TaskDefinition>,
 }
 
 /// Attributes are read again every this many passes (5 minutes at the default interval), so
@@ -140,9 +146,10 @@ pub async fn observe(
     cache: &mut Cache,
 ) -> Observed {
     let mut observed = Observed::default();
-    read_services(aws, config, &mut observed).await;
-    read_listeners(aws, config, &mut observed).await;
-    read_target_groups(aws, ownership, cache, &mut observed).await;
+    read_services(aws, config, cache, &mut observed).await;
+    let owned_tags = read_owned_tags(aws, ownership).await;
+    read_listeners(aws, config, &owned_tags, &mut observed).await;
+    read_target_groups(aws, ownership, cache, &owned_tags, &mut observed).await;
     read_zones(aws, config, cache, &mut observed).await;
     read_cloudmap(aws, config, &mut observed).await;
     observed
@@ -224,7 +231,122 @@ async fn read_zones(aws: &Aws, config: &Config, cache: &mut Cache, observed: &mu
     }
 }
 
-async fn read_services(aws: &Aws, config: &Config, observed: &mut Observed) {
+/// Resource types whose owned members the tagging index lists.
+const OWNED_TYPES: &[&str] = &[
+    "elasticloadbalancing:targetgroup",
+    "elasticloadbalancing:listener-rule",
+];
+
+/// Tags of owned target groups and rules from the tagging index: about one call per 100
+/// owned resources instead of one DescribeTags per 20. Resources it does not list (just
+/// created, or not ours) are read with DescribeTags; if it fails, everything is.
+async fn read_owned_tags(aws: &Aws, ownership: &Ownership) -> HashMap<String, Tags> {
+    match aws
+        .tagging
+        .get_resources(
+            OWNED_TYPES,
+            Some((crate::plan::ownership::OWNER_TAG, ownership.owner_id())),
+        )
+        .await
+    {
+        Ok(found) => found.into_iter().collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "tagging index unavailable; reading tags with DescribeTags");
+            HashMap::new()
+        }
+    }
+}
+
+/// DescribeTags for `arns` that the tagging index vouched for, so a deletion never rests on
+/// the index alone. Updates the tags in `observed`; returns true when any differed.
+pub async fn confirm_tags(aws: &Aws, arns: &[String], observed: &mut Observed) -> bool {
+    let fresh = read_tags(aws, arns, observed).await;
+    let mut changed = false;
+    for rule in observed.rules.iter_mut().filter(|r| arns.contains(&r.arn)) {
+        let tags = fresh.get(&rule.arn).cloned().unwrap_or_default();
+        changed |= tags != rule.tags;
+        rule.tags = tags;
+    }
+    for group in observed
+        .target_groups
+        .iter_mut()
+        .filter(|g| arns.contains(&g.arn))
+    {
+        let tags = fresh.get(&group.arn).cloned().unwrap_or_default();
+        changed |= tags != group.tags;
+        group.tags = tags;
+    }
+    for arn in arns {
+        observed.indexed_tags.remove(arn);
+    }
+    changed
+}
+
+/// Task definitions of the services. Contents come from the cache when the tagging index
+/// shows the same tags as the cached read; a difference (or no cached read) is confirmed
+/// with DescribeTaskDefinition, the authoritative source, so a lagging index never changes
+/// an intent by itself.
+async fn read_task_definitions(
+    aws: &Aws,
+    wanted: Vec<String>,
+    cache: &mut Cache,
+    observed: &mut Observed,
+) {
+    if wanted.is_empty() {
+        return;
+    }
+    let index: Option<HashMap<String, Tags>> = match aws
+        .tagging
+        .get_resources(&["ecs:task-definition"], None)
+        .await
+    {
+        Ok(found) => Some(found.into_iter().collect()),
+        Err(e) => {
+            tracing::warn!(error = %e, "tagging index unavailable; reading every task definition");
+            None
+        }
+    };
+    let no_tags = Tags::new();
+    let mut to_read = Vec::new();
+    for arn in wanted {
+        let cached = cache.task_definitions.get(&arn).filter(|td| {
+            index
+                .as_ref()
+                .is_some_and(|i| i.get(&arn).unwrap_or(&no_tags) == &td.tags)
+        });
+        match cached {
+            Some(td) => {
+                observed.task_definitions.insert(arn, td.clone());
+            }
+            None => to_read.push(arn),
+        }
+    }
+    // Independent reads run concurrently; the rate limiter in every call keeps them within
+    // the account's bucket.
+    let mut reads = Vec::with_capacity(to_read.len());
+    for chunk in to_read.chunks(READ_CONCURRENCY) {
+        let calls: Vec<_> = chunk
+            .iter()
+            .map(|arn| aws.ecs.describe_task_definition(arn))
+            .collect();
+        let results = join_all(calls).await;
+        reads.extend(chunk.iter().cloned().zip(results));
+    }
+    for (arn, result) in reads {
+        match result {
+            Ok(td) => {
+                cache.task_definitions.insert(arn.clone(), td.clone());
+                observed.task_definitions.insert(arn, td);
+            }
+            Err(e) => observed.failures.push(e),
+        }
+    }
+    cache
+        .task_definitions
+        .retain(|arn, _| observed.task_definitions.contains_key(arn));
+}
+
+async fn read_services(aws: &Aws, config: &Config, cache: &mut Cache, observed: &mut Observed) {
     for cluster in &config.clusters {
         let arns = match aws.ecs.list_services(cluster).await {
             Ok(arns) => arns,
@@ -250,35 +372,22 @@ async fn read_services(aws: &Aws, config: &Config, observed: &mut Observed) {
             }
         }
     }
-    let wanted: BTreeSet<String> = observed
+    let wanted: Vec<String> = observed
         .services
         .iter()
         .map(|s| s.task_definition.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .collect();
-    // Tags can change on the same revision, and this call returns them with the contents,
-    // so nothing is cached here. Independent reads run concurrently; the rate limiter in
-    // every call keeps them within the account's bucket.
-    let wanted: Vec<String> = wanted.into_iter().collect();
-    let mut reads = Vec::with_capacity(wanted.len());
-    for chunk in wanted.chunks(READ_CONCURRENCY) {
-        let calls: Vec<_> = chunk
-            .iter()
-            .map(|arn| aws.ecs.describe_task_definition(arn))
-            .collect();
-        let results = join_all(calls).await;
-        reads.extend(chunk.iter().cloned().zip(results));
-    }
-    for (arn, result) in reads {
-        match result {
-            Ok(td) => {
-                observed.task_definitions.insert(arn, td);
-            }
-            Err(e) => observed.failures.push(e),
-        }
-    }
+    read_task_definitions(aws, wanted, cache, observed).await;
 }
 
-async fn read_listeners(aws: &Aws, config: &Config, observed: &mut Observed) {
+async fn read_listeners(
+    aws: &Aws,
+    config: &Config,
+    owned_tags: &HashMap<String, Tags>,
+    observed: &mut Observed,
+) {
     let arns: Vec<String> = config.listeners.values().cloned().collect();
     match aws.elb.describe_listeners(&arns).await {
         Ok(listeners) => {
@@ -311,13 +420,19 @@ async fn read_listeners(aws: &Aws, config: &Config, observed: &mut Observed) {
             Err(e) => observed.failures.push(e),
         }
     }
-    let rule_arns: Vec<String> = observed
-        .rules
-        .iter()
-        .filter(|r| !r.is_default())
-        .map(|r| r.arn.clone())
-        .collect();
-    let tags = read_tags(aws, &rule_arns, observed).await;
+    // Rules the index lists as ours take its tags; the others (hand-made, or too new for
+    // the index) are read with DescribeTags.
+    let mut unlisted = Vec::new();
+    for rule in observed.rules.iter_mut().filter(|r| !r.is_default()) {
+        match owned_tags.get(&rule.arn) {
+            Some(t) => {
+                rule.tags = t.clone();
+                observed.indexed_tags.insert(rule.arn.clone());
+            }
+            None => unlisted.push(rule.arn.clone()),
+        }
+    }
+    let tags = read_tags(aws, &unlisted, observed).await;
     for rule in &mut observed.rules {
         if let Some(t) = tags.get(&rule.arn) {
             rule.tags = t.clone();
@@ -344,6 +459,7 @@ async fn read_target_groups(
     aws: &Aws,
     ownership: &Ownership,
     cache: &mut Cache,
+    owned_tags: &HashMap<String, Tags>,
     observed: &mut Observed,
 ) {
     match aws.elb.describe_target_groups().await {
@@ -355,12 +471,20 @@ async fn read_target_groups(
     }
     // Only our naming scheme can hold our target groups: reading every group's tags would
     // cost a call per 20 groups of the whole account.
-    let candidates: Vec<String> = observed
+    let mut candidates = Vec::new();
+    for group in observed
         .target_groups
-        .iter()
+        .iter_mut()
         .filter(|t| t.name.starts_with(TARGET_GROUP_NAME_PREFIX))
-        .map(|t| t.arn.clone())
-        .collect();
+    {
+        match owned_tags.get(&group.arn) {
+            Some(t) => {
+                group.tags = t.clone();
+                observed.indexed_tags.insert(group.arn.clone());
+            }
+            None => candidates.push(group.arn.clone()),
+        }
+    }
     let tags = read_tags(aws, &candidates, observed).await;
     let mut failures = Vec::new();
     for group in &mut observed.target_groups {

@@ -109,7 +109,7 @@ impl Controller {
         }
     }
 
-    /// Asks the controller to stop: the change in flight finishes, nothing new starts, and
+    /// Asks the controller to stop: changes in flight finish, nothing new starts, and
     /// [`Controller::run`] returns after the current pass.
     pub fn shutdown(&self) {
         self.stop.send_replace(true);
@@ -138,7 +138,23 @@ impl Controller {
             observe::observe_direct(&self.aws, &direct_services, &direct_groups, &mut observed)
                 .await;
         }
-        let plan = plan::plan(&plan_config, &observed, &intents);
+        let mut plan = plan::plan(&plan_config, &observed, &intents);
+        // Deletions resting on the tagging index are confirmed with DescribeTags, then
+        // planned again from what that says.
+        let doubtful: Vec<String> = plan
+            .changes
+            .iter()
+            .filter_map(|c| c.change.removed_elb_resource())
+            .filter(|arn| observed.indexed_tags.contains(*arn))
+            .map(str::to_string)
+            .collect();
+        if !doubtful.is_empty() {
+            let failures = observed.failures.len();
+            let changed = observe::confirm_tags(&self.aws, &doubtful, &mut observed).await;
+            if changed || observed.failures.len() != failures {
+                plan = plan::plan(&plan_config, &observed, &intents);
+            }
+        }
         let applied = if apply && !self.config.dry_run {
             let stop = || self.stopping();
             let report = apply::apply(&self.aws, &plan, &self.metrics, &mut cache, &stop).await;

@@ -155,7 +155,7 @@ async fn a_stuck_pass_turns_health_red_after_three_intervals() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn shutdown_mid_pass_finishes_the_change_in_flight_and_starts_no_other() {
+async fn shutdown_mid_pass_finishes_the_changes_in_flight_and_starts_no_other() {
     let estate = Estate::new(1);
     for name in ["a", "b", "c"] {
         estate.add_service(
@@ -178,7 +178,16 @@ async fn shutdown_mid_pass_finishes_the_change_in_flight_and_starts_no_other() {
         started.elapsed()
     );
     let counts = estate.fake.call_counts();
-    assert_eq!(counts.get("CreateTargetGroup"), Some(&1), "{counts:?}");
+    // Each service's pipeline had its first change in flight; those finish.
+    assert_eq!(counts.get("CreateTargetGroup"), Some(&3), "{counts:?}");
+    let made = estate
+        .fake
+        .world()
+        .target_groups
+        .values()
+        .filter(|g| g.name.starts_with("ei-"))
+        .count();
+    assert_eq!(made, 3, "the changes in flight finished");
     assert_eq!(
         counts.get("CreateRule"),
         None,

@@ -10,6 +10,7 @@ use aws_config::BehaviorVersion;
 use super::call::CallContext;
 use super::{
     Aws, cloudmap::CloudMapAdapter, ecs::EcsAdapter, elb::ElbAdapter, route53::Route53Adapter,
+    tagging::TaggingAdapter,
 };
 use crate::ratelimit::RateLimiter;
 use crate::telemetry::Metrics;
@@ -35,6 +36,10 @@ pub fn real_aws(sdk: &aws_config::SdkConfig, metrics: Arc<Metrics>, rate_share: 
         )),
         cloudmap: Arc::new(CloudMapAdapter::new(
             aws_sdk_servicediscovery::Client::new(sdk),
+            ctx.clone(),
+        )),
+        tagging: Arc::new(TaggingAdapter::new(
+            aws_sdk_resourcegroupstagging::Client::new(sdk),
             ctx,
         )),
     }

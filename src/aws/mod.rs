@@ -12,6 +12,7 @@ pub mod elb;
 pub mod error;
 pub mod route53;
 pub mod sqs;
+pub mod tagging;
 
 use async_trait::async_trait;
 
@@ -165,6 +166,19 @@ pub trait CloudMapApi: Send + Sync {
     async fn delete_service(&self, service_id: &str) -> Result<(), AwsError>;
 }
 
+/// The Resource Groups Tagging API. Eventually consistent: a tag change can take a while to
+/// show, so callers confirm with the resource's own API before acting on a difference.
+#[async_trait]
+pub trait TaggingApi: Send + Sync {
+    /// ARNs and tags of every resource of `resource_types` (e.g. `ecs:task-definition`),
+    /// optionally only those carrying tag `key=value` (all pages).
+    async fn get_resources(
+        &self,
+        resource_types: &[&str],
+        tag: Option<(&str, &str)>,
+    ) -> Result<Vec<(String, Tags)>, AwsError>;
+}
+
 /// Every adapter the controller uses, as trait objects so the real and fake AWS swap freely.
 #[derive(Clone)]
 pub struct Aws {
@@ -172,4 +186,5 @@ pub struct Aws {
     pub elb: std::sync::Arc<dyn ElbApi>,
     pub route53: std::sync::Arc<dyn Route53Api>,
     pub cloudmap: std::sync::Arc<dyn CloudMapApi>,
+    pub tagging: std::sync::Arc<dyn TaggingApi>,
 }

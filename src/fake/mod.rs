@@ -18,6 +18,7 @@ mod ecs;
 mod elb;
 pub mod estate;
 pub mod route53;
+mod tagging;
 mod world;
 
 use std::collections::BTreeMap;
@@ -69,6 +70,9 @@ pub struct FakeAws {
     /// The event queue: messages not yet received, and receipts deleted.
     queue: Mutex<std::collections::VecDeque<crate::events::Message>>,
     deleted: Mutex<Vec<String>>,
+    /// GetResources answers one request late when set; the last answers per request.
+    tagging_lag: Mutex<bool>,
+    tagging_snapshots: Mutex<BTreeMap<String, Vec<(String, Tags)>>>,
     ctx: CallContext,
 }
 
@@ -94,6 +98,8 @@ impl FakeAws {
             delays: Mutex::new(BTreeMap::new()),
             queue: Mutex::new(Default::default()),
             deleted: Mutex::new(Vec::new()),
+            tagging_lag: Mutex::new(false),
+            tagging_snapshots: Mutex::new(BTreeMap::new()),
             ctx: CallContext::new(metrics, Arc::new(RateLimiter::new(rate_share))),
         })
     }
@@ -105,6 +111,7 @@ impl FakeAws {
             elb: self.clone(),
             route53: self.clone(),
             cloudmap: self.clone(),
+            tagging: self.clone(),
         }
     }
 

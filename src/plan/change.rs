@@ -204,6 +204,17 @@ impl Change {
         )
     }
 
+    /// The load-balancer resource a deletion removes or empties, whose ownership must be
+    /// confirmed by its own API first.
+    pub fn removed_elb_resource(&self) -> Option<&str> {
+        match self {
+            Self::DeleteRule { arn }
+            | Self::DeleteTargetGroup { arn, .. }
+            | Self::DeregisterTargets { arn, .. } => Some(arn),
+            _ => None,
+        }
+    }
+
     /// Changes something that exists (held back by `create-only`).
     pub fn is_update(&self) -> bool {
         matches!(

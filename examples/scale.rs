@@ -1,15 +1,22 @@
 //! Scale benchmark on the in-memory AWS with AWS's token buckets enforced, on virtual time.
 //!
-//! `cargo run --release --example scale -- 100 1000 [--json]`
+//! `cargo run --release --example scale -- 100 1000 5000 [--json]`
 //!
 //! For each N: N tagged services (as many ALBs as the 100-target-group quota needs), cold
 //! start to convergence (virtual seconds, against the floor of ELBv2 mutating calls), one
-//! steady pass (reads by operation, writes), and publishing one more service (writes).
+//! steady pass (reads by operation against the floor of reads, writes, CPU time), publishing
+//! one more service (writes, latency), and the process's peak RSS. Once per run: the time to
+//! plan 10,000 services (cold and converged), without rate limits.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use ecs_ingress::fake::Estate;
 use ecs_ingress::fake::estate::listener_name;
+use ecs_ingress::fake::floor;
+use ecs_ingress::observe::{self, Cache};
+use ecs_ingress::plan::{self, PlanConfig};
+use ecs_ingress::runtime;
 
 /// Services per ALB: 100 target groups per ALB, one taken by the listener's default group.
 const PER_ALB: usize = 98;
@@ -21,10 +28,51 @@ struct Result {
     cold_start_passes: usize,
     throttled: usize,
     steady_reads: usize,
+    steady_reads_floor: usize,
     steady_reads_by_op: BTreeMap<&'static str, usize>,
     steady_writes: usize,
+    cpu_ms_per_pass: f64,
     publish_one_writes: usize,
     publish_one_s: f64,
+    peak_rss_mib: f64,
+    estate_rss_mib: f64,
+}
+
+/// CPU time of this thread (the runtime is single-threaded: controller and fake AWS).
+fn thread_cpu() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec it is given.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } == 0;
+    if !ok {
+        return Duration::ZERO;
+    }
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// A field of /proc/self/status in MiB (`VmHWM` peak, `VmRSS` current).
+fn memory_mib(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix(field)?
+                    .trim()
+                    .strip_suffix("kB")?
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+            })
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// Starts a new peak-RSS measurement (Linux: writing 5 to clear_refs resets VmHWM).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 fn add(estate: &Estate, i: usize) {
@@ -41,11 +89,14 @@ fn add(estate: &Estate, i: usize) {
 }
 
 async fn run(n: usize) -> Result {
-    let estate = Estate::new(n.div_ceil(PER_ALB) + 1);
+    reset_peak_rss();
+    let albs = n.div_ceil(PER_ALB) + 1;
+    let estate = Estate::new(albs);
     estate.fake.enforce_rate_limits();
     for i in 0..n {
         add(&estate, i);
     }
+    let estate_rss_mib = memory_mib("VmRSS:");
     let controller = estate.controller();
     let started = tokio::time::Instant::now();
     let mut passes = 0;
@@ -59,13 +110,12 @@ async fn run(n: usize) -> Result {
         }
         converged_at = tokio::time::Instant::now();
     }
-    // Floor: 2 ELBv2 mutating calls per service (target group, rule) through a 20-token
-    // bucket refilled at 3/s; UpdateService and Route 53 use other buckets.
-    let mutating = 2.0 * n as f64;
-    let floor = ((mutating - 20.0) / 3.0).max(0.0);
+    let floor = floor::cold_start_seconds(n);
     let throttled = estate.fake.throttled();
     estate.fake.reset_calls();
+    let cpu = thread_cpu();
     controller.pass(true).await;
+    let cpu_ms_per_pass = (thread_cpu() - cpu).as_secs_f64() * 1000.0;
     let steady_reads_by_op = estate.fake.call_counts();
     let steady_writes = estate.fake.writes();
     let steady_reads = estate.fake.calls().len() - steady_writes;
@@ -82,11 +132,55 @@ async fn run(n: usize) -> Result {
         cold_start_passes: passes,
         throttled,
         steady_reads,
+        steady_reads_floor: floor::steady_reads(n, albs),
         steady_reads_by_op,
         steady_writes,
+        cpu_ms_per_pass,
         publish_one_writes,
         publish_one_s,
+        peak_rss_mib: memory_mib("VmHWM:"),
+        estate_rss_mib,
     }
+}
+
+/// Milliseconds to plan `n` services: cold (nothing exists yet) and converged.
+async fn plan_time(n: usize) -> (f64, f64) {
+    let estate = Estate::new(n.div_ceil(PER_ALB) + 1);
+    for i in 0..n {
+        add(&estate, i);
+    }
+    let config = estate.config();
+    let plan_config = PlanConfig::from_config(&config);
+    let time_plan = |observed: &observe::Observed| {
+        let intents = runtime::intents(&config, observed);
+        let started = std::time::Instant::now();
+        let planned = plan::plan(&plan_config, observed, &intents);
+        (
+            started.elapsed().as_secs_f64() * 1000.0,
+            planned.changes.len(),
+        )
+    };
+    let mut cache = Cache::default();
+    let observed = observe::observe(
+        &estate.fake.aws(),
+        &config,
+        &plan_config.ownership,
+        &mut cache,
+    )
+    .await;
+    let (cold_ms, cold_changes) = time_plan(&observed);
+    assert!(cold_changes >= 3 * n, "a cold plan creates every service");
+    estate.controller().pass(true).await;
+    let observed = observe::observe(
+        &estate.fake.aws(),
+        &config,
+        &plan_config.ownership,
+        &mut cache,
+    )
+    .await;
+    let (converged_ms, converged_changes) = time_plan(&observed);
+    assert_eq!(converged_changes, 0, "converged");
+    (cold_ms, converged_ms)
 }
 
 fn main() {
@@ -94,7 +188,7 @@ fn main() {
     let json = args.iter().any(|a| a == "--json");
     let sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let sizes = if sizes.is_empty() {
-        vec![100, 1000]
+        vec![100, 1000, 5000]
     } else {
         sizes
     };
@@ -109,24 +203,18 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if !json {
-        println!(
-            "{:>6} {:>12} {:>9} {:>7} {:>9} {:>13} {:>13} {:>12} {:>11}",
-            "N",
-            "cold start s",
-            "floor s",
-            "passes",
-            "throttled",
-            "steady reads",
-            "steady writes",
-            "publish one",
-            "publish s"
-        );
-    }
+    // Sizes in increasing order first (peak RSS is per size), planning 10,000 last.
+    let mut results = Vec::new();
     for n in sizes {
         let wall = std::time::Instant::now();
         let r = runtime.block_on(run(n));
-        if json {
+        results.push((r, wall.elapsed().as_secs_f64()));
+    }
+    let plan_wall = std::time::Instant::now();
+    let (plan_cold_ms, plan_converged_ms) = runtime.block_on(plan_time(10_000));
+    let plan_10k_ms = plan_cold_ms.max(plan_converged_ms);
+    if json {
+        for (r, wall_s) in &results {
             let ops: serde_json::Map<String, serde_json::Value> = r
                 .steady_reads_by_op
                 .iter()
@@ -141,30 +229,61 @@ fn main() {
                     "cold_start_passes": r.cold_start_passes,
                     "throttled": r.throttled,
                     "steady_reads": r.steady_reads,
+                    "steady_reads_floor": r.steady_reads_floor,
                     "steady_reads_by_op": ops,
                     "steady_writes": r.steady_writes,
+                    "cpu_ms_per_pass": r.cpu_ms_per_pass,
                     "publish_one_writes": r.publish_one_writes,
                     "publish_one_s": r.publish_one_s,
-                    "wall_s": wall.elapsed().as_secs_f64(),
+                    "peak_rss_mib": r.peak_rss_mib,
+                    "estate_rss_mib": r.estate_rss_mib,
+                    "plan_10k_ms": plan_10k_ms,
+                    "plan_10k_cold_ms": plan_cold_ms,
+                    "plan_10k_converged_ms": plan_converged_ms,
+                    "wall_s": wall_s,
                 })
             );
-        } else {
-            println!(
-                "{:>6} {:>12.1} {:>9.1} {:>7} {:>9} {:>13} {:>13} {:>12} {:>11.1}",
-                r.services,
-                r.cold_start_s,
-                r.cold_start_floor_s,
-                r.cold_start_passes,
-                r.throttled,
-                r.steady_reads,
-                r.steady_writes,
-                r.publish_one_writes,
-                r.publish_one_s
-            );
-            println!(
-                "       steady reads by operation: {:?}",
-                r.steady_reads_by_op
-            );
         }
+        return;
     }
+    println!(
+        "{:>6} {:>10} {:>8} {:>6} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8} {:>9} {:>9}",
+        "N",
+        "cold s",
+        "floor s",
+        "passes",
+        "throttled",
+        "reads",
+        "floor",
+        "writes",
+        "cpu ms",
+        "publish",
+        "publish s",
+        "peak MiB"
+    );
+    for (r, wall_s) in &results {
+        println!(
+            "{:>6} {:>10.1} {:>8.1} {:>6} {:>9} {:>7} {:>7} {:>7} {:>7.1} {:>8} {:>9.1} {:>9.1}",
+            r.services,
+            r.cold_start_s,
+            r.cold_start_floor_s,
+            r.cold_start_passes,
+            r.throttled,
+            r.steady_reads,
+            r.steady_reads_floor,
+            r.steady_writes,
+            r.cpu_ms_per_pass,
+            r.publish_one_writes,
+            r.publish_one_s,
+            r.peak_rss_mib
+        );
+        println!(
+            "       fake AWS state alone {:.1} MiB; wall {wall_s:.0} s; steady reads by operation: {:?}",
+            r.estate_rss_mib, r.steady_reads_by_op
+        );
+    }
+    println!(
+        "planning 10,000 services: {plan_cold_ms:.0} ms cold, {plan_converged_ms:.0} ms converged ({:.0} s to set up)",
+        plan_wall.elapsed().as_secs_f64()
+    );
 }

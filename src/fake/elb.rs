@@ -82,11 +82,7 @@ impl ElbApi for FakeAws {
     async fn describe_target_groups(&self) -> Result<Vec<TargetGroup>, AwsError> {
         let count = self.world().target_groups.len();
         self.paged(ELB, "DescribeTargetGroups", count, PAGE, |world| {
-            Ok(world
-                .target_groups
-                .values()
-                .map(|g| world.target_group_view(g))
-                .collect())
+            Ok(world.target_group_views())
         })
         .await
     }

@@ -17,6 +17,7 @@ pub mod cloudmap;
 mod ecs;
 mod elb;
 pub mod estate;
+pub mod floor;
 pub mod route53;
 mod tagging;
 mod world;
@@ -63,7 +64,8 @@ impl Call {
 pub struct FakeAws {
     world: Mutex<World>,
     calls: Mutex<Vec<Call>>,
-    faults: Mutex<Vec<Fault>>,
+    /// Faults with the number of matching calls still to let through before them.
+    faults: Mutex<Vec<(Fault, u32)>>,
     rate_limits: Mutex<Option<Arc<Buckets>>>,
     /// Operations that take this long (virtual time), to hold a pass mid-way in tests.
     delays: Mutex<BTreeMap<&'static str, std::time::Duration>>,
@@ -126,7 +128,13 @@ impl FakeAws {
     }
 
     pub fn inject(&self, fault: Fault) {
-        lock(&self.faults).push(fault);
+        lock(&self.faults).push((fault, 0));
+    }
+
+    /// As [`FakeAws::inject`], after `skip` calls of the operation succeeded: the second page
+    /// of a paged read, the third write of a pass.
+    pub fn inject_after(&self, fault: Fault, skip: u32) {
+        lock(&self.faults).push((fault, skip));
     }
 
     /// Makes every call of `operation` take `delay` from now on.
@@ -204,12 +212,18 @@ impl FakeAws {
             }
         }
         let mut faults = lock(&self.faults);
-        if let Some(f) = faults
+        let hit = faults
             .iter_mut()
-            .find(|f| f.operation == operation && f.times > 0)
-        {
-            f.times -= 1;
-            let kind = f.kind;
+            .find(|(f, _)| f.operation == operation && f.times > 0)
+            .and_then(|(f, skip)| {
+                if *skip > 0 {
+                    *skip -= 1;
+                    return None;
+                }
+                f.times -= 1;
+                Some(f.kind)
+            });
+        if let Some(kind) = hit {
             drop(faults);
             self.record(service, operation, false);
             let mut e = AwsError::new(service, operation, kind, "injected fault");

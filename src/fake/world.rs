@@ -308,14 +308,39 @@ impl World {
             .collect()
     }
 
-    /// A target group as DescribeTargetGroups returns it (no tags, no attributes).
-    pub fn target_group_view(&self, group: &TargetGroup) -> TargetGroup {
-        TargetGroup {
-            load_balancer_arns: self.load_balancers_of(&group.arn),
-            tags: Tags::new(),
-            attributes: TargetGroupAttributes::new(),
-            ..group.clone()
+    /// Load balancers of every target group used by a rule, in one scan of the rules
+    /// (asking [`World::load_balancers_of`] per group would be quadratic at scale).
+    pub fn load_balancer_index(&self) -> BTreeMap<&str, BTreeSet<String>> {
+        let mut index: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        for rule in self.rules.values() {
+            let Some(listener) = self.listeners.get(&rule.listener_arn) else {
+                continue;
+            };
+            for tg in &rule.forward_target_groups {
+                index
+                    .entry(tg.as_str())
+                    .or_default()
+                    .insert(listener.load_balancer_arn.clone());
+            }
         }
+        index
+    }
+
+    /// Every target group as DescribeTargetGroups returns it (no tags, no attributes).
+    pub fn target_group_views(&self) -> Vec<TargetGroup> {
+        let index = self.load_balancer_index();
+        self.target_groups
+            .values()
+            .map(|group| TargetGroup {
+                load_balancer_arns: index
+                    .get(group.arn.as_str())
+                    .map(|s| s.iter().cloned().collect())
+                    .unwrap_or_default(),
+                tags: Tags::new(),
+                attributes: TargetGroupAttributes::new(),
+                ..group.clone()
+            })
+            .collect()
     }
 
     /// Rules of a listener that are not its default rule.
@@ -339,10 +364,10 @@ impl World {
     }
 
     fn target_groups_on_load_balancer(&self, lb_arn: &str) -> BTreeSet<String> {
-        self.target_groups
-            .keys()
-            .filter(|arn| self.load_balancers_of(arn).iter().any(|l| l == lb_arn))
-            .cloned()
+        self.load_balancer_index()
+            .into_iter()
+            .filter(|(_, lbs)| lbs.contains(lb_arn))
+            .map(|(tg, _)| tg.to_string())
             .collect()
     }
 

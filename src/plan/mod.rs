@@ -367,6 +367,18 @@ pub fn plan(
             *groups_per_alb.entry(lb.clone()).or_default() += 1;
         }
     }
+    // Rules of others, per listener: each candidate checks only its own listener's.
+    let mut foreign_rules: BTreeMap<&str, Vec<&Rule>> = BTreeMap::new();
+    for r in observed
+        .rules
+        .iter()
+        .filter(|r| !r.is_default() && !config.ownership.owns(&r.tags))
+    {
+        foreign_rules
+            .entry(r.listener_arn.as_str())
+            .or_default()
+            .push(r);
+    }
     let tg_by_name: BTreeMap<&str, &TargetGroup> = observed
         .target_groups
         .iter()
@@ -414,11 +426,11 @@ pub fn plan(
                 ));
             }
         }
-        for rule in observed.rules.iter().filter(|r| {
-            r.listener_arn == desired.listener_arn
-                && !r.is_default()
-                && !config.ownership.owns(&r.tags)
-        }) {
+        for rule in foreign_rules
+            .get(desired.listener_arn.as_str())
+            .into_iter()
+            .flatten()
+        {
             let paths: Vec<String> = if rule.paths.is_empty() {
                 vec![String::new()]
             } else {

@@ -1,0 +1,381 @@
+//! Faults on every AWS operation a pass makes, and crashes between any two writes: after the
+//! faults stop, the next passes reach exactly the state a fault-free run reaches, with no
+//! duplicates, no leftovers, no deletion on a partial read and no published service
+//! withdrawn by mistake.
+//!
+//! `cargo test --test fake_faults -- --nocapture` prints the number of cases run.
+
+use std::collections::BTreeSet;
+
+use ecs_ingress::apply;
+use ecs_ingress::aws::ErrorKind;
+use ecs_ingress::fake::{Estate, Fault};
+use ecs_ingress::observe::{self, Cache};
+use ecs_ingress::plan::{self, PlanConfig};
+use ecs_ingress::runtime;
+
+/// An owned rule: listener name, hosts, paths, target group names.
+type RuleShape = (String, Vec<String>, Vec<String>, Vec<String>);
+
+/// What a converged account looks like, without ids that differ from run to run.
+#[derive(Debug, PartialEq, Eq)]
+struct Snapshot {
+    /// Owned target groups: name and health-check path.
+    target_groups: BTreeSet<(String, String)>,
+    /// Owned rules: listener name, hosts, paths, target group name (priorities are checked
+    /// for uniqueness, not compared: a different order of creation may place them apart).
+    rules: BTreeSet<RuleShape>,
+    /// Services' load balancers: service name → target group names.
+    attachments: BTreeSet<(String, Vec<String>)>,
+    /// Records of the managed zone: name, type, values, alias target.
+    records: BTreeSet<(String, String, Vec<String>, Option<String>)>,
+}
+
+fn snapshot(estate: &Estate) -> Snapshot {
+    let world = estate.fake.world();
+    let owned = |tags: &ecs_ingress::state::Tags| tags.contains_key("ecs-ingress/owner");
+    let tg_name = |arn: &String| {
+        world
+            .target_groups
+            .get(arn)
+            .map(|g| g.name.clone())
+            .unwrap_or_else(|| format!("missing {arn}"))
+    };
+    let listener_name = |arn: &str| {
+        estate
+            .listeners
+            .iter()
+            .find(|(_, a)| a.as_str() == arn)
+            .map(|(n, _)| n.clone())
+            .unwrap_or_default()
+    };
+    let mut priorities = BTreeSet::new();
+    for r in world.rules.values().filter(|r| owned(&r.tags)) {
+        assert!(
+            priorities.insert((r.listener_arn.clone(), r.priority)),
+            "duplicate priority {:?}",
+            r.priority
+        );
+    }
+    Snapshot {
+        target_groups: world
+            .target_groups
+            .values()
+            .filter(|g| owned(&g.tags))
+            .map(|g| (g.name.clone(), g.health_check.path.clone()))
+            .collect(),
+        rules: world
+            .rules
+            .values()
+            .filter(|r| owned(&r.tags))
+            .map(|r| {
+                (
+                    listener_name(&r.listener_arn),
+                    r.hosts.clone(),
+                    r.paths.clone(),
+                    r.forward_target_groups.iter().map(tg_name).collect(),
+                )
+            })
+            .collect(),
+        attachments: world
+            .services
+            .values()
+            .map(|s| {
+                (
+                    s.service.name.clone(),
+                    s.service
+                        .load_balancers
+                        .iter()
+                        .filter_map(|l| l.target_group_arn.as_ref().map(tg_name))
+                        .collect(),
+                )
+            })
+            .collect(),
+        records: world.zones[&estate.zone_id]
+            .1
+            .iter()
+            .map(|r| {
+                (
+                    r.name.clone(),
+                    r.record_type.clone(),
+                    r.values.clone(),
+                    r.alias.as_ref().map(|a| a.dns_name.clone()),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// a, b and c published; the transition then withdraws c, publishes d and changes b's
+/// health check.
+fn scenario() -> Estate {
+    let estate = Estate::new(1);
+    for name in ["a", "b", "c"] {
+        estate.add_service(
+            name,
+            &[("alb.host", &format!("{name}.in.example.com"))],
+            &[],
+        );
+    }
+    estate
+}
+
+fn transition(estate: &Estate) {
+    estate.add_service("d", &[("alb.host", "d.in.example.com")], &[]);
+    let mut world = estate.fake.world();
+    for td in world.task_definitions.values_mut() {
+        match td.tags.get("alb.host").map(String::as_str) {
+            Some("c.in.example.com") => td.tags.clear(),
+            Some("b.in.example.com") => {
+                td.tags
+                    .insert("alb.healthcheck.path".into(), "/health".into());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Passes until one writes nothing (at most `max`); returns how many ran.
+async fn converge(estate: &Estate, controller: &runtime::Controller, max: usize) -> usize {
+    for n in 1..=max {
+        let before = estate.fake.writes();
+        controller.pass(true).await;
+        if estate.fake.writes() == before {
+            return n;
+        }
+    }
+    panic!("no convergence within {max} passes");
+}
+
+async fn reference() -> (Snapshot, BTreeSet<&'static str>, usize) {
+    let estate = scenario();
+    let controller = estate.controller();
+    converge(&estate, &controller, 3).await;
+    transition(&estate);
+    estate.fake.reset_calls();
+    controller.pass(true).await;
+    let ops: BTreeSet<&'static str> = estate.fake.calls().iter().map(|c| c.operation).collect();
+    let writes = estate.fake.writes();
+    converge(&estate, &controller, 3).await;
+    (snapshot(&estate), ops, writes)
+}
+
+/// Published names that must survive any fault: a and b.
+fn assert_still_published(estate: &Estate, case: &str) {
+    let snap = snapshot(estate);
+    for host in ["a.in.example.com", "b.in.example.com"] {
+        assert!(
+            snap.rules.iter().any(|r| r.1 == vec![host.to_string()]),
+            "{case}: rule of {host} gone"
+        );
+        assert!(
+            snap.records.iter().any(|r| r.0 == host),
+            "{case}: record of {host} gone"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_operation_failing_in_every_way_converges_to_the_fault_free_state() {
+    let (want, ops, _) = reference().await;
+    assert!(ops.len() >= 12, "{ops:?}");
+    let kinds = [
+        ErrorKind::Throttled,
+        ErrorKind::Unavailable,
+        ErrorKind::AccessDenied,
+        ErrorKind::NotFound,
+    ];
+    let mut cases = 0;
+    let mut partial = 0;
+    for op in &ops {
+        for kind in kinds {
+            for times in [1, 3] {
+                let case = format!("{op} {kind:?} x{times}");
+                let estate = scenario();
+                let controller = estate.controller();
+                converge(&estate, &controller, 3).await;
+                transition(&estate);
+                estate.fake.reset_calls();
+                estate.fake.inject(Fault {
+                    operation: op,
+                    kind,
+                    times,
+                });
+                let report = controller.pass(true).await;
+                let calls = estate.fake.calls();
+                // A read with a fallback (the tagging index) is not a partial read; any
+                // other failed read is, and then nothing may be deleted.
+                if !report.observed_failures.is_empty() {
+                    let deletions: Vec<&str> = calls
+                        .iter()
+                        .filter(|c| c.served && c.is_write())
+                        .map(|c| c.operation)
+                        .filter(|o| o.starts_with("Delete") || o.starts_with("Deregister"))
+                        .collect();
+                    assert!(deletions.is_empty(), "{case}: deleted {deletions:?}");
+                    // DNS deletions go in ChangeResourceRecordSets: check the record too.
+                    assert!(
+                        snapshot(&estate)
+                            .records
+                            .iter()
+                            .any(|r| r.0 == "c.in.example.com"),
+                        "{case}: c's record deleted on a partial read"
+                    );
+                    partial += 1;
+                }
+                assert_still_published(&estate, &case);
+                estate.fake.clear_faults();
+                converge(&estate, &controller, 6).await;
+                assert_eq!(snapshot(&estate), want, "{case}");
+                cases += 1;
+            }
+        }
+    }
+    eprintln!(
+        "fault matrix: {} operations x {} kinds x 2 repeat counts = {cases} cases, all converged; \
+         {partial} with a partial read, none deleted anything",
+        ops.len(),
+        kinds.len()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_page_failing_midway_deletes_nothing() {
+    // 130 services: ListServices answers in 2 pages, DescribeServices in 13 batches, and
+    // untagging makes 130 DescribeTaskDefinition reads.
+    let estate = Estate::new(2);
+    for i in 0..130 {
+        let listener = if i < 65 { "default" } else { "alb-1" };
+        estate.add_service(
+            &format!("s{i}"),
+            &[
+                ("alb.host", &format!("s{i}.in.example.com")),
+                ("alb.listener", listener),
+            ],
+            &[],
+        );
+    }
+    let controller = estate.controller();
+    converge(&estate, &controller, 3).await;
+    let converged = snapshot(&estate);
+    let mut cases = 0;
+    for op in ["ListServices", "DescribeServices", "DescribeTaskDefinition"] {
+        estate.untag_task_definitions();
+        // Untagged everything: a complete read would withdraw all 130. A failed second page
+        // must withdraw nothing.
+        estate.fake.reset_calls();
+        estate.fake.inject_after(
+            Fault {
+                operation: op,
+                kind: ErrorKind::Unavailable,
+                times: 1,
+            },
+            1,
+        );
+        controller.pass(true).await;
+        assert!(
+            !estate.fake.calls().iter().any(|c| c.served && c.is_write()),
+            "{op}: wrote after a failed page: {:?}",
+            estate.fake.call_counts()
+        );
+        assert_eq!(snapshot(&estate), converged, "{op}");
+        // Put the tags back for the next case.
+        estate.fake.clear_faults();
+        let mut world = estate.fake.world();
+        for td in world.task_definitions.values_mut() {
+            let family = td
+                .arn
+                .rsplit('/')
+                .next()
+                .and_then(|f| f.split(':').next())
+                .unwrap_or_default()
+                .to_string();
+            let n: usize = family.trim_start_matches('s').parse().unwrap_or(0);
+            td.tags
+                .insert("alb.host".into(), format!("{family}.in.example.com"));
+            td.tags.insert(
+                "alb.listener".into(),
+                if n < 65 { "default" } else { "alb-1" }.into(),
+            );
+        }
+        drop(world);
+        cases += 1;
+    }
+    eprintln!("failed second page: {cases} operations, no write in the failed pass");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_after_any_write_is_finished_by_a_fresh_process() {
+    let (want, _, writes) = reference().await;
+    assert!(writes >= 6, "the transition makes {writes} writes");
+    for k in 0..writes {
+        let estate = scenario();
+        converge(&estate, &estate.controller(), 3).await;
+        transition(&estate);
+        // The process dies after its k-th write of the pass: the applier is stopped there.
+        let config = estate.config();
+        let plan_config = PlanConfig::from_config(&config);
+        let aws = estate.fake.aws();
+        let mut cache = Cache::default();
+        let observed = observe::observe(&aws, &config, &plan_config.ownership, &mut cache).await;
+        let intents = runtime::intents(&config, &observed);
+        let planned = plan::plan(&plan_config, &observed, &intents);
+        let start = estate.fake.writes();
+        let stop = || estate.fake.writes() >= start + k;
+        apply::apply(&aws, &planned, &estate.metrics, &mut cache, &stop).await;
+        assert!(estate.fake.writes() <= start + k + 1);
+        // A fresh process (empty cache) finishes the job.
+        let fresh = estate.controller();
+        converge(&estate, &fresh, 4).await;
+        assert_eq!(snapshot(&estate), want, "crash after write {k}");
+    }
+    eprintln!("crash after each of {writes} writes: all converged");
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_controllers_with_one_owner_do_not_fight_and_other_owners_are_left_alone() {
+    let (want, _, _) = reference().await;
+    let estate = scenario();
+    let (one, two) = (estate.controller(), estate.controller());
+    // Both run their passes at the same time, interleaving every call.
+    tokio::join!(one.pass(true), two.pass(true));
+    tokio::join!(one.pass(true), two.pass(true));
+    transition(&estate);
+    tokio::join!(one.pass(true), two.pass(true));
+    for _ in 0..3 {
+        tokio::join!(one.pass(true), two.pass(true));
+    }
+    assert_eq!(snapshot(&estate), want);
+    let before = estate.fake.writes();
+    tokio::join!(one.pass(true), two.pass(true));
+    assert_eq!(estate.fake.writes(), before, "no flapping between them");
+
+    // A controller with another owner id sees the same tags but owns nothing: it reports
+    // conflicts and changes nothing of the first one's.
+    let mut config = estate.config();
+    config.owner_id = "team-b".into();
+    let other = estate.controller_with(config);
+    let before = estate.fake.writes();
+    let report = other.pass(true).await;
+    let planned: Vec<String> = report
+        .plan
+        .changes
+        .iter()
+        .map(|c| c.change.to_string())
+        .collect();
+    assert!(planned.is_empty(), "{planned:?}");
+    assert_eq!(estate.fake.writes(), before);
+    assert!(
+        report
+            .plan
+            .services
+            .iter()
+            .all(|s| s.state == ecs_ingress::status::ServiceState::Conflict),
+        "every service is reported as held by the other owner"
+    );
+    assert_eq!(
+        snapshot(&estate).rules,
+        want.rules,
+        "the first owner's rules are untouched"
+    );
+}

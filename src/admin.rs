@@ -48,10 +48,12 @@ impl AdminState {
     }
 
     /// Called at the end of every pass that ran to completion (whatever its changes did).
-    pub fn pass_completed(&self, report: StatusReport) {
+    /// Ready from the first pass whose reads all succeeded: until then the controller does
+    /// not know the account (no credentials, wrong ids, no route to AWS) and says so.
+    pub fn pass_completed(&self, report: StatusReport, reads_complete: bool) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         inner.last_completed_pass = Some(Instant::now());
-        inner.ready = true;
+        inner.ready |= reads_complete;
         inner.report = report;
     }
 
@@ -129,7 +131,7 @@ async fn readyz(State(state): State<Arc<AdminState>>) -> Response {
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            "waiting for the first complete pass\n",
+            "waiting for a pass that reads everything from AWS (see /status and the logs)\n",
         )
             .into_response()
     }

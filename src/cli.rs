@@ -72,7 +72,12 @@ fn problems(out: &mut String, report: &PassReport) {
 /// `plan` as text: one line per change (action, resource, service, why), then services.
 pub fn plan_text(report: &PassReport) -> String {
     let mut out = String::new();
-    if report.plan.changes.is_empty() {
+    if let Some(problem) = &report.read_problem {
+        let _ = writeln!(
+            out,
+            "Could not read AWS: {problem}\nThe plan below is incomplete."
+        );
+    } else if report.plan.changes.is_empty() {
         out.push_str("Nothing to change.\n");
     } else {
         let _ = writeln!(out, "{} changes:", report.plan.changes.len());
@@ -97,7 +102,9 @@ pub fn apply_text(report: &PassReport) -> String {
         .as_ref()
         .map(|a| a.results.as_slice())
         .unwrap_or_default();
-    if results.is_empty() {
+    if let Some(problem) = &report.read_problem {
+        let _ = writeln!(out, "Could not read AWS: {problem}");
+    } else if results.is_empty() {
         out.push_str(if report.plan.changes.is_empty() {
             "Nothing to change.\n"
         } else {

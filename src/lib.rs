@@ -13,6 +13,7 @@ pub mod apply;
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod diagnose;
 pub mod events;
 pub mod fake;
 pub mod model;

@@ -49,6 +49,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     match mode {
         "plan" => {
             let report = controller.pass(false).await;
+            if let Some(problem) = &report.read_problem {
+                eprintln!("error: {problem}");
+            }
             match output {
                 OutputFormat::Json => println!("{}", cli::plan_json(&report)),
                 OutputFormat::Text => print!("{}", cli::plan_text(&report)),
@@ -57,6 +60,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         "apply" => {
             let report = controller.pass(true).await;
+            if let Some(problem) = &report.read_problem {
+                eprintln!("error: {problem}");
+            }
             print!("{}", cli::apply_text(&report));
             Ok(cli::apply_exit_code(&report))
         }

@@ -24,6 +24,8 @@ pub struct PassReport {
     /// `None` for `plan` (nothing applied) and dry runs.
     pub applied: Option<ApplyReport>,
     pub observed_failures: Vec<String>,
+    /// What the failed reads mean and how to fix it, in one line.
+    pub read_problem: Option<String>,
     /// When this process last changed something for each service (survives passes).
     pub last_changes: BTreeMap<String, String>,
 }
@@ -171,6 +173,7 @@ impl Controller {
             plan,
             applied,
             observed_failures: observed.failures.iter().map(ToString::to_string).collect(),
+            read_problem: crate::diagnose::summarize(&observed.failures),
             last_changes,
         };
         self.record(&report, started.elapsed());
@@ -261,7 +264,7 @@ impl Controller {
                 .unwrap_or_default();
             let report = self.pass(true).await;
             let ok = report.succeeded();
-            admin.pass_completed(report.status());
+            admin.pass_completed(report.status(), report.observed_failures.is_empty());
             log_pass(&report);
             if let Some(e) = &events {
                 e.delete(&covered).await;
@@ -310,8 +313,11 @@ pub fn next_wait(interval: Duration, failures: u32) -> Duration {
 }
 
 fn log_pass(report: &PassReport) {
+    if let Some(problem) = &report.read_problem {
+        tracing::warn!(failed_reads = report.observed_failures.len(), "{problem}");
+    }
     for failure in &report.observed_failures {
-        tracing::warn!(error = %failure, "read failed; deletions are held back this pass");
+        tracing::debug!(error = %failure, "read failed; deletions are held back this pass");
     }
     let applied = report.applied.as_ref();
     tracing::info!(

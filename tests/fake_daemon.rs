@@ -224,3 +224,29 @@ async fn independent_reads_run_concurrently_within_the_rate_limit() {
     assert!(took <= Duration::from_secs(3), "took {took:?}");
     assert_eq!(estate.fake.call_counts()["DescribeTaskDefinition"], 32);
 }
+
+#[tokio::test(start_paused = true)]
+async fn start_up_failures_keep_it_live_but_not_ready_until_reads_succeed() {
+    let estate = Estate::new(1);
+    estate.add_service("a", &[("alb.host", "a.in.example.com")], &[]);
+    // As with no credentials: every ListServices is refused for a while.
+    estate.fake.inject(Fault {
+        operation: "ListServices",
+        kind: ErrorKind::AccessDenied,
+        times: 1000,
+    });
+    let running = start(&estate, Duration::from_secs(10), false);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert!(running.admin.is_live(), "the loop keeps running");
+    assert!(!running.admin.is_ready(), "not ready while reads fail");
+    let status = running.admin.report();
+    assert_eq!(status.last_pass_result.as_deref(), Some("partial"));
+    estate.fake.clear_faults();
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    assert!(
+        running.admin.is_ready(),
+        "ready after the first complete pass"
+    );
+    running.controller.shutdown();
+    running.task.await.expect("loop ends");
+}

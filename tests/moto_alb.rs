@@ -398,3 +398,48 @@ async fn direct_mode_registers_running_task_ips_and_follows_them() {
         Some(0)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_listener_or_zone_is_one_clear_line() {
+    let moto = Moto::start();
+    let seed = moto.seed();
+    let wrong_listener = seed.listener_arn.replace(
+        seed.listener_arn.rsplit('/').next().unwrap_or_default(),
+        "0000000000000000",
+    );
+    let cases = [
+        (
+            vec!["--listener".to_string(), wrong_listener],
+            "a --listener ARN does not exist",
+        ),
+        (
+            vec![
+                "--listener".to_string(),
+                seed.listener_arn.clone(),
+                "--hosted-zone".to_string(),
+                "Z0000000000000000000".to_string(),
+            ],
+            "a --hosted-zone does not exist",
+        ),
+    ];
+    for (flags, want) in cases {
+        for command in ["plan", "apply"] {
+            let mut args = vec![
+                command.to_string(),
+                "--cluster".into(),
+                seed.cluster.clone(),
+            ];
+            args.extend(flags.iter().cloned());
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = moto.ecs_ingress(&refs);
+            assert_eq!(out.status.code(), Some(1), "{command} {flags:?}");
+            let stderr = support::stderr(&out);
+            let errors: Vec<&str> = stderr
+                .lines()
+                .filter(|l| l.starts_with("error: "))
+                .collect();
+            assert_eq!(errors.len(), 1, "{stderr}");
+            assert!(errors[0].contains(want), "{}", errors[0]);
+        }
+    }
+}

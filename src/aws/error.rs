@@ -174,12 +174,25 @@ impl AwsError {
             SdkError::TimeoutError(_) => {
                 Self::new(service, operation, ErrorKind::Unavailable, "timed out")
             }
-            SdkError::DispatchFailure(_) => Self::new(
-                service,
-                operation,
-                ErrorKind::Unavailable,
-                format!("could not reach the endpoint: {}", source_chain(&err)),
-            ),
+            SdkError::DispatchFailure(_) => {
+                let chain = source_chain(&err);
+                // A missing credential surfaces as a dispatch failure, before any request.
+                if chain.contains("credential") {
+                    Self::new(
+                        service,
+                        operation,
+                        ErrorKind::AccessDenied,
+                        format!("no usable AWS credentials ({})", credential_problem(&chain)),
+                    )
+                } else {
+                    Self::new(
+                        service,
+                        operation,
+                        ErrorKind::Unavailable,
+                        format!("could not reach the endpoint: {chain}"),
+                    )
+                }
+            }
             SdkError::ResponseError(_) => Self::new(
                 service,
                 operation,
@@ -198,6 +211,19 @@ impl AwsError {
             }
         }
     }
+}
+
+/// The part of a credential failure that says what happened, without the SDK's layers
+/// ("dispatch failure: other: ...") and the list of providers tried.
+fn credential_problem(chain: &str) -> String {
+    let first = chain.lines().next().unwrap_or_default();
+    let first = first.split(". Attempted").next().unwrap_or(first);
+    let first = first.split(" Attempted:").next().unwrap_or(first);
+    first
+        .trim_start_matches("dispatch failure: ")
+        .trim_start_matches("other: ")
+        .trim_end_matches(['.', ' '])
+        .to_string()
 }
 
 /// The error and all its sources on one line: the SDK's top-level messages alone

@@ -1,0 +1,115 @@
+//! Start-up mistakes give one clear `error:` line and a non-zero exit for `plan` and
+//! `apply`, without any AWS (moto cases are in `moto_alb.rs`).
+
+use std::process::{Command, Output};
+
+const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/x/1/2";
+
+fn run(command: &str, env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ecs-ingress"))
+        .args([command, "--cluster", "main", "--listener", LISTENER])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("RUST_LOG", "error")
+        .envs(env.iter().copied())
+        .output()
+        .expect("ecs-ingress runs")
+}
+
+fn error_lines(o: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn no_credentials_is_one_line_that_says_so() {
+    for command in ["plan", "apply"] {
+        let out = run(command, &[]);
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        let errors = error_lines(&out);
+        assert_eq!(errors.len(), 1, "{command}: {errors:?}");
+        assert!(
+            errors[0].contains("no usable AWS credentials") && errors[0].contains("task role"),
+            "{}",
+            errors[0]
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_endpoint_is_one_line_that_says_so() {
+    let env = [
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    for command in ["plan", "apply"] {
+        let out = run(command, &env);
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        let errors = error_lines(&out);
+        assert_eq!(errors.len(), 1, "{command}: {errors:?}");
+        assert!(errors[0].contains("cannot reach AWS"), "{}", errors[0]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.starts_with("Could not read AWS:"),
+            "no 'Nothing to change' when nothing could be read: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_flag_names_the_flag_and_the_expected_form() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ecs-ingress"))
+        .args([
+            "plan",
+            "--cluster",
+            "main",
+            "--listener",
+            LISTENER,
+            "--hosted-zone",
+            "zone!",
+        ])
+        .output()
+        .expect("ecs-ingress runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--hosted-zone") && stderr.contains("is not a Route 53 hosted zone id"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn secrets_never_reach_the_logs_even_at_trace_level() {
+    let env = [
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "secret-marker-6b1f"),
+        ("AWS_SESSION_TOKEN", "token-marker-93ac"),
+        ("RUST_LOG", "trace"),
+    ];
+    for command in ["plan", "apply"] {
+        let out = run(command, &env);
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(all.lines().count() > 50, "trace logging was on");
+        assert!(
+            !all.contains("secret-marker-6b1f"),
+            "{command}: secret key logged"
+        );
+        assert!(
+            !all.contains("token-marker-93ac"),
+            "{command}: session token logged"
+        );
+    }
+}

@@ -48,14 +48,7 @@ async fn registration_appears_is_repaired_and_goes_with_its_service() {
     estate.add_service("service-a", TAGS, &[]);
     let report = controller.pass(true).await;
     assert!(report.succeeded(), "{:?}", report.applied);
-    let lb_dns = estate
-        .fake
-        .world()
-        .load_balancers
-        .values()
-        .map(|l| l.dns_name.clone())
-        .next()
-        .expect("lb");
+    let lb_dns = estate.load_balancer_dns();
     let services = cloudmap_services(&estate);
     assert_eq!(services.len(), 1);
     let made = &services[0];

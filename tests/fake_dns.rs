@@ -25,14 +25,7 @@ async fn alias_record_and_marker_are_written_repaired_and_withdrawn() {
     let controller = estate.controller();
     let report = controller.pass(true).await;
     assert!(report.succeeded(), "{:?}", report.applied);
-    let lb_dns = estate
-        .fake
-        .world()
-        .load_balancers
-        .values()
-        .next()
-        .map(|l| l.dns_name.clone())
-        .expect("lb");
+    let lb_dns = estate.load_balancer_dns();
     let all = records(&estate);
     let a = at(&all, "service-a.in.example.com");
     assert_eq!(a.len(), 1);

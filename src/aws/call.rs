@@ -60,3 +60,21 @@ impl CallContext {
         result
     }
 }
+
+/// Sends an SDK request through `$self.ctx` as operation `$op` of the adapter's `SERVICE`,
+/// mapping the SDK error. The request is built before the limiter is asked, and sent after.
+macro_rules! send {
+    ($self:ident, $op:literal, $request:expr) => {{
+        let request = $request;
+        $self
+            .ctx
+            .call(SERVICE, $op, async {
+                request
+                    .send()
+                    .await
+                    .map_err(|e| $crate::aws::AwsError::from_sdk(SERVICE, $op, e))
+            })
+            .await
+    }};
+}
+pub(crate) use send;

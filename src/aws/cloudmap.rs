@@ -9,7 +9,7 @@ use aws_sdk_servicediscovery::types::{
     ServiceFilterName, Tag,
 };
 
-use super::call::CallContext;
+use super::call::{CallContext, send};
 use super::{AwsError, CloudMapApi, ErrorKind};
 use crate::state::{
     CloudMapInstance, CloudMapNamespace, CloudMapService, CloudMapServiceSpec, Tags,
@@ -31,21 +31,6 @@ impl CloudMapAdapter {
     pub fn new(client: Client, ctx: CallContext) -> Self {
         Self { client, ctx }
     }
-}
-
-macro_rules! send {
-    ($self:ident, $op:literal, $request:expr) => {{
-        let request = $request;
-        $self
-            .ctx
-            .call(SERVICE, $op, async {
-                request
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk(SERVICE, $op, e))
-            })
-            .await
-    }};
 }
 
 fn invalid(

@@ -8,7 +8,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     TargetTypeEnum,
 };
 
-use super::call::CallContext;
+use super::call::{CallContext, send};
 use super::{AwsError, ElbApi, ErrorKind};
 use crate::state::{
     HealthCheck, Listener, LoadBalancer, Rule, RuleSpec, Tags, Target, TargetGroup,
@@ -186,21 +186,6 @@ fn matcher(health_check: &HealthCheck, grpc: bool) -> Matcher {
     } else {
         Matcher::builder().http_code(&health_check.matcher).build()
     }
-}
-
-macro_rules! send {
-    ($self:ident, $op:literal, $request:expr) => {{
-        let request = $request;
-        $self
-            .ctx
-            .call(SERVICE, $op, async {
-                request
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk(SERVICE, $op, e))
-            })
-            .await
-    }};
 }
 
 #[async_trait]

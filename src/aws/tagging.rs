@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_resourcegroupstagging::Client;
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 
-use super::call::CallContext;
+use super::call::{CallContext, send};
 use super::{AwsError, TaggingApi};
 use crate::state::Tags;
 
@@ -31,29 +31,22 @@ impl TaggingApi for TaggingAdapter {
         resource_types: &[&str],
         tag: Option<(&str, &str)>,
     ) -> Result<Vec<(String, Tags)>, AwsError> {
-        const OP: &str = "GetResources";
         let filter = tag.map(|(k, v)| TagFilter::builder().key(k).values(v).build());
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let request = self
-                .client
-                .get_resources()
-                .set_resource_type_filters(Some(
-                    resource_types.iter().map(|t| t.to_string()).collect(),
-                ))
-                .set_tag_filters(filter.clone().map(|f| vec![f]))
-                .resources_per_page(PAGE_SIZE)
-                .set_pagination_token(token.take());
-            let page = self
-                .ctx
-                .call(SERVICE, OP, async {
-                    request
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))
-                })
-                .await?;
+            let page = send!(
+                self,
+                "GetResources",
+                self.client
+                    .get_resources()
+                    .set_resource_type_filters(Some(
+                        resource_types.iter().map(|t| t.to_string()).collect(),
+                    ))
+                    .set_tag_filters(filter.clone().map(|f| vec![f]))
+                    .resources_per_page(PAGE_SIZE)
+                    .set_pagination_token(token.take())
+            )?;
             out.extend(page.resource_tag_mapping_list().iter().map(|m| {
                 let tags = m
                     .tags()

@@ -91,6 +91,17 @@ impl Estate {
         Controller::new(config, self.fake.aws(), self.metrics.clone())
     }
 
+    /// DNS name of the first ALB (listener `default`'s).
+    pub fn load_balancer_dns(&self) -> String {
+        let world = self.fake.world();
+        self.listeners
+            .get("default")
+            .and_then(|l| world.listeners.get(l))
+            .and_then(|l| world.load_balancers.get(&l.load_balancer_arn))
+            .map(|lb| lb.dns_name.clone())
+            .unwrap_or_default()
+    }
+
     /// Removes every task definition's tags (untags every fixture service).
     pub fn untag_task_definitions(&self) {
         for td in self.fake.world().task_definitions.values_mut() {

@@ -9,6 +9,8 @@ pub mod change;
 pub mod cloudmap;
 pub mod desired;
 pub mod dns;
+#[cfg(test)]
+mod fixtures;
 pub mod naming;
 pub mod ownership;
 pub mod priorities;

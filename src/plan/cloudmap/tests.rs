@@ -7,28 +7,11 @@ fn ownership() -> Ownership {
 }
 
 fn lb(dualstack: bool) -> LoadBalancer {
-    LoadBalancer {
-        arn: "arn:lb".into(),
-        name: "lb".into(),
-        vpc_id: "vpc-1".into(),
-        dns_name: "Internal-LB-1.us-east-1.elb.amazonaws.com".into(),
-        canonical_hosted_zone_id: "Z35SXDOTRQ7X7K".into(),
-        ip_address_type: if dualstack { "dualstack" } else { "ipv4" }.into(),
-    }
+    super::super::fixtures::load_balancer(dualstack, "Internal-LB-1.us-east-1.elb.amazonaws.com")
 }
 
 fn service(name: &str) -> EcsService {
-    EcsService {
-        arn: format!("arn:aws:ecs:us-east-1:1:service/main/{name}"),
-        name: name.into(),
-        cluster_arn: "arn:aws:ecs:us-east-1:1:cluster/main".into(),
-        status: "ACTIVE".into(),
-        created_at: None,
-        task_definition: "td".into(),
-        deployment_controller: "ECS".into(),
-        tags: Default::default(),
-        load_balancers: vec![],
-    }
+    super::super::fixtures::ecs_service(name)
 }
 
 fn intent(namespace: &str, service: &str) -> CloudMapIntent {

@@ -1,0 +1,30 @@
+//! Fixtures shared by the planner's unit tests.
+
+use crate::state::{EcsService, LoadBalancer};
+
+/// An internal ALB; `dualstack` also answers AAAA.
+pub fn load_balancer(dualstack: bool, dns_name: &str) -> LoadBalancer {
+    LoadBalancer {
+        arn: "arn:lb".into(),
+        name: "lb".into(),
+        vpc_id: "vpc-1".into(),
+        dns_name: dns_name.into(),
+        canonical_hosted_zone_id: "Z35SXDOTRQ7X7K".into(),
+        ip_address_type: if dualstack { "dualstack" } else { "ipv4" }.into(),
+    }
+}
+
+/// An ACTIVE service `main/<name>` with no tags.
+pub fn ecs_service(name: &str) -> EcsService {
+    EcsService {
+        arn: format!("arn:aws:ecs:us-east-1:1:service/main/{name}"),
+        name: name.into(),
+        cluster_arn: "arn:aws:ecs:us-east-1:1:cluster/main".into(),
+        status: "ACTIVE".into(),
+        created_at: None,
+        task_definition: "td".into(),
+        deployment_controller: "ECS".into(),
+        tags: Default::default(),
+        load_balancers: vec![],
+    }
+}

@@ -498,3 +498,53 @@ async fn two_controllers_with_one_owner_do_not_fight_and_other_owners_are_left_a
         "the first owner's rules are untouched"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_renumbering_is_retried_and_ends_in_specificity_order() {
+    // A band of two priorities: the more specific rule for the same host only fits if the
+    // first one moves, which takes a SetRulePriorities call.
+    let estate = Estate::new(1);
+    let mut config = estate.config();
+    config.priority_range = ecs_ingress::config::PriorityRange {
+        low: 1000,
+        high: 1001,
+    };
+    let controller = estate.controller_with(config);
+    estate.add_service(
+        "api",
+        &[("alb.host", "h.in.example.com")],
+        &[("alb.path", "/api/*")],
+    );
+    converge(&estate, &controller, 3).await;
+    estate.add_service(
+        "api-v2",
+        &[("alb.host", "h.in.example.com")],
+        &[("alb.path", "/api/v2/*")],
+    );
+    for kind in [ErrorKind::Throttled, ErrorKind::Unavailable] {
+        estate.fake.inject(Fault {
+            operation: "SetRulePriorities",
+            kind,
+            times: 1,
+        });
+    }
+    converge(&estate, &controller, 6).await;
+    let counts = estate.fake.call_counts();
+    assert!(
+        counts.get("SetRulePriorities").copied().unwrap_or(0) >= 2,
+        "the renumbering failed and was retried: {counts:?}"
+    );
+    let world = estate.fake.world();
+    let priority = |path: &str| {
+        world
+            .rules
+            .values()
+            .find(|r| r.paths == vec![path.to_string()])
+            .and_then(|r| r.priority)
+            .expect("rule")
+    };
+    assert!(
+        priority("/api/v2/*") < priority("/api/*"),
+        "more specific first"
+    );
+}

@@ -49,17 +49,10 @@ fn observed() -> Observed {
 
 fn service(name: &str, host: Option<&str>) -> (EcsService, ServiceIntent) {
     let svc = EcsService {
-        arn: format!("arn:aws:ecs:us-east-1:1:service/main/{name}"),
-        name: name.into(),
-        cluster_arn: "arn:aws:ecs:us-east-1:1:cluster/main".into(),
-        status: "ACTIVE".into(),
-        created_at: None,
-        task_definition: "td".into(),
-        deployment_controller: "ECS".into(),
         tags: host
             .map(|h| Tags::from([("alb.host".to_string(), h.to_string())]))
             .unwrap_or_default(),
-        load_balancers: vec![],
+        ..super::fixtures::ecs_service(name)
     };
     let td = TaskDefinition {
         arn: "td".into(),

@@ -139,6 +139,12 @@ pub async fn apply(
     let mut created = Created::default();
     let mut failed_services: BTreeSet<String> = BTreeSet::new();
     let cache = Mutex::new(cache);
+    let run = Run {
+        aws,
+        changes,
+        cache: &cache,
+        stop,
+    };
     let mut i = 0;
     while i < changes.len() && !stop() {
         let phase = changes[i].change.phase();
@@ -162,23 +168,11 @@ pub async fn apply(
             let end = (i..changes.len())
                 .find(|&j| !PIPELINED_PHASES.contains(&changes[j].change.phase()))
                 .unwrap_or(changes.len());
-            let run = Run {
-                aws,
-                changes,
-                cache: &cache,
-                stop,
-            };
             run.publish(i..end, &mut created, &mut failed_services, &mut results)
                 .await;
             i = end;
             continue;
         }
-        let run = Run {
-            aws,
-            changes,
-            cache: &cache,
-            stop,
-        };
         results[i] = Some(run.one(i, &mut created, &mut failed_services).await);
         i += 1;
     }
@@ -378,12 +372,15 @@ impl Run<'_> {
                     .push(k);
             }
         }
-        let already_failed = failed_services.clone();
-        let pipelines = per_service.into_values().map(|indexes| {
-            let already_failed = &already_failed;
+        let already_failed: &BTreeSet<String> = failed_services;
+        let pipelines = per_service.into_iter().map(|(key, indexes)| {
+            // A pipeline only ever consults its own service's failure.
+            let mut failed = BTreeSet::new();
+            if already_failed.contains(&key) {
+                failed.insert(key);
+            }
             async move {
                 let mut mine = Created::default();
-                let mut failed = already_failed.clone();
                 let mut out = Vec::new();
                 for k in indexes {
                     if (self.stop)() {

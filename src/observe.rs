@@ -78,6 +78,9 @@ pub struct Cache {
     /// Task definitions (contents are immutable per revision; tags are not) as last read
     /// with DescribeTaskDefinition.
     task_definitions: HashMap<String, TaskDefinition>,
+    /// Pages the last task-definition listing of the tagging index took. The index lists
+    /// every tagged revision of the account, not only the watched services' ones.
+    task_definition_index_pages: Option<usize>,
 }
 
 /// Attributes are read again every this many passes (5 minutes at the default interval), so
@@ -129,6 +132,16 @@ impl Cache {
             self.forget_attributes();
         }
         self.passes += 1;
+    }
+
+    /// Whether listing task-definition tags through the index is cheaper than reading the
+    /// `wanted` revisions one by one. Checked again on every attribute-refresh pass, as the
+    /// account's tagged revisions come and go.
+    fn task_definition_index_pays(&self, wanted: usize) -> bool {
+        match self.task_definition_index_pages {
+            None => true,
+            Some(pages) => pages <= wanted || self.passes % ATTRIBUTE_REFRESH_PASSES == 1,
+        }
     }
 
     /// Drops the attribute cache so the next pass reads (and repairs) every owned target
@@ -295,15 +308,24 @@ async fn read_task_definitions(
     if wanted.is_empty() {
         return;
     }
-    let index: Option<HashMap<String, Tags>> = match aws
-        .tagging
-        .get_resources(&["ecs:task-definition"], None)
-        .await
-    {
-        Ok(found) => Some(found.into_iter().collect()),
-        Err(e) => {
-            tracing::warn!(error = %e, "tagging index unavailable; reading every task definition");
-            None
+    // Without the index every wanted revision is read: the answer is the same, only the
+    // number of calls differs.
+    let index: Option<HashMap<String, Tags>> = if !cache.task_definition_index_pays(wanted.len()) {
+        None
+    } else {
+        match aws
+            .tagging
+            .get_resources(&["ecs:task-definition"], None)
+            .await
+        {
+            Ok(found) => {
+                cache.task_definition_index_pages = Some(found.len().div_ceil(100).max(1));
+                Some(found.into_iter().collect())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "tagging index unavailable; reading every task definition");
+                None
+            }
         }
     };
     let no_tags = Tags::new();

@@ -111,12 +111,10 @@ async fn hostile_services_get_a_status_and_the_good_one_is_published() {
     ));
 
     // Only the good service and the one at priority 50000 got resources.
-    let world = estate.fake.world();
-    let owned_rules: Vec<_> = world
-        .rules
-        .values()
-        .filter(|r| r.tags.contains_key("ecs-ingress/owner"))
-        .map(|r| (r.hosts.clone(), r.priority))
+    let owned_rules: Vec<_> = estate
+        .owned_rules()
+        .into_iter()
+        .map(|r| (r.hosts, r.priority))
         .collect();
     assert_eq!(owned_rules.len(), 2, "{owned_rules:?}");
     assert!(owned_rules.iter().any(|(_, p)| *p == Some(50_000)));

@@ -3,28 +3,9 @@
 //! direct mode, conflicts and quotas.
 
 use ecs_ingress::fake::Estate;
-use ecs_ingress::fake::estate::{PORT, VPC};
+use ecs_ingress::fake::estate::{PORT, SEED_TAGS, VPC};
 use ecs_ingress::state::{Rule, Target};
 use ecs_ingress::status::ServiceState;
-
-const SEED_TAGS: &[(&str, &str)] = &[
-    ("alb.host", "service-a.in.example.com"),
-    ("alb.healthcheck.path", "/application-status/health"),
-    ("alb.healthcheck.healthy-threshold", "2"),
-    ("alb.healthcheck.unhealthy-threshold", "10"),
-    ("alb.healthcheck.interval", "5"),
-    ("alb.healthcheck.timeout", "4"),
-];
-
-fn owned_rules(estate: &Estate) -> Vec<Rule> {
-    let world = estate.fake.world();
-    world
-        .rules
-        .values()
-        .filter(|r| r.tags.contains_key("ecs-ingress/owner"))
-        .cloned()
-        .collect()
-}
 
 /// Applies one pass and returns (writes it made, report).
 async fn apply(
@@ -109,7 +90,7 @@ async fn seed_is_reproduced_converges_and_is_withdrawn() {
         );
         assert_eq!(service.deployments, 1);
     }
-    let rules = owned_rules(&estate);
+    let rules = estate.owned_rules();
     assert_eq!(rules.len(), 1);
     assert_eq!(rules[0].hosts, vec!["service-a.in.example.com"]);
 
@@ -128,7 +109,7 @@ async fn seed_is_reproduced_converges_and_is_withdrawn() {
     estate.untag_task_definitions();
     let (_, report) = apply(&estate, &controller).await;
     assert!(report.succeeded(), "{:?}", report.applied);
-    assert!(owned_rules(&estate).is_empty());
+    assert!(estate.owned_rules().is_empty());
     {
         let world = estate.fake.world();
         assert!(
@@ -174,7 +155,7 @@ async fn drift_on_owned_resources_is_repaired_and_counted_once() {
         "{metrics}"
     );
     assert_eq!(
-        owned_rules(&estate)[0].hosts,
+        estate.owned_rules()[0].hosts,
         vec!["service-a.in.example.com"]
     );
     let (writes, _) = apply(&estate, &controller).await;
@@ -244,7 +225,7 @@ async fn deleted_service_loses_everything_even_while_listed_inactive() {
     estate.fake.world().delete_service(&svc);
     let (_, report) = apply(&estate, &controller).await;
     assert!(report.succeeded(), "{:?}", report.applied);
-    assert!(owned_rules(&estate).is_empty());
+    assert!(estate.owned_rules().is_empty());
     assert_eq!(
         estate.fake.world().target_groups.len(),
         1,
@@ -341,7 +322,7 @@ async fn the_older_service_wins_a_host_and_the_loser_never_flaps() {
             Some(ServiceState::Published | ServiceState::Pending)
         ));
     }
-    let rules = owned_rules(&estate);
+    let rules = estate.owned_rules();
     assert_eq!(rules.len(), 1);
     assert!(rules[0].tags["ecs-ingress/service"].ends_with("/first"));
 }
@@ -373,5 +354,5 @@ async fn a_full_alb_gives_new_services_a_quota_status_and_breaks_nothing() {
     );
     let (writes, report) = apply(&estate, &controller).await;
     assert_eq!(writes, 0, "{:?}", report.plan.changes);
-    assert_eq!(owned_rules(&estate).len(), 99);
+    assert_eq!(estate.owned_rules().len(), 99);
 }

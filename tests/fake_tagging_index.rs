@@ -104,3 +104,44 @@ async fn a_deletion_is_confirmed_by_the_resources_own_tags() {
     // The index's word was checked with the rule's own tags.
     assert!(estate.fake.call_counts().contains_key("DescribeTags"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_index_is_skipped_when_the_account_has_far_more_tagged_revisions() {
+    let estate = Estate::new(1);
+    add(&estate, 2);
+    // Other teams' tagged revisions: listing them would cost 6 pages for 2 services.
+    {
+        let mut world = estate.fake.world();
+        for i in 0..500 {
+            world.add_task_definition(
+                &format!("other-{i}"),
+                "awsvpc",
+                vec![],
+                ecs_ingress::fake::tags(&[("team", "other")]),
+            );
+        }
+    }
+    let controller = estate.controller();
+    assert!(controller.pass(true).await.succeeded());
+    estate.fake.reset_calls();
+    let report = controller.pass(true).await;
+    assert!(report.plan.changes.is_empty());
+    let counts = estate.fake.call_counts();
+    assert_eq!(counts.get("DescribeTaskDefinition"), Some(&2), "{counts:?}");
+    assert_eq!(
+        counts["GetResources"], 1,
+        "only the owned-tags listing: {counts:?}"
+    );
+    // A tag change is still seen on the next pass: the revisions are read directly.
+    estate.untag_task_definitions();
+    let report = controller.pass(true).await;
+    assert!(
+        report
+            .plan
+            .changes
+            .iter()
+            .any(|c| c.change.to_string().starts_with("delete dns-record")),
+        "{:?}",
+        report.plan.changes
+    );
+}

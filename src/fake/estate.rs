@@ -17,6 +17,15 @@ pub const VPC: &str = "vpc-0fake";
 pub const CONTAINER: &str = "app";
 pub const PORT: i32 = 8080;
 pub const ZONE: &str = "in.example.com";
+/// The seed article's ServiceA: its host and health-check settings as routing tags.
+pub const SEED_TAGS: &[(&str, &str)] = &[
+    ("alb.host", "service-a.in.example.com"),
+    ("alb.healthcheck.path", "/application-status/health"),
+    ("alb.healthcheck.healthy-threshold", "2"),
+    ("alb.healthcheck.unhealthy-threshold", "10"),
+    ("alb.healthcheck.interval", "5"),
+    ("alb.healthcheck.timeout", "4"),
+];
 
 /// A fake account with a private zone `in.example.com` and `albs` internal ALBs; listener `default` is the first, `alb-N` the
 /// N-th (0-based) of the others.
@@ -89,6 +98,17 @@ impl Estate {
 
     pub fn controller_with(&self, config: Config) -> Controller {
         Controller::new(config, self.fake.aws(), self.metrics.clone())
+    }
+
+    /// Rules carrying an ecs-ingress owner tag (any owner).
+    pub fn owned_rules(&self) -> Vec<crate::state::Rule> {
+        self.fake
+            .world()
+            .rules
+            .values()
+            .filter(|r| r.tags.contains_key(crate::plan::ownership::OWNER_TAG))
+            .cloned()
+            .collect()
     }
 
     /// DNS name of the first ALB (listener `default`'s).

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::change::{Change, CloudMapServiceRef, PlannedChange};
-use super::dns::DnsOutcome;
+use super::dns::NameOutcome;
 use super::ownership::Ownership;
 use crate::model::CloudMapIntent;
 use crate::state::{
@@ -103,7 +103,7 @@ pub struct CloudMapWinner<'a> {
 pub struct CloudMapPlan {
     pub changes: Vec<PlannedChange>,
     /// Per ECS service ARN.
-    pub outcomes: BTreeMap<String, DnsOutcome>,
+    pub outcomes: BTreeMap<String, NameOutcome>,
     /// Owned instances seen.
     pub managed: usize,
 }
@@ -128,6 +128,12 @@ pub fn plan_cloudmap(
     // (namespace id, Cloud Map service name) → ECS service holding it this pass.
     let mut claims: BTreeMap<(String, String), &EcsService> = BTreeMap::new();
     let no_instances: Vec<CloudMapInstance> = Vec::new();
+    // Cloud Map service names are case-insensitive within a namespace.
+    let by_name: BTreeMap<(&str, String), &CloudMapService> = observed
+        .services
+        .iter()
+        .map(|s| ((s.namespace_id.as_str(), s.name.to_ascii_lowercase()), s))
+        .collect();
 
     for w in winners {
         let outcome = out.outcomes.entry(w.service.arn.clone()).or_default();
@@ -147,7 +153,11 @@ pub fn plan_cloudmap(
             ));
             continue;
         };
-        let key = (namespace.id.clone(), w.intent.service.to_ascii_lowercase());
+        let lowercase = w.intent.service.to_ascii_lowercase();
+        let existing = by_name
+            .get(&(namespace.id.as_str(), lowercase.clone()))
+            .copied();
+        let key = (namespace.id.clone(), lowercase);
         let label = format!("{}/{}", namespace.name, w.intent.service);
         if let Some(holder) = claims.get(&key) {
             outcome.conflicts.push(conflict(format!(
@@ -157,9 +167,6 @@ pub fn plan_cloudmap(
             )));
             continue;
         }
-        let existing = observed.services.iter().find(|s| {
-            s.namespace_id == namespace.id && s.name.eq_ignore_ascii_case(&w.intent.service)
-        });
         let instances = existing
             .and_then(|s| observed.instances.get(&s.id))
             .unwrap_or(&no_instances);

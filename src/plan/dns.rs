@@ -72,9 +72,10 @@ pub struct DnsWinner<'a> {
     pub load_balancer: &'a LoadBalancer,
 }
 
-/// The outcome for one service.
+/// What naming (DNS or Cloud Map) means for one service: conflicts, warnings, and the
+/// names it holds.
 #[derive(Debug, Default)]
-pub struct DnsOutcome {
+pub struct NameOutcome {
     pub conflicts: Vec<Problem>,
     pub warnings: Vec<String>,
     pub records: Vec<ResourceRef>,
@@ -219,7 +220,7 @@ impl<'a> ZoneIndex<'a> {
 pub struct DnsPlan {
     pub changes: Vec<PlannedChange>,
     /// Per service ARN.
-    pub outcomes: BTreeMap<String, DnsOutcome>,
+    pub outcomes: BTreeMap<String, NameOutcome>,
     /// Owned names seen.
     pub managed: usize,
 }

@@ -595,10 +595,13 @@ pub fn plan(
     }
 
     // 4. DNS for the winners; names of services that no longer ask for them go.
+    // Names of services whose resources stay as they are (invalid, conflicting, or in a
+    // cluster this controller does not watch) are neither rewritten nor withdrawn.
+    let keep = |service_arn: &str| kept.contains(service_arn) || !watched(config, service_arn);
     if !config.hosted_zones.is_empty() {
-        plan_service_dns(config, observed, &winners, &kept, &mut changes, &mut out);
+        plan_service_dns(config, observed, &winners, &keep, &mut changes, &mut out);
     }
-    plan_service_cloudmap(config, observed, &winners, &kept, &mut changes, &mut out);
+    plan_service_cloudmap(config, observed, &winners, &keep, &mut changes, &mut out);
 
     // 5. Withdraw what belongs to services that no longer ask for it.
     for service_arn in owned
@@ -681,7 +684,7 @@ fn plan_service_dns(
     config: &PlanConfig,
     observed: &Observed,
     winners: &[DesiredService<'_>],
-    kept: &BTreeSet<&str>,
+    keep: &dyn Fn(&str) -> bool,
     changes: &mut Vec<PlannedChange>,
     out: &mut Plan,
 ) {
@@ -701,13 +704,12 @@ fn plan_service_dns(
             })
         })
         .collect();
-    let keep = |service_arn: &str| kept.contains(service_arn) || !watched(config, service_arn);
     let planned = dns::plan_dns(
         config.ownership.owner_id(),
         &zones,
         &observed.records,
         &dns_winners,
-        &keep,
+        keep,
     );
     out.managed.insert("dns-name", planned.managed);
     changes.extend(planned.changes);
@@ -717,7 +719,7 @@ fn plan_service_dns(
 /// Folds DNS or Cloud Map outcomes into the statuses: a name conflict leaves the ALB side
 /// published but marks the service `dns-conflict`.
 fn fold_name_outcomes(
-    outcomes: &BTreeMap<String, dns::DnsOutcome>,
+    outcomes: &BTreeMap<String, dns::NameOutcome>,
     services: &mut [ServiceStatus],
 ) {
     for status in services {
@@ -739,7 +741,7 @@ fn plan_service_cloudmap(
     config: &PlanConfig,
     observed: &Observed,
     winners: &[DesiredService<'_>],
-    kept: &BTreeSet<&str>,
+    keep: &dyn Fn(&str) -> bool,
     changes: &mut Vec<PlannedChange>,
     out: &mut Plan,
 ) {
@@ -761,9 +763,7 @@ fn plan_service_cloudmap(
             "Cloud Map namespace {name} (--cloudmap-namespace) was not found"
         ));
     }
-    let keep = |service_arn: &str| kept.contains(service_arn) || !watched(config, service_arn);
-    let planned =
-        cloudmap::plan_cloudmap(&config.ownership, &observed.cloudmap, &cm_winners, &keep);
+    let planned = cloudmap::plan_cloudmap(&config.ownership, &observed.cloudmap, &cm_winners, keep);
     out.managed.insert("cloudmap-instance", planned.managed);
     changes.extend(planned.changes);
     fold_name_outcomes(&planned.outcomes, &mut out.services);

@@ -212,15 +212,7 @@ impl Seed {
     }
 }
 
-/// The seed's ServiceA health-check tags.
-pub const SEED_TAGS: &[(&str, &str)] = &[
-    ("alb.host", "service-a.in.example.com"),
-    ("alb.healthcheck.path", "/application-status/health"),
-    ("alb.healthcheck.healthy-threshold", "2"),
-    ("alb.healthcheck.unhealthy-threshold", "10"),
-    ("alb.healthcheck.interval", "5"),
-    ("alb.healthcheck.timeout", "4"),
-];
+pub use ecs_ingress::fake::estate::SEED_TAGS;
 
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job against a local moto: builds the seed article's network, tags a service like
-# its ServiceA, runs ecs-ingress once, and shows what exists afterwards.
+# its ServiceA, runs ecs-ingress, and shows what exists afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,7 +45,11 @@ echo "==> service-a, tagged on its task definition like the seed's ServiceA"
 ARGS=(--cluster main --listener "$LISTENER" --hosted-zone "$ZONE")
 echo; echo "==> ecs-ingress plan"
 "$BIN" plan "${ARGS[@]}" || true
-echo; echo "==> ecs-ingress apply"
+echo; echo "==> ecs-ingress apply (target group, rule, attachment; the name waits for a healthy target)"
+RUST_LOG=warn "$BIN" apply "${ARGS[@]}"
+echo; echo "==> ECS's deployment registers service-a's task in the target group (moto runs none: done here)"
+.venv/bin/python scripts/seed_network.py --endpoint "$AWS_ENDPOINT_URL" deploy --network "$NET" --name service-a
+echo; echo "==> ecs-ingress apply (the target is healthy: the DNS name is published)"
 RUST_LOG=warn "$BIN" apply "${ARGS[@]}"
 echo; echo "==> what exists now"
 .venv/bin/python scripts/show_state.py --endpoint "$AWS_ENDPOINT_URL" --network "$NET"

@@ -11,6 +11,11 @@ Fixture code for the demo and the integration tests, not part of the product.
   seed_network.py --endpoint URL service --network JSON --name NAME [--td-tag K=V ...]
       [--service-tag K=V ...] [--label K=V ...] [--port 8080] [--container NAME]
       Registers an awsvpc task definition and creates a service. Prints its ARN as JSON.
+
+  seed_network.py --endpoint URL deploy --network JSON --name NAME
+      What ECS does on a deployment and moto does not: registers the service's RUNNING
+      tasks (starting one if none runs) in every target group of its loadBalancers, on the
+      entry's container port. moto reports registered IP targets healthy at once.
 """
 import argparse
 import json
@@ -145,6 +150,56 @@ def service(endpoint, net, args):
     return {"service_arn": arn, "task_definition_arn": td, "task_arns": tasks}
 
 
+def task_ips(ecs, cluster, name):
+    arns = ecs.list_tasks(cluster=cluster)["taskArns"]
+    if not arns:
+        return []
+    ips = []
+    for t in ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"]:
+        if t.get("group") != f"service:{name}" or t.get("lastStatus") != "RUNNING":
+            continue
+        for a in t.get("attachments", []):
+            for d in a.get("details", []):
+                if d.get("name") == "privateIPv4Address":
+                    ips.append(d["value"])
+    return ips
+
+
+def deploy(endpoint, net, name):
+    # Keep tasks in the state they start in (moto otherwise advances them on every read).
+    import urllib.request
+
+    urllib.request.urlopen(
+        urllib.request.Request(
+            endpoint + "/moto-api/state-manager/set-transition",
+            data=b'{"model_name":"ecs::task","transition":{"progression":"manual","times":1000000000}}',
+            method="POST",
+        )
+    )
+    ecs = client(endpoint, "ecs")
+    elb = client(endpoint, "elbv2")
+    svc = ecs.describe_services(cluster=net["cluster"], services=[name])["services"][0]
+    ips = task_ips(ecs, net["cluster"], name)
+    if not ips:
+        ecs.run_task(
+            cluster=net["cluster"],
+            taskDefinition=svc["taskDefinition"],
+            launchType="FARGATE",
+            startedBy=f"ecs-svc/{name}",
+            group=f"service:{name}",
+            networkConfiguration=svc["networkConfiguration"],
+        )
+        ips = task_ips(ecs, net["cluster"], name)
+    registered = []
+    for lb in svc.get("loadBalancers", []):
+        tg, port = lb.get("targetGroupArn"), lb.get("containerPort")
+        if not tg or not port:
+            continue
+        elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": ip, "Port": port} for ip in ips])
+        registered.append(tg)
+    return {"target_groups": registered, "ips": ips}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--endpoint", required=True)
@@ -161,9 +216,14 @@ def main():
     svc.add_argument("--service-tag", action="append")
     svc.add_argument("--label", action="append")
     svc.add_argument("--tasks", type=int, default=0, help="RUNNING tasks to start for it")
+    dep = sub.add_parser("deploy")
+    dep.add_argument("--network", required=True, help="JSON printed by the network command")
+    dep.add_argument("--name", required=True)
     args = parser.parse_args()
     if args.command == "network":
         print(json.dumps(network(args.endpoint, args.zone, args.cluster)))
+    elif args.command == "deploy":
+        print(json.dumps(deploy(args.endpoint, json.loads(args.network), args.name)))
     else:
         print(json.dumps(service(args.endpoint, json.loads(args.network), args)))
 

@@ -62,10 +62,19 @@ impl ApplyReport {
     }
 
     /// Folds the outcome into the planner's statuses: failures become `error` with the
-    /// reason, successes `pending` until a read confirms them, created resources are listed.
+    /// reason; a `pending` service whose changes all applied and that waits for nothing is
+    /// `published`; created resources are listed.
     pub fn update_statuses(&self, services: &mut [ServiceStatus]) {
         let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
         for s in services.iter_mut() {
+            let all_applied = self
+                .results
+                .iter()
+                .filter(|r| r.service_arn.as_deref() == Some(s.service_arn.as_str()))
+                .all(|r| r.result == "applied");
+            if s.state == ServiceState::Pending && all_applied && s.waiting.is_empty() {
+                s.state = ServiceState::Published;
+            }
             let mine = self
                 .results
                 .iter()
@@ -529,9 +538,17 @@ async fn apply_one(
             hosts,
             paths,
             target,
+            staged,
         } => {
+            let staged = staged.as_ref().map(|s| resolve(s, created)).transpose()?;
             aws.elb
-                .modify_rule(arn, hosts, paths, &resolve(target, created)?)
+                .modify_rule(
+                    arn,
+                    hosts,
+                    paths,
+                    &resolve(target, created)?,
+                    staged.as_deref(),
+                )
                 .await?;
             Ok(None)
         }

@@ -57,6 +57,9 @@ fn services_table(out: &mut String, services: &[ServiceStatus]) {
         for w in &s.warnings {
             let _ = writeln!(out, "    warning: {w}");
         }
+        for w in &s.waiting {
+            let _ = writeln!(out, "    waiting: {w}");
+        }
         for r in &s.resources {
             let _ = writeln!(out, "    {}: {}", r.kind, r.id);
         }

@@ -212,6 +212,25 @@ pub enum ConfigError {
     },
 }
 
+/// The name a cluster is known by: `main` and `arn:aws:ecs:...:cluster/main` are one.
+pub fn cluster_name(cluster: &str) -> &str {
+    match cluster.split_once(":cluster/") {
+        Some((_, name)) => name,
+        None => cluster,
+    }
+}
+
+/// Clusters deduplicated by name, in the order first given: a cluster named twice (as a
+/// name and as an ARN, or repeated in a list) is read once, so its services are never seen
+/// twice.
+pub fn canonical_clusters(clusters: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    clusters
+        .into_iter()
+        .filter(|c| seen.insert(cluster_name(c).to_string()))
+        .collect()
+}
+
 impl Options {
     /// Checks what single-flag parsers cannot: cross-flag consistency.
     pub fn validate(self) -> Result<Config, ConfigError> {
@@ -226,8 +245,7 @@ impl Options {
             }
             listeners.insert(name, arn);
         }
-        let mut clusters = self.clusters;
-        clusters.dedup();
+        let clusters = canonical_clusters(self.clusters);
         let mut hosted_zones = self.hosted_zones;
         hosted_zones.sort();
         hosted_zones.dedup();
@@ -523,6 +541,26 @@ mod tests {
         assert!(err.to_string().contains("--cluster"), "{err}");
         let err = parse(&["run", "--cluster", "main"]).expect_err("no listener");
         assert!(err.to_string().contains("--listener"), "{err}");
+    }
+
+    #[test]
+    fn a_cluster_named_twice_is_read_once() {
+        let arn = "arn:aws:ecs:us-east-1:123456789012:cluster/dup";
+        let config = options(&[
+            "run",
+            "--cluster",
+            "dup",
+            "--cluster",
+            arn,
+            "--cluster",
+            "c1,dup",
+            "--listener",
+            ARN,
+        ])
+        .validate()
+        .expect("valid");
+        assert_eq!(config.clusters, vec!["dup".to_string(), "c1".to_string()]);
+        assert_eq!(cluster_name(arn), "dup");
     }
 
     #[test]

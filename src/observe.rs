@@ -9,15 +9,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use futures_util::future::join_all;
 
 use crate::aws::{
-    Aws, AwsError, DESCRIBE_SERVICES_BATCH, DESCRIBE_TAGS_BATCH, DESCRIBE_TASKS_BATCH,
+    Aws, AwsError, DESCRIBE_SERVICES_BATCH, DESCRIBE_TAGS_BATCH, DESCRIBE_TASKS_BATCH, ErrorKind,
 };
 use crate::config::Config;
 use crate::plan::cloudmap::CloudMapObserved;
 use crate::plan::naming::TARGET_GROUP_NAME_PREFIX;
 use crate::plan::ownership::Ownership;
 use crate::state::{
-    EcsService, EcsTask, HostedZone, Listener, LoadBalancer, RecordSet, Rule, Tags, Target,
-    TargetGroup, TaskDefinition,
+    EcsService, EcsTask, HostedZone, Listener, LoadBalancer, RecordSet, Rule, Tags, TargetGroup,
+    TargetHealth, TaskDefinition,
 };
 
 /// Reads of independent resources in flight at once. The client-side rate limiter paces
@@ -40,8 +40,24 @@ pub struct Observed {
     pub target_groups: Vec<TargetGroup>,
     /// Running tasks per service ARN, for services routed with `alb.targets=direct`.
     pub tasks: BTreeMap<String, Vec<EcsTask>>,
-    /// Registered targets per owned target group ARN, for `alb.targets=direct`.
-    pub targets: BTreeMap<String, Vec<Target>>,
+    /// Registered targets and their health per owned target group ARN: read for
+    /// `alb.targets=direct`, and for groups whose health decides the next step of a
+    /// publication or a replacement.
+    pub targets: BTreeMap<String, Vec<TargetHealth>>,
+    /// When the pass read AWS (seconds since the epoch).
+    pub read_at: i64,
+    /// DescribeTargetGroups answered: `target_groups` is every group of the account.
+    pub target_groups_complete: bool,
+    /// Non-default rules per load balancer of a configured listener, across all of its
+    /// listeners (the rule quota counts them all).
+    pub rules_per_load_balancer: BTreeMap<String, usize>,
+    /// The account's rules-per-ALB quota, when DescribeAccountLimits answered.
+    pub rules_quota: Option<usize>,
+    /// Configured listeners that do not exist (DescribeListeners said so).
+    pub missing_listeners: BTreeSet<String>,
+    /// Listeners not given to ecs-ingress on the configured listeners' ALBs, per ALB: only
+    /// their rules' number matters (the quota).
+    pub other_listeners: BTreeMap<String, Vec<Listener>>,
     /// Managed hosted zones that could be read, by id.
     pub zones: BTreeMap<String, HostedZone>,
     /// Record sets per managed zone id.
@@ -81,6 +97,10 @@ pub struct Cache {
     /// Pages the last task-definition listing of the tagging index took. The index lists
     /// every tagged revision of the account, not only the watched services' ones.
     task_definition_index_pages: Option<usize>,
+    /// The account's rules-per-ALB quota (DescribeAccountLimits), re-read with attributes.
+    rules_quota: Option<usize>,
+    /// The ALB of each configured listener (a listener never moves).
+    listener_load_balancers: HashMap<String, String>,
 }
 
 /// Attributes are read again every this many passes (5 minutes at the default interval), so
@@ -148,6 +168,7 @@ impl Cache {
     /// group's attributes.
     pub fn forget_attributes(&mut self) {
         self.attributes.clear();
+        self.rules_quota = None;
     }
 }
 
@@ -158,10 +179,17 @@ pub async fn observe(
     ownership: &Ownership,
     cache: &mut Cache,
 ) -> Observed {
-    let mut observed = Observed::default();
+    let mut observed = Observed {
+        read_at: std::time::SystemTime::now()
+            .duration_since(std::time::SystemTime::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or_default(),
+        ..Observed::default()
+    };
     read_services(aws, config, cache, &mut observed).await;
     let owned_tags = read_owned_tags(aws, ownership).await;
-    read_listeners(aws, config, &owned_tags, &mut observed).await;
+    read_listeners(aws, config, cache, &owned_tags, &mut observed).await;
+    read_load_balancer_rules(aws, config, cache, &mut observed).await;
     read_target_groups(aws, ownership, cache, &owned_tags, &mut observed).await;
     read_zones(aws, config, cache, &mut observed).await;
     read_cloudmap(aws, config, &mut observed).await;
@@ -407,18 +435,39 @@ async fn read_services(aws: &Aws, config: &Config, cache: &mut Cache, observed: 
 async fn read_listeners(
     aws: &Aws,
     config: &Config,
+    cache: &mut Cache,
     owned_tags: &HashMap<String, Tags>,
     observed: &mut Observed,
 ) {
-    let arns: Vec<String> = config.listeners.values().cloned().collect();
-    match aws.elb.describe_listeners(&arns).await {
-        Ok(listeners) => {
-            observed.listeners = listeners.into_iter().map(|l| (l.arn.clone(), l)).collect();
-        }
-        Err(e) => {
-            observed.failures.push(e);
-            return;
-        }
+    let arns: Vec<String> = config
+        .listeners
+        .values()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    // A listener never moves to another ALB: once known, every listener of each ALB is read
+    // in one call per ALB, which also counts the listeners not given to ecs-ingress.
+    let known: Option<BTreeMap<String, String>> = arns
+        .iter()
+        .map(|a| {
+            cache
+                .listener_load_balancers
+                .get(a)
+                .map(|lb| (a.clone(), lb.clone()))
+        })
+        .collect();
+    match known {
+        Some(known) => read_listeners_by_load_balancer(aws, &known, observed).await,
+        None => read_listeners_by_arn(aws, &arns, observed).await,
+    }
+    for l in observed.listeners.values() {
+        cache
+            .listener_load_balancers
+            .insert(l.arn.clone(), l.load_balancer_arn.clone());
+    }
+    for arn in &observed.missing_listeners {
+        cache.listener_load_balancers.remove(arn);
     }
     let lb_arns: Vec<String> = observed
         .listeners
@@ -462,6 +511,157 @@ async fn read_listeners(
     }
 }
 
+/// Configured listeners by ARN (the first pass, before their ALBs are known).
+/// DescribeListeners fails as a whole when one ARN is missing: then they are asked one by
+/// one, so the others go on and the missing one is named (and recorded as a failed read).
+async fn read_listeners_by_arn(aws: &Aws, arns: &[String], observed: &mut Observed) {
+    match aws.elb.describe_listeners(arns).await {
+        Ok(listeners) => {
+            observed.listeners = listeners.into_iter().map(|l| (l.arn.clone(), l)).collect();
+            // Some implementations leave a missing ARN out instead of failing.
+            for arn in arns.iter().filter(|a| !observed.listeners.contains_key(*a)) {
+                observed.missing_listeners.insert(arn.clone());
+                observed.failures.push(listener_not_found(arn));
+            }
+        }
+        Err(e) if e.kind == ErrorKind::NotFound && arns.len() > 1 => {
+            for arn in arns {
+                match aws.elb.describe_listeners(std::slice::from_ref(arn)).await {
+                    Ok(found) => observed
+                        .listeners
+                        .extend(found.into_iter().map(|l| (l.arn.clone(), l))),
+                    Err(e) if e.kind == ErrorKind::NotFound => {
+                        observed.missing_listeners.insert(arn.clone());
+                        observed.failures.push(e);
+                    }
+                    Err(e) => observed.failures.push(e),
+                }
+            }
+        }
+        Err(e) if e.kind == ErrorKind::NotFound => {
+            observed.missing_listeners.extend(arns.iter().cloned());
+            observed.failures.push(e);
+        }
+        Err(e) => observed.failures.push(e),
+    }
+}
+
+/// Every listener of the ALBs the configured listeners are on (`known`: listener → ALB):
+/// a configured one not among them was deleted; the others only count toward the quota.
+async fn read_listeners_by_load_balancer(
+    aws: &Aws,
+    known: &BTreeMap<String, String>,
+    observed: &mut Observed,
+) {
+    let lbs: BTreeSet<&String> = known.values().collect();
+    for lb in lbs {
+        let mine = known.iter().filter(|(_, l)| *l == lb).map(|(a, _)| a);
+        match aws.elb.describe_load_balancer_listeners(lb).await {
+            Ok(listeners) => {
+                let (configured, others): (Vec<Listener>, Vec<Listener>) = listeners
+                    .into_iter()
+                    .partition(|l| known.contains_key(&l.arn));
+                for arn in mine {
+                    if !configured.iter().any(|l| l.arn == *arn) {
+                        observed.missing_listeners.insert(arn.clone());
+                        observed.failures.push(listener_not_found(arn));
+                    }
+                }
+                observed
+                    .listeners
+                    .extend(configured.into_iter().map(|l| (l.arn.clone(), l)));
+                observed.other_listeners.insert(lb.clone(), others);
+            }
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                for arn in mine {
+                    observed.missing_listeners.insert(arn.clone());
+                    observed.failures.push(listener_not_found(arn));
+                }
+            }
+            Err(e) => observed.failures.push(e),
+        }
+    }
+}
+
+/// What DescribeListeners answers for a listener that does not exist. A missing configured
+/// listener counts as a failed read: services on it keep what they have, and no deletion
+/// happens anywhere until the flag or the listener is fixed.
+fn listener_not_found(arn: &str) -> AwsError {
+    let mut e = AwsError::new(
+        "elbv2",
+        "DescribeListeners",
+        ErrorKind::NotFound,
+        format!("One or more listeners not found: {arn}"),
+    );
+    e.code = Some("ListenerNotFound".into());
+    e
+}
+
+/// Rules of every listener of the configured listeners' ALBs, counted per ALB (the rule
+/// quota covers listeners not given to ecs-ingress and hand-made rules), and the quota
+/// itself. Only counted: rules of other listeners are never changed.
+async fn read_load_balancer_rules(
+    aws: &Aws,
+    config: &Config,
+    cache: &mut Cache,
+    observed: &mut Observed,
+) {
+    let configured: BTreeSet<&str> = config.listeners.values().map(String::as_str).collect();
+    for rule in observed.rules.iter().filter(|r| !r.is_default()) {
+        if let Some(l) = observed.listeners.get(&rule.listener_arn) {
+            *observed
+                .rules_per_load_balancer
+                .entry(l.load_balancer_arn.clone())
+                .or_default() += 1;
+        }
+    }
+    let lbs: BTreeSet<String> = observed
+        .listeners
+        .values()
+        .map(|l| l.load_balancer_arn.clone())
+        .collect();
+    for lb in lbs {
+        let others: Vec<Listener> = match observed.other_listeners.get(&lb) {
+            Some(known) => known.clone(),
+            None => match aws.elb.describe_load_balancer_listeners(&lb).await {
+                Ok(l) => l
+                    .into_iter()
+                    .filter(|l| !configured.contains(l.arn.as_str()))
+                    .collect(),
+                Err(e) => {
+                    observed.failures.push(e);
+                    continue;
+                }
+            },
+        };
+        for other in &others {
+            match aws.elb.describe_rules(&other.arn).await {
+                Ok(rules) => {
+                    *observed
+                        .rules_per_load_balancer
+                        .entry(lb.clone())
+                        .or_default() += rules.iter().filter(|r| !r.is_default()).count();
+                }
+                Err(e) => observed.failures.push(e),
+            }
+        }
+    }
+    if cache.rules_quota.is_none() {
+        match aws.elb.describe_account_limits().await {
+            Ok(limits) => {
+                cache.rules_quota = limits
+                    .get("rules-per-application-load-balancer")
+                    .and_then(|v| usize::try_from(*v).ok());
+            }
+            // The documented default is assumed; checked again on the next refresh.
+            Err(e) => {
+                tracing::warn!(error = %e, "DescribeAccountLimits failed; assuming the default of 100 rules per ALB")
+            }
+        }
+    }
+    observed.rules_quota = cache.rules_quota;
+}
+
 async fn read_tags(
     aws: &Aws,
     arns: &[String],
@@ -485,7 +685,10 @@ async fn read_target_groups(
     observed: &mut Observed,
 ) {
     match aws.elb.describe_target_groups().await {
-        Ok(groups) => observed.target_groups = groups,
+        Ok(groups) => {
+            observed.target_groups = groups;
+            observed.target_groups_complete = true;
+        }
         Err(e) => {
             observed.failures.push(e);
             return;
@@ -565,12 +768,29 @@ pub async fn observe_direct(
         }
         observed.tasks.insert(service_arn.clone(), tasks);
     }
-    for arn in target_groups {
-        match aws.elb.describe_target_health(arn).await {
-            Ok(targets) => {
-                observed.targets.insert(arn.clone(), targets);
+    observe_health(aws, target_groups, observed).await;
+}
+
+/// DescribeTargetHealth for `target_groups` not read yet this pass.
+pub async fn observe_health(aws: &Aws, target_groups: &[String], observed: &mut Observed) {
+    let wanted: Vec<&String> = target_groups
+        .iter()
+        .filter(|a| !observed.targets.contains_key(*a))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for chunk in wanted.chunks(READ_CONCURRENCY) {
+        let calls: Vec<_> = chunk
+            .iter()
+            .map(|arn| aws.elb.describe_target_health(arn))
+            .collect();
+        for (arn, result) in chunk.iter().zip(join_all(calls).await) {
+            match result {
+                Ok(targets) => {
+                    observed.targets.insert((*arn).clone(), targets);
+                }
+                Err(e) => observed.failures.push(e),
             }
-            Err(e) => observed.failures.push(e),
         }
     }
 }

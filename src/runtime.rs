@@ -100,6 +100,43 @@ pub fn intents(config: &Config, observed: &Observed) -> Vec<(EcsService, Service
         .collect()
 }
 
+/// Plans a pass from what `observe` read, making the extra reads the plan asks for: running
+/// tasks and targets of `direct` services, target health where it decides a next step, and
+/// tags of deletions resting on the tagging index. Each of those re-plans once.
+pub async fn plan_pass(
+    aws: &Aws,
+    plan_config: &PlanConfig,
+    observed: &mut Observed,
+    intents: &[(EcsService, ServiceIntent)],
+) -> Plan {
+    let (direct_services, direct_groups) = plan::direct_reads(plan_config, observed, intents);
+    if !direct_services.is_empty() || !direct_groups.is_empty() {
+        observe::observe_direct(aws, &direct_services, &direct_groups, observed).await;
+    }
+    let mut plan = plan::plan(plan_config, observed, intents);
+    if !plan.health_wanted.is_empty() {
+        observe::observe_health(aws, &plan.health_wanted, observed).await;
+        plan = plan::plan(plan_config, observed, intents);
+    }
+    // Deletions resting on the tagging index are confirmed with DescribeTags, then
+    // planned again from what that says.
+    let doubtful: Vec<String> = plan
+        .changes
+        .iter()
+        .filter_map(|c| c.change.removed_elb_resource())
+        .filter(|arn| observed.indexed_tags.contains(*arn))
+        .map(str::to_string)
+        .collect();
+    if !doubtful.is_empty() {
+        let failures = observed.failures.len();
+        let changed = observe::confirm_tags(aws, &doubtful, observed).await;
+        if changed || observed.failures.len() != failures {
+            plan = plan::plan(plan_config, observed, intents);
+        }
+    }
+    plan
+}
+
 impl Controller {
     pub fn new(config: Config, aws: Aws, metrics: Arc<Metrics>) -> Self {
         Self {
@@ -134,29 +171,7 @@ impl Controller {
         let mut observed =
             observe::observe(&self.aws, &self.config, &plan_config.ownership, &mut cache).await;
         let intents = intents(&self.config, &observed);
-        let (direct_services, direct_groups) =
-            plan::direct_reads(&plan_config, &observed, &intents);
-        if !direct_services.is_empty() || !direct_groups.is_empty() {
-            observe::observe_direct(&self.aws, &direct_services, &direct_groups, &mut observed)
-                .await;
-        }
-        let mut plan = plan::plan(&plan_config, &observed, &intents);
-        // Deletions resting on the tagging index are confirmed with DescribeTags, then
-        // planned again from what that says.
-        let doubtful: Vec<String> = plan
-            .changes
-            .iter()
-            .filter_map(|c| c.change.removed_elb_resource())
-            .filter(|arn| observed.indexed_tags.contains(*arn))
-            .map(str::to_string)
-            .collect();
-        if !doubtful.is_empty() {
-            let failures = observed.failures.len();
-            let changed = observe::confirm_tags(&self.aws, &doubtful, &mut observed).await;
-            if changed || observed.failures.len() != failures {
-                plan = plan::plan(&plan_config, &observed, &intents);
-            }
-        }
+        let plan = plan_pass(&self.aws, &plan_config, &mut observed, &intents).await;
         let applied = if apply && !self.config.dry_run {
             let stop = || self.stopping();
             let report = apply::apply(&self.aws, &plan, &self.metrics, &mut cache, &stop).await;

@@ -138,8 +138,13 @@ pub struct Rule {
     /// Conditions other than host-header and path-pattern (we never write them; a rule that
     /// has them was changed by hand).
     pub other_conditions: usize,
-    /// Target groups of a `forward` action; empty for other actions.
+    /// Target groups of a `forward` action that receive traffic (weight above 0); empty for
+    /// other actions.
     pub forward_target_groups: Vec<String>,
+    /// Target groups of the `forward` action with weight 0: associated with the ALB (so ECS
+    /// accepts them in a service's `loadBalancers`) but sent no requests. ecs-ingress stages
+    /// a replacement target group here until it has healthy targets.
+    pub staged_target_groups: Vec<String>,
     /// Actions other than a single forward (redirects, fixed responses, ...).
     pub other_actions: usize,
     pub tags: Tags,
@@ -156,6 +161,25 @@ impl Rule {
 pub struct Target {
     pub id: String,
     pub port: i32,
+}
+
+/// A target's health as DescribeTargetHealth reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetHealthState {
+    Initial,
+    Healthy,
+    Unhealthy,
+    Unused,
+    Draining,
+    Unavailable,
+}
+
+/// A registered target with its health.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct TargetHealth {
+    pub target: Target,
+    pub state: TargetHealthState,
 }
 
 /// Everything needed to create a target group.

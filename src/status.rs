@@ -80,6 +80,10 @@ pub struct ServiceStatus {
     pub resources: Vec<ResourceRef>,
     pub problems: Vec<Problem>,
     pub warnings: Vec<String>,
+    /// What it waits for before it is fully published (healthy targets before its name is
+    /// published, a replacement target group getting healthy), with how long where known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiting: Vec<String>,
     /// RFC 3339 time of the last change applied for it by this process.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_change: Option<String>,
@@ -183,6 +187,7 @@ mod tests {
                     reason: "alb.port=\"x\" & more".into(),
                 }],
                 warnings: vec![],
+                waiting: vec![],
                 last_change: None,
             }],
             ..Default::default()

@@ -46,7 +46,8 @@ const TAGS: &[(&str, &str)] = &[
 async fn registration_appears_is_repaired_and_goes_with_its_service() {
     let (estate, ns, controller) = estate();
     estate.add_service("service-a", TAGS, &[]);
-    let report = controller.pass(true).await;
+    // The registration waits for the target group's healthy targets.
+    let (_, report) = estate.converge_report(&controller, 20).await;
     assert!(report.succeeded(), "{:?}", report.applied);
     let lb_dns = estate.load_balancer_dns();
     let services = cloudmap_services(&estate);
@@ -122,7 +123,7 @@ async fn a_service_made_by_hand_is_reused_and_kept() {
         })
         .expect("create");
     estate.add_service("service-a", TAGS, &[]);
-    assert!(controller.pass(true).await.succeeded());
+    assert!(estate.converge_report(&controller, 20).await.1.succeeded());
     let services = cloudmap_services(&estate);
     assert_eq!(services.len(), 1, "no second service");
     assert!(services[0].instances.contains_key("ecs-ingress"));
@@ -174,7 +175,7 @@ async fn a_description_alone_does_not_make_a_service_ours() {
 async fn a_failed_instance_read_deletes_nothing_and_a_conflict_keeps_the_alb_side() {
     let (estate, _, controller) = estate();
     estate.add_service("service-a", TAGS, &[]);
-    assert!(controller.pass(true).await.succeeded());
+    assert!(estate.converge_report(&controller, 20).await.1.succeeded());
 
     estate.untag_task_definitions();
     estate.fake.inject(Fault {
@@ -204,7 +205,7 @@ async fn a_failed_instance_read_deletes_nothing_and_a_conflict_keeps_the_alb_sid
         ],
         &[],
     );
-    let report = controller.pass(true).await;
+    let (_, report) = estate.converge_report(&controller, 20).await;
     let status = report.status();
     let b = status
         .services

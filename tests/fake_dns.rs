@@ -17,14 +17,26 @@ fn at<'a>(records: &'a [RecordSet], name: &str) -> Vec<&'a RecordSet> {
 #[tokio::test(start_paused = true)]
 async fn alias_record_and_marker_are_written_repaired_and_withdrawn() {
     let estate = Estate::new(1);
-    estate.add_service(
+    let arn = estate.add_service(
         "service-a",
         &[("alb.host", "service-a.in.example.com")],
         &[],
     );
+    estate.expect_served("service-a.in.example.com", &arn);
     let controller = estate.controller();
+    // The first pass publishes the ALB side; the name waits for healthy targets.
     let report = controller.pass(true).await;
     assert!(report.succeeded(), "{:?}", report.applied);
+    assert!(at(&records(&estate), "service-a.in.example.com").is_empty());
+    assert_eq!(report.status().services[0].state, ServiceState::Pending);
+    assert!(
+        report.status().services[0].waiting[0].contains("waits for healthy targets"),
+        "{:?}",
+        report.status().services[0]
+    );
+    let (_, report) = estate.converge_report(&controller, 20).await;
+    assert!(report.succeeded(), "{:?}", report.applied);
+    estate.assert_traffic_served("published");
     let lb_dns = estate.load_balancer_dns();
     let all = records(&estate);
     let a = at(&all, "service-a.in.example.com");
@@ -46,7 +58,9 @@ async fn alias_record_and_marker_are_written_repaired_and_withdrawn() {
     controller.pass(true).await;
     assert_eq!(at(&records(&estate), "service-a.in.example.com").len(), 1);
 
+    estate.assert_traffic_served("repaired");
     // Untagged: record and marker go.
+    estate.fake.release_served("service-a.in.example.com");
     estate.untag_task_definitions();
     let report = controller.pass(true).await;
     assert!(report.succeeded(), "{:?}", report.applied);
@@ -68,14 +82,10 @@ async fn cname_with_ttl_as_in_the_seed() {
         ],
         &[],
     );
-    controller_pass(&estate).await;
+    estate.converge(&estate.controller(), 20).await;
     let all = records(&estate);
     let c = at(&all, "service-a.in.example.com");
     assert_eq!((c[0].record_type.as_str(), c[0].ttl), ("CNAME", Some(60)));
-}
-
-async fn controller_pass(estate: &Estate) -> ecs_ingress::runtime::PassReport {
-    estate.controller().pass(true).await
 }
 
 #[tokio::test(start_paused = true)]
@@ -146,7 +156,7 @@ async fn a_rejected_batch_is_split_so_the_other_names_still_publish() {
         kind: ErrorKind::Validation,
         times: 1,
     });
-    let report = controller_pass(&estate).await;
+    let (_, report) = estate.converge_report(&estate.controller(), 20).await;
     assert!(report.succeeded(), "{:?}", report.applied);
     let calls = estate.fake.call_counts()["ChangeResourceRecordSets"];
     assert_eq!(calls, 3, "one rejected batch of four, then two halves");
@@ -166,9 +176,12 @@ async fn throttled_batches_are_not_split_and_nothing_is_deleted_after_a_failed_r
         kind: ErrorKind::Throttled,
         times: 1,
     });
-    let report = controller.pass(true).await;
-    assert!(!report.succeeded());
-    controller.pass(true).await;
+    estate.converge(&controller, 20).await;
+    assert_eq!(
+        estate.fake.call_counts()["ChangeResourceRecordSets"],
+        2,
+        "the throttled batch is sent again whole"
+    );
     assert_eq!(at(&records(&estate), "a.in.example.com").len(), 1);
     // The zone cannot be read while the service is untagged: nothing is deleted.
     estate.untag_task_definitions();

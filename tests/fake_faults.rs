@@ -11,7 +11,7 @@ use ecs_ingress::apply;
 use ecs_ingress::aws::ErrorKind;
 use ecs_ingress::fake::{Estate, Fault};
 use ecs_ingress::observe::{self, Cache};
-use ecs_ingress::plan::{self, PlanConfig};
+use ecs_ingress::plan::PlanConfig;
 use ecs_ingress::runtime;
 
 /// An owned rule: listener name, hosts, paths, target group names.
@@ -183,7 +183,25 @@ fn scenario() -> Estate {
     world.add_task(&e, "10.0.1.10");
     world.add_task(&e, "10.0.1.11");
     drop(world);
+    // Every name must be served from the moment its record exists, after every write.
+    for name in ["a", "b", "c", "e"] {
+        estate.expect_served(
+            &format!("{name}.in.example.com"),
+            &service_arn(&estate, name),
+        );
+    }
     estate
+}
+
+fn service_arn(estate: &Estate, name: &str) -> String {
+    estate
+        .fake
+        .world()
+        .services
+        .values()
+        .find(|s| s.service.name == name)
+        .map(|s| s.service.arn.clone())
+        .unwrap_or_default()
 }
 
 fn controller(estate: &Estate) -> runtime::Controller {
@@ -193,7 +211,8 @@ fn controller(estate: &Estate) -> runtime::Controller {
 }
 
 fn transition(estate: &Estate) {
-    estate.add_service(
+    estate.fake.release_served("c.in.example.com");
+    let d = estate.add_service(
         "d",
         &[
             ("alb.host", "d.in.example.com"),
@@ -201,6 +220,8 @@ fn transition(estate: &Estate) {
         ],
         &[],
     );
+    estate.expect_served("d.in.example.com", &d);
+    estate.expect_served("b2.in.example.com", &service_arn(estate, "b"));
     let mut world = estate.fake.world();
     for td in world.task_definitions.values_mut() {
         match td.tags.get("alb.host").map(String::as_str) {
@@ -234,21 +255,15 @@ fn transition(estate: &Estate) {
     world.add_task(&e, "10.0.1.12");
 }
 
-/// Passes until one writes nothing (at most `max`); returns how many ran.
+/// Passes until nothing is left to do (at most `max`), letting time run while a service
+/// waits for healthy targets; returns how many ran.
 async fn converge(estate: &Estate, controller: &runtime::Controller, max: usize) -> usize {
-    for n in 1..=max {
-        let before = estate.fake.writes();
-        controller.pass(true).await;
-        if estate.fake.writes() == before {
-            return n;
-        }
-    }
-    panic!("no convergence within {max} passes");
+    estate.converge(controller, max).await
 }
 
 async fn reference() -> (Snapshot, BTreeSet<&'static str>, usize) {
     let estate = scenario();
-    converge(&estate, &controller(&estate), 3).await;
+    converge(&estate, &controller(&estate), 20).await;
     transition(&estate);
     // A fresh process: its caches are cold, so every kind of read is made.
     let fresh = controller(&estate);
@@ -256,8 +271,9 @@ async fn reference() -> (Snapshot, BTreeSet<&'static str>, usize) {
     fresh.pass(true).await;
     let writes = estate.fake.writes();
     // The passes after it finish the job (an emptied Cloud Map service goes one pass later).
-    converge(&estate, &fresh, 4).await;
+    converge(&estate, &fresh, 20).await;
     let ops: BTreeSet<&'static str> = estate.fake.calls().iter().map(|c| c.operation).collect();
+    estate.assert_traffic_served("reference");
     (snapshot(&estate), ops, writes)
 }
 
@@ -308,7 +324,7 @@ async fn every_operation_failing_in_every_way_converges_to_the_fault_free_state(
             for times in [1, 3] {
                 let case = format!("{op} {kind:?} x{times}");
                 let estate = scenario();
-                converge(&estate, &controller(&estate), 3).await;
+                converge(&estate, &controller(&estate), 20).await;
                 transition(&estate);
                 let controller = controller(&estate);
                 estate.fake.reset_calls();
@@ -349,10 +365,11 @@ async fn every_operation_failing_in_every_way_converges_to_the_fault_free_state(
                 }
                 assert_still_published(&estate, &case);
                 // A fault on a call of a later pass fires there; then faults stop.
-                converge(&estate, &controller, 8).await;
+                converge(&estate, &controller, 20).await;
                 estate.fake.clear_faults();
-                converge(&estate, &controller, 4).await;
+                converge(&estate, &controller, 20).await;
                 assert_eq!(snapshot(&estate), want, "{case}");
+                estate.assert_traffic_served(&case);
                 cases += 1;
             }
         }
@@ -382,7 +399,7 @@ async fn a_page_failing_midway_deletes_nothing() {
         );
     }
     let controller = controller(&estate);
-    converge(&estate, &controller, 3).await;
+    converge(&estate, &controller, 20).await;
     let converged = snapshot(&estate);
     let mut cases = 0;
     for op in ["ListServices", "DescribeServices", "DescribeTaskDefinition"] {
@@ -436,7 +453,7 @@ async fn a_crash_after_any_write_is_finished_by_a_fresh_process() {
     assert!(writes >= 10, "the transition makes {writes} writes");
     for k in 0..writes {
         let estate = scenario();
-        converge(&estate, &controller(&estate), 3).await;
+        converge(&estate, &controller(&estate), 20).await;
         transition(&estate);
         // The process dies after its k-th write of the pass: the applier is stopped there.
         let mut config = estate.config();
@@ -444,17 +461,19 @@ async fn a_crash_after_any_write_is_finished_by_a_fresh_process() {
         let plan_config = PlanConfig::from_config(&config);
         let aws = estate.fake.aws();
         let mut cache = Cache::default();
-        let observed = observe::observe(&aws, &config, &plan_config.ownership, &mut cache).await;
+        let mut observed =
+            observe::observe(&aws, &config, &plan_config.ownership, &mut cache).await;
         let intents = runtime::intents(&config, &observed);
-        let planned = plan::plan(&plan_config, &observed, &intents);
+        let planned = runtime::plan_pass(&aws, &plan_config, &mut observed, &intents).await;
         let start = estate.fake.writes();
         let stop = || estate.fake.writes() >= start + k;
         apply::apply(&aws, &planned, &estate.metrics, &mut cache, &stop).await;
         assert!(estate.fake.writes() <= start + k + 1);
         // A fresh process (empty cache) finishes the job.
         let fresh = controller(&estate);
-        converge(&estate, &fresh, 4).await;
+        converge(&estate, &fresh, 20).await;
         assert_eq!(snapshot(&estate), want, "crash after write {k}");
+        estate.assert_traffic_served(&format!("crash after write {k}"));
     }
     eprintln!("crash after each of {writes} writes: all converged");
 }
@@ -464,15 +483,25 @@ async fn two_controllers_with_one_owner_do_not_fight_and_other_owners_are_left_a
     let (want, _, _) = reference().await;
     let estate = scenario();
     let (one, two) = (controller(&estate), controller(&estate));
-    // Both run their passes at the same time, interleaving every call.
-    tokio::join!(one.pass(true), two.pass(true));
-    tokio::join!(one.pass(true), two.pass(true));
+    // Both run their passes at the same time, interleaving every call, until published.
+    for _ in 0..20 {
+        tokio::join!(one.pass(true), two.pass(true));
+        if estate.fake.unserved().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    }
     transition(&estate);
     tokio::join!(one.pass(true), two.pass(true));
-    for _ in 0..3 {
+    for _ in 0..20 {
+        if snapshot(&estate) == want {
+            break;
+        }
         tokio::join!(one.pass(true), two.pass(true));
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
     }
     assert_eq!(snapshot(&estate), want);
+    estate.assert_traffic_served("two controllers");
     let before = estate.fake.writes();
     tokio::join!(one.pass(true), two.pass(true));
     assert_eq!(estate.fake.writes(), before, "no flapping between them");
@@ -523,7 +552,7 @@ async fn a_failed_renumbering_is_retried_and_ends_in_specificity_order() {
         &[("alb.host", "h.in.example.com")],
         &[("alb.path", "/api/*")],
     );
-    converge(&estate, &controller, 3).await;
+    converge(&estate, &controller, 20).await;
     estate.add_service(
         "api-v2",
         &[("alb.host", "h.in.example.com")],
@@ -536,7 +565,7 @@ async fn a_failed_renumbering_is_retried_and_ends_in_specificity_order() {
             times: 1,
         });
     }
-    converge(&estate, &controller, 6).await;
+    converge(&estate, &controller, 20).await;
     let counts = estate.fake.call_counts();
     assert!(
         counts.get("SetRulePriorities").copied().unwrap_or(0) >= 2,

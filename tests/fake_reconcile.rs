@@ -53,10 +53,16 @@ async fn seed_is_reproduced_converges_and_is_withdrawn() {
     let svc = estate.add_service("service-a", SEED_TAGS, &[]);
     let controller = estate.controller();
 
+    estate.expect_served("service-a.in.example.com", &svc);
     let (writes, report) = apply(&estate, &controller).await;
     assert!(report.succeeded(), "{:?}", report.applied);
-    // Target group + rule + attachment + one DNS batch: the minimum.
-    assert_eq!(writes, 4, "{:?}", estate.fake.call_counts());
+    // Target group + rule + attachment: the minimum. The name waits until ECS's deployment
+    // has a healthy target in the group (2 checks 5 s apart with the seed's tags).
+    assert_eq!(writes, 3, "{:?}", estate.fake.call_counts());
+    let before = estate.fake.writes();
+    estate.converge(&controller, 10).await;
+    assert_eq!(estate.fake.writes() - before, 1, "then one DNS batch");
+    estate.assert_traffic_served("seed published");
     {
         let world = estate.fake.world();
         let groups: Vec<_> = world
@@ -106,6 +112,7 @@ async fn seed_is_reproduced_converges_and_is_withdrawn() {
     );
 
     // Untag: everything made for it goes, in withdraw order; the hand-made rule stays.
+    estate.fake.release_served("service-a.in.example.com");
     estate.untag_task_definitions();
     let (_, report) = apply(&estate, &controller).await;
     assert!(report.succeeded(), "{:?}", report.applied);
@@ -246,6 +253,11 @@ async fn direct_mode_registers_running_tasks_and_follows_them() {
     );
     let (t1, _t2) = {
         let mut world = estate.fake.world();
+        // Only the two tasks below run.
+        let fixture_tasks: Vec<String> = world.tasks.iter().map(|t| t.task.arn.clone()).collect();
+        for t in fixture_tasks {
+            world.stop_task(&t);
+        }
         (
             world.add_task(&svc, "10.0.1.10").expect("task"),
             world.add_task(&svc, "10.0.1.11").expect("task"),

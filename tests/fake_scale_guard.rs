@@ -38,6 +38,9 @@ async fn counts_stay_at_the_floor() {
     assert_eq!(counts["CreateRule"], SERVICES);
     assert_eq!(counts["UpdateService"], SERVICES);
 
+    // Names wait for healthy targets (ECS's deployments take 5 checks 30 s apart).
+    estate.converge(&controller, 20).await;
+    assert_eq!(estate.fake.throttled(), 0, "never throttled");
     estate.fake.reset_calls();
     let steady = controller.pass(true).await;
     assert!(steady.plan.changes.is_empty());
@@ -52,7 +55,7 @@ async fn counts_stay_at_the_floor() {
 
     estate.fake.reset_calls();
     add(&estate, SERVICES);
-    controller.pass(true).await;
+    estate.converge(&controller, 20).await;
     let writes: Vec<&str> = estate
         .fake
         .calls()

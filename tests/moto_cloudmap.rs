@@ -61,6 +61,12 @@ async fn registration_appears_and_goes() {
     args.extend(["--cloudmap-namespace".into(), "internal.example".into()]);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
 
+    // The registration waits for a healthy target, which moto only has once the test
+    // registers the task as ECS would.
+    let out = moto.ecs_ingress(&refs);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(services_in(&sd, &namespace_id).await.is_empty());
+    moto.ecs_deploys(&seed, "service-a");
     let out = moto.ecs_ingress(&refs);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let made = services_in(&sd, &namespace_id).await;

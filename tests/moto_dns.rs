@@ -96,6 +96,21 @@ async fn seed_name_resolves_to_the_alb_and_follows_the_service() {
     moto.create_service(&seed, "service-a", SEED_TAGS, &[], &[]);
     let out = run(&moto, "apply", &seed);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    // The name waits until the target group has a healthy target: nothing would serve it.
+    assert!(
+        named(&records(&r53, &zone).await, "service-a.in.example.com").is_empty(),
+        "published before any target was healthy"
+    );
+    assert!(
+        stdout(&out)
+            .lines()
+            .any(|l| l.starts_with("main/service-a") && l.contains("pending")),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(moto.ecs_deploys(&seed, "service-a").len(), 1);
+    let out = run(&moto, "apply", &seed);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let all = records(&r53, &zone).await;
     let a = named(&all, "service-a.in.example.com");
     assert_eq!(a.len(), 1, "{all:?}");
@@ -184,6 +199,9 @@ async fn cname_on_request_and_a_hand_made_name_is_a_dns_conflict() {
         simple("taken.in.example.com", RrType::A, "10.0.0.1"),
     )
     .await;
+    run(&moto, "apply", &seed);
+    moto.ecs_deploys(&seed, "service-c");
+    moto.ecs_deploys(&seed, "taken");
     let out = run(&moto, "apply", &seed);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");

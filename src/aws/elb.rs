@@ -3,8 +3,9 @@
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, HostHeaderConditionConfig, Matcher, PathPatternConditionConfig,
-    ProtocolEnum, RuleCondition, RulePriorityPair, Tag, TargetDescription, TargetGroupAttribute,
+    Action, ActionTypeEnum, ForwardActionConfig, HostHeaderConditionConfig, Matcher,
+    PathPatternConditionConfig, ProtocolEnum, RuleCondition, RulePriorityPair, Tag,
+    TargetDescription, TargetGroupAttribute, TargetGroupTuple, TargetHealthStateEnum,
     TargetTypeEnum,
 };
 
@@ -12,7 +13,7 @@ use super::call::{CallContext, send};
 use super::{AwsError, ElbApi, ErrorKind};
 use crate::state::{
     HealthCheck, Listener, LoadBalancer, Rule, RuleSpec, Tags, Target, TargetGroup,
-    TargetGroupAttributes, TargetGroupSpec,
+    TargetGroupAttributes, TargetGroupSpec, TargetHealth, TargetHealthState,
 };
 
 const SERVICE: &str = "elbv2";
@@ -72,6 +73,37 @@ fn forward(target_group_arn: &str) -> Action {
         .build()
 }
 
+/// Forwards to `target_group_arn`, with `staged` beside it at weight 0: associated with the
+/// ALB (ECS accepts it in `loadBalancers`) but sent no requests.
+fn forward_staged(target_group_arn: &str, staged: &str) -> Action {
+    let tuple = |arn: &str, weight: i32| {
+        TargetGroupTuple::builder()
+            .target_group_arn(arn)
+            .weight(weight)
+            .build()
+    };
+    Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .forward_config(
+            ForwardActionConfig::builder()
+                .target_groups(tuple(target_group_arn, 1))
+                .target_groups(tuple(staged, 0))
+                .build(),
+        )
+        .build()
+}
+
+fn health_state(s: Option<&TargetHealthStateEnum>) -> TargetHealthState {
+    match s {
+        Some(TargetHealthStateEnum::Healthy) => TargetHealthState::Healthy,
+        Some(TargetHealthStateEnum::Initial) => TargetHealthState::Initial,
+        Some(TargetHealthStateEnum::Draining) => TargetHealthState::Draining,
+        Some(TargetHealthStateEnum::Unused) => TargetHealthState::Unused,
+        Some(TargetHealthStateEnum::Unavailable) => TargetHealthState::Unavailable,
+        _ => TargetHealthState::Unhealthy,
+    }
+}
+
 /// Folds both forms AWS may return a condition in (`Values` or the `*Config` block).
 fn rule(listener_arn: &str, r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> Rule {
     let mut hosts = Vec::new();
@@ -107,23 +139,31 @@ fn rule(listener_arn: &str, r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> 
         }
     }
     let mut forward_target_groups = Vec::new();
+    let mut staged_target_groups = Vec::new();
     let mut other_actions = 0;
     for a in r.actions() {
         if a.r#type() == Some(&ActionTypeEnum::Forward) {
-            if let Some(arn) = a.target_group_arn() {
+            if let Some(cfg) = a.forward_config().filter(|c| !c.target_groups().is_empty()) {
+                for t in cfg.target_groups() {
+                    let Some(arn) = t.target_group_arn() else {
+                        continue;
+                    };
+                    // No weight means 1; weight 0 receives no requests.
+                    if t.weight() == Some(0) {
+                        staged_target_groups.push(arn.to_string());
+                    } else {
+                        forward_target_groups.push(arn.to_string());
+                    }
+                }
+            } else if let Some(arn) = a.target_group_arn() {
                 forward_target_groups.push(arn.to_string());
-            } else if let Some(cfg) = a.forward_config() {
-                forward_target_groups.extend(
-                    cfg.target_groups()
-                        .iter()
-                        .filter_map(|t| t.target_group_arn().map(str::to_string)),
-                );
             }
         } else {
             other_actions += 1;
         }
     }
     forward_target_groups.dedup();
+    staged_target_groups.dedup();
     Rule {
         arn: r.rule_arn().unwrap_or_default().to_string(),
         listener_arn: listener_arn.to_string(),
@@ -136,6 +176,7 @@ fn rule(listener_arn: &str, r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> 
         paths,
         other_conditions,
         forward_target_groups,
+        staged_target_groups,
         other_actions,
         tags: Tags::new(),
     }
@@ -174,7 +215,14 @@ fn target_group(t: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> Targe
             unhealthy_threshold: t.unhealthy_threshold_count().unwrap_or_default(),
             matcher,
         },
-        load_balancer_arns: t.load_balancer_arns().to_vec(),
+        // Some implementations repeat an ALB once per rule that uses the group.
+        load_balancer_arns: t
+            .load_balancer_arns()
+            .iter()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
         tags: Tags::new(),
         attributes: TargetGroupAttributes::new(),
     }
@@ -208,6 +256,66 @@ impl ElbApi for ElbAdapter {
                 protocol: l.protocol().map(|p| p.as_str().to_string()),
             })
             .collect())
+    }
+
+    async fn describe_load_balancer_listeners(
+        &self,
+        load_balancer_arn: &str,
+    ) -> Result<Vec<Listener>, AwsError> {
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = send!(
+                self,
+                "DescribeListeners",
+                self.client
+                    .describe_listeners()
+                    .load_balancer_arn(load_balancer_arn)
+                    .page_size(PAGE_SIZE)
+                    .set_marker(marker.clone())
+            )?;
+            out.extend(page.listeners().iter().map(|l| Listener {
+                arn: l.listener_arn().unwrap_or_default().to_string(),
+                load_balancer_arn: l.load_balancer_arn().unwrap_or_default().to_string(),
+                port: l.port(),
+                protocol: l.protocol().map(|p| p.as_str().to_string()),
+            }));
+            match page.next_marker() {
+                Some(m) if !m.is_empty() && marker.as_deref() != Some(m) => {
+                    marker = Some(m.to_string())
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn describe_account_limits(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, u64>, AwsError> {
+        let mut out = std::collections::BTreeMap::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = send!(
+                self,
+                "DescribeAccountLimits",
+                self.client
+                    .describe_account_limits()
+                    .set_marker(marker.clone())
+            )?;
+            for l in page.limits() {
+                if let (Some(name), Some(max)) = (l.name(), l.max())
+                    && let Ok(max) = max.trim().parse::<u64>()
+                {
+                    out.insert(name.to_string(), max);
+                }
+            }
+            match page.next_marker() {
+                Some(m) if !m.is_empty() && marker.as_deref() != Some(m) => {
+                    marker = Some(m.to_string())
+                }
+                _ => return Ok(out),
+            }
+        }
     }
 
     async fn describe_load_balancers(
@@ -335,7 +443,7 @@ impl ElbApi for ElbAdapter {
     async fn describe_target_health(
         &self,
         target_group_arn: &str,
-    ) -> Result<Vec<Target>, AwsError> {
+    ) -> Result<Vec<TargetHealth>, AwsError> {
         let out = send!(
             self,
             "DescribeTargetHealth",
@@ -348,9 +456,12 @@ impl ElbApi for ElbAdapter {
             .iter()
             .filter_map(|d| {
                 let t = d.target()?;
-                Some(Target {
-                    id: t.id()?.to_string(),
-                    port: t.port().unwrap_or_default(),
+                Some(TargetHealth {
+                    target: Target {
+                        id: t.id()?.to_string(),
+                        port: t.port().unwrap_or_default(),
+                    },
+                    state: health_state(d.target_health().and_then(|h| h.state())),
                 })
             })
             .collect())
@@ -479,7 +590,12 @@ impl ElbApi for ElbAdapter {
         hosts: &[String],
         paths: &[String],
         target_group_arn: &str,
+        staged: Option<&str>,
     ) -> Result<(), AwsError> {
+        let action = match staged {
+            Some(s) => forward_staged(target_group_arn, s),
+            None => forward(target_group_arn),
+        };
         send!(
             self,
             "ModifyRule",
@@ -487,7 +603,7 @@ impl ElbApi for ElbAdapter {
                 .modify_rule()
                 .rule_arn(arn)
                 .set_conditions(Some(conditions(hosts, paths)))
-                .actions(forward(target_group_arn))
+                .actions(action)
         )?;
         Ok(())
     }

@@ -22,7 +22,7 @@ use crate::state::{
     CloudMapInstance, CloudMapNamespace, CloudMapService, CloudMapServiceSpec, EcsService, EcsTask,
     HealthCheck, HostedZone, Listener, LoadBalancer, LoadBalancerAttachment, RecordChange,
     RecordSet, Rule, RuleSpec, Tags, Target, TargetGroup, TargetGroupAttributes, TargetGroupSpec,
-    TaskDefinition,
+    TargetHealth, TaskDefinition,
 };
 
 /// DescribeServices takes at most this many services per call.
@@ -81,8 +81,19 @@ pub trait ElbApi: Send + Sync {
         &self,
         arn: &str,
     ) -> Result<TargetGroupAttributes, AwsError>;
-    async fn describe_target_health(&self, target_group_arn: &str)
-    -> Result<Vec<Target>, AwsError>;
+    async fn describe_target_health(
+        &self,
+        target_group_arn: &str,
+    ) -> Result<Vec<TargetHealth>, AwsError>;
+    /// Every listener of one load balancer (all pages): the rule quota counts them all.
+    async fn describe_load_balancer_listeners(
+        &self,
+        load_balancer_arn: &str,
+    ) -> Result<Vec<Listener>, AwsError>;
+    /// The account's ELB quotas by name (`rules-per-application-load-balancer`, ...).
+    async fn describe_account_limits(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, u64>, AwsError>;
     /// Creates a target group with its tags; returns its ARN.
     async fn create_target_group(&self, spec: &TargetGroupSpec) -> Result<String, AwsError>;
     async fn modify_target_group(
@@ -98,13 +109,15 @@ pub trait ElbApi: Send + Sync {
     async fn delete_target_group(&self, arn: &str) -> Result<(), AwsError>;
     /// Creates a forwarding rule with its tags; returns its ARN.
     async fn create_rule(&self, spec: &RuleSpec) -> Result<String, AwsError>;
-    /// Rewrites a rule's conditions and forward action in place.
+    /// Rewrites a rule's conditions and forward action in place; `staged` joins the forward
+    /// action at weight 0.
     async fn modify_rule(
         &self,
         arn: &str,
         hosts: &[String],
         paths: &[String],
         target_group_arn: &str,
+        staged: Option<&str>,
     ) -> Result<(), AwsError>;
     /// Moves rules in one call.
     async fn set_rule_priorities(&self, priorities: &[(String, u32)]) -> Result<(), AwsError>;

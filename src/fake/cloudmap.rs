@@ -5,11 +5,13 @@
 
 use std::collections::BTreeMap;
 
+/// The instance attribute Cloud Map turns into an alias record (RegisterInstance docs).
+const ALIAS_ATTRIBUTE: &str = "AWS_ALIAS_DNS_NAME";
+
 use async_trait::async_trait;
 
 use super::{FakeAws, error};
 use crate::aws::{AwsError, CloudMapApi};
-use crate::plan::cloudmap::ALIAS_ATTRIBUTE;
 use crate::state::{
     CloudMapInstance, CloudMapNamespace, CloudMapService, CloudMapServiceSpec, Tags,
 };

@@ -2,11 +2,12 @@
 
 use async_trait::async_trait;
 
+use super::traffic::FakeTargetState;
 use super::{FakeAws, error};
 use crate::aws::{AwsError, DESCRIBE_TAGS_BATCH, ElbApi};
 use crate::state::{
     HealthCheck, Listener, LoadBalancer, Rule, RuleSpec, Tags, Target, TargetGroup,
-    TargetGroupAttributes, TargetGroupSpec,
+    TargetGroupAttributes, TargetGroupSpec, TargetHealth, TargetHealthState,
 };
 
 const ELB: &str = "elbv2";
@@ -35,6 +36,37 @@ impl ElbApi for FakeAws {
                         .ok_or_else(|| not_found("DescribeListeners", "ListenerNotFound", a))
                 })
                 .collect()
+        })
+        .await
+    }
+
+    async fn describe_load_balancer_listeners(
+        &self,
+        load_balancer_arn: &str,
+    ) -> Result<Vec<Listener>, AwsError> {
+        self.request(ELB, "DescribeListeners", |world| {
+            if !world.load_balancers.contains_key(load_balancer_arn) {
+                return Err(not_found(
+                    "DescribeListeners",
+                    "LoadBalancerNotFound",
+                    load_balancer_arn,
+                ));
+            }
+            Ok(world
+                .listeners
+                .values()
+                .filter(|l| l.load_balancer_arn == load_balancer_arn)
+                .cloned()
+                .collect())
+        })
+        .await
+    }
+
+    async fn describe_account_limits(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, u64>, AwsError> {
+        self.request(ELB, "DescribeAccountLimits", |world| {
+            Ok(world.account_limits())
         })
         .await
     }
@@ -128,15 +160,21 @@ impl ElbApi for FakeAws {
     async fn describe_target_health(
         &self,
         target_group_arn: &str,
-    ) -> Result<Vec<Target>, AwsError> {
+    ) -> Result<Vec<TargetHealth>, AwsError> {
         self.request(ELB, "DescribeTargetHealth", |world| {
             world.target_group_mut("DescribeTargetHealth", target_group_arn)?;
             Ok(world
-                .targets
-                .get(target_group_arn)
+                .target_health(target_group_arn)
                 .into_iter()
-                .flatten()
-                .cloned()
+                .map(|(target, state)| TargetHealth {
+                    target,
+                    state: match state {
+                        FakeTargetState::Initial => TargetHealthState::Initial,
+                        FakeTargetState::Healthy => TargetHealthState::Healthy,
+                        FakeTargetState::Unhealthy => TargetHealthState::Unhealthy,
+                        FakeTargetState::Draining => TargetHealthState::Draining,
+                    },
+                })
                 .collect())
         })
         .await
@@ -204,9 +242,10 @@ impl ElbApi for FakeAws {
         hosts: &[String],
         paths: &[String],
         target_group_arn: &str,
+        staged: Option<&str>,
     ) -> Result<(), AwsError> {
         self.request(ELB, "ModifyRule", |world| {
-            world.modify_rule(arn, hosts, paths, target_group_arn)
+            world.modify_rule(arn, hosts, paths, target_group_arn, staged)
         })
         .await
     }
@@ -230,11 +269,7 @@ impl ElbApi for FakeAws {
     ) -> Result<(), AwsError> {
         self.request(ELB, "RegisterTargets", |world| {
             world.target_group_mut("RegisterTargets", target_group_arn)?;
-            world
-                .targets
-                .entry(target_group_arn.to_string())
-                .or_default()
-                .extend(targets.iter().cloned());
+            world.register(target_group_arn, targets);
             Ok(())
         })
         .await
@@ -247,11 +282,7 @@ impl ElbApi for FakeAws {
     ) -> Result<(), AwsError> {
         self.request(ELB, "DeregisterTargets", |world| {
             world.target_group_mut("DeregisterTargets", target_group_arn)?;
-            if let Some(set) = world.targets.get_mut(target_group_arn) {
-                for t in targets {
-                    set.remove(t);
-                }
-            }
+            world.deregister(target_group_arn, targets);
             Ok(())
         })
         .await

@@ -100,6 +100,65 @@ impl Estate {
         Controller::new(config, self.fake.aws(), self.metrics.clone())
     }
 
+    /// Passes until one succeeds, writes nothing and no service waits (for healthy targets,
+    /// a replacement...), letting virtual time run an interval between passes that wait, as
+    /// the daemon does. Returns the passes run and the last report; panics after `max`.
+    pub async fn converge_report(
+        &self,
+        controller: &Controller,
+        max: usize,
+    ) -> (usize, crate::runtime::PassReport) {
+        let mut last = None;
+        for n in 1..=max {
+            let before = self.fake.writes();
+            let report = controller.pass(true).await;
+            let waiting = report.plan.services.iter().any(|s| !s.waiting.is_empty());
+            if self.fake.writes() == before && !waiting && report.succeeded() {
+                return (n, report);
+            }
+            if waiting && self.fake.writes() == before {
+                tokio::time::sleep(controller.config.interval).await;
+            }
+            last = Some(report);
+        }
+        let waiting: Vec<String> = last
+            .map(|r| {
+                r.plan
+                    .services
+                    .iter()
+                    .flat_map(|s| s.waiting.iter().map(move |w| format!("{}: {w}", s.service)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        panic!("no convergence within {max} passes; waiting: {waiting:?}");
+    }
+
+    /// [`Estate::converge_report`] without the report.
+    pub async fn converge(&self, controller: &Controller, max: usize) -> usize {
+        self.converge_report(controller, max).await.0
+    }
+
+    /// Expects `host` (path `/`) to be served by `service_arn` from now on, checked after
+    /// every write (see [`FakeAws::expect_served`]).
+    pub fn expect_served(&self, host: &str, service_arn: &str) {
+        self.fake.expect_served(host, "/", service_arn);
+    }
+
+    /// Fails the test if any write broke the served-traffic invariant, or if an expected
+    /// name is not served now.
+    pub fn assert_traffic_served(&self, case: &str) {
+        let (violations, writes) = self.fake.traffic_report();
+        assert!(
+            violations.is_empty(),
+            "{case}: traffic dropped ({writes} writes checked): {violations:#?}"
+        );
+        let unserved = self.fake.unserved();
+        assert!(
+            unserved.is_empty(),
+            "{case}: not served at the end: {unserved:?}"
+        );
+    }
+
     /// Rules carrying an ecs-ingress owner tag (any owner).
     pub fn owned_rules(&self) -> Vec<crate::state::Rule> {
         self.fake
@@ -151,6 +210,11 @@ impl Estate {
             vec![container(CONTAINER, PORT, Default::default())],
             tags(td_tags),
         );
-        world.add_service(CLUSTER, name, &td, tags(service_tags))
+        let arn = world.add_service(CLUSTER, name, &td, tags(service_tags));
+        // A service runs a task, as on ECS: requests can only be served by running tasks.
+        let n = world.tasks.len();
+        let ip = format!("10.1.{}.{}", n / 250, n % 250 + 1);
+        world.add_task(&arn, &ip);
+        arn
     }
 }

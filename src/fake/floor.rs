@@ -16,8 +16,9 @@ pub fn cold_start_seconds(services: usize) -> f64 {
 /// The fewest reads that see everything a pass needs, with the largest pages AWS allows,
 /// for `services` in one cluster behind `listeners` listeners (one per ALB) and one zone:
 /// ListServices (100) and DescribeServices (10), GetResources (100) for task-definition tags
-/// and for the owned rules and target groups, one DescribeListeners and one
-/// DescribeLoadBalancers, DescribeRules per listener (400), DescribeTargetGroups (400, the
+/// and for the owned rules and target groups, one DescribeListeners per ALB (every listener
+/// of it: the rule quota counts them all) and one DescribeLoadBalancers, DescribeRules per
+/// listener (400), DescribeTargetGroups (400, the
 /// listeners' default groups included) and ListResourceRecordSets (300; an A record and a
 /// marker per name, plus NS and SOA).
 pub fn steady_reads(services: usize, listeners: usize) -> usize {
@@ -26,7 +27,8 @@ pub fn steady_reads(services: usize, listeners: usize) -> usize {
         + pages(services, 10)
         + pages(services, 100)
         + pages(2 * services, 100)
-        + 2
+        + listeners
+        + 1
         + listeners * pages(per_listener, 400)
         + pages(services + listeners, 400)
         + pages(2 * services + 2, 300)
@@ -40,7 +42,10 @@ mod tests {
     fn matches_the_worked_example_in_the_limits() {
         // 1000 services behind 11 ALBs: ≈ 150 reads (aws-limits: ECS ≈ 110, tags ≈ 10 + 20,
         // ELBv2 ≈ 14, Route 53 7).
-        assert_eq!(steady_reads(1000, 11), 10 + 100 + 10 + 20 + 2 + 11 + 3 + 7);
+        assert_eq!(
+            steady_reads(1000, 11),
+            10 + 100 + 10 + 20 + 11 + 1 + 11 + 3 + 7
+        );
         assert_eq!(cold_start_seconds(1000), 660.0);
         assert_eq!(cold_start_seconds(5), 0.0);
     }

@@ -20,6 +20,7 @@ pub mod estate;
 pub mod floor;
 pub mod route53;
 mod tagging;
+pub mod traffic;
 mod world;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,7 @@ use crate::state::{Container, PortMapping, Tags};
 use crate::telemetry::Metrics;
 
 pub use estate::Estate;
+pub use traffic::{Served, TrafficCheck};
 pub use world::{FakeService, FakeTask, World, default_health_check};
 
 /// A fault to inject: the next `times` calls of `operation` fail with `kind`.
@@ -54,10 +56,14 @@ pub struct Call {
 impl Call {
     /// True for calls that change something.
     pub fn is_write(&self) -> bool {
-        !(self.operation.starts_with("Describe")
-            || self.operation.starts_with("List")
-            || self.operation.starts_with("Get"))
+        is_write(self.operation)
     }
+}
+
+fn is_write(operation: &str) -> bool {
+    !(operation.starts_with("Describe")
+        || operation.starts_with("List")
+        || operation.starts_with("Get"))
 }
 
 /// The in-memory AWS.
@@ -75,6 +81,8 @@ pub struct FakeAws {
     /// GetResources answers one request late when set; the last answers per request.
     tagging_lag: Mutex<bool>,
     tagging_snapshots: Mutex<BTreeMap<String, Vec<(String, Tags)>>>,
+    /// The served-traffic check run after every served write, when a test turned it on.
+    traffic: Mutex<Option<TrafficCheck>>,
     ctx: CallContext,
 }
 
@@ -102,6 +110,7 @@ impl FakeAws {
             deleted: Mutex::new(Vec::new()),
             tagging_lag: Mutex::new(false),
             tagging_snapshots: Mutex::new(BTreeMap::new()),
+            traffic: Mutex::new(None),
             ctx: CallContext::new(metrics, Arc::new(RateLimiter::new(rate_share))),
         })
     }
@@ -156,6 +165,39 @@ impl FakeAws {
     /// Receipts deleted from the queue so far.
     pub fn deleted_events(&self) -> Vec<String> {
         lock(&self.deleted).clone()
+    }
+
+    /// From now on, (host, path) must be served by healthy targets of `service_arn` whenever
+    /// a record answers for the host, and once served it must stay served, checked after
+    /// every write the fake serves (turns the check on).
+    pub fn expect_served(&self, host: &str, path: &str, service_arn: &str) {
+        lock(&self.traffic)
+            .get_or_insert_with(TrafficCheck::default)
+            .expect(host, path, service_arn);
+    }
+
+    /// The test withdraws `host` (or hands it to another service): no longer expected.
+    pub fn release_served(&self, host: &str) {
+        if let Some(check) = lock(&self.traffic).as_mut() {
+            check.release(host);
+        }
+    }
+
+    /// Every break of the served-traffic invariant so far, and the writes checked.
+    pub fn traffic_report(&self) -> (Vec<String>, usize) {
+        lock(&self.traffic)
+            .as_ref()
+            .map(|c| (c.violations.clone(), c.writes))
+            .unwrap_or_default()
+    }
+
+    /// Expected (host, path) pairs that are not served right now.
+    pub fn unserved(&self) -> Vec<String> {
+        let world = lock(&self.world);
+        lock(&self.traffic)
+            .as_ref()
+            .map(|c| c.unserved(&world))
+            .unwrap_or_default()
     }
 
     pub fn clear_faults(&self) {
@@ -258,7 +300,14 @@ impl FakeAws {
         self.ctx
             .call(service, operation, async {
                 self.admit(service, operation)?;
-                f(&mut lock(&self.world))
+                let mut world = lock(&self.world);
+                let result = f(&mut world);
+                if result.is_ok() && is_write(operation) {
+                    if let Some(check) = lock(&self.traffic).as_mut() {
+                        check.check(&world, operation);
+                    }
+                }
+                result
             })
             .await
     }

@@ -74,10 +74,28 @@ async fn rule_limits_are_enforced() {
     let estate = Estate::new(1);
     let l = listener(&estate);
     let tg = estate.fake.create_target_group(&spec("a")).await.unwrap();
+    let mut four = rule(&l, 1, "a.x", &tg);
+    four.hosts = (0..4).map(|i| format!("h{i}.x")).collect();
+    let e = estate.fake.create_rule(&four).await.unwrap_err();
+    assert_eq!(
+        e.code.as_deref(),
+        Some("ValidationError"),
+        "3 values per condition"
+    );
     let mut six = rule(&l, 1, "a.x", &tg);
-    six.hosts = (0..6).map(|i| format!("h{i}.x")).collect();
+    six.hosts = (0..3).map(|i| format!("h{i}.x")).collect();
+    six.paths = (0..3).map(|i| format!("/p{i}")).collect();
     let e = estate.fake.create_rule(&six).await.unwrap_err();
     assert_eq!(e.code.as_deref(), Some("TooManyConditionValues"));
+    let mut wild = rule(&l, 1, "a.x", &tg);
+    wild.hosts = vec!["*.a.x".into(), "*.b.x".into()];
+    wild.paths = vec!["/*/*".into(), "/x*/*".into()];
+    let e = estate.fake.create_rule(&wild).await.unwrap_err();
+    assert_eq!(
+        e.code.as_deref(),
+        Some("ValidationError"),
+        "5 wildcards per rule"
+    );
     for p in 1..=100 {
         estate
             .fake

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::error;
 use crate::aws::AwsError;
-use crate::plan::desired::ATTRIBUTE_DEFAULTS;
 use crate::state::{
     Container, EcsService, EcsTask, HealthCheck, HostedZone, Listener, LoadBalancer,
     LoadBalancerAttachment, RecordSet, Rule, RuleSpec, Tags, Target, TargetGroup,
@@ -18,7 +17,20 @@ const ELB: &str = "elbv2";
 /// AWS quotas (see `aws-limits`): per ALB, and per rule.
 pub const RULES_PER_ALB: usize = 100;
 pub const TARGET_GROUPS_PER_ALB: usize = 100;
+/// "You can specify up to three match evaluations per condition and up to five match
+/// evaluations per rule", and at most five wildcards per rule (ELB "Listener rules").
+const CONDITION_VALUES_PER_CONDITION: usize = 3;
 const CONDITION_VALUES_PER_RULE: usize = 5;
+const WILDCARDS_PER_RULE: usize = 5;
+/// What CreateTargetGroup gives an ALB target group ("Edit target group attributes").
+const TARGET_GROUP_ATTRIBUTE_DEFAULTS: &[(&str, &str)] = &[
+    ("deregistration_delay.timeout_seconds", "300"),
+    ("slow_start.duration_seconds", "0"),
+    ("stickiness.enabled", "false"),
+    ("stickiness.type", "lb_cookie"),
+    ("stickiness.lb_cookie.duration_seconds", "86400"),
+    ("load_balancing.algorithm.type", "round_robin"),
+];
 
 /// An ECS service and how many deployments ecs-ingress caused.
 #[derive(Debug, Clone)]
@@ -53,6 +65,13 @@ pub struct World {
     /// Hosted zones by id, with their record sets.
     pub zones: BTreeMap<String, (HostedZone, Vec<RecordSet>)>,
     pub cloudmap: super::cloudmap::CloudMapWorld,
+    /// When each target was registered in each group, and when its draining ends.
+    pub registrations: BTreeMap<(String, Target), super::traffic::Registration>,
+    /// (service ARN, port): that service's tasks fail health checks on that port (nothing
+    /// listens there).
+    pub refuses_health_checks: BTreeSet<(String, i32)>,
+    /// The account's rules-per-ALB quota when raised or lowered (DescribeAccountLimits).
+    pub rules_quota: Option<usize>,
 }
 
 fn elb_arn(kind: &str, rest: &str) -> String {
@@ -140,6 +159,7 @@ impl World {
                 paths: vec![],
                 other_conditions: 0,
                 forward_target_groups: vec![invalid],
+                staged_target_groups: vec![],
                 other_actions: 0,
                 tags: Tags::new(),
             },
@@ -214,10 +234,33 @@ impl World {
 
     /// DeleteService: the service stays listed as INACTIVE for a while, as on AWS.
     pub fn delete_service(&mut self, arn: &str) {
-        if let Some(s) = self.service_mut(arn) {
-            s.status = "INACTIVE".into();
-            s.load_balancers.clear();
+        let Some(s) = self.service_mut(arn) else {
+            return;
+        };
+        s.status = "INACTIVE".into();
+        let before = std::mem::take(&mut s.load_balancers);
+        self.ecs_sync_registrations(arn, &before);
+        // Its tasks stop with it.
+        let group = arn.rsplit('/').next().map(|n| format!("service:{n}"));
+        for t in &mut self.tasks {
+            if t.task.group == group {
+                t.task.last_status = "STOPPED".into();
+            }
         }
+    }
+
+    /// The account's ELB quotas as DescribeAccountLimits names them.
+    pub fn account_limits(&self) -> BTreeMap<String, u64> {
+        let rules = self.rules_quota.unwrap_or(RULES_PER_ALB);
+        BTreeMap::from([
+            ("application-load-balancers".to_string(), 50),
+            (
+                "rules-per-application-load-balancer".to_string(),
+                rules as u64,
+            ),
+            ("target-groups".to_string(), 3000),
+            ("listeners-per-application-load-balancer".to_string(), 50),
+        ])
     }
 
     /// A RUNNING task of `service` (started by it: group `service:NAME`).
@@ -241,13 +284,63 @@ impl World {
                 private_ip: Some(ip.to_string()),
             },
         });
+        // ECS registers a service's new task in every target group of its load balancers.
+        let listed = self
+            .services
+            .get(service_arn)?
+            .service
+            .load_balancers
+            .clone();
+        for lb in listed {
+            if let (Some(tg), Some(port)) = (lb.target_group_arn, lb.container_port) {
+                self.register(
+                    &tg,
+                    &[Target {
+                        id: ip.to_string(),
+                        port,
+                    }],
+                );
+            }
+        }
         Some(arn)
     }
 
+    /// A task stops: ECS deregisters it from its service's target groups.
     pub fn stop_task(&mut self, task_arn: &str) {
+        let mut stopped = None;
         for t in &mut self.tasks {
             if t.task.arn == task_arn {
                 t.task.last_status = "STOPPED".into();
+                stopped = Some((
+                    t.cluster_arn.clone(),
+                    t.task.group.clone(),
+                    t.task.private_ip.clone(),
+                ));
+            }
+        }
+        let Some((cluster_arn, Some(group), Some(ip))) = stopped else {
+            return;
+        };
+        // Only the groups ECS registered it in (a service's `loadBalancers`); targets
+        // registered by someone else stay, and fail their health checks.
+        let listed: Vec<LoadBalancerAttachment> = self
+            .services
+            .values()
+            .find(|s| {
+                s.service.cluster_arn == cluster_arn
+                    && group.strip_prefix("service:") == Some(s.service.name.as_str())
+            })
+            .map(|s| s.service.load_balancers.clone())
+            .unwrap_or_default();
+        for lb in listed {
+            if let (Some(tg), Some(port)) = (lb.target_group_arn, lb.container_port) {
+                self.deregister(
+                    &tg,
+                    &[Target {
+                        id: ip.clone(),
+                        port,
+                    }],
+                );
             }
         }
     }
@@ -299,6 +392,7 @@ impl World {
             .filter(|r| {
                 r.forward_target_groups
                     .iter()
+                    .chain(&r.staged_target_groups)
                     .any(|t| t == target_group_arn)
             })
             .filter_map(|r| self.listeners.get(&r.listener_arn))
@@ -316,7 +410,11 @@ impl World {
             let Some(listener) = self.listeners.get(&rule.listener_arn) else {
                 continue;
             };
-            for tg in &rule.forward_target_groups {
+            for tg in rule
+                .forward_target_groups
+                .iter()
+                .chain(&rule.staged_target_groups)
+            {
                 index
                     .entry(tg.as_str())
                     .or_default()
@@ -422,11 +520,10 @@ impl World {
             };
         }
         let arn = elb_arn("targetgroup", &format!("{name}/{}", self.id()));
-        let mut attributes: TargetGroupAttributes = ATTRIBUTE_DEFAULTS
+        let attributes: TargetGroupAttributes = TARGET_GROUP_ATTRIBUTE_DEFAULTS
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        attributes.insert("load_balancing.algorithm.type".into(), "round_robin".into());
         self.target_groups.insert(
             arn.clone(),
             TargetGroup {
@@ -459,12 +556,35 @@ impl World {
                 "A rule must have at least one condition".into(),
             ));
         }
+        if hosts.len() > CONDITION_VALUES_PER_CONDITION
+            || paths.len() > CONDITION_VALUES_PER_CONDITION
+        {
+            return Err(error(
+                ELB,
+                operation,
+                "ValidationError",
+                format!("A condition can only have '{CONDITION_VALUES_PER_CONDITION}' values"),
+            ));
+        }
         if hosts.len() + paths.len() > CONDITION_VALUES_PER_RULE {
             return Err(error(
                 ELB,
                 operation,
                 "TooManyConditionValues",
                 format!("A rule can only have '{CONDITION_VALUES_PER_RULE}' condition values"),
+            ));
+        }
+        let wildcards: usize = hosts
+            .iter()
+            .chain(paths)
+            .map(|v| v.matches(['*', '?']).count())
+            .sum();
+        if wildcards > WILDCARDS_PER_RULE {
+            return Err(error(
+                ELB,
+                operation,
+                "ValidationError",
+                format!("A rule can only have '{WILDCARDS_PER_RULE}' wildcards"),
             ));
         }
         Ok(())
@@ -550,12 +670,13 @@ impl World {
         Self::check_conditions(OP, &spec.hosts, &spec.paths)?;
         self.check_priority(OP, &spec.listener_arn, spec.priority, None)?;
         self.check_forward(OP, &spec.target_group_arn, &listener.load_balancer_arn)?;
-        if self.rules_on_load_balancer(&listener.load_balancer_arn) >= RULES_PER_ALB {
+        let quota = self.rules_quota.unwrap_or(RULES_PER_ALB);
+        if self.rules_on_load_balancer(&listener.load_balancer_arn) >= quota {
             return Err(error(
                 ELB,
                 OP,
                 "TooManyRules",
-                format!("Load balancer already has {RULES_PER_ALB} rules"),
+                format!("Load balancer already has {quota} rules"),
             ));
         }
         let arn = format!(
@@ -573,6 +694,7 @@ impl World {
                 paths: spec.paths.clone(),
                 other_conditions: 0,
                 forward_target_groups: vec![spec.target_group_arn.clone()],
+                staged_target_groups: vec![],
                 other_actions: 0,
                 tags: spec.tags.clone(),
             },
@@ -586,6 +708,7 @@ impl World {
         hosts: &[String],
         paths: &[String],
         target_group_arn: &str,
+        staged: Option<&str>,
     ) -> Result<(), AwsError> {
         const OP: &str = "ModifyRule";
         let rule = self
@@ -600,12 +723,16 @@ impl World {
             .map(|l| l.load_balancer_arn.clone())
             .unwrap_or_default();
         self.check_forward(OP, target_group_arn, &lb)?;
+        if let Some(s) = staged {
+            self.check_forward(OP, s, &lb)?;
+        }
         if let Some(r) = self.rules.get_mut(arn) {
             r.hosts = hosts.to_vec();
             r.paths = paths.to_vec();
             r.other_conditions = 0;
             r.other_actions = 0;
             r.forward_target_groups = vec![target_group_arn.to_string()];
+            r.staged_target_groups = staged.into_iter().map(str::to_string).collect();
         }
         Ok(())
     }
@@ -676,11 +803,12 @@ impl World {
         if !self.target_groups.contains_key(arn) {
             return Err(not_found(OP, "TargetGroupNotFound", arn));
         }
-        if let Some(rule) = self
-            .rules
-            .values()
-            .find(|r| r.forward_target_groups.iter().any(|t| t == arn))
-        {
+        if let Some(rule) = self.rules.values().find(|r| {
+            r.forward_target_groups
+                .iter()
+                .chain(&r.staged_target_groups)
+                .any(|t| t == arn)
+        }) {
             return Err(error(
                 ELB,
                 OP,
@@ -693,6 +821,7 @@ impl World {
         }
         self.target_groups.remove(arn);
         self.targets.remove(arn);
+        self.registrations.retain(|(g, _), _| g != arn);
         Ok(())
     }
 
@@ -763,8 +892,10 @@ impl World {
                 format!("Service not found: {service}"),
             ));
         };
-        found.service.load_balancers = load_balancers.to_vec();
+        let before = std::mem::replace(&mut found.service.load_balancers, load_balancers.to_vec());
         found.deployments += 1;
+        let arn = found.service.arn.clone();
+        self.ecs_sync_registrations(&arn, &before);
         Ok(())
     }
 }

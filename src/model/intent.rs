@@ -313,6 +313,9 @@ impl fmt::Display for IntentError {
 pub enum ServiceIntent {
     /// No routing keys: not ours to manage.
     Unmanaged,
+    /// `alb.host` is gone but other routing keys remain: unpublished like `Unmanaged` (what
+    /// was made for it is withdrawn), and the leftover keys are reported as ignored.
+    Withdraw { warnings: Vec<String> },
     /// Routing keys with problems: reported, nothing changed.
     Invalid {
         errors: Vec<IntentError>,

@@ -400,11 +400,21 @@ pub fn compute_intent(input: &IntentInput<'_>) -> ServiceIntent {
         "host names (RFC 1123, optional leading *.)",
         host_name,
     );
-    if !c.values.contains_key("alb.host") {
+    let host_missing = !c.values.contains_key("alb.host");
+    let host_typo = c
+        .values
+        .keys()
+        .find(|k| !KEYS.contains(k) && looks_like_host_key(k))
+        .copied();
+    if host_missing && let Some(typo) = host_typo {
         c.error(
             "alb.host",
             None,
-            "required to publish: host names for the listener rule, space-separated",
+            format!(
+                "not set, but {}{} looks like a typo of it; rename it to publish, or remove it to unpublish",
+                input.prefix,
+                shorten(typo)
+            ),
         );
     }
     let paths = if c.values.contains_key("alb.path") {
@@ -520,7 +530,7 @@ pub fn compute_intent(input: &IntentInput<'_>) -> ServiceIntent {
             Some(target_type),
             Some(dns),
             Some(cloudmap),
-        ) if c.errors.is_empty() => ServiceIntent::Publish {
+        ) if c.errors.is_empty() && !host_missing => ServiceIntent::Publish {
             intent: Box::new(Intent {
                 hosts,
                 paths,
@@ -540,11 +550,62 @@ pub fn compute_intent(input: &IntentInput<'_>) -> ServiceIntent {
             }),
             warnings,
         },
+        // Removing `alb.host` is how a service is unpublished: leftover keys do not keep it
+        // published, unless one of them has a bad value (a half-finished edit) or looks like
+        // a misspelt `alb.host`.
+        _ if host_missing
+            && host_typo.is_none()
+            && c.errors.iter().all(|e| {
+                !c.values
+                    .contains_key(e.key.strip_prefix(input.prefix).unwrap_or(&e.key))
+            }) =>
+        {
+            let mut warnings = warnings;
+            let leftover: Vec<String> = c
+                .values
+                .keys()
+                .map(|k| format!("{}{}", input.prefix, shorten(k)))
+                .collect();
+            warnings.push(format!(
+                "alb.host is not set, so the service is not published; leftover keys ignored: {}",
+                leftover.join(", ")
+            ));
+            ServiceIntent::Withdraw { warnings }
+        }
         _ => ServiceIntent::Invalid {
             errors: c.errors,
             warnings,
         },
     }
+}
+
+/// An unknown `alb.`/`dns.` key that is probably `alb.host` misspelt (`alb.hosts`,
+/// `alb.hots`, `dns.host`).
+fn looks_like_host_key(key: &str) -> bool {
+    let Some(rest) = key
+        .strip_prefix("alb.")
+        .or_else(|| key.strip_prefix("dns."))
+    else {
+        return false;
+    };
+    let rest = rest.to_ascii_lowercase();
+    rest.starts_with("host") || edit_distance(&rest, "host") <= 2 && rest.len() >= 3
+}
+
+/// Levenshtein distance, for short keys only (callers pass keys bounded by the tag limits).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().take(64).enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 fn select_port(c: &mut Collector<'_>, container: &crate::state::Container) -> Option<u16> {

@@ -259,17 +259,53 @@ fn every_error_names_key_value_source_and_what_is_allowed() {
 }
 
 #[test]
-fn missing_host_and_all_problems_at_once() {
+fn missing_host_with_a_bad_value_is_invalid_and_keeps_what_exists() {
     let errs = errors(intent_of(
         &[],
         &td(&[("alb.path", "/x"), ("alb.port", "x")], &[]),
     ));
-    assert!(
-        errs.iter()
-            .any(|e| e.starts_with("alb.host: required to publish")),
-        "{errs:?}"
-    );
     assert!(errs.iter().any(|e| e.starts_with("alb.port=x")), "{errs:?}");
+}
+
+#[test]
+fn removing_alb_host_unpublishes_and_names_the_leftover_keys() {
+    let intent = intent_of(
+        &[],
+        &td(
+            &[
+                ("alb.healthcheck.path", "/health"),
+                ("alb.port", "8080"),
+                ("dns.type", "cname"),
+            ],
+            &[],
+        ),
+    );
+    match intent {
+        ServiceIntent::Withdraw { warnings } => {
+            let w = warnings.join(" ");
+            assert!(w.contains("alb.host is not set"), "{w}");
+            assert!(
+                w.contains("alb.healthcheck.path, alb.port, dns.type"),
+                "{w}"
+            );
+        }
+        other => panic!("expected a withdrawal, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_misspelt_alb_host_keeps_the_service_invalid() {
+    for typo in ["alb.hosts", "alb.hots", "dns.host", "alb.hostname"] {
+        let errs = errors(intent_of(
+            &[],
+            &td(&[(typo, "a.in.example.com"), ("alb.port", "8080")], &[]),
+        ));
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("alb.host: not set, but") && e.contains(typo)),
+            "{typo}: {errs:?}"
+        );
+    }
 }
 
 #[test]

@@ -93,11 +93,13 @@ pub enum Change {
         target: TargetGroupRef,
         tags: Tags,
     },
+    /// `staged`: a replacement target group joins the forward action at weight 0.
     ModifyRule {
         arn: String,
         hosts: Vec<String>,
         paths: Vec<String>,
         target: TargetGroupRef,
+        staged: Option<TargetGroupRef>,
     },
     /// `publish`: it adds our entry (after rules) or only removes ours (after rule deletes).
     UpdateServiceLoadBalancers {
@@ -367,15 +369,20 @@ impl fmt::Display for Change {
                 hosts,
                 paths,
                 target,
+                staged,
             } => write!(
                 f,
-                "update listener-rule {} host {}{} → {target}",
+                "update listener-rule {} host {}{} → {target}{}",
                 short_arn(arn),
                 hosts.join(" "),
                 if paths.is_empty() {
                     String::new()
                 } else {
                     format!(" path {}", paths.join(" "))
+                },
+                match staged {
+                    Some(s) => format!(" (staging {s} at weight 0)"),
+                    None => String::new(),
                 }
             ),
             Self::UpdateServiceLoadBalancers {

@@ -7,6 +7,12 @@ use crate::state::{EcsService, HealthCheck, LoadBalancer, TargetGroupAttributes,
 
 /// ALB's limit on condition values in one rule (hosts + paths together).
 pub const MAX_CONDITION_VALUES: usize = 5;
+/// ALB's limit on values in one condition (the hosts of a host-header condition, the paths
+/// of a path-pattern one). Wildcards are limited to 5 per rule, which 5 values never exceed
+/// by more than their own `*`s: see [`split_conditions`].
+pub const MAX_VALUES_PER_CONDITION: usize = 3;
+/// ALB's limit on wildcards (`*`, `?`) in one rule.
+pub const MAX_WILDCARDS_PER_RULE: usize = 5;
 
 /// Attribute keys ecs-ingress manages, with AWS's defaults for an ALB target group.
 pub const ATTRIBUTE_DEFAULTS: &[(&str, &str)] = &[
@@ -93,37 +99,86 @@ pub fn non_default_attributes(attributes: &TargetGroupAttributes) -> TargetGroup
         .collect()
 }
 
-/// Splits hosts × paths into rules of at most [`MAX_CONDITION_VALUES`] values, choosing the
-/// split that needs the fewest rules. A rule matches when any of its hosts and any of its
-/// paths match, so covering every (host chunk, path chunk) pair routes exactly the same
-/// requests as one big rule would.
+/// Splits hosts × paths into rules within ALB's limits — at most
+/// [`MAX_VALUES_PER_CONDITION`] hosts and as many paths, [`MAX_CONDITION_VALUES`] values and
+/// [`MAX_WILDCARDS_PER_RULE`] wildcards per rule — choosing the split that needs the fewest
+/// rules. A rule matches when any of its hosts and any of its paths match, so covering every
+/// (host chunk, path chunk) pair routes exactly the same requests as one big rule would.
 pub fn split_conditions(hosts: &[String], paths: &[String]) -> Vec<(Vec<String>, Vec<String>)> {
-    if hosts.len() + paths.len() <= MAX_CONDITION_VALUES {
-        return vec![(hosts.to_vec(), paths.to_vec())];
+    let path_sizes: Vec<usize> = if paths.is_empty() {
+        vec![0]
+    } else {
+        (1..=MAX_VALUES_PER_CONDITION).collect()
+    };
+    // (rules, host chunks, path chunks)
+    let mut best: Option<(usize, Chunks, Chunks)> = None;
+    for host_size in (1..=MAX_VALUES_PER_CONDITION).rev() {
+        for &path_size in &path_sizes {
+            if host_size + path_size > MAX_CONDITION_VALUES {
+                continue;
+            }
+            for host_wildcards in 0..=MAX_WILDCARDS_PER_RULE {
+                let path_wildcards = MAX_WILDCARDS_PER_RULE - host_wildcards;
+                let (Some(h), Some(p)) = (
+                    chunk(hosts, host_size, host_wildcards),
+                    chunk(paths, path_size.max(1), path_wildcards),
+                ) else {
+                    continue;
+                };
+                let rules = h.len() * p.len().max(1);
+                if best.as_ref().is_none_or(|(n, _, _)| rules < *n) {
+                    best = Some((rules, h, p));
+                }
+            }
+        }
     }
-    if paths.is_empty() {
-        return hosts
-            .chunks(MAX_CONDITION_VALUES)
-            .map(|h| (h.to_vec(), Vec::new()))
-            .collect();
-    }
-    let best_host_chunk = (1..MAX_CONDITION_VALUES)
-        .min_by_key(|&h| {
-            let p = MAX_CONDITION_VALUES - h;
-            (
-                hosts.len().div_ceil(h) * paths.len().div_ceil(p),
-                std::cmp::Reverse(h),
-            )
-        })
-        .unwrap_or(1);
-    let path_chunk = MAX_CONDITION_VALUES - best_host_chunk;
+    // Only a single value with more wildcards than a rule allows gets here: one value per
+    // rule, and AWS's answer names it.
+    let (_, host_chunks, path_chunks) = best.unwrap_or_else(|| {
+        let one = |v: &[String]| v.iter().map(|x| vec![x.clone()]).collect::<Vec<_>>();
+        (0, one(hosts), one(paths))
+    });
     let mut out = Vec::new();
-    for h in hosts.chunks(best_host_chunk) {
-        for p in paths.chunks(path_chunk) {
-            out.push((h.to_vec(), p.to_vec()));
+    for h in &host_chunks {
+        if path_chunks.is_empty() {
+            out.push((h.clone(), Vec::new()));
+        }
+        for p in &path_chunks {
+            out.push((h.clone(), p.clone()));
         }
     }
     out
+}
+
+/// Values split into the lists of consecutive rules' conditions.
+type Chunks = Vec<Vec<String>>;
+
+fn wildcards(value: &str) -> usize {
+    value.matches(['*', '?']).count()
+}
+
+/// Greedy chunks of at most `size` values and `budget` wildcards each; `None` when one value
+/// alone exceeds the budget.
+fn chunk(values: &[String], size: usize, budget: usize) -> Option<Vec<Vec<String>>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut used = 0;
+    for v in values {
+        let w = wildcards(v);
+        if w > budget {
+            return None;
+        }
+        match out.last_mut() {
+            Some(last) if last.len() < size && used + w <= budget => {
+                last.push(v.clone());
+                used += w;
+            }
+            _ => {
+                out.push(vec![v.clone()]);
+                used = w;
+            }
+        }
+    }
+    Some(out)
 }
 
 /// The desired resources of one service on the given listener and ALB.
@@ -133,6 +188,7 @@ pub fn desired_service<'a>(
     intent: &'a Intent,
     listener_arn: &str,
     load_balancer: &LoadBalancer,
+    now: i64,
 ) -> DesiredService<'a> {
     let name = target_group_name(&TargetGroupIdentity {
         owner_id: ownership.owner_id(),
@@ -154,7 +210,14 @@ pub fn desired_service<'a>(
         vpc_id: load_balancer.vpc_id.clone(),
         health_check: health_check(intent),
         attributes: attributes(intent),
-        tags: ownership.tags(&service.arn, TARGET_GROUP_RESOURCE),
+        tags: {
+            let mut tags = ownership.tags(&service.arn, TARGET_GROUP_RESOURCE);
+            tags.insert(
+                crate::plan::ownership::CREATED_TAG.to_string(),
+                now.to_string(),
+            );
+            tags
+        },
     };
     let rules = split_conditions(&intent.hosts, &intent.paths)
         .into_iter()
@@ -194,6 +257,8 @@ mod tests {
                 let mut pairs = std::collections::BTreeSet::new();
                 for (rh, rp) in &rules {
                     assert!(rh.len() + rp.len() <= MAX_CONDITION_VALUES);
+                    assert!(rh.len() <= MAX_VALUES_PER_CONDITION);
+                    assert!(rp.len() <= MAX_VALUES_PER_CONDITION);
                     assert!(!rh.is_empty());
                     for host in rh {
                         if rp.is_empty() {
@@ -210,6 +275,19 @@ mod tests {
         }
         assert_eq!(split_conditions(&names("h", 2), &names("/p", 3)).len(), 1);
         assert_eq!(split_conditions(&names("h", 6), &[]).len(), 2);
+        // Four hosts no longer fit one host-header condition.
+        assert_eq!(split_conditions(&names("h", 4), &[]).len(), 2);
+        assert_eq!(split_conditions(&names("h", 3), &names("/p", 3)).len(), 2);
+    }
+
+    #[test]
+    fn wildcards_stay_within_five_per_rule() {
+        let hosts: Vec<String> = (0..3).map(|i| format!("*.h{i}.example.com")).collect();
+        let paths: Vec<String> = (0..3).map(|i| format!("/p{i}/*/x*")).collect();
+        for (h, p) in split_conditions(&hosts, &paths) {
+            let w: usize = h.iter().chain(&p).map(|v| wildcards(v)).sum();
+            assert!(w <= MAX_WILDCARDS_PER_RULE, "{h:?} {p:?}");
+        }
     }
 
     #[test]

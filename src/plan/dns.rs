@@ -26,7 +26,9 @@ const MARKER_TTL: i64 = 300;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Marker {
     pub owner: String,
-    pub service: String,
+    /// Every service routed by the name (several when they share a host by path on one
+    /// ALB), oldest first.
+    pub services: Vec<String>,
     pub types: Vec<String>,
 }
 
@@ -34,10 +36,12 @@ pub fn marker_name(name: &str) -> String {
     format!("{MARKER_PREFIX}{name}")
 }
 
-/// The TXT value (quoted, as Route 53 stores it).
-pub fn marker_value(owner: &str, service: &str, types: &[String]) -> String {
+/// The TXT value (quoted, as Route 53 stores it). Services are comma-separated (an ARN
+/// holds no comma), so a marker of one service reads as before.
+pub fn marker_value(owner: &str, services: &[String], types: &[String]) -> String {
     format!(
-        "\"ecs-ingress-registry={REGISTRY_VERSION} owner={owner} service={service} types={}\"",
+        "\"ecs-ingress-registry={REGISTRY_VERSION} owner={owner} service={} types={}\"",
+        services.join(","),
         types.join(",")
     )
 }
@@ -52,9 +56,18 @@ pub fn parse_marker(value: &str) -> Option<Marker> {
     if fields.get("ecs-ingress-registry") != Some(&REGISTRY_VERSION) {
         return None;
     }
+    let services: Vec<String> = fields
+        .get("service")?
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if services.is_empty() {
+        return None;
+    }
     Some(Marker {
         owner: fields.get("owner")?.to_string(),
-        service: fields.get("service")?.to_string(),
+        services,
         types: fields
             .get("types")?
             .split(',')
@@ -70,6 +83,9 @@ pub struct DnsWinner<'a> {
     pub dns: &'a DnsIntent,
     pub hosts: &'a [String],
     pub load_balancer: &'a LoadBalancer,
+    /// Its target group has healthy targets: a name it does not hold yet may be created.
+    /// A name is never published before requests to it can be served.
+    pub ready: bool,
 }
 
 /// What naming (DNS or Cloud Map) means for one service: conflicts, warnings, and the
@@ -79,6 +95,8 @@ pub struct NameOutcome {
     pub conflicts: Vec<Problem>,
     pub warnings: Vec<String>,
     pub records: Vec<ResourceRef>,
+    /// Names not published yet because the service has no healthy target.
+    pub waiting: Vec<String>,
 }
 
 /// The zone a name belongs in: `zone_ref` (id or name) if given, else the managed zone with
@@ -141,13 +159,13 @@ pub fn desired_records(name: &str, dns: &DnsIntent, lb: &LoadBalancer) -> Vec<Re
     }
 }
 
-fn marker_record(name: &str, owner: &str, service: &str, records: &[RecordSet]) -> RecordSet {
+fn marker_record(name: &str, owner: &str, services: &[String], records: &[RecordSet]) -> RecordSet {
     let types: Vec<String> = records.iter().map(|r| r.record_type.clone()).collect();
     RecordSet {
         name: marker_name(name),
         record_type: "TXT".into(),
         ttl: Some(MARKER_TTL),
-        values: vec![marker_value(owner, service, &types)],
+        values: vec![marker_value(owner, services, &types)],
         alias: None,
         set_identifier: None,
     }
@@ -243,8 +261,9 @@ pub fn plan_dns(
                 .map(|r| (z.id.as_str(), ZoneIndex::new(r)))
         })
         .collect();
-    // (zone, name) → service that holds it this pass.
-    let mut claims: BTreeMap<(String, String), &EcsService> = BTreeMap::new();
+    // (zone, name) → who holds it this pass: the oldest claimant decides the records,
+    // services routed on the same ALB share the name.
+    let mut claims: BTreeMap<(String, String), Claim<'_>> = BTreeMap::new();
 
     for w in winners {
         let outcome = out.outcomes.entry(w.service.arn.clone()).or_default();
@@ -267,18 +286,29 @@ pub fn plan_dns(
                 continue; // The zone could not be read: a pass failure is recorded.
             };
             let key = (zone.id.clone(), name.clone());
-            if let Some(holder) = claims.get(&key) {
-                outcome.conflicts.push(Problem {
-                    key: Some("dns.name".into()),
-                    reason: format!(
-                        "dns: {name} is already published by older service {}/{}",
-                        super::cluster_name(&holder.cluster_arn),
-                        holder.name
-                    ),
-                });
+            let want = desired_records(name, w.dns, w.load_balancer);
+            if let Some(claim) = claims.get_mut(&key) {
+                if claim.want == want {
+                    // Same ALB, same record: one name routed by path to several services.
+                    claim.services.push(w.service.arn.clone());
+                    for r in &want {
+                        outcome.records.push(ResourceRef {
+                            kind: "dns-record".into(),
+                            id: format!("{name} {}", r.record_type),
+                        });
+                    }
+                } else {
+                    outcome.conflicts.push(Problem {
+                        key: Some("dns.name".into()),
+                        reason: format!(
+                            "dns: {name} is already published by older service {}/{} (on another load balancer, or with another dns.type)",
+                            super::cluster_name(&claim.first.cluster_arn),
+                            claim.first.name
+                        ),
+                    });
+                }
                 continue;
             }
-            let want = desired_records(name, w.dns, w.load_balancer);
             let existing = index.at(name);
             let marker = index.marker(name);
             let ours = match &marker {
@@ -292,12 +322,15 @@ pub fn plan_dns(
                     });
                     continue;
                 }
-                Some((m, _)) if m.service != w.service.arn && keep(&m.service) => {
+                Some((m, _))
+                    if !m.services.contains(&w.service.arn)
+                        && m.services.iter().any(|s| keep(s)) =>
+                {
                     outcome.conflicts.push(Problem {
                         key: Some("dns.name".into()),
                         reason: format!(
                             "dns: {name} is still held for service {}, whose resources are kept as they are",
-                            m.service
+                            m.services.join(", ")
                         ),
                     });
                     continue;
@@ -317,53 +350,39 @@ pub fn plan_dns(
                 }
                 None => None,
             };
-            claims.insert(key, w.service);
-            let marker_want = marker_record(name, owner, &w.service.arn, &want);
+            let held = ours.is_some_and(|m| m.services.contains(&w.service.arn));
+            if !w.ready && !held {
+                outcome.waiting.push(name.clone());
+                continue;
+            }
             for r in &want {
                 outcome.records.push(ResourceRef {
                     kind: "dns-record".into(),
                     id: format!("{name} {}", r.record_type),
                 });
             }
-            // Owned records of types no longer wanted go in the same batch.
-            let stale: Vec<RecordSet> = ours
-                .map(|m| {
-                    existing
-                        .iter()
-                        .filter(|r| m.types.contains(&r.record_type))
-                        .filter(|r| !want.iter().any(|w| w.record_type == r.record_type))
-                        .map(|r| (*r).clone())
-                        .collect()
-                })
+            // Services in the marker whose resources are kept as they are stay in it.
+            let kept: Vec<String> = ours
+                .map(|m| m.services.iter().filter(|s| keep(s)).cloned().collect())
                 .unwrap_or_default();
-            let records_match = want
-                .iter()
-                .all(|w| existing.iter().any(|r| same_record(r, w)));
-            let marker_matches = marker
-                .as_ref()
-                .is_some_and(|(_, r)| r.values == marker_want.values);
-            if records_match && marker_matches && stale.is_empty() {
-                continue;
-            }
-            let mut upsert = want;
-            upsert.push(marker_want);
-            out.changes.push(PlannedChange::new(
-                w.service,
-                Change::UpsertRecords {
+            claims.insert(
+                key,
+                Claim {
+                    first: w.service,
                     zone_id: zone.id.clone(),
                     name: name.clone(),
-                    delete: stale,
-                    upsert,
-                    exists: ours.is_some(),
+                    want,
+                    services: vec![w.service.arn.clone()],
+                    kept,
+                    existing,
+                    marker: marker.clone(),
                 },
-                if ours.is_none() {
-                    "new DNS name"
-                } else if records_match {
-                    "ownership marker out of date"
-                } else {
-                    "records differ from the intent (changed by hand, or the intent changed)"
-                },
-            ));
+            );
+        }
+    }
+    for claim in claims.values() {
+        if let Some(change) = claim.change(owner) {
+            out.changes.push(change);
         }
     }
 
@@ -380,7 +399,7 @@ pub fn plan_dns(
             if claims.contains_key(&(zone.id.clone(), name.to_string())) {
                 continue;
             }
-            if keep(&marker.service) {
+            if marker.services.iter().any(|s| keep(s)) {
                 continue;
             }
             let mut doomed: Vec<RecordSet> = index
@@ -390,9 +409,10 @@ pub fn plan_dns(
                 .map(|r| (*r).clone())
                 .collect();
             doomed.push(marker_rec.clone());
+            let first = marker.services.first().cloned().unwrap_or_default();
             out.changes.push(PlannedChange {
-                service_arn: Some(marker.service.clone()),
-                service: marker.service.clone(),
+                service_arn: Some(first.clone()),
+                service: first,
                 change: Change::DeleteRecords {
                     zone_id: zone.id.clone(),
                     name: name.to_string(),
@@ -403,6 +423,76 @@ pub fn plan_dns(
         }
     }
     out
+}
+
+/// A name held this pass.
+struct Claim<'a> {
+    first: &'a EcsService,
+    zone_id: String,
+    name: String,
+    want: Vec<RecordSet>,
+    /// Winners routed by it, oldest first.
+    services: Vec<String>,
+    /// Services of the current marker whose resources are kept as they are.
+    kept: Vec<String>,
+    existing: &'a [&'a RecordSet],
+    marker: Option<(Marker, &'a RecordSet)>,
+}
+
+impl Claim<'_> {
+    /// The upsert that makes the name match, if anything differs.
+    fn change(&self, owner: &str) -> Option<PlannedChange> {
+        let ours = self.marker.as_ref().map(|(m, _)| m);
+        let mut services = self.services.clone();
+        services.extend(
+            self.kept
+                .iter()
+                .filter(|k| !self.services.contains(k))
+                .cloned(),
+        );
+        let marker_want = marker_record(&self.name, owner, &services, &self.want);
+        // Owned records of types no longer wanted go in the same batch.
+        let stale: Vec<RecordSet> = ours
+            .map(|m| {
+                self.existing
+                    .iter()
+                    .filter(|r| m.types.contains(&r.record_type))
+                    .filter(|r| !self.want.iter().any(|w| w.record_type == r.record_type))
+                    .map(|r| (*r).clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let records_match = self
+            .want
+            .iter()
+            .all(|w| self.existing.iter().any(|r| same_record(r, w)));
+        let marker_matches = self
+            .marker
+            .as_ref()
+            .is_some_and(|(_, r)| r.values == marker_want.values);
+        if records_match && marker_matches && stale.is_empty() {
+            return None;
+        }
+        let mut upsert = self.want.clone();
+        upsert.push(marker_want);
+        Some(PlannedChange::new(
+            self.first,
+            Change::UpsertRecords {
+                zone_id: self.zone_id.clone(),
+                name: self.name.clone(),
+                delete: stale,
+                upsert,
+                exists: ours.is_some(),
+            },
+            if ours.is_none() {
+                "new DNS name"
+            } else if records_match {
+                "ownership marker out of date"
+            } else {
+                "records differ from the intent (changed by hand, or the intent changed)"
+            },
+        ))
+    }
 }
 
 #[cfg(test)]

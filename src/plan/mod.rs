@@ -24,7 +24,9 @@ use ownership::{Ownership, resource_of, service_of};
 use crate::config::{Config, Policy, PriorityRange};
 use crate::model::{Intent, ListenerRef, ServiceIntent, TargetsMode};
 use crate::observe::Observed;
-use crate::state::{EcsService, LoadBalancerAttachment, Rule, Target, TargetGroup};
+use crate::state::{
+    EcsService, LoadBalancerAttachment, Rule, Target, TargetGroup, TargetHealthState,
+};
 use crate::status::{Problem, ResourceRef, ServiceState, ServiceStatus};
 
 /// ALB quotas checked before creating (see `aws-limits`): rules per ALB (raisable; the
@@ -70,6 +72,9 @@ pub struct Plan {
     pub services: Vec<ServiceStatus>,
     /// Problems of the pass as a whole.
     pub problems: Vec<String>,
+    /// Target groups whose health decides a next step and was not read: the runtime reads
+    /// them and plans again.
+    pub health_wanted: Vec<String>,
     /// Owned resources seen, by kind.
     managed: BTreeMap<&'static str, usize>,
 }
@@ -208,6 +213,7 @@ fn status(
         resources,
         problems: Vec::new(),
         warnings: Vec::new(),
+        waiting: Vec::new(),
         last_change: None,
     }
 }
@@ -248,10 +254,24 @@ fn resolve<'a>(
             arn.clone()
         }
     };
+    if observed.missing_listeners.contains(&arn) {
+        let name = config
+            .listeners
+            .iter()
+            .find(|(_, a)| **a == arn)
+            .map(|(n, _)| n.as_str())
+            .unwrap_or("default");
+        return Err(problem(
+            None,
+            format!(
+                "listener {arn} (--listener {name}) does not exist: fix the flag or recreate the listener; what this service has is kept"
+            ),
+        ));
+    }
     let listener = observed.listeners.get(&arn).ok_or_else(|| {
         problem(
             Some("alb.listener"),
-            format!("listener {arn} was not found (or could not be read)"),
+            format!("listener {arn} could not be read"),
         )
     })?;
     let lb = observed
@@ -285,19 +305,22 @@ pub fn plan(
 
     let mut ordered: Vec<&(EcsService, ServiceIntent)> = intents.iter().collect();
     ordered.sort_by(|a, b| age_key(&a.0).cmp(&age_key(&b.0)));
+    // A service read twice (a cluster named twice) is one service: it must never be its
+    // own older rival.
+    ordered.dedup_by(|a, b| a.0.arn == b.0.arn);
     let services_seen: BTreeSet<&str> = intents.iter().map(|(s, _)| s.arn.as_str()).collect();
 
     // 1. Resolve every publishable service; collect statuses of the others.
     let mut candidates: Vec<(DesiredService<'_>, Vec<String>)> = Vec::new();
     let mut kept: BTreeSet<&str> = BTreeSet::new();
-    let mut withdrawn: Vec<(&EcsService, bool)> = Vec::new();
+    let mut withdrawn: Vec<(&EcsService, &ServiceIntent)> = Vec::new();
     for (service, intent) in &ordered {
         match intent {
-            ServiceIntent::Unmanaged => {
+            ServiceIntent::Unmanaged | ServiceIntent::Withdraw { .. } => {
                 if owned.groups.contains_key(service.arn.as_str())
                     || owned.rules.contains_key(service.arn.as_str())
                 {
-                    withdrawn.push((service, true));
+                    withdrawn.push((service, intent));
                 }
             }
             ServiceIntent::Invalid { errors, warnings } => {
@@ -331,15 +354,22 @@ pub fn plan(
                 };
                 match resolved {
                     Ok((listener_arn, lb)) => candidates.push((
-                        desired_service(&config.ownership, service, intent, &listener_arn, lb),
+                        desired_service(
+                            &config.ownership,
+                            service,
+                            intent,
+                            &listener_arn,
+                            lb,
+                            observed.read_at,
+                        ),
                         warnings.clone(),
                     )),
                     Err(p) => {
                         kept.insert(&service.arn);
-                        let state = if observed.complete() || p.key.is_some() {
-                            ServiceState::Invalid
-                        } else {
+                        let state = if p.key.is_none() || !observed.complete() {
                             ServiceState::Error
+                        } else {
+                            ServiceState::Invalid
                         };
                         let mut s =
                             status(service, state, Some(intent), owned.resources(&service.arn));
@@ -355,17 +385,12 @@ pub fn plan(
     // 2. Conflicts (older wins) and quotas, in age order.
     let mut claims: BTreeMap<(String, String, String), String> = BTreeMap::new();
     let mut explicit: BTreeMap<(String, u32), String> = BTreeMap::new();
-    let mut rules_per_alb: BTreeMap<String, usize> = BTreeMap::new();
+    let mut rules_per_alb: BTreeMap<String, usize> = observed.rules_per_load_balancer.clone();
+    let rules_quota = observed.rules_quota.unwrap_or(MAX_RULES_PER_ALB);
     let mut groups_per_alb: BTreeMap<String, usize> = BTreeMap::new();
-    for r in observed.rules.iter().filter(|r| !r.is_default()) {
-        if let Some(l) = observed.listeners.get(&r.listener_arn) {
-            *rules_per_alb
-                .entry(l.load_balancer_arn.clone())
-                .or_default() += 1;
-        }
-    }
     for g in &observed.target_groups {
-        for lb in &g.load_balancer_arns {
+        let distinct: BTreeSet<&String> = g.load_balancer_arns.iter().collect();
+        for lb in distinct {
             *groups_per_alb.entry(lb.clone()).or_default() += 1;
         }
     }
@@ -508,11 +533,11 @@ pub fn plan(
             let new_groups = usize::from(!has_group);
             let rules_now = rules_per_alb.get(&lb).copied().unwrap_or(0);
             let groups_now = groups_per_alb.get(&lb).copied().unwrap_or(0);
-            if new_rules > 0 && rules_now + new_rules > MAX_RULES_PER_ALB {
+            if new_rules > 0 && rules_now + new_rules > rules_quota {
                 state = ServiceState::Quota;
                 problems.push(problem(
                     None,
-                    format!("load balancer {lb} would have {} rules, over its quota of {MAX_RULES_PER_ALB}", rules_now + new_rules),
+                    format!("load balancer {lb} would have {} rules across its listeners, over its quota of {rules_quota}", rules_now + new_rules),
                 ));
             } else if new_groups > 0 && groups_now + new_groups > MAX_TARGET_GROUPS_PER_ALB {
                 state = ServiceState::Quota;
@@ -573,8 +598,20 @@ pub fn plan(
 
     // 3. Priorities per listener, then the changes of every winner.
     let placed = place_priorities(config, observed, &owned, &winners, &mut out);
+    let mut ready: BTreeMap<&str, bool> = BTreeMap::new();
+    let mut serving: BTreeMap<&str, String> = BTreeMap::new();
+    let mut waiting: BTreeMap<&str, String> = BTreeMap::new();
     for (i, desired) in winners.iter().enumerate() {
-        service_changes(config, observed, &owned, desired, &placed, i, &mut changes);
+        let outcome = service_changes(config, observed, &owned, desired, &placed, i, &mut changes);
+        let arn = desired.service.arn.as_str();
+        out.health_wanted.extend(outcome.health_wanted);
+        if let Some(group) = outcome.serving {
+            ready.insert(arn, has_healthy_targets(observed, &group) == Some(true));
+            serving.insert(arn, group);
+        }
+        if let Some(w) = outcome.waiting {
+            waiting.insert(arn, w);
+        }
     }
     let mut renumbering: BTreeMap<String, Vec<(String, u32)>> = BTreeMap::new();
     for (listener, moves) in placed.moves {
@@ -598,10 +635,42 @@ pub fn plan(
     // Names of services whose resources stay as they are (invalid, conflicting, or in a
     // cluster this controller does not watch) are neither rewritten nor withdrawn.
     let keep = |service_arn: &str| kept.contains(service_arn) || !watched(config, service_arn);
+    let is_ready = |arn: &str| ready.get(arn).copied().unwrap_or(false);
     if !config.hosted_zones.is_empty() {
-        plan_service_dns(config, observed, &winners, &keep, &mut changes, &mut out);
+        plan_service_dns(
+            config,
+            observed,
+            &winners,
+            &is_ready,
+            &keep,
+            &mut changes,
+            &mut out,
+        );
     }
-    plan_service_cloudmap(config, observed, &winners, &keep, &mut changes, &mut out);
+    plan_service_cloudmap(
+        config,
+        observed,
+        &winners,
+        &is_ready,
+        &keep,
+        &mut changes,
+        &mut out,
+    );
+    // Names wait for healthy targets: read the serving group's health when it was not.
+    for status in &mut out.services {
+        let arn = status.service_arn.as_str();
+        if !status.waiting.is_empty()
+            && let Some(group) = serving.get(arn)
+            && !observed.targets.contains_key(group)
+        {
+            out.health_wanted.push(group.clone());
+        }
+        if let Some(w) = waiting.get(arn) {
+            status.waiting.push(w.clone());
+        }
+    }
+    out.health_wanted.sort();
+    out.health_wanted.dedup();
 
     // 5. Withdraw what belongs to services that no longer ask for it.
     for service_arn in owned
@@ -621,8 +690,11 @@ pub fn plan(
         }
         withdraw(&owned, service_arn, None, &mut changes, &mut out);
     }
-    for (service, _) in withdrawn {
+    for (service, intent) in withdrawn {
         withdraw(&owned, &service.arn, Some(service), &mut changes, &mut out);
+        if let (ServiceIntent::Withdraw { warnings }, Some(s)) = (intent, out.services.last_mut()) {
+            s.warnings = warnings.clone();
+        }
     }
 
     // 6. Policy and partial reads.
@@ -659,7 +731,9 @@ pub fn plan(
         .filter_map(|c| c.service_arn.as_deref())
         .collect();
     for s in &mut out.services {
-        if s.state == ServiceState::Published && pending.contains(s.service_arn.as_str()) {
+        if s.state == ServiceState::Published
+            && (pending.contains(s.service_arn.as_str()) || !s.waiting.is_empty())
+        {
             s.state = ServiceState::Pending;
         }
     }
@@ -684,6 +758,7 @@ fn plan_service_dns(
     config: &PlanConfig,
     observed: &Observed,
     winners: &[DesiredService<'_>],
+    ready: &dyn Fn(&str) -> bool,
     keep: &dyn Fn(&str) -> bool,
     changes: &mut Vec<PlannedChange>,
     out: &mut Plan,
@@ -701,6 +776,7 @@ fn plan_service_dns(
                 dns: &d.intent.dns,
                 hosts: &d.intent.hosts,
                 load_balancer: observed.load_balancers.get(&d.load_balancer_arn)?,
+                ready: ready(&d.service.arn),
             })
         })
         .collect();
@@ -728,6 +804,12 @@ fn fold_name_outcomes(
         };
         status.resources.extend(outcome.records.iter().cloned());
         status.warnings.extend(outcome.warnings.iter().cloned());
+        if !outcome.waiting.is_empty() {
+            status.waiting.push(format!(
+                "DNS {} waits for healthy targets: a name is published only once it can be served",
+                outcome.waiting.join(", ")
+            ));
+        }
         if !outcome.conflicts.is_empty() {
             status.state = ServiceState::DnsConflict;
             status.problems.extend(outcome.conflicts.iter().cloned());
@@ -741,12 +823,36 @@ fn plan_service_cloudmap(
     config: &PlanConfig,
     observed: &Observed,
     winners: &[DesiredService<'_>],
+    ready: &dyn Fn(&str) -> bool,
     keep: &dyn Fn(&str) -> bool,
     changes: &mut Vec<PlannedChange>,
     out: &mut Plan,
 ) {
+    // Like a DNS name, an instance is registered only once requests can be served; one
+    // that exists stays managed.
+    let registered = |arn: &str| {
+        observed.cloudmap.instances.values().flatten().any(|i| {
+            i.attributes
+                .get(cloudmap::SERVICE_ATTRIBUTE)
+                .map(String::as_str)
+                == Some(arn)
+                && i.attributes
+                    .get(cloudmap::OWNER_ATTRIBUTE)
+                    .map(String::as_str)
+                    == Some(config.ownership.owner_id())
+        })
+    };
+    let mut cm_waiting: BTreeSet<&str> = BTreeSet::new();
     let cm_winners: Vec<cloudmap::CloudMapWinner<'_>> = winners
         .iter()
+        .filter(|d| {
+            let go =
+                d.intent.cloudmap.is_none() || ready(&d.service.arn) || registered(&d.service.arn);
+            if !go {
+                cm_waiting.insert(d.service.arn.as_str());
+            }
+            go
+        })
         .filter_map(|d| {
             Some(cloudmap::CloudMapWinner {
                 service: d.service,
@@ -763,7 +869,21 @@ fn plan_service_cloudmap(
             "Cloud Map namespace {name} (--cloudmap-namespace) was not found"
         ));
     }
-    let planned = cloudmap::plan_cloudmap(&config.ownership, &observed.cloudmap, &cm_winners, keep);
+    // A service waiting for health keeps its Cloud Map service (made or not) as it is.
+    let keep_waiting = |arn: &str| keep(arn) || cm_waiting.contains(arn);
+    let planned = cloudmap::plan_cloudmap(
+        &config.ownership,
+        &observed.cloudmap,
+        &cm_winners,
+        &keep_waiting,
+    );
+    for status in &mut out.services {
+        if cm_waiting.contains(status.service_arn.as_str()) {
+            status
+                .waiting
+                .push("Cloud Map registration waits for healthy targets".into());
+        }
+    }
     out.managed.insert("cloudmap-instance", planned.managed);
     changes.extend(planned.changes);
     fold_name_outcomes(&planned.outcomes, &mut out.services);
@@ -859,6 +979,26 @@ fn place_priorities(
     placed
 }
 
+/// What planning one winner found besides its changes.
+#[derive(Debug, Default)]
+struct WinnerOutcome {
+    /// The group its rules forward to once this pass is applied (`None`: created this pass).
+    serving: Option<String>,
+    /// Target groups whose health decides the next step and was not read this pass.
+    health_wanted: Vec<String>,
+    /// Why it is not fully published yet.
+    waiting: Option<String>,
+}
+
+/// True when the read health of `arn` shows a healthy target.
+fn has_healthy_targets(observed: &Observed, arn: &str) -> Option<bool> {
+    observed.targets.get(arn).map(|targets| {
+        targets
+            .iter()
+            .any(|t| t.state == TargetHealthState::Healthy)
+    })
+}
+
 fn service_changes(
     config: &PlanConfig,
     observed: &Observed,
@@ -867,9 +1007,10 @@ fn service_changes(
     placed: &Placed,
     index: usize,
     changes: &mut Vec<PlannedChange>,
-) {
+) -> WinnerOutcome {
     let service = desired.service;
     let spec = &desired.target_group;
+    let mut outcome = WinnerOutcome::default();
     let my_groups = owned
         .groups
         .get(service.arn.as_str())
@@ -881,66 +1022,173 @@ fn service_changes(
         .map(Vec::as_slice)
         .unwrap_or_default();
 
-    // Target group: reuse by name (the name encodes every immutable field).
-    let current = my_groups.iter().find(|g| g.name == spec.name);
-    let target = match current {
-        Some(g) => {
-            if g.health_check != spec.health_check {
-                changes.push(PlannedChange::new(
-                    service,
-                    Change::ModifyHealthCheck {
-                        arn: g.arn.clone(),
-                        name: g.name.clone(),
-                        health_check: spec.health_check.clone(),
-                    },
-                    format!(
-                        "health check differs: {}",
-                        change::describe_health_check_drift(&g.health_check, &spec.health_check)
-                    ),
-                ));
-            }
-            let drift: Vec<String> = spec
-                .attributes
-                .iter()
-                .filter(|(k, v)| g.attributes.get(*k) != Some(*v))
-                .map(|(k, v)| {
-                    format!(
-                        "{k} {} → {v}",
-                        g.attributes.get(k).map(String::as_str).unwrap_or("unset")
-                    )
-                })
-                .collect();
-            if !drift.is_empty() {
-                changes.push(PlannedChange::new(
-                    service,
-                    Change::ModifyAttributes {
-                        arn: g.arn.clone(),
-                        name: g.name.clone(),
-                        attributes: spec.attributes.clone(),
-                    },
-                    format!("attributes differ: {}", drift.join(", ")),
-                ));
-            }
-            TargetGroupRef::Existing(g.arn.clone())
-        }
-        None => {
-            changes.push(PlannedChange::new(
-                service,
-                Change::CreateTargetGroup {
-                    spec: spec.clone(),
-                    extra_attributes: non_default_attributes(&spec.attributes),
-                },
-                if my_groups.is_empty() {
-                    "new service".to_string()
-                } else {
-                    "an immutable setting changed: replacement".to_string()
-                },
-            ));
-            TargetGroupRef::New(spec.name.clone())
-        }
+    let target = target_group_changes(service, spec, my_groups, changes);
+    // A replacement (an immutable setting changed): traffic stays on the group the rules
+    // forward to now until the new one has healthy targets; meanwhile the new group is
+    // staged at weight 0 in the rules (so ECS accepts it) and attached beside the old one.
+    let serving_old: Option<&TargetGroup> = my_rules
+        .iter()
+        .flat_map(|r| &r.forward_target_groups)
+        .filter_map(|arn| my_groups.iter().find(|g| g.arn == *arn))
+        .find(|g| g.name != spec.name)
+        .copied();
+    let new_ready = match &target {
+        TargetGroupRef::Existing(arn) => has_healthy_targets(observed, arn),
+        TargetGroupRef::New(_) => Some(false),
     };
+    let replacing = serving_old.filter(|_| new_ready != Some(true));
+    if let (Some(old), TargetGroupRef::Existing(arn)) = (replacing, &target) {
+        if new_ready.is_none() {
+            outcome.health_wanted.push(arn.clone());
+        }
+        outcome.waiting = Some(format!(
+            "replacing target group {} with {}: waiting for healthy targets in the new group{}; traffic stays on the old one",
+            old.name,
+            spec.name,
+            created_ago(observed, my_groups, arn)
+        ));
+    } else if let Some(old) = replacing {
+        outcome.waiting = Some(format!(
+            "replacing target group {} with {}: the new group is created this pass; traffic stays on the old one",
+            old.name, spec.name
+        ));
+    }
+    let (forward, staged) = match replacing {
+        Some(old) => (
+            TargetGroupRef::Existing(old.arn.clone()),
+            Some(target.clone()),
+        ),
+        None => (target.clone(), None),
+    };
+    outcome.serving = match &forward {
+        TargetGroupRef::Existing(arn) => Some(arn.clone()),
+        TargetGroupRef::New(_) => None,
+    };
+    rule_changes(
+        config, owned, desired, placed, index, my_rules, &forward, &staged, changes,
+    );
+    attachment_changes(observed, owned, desired, &target, replacing, changes);
+    if desired.intent.targets == TargetsMode::Direct {
+        direct_changes(observed, desired, &target, changes);
+    }
 
-    // Rules.
+    // Old target groups of this service (replaced, or from another VPC): after everything,
+    // except the one still serving while its replacement gets healthy.
+    for g in my_groups
+        .iter()
+        .filter(|g| g.name != spec.name)
+        .filter(|g| replacing.is_none_or(|old| old.arn != g.arn))
+    {
+        changes.push(PlannedChange::new(
+            service,
+            Change::DeleteTargetGroup {
+                arn: g.arn.clone(),
+                name: g.name.clone(),
+            },
+            "replaced",
+        ));
+    }
+    outcome
+}
+
+/// ", for 3m" from the group's creation tag, when it has one.
+fn created_ago(observed: &Observed, groups: &[&TargetGroup], arn: &str) -> String {
+    let created = groups
+        .iter()
+        .find(|g| g.arn == arn)
+        .and_then(|g| g.tags.get(ownership::CREATED_TAG))
+        .and_then(|t| t.parse::<i64>().ok());
+    match created {
+        Some(c) if observed.read_at > c => {
+            let secs = u64::try_from(observed.read_at - c).unwrap_or_default();
+            format!(
+                " for {}",
+                humantime::format_duration(std::time::Duration::from_secs(secs))
+            )
+        }
+        _ => String::new(),
+    }
+}
+
+/// Creates the desired group, or repairs the mutable settings of the existing one.
+fn target_group_changes(
+    service: &EcsService,
+    spec: &crate::state::TargetGroupSpec,
+    my_groups: &[&TargetGroup],
+    changes: &mut Vec<PlannedChange>,
+) -> TargetGroupRef {
+    // Reuse by name (the name encodes every immutable field).
+    let Some(g) = my_groups.iter().find(|g| g.name == spec.name) else {
+        changes.push(PlannedChange::new(
+            service,
+            Change::CreateTargetGroup {
+                spec: spec.clone(),
+                extra_attributes: non_default_attributes(&spec.attributes),
+            },
+            if my_groups.is_empty() {
+                "new service".to_string()
+            } else {
+                "an immutable setting changed: replacement".to_string()
+            },
+        ));
+        return TargetGroupRef::New(spec.name.clone());
+    };
+    if g.health_check != spec.health_check {
+        changes.push(PlannedChange::new(
+            service,
+            Change::ModifyHealthCheck {
+                arn: g.arn.clone(),
+                name: g.name.clone(),
+                health_check: spec.health_check.clone(),
+            },
+            format!(
+                "health check differs: {}",
+                change::describe_health_check_drift(&g.health_check, &spec.health_check)
+            ),
+        ));
+    }
+    let drift: Vec<String> = spec
+        .attributes
+        .iter()
+        .filter(|(k, v)| g.attributes.get(*k) != Some(*v))
+        .map(|(k, v)| {
+            format!(
+                "{k} {} → {v}",
+                g.attributes.get(k).map(String::as_str).unwrap_or("unset")
+            )
+        })
+        .collect();
+    if !drift.is_empty() {
+        changes.push(PlannedChange::new(
+            service,
+            Change::ModifyAttributes {
+                arn: g.arn.clone(),
+                name: g.name.clone(),
+                attributes: spec.attributes.clone(),
+            },
+            format!("attributes differ: {}", drift.join(", ")),
+        ));
+    }
+    TargetGroupRef::Existing(g.arn.clone())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rule_changes(
+    config: &PlanConfig,
+    owned: &Owned<'_>,
+    desired: &DesiredService<'_>,
+    placed: &Placed,
+    index: usize,
+    my_rules: &[&Rule],
+    forward: &TargetGroupRef,
+    staged: &Option<TargetGroupRef>,
+    changes: &mut Vec<PlannedChange>,
+) {
+    let service = desired.service;
+    let is = |r: &TargetGroupRef, arns: &[String]| match r {
+        TargetGroupRef::Existing(a) => arns.len() == 1 && arns[0] == *a,
+        TargetGroupRef::New(_) => false,
+    };
     let mut wanted_rules = BTreeSet::new();
     for (j, rule) in desired.rules.iter().enumerate() {
         let Some(&priority) = placed.priorities.get(&(index, j)) else {
@@ -949,11 +1197,14 @@ fn service_changes(
         match existing_rule(owned, desired, &rule.key) {
             Some(existing) => {
                 wanted_rules.insert(existing.arn.as_str());
-                let target_differs = existing.forward_target_groups.len() != 1
-                    || !matches!(&target, TargetGroupRef::Existing(a) if *a == existing.forward_target_groups[0]);
+                let staged_differs = match staged {
+                    Some(s) => !is(s, &existing.staged_target_groups),
+                    None => !existing.staged_target_groups.is_empty(),
+                };
                 if existing.hosts != rule.hosts
                     || existing.paths != rule.paths
-                    || target_differs
+                    || !is(forward, &existing.forward_target_groups)
+                    || staged_differs
                     || existing.other_conditions > 0
                     || existing.other_actions > 0
                 {
@@ -963,9 +1214,14 @@ fn service_changes(
                             arn: existing.arn.clone(),
                             hosts: rule.hosts.clone(),
                             paths: rule.paths.clone(),
-                            target: target.clone(),
+                            target: forward.clone(),
+                            staged: staged.clone(),
                         },
-                        "rule conditions or action differ",
+                        if staged.is_some() {
+                            "stage the replacement target group beside the serving one"
+                        } else {
+                            "rule conditions or action differ"
+                        },
                     ));
                 }
             }
@@ -976,7 +1232,7 @@ fn service_changes(
                     priority,
                     hosts: rule.hosts.clone(),
                     paths: rule.paths.clone(),
-                    target: target.clone(),
+                    target: forward.clone(),
                     tags: config.ownership.tags(&service.arn, &rule.key),
                 },
                 "new rule",
@@ -995,35 +1251,58 @@ fn service_changes(
             "rule no longer wanted",
         ));
     }
+}
 
-    // Attachment.
+/// The service's `loadBalancers`: entries of others kept (unless their target group no
+/// longer exists: ECS would refuse the whole update), ours for the serving group and, while
+/// a replacement gets healthy, for the new one beside it.
+fn attachment_changes(
+    observed: &Observed,
+    owned: &Owned<'_>,
+    desired: &DesiredService<'_>,
+    target: &TargetGroupRef,
+    replacing: Option<&TargetGroup>,
+    changes: &mut Vec<PlannedChange>,
+) {
+    let service = desired.service;
+    let exists = |arn: &str| {
+        !observed.target_groups_complete || observed.target_groups.iter().any(|g| g.arn == arn)
+    };
     let foreign: Vec<LoadBalancerAttachment> = service
         .load_balancers
         .iter()
-        .filter(|lb| {
-            !lb.target_group_arn
-                .as_deref()
-                .is_some_and(|a| owned.group_arns.contains(a))
+        .filter(|lb| match lb.target_group_arn.as_deref() {
+            Some(a) => !owned.group_arns.contains(a) && exists(a),
+            None => true,
         })
         .cloned()
         .collect();
+    let ecs = desired.intent.targets == TargetsMode::Ecs;
+    let ours = |target: TargetGroupRef| AttachmentEntry::Ours {
+        target,
+        container: desired.intent.container.clone(),
+        port: i32::from(desired.intent.container_port),
+    };
     let mut wanted: Vec<AttachmentEntry> =
         foreign.iter().cloned().map(AttachmentEntry::Keep).collect();
-    if desired.intent.targets == TargetsMode::Ecs {
-        wanted.push(AttachmentEntry::Ours {
-            target: target.clone(),
-            container: desired.intent.container.clone(),
-            port: i32::from(desired.intent.container_port),
-        });
-    }
-    let current_matches = match &target {
-        TargetGroupRef::New(_) => {
-            desired.intent.targets == TargetsMode::Direct
-                && foreign.len() == service.load_balancers.len()
+    let old_entry = replacing.and_then(|old| {
+        service
+            .load_balancers
+            .iter()
+            .find(|lb| lb.target_group_arn.as_deref() == Some(old.arn.as_str()))
+    });
+    if ecs {
+        if let Some(entry) = old_entry {
+            wanted.push(AttachmentEntry::Keep(entry.clone()));
         }
+        wanted.push(ours(target.clone()));
+    }
+    let current_matches = match target {
+        TargetGroupRef::New(_) => !ecs && foreign.len() == service.load_balancers.len(),
         TargetGroupRef::Existing(arn) => {
             let mut want: Vec<LoadBalancerAttachment> = foreign.clone();
-            if desired.intent.targets == TargetsMode::Ecs {
+            if ecs {
+                want.extend(old_entry.cloned());
                 want.push(LoadBalancerAttachment {
                     target_group_arn: Some(arn.clone()),
                     load_balancer_name: None,
@@ -1049,64 +1328,59 @@ fn service_changes(
             "the service's loadBalancers must carry its target group (starts an ECS deployment)",
         ));
     }
+}
 
-    // Direct registration.
-    if desired.intent.targets == TargetsMode::Direct {
-        let port = i32::from(desired.intent.container_port);
-        let running: BTreeSet<Target> = observed
-            .tasks
-            .get(&service.arn)
+/// `alb.targets=direct`: running tasks registered, stopped ones deregistered.
+fn direct_changes(
+    observed: &Observed,
+    desired: &DesiredService<'_>,
+    target: &TargetGroupRef,
+    changes: &mut Vec<PlannedChange>,
+) {
+    let service = desired.service;
+    let port = i32::from(desired.intent.container_port);
+    let running: BTreeSet<Target> = observed
+        .tasks
+        .get(&service.arn)
+        .into_iter()
+        .flatten()
+        .filter(|t| t.last_status == "RUNNING")
+        .filter_map(|t| t.private_ip.clone().map(|id| Target { id, port }))
+        .collect();
+    let registered: BTreeSet<Target> = match target {
+        TargetGroupRef::Existing(arn) => observed
+            .targets
+            .get(arn)
             .into_iter()
             .flatten()
-            .filter(|t| t.last_status == "RUNNING")
-            .filter_map(|t| t.private_ip.clone().map(|id| Target { id, port }))
-            .collect();
-        let registered: BTreeSet<Target> = match &target {
-            TargetGroupRef::Existing(arn) => observed
-                .targets
-                .get(arn)
-                .into_iter()
-                .flatten()
-                .cloned()
-                .collect(),
-            TargetGroupRef::New(_) => BTreeSet::new(),
-        };
-        let add: Vec<Target> = running.difference(&registered).cloned().collect();
-        if !add.is_empty() {
-            changes.push(PlannedChange::new(
-                service,
-                Change::RegisterTargets {
-                    target: target.clone(),
-                    targets: add,
-                },
-                "running tasks not registered",
-            ));
-        }
-        if let TargetGroupRef::Existing(arn) = &target {
-            let gone: Vec<Target> = registered.difference(&running).cloned().collect();
-            if !gone.is_empty() {
-                changes.push(PlannedChange::new(
-                    service,
-                    Change::DeregisterTargets {
-                        arn: arn.clone(),
-                        targets: gone,
-                    },
-                    "registered targets whose tasks are no longer running",
-                ));
-            }
-        }
-    }
-
-    // Old target groups of this service (replaced, or from another VPC): after everything.
-    for g in my_groups.iter().filter(|g| g.name != spec.name) {
+            .filter(|t| t.state != TargetHealthState::Draining)
+            .map(|t| t.target.clone())
+            .collect(),
+        TargetGroupRef::New(_) => BTreeSet::new(),
+    };
+    let add: Vec<Target> = running.difference(&registered).cloned().collect();
+    if !add.is_empty() {
         changes.push(PlannedChange::new(
             service,
-            Change::DeleteTargetGroup {
-                arn: g.arn.clone(),
-                name: g.name.clone(),
+            Change::RegisterTargets {
+                target: target.clone(),
+                targets: add,
             },
-            "replaced",
+            "running tasks not registered",
         ));
+    }
+    if let TargetGroupRef::Existing(arn) = target {
+        let gone: Vec<Target> = registered.difference(&running).cloned().collect();
+        if !gone.is_empty() {
+            changes.push(PlannedChange::new(
+                service,
+                Change::DeregisterTargets {
+                    arn: arn.clone(),
+                    targets: gone,
+                },
+                "registered targets whose tasks are no longer running",
+            ));
+        }
     }
 }
 

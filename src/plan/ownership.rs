@@ -11,6 +11,9 @@ use crate::state::Tags;
 pub const OWNER_TAG: &str = "ecs-ingress/owner";
 pub const SERVICE_TAG: &str = "ecs-ingress/service";
 pub const RESOURCE_TAG: &str = "ecs-ingress/resource";
+/// On target groups: when it was created (seconds since the epoch), so a replacement that
+/// never gets healthy can say for how long, even after a restart.
+pub const CREATED_TAG: &str = "ecs-ingress/created";
 
 /// The identity of this controller.
 #[derive(Debug, Clone, PartialEq, Eq)]

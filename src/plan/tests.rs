@@ -86,6 +86,7 @@ fn foreign_rule(host: &str, priority: u32) -> Rule {
         paths: vec![],
         other_conditions: 0,
         forward_target_groups: vec!["tg".into()],
+        staged_target_groups: vec![],
         other_actions: 0,
         tags: Tags::new(),
     }

@@ -177,6 +177,22 @@ impl Moto {
         )
     }
 
+    /// What ECS does after an UpdateService and moto does not: registers the service's
+    /// running tasks in its target groups (moto then reports them healthy). Returns the
+    /// target groups registered in.
+    pub fn ecs_deploys(&self, seed: &Seed, name: &str) -> Vec<String> {
+        let net = seed.raw.to_string();
+        let out = self.script(&["deploy", "--network", &net, "--name", name]);
+        out["target_groups"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Runs the ecs-ingress binary with `args` against this server.
     pub fn ecs_ingress(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_ecs-ingress"))

@@ -60,6 +60,7 @@ impl Case {
                 dns: d,
                 hosts: h,
                 load_balancer: l,
+                ready: true,
             })
             .collect();
         plan_dns(OWNER, &self.zones, &self.records, &ws, &|_| false)
@@ -139,12 +140,12 @@ fn alias_by_default_with_aaaa_for_dualstack_and_cname_with_ttl() {
 
 #[test]
 fn marker_round_trips_and_rejects_anything_else() {
-    let v = marker_value(OWNER, "arn:svc", &["A".into(), "AAAA".into()]);
+    let v = marker_value(OWNER, &["arn:svc".into()], &["A".into(), "AAAA".into()]);
     assert_eq!(
         parse_marker(&v),
         Some(Marker {
             owner: OWNER.into(),
-            service: "arn:svc".into(),
+            services: vec!["arn:svc".into()],
             types: vec!["A".into(), "AAAA".into()],
         })
     );
@@ -226,7 +227,7 @@ fn foreign_records_and_other_owners_are_conflicts_never_touched() {
     let other_owner = record(
         "_ecs-ingress.b.in.example.com",
         "TXT",
-        &marker_value("other", "arn:x", &["A".into()]),
+        &marker_value("other", &["arn:x".into()], &["A".into()]),
     );
     case.records
         .insert("ZIN".into(), vec![foreign, other_owner]);
@@ -263,8 +264,58 @@ fn foreign_records_and_other_owners_are_conflicts_never_touched() {
 }
 
 #[test]
-fn the_older_service_keeps_a_shared_name() {
+fn services_routed_by_path_on_one_alb_share_a_name_until_the_last_goes() {
+    let mut case = Case::new();
+    let mut w = vec![
+        (
+            service("web"),
+            dns(DnsType::Alias, None, None),
+            hosts(&["h.in.example.com"]),
+            lb(false),
+        ),
+        (
+            service("api"),
+            dns(DnsType::Alias, None, None),
+            hosts(&["h.in.example.com"]),
+            lb(false),
+        ),
+    ];
+    let plan = case.plan(&w);
+    assert_eq!(plan.changes.len(), 1, "one record for the shared name");
+    for (s, ..) in &w {
+        assert!(
+            plan.outcomes[&s.arn].conflicts.is_empty(),
+            "{:?}",
+            plan.outcomes[&s.arn]
+        );
+    }
+    case.apply(&plan);
+    assert!(case.plan(&w).changes.is_empty(), "converged");
+    // The older one withdraws: the name stays, its marker names only the other.
+    w.remove(0);
+    let plan = case.plan(&w);
+    assert_eq!(plan.changes.len(), 1);
+    assert!(
+        matches!(&plan.changes[0].change, Change::UpsertRecords { upsert, .. }
+            if upsert.iter().any(|r| r.values.iter().any(|v| v.contains("service=arn:aws:ecs:us-east-1:1:service/main/api ")))),
+        "{:?}",
+        plan.changes[0].change
+    );
+    case.apply(&plan);
+    // The last one goes: so does the name.
+    let plan = case.plan(&[]);
+    assert!(
+        matches!(&plan.changes[..], [c] if matches!(c.change, Change::DeleteRecords { .. })),
+        "{:?}",
+        plan.changes
+    );
+}
+
+#[test]
+fn the_older_service_keeps_a_name_wanted_on_another_alb() {
     let case = Case::new();
+    let other =
+        super::super::fixtures::load_balancer(false, "internal-lb-2.us-east-1.elb.amazonaws.com");
     let w = vec![
         (
             service("old"),
@@ -276,7 +327,7 @@ fn the_older_service_keeps_a_shared_name() {
             service("new"),
             dns(DnsType::Alias, Some(&["x.in.example.com"]), None),
             hosts(&["new.in.example.com"]),
-            lb(false),
+            other,
         ),
     ];
     let plan = case.plan(&w);

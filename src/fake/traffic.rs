@@ -1,0 +1,426 @@
+//! What a client of the ALB sees: target registration and health as ECS and ELB make them,
+//! and the served-traffic oracle.
+//!
+//! Written from AWS's documentation, not from the controller's code:
+//! - ECS registers a service's running tasks in every target group of its `loadBalancers`
+//!   when a deployment starts (UpdateService) or a task starts, and deregisters them when
+//!   the group leaves the list or the task stops ("Use load balancing to distribute Amazon
+//!   ECS service traffic").
+//! - A registered target is `initial` until it passed `HealthyThresholdCount` consecutive
+//!   checks, one every `HealthCheckIntervalSeconds`; a deregistered one is `draining` for
+//!   the group's deregistration delay and receives no new requests ("Health checks for
+//!   Application Load Balancer target groups", "Deregistration delay").
+//! - A request resolves its name in Route 53, reaches the ALB the record points at, is
+//!   matched by the listener's rules in priority order (host-header case-insensitive,
+//!   path-pattern case-sensitive, `*` and `?` wildcards; the default rule last) and is
+//!   forwarded to a target group with a weight above 0, which routes it to a healthy target
+//!   ("Listener rules for your Application Load Balancer").
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::world::World;
+use crate::state::{RecordSet, Rule, Target};
+
+/// What AWS reports for a registered target (DescribeTargetHealth `State`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FakeTargetState {
+    Initial,
+    Healthy,
+    Unhealthy,
+    Draining,
+}
+
+/// When a target was registered, and when its draining ends.
+#[derive(Debug, Clone, Copy)]
+pub struct Registration {
+    pub since: Instant,
+    pub draining_until: Option<Instant>,
+}
+
+/// Where a request for (host, path) ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Served {
+    /// Forwarded to target groups that all have healthy targets; the services those
+    /// targets' tasks belong to.
+    By(BTreeSet<String>),
+    /// No record answers for the host.
+    NoRecord,
+    /// The record points at a name that is no load balancer here.
+    Dangling(String),
+    /// The ALB's default action answers (the seed's "invalid" target group: a 502/503).
+    DefaultAction,
+    /// A rule answers with something other than a forward (redirect, fixed response).
+    OtherAction(String),
+    /// The matching rule forwards to a group without healthy targets.
+    NoHealthyTargets { rule: String, target_group: String },
+}
+
+/// AWS's own wildcard matching for host and path conditions: `*` any run, `?` one char.
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while t < text.len() {
+        if p < pattern.len() && (pattern[p] == b'?' || pattern[p] == text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == b'*' {
+            star = Some(p);
+            mark = t;
+            p += 1;
+        } else if let Some(s) = star {
+            p = s + 1;
+            mark += 1;
+            t = mark;
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+fn rule_matches(rule: &Rule, host: &str, path: &str) -> bool {
+    if rule.is_default() {
+        return true;
+    }
+    // Conditions we do not model (headers, source IPs...) are not met by a plain request.
+    if rule.other_conditions > 0 {
+        return false;
+    }
+    let host = host.to_ascii_lowercase();
+    let host_ok = rule.hosts.is_empty()
+        || rule
+            .hosts
+            .iter()
+            .any(|h| glob(h.to_ascii_lowercase().as_bytes(), host.as_bytes()));
+    let path_ok = rule.paths.is_empty()
+        || rule
+            .paths
+            .iter()
+            .any(|p| glob(p.as_bytes(), path.as_bytes()));
+    host_ok && path_ok
+}
+
+fn answers(record: &RecordSet, host: &str) -> bool {
+    record.name.eq_ignore_ascii_case(host.trim_end_matches('.'))
+        && record.set_identifier.is_none()
+        && matches!(record.record_type.as_str(), "A" | "AAAA" | "CNAME")
+}
+
+impl World {
+    /// The state of a registered (or draining) target now.
+    pub fn target_state(&self, target_group_arn: &str, target: &Target) -> FakeTargetState {
+        let Some(reg) = self
+            .registrations
+            .get(&(target_group_arn.to_string(), target.clone()))
+        else {
+            return FakeTargetState::Unhealthy;
+        };
+        let now = Instant::now();
+        if reg.draining_until.is_some() {
+            return FakeTargetState::Draining;
+        }
+        let Some(group) = self.target_groups.get(target_group_arn) else {
+            return FakeTargetState::Unhealthy;
+        };
+        let answers_checks = self.task_service(&target.id).is_some_and(|service| {
+            !self
+                .refuses_health_checks
+                .contains(&(service.to_string(), target.port))
+        });
+        let hc = &group.health_check;
+        let checks = u64::try_from(hc.healthy_threshold.max(1)).unwrap_or(1)
+            * u64::try_from(hc.interval_seconds.max(1)).unwrap_or(1);
+        if now.duration_since(reg.since) < Duration::from_secs(checks) {
+            FakeTargetState::Initial
+        } else if answers_checks {
+            FakeTargetState::Healthy
+        } else {
+            FakeTargetState::Unhealthy
+        }
+    }
+
+    /// The service whose RUNNING task has this IP.
+    pub fn task_service(&self, ip: &str) -> Option<&str> {
+        let task = self.tasks.iter().find(|t| {
+            t.task.last_status == "RUNNING" && t.task.private_ip.as_deref() == Some(ip)
+        })?;
+        let name = task.task.group.as_deref()?.strip_prefix("service:")?;
+        self.services
+            .values()
+            .find(|s| s.service.cluster_arn == task.cluster_arn && s.service.name == name)
+            .map(|s| s.service.arn.as_str())
+    }
+
+    /// Registers targets (RegisterTargets, or ECS on a service's behalf). Registering a
+    /// target that is already registered changes nothing, as on AWS.
+    pub fn register(&mut self, target_group_arn: &str, targets: &[Target]) {
+        let now = Instant::now();
+        for t in targets {
+            let key = (target_group_arn.to_string(), t.clone());
+            let fresh = self
+                .registrations
+                .get(&key)
+                .is_none_or(|r| r.draining_until.is_some());
+            if fresh {
+                self.registrations.insert(
+                    key,
+                    Registration {
+                        since: now,
+                        draining_until: None,
+                    },
+                );
+            }
+            self.targets
+                .entry(target_group_arn.to_string())
+                .or_default()
+                .insert(t.clone());
+        }
+    }
+
+    /// Deregisters targets: they drain for the group's deregistration delay, receiving no
+    /// new requests, then disappear.
+    pub fn deregister(&mut self, target_group_arn: &str, targets: &[Target]) {
+        let delay = self
+            .target_groups
+            .get(target_group_arn)
+            .and_then(|g| g.attributes.get("deregistration_delay.timeout_seconds"))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(300);
+        let until = Instant::now() + Duration::from_secs(delay);
+        for t in targets {
+            if let Some(set) = self.targets.get_mut(target_group_arn) {
+                set.remove(t);
+            }
+            if let Some(reg) = self
+                .registrations
+                .get_mut(&(target_group_arn.to_string(), t.clone()))
+            {
+                reg.draining_until = Some(until);
+            }
+        }
+    }
+
+    /// Registered and draining targets of a group with their states (DescribeTargetHealth).
+    pub fn target_health(&self, target_group_arn: &str) -> Vec<(Target, FakeTargetState)> {
+        let now = Instant::now();
+        self.registrations
+            .iter()
+            .filter(|((g, _), r)| g == target_group_arn && r.draining_until.is_none_or(|u| u > now))
+            .map(|((_, t), _)| (t.clone(), self.target_state(target_group_arn, t)))
+            .collect()
+    }
+
+    /// Targets ECS registers for a service: its running tasks, on the entry's port.
+    fn service_targets(&self, service_arn: &str, port: i32) -> Vec<Target> {
+        let Some(service) = self.services.get(service_arn) else {
+            return Vec::new();
+        };
+        let group = format!("service:{}", service.service.name);
+        self.tasks
+            .iter()
+            .filter(|t| {
+                t.cluster_arn == service.service.cluster_arn
+                    && t.task.group.as_deref() == Some(group.as_str())
+                    && t.task.last_status == "RUNNING"
+            })
+            .filter_map(|t| t.task.private_ip.clone().map(|id| Target { id, port }))
+            .collect()
+    }
+
+    /// ECS's side of a deployment: tasks registered in every listed group, deregistered from
+    /// groups no longer listed.
+    pub(crate) fn ecs_sync_registrations(
+        &mut self,
+        service_arn: &str,
+        before: &[crate::state::LoadBalancerAttachment],
+    ) {
+        let Some(service) = self.services.get(service_arn) else {
+            return;
+        };
+        let now_listed: Vec<(String, i32)> = service
+            .service
+            .load_balancers
+            .iter()
+            .filter_map(|l| Some((l.target_group_arn.clone()?, l.container_port?)))
+            .collect();
+        for (tg, port) in before
+            .iter()
+            .filter_map(|l| Some((l.target_group_arn.clone()?, l.container_port?)))
+        {
+            if !now_listed.contains(&(tg.clone(), port)) {
+                let targets = self.service_targets(service_arn, port);
+                self.deregister(&tg, &targets);
+            }
+        }
+        for (tg, port) in now_listed {
+            let targets = self.service_targets(service_arn, port);
+            self.register(&tg, &targets);
+        }
+    }
+
+    /// Where a request for `host` and `path` ends now.
+    pub fn served(&self, host: &str, path: &str) -> Served {
+        let Some(record) = self
+            .zones
+            .values()
+            .flat_map(|(_, records)| records)
+            .find(|r| answers(r, host))
+        else {
+            return Served::NoRecord;
+        };
+        let target = record
+            .alias
+            .as_ref()
+            .map(|a| a.dns_name.clone())
+            .or_else(|| record.values.first().cloned())
+            .unwrap_or_default()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        let target = target.trim_start_matches("dualstack.");
+        let Some(lb) = self
+            .load_balancers
+            .values()
+            .find(|lb| lb.dns_name.eq_ignore_ascii_case(target))
+        else {
+            return Served::Dangling(target.to_string());
+        };
+        // Clients call the name on HTTP's port when the ALB listens there.
+        let mut listeners: Vec<_> = self
+            .listeners
+            .values()
+            .filter(|l| l.load_balancer_arn == lb.arn)
+            .collect();
+        listeners.sort_by_key(|l| (l.port != Some(80), l.arn.clone()));
+        let Some(listener) = listeners.first() else {
+            return Served::Dangling(target.to_string());
+        };
+        let mut rules: Vec<&Rule> = self
+            .rules
+            .values()
+            .filter(|r| r.listener_arn == listener.arn)
+            .collect();
+        rules.sort_by_key(|r| r.priority.unwrap_or(u32::MAX));
+        let Some(rule) = rules.into_iter().find(|r| rule_matches(r, host, path)) else {
+            return Served::DefaultAction;
+        };
+        if rule.is_default() {
+            return Served::DefaultAction;
+        }
+        if rule.other_actions > 0 || rule.forward_target_groups.is_empty() {
+            return Served::OtherAction(rule.arn.clone());
+        }
+        let mut services = BTreeSet::new();
+        for tg in &rule.forward_target_groups {
+            let healthy: Vec<Target> = self
+                .target_health(tg)
+                .into_iter()
+                .filter(|(_, s)| *s == FakeTargetState::Healthy)
+                .map(|(t, _)| t)
+                .collect();
+            if healthy.is_empty() {
+                return Served::NoHealthyTargets {
+                    rule: rule.arn.clone(),
+                    target_group: tg.clone(),
+                };
+            }
+            services.extend(
+                healthy
+                    .iter()
+                    .filter_map(|t| self.task_service(&t.id).map(str::to_string)),
+            );
+        }
+        Served::By(services)
+    }
+
+    /// True when a record answers for `host`.
+    pub fn has_record(&self, host: &str) -> bool {
+        self.zones
+            .values()
+            .flat_map(|(_, records)| records)
+            .any(|r| answers(r, host))
+    }
+}
+
+/// The served-traffic invariant, checked after every write the fake serves: every expected
+/// (host, path) is served by healthy targets of its service from the moment a record
+/// answers for the host, and once served it stays served until it is released.
+#[derive(Debug, Default)]
+pub struct TrafficCheck {
+    /// (host, path) → service ARN expected to serve it.
+    expected: BTreeMap<(String, String), String>,
+    /// Expected pairs that have been served at least once.
+    published: BTreeSet<(String, String)>,
+    /// Writes checked.
+    pub writes: usize,
+    pub violations: Vec<String>,
+}
+
+impl TrafficCheck {
+    pub fn expect(&mut self, host: &str, path: &str, service_arn: &str) {
+        self.expected.insert(
+            (host.to_string(), path.to_string()),
+            service_arn.to_string(),
+        );
+    }
+
+    /// The test is about to withdraw `host` (or hand it over): nothing is expected of it.
+    pub fn release(&mut self, host: &str) {
+        self.expected.retain(|(h, _), _| h != host);
+        self.published.retain(|(h, _)| h != host);
+    }
+
+    pub fn check(&mut self, world: &World, after: &str) {
+        self.writes += 1;
+        for ((host, path), service) in &self.expected {
+            let served = world.served(host, path);
+            let ok = matches!(&served, Served::By(s) if s.len() == 1 && s.contains(service));
+            let key = (host.clone(), path.clone());
+            if ok {
+                self.published.insert(key);
+                continue;
+            }
+            let why = if self.published.contains(&key) {
+                "stopped being served"
+            } else if world.has_record(host) {
+                "has a record but is not served"
+            } else {
+                continue;
+            };
+            if self.violations.len() < 50 {
+                self.violations.push(format!(
+                    "after write {} ({after}): {host}{path} {why}: {served:?}",
+                    self.writes
+                ));
+            }
+        }
+    }
+
+    /// Expected pairs not served right now.
+    pub fn unserved(&self, world: &World) -> Vec<String> {
+        self.expected
+            .keys()
+            .filter(|(h, p)| !matches!(world.served(h, p), Served::By(_)))
+            .map(|(h, p)| format!("{h}{p}: {:?}", world.served(h, p)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn wildcards_match_as_aws_documents() {
+        assert!(glob(b"*.example.com", b"a.example.com"));
+        assert!(!glob(b"*.example.com", b"example.com"));
+        assert!(glob(b"/api/*", b"/api/x/y"));
+        assert!(!glob(b"/api/*", b"/apix"));
+        assert!(glob(b"/*", b"/"));
+        assert!(glob(b"a?c", b"abc"));
+        assert!(!glob(b"a?c", b"ac"));
+        assert!(glob(b"exact", b"exact"));
+    }
+}

@@ -167,3 +167,34 @@ fn cloudformation_task_role_allows_exactly_what_the_code_calls() {
         .collect();
     diff("ecs-ingress.yaml task role", &allowed, &expected());
 }
+
+#[test]
+fn the_metrics_operation_list_is_what_the_adapters_call() {
+    // Adapter source file → the `service` label its calls are counted under.
+    let labels = [
+        ("src/aws/ecs.rs", "ecs"),
+        ("src/aws/elb.rs", "elbv2"),
+        ("src/aws/route53.rs", "route53"),
+        ("src/aws/cloudmap.rs", "servicediscovery"),
+        ("src/aws/sqs.rs", "sqs"),
+        ("src/aws/tagging.rs", "tagging"),
+    ];
+    let mut called = BTreeSet::new();
+    for (file, label) in labels {
+        let source = read(file);
+        assert!(
+            source.contains(&format!("const SERVICE: &str = \"{label}\";")),
+            "{file} does not label its calls {label}"
+        );
+        called.extend(
+            operations(&source)
+                .into_iter()
+                .map(|op| format!("{label}:{op}")),
+        );
+    }
+    let listed: BTreeSet<String> = ecs_ingress::aws::OPERATIONS
+        .iter()
+        .flat_map(|(service, ops)| ops.iter().map(move |op| format!("{service}:{op}")))
+        .collect();
+    diff("ecs_ingress::aws::OPERATIONS", &listed, &called);
+}

@@ -1,5 +1,5 @@
-//! The dashboard, the chart's alerts and the operations guide only name metrics the
-//! controller exports.
+//! The dashboard, the alerts (the chart's and their rendered rules file) and the operations
+//! guide only name metrics the controller exports.
 
 use std::collections::BTreeSet;
 
@@ -89,7 +89,8 @@ fn referenced_metrics_exist() {
     );
     for file in [
         "charts/ecs-ingress/dashboards/ecs-ingress.json",
-        "charts/ecs-ingress/templates/prometheusrule.yaml",
+        "charts/ecs-ingress/templates/_helpers.tpl",
+        "deploy/prometheus/ecs-ingress.rules.yaml",
     ] {
         let used = names(&read(file));
         assert!(!used.is_empty(), "{file} names no metric");

@@ -171,10 +171,7 @@ mod tests {
                 // Read the head and the body it announces.
                 let mut request = Vec::new();
                 let mut buf = [0u8; 4096];
-                loop {
-                    let Ok(n) = stream.read(&mut buf).await else {
-                        break;
-                    };
+                while let Ok(n) = stream.read(&mut buf).await {
                     if n == 0 {
                         break;
                     }

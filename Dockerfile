@@ -1,16 +1,25 @@
 # Build stage: a release binary.
 FROM rust:1-slim-bookworm AS build
 WORKDIR /src
+# Dependencies first, in a layer of their own: built from the manifest and lock file with
+# placeholder sources, it is reused until Cargo.toml or Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
+RUN mkdir src \
+ && echo 'fn main() {}' > src/main.rs \
+ && touch src/lib.rs \
+ && cargo build --release --locked --bin ecs-ingress \
+ && rm -rf src
 COPY src ./src
-RUN cargo build --release --locked --bin ecs-ingress
+# COPY keeps the sources' own times, which can be older than the placeholder build: touch
+# them so cargo rebuilds the crate.
+RUN touch src/main.rs src/lib.rs \
+ && cargo build --release --locked --bin ecs-ingress
 
-# Runtime: a small image with CA certificates, running as a non-root user.
+# Runtime: a small image with CA certificates, running as a non-root user. The certificates
+# come from the build stage (which has them to fetch crates), so this stage installs nothing.
 FROM debian:bookworm-slim
-RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
- && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 ecs-ingress
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin ecs-ingress
 COPY --from=build /src/target/release/ecs-ingress /usr/local/bin/ecs-ingress
 USER 10001
 EXPOSE 8080

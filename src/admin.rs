@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
@@ -39,6 +39,7 @@ impl AdminState {
     /// `interval` is the pass interval; the loop is unhealthy after three of them with no
     /// completed pass.
     pub fn new(metrics: Arc<Metrics>, interval: Duration) -> Self {
+        metrics.set_pass_interval(interval.as_secs_f64());
         Self {
             metrics,
             started: Instant::now(),
@@ -137,13 +138,13 @@ async fn readyz(State(state): State<Arc<AdminState>>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<Arc<AdminState>>) -> Response {
+/// OpenMetrics to scrapers that ask for it, the Prometheus text format to the others.
+async fn metrics(State(state): State<Arc<AdminState>>, headers: HeaderMap) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = crate::telemetry::negotiate(accept);
     (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.encode(),
+        [(header::CONTENT_TYPE, format.content_type())],
+        state.metrics.encode_as(format),
     )
         .into_response()
 }

@@ -1,6 +1,9 @@
 //! Logs and Prometheus metrics.
 //!
-//! Every series is prefixed `ecs_ingress_` and documented in `docs/operations.md`.
+//! Every series is prefixed `ecs_ingress_` (except the standard `process_*` ones) and
+//! documented in `docs/operations.md`. Families that alerts and dashboards read are created
+//! with their label sets at zero, so that `rate()` and `increase()` see the first event: a
+//! series that first appears at 1 has no earlier sample to increase from.
 
 use std::sync::atomic::AtomicU64;
 
@@ -9,9 +12,15 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 use crate::config::LogFormat;
+
+mod exposition;
+mod process;
+
+pub use exposition::{Format, negotiate};
 
 /// Installs the global tracing subscriber. The level comes from `RUST_LOG` (default `info`).
 /// Logs go to stderr so that `plan --output json` keeps stdout clean for machines.
@@ -63,6 +72,35 @@ pub struct AwsOperationLabels {
     pub operation: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    pub version: String,
+    pub target: String,
+}
+
+/// Change kinds and the actions each can have, as the planner labels them
+/// (`Change::kind()`, `Change::action()`): their failure counters start at zero.
+const CHANGE_ACTIONS: &[(&str, &[&str])] = &[
+    ("target-group", &["create", "update", "delete"]),
+    (
+        "listener-rule",
+        &["create", "update", "reprioritize", "delete"],
+    ),
+    ("service-attachment", &["update"]),
+    ("targets", &["register", "deregister"]),
+    ("dns-record", &["create", "update", "delete"]),
+    ("cloudmap-service", &["create", "delete"]),
+    ("cloudmap-instance", &["register", "deregister"]),
+];
+
+/// Kinds of `managed_resources`.
+const MANAGED_KINDS: &[&str] = &[
+    "target-group",
+    "listener-rule",
+    "dns-name",
+    "cloudmap-instance",
+];
+
 fn duration_histogram() -> Histogram {
     // 5 ms .. ~82 s: AWS calls are tens of milliseconds, a throttled pass can take a minute.
     Histogram::new(exponential_buckets(0.005, 2.0, 15))
@@ -71,6 +109,7 @@ fn duration_histogram() -> Histogram {
 /// All metrics of the process, registered once.
 pub struct Metrics {
     pub registry: Registry,
+    pub pass_interval: Gauge<f64, AtomicU64>,
     pub passes: Family<ResultLabel, Counter>,
     pub pass_duration: Histogram,
     pub last_success_timestamp: Gauge<f64, AtomicU64>,
@@ -94,7 +133,24 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("ecs_ingress");
+        let mut root = Registry::default();
+        // The process's own metrics keep their standard unprefixed names.
+        root.register_collector(Box::new(process::ProcessCollector::new()));
+        let registry = root.sub_registry_with_prefix("ecs_ingress");
+        registry.register(
+            "build",
+            "The running build (value 1)",
+            Info::new(BuildLabels {
+                version: env!("CARGO_PKG_VERSION").into(),
+                target: format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
+            }),
+        );
+        let pass_interval = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "pass_interval_seconds",
+            "Configured time between passes (--interval), for alerts that scale with it",
+            pass_interval.clone(),
+        );
         let passes = Family::<ResultLabel, Counter>::default();
         registry.register("passes", "Reconcile passes by result", passes.clone());
         let pass_duration = duration_histogram();
@@ -143,7 +199,7 @@ impl Metrics {
         let throttled_calls = Family::<AwsOperationLabels, Counter>::default();
         registry.register(
             "aws_throttled_calls",
-            "AWS API calls that AWS answered with a throttling error",
+            "AWS API attempts answered with a throttling error, attempts the SDK retried included",
             throttled_calls.clone(),
         );
         let rate_limit_wait = duration_histogram();
@@ -170,8 +226,9 @@ impl Metrics {
             "Messages from the events queue that could not be parsed (deleted)",
             events_malformed.clone(),
         );
-        Self {
-            registry,
+        let metrics = Self {
+            registry: root,
+            pass_interval,
             passes,
             pass_duration,
             last_success_timestamp,
@@ -185,18 +242,71 @@ impl Metrics {
             drift_repairs,
             events_received,
             events_malformed,
+        };
+        metrics.precreate();
+        metrics
+    }
+
+    /// Creates at zero the series that alerts and dashboards read, so they exist from the
+    /// first scrape and the first event is an increase from 0.
+    fn precreate(&self) {
+        for result in ["success", "partial"] {
+            let _ = self.passes.get_or_create(&ResultLabel {
+                result: result.into(),
+            });
+        }
+        for (service, operations) in crate::aws::OPERATIONS {
+            for operation in *operations {
+                let _ = self.throttled_calls.get_or_create(&AwsOperationLabels {
+                    service: (*service).into(),
+                    operation: (*operation).into(),
+                });
+            }
+        }
+        for (kind, actions) in CHANGE_ACTIONS {
+            for action in *actions {
+                for result in ["applied", "failed"] {
+                    let _ = self.changes.get_or_create(&ChangeLabels {
+                        kind: (*kind).into(),
+                        action: (*action).into(),
+                        result: result.into(),
+                    });
+                }
+            }
+            let _ = self.drift_repairs.get_or_create(&KindLabel {
+                kind: (*kind).into(),
+            });
+        }
+        for kind in MANAGED_KINDS {
+            let _ = self.managed_resources.get_or_create(&KindLabel {
+                kind: (*kind).into(),
+            });
         }
     }
 
-    /// Prometheus text exposition of every series.
+    /// The configured pass interval, exported as `ecs_ingress_pass_interval_seconds`.
+    pub fn set_pass_interval(&self, secs: f64) {
+        self.pass_interval.set(secs);
+    }
+
+    /// OpenMetrics text exposition of every series.
     pub fn encode(&self) -> String {
+        self.encode_as(Format::OpenMetrics)
+    }
+
+    /// Every series in `format`.
+    pub fn encode_as(&self, format: Format) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
+        match format {
+            Format::OpenMetrics => out,
+            Format::Prometheus => exposition::to_prometheus_text(&out),
+        }
     }
 
-    /// Records one AWS call.
+    /// Records one AWS call. `throttled` counts it in `aws_throttled_calls_total` too: for
+    /// clients without a per-attempt counter (the fake), whose calls are single attempts.
     pub fn record_aws_call(
         &self,
         service: &str,
@@ -218,8 +328,19 @@ impl Metrics {
         };
         self.aws_call_duration.get_or_create(&op).observe(seconds);
         if throttled {
-            self.throttled_calls.get_or_create(&op).inc();
+            let _ = self.throttled_calls.get_or_create(&op).inc();
         }
+    }
+
+    /// Records one attempt that AWS answered with a throttling error (the real clients'
+    /// interceptor calls this for every attempt, retried or not).
+    pub fn record_throttled_attempt(&self, service: &str, operation: &str) {
+        self.throttled_calls
+            .get_or_create(&AwsOperationLabels {
+                service: service.into(),
+                operation: operation.into(),
+            })
+            .inc();
     }
 }
 
@@ -247,5 +368,49 @@ mod tests {
         ));
         assert!(text.contains("# TYPE ecs_ingress_pass_duration_seconds histogram"));
         assert!(text.trim_end().ends_with("# EOF"));
+    }
+
+    #[test]
+    fn alerting_series_exist_at_zero_from_the_first_scrape() {
+        let m = Metrics::new();
+        m.set_pass_interval(300.0);
+        let text = m.encode_as(Format::Prometheus);
+        for series in [
+            "ecs_ingress_aws_throttled_calls_total{service=\"elbv2\",operation=\"DescribeRules\"} 0",
+            "ecs_ingress_aws_throttled_calls_total{service=\"ecs\",operation=\"UpdateService\"} 0",
+            "ecs_ingress_changes_total{kind=\"listener-rule\",action=\"create\",result=\"failed\"} 0",
+            "ecs_ingress_passes_total{result=\"partial\"} 0",
+            "ecs_ingress_drift_repairs_total{kind=\"target-group\"} 0",
+            "ecs_ingress_managed_resources{kind=\"dns-name\"} 0",
+            "ecs_ingress_pass_interval_seconds 300.0",
+        ] {
+            assert!(text.contains(series), "{series} missing from\n{text}");
+        }
+        let version = format!(
+            "ecs_ingress_build_info{{version=\"{}\",",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert!(text.contains(&version), "{text}");
+        assert!(
+            text.contains("# TYPE ecs_ingress_build_info gauge"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE ecs_ingress_passes_total counter"),
+            "{text}"
+        );
+        assert!(!text.contains("# EOF"));
+        #[cfg(target_os = "linux")]
+        for name in [
+            "process_cpu_seconds_total ",
+            "process_resident_memory_bytes ",
+            "process_open_fds ",
+            "process_start_time_seconds ",
+        ] {
+            assert!(
+                text.lines().any(|l| l.starts_with(name)),
+                "{name} missing from\n{text}"
+            );
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! The dashboard, the chart's alerts and the operations guide only name metrics the
-//! controller exports.
+//! The dashboard, the alerts (the chart's and their rendered rules file) and the operations
+//! guide only name metrics the controller exports.
 
 use std::collections::BTreeSet;
 
@@ -27,8 +27,9 @@ fn names(text: &str) -> BTreeSet<String> {
     out
 }
 
-/// What `/metrics` exports: the `# TYPE` lines (counters with their `_total` sample name),
-/// with one series in every labelled family (empty families are not printed).
+/// What `/metrics` exports: the `# TYPE` lines (counters with their `_total` sample name,
+/// info metrics as their `_info` sample), with one series in every labelled family (empty
+/// families are not printed).
 fn exported() -> BTreeSet<String> {
     let m = Metrics::new();
     m.passes
@@ -61,9 +62,18 @@ fn exported() -> BTreeSet<String> {
         if let (Some("#"), Some("TYPE"), Some(name), Some(kind)) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         {
-            out.insert(name.to_string());
-            if kind == "counter" {
-                out.insert(format!("{name}_total"));
+            match kind {
+                // An info metric's only sample is `NAME_info`.
+                "info" => {
+                    out.insert(format!("{name}_info"));
+                }
+                "counter" => {
+                    out.insert(name.to_string());
+                    out.insert(format!("{name}_total"));
+                }
+                _ => {
+                    out.insert(name.to_string());
+                }
             }
         }
     }
@@ -79,7 +89,8 @@ fn referenced_metrics_exist() {
     );
     for file in [
         "charts/ecs-ingress/dashboards/ecs-ingress.json",
-        "charts/ecs-ingress/templates/prometheusrule.yaml",
+        "charts/ecs-ingress/templates/_helpers.tpl",
+        "deploy/prometheus/ecs-ingress.rules.yaml",
     ] {
         let used = names(&read(file));
         assert!(!used.is_empty(), "{file} names no metric");

@@ -32,6 +32,31 @@ const IMPLIED: &[(&str, &str)] = &[
     ("route53:DeleteHealthCheck", "same"),
 ];
 
+const OWNER_REQUEST_TAG: &str = "aws:RequestTag/ecs-ingress/owner";
+const OWNER_RESOURCE_TAG: &str = "aws:ResourceTag/ecs-ingress/owner";
+
+/// Actions that create owned resources: the request must carry the owner tag.
+const CREATES: &[&str] = &[
+    "elasticloadbalancing:CreateTargetGroup",
+    "elasticloadbalancing:CreateRule",
+    "elasticloadbalancing:AddTags",
+    "servicediscovery:CreateService",
+    "servicediscovery:TagResource",
+];
+
+/// Actions that change or delete owned resources: the resource must carry the owner tag.
+const OWNED_CHANGES: &[&str] = &[
+    "elasticloadbalancing:ModifyTargetGroup",
+    "elasticloadbalancing:ModifyTargetGroupAttributes",
+    "elasticloadbalancing:DeleteTargetGroup",
+    "elasticloadbalancing:RegisterTargets",
+    "elasticloadbalancing:DeregisterTargets",
+    "elasticloadbalancing:ModifyRule",
+    "elasticloadbalancing:SetRulePriorities",
+    "elasticloadbalancing:DeleteRule",
+    "servicediscovery:DeleteService",
+];
+
 /// IAM action for an API operation whose permission has another name.
 fn iam_action(prefix: &str, operation: &str) -> String {
     let operation = match (prefix, operation) {
@@ -123,9 +148,10 @@ fn iam_policy_json_allows_exactly_what_the_code_calls() {
                 .collect(),
             other => panic!("Action {other}"),
         };
-        // `*` only where AWS offers no resource to scope to: reads, and health checks
-        // Cloud Map creates with ids not known in advance.
-        if s["Resource"] == "*" {
+        // `*` only where AWS offers no resource to scope to: reads, health checks Cloud Map
+        // creates with ids not known in advance, and Cloud Map's TagResource (limited to
+        // the owner tag by its condition).
+        if s["Resource"] == "*" && s["Condition"]["StringEquals"][OWNER_REQUEST_TAG] != "OWNER_ID" {
             for a in &actions {
                 let op = a.split(':').nth(1).unwrap_or_default();
                 let read_only = ["Describe", "List", "Get"]
@@ -166,4 +192,204 @@ fn cloudformation_task_role_allows_exactly_what_the_code_calls() {
         .map(str::to_string)
         .collect();
     diff("ecs-ingress.yaml task role", &allowed, &expected());
+}
+
+#[test]
+fn the_metrics_operation_list_is_what_the_adapters_call() {
+    // Adapter source file → the `service` label its calls are counted under.
+    let labels = [
+        ("src/aws/ecs.rs", "ecs"),
+        ("src/aws/elb.rs", "elbv2"),
+        ("src/aws/route53.rs", "route53"),
+        ("src/aws/cloudmap.rs", "servicediscovery"),
+        ("src/aws/sqs.rs", "sqs"),
+        ("src/aws/tagging.rs", "tagging"),
+    ];
+    let mut called = BTreeSet::new();
+    for (file, label) in labels {
+        let source = read(file);
+        assert!(
+            source.contains(&format!("const SERVICE: &str = \"{label}\";")),
+            "{file} does not label its calls {label}"
+        );
+        called.extend(
+            operations(&source)
+                .into_iter()
+                .map(|op| format!("{label}:{op}")),
+        );
+    }
+    let listed: BTreeSet<String> = ecs_ingress::aws::OPERATIONS
+        .iter()
+        .flat_map(|(service, ops)| ops.iter().map(move |op| format!("{service}:{op}")))
+        .collect();
+    diff("ecs_ingress::aws::OPERATIONS", &listed, &called);
+}
+
+/// One statement, as far as these tests compare them: its actions and condition keys.
+#[derive(Debug, PartialEq, Default)]
+struct Statement {
+    actions: BTreeSet<String>,
+    condition_keys: BTreeSet<String>,
+}
+
+fn json_statements() -> std::collections::BTreeMap<String, (Statement, serde_json::Value)> {
+    let policy: serde_json::Value =
+        serde_json::from_str(&read("deploy/iam-policy.json")).expect("valid JSON");
+    let mut out = std::collections::BTreeMap::new();
+    for s in policy["Statement"].as_array().expect("statements") {
+        let actions = match &s["Action"] {
+            serde_json::Value::String(a) => vec![a.clone()],
+            serde_json::Value::Array(a) => a
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            other => panic!("Action {other}"),
+        };
+        let mut condition_keys = BTreeSet::new();
+        if let Some(conditions) = s["Condition"].as_object() {
+            for keys in conditions.values() {
+                condition_keys.extend(keys.as_object().expect("condition").keys().cloned());
+            }
+        }
+        let sid = s["Sid"]
+            .as_str()
+            .expect("every statement has a Sid")
+            .to_string();
+        let statement = Statement {
+            actions: actions.into_iter().collect(),
+            condition_keys,
+        };
+        assert!(
+            out.insert(sid.clone(), (statement, s.clone())).is_none(),
+            "Sid {sid} twice"
+        );
+    }
+    out
+}
+
+/// The task role's statements in the CloudFormation template, read line by line: `- Sid:`
+/// starts one, `- prefix:Action` items are its actions, `key: value` lines under
+/// `Condition:` its condition keys.
+fn cloudformation_statements() -> std::collections::BTreeMap<String, Statement> {
+    let template = read("deploy/cloudformation/ecs-ingress.yaml");
+    let begin = template
+        .find("# BEGIN ecs-ingress task role actions")
+        .expect("BEGIN marker");
+    let end = template
+        .find("# END ecs-ingress task role actions")
+        .expect("END marker");
+    let prefixes: Vec<&str> = ADAPTERS.iter().map(|(_, p)| *p).collect();
+    let mut out = std::collections::BTreeMap::new();
+    let mut current: Option<(String, Statement)> = None;
+    let mut in_condition = false;
+    for line in template[begin..end].lines() {
+        let item = line.trim().strip_prefix("- ").unwrap_or(line.trim());
+        if let Some(sid) = item.strip_prefix("Sid: ") {
+            if let Some((sid, st)) = current.take() {
+                out.insert(sid, st);
+            }
+            current = Some((sid.trim().to_string(), Statement::default()));
+            in_condition = false;
+            continue;
+        }
+        let Some((_, st)) = current.as_mut() else {
+            continue;
+        };
+        if item == "Condition:" {
+            in_condition = true;
+        } else if ["Action:", "Resource:", "Effect:"]
+            .iter()
+            .any(|k| item.starts_with(k))
+        {
+            in_condition = false;
+        }
+        let is_action = line.trim().starts_with("- ")
+            && item.split_once(':').is_some_and(|(p, op)| {
+                prefixes.contains(&p)
+                    && !op.is_empty()
+                    && op.chars().all(|c| c.is_ascii_alphanumeric())
+            });
+        if is_action {
+            st.actions.insert(item.to_string());
+        } else if in_condition {
+            if let Some((key, _)) = item
+                .split_once(": ")
+                .or_else(|| item.strip_suffix(':').map(|k| (k, "")))
+            {
+                if key.contains(':') {
+                    st.condition_keys.insert(key.to_string());
+                }
+            }
+        }
+    }
+    if let Some((sid, st)) = current {
+        out.insert(sid, st);
+    }
+    out
+}
+
+#[test]
+fn both_policies_have_the_same_statements_and_conditions() {
+    let json: std::collections::BTreeMap<String, Statement> = json_statements()
+        .into_iter()
+        .map(|(sid, (st, _))| (sid, st))
+        .collect();
+    let cfn = cloudformation_statements();
+    assert_eq!(
+        json.keys().collect::<Vec<_>>(),
+        cfn.keys().collect::<Vec<_>>(),
+        "statement ids differ"
+    );
+    for (sid, st) in &json {
+        assert_eq!(Some(st), cfn.get(sid), "statement {sid} differs");
+    }
+    // The owner conditions use the stack's OwnerId.
+    let template = read("deploy/cloudformation/ecs-ingress.yaml");
+    for key in [OWNER_REQUEST_TAG, OWNER_RESOURCE_TAG] {
+        let uses: Vec<&str> = template.lines().filter(|l| l.contains(key)).collect();
+        assert!(!uses.is_empty(), "{key} not used");
+        for l in uses {
+            assert!(l.trim_end().ends_with(": !Ref OwnerId"), "{l}");
+        }
+    }
+}
+
+#[test]
+fn writes_are_limited_to_owned_resources_and_watched_clusters() {
+    let statements = json_statements();
+    let mut seen = BTreeSet::new();
+    for (sid, (st, raw)) in &statements {
+        for action in &st.actions {
+            seen.insert(action.as_str());
+            let condition = &raw["Condition"]["StringEquals"];
+            if CREATES.contains(&action.as_str()) {
+                assert_eq!(
+                    condition[OWNER_REQUEST_TAG], "OWNER_ID",
+                    "{sid}: {action} must require the owner tag in the request"
+                );
+            }
+            if OWNED_CHANGES.contains(&action.as_str()) {
+                assert_eq!(
+                    condition[OWNER_RESOURCE_TAG], "OWNER_ID",
+                    "{sid}: {action} must require the owner tag on the resource"
+                );
+            }
+            if action == "elasticloadbalancing:AddTags" {
+                assert_eq!(
+                    condition["elasticloadbalancing:CreateAction"],
+                    serde_json::json!(["CreateTargetGroup", "CreateRule"]),
+                    "{sid}: AddTags only as part of a create"
+                );
+            }
+            if action == "ecs:UpdateService" {
+                assert_eq!(
+                    raw["Resource"], "arn:aws:ecs:REGION:ACCOUNT_ID:service/CLUSTER_NAME/*",
+                    "{sid}: UpdateService only on the watched clusters' services"
+                );
+            }
+        }
+    }
+    for action in CREATES.iter().chain(OWNED_CHANGES) {
+        assert!(seen.contains(action), "{action} is in no statement");
+    }
 }

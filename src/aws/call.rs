@@ -14,11 +14,30 @@ use crate::telemetry::Metrics;
 pub struct CallContext {
     metrics: Arc<Metrics>,
     limiter: Arc<RateLimiter>,
+    /// Whether a call that failed throttled is counted here in
+    /// `aws_throttled_calls_total`; not where the clients count every attempt themselves
+    /// ([`super::throttle::ThrottleCounter`]), which would count the last one twice.
+    count_throttles: bool,
 }
 
 impl CallContext {
+    /// For adapters whose calls are single attempts (the fake): a throttled call is counted
+    /// here.
     pub fn new(metrics: Arc<Metrics>, limiter: Arc<RateLimiter>) -> Self {
-        Self { metrics, limiter }
+        Self {
+            metrics,
+            limiter,
+            count_throttles: true,
+        }
+    }
+
+    /// For SDK clients that carry a [`super::throttle::ThrottleCounter`].
+    pub fn with_attempt_counter(metrics: Arc<Metrics>, limiter: Arc<RateLimiter>) -> Self {
+        Self {
+            metrics,
+            limiter,
+            count_throttles: false,
+        }
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -52,7 +71,7 @@ impl CallContext {
             operation,
             outcome,
             started.elapsed().as_secs_f64(),
-            throttled,
+            throttled && self.count_throttles,
         );
         if let Err(e) = &result {
             tracing::debug!(service, operation, error = %e, "AWS call failed");

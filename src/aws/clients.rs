@@ -8,6 +8,7 @@ use std::sync::Arc;
 use aws_config::BehaviorVersion;
 
 use super::call::CallContext;
+use super::throttle::ThrottleCounter;
 use super::{
     Aws, cloudmap::CloudMapAdapter, ecs::EcsAdapter, elb::ElbAdapter, route53::Route53Adapter,
     tagging::TaggingAdapter,
@@ -20,26 +21,42 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
 
+/// A client of SDK crate `$sdk` from the shared configuration, with a
+/// [`ThrottleCounter`] labelled `$service` (the adapter's `SERVICE`).
+macro_rules! client {
+    ($sdk:ident, $config:expr, $metrics:expr, $service:literal) => {
+        $sdk::Client::from_conf(
+            $sdk::config::Builder::from($config)
+                .interceptor(ThrottleCounter::new($metrics.clone(), $service))
+                .build(),
+        )
+    };
+}
+
 /// The real adapters, instrumented with `metrics` and paced to `rate_share` percent of
 /// each AWS rate bucket.
 pub fn real_aws(sdk: &aws_config::SdkConfig, metrics: Arc<Metrics>, rate_share: u8) -> Aws {
-    let ctx = CallContext::new(metrics, Arc::new(RateLimiter::new(rate_share)));
+    let ctx =
+        CallContext::with_attempt_counter(metrics.clone(), Arc::new(RateLimiter::new(rate_share)));
     Aws {
-        ecs: Arc::new(EcsAdapter::new(aws_sdk_ecs::Client::new(sdk), ctx.clone())),
+        ecs: Arc::new(EcsAdapter::new(
+            client!(aws_sdk_ecs, sdk, metrics, "ecs"),
+            ctx.clone(),
+        )),
         elb: Arc::new(ElbAdapter::new(
-            aws_sdk_elasticloadbalancingv2::Client::new(sdk),
+            client!(aws_sdk_elasticloadbalancingv2, sdk, metrics, "elbv2"),
             ctx.clone(),
         )),
         route53: Arc::new(Route53Adapter::new(
-            aws_sdk_route53::Client::new(sdk),
+            client!(aws_sdk_route53, sdk, metrics, "route53"),
             ctx.clone(),
         )),
         cloudmap: Arc::new(CloudMapAdapter::new(
-            aws_sdk_servicediscovery::Client::new(sdk),
+            client!(aws_sdk_servicediscovery, sdk, metrics, "servicediscovery"),
             ctx.clone(),
         )),
         tagging: Arc::new(TaggingAdapter::new(
-            aws_sdk_resourcegroupstagging::Client::new(sdk),
+            client!(aws_sdk_resourcegroupstagging, sdk, metrics, "tagging"),
             ctx,
         )),
     }
@@ -52,9 +69,9 @@ pub fn event_queue(
     url: &str,
 ) -> Arc<dyn crate::events::QueueApi> {
     // SQS calls take no AWS rate bucket; the limiter passes them through.
-    let ctx = CallContext::new(metrics, Arc::new(RateLimiter::new(100)));
+    let ctx = CallContext::with_attempt_counter(metrics.clone(), Arc::new(RateLimiter::new(100)));
     Arc::new(super::sqs::SqsQueue::new(
-        aws_sdk_sqs::Client::new(sdk),
+        client!(aws_sdk_sqs, sdk, metrics, "sqs"),
         ctx,
         url.to_string(),
     ))

@@ -13,6 +13,7 @@ pub mod error;
 pub mod route53;
 pub mod sqs;
 pub mod tagging;
+pub mod throttle;
 
 use async_trait::async_trait;
 
@@ -24,6 +25,68 @@ use crate::state::{
     RecordSet, Rule, RuleSpec, Tags, Target, TargetGroup, TargetGroupAttributes, TargetGroupSpec,
     TargetHealth, TaskDefinition,
 };
+
+/// Every operation the adapters call, by the `service` label of their metrics. Metrics
+/// create their per-operation series from it at zero; `tests/iam_policy.rs` checks that it
+/// lists exactly the operations in the adapters' source.
+pub const OPERATIONS: &[(&str, &[&str])] = &[
+    (
+        "ecs",
+        &[
+            "ListServices",
+            "DescribeServices",
+            "DescribeTaskDefinition",
+            "ListTasks",
+            "DescribeTasks",
+            "UpdateService",
+        ],
+    ),
+    (
+        "elbv2",
+        &[
+            "DescribeListeners",
+            "DescribeLoadBalancers",
+            "DescribeRules",
+            "DescribeTargetGroups",
+            "DescribeTags",
+            "DescribeTargetGroupAttributes",
+            "DescribeTargetHealth",
+            "CreateTargetGroup",
+            "ModifyTargetGroup",
+            "ModifyTargetGroupAttributes",
+            "DeleteTargetGroup",
+            "CreateRule",
+            "ModifyRule",
+            "SetRulePriorities",
+            "DeleteRule",
+            "RegisterTargets",
+            "DeregisterTargets",
+        ],
+    ),
+    (
+        "route53",
+        &[
+            "GetHostedZone",
+            "ListResourceRecordSets",
+            "ChangeResourceRecordSets",
+        ],
+    ),
+    (
+        "servicediscovery",
+        &[
+            "ListNamespaces",
+            "ListServices",
+            "ListInstances",
+            "ListTagsForResource",
+            "CreateService",
+            "RegisterInstance",
+            "DeregisterInstance",
+            "DeleteService",
+        ],
+    ),
+    ("sqs", &["ReceiveMessage", "DeleteMessageBatch"]),
+    ("tagging", &["GetResources"]),
+];
 
 /// DescribeServices takes at most this many services per call.
 pub const DESCRIBE_SERVICES_BATCH: usize = 10;

@@ -44,6 +44,7 @@ pub const OPERATIONS: &[(&str, &[&str])] = &[
     (
         "elbv2",
         &[
+            "DescribeAccountLimits",
             "DescribeListeners",
             "DescribeLoadBalancers",
             "DescribeRules",

@@ -62,14 +62,16 @@ impl AdminState {
         self.inner.read().map(|p| p.ready).unwrap_or(false)
     }
 
-    /// Live while a pass completed within the last three intervals (counting from start-up
-    /// before the first one).
+    /// Live while the loop makes progress: a pass completed, or an AWS call did, within the
+    /// last three intervals (counting from start-up before either). A first install of
+    /// hundreds of services takes far longer than that (AWS paces creates at 3/s) and is
+    /// alive all along; a loop hung on one call is not.
     pub fn is_live(&self) -> bool {
-        let last = self
-            .inner
-            .read()
-            .ok()
-            .and_then(|p| p.last_completed_pass)
+        let pass = self.inner.read().ok().and_then(|p| p.last_completed_pass);
+        let last = [Some(self.started), pass, self.metrics.last_progress()]
+            .into_iter()
+            .flatten()
+            .max()
             .unwrap_or(self.started);
         last.elapsed() <= self.stuck_after
     }

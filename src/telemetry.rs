@@ -123,6 +123,9 @@ pub struct Metrics {
     pub drift_repairs: Family<KindLabel, Counter>,
     pub events_received: Counter,
     pub events_malformed: Counter,
+    /// When an AWS call last completed (any outcome): liveness means the loop makes
+    /// progress, which a long first pass does while no pass has finished yet.
+    last_progress: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Default for Metrics {
@@ -242,6 +245,7 @@ impl Metrics {
             drift_repairs,
             events_received,
             events_malformed,
+            last_progress: std::sync::Mutex::new(None),
         };
         metrics.precreate();
         metrics
@@ -305,6 +309,14 @@ impl Metrics {
         }
     }
 
+    /// When an AWS call last completed.
+    pub fn last_progress(&self) -> Option<tokio::time::Instant> {
+        *self
+            .last_progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Records one AWS call. `throttled` counts it in `aws_throttled_calls_total` too: for
     /// clients without a per-attempt counter (the fake), whose calls are single attempts.
     pub fn record_aws_call(
@@ -327,6 +339,10 @@ impl Metrics {
             operation: operation.into(),
         };
         self.aws_call_duration.get_or_create(&op).observe(seconds);
+        *self
+            .last_progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tokio::time::Instant::now());
         if throttled {
             let _ = self.throttled_calls.get_or_create(&op).inc();
         }

@@ -155,6 +155,35 @@ async fn a_stuck_pass_turns_health_red_after_three_intervals() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_long_first_pass_that_makes_progress_stays_live() {
+    let estate = Estate::new(2);
+    estate.fake.enforce_rate_limits();
+    for i in 0..200 {
+        let listener = if i % 2 == 0 { "default" } else { "alb-1" };
+        estate.add_service(
+            &format!("s{i}"),
+            &[
+                ("alb.host", &format!("s{i}.in.example.com")),
+                ("alb.listener", listener),
+            ],
+            &[],
+        );
+    }
+    // 400 creates through ELB's mutating bucket (3 per second): the first pass takes over
+    // two minutes, far longer than three 10 s intervals.
+    let running = start(&estate, Duration::from_secs(10), false);
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(running.admin.is_live(), "calls keep completing");
+    }
+    assert!(
+        running.admin.report().last_pass.is_none(),
+        "the first pass is still under way after 100 s"
+    );
+    running.task.abort();
+}
+
+#[tokio::test(start_paused = true)]
 async fn shutdown_mid_pass_finishes_the_changes_in_flight_and_starts_no_other() {
     let estate = Estate::new(1);
     for name in ["a", "b", "c"] {

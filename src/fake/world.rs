@@ -167,6 +167,50 @@ impl World {
         (lb_arn, listener_arn)
     }
 
+    /// Another listener on an existing ALB (forwarding to an empty group by default), as a
+    /// team might add by hand. Returns its ARN.
+    pub fn add_listener(&mut self, load_balancer_arn: &str, port: i32) -> Option<String> {
+        let lb = self.load_balancers.get(load_balancer_arn)?.clone();
+        let id = self.id();
+        let rest = load_balancer_arn
+            .split(":loadbalancer/")
+            .nth(1)?
+            .to_string();
+        let arn = elb_arn("listener", &format!("{rest}/{id}"));
+        self.listeners.insert(
+            arn.clone(),
+            Listener {
+                arn: arn.clone(),
+                load_balancer_arn: lb.arn.clone(),
+                port: Some(port),
+                protocol: Some("HTTP".into()),
+            },
+        );
+        let rule_id = self.id();
+        self.rules.insert(
+            format!("{}/{rule_id}", arn.replace(":listener/", ":listener-rule/")),
+            Rule {
+                arn: format!("{}/{rule_id}", arn.replace(":listener/", ":listener-rule/")),
+                listener_arn: arn.clone(),
+                priority: None,
+                hosts: vec![],
+                paths: vec![],
+                other_conditions: 0,
+                forward_target_groups: vec![],
+                staged_target_groups: vec![],
+                other_actions: 1,
+                tags: Tags::new(),
+            },
+        );
+        Some(arn)
+    }
+
+    /// DeleteListener: the listener and its rules go.
+    pub fn delete_listener(&mut self, listener_arn: &str) {
+        self.listeners.remove(listener_arn);
+        self.rules.retain(|_, r| r.listener_arn != listener_arn);
+    }
+
     pub fn add_task_definition(
         &mut self,
         family: &str,

@@ -3,9 +3,12 @@
 //! `cargo run --release --example scale -- 100 1000 5000 [--json]`
 //!
 //! For each N: N tagged services (as many ALBs as the 100-target-group quota needs), cold
-//! start to convergence (virtual seconds, against the floor of ELBv2 mutating calls), one
-//! steady pass (reads by operation against the floor of reads, writes, CPU time), publishing
-//! one more service (writes, latency), and the process's peak RSS. Once per run: the time to
+//! start to convergence (virtual seconds, against the floor of ELBv2 mutating calls: the ALB
+//! side after the first pass, and everything, DNS names included, which wait for the
+//! targets ECS registers to pass their health checks), one steady pass (reads by operation
+//! against the floor of reads, writes, CPU time), publishing one more service (writes, the
+//! ALB side's latency and the latency until its name is served), and the process's peak
+//! RSS. Once per run: the time to
 //! plan 10,000 services (cold and converged), without rate limits.
 
 use std::collections::BTreeMap;
@@ -24,6 +27,7 @@ const PER_ALB: usize = 98;
 struct Result {
     services: usize,
     cold_start_s: f64,
+    cold_start_alb_s: f64,
     cold_start_floor_s: f64,
     cold_start_passes: usize,
     throttled: usize,
@@ -34,6 +38,7 @@ struct Result {
     cpu_ms_per_pass: f64,
     publish_one_writes: usize,
     publish_one_s: f64,
+    publish_one_served_s: f64,
     peak_rss_mib: f64,
     estate_rss_mib: f64,
 }
@@ -99,17 +104,7 @@ async fn run(n: usize) -> Result {
     let estate_rss_mib = memory_mib("VmRSS:");
     let controller = estate.controller();
     let started = tokio::time::Instant::now();
-    let mut passes = 0;
-    let mut converged_at = started;
-    loop {
-        let before = estate.fake.writes();
-        controller.pass(true).await;
-        passes += 1;
-        if estate.fake.writes() == before || passes > 20 {
-            break;
-        }
-        converged_at = tokio::time::Instant::now();
-    }
+    let (passes, converged_at, alb_done_at) = converge(&estate, &controller).await;
     let floor = floor::cold_start_seconds(n);
     let throttled = estate.fake.throttled();
     estate.fake.reset_calls();
@@ -122,12 +117,14 @@ async fn run(n: usize) -> Result {
     estate.fake.reset_calls();
     add(&estate, n);
     let t = tokio::time::Instant::now();
-    controller.pass(true).await;
-    let publish_one_s = t.elapsed().as_secs_f64();
+    let (_, served_at, alb_at) = converge(&estate, &controller).await;
+    let publish_one_s = alb_at.duration_since(t).as_secs_f64();
+    let publish_one_served_s = served_at.duration_since(t).as_secs_f64();
     let publish_one_writes = estate.fake.writes();
     Result {
         services: n,
         cold_start_s: converged_at.duration_since(started).as_secs_f64(),
+        cold_start_alb_s: alb_done_at.duration_since(started).as_secs_f64(),
         cold_start_floor_s: floor,
         cold_start_passes: passes,
         throttled,
@@ -138,9 +135,37 @@ async fn run(n: usize) -> Result {
         cpu_ms_per_pass,
         publish_one_writes,
         publish_one_s,
+        publish_one_served_s,
         peak_rss_mib: memory_mib("VmHWM:"),
         estate_rss_mib,
     }
+}
+
+/// Passes as the daemon runs them (the next one an interval after a pass that only
+/// waited) until one writes nothing and nothing waits. Returns the passes, when the last
+/// write happened, and when the first pass (the ALB side) ended.
+async fn converge(
+    estate: &Estate,
+    controller: &runtime::Controller,
+) -> (usize, tokio::time::Instant, tokio::time::Instant) {
+    let mut passes = 0;
+    let mut last_write = tokio::time::Instant::now();
+    let mut first_done = None;
+    loop {
+        let before = estate.fake.writes();
+        let report = controller.pass(true).await;
+        passes += 1;
+        first_done.get_or_insert_with(tokio::time::Instant::now);
+        let waiting = report.plan.services.iter().any(|s| !s.waiting.is_empty());
+        if estate.fake.writes() != before {
+            last_write = tokio::time::Instant::now();
+        } else if !waiting || passes > 40 {
+            break;
+        } else {
+            tokio::time::sleep(controller.config.interval).await;
+        }
+    }
+    (passes, last_write, first_done.unwrap_or(last_write))
 }
 
 /// Milliseconds to plan `n` services: cold (nothing exists yet) and converged.
@@ -225,6 +250,7 @@ fn main() {
                 serde_json::json!({
                     "services": r.services,
                     "cold_start_s": r.cold_start_s,
+                    "cold_start_alb_s": r.cold_start_alb_s,
                     "cold_start_floor_s": r.cold_start_floor_s,
                     "cold_start_passes": r.cold_start_passes,
                     "throttled": r.throttled,
@@ -235,6 +261,7 @@ fn main() {
                     "cpu_ms_per_pass": r.cpu_ms_per_pass,
                     "publish_one_writes": r.publish_one_writes,
                     "publish_one_s": r.publish_one_s,
+                    "publish_one_served_s": r.publish_one_served_s,
                     "peak_rss_mib": r.peak_rss_mib,
                     "estate_rss_mib": r.estate_rss_mib,
                     "plan_10k_ms": plan_10k_ms,
@@ -247,9 +274,10 @@ fn main() {
         return;
     }
     println!(
-        "{:>6} {:>10} {:>8} {:>6} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8} {:>9} {:>9}",
+        "{:>6} {:>10} {:>10} {:>8} {:>6} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8} {:>9} {:>9} {:>9}",
         "N",
         "cold s",
+        "ALB side s",
         "floor s",
         "passes",
         "throttled",
@@ -259,13 +287,15 @@ fn main() {
         "cpu ms",
         "publish",
         "publish s",
+        "served s",
         "peak MiB"
     );
     for (r, wall_s) in &results {
         println!(
-            "{:>6} {:>10.1} {:>8.1} {:>6} {:>9} {:>7} {:>7} {:>7} {:>7.1} {:>8} {:>9.1} {:>9.1}",
+            "{:>6} {:>10.1} {:>10.1} {:>8.1} {:>6} {:>9} {:>7} {:>7} {:>7} {:>7.1} {:>8} {:>9.1} {:>9.1} {:>9.1}",
             r.services,
             r.cold_start_s,
+            r.cold_start_alb_s,
             r.cold_start_floor_s,
             r.cold_start_passes,
             r.throttled,
@@ -275,6 +305,7 @@ fn main() {
             r.cpu_ms_per_pass,
             r.publish_one_writes,
             r.publish_one_s,
+            r.publish_one_served_s,
             r.peak_rss_mib
         );
         println!(

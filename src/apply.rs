@@ -666,3 +666,56 @@ async fn apply_one(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(state: ServiceState, waiting: Vec<String>) -> ServiceStatus {
+        ServiceStatus {
+            cluster: "main".into(),
+            service: "a".into(),
+            service_arn: "arn:a".into(),
+            state,
+            intent: String::new(),
+            hosts: vec![],
+            resources: vec![],
+            problems: vec![],
+            warnings: vec![],
+            waiting,
+            last_change: None,
+        }
+    }
+
+    fn result(outcome: &'static str) -> ChangeResult {
+        ChangeResult {
+            service_arn: Some("arn:a".into()),
+            service: "main/a".into(),
+            change: "create listener-rule".into(),
+            result: outcome,
+            error: (outcome == "failed").then(|| "boom".to_string()),
+            created: None,
+        }
+    }
+
+    #[test]
+    fn the_summary_shows_the_state_after_the_changes() {
+        let applied = ApplyReport {
+            results: vec![result("applied"), result("applied")],
+        };
+        let mut done = [status(ServiceState::Pending, vec![])];
+        applied.update_statuses(&mut done);
+        assert_eq!(done[0].state, ServiceState::Published);
+
+        let mut waiting = [status(ServiceState::Pending, vec!["DNS waits".into()])];
+        applied.update_statuses(&mut waiting);
+        assert_eq!(waiting[0].state, ServiceState::Pending, "still waits for health");
+
+        let failed = ApplyReport {
+            results: vec![result("applied"), result("failed")],
+        };
+        let mut broken = [status(ServiceState::Pending, vec![])];
+        failed.update_statuses(&mut broken);
+        assert_eq!(broken[0].state, ServiceState::Error);
+    }
+}

@@ -709,7 +709,11 @@ mod tests {
 
         let mut waiting = [status(ServiceState::Pending, vec!["DNS waits".into()])];
         applied.update_statuses(&mut waiting);
-        assert_eq!(waiting[0].state, ServiceState::Pending, "still waits for health");
+        assert_eq!(
+            waiting[0].state,
+            ServiceState::Pending,
+            "still waits for health"
+        );
 
         let failed = ApplyReport {
             results: vec![result("applied"), result("failed")],

@@ -14,12 +14,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use ecs_ingress::fake::Estate;
-use ecs_ingress::fake::estate::listener_name;
 use ecs_ingress::fake::floor;
 use ecs_ingress::observe::{self, Cache};
 use ecs_ingress::plan::{self, PlanConfig};
 use ecs_ingress::runtime;
+use ecs_ingress::testing::Estate;
+use ecs_ingress::testing::listener_name;
 
 /// Services per ALB: 100 target groups per ALB, one taken by the listener's default group.
 const PER_ALB: usize = 98;
@@ -176,7 +176,7 @@ async fn plan_time(n: usize) -> (f64, f64) {
     }
     let config = estate.config();
     let plan_config = PlanConfig::from_config(&config);
-    let time_plan = |observed: &observe::Observed| {
+    let time_plan = |observed: &ecs_ingress::snapshot::Snapshot| {
         let intents = runtime::intents(&config, observed);
         let started = std::time::Instant::now();
         let planned = plan::plan(&plan_config, observed, &intents);

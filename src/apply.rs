@@ -13,8 +13,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::aws::{Aws, AwsError, ErrorKind, ROUTE53_BATCH_CHARS, ROUTE53_BATCH_RECORDS};
-use crate::observe::Cache;
-use crate::plan::ownership::Ownership;
+use crate::ownership::Ownership;
 use crate::plan::{
     AttachmentEntry, Change, CloudMapServiceRef, Plan, PlannedChange, TargetGroupRef,
 };
@@ -44,6 +43,10 @@ pub struct ChangeResult {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ApplyReport {
     pub results: Vec<ChangeResult>,
+    /// Target-group attributes it wrote (created or modified groups), so the read cache can
+    /// skip reading them back.
+    #[serde(skip)]
+    pub attributes_written: Vec<(String, crate::state::TargetGroupAttributes)>,
 }
 
 impl ApplyReport {
@@ -140,18 +143,17 @@ pub async fn apply(
     aws: &Aws,
     plan: &Plan,
     metrics: &Metrics,
-    cache: &mut Cache,
     stop: &(dyn Fn() -> bool + Sync),
 ) -> ApplyReport {
     let changes = &plan.changes;
     let mut results: Vec<Option<ChangeResult>> = vec![None; changes.len()];
     let mut created = Created::default();
     let mut failed_services: BTreeSet<String> = BTreeSet::new();
-    let cache = Mutex::new(cache);
+    let written = Mutex::new(Vec::new());
     let run = Run {
         aws,
         changes,
-        cache: &cache,
+        written: &written,
         stop,
     };
     let mut i = 0;
@@ -185,7 +187,12 @@ pub async fn apply(
         results[i] = Some(run.one(i, &mut created, &mut failed_services).await);
         i += 1;
     }
-    let mut report = ApplyReport::default();
+    let mut report = ApplyReport {
+        attributes_written: written
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+        ..ApplyReport::default()
+    };
     for (planned, result) in changes.iter().zip(results) {
         let result = result.unwrap_or_else(|| ChangeResult {
             result: "skipped",
@@ -314,7 +321,8 @@ const PIPELINE_CONCURRENCY: usize = 32;
 struct Run<'a> {
     aws: &'a Aws,
     changes: &'a [PlannedChange],
-    cache: &'a Mutex<&'a mut Cache>,
+    /// Attributes written so far (never locked across an await).
+    written: &'a Mutex<Vec<(String, crate::state::TargetGroupAttributes)>>,
     stop: &'a (dyn Fn() -> bool + Sync),
 }
 
@@ -332,7 +340,7 @@ impl Run<'_> {
             return skipped(planned);
         }
         let mut result = result_of(planned);
-        match apply_one(self.aws, planned, created, self.cache).await {
+        match apply_one(self.aws, planned, created, self.written).await {
             Ok(made) => {
                 match (&planned.change, &made) {
                     (Change::CreateTargetGroup { spec, .. }, Some(arn)) => {
@@ -457,15 +465,15 @@ fn resolve(target: &TargetGroupRef, created: &Created) -> Result<String, AwsErro
 }
 
 fn remember_attributes(
-    cache: &Mutex<&mut Cache>,
+    written: &Mutex<Vec<(String, crate::state::TargetGroupAttributes)>>,
     arn: &str,
     attributes: &crate::state::TargetGroupAttributes,
 ) {
-    // Never held across an await; a poisoned lock still holds a usable cache.
-    let mut cache = cache
+    // Never held across an await; a poisoned lock still holds a usable list.
+    written
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    cache.remember_attributes(arn, attributes.clone());
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push((arn.to_string(), attributes.clone()));
 }
 
 /// Treats "already gone" as done for deletions.
@@ -480,7 +488,7 @@ async fn apply_one(
     aws: &Aws,
     planned: &PlannedChange,
     created: &Created,
-    cache: &Mutex<&mut Cache>,
+    written: &Mutex<Vec<(String, crate::state::TargetGroupAttributes)>>,
 ) -> Result<Option<String>, AwsError> {
     match &planned.change {
         Change::CreateTargetGroup {
@@ -493,7 +501,7 @@ async fn apply_one(
                     .modify_target_group_attributes(&arn, extra_attributes)
                     .await?;
             }
-            remember_attributes(cache, &arn, &spec.attributes);
+            remember_attributes(written, &arn, &spec.attributes);
             Ok(Some(arn))
         }
         Change::ModifyHealthCheck {
@@ -508,7 +516,7 @@ async fn apply_one(
             aws.elb
                 .modify_target_group_attributes(arn, attributes)
                 .await?;
-            remember_attributes(cache, arn, attributes);
+            remember_attributes(written, arn, attributes);
             Ok(None)
         }
         Change::SetRulePriorities { priorities, .. } => {
@@ -702,6 +710,7 @@ mod tests {
     fn the_summary_shows_the_state_after_the_changes() {
         let applied = ApplyReport {
             results: vec![result("applied"), result("applied")],
+            ..ApplyReport::default()
         };
         let mut done = [status(ServiceState::Pending, vec![])];
         applied.update_statuses(&mut done);
@@ -717,6 +726,7 @@ mod tests {
 
         let failed = ApplyReport {
             results: vec![result("applied"), result("failed")],
+            ..ApplyReport::default()
         };
         let mut broken = [status(ServiceState::Pending, vec![])];
         failed.update_statuses(&mut broken);

@@ -7,27 +7,10 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use tokio::sync::{Notify, watch};
 
-use crate::aws::AwsError;
+use crate::aws::{Message, QueueApi};
 use crate::telemetry::Metrics;
-
-/// A received message: its receipt handle (to delete it) and body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    pub receipt: String,
-    pub body: String,
-}
-
-/// The queue calls ecs-ingress makes.
-#[async_trait]
-pub trait QueueApi: Send + Sync {
-    /// Long-polls for up to 10 messages (returns empty after the poll times out).
-    async fn receive(&self) -> Result<Vec<Message>, AwsError>;
-    /// Deletes up to 10 messages by receipt handle.
-    async fn delete(&self, receipts: &[String]) -> Result<(), AwsError>;
-}
 
 /// SQS's DeleteMessageBatch limit.
 pub const DELETE_BATCH: usize = 10;

@@ -1,6 +1,6 @@
 //! Reads the AWS state a pass needs, through the adapter traits.
 //!
-//! A read that fails does not stop the pass: it is recorded in [`Observed::failures`] and
+//! A read that fails does not stop the pass: it is recorded in the [`Observation`] (and as a plain failed read in its snapshot) and
 //! the planner then makes no deletions at all (safety rule 2), while services whose own
 //! reads succeeded still reconcile.
 
@@ -12,68 +12,59 @@ use crate::aws::{
     Aws, AwsError, DESCRIBE_SERVICES_BATCH, DESCRIBE_TAGS_BATCH, DESCRIBE_TASKS_BATCH, ErrorKind,
 };
 use crate::config::Config;
-use crate::plan::cloudmap::CloudMapObserved;
-use crate::plan::naming::TARGET_GROUP_NAME_PREFIX;
-use crate::plan::ownership::Ownership;
-use crate::state::{
-    EcsService, EcsTask, HostedZone, Listener, LoadBalancer, RecordSet, Rule, Tags, TargetGroup,
-    TargetHealth, TaskDefinition,
-};
+use crate::ownership::Ownership;
+use crate::ownership::naming::TARGET_GROUP_NAME_PREFIX;
+use crate::snapshot::{CloudMapSnapshot, FailedRead, Snapshot};
+use crate::state::{HostedZone, Listener, Tags, TaskDefinition};
 
 /// Reads of independent resources in flight at once. The client-side rate limiter paces
 /// them; this only bounds memory and connections.
 const READ_CONCURRENCY: usize = 16;
 
-/// Everything one pass knows about AWS.
-#[derive(Debug, Default, Clone)]
-pub struct Observed {
-    /// ACTIVE services of every watched cluster.
-    pub services: Vec<EcsService>,
-    pub task_definitions: BTreeMap<String, TaskDefinition>,
-    /// Configured listeners that exist, by ARN.
-    pub listeners: BTreeMap<String, Listener>,
-    pub load_balancers: BTreeMap<String, LoadBalancer>,
-    /// Every rule of the configured listeners; non-default rules carry their tags.
-    pub rules: Vec<Rule>,
-    /// Every target group of the account; ecs-ingress-named ones carry tags, owned ones
-    /// their attributes.
-    pub target_groups: Vec<TargetGroup>,
-    /// Running tasks per service ARN, for services routed with `alb.targets=direct`.
-    pub tasks: BTreeMap<String, Vec<EcsTask>>,
-    /// Registered targets and their health per owned target group ARN: read for
-    /// `alb.targets=direct`, and for groups whose health decides the next step of a
-    /// publication or a replacement.
-    pub targets: BTreeMap<String, Vec<TargetHealth>>,
-    /// When the pass read AWS (seconds since the epoch).
-    pub read_at: i64,
-    /// DescribeTargetGroups answered: `target_groups` is every group of the account.
-    pub target_groups_complete: bool,
-    /// Non-default rules per load balancer of a configured listener, across all of its
-    /// listeners (the rule quota counts them all).
-    pub rules_per_load_balancer: BTreeMap<String, usize>,
-    /// The account's rules-per-ALB quota, when DescribeAccountLimits answered.
-    pub rules_quota: Option<usize>,
-    /// Configured listeners that do not exist (DescribeListeners said so).
-    pub missing_listeners: BTreeSet<String>,
-    /// Listeners not given to ecs-ingress on the configured listeners' ALBs, per ALB: only
-    /// their rules' number matters (the quota).
-    pub other_listeners: BTreeMap<String, Vec<Listener>>,
-    /// Managed hosted zones that could be read, by id.
-    pub zones: BTreeMap<String, HostedZone>,
-    /// Record sets per managed zone id.
-    pub records: BTreeMap<String, Vec<RecordSet>>,
-    /// The managed Cloud Map namespaces, their services and instances.
-    pub cloudmap: CloudMapObserved,
-    /// Reads that failed. Any failure forbids deletions in this pass.
-    pub failures: Vec<AwsError>,
+/// What `observe` produced: the snapshot, and what only the edge needs — the adapters'
+/// errors (for the one-line diagnosis) and which tags came from the lagging tagging index.
+/// Derefs to the snapshot, so reads fill it directly.
+#[derive(Debug, Default)]
+pub struct Observation {
+    pub snapshot: Snapshot,
+    /// Reads that failed, as the adapters reported them (mirrored as plain
+    /// [`crate::snapshot::FailedRead`]s in the snapshot).
+    failures: Vec<AwsError>,
     /// Rules and target groups whose tags came from the tagging index (GetResources), which
     /// lags behind: deleting one needs a DescribeTags first ([`confirm_tags`]).
     pub indexed_tags: BTreeSet<String>,
+    /// Listeners not given to ecs-ingress on the configured listeners' ALBs, per ALB: only
+    /// their rules' number matters (the quota).
+    other_listeners: BTreeMap<String, Vec<Listener>>,
 }
 
-impl Observed {
-    pub fn complete(&self) -> bool {
-        self.failures.is_empty()
+impl std::ops::Deref for Observation {
+    type Target = Snapshot;
+    fn deref(&self) -> &Snapshot {
+        &self.snapshot
+    }
+}
+
+impl std::ops::DerefMut for Observation {
+    fn deref_mut(&mut self) -> &mut Snapshot {
+        &mut self.snapshot
+    }
+}
+
+impl Observation {
+    /// Records a failed read: no deletion in this pass.
+    pub fn fail(&mut self, e: AwsError) {
+        self.snapshot.failed_reads.push(FailedRead {
+            service: e.service.to_string(),
+            operation: e.operation.to_string(),
+            message: e.to_string(),
+        });
+        self.failures.push(e);
+    }
+
+    /// The failed reads as the adapters reported them.
+    pub fn failures(&self) -> &[AwsError] {
+        &self.failures
     }
 }
 
@@ -83,14 +74,9 @@ pub struct Cache {
     /// Attributes last seen or written per owned target group. Re-read when missing, so a
     /// restart (or [`Cache::forget_attributes`]) verifies them again.
     attributes: HashMap<String, crate::state::TargetGroupAttributes>,
-    /// Each service's intent at the end of the last pass, to tell drift (the intent is the
-    /// same, yet a resource needs changing) from an intent change.
-    intents: HashMap<String, crate::model::ServiceIntent>,
     passes: u64,
     /// Hosted zone names by id (a zone's name never changes).
     zones: HashMap<String, HostedZone>,
-    /// RFC 3339 time of the last change applied per service ARN.
-    last_changes: BTreeMap<String, String>,
     /// Task definitions (contents are immutable per revision; tags are not) as last read
     /// with DescribeTaskDefinition.
     task_definitions: HashMap<String, TaskDefinition>,
@@ -115,35 +101,6 @@ impl Cache {
         attributes: crate::state::TargetGroupAttributes,
     ) {
         self.attributes.insert(arn.to_string(), attributes);
-    }
-
-    /// True when `service_arn` had exactly `intent` at the end of the last pass.
-    pub fn intent_unchanged(
-        &self,
-        service_arn: &str,
-        intent: &crate::model::ServiceIntent,
-    ) -> bool {
-        self.intents.get(service_arn) == Some(intent)
-    }
-
-    pub fn remember_intents(&mut self, intents: &[(EcsService, crate::model::ServiceIntent)]) {
-        self.intents = intents
-            .iter()
-            .map(|(s, i)| (s.arn.clone(), i.clone()))
-            .collect();
-    }
-
-    pub fn remember_changes(&mut self, report: &crate::apply::ApplyReport) {
-        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-        for r in report.results.iter().filter(|r| r.result == "applied") {
-            if let Some(arn) = &r.service_arn {
-                self.last_changes.insert(arn.clone(), now.clone());
-            }
-        }
-    }
-
-    pub fn last_changes(&self) -> &BTreeMap<String, String> {
-        &self.last_changes
     }
 
     /// Counts a pass; every [`ATTRIBUTE_REFRESH_PASSES`]th starts with no cached attributes.
@@ -178,13 +135,16 @@ pub async fn observe(
     config: &Config,
     ownership: &Ownership,
     cache: &mut Cache,
-) -> Observed {
-    let mut observed = Observed {
-        read_at: std::time::SystemTime::now()
-            .duration_since(std::time::SystemTime::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-            .unwrap_or_default(),
-        ..Observed::default()
+) -> Observation {
+    let mut observed = Observation {
+        snapshot: Snapshot {
+            read_at: std::time::SystemTime::now()
+                .duration_since(std::time::SystemTime::UNIX_EPOCH)
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+                .unwrap_or_default(),
+            ..Snapshot::default()
+        },
+        ..Observation::default()
     };
     read_services(aws, config, cache, &mut observed).await;
     let owned_tags = read_owned_tags(aws, ownership).await;
@@ -198,20 +158,20 @@ pub async fn observe(
 
 /// Managed Cloud Map namespaces, every service in them and every service's instances
 /// (our instance may sit in a service we did not create, so none can be skipped).
-async fn read_cloudmap(aws: &Aws, config: &Config, observed: &mut Observed) {
+async fn read_cloudmap(aws: &Aws, config: &Config, observed: &mut Observation) {
     if config.cloudmap_namespaces.is_empty() {
         return;
     }
     let all = match aws.cloudmap.list_namespaces().await {
         Ok(all) => all,
         Err(e) => {
-            observed.failures.push(e);
+            observed.fail(e);
             return;
         }
     };
-    let mut seen = CloudMapObserved {
+    let mut seen = CloudMapSnapshot {
         namespaces: all,
-        ..CloudMapObserved::default()
+        ..CloudMapSnapshot::default()
     };
     let mut managed = Vec::new();
     for wanted in &config.cloudmap_namespaces {
@@ -225,7 +185,7 @@ async fn read_cloudmap(aws: &Aws, config: &Config, observed: &mut Observed) {
     for namespace in &seen.namespaces {
         match aws.cloudmap.list_services(&namespace.id).await {
             Ok(services) => seen.services.extend(services),
-            Err(e) => observed.failures.push(e),
+            Err(e) => observed.fail(e),
         }
     }
     let ids: Vec<String> = seen.services.iter().map(|s| s.id.clone()).collect();
@@ -239,7 +199,7 @@ async fn read_cloudmap(aws: &Aws, config: &Config, observed: &mut Observed) {
                 Ok(instances) => {
                     seen.instances.insert(id.clone(), instances);
                 }
-                Err(e) => observed.failures.push(e),
+                Err(e) => observed.fail(e),
             }
         }
     }
@@ -247,7 +207,7 @@ async fn read_cloudmap(aws: &Aws, config: &Config, observed: &mut Observed) {
 }
 
 /// Managed zones (names cached) and all their records.
-async fn read_zones(aws: &Aws, config: &Config, cache: &mut Cache, observed: &mut Observed) {
+async fn read_zones(aws: &Aws, config: &Config, cache: &mut Cache, observed: &mut Observation) {
     for id in &config.hosted_zones {
         let zone = match cache.zones.get(id) {
             Some(z) => z.clone(),
@@ -257,7 +217,7 @@ async fn read_zones(aws: &Aws, config: &Config, cache: &mut Cache, observed: &mu
                     z
                 }
                 Err(e) => {
-                    observed.failures.push(e);
+                    observed.fail(e);
                     continue;
                 }
             },
@@ -267,7 +227,7 @@ async fn read_zones(aws: &Aws, config: &Config, cache: &mut Cache, observed: &mu
                 observed.records.insert(id.clone(), records);
                 observed.zones.insert(id.clone(), zone);
             }
-            Err(e) => observed.failures.push(e),
+            Err(e) => observed.fail(e),
         }
     }
 }
@@ -286,7 +246,7 @@ async fn read_owned_tags(aws: &Aws, ownership: &Ownership) -> HashMap<String, Ta
         .tagging
         .get_resources(
             OWNED_TYPES,
-            Some((crate::plan::ownership::OWNER_TAG, ownership.owner_id())),
+            Some((crate::ownership::OWNER_TAG, ownership.owner_id())),
         )
         .await
     {
@@ -300,7 +260,7 @@ async fn read_owned_tags(aws: &Aws, ownership: &Ownership) -> HashMap<String, Ta
 
 /// DescribeTags for `arns` that the tagging index vouched for, so a deletion never rests on
 /// the index alone. Updates the tags in `observed`; returns true when any differed.
-pub async fn confirm_tags(aws: &Aws, arns: &[String], observed: &mut Observed) -> bool {
+pub async fn confirm_tags(aws: &Aws, arns: &[String], observed: &mut Observation) -> bool {
     let fresh = read_tags(aws, arns, observed).await;
     let mut changed = false;
     for rule in observed.rules.iter_mut().filter(|r| arns.contains(&r.arn)) {
@@ -331,7 +291,7 @@ async fn read_task_definitions(
     aws: &Aws,
     wanted: Vec<String>,
     cache: &mut Cache,
-    observed: &mut Observed,
+    observed: &mut Observation,
 ) {
     if wanted.is_empty() {
         return;
@@ -388,7 +348,7 @@ async fn read_task_definitions(
                 cache.task_definitions.insert(arn.clone(), td.clone());
                 observed.task_definitions.insert(arn, td);
             }
-            Err(e) => observed.failures.push(e),
+            Err(e) => observed.fail(e),
         }
     }
     cache
@@ -396,12 +356,12 @@ async fn read_task_definitions(
         .retain(|arn, _| observed.task_definitions.contains_key(arn));
 }
 
-async fn read_services(aws: &Aws, config: &Config, cache: &mut Cache, observed: &mut Observed) {
+async fn read_services(aws: &Aws, config: &Config, cache: &mut Cache, observed: &mut Observation) {
     for cluster in &config.clusters {
         let arns = match aws.ecs.list_services(cluster).await {
             Ok(arns) => arns,
             Err(e) => {
-                observed.failures.push(e);
+                observed.fail(e);
                 continue;
             }
         };
@@ -418,7 +378,7 @@ async fn read_services(aws: &Aws, config: &Config, cache: &mut Cache, observed: 
                 Ok(services) => observed
                     .services
                     .extend(services.into_iter().filter(|s| s.status == "ACTIVE")),
-                Err(e) => observed.failures.push(e),
+                Err(e) => observed.fail(e),
             }
         }
     }
@@ -437,7 +397,7 @@ async fn read_listeners(
     config: &Config,
     cache: &mut Cache,
     owned_tags: &HashMap<String, Tags>,
-    observed: &mut Observed,
+    observed: &mut Observation,
 ) {
     let arns: Vec<String> = config
         .listeners
@@ -481,20 +441,25 @@ async fn read_listeners(
             Ok(lbs) => {
                 observed.load_balancers = lbs.into_iter().map(|l| (l.arn.clone(), l)).collect()
             }
-            Err(e) => observed.failures.push(e),
+            Err(e) => observed.fail(e),
         }
     }
     let listener_arns: Vec<String> = observed.listeners.keys().cloned().collect();
     for listener in listener_arns {
         match aws.elb.describe_rules(&listener).await {
             Ok(rules) => observed.rules.extend(rules),
-            Err(e) => observed.failures.push(e),
+            Err(e) => observed.fail(e),
         }
     }
     // Rules the index lists as ours take its tags; the others (hand-made, or too new for
     // the index) are read with DescribeTags.
     let mut unlisted = Vec::new();
-    for rule in observed.rules.iter_mut().filter(|r| !r.is_default()) {
+    for rule in observed
+        .snapshot
+        .rules
+        .iter_mut()
+        .filter(|r| !r.is_default())
+    {
         match owned_tags.get(&rule.arn) {
             Some(t) => {
                 rule.tags = t.clone();
@@ -514,14 +479,18 @@ async fn read_listeners(
 /// Configured listeners by ARN (the first pass, before their ALBs are known).
 /// DescribeListeners fails as a whole when one ARN is missing: then they are asked one by
 /// one, so the others go on and the missing one is named (and recorded as a failed read).
-async fn read_listeners_by_arn(aws: &Aws, arns: &[String], observed: &mut Observed) {
+async fn read_listeners_by_arn(aws: &Aws, arns: &[String], observed: &mut Observation) {
     match aws.elb.describe_listeners(arns).await {
         Ok(listeners) => {
             observed.listeners = listeners.into_iter().map(|l| (l.arn.clone(), l)).collect();
             // Some implementations leave a missing ARN out instead of failing.
-            for arn in arns.iter().filter(|a| !observed.listeners.contains_key(*a)) {
+            let left_out: Vec<&String> = arns
+                .iter()
+                .filter(|a| !observed.listeners.contains_key(*a))
+                .collect();
+            for arn in left_out {
                 observed.missing_listeners.insert(arn.clone());
-                observed.failures.push(listener_not_found(arn));
+                observed.fail(listener_not_found(arn));
             }
         }
         Err(e) if e.kind == ErrorKind::NotFound && arns.len() > 1 => {
@@ -532,17 +501,17 @@ async fn read_listeners_by_arn(aws: &Aws, arns: &[String], observed: &mut Observ
                         .extend(found.into_iter().map(|l| (l.arn.clone(), l))),
                     Err(e) if e.kind == ErrorKind::NotFound => {
                         observed.missing_listeners.insert(arn.clone());
-                        observed.failures.push(e);
+                        observed.fail(e);
                     }
-                    Err(e) => observed.failures.push(e),
+                    Err(e) => observed.fail(e),
                 }
             }
         }
         Err(e) if e.kind == ErrorKind::NotFound => {
             observed.missing_listeners.extend(arns.iter().cloned());
-            observed.failures.push(e);
+            observed.fail(e);
         }
-        Err(e) => observed.failures.push(e),
+        Err(e) => observed.fail(e),
     }
 }
 
@@ -551,7 +520,7 @@ async fn read_listeners_by_arn(aws: &Aws, arns: &[String], observed: &mut Observ
 async fn read_listeners_by_load_balancer(
     aws: &Aws,
     known: &BTreeMap<String, String>,
-    observed: &mut Observed,
+    observed: &mut Observation,
 ) {
     let lbs: BTreeSet<&String> = known.values().collect();
     for lb in lbs {
@@ -564,7 +533,7 @@ async fn read_listeners_by_load_balancer(
                 for arn in mine {
                     if !configured.iter().any(|l| l.arn == *arn) {
                         observed.missing_listeners.insert(arn.clone());
-                        observed.failures.push(listener_not_found(arn));
+                        observed.fail(listener_not_found(arn));
                     }
                 }
                 observed
@@ -575,10 +544,10 @@ async fn read_listeners_by_load_balancer(
             Err(e) if e.kind == ErrorKind::NotFound => {
                 for arn in mine {
                     observed.missing_listeners.insert(arn.clone());
-                    observed.failures.push(listener_not_found(arn));
+                    observed.fail(listener_not_found(arn));
                 }
             }
-            Err(e) => observed.failures.push(e),
+            Err(e) => observed.fail(e),
         }
     }
 }
@@ -604,12 +573,13 @@ async fn read_load_balancer_rules(
     aws: &Aws,
     config: &Config,
     cache: &mut Cache,
-    observed: &mut Observed,
+    observed: &mut Observation,
 ) {
     let configured: BTreeSet<&str> = config.listeners.values().map(String::as_str).collect();
-    for rule in observed.rules.iter().filter(|r| !r.is_default()) {
-        if let Some(l) = observed.listeners.get(&rule.listener_arn) {
-            *observed
+    let snapshot = &mut observed.snapshot;
+    for rule in snapshot.rules.iter().filter(|r| !r.is_default()) {
+        if let Some(l) = snapshot.listeners.get(&rule.listener_arn) {
+            *snapshot
                 .rules_per_load_balancer
                 .entry(l.load_balancer_arn.clone())
                 .or_default() += 1;
@@ -629,7 +599,7 @@ async fn read_load_balancer_rules(
                     .filter(|l| !configured.contains(l.arn.as_str()))
                     .collect(),
                 Err(e) => {
-                    observed.failures.push(e);
+                    observed.fail(e);
                     continue;
                 }
             },
@@ -642,7 +612,7 @@ async fn read_load_balancer_rules(
                         .entry(lb.clone())
                         .or_default() += rules.iter().filter(|r| !r.is_default()).count();
                 }
-                Err(e) => observed.failures.push(e),
+                Err(e) => observed.fail(e),
             }
         }
     }
@@ -665,13 +635,13 @@ async fn read_load_balancer_rules(
 async fn read_tags(
     aws: &Aws,
     arns: &[String],
-    observed: &mut Observed,
+    observed: &mut Observation,
 ) -> HashMap<String, crate::state::Tags> {
     let mut out = HashMap::new();
     for batch in arns.chunks(DESCRIBE_TAGS_BATCH) {
         match aws.elb.describe_tags(batch).await {
             Ok(tags) => out.extend(tags),
-            Err(e) => observed.failures.push(e),
+            Err(e) => observed.fail(e),
         }
     }
     out
@@ -682,7 +652,7 @@ async fn read_target_groups(
     ownership: &Ownership,
     cache: &mut Cache,
     owned_tags: &HashMap<String, Tags>,
-    observed: &mut Observed,
+    observed: &mut Observation,
 ) {
     match aws.elb.describe_target_groups().await {
         Ok(groups) => {
@@ -690,7 +660,7 @@ async fn read_target_groups(
             observed.target_groups_complete = true;
         }
         Err(e) => {
-            observed.failures.push(e);
+            observed.fail(e);
             return;
         }
     }
@@ -698,6 +668,7 @@ async fn read_target_groups(
     // cost a call per 20 groups of the whole account.
     let mut candidates = Vec::new();
     for group in observed
+        .snapshot
         .target_groups
         .iter_mut()
         .filter(|t| t.name.starts_with(TARGET_GROUP_NAME_PREFIX))
@@ -733,7 +704,9 @@ async fn read_target_groups(
             Err(e) => failures.push(e),
         }
     }
-    observed.failures.extend(failures);
+    for e in failures {
+        observed.fail(e);
+    }
 }
 
 /// Reads the running tasks of `services` (cluster ARN, service name, service ARN) and the
@@ -742,13 +715,13 @@ pub async fn observe_direct(
     aws: &Aws,
     services: &[(String, String, String)],
     target_groups: &[String],
-    observed: &mut Observed,
+    observed: &mut Observation,
 ) {
     for (cluster, name, service_arn) in services {
         let arns = match aws.ecs.list_tasks(cluster, name).await {
             Ok(arns) => arns,
             Err(e) => {
-                observed.failures.push(e);
+                observed.fail(e);
                 continue;
             }
         };
@@ -763,7 +736,7 @@ pub async fn observe_direct(
                         .into_iter()
                         .filter(|t| t.group.as_deref() == Some(group.as_str())),
                 ),
-                Err(e) => observed.failures.push(e),
+                Err(e) => observed.fail(e),
             }
         }
         observed.tasks.insert(service_arn.clone(), tasks);
@@ -772,7 +745,7 @@ pub async fn observe_direct(
 }
 
 /// DescribeTargetHealth for `target_groups` not read yet this pass.
-pub async fn observe_health(aws: &Aws, target_groups: &[String], observed: &mut Observed) {
+pub async fn observe_health(aws: &Aws, target_groups: &[String], observed: &mut Observation) {
     let wanted: Vec<&String> = target_groups
         .iter()
         .filter(|a| !observed.targets.contains_key(*a))
@@ -789,7 +762,7 @@ pub async fn observe_health(aws: &Aws, target_groups: &[String], observed: &mut 
                 Ok(targets) => {
                     observed.targets.insert((*arn).clone(), targets);
                 }
-                Err(e) => observed.failures.push(e),
+                Err(e) => observed.fail(e),
             }
         }
     }

@@ -12,8 +12,9 @@ use crate::aws::Aws;
 use crate::config::Config;
 use crate::events::Events;
 use crate::model::{IntentInput, ServiceIntent, compute_intent};
-use crate::observe::{self, Cache, Observed};
+use crate::observe::{self, Cache, Observation};
 use crate::plan::{self, Plan, PlanConfig};
+use crate::snapshot::Snapshot;
 use crate::state::EcsService;
 use crate::status::{ServiceState, StatusReport};
 use crate::telemetry::{Metrics, ResultLabel, StateLabel};
@@ -65,12 +66,46 @@ impl PassReport {
     }
 }
 
+/// What the controller remembers between passes about its own work (the read cache is
+/// `observe`'s): each service's intent at the end of the last pass, to tell drift (the
+/// intent is the same, yet a resource needs changing) from an intent change, and when it
+/// last changed something for each service.
+#[derive(Debug, Default)]
+struct Memory {
+    intents: std::collections::HashMap<String, ServiceIntent>,
+    /// RFC 3339 time of the last change applied per service ARN.
+    last_changes: BTreeMap<String, String>,
+}
+
+impl Memory {
+    fn intent_unchanged(&self, service_arn: &str, intent: &ServiceIntent) -> bool {
+        self.intents.get(service_arn) == Some(intent)
+    }
+
+    fn remember_intents(&mut self, intents: &[(EcsService, ServiceIntent)]) {
+        self.intents = intents
+            .iter()
+            .map(|(s, i)| (s.arn.clone(), i.clone()))
+            .collect();
+    }
+
+    fn remember_changes(&mut self, report: &ApplyReport) {
+        let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+        for r in report.results.iter().filter(|r| r.result == "applied") {
+            if let Some(arn) = &r.service_arn {
+                self.last_changes.insert(arn.clone(), now.clone());
+            }
+        }
+    }
+}
+
 /// One controller: configuration, AWS access, metrics and what it remembers between passes.
 pub struct Controller {
     pub config: Config,
     pub aws: Aws,
     pub metrics: Arc<Metrics>,
     cache: tokio::sync::Mutex<Cache>,
+    memory: std::sync::Mutex<Memory>,
     /// Turns true on shutdown: no new change starts, the loop ends after the pass in flight.
     stop: watch::Sender<bool>,
 }
@@ -79,7 +114,7 @@ pub struct Controller {
 pub const EVENT_DEBOUNCE: Duration = Duration::from_secs(2);
 
 /// Computes every service's intent.
-pub fn intents(config: &Config, observed: &Observed) -> Vec<(EcsService, ServiceIntent)> {
+pub fn intents(config: &Config, observed: &Snapshot) -> Vec<(EcsService, ServiceIntent)> {
     observed
         .services
         .iter()
@@ -106,7 +141,7 @@ pub fn intents(config: &Config, observed: &Observed) -> Vec<(EcsService, Service
 pub async fn plan_pass(
     aws: &Aws,
     plan_config: &PlanConfig,
-    observed: &mut Observed,
+    observed: &mut Observation,
     intents: &[(EcsService, ServiceIntent)],
 ) -> Plan {
     let (direct_services, direct_groups) = plan::direct_reads(plan_config, observed, intents);
@@ -128,9 +163,9 @@ pub async fn plan_pass(
         .map(str::to_string)
         .collect();
     if !doubtful.is_empty() {
-        let failures = observed.failures.len();
+        let failures = observed.failures().len();
         let changed = observe::confirm_tags(aws, &doubtful, observed).await;
-        if changed || observed.failures.len() != failures {
+        if changed || observed.failures().len() != failures {
             plan = plan::plan(plan_config, observed, intents);
         }
     }
@@ -144,6 +179,7 @@ impl Controller {
             aws,
             metrics,
             cache: tokio::sync::Mutex::new(Cache::default()),
+            memory: std::sync::Mutex::new(Memory::default()),
             stop: watch::Sender::new(false),
         }
     }
@@ -174,21 +210,33 @@ impl Controller {
         let plan = plan_pass(&self.aws, &plan_config, &mut observed, &intents).await;
         let applied = if apply && !self.config.dry_run {
             let stop = || self.stopping();
-            let report = apply::apply(&self.aws, &plan, &self.metrics, &mut cache, &stop).await;
-            self.count_drift_repairs(&plan, &report, &intents, &cache);
-            cache.remember_changes(&report);
+            let report = apply::apply(&self.aws, &plan, &self.metrics, &stop).await;
+            for (arn, attributes) in &report.attributes_written {
+                cache.remember_attributes(arn, attributes.clone());
+            }
             Some(report)
         } else {
             None
         };
-        cache.remember_intents(&intents);
-        let last_changes = cache.last_changes().clone();
         drop(cache);
+        let last_changes = {
+            let mut memory = self.memory.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(report) = &applied {
+                self.count_drift_repairs(&plan, report, &intents, &memory);
+                memory.remember_changes(report);
+            }
+            memory.remember_intents(&intents);
+            memory.last_changes.clone()
+        };
         let report = PassReport {
             plan,
             applied,
-            observed_failures: observed.failures.iter().map(ToString::to_string).collect(),
-            read_problem: crate::diagnose::summarize(&observed.failures),
+            observed_failures: observed
+                .failures()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            read_problem: crate::diagnose::summarize(observed.failures()),
             last_changes,
         };
         self.record(&report, started.elapsed());
@@ -202,7 +250,7 @@ impl Controller {
         plan: &Plan,
         report: &ApplyReport,
         intents: &[(EcsService, ServiceIntent)],
-        cache: &Cache,
+        memory: &Memory,
     ) {
         let intent_of: BTreeMap<&str, &ServiceIntent> =
             intents.iter().map(|(s, i)| (s.arn.as_str(), i)).collect();
@@ -215,7 +263,7 @@ impl Controller {
             }
             let unchanged = intent_of
                 .get(service_arn)
-                .is_some_and(|i| cache.intent_unchanged(service_arn, i));
+                .is_some_and(|i| memory.intent_unchanged(service_arn, i));
             if unchanged {
                 self.metrics
                     .drift_repairs

@@ -259,7 +259,7 @@ impl Metrics {
                 result: result.into(),
             });
         }
-        for (service, operations) in crate::aws::OPERATIONS {
+        for (service, operations) in crate::aws::operations::OPERATIONS {
             for operation in *operations {
                 let _ = self.throttled_calls.get_or_create(&AwsOperationLabels {
                     service: (*service).into(),

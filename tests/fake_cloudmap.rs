@@ -3,12 +3,14 @@
 //! it is ours; a failed read deletes nothing.
 
 use ecs_ingress::aws::ErrorKind;
+use ecs_ingress::fake::Fault;
 use ecs_ingress::fake::cloudmap::FakeCloudMapService;
-use ecs_ingress::fake::{Estate, Fault};
-use ecs_ingress::plan::cloudmap::{ALIAS_ATTRIBUTE, OWNER_ATTRIBUTE, description};
+use ecs_ingress::ownership::{ALIAS_ATTRIBUTE, OWNER_ATTRIBUTE};
+use ecs_ingress::plan::cloudmap::description;
 use ecs_ingress::runtime::Controller;
 use ecs_ingress::state::CloudMapServiceSpec;
 use ecs_ingress::status::ServiceState;
+use ecs_ingress::testing::Estate;
 
 /// An estate with the private DNS namespace `internal` managed through
 /// `--cloudmap-namespace`, and a controller for it.

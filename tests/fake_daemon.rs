@@ -8,9 +8,10 @@ use std::time::Duration;
 use ecs_ingress::admin::AdminState;
 use ecs_ingress::aws::ErrorKind;
 use ecs_ingress::events::Events;
-use ecs_ingress::fake::{Estate, Fault};
+use ecs_ingress::fake::Fault;
 use ecs_ingress::runtime::Controller;
 use ecs_ingress::telemetry::ResultLabel;
+use ecs_ingress::testing::Estate;
 
 fn passes(estate: &Estate, result: &str) -> u64 {
     estate

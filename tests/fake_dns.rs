@@ -2,9 +2,10 @@
 //! hand-made names left alone, withdrawal, repair, and batches that isolate a bad name.
 
 use ecs_ingress::aws::ErrorKind;
-use ecs_ingress::fake::{Estate, Fault};
+use ecs_ingress::fake::Fault;
 use ecs_ingress::state::RecordSet;
 use ecs_ingress::status::ServiceState;
+use ecs_ingress::testing::Estate;
 
 fn records(estate: &Estate) -> Vec<RecordSet> {
     estate.fake.world().zones[&estate.zone_id].1.clone()

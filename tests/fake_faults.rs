@@ -9,10 +9,11 @@ use std::collections::BTreeSet;
 
 use ecs_ingress::apply;
 use ecs_ingress::aws::ErrorKind;
-use ecs_ingress::fake::{Estate, Fault};
+use ecs_ingress::fake::Fault;
 use ecs_ingress::observe::{self, Cache};
 use ecs_ingress::plan::PlanConfig;
 use ecs_ingress::runtime;
+use ecs_ingress::testing::Estate;
 
 /// An owned rule: listener name, hosts, paths, target group names.
 type RuleShape = (String, Vec<String>, Vec<String>, Vec<String>);
@@ -467,7 +468,7 @@ async fn a_crash_after_any_write_is_finished_by_a_fresh_process() {
         let planned = runtime::plan_pass(&aws, &plan_config, &mut observed, &intents).await;
         let start = estate.fake.writes();
         let stop = || estate.fake.writes() >= start + k;
-        apply::apply(&aws, &planned, &estate.metrics, &mut cache, &stop).await;
+        apply::apply(&aws, &planned, &estate.metrics, &stop).await;
         assert!(estate.fake.writes() <= start + k + 1);
         // A fresh process (empty cache) finishes the job.
         let fresh = controller(&estate);

@@ -2,8 +2,8 @@
 //! over the quotas, priorities at and past the edges. Each bad service gets a status saying
 //! why; the good one beside them is published; nothing is created for the bad ones.
 
-use ecs_ingress::fake::Estate;
 use ecs_ingress::status::ServiceState;
+use ecs_ingress::testing::Estate;
 
 #[tokio::test(start_paused = true)]
 async fn hostile_services_get_a_status_and_the_good_one_is_published() {

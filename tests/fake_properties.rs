@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use ecs_ingress::fake::Estate;
 use ecs_ingress::plan::priorities::specificity;
 use ecs_ingress::state::Rule;
+use ecs_ingress::testing::Estate;
 use proptest::prelude::*;
 
 const HOSTS: &[&str] = &["a.in.example.com", "b.in.example.com", "c.in.example.com"];

@@ -2,10 +2,10 @@
 //! convergence with zero writes, safety around hand-made resources, withdrawal, drift,
 //! direct mode, conflicts and quotas.
 
-use ecs_ingress::fake::Estate;
-use ecs_ingress::fake::estate::{PORT, SEED_TAGS, VPC};
 use ecs_ingress::state::{Rule, Target};
 use ecs_ingress::status::ServiceState;
+use ecs_ingress::testing::Estate;
+use ecs_ingress::testing::{PORT, SEED_TAGS, VPC};
 
 /// Applies one pass and returns (writes it made, report).
 async fn apply(

@@ -3,8 +3,9 @@
 //! exactly the floor's pages and writes nothing, and publishing one service takes the
 //! minimum writes.
 
-use ecs_ingress::fake::estate::listener_name;
-use ecs_ingress::fake::{Estate, floor};
+use ecs_ingress::fake::floor;
+use ecs_ingress::testing::Estate;
+use ecs_ingress::testing::listener_name;
 
 const SERVICES: usize = 60;
 const ALBS: usize = 3;

@@ -2,7 +2,7 @@
 //! causes a wrong decision: resources it does not list yet are read directly, intents only
 //! change on the task definition's own word, and deletions are confirmed with DescribeTags.
 
-use ecs_ingress::fake::Estate;
+use ecs_ingress::testing::Estate;
 
 fn add(estate: &Estate, n: usize) {
     for i in 0..n {

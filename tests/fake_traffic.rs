@@ -7,13 +7,14 @@
 use std::time::Duration;
 
 use ecs_ingress::config::canonical_clusters;
-use ecs_ingress::fake::estate::{CLUSTER, CONTAINER};
-use ecs_ingress::fake::{Estate, Served, container, tags};
+use ecs_ingress::fake::{Served, container, tags};
 use ecs_ingress::observe::{self, Cache};
 use ecs_ingress::plan::PlanConfig;
 use ecs_ingress::runtime::{self, Controller, PassReport};
 use ecs_ingress::state::{PortMapping, Rule, Tags, TargetGroup};
 use ecs_ingress::status::{ServiceState, ServiceStatus};
+use ecs_ingress::testing::Estate;
+use ecs_ingress::testing::{CLUSTER, CONTAINER};
 use ecs_ingress::{apply, fake};
 
 const INTERVAL: Duration = Duration::from_secs(30);
@@ -257,7 +258,7 @@ async fn die_after(estate: &Estate, k: usize) {
         let planned = runtime::plan_pass(&aws, &plan_config, &mut observed, &intents).await;
         let before = estate.fake.writes();
         let stop = || estate.fake.writes() >= start + k;
-        apply::apply(&aws, &planned, &estate.metrics, &mut cache, &stop).await;
+        apply::apply(&aws, &planned, &estate.metrics, &stop).await;
         if estate.fake.writes() == before {
             tokio::time::sleep(INTERVAL).await;
         }
@@ -440,7 +441,7 @@ async fn the_rule_quota_counts_every_listener_of_the_alb_and_comes_from_the_acco
                 protocol_version: "HTTP1".into(),
                 port: 80,
                 target_type: "ip".into(),
-                vpc_id: fake::estate::VPC.into(),
+                vpc_id: ecs_ingress::testing::VPC.into(),
                 health_check: fake::default_health_check(),
                 attributes: Default::default(),
                 tags: Default::default(),

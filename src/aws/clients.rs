@@ -67,7 +67,7 @@ pub fn event_queue(
     sdk: &aws_config::SdkConfig,
     metrics: Arc<Metrics>,
     url: &str,
-) -> Arc<dyn crate::events::QueueApi> {
+) -> Arc<dyn crate::aws::QueueApi> {
     // SQS calls take no AWS rate bucket; the limiter passes them through.
     let ctx = CallContext::with_attempt_counter(metrics.clone(), Arc::new(RateLimiter::new(100)));
     Arc::new(super::sqs::SqsQueue::new(

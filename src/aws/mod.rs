@@ -10,6 +10,7 @@ pub mod cloudmap;
 pub mod ecs;
 pub mod elb;
 pub mod error;
+pub mod operations;
 pub mod route53;
 pub mod sqs;
 pub mod tagging;
@@ -18,6 +19,7 @@ pub mod throttle;
 use async_trait::async_trait;
 
 pub use error::{AwsError, ErrorKind};
+pub use operations::OPERATIONS;
 
 use crate::state::{
     CloudMapInstance, CloudMapNamespace, CloudMapService, CloudMapServiceSpec, EcsService, EcsTask,
@@ -25,69 +27,6 @@ use crate::state::{
     RecordSet, Rule, RuleSpec, Tags, Target, TargetGroup, TargetGroupAttributes, TargetGroupSpec,
     TargetHealth, TaskDefinition,
 };
-
-/// Every operation the adapters call, by the `service` label of their metrics. Metrics
-/// create their per-operation series from it at zero; `tests/iam_policy.rs` checks that it
-/// lists exactly the operations in the adapters' source.
-pub const OPERATIONS: &[(&str, &[&str])] = &[
-    (
-        "ecs",
-        &[
-            "ListServices",
-            "DescribeServices",
-            "DescribeTaskDefinition",
-            "ListTasks",
-            "DescribeTasks",
-            "UpdateService",
-        ],
-    ),
-    (
-        "elbv2",
-        &[
-            "DescribeAccountLimits",
-            "DescribeListeners",
-            "DescribeLoadBalancers",
-            "DescribeRules",
-            "DescribeTargetGroups",
-            "DescribeTags",
-            "DescribeTargetGroupAttributes",
-            "DescribeTargetHealth",
-            "CreateTargetGroup",
-            "ModifyTargetGroup",
-            "ModifyTargetGroupAttributes",
-            "DeleteTargetGroup",
-            "CreateRule",
-            "ModifyRule",
-            "SetRulePriorities",
-            "DeleteRule",
-            "RegisterTargets",
-            "DeregisterTargets",
-        ],
-    ),
-    (
-        "route53",
-        &[
-            "GetHostedZone",
-            "ListResourceRecordSets",
-            "ChangeResourceRecordSets",
-        ],
-    ),
-    (
-        "servicediscovery",
-        &[
-            "ListNamespaces",
-            "ListServices",
-            "ListInstances",
-            "ListTagsForResource",
-            "CreateService",
-            "RegisterInstance",
-            "DeregisterInstance",
-            "DeleteService",
-        ],
-    ),
-    ("sqs", &["ReceiveMessage", "DeleteMessageBatch"]),
-    ("tagging", &["GetResources"]),
-];
 
 /// DescribeServices takes at most this many services per call.
 pub const DESCRIBE_SERVICES_BATCH: usize = 10;
@@ -254,6 +193,22 @@ pub trait TaggingApi: Send + Sync {
         resource_types: &[&str],
         tag: Option<(&str, &str)>,
     ) -> Result<Vec<(String, Tags)>, AwsError>;
+}
+
+/// A received message: its receipt handle (to delete it) and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub receipt: String,
+    pub body: String,
+}
+
+/// The queue calls ecs-ingress makes.
+#[async_trait]
+pub trait QueueApi: Send + Sync {
+    /// Long-polls for up to 10 messages (returns empty after the poll times out).
+    async fn receive(&self) -> Result<Vec<Message>, AwsError>;
+    /// Deletes up to 10 messages by receipt handle.
+    async fn delete(&self, receipts: &[String]) -> Result<(), AwsError>;
 }
 
 /// Every adapter the controller uses, as trait objects so the real and fake AWS swap freely.

@@ -6,7 +6,7 @@ use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 
 use super::AwsError;
 use super::call::CallContext;
-use crate::events::{Message, QueueApi};
+use super::{Message, QueueApi};
 
 const SERVICE: &str = "sqs";
 /// SQS's longest long poll.

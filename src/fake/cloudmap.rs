@@ -98,8 +98,8 @@ impl CloudMapWorld {
             id: id.clone(),
             arn: format!(
                 "arn:aws:servicediscovery:{}:{}:service/{id}",
-                super::world::REGION,
-                super::world::ACCOUNT
+                super::REGION,
+                super::ACCOUNT
             ),
             name: spec.name.clone(),
             namespace_id: spec.namespace_id.clone(),

@@ -16,7 +16,7 @@
 pub mod cloudmap;
 mod ecs;
 mod elb;
-pub mod estate;
+
 pub mod floor;
 pub mod route53;
 mod tagging;
@@ -32,9 +32,12 @@ use crate::ratelimit::{Bucket, Buckets, RateLimiter};
 use crate::state::{Container, PortMapping, Tags};
 use crate::telemetry::Metrics;
 
-pub use estate::Estate;
 pub use traffic::{Served, TrafficCheck};
 pub use world::{FakeService, FakeTask, World, default_health_check};
+
+/// The fake account's id and region, in every ARN it makes.
+pub(crate) const ACCOUNT: &str = "123456789012";
+pub(crate) const REGION: &str = "us-east-1";
 
 /// A fault to inject: the next `times` calls of `operation` fail with `kind`.
 #[derive(Debug, Clone)]
@@ -76,7 +79,7 @@ pub struct FakeAws {
     /// Operations that take this long (virtual time), to hold a pass mid-way in tests.
     delays: Mutex<BTreeMap<&'static str, std::time::Duration>>,
     /// The event queue: messages not yet received, and receipts deleted.
-    queue: Mutex<std::collections::VecDeque<crate::events::Message>>,
+    queue: Mutex<std::collections::VecDeque<crate::aws::Message>>,
     deleted: Mutex<Vec<String>>,
     /// GetResources answers one request late when set; the last answers per request.
     tagging_lag: Mutex<bool>,
@@ -155,7 +158,7 @@ impl FakeAws {
     pub fn send_event(&self, body: &str) -> String {
         let mut q = lock(&self.queue);
         let receipt = format!("receipt-{}", q.len() + lock(&self.deleted).len());
-        q.push_back(crate::events::Message {
+        q.push_back(crate::aws::Message {
             receipt: receipt.clone(),
             body: body.to_string(),
         });
@@ -333,10 +336,10 @@ impl FakeAws {
 }
 
 #[async_trait::async_trait]
-impl crate::events::QueueApi for FakeAws {
+impl crate::aws::QueueApi for FakeAws {
     /// A long poll: up to 10 waiting messages, or nothing after a second of (virtual) time.
-    async fn receive(&self) -> Result<Vec<crate::events::Message>, AwsError> {
-        let ready: Vec<crate::events::Message> = {
+    async fn receive(&self) -> Result<Vec<crate::aws::Message>, AwsError> {
+        let ready: Vec<crate::aws::Message> = {
             let mut q = lock(&self.queue);
             let n = q.len().min(10);
             q.drain(..n).collect()

@@ -3,6 +3,7 @@
 use super::*;
 use crate::aws::{EcsApi, ElbApi};
 use crate::state::{RuleSpec, TargetGroupSpec};
+use crate::testing::Estate;
 
 fn spec(name: &str) -> TargetGroupSpec {
     TargetGroupSpec {
@@ -11,7 +12,7 @@ fn spec(name: &str) -> TargetGroupSpec {
         protocol_version: "HTTP1".into(),
         port: 8080,
         target_type: "ip".into(),
-        vpc_id: estate::VPC.into(),
+        vpc_id: crate::testing::VPC.into(),
         health_check: default_health_check(),
         attributes: Default::default(),
         tags: Default::default(),

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::world::World;
+use super::world::{Registration, World};
 use crate::state::{RecordSet, Rule, Target};
 
 /// What AWS reports for a registered target (DescribeTargetHealth `State`).
@@ -31,13 +31,6 @@ pub enum FakeTargetState {
     Healthy,
     Unhealthy,
     Draining,
-}
-
-/// When a target was registered, and when its draining ends.
-#[derive(Debug, Clone, Copy)]
-pub struct Registration {
-    pub since: Instant,
-    pub draining_until: Option<Instant>,
 }
 
 /// Where a request for (host, path) ends.

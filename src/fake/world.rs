@@ -11,8 +11,7 @@ use crate::state::{
     TargetGroupAttributes, TargetGroupSpec, TaskDefinition,
 };
 
-pub(crate) const ACCOUNT: &str = "123456789012";
-pub(crate) const REGION: &str = "us-east-1";
+use super::{ACCOUNT, REGION};
 const ELB: &str = "elbv2";
 /// AWS quotas (see `aws-limits`): per ALB, and per rule.
 pub const RULES_PER_ALB: usize = 100;
@@ -31,6 +30,13 @@ const TARGET_GROUP_ATTRIBUTE_DEFAULTS: &[(&str, &str)] = &[
     ("stickiness.lb_cookie.duration_seconds", "86400"),
     ("load_balancing.algorithm.type", "round_robin"),
 ];
+
+/// When a target was registered in a group, and when its draining ends.
+#[derive(Debug, Clone, Copy)]
+pub struct Registration {
+    pub since: tokio::time::Instant,
+    pub draining_until: Option<tokio::time::Instant>,
+}
 
 /// An ECS service and how many deployments ecs-ingress caused.
 #[derive(Debug, Clone)]
@@ -66,7 +72,7 @@ pub struct World {
     pub zones: BTreeMap<String, (HostedZone, Vec<RecordSet>)>,
     pub cloudmap: super::cloudmap::CloudMapWorld,
     /// When each target was registered in each group, and when its draining ends.
-    pub registrations: BTreeMap<(String, Target), super::traffic::Registration>,
+    pub registrations: BTreeMap<(String, Target), Registration>,
     /// (service ARN, port): that service's tasks fail health checks on that port (nothing
     /// listens there).
     pub refuses_health_checks: BTreeSet<(String, i32)>,

@@ -51,7 +51,7 @@ fn errors(i: ServiceIntent) -> Vec<String> {
 
 #[test]
 fn seed_service_a_gives_the_seed_target_group_settings() {
-    let t = td(crate::fake::estate::SEED_TAGS, &[]);
+    let t = td(crate::testing::SEED_TAGS, &[]);
     let i = publish(intent_of(&[], &t));
     assert_eq!(i.hosts, vec!["service-a.in.example.com"]);
     assert_eq!((i.container.as_str(), i.container_port), ("serviceA", 8080));

@@ -474,8 +474,8 @@ impl fmt::Display for Change {
                 exists,
             } => {
                 let alb = attributes
-                    .get(super::cloudmap::ALIAS_ATTRIBUTE)
-                    .or_else(|| attributes.get(super::cloudmap::HTTP_ALB_ATTRIBUTE))
+                    .get(crate::ownership::ALIAS_ATTRIBUTE)
+                    .or_else(|| attributes.get(crate::ownership::HTTP_ALB_ATTRIBUTE))
                     .map(String::as_str)
                     .unwrap_or_default();
                 write!(

@@ -16,48 +16,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::change::{Change, CloudMapServiceRef, PlannedChange};
 use super::dns::NameOutcome;
-use super::ownership::Ownership;
 use crate::model::CloudMapIntent;
+use crate::ownership::Ownership;
+use crate::snapshot::CloudMapSnapshot;
 use crate::state::{
     CloudMapInstance, CloudMapNamespace, CloudMapService, CloudMapServiceSpec, EcsService,
     LoadBalancer,
 };
 use crate::status::{Problem, ResourceRef};
 
-/// Instance attribute holding the owner id.
-pub const OWNER_ATTRIBUTE: &str = "ECS_INGRESS_OWNER";
-/// Instance attribute holding the ECS service ARN.
-pub const SERVICE_ATTRIBUTE: &str = "ECS_INGRESS_SERVICE";
-/// In DNS namespaces Cloud Map turns this attribute into an alias record to the ALB.
-pub const ALIAS_ATTRIBUTE: &str = "AWS_ALIAS_DNS_NAME";
-/// HTTP namespaces make no records, and AWS allows the alias attribute only in services
-/// with A/AAAA records: there the ALB's name is a plain attribute for DiscoverInstances.
-pub const HTTP_ALB_ATTRIBUTE: &str = "ALB_DNS_NAME";
-
-/// What Cloud Map looks like in the managed namespaces.
-#[derive(Debug, Default, Clone)]
-pub struct CloudMapObserved {
-    /// Managed namespaces that exist.
-    pub namespaces: Vec<CloudMapNamespace>,
-    /// Managed namespaces (as configured) that were not found.
-    pub missing: Vec<String>,
-    /// Every service of the managed namespaces.
-    pub services: Vec<CloudMapService>,
-    /// Instances per Cloud Map service id.
-    pub instances: BTreeMap<String, Vec<CloudMapInstance>>,
-}
-
-impl CloudMapObserved {
-    /// The managed namespace a tag or flag names (by name or id).
-    pub fn namespace(&self, name_or_id: &str) -> Option<&CloudMapNamespace> {
-        self.namespaces.iter().find(|n| {
-            n.id == name_or_id
-                || n.name
-                    .trim_end_matches('.')
-                    .eq_ignore_ascii_case(name_or_id.trim_end_matches('.'))
-        })
-    }
-}
+use crate::ownership::{ALIAS_ATTRIBUTE, HTTP_ALB_ATTRIBUTE, OWNER_ATTRIBUTE, SERVICE_ATTRIBUTE};
 
 /// The description of a Cloud Map service we create: it lets the planner find ours without
 /// a tag read per service.
@@ -119,7 +87,7 @@ fn conflict(reason: String) -> Problem {
 /// deregistered unless `keep(service_arn)`; our empty services are deleted.
 pub fn plan_cloudmap(
     ownership: &Ownership,
-    observed: &CloudMapObserved,
+    observed: &CloudMapSnapshot,
     winners: &[CloudMapWinner<'_>],
     keep: &dyn Fn(&str) -> bool,
 ) -> CloudMapPlan {

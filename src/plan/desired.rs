@@ -1,8 +1,8 @@
 //! Intent + the listener's ALB → the resources a service should have.
 
 use crate::model::{Intent, Stickiness};
-use crate::plan::naming::{TargetGroupIdentity, target_group_name};
-use crate::plan::ownership::Ownership;
+use crate::ownership::Ownership;
+use crate::ownership::naming::{TargetGroupIdentity, target_group_name};
 use crate::state::{EcsService, HealthCheck, LoadBalancer, TargetGroupAttributes, TargetGroupSpec};
 
 /// ALB's limit on condition values in one rule (hosts + paths together).
@@ -45,7 +45,7 @@ pub struct DesiredService<'a> {
     pub rules: Vec<DesiredRule>,
 }
 
-pub const TARGET_GROUP_RESOURCE: &str = "target-group";
+use crate::ownership::TARGET_GROUP_RESOURCE;
 
 pub fn health_check(intent: &Intent) -> HealthCheck {
     let hc = &intent.health_check;
@@ -212,10 +212,7 @@ pub fn desired_service<'a>(
         attributes: attributes(intent),
         tags: {
             let mut tags = ownership.tags(&service.arn, TARGET_GROUP_RESOURCE);
-            tags.insert(
-                crate::plan::ownership::CREATED_TAG.to_string(),
-                now.to_string(),
-            );
+            tags.insert(crate::ownership::CREATED_TAG.to_string(), now.to_string());
             tags
         },
     };

@@ -11,19 +11,17 @@ pub mod desired;
 pub mod dns;
 #[cfg(test)]
 mod fixtures;
-pub mod naming;
-pub mod ownership;
 pub mod priorities;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::ownership::{self, Ownership, resource_of, service_of};
 pub use change::{AttachmentEntry, Change, CloudMapServiceRef, PlannedChange, TargetGroupRef};
 use desired::{DesiredService, desired_service, non_default_attributes};
-use ownership::{Ownership, resource_of, service_of};
 
 use crate::config::{Config, Policy, PriorityRange};
 use crate::model::{Intent, ListenerRef, ServiceIntent, TargetsMode};
-use crate::observe::Observed;
+use crate::snapshot::Snapshot;
 use crate::state::{
     EcsService, LoadBalancerAttachment, Rule, Target, TargetGroup, TargetHealthState,
 };
@@ -105,7 +103,7 @@ fn cluster_of_service_arn(arn: &str) -> Option<&str> {
 /// `alb.targets=direct`.
 pub fn direct_reads(
     config: &PlanConfig,
-    observed: &Observed,
+    observed: &Snapshot,
     intents: &[(EcsService, ServiceIntent)],
 ) -> (Vec<(String, String, String)>, Vec<String>) {
     let mut services = Vec::new();
@@ -142,7 +140,7 @@ struct Owned<'a> {
 }
 
 impl<'a> Owned<'a> {
-    fn new(ownership: &Ownership, observed: &'a Observed) -> Self {
+    fn new(ownership: &Ownership, observed: &'a Snapshot) -> Self {
         let mut groups: BTreeMap<&str, Vec<&TargetGroup>> = BTreeMap::new();
         let mut group_arns = BTreeSet::new();
         for g in observed
@@ -228,7 +226,7 @@ fn problem(key: Option<&str>, reason: impl Into<String>) -> Problem {
 /// Resolves a service's listener and ALB, or says why not.
 fn resolve<'a>(
     config: &PlanConfig,
-    observed: &'a Observed,
+    observed: &'a Snapshot,
     intent: &Intent,
 ) -> Result<(String, &'a crate::state::LoadBalancer), Problem> {
     let arn = match &intent.listener {
@@ -292,7 +290,7 @@ fn resolve<'a>(
 /// Plans one pass.
 pub fn plan(
     config: &PlanConfig,
-    observed: &Observed,
+    observed: &Snapshot,
     intents: &[(EcsService, ServiceIntent)],
 ) -> Plan {
     let owned = Owned::new(&config.ownership, observed);
@@ -756,7 +754,7 @@ fn watched(config: &PlanConfig, service_arn: &str) -> bool {
 /// Runs the DNS planner for the winners and folds its outcome into the statuses.
 fn plan_service_dns(
     config: &PlanConfig,
-    observed: &Observed,
+    observed: &Snapshot,
     winners: &[DesiredService<'_>],
     ready: &dyn Fn(&str) -> bool,
     keep: &dyn Fn(&str) -> bool,
@@ -821,7 +819,7 @@ fn fold_name_outcomes(
 /// Cloud Map is not read, so nothing is withdrawn there either; a tagged service is told so.
 fn plan_service_cloudmap(
     config: &PlanConfig,
-    observed: &Observed,
+    observed: &Snapshot,
     winners: &[DesiredService<'_>],
     ready: &dyn Fn(&str) -> bool,
     keep: &dyn Fn(&str) -> bool,
@@ -833,11 +831,11 @@ fn plan_service_cloudmap(
     let registered = |arn: &str| {
         observed.cloudmap.instances.values().flatten().any(|i| {
             i.attributes
-                .get(cloudmap::SERVICE_ATTRIBUTE)
+                .get(ownership::SERVICE_ATTRIBUTE)
                 .map(String::as_str)
                 == Some(arn)
                 && i.attributes
-                    .get(cloudmap::OWNER_ATTRIBUTE)
+                    .get(ownership::OWNER_ATTRIBUTE)
                     .map(String::as_str)
                     == Some(config.ownership.owner_id())
         })
@@ -912,7 +910,7 @@ fn existing_rule<'a>(
 
 fn place_priorities(
     config: &PlanConfig,
-    observed: &Observed,
+    observed: &Snapshot,
     owned: &Owned<'_>,
     winners: &[DesiredService<'_>],
     out: &mut Plan,
@@ -991,7 +989,7 @@ struct WinnerOutcome {
 }
 
 /// True when the read health of `arn` shows a healthy target.
-fn has_healthy_targets(observed: &Observed, arn: &str) -> Option<bool> {
+fn has_healthy_targets(observed: &Snapshot, arn: &str) -> Option<bool> {
     observed.targets.get(arn).map(|targets| {
         targets
             .iter()
@@ -1001,7 +999,7 @@ fn has_healthy_targets(observed: &Observed, arn: &str) -> Option<bool> {
 
 fn service_changes(
     config: &PlanConfig,
-    observed: &Observed,
+    observed: &Snapshot,
     owned: &Owned<'_>,
     desired: &DesiredService<'_>,
     placed: &Placed,
@@ -1092,7 +1090,7 @@ fn service_changes(
 }
 
 /// ", for 3m" from the group's creation tag, when it has one.
-fn created_ago(observed: &Observed, groups: &[&TargetGroup], arn: &str) -> String {
+fn created_ago(observed: &Snapshot, groups: &[&TargetGroup], arn: &str) -> String {
     let created = groups
         .iter()
         .find(|g| g.arn == arn)
@@ -1257,7 +1255,7 @@ fn rule_changes(
 /// longer exists: ECS would refuse the whole update), ours for the serving group and, while
 /// a replacement gets healthy, for the new one beside it.
 fn attachment_changes(
-    observed: &Observed,
+    observed: &Snapshot,
     owned: &Owned<'_>,
     desired: &DesiredService<'_>,
     target: &TargetGroupRef,
@@ -1332,7 +1330,7 @@ fn attachment_changes(
 
 /// `alb.targets=direct`: running tasks registered, stopped ones deregistered.
 fn direct_changes(
-    observed: &Observed,
+    observed: &Snapshot,
     desired: &DesiredService<'_>,
     target: &TargetGroupRef,
     changes: &mut Vec<PlannedChange>,

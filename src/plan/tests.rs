@@ -1,5 +1,4 @@
 use super::*;
-use crate::aws::{AwsError, ErrorKind};
 use crate::model::{IntentInput, compute_intent};
 use crate::state::{Container, Listener, LoadBalancer, PortMapping, Tags, TaskDefinition};
 
@@ -21,8 +20,8 @@ fn config(policy: Policy) -> PlanConfig {
     }
 }
 
-fn observed() -> Observed {
-    Observed {
+fn observed() -> Snapshot {
+    Snapshot {
         listeners: BTreeMap::from([(
             LISTENER.to_string(),
             Listener {
@@ -136,12 +135,11 @@ fn a_failed_read_holds_back_every_deletion() {
         1,
         "withdrawal planned when reads are complete"
     );
-    obs.failures.push(AwsError::new(
-        "ecs",
-        "ListServices",
-        ErrorKind::Throttled,
-        "Rate exceeded",
-    ));
+    obs.failed_reads.push(crate::snapshot::FailedRead {
+        service: "ecs".into(),
+        operation: "ListServices".into(),
+        message: "Rate exceeded".into(),
+    });
     let p = plan(&cfg, &obs, &[]);
     assert!(p.changes.is_empty());
     assert_eq!(p.held_back.len(), 1);

@@ -228,7 +228,7 @@ impl Seed {
     }
 }
 
-pub use ecs_ingress::fake::estate::SEED_TAGS;
+pub use ecs_ingress::testing::SEED_TAGS;
 
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -1,4 +1,5 @@
 use super::*;
+use crate::snapshot::CloudMapSnapshot;
 
 const OWNER: &str = "ecs-ingress";
 
@@ -47,8 +48,8 @@ fn instance(id: &str, attributes: BTreeMap<String, String>) -> CloudMapInstance 
 }
 
 /// The managed namespace `internal` (private DNS), optionally with services.
-fn observed(services: Vec<CloudMapService>) -> CloudMapObserved {
-    CloudMapObserved {
+fn observed(services: Vec<CloudMapService>) -> CloudMapSnapshot {
+    CloudMapSnapshot {
         namespaces: vec![namespace("ns-1", "internal", "DNS_PRIVATE")],
         missing: vec![],
         instances: services.iter().map(|s| (s.id.clone(), vec![])).collect(),
@@ -69,7 +70,7 @@ fn ours(ecs_service: &str, lb: &LoadBalancer) -> CloudMapInstance {
 }
 
 fn run(
-    observed: &CloudMapObserved,
+    observed: &CloudMapSnapshot,
     wanted: &[(&EcsService, CloudMapIntent)],
     lb: &LoadBalancer,
     keep: &dyn Fn(&str) -> bool,

@@ -8,9 +8,25 @@
 
 use crate::state::Tags;
 
+pub mod marker;
+pub mod naming;
+
 pub const OWNER_TAG: &str = "ecs-ingress/owner";
 pub const SERVICE_TAG: &str = "ecs-ingress/service";
 pub const RESOURCE_TAG: &str = "ecs-ingress/resource";
+/// The ownership tag's `resource` value on a service's target group (rules are `rule-N`).
+pub const TARGET_GROUP_RESOURCE: &str = "target-group";
+
+/// Cloud Map instance attribute holding the owner id.
+pub const OWNER_ATTRIBUTE: &str = "ECS_INGRESS_OWNER";
+/// Cloud Map instance attribute holding the ECS service ARN.
+pub const SERVICE_ATTRIBUTE: &str = "ECS_INGRESS_SERVICE";
+/// In DNS namespaces Cloud Map turns this instance attribute into an alias record to the ALB.
+pub const ALIAS_ATTRIBUTE: &str = "AWS_ALIAS_DNS_NAME";
+/// HTTP namespaces make no records, and AWS allows the alias attribute only in services
+/// with A/AAAA records: there the ALB's name is a plain attribute for DiscoverInstances.
+pub const HTTP_ALB_ATTRIBUTE: &str = "ALB_DNS_NAME";
+
 /// On target groups: when it was created (seconds since the epoch), so a replacement that
 /// never gets healthy can say for how long, even after a restart.
 pub const CREATED_TAG: &str = "ecs-ingress/created";

@@ -1,13 +1,15 @@
-//! A ready-made fake estate: one cluster, ALBs with the seed's listener layout, and helpers
-//! to add tagged services. Shared by the tests and the scale benchmark.
+//! The test harness on the fake AWS: an estate (one cluster, ALBs with the seed's listener
+//! layout, a private zone), helpers to add tagged services, and convergence with the
+//! served-traffic check. Shared by the tests and the scale benchmark; the fake itself knows
+//! nothing of the controller.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{FakeAws, container, tags};
 use crate::config::{Config, LogFormat, Policy, PriorityRange};
+use crate::fake::{FakeAws, container, tags};
 use crate::runtime::Controller;
 use crate::telemetry::Metrics;
 
@@ -165,7 +167,7 @@ impl Estate {
             .world()
             .rules
             .values()
-            .filter(|r| r.tags.contains_key(crate::plan::ownership::OWNER_TAG))
+            .filter(|r| r.tags.contains_key(crate::ownership::OWNER_TAG))
             .cloned()
             .collect()
     }

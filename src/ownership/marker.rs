@@ -1,0 +1,68 @@
+//! The DNS ownership marker: every name ecs-ingress writes gets a TXT record at
+//! `_ecs-ingress.<name>` holding the registry version, owner id, the services routed by the
+//! name and the record types written. It lives at a derived name because a CNAME may not
+//! share its name with a TXT record.
+
+use std::collections::BTreeMap;
+
+/// Prefix of the marker record's name.
+pub const MARKER_PREFIX: &str = "_ecs-ingress.";
+/// Version of the marker format; see `docs/tags.md` for migrating between versions.
+pub const REGISTRY_VERSION: &str = "1";
+/// TTL of marker records (never resolved by clients).
+pub const MARKER_TTL: i64 = 300;
+
+/// What a marker says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marker {
+    pub owner: String,
+    /// Every service routed by the name (several when they share a host by path on one
+    /// ALB), oldest first.
+    pub services: Vec<String>,
+    pub types: Vec<String>,
+}
+
+pub fn marker_name(name: &str) -> String {
+    format!("{MARKER_PREFIX}{name}")
+}
+
+/// The TXT value (quoted, as Route 53 stores it). Services are comma-separated (an ARN
+/// holds no comma), so a marker of one service reads as before.
+pub fn marker_value(owner: &str, services: &[String], types: &[String]) -> String {
+    format!(
+        "\"ecs-ingress-registry={REGISTRY_VERSION} owner={owner} service={} types={}\"",
+        services.join(","),
+        types.join(",")
+    )
+}
+
+/// Reads a marker value; `None` for anything that is not one.
+pub fn parse_marker(value: &str) -> Option<Marker> {
+    let inner = value.strip_prefix('"')?.strip_suffix('"')?;
+    let fields: BTreeMap<&str, &str> = inner
+        .split_whitespace()
+        .filter_map(|f| f.split_once('='))
+        .collect();
+    if fields.get("ecs-ingress-registry") != Some(&REGISTRY_VERSION) {
+        return None;
+    }
+    let services: Vec<String> = fields
+        .get("service")?
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if services.is_empty() {
+        return None;
+    }
+    Some(Marker {
+        owner: fields.get("owner")?.to_string(),
+        services,
+        types: fields
+            .get("types")?
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
+}

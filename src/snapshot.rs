@@ -1,0 +1,93 @@
+//! What a pass read from AWS, as plain data: the input of the planner.
+//!
+//! `observe` fills it through the adapters; the planner reads it. It holds no AWS SDK type
+//! and no error type of the adapters: a failed read is a [`FailedRead`], which is all the
+//! planner needs to know (any failure forbids deletions).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::state::{
+    CloudMapInstance, CloudMapNamespace, CloudMapService, EcsService, EcsTask, HostedZone,
+    Listener, LoadBalancer, RecordSet, Rule, TargetGroup, TargetHealth, TaskDefinition,
+};
+
+/// Everything one pass read from AWS, as plain data: what the planner plans from.
+#[derive(Debug, Default, Clone)]
+pub struct Snapshot {
+    /// ACTIVE services of every watched cluster.
+    pub services: Vec<EcsService>,
+    pub task_definitions: BTreeMap<String, TaskDefinition>,
+    /// Configured listeners that exist, by ARN.
+    pub listeners: BTreeMap<String, Listener>,
+    pub load_balancers: BTreeMap<String, LoadBalancer>,
+    /// Every rule of the configured listeners; non-default rules carry their tags.
+    pub rules: Vec<Rule>,
+    /// Every target group of the account; ecs-ingress-named ones carry tags, owned ones
+    /// their attributes.
+    pub target_groups: Vec<TargetGroup>,
+    /// Running tasks per service ARN, for services routed with `alb.targets=direct`.
+    pub tasks: BTreeMap<String, Vec<EcsTask>>,
+    /// Registered targets and their health per owned target group ARN: read for
+    /// `alb.targets=direct`, and for groups whose health decides the next step of a
+    /// publication or a replacement.
+    pub targets: BTreeMap<String, Vec<TargetHealth>>,
+    /// When the pass read AWS (seconds since the epoch).
+    pub read_at: i64,
+    /// DescribeTargetGroups answered: `target_groups` is every group of the account.
+    pub target_groups_complete: bool,
+    /// Non-default rules per load balancer of a configured listener, across all of its
+    /// listeners (the rule quota counts them all).
+    pub rules_per_load_balancer: BTreeMap<String, usize>,
+    /// The account's rules-per-ALB quota, when DescribeAccountLimits answered.
+    pub rules_quota: Option<usize>,
+    /// Configured listeners that do not exist (DescribeListeners said so).
+    pub missing_listeners: BTreeSet<String>,
+    /// Managed hosted zones that could be read, by id.
+    pub zones: BTreeMap<String, HostedZone>,
+    /// Record sets per managed zone id.
+    pub records: BTreeMap<String, Vec<RecordSet>>,
+    /// The managed Cloud Map namespaces, their services and instances.
+    pub cloudmap: CloudMapSnapshot,
+    /// Reads that failed. Any failure forbids deletions in this pass.
+    pub failed_reads: Vec<FailedRead>,
+}
+
+impl Snapshot {
+    /// Every read succeeded: only then may a pass delete anything.
+    pub fn complete(&self) -> bool {
+        self.failed_reads.is_empty()
+    }
+}
+
+/// A read that failed, for people: the planner only asks whether there was one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedRead {
+    pub service: String,
+    pub operation: String,
+    pub message: String,
+}
+
+/// What Cloud Map looks like in the managed namespaces.
+#[derive(Debug, Default, Clone)]
+pub struct CloudMapSnapshot {
+    /// Managed namespaces that exist.
+    pub namespaces: Vec<CloudMapNamespace>,
+    /// Managed namespaces (as configured) that were not found.
+    pub missing: Vec<String>,
+    /// Every service of the managed namespaces.
+    pub services: Vec<CloudMapService>,
+    /// Instances per Cloud Map service id.
+    pub instances: BTreeMap<String, Vec<CloudMapInstance>>,
+}
+
+impl CloudMapSnapshot {
+    /// The managed namespace a tag or flag names (by name or id).
+    pub fn namespace(&self, name_or_id: &str) -> Option<&CloudMapNamespace> {
+        self.namespaces.iter().find(|n| {
+            n.id == name_or_id
+                || n.name
+                    .trim_end_matches('.')
+                    .eq_ignore_ascii_case(name_or_id.trim_end_matches('.'))
+        })
+    }
+}

@@ -1,0 +1,287 @@
+//! The shape the architecture promises, checked from the source: no module imports another
+//! that (directly or not) imports it back, and the pure core knows nothing of AWS, the
+//! runtime or the fake. `cargo test --test module_graph` prints the graph it checked.
+//!
+//! Modules are the files and folders under `src/` (`src/plan/dns.rs` is `plan::dns`); an
+//! edge is any `crate::a::b` path in one module's code naming another module. Test code
+//! (`#[cfg(test)]` modules and `tests.rs` files) is left out: tests may look anywhere.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Modules that must stay pure: synchronous, no AWS types, no runtime.
+const CORE: &[&str] = &["snapshot", "model", "plan", "ownership", "state"];
+/// What the core may not use.
+const NOT_IN_CORE: &[&str] = &["aws", "observe", "apply", "runtime", "fake", "testing"];
+
+fn src() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// `plan::dns` for `src/plan/dns.rs`, `plan` for `src/plan/mod.rs`.
+fn module_of(path: &Path) -> String {
+    let rel = path.strip_prefix(src()).unwrap_or(path);
+    let mut parts: Vec<String> = rel
+        .iter()
+        .map(|p| p.to_string_lossy().trim_end_matches(".rs").to_string())
+        .collect();
+    if parts
+        .last()
+        .is_some_and(|l| l == "mod" || l == "lib" || l == "main")
+    {
+        parts.pop();
+    }
+    parts.join("::")
+}
+
+/// The source without test modules, so tests may reach anywhere.
+fn without_tests(text: &str) -> String {
+    let mut out = String::new();
+    let mut skip_depth: Option<i32> = None;
+    let mut depth = 0i32;
+    let mut pending_cfg_test = false;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if skip_depth.is_none() {
+            if trimmed.starts_with("#[cfg(test)]") {
+                pending_cfg_test = true;
+                continue;
+            }
+            if pending_cfg_test && (trimmed.starts_with("mod ") || trimmed.starts_with("pub mod "))
+            {
+                pending_cfg_test = false;
+                if trimmed.ends_with(';') {
+                    continue;
+                }
+                skip_depth = Some(depth);
+            } else if pending_cfg_test && !trimmed.starts_with("#[") {
+                pending_cfg_test = false;
+            }
+        }
+        let opens = line.matches('{').count() as i32;
+        let closes = line.matches('}').count() as i32;
+        if let Some(d) = skip_depth {
+            depth += opens - closes;
+            if depth <= d && (opens > 0 || closes > 0) {
+                skip_depth = None;
+            }
+            continue;
+        }
+        depth += opens - closes;
+        // Comments (doc links included) name modules without depending on them.
+        if trimmed.starts_with("//") {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Modules named by `crate::` paths and `use crate::{a, b::c}` groups in `text`.
+fn imports(text: &str, modules: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("crate::") {
+        rest = &rest[i + "crate::".len()..];
+        // A group: `crate::{a::b, c}` (possibly nested one level).
+        if rest.starts_with('{') {
+            let end = rest
+                .find("};")
+                .or_else(|| rest.find('}'))
+                .unwrap_or(rest.len());
+            for item in rest[1..end].split(',') {
+                add_path(item.trim(), modules, &mut out);
+            }
+            continue;
+        }
+        let end = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+            .unwrap_or(rest.len());
+        add_path(&rest[..end], modules, &mut out);
+    }
+    out
+}
+
+/// The longest known module that `path` (`plan::dns::plan_dns`) starts with.
+fn add_path(path: &str, modules: &BTreeSet<String>, out: &mut BTreeSet<String>) {
+    let parts: Vec<&str> = path
+        .split("::")
+        .map(|p| p.trim_matches(|c: char| c == '{' || c == '}' || c.is_whitespace()))
+        .filter(|p| !p.is_empty())
+        .collect();
+    for n in (1..=parts.len()).rev() {
+        let candidate = parts[..n].join("::");
+        if modules.contains(&candidate) {
+            out.insert(candidate);
+            return;
+        }
+    }
+}
+
+struct Graph {
+    edges: BTreeMap<String, BTreeSet<String>>,
+}
+
+fn graph() -> Graph {
+    let mut paths = Vec::new();
+    files(&src(), &mut paths);
+    let modules: BTreeSet<String> = paths.iter().map(|p| module_of(p)).collect();
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for p in &paths {
+        let m = module_of(p);
+        if m.is_empty() || m.ends_with("tests") || m.ends_with("fixtures") {
+            continue;
+        }
+        let text = std::fs::read_to_string(p).unwrap_or_default();
+        let mut deps = imports(&without_tests(&text), &modules);
+        // `super::x` inside `a::b` names `a::x`.
+        let parent = m.rsplit_once("::").map(|(a, _)| a.to_string());
+        for (i, _) in text.match_indices("super::") {
+            let tail = &text[i + "super::".len()..];
+            let end = tail
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(tail.len());
+            let name = &tail[..end];
+            let target = match &parent {
+                Some(parent) => format!("{parent}::{name}"),
+                None => name.to_string(),
+            };
+            if modules.contains(&target) && !without_tests(&text).is_empty() {
+                deps.insert(target);
+            } else if let Some(parent) = &parent
+                && modules.contains(parent)
+            {
+                deps.insert(parent.clone());
+            }
+        }
+        deps.remove(&m);
+        // A module may use its own submodules and its parent's items freely: a parent
+        // declaring its children is not a dependency cycle.
+        deps.retain(|d| !d.starts_with(&format!("{m}::")));
+        edges.entry(m).or_default().extend(deps);
+    }
+    Graph { edges }
+}
+
+impl Graph {
+    /// Strongly connected components with more than one module (Tarjan).
+    fn cycles(&self) -> Vec<Vec<String>> {
+        struct State<'a> {
+            g: &'a Graph,
+            index: BTreeMap<&'a str, usize>,
+            low: BTreeMap<&'a str, usize>,
+            stack: Vec<&'a str>,
+            on: BTreeSet<&'a str>,
+            next: usize,
+            out: Vec<Vec<String>>,
+        }
+        fn visit<'a>(s: &mut State<'a>, v: &'a str) {
+            s.index.insert(v, s.next);
+            s.low.insert(v, s.next);
+            s.next += 1;
+            s.stack.push(v);
+            s.on.insert(v);
+            let g = s.g;
+            for w in g.edges.get(v).into_iter().flatten() {
+                let w = w.as_str();
+                if !s.index.contains_key(w) {
+                    visit(s, w);
+                    let lw = s.low[w];
+                    let lv = s.low[v];
+                    s.low.insert(v, lv.min(lw));
+                } else if s.on.contains(w) {
+                    let iw = s.index[w];
+                    let lv = s.low[v];
+                    s.low.insert(v, lv.min(iw));
+                }
+            }
+            if s.low[v] == s.index[v] {
+                let mut component = Vec::new();
+                while let Some(w) = s.stack.pop() {
+                    s.on.remove(w);
+                    component.push(w.to_string());
+                    if w == v {
+                        break;
+                    }
+                }
+                if component.len() > 1 {
+                    component.sort();
+                    s.out.push(component);
+                }
+            }
+        }
+        let mut s = State {
+            g: self,
+            index: BTreeMap::new(),
+            low: BTreeMap::new(),
+            stack: Vec::new(),
+            on: BTreeSet::new(),
+            next: 0,
+            out: Vec::new(),
+        };
+        for v in self.edges.keys() {
+            if !s.index.contains_key(v.as_str()) {
+                visit(&mut s, v);
+            }
+        }
+        s.out
+    }
+}
+
+fn top(module: &str) -> &str {
+    module.split("::").next().unwrap_or(module)
+}
+
+#[test]
+fn no_module_imports_one_that_imports_it_back() {
+    let g = graph();
+    for (m, deps) in &g.edges {
+        eprintln!(
+            "{m} -> {}",
+            deps.iter().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let cycles = g.cycles();
+    assert!(cycles.is_empty(), "module cycles: {cycles:#?}");
+}
+
+#[test]
+fn the_core_uses_no_aws_runtime_or_fake() {
+    let g = graph();
+    let mut offences = Vec::new();
+    for (m, deps) in &g.edges {
+        if !CORE.contains(&top(m)) {
+            continue;
+        }
+        for d in deps {
+            if NOT_IN_CORE.contains(&top(d)) {
+                offences.push(format!("{m} uses {d}"));
+            }
+        }
+        let mut paths = Vec::new();
+        files(&src(), &mut paths);
+        for p in paths.iter().filter(|p| module_of(p) == *m) {
+            let text = without_tests(&std::fs::read_to_string(p).unwrap_or_default());
+            if text.contains("tokio::") || text.contains("aws_sdk_") || text.contains("aws_smithy")
+            {
+                offences.push(format!("{m} uses tokio or the AWS SDK"));
+            }
+        }
+    }
+    assert!(offences.is_empty(), "{offences:#?}");
+}

@@ -1,6 +1,6 @@
 use super::*;
 use crate::model::{IntentInput, compute_intent};
-use crate::state::{Container, Listener, LoadBalancer, PortMapping, Tags, TaskDefinition};
+use crate::state::{Container, Listener, LoadBalancer, PortMapping, Rule, Tags, TaskDefinition};
 
 const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/lb/1/2";
 const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/lb/1";

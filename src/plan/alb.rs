@@ -1,0 +1,414 @@
+//! The ALB side of one winner: its target group (created, repaired, or replaced beside the
+//! serving one until the new group has healthy targets), its rules, its service's
+//! `loadBalancers` and, in `direct` mode, its registered targets.
+
+use std::collections::BTreeSet;
+
+use super::PlanConfig;
+use super::change::{self, AttachmentEntry, Change, PlannedChange, TargetGroupRef};
+use super::desired::{DesiredService, non_default_attributes};
+use super::owned::Owned;
+use super::placement::{Placed, existing_rule};
+use crate::model::TargetsMode;
+use crate::ownership;
+use crate::snapshot::Snapshot;
+use crate::state::{
+    EcsService, LoadBalancerAttachment, Rule, Target, TargetGroup, TargetHealthState,
+};
+
+/// What planning one winner found besides its changes.
+#[derive(Debug, Default)]
+pub struct WinnerOutcome {
+    /// The group its rules forward to once this pass is applied (`None`: created this pass).
+    pub serving: Option<String>,
+    /// Target groups whose health decides the next step and was not read this pass.
+    pub health_wanted: Vec<String>,
+    /// Why it is not fully published yet.
+    pub waiting: Option<String>,
+}
+
+/// True when the read health of `arn` shows a healthy target.
+pub fn has_healthy_targets(observed: &Snapshot, arn: &str) -> Option<bool> {
+    observed.targets.get(arn).map(|targets| {
+        targets
+            .iter()
+            .any(|t| t.state == TargetHealthState::Healthy)
+    })
+}
+
+pub fn service_changes(
+    config: &PlanConfig,
+    observed: &Snapshot,
+    owned: &Owned<'_>,
+    desired: &DesiredService<'_>,
+    placed: &Placed,
+    index: usize,
+    changes: &mut Vec<PlannedChange>,
+) -> WinnerOutcome {
+    let service = desired.service;
+    let spec = &desired.target_group;
+    let mut outcome = WinnerOutcome::default();
+    let my_groups = owned.groups_of(&service.arn);
+    let my_rules = owned.rules_of(&service.arn);
+
+    let target = target_group_changes(service, spec, my_groups, changes);
+    // A replacement (an immutable setting changed): traffic stays on the group the rules
+    // forward to now until the new one has healthy targets; meanwhile the new group is
+    // staged at weight 0 in the rules (so ECS accepts it) and attached beside the old one.
+    let serving_old: Option<&TargetGroup> = my_rules
+        .iter()
+        .flat_map(|r| &r.forward_target_groups)
+        .filter_map(|arn| my_groups.iter().find(|g| g.arn == *arn))
+        .find(|g| g.name != spec.name)
+        .copied();
+    let new_ready = match &target {
+        TargetGroupRef::Existing(arn) => has_healthy_targets(observed, arn),
+        TargetGroupRef::New(_) => Some(false),
+    };
+    let replacing = serving_old.filter(|_| new_ready != Some(true));
+    if let (Some(old), TargetGroupRef::Existing(arn)) = (replacing, &target) {
+        if new_ready.is_none() {
+            outcome.health_wanted.push(arn.clone());
+        }
+        outcome.waiting = Some(format!(
+            "replacing target group {} with {}: waiting for healthy targets in the new group{}; traffic stays on the old one",
+            old.name,
+            spec.name,
+            created_ago(observed, my_groups, arn)
+        ));
+    } else if let Some(old) = replacing {
+        outcome.waiting = Some(format!(
+            "replacing target group {} with {}: the new group is created this pass; traffic stays on the old one",
+            old.name, spec.name
+        ));
+    }
+    let (forward, staged) = match replacing {
+        Some(old) => (
+            TargetGroupRef::Existing(old.arn.clone()),
+            Some(target.clone()),
+        ),
+        None => (target.clone(), None),
+    };
+    outcome.serving = match &forward {
+        TargetGroupRef::Existing(arn) => Some(arn.clone()),
+        TargetGroupRef::New(_) => None,
+    };
+    rule_changes(
+        config, owned, desired, placed, index, my_rules, &forward, &staged, changes,
+    );
+    attachment_changes(observed, owned, desired, &target, replacing, changes);
+    if desired.intent.targets == TargetsMode::Direct {
+        direct_changes(observed, desired, &target, changes);
+    }
+
+    // Old target groups of this service (replaced, or from another VPC): after everything,
+    // except the one still serving while its replacement gets healthy.
+    for g in my_groups
+        .iter()
+        .filter(|g| g.name != spec.name)
+        .filter(|g| replacing.is_none_or(|old| old.arn != g.arn))
+    {
+        changes.push(PlannedChange::new(
+            service,
+            Change::DeleteTargetGroup {
+                arn: g.arn.clone(),
+                name: g.name.clone(),
+            },
+            "replaced",
+        ));
+    }
+    outcome
+}
+
+/// ", for 3m" from the group's creation tag, when it has one.
+fn created_ago(observed: &Snapshot, groups: &[&TargetGroup], arn: &str) -> String {
+    let created = groups
+        .iter()
+        .find(|g| g.arn == arn)
+        .and_then(|g| g.tags.get(ownership::CREATED_TAG))
+        .and_then(|t| t.parse::<i64>().ok());
+    match created {
+        Some(c) if observed.read_at > c => {
+            let secs = u64::try_from(observed.read_at - c).unwrap_or_default();
+            format!(
+                " for {}",
+                humantime::format_duration(std::time::Duration::from_secs(secs))
+            )
+        }
+        _ => String::new(),
+    }
+}
+
+/// Creates the desired group, or repairs the mutable settings of the existing one.
+fn target_group_changes(
+    service: &EcsService,
+    spec: &crate::state::TargetGroupSpec,
+    my_groups: &[&TargetGroup],
+    changes: &mut Vec<PlannedChange>,
+) -> TargetGroupRef {
+    // Reuse by name (the name encodes every immutable field).
+    let Some(g) = my_groups.iter().find(|g| g.name == spec.name) else {
+        changes.push(PlannedChange::new(
+            service,
+            Change::CreateTargetGroup {
+                spec: spec.clone(),
+                extra_attributes: non_default_attributes(&spec.attributes),
+            },
+            if my_groups.is_empty() {
+                "new service".to_string()
+            } else {
+                "an immutable setting changed: replacement".to_string()
+            },
+        ));
+        return TargetGroupRef::New(spec.name.clone());
+    };
+    if g.health_check != spec.health_check {
+        changes.push(PlannedChange::new(
+            service,
+            Change::ModifyHealthCheck {
+                arn: g.arn.clone(),
+                name: g.name.clone(),
+                health_check: spec.health_check.clone(),
+            },
+            format!(
+                "health check differs: {}",
+                change::describe_health_check_drift(&g.health_check, &spec.health_check)
+            ),
+        ));
+    }
+    let drift: Vec<String> = spec
+        .attributes
+        .iter()
+        .filter(|(k, v)| g.attributes.get(*k) != Some(*v))
+        .map(|(k, v)| {
+            format!(
+                "{k} {} → {v}",
+                g.attributes.get(k).map(String::as_str).unwrap_or("unset")
+            )
+        })
+        .collect();
+    if !drift.is_empty() {
+        changes.push(PlannedChange::new(
+            service,
+            Change::ModifyAttributes {
+                arn: g.arn.clone(),
+                name: g.name.clone(),
+                attributes: spec.attributes.clone(),
+            },
+            format!("attributes differ: {}", drift.join(", ")),
+        ));
+    }
+    TargetGroupRef::Existing(g.arn.clone())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rule_changes(
+    config: &PlanConfig,
+    owned: &Owned<'_>,
+    desired: &DesiredService<'_>,
+    placed: &Placed,
+    index: usize,
+    my_rules: &[&Rule],
+    forward: &TargetGroupRef,
+    staged: &Option<TargetGroupRef>,
+    changes: &mut Vec<PlannedChange>,
+) {
+    let service = desired.service;
+    let is = |r: &TargetGroupRef, arns: &[String]| match r {
+        TargetGroupRef::Existing(a) => arns.len() == 1 && arns[0] == *a,
+        TargetGroupRef::New(_) => false,
+    };
+    let mut wanted_rules = BTreeSet::new();
+    for (j, rule) in desired.rules.iter().enumerate() {
+        let Some(&priority) = placed.priorities.get(&(index, j)) else {
+            continue; // The listener's band is full: reported as a pass problem.
+        };
+        match existing_rule(owned, desired, &rule.key) {
+            Some(existing) => {
+                wanted_rules.insert(existing.arn.as_str());
+                let staged_differs = match staged {
+                    Some(s) => !is(s, &existing.staged_target_groups),
+                    None => !existing.staged_target_groups.is_empty(),
+                };
+                if existing.hosts != rule.hosts
+                    || existing.paths != rule.paths
+                    || !is(forward, &existing.forward_target_groups)
+                    || staged_differs
+                    || existing.other_conditions > 0
+                    || existing.other_actions > 0
+                {
+                    changes.push(PlannedChange::new(
+                        service,
+                        Change::ModifyRule {
+                            arn: existing.arn.clone(),
+                            hosts: rule.hosts.clone(),
+                            paths: rule.paths.clone(),
+                            target: forward.clone(),
+                            staged: staged.clone(),
+                        },
+                        if staged.is_some() {
+                            "stage the replacement target group beside the serving one"
+                        } else {
+                            "rule conditions or action differ"
+                        },
+                    ));
+                }
+            }
+            None => changes.push(PlannedChange::new(
+                service,
+                Change::CreateRule {
+                    listener_arn: desired.listener_arn.clone(),
+                    priority,
+                    hosts: rule.hosts.clone(),
+                    paths: rule.paths.clone(),
+                    target: forward.clone(),
+                    tags: config.ownership.tags(&service.arn, &rule.key),
+                },
+                "new rule",
+            )),
+        }
+    }
+    for rule in my_rules
+        .iter()
+        .filter(|r| !wanted_rules.contains(r.arn.as_str()))
+    {
+        changes.push(PlannedChange::new(
+            service,
+            Change::DeleteRule {
+                arn: rule.arn.clone(),
+            },
+            "rule no longer wanted",
+        ));
+    }
+}
+
+/// The service's `loadBalancers`: entries of others kept (unless their target group no
+/// longer exists: ECS would refuse the whole update), ours for the serving group and, while
+/// a replacement gets healthy, for the new one beside it.
+fn attachment_changes(
+    observed: &Snapshot,
+    owned: &Owned<'_>,
+    desired: &DesiredService<'_>,
+    target: &TargetGroupRef,
+    replacing: Option<&TargetGroup>,
+    changes: &mut Vec<PlannedChange>,
+) {
+    let service = desired.service;
+    let exists = |arn: &str| {
+        !observed.target_groups_complete || observed.target_groups.iter().any(|g| g.arn == arn)
+    };
+    let foreign: Vec<LoadBalancerAttachment> = service
+        .load_balancers
+        .iter()
+        .filter(|lb| match lb.target_group_arn.as_deref() {
+            Some(a) => !owned.group_arns.contains(a) && exists(a),
+            None => true,
+        })
+        .cloned()
+        .collect();
+    let ecs = desired.intent.targets == TargetsMode::Ecs;
+    let ours = |target: TargetGroupRef| AttachmentEntry::Ours {
+        target,
+        container: desired.intent.container.clone(),
+        port: i32::from(desired.intent.container_port),
+    };
+    let mut wanted: Vec<AttachmentEntry> =
+        foreign.iter().cloned().map(AttachmentEntry::Keep).collect();
+    let old_entry = replacing.and_then(|old| {
+        service
+            .load_balancers
+            .iter()
+            .find(|lb| lb.target_group_arn.as_deref() == Some(old.arn.as_str()))
+    });
+    if ecs {
+        if let Some(entry) = old_entry {
+            wanted.push(AttachmentEntry::Keep(entry.clone()));
+        }
+        wanted.push(ours(target.clone()));
+    }
+    let current_matches = match target {
+        TargetGroupRef::New(_) => !ecs && foreign.len() == service.load_balancers.len(),
+        TargetGroupRef::Existing(arn) => {
+            let mut want: Vec<LoadBalancerAttachment> = foreign.clone();
+            if ecs {
+                want.extend(old_entry.cloned());
+                want.push(LoadBalancerAttachment {
+                    target_group_arn: Some(arn.clone()),
+                    load_balancer_name: None,
+                    container_name: Some(desired.intent.container.clone()),
+                    container_port: Some(i32::from(desired.intent.container_port)),
+                });
+            }
+            let mut have = service.load_balancers.clone();
+            want.sort();
+            have.sort();
+            want == have
+        }
+    };
+    if !current_matches {
+        changes.push(PlannedChange::new(
+            service,
+            Change::UpdateServiceLoadBalancers {
+                cluster: service.cluster_arn.clone(),
+                service: service.name.clone(),
+                load_balancers: wanted,
+                publish: true,
+            },
+            "the service's loadBalancers must carry its target group (starts an ECS deployment)",
+        ));
+    }
+}
+
+/// `alb.targets=direct`: running tasks registered, stopped ones deregistered.
+fn direct_changes(
+    observed: &Snapshot,
+    desired: &DesiredService<'_>,
+    target: &TargetGroupRef,
+    changes: &mut Vec<PlannedChange>,
+) {
+    let service = desired.service;
+    let port = i32::from(desired.intent.container_port);
+    let running: BTreeSet<Target> = observed
+        .tasks
+        .get(&service.arn)
+        .into_iter()
+        .flatten()
+        .filter(|t| t.last_status == "RUNNING")
+        .filter_map(|t| t.private_ip.clone().map(|id| Target { id, port }))
+        .collect();
+    let registered: BTreeSet<Target> = match target {
+        TargetGroupRef::Existing(arn) => observed
+            .targets
+            .get(arn)
+            .into_iter()
+            .flatten()
+            .filter(|t| t.state != TargetHealthState::Draining)
+            .map(|t| t.target.clone())
+            .collect(),
+        TargetGroupRef::New(_) => BTreeSet::new(),
+    };
+    let add: Vec<Target> = running.difference(&registered).cloned().collect();
+    if !add.is_empty() {
+        changes.push(PlannedChange::new(
+            service,
+            Change::RegisterTargets {
+                target: target.clone(),
+                targets: add,
+            },
+            "running tasks not registered",
+        ));
+    }
+    if let TargetGroupRef::Existing(arn) = target {
+        let gone: Vec<Target> = registered.difference(&running).cloned().collect();
+        if !gone.is_empty() {
+            changes.push(PlannedChange::new(
+                service,
+                Change::DeregisterTargets {
+                    arn: arn.clone(),
+                    targets: gone,
+                },
+                "registered targets whose tasks are no longer running",
+            ));
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! Arbitration: which candidates may publish. In age order (older wins), a candidate loses
+//! to an older service's host+path or explicit priority, to a rule or target group
+//! ecs-ingress does not own, or to an ALB quota; the winners' claims are recorded as they
+//! win, so the outcome does not depend on anything but age.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::desired::DesiredService;
+use super::owned::Owned;
+use super::{
+    MAX_RULE_PRIORITY, MAX_RULES_PER_ALB, MAX_TARGET_GROUPS_PER_ALB, PlanConfig, cluster_name,
+    problem, status,
+};
+use crate::plan::change::{Change, PlannedChange};
+use crate::snapshot::Snapshot;
+use crate::state::{Rule, TargetGroup};
+use crate::status::{Problem, ServiceState, ServiceStatus};
+
+/// A publishable service and the warnings its tags produced.
+pub struct Candidate<'a> {
+    pub desired: DesiredService<'a>,
+    pub warnings: Vec<String>,
+}
+
+/// What arbitration decided.
+#[derive(Default)]
+pub struct Arbitration<'a> {
+    /// In age order.
+    pub winners: Vec<DesiredService<'a>>,
+    pub statuses: Vec<ServiceStatus>,
+    /// Rules of conflicting services that would shadow the winner.
+    pub changes: Vec<PlannedChange>,
+    /// Services whose resources stay as they are.
+    pub kept: BTreeSet<&'a str>,
+}
+
+/// (listener, host, path): what one rule condition claims; `""` for no path.
+type Claim = (String, String, String);
+
+/// What the winners so far hold, and what the account already uses.
+struct Ledger<'a> {
+    claims: BTreeMap<Claim, String>,
+    explicit: BTreeMap<(String, u32), String>,
+    rules_per_alb: BTreeMap<String, usize>,
+    groups_per_alb: BTreeMap<String, usize>,
+    rules_quota: usize,
+    /// Rules of others, per listener: each candidate checks only its own listener's.
+    foreign_rules: BTreeMap<&'a str, Vec<&'a Rule>>,
+    groups_by_name: BTreeMap<&'a str, &'a TargetGroup>,
+}
+
+/// Decides every candidate, oldest first.
+pub fn arbitrate<'a>(
+    config: &PlanConfig,
+    observed: &'a Snapshot,
+    owned: &Owned<'a>,
+    candidates: Vec<Candidate<'a>>,
+) -> Arbitration<'a> {
+    let mut ledger = Ledger::new(config, observed);
+    let mut out = Arbitration::default();
+    for Candidate { desired, warnings } in candidates {
+        let service = desired.service;
+        let my_rules = owned.rules_of(&service.arn);
+        let (state, problems) = ledger.judge(config, observed, &desired, my_rules);
+        let mut s = status(
+            service,
+            state,
+            Some(desired.intent),
+            owned.resources(&service.arn),
+        );
+        s.warnings = warnings;
+        if problems.is_empty() {
+            ledger.record(&desired);
+            out.statuses.push(s);
+            out.winners.push(desired);
+            continue;
+        }
+        s.problems = problems;
+        out.statuses.push(s);
+        // A conflicting service keeps its target group and attachment (no ECS redeploys
+        // while the conflict lasts) but not rules that now shadow the winner.
+        if state == ServiceState::Conflict {
+            out.changes.extend(my_rules.iter().map(|rule| {
+                PlannedChange::new(
+                    service,
+                    Change::DeleteRule {
+                        arn: rule.arn.clone(),
+                    },
+                    "service is in conflict: its rule must not shadow the winner",
+                )
+            }));
+        }
+        out.kept.insert(service.arn.as_str());
+    }
+    out
+}
+
+/// Every (listener, host, path) a service's rules route.
+fn claims_of(desired: &DesiredService<'_>) -> Vec<Claim> {
+    let mut out = Vec::new();
+    for r in &desired.rules {
+        let paths: Vec<String> = if r.paths.is_empty() {
+            vec![String::new()]
+        } else {
+            r.paths.clone()
+        };
+        for h in &r.hosts {
+            for p in &paths {
+                out.push((desired.listener_arn.clone(), h.clone(), p.clone()));
+            }
+        }
+    }
+    out
+}
+
+impl<'a> Ledger<'a> {
+    fn new(config: &PlanConfig, observed: &'a Snapshot) -> Self {
+        let mut groups_per_alb: BTreeMap<String, usize> = BTreeMap::new();
+        for g in &observed.target_groups {
+            // Some implementations repeat an ALB once per rule: count it once.
+            let distinct: BTreeSet<&String> = g.load_balancer_arns.iter().collect();
+            for lb in distinct {
+                *groups_per_alb.entry(lb.clone()).or_default() += 1;
+            }
+        }
+        let mut foreign_rules: BTreeMap<&str, Vec<&Rule>> = BTreeMap::new();
+        for r in observed
+            .rules
+            .iter()
+            .filter(|r| !r.is_default() && !config.ownership.owns(&r.tags))
+        {
+            foreign_rules
+                .entry(r.listener_arn.as_str())
+                .or_default()
+                .push(r);
+        }
+        Self {
+            claims: BTreeMap::new(),
+            explicit: BTreeMap::new(),
+            rules_per_alb: observed.rules_per_load_balancer.clone(),
+            groups_per_alb,
+            rules_quota: observed.rules_quota.unwrap_or(MAX_RULES_PER_ALB),
+            foreign_rules,
+            groups_by_name: observed
+                .target_groups
+                .iter()
+                .map(|g| (g.name.as_str(), g))
+                .collect(),
+        }
+    }
+
+    /// The state a candidate gets and why, counting what it would add to the quotas.
+    fn judge(
+        &mut self,
+        config: &PlanConfig,
+        observed: &Snapshot,
+        desired: &DesiredService<'_>,
+        my_rules: &[&Rule],
+    ) -> (ServiceState, Vec<Problem>) {
+        let claims = claims_of(desired);
+        let mut problems = self.older_claims(&claims);
+        problems.extend(self.foreign_rules(desired, &claims));
+        problems.extend(self.explicit_priorities(desired));
+        problems.extend(self.unowned_group(config, desired));
+        if !problems.is_empty() {
+            return (ServiceState::Conflict, problems);
+        }
+        match self.take_quota(observed, desired, my_rules) {
+            Some(p) => (ServiceState::Quota, vec![p]),
+            None => (ServiceState::Published, Vec::new()),
+        }
+    }
+
+    fn older_claims(&self, claims: &[Claim]) -> Vec<Problem> {
+        claims
+            .iter()
+            .filter_map(|claim| {
+                let holder = self.claims.get(claim)?;
+                let path = if claim.2.is_empty() {
+                    String::new()
+                } else {
+                    format!(" path {}", claim.2)
+                };
+                Some(problem(
+                    Some("alb.host"),
+                    format!(
+                        "host {}{path} is already routed by older service {holder}",
+                        claim.1
+                    ),
+                ))
+            })
+            .collect()
+    }
+
+    /// Hosts and explicit priorities held by rules ecs-ingress does not own.
+    fn foreign_rules(&self, desired: &DesiredService<'_>, claims: &[Claim]) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        for rule in self
+            .foreign_rules
+            .get(desired.listener_arn.as_str())
+            .into_iter()
+            .flatten()
+        {
+            let paths: Vec<String> = if rule.paths.is_empty() {
+                vec![String::new()]
+            } else {
+                rule.paths.clone()
+            };
+            let hit = claims.iter().find(|(_, h, p)| {
+                rule.other_conditions == 0 && rule.hosts.contains(h) && paths.contains(p)
+            });
+            if let Some((_, h, _)) = hit {
+                problems.push(problem(
+                    Some("alb.host"),
+                    format!(
+                        "host {h} is already routed by a rule ecs-ingress does not own ({}, priority {}); it is left alone",
+                        rule.arn,
+                        rule.priority.unwrap_or_default()
+                    ),
+                ));
+            }
+            if let Some(p) = rule.priority
+                && desired.rules.iter().any(|d| d.explicit_priority == Some(p))
+            {
+                problems.push(problem(
+                    Some("alb.priority"),
+                    format!(
+                        "priority {p} is taken by a rule ecs-ingress does not own ({})",
+                        rule.arn
+                    ),
+                ));
+            }
+        }
+        problems
+    }
+
+    fn explicit_priorities(&self, desired: &DesiredService<'_>) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        for p in desired.rules.iter().filter_map(|r| r.explicit_priority) {
+            if p > MAX_RULE_PRIORITY {
+                problems.push(problem(
+                    Some("alb.priority"),
+                    format!(
+                        "priority {p} is above {MAX_RULE_PRIORITY} (the service needs {} rules)",
+                        desired.rules.len()
+                    ),
+                ));
+            } else if let Some(holder) = self.explicit.get(&(desired.listener_arn.clone(), p)) {
+                problems.push(problem(
+                    Some("alb.priority"),
+                    format!("priority {p} is already used by older service {holder}"),
+                ));
+            }
+        }
+        problems
+    }
+
+    /// A target group of the wanted name that someone else made is never adopted.
+    fn unowned_group(&self, config: &PlanConfig, desired: &DesiredService<'_>) -> Option<Problem> {
+        let existing = self
+            .groups_by_name
+            .get(desired.target_group.name.as_str())?;
+        (!config.ownership.owns(&existing.tags)).then(|| {
+            problem(
+                None,
+                format!(
+                    "target group {} exists but is not owned by ecs-ingress ({}); it is not adopted",
+                    existing.name, existing.arn
+                ),
+            )
+        })
+    }
+
+    /// Counts what the candidate adds to its ALB's rules and target groups; a problem if
+    /// that would exceed a quota (then nothing is counted).
+    fn take_quota(
+        &mut self,
+        observed: &Snapshot,
+        desired: &DesiredService<'_>,
+        my_rules: &[&Rule],
+    ) -> Option<Problem> {
+        let lb = desired.load_balancer_arn.clone();
+        let existing_on_lb = my_rules
+            .iter()
+            .filter(|r| {
+                observed
+                    .listeners
+                    .get(&r.listener_arn)
+                    .is_some_and(|l| l.load_balancer_arn == lb)
+            })
+            .count();
+        let new_rules = desired.rules.len().saturating_sub(existing_on_lb);
+        let has_group = self
+            .groups_by_name
+            .get(desired.target_group.name.as_str())
+            .is_some_and(|g| g.load_balancer_arns.contains(&lb));
+        let new_groups = usize::from(!has_group);
+        let rules_now = self.rules_per_alb.get(&lb).copied().unwrap_or(0);
+        let groups_now = self.groups_per_alb.get(&lb).copied().unwrap_or(0);
+        if new_rules > 0 && rules_now + new_rules > self.rules_quota {
+            return Some(problem(
+                None,
+                format!(
+                    "load balancer {lb} would have {} rules across its listeners, over its quota of {}",
+                    rules_now + new_rules,
+                    self.rules_quota
+                ),
+            ));
+        }
+        if new_groups > 0 && groups_now + new_groups > MAX_TARGET_GROUPS_PER_ALB {
+            return Some(problem(
+                None,
+                format!(
+                    "load balancer {lb} would have {} target groups, over its quota of {MAX_TARGET_GROUPS_PER_ALB}",
+                    groups_now + new_groups
+                ),
+            ));
+        }
+        *self.rules_per_alb.entry(lb.clone()).or_default() += new_rules;
+        *self.groups_per_alb.entry(lb).or_default() += new_groups;
+        None
+    }
+
+    /// A winner's hosts, paths and explicit priorities are taken.
+    fn record(&mut self, desired: &DesiredService<'_>) {
+        let service = desired.service;
+        let name = format!("{}/{}", cluster_name(&service.cluster_arn), service.name);
+        for c in claims_of(desired) {
+            self.claims.insert(c, name.clone());
+        }
+        for p in desired.rules.iter().filter_map(|r| r.explicit_priority) {
+            self.explicit
+                .insert((desired.listener_arn.clone(), p), name.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "arbitrate/tests.rs"]
+mod tests;

@@ -1,0 +1,230 @@
+//! The arbitration stage alone: one table row per way a candidate loses.
+
+use super::*;
+use crate::config::{Policy, PriorityRange};
+use crate::model::{IntentInput, ServiceIntent, compute_intent};
+use crate::ownership::Ownership;
+use crate::plan::desired::desired_service;
+use crate::plan::fixtures::{ecs_service, load_balancer};
+use crate::state::{
+    Container, EcsService, HealthCheck, LoadBalancer, PortMapping, Tags, TaskDefinition,
+};
+
+fn config() -> PlanConfig {
+    PlanConfig {
+        ownership: Ownership::new("ecs-ingress"),
+        listeners: Default::default(),
+        clusters: vec!["main".into()],
+        priority_range: PriorityRange {
+            low: 1000,
+            high: 49_999,
+        },
+        policy: Policy::Sync,
+        hosted_zones: vec![],
+        cloudmap_namespaces: vec![],
+    }
+}
+
+/// An ACTIVE service `main/<name>` with `tags` on it, and its intent.
+fn service(name: &str, tags: &[(&str, &str)]) -> (EcsService, ServiceIntent) {
+    let svc = EcsService {
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..ecs_service(name)
+    };
+    let td = TaskDefinition {
+        arn: "td".into(),
+        network_mode: Some("awsvpc".into()),
+        containers: vec![Container {
+            name: "web".into(),
+            docker_labels: Tags::new(),
+            port_mappings: vec![PortMapping {
+                container_port: 80,
+                host_port: None,
+                udp: false,
+            }],
+        }],
+        tags: Tags::new(),
+    };
+    let intent = compute_intent(&IntentInput {
+        prefix: "",
+        service_name: name,
+        service_tags: &svc.tags,
+        task_definition: &td,
+    });
+    (svc, intent)
+}
+
+fn candidates<'a>(
+    services: &'a [(EcsService, ServiceIntent)],
+    lb: &LoadBalancer,
+) -> Vec<Candidate<'a>> {
+    services
+        .iter()
+        .map(|(s, i)| {
+            let ServiceIntent::Publish { intent, .. } = i else {
+                panic!("{i:?}");
+            };
+            Candidate {
+                desired: desired_service(
+                    &Ownership::new("ecs-ingress"),
+                    s,
+                    intent,
+                    "listener",
+                    lb,
+                    0,
+                ),
+                warnings: vec![],
+            }
+        })
+        .collect()
+}
+
+fn states(a: &Arbitration<'_>) -> Vec<(String, ServiceState, String)> {
+    a.statuses
+        .iter()
+        .map(|s| {
+            (
+                s.service.clone(),
+                s.state,
+                s.problems
+                    .first()
+                    .map(|p| p.reason.clone())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn each_way_of_losing_gives_its_state_and_reason() {
+    let lb = load_balancer(false, "lb.example");
+    let foreign_group = TargetGroup {
+        arn: "arn:tg/foreign".into(),
+        name: String::new(),
+        protocol: "HTTP".into(),
+        protocol_version: None,
+        port: 80,
+        target_type: "ip".into(),
+        vpc_id: "vpc-1".into(),
+        health_check: HealthCheck {
+            protocol: "HTTP".into(),
+            path: "/".into(),
+            port: "traffic-port".into(),
+            interval_seconds: 30,
+            timeout_seconds: 5,
+            healthy_threshold: 5,
+            unhealthy_threshold: 2,
+            matcher: "200".into(),
+        },
+        load_balancer_arns: vec![],
+        tags: Tags::new(),
+        attributes: Default::default(),
+    };
+    // (the services in age order, the snapshot's rule quota, a hand-made group taking the
+    // younger one's name, the expected states)
+    type Row<'a> = (
+        &'a [(&'a str, &'a [(&'a str, &'a str)])],
+        Option<usize>,
+        bool,
+        &'a [(ServiceState, &'a str)],
+    );
+    let rows: &[Row<'_>] = &[
+        (
+            &[
+                ("old", &[("alb.host", "h.example.com")]),
+                ("young", &[("alb.host", "h.example.com")]),
+            ],
+            None,
+            false,
+            &[
+                (ServiceState::Published, ""),
+                (
+                    ServiceState::Conflict,
+                    "already routed by older service main/old",
+                ),
+            ],
+        ),
+        (
+            &[
+                (
+                    "old",
+                    &[("alb.host", "a.example.com"), ("alb.priority", "7")],
+                ),
+                (
+                    "young",
+                    &[("alb.host", "b.example.com"), ("alb.priority", "7")],
+                ),
+            ],
+            None,
+            false,
+            &[
+                (ServiceState::Published, ""),
+                (
+                    ServiceState::Conflict,
+                    "priority 7 is already used by older service main/old",
+                ),
+            ],
+        ),
+        (
+            &[
+                ("old", &[("alb.host", "a.example.com")]),
+                ("young", &[("alb.host", "b.example.com")]),
+            ],
+            Some(1),
+            false,
+            &[
+                (ServiceState::Published, ""),
+                (
+                    ServiceState::Quota,
+                    "would have 2 rules across its listeners, over its quota of 1",
+                ),
+            ],
+        ),
+        (
+            &[
+                ("old", &[("alb.host", "a.example.com")]),
+                ("young", &[("alb.host", "b.example.com")]),
+            ],
+            None,
+            true,
+            &[
+                (ServiceState::Published, ""),
+                (
+                    ServiceState::Conflict,
+                    "exists but is not owned by ecs-ingress",
+                ),
+            ],
+        ),
+    ];
+    for (i, (services, quota, foreign, want)) in rows.iter().enumerate() {
+        let services: Vec<_> = services.iter().map(|(n, t)| service(n, t)).collect();
+        let candidates = candidates(&services, &lb);
+        let mut snapshot = Snapshot {
+            rules_quota: *quota,
+            ..Snapshot::default()
+        };
+        if *foreign {
+            snapshot.target_groups.push(TargetGroup {
+                name: candidates[1].desired.target_group.name.clone(),
+                ..foreign_group.clone()
+            });
+        }
+        let config = config();
+        let owned = Owned::new(&config.ownership, &snapshot);
+        let a = arbitrate(&config, &snapshot, &owned, candidates);
+        let got = states(&a);
+        assert_eq!(got.len(), want.len(), "row {i}");
+        for ((_, state, reason), (want_state, want_reason)) in got.iter().zip(want.iter()) {
+            assert_eq!(state, want_state, "row {i}: {got:?}");
+            assert!(reason.contains(want_reason), "row {i}: {reason}");
+        }
+        assert_eq!(a.winners.len(), 1, "row {i}");
+        assert!(
+            a.kept.contains(services[1].0.arn.as_str()),
+            "row {i}: the loser keeps what it has"
+        );
+    }
+}

@@ -1,0 +1,147 @@
+//! Names: the DNS and Cloud Map stages run for the winners, their outcomes folded into the
+//! statuses. A name waits until its service's target group has a healthy target.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::change::PlannedChange;
+use super::desired::DesiredService;
+use super::{Plan, PlanConfig, cloudmap, dns};
+use crate::ownership;
+use crate::snapshot::Snapshot;
+use crate::status::{ServiceState, ServiceStatus};
+
+/// Runs the DNS planner for the winners and folds its outcome into the statuses.
+pub fn plan_service_dns(
+    config: &PlanConfig,
+    observed: &Snapshot,
+    winners: &[DesiredService<'_>],
+    ready: &dyn Fn(&str) -> bool,
+    keep: &dyn Fn(&str) -> bool,
+    changes: &mut Vec<PlannedChange>,
+    out: &mut Plan,
+) {
+    let zones: Vec<crate::state::HostedZone> = config
+        .hosted_zones
+        .iter()
+        .filter_map(|id| observed.zones.get(id).cloned())
+        .collect();
+    let dns_winners: Vec<dns::DnsWinner<'_>> = winners
+        .iter()
+        .filter_map(|d| {
+            Some(dns::DnsWinner {
+                service: d.service,
+                dns: &d.intent.dns,
+                hosts: &d.intent.hosts,
+                load_balancer: observed.load_balancers.get(&d.load_balancer_arn)?,
+                ready: ready(&d.service.arn),
+            })
+        })
+        .collect();
+    let planned = dns::plan_dns(
+        config.ownership.owner_id(),
+        &zones,
+        &observed.records,
+        &dns_winners,
+        keep,
+    );
+    out.managed.insert("dns-name", planned.managed);
+    changes.extend(planned.changes);
+    fold_name_outcomes(&planned.outcomes, &mut out.services);
+}
+
+/// Folds DNS or Cloud Map outcomes into the statuses: a name conflict leaves the ALB side
+/// published but marks the service `dns-conflict`.
+fn fold_name_outcomes(
+    outcomes: &BTreeMap<String, dns::NameOutcome>,
+    services: &mut [ServiceStatus],
+) {
+    for status in services {
+        let Some(outcome) = outcomes.get(&status.service_arn) else {
+            continue;
+        };
+        status.resources.extend(outcome.records.iter().cloned());
+        status.warnings.extend(outcome.warnings.iter().cloned());
+        if !outcome.waiting.is_empty() {
+            status.waiting.push(format!(
+                "DNS {} waits for healthy targets: a name is published only once it can be served",
+                outcome.waiting.join(", ")
+            ));
+        }
+        if !outcome.conflicts.is_empty() {
+            status.state = ServiceState::DnsConflict;
+            status.problems.extend(outcome.conflicts.iter().cloned());
+        }
+    }
+}
+
+/// Runs the Cloud Map planner for the winners that ask for it. With no managed namespace,
+/// Cloud Map is not read, so nothing is withdrawn there either; a tagged service is told so.
+pub fn plan_service_cloudmap(
+    config: &PlanConfig,
+    observed: &Snapshot,
+    winners: &[DesiredService<'_>],
+    ready: &dyn Fn(&str) -> bool,
+    keep: &dyn Fn(&str) -> bool,
+    changes: &mut Vec<PlannedChange>,
+    out: &mut Plan,
+) {
+    // Like a DNS name, an instance is registered only once requests can be served; one
+    // that exists stays managed.
+    let registered = |arn: &str| {
+        observed.cloudmap.instances.values().flatten().any(|i| {
+            i.attributes
+                .get(ownership::SERVICE_ATTRIBUTE)
+                .map(String::as_str)
+                == Some(arn)
+                && i.attributes
+                    .get(ownership::OWNER_ATTRIBUTE)
+                    .map(String::as_str)
+                    == Some(config.ownership.owner_id())
+        })
+    };
+    let mut cm_waiting: BTreeSet<&str> = BTreeSet::new();
+    let cm_winners: Vec<cloudmap::CloudMapWinner<'_>> = winners
+        .iter()
+        .filter(|d| {
+            let go =
+                d.intent.cloudmap.is_none() || ready(&d.service.arn) || registered(&d.service.arn);
+            if !go {
+                cm_waiting.insert(d.service.arn.as_str());
+            }
+            go
+        })
+        .filter_map(|d| {
+            Some(cloudmap::CloudMapWinner {
+                service: d.service,
+                intent: d.intent.cloudmap.as_ref()?,
+                load_balancer: observed.load_balancers.get(&d.load_balancer_arn)?,
+            })
+        })
+        .collect();
+    if config.cloudmap_namespaces.is_empty() && cm_winners.is_empty() {
+        return;
+    }
+    for name in &observed.cloudmap.missing {
+        out.problems.push(format!(
+            "Cloud Map namespace {name} (--cloudmap-namespace) was not found"
+        ));
+    }
+    // A service waiting for health keeps its Cloud Map service (made or not) as it is.
+    let keep_waiting = |arn: &str| keep(arn) || cm_waiting.contains(arn);
+    let planned = cloudmap::plan_cloudmap(
+        &config.ownership,
+        &observed.cloudmap,
+        &cm_winners,
+        &keep_waiting,
+    );
+    for status in &mut out.services {
+        if cm_waiting.contains(status.service_arn.as_str()) {
+            status
+                .waiting
+                .push("Cloud Map registration waits for healthy targets".into());
+        }
+    }
+    out.managed.insert("cloudmap-instance", planned.managed);
+    changes.extend(planned.changes);
+    fold_name_outcomes(&planned.outcomes, &mut out.services);
+}

@@ -1,0 +1,87 @@
+//! What ecs-ingress owns in the snapshot, indexed by the service it was made for.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::ownership::{Ownership, service_of};
+use crate::snapshot::Snapshot;
+use crate::state::{Rule, TargetGroup};
+use crate::status::ResourceRef;
+
+/// Owned resources, indexed.
+pub struct Owned<'a> {
+    pub groups: BTreeMap<&'a str, Vec<&'a TargetGroup>>,
+    pub rules: BTreeMap<&'a str, Vec<&'a Rule>>,
+    pub group_arns: BTreeSet<&'a str>,
+}
+
+impl<'a> Owned<'a> {
+    /// The owned rules of one service.
+    pub fn rules_of(&self, service_arn: &str) -> &[&'a Rule] {
+        self.rules
+            .get(service_arn)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// The owned target groups of one service.
+    pub fn groups_of(&self, service_arn: &str) -> &[&'a TargetGroup] {
+        self.groups
+            .get(service_arn)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    pub fn new(ownership: &Ownership, observed: &'a Snapshot) -> Self {
+        let mut groups: BTreeMap<&str, Vec<&TargetGroup>> = BTreeMap::new();
+        let mut group_arns = BTreeSet::new();
+        for g in observed
+            .target_groups
+            .iter()
+            .filter(|g| ownership.owns(&g.tags))
+        {
+            group_arns.insert(g.arn.as_str());
+            if let Some(s) = service_of(&g.tags) {
+                groups.entry(s).or_default().push(g);
+            }
+        }
+        let mut rules: BTreeMap<&str, Vec<&Rule>> = BTreeMap::new();
+        for r in observed
+            .rules
+            .iter()
+            .filter(|r| !r.is_default() && ownership.owns(&r.tags))
+        {
+            if let Some(s) = service_of(&r.tags) {
+                rules.entry(s).or_default().push(r);
+            }
+        }
+        Self {
+            groups,
+            rules,
+            group_arns,
+        }
+    }
+
+    pub fn resources(&self, service_arn: &str) -> Vec<ResourceRef> {
+        let mut out: Vec<ResourceRef> = self
+            .groups
+            .get(service_arn)
+            .into_iter()
+            .flatten()
+            .map(|g| ResourceRef {
+                kind: "target-group".into(),
+                id: g.arn.clone(),
+            })
+            .collect();
+        out.extend(
+            self.rules
+                .get(service_arn)
+                .into_iter()
+                .flatten()
+                .map(|r| ResourceRef {
+                    kind: "listener-rule".into(),
+                    id: r.arn.clone(),
+                }),
+        );
+        out
+    }
+}

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 /// Modules that must stay pure: synchronous, no AWS types, no runtime.
 const CORE: &[&str] = &["snapshot", "model", "plan", "ownership", "state"];
+/// The longest function allowed in the planner and the model, in lines.
+const MAX_FUNCTION_LINES: usize = 80;
 /// What the core may not use.
 const NOT_IN_CORE: &[&str] = &["aws", "observe", "apply", "runtime", "fake", "testing"];
 
@@ -284,4 +286,55 @@ fn the_core_uses_no_aws_runtime_or_fake() {
         }
     }
     assert!(offences.is_empty(), "{offences:#?}");
+}
+#[test]
+fn planner_and_model_functions_fit_on_a_screen() {
+    let mut paths = Vec::new();
+    files(&src().join("plan"), &mut paths);
+    files(&src().join("model"), &mut paths);
+    let mut long = Vec::new();
+    for p in paths {
+        let m = module_of(&p);
+        if m.ends_with("tests") || m.ends_with("fixtures") {
+            continue;
+        }
+        let text = without_tests(&std::fs::read_to_string(&p).unwrap_or_default());
+        let lines: Vec<&str> = text.lines().collect();
+        let mut i = 0;
+        while i < lines.len() {
+            let l = lines[i].trim_start();
+            let is_fn = (l.starts_with("fn ")
+                || l.starts_with("pub fn ")
+                || l.starts_with("pub(crate) fn "))
+                && !l.ends_with(';');
+            if !is_fn {
+                i += 1;
+                continue;
+            }
+            let name = l.split('(').next().unwrap_or(l).to_string();
+            let mut depth = 0i32;
+            let mut started = false;
+            let mut j = i;
+            while j < lines.len() {
+                depth +=
+                    lines[j].matches('{').count() as i32 - lines[j].matches('}').count() as i32;
+                if lines[j].contains('{') {
+                    started = true;
+                }
+                if started && depth <= 0 {
+                    break;
+                }
+                j += 1;
+            }
+            let length = j + 1 - i;
+            if length > MAX_FUNCTION_LINES {
+                long.push(format!("{m}: {name} is {length} lines"));
+            }
+            i = j + 1;
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "longer than {MAX_FUNCTION_LINES} lines: {long:#?}"
+    );
 }

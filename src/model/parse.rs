@@ -333,55 +333,12 @@ fn routed_container<'a>(
     }
 }
 
-/// Computes the routing intent of one service.
+/// Computes the routing intent of one service: collect the keys (the routed container
+/// decides whose labels count), parse every field, then decide.
 pub fn compute_intent(input: &IntentInput<'_>) -> ServiceIntent {
-    let service_keys = routing_keys(input.prefix, input.service_tags);
-    let td_keys = routing_keys(input.prefix, &input.task_definition.tags);
-    let mut c = Collector {
-        prefix: input.prefix,
-        values: BTreeMap::new(),
-        errors: Vec::new(),
-    };
-
-    // The container choice decides whose labels count, so it is read from tags first.
-    let tag_container = service_keys
-        .iter()
-        .find(|(k, _)| *k == "alb.container")
-        .map(|(_, v)| Value {
-            text: v,
-            source: Source::ServiceTag,
-        })
-        .or_else(|| {
-            td_keys
-                .iter()
-                .find(|(k, _)| *k == "alb.container")
-                .map(|(_, v)| Value {
-                    text: v,
-                    source: Source::TaskDefinitionTag,
-                })
-        });
-    let any_label_keys = input
-        .task_definition
-        .containers
-        .iter()
-        .any(|x| !routing_keys(input.prefix, &x.docker_labels).is_empty());
-    if service_keys.is_empty() && td_keys.is_empty() && !any_label_keys {
+    let Some((mut c, container)) = collect(input) else {
         return ServiceIntent::Unmanaged;
-    }
-
-    let container = routed_container(&mut c, input, tag_container);
-    let label_keys = container
-        .map(|x| routing_keys(input.prefix, &x.docker_labels))
-        .unwrap_or_default();
-    for (keys, source) in [
-        (label_keys, Source::DockerLabel),
-        (td_keys, Source::TaskDefinitionTag),
-        (service_keys, Source::ServiceTag),
-    ] {
-        for (k, v) in keys {
-            c.values.insert(k, Value { text: v, source });
-        }
-    }
+    };
     let warnings: Vec<String> = c
         .values
         .keys()
@@ -394,12 +351,6 @@ pub fn compute_intent(input: &IntentInput<'_>) -> ServiceIntent {
             )
         })
         .collect();
-
-    let hosts = c.list(
-        "alb.host",
-        "host names (RFC 1123, optional leading *.)",
-        host_name,
-    );
     let host_missing = !c.values.contains_key("alb.host");
     let host_typo = c
         .values
@@ -417,6 +368,148 @@ pub fn compute_intent(input: &IntentInput<'_>) -> ServiceIntent {
             ),
         );
     }
+    let fields = parse_fields(&mut c, input, container);
+    let sources = c
+        .values
+        .iter()
+        .filter(|(k, _)| KEYS.contains(k))
+        .map(|(k, v)| (k.to_string(), v.source))
+        .collect();
+    if c.errors.is_empty() && !host_missing {
+        if let (Some(container), Some(intent)) = (container, fields.into_intent(sources)) {
+            return ServiceIntent::Publish {
+                intent: Box::new(Intent {
+                    container: container.name.clone(),
+                    ..intent
+                }),
+                warnings,
+            };
+        }
+    }
+    // Removing `alb.host` is how a service is unpublished: leftover keys do not keep it
+    // published, unless one of them has a bad value (a half-finished edit) or looks like a
+    // misspelt `alb.host`.
+    let bad_value = c.errors.iter().any(|e| {
+        c.values
+            .contains_key(e.key.strip_prefix(input.prefix).unwrap_or(&e.key))
+    });
+    if host_missing && host_typo.is_none() && !bad_value {
+        return withdraw(&c, input.prefix, warnings);
+    }
+    ServiceIntent::Invalid {
+        errors: c.errors,
+        warnings,
+    }
+}
+
+/// The merged routing keys (labels of the routed container < task-definition tags <
+/// service tags) and the routed container; `None` for a service with no routing key.
+fn collect<'a>(
+    input: &'a IntentInput<'a>,
+) -> Option<(Collector<'a>, Option<&'a crate::state::Container>)> {
+    let service_keys = routing_keys(input.prefix, input.service_tags);
+    let td_keys = routing_keys(input.prefix, &input.task_definition.tags);
+    let mut c = Collector {
+        prefix: input.prefix,
+        values: BTreeMap::new(),
+        errors: Vec::new(),
+    };
+    // The container choice decides whose labels count, so it is read from tags first.
+    let tag_value = |keys: &[(&'a str, &'a str)], source| {
+        keys.iter()
+            .find(|(k, _)| *k == "alb.container")
+            .map(|(_, v)| Value { text: v, source })
+    };
+    let tag_container = tag_value(&service_keys, Source::ServiceTag)
+        .or_else(|| tag_value(&td_keys, Source::TaskDefinitionTag));
+    let any_label_keys = input
+        .task_definition
+        .containers
+        .iter()
+        .any(|x| !routing_keys(input.prefix, &x.docker_labels).is_empty());
+    if service_keys.is_empty() && td_keys.is_empty() && !any_label_keys {
+        return None;
+    }
+    let container = routed_container(&mut c, input, tag_container);
+    let label_keys = container
+        .map(|x| routing_keys(input.prefix, &x.docker_labels))
+        .unwrap_or_default();
+    for (keys, source) in [
+        (label_keys, Source::DockerLabel),
+        (td_keys, Source::TaskDefinitionTag),
+        (service_keys, Source::ServiceTag),
+    ] {
+        for (k, v) in keys {
+            c.values.insert(k, Value { text: v, source });
+        }
+    }
+    Some((c, container))
+}
+
+/// `alb.host` removed: unpublished, the leftover keys named as ignored.
+fn withdraw(c: &Collector<'_>, prefix: &str, mut warnings: Vec<String>) -> ServiceIntent {
+    let leftover: Vec<String> = c
+        .values
+        .keys()
+        .map(|k| format!("{prefix}{}", shorten(k)))
+        .collect();
+    warnings.push(format!(
+        "alb.host is not set, so the service is not published; leftover keys ignored: {}",
+        leftover.join(", ")
+    ));
+    ServiceIntent::Withdraw { warnings }
+}
+
+/// Every field of the intent, each `None` when its value was bad (the error recorded).
+struct Fields {
+    hosts: Option<Vec<String>>,
+    paths: Option<Vec<String>>,
+    listener: Option<ListenerRef>,
+    port: Option<u16>,
+    priority: Option<u32>,
+    protocol: Option<Protocol>,
+    protocol_version: Option<ProtocolVersion>,
+    health_check: Option<HealthCheckIntent>,
+    attributes: Option<AttributesIntent>,
+    targets: Option<TargetsMode>,
+    target_type: Option<TargetType>,
+    dns: Option<DnsIntent>,
+    cloudmap: Option<Option<CloudMapIntent>>,
+}
+
+impl Fields {
+    /// The intent when every field parsed (the container is set by the caller).
+    fn into_intent(self, sources: BTreeMap<String, Source>) -> Option<Intent> {
+        Some(Intent {
+            hosts: self.hosts?,
+            paths: self.paths?,
+            listener: self.listener?,
+            container: String::new(),
+            container_port: self.port?,
+            priority: self.priority,
+            protocol: self.protocol?,
+            protocol_version: self.protocol_version?,
+            target_type: self.target_type?,
+            health_check: self.health_check?,
+            attributes: self.attributes?,
+            targets: self.targets?,
+            dns: self.dns?,
+            cloudmap: self.cloudmap?,
+            sources,
+        })
+    }
+}
+
+fn parse_fields(
+    c: &mut Collector<'_>,
+    input: &IntentInput<'_>,
+    container: Option<&crate::state::Container>,
+) -> Fields {
+    let hosts = c.list(
+        "alb.host",
+        "host names (RFC 1123, optional leading *.)",
+        host_name,
+    );
     let paths = if c.values.contains_key("alb.path") {
         c.list(
             "alb.path",
@@ -435,8 +528,33 @@ pub fn compute_intent(input: &IntentInput<'_>) -> ServiceIntent {
     } else {
         Some(ListenerRef::Name("default".into()))
     };
-    let port = container.and_then(|x| select_port(&mut c, x));
+    let port = container.and_then(|x| select_port(c, x));
     let priority = c.number("alb.priority", 1, 50_000, "a rule priority");
+    let (protocol, protocol_version) = protocols(c);
+    let grpc = protocol_version == Some(ProtocolVersion::Grpc);
+    let health_check = health_check(c, grpc);
+    let attributes = attributes(c);
+    let (targets, target_type) = targets(c, input);
+    let dns = dns(c);
+    let cloudmap = cloudmap(c, input.service_name);
+    Fields {
+        hosts,
+        paths,
+        listener,
+        port,
+        priority,
+        protocol,
+        protocol_version,
+        health_check,
+        attributes,
+        targets,
+        target_type,
+        dns,
+        cloudmap,
+    }
+}
+
+fn protocols(c: &mut Collector<'_>) -> (Option<Protocol>, Option<ProtocolVersion>) {
     let protocol = match c.values.contains_key("alb.protocol") {
         true => c.parse("alb.protocol", "expected HTTP or HTTPS", |s| {
             match s.to_ascii_uppercase().as_str() {
@@ -460,9 +578,14 @@ pub fn compute_intent(input: &IntentInput<'_>) -> ServiceIntent {
         ),
         false => Some(ProtocolVersion::Http1),
     };
-    let grpc = protocol_version == Some(ProtocolVersion::Grpc);
-    let health_check = health_check(&mut c, grpc);
-    let attributes = attributes(&mut c);
+    (protocol, protocol_version)
+}
+
+/// How targets are registered, and their type from the network mode.
+fn targets(
+    c: &mut Collector<'_>,
+    input: &IntentInput<'_>,
+) -> (Option<TargetsMode>, Option<TargetType>) {
     let targets = match c.values.contains_key("alb.targets") {
         true => c.parse("alb.targets", "expected ecs or direct", |s| match s {
             "ecs" => Some(TargetsMode::Ecs),
@@ -492,91 +615,7 @@ pub fn compute_intent(input: &IntentInput<'_>) -> ServiceIntent {
             "direct needs network mode awsvpc (ip targets); use ecs for bridge or host",
         );
     }
-    let dns = dns(&mut c);
-    let cloudmap = cloudmap(&mut c, input.service_name);
-
-    let sources = c
-        .values
-        .iter()
-        .filter(|(k, _)| KEYS.contains(k))
-        .map(|(k, v)| (k.to_string(), v.source))
-        .collect();
-    match (
-        hosts,
-        paths,
-        listener,
-        container,
-        port,
-        protocol,
-        protocol_version,
-        health_check,
-        attributes,
-        targets,
-        target_type,
-        dns,
-        cloudmap,
-    ) {
-        (
-            Some(hosts),
-            Some(paths),
-            Some(listener),
-            Some(container),
-            Some(port),
-            Some(protocol),
-            Some(protocol_version),
-            Some(health_check),
-            Some(attributes),
-            Some(targets),
-            Some(target_type),
-            Some(dns),
-            Some(cloudmap),
-        ) if c.errors.is_empty() && !host_missing => ServiceIntent::Publish {
-            intent: Box::new(Intent {
-                hosts,
-                paths,
-                listener,
-                container: container.name.clone(),
-                container_port: port,
-                priority,
-                protocol,
-                protocol_version,
-                target_type,
-                health_check,
-                attributes,
-                targets,
-                dns,
-                cloudmap,
-                sources,
-            }),
-            warnings,
-        },
-        // Removing `alb.host` is how a service is unpublished: leftover keys do not keep it
-        // published, unless one of them has a bad value (a half-finished edit) or looks like
-        // a misspelt `alb.host`.
-        _ if host_missing
-            && host_typo.is_none()
-            && c.errors.iter().all(|e| {
-                !c.values
-                    .contains_key(e.key.strip_prefix(input.prefix).unwrap_or(&e.key))
-            }) =>
-        {
-            let mut warnings = warnings;
-            let leftover: Vec<String> = c
-                .values
-                .keys()
-                .map(|k| format!("{}{}", input.prefix, shorten(k)))
-                .collect();
-            warnings.push(format!(
-                "alb.host is not set, so the service is not published; leftover keys ignored: {}",
-                leftover.join(", ")
-            ));
-            ServiceIntent::Withdraw { warnings }
-        }
-        _ => ServiceIntent::Invalid {
-            errors: c.errors,
-            warnings,
-        },
-    }
+    (targets, target_type)
 }
 
 /// An unknown `alb.`/`dns.` key that is probably `alb.host` misspelt (`alb.hosts`,
@@ -708,21 +747,7 @@ fn health_check(c: &mut Collector<'_>, grpc: bool) -> Option<HealthCheckIntent> 
         .number("alb.healthcheck.timeout", 2, 120, "seconds")
         .unwrap_or(5) as u16;
     if timeout >= interval && c.errors.len() == before {
-        let v = c
-            .values
-            .get("alb.healthcheck.timeout")
-            .or_else(|| c.values.get("alb.healthcheck.interval"))
-            .cloned();
-        let key = if c.values.contains_key("alb.healthcheck.timeout") {
-            "alb.healthcheck.timeout"
-        } else {
-            "alb.healthcheck.interval"
-        };
-        c.error(
-            key,
-            v.as_ref(),
-            format!("timeout ({timeout}s) must be shorter than the interval ({interval}s)"),
-        );
+        timeout_not_shorter(c, timeout, interval);
     }
     let healthy = c
         .number("alb.healthcheck.healthy-threshold", 2, 10, "a count")
@@ -747,6 +772,25 @@ fn health_check(c: &mut Collector<'_>, grpc: bool) -> Option<HealthCheckIntent> 
         unhealthy_threshold: unhealthy,
         matcher,
     })
+}
+
+/// ALB needs the health-check timeout shorter than the interval: named on the key given.
+fn timeout_not_shorter(c: &mut Collector<'_>, timeout: u16, interval: u16) {
+    let v = c
+        .values
+        .get("alb.healthcheck.timeout")
+        .or_else(|| c.values.get("alb.healthcheck.interval"))
+        .cloned();
+    let key = if c.values.contains_key("alb.healthcheck.timeout") {
+        "alb.healthcheck.timeout"
+    } else {
+        "alb.healthcheck.interval"
+    };
+    c.error(
+        key,
+        v.as_ref(),
+        format!("timeout ({timeout}s) must be shorter than the interval ({interval}s)"),
+    );
 }
 
 fn attributes(c: &mut Collector<'_>) -> Option<AttributesIntent> {

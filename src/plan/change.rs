@@ -319,6 +319,29 @@ pub fn short_arn(arn: &str) -> &str {
 
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_name() {
+            self.fmt_name(f)
+        } else {
+            self.fmt_alb(f)
+        }
+    }
+}
+
+impl Change {
+    /// DNS and Cloud Map changes.
+    fn is_name(&self) -> bool {
+        matches!(
+            self,
+            Self::UpsertRecords { .. }
+                | Self::DeleteRecords { .. }
+                | Self::CreateCloudMapService { .. }
+                | Self::RegisterInstance { .. }
+                | Self::DeregisterInstance { .. }
+                | Self::DeleteCloudMapService { .. }
+        )
+    }
+
+    fn fmt_alb(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::CreateTargetGroup { spec, .. } => write!(
                 f,
@@ -337,16 +360,7 @@ impl fmt::Display for Change {
                 write!(f, "update target-group {name} attributes")
             }
             Self::SetRulePriorities { priorities, .. } => {
-                let moves: Vec<String> = priorities
-                    .iter()
-                    .map(|(arn, p)| format!("{} → {p}", short_arn(arn)))
-                    .collect();
-                write!(
-                    f,
-                    "reprioritize {} listener-rules: {}",
-                    priorities.len(),
-                    moves.join(", ")
-                )
+                f.write_str(&describe_priorities(priorities))
             }
             Self::CreateRule {
                 priority,
@@ -356,13 +370,8 @@ impl fmt::Display for Change {
                 ..
             } => write!(
                 f,
-                "create listener-rule priority {priority} host {}{} → {target}",
-                hosts.join(" "),
-                if paths.is_empty() {
-                    String::new()
-                } else {
-                    format!(" path {}", paths.join(" "))
-                }
+                "create listener-rule priority {priority} {} → {target}",
+                describe_conditions(hosts, paths)
             ),
             Self::ModifyRule {
                 arn,
@@ -372,14 +381,9 @@ impl fmt::Display for Change {
                 staged,
             } => write!(
                 f,
-                "update listener-rule {} host {}{} → {target}{}",
+                "update listener-rule {} {} → {target}{}",
                 short_arn(arn),
-                hosts.join(" "),
-                if paths.is_empty() {
-                    String::new()
-                } else {
-                    format!(" path {}", paths.join(" "))
-                },
+                describe_conditions(hosts, paths),
                 match staged {
                     Some(s) => format!(" (staging {s} at weight 0)"),
                     None => String::new(),
@@ -389,31 +393,7 @@ impl fmt::Display for Change {
                 service,
                 load_balancers,
                 ..
-            } => {
-                let ours: Vec<String> = load_balancers
-                    .iter()
-                    .filter_map(|e| match e {
-                        AttachmentEntry::Ours {
-                            target,
-                            container,
-                            port,
-                        } => Some(format!("{target} ← {container}:{port}")),
-                        AttachmentEntry::Keep(_) => None,
-                    })
-                    .collect();
-                if ours.is_empty() {
-                    write!(
-                        f,
-                        "update service-attachment {service}: remove ecs-ingress target groups"
-                    )
-                } else {
-                    write!(
-                        f,
-                        "update service-attachment {service}: {}",
-                        ours.join(", ")
-                    )
-                }
-            }
+            } => f.write_str(&describe_attachment(service, load_balancers)),
             Self::RegisterTargets { target, targets } => {
                 write!(f, "register {} targets in {target}", targets.len())
             }
@@ -425,6 +405,13 @@ impl fmt::Display for Change {
             ),
             Self::DeleteRule { arn } => write!(f, "delete listener-rule {}", short_arn(arn)),
             Self::DeleteTargetGroup { name, .. } => write!(f, "delete target-group {name}"),
+            // Names are written by `fmt_name` (see `fmt`).
+            _ => f.write_str(self.action()),
+        }
+    }
+
+    fn fmt_name(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Self::UpsertRecords {
                 zone_id,
                 name,
@@ -495,7 +482,49 @@ impl fmt::Display for Change {
             Self::DeleteCloudMapService { name, id, .. } => {
                 write!(f, "delete cloudmap-service {name} ({id})")
             }
+            // Load-balancer changes are written by `fmt_alb` (see `fmt`).
+            _ => f.write_str(self.action()),
         }
+    }
+}
+
+/// `host a b path /x` of a rule.
+fn describe_conditions(hosts: &[String], paths: &[String]) -> String {
+    if paths.is_empty() {
+        format!("host {}", hosts.join(" "))
+    } else {
+        format!("host {} path {}", hosts.join(" "), paths.join(" "))
+    }
+}
+
+fn describe_priorities(priorities: &[(String, u32)]) -> String {
+    let moves: Vec<String> = priorities
+        .iter()
+        .map(|(arn, p)| format!("{} → {p}", short_arn(arn)))
+        .collect();
+    format!(
+        "reprioritize {} listener-rules: {}",
+        priorities.len(),
+        moves.join(", ")
+    )
+}
+
+fn describe_attachment(service: &str, load_balancers: &[AttachmentEntry]) -> String {
+    let ours: Vec<String> = load_balancers
+        .iter()
+        .filter_map(|e| match e {
+            AttachmentEntry::Ours {
+                target,
+                container,
+                port,
+            } => Some(format!("{target} ← {container}:{port}")),
+            AttachmentEntry::Keep(_) => None,
+        })
+        .collect();
+    if ours.is_empty() {
+        format!("update service-attachment {service}: remove ecs-ingress target groups")
+    } else {
+        format!("update service-attachment {service}: {}", ours.join(", "))
     }
 }
 

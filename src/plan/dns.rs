@@ -204,165 +204,223 @@ pub fn plan_dns(
     // (zone, name) → who holds it this pass: the oldest claimant decides the records,
     // services routed on the same ALB share the name.
     let mut claims: BTreeMap<(String, String), Claim<'_>> = BTreeMap::new();
-
     for w in winners {
         let outcome = out.outcomes.entry(w.service.arn.clone()).or_default();
-        let explicit = w.dns.names.is_some();
-        let names: Vec<&String> = match &w.dns.names {
-            Some(n) => n.iter().collect(),
-            None => w.hosts.iter().filter(|h| !h.contains(['*', '?'])).collect(),
-        };
-        for name in names {
-            let Some(zone) = zone_for(zones, name, w.dns.zone.as_deref()) else {
-                if explicit || w.dns.zone.is_some() {
-                    outcome.warnings.push(match &w.dns.zone {
-                        Some(z) => format!("dns: {name} is not inside managed zone {z} (see --hosted-zone); no record written"),
-                        None => format!("dns: {name} is outside every managed zone (see --hosted-zone); no record written"),
-                    });
-                }
-                continue;
-            };
-            let Some(index) = indexes.get(zone.id.as_str()) else {
-                continue; // The zone could not be read: a pass failure is recorded.
-            };
-            let key = (zone.id.clone(), name.clone());
-            let want = desired_records(name, w.dns, w.load_balancer);
-            if let Some(claim) = claims.get_mut(&key) {
-                if claim.want == want {
-                    // Same ALB, same record: one name routed by path to several services.
-                    claim.services.push(w.service.arn.clone());
-                    for r in &want {
-                        outcome.records.push(ResourceRef {
-                            kind: "dns-record".into(),
-                            id: format!("{name} {}", r.record_type),
-                        });
-                    }
-                } else {
-                    outcome.conflicts.push(Problem {
-                        key: Some("dns.name".into()),
-                        reason: format!(
-                            "dns: {name} is already published by older service {}/{} (on another load balancer, or with another dns.type)",
-                            super::cluster_name(&claim.first.cluster_arn),
-                            claim.first.name
-                        ),
-                    });
-                }
-                continue;
+        for (name, zone) in names_in_zones(w, zones, outcome) {
+            // A zone that could not be read has a pass failure recorded.
+            if let Some(index) = indexes.get(zone.id.as_str()) {
+                let ctx = NameContext {
+                    owner,
+                    keep,
+                    zone,
+                    index,
+                };
+                ctx.claim(&mut claims, w, name, outcome);
             }
-            let existing = index.at(name);
-            let marker = index.marker(name);
-            let ours = match &marker {
-                Some((m, _)) if m.owner != owner => {
-                    outcome.conflicts.push(Problem {
-                        key: Some("dns.name".into()),
-                        reason: format!(
-                            "dns: {name} belongs to another controller (owner {}); it is left alone",
-                            m.owner
-                        ),
-                    });
-                    continue;
-                }
-                Some((m, _))
-                    if !m.services.contains(&w.service.arn)
-                        && m.services.iter().any(|s| keep(s)) =>
-                {
-                    outcome.conflicts.push(Problem {
-                        key: Some("dns.name".into()),
-                        reason: format!(
-                            "dns: {name} is still held for service {}, whose resources are kept as they are",
-                            m.services.join(", ")
-                        ),
-                    });
-                    continue;
-                }
-                Some((m, _)) => Some(m),
-                None if !existing.is_empty() => {
-                    let types: Vec<&str> =
-                        existing.iter().map(|r| r.record_type.as_str()).collect();
-                    outcome.conflicts.push(Problem {
-                        key: Some("dns.name".into()),
-                        reason: format!(
-                            "dns: {name} already has records ({}) that ecs-ingress does not own; they are left alone",
-                            types.join(", ")
-                        ),
-                    });
-                    continue;
-                }
-                None => None,
-            };
-            let held = ours.is_some_and(|m| m.services.contains(&w.service.arn));
-            if !w.ready && !held {
-                outcome.waiting.push(name.clone());
-                continue;
-            }
-            for r in &want {
-                outcome.records.push(ResourceRef {
-                    kind: "dns-record".into(),
-                    id: format!("{name} {}", r.record_type),
-                });
-            }
-            // Services in the marker whose resources are kept as they are stay in it.
-            let kept: Vec<String> = ours
-                .map(|m| m.services.iter().filter(|s| keep(s)).cloned().collect())
-                .unwrap_or_default();
-            claims.insert(
-                key,
-                Claim {
-                    first: w.service,
-                    zone_id: zone.id.clone(),
-                    name: name.clone(),
-                    want,
-                    services: vec![w.service.arn.clone()],
-                    kept,
-                    existing,
-                    marker: marker.clone(),
-                },
-            );
         }
     }
-    for claim in claims.values() {
-        if let Some(change) = claim.change(owner) {
-            out.changes.push(change);
-        }
-    }
-
-    // Owned names nobody claims any more.
+    out.changes
+        .extend(claims.values().filter_map(|claim| claim.change(owner)));
     for zone in zones {
-        let Some(index) = indexes.get(zone.id.as_str()) else {
-            continue;
-        };
-        for (name, marker, marker_rec) in index.markers() {
-            if marker.owner != owner {
-                continue;
-            }
-            out.managed += 1;
-            if claims.contains_key(&(zone.id.clone(), name.to_string())) {
-                continue;
-            }
-            if marker.services.iter().any(|s| keep(s)) {
-                continue;
-            }
-            let mut doomed: Vec<RecordSet> = index
-                .at(name)
-                .iter()
-                .filter(|r| marker.types.contains(&r.record_type))
-                .map(|r| (*r).clone())
-                .collect();
-            doomed.push(marker_rec.clone());
-            let first = marker.services.first().cloned().unwrap_or_default();
-            out.changes.push(PlannedChange {
-                service_arn: Some(first.clone()),
-                service: first,
-                change: Change::DeleteRecords {
-                    zone_id: zone.id.clone(),
-                    name: name.to_string(),
-                    records: doomed,
-                },
-                reason: "no published service asks for this name any more".into(),
-            });
+        if let Some(index) = indexes.get(zone.id.as_str()) {
+            out.managed += unclaimed(owner, zone, index, &claims, keep, &mut out.changes);
         }
     }
     out
+}
+
+/// The names a winner asks for with their zones; names outside every managed zone are
+/// warnings when asked for explicitly.
+fn names_in_zones<'a>(
+    w: &'a DnsWinner<'_>,
+    zones: &'a [HostedZone],
+    outcome: &mut NameOutcome,
+) -> Vec<(&'a String, &'a HostedZone)> {
+    let explicit = w.dns.names.is_some();
+    let names: Vec<&String> = match &w.dns.names {
+        Some(n) => n.iter().collect(),
+        None => w.hosts.iter().filter(|h| !h.contains(['*', '?'])).collect(),
+    };
+    let mut out = Vec::new();
+    for name in names {
+        match zone_for(zones, name, w.dns.zone.as_deref()) {
+            Some(zone) => out.push((name, zone)),
+            None if explicit || w.dns.zone.is_some() => {
+                outcome.warnings.push(match &w.dns.zone {
+                    Some(z) => format!("dns: {name} is not inside managed zone {z} (see --hosted-zone); no record written"),
+                    None => format!("dns: {name} is outside every managed zone (see --hosted-zone); no record written"),
+                });
+            }
+            None => {}
+        }
+    }
+    out
+}
+
+fn conflict(reason: String) -> Problem {
+    Problem {
+        key: Some("dns.name".into()),
+        reason,
+    }
+}
+
+fn record_refs(name: &str, want: &[RecordSet]) -> impl Iterator<Item = ResourceRef> {
+    want.iter()
+        .map(move |r| ResourceRef {
+            kind: "dns-record".into(),
+            id: format!("{name} {}", r.record_type),
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+}
+
+/// What deciding one name needs.
+struct NameContext<'a, 'k> {
+    owner: &'a str,
+    keep: &'k dyn Fn(&str) -> bool,
+    zone: &'a HostedZone,
+    index: &'a ZoneIndex<'a>,
+}
+
+impl<'a> NameContext<'a, '_> {
+    /// Claims `name` for `w`, joins the claim of an older service on the same ALB, or
+    /// reports why not.
+    fn claim(
+        &self,
+        claims: &mut BTreeMap<(String, String), Claim<'a>>,
+        w: &DnsWinner<'a>,
+        name: &String,
+        outcome: &mut NameOutcome,
+    ) {
+        let key = (self.zone.id.clone(), name.clone());
+        let want = desired_records(name, w.dns, w.load_balancer);
+        if let Some(claim) = claims.get_mut(&key) {
+            if claim.want == want {
+                // Same ALB, same record: one name routed by path to several services.
+                claim.services.push(w.service.arn.clone());
+                outcome.records.extend(record_refs(name, &want));
+            } else {
+                outcome.conflicts.push(conflict(format!(
+                    "dns: {name} is already published by older service {}/{} (on another load balancer, or with another dns.type)",
+                    super::cluster_name(&claim.first.cluster_arn),
+                    claim.first.name
+                )));
+            }
+            return;
+        }
+        let existing = self.index.at(name);
+        let marker = self.index.marker(name);
+        let ours = match self.ownership(name, w, existing, marker.as_ref().map(|(m, _)| m)) {
+            Ok(ours) => ours,
+            Err(p) => return outcome.conflicts.push(p),
+        };
+        if !w.ready && !ours.is_some_and(|m| m.services.contains(&w.service.arn)) {
+            outcome.waiting.push(name.clone());
+            return;
+        }
+        outcome.records.extend(record_refs(name, &want));
+        // Services in the marker whose resources are kept as they are stay in it.
+        let kept: Vec<String> = ours
+            .map(|m| {
+                m.services
+                    .iter()
+                    .filter(|s| (self.keep)(s))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        claims.insert(
+            key,
+            Claim {
+                first: w.service,
+                zone_id: self.zone.id.clone(),
+                name: name.clone(),
+                want,
+                services: vec![w.service.arn.clone()],
+                kept,
+                existing,
+                marker,
+            },
+        );
+    }
+
+    /// Whether the name is ours to write (`Some` marker when it already is), or the
+    /// conflict that keeps it someone else's.
+    fn ownership<'m>(
+        &self,
+        name: &str,
+        w: &DnsWinner<'_>,
+        existing: &[&RecordSet],
+        marker: Option<&'m Marker>,
+    ) -> Result<Option<&'m Marker>, Problem> {
+        match marker {
+            Some(m) if m.owner != self.owner => Err(conflict(format!(
+                "dns: {name} belongs to another controller (owner {}); it is left alone",
+                m.owner
+            ))),
+            Some(m)
+                if !m.services.contains(&w.service.arn)
+                    && m.services.iter().any(|s| (self.keep)(s)) =>
+            {
+                Err(conflict(format!(
+                    "dns: {name} is still held for service {}, whose resources are kept as they are",
+                    m.services.join(", ")
+                )))
+            }
+            Some(m) => Ok(Some(m)),
+            None if !existing.is_empty() => {
+                let types: Vec<&str> = existing.iter().map(|r| r.record_type.as_str()).collect();
+                Err(conflict(format!(
+                    "dns: {name} already has records ({}) that ecs-ingress does not own; they are left alone",
+                    types.join(", ")
+                )))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// Deletes owned names of `zone` nobody claims any more (unless a service in the marker is
+/// kept as it is); returns how many owned names the zone has.
+fn unclaimed(
+    owner: &str,
+    zone: &HostedZone,
+    index: &ZoneIndex<'_>,
+    claims: &BTreeMap<(String, String), Claim<'_>>,
+    keep: &dyn Fn(&str) -> bool,
+    changes: &mut Vec<PlannedChange>,
+) -> usize {
+    let mut managed = 0;
+    for (name, marker, marker_rec) in index.markers() {
+        if marker.owner != owner {
+            continue;
+        }
+        managed += 1;
+        if claims.contains_key(&(zone.id.clone(), name.to_string()))
+            || marker.services.iter().any(|s| keep(s))
+        {
+            continue;
+        }
+        let mut doomed: Vec<RecordSet> = index
+            .at(name)
+            .iter()
+            .filter(|r| marker.types.contains(&r.record_type))
+            .map(|r| (*r).clone())
+            .collect();
+        doomed.push(marker_rec.clone());
+        let first = marker.services.first().cloned().unwrap_or_default();
+        changes.push(PlannedChange {
+            service_arn: Some(first.clone()),
+            service: first,
+            change: Change::DeleteRecords {
+                zone_id: zone.id.clone(),
+                name: name.to_string(),
+                records: doomed,
+            },
+            reason: "no published service asks for this name any more".into(),
+        });
+    }
+    managed
 }
 
 /// A name held this pass.

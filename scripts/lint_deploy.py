@@ -53,6 +53,7 @@ SAMPLE = {
     "LISTENER_ARN": REQUIRED_VALUES["config"]["listeners"][0],
     "HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ",
     "QUEUE_NAME": "ecs-ingress-ecs-ingress",
+    "LEASE_TABLE": "ecs-ingress-leases",
 }
 CFN_PARAMETERS = {
     "AWS::Region": SAMPLE["REGION"],
@@ -339,6 +340,8 @@ class Cfn:
                 target = arg if isinstance(arg, list) else arg.split(".")
                 if target == ["EventQueue", "Arn"]:
                     return f"arn:aws:sqs:{self.p['AWS::Region']}:{self.p['AWS::AccountId']}:ecs-ingress-{self.p['AWS::StackName']}"
+                if target == ["LeaseTable", "Arn"]:
+                    return f"arn:aws:dynamodb:{self.p['AWS::Region']}:{self.p['AWS::AccountId']}:table/{self.p['AWS::StackName']}-leases"
                 raise ValueError(f"unsupported GetAtt {target}")
             if fn.startswith("Fn::"):
                 raise ValueError(f"unsupported {fn}")

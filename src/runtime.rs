@@ -49,6 +49,7 @@ impl PassReport {
             ),
             pass_problems: self.observed_failures.clone(),
             services: self.plan.services.clone(),
+            leadership: None,
         };
         report
             .pass_problems
@@ -73,6 +74,8 @@ pub struct Controller {
     cache: tokio::sync::Mutex<Cache>,
     /// Turns true on shutdown: no new change starts, the loop ends after the pass in flight.
     stop: watch::Sender<bool>,
+    /// Whether this replica may write (leader election); always for a single replica.
+    pub leadership: crate::leadership::Leadership,
 }
 
 /// How long a burst of events is collected before the pass it triggers starts.
@@ -145,7 +148,14 @@ impl Controller {
             metrics,
             cache: tokio::sync::Mutex::new(Cache::default()),
             stop: watch::Sender::new(false),
+            leadership: crate::leadership::Leadership::always(),
         }
+    }
+
+    /// Runs passes only while `leadership` may write, and stops applying when it may not.
+    pub fn with_leadership(mut self, leadership: crate::leadership::Leadership) -> Self {
+        self.leadership = leadership;
+        self
     }
 
     /// Asks the controller to stop: changes in flight finish, nothing new starts, and
@@ -173,7 +183,8 @@ impl Controller {
         let intents = intents(&self.config, &observed);
         let plan = plan_pass(&self.aws, &plan_config, &mut observed, &intents).await;
         let applied = if apply && !self.config.dry_run {
-            let stop = || self.stopping();
+            // Checked before every change: a replica that lost the lease starts none.
+            let stop = || self.stopping() || !self.leadership.may_write();
             let report = apply::apply(&self.aws, &plan, &self.metrics, &mut cache, &stop).await;
             self.count_drift_repairs(&plan, &report, &intents, &cache);
             cache.remember_changes(&report);
@@ -272,6 +283,13 @@ impl Controller {
         loop {
             if self.stopping() {
                 return;
+            }
+            // A standby runs no pass (no AWS call) until it leads.
+            if !self.leadership.may_write() {
+                tokio::select! {
+                    _ = self.leadership.until_leader() => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
             }
             let covered = events
                 .as_ref()

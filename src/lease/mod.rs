@@ -1,0 +1,248 @@
+//! Leader election on a lease kept in a store with conditional writes (DynamoDB).
+//!
+//! One record per `--owner-id` names the replica that holds the lease and a counter the
+//! holder bumps on every renewal. Every write is conditional on the record the writer last
+//! saw, so two replicas can never both believe they took or renewed the same record. A
+//! candidate takes the lease over only when the record did not change for a whole lease
+//! duration measured on its *own* monotonic clock; wall clocks of different machines are
+//! never compared, so clock skew cannot hand the lease to two replicas.
+//!
+//! - [`LeaseStore`]: the port, implemented by [`dynamodb::DynamoDbLeaseStore`] and by the
+//!   in-memory [`fake::FakeLeaseStore`];
+//! - [`campaign::Campaign`]: the loop that acquires, renews and releases, and drives the
+//!   [`crate::leadership::Leadership`] handle every writer consults;
+//! - [`fenced::FencedAws`]: refuses every AWS write while this replica may not write.
+
+pub mod campaign;
+pub mod dynamodb;
+pub mod fake;
+pub mod fenced;
+pub mod identity;
+pub mod metrics;
+
+use async_trait::async_trait;
+
+pub use campaign::Campaign;
+
+use crate::aws::AwsError;
+
+/// The holder and its renewal counter: what a candidate watches for change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseRecord {
+    pub holder: String,
+    pub counter: u64,
+}
+
+/// Why a lease operation did not happen.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LeaseError {
+    /// The record is not what the condition expected: someone else wrote it first.
+    #[error("the lease record changed (conditional write refused)")]
+    Conflict,
+    /// The store cannot be used as configured: missing table, no permission, wrong key
+    /// schema. The message names the table and the fix.
+    #[error("{0}")]
+    Misconfigured(String),
+    /// Throttling, a 5xx, a timeout, no route: worth retrying.
+    #[error("{0}")]
+    Unavailable(AwsError),
+}
+
+/// Conditional operations on the one lease record of an owner id.
+#[async_trait]
+pub trait LeaseStore: Send + Sync {
+    /// The record, read strongly consistent; `None` when nobody holds the lease.
+    async fn get(&self, owner: &str) -> Result<Option<LeaseRecord>, LeaseError>;
+    /// Creates the record for `holder` if there is none; returns its counter.
+    async fn acquire_if_absent(&self, owner: &str, holder: &str) -> Result<u64, LeaseError>;
+    /// Replaces `expected` (the record seen unchanged for a lease) with one for `holder`;
+    /// returns the new counter, which always differs from `expected.counter`.
+    async fn acquire_if_unchanged(
+        &self,
+        owner: &str,
+        expected: &LeaseRecord,
+        holder: &str,
+    ) -> Result<u64, LeaseError>;
+    /// Bumps the counter of `holder`'s record if it is still at `counter`; returns the new
+    /// counter.
+    async fn renew(&self, owner: &str, holder: &str, counter: u64) -> Result<u64, LeaseError>;
+    /// Deletes `holder`'s record if it is still at `counter`, so a standby need not wait.
+    async fn release(&self, owner: &str, holder: &str, counter: u64) -> Result<(), LeaseError>;
+}
+
+/// `--leader-election-*`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseSettings {
+    /// DynamoDB table with partition key `lock` (String).
+    pub table: String,
+    /// How long a record must stay unchanged before a standby takes over.
+    pub lease: std::time::Duration,
+    /// This replica's id in the record; `None`: the ECS task ARN, else hostname and pid.
+    pub id: Option<String>,
+}
+
+/// The shortest lease accepted: a third of it is the renewal period, which must leave room
+/// for a DynamoDB round trip with the SDK's retries.
+pub const MIN_LEASE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// `--leader-election-*` as given (flattened into every subcommand's options; only `run`
+/// campaigns).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LeaderElectionArgs {
+    /// DynamoDB table holding the leader lease (partition key `lock`, String). Turns leader
+    /// election on: run two replicas with the same --owner-id, one writes at a time.
+    #[arg(long = "leader-election-table", env = "ECS_INGRESS_LEADER_ELECTION_TABLE",
+          value_name = "TABLE", value_parser = parse_table)]
+    pub table: Option<String>,
+
+    /// How long the leader's record must stay unrenewed before a standby takes over (at
+    /// least 3s). The leader renews every third of it.
+    #[arg(long = "leader-election-lease", env = "ECS_INGRESS_LEADER_ELECTION_LEASE",
+          default_value = "15s", value_parser = parse_lease)]
+    pub lease: std::time::Duration,
+
+    /// This replica's name in the lease record; unique per replica. Default: the ECS task
+    /// ARN, else hostname and pid.
+    #[arg(long = "leader-election-id", env = "ECS_INGRESS_LEADER_ELECTION_ID",
+          value_name = "ID", value_parser = parse_id)]
+    pub id: Option<String>,
+}
+
+impl LeaderElectionArgs {
+    /// `None` when leader election is off (no table).
+    pub fn settings(self) -> Option<LeaseSettings> {
+        Some(LeaseSettings {
+            table: self.table?,
+            lease: self.lease,
+            id: self.id,
+        })
+    }
+}
+
+fn parse_table(value: &str) -> Result<String, String> {
+    let v = value.trim();
+    let ok = (3..=255).contains(&v.len())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err(format!(
+            "`{value}` is not a DynamoDB table name (3-255 letters, digits, `_`, `-`, `.`)"
+        ))
+    }
+}
+
+fn parse_lease(value: &str) -> Result<std::time::Duration, String> {
+    let lease = humantime::parse_duration(value.trim())
+        .map_err(|e| format!("`{value}` is not a duration like 15s: {e}"))?;
+    if !(MIN_LEASE..=std::time::Duration::from_secs(600)).contains(&lease) {
+        return Err(format!("`{value}`: the lease must be between 3s and 10m"));
+    }
+    Ok(lease)
+}
+
+fn parse_id(value: &str) -> Result<String, String> {
+    let v = value.trim();
+    if v.is_empty() || v.len() > 1024 || v.chars().any(char::is_control) {
+        return Err("leader-election id must be 1-1024 printable characters".into());
+    }
+    Ok(v.to_string())
+}
+
+/// What `run` needs for leader election: the handle writers consult and the campaign that
+/// drives it.
+pub struct Election {
+    pub leadership: crate::leadership::Leadership,
+    pub campaign: Campaign,
+}
+
+/// The election for `owner` on the DynamoDB table of `settings`.
+pub async fn election(
+    settings: &LeaseSettings,
+    owner: &str,
+    sdk: &aws_config::SdkConfig,
+    metrics: std::sync::Arc<crate::telemetry::Metrics>,
+) -> Election {
+    let id = match &settings.id {
+        Some(id) => id.clone(),
+        None => identity::default_id().await,
+    };
+    tracing::info!(table = %settings.table, lease = ?settings.lease, %id, "leader election on");
+    let leadership = crate::leadership::Leadership::elected(id);
+    let store = dynamodb::DynamoDbLeaseStore::from_sdk(sdk, metrics.clone(), &settings.table);
+    let campaign = Campaign::new(
+        std::sync::Arc::new(store),
+        owner,
+        settings.lease,
+        leadership.clone(),
+        metrics,
+    );
+    Election {
+        leadership,
+        campaign,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: LeaderElectionArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<LeaderElectionArgs, String> {
+        Cli::try_parse_from(std::iter::once("x").chain(args.iter().copied()))
+            .map(|c| c.args)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn off_by_default_with_a_15s_lease() {
+        let a = parse(&[]).expect("parses");
+        assert_eq!(a.lease, std::time::Duration::from_secs(15));
+        assert_eq!(a.settings(), None);
+    }
+
+    #[test]
+    fn a_table_turns_it_on() {
+        let a = parse(&[
+            "--leader-election-table",
+            "ecs-ingress-leases",
+            "--leader-election-lease",
+            "3s",
+            "--leader-election-id",
+            "replica-a",
+        ])
+        .expect("parses");
+        assert_eq!(
+            a.settings(),
+            Some(LeaseSettings {
+                table: "ecs-ingress-leases".into(),
+                lease: std::time::Duration::from_secs(3),
+                id: Some("replica-a".into()),
+            })
+        );
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_the_reason() {
+        for (args, reason) in [
+            (["--leader-election-lease", "2s"], "between 3s and 10m"),
+            (["--leader-election-lease", "soon"], "is not a duration"),
+            (
+                ["--leader-election-table", "a b"],
+                "is not a DynamoDB table name",
+            ),
+            (["--leader-election-id", ""], "1-1024 printable"),
+        ] {
+            let e = parse(&args).expect_err("rejected");
+            assert!(e.contains(reason), "{args:?}: {e}");
+        }
+    }
+}

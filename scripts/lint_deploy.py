@@ -35,6 +35,7 @@ TEMPLATES = sorted((ROOT / "deploy" / "cloudformation").glob("*.yaml"))
 RULES = ROOT / "deploy" / "prometheus" / "ecs-ingress.rules.yaml"
 RULE_TESTS = sorted((ROOT / "deploy" / "prometheus" / "tests").glob("*.yaml"))
 REQUIRED_VALUES = {
+    "leaderElection": {"table": "ecs-ingress-leases"},
     "config": {
         "clusters": ["main"],
         "listeners": [
@@ -214,7 +215,7 @@ def chart_with_helm():
     print("    helm template (required values, ci/full-values.yaml)")
     _, minimal = render(REQUIRED_VALUES)
     kinds = sorted(d["kind"] for d in minimal)
-    if kinds != ["Deployment", "Service", "ServiceAccount"]:
+    if kinds != ["Deployment", "PodDisruptionBudget", "Service", "ServiceAccount"]:
         print(f"    required values render {kinds}")
         ok = False
     rendered, docs = render(full)

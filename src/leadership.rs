@@ -240,6 +240,22 @@ mod tests {
         assert!(!l.may_write(), "no renewal: the fence has closed");
     }
 
+    #[test]
+    fn the_status_line_names_the_leader_and_escapes_ids() {
+        let l = Leadership::elected("<b>");
+        l.set_role(Role::Standby {
+            leader: Some("task/1".into()),
+            problem: Some("table `x` missing".into()),
+        });
+        let html = render_html(&l.status());
+        assert!(html.contains("standby"), "{html}");
+        assert!(html.contains("this replica: &lt;b&gt;"), "{html}");
+        assert!(html.contains("leader: task/1"), "{html}");
+        assert!(html.contains("table `x` missing"), "{html}");
+        let json = serde_json::to_value(Leadership::always().status()).expect("json");
+        assert_eq!(json, serde_json::json!({"mode": "single"}));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn until_leader_waits_for_a_live_fence() {
         let l = Leadership::elected("a");

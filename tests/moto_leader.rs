@@ -137,21 +137,25 @@ impl Replica {
 }
 
 async fn create_table(moto: &Moto) {
+    create_table_keyed(moto, TABLE, "lock").await;
+}
+
+async fn create_table_keyed(moto: &Moto, table: &str, key: &str) {
     let dynamodb = aws_sdk_dynamodb::Client::new(&moto.sdk().await);
     dynamodb
         .create_table()
-        .table_name(TABLE)
+        .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(
             AttributeDefinition::builder()
-                .attribute_name("lock")
+                .attribute_name(key)
                 .attribute_type(ScalarAttributeType::S)
                 .build()
                 .expect("attribute"),
         )
         .key_schema(
             KeySchemaElement::builder()
-                .attribute_name("lock")
+                .attribute_name(key)
                 .key_type(KeyType::Hash)
                 .build()
                 .expect("key"),
@@ -283,25 +287,51 @@ async fn one_leads_a_killed_leader_is_replaced_and_sigterm_hands_over() {
     assert_eq!(exit.code(), Some(0));
 }
 
+/// Waits until `/readyz` answers 503 naming `table`; returns the body.
+fn wait_not_ready_naming(replica: &Replica, table: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some((503, body)) = get(replica.port, "/readyz")
+            && body.contains(table)
+        {
+            eprintln!("/readyz: {}", body.trim());
+            return body;
+        }
+        assert!(Instant::now() < deadline, "readyz never named {table}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn a_missing_table_keeps_the_replica_up_not_ready_with_the_fix_named() {
+async fn a_missing_table_or_a_wrong_key_keeps_the_replica_up_not_ready_with_the_fix_named() {
     let moto = Moto::start();
     let seed = moto.seed();
     let a = Replica::start(&moto, &seed, "replica-a", "no-such-table");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let body = loop {
-        if let Some((503, body)) = get(a.port, "/readyz")
-            && body.contains("no-such-table")
-        {
-            break body;
-        }
-        assert!(Instant::now() < deadline, "readyz never named the table");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let body = wait_not_ready_naming(&a, "no-such-table");
+    assert!(body.contains("does not exist"), "{body}");
     assert!(body.contains("partition key `lock`"), "{body}");
     assert_eq!(a.leads(), Some(false));
     assert!(a.controller_calls().is_empty());
     assert_eq!(get(a.port, "/healthz").map(|r| r.0), Some(200));
+
+    create_table_keyed(&moto, "keyed-by-id", "id").await;
+    let b = Replica::start(&moto, &seed, "replica-b", "keyed-by-id");
+    let body = wait_not_ready_naming(&b, "keyed-by-id");
+    assert!(body.contains("partition key `lock`"), "{body}");
+    assert_eq!(b.leads(), Some(false));
+
+    // The missing table appears: the replica that waited for it retries, takes the lease
+    // and becomes ready.
+    create_table_keyed(&moto, "no-such-table", "lock").await;
+    wait_one_leader(&[&a], Duration::from_secs(20));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get(a.port, "/readyz").map(|r| r.0) != Some(200) {
+        assert!(
+            Instant::now() < deadline,
+            "never ready once the table exists"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -346,6 +346,38 @@ async fn a_leader_whose_renewals_stall_past_the_lease_fences_itself() {
     leader_under_fault(LeaseFault::SlowRenewals).await;
 }
 
+/// The leader's campaign stops dead (a starved or wedged task: no renewal, no failure to
+/// react to) while its passes go on: only the time-based fence stops its writes, before the
+/// standby's lease-long wait ends.
+#[tokio::test(start_paused = true)]
+async fn a_leader_whose_campaign_stalls_stops_writing_at_its_fence() {
+    let group = Group::new(DEFAULT_LEASE);
+    group.add_service("s0");
+    let a = group.start("a");
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let b = group.start("b");
+    run_for(Duration::from_secs(3), &[&a, &b]).await;
+    assert_eq!(leaders(&[&a, &b]), vec!["a"]);
+    a.campaign.abort();
+    let stalled = Instant::now();
+    for i in 1..=12 {
+        group.add_service(&format!("s{i}"));
+        run_for(Duration::from_secs(2), &[&a, &b]).await;
+        if stalled.elapsed() >= DEFAULT_LEASE {
+            assert!(
+                !a.leadership.may_write(),
+                "the fence closed within the lease"
+            );
+        }
+    }
+    assert_eq!(leaders(&[&a, &b]), vec!["b"]);
+    assert!(a.passes() > 0, "the stalled leader's passes went on");
+    let host = group.add_service("after");
+    run_for(Duration::from_secs(6), &[&a, &b]).await;
+    assert!(group.published(&host));
+    group.assert_never_two_writers();
+}
+
 #[tokio::test(start_paused = true)]
 async fn one_failed_renewal_stops_writes_at_once_and_the_next_resumes_them() {
     let group = Group::new(Duration::from_secs(15));
@@ -390,4 +422,91 @@ async fn a_missing_lease_table_keeps_a_replica_up_not_ready_and_retrying() {
     run_for(Duration::from_secs(2), &[&a]).await;
     assert!(a.admin.is_ready());
     assert!(a.admin.is_live());
+}
+
+/// A small deterministic generator, so a failing schedule can be replayed by its seed.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// Random schedules of faults, kills and restarts among three replicas: at no step do two
+/// replicas may write, every write falls in its writer's lease, and once the faults heal one
+/// replica leads and publishes.
+#[tokio::test(start_paused = true)]
+async fn random_faults_kills_and_restarts_never_give_two_writers() {
+    for seed in 0..40u64 {
+        let mut rng = Lcg(seed);
+        let group = Group::new(Duration::from_secs(6));
+        let mut replicas: Vec<Option<Replica>> = (0..3)
+            .map(|i| Some(group.start(&format!("r{i}"))))
+            .collect();
+        let mut restarts = 0;
+        for step in 0..30 {
+            match rng.below(8) {
+                0 => {
+                    if let Some(r) = replicas[rng.below(3) as usize].as_ref() {
+                        r.lease_client.partition(rng.below(2) == 0);
+                    }
+                }
+                1 => {
+                    if let Some(r) = replicas[rng.below(3) as usize].as_ref() {
+                        r.lease_client
+                            .fail_next(ErrorKind::Throttled, rng.below(10) as usize);
+                    }
+                }
+                2 => {
+                    if let Some(r) = replicas[rng.below(3) as usize].as_ref() {
+                        let stall = Duration::from_secs(rng.below(12));
+                        r.lease_client.delay_renewals(stall);
+                    }
+                }
+                3 => {
+                    let i = rng.below(3) as usize;
+                    let alive = replicas.iter().filter(|r| r.is_some()).count();
+                    if alive > 1 {
+                        if let Some(r) = replicas[i].take() {
+                            r.kill();
+                        }
+                    }
+                }
+                4 => {
+                    if let Some(slot) = replicas.iter_mut().find(|r| r.is_none()) {
+                        restarts += 1;
+                        *slot = Some(group.start(&format!("restarted-{restarts}")));
+                    }
+                }
+                _ => {
+                    group.add_service(&format!("s{seed}-{step}"));
+                }
+            }
+            let live: Vec<&Replica> = replicas.iter().flatten().collect();
+            run_for(Duration::from_secs(2), &live).await;
+        }
+        // Heal everything: one replica leads within a lease and a bit, and publishes.
+        for r in replicas.iter().flatten() {
+            r.lease_client.heal();
+        }
+        let host = group.add_service(&format!("healed-{seed}"));
+        let live: Vec<&Replica> = replicas.iter().flatten().collect();
+        run_for(Duration::from_secs(30), &live).await;
+        assert_eq!(
+            leaders(&live).len(),
+            1,
+            "seed {seed}: one leader once healed; holders {:?}",
+            group.store.holders()
+        );
+        assert!(group.published(&host), "seed {seed}");
+        group.assert_never_two_writers();
+        for r in replicas.into_iter().flatten() {
+            r.kill();
+        }
+    }
 }

@@ -121,6 +121,11 @@ impl FakeLeaseClient {
             .extend(std::iter::repeat_n(kind, times));
     }
 
+    /// Removes every injected fault and delay.
+    pub fn heal(&self) {
+        *lock(&self.faults) = Faults::default();
+    }
+
     /// Cuts (or restores) this replica's route to the store.
     pub fn partition(&self, cut: bool) {
         lock(&self.faults).partitioned = cut;

@@ -122,7 +122,13 @@ async fn daemon(
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     if let Some(events) = &events {
-        tokio::spawn(events.clone().receive_loop(stop_rx.clone()));
+        // Only the leader takes messages off the queue.
+        let events = events.clone();
+        tokio::spawn(lease::during_leadership(
+            controller.leadership.clone(),
+            stop_rx.clone(),
+            move |term| events.clone().receive_loop(term),
+        ));
     }
     let server_stop = {
         let mut rx = stop_rx.clone();

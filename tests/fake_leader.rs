@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use ecs_ingress::admin::AdminState;
 use ecs_ingress::aws::ErrorKind;
+use ecs_ingress::events::Events;
 use ecs_ingress::fake::Estate;
 use ecs_ingress::leadership::Leadership;
-use ecs_ingress::lease::Campaign;
 use ecs_ingress::lease::fake::{FakeLeaseClient, FakeLeaseStore};
 use ecs_ingress::lease::fenced::{FencedAws, WriteWitness};
+use ecs_ingress::lease::{Campaign, during_leadership};
 use ecs_ingress::runtime::Controller;
 use ecs_ingress::telemetry::{Metrics, ResultLabel};
 use tokio::sync::watch;
@@ -44,6 +45,8 @@ struct Replica {
     passes: JoinHandle<()>,
     campaign: JoinHandle<()>,
     campaign_stop: watch::Sender<bool>,
+    /// Ends the event receiver with the test.
+    _events_stop: watch::Sender<bool>,
 }
 
 impl Group {
@@ -56,8 +59,13 @@ impl Group {
         }
     }
 
-    /// A replica as `run` wires it, with its own metrics and lease connection.
     fn start(&self, id: &str) -> Replica {
+        self.start_with(id, false)
+    }
+
+    /// A replica as `run` wires it, with its own metrics and lease connection, and with
+    /// `events` a receiver on the account's event queue.
+    fn start_with(&self, id: &str, events: bool) -> Replica {
         let leadership = Leadership::elected(id);
         let metrics = Arc::new(Metrics::new());
         let writes = self.writes.clone();
@@ -87,10 +95,21 @@ impl Group {
             metrics.clone(),
         );
         let campaign = tokio::spawn(campaign.run(stopped));
+        let (events_stop, events_stopped) = watch::channel(false);
+        let events = events.then(|| {
+            let e = Events::new(self.estate.fake.clone(), metrics.clone());
+            let receiver = e.clone();
+            tokio::spawn(during_leadership(
+                leadership.clone(),
+                events_stopped,
+                move |term| receiver.clone().receive_loop(term),
+            ));
+            e
+        });
         let passes = {
             let controller = controller.clone();
             let admin = admin.clone();
-            tokio::spawn(async move { controller.run(admin, None).await })
+            tokio::spawn(async move { controller.run(admin, events).await })
         };
         Replica {
             id: id.into(),
@@ -102,6 +121,7 @@ impl Group {
             passes,
             campaign,
             campaign_stop,
+            _events_stop: events_stop,
         }
     }
 
@@ -509,4 +529,34 @@ async fn random_faults_kills_and_restarts_never_give_two_writers() {
             r.kill();
         }
     }
+}
+
+/// A standby takes no message off the event queue (it would hide it from the leader for the
+/// visibility timeout); the leader does, and the standby does once it leads.
+#[tokio::test(start_paused = true)]
+async fn only_the_leader_receives_events() {
+    let group = Group::new(DEFAULT_LEASE);
+    let a = group.start_with("a", true);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let b = group.start_with("b", true);
+    run_for(Duration::from_secs(3), &[&a, &b]).await;
+    assert_eq!(leaders(&[&a, &b]), vec!["a"]);
+    let event = r#"{"source":"aws.ecs","detail-type":"ECS Service Action","detail":{}}"#;
+    for _ in 0..3 {
+        group.estate.fake.send_event(event);
+        run_for(Duration::from_secs(3), &[&a, &b]).await;
+    }
+    assert_eq!(a.metrics.events_received.get(), 3);
+    assert_eq!(b.metrics.events_received.get(), 0, "the standby took none");
+    assert_eq!(group.estate.fake.deleted_events().len(), 3);
+
+    a.kill();
+    until_leads(&b, Duration::from_secs(30)).await;
+    group.estate.fake.send_event(event);
+    run_for(Duration::from_secs(5), &[&b]).await;
+    assert_eq!(
+        b.metrics.events_received.get(),
+        1,
+        "the new leader receives"
+    );
 }

@@ -150,6 +150,44 @@ fn parse_id(value: &str) -> Result<String, String> {
     Ok(v.to_string())
 }
 
+/// Runs `task` during each term in which `leadership` may write, until `stop`: the task gets
+/// a stop signal of its own that turns true when the term ends. A standby must not consume
+/// what the leader needs (the events queue: a message a standby received stays invisible to
+/// the leader for the queue's visibility timeout). A single replica has one term.
+pub async fn during_leadership<F, Fut>(
+    leadership: crate::leadership::Leadership,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    task: F,
+) where
+    F: Fn(tokio::sync::watch::Receiver<bool>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    /// How often a term checks that leadership still holds (a fence can pass silently).
+    const CHECK: std::time::Duration = std::time::Duration::from_millis(500);
+    loop {
+        tokio::select! {
+            _ = leadership.until_leader() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let (end_term, term) = tokio::sync::watch::channel(false);
+        let running = tokio::spawn(task(term));
+        let stopping = loop {
+            tokio::select! {
+                _ = tokio::time::sleep(CHECK) => {}
+                _ = stop.wait_for(|s| *s) => break true,
+            }
+            if !leadership.may_write() {
+                break false;
+            }
+        };
+        let _ = end_term.send(true);
+        let _ = running.await;
+        if stopping {
+            return;
+        }
+    }
+}
+
 /// What `run` needs for leader election: the handle writers consult and the campaign that
 /// drives it.
 pub struct Election {

@@ -35,6 +35,7 @@ TEMPLATES = sorted((ROOT / "deploy" / "cloudformation").glob("*.yaml"))
 RULES = ROOT / "deploy" / "prometheus" / "ecs-ingress.rules.yaml"
 RULE_TESTS = sorted((ROOT / "deploy" / "prometheus" / "tests").glob("*.yaml"))
 REQUIRED_VALUES = {
+    "leaderElection": {"table": "ecs-ingress-leases"},
     "config": {
         "clusters": ["main"],
         "listeners": [
@@ -53,6 +54,7 @@ SAMPLE = {
     "LISTENER_ARN": REQUIRED_VALUES["config"]["listeners"][0],
     "HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ",
     "QUEUE_NAME": "ecs-ingress-ecs-ingress",
+    "LEASE_TABLE": "ecs-ingress-leases",
 }
 CFN_PARAMETERS = {
     "AWS::Region": SAMPLE["REGION"],
@@ -213,7 +215,7 @@ def chart_with_helm():
     print("    helm template (required values, ci/full-values.yaml)")
     _, minimal = render(REQUIRED_VALUES)
     kinds = sorted(d["kind"] for d in minimal)
-    if kinds != ["Deployment", "Service", "ServiceAccount"]:
+    if kinds != ["Deployment", "PodDisruptionBudget", "Service", "ServiceAccount"]:
         print(f"    required values render {kinds}")
         ok = False
     rendered, docs = render(full)
@@ -339,6 +341,8 @@ class Cfn:
                 target = arg if isinstance(arg, list) else arg.split(".")
                 if target == ["EventQueue", "Arn"]:
                     return f"arn:aws:sqs:{self.p['AWS::Region']}:{self.p['AWS::AccountId']}:ecs-ingress-{self.p['AWS::StackName']}"
+                if target == ["LeaseTable", "Arn"]:
+                    return f"arn:aws:dynamodb:{self.p['AWS::Region']}:{self.p['AWS::AccountId']}:table/{self.p['AWS::StackName']}-leases"
                 raise ValueError(f"unsupported GetAtt {target}")
             if fn.startswith("Fn::"):
                 raise ValueError(f"unsupported {fn}")

@@ -26,6 +26,8 @@ pub struct AdminState {
     /// A pass counts as "stuck" after this long without completing.
     stuck_after: Duration,
     inner: RwLock<Progress>,
+    /// Set with leader election: readiness, liveness and `/status` of a standby.
+    leadership: std::sync::OnceLock<crate::leadership::Leadership>,
 }
 
 #[derive(Default)]
@@ -45,7 +47,14 @@ impl AdminState {
             started: Instant::now(),
             stuck_after: interval.saturating_mul(3),
             inner: RwLock::new(Progress::default()),
+            leadership: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Leader election is on: a standby is ready while it could take over, and alive while
+    /// its campaign runs (it makes no pass).
+    pub fn set_leadership(&self, leadership: crate::leadership::Leadership) {
+        let _ = self.leadership.set(leadership);
     }
 
     /// Called at the end of every pass that ran to completion (whatever its changes did).
@@ -59,6 +68,14 @@ impl AdminState {
     }
 
     pub fn is_ready(&self) -> bool {
+        if let Some(l) = self.leadership.get() {
+            if !l.can_take_over() {
+                return false;
+            }
+            if l.is_standby() {
+                return true;
+            }
+        }
         self.inner.read().map(|p| p.ready).unwrap_or(false)
     }
 
@@ -68,19 +85,37 @@ impl AdminState {
     /// alive all along; a loop hung on one call is not.
     pub fn is_live(&self) -> bool {
         let pass = self.inner.read().ok().and_then(|p| p.last_completed_pass);
-        let last = [Some(self.started), pass, self.metrics.last_progress()]
-            .into_iter()
-            .flatten()
-            .max()
-            .unwrap_or(self.started);
+        let campaign = self
+            .leadership
+            .get()
+            .filter(|l| l.is_standby())
+            .and_then(|l| l.last_step());
+        let last = [
+            Some(self.started),
+            pass,
+            self.metrics.last_progress(),
+            campaign,
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(self.started);
         last.elapsed() <= self.stuck_after
     }
 
     pub fn report(&self) -> StatusReport {
-        self.inner
+        let mut report = self
+            .inner
             .read()
             .map(|p| p.report.clone())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        report.leadership = Some(
+            self.leadership
+                .get()
+                .map(|l| l.status())
+                .unwrap_or_else(|| crate::leadership::Leadership::always().status()),
+        );
+        report
     }
 }
 
@@ -131,6 +166,8 @@ async fn healthz(State(state): State<Arc<AdminState>>) -> Response {
 async fn readyz(State(state): State<Arc<AdminState>>) -> Response {
     if state.is_ready() {
         (StatusCode::OK, "ready\n").into_response()
+    } else if let Some(problem) = state.leadership.get().and_then(|l| l.problem()) {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("{problem}\n")).into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -162,6 +162,10 @@ pub struct Options {
     #[arg(long, env = "ECS_INGRESS_RATE_SHARE", default_value_t = 50,
           value_parser = clap::value_parser!(u8).range(1..=100))]
     pub rate_share: u8,
+
+    /// `--leader-election-table`, `-lease`, `-id` (see `crate::lease`).
+    #[command(flatten)]
+    pub leader_election: crate::lease::settings::LeaderElectionArgs,
 }
 
 /// A `--listener` value.
@@ -197,6 +201,8 @@ pub struct Config {
     pub admin_addr: SocketAddr,
     pub log_format: LogFormat,
     pub rate_share: u8,
+    /// `None`: a single replica that always writes.
+    pub leader_election: Option<crate::lease::settings::LeaseSettings>,
 }
 
 /// A configuration that parses flag by flag but does not hold together.
@@ -267,6 +273,7 @@ impl Options {
             admin_addr: self.admin_addr,
             log_format: self.log_format,
             rate_share: self.rate_share,
+            leader_election: self.leader_election.settings(),
         })
     }
 }

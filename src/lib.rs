@@ -16,6 +16,8 @@ pub mod config;
 pub mod diagnose;
 pub mod events;
 pub mod fake;
+pub mod leadership;
+pub mod lease;
 pub mod model;
 pub mod observe;
 pub mod ownership;

@@ -10,6 +10,7 @@ use ecs_ingress::aws::clients;
 use ecs_ingress::cli;
 use ecs_ingress::config::{Cli, Command, OutputFormat};
 use ecs_ingress::events::Events;
+use ecs_ingress::lease::{self, fenced::FencedAws};
 use ecs_ingress::runtime::Controller;
 use ecs_ingress::telemetry::{self, Metrics};
 use tokio::sync::watch;
@@ -44,8 +45,35 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     telemetry::init_logging(config.log_format);
     let metrics = Arc::new(Metrics::new());
     let sdk = clients::load_sdk_config().await;
-    let aws = clients::real_aws(&sdk, metrics.clone(), config.rate_share);
-    let controller = Arc::new(Controller::new(config, aws, metrics.clone()));
+    // Leader election (only `run` campaigns): every write goes through the fence, before
+    // it starts (FencedAws) and again after the rate limiter's wait (the fenced adapters).
+    let election = match (&config.leader_election, mode) {
+        (Some(settings), "run") => {
+            Some(lease::election(settings, &config.owner_id, &sdk, metrics.clone()).await)
+        }
+        _ => None,
+    };
+    let controller = match &election {
+        Some(e) => {
+            let aws = clients::real_aws_fenced(
+                &sdk,
+                metrics.clone(),
+                config.rate_share,
+                e.leadership.clone(),
+            );
+            Controller::new(
+                config,
+                FencedAws::wrap(aws, e.leadership.clone()),
+                metrics.clone(),
+            )
+            .with_leadership(e.leadership.clone())
+        }
+        None => {
+            let aws = clients::real_aws(&sdk, metrics.clone(), config.rate_share);
+            Controller::new(config, aws, metrics.clone())
+        }
+    };
+    let controller = Arc::new(controller);
     match mode {
         "plan" => {
             let report = controller.pass(false).await;
@@ -66,7 +94,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             print!("{}", cli::apply_text(&report));
             Ok(cli::apply_exit_code(&report))
         }
-        _ => daemon(controller, metrics, &sdk).await,
+        _ => daemon(controller, metrics, &sdk, election).await,
     }
 }
 
@@ -76,9 +104,17 @@ async fn daemon(
     controller: Arc<Controller>,
     metrics: Arc<Metrics>,
     sdk: &aws_config::SdkConfig,
+    election: Option<lease::Election>,
 ) -> anyhow::Result<u8> {
     let admin_state = Arc::new(AdminState::new(metrics.clone(), controller.config.interval));
     let listener = admin::bind(controller.config.admin_addr).await?;
+    // The campaign outlives the passes: it stops (and releases the lease) only after the
+    // change in flight finished.
+    let (campaign_stop, campaign_stopped) = watch::channel(false);
+    let campaign = election.map(|e| {
+        admin_state.set_leadership(e.leadership.clone());
+        tokio::spawn(e.campaign.run(campaign_stopped))
+    });
     tracing::info!(addr = %controller.config.admin_addr, clusters = ?controller.config.clusters, "ecs-ingress started");
     let events = controller.config.events_queue_url.as_ref().map(|url| {
         let queue = clients::event_queue(sdk, metrics.clone(), url);
@@ -86,7 +122,13 @@ async fn daemon(
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     if let Some(events) = &events {
-        tokio::spawn(events.clone().receive_loop(stop_rx.clone()));
+        // Only the leader takes messages off the queue.
+        let events = events.clone();
+        tokio::spawn(lease::during_leadership(
+            controller.leadership.clone(),
+            stop_rx.clone(),
+            move |term| events.clone().receive_loop(term),
+        ));
     }
     let server_stop = {
         let mut rx = stop_rx.clone();
@@ -113,6 +155,10 @@ async fn daemon(
             tracing::warn!("second signal: exiting now");
             return Ok(1);
         }
+    }
+    let _ = campaign_stop.send(true);
+    if let Some(campaign) = campaign {
+        let _ = campaign.await;
     }
     let _ = server.await;
     tracing::info!("stopped");

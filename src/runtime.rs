@@ -50,6 +50,7 @@ impl PassReport {
             ),
             pass_problems: self.observed_failures.clone(),
             services: self.plan.services.clone(),
+            leadership: None,
         };
         report
             .pass_problems
@@ -108,6 +109,8 @@ pub struct Controller {
     memory: std::sync::Mutex<Memory>,
     /// Turns true on shutdown: no new change starts, the loop ends after the pass in flight.
     stop: watch::Sender<bool>,
+    /// Whether this replica may write (leader election); always for a single replica.
+    pub leadership: crate::leadership::Leadership,
 }
 
 /// How long a burst of events is collected before the pass it triggers starts.
@@ -181,7 +184,14 @@ impl Controller {
             cache: tokio::sync::Mutex::new(Cache::default()),
             memory: std::sync::Mutex::new(Memory::default()),
             stop: watch::Sender::new(false),
+            leadership: crate::leadership::Leadership::always(),
         }
+    }
+
+    /// Runs passes only while `leadership` may write, and stops applying when it may not.
+    pub fn with_leadership(mut self, leadership: crate::leadership::Leadership) -> Self {
+        self.leadership = leadership;
+        self
     }
 
     /// Asks the controller to stop: changes in flight finish, nothing new starts, and
@@ -209,7 +219,8 @@ impl Controller {
         let intents = intents(&self.config, &observed);
         let plan = plan_pass(&self.aws, &plan_config, &mut observed, &intents).await;
         let applied = if apply && !self.config.dry_run {
-            let stop = || self.stopping();
+            // Checked before every change: a replica that lost the lease starts none.
+            let stop = || self.stopping() || !self.leadership.may_write();
             let report = apply::apply(&self.aws, &plan, &self.metrics, &stop).await;
             for (arn, attributes) in &report.attributes_written {
                 cache.remember_attributes(arn, attributes.clone());
@@ -320,6 +331,13 @@ impl Controller {
         loop {
             if self.stopping() {
                 return;
+            }
+            // A standby runs no pass (no AWS call) until it leads.
+            if !self.leadership.may_write() {
+                tokio::select! {
+                    _ = self.leadership.until_leader() => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
             }
             let covered = events
                 .as_ref()

@@ -101,6 +101,9 @@ pub struct StatusReport {
     /// Problems with the pass as a whole (a listener that cannot be read, ...).
     pub pass_problems: Vec<String>,
     pub services: Vec<ServiceStatus>,
+    /// `{mode: single|leader|standby, id, leader}`; filled in by the admin server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leadership: Option<crate::leadership::LeadershipStatus>,
 }
 
 fn escape(text: &str) -> String {
@@ -133,6 +136,9 @@ pub fn render_html(report: &StatusReport) -> String {
         escape(report.last_pass.as_deref().unwrap_or("none yet")),
         escape(report.last_pass_result.as_deref().unwrap_or("-"))
     ));
+    if let Some(l) = &report.leadership {
+        html.push_str(&crate::leadership::render_html(l));
+    }
     for problem in &report.pass_problems {
         html.push_str(&format!("<p class=\"error\">{}</p>", escape(problem)));
     }

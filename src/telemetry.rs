@@ -123,6 +123,8 @@ pub struct Metrics {
     pub drift_repairs: Family<KindLabel, Counter>,
     pub events_received: Counter,
     pub events_malformed: Counter,
+    /// Leader election: `leader`, transitions, lease renewals.
+    pub lease: crate::lease::metrics::LeaseMetrics,
     /// When an AWS call last completed (any outcome): liveness means the loop makes
     /// progress, which a long first pass does while no pass has finished yet.
     last_progress: std::sync::Mutex<Option<tokio::time::Instant>>,
@@ -229,6 +231,7 @@ impl Metrics {
             "Messages from the events queue that could not be parsed (deleted)",
             events_malformed.clone(),
         );
+        let lease = crate::lease::metrics::LeaseMetrics::register(registry);
         let metrics = Self {
             registry: root,
             pass_interval,
@@ -245,6 +248,7 @@ impl Metrics {
             drift_repairs,
             events_received,
             events_malformed,
+            lease,
             last_progress: std::sync::Mutex::new(None),
         };
         metrics.precreate();

@@ -91,6 +91,7 @@ impl Estate {
             admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             log_format: LogFormat::Text,
             rate_share: 100,
+            leader_election: None,
         }
     }
 

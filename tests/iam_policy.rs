@@ -14,6 +14,7 @@ const ADAPTERS: &[(&str, &str)] = &[
     ("src/aws/cloudmap.rs", "servicediscovery"),
     ("src/aws/sqs.rs", "sqs"),
     ("src/aws/tagging.rs", "tag"),
+    ("src/lease/dynamodb.rs", "dynamodb"),
 ];
 
 /// Permissions the code needs without calling an operation of that name, and why.
@@ -204,6 +205,7 @@ fn the_metrics_operation_list_is_what_the_adapters_call() {
         ("src/aws/cloudmap.rs", "servicediscovery"),
         ("src/aws/sqs.rs", "sqs"),
         ("src/aws/tagging.rs", "tagging"),
+        ("src/lease/dynamodb.rs", "dynamodb"),
     ];
     let mut called = BTreeSet::new();
     for (file, label) in labels {

@@ -18,6 +18,9 @@ pub struct CallContext {
     /// `aws_throttled_calls_total`; not where the clients count every attempt themselves
     /// ([`super::throttle::ThrottleCounter`]), which would count the last one twice.
     count_throttles: bool,
+    /// Leader election: a write is sent only while this replica may write, checked after
+    /// the rate limiter's wait (which can be long) and right before the request leaves.
+    fence: Option<crate::leadership::Leadership>,
 }
 
 impl CallContext {
@@ -28,6 +31,7 @@ impl CallContext {
             metrics,
             limiter,
             count_throttles: true,
+            fence: None,
         }
     }
 
@@ -37,7 +41,14 @@ impl CallContext {
             metrics,
             limiter,
             count_throttles: false,
+            fence: None,
         }
+    }
+
+    /// Every write through this context waits for nothing once `leadership` may not write.
+    pub fn fenced(mut self, leadership: crate::leadership::Leadership) -> Self {
+        self.fence = Some(leadership);
+        self
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -60,6 +71,9 @@ impl CallContext {
         if !waited.is_zero() {
             self.metrics.rate_limit_wait.observe(waited.as_secs_f64());
         }
+        if let Some(refused) = self.refuse_write(service, operation) {
+            return Err(refused);
+        }
         let started = Instant::now();
         let result = call.await;
         let (outcome, throttled) = match &result {
@@ -77,6 +91,21 @@ impl CallContext {
             tracing::debug!(service, operation, error = %e, "AWS call failed");
         }
         result
+    }
+}
+
+impl CallContext {
+    /// The error for a write this replica may not send now (it lost the leader lease).
+    fn refuse_write(&self, service: &'static str, operation: &'static str) -> Option<AwsError> {
+        let read = ["Describe", "List", "Get"]
+            .iter()
+            .any(|p| operation.starts_with(p));
+        match &self.fence {
+            Some(fence) if !read && !fence.may_write() => {
+                Some(crate::lease::fenced::not_leader(service, operation))
+            }
+            _ => None,
+        }
     }
 }
 

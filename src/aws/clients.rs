@@ -36,8 +36,24 @@ macro_rules! client {
 /// The real adapters, instrumented with `metrics` and paced to `rate_share` percent of
 /// each AWS rate bucket.
 pub fn real_aws(sdk: &aws_config::SdkConfig, metrics: Arc<Metrics>, rate_share: u8) -> Aws {
+    real_aws_fenced(
+        sdk,
+        metrics,
+        rate_share,
+        crate::leadership::Leadership::always(),
+    )
+}
+
+/// [`real_aws`] whose writes are sent only while `leadership` may write (leader election).
+pub fn real_aws_fenced(
+    sdk: &aws_config::SdkConfig,
+    metrics: Arc<Metrics>,
+    rate_share: u8,
+    leadership: crate::leadership::Leadership,
+) -> Aws {
     let ctx =
-        CallContext::with_attempt_counter(metrics.clone(), Arc::new(RateLimiter::new(rate_share)));
+        CallContext::with_attempt_counter(metrics.clone(), Arc::new(RateLimiter::new(rate_share)))
+            .fenced(leadership);
     Aws {
         ecs: Arc::new(EcsAdapter::new(
             client!(aws_sdk_ecs, sdk, metrics, "ecs"),

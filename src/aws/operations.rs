@@ -61,5 +61,10 @@ pub const OPERATIONS: &[(&str, &[&str])] = &[
         ],
     ),
     ("sqs", &["ReceiveMessage", "DeleteMessageBatch"]),
+    // The leader lease (src/lease/dynamodb.rs), only with --leader-election-table.
+    (
+        "dynamodb",
+        &["GetItem", "PutItem", "UpdateItem", "DeleteItem"],
+    ),
     ("tagging", &["GetResources"]),
 ];

@@ -58,6 +58,8 @@ groups:
             time() - process_start_time_seconds
               > {{ .Values.prometheusRule.missedPasses }} * ecs_ingress_pass_interval_seconds
           )
+          # A standby runs no pass (EcsIngressNoLeader covers a group without a leader).
+          and on (job, instance) (ecs_ingress_leader == 1)
         for: 1m
         labels:
           severity: critical
@@ -96,6 +98,16 @@ groups:
         annotations:
           summary: AWS keeps throttling ecs-ingress
           description: Something else in the account uses the same rate buckets; lower config.rateShare or find the other caller.
+      # With leader election one replica leads; none leading for a minute means nothing
+      # reconciles (lease table unreachable, misconfigured, or every replica down).
+      - alert: EcsIngressNoLeader
+        expr: sum by (job) (ecs_ingress_leader) == 0
+        for: 1m
+        labels:
+          severity: critical
+        annotations:
+          summary: No ecs-ingress replica has led for a minute
+          description: See the replicas' /readyz and logs (lease table missing, not allowed, wrong key schema, or unreachable).
       - alert: EcsIngressDriftRepaired
         expr: sum by (job, instance, kind) (increase(ecs_ingress_drift_repairs_total[1h])) > 0
         labels:

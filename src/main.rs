@@ -79,7 +79,7 @@ async fn daemon(
 ) -> anyhow::Result<u8> {
     let admin_state = Arc::new(AdminState::new(metrics.clone(), controller.config.interval));
     let listener = admin::bind(controller.config.admin_addr).await?;
-    tracing::info!(addr = %controller.config.admin_addr, clusters = ?controller.config.clusters, "ecs-ingress started");
+    ecs_ingress::logging::started(&controller.config);
     let events = controller.config.events_queue_url.as_ref().map(|url| {
         let queue = clients::event_queue(sdk, metrics.clone(), url);
         Events::new(queue, metrics.clone())

@@ -17,6 +17,7 @@ use crate::plan::{self, Plan, PlanConfig};
 use crate::state::EcsService;
 use crate::status::{ServiceState, StatusReport};
 use crate::telemetry::{Metrics, ResultLabel, StateLabel};
+use crate::transitions::Transitions;
 
 /// Everything one pass produced.
 pub struct PassReport {
@@ -73,6 +74,8 @@ pub struct Controller {
     cache: tokio::sync::Mutex<Cache>,
     /// Turns true on shutdown: no new change starts, the loop ends after the pass in flight.
     stop: watch::Sender<bool>,
+    /// Each service's last state, for logging transitions once.
+    transitions: std::sync::Mutex<Transitions>,
 }
 
 /// How long a burst of events is collected before the pass it triggers starts.
@@ -145,6 +148,7 @@ impl Controller {
             metrics,
             cache: tokio::sync::Mutex::new(Cache::default()),
             stop: watch::Sender::new(false),
+            transitions: std::sync::Mutex::new(Transitions::new()),
         }
     }
 
@@ -175,10 +179,17 @@ impl Controller {
         let applied = if apply && !self.config.dry_run {
             let stop = || self.stopping();
             let report = apply::apply(&self.aws, &plan, &self.metrics, &mut cache, &stop).await;
-            self.count_drift_repairs(&plan, &report, &intents, &cache);
+            let handed_over = self.lock_transitions().new_holders(&plan.services);
+            self.count_drift_repairs(&plan, &report, &intents, &cache, &handed_over);
             cache.remember_changes(&report);
             Some(report)
         } else {
+            if apply {
+                // A dry run logs what it would do, change by change.
+                plan.changes
+                    .iter()
+                    .for_each(crate::logging::change_not_made);
+            }
             None
         };
         cache.remember_intents(&intents);
@@ -192,17 +203,32 @@ impl Controller {
             last_changes,
         };
         self.record(&report, started.elapsed());
+        self.log_transitions(&report);
         report
     }
 
+    fn lock_transitions(&self) -> std::sync::MutexGuard<'_, Transitions> {
+        // A panic while logging leaves nothing half-updated worth refusing.
+        self.transitions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Logs each service whose state changed since the last pass, and hosts handed over.
+    fn log_transitions(&self, report: &PassReport) {
+        let (handovers, changes) = self.lock_transitions().record(&report.status().services);
+        handovers.iter().for_each(crate::transitions::log_handover);
+        changes.iter().for_each(crate::transitions::log_transition);
+    }
+
     /// An update applied to a service whose intent did not change since the last pass puts
-    /// back something changed outside ecs-ingress: a drift repair.
+    /// back something changed outside ecs-ingress: a drift repair. A service taking over a
+    /// host from a withdrawn holder (`handed_over`) changes rules for that reason, not drift.
     fn count_drift_repairs(
         &self,
         plan: &Plan,
         report: &ApplyReport,
         intents: &[(EcsService, ServiceIntent)],
         cache: &Cache,
+        handed_over: &std::collections::BTreeSet<String>,
     ) {
         let intent_of: BTreeMap<&str, &ServiceIntent> =
             intents.iter().map(|(s, i)| (s.arn.as_str(), i)).collect();
@@ -210,7 +236,10 @@ impl Controller {
             let Some(service_arn) = planned.service_arn.as_deref() else {
                 continue;
             };
-            if result.result != "applied" || !planned.change.is_update() {
+            if result.result != "applied"
+                || !planned.change.is_update()
+                || handed_over.contains(service_arn)
+            {
                 continue;
             }
             let unchanged = intent_of

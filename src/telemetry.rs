@@ -22,19 +22,9 @@ mod process;
 
 pub use exposition::{Format, negotiate};
 
-/// Installs the global tracing subscriber. The level comes from `RUST_LOG` (default `info`).
-/// Logs go to stderr so that `plan --output json` keeps stdout clean for machines.
+/// Installs the global tracing subscriber (see [`crate::logging::init`]).
 pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // A second initialisation (tests calling main logic twice) is harmless: keep the first.
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
+    crate::logging::init(format);
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

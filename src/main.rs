@@ -4,19 +4,23 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::Parser;
 use ecs_ingress::admin::{self, AdminState};
 use ecs_ingress::aws::clients;
 use ecs_ingress::cli;
 use ecs_ingress::config::{Cli, Command, OutputFormat};
 use ecs_ingress::events::Events;
+use ecs_ingress::outcome;
 use ecs_ingress::runtime::Controller;
 use ecs_ingress::telemetry::{self, Metrics};
 use tokio::sync::watch;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Cli::parse()).await {
+    let cli = match ecs_ingress::usage::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    match run(cli).await {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -26,10 +30,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
-    let (options, output, mode) = match cli.command {
-        Command::Run(o) => (o, OutputFormat::Text, "run"),
-        Command::Plan(p) => (p.options, p.output, "plan"),
-        Command::Apply(o) => (o, OutputFormat::Text, "apply"),
+    let (options, output, fail_on, mode) = match cli.command {
+        Command::Run(o) => (o, OutputFormat::Text, Vec::new(), "run"),
+        Command::Plan(p) => (p.options, p.output, p.fail_on, "plan"),
+        Command::Apply(p) => (p.options, p.output, p.fail_on, "apply"),
         Command::Healthcheck(h) => {
             return Ok(match ecs_ingress::probe::healthz(h.admin_addr).await {
                 Ok(()) => 0,
@@ -56,15 +60,34 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 OutputFormat::Json => println!("{}", cli::plan_json(&report)),
                 OutputFormat::Text => print!("{}", cli::plan_text(&report)),
             }
-            Ok(cli::plan_exit_code(&report))
+            let services = &report.plan.services;
+            eprint!("{}", outcome::failing_lines(services, &fail_on));
+            Ok(outcome::exit_code(
+                cli::plan_exit_code(&report),
+                services,
+                &fail_on,
+            ))
         }
         "apply" => {
+            let _signals = outcome::stop_on_signal(controller.clone());
             let report = controller.pass(true).await;
             if let Some(problem) = &report.read_problem {
                 eprintln!("error: {problem}");
             }
-            print!("{}", cli::apply_text(&report));
-            Ok(cli::apply_exit_code(&report))
+            match output {
+                OutputFormat::Json => println!("{}", outcome::apply_json(&report)),
+                OutputFormat::Text => print!("{}", cli::apply_text(&report)),
+            }
+            let services = report.status().services;
+            eprint!("{}", outcome::failing_lines(&services, &fail_on));
+            let code = cli::apply_exit_code(&report);
+            if controller.stopping() {
+                eprintln!(
+                    "stopped by a signal: changes not started are planned again by the next run"
+                );
+                return Ok(cli::EXIT_ERROR);
+            }
+            Ok(outcome::exit_code(code, &services, &fail_on))
         }
         _ => daemon(controller, metrics, &sdk).await,
     }

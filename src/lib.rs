@@ -20,6 +20,8 @@ pub mod logging;
 pub mod model;
 pub mod observe;
 pub mod outcome;
+pub mod page;
+pub mod pass_facts;
 pub mod plan;
 pub mod probe;
 pub mod ratelimit;

@@ -100,7 +100,10 @@ async fn daemon(
     metrics: Arc<Metrics>,
     sdk: &aws_config::SdkConfig,
 ) -> anyhow::Result<u8> {
-    let admin_state = Arc::new(AdminState::new(metrics.clone(), controller.config.interval));
+    let admin_state = Arc::new(
+        AdminState::new(metrics.clone(), controller.config.interval)
+            .with_header(ecs_ingress::page::Header::from_config(&controller.config)),
+    );
     let listener = admin::bind(controller.config.admin_addr).await?;
     ecs_ingress::logging::started(&controller.config);
     let events = controller.config.events_queue_url.as_ref().map(|url| {

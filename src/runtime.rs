@@ -29,6 +29,8 @@ pub struct PassReport {
     pub read_problem: Option<String>,
     /// When this process last changed something for each service (survives passes).
     pub last_changes: BTreeMap<String, String>,
+    /// Quota use and target-group facts for the status page.
+    pub facts: crate::pass_facts::PassFacts,
 }
 
 impl PassReport {
@@ -50,6 +52,7 @@ impl PassReport {
             ),
             pass_problems: self.observed_failures.clone(),
             services: self.plan.services.clone(),
+            facts: self.facts.clone(),
         };
         report
             .pass_problems
@@ -195,12 +198,14 @@ impl Controller {
         cache.remember_intents(&intents);
         let last_changes = cache.last_changes().clone();
         drop(cache);
+        let facts = crate::pass_facts::collect(&observed, &plan.services, self.config.dry_run);
         let report = PassReport {
             plan,
             applied,
             observed_failures: observed.failures.iter().map(ToString::to_string).collect(),
             read_problem: crate::diagnose::summarize(&observed.failures),
             last_changes,
+            facts,
         };
         self.record(&report, started.elapsed());
         self.log_transitions(&report);
@@ -293,6 +298,30 @@ impl Controller {
         }
     }
 
+    /// One line of the page's pass history: `calls_before` are the AWS call and throttle
+    /// totals when the pass started.
+    fn summary(
+        &self,
+        report: &PassReport,
+        took: Duration,
+        calls_before: (u64, u64),
+    ) -> crate::pass_facts::PassSummary {
+        let (calls, throttles) = self.metrics.call_totals();
+        crate::pass_facts::PassSummary {
+            finished: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            duration_seconds: took.as_secs_f64(),
+            changes: report.applied.as_ref().map_or(0, |a| a.succeeded()),
+            failed: report.applied.as_ref().map_or(0, |a| a.failed()),
+            aws_calls: calls.saturating_sub(calls_before.0),
+            throttles: throttles.saturating_sub(calls_before.1),
+            result: if report.succeeded() {
+                "success"
+            } else {
+                "partial"
+            },
+        }
+    }
+
     /// The daemon: a pass every interval (jittered), or sooner when `events` asks for one,
     /// until [`Controller::shutdown`]. Never two passes at once: passes run in this one task.
     pub async fn run(&self, admin: Arc<AdminState>, events: Option<Arc<Events>>) {
@@ -306,9 +335,11 @@ impl Controller {
                 .as_ref()
                 .map(|e| e.take_pending())
                 .unwrap_or_default();
+            let (started, calls_before) = (Instant::now(), self.metrics.call_totals());
             let report = self.pass(true).await;
             let ok = report.succeeded();
             admin.pass_completed(report.status(), report.observed_failures.is_empty());
+            admin.pass_summary(self.summary(&report, started.elapsed(), calls_before));
             log_pass(&report);
             if let Some(e) = &events {
                 e.delete(&covered).await;

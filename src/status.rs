@@ -1,4 +1,5 @@
-//! Per-service status: what `apply` prints, `/status` serves as JSON and `/` as HTML.
+//! Per-service status: what `apply` prints, `/status` serves as JSON and `/` as HTML
+//! (rendered by [`crate::page`]).
 
 use serde::Serialize;
 
@@ -101,101 +102,7 @@ pub struct StatusReport {
     /// Problems with the pass as a whole (a listener that cannot be read, ...).
     pub pass_problems: Vec<String>,
     pub services: Vec<ServiceStatus>,
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A plain HTML page of the report: readable in any browser, no JavaScript. Every value is
-/// escaped because tag values are user input.
-pub fn render_html(report: &StatusReport) -> String {
-    let mut html = String::from(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>ecs-ingress</title>\
-         <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}\
-         td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}\
-         .published{color:#060}.invalid,.conflict,.quota,.error{color:#a00}</style></head><body>\
-         <h1>ecs-ingress</h1>",
-    );
-    html.push_str(&format!(
-        "<p>Last pass: {} ({})</p>",
-        escape(report.last_pass.as_deref().unwrap_or("none yet")),
-        escape(report.last_pass_result.as_deref().unwrap_or("-"))
-    ));
-    for problem in &report.pass_problems {
-        html.push_str(&format!("<p class=\"error\">{}</p>", escape(problem)));
-    }
-    html.push_str(
-        "<table><tr><th>Cluster</th><th>Service</th><th>State</th><th>Intent</th>\
-         <th>Resources</th><th>Problems</th></tr>",
-    );
-    for s in &report.services {
-        let resources: Vec<String> = s
-            .resources
-            .iter()
-            .map(|r| format!("{}: {}", escape(&r.kind), escape(&r.id)))
-            .collect();
-        let problems: Vec<String> = s
-            .problems
-            .iter()
-            .map(|p| escape(&p.reason))
-            .chain(s.warnings.iter().map(|w| format!("warning: {}", escape(w))))
-            .collect();
-        html.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&s.cluster),
-            escape(&s.service),
-            s.state.as_str(),
-            s.state.as_str(),
-            escape(&s.intent),
-            resources.join("<br>"),
-            problems.join("<br>")
-        ));
-    }
-    html.push_str("</table></body></html>\n");
-    html
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn html_escapes_user_input() {
-        let report = StatusReport {
-            services: vec![ServiceStatus {
-                cluster: "main".into(),
-                service: "svc".into(),
-                service_arn: "arn".into(),
-                state: ServiceState::Invalid,
-                intent: "<script>alert(1)</script>".into(),
-                hosts: vec![],
-                resources: vec![],
-                problems: vec![Problem {
-                    key: Some("alb.port".into()),
-                    reason: "alb.port=\"x\" & more".into(),
-                }],
-                warnings: vec![],
-                waiting: vec![],
-                last_change: None,
-            }],
-            ..Default::default()
-        };
-        let html = render_html(&report);
-        assert!(!html.contains("<script>"));
-        assert!(html.contains("&lt;script&gt;"));
-        assert!(html.contains("alb.port=&quot;x&quot; &amp; more"));
-        assert!(html.contains("class=\"invalid\""));
-    }
+    /// `dry_run`, `albs` (quota use) and `target_groups` (ALB and health), for the page.
+    #[serde(flatten)]
+    pub facts: crate::pass_facts::PassFacts,
 }

@@ -296,6 +296,9 @@ fn routing(s: &ServiceStatus, groups: &std::collections::BTreeMap<String, GroupF
         @if !s.intent.is_empty() {
             span.block.intent { (s.intent) }
         }
+        @if s.hosts.is_empty() && s.intent.is_empty() {
+            "—"
+        }
     }
 }
 

@@ -183,6 +183,7 @@ async fn the_page_shows_services_and_states_in_a_browser() {
     hand_made_record(&r53, &seed.hosted_zone_id, "taken.in.example.com").await;
 
     let port = free_port();
+    let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("page-daemon-{port}.log"));
     let _daemon = Daemon(
         Command::new(env!("CARGO_BIN_EXE_ecs-ingress"))
             .arg("run")
@@ -190,9 +191,11 @@ async fn the_page_shows_services_and_states_in_a_browser() {
             .args(["--hosted-zone", &seed.hosted_zone_id])
             .args(["--admin-addr", &format!("127.0.0.1:{port}")])
             .args(["--interval", "2s", "--owner-id", "platform-eu"])
+            .args(["--log-format", "json"])
             .envs(moto.env())
+            .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(&log).expect("log file")))
             .spawn()
             .expect("spawn"),
     );
@@ -215,6 +218,8 @@ async fn the_page_shows_services_and_states_in_a_browser() {
             }
         }
     });
+
+    assert_each_state_logged_once(&log, &wanted);
 
     let url = format!("http://127.0.0.1:{port}/");
     let dom = headless(&chromium, &["--dump-dom"], &url);
@@ -255,6 +260,26 @@ async fn the_page_shows_services_and_states_in_a_browser() {
         ],
         &url,
     );
+}
+
+/// Each service's state is logged once, however many passes ran, with its fields.
+fn assert_each_state_logged_once(log: &Path, wanted: &[(&str, &str)]) {
+    let text = std::fs::read_to_string(log).expect("daemon log");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &serde_json::Value| v["message"] == "service state changed")
+        .collect();
+    for (name, state) in wanted {
+        let service = format!("main/{name}");
+        let n = lines
+            .iter()
+            .filter(|l| l["service"] == service && l["state"] == *state)
+            .count();
+        assert_eq!(n, 1, "{service} {state} logged {n} times:\n{text}");
+    }
+    let passes = text.matches("pass complete").count();
+    assert!(passes >= 2, "several passes ran: {passes}");
 }
 
 /// An A record made by hand: the name is taken, so `taken` is `dns-conflict`.

@@ -116,3 +116,58 @@ fn fail_on_dry_run_and_json_output() {
             .any(|l| l["kind"] == "target-group" && l["action"] == "create")
     );
 }
+
+#[test]
+fn apply_stopped_by_sigterm_finishes_in_flight_and_prints_its_summary() {
+    use std::io::{BufRead, BufReader};
+    let moto = Moto::start();
+    let seed = moto.seed();
+    for n in 0..20 {
+        let host = format!("svc-{n}.in.example.com");
+        moto.create_service(&seed, &format!("svc-{n}"), &[("alb.host", &host)], &[], &[]);
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ecs-ingress"))
+        .args(args(&seed, "apply", &[]))
+        .envs(moto.env())
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stderr_pipe = child.stderr.take().expect("stderr");
+    let pid = child.id().to_string();
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        let mut signalled = false;
+        for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
+            // The first change made: stop the run in the middle.
+            if !signalled && line.contains("applied") {
+                let _ = Command::new("kill").args(["-TERM", &pid]).status();
+                signalled = true;
+            }
+            lines.push(line);
+        }
+        lines.join("\n")
+    });
+    let out = child.wait_with_output().expect("apply ends");
+    let log = reader.join().expect("stderr read");
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(log.contains("stopped by a signal"), "{log}");
+    let summary = stdout(&out);
+    assert!(
+        summary.lines().any(|l| l.starts_with("applied ")),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("SERVICE"),
+        "the per-service summary: {summary}"
+    );
+    let made = summary
+        .lines()
+        .filter(|l| l.starts_with("applied "))
+        .count();
+    assert!(
+        made < 20 * 3,
+        "the run stopped early: {made} changes\n{summary}"
+    );
+}

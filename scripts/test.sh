@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check on a fresh machine (Rust and python3 present, nothing else):
 # creates .venv with the pinned moto server if missing, then cargo fmt, clippy and all tests
-# (unit, property and the integration tests against moto).
+# (unit, property, the integration tests against moto, and the status page in headless
+# Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +36,20 @@ if ! command -v promtool >/dev/null 2>&1; then
   fi
 fi
 
+# Headless Chromium for the status-page test (tests/moto_page.rs), from Debian. As root it is
+# installed here and the test must run; without root and without it, the test is skipped.
+CHROMIUM_DEB="156.0.8078.108-1~deb12u1"
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing chromium (Debian package chromium $CHROMIUM_DEB)"
+    apt-get update -qq
+    # Security updates replace old builds in the archive: fall back to the current one.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "chromium=$CHROMIUM_DEB" fonts-dejavu-core >/dev/null \
+      || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+  else
+    echo "==> chromium is missing and installing it needs root (apt-get install chromium): the page test is SKIPPED"
+  fi
+fi
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 echo "==> cargo fmt --check"

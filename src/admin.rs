@@ -28,6 +28,8 @@ pub struct AdminState {
     inner: RwLock<Progress>,
     /// Set with leader election: readiness, liveness and `/status` of a standby.
     leadership: std::sync::OnceLock<crate::leadership::Leadership>,
+    /// What the page's header shows of the configuration.
+    header: crate::page::Header,
 }
 
 #[derive(Default)]
@@ -35,7 +37,12 @@ struct Progress {
     last_completed_pass: Option<Instant>,
     ready: bool,
     report: StatusReport,
+    /// The last [`RECENT_PASSES`] passes, oldest first.
+    passes: std::collections::VecDeque<crate::status::PassSummary>,
 }
+
+/// Passes the page lists.
+pub const RECENT_PASSES: usize = 10;
 
 impl AdminState {
     /// `interval` is the pass interval; the loop is unhealthy after three of them with no
@@ -48,6 +55,7 @@ impl AdminState {
             stuck_after: interval.saturating_mul(3),
             inner: RwLock::new(Progress::default()),
             leadership: std::sync::OnceLock::new(),
+            header: crate::page::Header::default(),
         }
     }
 
@@ -55,6 +63,28 @@ impl AdminState {
     /// its campaign runs (it makes no pass).
     pub fn set_leadership(&self, leadership: crate::leadership::Leadership) {
         let _ = self.leadership.set(leadership);
+    }
+
+    /// Sets what the page's header shows.
+    pub fn with_header(mut self, header: crate::page::Header) -> Self {
+        self.header = header;
+        self
+    }
+
+    /// Adds a pass to the page's history, dropping the oldest beyond [`RECENT_PASSES`].
+    pub fn pass_summary(&self, summary: crate::status::PassSummary) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        inner.passes.push_back(summary);
+        while inner.passes.len() > RECENT_PASSES {
+            inner.passes.pop_front();
+        }
+    }
+
+    pub fn recent_passes(&self) -> Vec<crate::status::PassSummary> {
+        self.inner
+            .read()
+            .map(|p| p.passes.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Called at the end of every pass that ran to completion (whatever its changes did).
@@ -189,13 +219,21 @@ async fn metrics(State(state): State<Arc<AdminState>>, headers: HeaderMap) -> Re
 }
 
 async fn status(State(state): State<Arc<AdminState>>) -> Response {
-    axum::Json(state.report()).into_response()
+    let mut report = state.report();
+    // Dry run is known before the first pass ends.
+    report.facts.dry_run |= state.header.dry_run;
+    axum::Json(report).into_response()
 }
 
-async fn index(State(state): State<Arc<AdminState>>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        crate::status::render_html(&state.report()),
-    )
-        .into_response()
+async fn index(
+    State(state): State<Arc<AdminState>>,
+    axum::extract::Query(filter): axum::extract::Query<crate::page::Filter>,
+) -> Response {
+    let page = crate::page::render(
+        &state.report(),
+        &state.header,
+        &state.recent_passes(),
+        &filter,
+    );
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }

@@ -277,7 +277,7 @@ async fn apply_dns(
             match aws.route53.change_record_sets(zone, &records).await {
                 Ok(()) => {
                     for &k in &batch {
-                        tracing::info!(service = %changes[k].service, change = %changes[k].change, reason = %changes[k].reason, "applied");
+                        crate::logging::change_applied(&changes[k]);
                         results[k] = Some(result_of(&changes[k]));
                     }
                 }
@@ -295,7 +295,7 @@ async fn apply_dns(
                 }
                 Err(e) => {
                     for &k in &batch {
-                        tracing::warn!(service = %changes[k].service, change = %changes[k].change, error = %e, "change failed");
+                        crate::logging::change_failed(&changes[k], &e);
                         failed_services.insert(service_key(&changes[k]));
                         results[k] = Some(ChangeResult {
                             result: "failed",
@@ -353,11 +353,11 @@ impl Run<'_> {
                     }
                     _ => {}
                 }
-                tracing::info!(service = %planned.service, change = %planned.change, reason = %planned.reason, "applied");
+                crate::logging::change_applied(planned);
                 result.created = made;
             }
             Err(e) => {
-                tracing::warn!(service = %planned.service, change = %planned.change, error = %e, "change failed");
+                crate::logging::change_failed(planned, &e);
                 failed_services.insert(key);
                 result.result = "failed";
                 result.error = Some(e.to_string());

@@ -33,11 +33,11 @@ pub enum Command {
     /// Run the controller: a reconcile pass every --interval, plus the admin HTTP server.
     Run(Options),
     /// Observe and plan once; print the changes, change nothing.
-    /// Exit 0 = nothing to change, 2 = changes pending, 1 = error.
+    /// Exit 0 = nothing to change, 2 = changes pending, 1 = error, 3 = --fail-on matched.
     Plan(PlanArgs),
     /// Observe, plan and apply once, print a per-service summary, then exit.
-    /// Exit 1 if any change failed.
-    Apply(Options),
+    /// Exit 1 if any change failed, 3 if --fail-on matched a service.
+    Apply(PlanArgs),
     /// Ask a running daemon's /healthz; exit 0 when it answers 200, 1 otherwise. For
     /// container health checks in images without curl.
     Healthcheck(HealthcheckArgs),
@@ -51,14 +51,19 @@ pub struct HealthcheckArgs {
     pub admin_addr: SocketAddr,
 }
 
-/// `plan` takes every common option plus an output format.
+/// `plan` and `apply` take every common option plus an output format.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub options: Options,
-    /// Output format of the plan.
+    /// Output format of the plan or the apply summary.
     #[arg(long, env = "ECS_INGRESS_OUTPUT", value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+    /// Exit 3 when a service ends in one of these states (comma-separated, e.g.
+    /// `invalid,conflict,quota`), so CI fails on tags that need fixing.
+    #[arg(long, env = "ECS_INGRESS_FAIL_ON", value_delimiter = ',', value_name = "STATES",
+          value_parser = crate::status::parse_state)]
+    pub fail_on: Vec<crate::status::ServiceState>,
 }
 
 /// Output format for `plan` and `apply`.
@@ -140,8 +145,9 @@ pub struct Options {
     #[arg(long, env = "ECS_INGRESS_POLICY", value_enum, default_value_t = Policy::Sync)]
     pub policy: Policy,
 
-    /// Plan and log every change but make none.
-    #[arg(long, env = "ECS_INGRESS_DRY_RUN")]
+    /// Plan and log every change but make none. The variable takes true/false, 1/0, yes/no.
+    #[arg(long, env = "ECS_INGRESS_DRY_RUN", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub dry_run: bool,
 
     /// SQS queue fed by EventBridge with ECS and CloudTrail events; any event triggers an
@@ -448,8 +454,8 @@ mod tests {
 
     fn options(args: &[&str]) -> Options {
         match parse(args).expect("arguments parse").command {
-            Command::Run(o) | Command::Apply(o) => o,
-            Command::Plan(p) => p.options,
+            Command::Run(o) => o,
+            Command::Plan(p) | Command::Apply(p) => p.options,
             Command::Healthcheck(_) => panic!("not a controller command"),
         }
     }

@@ -4,20 +4,24 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::Parser;
 use ecs_ingress::admin::{self, AdminState};
 use ecs_ingress::aws::clients;
 use ecs_ingress::cli;
 use ecs_ingress::config::{Cli, Command, OutputFormat};
 use ecs_ingress::events::Events;
 use ecs_ingress::lease::{self, fenced::FencedAws};
+use ecs_ingress::outcome;
 use ecs_ingress::runtime::Controller;
 use ecs_ingress::telemetry::{self, Metrics};
 use tokio::sync::watch;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Cli::parse()).await {
+    let cli = match ecs_ingress::usage::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    match run(cli).await {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -27,10 +31,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
-    let (options, output, mode) = match cli.command {
-        Command::Run(o) => (o, OutputFormat::Text, "run"),
-        Command::Plan(p) => (p.options, p.output, "plan"),
-        Command::Apply(o) => (o, OutputFormat::Text, "apply"),
+    let (options, output, fail_on, mode) = match cli.command {
+        Command::Run(o) => (o, OutputFormat::Text, Vec::new(), "run"),
+        Command::Plan(p) => (p.options, p.output, p.fail_on, "plan"),
+        Command::Apply(p) => (p.options, p.output, p.fail_on, "apply"),
         Command::Healthcheck(h) => {
             return Ok(match ecs_ingress::probe::healthz(h.admin_addr).await {
                 Ok(()) => 0,
@@ -84,15 +88,34 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 OutputFormat::Json => println!("{}", cli::plan_json(&report)),
                 OutputFormat::Text => print!("{}", cli::plan_text(&report)),
             }
-            Ok(cli::plan_exit_code(&report))
+            let services = &report.plan.services;
+            eprint!("{}", outcome::failing_lines(services, &fail_on));
+            Ok(outcome::exit_code(
+                cli::plan_exit_code(&report),
+                services,
+                &fail_on,
+            ))
         }
         "apply" => {
+            let _signals = outcome::stop_on_signal(controller.clone());
             let report = controller.pass(true).await;
             if let Some(problem) = &report.read_problem {
                 eprintln!("error: {problem}");
             }
-            print!("{}", cli::apply_text(&report));
-            Ok(cli::apply_exit_code(&report))
+            match output {
+                OutputFormat::Json => println!("{}", outcome::apply_json(&report)),
+                OutputFormat::Text => print!("{}", cli::apply_text(&report)),
+            }
+            let services = report.status().services;
+            eprint!("{}", outcome::failing_lines(&services, &fail_on));
+            let code = cli::apply_exit_code(&report);
+            if controller.stopping() {
+                eprintln!(
+                    "stopped by a signal: changes not started are planned again by the next run"
+                );
+                return Ok(cli::EXIT_ERROR);
+            }
+            Ok(outcome::exit_code(code, &services, &fail_on))
         }
         _ => daemon(controller, metrics, &sdk, election).await,
     }
@@ -106,7 +129,10 @@ async fn daemon(
     sdk: &aws_config::SdkConfig,
     election: Option<lease::Election>,
 ) -> anyhow::Result<u8> {
-    let admin_state = Arc::new(AdminState::new(metrics.clone(), controller.config.interval));
+    let admin_state = Arc::new(
+        AdminState::new(metrics.clone(), controller.config.interval)
+            .with_header(ecs_ingress::page::Header::from_config(&controller.config)),
+    );
     let listener = admin::bind(controller.config.admin_addr).await?;
     // The campaign outlives the passes: it stops (and releases the lease) only after the
     // change in flight finished.
@@ -115,7 +141,7 @@ async fn daemon(
         admin_state.set_leadership(e.leadership.clone());
         tokio::spawn(e.campaign.run(campaign_stopped))
     });
-    tracing::info!(addr = %controller.config.admin_addr, clusters = ?controller.config.clusters, "ecs-ingress started");
+    ecs_ingress::logging::started(&controller.config);
     let events = controller.config.events_queue_url.as_ref().map(|url| {
         let queue = clients::event_queue(sdk, metrics.clone(), url);
         Events::new(queue, metrics.clone())

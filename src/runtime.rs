@@ -18,6 +18,7 @@ use crate::snapshot::Snapshot;
 use crate::state::EcsService;
 use crate::status::{ServiceState, StatusReport};
 use crate::telemetry::{Metrics, ResultLabel, StateLabel};
+use crate::transitions::Transitions;
 
 /// Everything one pass produced.
 pub struct PassReport {
@@ -29,6 +30,8 @@ pub struct PassReport {
     pub read_problem: Option<String>,
     /// When this process last changed something for each service (survives passes).
     pub last_changes: BTreeMap<String, String>,
+    /// Quota use and target-group facts for the status page.
+    pub facts: crate::status::PassFacts,
 }
 
 impl PassReport {
@@ -51,6 +54,7 @@ impl PassReport {
             pass_problems: self.observed_failures.clone(),
             services: self.plan.services.clone(),
             leadership: None,
+            facts: self.facts.clone(),
         };
         report
             .pass_problems
@@ -111,6 +115,8 @@ pub struct Controller {
     stop: watch::Sender<bool>,
     /// Whether this replica may write (leader election); always for a single replica.
     pub leadership: crate::leadership::Leadership,
+    /// Each service's last state, for logging transitions once.
+    transitions: std::sync::Mutex<Transitions>,
 }
 
 /// How long a burst of events is collected before the pass it triggers starts.
@@ -185,6 +191,7 @@ impl Controller {
             memory: std::sync::Mutex::new(Memory::default()),
             stop: watch::Sender::new(false),
             leadership: crate::leadership::Leadership::always(),
+            transitions: std::sync::Mutex::new(Transitions::new()),
         }
     }
 
@@ -227,18 +234,26 @@ impl Controller {
             }
             Some(report)
         } else {
+            if apply {
+                // A dry run logs what it would do, change by change.
+                plan.changes
+                    .iter()
+                    .for_each(crate::logging::change_not_made);
+            }
             None
         };
         drop(cache);
+        let handed_over = self.lock_transitions().new_holders(&plan.services);
         let last_changes = {
             let mut memory = self.memory.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(report) = &applied {
-                self.count_drift_repairs(&plan, report, &intents, &memory);
+                self.count_drift_repairs(&plan, report, &intents, &memory, &handed_over);
                 memory.remember_changes(report);
             }
             memory.remember_intents(&intents);
             memory.last_changes.clone()
         };
+        let facts = crate::pass_facts::collect(&observed, &plan.services, self.config.dry_run);
         let report = PassReport {
             plan,
             applied,
@@ -249,19 +264,35 @@ impl Controller {
                 .collect(),
             read_problem: crate::diagnose::summarize(observed.failures()),
             last_changes,
+            facts,
         };
         self.record(&report, started.elapsed());
+        self.log_transitions(&report);
         report
     }
 
+    fn lock_transitions(&self) -> std::sync::MutexGuard<'_, Transitions> {
+        // A panic while logging leaves nothing half-updated worth refusing.
+        self.transitions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Logs each service whose state changed since the last pass, and hosts handed over.
+    fn log_transitions(&self, report: &PassReport) {
+        let (handovers, changes) = self.lock_transitions().record(&report.status().services);
+        handovers.iter().for_each(crate::transitions::log_handover);
+        changes.iter().for_each(crate::transitions::log_transition);
+    }
+
     /// An update applied to a service whose intent did not change since the last pass puts
-    /// back something changed outside ecs-ingress: a drift repair.
+    /// back something changed outside ecs-ingress: a drift repair. A service taking over a
+    /// host from a withdrawn holder (`handed_over`) changes rules for that reason, not drift.
     fn count_drift_repairs(
         &self,
         plan: &Plan,
         report: &ApplyReport,
         intents: &[(EcsService, ServiceIntent)],
         memory: &Memory,
+        handed_over: &std::collections::BTreeSet<String>,
     ) {
         let intent_of: BTreeMap<&str, &ServiceIntent> =
             intents.iter().map(|(s, i)| (s.arn.as_str(), i)).collect();
@@ -269,7 +300,10 @@ impl Controller {
             let Some(service_arn) = planned.service_arn.as_deref() else {
                 continue;
             };
-            if result.result != "applied" || !planned.change.is_update() {
+            if result.result != "applied"
+                || !planned.change.is_update()
+                || handed_over.contains(service_arn)
+            {
                 continue;
             }
             let unchanged = intent_of
@@ -323,6 +357,30 @@ impl Controller {
         }
     }
 
+    /// One line of the page's pass history: `calls_before` are the AWS call and throttle
+    /// totals when the pass started.
+    fn summary(
+        &self,
+        report: &PassReport,
+        took: Duration,
+        calls_before: (u64, u64),
+    ) -> crate::status::PassSummary {
+        let (calls, throttles) = self.metrics.call_totals();
+        crate::status::PassSummary {
+            finished: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            duration_seconds: took.as_secs_f64(),
+            changes: report.applied.as_ref().map_or(0, |a| a.succeeded()),
+            failed: report.applied.as_ref().map_or(0, |a| a.failed()),
+            aws_calls: calls.saturating_sub(calls_before.0),
+            throttles: throttles.saturating_sub(calls_before.1),
+            result: if report.succeeded() {
+                "success"
+            } else {
+                "partial"
+            },
+        }
+    }
+
     /// The daemon: a pass every interval (jittered), or sooner when `events` asks for one,
     /// until [`Controller::shutdown`]. Never two passes at once: passes run in this one task.
     pub async fn run(&self, admin: Arc<AdminState>, events: Option<Arc<Events>>) {
@@ -343,9 +401,11 @@ impl Controller {
                 .as_ref()
                 .map(|e| e.take_pending())
                 .unwrap_or_default();
+            let (started, calls_before) = (Instant::now(), self.metrics.call_totals());
             let report = self.pass(true).await;
             let ok = report.succeeded();
             admin.pass_completed(report.status(), report.observed_failures.is_empty());
+            admin.pass_summary(self.summary(&report, started.elapsed(), calls_before));
             log_pass(&report);
             if let Some(e) = &events {
                 e.delete(&covered).await;

@@ -1,4 +1,7 @@
-//! Per-service status: what `apply` prints, `/status` serves as JSON and `/` as HTML.
+//! Per-service status: what `apply` prints, `/status` serves as JSON and `/` as HTML
+//! (rendered by [`crate::page`]).
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -104,104 +107,68 @@ pub struct StatusReport {
     /// `{mode: single|leader|standby, id, leader}`; filled in by the admin server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leadership: Option<crate::leadership::LeadershipStatus>,
+    /// `dry_run`, `albs` (quota use) and `target_groups` (ALB and health), for the page.
+    #[serde(flatten)]
+    pub facts: PassFacts,
 }
 
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// One ALB of a configured listener: what it uses of its quotas.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlbUsage {
+    pub arn: String,
+    pub name: String,
+    /// Non-default rules across all of its listeners.
+    pub rules_used: usize,
+    pub rules_max: usize,
+    /// Target groups (of anyone) forwarding from it.
+    pub target_groups_used: usize,
+    pub target_groups_max: usize,
 }
 
-/// A plain HTML page of the report: readable in any browser, no JavaScript. Every value is
-/// escaped because tag values are user input.
-pub fn render_html(report: &StatusReport) -> String {
-    let mut html = String::from(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>ecs-ingress</title>\
-         <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}\
-         td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}\
-         .published{color:#060}.invalid,.conflict,.quota,.error{color:#a00}</style></head><body>\
-         <h1>ecs-ingress</h1>",
-    );
-    html.push_str(&format!(
-        "<p>Last pass: {} ({})</p>",
-        escape(report.last_pass.as_deref().unwrap_or("none yet")),
-        escape(report.last_pass_result.as_deref().unwrap_or("-"))
-    ));
-    if let Some(l) = &report.leadership {
-        html.push_str(&crate::leadership::render_html(l));
-    }
-    for problem in &report.pass_problems {
-        html.push_str(&format!("<p class=\"error\">{}</p>", escape(problem)));
-    }
-    html.push_str(
-        "<table><tr><th>Cluster</th><th>Service</th><th>State</th><th>Intent</th>\
-         <th>Resources</th><th>Problems</th></tr>",
-    );
-    for s in &report.services {
-        let resources: Vec<String> = s
-            .resources
-            .iter()
-            .map(|r| format!("{}: {}", escape(&r.kind), escape(&r.id)))
-            .collect();
-        let problems: Vec<String> = s
-            .problems
-            .iter()
-            .map(|p| escape(&p.reason))
-            .chain(s.warnings.iter().map(|w| format!("warning: {}", escape(w))))
-            .collect();
-        html.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&s.cluster),
-            escape(&s.service),
-            s.state.as_str(),
-            s.state.as_str(),
-            escape(&s.intent),
-            resources.join("<br>"),
-            problems.join("<br>")
-        ));
-    }
-    html.push_str("</table></body></html>\n");
-    html
+/// An owned target group: the ALB it serves and, where the pass read it, its targets' health.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupFacts {
+    /// Names of the ALBs forwarding to it.
+    pub albs: Vec<String>,
+    /// Healthy and registered targets, when this pass read its health.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthy: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub targets: Option<usize>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The page's extra facts of one pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PassFacts {
+    /// `--dry-run`: nothing is changed.
+    pub dry_run: bool,
+    pub albs: Vec<AlbUsage>,
+    /// Target groups named in services' resources, by ARN.
+    pub target_groups: BTreeMap<String, GroupFacts>,
+}
 
-    #[test]
-    fn html_escapes_user_input() {
-        let report = StatusReport {
-            services: vec![ServiceStatus {
-                cluster: "main".into(),
-                service: "svc".into(),
-                service_arn: "arn".into(),
-                state: ServiceState::Invalid,
-                intent: "<script>alert(1)</script>".into(),
-                hosts: vec![],
-                resources: vec![],
-                problems: vec![Problem {
-                    key: Some("alb.port".into()),
-                    reason: "alb.port=\"x\" & more".into(),
-                }],
-                warnings: vec![],
-                waiting: vec![],
-                last_change: None,
-            }],
-            ..Default::default()
-        };
-        let html = render_html(&report);
-        assert!(!html.contains("<script>"));
-        assert!(html.contains("&lt;script&gt;"));
-        assert!(html.contains("alb.port=&quot;x&quot; &amp; more"));
-        assert!(html.contains("class=\"invalid\""));
-    }
+/// One finished pass, for the page's history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PassSummary {
+    /// RFC 3339 time it finished.
+    pub finished: String,
+    pub duration_seconds: f64,
+    pub changes: usize,
+    pub failed: usize,
+    pub aws_calls: u64,
+    pub throttles: u64,
+    /// `success` or `partial`.
+    pub result: &'static str,
+}
+
+/// A `--fail-on` value: a state name as `/status` spells it.
+pub fn parse_state(value: &str) -> Result<ServiceState, String> {
+    let value = value.trim();
+    ServiceState::ALL
+        .into_iter()
+        .find(|s| s.as_str() == value)
+        .ok_or_else(|| {
+            let names: Vec<&str> = ServiceState::ALL.iter().map(|s| s.as_str()).collect();
+            format!("`{value}` is not a state; one of {}", names.join(", "))
+        })
 }

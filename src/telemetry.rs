@@ -22,19 +22,9 @@ mod process;
 
 pub use exposition::{Format, negotiate};
 
-/// Installs the global tracing subscriber. The level comes from `RUST_LOG` (default `info`).
-/// Logs go to stderr so that `plan --output json` keeps stdout clean for machines.
+/// Installs the global tracing subscriber (see [`crate::logging::init`]).
 pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // A second initialisation (tests calling main logic twice) is harmless: keep the first.
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
+    crate::logging::init(format);
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -128,6 +118,9 @@ pub struct Metrics {
     /// When an AWS call last completed (any outcome): liveness means the loop makes
     /// progress, which a long first pass does while no pass has finished yet.
     last_progress: std::sync::Mutex<Option<tokio::time::Instant>>,
+    /// AWS calls and throttled attempts since start-up, for the page's per-pass counts.
+    call_total: AtomicU64,
+    throttle_total: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -250,6 +243,8 @@ impl Metrics {
             events_malformed,
             lease,
             last_progress: std::sync::Mutex::new(None),
+            call_total: AtomicU64::new(0),
+            throttle_total: AtomicU64::new(0),
         };
         metrics.precreate();
         metrics
@@ -321,6 +316,15 @@ impl Metrics {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// AWS calls and throttled attempts since start-up.
+    pub fn call_totals(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.call_total.load(Relaxed),
+            self.throttle_total.load(Relaxed),
+        )
+    }
+
     /// Records one AWS call. `throttled` counts it in `aws_throttled_calls_total` too: for
     /// clients without a per-attempt counter (the fake), whose calls are single attempts.
     pub fn record_aws_call(
@@ -343,18 +347,24 @@ impl Metrics {
             operation: operation.into(),
         };
         self.aws_call_duration.get_or_create(&op).observe(seconds);
+        self.call_total
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         *self
             .last_progress
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tokio::time::Instant::now());
         if throttled {
             let _ = self.throttled_calls.get_or_create(&op).inc();
+            self.throttle_total
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
     /// Records one attempt that AWS answered with a throttling error (the real clients'
     /// interceptor calls this for every attempt, retried or not).
     pub fn record_throttled_attempt(&self, service: &str, operation: &str) {
+        self.throttle_total
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.throttled_calls
             .get_or_create(&AwsOperationLabels {
                 service: service.into(),

@@ -78,7 +78,8 @@ fn a_bad_flag_names_the_flag_and_the_expected_form() {
         ])
         .output()
         .expect("ecs-ingress runs");
-    assert_eq!(out.status.code(), Some(2));
+    // A usage error is 1: 2 is `plan`'s "changes pending".
+    assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("--hosted-zone") && stderr.contains("is not a Route 53 hosted zone id"),

@@ -276,6 +276,43 @@ impl Change {
         }
     }
 
+    /// What the change acts on, by name or ARN, for log fields.
+    pub fn resource(&self) -> String {
+        match self {
+            Self::CreateTargetGroup { spec, .. } => spec.name.clone(),
+            Self::CreateCloudMapService { spec } => spec.name.clone(),
+            Self::ModifyHealthCheck { name, .. }
+            | Self::ModifyAttributes { name, .. }
+            | Self::DeleteTargetGroup { name, .. }
+            | Self::DeleteCloudMapService { name, .. }
+            | Self::UpsertRecords { name, .. }
+            | Self::DeleteRecords { name, .. } => name.clone(),
+            Self::SetRulePriorities { listener_arn, .. }
+            | Self::CreateRule { listener_arn, .. } => listener_arn.clone(),
+            Self::ModifyRule { arn, .. }
+            | Self::DeleteRule { arn }
+            | Self::DeregisterTargets { arn, .. } => arn.clone(),
+            Self::UpdateServiceLoadBalancers {
+                cluster, service, ..
+            } => {
+                format!("{cluster}/{service}")
+            }
+            Self::RegisterTargets { target, .. } => target.to_string(),
+            Self::RegisterInstance {
+                service,
+                instance_id,
+                ..
+            } => format!("{service}/{instance_id}"),
+            Self::DeregisterInstance {
+                service_name,
+                instance_id,
+                ..
+            } => {
+                format!("{service_name}/{instance_id}")
+            }
+        }
+    }
+
     /// Verb for metrics and output.
     pub fn action(&self) -> &'static str {
         match self {

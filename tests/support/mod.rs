@@ -228,6 +228,8 @@ impl Seed {
     }
 }
 
+// Not every test binary that includes this module uses it.
+#[allow(unused_imports)]
 pub use ecs_ingress::testing::SEED_TAGS;
 
 pub fn stdout(o: &Output) -> String {

@@ -1,0 +1,85 @@
+use super::*;
+use crate::status::Problem;
+
+fn service(name: &str, state: ServiceState, host: &str) -> ServiceStatus {
+    ServiceStatus {
+        cluster: "main".into(),
+        service: name.into(),
+        service_arn: format!("arn:aws:ecs:r:1:service/main/{name}"),
+        state,
+        intent: format!("{host} → {name}:80"),
+        hosts: vec![host.into()],
+        resources: vec![],
+        problems: vec![],
+        warnings: vec![],
+        waiting: vec![],
+        last_change: None,
+    }
+}
+
+fn report() -> StatusReport {
+    let mut bad = service("bad", ServiceState::Invalid, "bad.example.com");
+    bad.intent = "<script>alert(1)</script>".into();
+    bad.problems.push(Problem {
+        key: Some("alb.port".into()),
+        reason: "alb.port=\"x\" & more".into(),
+    });
+    StatusReport {
+        services: vec![
+            service("web", ServiceState::Published, "web.example.com"),
+            bad,
+            service("dns", ServiceState::DnsConflict, "dns.example.com"),
+        ],
+        pass_problems: (0..10).map(|n| format!("left alone {n}")).collect(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn user_input_is_escaped() {
+    let page = render(&report(), &Header::default(), &[], &Filter::default());
+    assert!(!page.contains("<script>"));
+    assert!(page.contains("&lt;script&gt;"));
+    assert!(page.contains("alb.port=&quot;x&quot; &amp; more"));
+}
+
+#[test]
+fn problems_come_first_and_every_state_has_a_colour() {
+    let page = render(&report(), &Header::default(), &[], &Filter::default());
+    let bad = page.find("svc-main-bad").expect("bad listed");
+    let dns = page.find("svc-main-dns").expect("dns listed");
+    let web = page.find("svc-main-web").expect("web listed");
+    assert!(bad < web && dns < web);
+    for state in ServiceState::ALL {
+        let rule = format!(".state-{}.badge {{ background", state.as_str());
+        assert!(style::CSS.contains(&rule), "{rule}");
+    }
+}
+
+#[test]
+fn filter_by_state_and_search() {
+    let by_state = Filter {
+        state: Some("dns-conflict".into()),
+        q: None,
+    };
+    let page = render(&report(), &Header::default(), &[], &by_state);
+    assert!(page.contains("svc-main-dns") && !page.contains("svc-main-web"));
+    let by_host = Filter {
+        state: None,
+        q: Some("WEB.example".into()),
+    };
+    let page = render(&report(), &Header::default(), &[], &by_host);
+    assert!(page.contains("svc-main-web") && !page.contains("svc-main-bad"));
+}
+
+#[test]
+fn long_problem_lists_fold_and_header_shows_dry_run_and_leader() {
+    let header = Header {
+        dry_run: true,
+        ..Default::default()
+    };
+    let page = render(&report(), &header, &[], &Filter::default());
+    assert!(page.contains("id=\"dry-run\""));
+    assert!(page.contains("single replica"));
+    assert!(page.contains("<details><summary>7 more</summary>"));
+}

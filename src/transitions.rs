@@ -1,0 +1,272 @@
+//! Per-service state transitions: each one is logged once, when it happens, not every pass.
+//!
+//! The runtime keeps one [`Transitions`] for the life of the process and feeds it the
+//! statuses of every pass. It remembers each service's last state and which service held
+//! each host, so that it can tell a host handed from a withdrawn holder to the next claimant
+//! (a handover, expected) from a resource put back after a hand edit (a drift repair).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::status::{ServiceState, ServiceStatus};
+
+/// What is remembered of a service between passes.
+#[derive(Debug, Clone)]
+struct Seen {
+    name: String,
+    state: ServiceState,
+}
+
+/// One change of a service's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// `cluster/service`.
+    pub service: String,
+    pub service_arn: String,
+    /// `None` the first time the process sees the service.
+    pub from: Option<ServiceState>,
+    pub to: ServiceState,
+    /// Why, in one line: the first problem, what it waits for, or its routing.
+    pub reason: String,
+}
+
+/// A host that passed from one service to another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handover {
+    pub host: String,
+    /// `cluster/service` of the previous holder.
+    pub from: String,
+    /// `cluster/service` of the new holder.
+    pub to: String,
+    pub to_arn: String,
+}
+
+/// The last known state of every service, and which service holds each host.
+#[derive(Debug, Default)]
+pub struct Transitions {
+    last: BTreeMap<String, Seen>,
+    /// Host → ARN and name of the service that held it after the last pass.
+    holders: BTreeMap<String, (String, String)>,
+}
+
+/// States in which a service keeps the hosts it asks for (its rule exists or is being made).
+fn holds_hosts(state: ServiceState) -> bool {
+    matches!(
+        state,
+        ServiceState::Published | ServiceState::Pending | ServiceState::DnsConflict
+    )
+}
+
+fn display_name(s: &ServiceStatus) -> String {
+    format!("{}/{}", s.cluster, s.service)
+}
+
+/// The one line that says why a service is in its state.
+pub fn reason_of(s: &ServiceStatus) -> String {
+    if let Some(p) = s.problems.first() {
+        return p.reason.clone();
+    }
+    if let Some(w) = s.waiting.first() {
+        return w.clone();
+    }
+    match s.state {
+        ServiceState::Withdrawn => "routing tags removed: its resources are removed".into(),
+        _ => s.intent.clone(),
+    }
+}
+
+impl Transitions {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Services that now claim a host another service held after the last pass: the host
+    /// was handed over. Changes made for them are not drift repairs.
+    pub fn handovers(&self, services: &[ServiceStatus]) -> Vec<Handover> {
+        let mut out = Vec::new();
+        for s in services.iter().filter(|s| holds_hosts(s.state)) {
+            for host in &s.hosts {
+                if let Some((arn, name)) = self.holders.get(host)
+                    && *arn != s.service_arn
+                {
+                    out.push(Handover {
+                        host: host.clone(),
+                        from: name.clone(),
+                        to: display_name(s),
+                        to_arn: s.service_arn.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// ARNs of the services receiving a host this pass (see [`Transitions::handovers`]).
+    pub fn new_holders(&self, services: &[ServiceStatus]) -> BTreeSet<String> {
+        self.handovers(services)
+            .into_iter()
+            .map(|h| h.to_arn)
+            .collect()
+    }
+
+    /// Records the statuses of a pass; returns the handovers and the state changes since
+    /// the last pass. A service that is no longer listed (its tags and resources are gone)
+    /// ends as `withdrawn` if it was not already.
+    pub fn record(&mut self, services: &[ServiceStatus]) -> (Vec<Handover>, Vec<Transition>) {
+        let handovers = self.handovers(services);
+        let mut changes = Vec::new();
+        let listed: BTreeSet<&str> = services.iter().map(|s| s.service_arn.as_str()).collect();
+        for (arn, seen) in &self.last {
+            if !listed.contains(arn.as_str()) && seen.state != ServiceState::Withdrawn {
+                changes.push(Transition {
+                    service: seen.name.clone(),
+                    service_arn: arn.clone(),
+                    from: Some(seen.state),
+                    to: ServiceState::Withdrawn,
+                    reason: "no longer tagged for routing, or deleted".into(),
+                });
+            }
+        }
+        self.last.retain(|arn, _| listed.contains(arn.as_str()));
+        for s in services {
+            let from = self.last.get(&s.service_arn).map(|seen| seen.state);
+            if from != Some(s.state) {
+                changes.push(Transition {
+                    service: display_name(s),
+                    service_arn: s.service_arn.clone(),
+                    from,
+                    to: s.state,
+                    reason: reason_of(s),
+                });
+            }
+            self.last.insert(
+                s.service_arn.clone(),
+                Seen {
+                    name: display_name(s),
+                    state: s.state,
+                },
+            );
+        }
+        self.holders = services
+            .iter()
+            .filter(|s| holds_hosts(s.state))
+            .flat_map(|s| {
+                s.hosts
+                    .iter()
+                    .map(move |h| (h.clone(), (s.service_arn.clone(), display_name(s))))
+            })
+            .collect();
+        (handovers, changes)
+    }
+}
+
+/// True for the states that need a person: logged at warn.
+pub fn needs_attention(state: ServiceState) -> bool {
+    matches!(
+        state,
+        ServiceState::Invalid
+            | ServiceState::Conflict
+            | ServiceState::Quota
+            | ServiceState::DnsConflict
+            | ServiceState::Error
+    )
+}
+
+/// Logs one transition: warn for states that need a person, info for the others.
+pub fn log_transition(t: &Transition) {
+    let from = t.from.map(ServiceState::as_str).unwrap_or("new");
+    if needs_attention(t.to) {
+        tracing::warn!(service = %t.service, state = t.to.as_str(), previous = from, reason = %t.reason, "service state changed");
+    } else {
+        tracing::info!(service = %t.service, state = t.to.as_str(), previous = from, reason = %t.reason, "service state changed");
+    }
+}
+
+/// Logs one handover at info.
+pub fn log_handover(h: &Handover) {
+    tracing::info!(service = %h.to, host = %h.host, previous_holder = %h.from, "host handed over");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::Problem;
+
+    fn status(name: &str, state: ServiceState, hosts: &[&str]) -> ServiceStatus {
+        ServiceStatus {
+            cluster: "main".into(),
+            service: name.into(),
+            service_arn: format!("arn:aws:ecs:eu-west-1:1:service/main/{name}"),
+            state,
+            intent: format!("{} → {name}:80", hosts.join(" ")),
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            resources: vec![],
+            problems: vec![],
+            warnings: vec![],
+            waiting: vec![],
+            last_change: None,
+        }
+    }
+
+    #[test]
+    fn a_state_is_reported_once_until_it_changes() {
+        let mut t = Transitions::new();
+        let mut bad = status("bad", ServiceState::Invalid, &[]);
+        bad.problems.push(Problem {
+            key: Some("alb.port".into()),
+            reason: "alb.port=x is not a port".into(),
+        });
+        let (_, first) = t.record(std::slice::from_ref(&bad));
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].from, None);
+        assert_eq!(first[0].reason, "alb.port=x is not a port");
+        let (_, again) = t.record(std::slice::from_ref(&bad));
+        assert!(again.is_empty(), "{again:?}");
+        bad.state = ServiceState::Published;
+        bad.problems.clear();
+        let (_, fixed) = t.record(&[bad]);
+        assert_eq!(fixed[0].from, Some(ServiceState::Invalid));
+        assert_eq!(fixed[0].to, ServiceState::Published);
+    }
+
+    #[test]
+    fn a_service_that_disappears_ends_withdrawn_once() {
+        let mut t = Transitions::new();
+        t.record(&[status("a", ServiceState::Published, &["a.example.com"])]);
+        let (_, gone) = t.record(&[]);
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].to, ServiceState::Withdrawn);
+        let (_, nothing) = t.record(&[]);
+        assert!(nothing.is_empty());
+    }
+
+    #[test]
+    fn a_host_passed_to_the_next_claimant_is_a_handover() {
+        let mut t = Transitions::new();
+        let host = ["shared.example.com"];
+        t.record(&[
+            status("old", ServiceState::Published, &host),
+            status("young", ServiceState::Conflict, &host),
+        ]);
+        let next = [
+            status("old", ServiceState::Withdrawn, &host),
+            status("young", ServiceState::Pending, &host),
+        ];
+        let holders = t.new_holders(&next);
+        assert!(holders.contains("arn:aws:ecs:eu-west-1:1:service/main/young"));
+        let (handovers, _) = t.record(&next);
+        assert_eq!(handovers.len(), 1);
+        assert_eq!(handovers[0].from, "main/old");
+        assert_eq!(handovers[0].to, "main/young");
+        // The new holder keeps the host: no second handover.
+        let (again, _) = t.record(&[status("young", ServiceState::Published, &host)]);
+        assert!(again.is_empty());
+    }
+
+    #[test]
+    fn the_same_holder_is_no_handover() {
+        let mut t = Transitions::new();
+        let s = status("a", ServiceState::Published, &["a.example.com"]);
+        t.record(std::slice::from_ref(&s));
+        assert!(t.new_holders(&[s]).is_empty());
+    }
+}

@@ -229,11 +229,17 @@ async fn index(
     State(state): State<Arc<AdminState>>,
     axum::extract::Query(filter): axum::extract::Query<crate::page::Filter>,
 ) -> Response {
-    let page = crate::page::render(
-        &state.report(),
-        &state.header,
-        &state.recent_passes(),
-        &filter,
-    );
+    let report = state.report();
+    // The header names who leads when replicas elect one.
+    let mut header = state.header.clone();
+    if let Some(l) = report.leadership.as_ref().filter(|l| l.mode != "single") {
+        header.leader = Some(format!(
+            "{} (this replica: {}, {})",
+            l.leader.as_deref().unwrap_or("none yet"),
+            l.id.as_deref().unwrap_or("?"),
+            l.mode
+        ));
+    }
+    let page = crate::page::render(&report, &header, &state.recent_passes(), &filter);
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }

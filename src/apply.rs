@@ -26,13 +26,38 @@ use crate::telemetry::{ChangeLabels, Metrics};
 const IN_USE_RETRIES: u32 = 3;
 
 /// What happened to one change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Applied,
+    Failed,
+    /// Not started: an earlier change of the same service failed, or the process stops.
+    Skipped,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Applied => "applied",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// What happened to one change.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChangeResult {
     pub service_arn: Option<String>,
     pub service: String,
     pub change: String,
-    /// `applied`, `failed` or `skipped` (an earlier change of the same service failed).
-    pub result: &'static str,
+    pub result: Outcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// ARN of what it created.
@@ -53,14 +78,14 @@ impl ApplyReport {
     pub fn failed(&self) -> usize {
         self.results
             .iter()
-            .filter(|r| r.result != "applied")
+            .filter(|r| r.result != Outcome::Applied)
             .count()
     }
 
     pub fn succeeded(&self) -> usize {
         self.results
             .iter()
-            .filter(|r| r.result == "applied")
+            .filter(|r| r.result == Outcome::Applied)
             .count()
     }
 
@@ -74,7 +99,7 @@ impl ApplyReport {
                 .results
                 .iter()
                 .filter(|r| r.service_arn.as_deref() == Some(s.service_arn.as_str()))
-                .all(|r| r.result == "applied");
+                .all(|r| r.result == Outcome::Applied);
             if s.state == ServiceState::Pending && all_applied && s.waiting.is_empty() {
                 s.state = ServiceState::Published;
             }
@@ -83,7 +108,7 @@ impl ApplyReport {
                 .iter()
                 .filter(|r| r.service_arn.as_deref() == Some(s.service_arn.as_str()));
             for r in mine {
-                if r.result == "applied" {
+                if r.result == Outcome::Applied {
                     s.last_change = Some(now.clone());
                     if let Some(arn) = &r.created {
                         let kind = if arn.contains(":targetgroup/") {
@@ -122,7 +147,7 @@ fn result_of(planned: &PlannedChange) -> ChangeResult {
         service_arn: planned.service_arn.clone(),
         service: planned.service.clone(),
         change: planned.change.to_string(),
-        result: "applied",
+        result: Outcome::Applied,
         error: None,
         created: None,
     }
@@ -130,7 +155,7 @@ fn result_of(planned: &PlannedChange) -> ChangeResult {
 
 fn skipped(planned: &PlannedChange) -> ChangeResult {
     ChangeResult {
-        result: "skipped",
+        result: Outcome::Skipped,
         error: Some("an earlier change for this service failed".into()),
         ..result_of(planned)
     }
@@ -175,9 +200,9 @@ pub async fn apply(
             i = end;
             continue;
         }
-        if PIPELINED_PHASES.contains(&phase) {
+        if phase.is_pipelined() {
             let end = (i..changes.len())
-                .find(|&j| !PIPELINED_PHASES.contains(&changes[j].change.phase()))
+                .find(|&j| !changes[j].change.phase().is_pipelined())
                 .unwrap_or(changes.len());
             run.publish(i..end, &mut created, &mut failed_services, &mut results)
                 .await;
@@ -195,7 +220,7 @@ pub async fn apply(
     };
     for (planned, result) in changes.iter().zip(results) {
         let result = result.unwrap_or_else(|| ChangeResult {
-            result: "skipped",
+            result: Outcome::Skipped,
             error: Some("not started: shutting down".into()),
             ..result_of(planned)
         });
@@ -204,7 +229,7 @@ pub async fn apply(
             .get_or_create(&ChangeLabels {
                 kind: planned.change.kind().into(),
                 action: planned.change.action().into(),
-                result: result.result.into(),
+                result: result.result.as_str().into(),
             })
             .inc();
         report.results.push(result);
@@ -298,7 +323,7 @@ async fn apply_dns(
                         crate::logging::change_failed(&changes[k], &e);
                         failed_services.insert(service_key(&changes[k]));
                         results[k] = Some(ChangeResult {
-                            result: "failed",
+                            result: Outcome::Failed,
                             error: Some(e.to_string()),
                             ..result_of(&changes[k])
                         });
@@ -309,10 +334,6 @@ async fn apply_dns(
     }
 }
 
-/// Publishing phases (target group → rule → attachment) run as one pipeline per service,
-/// many services at once: a service is attached as soon as its own rule exists, on the ECS
-/// bucket, while other services' rules still wait for ELBv2 tokens.
-const PIPELINED_PHASES: std::ops::RangeInclusive<u8> = 1..=6;
 /// Services whose publishing pipelines run at once. The rate limiter paces the calls; this
 /// only bounds what waits on it.
 const PIPELINE_CONCURRENCY: usize = 32;
@@ -359,7 +380,7 @@ impl Run<'_> {
             Err(e) => {
                 crate::logging::change_failed(planned, &e);
                 failed_services.insert(key);
-                result.result = "failed";
+                result.result = Outcome::Failed;
                 result.error = Some(e.to_string());
             }
         }
@@ -695,13 +716,13 @@ mod tests {
         }
     }
 
-    fn result(outcome: &'static str) -> ChangeResult {
+    fn result(outcome: Outcome) -> ChangeResult {
         ChangeResult {
             service_arn: Some("arn:a".into()),
             service: "main/a".into(),
             change: "create listener-rule".into(),
             result: outcome,
-            error: (outcome == "failed").then(|| "boom".to_string()),
+            error: (outcome == Outcome::Failed).then(|| "boom".to_string()),
             created: None,
         }
     }
@@ -709,7 +730,7 @@ mod tests {
     #[test]
     fn the_summary_shows_the_state_after_the_changes() {
         let applied = ApplyReport {
-            results: vec![result("applied"), result("applied")],
+            results: vec![result(Outcome::Applied), result(Outcome::Applied)],
             ..ApplyReport::default()
         };
         let mut done = [status(ServiceState::Pending, vec![])];
@@ -725,7 +746,7 @@ mod tests {
         );
 
         let failed = ApplyReport {
-            results: vec![result("applied"), result("failed")],
+            results: vec![result(Outcome::Applied), result(Outcome::Failed)],
             ..ApplyReport::default()
         };
         let mut broken = [status(ServiceState::Pending, vec![])];

@@ -96,7 +96,11 @@ impl Memory {
 
     fn remember_changes(&mut self, report: &ApplyReport) {
         let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-        for r in report.results.iter().filter(|r| r.result == "applied") {
+        for r in report
+            .results
+            .iter()
+            .filter(|r| r.result == crate::apply::Outcome::Applied)
+        {
             if let Some(arn) = &r.service_arn {
                 self.last_changes.insert(arn.clone(), now.clone());
             }
@@ -300,7 +304,7 @@ impl Controller {
             let Some(service_arn) = planned.service_arn.as_deref() else {
                 continue;
             };
-            if result.result != "applied"
+            if result.result != crate::apply::Outcome::Applied
                 || !planned.change.is_update()
                 || handed_over.contains(service_arn)
             {

@@ -107,7 +107,7 @@ proptest! {
             }
             let controller = estate.controller();
             let first = controller.pass(true).await;
-            prop_assert!(first.succeeded(), "{:?}", first.applied.map(|a| a.results.into_iter().filter(|r| r.result != "applied").collect::<Vec<_>>()));
+            prop_assert!(first.succeeded(), "{:?}", first.applied.map(|a| a.results.into_iter().filter(|r| r.result != ecs_ingress::apply::Outcome::Applied).collect::<Vec<_>>()));
             // Planning against what applying produced plans nothing and writes nothing.
             let before = estate.fake.writes();
             let second = controller.pass(true).await;

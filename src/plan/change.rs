@@ -63,6 +63,34 @@ pub enum AttachmentEntry {
     },
 }
 
+/// When a change is applied: changes go out phase by phase, in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    WithdrawNames,
+    CreateTargetGroups,
+    ModifyTargetGroups,
+    MovePriorities,
+    CreateRules,
+    ModifyRules,
+    Attach,
+    WriteRecords,
+    CreateCloudMapServices,
+    RegisterInstances,
+    DeleteRules,
+    Detach,
+    DeleteTargetGroups,
+}
+
+impl Phase {
+    /// Publishing phases (target group → rule → attachment) run as one pipeline per
+    /// service, many services at once: a service is attached as soon as its own rule
+    /// exists, on the ECS bucket, while other services' rules still wait for ELBv2 tokens.
+    pub fn is_pipelined(self) -> bool {
+        (Self::CreateTargetGroups..=Self::Attach).contains(&self)
+    }
+}
+
 /// One change to AWS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
@@ -170,25 +198,29 @@ impl Change {
     /// Apply order. Publishing: target group → rule → attachment; withdrawing: rule →
     /// attachment → target group. Priorities move before rules are created in freed slots;
     /// new rules exist before old ones go, so traffic never falls to the default action.
-    pub fn phase(&self) -> u8 {
+    pub fn phase(&self) -> Phase {
         match self {
             // Names (DNS and Cloud Map) go first on withdrawal and last on publication: a
             // name never points at an ALB that has no rule for it.
-            Self::DeleteRecords { .. } | Self::DeregisterInstance { .. } => 0,
-            Self::CreateTargetGroup { .. } => 1,
-            Self::ModifyHealthCheck { .. } | Self::ModifyAttributes { .. } => 2,
-            Self::SetRulePriorities { .. } => 3,
-            Self::CreateRule { .. } => 4,
-            Self::ModifyRule { .. } => 5,
+            Self::DeleteRecords { .. } | Self::DeregisterInstance { .. } => Phase::WithdrawNames,
+            Self::CreateTargetGroup { .. } => Phase::CreateTargetGroups,
+            Self::ModifyHealthCheck { .. } | Self::ModifyAttributes { .. } => {
+                Phase::ModifyTargetGroups
+            }
+            Self::SetRulePriorities { .. } => Phase::MovePriorities,
+            Self::CreateRule { .. } => Phase::CreateRules,
+            Self::ModifyRule { .. } => Phase::ModifyRules,
             Self::UpdateServiceLoadBalancers { publish: true, .. }
-            | Self::RegisterTargets { .. } => 6,
-            Self::UpsertRecords { .. } => 7,
-            Self::CreateCloudMapService { .. } => 8,
-            Self::RegisterInstance { .. } => 9,
-            Self::DeleteRule { .. } => 10,
+            | Self::RegisterTargets { .. } => Phase::Attach,
+            Self::UpsertRecords { .. } => Phase::WriteRecords,
+            Self::CreateCloudMapService { .. } => Phase::CreateCloudMapServices,
+            Self::RegisterInstance { .. } => Phase::RegisterInstances,
+            Self::DeleteRule { .. } => Phase::DeleteRules,
             Self::UpdateServiceLoadBalancers { publish: false, .. }
-            | Self::DeregisterTargets { .. } => 11,
-            Self::DeleteTargetGroup { .. } | Self::DeleteCloudMapService { .. } => 12,
+            | Self::DeregisterTargets { .. } => Phase::Detach,
+            Self::DeleteTargetGroup { .. } | Self::DeleteCloudMapService { .. } => {
+                Phase::DeleteTargetGroups
+            }
         }
     }
 

@@ -23,7 +23,9 @@ mod withdraw;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use change::{AttachmentEntry, Change, CloudMapServiceRef, PlannedChange, TargetGroupRef};
+pub use change::{
+    AttachmentEntry, Change, CloudMapServiceRef, Phase, PlannedChange, TargetGroupRef,
+};
 use desired::DesiredService;
 use owned::Owned;
 

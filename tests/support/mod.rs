@@ -52,11 +52,23 @@ impl Moto {
         }
         // Tasks stay in the state they were created in (moto otherwise advances them on
         // every DescribeTasks).
-        let status = Command::new(venv_bin("python"))
-            .args(["-c", "import sys,urllib.request as u; u.urlopen(u.Request(sys.argv[1]+'/moto-api/state-manager/set-transition', data=b'{\"model_name\":\"ecs::task\",\"transition\":{\"progression\":\"manual\",\"times\":1000000000}}', method='POST'))", &endpoint])
-            .status()
-            .expect("python runs");
-        assert!(status.success());
+        // The port can accept connections a moment before the server answers HTTP (and a
+        // loaded machine stretches that moment): retry until the deadline.
+        loop {
+            let status = Command::new(venv_bin("python"))
+                .args(["-c", "import sys,urllib.request as u; u.urlopen(u.Request(sys.argv[1]+'/moto-api/state-manager/set-transition', data=b'{\"model_name\":\"ecs::task\",\"transition\":{\"progression\":\"manual\",\"times\":1000000000}}', method='POST'), timeout=5)", &endpoint])
+                .stderr(Stdio::null())
+                .status()
+                .expect("python runs");
+            if status.success() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "moto on {endpoint} did not answer HTTP"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
         Moto { child, endpoint }
     }
 

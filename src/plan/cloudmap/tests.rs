@@ -274,9 +274,8 @@ fn withdrawing_deregisters_then_deletes_only_services_we_made() {
         ]
     );
     assert!(
-        plan.changes
-            .iter()
-            .all(|c| c.change.is_deletion() && c.change.phase() == 0)
+        plan.changes.iter().all(|c| c.change.is_deletion()
+            && c.change.phase() == crate::plan::change::Phase::WithdrawNames)
     );
     // Pass 2: ours is empty and goes; the hand-made one stays with its other instance.
     seen.instances.insert("srv-1".into(), vec![]);
@@ -325,7 +324,7 @@ fn moving_to_another_cloud_map_service_registers_there_and_leaves_the_old_one() 
     ]);
     seen.instances.insert("srv-1".into(), vec![ours("a", &lb)]);
     let plan = run(&seen, &[(&a, intent("internal", "new"))], &lb, &never);
-    let mut phases: Vec<(u8, String)> = plan
+    let mut phases: Vec<(crate::plan::change::Phase, String)> = plan
         .changes
         .iter()
         .map(|c| (c.change.phase(), c.change.to_string()))
@@ -334,9 +333,12 @@ fn moving_to_another_cloud_map_service_registers_there_and_leaves_the_old_one() 
     assert_eq!(
         phases,
         vec![
-            (0, "deregister cloudmap-instance ecs-ingress from old".to_string()),
             (
-                9,
+                crate::plan::change::Phase::WithdrawNames,
+                "deregister cloudmap-instance ecs-ingress from old".to_string()
+            ),
+            (
+                crate::plan::change::Phase::RegisterInstances,
                 "register cloudmap-instance ecs-ingress in internal/new → internal-lb-1.us-east-1.elb.amazonaws.com".to_string()
             ),
         ]

@@ -6,12 +6,15 @@
 //! - [`aws`]: thin SDK adapters behind small traits;
 //! - [`observe`] and [`apply`]: read and write through those traits;
 //! - [`runtime`]: the pass and the daemon loop; [`admin`]: the HTTP endpoints;
-//! - [`config`], [`telemetry`], [`status`], [`cli`]: flags, logs and metrics, reports, output.
+//! - [`config`], [`telemetry`], [`status`], [`output`]: flags, logs and metrics, reports, what
+//!   `plan` and `apply` print;
+//! - [`snapshot`], [`ownership`]: what a pass read, and how ecs-ingress knows what it made (core);
+//! - [`fake`] and [`testing`]: the in-memory AWS and the harness on it.
 
 pub mod admin;
 pub mod apply;
 pub mod aws;
-pub mod cli;
+
 pub mod config;
 pub mod diagnose;
 pub mod events;
@@ -22,6 +25,7 @@ pub mod logging;
 pub mod model;
 pub mod observe;
 pub mod outcome;
+pub mod output;
 pub mod ownership;
 pub mod page;
 pub mod pass_facts;

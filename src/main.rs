@@ -6,11 +6,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use ecs_ingress::admin::{self, AdminState};
 use ecs_ingress::aws::clients;
-use ecs_ingress::cli;
 use ecs_ingress::config::{Cli, Command, OutputFormat};
 use ecs_ingress::events::Events;
 use ecs_ingress::lease::{self, fenced::FencedAws};
 use ecs_ingress::outcome;
+use ecs_ingress::output;
 use ecs_ingress::runtime::Controller;
 use ecs_ingress::telemetry::{self, Metrics};
 use tokio::sync::watch;
@@ -25,7 +25,7 @@ async fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(cli::EXIT_ERROR)
+            ExitCode::from(output::EXIT_ERROR)
         }
     }
 }
@@ -40,7 +40,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("unhealthy: {e}");
-                    cli::EXIT_ERROR
+                    output::EXIT_ERROR
                 }
             });
         }
@@ -85,13 +85,13 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 eprintln!("error: {problem}");
             }
             match output {
-                OutputFormat::Json => println!("{}", cli::plan_json(&report)),
-                OutputFormat::Text => print!("{}", cli::plan_text(&report)),
+                OutputFormat::Json => println!("{}", output::plan_json(&report)),
+                OutputFormat::Text => print!("{}", output::plan_text(&report)),
             }
             let services = &report.plan.services;
             eprint!("{}", outcome::failing_lines(services, &fail_on));
             Ok(outcome::exit_code(
-                cli::plan_exit_code(&report),
+                output::plan_exit_code(&report),
                 services,
                 &fail_on,
             ))
@@ -104,16 +104,16 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             match output {
                 OutputFormat::Json => println!("{}", outcome::apply_json(&report)),
-                OutputFormat::Text => print!("{}", cli::apply_text(&report)),
+                OutputFormat::Text => print!("{}", output::apply_text(&report)),
             }
             let services = report.status().services;
             eprint!("{}", outcome::failing_lines(&services, &fail_on));
-            let code = cli::apply_exit_code(&report);
+            let code = output::apply_exit_code(&report);
             if controller.stopping() {
                 eprintln!(
                     "stopped by a signal: changes not started are planned again by the next run"
                 );
-                return Ok(cli::EXIT_ERROR);
+                return Ok(output::EXIT_ERROR);
             }
             Ok(outcome::exit_code(code, &services, &fail_on))
         }

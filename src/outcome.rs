@@ -11,7 +11,7 @@ use crate::status::{ServiceState, ServiceStatus};
 
 /// `plan`/`apply`: a service ended in a state named by `--fail-on`.
 pub const EXIT_SERVICES_FAILING: u8 = 3;
-/// `plan`/`apply`: an error (same as [`crate::cli::EXIT_ERROR`]).
+/// `plan`/`apply`: an error (same as [`crate::output::EXIT_ERROR`]).
 const EXIT_ERROR: u8 = 1;
 
 pub use crate::status::parse_state;

@@ -256,15 +256,9 @@ fn transition(estate: &Estate) {
     world.add_task(&e, "10.0.1.12");
 }
 
-/// Passes until nothing is left to do (at most `max`), letting time run while a service
-/// waits for healthy targets; returns how many ran.
-async fn converge(estate: &Estate, controller: &runtime::Controller, max: usize) -> usize {
-    estate.converge(controller, max).await
-}
-
 async fn reference() -> (Snapshot, BTreeSet<&'static str>, usize) {
     let estate = scenario();
-    converge(&estate, &controller(&estate), 20).await;
+    estate.converge(&controller(&estate), 20).await;
     transition(&estate);
     // A fresh process: its caches are cold, so every kind of read is made.
     let fresh = controller(&estate);
@@ -272,7 +266,7 @@ async fn reference() -> (Snapshot, BTreeSet<&'static str>, usize) {
     fresh.pass(true).await;
     let writes = estate.fake.writes();
     // The passes after it finish the job (an emptied Cloud Map service goes one pass later).
-    converge(&estate, &fresh, 20).await;
+    estate.converge(&fresh, 20).await;
     let ops: BTreeSet<&'static str> = estate.fake.calls().iter().map(|c| c.operation).collect();
     estate.assert_traffic_served("reference");
     (snapshot(&estate), ops, writes)
@@ -325,7 +319,7 @@ async fn every_operation_failing_in_every_way_converges_to_the_fault_free_state(
             for times in [1, 3] {
                 let case = format!("{op} {kind:?} x{times}");
                 let estate = scenario();
-                converge(&estate, &controller(&estate), 20).await;
+                estate.converge(&controller(&estate), 20).await;
                 transition(&estate);
                 let controller = controller(&estate);
                 estate.fake.reset_calls();
@@ -366,9 +360,9 @@ async fn every_operation_failing_in_every_way_converges_to_the_fault_free_state(
                 }
                 assert_still_published(&estate, &case);
                 // A fault on a call of a later pass fires there; then faults stop.
-                converge(&estate, &controller, 20).await;
+                estate.converge(&controller, 20).await;
                 estate.fake.clear_faults();
-                converge(&estate, &controller, 20).await;
+                estate.converge(&controller, 20).await;
                 assert_eq!(snapshot(&estate), want, "{case}");
                 estate.assert_traffic_served(&case);
                 cases += 1;
@@ -400,7 +394,7 @@ async fn a_page_failing_midway_deletes_nothing() {
         );
     }
     let controller = controller(&estate);
-    converge(&estate, &controller, 20).await;
+    estate.converge(&controller, 20).await;
     let converged = snapshot(&estate);
     let mut cases = 0;
     for op in ["ListServices", "DescribeServices", "DescribeTaskDefinition"] {
@@ -454,7 +448,7 @@ async fn a_crash_after_any_write_is_finished_by_a_fresh_process() {
     assert!(writes >= 10, "the transition makes {writes} writes");
     for k in 0..writes {
         let estate = scenario();
-        converge(&estate, &controller(&estate), 20).await;
+        estate.converge(&controller(&estate), 20).await;
         transition(&estate);
         // The process dies after its k-th write of the pass: the applier is stopped there.
         let mut config = estate.config();
@@ -472,7 +466,7 @@ async fn a_crash_after_any_write_is_finished_by_a_fresh_process() {
         assert!(estate.fake.writes() <= start + k + 1);
         // A fresh process (empty cache) finishes the job.
         let fresh = controller(&estate);
-        converge(&estate, &fresh, 20).await;
+        estate.converge(&fresh, 20).await;
         assert_eq!(snapshot(&estate), want, "crash after write {k}");
         estate.assert_traffic_served(&format!("crash after write {k}"));
     }
@@ -553,7 +547,7 @@ async fn a_failed_renumbering_is_retried_and_ends_in_specificity_order() {
         &[("alb.host", "h.in.example.com")],
         &[("alb.path", "/api/*")],
     );
-    converge(&estate, &controller, 20).await;
+    estate.converge(&controller, 20).await;
     estate.add_service(
         "api-v2",
         &[("alb.host", "h.in.example.com")],
@@ -566,7 +560,7 @@ async fn a_failed_renumbering_is_retried_and_ends_in_specificity_order() {
             times: 1,
         });
     }
-    converge(&estate, &controller, 20).await;
+    estate.converge(&controller, 20).await;
     let counts = estate.fake.call_counts();
     assert!(
         counts.get("SetRulePriorities").copied().unwrap_or(0) >= 2,

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{ServiceField, TaskDefinitionField};
 
-use super::call::CallContext;
+use super::call::{CallContext, send};
 use super::{AwsError, EcsApi};
 use crate::state::{
     Container, EcsService, EcsTask, LoadBalancerAttachment, PortMapping, Tags, TaskDefinition,
@@ -81,15 +81,7 @@ impl EcsApi for EcsAdapter {
                 .cluster(cluster)
                 .max_results(100)
                 .set_next_token(token.take());
-            let page = self
-                .ctx
-                .call(SERVICE, "ListServices", async {
-                    request
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk(SERVICE, "ListServices", e))
-                })
-                .await?;
+            let page = send!(self, "ListServices", request)?;
             arns.extend(page.service_arns().iter().cloned());
             match page.next_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_string()),
@@ -109,15 +101,7 @@ impl EcsApi for EcsAdapter {
             .cluster(cluster)
             .set_services(Some(service_arns.to_vec()))
             .include(ServiceField::Tags);
-        let out = self
-            .ctx
-            .call(SERVICE, "DescribeServices", async {
-                request
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk(SERVICE, "DescribeServices", e))
-            })
-            .await?;
+        let out = send!(self, "DescribeServices", request)?;
         Ok(out.services().iter().map(service).collect())
     }
 
@@ -127,15 +111,7 @@ impl EcsApi for EcsAdapter {
             .describe_task_definition()
             .task_definition(arn)
             .include(TaskDefinitionField::Tags);
-        let out = self
-            .ctx
-            .call(SERVICE, "DescribeTaskDefinition", async {
-                request
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk(SERVICE, "DescribeTaskDefinition", e))
-            })
-            .await?;
+        let out = send!(self, "DescribeTaskDefinition", request)?;
         let td = out.task_definition();
         Ok(TaskDefinition {
             arn: td
@@ -183,15 +159,7 @@ impl EcsApi for EcsAdapter {
                 .service_name(service_name)
                 .max_results(100)
                 .set_next_token(token.take());
-            let page = self
-                .ctx
-                .call(SERVICE, "ListTasks", async {
-                    request
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk(SERVICE, "ListTasks", e))
-                })
-                .await?;
+            let page = send!(self, "ListTasks", request)?;
             arns.extend(page.task_arns().iter().cloned());
             match page.next_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_string()),
@@ -210,15 +178,7 @@ impl EcsApi for EcsAdapter {
             .describe_tasks()
             .cluster(cluster)
             .set_tasks(Some(task_arns.to_vec()));
-        let out = self
-            .ctx
-            .call(SERVICE, "DescribeTasks", async {
-                request
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk(SERVICE, "DescribeTasks", e))
-            })
-            .await?;
+        let out = send!(self, "DescribeTasks", request)?;
         Ok(out
             .tasks()
             .iter()
@@ -254,14 +214,7 @@ impl EcsApi for EcsAdapter {
             .cluster(cluster)
             .service(service)
             .set_load_balancers(Some(lbs));
-        self.ctx
-            .call(SERVICE, "UpdateService", async {
-                request
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk(SERVICE, "UpdateService", e))
-            })
-            .await?;
+        send!(self, "UpdateService", request)?;
         Ok(())
     }
 }

@@ -7,7 +7,7 @@ use aws_sdk_route53::types::{
     RrType,
 };
 
-use super::call::CallContext;
+use super::call::{CallContext, send};
 use super::{AwsError, Route53Api};
 use crate::state::{AliasTarget, HostedZone, RecordChange, RecordSet};
 
@@ -91,17 +91,11 @@ fn sdk_record(r: &RecordSet) -> Result<ResourceRecordSet, AwsError> {
 impl Route53Api for Route53Adapter {
     async fn get_hosted_zone(&self, zone_id: &str) -> Result<HostedZone, AwsError> {
         const OP: &str = "GetHostedZone";
-        let out = self
-            .ctx
-            .call(SERVICE, OP, async {
-                self.client
-                    .get_hosted_zone()
-                    .id(zone_id)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))
-            })
-            .await?;
+        let out = send!(
+            self,
+            "GetHostedZone",
+            self.client.get_hosted_zone().id(zone_id)
+        )?;
         let zone = out.hosted_zone().ok_or_else(|| {
             AwsError::new(
                 SERVICE,
@@ -117,7 +111,6 @@ impl Route53Api for Route53Adapter {
     }
 
     async fn list_record_sets(&self, zone_id: &str) -> Result<Vec<RecordSet>, AwsError> {
-        const OP: &str = "ListResourceRecordSets";
         let mut out = Vec::new();
         let mut next: Option<(String, RrType, Option<String>)> = None;
         loop {
@@ -132,15 +125,7 @@ impl Route53Api for Route53Adapter {
                     .start_record_type(rtype)
                     .set_start_record_identifier(identifier);
             }
-            let page = self
-                .ctx
-                .call(SERVICE, OP, async {
-                    request
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))
-                })
-                .await?;
+            let page = send!(self, "ListResourceRecordSets", request)?;
             out.extend(page.resource_record_sets().iter().map(record));
             if !page.is_truncated() {
                 return Ok(out);
@@ -182,17 +167,14 @@ impl Route53Api for Route53Adapter {
         let batch = batch
             .build()
             .map_err(|e| AwsError::new(SERVICE, OP, super::ErrorKind::Validation, e.to_string()))?;
-        self.ctx
-            .call(SERVICE, OP, async {
-                self.client
-                    .change_resource_record_sets()
-                    .hosted_zone_id(zone_id)
-                    .change_batch(batch)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))
-            })
-            .await?;
+        send!(
+            self,
+            "ChangeResourceRecordSets",
+            self.client
+                .change_resource_record_sets()
+                .hosted_zone_id(zone_id)
+                .change_batch(batch)
+        )?;
         Ok(())
     }
 }

@@ -5,7 +5,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 
 use super::AwsError;
-use super::call::CallContext;
+use super::call::{CallContext, send};
 use super::{Message, QueueApi};
 
 const SERVICE: &str = "sqs";
@@ -27,20 +27,15 @@ impl SqsQueue {
 #[async_trait]
 impl QueueApi for SqsQueue {
     async fn receive(&self) -> Result<Vec<Message>, AwsError> {
-        const OP: &str = "ReceiveMessage";
-        let out = self
-            .ctx
-            .call(SERVICE, OP, async {
-                self.client
-                    .receive_message()
-                    .queue_url(&self.url)
-                    .max_number_of_messages(10)
-                    .wait_time_seconds(WAIT_SECONDS)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))
-            })
-            .await?;
+        let out = send!(
+            self,
+            "ReceiveMessage",
+            self.client
+                .receive_message()
+                .queue_url(&self.url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(WAIT_SECONDS)
+        )?;
         Ok(out
             .messages()
             .iter()
@@ -68,17 +63,14 @@ impl QueueApi for SqsQueue {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        self.ctx
-            .call(SERVICE, OP, async {
-                self.client
-                    .delete_message_batch()
-                    .queue_url(&self.url)
-                    .set_entries(Some(entries))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))
-            })
-            .await?;
+        send!(
+            self,
+            "DeleteMessageBatch",
+            self.client
+                .delete_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+        )?;
         Ok(())
     }
 }

@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{LeaseError, LeaseRecord, LeaseStore};
-use crate::aws::call::CallContext;
+use crate::aws::call::{CallContext, send};
 use crate::aws::throttle::ThrottleCounter;
 use crate::aws::{AwsError, ErrorKind};
 use crate::ratelimit::RateLimiter;
@@ -131,42 +131,33 @@ fn record(item: &HashMap<String, AttributeValue>) -> LeaseRecord {
 #[async_trait]
 impl LeaseStore for DynamoDbLeaseStore {
     async fn get(&self, owner: &str) -> Result<Option<LeaseRecord>, LeaseError> {
-        const OP: &str = "GetItem";
-        let out = self
-            .ctx
-            .call(SERVICE, OP, async {
-                self.client
-                    .get_item()
-                    .table_name(&self.table)
-                    .set_key(Some(self.key(owner)))
-                    // A candidate must see the holder's latest renewal.
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))
-            })
-            .await
-            .map_err(|e| self.classify(e))?;
+        let out = send!(
+            self,
+            "GetItem",
+            self.client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(self.key(owner)))
+                // A candidate must see the holder's latest renewal.
+                .consistent_read(true)
+        )
+        .map_err(|e| self.classify(e))?;
         Ok(out.item().map(record))
     }
 
     async fn acquire_if_absent(&self, owner: &str, holder: &str) -> Result<u64, LeaseError> {
-        const OP: &str = "PutItem";
         let counter = 0;
-        self.ctx
-            .call(SERVICE, OP, async {
-                self.client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(self.item(owner, holder, counter)))
-                    .condition_expression("attribute_not_exists(#lock)")
-                    .expression_attribute_names("#lock", KEY)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))
-            })
-            .await
-            .map_err(|e| self.classify(e))?;
+        send!(
+            self,
+            "PutItem",
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(self.item(owner, holder, counter)))
+                .condition_expression("attribute_not_exists(#lock)")
+                .expression_attribute_names("#lock", KEY)
+        )
+        .map_err(|e| self.classify(e))?;
         Ok(counter)
     }
 
@@ -176,75 +167,63 @@ impl LeaseStore for DynamoDbLeaseStore {
         expected: &LeaseRecord,
         holder: &str,
     ) -> Result<u64, LeaseError> {
-        const OP: &str = "PutItem";
         // The counter moves on, so the old holder's renewal (conditional on its counter)
         // fails even when a restarted replica reuses its id.
         let counter = expected.counter.wrapping_add(1);
-        self.ctx
-            .call(SERVICE, OP, async {
-                self.client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(self.item(owner, holder, counter)))
-                    .condition_expression(UNCHANGED)
-                    .set_expression_attribute_names(Some(Self::names()))
-                    .set_expression_attribute_values(Some(Self::expected(
-                        &expected.holder,
-                        expected.counter,
-                    )))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))
-            })
-            .await
-            .map_err(|e| self.classify(e))?;
+        send!(
+            self,
+            "PutItem",
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(self.item(owner, holder, counter)))
+                .condition_expression(UNCHANGED)
+                .set_expression_attribute_names(Some(Self::names()))
+                .set_expression_attribute_values(Some(Self::expected(
+                    &expected.holder,
+                    expected.counter,
+                )))
+        )
+        .map_err(|e| self.classify(e))?;
         Ok(counter)
     }
 
     async fn renew(&self, owner: &str, holder: &str, counter: u64) -> Result<u64, LeaseError> {
-        const OP: &str = "UpdateItem";
         let next = counter.wrapping_add(1);
         let mut values = Self::expected(holder, counter);
         values.insert(":next".into(), AttributeValue::N(next.to_string()));
         values.insert(":now".into(), AttributeValue::S(now_rfc3339()));
         let mut names = Self::names();
         names.insert("#renewed_at".into(), "renewed_at".into());
-        self.ctx
-            .call(SERVICE, OP, async {
-                self.client
-                    .update_item()
-                    .table_name(&self.table)
-                    .set_key(Some(self.key(owner)))
-                    .update_expression("SET #counter = :next, #renewed_at = :now")
-                    .condition_expression(UNCHANGED)
-                    .set_expression_attribute_names(Some(names))
-                    .set_expression_attribute_values(Some(values))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))
-            })
-            .await
-            .map_err(|e| self.classify(e))?;
+        send!(
+            self,
+            "UpdateItem",
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(self.key(owner)))
+                .update_expression("SET #counter = :next, #renewed_at = :now")
+                .condition_expression(UNCHANGED)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
+        )
+        .map_err(|e| self.classify(e))?;
         Ok(next)
     }
 
     async fn release(&self, owner: &str, holder: &str, counter: u64) -> Result<(), LeaseError> {
-        const OP: &str = "DeleteItem";
-        self.ctx
-            .call(SERVICE, OP, async {
-                self.client
-                    .delete_item()
-                    .table_name(&self.table)
-                    .set_key(Some(self.key(owner)))
-                    .condition_expression(UNCHANGED)
-                    .set_expression_attribute_names(Some(Self::names()))
-                    .set_expression_attribute_values(Some(Self::expected(holder, counter)))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk(SERVICE, OP, e))
-            })
-            .await
-            .map_err(|e| self.classify(e))?;
+        send!(
+            self,
+            "DeleteItem",
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(self.key(owner)))
+                .condition_expression(UNCHANGED)
+                .set_expression_attribute_names(Some(Self::names()))
+                .set_expression_attribute_values(Some(Self::expected(holder, counter)))
+        )
+        .map_err(|e| self.classify(e))?;
         Ok(())
     }
 }

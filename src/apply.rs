@@ -18,7 +18,7 @@ use crate::plan::{
     AttachmentEntry, Change, CloudMapServiceRef, Plan, PlannedChange, TargetGroupRef,
 };
 use crate::state::{LoadBalancerAttachment, RecordChange, RuleSpec};
-use crate::status::{Problem, ResourceRef, ServiceState, ServiceStatus};
+use crate::status::{Problem, ResourceKind, ResourceRef, ServiceState, ServiceStatus};
 use crate::telemetry::{ChangeLabels, Metrics};
 
 /// How often a target-group delete is retried while AWS still sees it in use (a rule that
@@ -57,6 +57,8 @@ pub struct ChangeResult {
     pub service_arn: Option<String>,
     pub service: String,
     pub change: String,
+    /// What the change acts on (and so what it created, if anything).
+    pub kind: ResourceKind,
     pub result: Outcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -111,15 +113,8 @@ impl ApplyReport {
                 if r.result == Outcome::Applied {
                     s.last_change = Some(now.clone());
                     if let Some(arn) = &r.created {
-                        let kind = if arn.contains(":targetgroup/") {
-                            "target-group"
-                        } else if arn.contains(":listener-rule/") {
-                            "listener-rule"
-                        } else {
-                            "cloudmap-service"
-                        };
                         s.resources.push(ResourceRef {
-                            kind: kind.into(),
+                            kind: r.kind,
                             id: arn.clone(),
                         });
                     }
@@ -147,6 +142,7 @@ fn result_of(planned: &PlannedChange) -> ChangeResult {
         service_arn: planned.service_arn.clone(),
         service: planned.service.clone(),
         change: planned.change.to_string(),
+        kind: planned.change.kind(),
         result: Outcome::Applied,
         error: None,
         created: None,
@@ -227,7 +223,7 @@ pub async fn apply(
         metrics
             .changes
             .get_or_create(&ChangeLabels {
-                kind: planned.change.kind().into(),
+                kind: planned.change.kind().as_str().into(),
                 action: planned.change.action().into(),
                 result: result.result.as_str().into(),
             })
@@ -721,6 +717,7 @@ mod tests {
             service_arn: Some("arn:a".into()),
             service: "main/a".into(),
             change: "create listener-rule".into(),
+            kind: ResourceKind::ListenerRule,
             result: outcome,
             error: (outcome == Outcome::Failed).then(|| "boom".to_string()),
             created: None,

@@ -68,7 +68,7 @@ pub fn change_applied(planned: &PlannedChange) {
     tracing::info!(
         service = %planned.service,
         action = c.action(),
-        kind = c.kind(),
+        kind = c.kind().as_str(),
         resource = %c.resource(),
         reason = %planned.reason,
         change = %c,
@@ -82,7 +82,7 @@ pub fn change_failed(planned: &PlannedChange, error: &dyn fmt::Display) {
     tracing::warn!(
         service = %planned.service,
         action = c.action(),
-        kind = c.kind(),
+        kind = c.kind().as_str(),
         resource = %c.resource(),
         reason = %planned.reason,
         error = %error,
@@ -97,7 +97,7 @@ pub fn change_not_made(planned: &PlannedChange) {
     tracing::info!(
         service = %planned.service,
         action = c.action(),
-        kind = c.kind(),
+        kind = c.kind().as_str(),
         resource = %c.resource(),
         reason = %planned.reason,
         change = %c,

@@ -317,7 +317,7 @@ impl Controller {
                 self.metrics
                     .drift_repairs
                     .get_or_create(&crate::telemetry::KindLabel {
-                        kind: planned.change.kind().into(),
+                        kind: planned.change.kind().as_str().into(),
                     })
                     .inc();
             }

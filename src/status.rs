@@ -66,8 +66,51 @@ pub struct Problem {
 /// An AWS resource made for a service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ResourceRef {
-    pub kind: String,
+    pub kind: ResourceKind,
     pub id: String,
+}
+
+/// What kind of AWS resource a change acts on or a status lists (its name in metrics, logs
+/// and `/status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResourceKind {
+    TargetGroup,
+    ListenerRule,
+    ServiceAttachment,
+    Targets,
+    DnsRecord,
+    /// A name with its records and ownership marker (managed-resource counts).
+    DnsName,
+    CloudMapService,
+    CloudMapInstance,
+}
+
+impl ResourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TargetGroup => "target-group",
+            Self::ListenerRule => "listener-rule",
+            Self::ServiceAttachment => "service-attachment",
+            Self::Targets => "targets",
+            Self::DnsRecord => "dns-record",
+            Self::DnsName => "dns-name",
+            Self::CloudMapService => "cloudmap-service",
+            Self::CloudMapInstance => "cloudmap-instance",
+        }
+    }
+}
+
+impl std::fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ResourceKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 /// The status of one managed service.

@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::status::ResourceKind;
+
 use crate::state::{
     CloudMapServiceSpec, EcsService, HealthCheck, LoadBalancerAttachment, RecordChange, RecordSet,
     Tags, Target, TargetGroupAttributes, TargetGroupSpec,
@@ -288,23 +290,25 @@ impl Change {
     }
 
     /// Resource kind for metrics and output.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ResourceKind {
         match self {
             Self::CreateTargetGroup { .. }
             | Self::ModifyHealthCheck { .. }
             | Self::ModifyAttributes { .. }
-            | Self::DeleteTargetGroup { .. } => "target-group",
+            | Self::DeleteTargetGroup { .. } => ResourceKind::TargetGroup,
             Self::SetRulePriorities { .. }
             | Self::CreateRule { .. }
             | Self::ModifyRule { .. }
-            | Self::DeleteRule { .. } => "listener-rule",
-            Self::UpdateServiceLoadBalancers { .. } => "service-attachment",
-            Self::RegisterTargets { .. } | Self::DeregisterTargets { .. } => "targets",
-            Self::UpsertRecords { .. } | Self::DeleteRecords { .. } => "dns-record",
+            | Self::DeleteRule { .. } => ResourceKind::ListenerRule,
+            Self::UpdateServiceLoadBalancers { .. } => ResourceKind::ServiceAttachment,
+            Self::RegisterTargets { .. } | Self::DeregisterTargets { .. } => ResourceKind::Targets,
+            Self::UpsertRecords { .. } | Self::DeleteRecords { .. } => ResourceKind::DnsRecord,
             Self::CreateCloudMapService { .. } | Self::DeleteCloudMapService { .. } => {
-                "cloudmap-service"
+                ResourceKind::CloudMapService
             }
-            Self::RegisterInstance { .. } | Self::DeregisterInstance { .. } => "cloudmap-instance",
+            Self::RegisterInstance { .. } | Self::DeregisterInstance { .. } => {
+                ResourceKind::CloudMapInstance
+            }
         }
     }
 

@@ -23,7 +23,7 @@ use crate::state::{
     CloudMapInstance, CloudMapNamespace, CloudMapService, CloudMapServiceSpec, EcsService,
     LoadBalancer,
 };
-use crate::status::{Problem, ResourceRef};
+use crate::status::{Problem, ResourceKind, ResourceRef};
 
 use crate::ownership::{ALIAS_ATTRIBUTE, HTTP_ALB_ATTRIBUTE, OWNER_ATTRIBUTE, SERVICE_ATTRIBUTE};
 
@@ -165,7 +165,7 @@ impl<'a> Registrar<'a, '_> {
         }
         self.claims.insert(key, w.service);
         outcome.records.push(ResourceRef {
-            kind: "cloudmap-instance".into(),
+            kind: ResourceKind::CloudMapInstance,
             id: format!("{label}/{owner}"),
         });
         let attributes = desired_attributes(owner, &w.service.arn, namespace, w.load_balancer);

@@ -15,7 +15,7 @@ use crate::model::{DnsIntent, DnsType};
 pub use crate::ownership::marker::MARKER_PREFIX;
 use crate::ownership::marker::{MARKER_TTL, Marker, marker_name, marker_value, parse_marker};
 use crate::state::{AliasTarget, EcsService, HostedZone, LoadBalancer, RecordSet};
-use crate::status::{Problem, ResourceRef};
+use crate::status::{Problem, ResourceKind, ResourceRef};
 
 /// A published service, as the DNS planner needs it.
 pub struct DnsWinner<'a> {
@@ -267,7 +267,7 @@ fn conflict(reason: String) -> Problem {
 fn record_refs(name: &str, want: &[RecordSet]) -> impl Iterator<Item = ResourceRef> {
     want.iter()
         .map(move |r| ResourceRef {
-            kind: "dns-record".into(),
+            kind: ResourceKind::DnsRecord,
             id: format!("{name} {}", r.record_type),
         })
         .collect::<Vec<_>>()

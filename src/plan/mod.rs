@@ -34,7 +34,7 @@ use crate::model::{Intent, ServiceIntent, TargetsMode};
 use crate::ownership::{Ownership, service_of};
 use crate::snapshot::Snapshot;
 use crate::state::EcsService;
-use crate::status::{Problem, ResourceRef, ServiceState, ServiceStatus};
+use crate::status::{Problem, ResourceKind, ResourceRef, ServiceState, ServiceStatus};
 
 /// ALB quotas checked before creating (see `aws-limits`): rules per ALB (raisable; the
 /// default is assumed) and target groups per ALB (not raisable).
@@ -85,12 +85,12 @@ pub struct Plan {
     /// them and plans again.
     pub health_wanted: Vec<String>,
     /// Owned resources seen, by kind.
-    managed: BTreeMap<&'static str, usize>,
+    managed: BTreeMap<ResourceKind, usize>,
 }
 
 impl Plan {
     pub fn managed_resource_counts(&self) -> impl Iterator<Item = (&'static str, usize)> + '_ {
-        self.managed.iter().map(|(k, v)| (*k, *v))
+        self.managed.iter().map(|(k, v)| (k.as_str(), *v))
     }
 }
 
@@ -179,10 +179,14 @@ pub fn plan(
 ) -> Plan {
     let owned = Owned::new(&config.ownership, observed);
     let mut out = Plan::default();
-    out.managed
-        .insert("target-group", owned.groups.values().map(Vec::len).sum());
-    out.managed
-        .insert("listener-rule", owned.rules.values().map(Vec::len).sum());
+    out.managed.insert(
+        ResourceKind::TargetGroup,
+        owned.groups.values().map(Vec::len).sum(),
+    );
+    out.managed.insert(
+        ResourceKind::ListenerRule,
+        owned.rules.values().map(Vec::len).sum(),
+    );
     let ordered = age_ordered(intents);
     let services_seen: BTreeSet<&str> = intents.iter().map(|(s, _)| s.arn.as_str()).collect();
 

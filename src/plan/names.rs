@@ -8,7 +8,7 @@ use super::desired::DesiredService;
 use super::{Plan, PlanConfig, cloudmap, dns};
 use crate::ownership;
 use crate::snapshot::Snapshot;
-use crate::status::{ServiceState, ServiceStatus};
+use crate::status::{ResourceKind, ServiceState, ServiceStatus};
 
 /// Runs the DNS planner for the winners and folds its outcome into the statuses.
 pub fn plan_service_dns(
@@ -44,7 +44,7 @@ pub fn plan_service_dns(
         &dns_winners,
         keep,
     );
-    out.managed.insert("dns-name", planned.managed);
+    out.managed.insert(ResourceKind::DnsName, planned.managed);
     changes.extend(planned.changes);
     fold_name_outcomes(&planned.outcomes, &mut out.services);
 }
@@ -141,7 +141,8 @@ pub fn plan_service_cloudmap(
                 .push("Cloud Map registration waits for healthy targets".into());
         }
     }
-    out.managed.insert("cloudmap-instance", planned.managed);
+    out.managed
+        .insert(ResourceKind::CloudMapInstance, planned.managed);
     changes.extend(planned.changes);
     fold_name_outcomes(&planned.outcomes, &mut out.services);
 }

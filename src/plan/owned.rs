@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::ownership::{Ownership, service_of};
 use crate::snapshot::Snapshot;
 use crate::state::{Rule, TargetGroup};
-use crate::status::ResourceRef;
+use crate::status::{ResourceKind, ResourceRef};
 
 /// Owned resources, indexed.
 pub struct Owned<'a> {
@@ -68,7 +68,7 @@ impl<'a> Owned<'a> {
             .into_iter()
             .flatten()
             .map(|g| ResourceRef {
-                kind: "target-group".into(),
+                kind: ResourceKind::TargetGroup,
                 id: g.arn.clone(),
             })
             .collect();
@@ -78,7 +78,7 @@ impl<'a> Owned<'a> {
                 .into_iter()
                 .flatten()
                 .map(|r| ResourceRef {
-                    kind: "listener-rule".into(),
+                    kind: ResourceKind::ListenerRule,
                     id: r.arn.clone(),
                 }),
         );

@@ -1,6 +1,6 @@
 //! Scale benchmark on the in-memory AWS with AWS's token buckets enforced, on virtual time.
 //!
-//! `cargo run --release --example scale -- 100 1000 5000 [--json]`
+//! `cargo run --release --features fake --example scale -- 100 1000 5000 [--json]`
 //!
 //! For each N: N tagged services (as many ALBs as the 100-target-group quota needs), cold
 //! start to convergence (virtual seconds, against the floor of ELBv2 mutating calls: the ALB

@@ -18,6 +18,7 @@ pub mod aws;
 pub mod config;
 pub mod diagnose;
 pub mod events;
+#[cfg(any(test, feature = "fake"))]
 pub mod fake;
 pub mod leadership;
 pub mod lease;
@@ -37,6 +38,7 @@ pub mod snapshot;
 pub mod state;
 pub mod status;
 pub mod telemetry;
+#[cfg(any(test, feature = "fake"))]
 pub mod testing;
 pub mod transitions;
 pub mod usage;

@@ -184,6 +184,27 @@ impl Estate {
             .unwrap_or_default()
     }
 
+    /// Edits the tags of the task definition a service runs (as a deploy of a new
+    /// revision with other tags would).
+    pub fn edit_task_definition_tags(
+        &self,
+        service: &str,
+        f: impl FnOnce(&mut crate::state::Tags),
+    ) {
+        let mut world = self.fake.world();
+        let Some(td) = world
+            .services
+            .values()
+            .find(|s| s.service.name == service)
+            .map(|s| s.service.task_definition.clone())
+        else {
+            return;
+        };
+        if let Some(td) = world.task_definitions.get_mut(&td) {
+            f(&mut td.tags);
+        }
+    }
+
     /// Removes every task definition's tags (untags every fixture service).
     pub fn untag_task_definitions(&self) {
         for td in self.fake.world().task_definitions.values_mut() {

@@ -1,22 +1,8 @@
 //! A host handed from a withdrawn holder to the next claimant is a handover: the new
 //! holder's changes are not counted as drift repairs.
 
-use ecs_ingress::state::Tags;
 use ecs_ingress::status::ServiceState;
 use ecs_ingress::testing::Estate;
-
-fn edit_tags(estate: &Estate, service: &str, f: impl FnOnce(&mut Tags)) {
-    let mut world = estate.fake.world();
-    let td = world
-        .services
-        .values()
-        .find(|s| s.service.name == service)
-        .map(|s| s.service.task_definition.clone())
-        .expect("service");
-    if let Some(td) = world.task_definitions.get_mut(&td) {
-        f(&mut td.tags);
-    }
-}
 
 fn drift_repairs(estate: &Estate) -> Vec<String> {
     estate
@@ -35,7 +21,7 @@ async fn a_host_taken_over_after_its_holder_withdraws_is_no_drift_repair() {
     estate.add_service("second", &[("alb.host", "shared.in.example.com")], &[]);
     let controller = estate.controller();
     estate.converge(&controller, 20).await;
-    edit_tags(&estate, "first", |t| {
+    estate.edit_task_definition_tags("first", |t| {
         t.remove("alb.host");
     });
     let report = estate.converge_report(&controller, 20).await.1;

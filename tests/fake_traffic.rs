@@ -19,19 +19,6 @@ use ecs_ingress::{apply, fake};
 
 const INTERVAL: Duration = Duration::from_secs(30);
 
-fn edit_tags(estate: &Estate, service: &str, f: impl FnOnce(&mut Tags)) {
-    let mut world = estate.fake.world();
-    let td = world
-        .services
-        .values()
-        .find(|s| s.service.name == service)
-        .map(|s| s.service.task_definition.clone())
-        .expect("service");
-    if let Some(td) = world.task_definitions.get_mut(&td) {
-        f(&mut td.tags);
-    }
-}
-
 fn owned_groups(estate: &Estate) -> Vec<TargetGroup> {
     estate
         .fake
@@ -109,7 +96,7 @@ async fn removing_alb_host_withdraws_everything_in_order_and_names_the_leftover_
     estate.assert_traffic_served("published");
 
     estate.fake.release_served("a.in.example.com");
-    edit_tags(&estate, "a", |t| {
+    estate.edit_task_definition_tags("a", |t| {
         t.remove("alb.host");
     });
     estate.fake.reset_calls();
@@ -187,7 +174,7 @@ fn replacement_estate() -> (Estate, String) {
 }
 
 fn change_protocol_version(estate: &Estate) {
-    edit_tags(estate, "a", |t| {
+    estate.edit_task_definition_tags("a", |t| {
         t.insert("alb.protocol-version".into(), "HTTP2".into());
     });
 }
@@ -321,7 +308,7 @@ async fn a_replacement_that_never_gets_healthy_is_reported_and_traffic_stays() {
     let controller = estate.controller();
     estate.converge(&controller, 20).await;
     let old = owned_groups(&estate).remove(0);
-    edit_tags(&estate, "a", |t| {
+    estate.edit_task_definition_tags("a", |t| {
         t.insert("alb.port".into(), "9090".into());
     });
     let report = passes(&estate, &controller, 12).await;
@@ -531,7 +518,7 @@ async fn services_routed_by_path_on_one_host_share_its_name() {
     estate
         .fake
         .expect_served("h.in.example.com", "/api/orders", &api);
-    edit_tags(&estate, "web", |t| {
+    estate.edit_task_definition_tags("web", |t| {
         t.remove("alb.host");
     });
     estate.converge(&controller, 20).await;
@@ -539,7 +526,7 @@ async fn services_routed_by_path_on_one_host_share_its_name() {
     estate.assert_traffic_served("web withdrawn");
     // The last one goes: so does the name.
     estate.fake.release_served("h.in.example.com");
-    edit_tags(&estate, "api", |t| {
+    estate.edit_task_definition_tags("api", |t| {
         t.remove("alb.host");
     });
     estate.converge(&controller, 20).await;

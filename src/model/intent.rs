@@ -1,5 +1,6 @@
 //! The routing intent of one service: what it asks ecs-ingress to publish.
 
+use super::keys;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -213,71 +214,71 @@ impl Intent {
         let mut put = |k: &str, v: String| {
             t.insert(format!("{prefix}{k}"), v);
         };
-        put("alb.host", self.hosts.join(" "));
+        put(keys::ALB_HOST, self.hosts.join(" "));
         if !self.paths.is_empty() {
-            put("alb.path", self.paths.join(" "));
+            put(keys::ALB_PATH, self.paths.join(" "));
         }
-        put("alb.listener", self.listener.to_string());
-        put("alb.container", self.container.clone());
-        put("alb.port", self.container_port.to_string());
+        put(keys::ALB_LISTENER, self.listener.to_string());
+        put(keys::ALB_CONTAINER, self.container.clone());
+        put(keys::ALB_PORT, self.container_port.to_string());
         if let Some(p) = self.priority {
-            put("alb.priority", p.to_string());
+            put(keys::ALB_PRIORITY, p.to_string());
         }
-        put("alb.protocol", self.protocol.as_str().into());
+        put(keys::ALB_PROTOCOL, self.protocol.as_str().into());
         put(
-            "alb.protocol-version",
+            keys::ALB_PROTOCOL_VERSION,
             self.protocol_version.as_str().into(),
         );
         let hc = &self.health_check;
-        put("alb.healthcheck.path", hc.path.clone());
-        put("alb.healthcheck.port", hc.port.to_string());
-        put("alb.healthcheck.interval", hc.interval.to_string());
-        put("alb.healthcheck.timeout", hc.timeout.to_string());
+        put(keys::ALB_HEALTHCHECK_PATH, hc.path.clone());
+        put(keys::ALB_HEALTHCHECK_PORT, hc.port.to_string());
+        put(keys::ALB_HEALTHCHECK_INTERVAL, hc.interval.to_string());
+        put(keys::ALB_HEALTHCHECK_TIMEOUT, hc.timeout.to_string());
         put(
-            "alb.healthcheck.healthy-threshold",
+            keys::ALB_HEALTHCHECK_HEALTHY_THRESHOLD,
             hc.healthy_threshold.to_string(),
         );
         put(
-            "alb.healthcheck.unhealthy-threshold",
+            keys::ALB_HEALTHCHECK_UNHEALTHY_THRESHOLD,
             hc.unhealthy_threshold.to_string(),
         );
-        put("alb.healthcheck.matcher", hc.matcher.replace(',', " "));
+        put(keys::ALB_HEALTHCHECK_MATCHER, hc.matcher.replace(',', " "));
         put(
-            "alb.deregistration-delay",
+            keys::ALB_DEREGISTRATION_DELAY,
             self.attributes.deregistration_delay.to_string(),
         );
-        put("alb.slow-start", self.attributes.slow_start.to_string());
+        put(keys::ALB_SLOW_START, self.attributes.slow_start.to_string());
         put(
-            "alb.stickiness",
+            keys::ALB_STICKINESS,
             match self.attributes.stickiness {
                 Stickiness::Off => "off".into(),
                 Stickiness::LbCookie { seconds } => seconds.to_string(),
             },
         );
         put(
-            "alb.targets",
+            keys::ALB_TARGETS,
             match self.targets {
                 TargetsMode::Ecs => "ecs".into(),
                 TargetsMode::Direct => "direct".into(),
             },
         );
         if let Some(names) = &self.dns.names {
-            put("dns.name", names.join(" "));
+            put(keys::DNS_NAME, names.join(" "));
         }
         put(
-            "dns.type",
+            keys::DNS_TYPE,
             match self.dns.record_type {
                 DnsType::Alias => "alias".into(),
                 DnsType::Cname => "cname".into(),
             },
         );
-        put("dns.ttl", self.dns.ttl.to_string());
+        put(keys::DNS_TTL, self.dns.ttl.to_string());
         if let Some(zone) = &self.dns.zone {
-            put("dns.zone", zone.clone());
+            put(keys::DNS_ZONE, zone.clone());
         }
         if let Some(cm) = &self.cloudmap {
-            put("cloudmap.namespace", cm.namespace.clone());
-            put("cloudmap.service", cm.service.clone());
+            put(keys::CLOUDMAP_NAMESPACE, cm.namespace.clone());
+            put(keys::CLOUDMAP_SERVICE, cm.service.clone());
         }
         t
     }

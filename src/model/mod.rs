@@ -4,6 +4,7 @@
 //! reference of every key.
 
 pub mod intent;
+pub mod keys;
 pub mod parse;
 
 pub use intent::*;

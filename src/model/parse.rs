@@ -4,6 +4,7 @@
 //! they are split, lists are capped at [`MAX_LIST_ITEMS`], and values echoed in errors are
 //! shortened, so hostile tags cannot make the controller slow or large.
 
+use super::keys;
 use std::collections::BTreeMap;
 
 use super::intent::*;
@@ -16,34 +17,8 @@ pub const MAX_LIST_ITEMS: usize = 50;
 /// Longest host or path pattern in an ALB rule condition.
 pub const MAX_PATTERN_LEN: usize = 128;
 
-/// Every key ecs-ingress reads, without prefix.
-pub const KEYS: &[&str] = &[
-    "alb.host",
-    "alb.path",
-    "alb.listener",
-    "alb.container",
-    "alb.port",
-    "alb.priority",
-    "alb.protocol",
-    "alb.protocol-version",
-    "alb.healthcheck.path",
-    "alb.healthcheck.port",
-    "alb.healthcheck.interval",
-    "alb.healthcheck.timeout",
-    "alb.healthcheck.healthy-threshold",
-    "alb.healthcheck.unhealthy-threshold",
-    "alb.healthcheck.matcher",
-    "alb.deregistration-delay",
-    "alb.slow-start",
-    "alb.stickiness",
-    "alb.targets",
-    "dns.name",
-    "dns.type",
-    "dns.ttl",
-    "dns.zone",
-    "cloudmap.namespace",
-    "cloudmap.service",
-];
+/// Every key ecs-ingress reads, without prefix (see [`keys`](super::keys)).
+pub const KEYS: &[&str] = keys::ALL;
 
 /// Key families: a key under `PREFIX + family` is ours, known or not.
 const FAMILIES: &[&str] = &["alb.", "dns.", "cloudmap."];
@@ -273,7 +248,7 @@ fn routed_container<'a>(
         if found.is_none() {
             let names: Vec<&str> = containers.iter().map(|x| x.name.as_str()).collect();
             c.error(
-                "alb.container",
+                keys::ALB_CONTAINER,
                 Some(&v),
                 format!(
                     "no such container; the task definition has: {}",
@@ -302,7 +277,7 @@ fn routed_container<'a>(
         1 => Some(candidates[0]),
         0 => {
             c.error(
-                "alb.container",
+                keys::ALB_CONTAINER,
                 None,
                 "no container has a TCP port mapping to route to",
             );
@@ -321,7 +296,7 @@ fn routed_container<'a>(
                 })
                 .collect();
             c.error(
-                "alb.container",
+                keys::ALB_CONTAINER,
                 None,
                 format!(
                     "required when several containers could take traffic; candidates: {}",
@@ -351,7 +326,7 @@ pub fn compute_intent(input: &IntentInput<'_>) -> ServiceIntent {
             )
         })
         .collect();
-    let host_missing = !c.values.contains_key("alb.host");
+    let host_missing = !c.values.contains_key(keys::ALB_HOST);
     let host_typo = c
         .values
         .keys()
@@ -359,7 +334,7 @@ pub fn compute_intent(input: &IntentInput<'_>) -> ServiceIntent {
         .copied();
     if host_missing && let Some(typo) = host_typo {
         c.error(
-            "alb.host",
+            keys::ALB_HOST,
             None,
             format!(
                 "not set, but {}{} looks like a typo of it; rename it to publish, or remove it to unpublish",
@@ -417,7 +392,7 @@ fn collect<'a>(
     // The container choice decides whose labels count, so it is read from tags first.
     let tag_value = |keys: &[(&'a str, &'a str)], source| {
         keys.iter()
-            .find(|(k, _)| *k == "alb.container")
+            .find(|(k, _)| *k == keys::ALB_CONTAINER)
             .map(|(_, v)| Value { text: v, source })
     };
     let tag_container = tag_value(&service_keys, Source::ServiceTag)
@@ -506,22 +481,22 @@ fn parse_fields(
     container: Option<&crate::state::Container>,
 ) -> Fields {
     let hosts = c.list(
-        "alb.host",
+        keys::ALB_HOST,
         "host names (RFC 1123, optional leading *.)",
         host_name,
     );
-    let paths = if c.values.contains_key("alb.path") {
+    let paths = if c.values.contains_key(keys::ALB_PATH) {
         c.list(
-            "alb.path",
+            keys::ALB_PATH,
             "path patterns (start with /, ≤128 characters, * and ? as wildcards)",
             path_pattern,
         )
     } else {
         Some(Vec::new())
     };
-    let listener = if c.values.contains_key("alb.listener") {
+    let listener = if c.values.contains_key(keys::ALB_LISTENER) {
         c.parse(
-            "alb.listener",
+            keys::ALB_LISTENER,
             "expected a --listener name or a listener ARN",
             listener_ref,
         )
@@ -529,7 +504,7 @@ fn parse_fields(
         Some(ListenerRef::Name("default".into()))
     };
     let port = container.and_then(|x| select_port(c, x));
-    let priority = c.number("alb.priority", 1, 50_000, "a rule priority");
+    let priority = c.number(keys::ALB_PRIORITY, 1, 50_000, "a rule priority");
     let (protocol, protocol_version) = protocols(c);
     let grpc = protocol_version == Some(ProtocolVersion::Grpc);
     let health_check = health_check(c, grpc);
@@ -555,8 +530,8 @@ fn parse_fields(
 }
 
 fn protocols(c: &mut Collector<'_>) -> (Option<Protocol>, Option<ProtocolVersion>) {
-    let protocol = match c.values.contains_key("alb.protocol") {
-        true => c.parse("alb.protocol", "expected HTTP or HTTPS", |s| {
+    let protocol = match c.values.contains_key(keys::ALB_PROTOCOL) {
+        true => c.parse(keys::ALB_PROTOCOL, "expected HTTP or HTTPS", |s| {
             match s.to_ascii_uppercase().as_str() {
                 "HTTP" => Some(Protocol::Http),
                 "HTTPS" => Some(Protocol::Https),
@@ -565,9 +540,9 @@ fn protocols(c: &mut Collector<'_>) -> (Option<Protocol>, Option<ProtocolVersion
         }),
         false => Some(Protocol::Http),
     };
-    let protocol_version = match c.values.contains_key("alb.protocol-version") {
+    let protocol_version = match c.values.contains_key(keys::ALB_PROTOCOL_VERSION) {
         true => c.parse(
-            "alb.protocol-version",
+            keys::ALB_PROTOCOL_VERSION,
             "expected HTTP1, HTTP2 or GRPC",
             |s| match s.to_ascii_uppercase().as_str() {
                 "HTTP1" => Some(ProtocolVersion::Http1),
@@ -586,8 +561,8 @@ fn targets(
     c: &mut Collector<'_>,
     input: &IntentInput<'_>,
 ) -> (Option<TargetsMode>, Option<TargetType>) {
-    let targets = match c.values.contains_key("alb.targets") {
-        true => c.parse("alb.targets", "expected ecs or direct", |s| match s {
+    let targets = match c.values.contains_key(keys::ALB_TARGETS) {
+        true => c.parse(keys::ALB_TARGETS, "expected ecs or direct", |s| match s {
             "ecs" => Some(TargetsMode::Ecs),
             "direct" => Some(TargetsMode::Direct),
             _ => None,
@@ -603,14 +578,14 @@ fn targets(
         "awsvpc" => Some(TargetType::Ip),
         "bridge" | "host" => Some(TargetType::Instance),
         other => {
-            c.error("alb.host", None, format!("network mode `{}` cannot receive traffic from an ALB (needs awsvpc, bridge or host)", shorten(other)));
+            c.error(keys::ALB_HOST, None, format!("network mode `{}` cannot receive traffic from an ALB (needs awsvpc, bridge or host)", shorten(other)));
             None
         }
     };
     if targets == Some(TargetsMode::Direct) && target_type == Some(TargetType::Instance) {
-        let v = c.values.get("alb.targets").cloned();
+        let v = c.values.get(keys::ALB_TARGETS).cloned();
         c.error(
-            "alb.targets",
+            keys::ALB_TARGETS,
             v.as_ref(),
             "direct needs network mode awsvpc (ip targets); use ecs for bridge or host",
         );
@@ -654,14 +629,14 @@ fn select_port(c: &mut Collector<'_>, container: &crate::state::Container) -> Op
         .filter(|p| !p.udp)
         .filter_map(|p| u16::try_from(p.container_port).ok())
         .collect();
-    if c.values.contains_key("alb.port") {
-        let port = c.number("alb.port", 1, 65_535, "a container port")?;
+    if c.values.contains_key(keys::ALB_PORT) {
+        let port = c.number(keys::ALB_PORT, 1, 65_535, "a container port")?;
         let port = u16::try_from(port).ok()?;
         if !tcp.contains(&port) {
-            let v = c.values.get("alb.port").cloned();
+            let v = c.values.get(keys::ALB_PORT).cloned();
             let list: Vec<String> = tcp.iter().map(u16::to_string).collect();
             c.error(
-                "alb.port",
+                keys::ALB_PORT,
                 v.as_ref(),
                 format!(
                     "container {} maps no TCP port {port}; it maps: {}",
@@ -681,7 +656,7 @@ fn select_port(c: &mut Collector<'_>, container: &crate::state::Container) -> Op
         [one] => Some(*one),
         [] => {
             c.error(
-                "alb.port",
+                keys::ALB_PORT,
                 None,
                 format!(
                     "container {} has no TCP port mapping to route to",
@@ -693,7 +668,7 @@ fn select_port(c: &mut Collector<'_>, container: &crate::state::Container) -> Op
         many => {
             let list: Vec<String> = many.iter().map(u16::to_string).collect();
             c.error(
-                "alb.port",
+                keys::ALB_PORT,
                 None,
                 format!(
                     "required: container {} maps several ports: {}",
@@ -710,7 +685,7 @@ fn health_check(c: &mut Collector<'_>, grpc: bool) -> Option<HealthCheckIntent> 
     let before = c.errors.len();
     let path = c
         .parse(
-            "alb.healthcheck.path",
+            keys::ALB_HEALTHCHECK_PATH,
             "expected a path starting with / (≤1024 characters)",
             |s| {
                 (s.starts_with('/') && s.len() <= 1024 && !s.contains(char::is_whitespace))
@@ -726,7 +701,7 @@ fn health_check(c: &mut Collector<'_>, grpc: bool) -> Option<HealthCheckIntent> 
         });
     let port = c
         .parse(
-            "alb.healthcheck.port",
+            keys::ALB_HEALTHCHECK_PORT,
             "expected traffic-port or a port 1–65535",
             |s| {
                 if s == "traffic-port" {
@@ -741,19 +716,19 @@ fn health_check(c: &mut Collector<'_>, grpc: bool) -> Option<HealthCheckIntent> 
         )
         .unwrap_or(HealthCheckPort::TrafficPort);
     let interval = c
-        .number("alb.healthcheck.interval", 5, 300, "seconds")
+        .number(keys::ALB_HEALTHCHECK_INTERVAL, 5, 300, "seconds")
         .unwrap_or(30) as u16;
     let timeout = c
-        .number("alb.healthcheck.timeout", 2, 120, "seconds")
+        .number(keys::ALB_HEALTHCHECK_TIMEOUT, 2, 120, "seconds")
         .unwrap_or(5) as u16;
     if timeout >= interval && c.errors.len() == before {
         timeout_not_shorter(c, timeout, interval);
     }
     let healthy = c
-        .number("alb.healthcheck.healthy-threshold", 2, 10, "a count")
+        .number(keys::ALB_HEALTHCHECK_HEALTHY_THRESHOLD, 2, 10, "a count")
         .unwrap_or(5) as u8;
     let unhealthy = c
-        .number("alb.healthcheck.unhealthy-threshold", 2, 10, "a count")
+        .number(keys::ALB_HEALTHCHECK_UNHEALTHY_THRESHOLD, 2, 10, "a count")
         .unwrap_or(2) as u8;
     let expected = if grpc {
         "expected gRPC codes 0–99 (12, 0-99, 0 12)"
@@ -761,7 +736,9 @@ fn health_check(c: &mut Collector<'_>, grpc: bool) -> Option<HealthCheckIntent> 
         "expected HTTP codes 200–499 (200, 200-299, 200 202)"
     };
     let matcher = c
-        .parse("alb.healthcheck.matcher", expected, |s| matcher(s, grpc))
+        .parse(keys::ALB_HEALTHCHECK_MATCHER, expected, |s| {
+            matcher(s, grpc)
+        })
         .unwrap_or_else(|| if grpc { "12".into() } else { "200".into() });
     (c.errors.len() == before).then_some(HealthCheckIntent {
         path,
@@ -778,13 +755,13 @@ fn health_check(c: &mut Collector<'_>, grpc: bool) -> Option<HealthCheckIntent> 
 fn timeout_not_shorter(c: &mut Collector<'_>, timeout: u16, interval: u16) {
     let v = c
         .values
-        .get("alb.healthcheck.timeout")
-        .or_else(|| c.values.get("alb.healthcheck.interval"))
+        .get(keys::ALB_HEALTHCHECK_TIMEOUT)
+        .or_else(|| c.values.get(keys::ALB_HEALTHCHECK_INTERVAL))
         .cloned();
-    let key = if c.values.contains_key("alb.healthcheck.timeout") {
-        "alb.healthcheck.timeout"
+    let key = if c.values.contains_key(keys::ALB_HEALTHCHECK_TIMEOUT) {
+        keys::ALB_HEALTHCHECK_TIMEOUT
     } else {
-        "alb.healthcheck.interval"
+        keys::ALB_HEALTHCHECK_INTERVAL
     };
     c.error(
         key,
@@ -796,11 +773,11 @@ fn timeout_not_shorter(c: &mut Collector<'_>, timeout: u16, interval: u16) {
 fn attributes(c: &mut Collector<'_>) -> Option<AttributesIntent> {
     let before = c.errors.len();
     let deregistration_delay = c
-        .number("alb.deregistration-delay", 0, 3600, "seconds")
+        .number(keys::ALB_DEREGISTRATION_DELAY, 0, 3600, "seconds")
         .unwrap_or(300);
     let slow_start = c
         .parse(
-            "alb.slow-start",
+            keys::ALB_SLOW_START,
             "expected 0 (off) or seconds 30–900",
             |s| {
                 s.parse::<u32>()
@@ -811,7 +788,7 @@ fn attributes(c: &mut Collector<'_>) -> Option<AttributesIntent> {
         .unwrap_or(0);
     let stickiness = c
         .parse(
-            "alb.stickiness",
+            keys::ALB_STICKINESS,
             "expected off, on (one day) or cookie seconds 1–604800",
             |s| match s {
                 "off" => Some(Stickiness::Off),
@@ -833,23 +810,23 @@ fn attributes(c: &mut Collector<'_>) -> Option<AttributesIntent> {
 
 fn dns(c: &mut Collector<'_>) -> Option<DnsIntent> {
     let before = c.errors.len();
-    let names = if c.values.contains_key("dns.name") {
-        c.list("dns.name", "DNS names", host_name)
+    let names = if c.values.contains_key(keys::DNS_NAME) {
+        c.list(keys::DNS_NAME, "DNS names", host_name)
     } else {
         None
     };
     let record_type = c
-        .parse("dns.type", "expected alias or cname", |s| match s {
+        .parse(keys::DNS_TYPE, "expected alias or cname", |s| match s {
             "alias" => Some(DnsType::Alias),
             "cname" => Some(DnsType::Cname),
             _ => None,
         })
         .unwrap_or(DnsType::Alias);
     let ttl = c
-        .number("dns.ttl", 0, 2_147_483_647, "seconds")
+        .number(keys::DNS_TTL, 0, 2_147_483_647, "seconds")
         .unwrap_or(60);
     let zone = c.parse(
-        "dns.zone",
+        keys::DNS_ZONE,
         "expected a hosted zone id (Z...) or a zone name",
         zone_ref,
     );
@@ -864,11 +841,11 @@ fn dns(c: &mut Collector<'_>) -> Option<DnsIntent> {
 fn cloudmap(c: &mut Collector<'_>, service_name: &str) -> Option<Option<CloudMapIntent>> {
     let before = c.errors.len();
     let expected = "expected a Cloud Map name: 1–127 letters, digits, `-`, `_` or `.`";
-    let namespace = c.parse("cloudmap.namespace", expected, cloudmap_name);
-    let service = c.parse("cloudmap.service", expected, cloudmap_name);
+    let namespace = c.parse(keys::CLOUDMAP_NAMESPACE, expected, cloudmap_name);
+    let service = c.parse(keys::CLOUDMAP_SERVICE, expected, cloudmap_name);
     if namespace.is_none() && service.is_some() {
         c.error(
-            "cloudmap.namespace",
+            keys::CLOUDMAP_NAMESPACE,
             None,
             "required when cloudmap.service is set",
         );

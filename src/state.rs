@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
+
 /// A key/value tag list, kept as AWS returns it (order irrelevant, keys unique).
 pub type Tags = BTreeMap<String, String>;
 
@@ -182,14 +184,71 @@ pub struct TargetHealth {
     pub state: TargetHealthState,
 }
 
+/// Target protocol of the target group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Protocol {
+    #[serde(rename = "HTTP")]
+    Http,
+    #[serde(rename = "HTTPS")]
+    Https,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "HTTP",
+            Self::Https => "HTTPS",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum ProtocolVersion {
+    #[serde(rename = "HTTP1")]
+    Http1,
+    #[serde(rename = "HTTP2")]
+    Http2,
+    #[serde(rename = "GRPC")]
+    Grpc,
+}
+
+impl ProtocolVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http1 => "HTTP1",
+            Self::Http2 => "HTTP2",
+            Self::Grpc => "GRPC",
+        }
+    }
+}
+
+/// ALB target type, from the task definition's network mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetType {
+    /// `awsvpc`: each task has its own IP.
+    Ip,
+    /// `bridge` or `host`: targets are container instances and host ports.
+    Instance,
+}
+
+impl TargetType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ip => "ip",
+            Self::Instance => "instance",
+        }
+    }
+}
+
 /// Everything needed to create a target group.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TargetGroupSpec {
     pub name: String,
-    pub protocol: String,
-    pub protocol_version: String,
+    pub protocol: Protocol,
+    pub protocol_version: ProtocolVersion,
     pub port: i32,
-    pub target_type: String,
+    pub target_type: TargetType,
     pub vpc_id: String,
     pub health_check: HealthCheck,
     pub attributes: TargetGroupAttributes,

@@ -23,10 +23,10 @@ fn hand_made_rule(estate: &Estate) -> Rule {
     let tg = world
         .insert_target_group(&ecs_ingress::state::TargetGroupSpec {
             name: "legacy".into(),
-            protocol: "HTTP".into(),
-            protocol_version: "HTTP1".into(),
+            protocol: ecs_ingress::state::Protocol::Http,
+            protocol_version: ecs_ingress::state::ProtocolVersion::Http1,
             port: 80,
-            target_type: "ip".into(),
+            target_type: ecs_ingress::state::TargetType::Ip,
             vpc_id: VPC.into(),
             health_check: ecs_ingress::fake::default_health_check(),
             attributes: Default::default(),

@@ -424,10 +424,10 @@ async fn the_rule_quota_counts_every_listener_of_the_alb_and_comes_from_the_acco
         let tg = world
             .insert_target_group(&ecs_ingress::state::TargetGroupSpec {
                 name: "legacy".into(),
-                protocol: "HTTP".into(),
-                protocol_version: "HTTP1".into(),
+                protocol: ecs_ingress::state::Protocol::Http,
+                protocol_version: ecs_ingress::state::ProtocolVersion::Http1,
                 port: 80,
-                target_type: "ip".into(),
+                target_type: ecs_ingress::state::TargetType::Ip,
                 vpc_id: ecs_ingress::testing::VPC.into(),
                 health_check: fake::default_health_check(),
                 attributes: Default::default(),

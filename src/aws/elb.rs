@@ -12,8 +12,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::call::{CallContext, send};
 use super::{AwsError, ElbApi, ErrorKind};
 use crate::state::{
-    HealthCheck, Listener, LoadBalancer, Rule, RuleSpec, Tags, Target, TargetGroup,
-    TargetGroupAttributes, TargetGroupSpec, TargetHealth, TargetHealthState,
+    HealthCheck, Listener, LoadBalancer, ProtocolVersion, Rule, RuleSpec, Tags, Target,
+    TargetGroup, TargetGroupAttributes, TargetGroupSpec, TargetHealth, TargetHealthState,
 };
 
 const SERVICE: &str = "elbv2";
@@ -469,7 +469,7 @@ impl ElbApi for ElbAdapter {
 
     async fn create_target_group(&self, spec: &TargetGroupSpec) -> Result<String, AwsError> {
         let hc = &spec.health_check;
-        let grpc = spec.protocol_version == "GRPC";
+        let grpc = spec.protocol_version == ProtocolVersion::Grpc;
         let out = send!(
             self,
             "CreateTargetGroup",
@@ -477,7 +477,7 @@ impl ElbApi for ElbAdapter {
                 .create_target_group()
                 .name(&spec.name)
                 .protocol(ProtocolEnum::from(spec.protocol.as_str()))
-                .protocol_version(&spec.protocol_version)
+                .protocol_version(spec.protocol_version.as_str())
                 .port(spec.port)
                 .target_type(TargetTypeEnum::from(spec.target_type.as_str()))
                 .vpc_id(&spec.vpc_id)

@@ -8,10 +8,10 @@ use crate::testing::Estate;
 fn spec(name: &str) -> TargetGroupSpec {
     TargetGroupSpec {
         name: name.into(),
-        protocol: "HTTP".into(),
-        protocol_version: "HTTP1".into(),
+        protocol: crate::state::Protocol::Http,
+        protocol_version: crate::state::ProtocolVersion::Http1,
         port: 8080,
-        target_type: "ip".into(),
+        target_type: crate::state::TargetType::Ip,
         vpc_id: crate::testing::VPC.into(),
         health_check: default_health_check(),
         attributes: Default::default(),

@@ -140,10 +140,10 @@ impl World {
         let invalid = self
             .insert_target_group(&TargetGroupSpec {
                 name: format!("invalid-{}", self.next_id),
-                protocol: "HTTP".into(),
-                protocol_version: "HTTP1".into(),
+                protocol: crate::state::Protocol::Http,
+                protocol_version: crate::state::ProtocolVersion::Http1,
                 port: 80,
-                target_type: "ip".into(),
+                target_type: crate::state::TargetType::Ip,
                 vpc_id: vpc_id.to_string(),
                 health_check: default_health_check(),
                 attributes: TargetGroupAttributes::new(),
@@ -551,10 +551,10 @@ impl World {
         }
         if let Some(existing) = self.target_groups.values().find(|g| g.name == *name) {
             // AWS: creating a group with the same name and settings returns the existing one.
-            let same = existing.protocol == spec.protocol
+            let same = existing.protocol == spec.protocol.as_str()
                 && existing.port == spec.port
                 && existing.vpc_id == spec.vpc_id
-                && existing.target_type == spec.target_type
+                && existing.target_type == spec.target_type.as_str()
                 && existing.health_check == spec.health_check;
             return if same {
                 Ok(existing.arn.clone())
@@ -579,10 +579,10 @@ impl World {
             TargetGroup {
                 arn: arn.clone(),
                 name: name.clone(),
-                protocol: spec.protocol.clone(),
-                protocol_version: Some(spec.protocol_version.clone()),
+                protocol: spec.protocol.as_str().to_string(),
+                protocol_version: Some(spec.protocol_version.as_str().to_string()),
                 port: spec.port,
-                target_type: spec.target_type.clone(),
+                target_type: spec.target_type.as_str().to_string(),
                 vpc_id: spec.vpc_id.clone(),
                 health_check: spec.health_check.clone(),
                 load_balancer_arns: vec![],

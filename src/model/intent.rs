@@ -27,62 +27,7 @@ impl fmt::Display for Source {
     }
 }
 
-/// Target protocol of the target group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum Protocol {
-    #[serde(rename = "HTTP")]
-    Http,
-    #[serde(rename = "HTTPS")]
-    Https,
-}
-
-impl Protocol {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Http => "HTTP",
-            Self::Https => "HTTPS",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum ProtocolVersion {
-    #[serde(rename = "HTTP1")]
-    Http1,
-    #[serde(rename = "HTTP2")]
-    Http2,
-    #[serde(rename = "GRPC")]
-    Grpc,
-}
-
-impl ProtocolVersion {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Http1 => "HTTP1",
-            Self::Http2 => "HTTP2",
-            Self::Grpc => "GRPC",
-        }
-    }
-}
-
-/// ALB target type, from the task definition's network mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TargetType {
-    /// `awsvpc`: each task has its own IP.
-    Ip,
-    /// `bridge` or `host`: targets are container instances and host ports.
-    Instance,
-}
-
-impl TargetType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ip => "ip",
-            Self::Instance => "instance",
-        }
-    }
-}
+pub use crate::state::{Protocol, ProtocolVersion, TargetType};
 
 /// Who registers targets in the target group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -420,9 +420,9 @@ impl Change {
                 f,
                 "create target-group {} ({} {} {}, health check {} every {}s)",
                 spec.name,
-                spec.protocol,
+                spec.protocol.as_str(),
                 spec.port,
-                spec.target_type,
+                spec.target_type.as_str(),
                 spec.health_check.path,
                 spec.health_check.interval_seconds
             ),

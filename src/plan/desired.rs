@@ -203,10 +203,10 @@ pub fn desired_service<'a>(
     });
     let target_group = TargetGroupSpec {
         name,
-        protocol: intent.protocol.as_str().into(),
-        protocol_version: intent.protocol_version.as_str().into(),
+        protocol: intent.protocol,
+        protocol_version: intent.protocol_version,
         port: i32::from(intent.container_port),
-        target_type: intent.target_type.as_str().into(),
+        target_type: intent.target_type,
         vpc_id: load_balancer.vpc_id.clone(),
         health_check: health_check(intent),
         attributes: attributes(intent),

@@ -271,7 +271,10 @@ impl Controller {
             facts,
         };
         self.record(&report, started.elapsed());
-        self.log_transitions(&report);
+        // `plan` is one look: every service would be "new"; the daemon and `apply` log changes.
+        if apply {
+            self.log_transitions(&report);
+        }
         report
     }
 

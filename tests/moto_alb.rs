@@ -14,15 +14,7 @@ fn args<'a>(cmd: &'a str, seed_args: &'a [String]) -> Vec<&'a str> {
 
 /// Runs `apply` with the seed's flags, asserts it succeeded and returns its stdout.
 fn apply_ok(moto: &Moto, seed: &support::Seed) -> String {
-    let out = moto.ecs_ingress(&args("apply", &seed.args()));
-    let text = stdout(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{text}{}",
-        support::stderr(&out)
-    );
-    text
+    support::apply_ok(moto, &seed.args())
 }
 
 #[test]

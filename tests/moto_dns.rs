@@ -8,16 +8,6 @@ use aws_sdk_route53::types::{
 };
 use support::{Moto, SEED_TAGS, stdout};
 
-async fn records(r53: &aws_sdk_route53::Client, zone: &str) -> Vec<ResourceRecordSet> {
-    r53.list_resource_record_sets()
-        .hosted_zone_id(zone)
-        .send()
-        .await
-        .expect("list records")
-        .resource_record_sets()
-        .to_vec()
-}
-
 fn named<'a>(all: &'a [ResourceRecordSet], name: &str) -> Vec<&'a ResourceRecordSet> {
     all.iter()
         .filter(|r| r.name().trim_end_matches('.') == name)
@@ -65,15 +55,9 @@ async fn change_by_hand(
         .expect("change by hand");
 }
 
-fn args(cmd: &str, seed: &support::Seed) -> Vec<String> {
-    let mut v = vec![cmd.to_string()];
-    v.extend(seed.args());
-    v.extend(["--hosted-zone".to_string(), seed.hosted_zone_id.clone()]);
-    v
-}
-
 fn run(moto: &Moto, cmd: &str, seed: &support::Seed) -> std::process::Output {
-    let a = args(cmd, seed);
+    let mut a = vec![cmd.to_string()];
+    a.extend(seed.args_with_zone());
     let refs: Vec<&str> = a.iter().map(String::as_str).collect();
     moto.ecs_ingress(&refs)
 }
@@ -98,7 +82,11 @@ async fn seed_name_resolves_to_the_alb_and_follows_the_service() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     // The name waits until the target group has a healthy target: nothing would serve it.
     assert!(
-        named(&records(&r53, &zone).await, "service-a.in.example.com").is_empty(),
+        named(
+            &support::record_sets(&r53, &zone).await,
+            "service-a.in.example.com"
+        )
+        .is_empty(),
         "published before any target was healthy"
     );
     assert!(
@@ -111,7 +99,7 @@ async fn seed_name_resolves_to_the_alb_and_follows_the_service() {
     assert_eq!(moto.ecs_deploys(&seed, "service-a").len(), 1);
     let out = run(&moto, "apply", &seed);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    let all = records(&r53, &zone).await;
+    let all = support::record_sets(&r53, &zone).await;
     let a = named(&all, "service-a.in.example.com");
     assert_eq!(a.len(), 1, "{all:?}");
     assert_eq!(a[0].r#type(), &RrType::A);
@@ -133,7 +121,11 @@ async fn seed_name_resolves_to_the_alb_and_follows_the_service() {
     assert_eq!(run(&moto, "plan", &seed).status.code(), Some(2));
     assert_eq!(run(&moto, "apply", &seed).status.code(), Some(0));
     assert_eq!(
-        named(&records(&r53, &zone).await, "service-a.in.example.com").len(),
+        named(
+            &support::record_sets(&r53, &zone).await,
+            "service-a.in.example.com"
+        )
+        .len(),
         1
     );
 
@@ -159,7 +151,7 @@ async fn seed_name_resolves_to_the_alb_and_follows_the_service() {
         .expect("untag");
     let out = run(&moto, "apply", &seed);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    let all = records(&r53, &zone).await;
+    let all = support::record_sets(&r53, &zone).await;
     assert!(
         named(&all, "service-a.in.example.com").is_empty(),
         "{all:?}"
@@ -210,7 +202,7 @@ async fn cname_on_request_and_a_hand_made_name_is_a_dns_conflict() {
             .any(|l| l.starts_with("main/taken") && l.contains("dns-conflict")),
         "{text}"
     );
-    let all = records(&r53, &seed.hosted_zone_id).await;
+    let all = support::record_sets(&r53, &seed.hosted_zone_id).await;
     let c = named(&all, "service-c.in.example.com");
     assert_eq!(c[0].r#type(), &RrType::Cname);
     assert_eq!(c[0].ttl(), Some(120));

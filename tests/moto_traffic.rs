@@ -6,28 +6,7 @@ mod support;
 
 use aws_sdk_elasticloadbalancingv2::Client as Elb;
 use aws_sdk_elasticloadbalancingv2::types::Rule;
-use support::{Moto, SEED_TAGS, Seed, stdout};
-
-fn apply(moto: &Moto, args: &[String]) -> String {
-    let mut v = vec!["apply".to_string()];
-    v.extend(args.iter().cloned());
-    let refs: Vec<&str> = v.iter().map(String::as_str).collect();
-    let out = moto.ecs_ingress(&refs);
-    let text = stdout(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{text}{}",
-        support::stderr(&out)
-    );
-    text
-}
-
-fn with_zone(seed: &Seed) -> Vec<String> {
-    let mut args = seed.args();
-    args.extend(["--hosted-zone".into(), seed.hosted_zone_id.clone()]);
-    args
-}
+use support::{Moto, SEED_TAGS, Seed, apply_ok, stdout};
 
 async fn owned_rules(elb: &Elb, listener: &str) -> Vec<Rule> {
     elb.describe_rules()
@@ -75,7 +54,11 @@ fn values(c: &aws_sdk_elasticloadbalancingv2::types::RuleCondition) -> Vec<Strin
     out
 }
 
-async fn attached(ecs: &aws_sdk_ecs::Client, seed: &Seed, name: &str) -> Vec<String> {
+async fn described(
+    ecs: &aws_sdk_ecs::Client,
+    seed: &Seed,
+    name: &str,
+) -> aws_sdk_ecs::types::Service {
     ecs.describe_services()
         .cluster(&seed.cluster)
         .services(name)
@@ -83,6 +66,12 @@ async fn attached(ecs: &aws_sdk_ecs::Client, seed: &Seed, name: &str) -> Vec<Str
         .await
         .expect("service")
         .services()[0]
+        .clone()
+}
+
+async fn attached(ecs: &aws_sdk_ecs::Client, seed: &Seed, name: &str) -> Vec<String> {
+    described(ecs, seed, name)
+        .await
         .load_balancers()
         .iter()
         .filter_map(|l| l.target_group_arn().map(str::to_string))
@@ -102,12 +91,8 @@ async fn owned_groups(elb: &Elb) -> Vec<String> {
 }
 
 async fn record_names(r53: &aws_sdk_route53::Client, zone: &str) -> Vec<(String, String)> {
-    r53.list_resource_record_sets()
-        .hosted_zone_id(zone)
-        .send()
+    support::record_sets(r53, zone)
         .await
-        .expect("records")
-        .resource_record_sets()
         .iter()
         .map(|r| {
             (
@@ -122,13 +107,8 @@ async fn record_names(r53: &aws_sdk_route53::Client, zone: &str) -> Vec<(String,
 }
 
 async fn task_definition_of(ecs: &aws_sdk_ecs::Client, seed: &Seed, name: &str) -> String {
-    ecs.describe_services()
-        .cluster(&seed.cluster)
-        .services(name)
-        .send()
+    described(ecs, seed, name)
         .await
-        .expect("service")
-        .services()[0]
         .task_definition()
         .unwrap_or_default()
         .to_string()
@@ -152,12 +132,12 @@ async fn a_cluster_named_twice_converges_and_removing_alb_host_withdraws_everyth
         .cluster_arn()
         .expect("arn")
         .to_string();
-    let mut args = with_zone(&seed);
+    let mut args = seed.args_with_zone();
     args.extend(["--cluster".into(), cluster_arn]);
     moto.create_service(&seed, "service-a", SEED_TAGS, &[], &[]);
-    apply(&moto, &args);
+    apply_ok(&moto, &args);
     moto.ecs_deploys(&seed, "service-a");
-    apply(&moto, &args);
+    apply_ok(&moto, &args);
     assert!(
         record_names(&r53, &seed.hosted_zone_id)
             .await
@@ -165,7 +145,7 @@ async fn a_cluster_named_twice_converges_and_removing_alb_host_withdraws_everyth
             .any(|(n, _)| n == "service-a.in.example.com")
     );
     for _ in 0..2 {
-        let out = apply(&moto, &args);
+        let out = apply_ok(&moto, &args);
         assert!(out.starts_with("Nothing to change."), "{out}");
     }
 
@@ -177,7 +157,7 @@ async fn a_cluster_named_twice_converges_and_removing_alb_host_withdraws_everyth
         .send()
         .await
         .expect("untag");
-    let out = apply(&moto, &args);
+    let out = apply_ok(&moto, &args);
     assert!(
         out.contains("withdrawn") && out.contains("leftover keys ignored"),
         "{out}"
@@ -200,11 +180,11 @@ async fn an_immutable_change_stages_the_new_group_and_moves_once_it_is_healthy()
     let sdk = moto.sdk().await;
     let ecs = aws_sdk_ecs::Client::new(&sdk);
     let elb = Elb::new(&sdk);
-    let args = with_zone(&seed);
+    let args = seed.args_with_zone();
     let svc = moto.create_service(&seed, "service-a", SEED_TAGS, &[], &[]);
-    apply(&moto, &args);
+    apply_ok(&moto, &args);
     moto.ecs_deploys(&seed, "service-a");
-    apply(&moto, &args);
+    apply_ok(&moto, &args);
     let old = owned_groups(&elb).await;
     assert_eq!(old.len(), 1);
 
@@ -219,7 +199,7 @@ async fn an_immutable_change_stages_the_new_group_and_moves_once_it_is_healthy()
         .send()
         .await
         .expect("tag");
-    let out = apply(&moto, &args);
+    let out = apply_ok(&moto, &args);
     assert!(out.contains("staging"), "{out}");
     let groups = owned_groups(&elb).await;
     assert_eq!(groups.len(), 2);
@@ -240,12 +220,12 @@ async fn an_immutable_change_stages_the_new_group_and_moves_once_it_is_healthy()
     want.sort();
     assert_eq!(both, want);
     // Nothing healthy in the new group yet: a second pass changes nothing.
-    let out = apply(&moto, &args);
+    let out = apply_ok(&moto, &args);
     assert!(out.starts_with("Nothing to change."), "{out}");
     assert!(out.contains("replacing target group"), "{out}");
 
     moto.ecs_deploys(&seed, "service-a");
-    apply(&moto, &args);
+    apply_ok(&moto, &args);
     let rules = owned_rules(&elb, &seed.listener_arn).await;
     assert_eq!(forwards(&rules[0]), vec![(new.clone(), 1)]);
     assert_eq!(attached(&ecs, &seed, "service-a").await, vec![new.clone()]);
@@ -259,9 +239,9 @@ async fn a_group_deleted_by_hand_is_reattached_and_a_missing_listener_stops_noth
     let sdk = moto.sdk().await;
     let ecs = aws_sdk_ecs::Client::new(&sdk);
     let elb = Elb::new(&sdk);
-    let args = with_zone(&seed);
+    let args = seed.args_with_zone();
     moto.create_service(&seed, "service-a", SEED_TAGS, &[], &[]);
-    apply(&moto, &args);
+    apply_ok(&moto, &args);
     let old = owned_groups(&elb).await;
     let rule = owned_rules(&elb, &seed.listener_arn).await[0]
         .rule_arn()
@@ -274,7 +254,7 @@ async fn a_group_deleted_by_hand_is_reattached_and_a_missing_listener_stops_noth
         .await
         .expect("group");
     assert_eq!(attached(&ecs, &seed, "service-a").await, old);
-    apply(&moto, &args);
+    apply_ok(&moto, &args);
     let new = owned_groups(&elb).await;
     assert_eq!(new.len(), 1);
     assert_ne!(new, old);
@@ -329,7 +309,7 @@ async fn four_hosts_make_two_rules_and_services_routed_by_path_share_a_name() {
     let sdk = moto.sdk().await;
     let elb = Elb::new(&sdk);
     let r53 = aws_sdk_route53::Client::new(&sdk);
-    let args = with_zone(&seed);
+    let args = seed.args_with_zone();
     moto.create_service(
         &seed,
         "multi",
@@ -354,11 +334,11 @@ async fn four_hosts_make_two_rules_and_services_routed_by_path_share_a_name() {
         &[],
         &[("alb.path", "/api/*")],
     );
-    apply(&moto, &args);
+    apply_ok(&moto, &args);
     for name in ["multi", "web", "api"] {
         moto.ecs_deploys(&seed, name);
     }
-    let out = apply(&moto, &args);
+    let out = apply_ok(&moto, &args);
     for name in ["multi", "web", "api"] {
         assert!(
             out.lines()
@@ -388,6 +368,6 @@ async fn four_hosts_make_two_rules_and_services_routed_by_path_share_a_name() {
         .map(|(_, v)| v.clone())
         .expect("one marker for the shared name");
     assert!(marker.contains(&web) && marker.contains(&api), "{marker}");
-    let out = apply(&moto, &args);
+    let out = apply_ok(&moto, &args);
     assert!(out.starts_with("Nothing to change."), "{out}");
 }

@@ -216,6 +216,43 @@ async fn in_use_target_groups_cannot_be_deleted_or_attached_early() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_service_takes_at_most_five_target_groups() {
+    let estate = Estate::new(1);
+    let l = listener(&estate);
+    estate.add_service("svc", &[], &[]);
+    let mut attachment = Vec::new();
+    for i in 0..6u32 {
+        let tg = estate
+            .fake
+            .create_target_group(&spec(&format!("g{i}")))
+            .await
+            .unwrap();
+        estate
+            .fake
+            .create_rule(&rule(&l, i + 1, &format!("h{i}.x"), &tg))
+            .await
+            .unwrap();
+        attachment.push(crate::state::LoadBalancerAttachment {
+            target_group_arn: Some(tg),
+            load_balancer_name: None,
+            container_name: Some("app".into()),
+            container_port: Some(8080),
+        });
+    }
+    let e = estate
+        .fake
+        .update_service_load_balancers("main", "svc", &attachment)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Validation);
+    estate
+        .fake
+        .update_service_load_balancers("main", "svc", &attachment[..5])
+        .await
+        .unwrap();
+}
+
+#[tokio::test(start_paused = true)]
 async fn buckets_throttle_and_refill() {
     let estate = Estate::new(1);
     estate.fake.enforce_rate_limits();

@@ -16,6 +16,8 @@ const ELB: &str = "elbv2";
 /// AWS quotas (see `aws-limits`): per ALB, and per rule.
 pub const RULES_PER_ALB: usize = 100;
 pub const TARGET_GROUPS_PER_ALB: usize = 100;
+/// "You can attach up to five target groups to a service" (ECS service load balancing).
+const TARGET_GROUPS_PER_SERVICE: usize = 5;
 /// "You can specify up to three match evaluations per condition and up to five match
 /// evaluations per rule", and at most five wildcards per rule (ELB "Listener rules").
 const CONDITION_VALUES_PER_CONDITION: usize = 3;
@@ -902,6 +904,16 @@ impl World {
                 format!("Cluster not found: {cluster}"),
             )
         })?;
+        if load_balancers.len() > TARGET_GROUPS_PER_SERVICE {
+            return Err(error(
+                "ecs",
+                OP,
+                "InvalidParameterException",
+                format!(
+                    "A service can have at most {TARGET_GROUPS_PER_SERVICE} load balancers (target groups)"
+                ),
+            ));
+        }
         for lb in load_balancers {
             let Some(tg) = lb.target_group_arn.as_deref() else {
                 continue;

@@ -28,3 +28,40 @@ pub fn ecs_service(name: &str) -> EcsService {
         load_balancers: vec![],
     }
 }
+
+/// `main/<name>` with `tags` on the service and a one-container awsvpc task definition
+/// (container `web`, port 80), and the intent the model computes for it.
+pub fn tagged_service(
+    name: &str,
+    tags: &[(&str, &str)],
+) -> (EcsService, crate::model::ServiceIntent) {
+    use crate::state::{Container, PortMapping, Tags, TaskDefinition};
+    let svc = EcsService {
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..ecs_service(name)
+    };
+    let td = TaskDefinition {
+        arn: "td".into(),
+        network_mode: Some("awsvpc".into()),
+        containers: vec![Container {
+            name: "web".into(),
+            docker_labels: Tags::new(),
+            port_mappings: vec![PortMapping {
+                container_port: 80,
+                host_port: None,
+                udp: false,
+            }],
+        }],
+        tags: Tags::new(),
+    };
+    let intent = crate::model::compute_intent(&crate::model::IntentInput {
+        prefix: "",
+        service_name: name,
+        service_tags: &svc.tags,
+        task_definition: &td,
+    });
+    (svc, intent)
+}

@@ -1,6 +1,5 @@
 use super::*;
-use crate::model::{IntentInput, compute_intent};
-use crate::state::{Container, Listener, LoadBalancer, PortMapping, Rule, Tags, TaskDefinition};
+use crate::state::{Listener, LoadBalancer, Rule, Tags};
 
 const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/lb/1/2";
 const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/lb/1";
@@ -47,33 +46,8 @@ fn observed() -> Snapshot {
 }
 
 fn service(name: &str, host: Option<&str>) -> (EcsService, ServiceIntent) {
-    let svc = EcsService {
-        tags: host
-            .map(|h| Tags::from([("alb.host".to_string(), h.to_string())]))
-            .unwrap_or_default(),
-        ..super::fixtures::ecs_service(name)
-    };
-    let td = TaskDefinition {
-        arn: "td".into(),
-        network_mode: Some("awsvpc".into()),
-        containers: vec![Container {
-            name: "web".into(),
-            docker_labels: Tags::new(),
-            port_mappings: vec![PortMapping {
-                container_port: 80,
-                host_port: None,
-                udp: false,
-            }],
-        }],
-        tags: Tags::new(),
-    };
-    let intent = compute_intent(&IntentInput {
-        prefix: "",
-        service_name: name,
-        service_tags: &svc.tags,
-        task_definition: &td,
-    });
-    (svc, intent)
+    let tags: Vec<(&str, &str)> = host.map(|h| ("alb.host", h)).into_iter().collect();
+    super::fixtures::tagged_service(name, &tags)
 }
 
 fn foreign_rule(host: &str, priority: u32) -> Rule {

@@ -229,6 +229,13 @@ pub struct Seed {
 }
 
 impl Seed {
+    /// The common flags and the seed's zone as `--hosted-zone`.
+    pub fn args_with_zone(&self) -> Vec<String> {
+        let mut v = self.args();
+        v.extend(["--hosted-zone".to_string(), self.hosted_zone_id.clone()]);
+        v
+    }
+
     /// The common flags: cluster and listener.
     pub fn args(&self) -> Vec<String> {
         vec![
@@ -288,4 +295,28 @@ impl Drop for Daemon {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Runs `ecs-ingress apply ARGS`, asserts it exited 0 and returns its stdout.
+pub fn apply_ok(moto: &Moto, args: &[String]) -> String {
+    let mut v = vec!["apply"];
+    v.extend(args.iter().map(String::as_str));
+    let out = moto.ecs_ingress(&v);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    text
+}
+
+/// Every record set of a zone (one page: the tests' zones are small).
+pub async fn record_sets(
+    r53: &aws_sdk_route53::Client,
+    zone: &str,
+) -> Vec<aws_sdk_route53::types::ResourceRecordSet> {
+    r53.list_resource_record_sets()
+        .hosted_zone_id(zone)
+        .send()
+        .await
+        .expect("list records")
+        .resource_record_sets()
+        .to_vec()
 }

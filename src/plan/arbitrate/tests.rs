@@ -2,13 +2,11 @@
 
 use super::*;
 use crate::config::{Policy, PriorityRange};
-use crate::model::{IntentInput, ServiceIntent, compute_intent};
+use crate::model::ServiceIntent;
 use crate::ownership::Ownership;
 use crate::plan::desired::desired_service;
-use crate::plan::fixtures::{ecs_service, load_balancer};
-use crate::state::{
-    Container, EcsService, HealthCheck, LoadBalancer, PortMapping, Tags, TaskDefinition,
-};
+use crate::plan::fixtures::load_balancer;
+use crate::state::{EcsService, HealthCheck, LoadBalancer, Tags};
 
 fn config() -> PlanConfig {
     PlanConfig {
@@ -25,36 +23,8 @@ fn config() -> PlanConfig {
     }
 }
 
-/// An ACTIVE service `main/<name>` with `tags` on it, and its intent.
 fn service(name: &str, tags: &[(&str, &str)]) -> (EcsService, ServiceIntent) {
-    let svc = EcsService {
-        tags: tags
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        ..ecs_service(name)
-    };
-    let td = TaskDefinition {
-        arn: "td".into(),
-        network_mode: Some("awsvpc".into()),
-        containers: vec![Container {
-            name: "web".into(),
-            docker_labels: Tags::new(),
-            port_mappings: vec![PortMapping {
-                container_port: 80,
-                host_port: None,
-                udp: false,
-            }],
-        }],
-        tags: Tags::new(),
-    };
-    let intent = compute_intent(&IntentInput {
-        prefix: "",
-        service_name: name,
-        service_tags: &svc.tags,
-        task_definition: &td,
-    });
-    (svc, intent)
+    crate::plan::fixtures::tagged_service(name, tags)
 }
 
 fn candidates<'a>(

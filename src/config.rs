@@ -5,7 +5,7 @@
 //! shell. Values are validated here, once, at start-up: the rest of the program only sees
 //! a [`Config`] whose fields are already known to be well formed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -102,7 +102,8 @@ pub struct Options {
     pub clusters: Vec<String>,
 
     /// ALB listener as NAME=ARN, or a bare ARN which is named `default`. Services choose one
-    /// with the alb.listener tag. Repeatable.
+    /// with the alb.listener tag. Repeatable; a name given several times (each on another
+    /// ALB, same port and protocol) is a pool whose services are spread by capacity.
     #[arg(long = "listener", env = "ECS_INGRESS_LISTENER", value_delimiter = ',', required = true,
           value_name = "NAME=ARN", value_parser = parse_listener)]
     pub listeners: Vec<ListenerArg>,
@@ -172,6 +173,37 @@ pub struct Options {
     /// `--leader-election-table`, `-lease`, `-id` (see `crate::lease`).
     #[command(flatten)]
     pub leader_election: crate::lease::settings::LeaderElectionArgs,
+
+    /// `--max-rules-per-alb`, `--drain-listener`, ... (ALB pools).
+    #[command(flatten)]
+    pub pools: PoolArgs,
+}
+
+/// How the ALBs of a pool fill up and empty.
+#[derive(Debug, Args)]
+pub struct PoolArgs {
+    /// Place at most this many rules on one ALB (across all its listeners, hand-made rules
+    /// included), below the account's quota, to keep headroom for hand-made rules.
+    #[arg(long, env = "ECS_INGRESS_MAX_RULES_PER_ALB", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_rules_per_alb: Option<u32>,
+
+    /// Place at most this many target groups on one ALB (AWS's hard limit is 100).
+    #[arg(long, env = "ECS_INGRESS_MAX_TARGET_GROUPS_PER_ALB", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_target_groups_per_alb: Option<u32>,
+
+    /// A pool member that should empty: no new placements, and its services move to the
+    /// pool's other ALBs without downtime. Repeatable.
+    #[arg(long = "drain-listener", env = "ECS_INGRESS_DRAIN_LISTENER", value_delimiter = ',',
+          value_name = "ARN", value_parser = parse_listener_arn)]
+    pub drain_listeners: Vec<String>,
+
+    /// How long a moved service's old ALB keeps routing after its DNS records point at the
+    /// new one, so resolvers' cached answers still reach it. Default: twice the record's
+    /// TTL (an alias record counts 60 s).
+    #[arg(long, env = "ECS_INGRESS_DNS_DRAIN", value_parser = parse_interval)]
+    pub dns_drain: Option<Duration>,
 }
 
 /// A `--listener` value.
@@ -179,6 +211,50 @@ pub struct Options {
 pub struct ListenerArg {
     pub name: String,
     pub arn: String,
+}
+
+/// Listener names given several times, and how their ALBs fill and drain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Listener name → its listeners in the order given. The first is the pool's home: the
+    /// target groups placed there keep the names a single listener gives them.
+    pub members: BTreeMap<String, Vec<String>>,
+    pub max_rules_per_alb: Option<usize>,
+    pub max_target_groups_per_alb: Option<usize>,
+    /// Listeners that take no new placements and whose services move away.
+    pub draining: BTreeSet<String>,
+    /// `None`: twice each record's TTL (60 s for an alias record).
+    pub dns_drain: Option<Duration>,
+}
+
+impl PoolSettings {
+    /// The pool of one listener, as a single `--listener NAME=ARN` gives.
+    pub fn single(listeners: &BTreeMap<String, String>) -> Self {
+        Self {
+            members: listeners
+                .iter()
+                .map(|(name, arn)| (name.clone(), vec![arn.clone()]))
+                .collect(),
+            ..Self::default()
+        }
+    }
+
+    /// Every configured listener, each once.
+    pub fn listener_arns(&self) -> BTreeSet<&str> {
+        self.members
+            .values()
+            .flatten()
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// The pool a listener belongs to.
+    pub fn pool_of(&self, listener_arn: &str) -> Option<&str> {
+        self.members
+            .iter()
+            .find(|(_, members)| members.iter().any(|m| m == listener_arn))
+            .map(|(name, _)| name.as_str())
+    }
 }
 
 /// The band automatic listener-rule priorities are drawn from (inclusive).
@@ -192,8 +268,9 @@ pub struct PriorityRange {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub clusters: Vec<String>,
-    /// Listener name → ARN.
+    /// Listener name → its first (home) listener's ARN; the whole pool is in `pools`.
     pub listeners: BTreeMap<String, String>,
+    pub pools: PoolSettings,
     pub hosted_zones: Vec<String>,
     /// Cloud Map namespace names or ids.
     pub cloudmap_namespaces: Vec<String>,
@@ -215,13 +292,25 @@ pub struct Config {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error(
-        "--listener name `{name}` is given twice ({first} and {second}); each name must be unique"
+        "--listener {arn} is given twice (as `{first}` and as `{second}`); a listener belongs to one name"
     )]
-    DuplicateListenerName {
-        name: String,
+    DuplicateListener {
+        arn: String,
         first: String,
         second: String,
     },
+    #[error(
+        "--drain-listener {arn}: not a listener given with --listener; only a pool member can drain"
+    )]
+    DrainUnknownListener { arn: String },
+    #[error(
+        "--drain-listener {arn}: every listener of pool `{pool}` would drain, leaving its services nowhere to go"
+    )]
+    DrainEmptiesPool { arn: String, pool: String },
+    #[error(
+        "--listener {pool}=...: a pool of several ALBs moves names between them, which needs --hosted-zone"
+    )]
+    PoolNeedsHostedZone { pool: String },
 }
 
 /// The name a cluster is known by: `main` and `arn:aws:ecs:...:cluster/main` are one.
@@ -246,17 +335,12 @@ pub fn canonical_clusters(clusters: Vec<String>) -> Vec<String> {
 impl Options {
     /// Checks what single-flag parsers cannot: cross-flag consistency.
     pub fn validate(self) -> Result<Config, ConfigError> {
-        let mut listeners = BTreeMap::new();
-        for ListenerArg { name, arn } in self.listeners {
-            if let Some(first) = listeners.get(&name) {
-                return Err(ConfigError::DuplicateListenerName {
-                    name,
-                    first: String::clone(first),
-                    second: arn,
-                });
-            }
-            listeners.insert(name, arn);
-        }
+        let pools = pool_settings(self.listeners, self.pools, &self.hosted_zones)?;
+        let listeners = pools
+            .members
+            .iter()
+            .map(|(name, members)| (name.clone(), members[0].clone()))
+            .collect();
         let clusters = canonical_clusters(self.clusters);
         let mut hosted_zones = self.hosted_zones;
         hosted_zones.sort();
@@ -267,6 +351,7 @@ impl Options {
         Ok(Config {
             clusters,
             listeners,
+            pools,
             hosted_zones,
             cloudmap_namespaces,
             owner_id: self.owner_id,
@@ -281,6 +366,61 @@ impl Options {
             rate_share: self.rate_share,
             leader_election: self.leader_election.settings(),
         })
+    }
+}
+
+/// Groups `--listener` values by name into pools and checks the pool flags against them.
+fn pool_settings(
+    listeners: Vec<ListenerArg>,
+    args: PoolArgs,
+    hosted_zones: &[String],
+) -> Result<PoolSettings, ConfigError> {
+    let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    for ListenerArg { name, arn } in listeners {
+        if let Some(first) = seen.insert(arn.clone(), name.clone()) {
+            return Err(ConfigError::DuplicateListener {
+                arn,
+                first,
+                second: name,
+            });
+        }
+        members.entry(name).or_default().push(arn);
+    }
+    let draining: BTreeSet<String> = args.drain_listeners.into_iter().collect();
+    for arn in &draining {
+        let Some(pool) = seen.get(arn) else {
+            return Err(ConfigError::DrainUnknownListener { arn: arn.clone() });
+        };
+        if members[pool].iter().all(|m| draining.contains(m)) {
+            return Err(ConfigError::DrainEmptiesPool {
+                arn: arn.clone(),
+                pool: pool.clone(),
+            });
+        }
+    }
+    if hosted_zones.is_empty()
+        && let Some((pool, _)) = members.iter().find(|(_, m)| m.len() > 1)
+    {
+        return Err(ConfigError::PoolNeedsHostedZone { pool: pool.clone() });
+    }
+    Ok(PoolSettings {
+        members,
+        max_rules_per_alb: args.max_rules_per_alb.map(|n| n as usize),
+        max_target_groups_per_alb: args.max_target_groups_per_alb.map(|n| n as usize),
+        draining,
+        dns_drain: args.dns_drain,
+    })
+}
+
+fn parse_listener_arn(value: &str) -> Result<String, String> {
+    let arn = value.trim();
+    if is_listener_arn(arn) {
+        Ok(arn.to_string())
+    } else {
+        Err(format!(
+            "`{arn}` is not an ALB listener ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener/app/NAME/ID/ID)"
+        ))
     }
 }
 
@@ -576,20 +716,89 @@ mod tests {
         assert_eq!(cluster_name(arn), "dup");
     }
 
+    fn arn(lb: &str) -> String {
+        ARN.replace(
+            "internal/50dc6c495c0c9188",
+            &format!("{lb}/50dc6c495c0c9188"),
+        )
+    }
+
     #[test]
-    fn duplicate_listener_names_are_rejected() {
-        let other = ARN.replace("f2f7dc8efc522ab2", "0000000000000000");
-        let o = options(&[
+    fn a_name_given_several_times_is_a_pool() {
+        let (a, b) = (arn("a"), arn("b"));
+        let config = options(&[
+            "run",
+            "--cluster",
+            "main",
+            "--hosted-zone",
+            "Z1",
+            "--listener",
+            &format!("internal={a}"),
+            "--listener",
+            &format!("internal={b}"),
+            "--listener",
+            &format!("other={ARN}"),
+            "--max-rules-per-alb",
+            "80",
+            "--drain-listener",
+            &b,
+        ])
+        .validate()
+        .expect("valid");
+        assert_eq!(config.pools.members["internal"], vec![a.clone(), b.clone()]);
+        assert_eq!(config.listeners["internal"], a);
+        assert_eq!(config.pools.pool_of(&b), Some("internal"));
+        assert_eq!(config.pools.max_rules_per_alb, Some(80));
+        assert!(config.pools.draining.contains(&b));
+        assert_eq!(config.pools.listener_arns().len(), 3);
+    }
+
+    #[test]
+    fn inconsistent_pool_flags_are_rejected_naming_the_flag() {
+        let (a, b) = (arn("a"), arn("b"));
+        let cases: Vec<(Vec<String>, &str)> = vec![
+            (
+                vec![format!("x={a}"), format!("y={a}")],
+                "is given twice (as `x` and as `y`)",
+            ),
+            (
+                vec![format!("x={a}"), "--drain-listener".into(), b.clone()],
+                "--drain-listener",
+            ),
+            (
+                vec![format!("x={a}"), "--drain-listener".into(), a.clone()],
+                "every listener of pool `x` would drain",
+            ),
+        ];
+        for (listeners, expected) in cases {
+            let mut args: Vec<String> = ["run", "--cluster", "main", "--hosted-zone", "Z1"]
+                .map(String::from)
+                .to_vec();
+            let mut iter = listeners.into_iter();
+            while let Some(v) = iter.next() {
+                if v.starts_with("--") {
+                    args.push(v);
+                    args.extend(iter.next());
+                } else {
+                    args.push("--listener".into());
+                    args.push(v);
+                }
+            }
+            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+            let err = options(&argv).validate().expect_err(expected).to_string();
+            assert!(err.contains(expected), "`{err}` lacks `{expected}`");
+        }
+        let no_zone = options(&[
             "run",
             "--cluster",
             "main",
             "--listener",
-            ARN,
+            &format!("p={a}"),
             "--listener",
-            &format!("default={other}"),
+            &format!("p={b}"),
         ]);
-        let err = o.validate().expect_err("duplicate");
-        assert!(err.to_string().contains("given twice"), "{err}");
+        let err = no_zone.validate().expect_err("no zone").to_string();
+        assert!(err.contains("needs --hosted-zone"), "{err}");
     }
 
     #[test]

@@ -47,9 +47,10 @@ pub fn list<T: AsRef<str>>(items: &[T]) -> String {
 /// The start-up line, with the configuration a reader of the log needs.
 pub fn started(config: &Config) {
     let listeners: Vec<String> = config
-        .listeners
+        .pools
+        .members
         .iter()
-        .map(|(name, arn)| format!("{name}={arn}"))
+        .flat_map(|(name, arns)| arns.iter().map(move |arn| format!("{name}={arn}")))
         .collect();
     tracing::info!(
         addr = %config.admin_addr,

@@ -129,6 +129,21 @@ impl Cache {
     }
 }
 
+/// Seconds since the Unix epoch, advancing with the runtime's clock: the wall clock read
+/// once, plus the monotonic time since. Tests on a paused runtime see virtual time pass
+/// (drain timers in DNS markers, creation tags), and a wall-clock step never runs a timer
+/// backwards within a process.
+pub fn unix_now() -> i64 {
+    static START: std::sync::OnceLock<(std::time::SystemTime, tokio::time::Instant)> =
+        std::sync::OnceLock::new();
+    let (wall, mono) =
+        START.get_or_init(|| (std::time::SystemTime::now(), tokio::time::Instant::now()));
+    let now = *wall + mono.elapsed();
+    now.duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}
+
 /// Reads services, task definitions, listeners, rules and target groups.
 pub async fn observe(
     aws: &Aws,
@@ -138,10 +153,7 @@ pub async fn observe(
 ) -> Observation {
     let mut observed = Observation {
         snapshot: Snapshot {
-            read_at: std::time::SystemTime::now()
-                .duration_since(std::time::SystemTime::UNIX_EPOCH)
-                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-                .unwrap_or_default(),
+            read_at: unix_now(),
             ..Snapshot::default()
         },
         ..Observation::default()
@@ -400,11 +412,10 @@ async fn read_listeners(
     observed: &mut Observation,
 ) {
     let arns: Vec<String> = config
-        .listeners
-        .values()
-        .cloned()
-        .collect::<BTreeSet<_>>()
+        .pools
+        .listener_arns()
         .into_iter()
+        .map(str::to_string)
         .collect();
     // A listener never moves to another ALB: once known, every listener of each ALB is read
     // in one call per ALB, which also counts the listeners not given to ecs-ingress.
@@ -575,7 +586,7 @@ async fn read_load_balancer_rules(
     cache: &mut Cache,
     observed: &mut Observation,
 ) {
-    let configured: BTreeSet<&str> = config.listeners.values().map(String::as_str).collect();
+    let configured: BTreeSet<&str> = config.pools.listener_arns();
     let snapshot = &mut observed.snapshot;
     for rule in snapshot.rules.iter().filter(|r| !r.is_default()) {
         if let Some(l) = snapshot.listeners.get(&rule.listener_arn) {

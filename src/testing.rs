@@ -76,6 +76,7 @@ impl Estate {
         Config {
             clusters: vec![CLUSTER.to_string()],
             listeners: self.listeners.clone(),
+            pools: crate::config::PoolSettings::single(&self.listeners),
             hosted_zones: vec![self.zone_id.clone()],
             cloudmap_namespaces: vec![],
             owner_id: "ecs-ingress".into(),
@@ -93,6 +94,25 @@ impl Estate {
             rate_share: 100,
             leader_election: None,
         }
+    }
+
+    /// The configuration with every listener of the estate in one pool named `default`
+    /// (`--listener default=A --listener default=B ...`), in the estate's order.
+    pub fn pool_config(&self) -> Config {
+        let mut config = self.config();
+        let mut members: Vec<(usize, String)> = self
+            .listeners
+            .iter()
+            .map(|(name, arn)| {
+                let index = name.strip_prefix("alb-").and_then(|n| n.parse().ok());
+                (index.unwrap_or(0), arn.clone())
+            })
+            .collect();
+        members.sort();
+        let members: Vec<String> = members.into_iter().map(|(_, arn)| arn).collect();
+        config.listeners = BTreeMap::from([("default".to_string(), members[0].clone())]);
+        config.pools.members = BTreeMap::from([("default".to_string(), members)]);
+        config
     }
 
     pub fn controller(&self) -> Controller {

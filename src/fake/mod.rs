@@ -13,6 +13,7 @@
 //! client-side limiter and metrics are exercised too. Time is tokio's: with paused time a
 //! cold start that takes AWS minutes runs in milliseconds.
 
+pub mod answers;
 pub mod cloudmap;
 mod ecs;
 mod elb;

@@ -127,7 +127,10 @@ impl Route53Api for FakeAws {
                     format!("No hosted zone found with ID: {zone_id}"),
                 ));
             };
-            *records = apply_batch(records, changes)?;
+            let after = apply_batch(records, changes)?;
+            let cached = super::answers::answers_left_behind(records, &after);
+            *records = after;
+            world.cached_answers.extend(cached);
             Ok(())
         })
         .await

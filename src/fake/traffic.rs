@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::answers::record_target;
 use super::world::{Registration, World};
 use crate::state::{RecordSet, Rule, Target};
 
@@ -264,15 +265,22 @@ impl World {
         else {
             return Served::NoRecord;
         };
-        let target = record
-            .alias
-            .as_ref()
-            .map(|a| a.dns_name.clone())
-            .or_else(|| record.values.first().cloned())
-            .unwrap_or_default()
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
-        let target = target.trim_start_matches("dualstack.");
+        self.served_at(&record_target(record), host, path)
+    }
+
+    /// Where a request ends for a client still holding an older answer for `host`: one per
+    /// cached answer whose TTL has not run out.
+    pub fn served_from_cache(&self, host: &str, path: &str) -> Vec<(String, Served)> {
+        let now = Instant::now();
+        self.cached_answers
+            .iter()
+            .filter(|c| c.until > now && c.name.eq_ignore_ascii_case(host))
+            .map(|c| (c.target.clone(), self.served_at(&c.target, host, path)))
+            .collect()
+    }
+
+    /// Where a request for (host, path) sent to the ALB named `target` ends.
+    fn served_at(&self, target: &str, host: &str, path: &str) -> Served {
         let Some(lb) = self
             .load_balancers
             .values()
@@ -373,6 +381,21 @@ impl TrafficCheck {
             let key = (host.clone(), path.clone());
             if ok {
                 self.published.insert(key);
+                // A client holding an answer from before a move must be served too.
+                for (target, cached) in world.served_from_cache(host, path) {
+                    let cached_ok =
+                        matches!(&cached, Served::By(s) if s.len() == 1 && s.contains(service));
+                    // Answers pointing at no ALB (a hand edit being repaired) prove nothing.
+                    if !cached_ok
+                        && !matches!(cached, Served::Dangling(_))
+                        && self.violations.len() < 50
+                    {
+                        self.violations.push(format!(
+                            "after write {} ({after}): {host}{path} is not served for a client holding the cached answer {target}: {cached:?}",
+                            self.writes
+                        ));
+                    }
+                }
                 continue;
             }
             let why = if self.published.contains(&key) {

@@ -80,6 +80,9 @@ pub struct World {
     pub refuses_health_checks: BTreeSet<(String, i32)>,
     /// The account's rules-per-ALB quota when raised or lowered (DescribeAccountLimits).
     pub rules_quota: Option<usize>,
+    /// Answers resolvers may still hold after a record changed target: clients keep calling
+    /// the old target until the answer's TTL runs out.
+    pub cached_answers: Vec<super::answers::CachedAnswer>,
 }
 
 fn elb_arn(kind: &str, rest: &str) -> String {

@@ -20,6 +20,9 @@ pub struct Marker {
     /// ALB), oldest first.
     pub services: Vec<String>,
     pub types: Vec<String>,
+    /// When the records last moved to another ALB (Unix seconds): the old ALB keeps serving
+    /// until cached answers expire. `None` when they never moved.
+    pub since: Option<i64>,
 }
 
 pub fn marker_name(name: &str) -> String {
@@ -28,9 +31,17 @@ pub fn marker_name(name: &str) -> String {
 
 /// The TXT value (quoted, as Route 53 stores it). Services are comma-separated (an ARN
 /// holds no comma), so a marker of one service reads as before.
-pub fn marker_value(owner: &str, services: &[String], types: &[String]) -> String {
+pub fn marker_value(
+    owner: &str,
+    services: &[String],
+    types: &[String],
+    since: Option<i64>,
+) -> String {
+    // `since` is appended only when set, so markers of names that never moved read as
+    // before (and older versions ignore the field).
+    let since = since.map(|s| format!(" since={s}")).unwrap_or_default();
     format!(
-        "\"ecs-ingress-registry={REGISTRY_VERSION} owner={owner} service={} types={}\"",
+        "\"ecs-ingress-registry={REGISTRY_VERSION} owner={owner} service={} types={}{since}\"",
         services.join(","),
         types.join(",")
     )
@@ -64,5 +75,6 @@ pub fn parse_marker(value: &str) -> Option<Marker> {
             .filter(|t| !t.is_empty())
             .map(str::to_string)
             .collect(),
+        since: fields.get("since").and_then(|s| s.parse().ok()),
     })
 }

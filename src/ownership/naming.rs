@@ -34,12 +34,16 @@ pub struct TargetGroupIdentity<'a> {
     pub protocol_version: &'a str,
     pub target_type: &'a str,
     pub vpc_id: &'a str,
+    /// The ALB, for a group placed on a pool member other than the pool's first: a target
+    /// group serves one ALB, so a service moving between ALBs needs a second name. `None`
+    /// on the first member keeps the names a single listener always gave.
+    pub load_balancer: Option<&'a str>,
 }
 
 /// `ei-<service name, shortened>-<12 hex digits>`, at most 32 characters of `[a-z0-9-]`.
 pub fn target_group_name(id: &TargetGroupIdentity<'_>) -> String {
     let port = id.port.to_string();
-    let hash = stable_hash(&[
+    let mut parts = vec![
         id.owner_id,
         id.service_arn,
         id.container,
@@ -48,7 +52,9 @@ pub fn target_group_name(id: &TargetGroupIdentity<'_>) -> String {
         id.protocol_version,
         id.target_type,
         id.vpc_id,
-    ]);
+    ];
+    parts.extend(id.load_balancer);
+    let hash = stable_hash(&parts);
     let suffix = format!("-{:012x}", hash & 0xffff_ffff_ffff);
     let room = MAX_TARGET_GROUP_NAME - TARGET_GROUP_NAME_PREFIX.len() - suffix.len();
     let mut readable: String = id
@@ -86,6 +92,7 @@ mod tests {
             protocol_version: "HTTP1",
             target_type: "ip",
             vpc_id: "vpc-1",
+            load_balancer: None,
         }
     }
 
@@ -112,6 +119,17 @@ mod tests {
             target_group_name(&id("service-a", 8080)),
             "ei-service-a-ccfe37fbe0e6"
         );
+    }
+
+    #[test]
+    fn a_group_off_the_pools_first_alb_has_its_own_name() {
+        let home = target_group_name(&id("svc", 8080));
+        let other = TargetGroupIdentity {
+            load_balancer: Some("arn:lb/b"),
+            ..id("svc", 8080)
+        };
+        assert_ne!(target_group_name(&other), home);
+        assert_eq!(target_group_name(&other), target_group_name(&other));
     }
 
     #[test]

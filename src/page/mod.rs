@@ -33,9 +33,10 @@ impl Header {
             owner_id: config.owner_id.clone(),
             clusters: config.clusters.clone(),
             listeners: config
-                .listeners
+                .pools
+                .members
                 .iter()
-                .map(|(name, arn)| format!("{name} = {arn}"))
+                .flat_map(|(name, arns)| arns.iter().map(move |arn| format!("{name} = {arn}")))
                 .collect(),
             interval: humantime::format_duration(config.interval).to_string(),
             dry_run: config.dry_run,

@@ -49,7 +49,8 @@ pub fn service_changes(
     let spec = &desired.target_group;
     let mut outcome = WinnerOutcome::default();
     let my_groups = owned.groups_of(&service.arn);
-    let my_rules = owned.rules_of(&service.arn);
+    let (my_rules, leaving_groups) = split_move(desired, owned.rules_of(&service.arn), my_groups);
+    let my_rules = my_rules.as_slice();
 
     let target = target_group_changes(service, spec, my_groups, changes);
     // A replacement (an immutable setting changed): traffic stays on the group the rules
@@ -57,6 +58,7 @@ pub fn service_changes(
     // staged at weight 0 in the rules (so ECS accepts it) and attached beside the old one.
     let serving_old: Option<&TargetGroup> = my_rules
         .iter()
+        .filter(|r| desired.previous.is_none() || r.listener_arn == desired.listener_arn)
         .flat_map(|r| &r.forward_target_groups)
         .filter_map(|arn| my_groups.iter().find(|g| g.arn == *arn))
         .find(|g| g.name != spec.name)
@@ -89,6 +91,9 @@ pub fn service_changes(
         ),
         None => (target.clone(), None),
     };
+    if outcome.waiting.is_none() {
+        move_progress(desired, &target, new_ready, &mut outcome);
+    }
     outcome.serving = match &forward {
         TargetGroupRef::Existing(arn) => Some(arn.clone()),
         TargetGroupRef::New(_) => None,
@@ -96,17 +101,32 @@ pub fn service_changes(
     rule_changes(
         config, owned, desired, placed, index, my_rules, &forward, &staged, changes,
     );
-    attachment_changes(observed, owned, desired, &target, replacing, changes);
+    let kept_attached: Vec<&TargetGroup> = replacing
+        .into_iter()
+        .chain(leaving_groups.iter().copied())
+        .collect();
+    attachment_changes(observed, owned, desired, &target, &kept_attached, changes);
     if desired.intent.targets == TargetsMode::Direct {
         direct_changes(observed, desired, &target, changes);
     }
 
-    // Old target groups of this service (replaced, or from another VPC): after everything,
-    // except the one still serving while its replacement gets healthy.
+    delete_old_groups(service, spec, my_groups, &kept_attached, changes);
+    outcome
+}
+
+/// Old target groups of this service (replaced, on an ALB it left, or from another VPC):
+/// after everything, except those still serving while their successor gets ready.
+fn delete_old_groups(
+    service: &EcsService,
+    spec: &crate::state::TargetGroupSpec,
+    my_groups: &[&TargetGroup],
+    kept: &[&TargetGroup],
+    changes: &mut Vec<PlannedChange>,
+) {
     for g in my_groups
         .iter()
         .filter(|g| g.name != spec.name)
-        .filter(|g| replacing.is_none_or(|old| old.arn != g.arn))
+        .filter(|g| !kept.iter().any(|k| k.arn == g.arn))
     {
         changes.push(PlannedChange::new(
             service,
@@ -117,7 +137,61 @@ pub fn service_changes(
             "replaced",
         ));
     }
-    outcome
+}
+
+/// What a move between ALBs waits for: healthy targets in the new group (read if unknown),
+/// then resolvers' cached answers for the old ALB to expire.
+fn move_progress(
+    desired: &DesiredService<'_>,
+    target: &TargetGroupRef,
+    new_ready: Option<bool>,
+    outcome: &mut WinnerOutcome,
+) {
+    let Some(p) = desired.previous.as_ref().filter(|p| !p.drained) else {
+        return;
+    };
+    if let (None, TargetGroupRef::Existing(arn)) = (new_ready, target) {
+        outcome.health_wanted.push(arn.clone());
+    }
+    let (from, to) = (
+        change::short_arn(&p.load_balancer_arn),
+        change::short_arn(&desired.load_balancer_arn),
+    );
+    outcome.waiting = Some(if new_ready == Some(true) {
+        format!(
+            "moving from load balancer {from} to {to}: its names move to the new one, the old one keeps serving until cached answers expire"
+        )
+    } else {
+        format!(
+            "moving from load balancer {from} to {to}: waiting for healthy targets in the new group; traffic stays on the old one"
+        )
+    });
+}
+
+/// A move keeps the rules and group on the ALB it leaves until its names drained: the
+/// rules this pass plans, and the groups it leaves attached.
+fn split_move<'r, 'g>(
+    desired: &DesiredService<'_>,
+    rules: &[&'r Rule],
+    groups: &[&'g TargetGroup],
+) -> (Vec<&'r Rule>, Vec<&'g TargetGroup>) {
+    let (leaving, planned): (Vec<&Rule>, Vec<&Rule>) = match &desired.previous {
+        Some(p) if !p.drained => rules
+            .iter()
+            .copied()
+            .partition(|r| r.listener_arn == p.listener_arn),
+        _ => (Vec::new(), rules.to_vec()),
+    };
+    let kept = groups
+        .iter()
+        .filter(|g| {
+            leaving
+                .iter()
+                .any(|r| r.forward_target_groups.contains(&g.arn))
+        })
+        .copied()
+        .collect();
+    (planned, kept)
 }
 
 /// ", for 3m" from the group's creation tag, when it has one.
@@ -290,7 +364,7 @@ fn attachment_changes(
     owned: &Owned<'_>,
     desired: &DesiredService<'_>,
     target: &TargetGroupRef,
-    replacing: Option<&TargetGroup>,
+    kept: &[&TargetGroup],
     changes: &mut Vec<PlannedChange>,
 ) {
     let service = desired.service;
@@ -314,16 +388,21 @@ fn attachment_changes(
     };
     let mut wanted: Vec<AttachmentEntry> =
         foreign.iter().cloned().map(AttachmentEntry::Keep).collect();
-    let old_entry = replacing.and_then(|old| {
-        service
-            .load_balancers
-            .iter()
-            .find(|lb| lb.target_group_arn.as_deref() == Some(old.arn.as_str()))
-    });
+    let old_entries: Vec<&LoadBalancerAttachment> = kept
+        .iter()
+        .filter_map(|old| {
+            service
+                .load_balancers
+                .iter()
+                .find(|lb| lb.target_group_arn.as_deref() == Some(old.arn.as_str()))
+        })
+        .collect();
     if ecs {
-        if let Some(entry) = old_entry {
-            wanted.push(AttachmentEntry::Keep(entry.clone()));
-        }
+        wanted.extend(
+            old_entries
+                .iter()
+                .map(|e| AttachmentEntry::Keep((*e).clone())),
+        );
         wanted.push(ours(target.clone()));
     }
     let current_matches = match target {
@@ -331,7 +410,7 @@ fn attachment_changes(
         TargetGroupRef::Existing(arn) => {
             let mut want: Vec<LoadBalancerAttachment> = foreign.clone();
             if ecs {
-                want.extend(old_entry.cloned());
+                want.extend(old_entries.iter().map(|e| (*e).clone()));
                 want.push(LoadBalancerAttachment {
                     target_group_arn: Some(arn.clone()),
                     load_balancer_name: None,

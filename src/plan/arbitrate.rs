@@ -7,10 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::desired::DesiredService;
 use super::owned::Owned;
-use super::{
-    MAX_RULE_PRIORITY, MAX_RULES_PER_ALB, MAX_TARGET_GROUPS_PER_ALB, PlanConfig, cluster_name,
-    problem, status,
-};
+use super::{MAX_RULE_PRIORITY, PlanConfig, cluster_name, problem, status};
 use crate::plan::change::{Change, PlannedChange};
 use crate::snapshot::Snapshot;
 use crate::state::{Rule, TargetGroup};
@@ -20,6 +17,8 @@ use crate::status::{Problem, ServiceState, ServiceStatus};
 pub struct Candidate<'a> {
     pub desired: DesiredService<'a>,
     pub warnings: Vec<String>,
+    /// The pool members it may be placed on, the pool's order (first: home).
+    pub choices: Vec<super::desired::Location<'a>>,
 }
 
 /// What arbitration decided.
@@ -34,7 +33,8 @@ pub struct Arbitration<'a> {
     pub kept: BTreeSet<&'a str>,
 }
 
-/// (listener, host, path): what one rule condition claims; `""` for no path.
+/// (pool, host, path): what one rule condition claims; `""` for no path. A host is claimed
+/// across its pool, as its DNS name points at one of the pool's ALBs.
 type Claim = (String, String, String);
 
 /// What the winners so far hold, and what the account already uses.
@@ -44,6 +44,7 @@ struct Ledger<'a> {
     rules_per_alb: BTreeMap<String, usize>,
     groups_per_alb: BTreeMap<String, usize>,
     rules_quota: usize,
+    groups_max: usize,
     /// Rules of others, per listener: each candidate checks only its own listener's.
     foreign_rules: BTreeMap<&'a str, Vec<&'a Rule>>,
     groups_by_name: BTreeMap<&'a str, &'a TargetGroup>,
@@ -58,7 +59,10 @@ pub fn arbitrate<'a>(
 ) -> Arbitration<'a> {
     let mut ledger = Ledger::new(config, observed);
     let mut out = Arbitration::default();
-    for Candidate { desired, warnings } in candidates {
+    for Candidate {
+        desired, warnings, ..
+    } in candidates
+    {
         let service = desired.service;
         let my_rules = owned.rules_of(&service.arn);
         let (state, problems) = ledger.judge(config, observed, &desired, my_rules);
@@ -106,7 +110,7 @@ fn claims_of(desired: &DesiredService<'_>) -> Vec<Claim> {
         };
         for h in &r.hosts {
             for p in &paths {
-                out.push((desired.listener_arn.clone(), h.clone(), p.clone()));
+                out.push((desired.pool.clone(), h.clone(), p.clone()));
             }
         }
     }
@@ -139,7 +143,8 @@ impl<'a> Ledger<'a> {
             explicit: BTreeMap::new(),
             rules_per_alb: observed.rules_per_load_balancer.clone(),
             groups_per_alb,
-            rules_quota: observed.rules_quota.unwrap_or(MAX_RULES_PER_ALB),
+            rules_quota: super::capacity::rules_max(config, observed),
+            groups_max: super::capacity::groups_max(config),
             foreign_rules,
             groups_by_name: observed
                 .target_groups
@@ -245,7 +250,7 @@ impl<'a> Ledger<'a> {
                         desired.rules.len()
                     ),
                 ));
-            } else if let Some(holder) = self.explicit.get(&(desired.listener_arn.clone(), p)) {
+            } else if let Some(holder) = self.explicit.get(&(desired.pool.clone(), p)) {
                 problems.push(problem(
                     Some("alb.priority"),
                     format!("priority {p} is already used by older service {holder}"),
@@ -307,12 +312,13 @@ impl<'a> Ledger<'a> {
                 ),
             ));
         }
-        if new_groups > 0 && groups_now + new_groups > MAX_TARGET_GROUPS_PER_ALB {
+        if new_groups > 0 && groups_now + new_groups > self.groups_max {
             return Some(problem(
                 None,
                 format!(
-                    "load balancer {lb} would have {} target groups, over its quota of {MAX_TARGET_GROUPS_PER_ALB}",
-                    groups_now + new_groups
+                    "load balancer {lb} would have {} target groups, over its limit of {}",
+                    groups_now + new_groups,
+                    self.groups_max
                 ),
             ));
         }
@@ -330,7 +336,7 @@ impl<'a> Ledger<'a> {
         }
         for p in desired.rules.iter().filter_map(|r| r.explicit_priority) {
             self.explicit
-                .insert((desired.listener_arn.clone(), p), name.clone());
+                .insert((desired.pool.clone(), p), name.clone());
         }
     }
 }

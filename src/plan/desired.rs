@@ -39,10 +39,36 @@ pub struct DesiredRule {
 pub struct DesiredService<'a> {
     pub service: &'a EcsService,
     pub intent: &'a Intent,
+    /// The pool (listener name) it is placed in: hosts are claimed per pool, as DNS
+    /// points a host at one ALB.
+    pub pool: String,
     pub listener_arn: String,
     pub load_balancer_arn: String,
     pub target_group: TargetGroupSpec,
     pub rules: Vec<DesiredRule>,
+    /// Where it is published now, while it moves to `listener_arn` (another ALB of its pool).
+    pub previous: Option<Previous>,
+}
+
+/// The ALB a moving service leaves, and how far the move got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Previous {
+    pub listener_arn: String,
+    pub load_balancer_arn: String,
+    /// Its names point at the new ALB already: they never go back.
+    pub switched: bool,
+    /// Its names point at the new ALB and resolvers' cached answers have expired: the old
+    /// rules and target group can go.
+    pub drained: bool,
+}
+
+/// Where a candidate is placed: a pool member and whether it is the pool's first (whose
+/// target groups keep the names a single listener gives them).
+#[derive(Debug, Clone, Copy)]
+pub struct Location<'a> {
+    pub listener_arn: &'a str,
+    pub load_balancer: &'a LoadBalancer,
+    pub home: bool,
 }
 
 use crate::ownership::TARGET_GROUP_RESOURCE;
@@ -186,10 +212,11 @@ pub fn desired_service<'a>(
     ownership: &Ownership,
     service: &'a EcsService,
     intent: &'a Intent,
-    listener_arn: &str,
-    load_balancer: &LoadBalancer,
+    pool: &str,
+    at: Location<'_>,
     now: i64,
 ) -> DesiredService<'a> {
+    let (listener_arn, load_balancer) = (at.listener_arn, at.load_balancer);
     let name = target_group_name(&TargetGroupIdentity {
         owner_id: ownership.owner_id(),
         service_arn: &service.arn,
@@ -200,6 +227,7 @@ pub fn desired_service<'a>(
         protocol_version: intent.protocol_version.as_str(),
         target_type: intent.target_type.as_str(),
         vpc_id: &load_balancer.vpc_id,
+        load_balancer: (!at.home).then_some(load_balancer.arn.as_str()),
     });
     let target_group = TargetGroupSpec {
         name,
@@ -229,10 +257,12 @@ pub fn desired_service<'a>(
     DesiredService {
         service,
         intent,
+        pool: pool.to_string(),
         listener_arn: listener_arn.to_string(),
         load_balancer_arn: load_balancer.arn.clone(),
         target_group,
         rules,
+        previous: None,
     }
 }
 

@@ -99,13 +99,19 @@ pub fn desired_records(name: &str, dns: &DnsIntent, lb: &LoadBalancer) -> Vec<Re
     }
 }
 
-fn marker_record(name: &str, owner: &str, services: &[String], records: &[RecordSet]) -> RecordSet {
+fn marker_record(
+    name: &str,
+    owner: &str,
+    services: &[String],
+    records: &[RecordSet],
+    since: Option<i64>,
+) -> RecordSet {
     let types: Vec<String> = records.iter().map(|r| r.record_type.clone()).collect();
     RecordSet {
         name: marker_name(name),
         record_type: "TXT".into(),
         ttl: Some(MARKER_TTL),
-        values: vec![marker_value(owner, services, &types)],
+        values: vec![marker_value(owner, services, &types, since)],
         alias: None,
         set_identifier: None,
     }
@@ -191,6 +197,7 @@ pub fn plan_dns(
     records: &BTreeMap<String, Vec<RecordSet>>,
     winners: &[DnsWinner<'_>],
     keep: &dyn Fn(&str) -> bool,
+    now: i64,
 ) -> DnsPlan {
     let mut out = DnsPlan::default();
     let indexes: BTreeMap<&str, ZoneIndex<'_>> = zones
@@ -220,7 +227,7 @@ pub fn plan_dns(
         }
     }
     out.changes
-        .extend(claims.values().filter_map(|claim| claim.change(owner)));
+        .extend(claims.values().filter_map(|claim| claim.change(owner, now)));
     for zone in zones {
         if let Some(index) = indexes.get(zone.id.as_str()) {
             out.managed += unclaimed(owner, zone, index, &claims, keep, &mut out.changes);
@@ -439,7 +446,7 @@ struct Claim<'a> {
 
 impl Claim<'_> {
     /// The upsert that makes the name match, if anything differs.
-    fn change(&self, owner: &str) -> Option<PlannedChange> {
+    fn change(&self, owner: &str, now: i64) -> Option<PlannedChange> {
         let ours = self.marker.as_ref().map(|(m, _)| m);
         let mut services = self.services.clone();
         services.extend(
@@ -448,7 +455,18 @@ impl Claim<'_> {
                 .filter(|k| !self.services.contains(k))
                 .cloned(),
         );
-        let marker_want = marker_record(&self.name, owner, &services, &self.want);
+        let records_match = self
+            .want
+            .iter()
+            .all(|w| self.existing.iter().any(|r| same_record(r, w)));
+        // Records of ours that change target (an ALB move) note when, in the marker written
+        // in the same batch: the old target keeps serving until cached answers expire.
+        let since = match ours {
+            Some(m) if records_match => m.since,
+            Some(_) => Some(now),
+            None => None,
+        };
+        let marker_want = marker_record(&self.name, owner, &services, &self.want, since);
         // Owned records of types no longer wanted go in the same batch.
         let stale: Vec<RecordSet> = ours
             .map(|m| {
@@ -460,10 +478,6 @@ impl Claim<'_> {
                     .collect()
             })
             .unwrap_or_default();
-        let records_match = self
-            .want
-            .iter()
-            .all(|w| self.existing.iter().any(|r| same_record(r, w)));
         let marker_matches = self
             .marker
             .as_ref()
@@ -491,6 +505,97 @@ impl Claim<'_> {
             },
         ))
     }
+}
+
+/// The TTL a resolver may cache an alias answer for (Route 53 uses the target's, 60 s for an
+/// ALB).
+pub const ALIAS_TTL_SECONDS: u64 = 60;
+
+/// How long a moved name's old target keeps serving: twice what a resolver may cache.
+pub fn default_drain(dns: &DnsIntent) -> u64 {
+    match dns.record_type {
+        DnsType::Alias => 2 * ALIAS_TTL_SECONDS,
+        DnsType::Cname => 2 * u64::from(dns.ttl),
+    }
+}
+
+/// The names a service asks for (explicit ones, or every host without a wildcard).
+fn wanted_names(dns: &DnsIntent, hosts: &[String]) -> Vec<String> {
+    match &dns.names {
+        Some(n) => n.clone(),
+        None => hosts
+            .iter()
+            .filter(|h| !h.contains(['*', '?']))
+            .cloned()
+            .collect(),
+    }
+}
+
+/// True when at least one of the service's names is in a managed zone: then its clients
+/// follow the DNS record, and it can move between ALBs.
+pub fn has_managed_name(
+    config: &super::PlanConfig,
+    observed: &crate::snapshot::Snapshot,
+    desired: &super::desired::DesiredService<'_>,
+) -> bool {
+    let zones: Vec<HostedZone> = config
+        .hosted_zones
+        .iter()
+        .filter_map(|id| observed.zones.get(id).cloned())
+        .collect();
+    wanted_names(&desired.intent.dns, &desired.intent.hosts)
+        .iter()
+        .any(|n| zone_for(&zones, n, desired.intent.dns.zone.as_deref()).is_some())
+}
+
+/// Where a service's published names point, seen from one ALB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NamesAt {
+    /// Some name still points elsewhere.
+    Elsewhere,
+    /// Every published name points at the ALB, since the latest move of any of them
+    /// (`None`: none ever moved).
+    Since(Option<i64>),
+}
+
+/// Whether every name of `desired` that carries our marker points at `lb`.
+pub fn names_point_at(
+    owner: &str,
+    zones: &[HostedZone],
+    records: &BTreeMap<String, Vec<RecordSet>>,
+    desired: &super::desired::DesiredService<'_>,
+    lb: &LoadBalancer,
+) -> NamesAt {
+    let target = lb.dns_name.to_ascii_lowercase();
+    let mut since: Option<i64> = None;
+    for name in wanted_names(&desired.intent.dns, &desired.intent.hosts) {
+        let Some(zone) = zone_for(zones, &name, desired.intent.dns.zone.as_deref()) else {
+            continue;
+        };
+        let Some(zone_records) = records.get(&zone.id) else {
+            continue;
+        };
+        let index = ZoneIndex::new(zone_records);
+        let Some((marker, _)) = index.marker(&name) else {
+            continue;
+        };
+        if marker.owner != owner || !marker.services.contains(&desired.service.arn) {
+            continue;
+        }
+        let points_here = index
+            .at(&name)
+            .iter()
+            .filter(|r| marker.types.contains(&r.record_type))
+            .all(|r| match &r.alias {
+                Some(a) => a.dns_name.trim_start_matches("dualstack.") == target,
+                None => r.values.iter().all(|v| v.to_ascii_lowercase() == target),
+            });
+        if !points_here {
+            return NamesAt::Elsewhere;
+        }
+        since = since.max(marker.since);
+    }
+    NamesAt::Since(since)
 }
 
 #[cfg(test)]

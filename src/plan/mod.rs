@@ -7,6 +7,7 @@
 
 mod alb;
 mod arbitrate;
+mod capacity;
 pub mod change;
 pub mod cloudmap;
 pub mod desired;
@@ -17,6 +18,7 @@ mod names;
 mod owned;
 mod placement;
 pub mod policy;
+mod pools;
 pub mod priorities;
 mod resolve;
 mod withdraw;
@@ -29,7 +31,7 @@ pub use change::{
 use desired::DesiredService;
 use owned::Owned;
 
-use crate::config::{Config, Policy, PriorityRange};
+use crate::config::{Config, Policy, PoolSettings, PriorityRange};
 use crate::model::{Intent, ServiceIntent, TargetsMode};
 use crate::ownership::{Ownership, service_of};
 use crate::snapshot::Snapshot;
@@ -47,7 +49,8 @@ pub const MAX_RULE_PRIORITY: u32 = 50_000;
 #[derive(Debug, Clone)]
 pub struct PlanConfig {
     pub ownership: Ownership,
-    pub listeners: BTreeMap<String, String>,
+    /// Listener names with their members (a single `--listener` is a pool of one).
+    pub pools: PoolSettings,
     pub clusters: Vec<String>,
     pub priority_range: PriorityRange,
     pub policy: Policy,
@@ -61,7 +64,7 @@ impl PlanConfig {
     pub fn from_config(config: &Config) -> Self {
         Self {
             ownership: Ownership::new(&config.owner_id),
-            listeners: config.listeners.clone(),
+            pools: config.pools.clone(),
             clusters: config.clusters.clone(),
             priority_range: config.priority_range,
             policy: config.policy,
@@ -191,11 +194,19 @@ pub fn plan(
     let services_seen: BTreeSet<&str> = intents.iter().map(|(s, _)| s.arn.as_str()).collect();
 
     let resolution = resolve::resolve_intents(config, observed, &owned, &ordered);
-    let arbitration = arbitrate::arbitrate(config, observed, &owned, resolution.candidates);
+    let placement = pools::place(config, observed, &owned, resolution.candidates);
+    let arbitration = arbitrate::arbitrate(config, observed, &owned, placement.candidates);
     out.services.extend(resolution.statuses);
+    out.services.extend(placement.statuses);
     out.services.extend(arbitration.statuses);
     let mut changes = arbitration.changes;
-    let kept: BTreeSet<&str> = resolution.kept.union(&arbitration.kept).copied().collect();
+    let kept: BTreeSet<&str> = resolution
+        .kept
+        .iter()
+        .chain(&placement.kept)
+        .chain(&arbitration.kept)
+        .copied()
+        .collect();
     let winners = arbitration.winners;
 
     let placed = placement::place_priorities(config, observed, &owned, &winners, &mut out);
@@ -205,28 +216,21 @@ pub fn plan(
     // Names of services whose resources stay as they are (invalid, conflicting, or in a
     // cluster this controller does not watch) are neither rewritten nor withdrawn.
     let keep = |service_arn: &str| kept.contains(service_arn) || !watched(config, service_arn);
-    let ready = |arn: &str| alb.ready.get(arn).copied().unwrap_or(false);
-    if !config.hosted_zones.is_empty() {
-        names::plan_service_dns(
-            config,
-            observed,
-            &winners,
-            &ready,
-            &keep,
-            &mut changes,
-            &mut out,
-        );
-    }
-    names::plan_service_cloudmap(
+    names_stage(
         config,
         observed,
         &winners,
-        &ready,
+        &alb,
         &keep,
         &mut changes,
         &mut out,
     );
     alb.fold_into(observed, &mut out);
+    for status in &mut out.services {
+        if let Some(w) = placement.waiting.get(&status.service_arn) {
+            status.warnings.push(w.clone());
+        }
+    }
 
     let orphans = owned
         .groups
@@ -247,6 +251,44 @@ pub fn plan(
     policy::Policy::new(config.policy, observed.complete()).apply(changes, &mut out);
     finish(&mut out);
     out
+}
+
+/// DNS and Cloud Map names of the winners. A moving service's names stay on the ALB it
+/// leaves until the new one serves it, and every moving service sharing a host with it
+/// (one name, one ALB).
+fn names_stage(
+    config: &PlanConfig,
+    observed: &Snapshot,
+    winners: &[DesiredService<'_>],
+    alb: &AlbOutcome<'_>,
+    keep: &dyn Fn(&str) -> bool,
+    changes: &mut Vec<PlannedChange>,
+    out: &mut Plan,
+) {
+    let ready = |arn: &str| alb.ready.get(arn).copied().unwrap_or(false);
+    let moving: Vec<&DesiredService<'_>> =
+        winners.iter().filter(|d| d.previous.is_some()).collect();
+    let switched = |d: &DesiredService<'_>| {
+        moving
+            .iter()
+            .filter(|m| {
+                m.pool == d.pool && m.intent.hosts.iter().any(|h| d.intent.hosts.contains(h))
+            })
+            .all(|m| ready(&m.service.arn))
+    };
+    let names_at = |d: &DesiredService<'_>| match &d.previous {
+        Some(p) if !p.switched && !switched(d) => p.load_balancer_arn.clone(),
+        _ => d.load_balancer_arn.clone(),
+    };
+    let gates = names::NameGates {
+        at: &names_at,
+        ready: &ready,
+        keep,
+    };
+    if !config.hosted_zones.is_empty() {
+        names::plan_service_dns(config, observed, winners, &gates, changes, out);
+    }
+    names::plan_service_cloudmap(config, observed, winners, &gates, changes, out);
 }
 
 /// Intents oldest first (conflicts are decided by age); a service read twice (a cluster

@@ -10,13 +10,20 @@ use crate::ownership;
 use crate::snapshot::Snapshot;
 use crate::status::{ResourceKind, ServiceState, ServiceStatus};
 
+/// What decides a winner's names: the ALB they point at, whether it can serve them yet,
+/// and whether a service's resources stay as they are.
+pub struct NameGates<'f> {
+    pub at: &'f dyn Fn(&DesiredService<'_>) -> String,
+    pub ready: &'f dyn Fn(&str) -> bool,
+    pub keep: &'f dyn Fn(&str) -> bool,
+}
+
 /// Runs the DNS planner for the winners and folds its outcome into the statuses.
 pub fn plan_service_dns(
     config: &PlanConfig,
     observed: &Snapshot,
     winners: &[DesiredService<'_>],
-    ready: &dyn Fn(&str) -> bool,
-    keep: &dyn Fn(&str) -> bool,
+    gates: &NameGates<'_>,
     changes: &mut Vec<PlannedChange>,
     out: &mut Plan,
 ) {
@@ -32,8 +39,8 @@ pub fn plan_service_dns(
                 service: d.service,
                 dns: &d.intent.dns,
                 hosts: &d.intent.hosts,
-                load_balancer: observed.load_balancers.get(&d.load_balancer_arn)?,
-                ready: ready(&d.service.arn),
+                load_balancer: observed.load_balancers.get(&(gates.at)(d))?,
+                ready: (gates.ready)(&d.service.arn),
             })
         })
         .collect();
@@ -42,7 +49,8 @@ pub fn plan_service_dns(
         &zones,
         &observed.records,
         &dns_winners,
-        keep,
+        gates.keep,
+        observed.read_at,
     );
     out.managed.insert(ResourceKind::DnsName, planned.managed);
     changes.extend(planned.changes);
@@ -80,8 +88,7 @@ pub fn plan_service_cloudmap(
     config: &PlanConfig,
     observed: &Snapshot,
     winners: &[DesiredService<'_>],
-    ready: &dyn Fn(&str) -> bool,
-    keep: &dyn Fn(&str) -> bool,
+    gates: &NameGates<'_>,
     changes: &mut Vec<PlannedChange>,
     out: &mut Plan,
 ) {
@@ -103,8 +110,9 @@ pub fn plan_service_cloudmap(
     let cm_winners: Vec<cloudmap::CloudMapWinner<'_>> = winners
         .iter()
         .filter(|d| {
-            let go =
-                d.intent.cloudmap.is_none() || ready(&d.service.arn) || registered(&d.service.arn);
+            let go = d.intent.cloudmap.is_none()
+                || (gates.ready)(&d.service.arn)
+                || registered(&d.service.arn);
             if !go {
                 cm_waiting.insert(d.service.arn.as_str());
             }
@@ -114,7 +122,7 @@ pub fn plan_service_cloudmap(
             Some(cloudmap::CloudMapWinner {
                 service: d.service,
                 intent: d.intent.cloudmap.as_ref()?,
-                load_balancer: observed.load_balancers.get(&d.load_balancer_arn)?,
+                load_balancer: observed.load_balancers.get(&(gates.at)(d))?,
             })
         })
         .collect();
@@ -127,7 +135,7 @@ pub fn plan_service_cloudmap(
         ));
     }
     // A service waiting for health keeps its Cloud Map service (made or not) as it is.
-    let keep_waiting = |arn: &str| keep(arn) || cm_waiting.contains(arn);
+    let keep_waiting = |arn: &str| (gates.keep)(arn) || cm_waiting.contains(arn);
     let planned = cloudmap::plan_cloudmap(
         &config.ownership,
         &observed.cloudmap,

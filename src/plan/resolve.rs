@@ -5,12 +5,12 @@
 use std::collections::BTreeSet;
 
 use super::arbitrate::Candidate;
-use super::desired::desired_service;
+use super::desired::{Location, desired_service};
 use super::owned::Owned;
 use super::{PlanConfig, problem, status};
 use crate::model::{Intent, ListenerRef, ServiceIntent, TargetsMode};
 use crate::snapshot::Snapshot;
-use crate::state::{EcsService, LoadBalancer};
+use crate::state::EcsService;
 use crate::status::{Problem, ServiceState, ServiceStatus};
 
 /// What resolution decided.
@@ -60,16 +60,17 @@ pub fn resolve_intents<'a>(
             }
             ServiceIntent::Publish { intent, warnings } => {
                 match resolve_listener(config, observed, service, intent) {
-                    Ok((listener_arn, lb)) => out.candidates.push(Candidate {
+                    Ok((pool, choices)) => out.candidates.push(Candidate {
                         desired: desired_service(
                             &config.ownership,
                             service,
                             intent,
-                            &listener_arn,
-                            lb,
+                            &pool,
+                            choices[0],
                             observed.read_at,
                         ),
                         warnings: warnings.clone(),
+                        choices,
                     }),
                     Err(p) => {
                         out.kept.insert(&service.arn);
@@ -91,13 +92,14 @@ pub fn resolve_intents<'a>(
     out
 }
 
-/// The service's listener and its ALB, or why it cannot publish.
+/// The service's pool and the listeners (with their ALBs) it may be placed on, or why it
+/// cannot publish.
 fn resolve_listener<'a>(
     config: &PlanConfig,
     observed: &'a Snapshot,
     service: &EcsService,
     intent: &Intent,
-) -> Result<(String, &'a LoadBalancer), Problem> {
+) -> Result<(String, Vec<Location<'a>>), Problem> {
     if intent.targets == TargetsMode::Ecs && service.deployment_controller != "ECS" {
         return Err(problem(
             Some("alb.targets"),
@@ -110,25 +112,31 @@ fn resolve_listener<'a>(
     resolve(config, observed, intent)
 }
 
-/// Resolves a service's listener and ALB, or says why not.
+/// Resolves a service's pool and the members it may use (a listener named by ARN pins it to
+/// that one), or says why not. Every member must have been read: nothing is placed or moved
+/// on a partial view of a pool.
 fn resolve<'a>(
     config: &PlanConfig,
     observed: &'a Snapshot,
     intent: &Intent,
-) -> Result<(String, &'a LoadBalancer), Problem> {
-    let arn = match &intent.listener {
-        ListenerRef::Name(name) => config.listeners.get(name).cloned().ok_or_else(|| {
-            let known: Vec<&str> = config.listeners.keys().map(String::as_str).collect();
-            problem(
-                Some("alb.listener"),
-                format!(
-                    "alb.listener={name}: no --listener of that name (known: {})",
-                    known.join(", ")
-                ),
-            )
-        })?,
-        ListenerRef::Arn(arn) => {
-            if !config.listeners.values().any(|a| a == arn) {
+) -> Result<(String, Vec<Location<'a>>), Problem> {
+    let (pool, arns): (&str, Vec<&String>) = match &intent.listener {
+        ListenerRef::Name(name) => match config.pools.members.get(name) {
+            Some(members) => (name, members.iter().collect()),
+            None => {
+                let known: Vec<&str> = config.pools.members.keys().map(String::as_str).collect();
+                return Err(problem(
+                    Some("alb.listener"),
+                    format!(
+                        "alb.listener={name}: no --listener of that name (known: {})",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        },
+        ListenerRef::Arn(arn) => match config.pools.pool_of(arn) {
+            Some(pool) => (pool, vec![arn]),
+            None => {
                 return Err(problem(
                     Some("alb.listener"),
                     format!(
@@ -136,24 +144,36 @@ fn resolve<'a>(
                     ),
                 ));
             }
-            arn.clone()
-        }
+        },
     };
-    if observed.missing_listeners.contains(&arn) {
-        let name = config
-            .listeners
-            .iter()
-            .find(|(_, a)| **a == arn)
-            .map(|(n, _)| n.as_str())
-            .unwrap_or("default");
+    let home = config.pools.members.get(pool).and_then(|m| m.first());
+    let mut out = Vec::new();
+    for arn in arns {
+        let (listener_arn, load_balancer) = member(observed, pool, arn)?;
+        out.push(Location {
+            listener_arn,
+            load_balancer,
+            home: Some(arn) == home,
+        });
+    }
+    Ok((pool.to_string(), out))
+}
+
+/// One pool member, read.
+fn member<'a>(
+    observed: &'a Snapshot,
+    pool: &str,
+    arn: &str,
+) -> Result<(&'a str, &'a crate::state::LoadBalancer), Problem> {
+    if observed.missing_listeners.contains(arn) {
         return Err(problem(
             None,
             format!(
-                "listener {arn} (--listener {name}) does not exist: fix the flag or recreate the listener; what this service has is kept"
+                "listener {arn} (--listener {pool}) does not exist: fix the flag or recreate the listener; what this service has is kept"
             ),
         ));
     }
-    let listener = observed.listeners.get(&arn).ok_or_else(|| {
+    let listener = observed.listeners.get(arn).ok_or_else(|| {
         problem(
             Some("alb.listener"),
             format!("listener {arn} could not be read"),
@@ -171,5 +191,5 @@ fn resolve<'a>(
                 ),
             )
         })?;
-    Ok((arn, lb))
+    Ok((listener.arn.as_str(), lb))
 }

@@ -7,7 +7,10 @@ const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/lb/1
 fn config(policy: Policy) -> PlanConfig {
     PlanConfig {
         ownership: Ownership::new("ecs-ingress"),
-        listeners: BTreeMap::from([("default".to_string(), LISTENER.to_string())]),
+        pools: crate::config::PoolSettings::single(&BTreeMap::from([(
+            "default".to_string(),
+            LISTENER.to_string(),
+        )])),
         clusters: vec!["main".into()],
         priority_range: PriorityRange {
             low: 1000,

@@ -11,7 +11,7 @@ use crate::state::{EcsService, HealthCheck, LoadBalancer, Tags};
 fn config() -> PlanConfig {
     PlanConfig {
         ownership: Ownership::new("ecs-ingress"),
-        listeners: Default::default(),
+        pools: Default::default(),
         clusters: vec!["main".into()],
         priority_range: PriorityRange {
             low: 1000,
@@ -27,9 +27,17 @@ fn service(name: &str, tags: &[(&str, &str)]) -> (EcsService, ServiceIntent) {
     crate::plan::fixtures::tagged_service(name, tags)
 }
 
+fn location(lb: &LoadBalancer) -> crate::plan::desired::Location<'_> {
+    crate::plan::desired::Location {
+        listener_arn: "listener",
+        load_balancer: lb,
+        home: true,
+    }
+}
+
 fn candidates<'a>(
     services: &'a [(EcsService, ServiceIntent)],
-    lb: &LoadBalancer,
+    lb: &'a LoadBalancer,
 ) -> Vec<Candidate<'a>> {
     services
         .iter()
@@ -42,11 +50,12 @@ fn candidates<'a>(
                     &Ownership::new("ecs-ingress"),
                     s,
                     intent,
-                    "listener",
-                    lb,
+                    "default",
+                    location(lb),
                     0,
                 ),
                 warnings: vec![],
+                choices: vec![location(lb)],
             }
         })
         .collect()

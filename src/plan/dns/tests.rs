@@ -63,7 +63,7 @@ impl Case {
                 ready: true,
             })
             .collect();
-        plan_dns(OWNER, &self.zones, &self.records, &ws, &|_| false)
+        plan_dns(OWNER, &self.zones, &self.records, &ws, &|_| false, 0)
     }
 
     /// Applies the plan's record changes to the zones (as Route 53 would).
@@ -140,15 +140,24 @@ fn alias_by_default_with_aaaa_for_dualstack_and_cname_with_ttl() {
 
 #[test]
 fn marker_round_trips_and_rejects_anything_else() {
-    let v = marker_value(OWNER, &["arn:svc".into()], &["A".into(), "AAAA".into()]);
+    let v = marker_value(
+        OWNER,
+        &["arn:svc".into()],
+        &["A".into(), "AAAA".into()],
+        None,
+    );
     assert_eq!(
         parse_marker(&v),
         Some(Marker {
             owner: OWNER.into(),
             services: vec!["arn:svc".into()],
             types: vec!["A".into(), "AAAA".into()],
+            since: None,
         })
     );
+    let moved = marker_value(OWNER, &["arn:svc".into()], &["A".into()], Some(1700));
+    assert_eq!(parse_marker(&moved).and_then(|m| m.since), Some(1700));
+    assert!(!v.contains("since"), "{v}");
     for bad in [
         "\"v=spf1 -all\"",
         "ecs-ingress-registry=1 owner=a service=b types=A",
@@ -227,7 +236,7 @@ fn foreign_records_and_other_owners_are_conflicts_never_touched() {
     let other_owner = record(
         "_ecs-ingress.b.in.example.com",
         "TXT",
-        &marker_value("other", &["arn:x".into()], &["A".into()]),
+        &marker_value("other", &["arn:x".into()], &["A".into()], None),
     );
     case.records
         .insert("ZIN".into(), vec![foreign, other_owner]);
@@ -394,6 +403,6 @@ fn a_record_deleted_by_hand_comes_back_and_kept_services_keep_theirs() {
     case.apply(&plan);
     // A service whose resources are kept (invalid tags, say) keeps its records.
     let ws: Vec<DnsWinner<'_>> = Vec::new();
-    let kept = plan_dns(OWNER, &case.zones, &case.records, &ws, &|_| true);
+    let kept = plan_dns(OWNER, &case.zones, &case.records, &ws, &|_| true, 0);
     assert!(kept.changes.is_empty());
 }

@@ -1,0 +1,472 @@
+//! ALB pools: on which member of its pool each candidate is published.
+//!
+//! The unit of placement is a set of candidates joined by hosts: DNS points a host at one
+//! ALB, so every rule routing it must be on that ALB. A placed unit stays where it is while
+//! it fits and its ALB is not draining; a new unit, or one that must move, goes to the member
+//! with the most free capacity (ties: pool order). Capacity counts every rule of an ALB's
+//! listeners and every target group it forwards to, hand-made ones included, so two passes
+//! (and two controllers) reading the same state place alike. A pool of one is left alone.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::arbitrate::Candidate;
+use super::capacity::{groups_max, rules_max};
+use super::desired::{Location, Previous, desired_service};
+use super::owned::Owned;
+use super::{PlanConfig, dns, problem, status};
+use crate::ownership::CREATED_TAG;
+use crate::snapshot::Snapshot;
+use crate::status::{ServiceState, ServiceStatus};
+
+/// Rules and target groups.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Usage {
+    rules: usize,
+    groups: usize,
+}
+
+impl Usage {
+    fn add(&mut self, other: Usage) {
+        self.rules += other.rules;
+        self.groups += other.groups;
+    }
+    fn remove(&mut self, other: Usage) {
+        self.rules = self.rules.saturating_sub(other.rules);
+        self.groups = self.groups.saturating_sub(other.groups);
+    }
+}
+
+/// What one ALB holds and may hold.
+#[derive(Debug, Clone, Copy)]
+struct Room {
+    used: Usage,
+    max: Usage,
+}
+
+impl Room {
+    fn fits(&self, more: Usage) -> bool {
+        self.used.rules + more.rules <= self.max.rules
+            && self.used.groups + more.groups <= self.max.groups
+    }
+    /// The scarcer of the two, so a unit goes where both have room to spare.
+    fn free(&self) -> usize {
+        (self.max.rules.saturating_sub(self.used.rules))
+            .min(self.max.groups.saturating_sub(self.used.groups))
+    }
+}
+
+/// What placement decided.
+#[derive(Default)]
+pub struct Placement<'a> {
+    pub candidates: Vec<Candidate<'a>>,
+    /// Candidates no member has room for.
+    pub statuses: Vec<ServiceStatus>,
+    pub kept: BTreeSet<&'a str>,
+    /// Why a service stays on an ALB it should leave.
+    pub waiting: BTreeMap<String, String>,
+}
+
+/// Places every candidate of a pool of several ALBs; others pass through unchanged.
+pub fn place<'a>(
+    config: &PlanConfig,
+    observed: &'a Snapshot,
+    owned: &Owned<'a>,
+    candidates: Vec<Candidate<'a>>,
+) -> Placement<'a> {
+    if config.pools.members.values().all(|m| m.len() < 2) {
+        return Placement {
+            candidates,
+            ..Placement::default()
+        };
+    }
+    let mut rooms = Rooms::new(config, observed, owned, &candidates);
+    let units = units(&candidates);
+    let mut chosen: BTreeMap<usize, String> = BTreeMap::new();
+    let mut out = Placement::default();
+    // Round 1: units that are placed and fit stay (before any newcomer takes their room).
+    // A unit clients reach without a name ecs-ingress manages never moves.
+    for unit in &units {
+        let (current, movable) = unit_current(owned, config, observed, &candidates, unit);
+        let Some(lb) = current else { continue };
+        let need = demand(&candidates, unit);
+        if movable && (rooms.draining(lb) || !rooms.fits(lb, need)) {
+            continue;
+        }
+        if rooms.draining(lb) {
+            for &i in unit {
+                out.waiting.insert(
+                    candidates[i].desired.service.arn.clone(),
+                    format!("stays on draining load balancer {lb}: it has no DNS name ecs-ingress manages, so moving it would cut off its clients"),
+                );
+            }
+        }
+        rooms.take(lb, need);
+        chosen.insert(unit[0], lb.to_string());
+    }
+    // Round 2: new units, and units that must move, oldest first, to the member with the most
+    // room; a unit nothing has room for stays where it is, or waits.
+    let rest: Vec<&Vec<usize>> = units
+        .iter()
+        .filter(|u| !chosen.contains_key(&u[0]))
+        .collect();
+    for unit in rest {
+        let need = demand(&candidates, unit);
+        let (current, _) = unit_current(owned, config, observed, &candidates, unit);
+        let best = allowed(&candidates, unit)
+            .into_iter()
+            .filter(|lb| !rooms.draining(lb) && rooms.fits(lb, need))
+            .enumerate()
+            .max_by_key(|(order, lb)| (rooms.free(lb), std::cmp::Reverse(*order)))
+            .map(|(_, lb)| lb);
+        match (best, current) {
+            (Some(lb), _) => {
+                rooms.take(lb, need);
+                chosen.insert(unit[0], lb.to_string());
+            }
+            (None, Some(lb)) => {
+                rooms.take(lb, need);
+                chosen.insert(unit[0], lb.to_string());
+                for &i in unit {
+                    out.waiting.insert(
+                        candidates[i].desired.service.arn.clone(),
+                        format!(
+                            "no other load balancer of pool `{}` has room; it stays on {lb}",
+                            candidates[i].desired.pool
+                        ),
+                    );
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    finish(
+        config, observed, owned, candidates, &units, &chosen, &mut rooms, out,
+    )
+}
+
+/// Rebuilds each placed candidate for its ALB, notes where it moves from, and gives the
+/// unplaced ones their `quota` status.
+#[allow(clippy::too_many_arguments)]
+fn finish<'a>(
+    config: &PlanConfig,
+    observed: &'a Snapshot,
+    owned: &Owned<'a>,
+    candidates: Vec<Candidate<'a>>,
+    units: &[Vec<usize>],
+    chosen: &BTreeMap<usize, String>,
+    rooms: &mut Rooms,
+    mut out: Placement<'a>,
+) -> Placement<'a> {
+    let unit_of: BTreeMap<usize, usize> = units
+        .iter()
+        .flat_map(|u| u.iter().map(move |&i| (i, u[0])))
+        .collect();
+    for (i, mut candidate) in candidates.into_iter().enumerate() {
+        let Some(lb) = unit_of.get(&i).and_then(|u| chosen.get(u)) else {
+            out.kept.insert(candidate.desired.service.arn.as_str());
+            out.statuses.push(full(config, observed, owned, &candidate));
+            continue;
+        };
+        let Some(at) = candidate
+            .choices
+            .iter()
+            .find(|c| c.load_balancer.arn == *lb)
+            .copied()
+        else {
+            continue;
+        };
+        if at.listener_arn != candidate.desired.listener_arn {
+            candidate.desired = relocated(config, observed, &candidate, at);
+        }
+        candidate.desired.previous = previous(config, observed, owned, &candidate, at);
+        if let Some(p) = &candidate.desired.previous {
+            // The old ALB keeps its rules and group until the move drains.
+            rooms.take(
+                &p.load_balancer_arn,
+                usage_on(observed, owned, &candidate, &p.load_balancer_arn),
+            );
+        }
+        out.candidates.push(candidate);
+    }
+    out
+}
+
+fn relocated<'a>(
+    config: &PlanConfig,
+    observed: &'a Snapshot,
+    candidate: &Candidate<'a>,
+    at: Location<'_>,
+) -> super::desired::DesiredService<'a> {
+    let d = &candidate.desired;
+    desired_service(
+        &config.ownership,
+        d.service,
+        d.intent,
+        &d.pool,
+        at,
+        observed.read_at,
+    )
+}
+
+/// The `quota` status of a candidate no member of its pool has room for.
+fn full(
+    config: &PlanConfig,
+    observed: &Snapshot,
+    owned: &Owned<'_>,
+    candidate: &Candidate<'_>,
+) -> ServiceStatus {
+    let d = &candidate.desired;
+    let mut s = status(
+        d.service,
+        ServiceState::Quota,
+        Some(d.intent),
+        owned.resources(&d.service.arn),
+    );
+    s.warnings = candidate.warnings.clone();
+    s.problems.push(problem(
+        None,
+        format!(
+            "every load balancer of pool `{}` is full ({} rules, {} target groups each at most){}; add a --listener {}=ARN on another ALB, or raise the quota",
+            d.pool,
+            rules_max(config, observed),
+            groups_max(config),
+            if config.pools.draining.is_empty() { "" } else { " or draining" },
+            d.pool
+        ),
+    ));
+    s
+}
+
+/// The move in progress: the pool member it still has rules on, and whether its names left
+/// it long enough ago.
+fn previous(
+    config: &PlanConfig,
+    observed: &Snapshot,
+    owned: &Owned<'_>,
+    candidate: &Candidate<'_>,
+    at: Location<'_>,
+) -> Option<Previous> {
+    let rules = owned.rules_of(&candidate.desired.service.arn);
+    let old = candidate.choices.iter().find(|c| {
+        c.listener_arn != at.listener_arn && rules.iter().any(|r| r.listener_arn == c.listener_arn)
+    })?;
+    let d = &candidate.desired;
+    let drain = config
+        .pools
+        .dns_drain
+        .map_or_else(|| dns::default_drain(&d.intent.dns), |t| t.as_secs());
+    let names = dns::names_point_at(
+        config.ownership.owner_id(),
+        &observed.zones.values().cloned().collect::<Vec<_>>(),
+        &observed.records,
+        d,
+        at.load_balancer,
+    );
+    let drained = match names {
+        dns::NamesAt::Elsewhere => false,
+        dns::NamesAt::Since(None) => true,
+        dns::NamesAt::Since(Some(t)) => observed.read_at.saturating_sub(t) >= drain as i64,
+    };
+    Some(Previous {
+        listener_arn: old.listener_arn.to_string(),
+        load_balancer_arn: old.load_balancer.arn.clone(),
+        switched: names != dns::NamesAt::Elsewhere,
+        drained,
+    })
+}
+
+/// Units: candidates joined by a host of the same pool, in age order of their oldest member.
+fn units(candidates: &[Candidate<'_>]) -> Vec<Vec<usize>> {
+    let mut parent: Vec<usize> = (0..candidates.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut first: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for (i, c) in candidates.iter().enumerate() {
+        for host in &c.desired.intent.hosts {
+            match first.get(&(c.desired.pool.as_str(), host.as_str())) {
+                Some(&j) => {
+                    let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+                    parent[a.max(b)] = a.min(b);
+                }
+                None => {
+                    first.insert((c.desired.pool.as_str(), host.as_str()), i);
+                }
+            }
+        }
+    }
+    let mut by_root: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in 0..candidates.len() {
+        let r = root(&mut parent, i);
+        by_root.entry(r).or_default().push(i);
+    }
+    by_root.into_values().collect()
+}
+
+/// What a unit needs where it is placed: every rule, one target group per service.
+fn demand(candidates: &[Candidate<'_>], unit: &[usize]) -> Usage {
+    let mut need = Usage::default();
+    for &i in unit {
+        need.add(Usage {
+            rules: candidates[i].desired.rules.len(),
+            groups: 1,
+        });
+    }
+    need
+}
+
+/// The ALBs every member of the unit may be placed on, in pool order.
+fn allowed<'c>(candidates: &'c [Candidate<'_>], unit: &[usize]) -> Vec<&'c str> {
+    let first = &candidates[unit[0]];
+    first
+        .choices
+        .iter()
+        .map(|c| c.load_balancer.arn.as_str())
+        .filter(|lb| {
+            unit.iter().all(|&i| {
+                candidates[i]
+                    .choices
+                    .iter()
+                    .any(|c| c.load_balancer.arn == *lb)
+            })
+        })
+        .collect()
+}
+
+/// The ALB a unit is published on (that of its oldest placed member), and whether it can
+/// move (its clients find it through a name ecs-ingress manages).
+fn unit_current<'c>(
+    owned: &Owned<'_>,
+    config: &PlanConfig,
+    observed: &Snapshot,
+    candidates: &'c [Candidate<'_>],
+    unit: &[usize],
+) -> (Option<&'c str>, bool) {
+    let current = unit.iter().find_map(|&i| current(owned, &candidates[i]));
+    let movable = unit
+        .iter()
+        .all(|&i| dns::has_managed_name(config, observed, &candidates[i].desired));
+    (current, movable)
+}
+
+/// The ALB a candidate's rules are on; during a move (rules on two), the one holding its
+/// newest target group: where it is going.
+fn current<'c>(owned: &Owned<'_>, c: &'c Candidate<'_>) -> Option<&'c str> {
+    let rules = owned.rules_of(&c.desired.service.arn);
+    let held: Vec<&Location<'_>> = c
+        .choices
+        .iter()
+        .filter(|l| rules.iter().any(|r| r.listener_arn == l.listener_arn))
+        .collect();
+    let newest_on = |l: &Location<'_>| {
+        owned
+            .groups_of(&c.desired.service.arn)
+            .iter()
+            .filter(|g| g.load_balancer_arns.contains(&l.load_balancer.arn))
+            .filter_map(|g| g.tags.get(CREATED_TAG)?.parse::<i64>().ok())
+            .max()
+    };
+    held.into_iter()
+        .max_by_key(|l| newest_on(l))
+        .map(|l| l.load_balancer.arn.as_str())
+}
+
+/// A candidate's own rules and groups on one ALB.
+fn usage_on(observed: &Snapshot, owned: &Owned<'_>, c: &Candidate<'_>, lb: &str) -> Usage {
+    let arn = c.desired.service.arn.as_str();
+    Usage {
+        rules: owned
+            .rules_of(arn)
+            .iter()
+            .filter(|r| {
+                observed
+                    .listeners
+                    .get(&r.listener_arn)
+                    .is_some_and(|l| l.load_balancer_arn == lb)
+            })
+            .count(),
+        groups: owned
+            .groups_of(arn)
+            .iter()
+            .filter(|g| g.load_balancer_arns.iter().any(|a| a == lb))
+            .count(),
+    }
+}
+
+/// Room per ALB of the pools' members, with the candidates' own resources taken out (they
+/// are counted again where each is placed).
+struct Rooms {
+    rooms: BTreeMap<String, Room>,
+    draining: BTreeSet<String>,
+}
+
+impl Rooms {
+    fn new(
+        config: &PlanConfig,
+        observed: &Snapshot,
+        owned: &Owned<'_>,
+        candidates: &[Candidate<'_>],
+    ) -> Self {
+        let max = Usage {
+            rules: rules_max(config, observed),
+            groups: groups_max(config),
+        };
+        let mut rooms: BTreeMap<String, Room> = BTreeMap::new();
+        let mut draining = BTreeSet::new();
+        for l in candidates.iter().flat_map(|c| &c.choices) {
+            let lb = &l.load_balancer.arn;
+            if config.pools.draining.contains(l.listener_arn) {
+                draining.insert(lb.clone());
+            }
+            rooms.entry(lb.clone()).or_insert_with(|| Room {
+                used: used(observed, lb),
+                max,
+            });
+        }
+        let mut seen = BTreeSet::new();
+        for c in candidates {
+            if !seen.insert(c.desired.service.arn.as_str()) {
+                continue;
+            }
+            for (lb, room) in rooms.iter_mut() {
+                room.used.remove(usage_on(observed, owned, c, lb));
+            }
+        }
+        Self { rooms, draining }
+    }
+
+    fn draining(&self, lb: &str) -> bool {
+        self.draining.contains(lb)
+    }
+    fn fits(&self, lb: &str, need: Usage) -> bool {
+        self.rooms.get(lb).is_some_and(|r| r.fits(need))
+    }
+    fn free(&self, lb: &str) -> usize {
+        self.rooms.get(lb).map_or(0, Room::free)
+    }
+    fn take(&mut self, lb: &str, need: Usage) {
+        if let Some(r) = self.rooms.get_mut(lb) {
+            r.used.add(need);
+        }
+    }
+}
+
+/// Rules across every listener of an ALB and target groups forwarding from it.
+fn used(observed: &Snapshot, lb: &str) -> Usage {
+    Usage {
+        rules: observed
+            .rules_per_load_balancer
+            .get(lb)
+            .copied()
+            .unwrap_or(0),
+        groups: observed
+            .target_groups
+            .iter()
+            .filter(|g| g.load_balancer_arns.iter().any(|a| a == lb))
+            .count(),
+    }
+}

@@ -1,0 +1,192 @@
+//! ALB pools on the in-memory AWS: a listener name given several times spreads services
+//! over its ALBs by capacity, keeps them where they are, and moves a draining ALB's
+//! services with the served-traffic check after every write, cached DNS answers included.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use ecs_ingress::config::Config;
+use ecs_ingress::runtime::Controller;
+use ecs_ingress::status::ServiceState;
+use ecs_ingress::testing::{Estate, listener_name};
+
+const INTERVAL: Duration = Duration::from_secs(30);
+
+fn host(i: usize) -> String {
+    format!("s{i}.in.example.com")
+}
+
+/// Adds service `s{i}` routed by `s{i}.in.example.com`, expected to be served from now on.
+fn add(estate: &Estate, i: usize) -> String {
+    let arn = estate.add_service(
+        &format!("s{i}"),
+        &[
+            ("alb.host", &host(i)),
+            ("alb.healthcheck.interval", "5"),
+            ("alb.healthcheck.timeout", "4"),
+            ("alb.healthcheck.healthy-threshold", "2"),
+        ],
+        &[],
+    );
+    estate.expect_served(&host(i), &arn);
+    arn
+}
+
+/// The pool of every ALB of the estate, each holding at most `groups` target groups.
+fn pool(estate: &Estate, groups: usize) -> Config {
+    let mut config = estate.pool_config();
+    config.pools.max_target_groups_per_alb = Some(groups);
+    config
+}
+
+/// Which ALB (by estate index) routes each service, from its owned rules.
+fn placement(estate: &Estate) -> BTreeMap<String, usize> {
+    let index: BTreeMap<String, usize> = (0..estate.listeners.len())
+        .map(|i| (estate.listeners[&listener_name(i)].clone(), i))
+        .collect();
+    estate
+        .owned_rules()
+        .iter()
+        .filter_map(|r| {
+            let service = r.tags.get("ecs-ingress/service")?;
+            let name = service.rsplit('/').next()?.to_string();
+            Some((name, *index.get(&r.listener_arn)?))
+        })
+        .collect()
+}
+
+fn count_on(placement: &BTreeMap<String, usize>, alb: usize) -> usize {
+    placement.values().filter(|&&a| a == alb).count()
+}
+
+async fn converge(estate: &Estate, controller: &Controller) {
+    estate.converge(controller, 40).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pool_fills_by_free_room_and_reports_quota_only_when_every_alb_is_full() {
+    let estate = Estate::new(2);
+    // Each ALB's default action forwards to a group of its own: room for three more.
+    let controller = estate.controller_with(pool(&estate, 4));
+    for i in 0..6 {
+        add(&estate, i);
+    }
+    converge(&estate, &controller).await;
+    let placed = placement(&estate);
+    assert_eq!(placed.len(), 6, "{placed:?}");
+    assert_eq!(
+        (count_on(&placed, 0), count_on(&placed, 1)),
+        (3, 3),
+        "{placed:?}"
+    );
+    // Oldest first, to the ALB with the most room, ties in pool order.
+    assert_eq!(placed["s0"], 0);
+    assert_eq!(placed["s1"], 1);
+    estate.assert_traffic_served("six services on two ALBs of three groups");
+
+    let extra = estate.add_service("s6", &[("alb.host", &host(6))], &[]);
+    let report = controller.pass(true).await;
+    let status = report
+        .plan
+        .services
+        .iter()
+        .find(|s| s.service_arn == extra)
+        .expect("status");
+    assert_eq!(status.state, ServiceState::Quota, "{status:?}");
+    assert!(
+        status.problems[0]
+            .reason
+            .contains("every load balancer of pool `default` is full"),
+        "{:?}",
+        status.problems
+    );
+    estate.assert_traffic_served("a seventh service waits");
+}
+
+#[tokio::test(start_paused = true)]
+async fn placements_are_sticky_when_services_come_and_go() {
+    let estate = Estate::new(3);
+    let controller = estate.controller_with(pool(&estate, 10));
+    for i in 0..6 {
+        add(&estate, i);
+    }
+    converge(&estate, &controller).await;
+    let before = placement(&estate);
+
+    // One goes, two come: nobody else moves, and the newcomers fill the emptiest ALB.
+    estate.fake.release_served(&host(1));
+    estate.edit_task_definition_tags("s1", |t| {
+        t.remove("alb.host");
+    });
+    add(&estate, 6);
+    add(&estate, 7);
+    converge(&estate, &controller).await;
+    let after = placement(&estate);
+    for (service, alb) in &before {
+        if service != "s1" {
+            assert_eq!(after.get(service), Some(alb), "{service} moved: {after:?}");
+        }
+    }
+    assert!(!after.contains_key("s1"), "{after:?}");
+    assert_eq!(after.len(), 7);
+    // A second controller (or a restart) computes the same placement: nothing to write.
+    let writes = estate.fake.writes();
+    let other = estate.controller_with(pool(&estate, 10));
+    other.pass(true).await;
+    assert_eq!(
+        estate.fake.writes(),
+        writes,
+        "a fresh controller changed something"
+    );
+    estate.assert_traffic_served("services came and went");
+}
+
+#[tokio::test(start_paused = true)]
+async fn draining_an_alb_moves_only_its_services_without_dropping_a_request() {
+    let estate = Estate::new(3);
+    let controller = estate.controller_with(pool(&estate, 10));
+    for i in 0..6 {
+        add(&estate, i);
+    }
+    converge(&estate, &controller).await;
+    let before = placement(&estate);
+    let drained = before["s2"];
+    let leaving: Vec<&String> = before
+        .iter()
+        .filter(|&(_, &a)| a == drained)
+        .map(|(s, _)| s)
+        .collect();
+    assert!(!leaving.is_empty());
+
+    let mut config = pool(&estate, 10);
+    config
+        .pools
+        .draining
+        .insert(estate.listeners[&listener_name(drained)].clone());
+    let draining = estate.controller_with(config);
+    let writes = estate.fake.writes();
+    converge(&estate, &draining).await;
+    let after = placement(&estate);
+    assert_eq!(count_on(&after, drained), 0, "{after:?}");
+    for (service, alb) in &before {
+        if *alb != drained {
+            assert_eq!(after.get(service), Some(alb), "{service} moved: {after:?}");
+        }
+    }
+    let per_service = (estate.fake.writes() - writes) as f64 / leaving.len() as f64;
+    eprintln!(
+        "moved {} services, {per_service:.1} writes each",
+        leaving.len()
+    );
+    // Nothing of the old ALB is left behind: each service has one group, attached.
+    let groups = estate
+        .fake
+        .world()
+        .target_groups
+        .values()
+        .filter(|g| g.tags.contains_key("ecs-ingress/owner"))
+        .count();
+    assert_eq!(groups, 6);
+    estate.assert_traffic_served("drain of one ALB of three");
+    let _ = INTERVAL;
+}

@@ -190,3 +190,86 @@ async fn draining_an_alb_moves_only_its_services_without_dropping_a_request() {
     estate.assert_traffic_served("drain of one ALB of three");
     let _ = INTERVAL;
 }
+
+/// A pool of three ALBs with six services converged, and the configuration that drains the
+/// ALB service `s2` is on (with `drain` as the DNS drain).
+async fn drain_estate(drain: Option<Duration>) -> (Estate, Config) {
+    let estate = Estate::new(3);
+    let controller = estate.controller_with(pool(&estate, 10));
+    for i in 0..6 {
+        add(&estate, i);
+    }
+    converge(&estate, &controller).await;
+    let drained = placement(&estate)["s2"];
+    let mut config = pool(&estate, 10);
+    config
+        .pools
+        .draining
+        .insert(estate.listeners[&listener_name(drained)].clone());
+    config.pools.dns_drain = drain;
+    (estate, config)
+}
+
+/// Runs a fresh process (observe, plan, apply) that dies after its `k`-th write.
+async fn die_after(estate: &Estate, config: &Config, k: usize) {
+    let plan_config = ecs_ingress::plan::PlanConfig::from_config(config);
+    let aws = estate.fake.aws();
+    let mut cache = ecs_ingress::observe::Cache::default();
+    let start = estate.fake.writes();
+    for _ in 0..30 {
+        if estate.fake.writes() >= start + k {
+            return;
+        }
+        let mut observed =
+            ecs_ingress::observe::observe(&aws, config, &plan_config.ownership, &mut cache).await;
+        let intents = ecs_ingress::runtime::intents(config, &observed);
+        let planned =
+            ecs_ingress::runtime::plan_pass(&aws, &plan_config, &mut observed, &intents).await;
+        let before = estate.fake.writes();
+        let stop = || estate.fake.writes() >= start + k;
+        ecs_ingress::apply::apply(&aws, &planned, &estate.metrics, &stop).await;
+        if estate.fake.writes() == before {
+            tokio::time::sleep(INTERVAL).await;
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_move_killed_after_any_write_is_finished_by_a_fresh_process() {
+    let (estate, config) = drain_estate(None).await;
+    let before = estate.fake.writes();
+    converge(&estate, &estate.controller_with(config)).await;
+    let writes = estate.fake.writes() - before;
+    assert!(writes >= 8, "the drain takes {writes} writes");
+
+    for k in 0..writes {
+        let (estate, config) = drain_estate(None).await;
+        die_after(&estate, &config, k).await;
+        converge(&estate, &estate.controller_with(config)).await;
+        let after = placement(&estate);
+        assert_eq!(after.len(), 6, "kill after write {k}: {after:?}");
+        let groups = estate
+            .fake
+            .world()
+            .target_groups
+            .values()
+            .filter(|g| g.tags.contains_key("ecs-ingress/owner"))
+            .count();
+        assert_eq!(groups, 6, "kill after write {k}");
+        estate.assert_traffic_served(&format!("kill after write {k}"));
+    }
+    eprintln!("drain killed after each of {writes} writes: served throughout, finished");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_oracle_catches_a_move_that_does_not_wait_for_cached_answers() {
+    // With no DNS drain the old rules go in the pass after the switch, while resolvers
+    // still hold the old answer for up to 60 s: the check must see that.
+    let (estate, config) = drain_estate(Some(Duration::ZERO)).await;
+    converge(&estate, &estate.controller_with(config)).await;
+    let (violations, _) = estate.fake.traffic_report();
+    assert!(
+        violations.iter().any(|v| v.contains("cached answer")),
+        "{violations:#?}"
+    );
+}

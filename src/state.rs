@@ -376,3 +376,50 @@ pub struct CloudMapServiceSpec {
     pub description: String,
     pub tags: Tags,
 }
+
+/// Settings of an ALB that a clone copies (`CreateLoadBalancer` + its attributes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancerSettings {
+    /// `internal` or `internet-facing`.
+    pub scheme: String,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    /// `ipv4`, `dualstack`, `dualstack-without-public-ipv4`.
+    pub ip_address_type: String,
+    /// DescribeLoadBalancerAttributes, every key as AWS returns it.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A listener's settings that a clone copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerSettings {
+    pub port: i32,
+    /// `HTTP` or `HTTPS`.
+    pub protocol: String,
+    pub default_actions: Vec<DefaultAction>,
+    /// Certificate ARNs (HTTPS): the default one first.
+    pub certificates: Vec<String>,
+    pub ssl_policy: Option<String>,
+}
+
+/// A listener default action that can be copied to another ALB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DefaultAction {
+    FixedResponse {
+        status_code: String,
+        content_type: Option<String>,
+        message_body: Option<String>,
+    },
+    Redirect {
+        protocol: Option<String>,
+        port: Option<String>,
+        host: Option<String>,
+        path: Option<String>,
+        query: Option<String>,
+        status_code: String,
+    },
+    /// A forward to a target group: a target group belongs to one ALB, so it cannot be copied.
+    Forward { target_group_arns: Vec<String> },
+    /// Anything else (authenticate-oidc, ...), by its type name.
+    Other { kind: String },
+}

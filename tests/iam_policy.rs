@@ -21,7 +21,7 @@ const ADAPTERS: &[(&str, &str)] = &[
 const IMPLIED: &[(&str, &str)] = &[
     (
         "elasticloadbalancing:AddTags",
-        "CreateTargetGroup and CreateRule pass tags",
+        "CreateTargetGroup, CreateRule, CreateLoadBalancer and CreateListener pass tags",
     ),
     ("servicediscovery:TagResource", "CreateService passes tags"),
     (
@@ -40,6 +40,8 @@ const OWNER_RESOURCE_TAG: &str = "aws:ResourceTag/ecs-ingress/owner";
 const CREATES: &[&str] = &[
     "elasticloadbalancing:CreateTargetGroup",
     "elasticloadbalancing:CreateRule",
+    "elasticloadbalancing:CreateLoadBalancer",
+    "elasticloadbalancing:CreateListener",
     "elasticloadbalancing:AddTags",
     "servicediscovery:CreateService",
     "servicediscovery:TagResource",
@@ -55,6 +57,9 @@ const OWNED_CHANGES: &[&str] = &[
     "elasticloadbalancing:ModifyRule",
     "elasticloadbalancing:SetRulePriorities",
     "elasticloadbalancing:DeleteRule",
+    "elasticloadbalancing:ModifyLoadBalancerAttributes",
+    "elasticloadbalancing:DeleteLoadBalancer",
+    "elasticloadbalancing:AddListenerCertificates",
     "servicediscovery:DeleteService",
 ];
 
@@ -379,7 +384,12 @@ fn writes_are_limited_to_owned_resources_and_watched_clusters() {
             if action == "elasticloadbalancing:AddTags" {
                 assert_eq!(
                     condition["elasticloadbalancing:CreateAction"],
-                    serde_json::json!(["CreateTargetGroup", "CreateRule"]),
+                    serde_json::json!([
+                        "CreateTargetGroup",
+                        "CreateRule",
+                        "CreateLoadBalancer",
+                        "CreateListener"
+                    ]),
                     "{sid}: AddTags only as part of a create"
                 );
             }

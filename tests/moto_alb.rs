@@ -435,3 +435,189 @@ async fn a_wrong_listener_or_zone_is_one_clear_line() {
         }
     }
 }
+
+/// A hand-made HTTPS listener on the seed's ALB (fixed 404, two ACM certificates) and a
+/// hand-tuned idle timeout: what a pool's first ALB may look like. Returns the listener ARN
+/// and the certificates, the default one first.
+fn https_listener_on_the_seed(moto: &Moto, seed: &support::Seed) -> (String, Vec<String>) {
+    let made = moto.boto3(
+        r#"
+acm, elb = client("acm"), client("elbv2")
+certs = [acm.request_certificate(DomainName=d)["CertificateArn"] for d in ("a.in.example.com", "b.in.example.com")]
+listener = elb.create_listener(
+    LoadBalancerArn=args[0], Protocol="HTTPS", Port=443,
+    Certificates=[{"CertificateArn": certs[0]}],
+    DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404", "ContentType": "text/plain", "MessageBody": "no route"}}],
+)["Listeners"][0]["ListenerArn"]
+elb.add_listener_certificates(ListenerArn=listener, Certificates=[{"CertificateArn": certs[1]}])
+elb.modify_load_balancer_attributes(LoadBalancerArn=args[0], Attributes=[{"Key": "idle_timeout.timeout_seconds", "Value": "120"}])
+print(json.dumps({"listener": listener, "certificates": certs}))
+"#,
+        &[&seed.load_balancer_arn],
+    );
+    let certificates = made["certificates"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    (
+        made["listener"].as_str().unwrap_or_default().to_string(),
+        certificates,
+    )
+}
+
+/// boto3's view of one ALB and one of its listeners.
+fn boto3_view(moto: &Moto, alb: &str, listener: &str) -> serde_json::Value {
+    moto.boto3(
+        r#"
+elb = client("elbv2")
+lb = elb.describe_load_balancers(LoadBalancerArns=[args[0]])["LoadBalancers"][0]
+attrs = {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(LoadBalancerArn=args[0])["Attributes"]}
+l = elb.describe_listeners(ListenerArns=[args[1]])["Listeners"][0]
+certs = elb.describe_listener_certificates(ListenerArn=args[1])["Certificates"]
+tags = {d["ResourceArn"]: {t["Key"]: t["Value"] for t in d["Tags"]} for d in elb.describe_tags(ResourceArns=args)["TagDescriptions"]}
+print(json.dumps({
+    "scheme": lb["Scheme"],
+    "subnets": sorted(z["SubnetId"] for z in lb["AvailabilityZones"]),
+    "security_groups": sorted(lb["SecurityGroups"]),
+    "ip_address_type": lb["IpAddressType"],
+    "attributes": attrs,
+    "port": l["Port"],
+    "protocol": l["Protocol"],
+    "ssl_policy": l.get("SslPolicy"),
+    "default_actions": [{"type": a["Type"], "fixed": a.get("FixedResponseConfig")} for a in l["DefaultActions"]],
+    "default_certificate": [c["CertificateArn"] for c in certs if c.get("IsDefault")],
+    "certificates": sorted(c["CertificateArn"] for c in certs),
+    "alb_tags": tags.get(args[0], {}),
+    "listener_tags": tags.get(args[1], {}),
+}))
+"#,
+        &[alb, listener],
+    )
+}
+
+/// The real adapter clones the seed's ALB and a listener of it, tagged, and deletes the
+/// clone. moto is lenient where the fake is not (a duplicate listener port, the ALB quota,
+/// ModifyLoadBalancerAttributes keys): those refusals are tested on the fake.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alb_and_its_listener_are_cloned_tagged_and_deleted() {
+    use ecs_ingress::aws::UNCOPYABLE_DEFAULT_ACTION;
+    use ecs_ingress::state::DefaultAction;
+
+    let moto = Moto::start();
+    let seed = moto.seed();
+    let (https, certificates) = https_listener_on_the_seed(&moto, &seed);
+    let aws = ecs_ingress::aws::clients::real_aws(
+        &moto.sdk().await,
+        std::sync::Arc::new(ecs_ingress::telemetry::Metrics::new()),
+        100,
+    );
+    let elb = aws.elb;
+
+    let settings = elb
+        .describe_load_balancer_settings(&seed.load_balancer_arn)
+        .await
+        .expect("seed ALB settings");
+    assert_eq!(settings.scheme, "internal");
+    assert_eq!(settings.subnets.len(), 2);
+    assert_eq!(settings.security_groups.len(), 1);
+    assert_eq!(settings.ip_address_type, "ipv4");
+    assert_eq!(
+        settings.attributes.get("idle_timeout.timeout_seconds"),
+        Some(&"120".to_string())
+    );
+    // The seed's listener forwards to a target group of the seed's ALB: not copyable.
+    let seed_listener = elb
+        .describe_listener_settings(&seed.listener_arn)
+        .await
+        .expect("seed listener settings");
+    assert_eq!(
+        seed_listener.default_actions,
+        vec![DefaultAction::Forward {
+            target_group_arns: vec![seed.invalid_target_group_arn.clone()]
+        }]
+    );
+    let listener_settings = elb
+        .describe_listener_settings(&https)
+        .await
+        .expect("HTTPS listener settings");
+    assert_eq!(listener_settings.port, 443);
+    assert_eq!(listener_settings.protocol, "HTTPS");
+    assert_eq!(listener_settings.certificates, certificates);
+    assert!(listener_settings.ssl_policy.is_some());
+
+    let owner = ecs_ingress::fake::tags(&[
+        ("ecs-ingress/owner", "test"),
+        ("ecs-ingress/pool", "internal"),
+    ]);
+    let clone = elb
+        .create_load_balancer("pool-internal-2", &settings, &owner)
+        .await
+        .expect("clone");
+    let e = elb
+        .create_listener(&clone.arn, &seed_listener, &owner)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code.as_deref(), Some(UNCOPYABLE_DEFAULT_ACTION), "{e}");
+    let listener = elb
+        .create_listener(&clone.arn, &listener_settings, &owner)
+        .await
+        .expect("cloned listener");
+
+    let source = boto3_view(&moto, &seed.load_balancer_arn, &https);
+    let copy = boto3_view(&moto, &clone.arn, &listener.arn);
+    for same in [
+        "scheme",
+        "subnets",
+        "security_groups",
+        "ip_address_type",
+        "attributes",
+        "port",
+        "protocol",
+        "ssl_policy",
+        "default_actions",
+        "default_certificate",
+        "certificates",
+    ] {
+        assert_eq!(copy[same], source[same], "{same}");
+    }
+    let owner_json =
+        serde_json::json!({"ecs-ingress/owner": "test", "ecs-ingress/pool": "internal"});
+    assert_eq!(copy["alb_tags"], owner_json);
+    assert_eq!(copy["listener_tags"], owner_json);
+    let all: Vec<String> = elb
+        .describe_all_load_balancers()
+        .await
+        .expect("all ALBs")
+        .into_iter()
+        .map(|l| l.arn)
+        .collect();
+    assert!(
+        all.contains(&clone.arn) && all.contains(&seed.load_balancer_arn),
+        "{all:?}"
+    );
+
+    elb.delete_load_balancer(&clone.arn).await.expect("deleted");
+    let after = moto.boto3(
+        r#"
+elb = client("elbv2")
+arns = [lb["LoadBalancerArn"] for lb in elb.describe_load_balancers()["LoadBalancers"]]
+try:
+    elb.describe_listeners(ListenerArns=[args[0]])
+    listener_gone = False
+except elb.exceptions.ListenerNotFoundException:
+    listener_gone = True
+print(json.dumps({"albs": arns, "listener_gone": listener_gone}))
+"#,
+        &[&listener.arn],
+    );
+    assert_eq!(
+        after["albs"],
+        serde_json::json!([seed.load_balancer_arn]),
+        "only the seed's ALB is left"
+    );
+    assert_eq!(after["listener_gone"], true, "its listener went with it");
+}

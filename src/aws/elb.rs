@@ -3,22 +3,26 @@
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, HostHeaderConditionConfig, Matcher,
-    PathPatternConditionConfig, ProtocolEnum, RuleCondition, RulePriorityPair, Tag,
-    TargetDescription, TargetGroupAttribute, TargetGroupTuple, TargetHealthStateEnum,
-    TargetTypeEnum,
+    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, ForwardActionConfig,
+    HostHeaderConditionConfig, IpAddressType, LoadBalancerAttribute, LoadBalancerSchemeEnum,
+    LoadBalancerTypeEnum, Matcher, PathPatternConditionConfig, ProtocolEnum, RedirectActionConfig,
+    RedirectActionStatusCodeEnum, RuleCondition, RulePriorityPair, Tag, TargetDescription,
+    TargetGroupAttribute, TargetGroupTuple, TargetHealthStateEnum, TargetTypeEnum,
 };
 
 use super::call::{CallContext, send};
 use super::{AwsError, ElbApi, ErrorKind};
 use crate::state::{
-    HealthCheck, Listener, LoadBalancer, ProtocolVersion, Rule, RuleSpec, Tags, Target,
-    TargetGroup, TargetGroupAttributes, TargetGroupSpec, TargetHealth, TargetHealthState,
+    DefaultAction, HealthCheck, Listener, ListenerSettings, LoadBalancer, LoadBalancerSettings,
+    ProtocolVersion, Rule, RuleSpec, Tags, Target, TargetGroup, TargetGroupAttributes,
+    TargetGroupSpec, TargetHealth, TargetHealthState,
 };
 
 const SERVICE: &str = "elbv2";
 /// The largest page ELBv2 Describe* calls accept.
 const PAGE_SIZE: i32 = 400;
+/// ModifyLoadBalancerAttributes takes at most this many attributes per call.
+const ATTRIBUTES_PER_CALL: usize = 20;
 
 pub struct ElbAdapter {
     client: Client,
@@ -91,6 +95,156 @@ fn forward_staged(target_group_arn: &str, staged: &str) -> Action {
                 .build(),
         )
         .build()
+}
+
+fn load_balancer(l: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer) -> LoadBalancer {
+    LoadBalancer {
+        arn: l.load_balancer_arn().unwrap_or_default().to_string(),
+        name: l.load_balancer_name().unwrap_or_default().to_string(),
+        vpc_id: l.vpc_id().unwrap_or_default().to_string(),
+        dns_name: l.dns_name().unwrap_or_default().to_string(),
+        canonical_hosted_zone_id: l.canonical_hosted_zone_id().unwrap_or_default().to_string(),
+        ip_address_type: l
+            .ip_address_type()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_else(|| "ipv4".into()),
+    }
+}
+
+fn listener(l: &aws_sdk_elasticloadbalancingv2::types::Listener) -> Listener {
+    Listener {
+        arn: l.listener_arn().unwrap_or_default().to_string(),
+        load_balancer_arn: l.load_balancer_arn().unwrap_or_default().to_string(),
+        port: l.port(),
+        protocol: l.protocol().map(|p| p.as_str().to_string()),
+    }
+}
+
+/// A listener default action as [`DefaultAction`]: the copyable kinds with their settings,
+/// forwards with their target groups (either form), anything else by its type name.
+fn default_action(a: &Action) -> DefaultAction {
+    match a.r#type() {
+        Some(ActionTypeEnum::FixedResponse) => {
+            let c = a.fixed_response_config();
+            DefaultAction::FixedResponse {
+                status_code: c
+                    .and_then(|c| c.status_code())
+                    .unwrap_or_default()
+                    .to_string(),
+                content_type: c.and_then(|c| c.content_type()).map(str::to_string),
+                message_body: c.and_then(|c| c.message_body()).map(str::to_string),
+            }
+        }
+        Some(ActionTypeEnum::Redirect) => {
+            let c = a.redirect_config();
+            let text =
+                |f: fn(&RedirectActionConfig) -> Option<&str>| c.and_then(f).map(str::to_string);
+            DefaultAction::Redirect {
+                protocol: text(RedirectActionConfig::protocol),
+                port: text(RedirectActionConfig::port),
+                host: text(RedirectActionConfig::host),
+                path: text(RedirectActionConfig::path),
+                query: text(RedirectActionConfig::query),
+                status_code: c
+                    .and_then(|c| c.status_code())
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+            }
+        }
+        Some(ActionTypeEnum::Forward) => {
+            let mut target_group_arns: Vec<String> = a
+                .forward_config()
+                .map(|c| {
+                    c.target_groups()
+                        .iter()
+                        .filter_map(|t| t.target_group_arn().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if target_group_arns.is_empty() {
+                target_group_arns.extend(a.target_group_arn().map(str::to_string));
+            }
+            DefaultAction::Forward { target_group_arns }
+        }
+        other => DefaultAction::Other {
+            kind: other
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_else(|| "unknown".into()),
+        },
+    }
+}
+
+/// The SDK form of a copyable default action; `None` for forwards and other kinds, which
+/// [`super::uncopyable_default_action`] refuses before this is asked.
+fn sdk_default_action(a: &DefaultAction, order: i32) -> Option<Action> {
+    let action = match a {
+        DefaultAction::FixedResponse {
+            status_code,
+            content_type,
+            message_body,
+        } => Action::builder()
+            .r#type(ActionTypeEnum::FixedResponse)
+            .fixed_response_config(
+                FixedResponseActionConfig::builder()
+                    .status_code(status_code)
+                    .set_content_type(content_type.clone())
+                    .set_message_body(message_body.clone())
+                    .build(),
+            ),
+        DefaultAction::Redirect {
+            protocol,
+            port,
+            host,
+            path,
+            query,
+            status_code,
+        } => Action::builder()
+            .r#type(ActionTypeEnum::Redirect)
+            .redirect_config(
+                RedirectActionConfig::builder()
+                    .set_protocol(protocol.clone())
+                    .set_port(port.clone())
+                    .set_host(host.clone())
+                    .set_path(path.clone())
+                    .set_query(query.clone())
+                    .status_code(RedirectActionStatusCodeEnum::from(status_code.as_str()))
+                    .build(),
+            ),
+        DefaultAction::Forward { .. } | DefaultAction::Other { .. } => return None,
+    };
+    Some(action.order(order).build())
+}
+
+/// The attributes of `wanted` whose value differs from `current` (a new ALB's defaults).
+fn changed_attributes(
+    wanted: &std::collections::BTreeMap<String, String>,
+    current: &std::collections::BTreeMap<String, String>,
+) -> Vec<LoadBalancerAttribute> {
+    wanted
+        .iter()
+        .filter(|(k, v)| current.get(*k) != Some(*v))
+        .map(|(k, v)| LoadBalancerAttribute::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn certificate(arn: &str) -> Certificate {
+    Certificate::builder().certificate_arn(arn).build()
+}
+
+/// Default actions in the order AWS performs them (`Order`; AWS lists them in any order).
+fn sorted_actions(actions: &[Action]) -> Vec<&Action> {
+    let mut sorted: Vec<&Action> = actions.iter().collect();
+    sorted.sort_by_key(|a| a.order().unwrap_or(i32::MAX));
+    sorted
+}
+
+fn missing(operation: &'static str, what: &str) -> AwsError {
+    AwsError::new(
+        SERVICE,
+        operation,
+        ErrorKind::Other,
+        format!("answer holds no {what}"),
+    )
 }
 
 fn health_state(s: Option<&TargetHealthStateEnum>) -> TargetHealthState {
@@ -246,16 +400,7 @@ impl ElbApi for ElbAdapter {
                 .describe_listeners()
                 .set_listener_arns(Some(arns.to_vec()))
         )?;
-        Ok(out
-            .listeners()
-            .iter()
-            .map(|l| Listener {
-                arn: l.listener_arn().unwrap_or_default().to_string(),
-                load_balancer_arn: l.load_balancer_arn().unwrap_or_default().to_string(),
-                port: l.port(),
-                protocol: l.protocol().map(|p| p.as_str().to_string()),
-            })
-            .collect())
+        Ok(out.listeners().iter().map(listener).collect())
     }
 
     async fn describe_load_balancer_listeners(
@@ -274,12 +419,7 @@ impl ElbApi for ElbAdapter {
                     .page_size(PAGE_SIZE)
                     .set_marker(marker.clone())
             )?;
-            out.extend(page.listeners().iter().map(|l| Listener {
-                arn: l.listener_arn().unwrap_or_default().to_string(),
-                load_balancer_arn: l.load_balancer_arn().unwrap_or_default().to_string(),
-                port: l.port(),
-                protocol: l.protocol().map(|p| p.as_str().to_string()),
-            }));
+            out.extend(page.listeners().iter().map(listener));
             match page.next_marker() {
                 Some(m) if !m.is_empty() && marker.as_deref() != Some(m) => {
                     marker = Some(m.to_string())
@@ -329,24 +469,7 @@ impl ElbApi for ElbAdapter {
                 .describe_load_balancers()
                 .set_load_balancer_arns(Some(arns.to_vec()))
         )?;
-        Ok(out
-            .load_balancers()
-            .iter()
-            .map(|l| LoadBalancer {
-                arn: l.load_balancer_arn().unwrap_or_default().to_string(),
-                name: l.load_balancer_name().unwrap_or_default().to_string(),
-                vpc_id: l.vpc_id().unwrap_or_default().to_string(),
-                dns_name: l.dns_name().unwrap_or_default().to_string(),
-                canonical_hosted_zone_id: l
-                    .canonical_hosted_zone_id()
-                    .unwrap_or_default()
-                    .to_string(),
-                ip_address_type: l
-                    .ip_address_type()
-                    .map(|t| t.as_str().to_string())
-                    .unwrap_or_else(|| "ipv4".into()),
-            })
-            .collect())
+        Ok(out.load_balancers().iter().map(load_balancer).collect())
     }
 
     async fn describe_rules(&self, listener_arn: &str) -> Result<Vec<Rule>, AwsError> {
@@ -671,5 +794,272 @@ impl ElbApi for ElbAdapter {
                 .set_targets(Some(targets))
         )?;
         Ok(())
+    }
+
+    async fn describe_all_load_balancers(&self) -> Result<Vec<LoadBalancer>, AwsError> {
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = send!(
+                self,
+                "DescribeLoadBalancers",
+                self.client
+                    .describe_load_balancers()
+                    .page_size(PAGE_SIZE)
+                    .set_marker(marker.clone())
+            )?;
+            // Network and gateway load balancers have quotas of their own.
+            out.extend(
+                page.load_balancers()
+                    .iter()
+                    .filter(|l| l.r#type() == Some(&LoadBalancerTypeEnum::Application))
+                    .map(load_balancer),
+            );
+            match page.next_marker() {
+                Some(m) if !m.is_empty() && marker.as_deref() != Some(m) => {
+                    marker = Some(m.to_string())
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn describe_load_balancer_settings(
+        &self,
+        arn: &str,
+    ) -> Result<LoadBalancerSettings, AwsError> {
+        let described = send!(
+            self,
+            "DescribeLoadBalancers",
+            self.client
+                .describe_load_balancers()
+                .load_balancer_arns(arn)
+        )?;
+        let lb = described
+            .load_balancers()
+            .first()
+            .ok_or_else(|| missing("DescribeLoadBalancers", "load balancer"))?;
+        let attributes = self.load_balancer_attributes(arn).await?;
+        Ok(LoadBalancerSettings {
+            scheme: lb
+                .scheme()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            subnets: lb
+                .availability_zones()
+                .iter()
+                .filter_map(|z| z.subnet_id().map(str::to_string))
+                .collect(),
+            security_groups: lb.security_groups().to_vec(),
+            ip_address_type: lb
+                .ip_address_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_else(|| "ipv4".into()),
+            attributes,
+        })
+    }
+
+    async fn describe_listener_settings(
+        &self,
+        listener_arn: &str,
+    ) -> Result<ListenerSettings, AwsError> {
+        let described = send!(
+            self,
+            "DescribeListeners",
+            self.client.describe_listeners().listener_arns(listener_arn)
+        )?;
+        let l = described
+            .listeners()
+            .first()
+            .ok_or_else(|| missing("DescribeListeners", "listener"))?;
+        let protocol = l.protocol().map(|p| p.as_str().to_string());
+        // DescribeListeners names only the default certificate; the others are listed by
+        // DescribeListenerCertificates, which HTTP listeners have none of.
+        let certificates = if protocol.as_deref() == Some("HTTPS") {
+            self.listener_certificates(listener_arn).await?
+        } else {
+            Vec::new()
+        };
+        Ok(ListenerSettings {
+            port: l
+                .port()
+                .ok_or_else(|| missing("DescribeListeners", "listener port"))?,
+            protocol: protocol.ok_or_else(|| missing("DescribeListeners", "listener protocol"))?,
+            default_actions: sorted_actions(l.default_actions())
+                .into_iter()
+                .map(default_action)
+                .collect(),
+            certificates,
+            ssl_policy: l.ssl_policy().map(str::to_string),
+        })
+    }
+
+    async fn create_load_balancer(
+        &self,
+        name: &str,
+        settings: &LoadBalancerSettings,
+        tags: &Tags,
+    ) -> Result<LoadBalancer, AwsError> {
+        let created = send!(
+            self,
+            "CreateLoadBalancer",
+            self.client
+                .create_load_balancer()
+                .name(name)
+                .r#type(LoadBalancerTypeEnum::Application)
+                .scheme(LoadBalancerSchemeEnum::from(settings.scheme.as_str()))
+                .set_subnets(Some(settings.subnets.clone()))
+                .set_security_groups(Some(settings.security_groups.clone()))
+                .ip_address_type(IpAddressType::from(settings.ip_address_type.as_str()))
+                .set_tags(Some(sdk_tags(tags)))
+        )?;
+        let lb = created
+            .load_balancers()
+            .first()
+            .map(load_balancer)
+            .ok_or_else(|| missing("CreateLoadBalancer", "load balancer"))?;
+        // A new ALB's defaults are read, not assumed: AWS adds attributes over time.
+        let defaults = self.load_balancer_attributes(&lb.arn).await?;
+        let changed = changed_attributes(&settings.attributes, &defaults);
+        for chunk in changed.chunks(ATTRIBUTES_PER_CALL) {
+            send!(
+                self,
+                "ModifyLoadBalancerAttributes",
+                self.client
+                    .modify_load_balancer_attributes()
+                    .load_balancer_arn(&lb.arn)
+                    .set_attributes(Some(chunk.to_vec()))
+            )?;
+        }
+        Ok(lb)
+    }
+
+    async fn create_listener(
+        &self,
+        load_balancer_arn: &str,
+        settings: &ListenerSettings,
+        tags: &Tags,
+    ) -> Result<Listener, AwsError> {
+        if let Some(refused) = super::uncopyable_default_action(SERVICE, settings) {
+            return Err(refused);
+        }
+        let actions: Vec<Action> = settings
+            .default_actions
+            .iter()
+            .zip(1..)
+            .filter_map(|(a, order)| sdk_default_action(a, order))
+            .collect();
+        // CreateListener takes exactly one certificate, the default; the others are added
+        // to the new listener after.
+        let (default_certificate, more_certificates) = match settings.certificates.split_first() {
+            Some((first, rest)) => (Some(first), rest),
+            None => (None, &[][..]),
+        };
+        let created = send!(
+            self,
+            "CreateListener",
+            self.client
+                .create_listener()
+                .load_balancer_arn(load_balancer_arn)
+                .port(settings.port)
+                .protocol(ProtocolEnum::from(settings.protocol.as_str()))
+                .set_default_actions(Some(actions))
+                .set_certificates(default_certificate.map(|arn| vec![certificate(arn)]))
+                .set_ssl_policy(settings.ssl_policy.clone())
+                .set_tags(Some(sdk_tags(tags)))
+        )?;
+        let new = created
+            .listeners()
+            .first()
+            .map(listener)
+            .ok_or_else(|| missing("CreateListener", "listener"))?;
+        if !more_certificates.is_empty() {
+            send!(
+                self,
+                "AddListenerCertificates",
+                self.client
+                    .add_listener_certificates()
+                    .listener_arn(&new.arn)
+                    .set_certificates(Some(
+                        more_certificates.iter().map(|a| certificate(a)).collect()
+                    ))
+            )?;
+        }
+        Ok(new)
+    }
+
+    async fn delete_load_balancer(&self, arn: &str) -> Result<(), AwsError> {
+        send!(
+            self,
+            "DeleteLoadBalancer",
+            self.client.delete_load_balancer().load_balancer_arn(arn)
+        )?;
+        Ok(())
+    }
+}
+
+impl ElbAdapter {
+    /// DescribeLoadBalancerAttributes of one ALB, every key as AWS returns it.
+    async fn load_balancer_attributes(
+        &self,
+        arn: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>, AwsError> {
+        let out = send!(
+            self,
+            "DescribeLoadBalancerAttributes",
+            self.client
+                .describe_load_balancer_attributes()
+                .load_balancer_arn(arn)
+        )?;
+        Ok(out
+            .attributes()
+            .iter()
+            .filter_map(|a| {
+                Some((
+                    a.key()?.to_string(),
+                    a.value().unwrap_or_default().to_string(),
+                ))
+            })
+            .collect())
+    }
+
+    /// Every certificate of a listener (all pages), the default one first.
+    async fn listener_certificates(&self, listener_arn: &str) -> Result<Vec<String>, AwsError> {
+        let mut default = Vec::new();
+        let mut others = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = send!(
+                self,
+                "DescribeListenerCertificates",
+                self.client
+                    .describe_listener_certificates()
+                    .listener_arn(listener_arn)
+                    .page_size(PAGE_SIZE)
+                    .set_marker(marker.clone())
+            )?;
+            for c in page.certificates() {
+                let Some(arn) = c.certificate_arn() else {
+                    continue;
+                };
+                if c.is_default() == Some(true) {
+                    default.push(arn.to_string());
+                } else {
+                    others.push(arn.to_string());
+                }
+            }
+            match page.next_marker() {
+                Some(m) if !m.is_empty() && marker.as_deref() != Some(m) => {
+                    marker = Some(m.to_string())
+                }
+                _ => break,
+            }
+        }
+        for arn in others {
+            if !default.contains(&arn) {
+                default.push(arn);
+            }
+        }
+        Ok(default)
     }
 }

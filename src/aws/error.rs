@@ -71,6 +71,9 @@ impl ErrorKind {
             | "TooManyActions"
             | "TooManyConditionValues"
             | "TooManyUniqueTargetGroupsPerLoadBalancer"
+            | "TooManyLoadBalancers"
+            | "TooManyListeners"
+            | "TooManyCertificates"
             | "ResourceLimitExceeded" => Self::Quota,
             "AccessDenied"
             | "AccessDeniedException"
@@ -258,6 +261,8 @@ mod tests {
             ("ServiceNotFoundException", ErrorKind::NotFound),
             ("NoSuchHostedZone", ErrorKind::NotFound),
             ("TooManyTargetGroups", ErrorKind::Quota),
+            ("TooManyLoadBalancers", ErrorKind::Quota),
+            ("DuplicateLoadBalancerName", ErrorKind::Duplicate),
             ("ValidationError", ErrorKind::Validation),
             ("AccessDeniedException", ErrorKind::AccessDenied),
             ("ServiceUnavailable", ErrorKind::Unavailable),

@@ -23,9 +23,9 @@ pub use operations::OPERATIONS;
 
 use crate::state::{
     CloudMapInstance, CloudMapNamespace, CloudMapService, CloudMapServiceSpec, EcsService, EcsTask,
-    HealthCheck, HostedZone, Listener, LoadBalancer, LoadBalancerAttachment, RecordChange,
-    RecordSet, Rule, RuleSpec, Tags, Target, TargetGroup, TargetGroupAttributes, TargetGroupSpec,
-    TargetHealth, TaskDefinition,
+    HealthCheck, HostedZone, Listener, ListenerSettings, LoadBalancer, LoadBalancerAttachment,
+    LoadBalancerSettings, RecordChange, RecordSet, Rule, RuleSpec, Tags, Target, TargetGroup,
+    TargetGroupAttributes, TargetGroupSpec, TargetHealth, TaskDefinition,
 };
 
 /// DescribeServices takes at most this many services per call.
@@ -135,6 +135,75 @@ pub trait ElbApi: Send + Sync {
         target_group_arn: &str,
         targets: &[Target],
     ) -> Result<(), AwsError>;
+
+    // ---- ALBs of a pool that grows ----------------------------------------------------
+
+    /// Every load balancer of the account and region (all pages): the account's ALB count
+    /// and the pool's own ALBs.
+    async fn describe_all_load_balancers(&self) -> Result<Vec<LoadBalancer>, AwsError>;
+    /// Scheme, subnets, security groups, IP address type and attributes of one ALB.
+    async fn describe_load_balancer_settings(
+        &self,
+        arn: &str,
+    ) -> Result<LoadBalancerSettings, AwsError>;
+    /// Port, protocol, default actions, certificates (DescribeListenerCertificates for more
+    /// than the default) and SSL policy of one listener.
+    async fn describe_listener_settings(
+        &self,
+        listener_arn: &str,
+    ) -> Result<ListenerSettings, AwsError>;
+    /// CreateLoadBalancer (type application) with `tags`, then ModifyLoadBalancerAttributes
+    /// for the attributes that differ from a new ALB's defaults. Returns the new ALB.
+    ///
+    /// AWS answers a repeated CreateLoadBalancer with the same name and settings with the
+    /// existing ALB, so a call that failed after the create (at the attributes) can be
+    /// repeated as it is.
+    async fn create_load_balancer(
+        &self,
+        name: &str,
+        settings: &LoadBalancerSettings,
+        tags: &Tags,
+    ) -> Result<LoadBalancer, AwsError>;
+    /// CreateListener with `tags`. A `Forward` or `Other` default action is refused before
+    /// any call, with [`UNCOPYABLE_DEFAULT_ACTION`] as the error's code. Returns the listener.
+    async fn create_listener(
+        &self,
+        load_balancer_arn: &str,
+        settings: &ListenerSettings,
+        tags: &Tags,
+    ) -> Result<Listener, AwsError>;
+    /// DeleteLoadBalancer (AWS deletes its listeners and rules with it).
+    async fn delete_load_balancer(&self, arn: &str) -> Result<(), AwsError>;
+}
+
+/// The error code of a CreateListener refused before any call: its default action forwards
+/// to target groups (which belong to one ALB) or is of a kind ecs-ingress does not copy.
+pub const UNCOPYABLE_DEFAULT_ACTION: &str = "UncopyableDefaultAction";
+
+/// The refusal of a listener whose default actions cannot be copied to another ALB, if any.
+pub fn uncopyable_default_action(
+    service: &'static str,
+    settings: &ListenerSettings,
+) -> Option<AwsError> {
+    use crate::state::DefaultAction;
+    let why = settings.default_actions.iter().find_map(|a| match a {
+        DefaultAction::Forward { target_group_arns } => Some(format!(
+            "cannot copy a forward default action to another load balancer: its target groups ({}) belong to one load balancer",
+            target_group_arns.join(", ")
+        )),
+        DefaultAction::Other { kind } => Some(format!(
+            "cannot copy a {kind} default action to another load balancer"
+        )),
+        DefaultAction::FixedResponse { .. } | DefaultAction::Redirect { .. } => None,
+    })?;
+    let mut e = AwsError::new(
+        service,
+        "CreateListener",
+        ErrorKind::Validation,
+        format!("listener on port {}: {why}", settings.port),
+    );
+    e.code = Some(UNCOPYABLE_DEFAULT_ACTION.into());
+    Some(e)
 }
 
 /// The Route 53 calls ecs-ingress makes.

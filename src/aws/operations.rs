@@ -37,6 +37,14 @@ pub const OPERATIONS: &[(&str, &[&str])] = &[
             "DeleteRule",
             "RegisterTargets",
             "DeregisterTargets",
+            // A pool that grows: clone an ALB and its listener, delete it when empty.
+            "DescribeLoadBalancerAttributes",
+            "DescribeListenerCertificates",
+            "CreateLoadBalancer",
+            "ModifyLoadBalancerAttributes",
+            "CreateListener",
+            "AddListenerCertificates",
+            "DeleteLoadBalancer",
         ],
     ),
     (

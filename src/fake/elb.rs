@@ -4,15 +4,18 @@ use async_trait::async_trait;
 
 use super::traffic::FakeTargetState;
 use super::{FakeAws, error};
-use crate::aws::{AwsError, DESCRIBE_TAGS_BATCH, ElbApi};
+use crate::aws::{AwsError, DESCRIBE_TAGS_BATCH, ElbApi, uncopyable_default_action};
 use crate::state::{
-    HealthCheck, Listener, LoadBalancer, Rule, RuleSpec, Tags, Target, TargetGroup,
-    TargetGroupAttributes, TargetGroupSpec, TargetHealth, TargetHealthState,
+    HealthCheck, Listener, ListenerSettings, LoadBalancer, LoadBalancerSettings, Rule, RuleSpec,
+    Tags, Target, TargetGroup, TargetGroupAttributes, TargetGroupSpec, TargetHealth,
+    TargetHealthState,
 };
 
 const ELB: &str = "elbv2";
 /// The page size the real adapter asks for.
 const PAGE: usize = 400;
+/// ModifyLoadBalancerAttributes takes at most this many attributes per call.
+const ATTRIBUTES_PER_CALL: usize = 20;
 
 fn not_found(operation: &'static str, code: &str, arn: &str) -> AwsError {
     error(
@@ -135,6 +138,13 @@ impl ElbApi for FakeAws {
                         Ok((a.clone(), g.tags.clone()))
                     } else if let Some(r) = world.rules.get(a) {
                         Ok((a.clone(), r.tags.clone()))
+                    } else if world.load_balancers.contains_key(a)
+                        || world.listeners.contains_key(a)
+                    {
+                        Ok((
+                            a.clone(),
+                            world.elb_tags.get(a).cloned().unwrap_or_default(),
+                        ))
                     } else {
                         Err(not_found("DescribeTags", "RuleNotFound", a))
                     }
@@ -284,6 +294,127 @@ impl ElbApi for FakeAws {
             world.target_group_mut("DeregisterTargets", target_group_arn)?;
             world.deregister(target_group_arn, targets);
             Ok(())
+        })
+        .await
+    }
+
+    async fn describe_all_load_balancers(&self) -> Result<Vec<LoadBalancer>, AwsError> {
+        let count = self.world().load_balancers.len();
+        self.paged(ELB, "DescribeLoadBalancers", count, PAGE, |world| {
+            Ok(world.load_balancers.values().cloned().collect())
+        })
+        .await
+    }
+
+    async fn describe_load_balancer_settings(
+        &self,
+        arn: &str,
+    ) -> Result<LoadBalancerSettings, AwsError> {
+        self.request(ELB, "DescribeLoadBalancers", |world| {
+            world.load_balancer_settings("DescribeLoadBalancers", arn)?;
+            Ok(())
+        })
+        .await?;
+        self.request(ELB, "DescribeLoadBalancerAttributes", |world| {
+            world
+                .load_balancer_settings("DescribeLoadBalancerAttributes", arn)
+                .cloned()
+        })
+        .await
+    }
+
+    async fn describe_listener_settings(
+        &self,
+        listener_arn: &str,
+    ) -> Result<ListenerSettings, AwsError> {
+        let settings = self
+            .request(ELB, "DescribeListeners", |world| {
+                world
+                    .listener_settings("DescribeListeners", listener_arn)
+                    .cloned()
+            })
+            .await?;
+        if settings.protocol != "HTTPS" {
+            return Ok(settings);
+        }
+        // As the adapter: the certificates beyond the default come from their own call.
+        self.request(ELB, "DescribeListenerCertificates", |world| {
+            world
+                .listener_settings("DescribeListenerCertificates", listener_arn)
+                .cloned()
+        })
+        .await
+    }
+
+    async fn create_load_balancer(
+        &self,
+        name: &str,
+        settings: &LoadBalancerSettings,
+        tags: &Tags,
+    ) -> Result<LoadBalancer, AwsError> {
+        let created = self
+            .request(ELB, "CreateLoadBalancer", |world| {
+                world.create_load_balancer(name, settings, tags)
+            })
+            .await?;
+        let defaults = self
+            .request(ELB, "DescribeLoadBalancerAttributes", |world| {
+                Ok(world
+                    .load_balancer_settings("DescribeLoadBalancerAttributes", &created.arn)?
+                    .attributes
+                    .clone())
+            })
+            .await?;
+        let changed: Vec<(String, String)> = settings
+            .attributes
+            .iter()
+            .filter(|(k, v)| defaults.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for chunk in changed.chunks(ATTRIBUTES_PER_CALL) {
+            let chunk = chunk.iter().cloned().collect();
+            self.request(ELB, "ModifyLoadBalancerAttributes", |world| {
+                world.modify_load_balancer_attributes(&created.arn, &chunk)
+            })
+            .await?;
+        }
+        Ok(created)
+    }
+
+    async fn create_listener(
+        &self,
+        load_balancer_arn: &str,
+        settings: &ListenerSettings,
+        tags: &Tags,
+    ) -> Result<Listener, AwsError> {
+        if let Some(refused) = uncopyable_default_action(ELB, settings) {
+            return Err(refused);
+        }
+        let (first, more) = match settings.certificates.split_first() {
+            Some((first, more)) => (vec![first.clone()], more),
+            None => (vec![], &[][..]),
+        };
+        let with_default_certificate = ListenerSettings {
+            certificates: first,
+            ..settings.clone()
+        };
+        let listener = self
+            .request(ELB, "CreateListener", |world| {
+                world.create_listener(load_balancer_arn, &with_default_certificate, tags)
+            })
+            .await?;
+        if !more.is_empty() {
+            self.request(ELB, "AddListenerCertificates", |world| {
+                world.add_listener_certificates(&listener.arn, more)
+            })
+            .await?;
+        }
+        Ok(listener)
+    }
+
+    async fn delete_load_balancer(&self, arn: &str) -> Result<(), AwsError> {
+        self.request(ELB, "DeleteLoadBalancer", |world| {
+            world.delete_load_balancer(arn)
         })
         .await
     }

@@ -391,4 +391,6 @@ pub fn tags(pairs: &[(&str, &str)]) -> Tags {
 }
 
 #[cfg(test)]
+mod load_balancer_tests;
+#[cfg(test)]
 mod tests;

@@ -35,6 +35,20 @@ impl FakeAws {
                         .values()
                         .map(|g| (g.arn.clone(), g.tags.clone())),
                 ),
+                "elasticloadbalancing:loadbalancer" => {
+                    out.extend(world.load_balancers.keys().map(|a| {
+                        (
+                            a.clone(),
+                            world.elb_tags.get(a).cloned().unwrap_or_default(),
+                        )
+                    }))
+                }
+                "elasticloadbalancing:listener" => out.extend(world.listeners.keys().map(|a| {
+                    (
+                        a.clone(),
+                        world.elb_tags.get(a).cloned().unwrap_or_default(),
+                    )
+                })),
                 "elasticloadbalancing:listener-rule" => out.extend(
                     world
                         .rules

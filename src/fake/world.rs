@@ -6,12 +6,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::error;
 use crate::aws::AwsError;
 use crate::state::{
-    Container, EcsService, EcsTask, HealthCheck, HostedZone, Listener, LoadBalancer,
-    LoadBalancerAttachment, RecordSet, Rule, RuleSpec, Tags, Target, TargetGroup,
-    TargetGroupAttributes, TargetGroupSpec, TaskDefinition,
+    Container, DefaultAction, EcsService, EcsTask, HealthCheck, HostedZone, Listener,
+    ListenerSettings, LoadBalancer, LoadBalancerAttachment, LoadBalancerSettings, RecordSet, Rule,
+    RuleSpec, Tags, Target, TargetGroup, TargetGroupAttributes, TargetGroupSpec, TaskDefinition,
 };
 
 use super::{ACCOUNT, REGION};
+
+mod load_balancers;
+pub use load_balancers::{
+    CANONICAL_HOSTED_ZONE_ID, LOAD_BALANCERS_PER_ACCOUNT, load_balancer_attribute_defaults,
+};
 const ELB: &str = "elbv2";
 /// AWS quotas (see `aws-limits`): per ALB, and per rule.
 pub const RULES_PER_ALB: usize = 100;
@@ -83,6 +88,30 @@ pub struct World {
     /// Answers resolvers may still hold after a record changed target: clients keep calling
     /// the old target until the answer's TTL runs out.
     pub cached_answers: Vec<super::answers::CachedAnswer>,
+    /// The account's ALB quota when raised or lowered (DescribeAccountLimits
+    /// `application-load-balancers`).
+    pub load_balancers_quota: Option<usize>,
+    /// Subnets of the account: CreateLoadBalancer takes known subnets only, and the ALB's
+    /// VPC is theirs.
+    pub subnets: BTreeMap<String, FakeSubnet>,
+    /// Security groups of the account, by id → VPC id.
+    pub security_groups: BTreeMap<String, String>,
+    /// Certificate ARNs (ACM) that HTTPS listeners may use.
+    pub certificates: BTreeSet<String>,
+    /// What DescribeLoadBalancers and DescribeLoadBalancerAttributes say of each ALB beyond
+    /// [`LoadBalancer`], by ALB ARN.
+    pub load_balancer_settings: BTreeMap<String, LoadBalancerSettings>,
+    /// Default actions, certificates and SSL policy of each listener, by listener ARN.
+    pub listener_settings: BTreeMap<String, ListenerSettings>,
+    /// Tags of load balancers and listeners, by ARN.
+    pub elb_tags: BTreeMap<String, Tags>,
+}
+
+/// A subnet: its VPC and Availability Zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeSubnet {
+    pub vpc_id: String,
+    pub availability_zone: String,
 }
 
 fn elb_arn(kind: &str, rest: &str) -> String {
@@ -117,6 +146,17 @@ impl World {
     pub fn add_load_balancer(&mut self, name: &str, vpc_id: &str) -> (String, String) {
         let id = self.id();
         let lb_arn = elb_arn("loadbalancer", &format!("app/{name}/{id}"));
+        let (subnets, security_group) = self.fixture_network(vpc_id);
+        self.load_balancer_settings.insert(
+            lb_arn.clone(),
+            LoadBalancerSettings {
+                scheme: "internal".into(),
+                subnets,
+                security_groups: vec![security_group],
+                ip_address_type: "ipv4".into(),
+                attributes: load_balancer_attribute_defaults(),
+            },
+        );
         self.load_balancers.insert(
             lb_arn.clone(),
             LoadBalancer {
@@ -127,7 +167,7 @@ impl World {
                     "internal-{name}-{}.{REGION}.elb.amazonaws.com",
                     self.next_id
                 ),
-                canonical_hosted_zone_id: "Z35SXDOTRQ7X7K".into(),
+                canonical_hosted_zone_id: CANONICAL_HOSTED_ZONE_ID.into(),
                 ip_address_type: "ipv4".into(),
             },
         );
@@ -155,6 +195,18 @@ impl World {
                 tags: Tags::new(),
             })
             .unwrap_or_else(|e| unreachable!("fixture target group is valid: {e}"));
+        self.listener_settings.insert(
+            listener_arn.clone(),
+            ListenerSettings {
+                port: 80,
+                protocol: "HTTP".into(),
+                default_actions: vec![DefaultAction::Forward {
+                    target_group_arns: vec![invalid.clone()],
+                }],
+                certificates: vec![],
+                ssl_policy: None,
+            },
+        );
         let rule_id = self.id();
         let default_arn = elb_arn(
             "listener-rule",
@@ -197,6 +249,21 @@ impl World {
                 protocol: Some("HTTP".into()),
             },
         );
+        // A hand-made listener answers what it does not route with a fixed 404.
+        self.listener_settings.insert(
+            arn.clone(),
+            ListenerSettings {
+                port,
+                protocol: "HTTP".into(),
+                default_actions: vec![DefaultAction::FixedResponse {
+                    status_code: "404".into(),
+                    content_type: Some("text/plain".into()),
+                    message_body: None,
+                }],
+                certificates: vec![],
+                ssl_policy: None,
+            },
+        );
         let rule_id = self.id();
         self.rules.insert(
             format!("{}/{rule_id}", arn.replace(":listener/", ":listener-rule/")),
@@ -219,6 +286,8 @@ impl World {
     /// DeleteListener: the listener and its rules go.
     pub fn delete_listener(&mut self, listener_arn: &str) {
         self.listeners.remove(listener_arn);
+        self.listener_settings.remove(listener_arn);
+        self.elb_tags.remove(listener_arn);
         self.rules.retain(|_, r| r.listener_arn != listener_arn);
     }
 
@@ -307,14 +376,31 @@ impl World {
     /// The account's ELB quotas as DescribeAccountLimits names them.
     pub fn account_limits(&self) -> BTreeMap<String, u64> {
         let rules = self.rules_quota.unwrap_or(RULES_PER_ALB);
+        let load_balancers = self
+            .load_balancers_quota
+            .unwrap_or(LOAD_BALANCERS_PER_ACCOUNT);
         BTreeMap::from([
-            ("application-load-balancers".to_string(), 50),
+            (
+                "application-load-balancers".to_string(),
+                load_balancers as u64,
+            ),
             (
                 "rules-per-application-load-balancer".to_string(),
                 rules as u64,
             ),
+            (
+                "target-groups-per-application-load-balancer".to_string(),
+                TARGET_GROUPS_PER_ALB as u64,
+            ),
             ("target-groups".to_string(), 3000),
-            ("listeners-per-application-load-balancer".to_string(), 50),
+            (
+                "listeners-per-application-load-balancer".to_string(),
+                load_balancers::LISTENERS_PER_ALB as u64,
+            ),
+            (
+                "certificates-per-application-load-balancer".to_string(),
+                load_balancers::CERTIFICATES_PER_ALB as u64,
+            ),
         ])
     }
 

@@ -13,9 +13,9 @@ use crate::aws::{Aws, AwsError, CloudMapApi, EcsApi, ElbApi, ErrorKind, Route53A
 use crate::leadership::Leadership;
 use crate::state::{
     CloudMapInstance, CloudMapNamespace, CloudMapService, CloudMapServiceSpec, EcsService, EcsTask,
-    HealthCheck, HostedZone, Listener, LoadBalancer, LoadBalancerAttachment, RecordChange,
-    RecordSet, Rule, RuleSpec, Tags, Target, TargetGroup, TargetGroupAttributes, TargetGroupSpec,
-    TargetHealth, TaskDefinition,
+    HealthCheck, HostedZone, Listener, ListenerSettings, LoadBalancer, LoadBalancerAttachment,
+    LoadBalancerSettings, RecordChange, RecordSet, Rule, RuleSpec, Tags, Target, TargetGroup,
+    TargetGroupAttributes, TargetGroupSpec, TargetHealth, TaskDefinition,
 };
 
 /// Told of every write that passed the fence, just before it is sent (tests attribute
@@ -248,6 +248,52 @@ impl ElbApi for FencedAws {
             .elb
             .deregister_targets(target_group_arn, targets)
             .await
+    }
+    async fn describe_all_load_balancers(&self) -> Result<Vec<LoadBalancer>, AwsError> {
+        self.inner.elb.describe_all_load_balancers().await
+    }
+    async fn describe_load_balancer_settings(
+        &self,
+        arn: &str,
+    ) -> Result<LoadBalancerSettings, AwsError> {
+        self.inner.elb.describe_load_balancer_settings(arn).await
+    }
+    async fn describe_listener_settings(
+        &self,
+        listener_arn: &str,
+    ) -> Result<ListenerSettings, AwsError> {
+        self.inner
+            .elb
+            .describe_listener_settings(listener_arn)
+            .await
+    }
+    async fn create_load_balancer(
+        &self,
+        name: &str,
+        settings: &LoadBalancerSettings,
+        tags: &Tags,
+    ) -> Result<LoadBalancer, AwsError> {
+        self.check("elbv2", "CreateLoadBalancer")?;
+        self.inner
+            .elb
+            .create_load_balancer(name, settings, tags)
+            .await
+    }
+    async fn create_listener(
+        &self,
+        load_balancer_arn: &str,
+        settings: &ListenerSettings,
+        tags: &Tags,
+    ) -> Result<Listener, AwsError> {
+        self.check("elbv2", "CreateListener")?;
+        self.inner
+            .elb
+            .create_listener(load_balancer_arn, settings, tags)
+            .await
+    }
+    async fn delete_load_balancer(&self, arn: &str) -> Result<(), AwsError> {
+        self.check("elbv2", "DeleteLoadBalancer")?;
+        self.inner.elb.delete_load_balancer(arn).await
     }
 }
 

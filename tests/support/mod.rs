@@ -205,6 +205,32 @@ impl Moto {
             .unwrap_or_default()
     }
 
+    /// Runs a boto3 snippet against this server, an independent view of what the adapters
+    /// did: `client(name)` is a boto3 client, `args` the extra arguments; the snippet
+    /// prints JSON.
+    pub fn boto3(&self, snippet: &str, args: &[&str]) -> serde_json::Value {
+        let program = format!(
+            "import json, sys, boto3\n\
+             def client(name):\n\
+             \x20   return boto3.client(name, region_name='us-east-1', endpoint_url=sys.argv[1], \
+             aws_access_key_id='test', aws_secret_access_key='test')\n\
+             args = sys.argv[2:]\n{snippet}"
+        );
+        let out = Command::new(venv_bin("python"))
+            .arg("-c")
+            .arg(program)
+            .arg(&self.endpoint)
+            .args(args)
+            .output()
+            .expect("python runs");
+        assert!(
+            out.status.success(),
+            "boto3 snippet failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON from the boto3 snippet")
+    }
+
     /// Runs the ecs-ingress binary with `args` against this server.
     pub fn ecs_ingress(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_ecs-ingress"))

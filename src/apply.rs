@@ -677,6 +677,18 @@ async fn apply_one(
             gone_is_fine(aws.cloudmap.delete_service(id).await)?;
             Ok(None)
         }
+        Change::CreateLoadBalancer {
+            name,
+            template_listener_arn,
+            tags,
+            ..
+        } => Ok(Some(
+            crate::provision::create_pool_alb(aws, name, template_listener_arn, tags).await?,
+        )),
+        Change::DeleteLoadBalancer { arn, owner, .. } => {
+            gone_is_fine(crate::provision::delete_pool_alb(aws, arn, owner).await)?;
+            Ok(None)
+        }
         Change::DeleteTargetGroup { arn, .. } => {
             let mut attempt = 0;
             loop {

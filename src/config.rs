@@ -199,6 +199,17 @@ pub struct PoolArgs {
           value_name = "ARN", value_parser = parse_listener_arn)]
     pub drain_listeners: Vec<String>,
 
+    /// Let a pool grow to N ALBs (the given ones included) as NAME=N: when none has room,
+    /// ecs-ingress creates one cloned from the pool's first ALB. Repeatable.
+    #[arg(long = "pool-max-albs", env = "ECS_INGRESS_POOL_MAX_ALBS", value_delimiter = ',',
+          value_name = "NAME=N", value_parser = parse_pool_max)]
+    pub pool_max_albs: Vec<(String, usize)>,
+
+    /// An ALB ecs-ingress created is deleted once it has held no rules this long.
+    #[arg(long, env = "ECS_INGRESS_POOL_SCALE_IN_AFTER", default_value = "1h",
+          value_parser = parse_interval)]
+    pub pool_scale_in_after: Duration,
+
     /// How long a moved service's old ALB keeps routing after its DNS records point at the
     /// new one, so resolvers' cached answers still reach it. Default: twice the record's
     /// TTL (an alias record counts 60 s).
@@ -225,6 +236,10 @@ pub struct PoolSettings {
     pub draining: BTreeSet<String>,
     /// `None`: twice each record's TTL (60 s for an alias record).
     pub dns_drain: Option<Duration>,
+    /// Pools that may grow, with their most ALBs (given ones included).
+    pub max_albs: BTreeMap<String, usize>,
+    /// An ALB ecs-ingress created goes after holding no rules this long.
+    pub scale_in_after: Duration,
 }
 
 impl PoolSettings {
@@ -235,6 +250,7 @@ impl PoolSettings {
                 .iter()
                 .map(|(name, arn)| (name.clone(), vec![arn.clone()]))
                 .collect(),
+            scale_in_after: Duration::from_secs(3600),
             ..Self::default()
         }
     }
@@ -311,6 +327,20 @@ pub enum ConfigError {
         "--listener {pool}=...: a pool of several ALBs moves names between them, which needs --hosted-zone"
     )]
     PoolNeedsHostedZone { pool: String },
+    #[error("--pool-max-albs {pool}={max}: no --listener is named `{pool}` (known: {known})")]
+    PoolMaxUnknownPool {
+        pool: String,
+        max: usize,
+        known: String,
+    },
+    #[error(
+        "--pool-max-albs {pool}={max}: the pool already has {given} listeners; give at least {given}"
+    )]
+    PoolMaxBelowGiven {
+        pool: String,
+        max: usize,
+        given: usize,
+    },
 }
 
 /// The name a cluster is known by: `main` and `arn:aws:ecs:...:cluster/main` are one.
@@ -387,12 +417,28 @@ fn pool_settings(
         }
         members.entry(name).or_default().push(arn);
     }
+    let mut max_albs = BTreeMap::new();
+    for (pool, max) in args.pool_max_albs {
+        let Some(given) = members.get(&pool).map(Vec::len) else {
+            let known: Vec<&str> = members.keys().map(String::as_str).collect();
+            return Err(ConfigError::PoolMaxUnknownPool {
+                pool,
+                max,
+                known: known.join(", "),
+            });
+        };
+        if max < given {
+            return Err(ConfigError::PoolMaxBelowGiven { pool, max, given });
+        }
+        max_albs.insert(pool, max);
+    }
     let draining: BTreeSet<String> = args.drain_listeners.into_iter().collect();
     for arn in &draining {
         let Some(pool) = seen.get(arn) else {
             return Err(ConfigError::DrainUnknownListener { arn: arn.clone() });
         };
-        if members[pool].iter().all(|m| draining.contains(m)) {
+        let grows = max_albs.get(pool).is_some_and(|&m| m > members[pool].len());
+        if !grows && members[pool].iter().all(|m| draining.contains(m)) {
             return Err(ConfigError::DrainEmptiesPool {
                 arn: arn.clone(),
                 pool: pool.clone(),
@@ -400,7 +446,9 @@ fn pool_settings(
         }
     }
     if hosted_zones.is_empty()
-        && let Some((pool, _)) = members.iter().find(|(_, m)| m.len() > 1)
+        && let Some((pool, _)) = members
+            .iter()
+            .find(|(name, m)| m.len() > 1 || max_albs.get(*name).is_some_and(|&n| n > 1))
     {
         return Err(ConfigError::PoolNeedsHostedZone { pool: pool.clone() });
     }
@@ -410,7 +458,23 @@ fn pool_settings(
         max_target_groups_per_alb: args.max_target_groups_per_alb.map(|n| n as usize),
         draining,
         dns_drain: args.dns_drain,
+        max_albs,
+        scale_in_after: args.pool_scale_in_after,
     })
+}
+
+fn parse_pool_max(value: &str) -> Result<(String, usize), String> {
+    let err = || {
+        format!(
+            "`{value}` is not NAME=N (a listener name and how many ALBs its pool may have, 1-100)"
+        )
+    };
+    let (name, n) = value.trim().split_once('=').ok_or_else(err)?;
+    let n: usize = n.trim().parse().map_err(|_| err())?;
+    if !is_listener_name(name.trim()) || !(1..=100).contains(&n) {
+        return Err(err());
+    }
+    Ok((name.trim().to_string(), n))
 }
 
 fn parse_listener_arn(value: &str) -> Result<String, String> {
@@ -768,6 +832,19 @@ mod tests {
             (
                 vec![format!("x={a}"), "--drain-listener".into(), a.clone()],
                 "every listener of pool `x` would drain",
+            ),
+            (
+                vec![format!("x={a}"), "--pool-max-albs".into(), "y=3".into()],
+                "--pool-max-albs y=3: no --listener is named `y` (known: x)",
+            ),
+            (
+                vec![
+                    format!("x={a}"),
+                    format!("x={b}"),
+                    "--pool-max-albs".into(),
+                    "x=1".into(),
+                ],
+                "the pool already has 2 listeners",
             ),
         ];
         for (listeners, expected) in cases {

@@ -32,6 +32,7 @@ pub mod page;
 pub mod pass_facts;
 pub mod plan;
 pub mod probe;
+pub mod provision;
 pub mod ratelimit;
 pub mod runtime;
 pub mod snapshot;

@@ -159,6 +159,7 @@ pub async fn observe(
         ..Observation::default()
     };
     read_services(aws, config, cache, &mut observed).await;
+    read_provisioned(aws, config, ownership, &mut observed).await;
     let owned_tags = read_owned_tags(aws, ownership).await;
     read_listeners(aws, config, cache, &owned_tags, &mut observed).await;
     read_load_balancer_rules(aws, config, cache, &mut observed).await;
@@ -167,6 +168,93 @@ pub async fn observe(
     read_cloudmap(aws, config, &mut observed).await;
     observed
 }
+
+/// Every listener of the pools: the configured ones and those of ALBs ecs-ingress created.
+fn pool_listeners<'a>(config: &'a Config, observed: &'a Observation) -> BTreeSet<&'a str> {
+    let mut arns = config.pools.listener_arns();
+    arns.extend(
+        observed
+            .provisioned
+            .iter()
+            .filter_map(|p| p.listener_arn.as_deref()),
+    );
+    arns
+}
+
+/// ALBs ecs-ingress created for pools that may grow: found by their owner tag (so a restart
+/// finds them), each with its listener. Only read when some pool may grow.
+async fn read_provisioned(
+    aws: &Aws,
+    config: &Config,
+    ownership: &Ownership,
+    observed: &mut Observation,
+) {
+    if config.pools.max_albs.is_empty() {
+        return;
+    }
+    let found = match aws
+        .tagging
+        .get_resources(
+            &["elasticloadbalancing:loadbalancer"],
+            Some((crate::ownership::OWNER_TAG, ownership.owner_id())),
+        )
+        .await
+    {
+        Ok(found) => found,
+        Err(e) => return observed.fail(e),
+    };
+    for (arn, tags) in found {
+        let Some(pool) = tags
+            .get(crate::ownership::POOL_TAG)
+            .filter(|p| config.pools.max_albs.contains_key(*p))
+        else {
+            continue;
+        };
+        let listeners = match aws.elb.describe_load_balancer_listeners(&arn).await {
+            Ok(l) => l,
+            // The tagging index still lists an ALB deleted a moment ago.
+            Err(e) if e.kind == ErrorKind::NotFound => continue,
+            Err(e) => {
+                observed.fail(e);
+                continue;
+            }
+        };
+        let listener_arn = listeners
+            .iter()
+            .min_by_key(|l| (l.port, l.arn.clone()))
+            .map(|l| l.arn.clone());
+        observed.provisioned.push(crate::snapshot::ProvisionedAlb {
+            name: arn.split('/').nth(2).unwrap_or_default().to_string(),
+            arn,
+            pool: pool.clone(),
+            listener_arn,
+        });
+    }
+    observed.provisioned.sort_by(|a, b| a.name.cmp(&b.name));
+}
+
+/// The account's ALBs and its ALB quota: read only when a pool needs to grow.
+pub async fn observe_alb_account(aws: &Aws, observed: &mut Observation) {
+    let quota = match aws.elb.describe_account_limits().await {
+        Ok(limits) => limits
+            .get("application-load-balancers")
+            .and_then(|q| usize::try_from(*q).ok())
+            .unwrap_or(DEFAULT_ALB_QUOTA),
+        Err(e) => return observed.fail(e),
+    };
+    match aws.elb.describe_all_load_balancers().await {
+        Ok(all) => {
+            observed.alb_account = Some(crate::snapshot::AlbAccount {
+                used: all.len(),
+                quota,
+            })
+        }
+        Err(e) => observed.fail(e),
+    }
+}
+
+/// AWS's default `application-load-balancers` quota per region.
+const DEFAULT_ALB_QUOTA: usize = 50;
 
 /// Managed Cloud Map namespaces, every service in them and every service's instances
 /// (our instance may sit in a service we did not create, so none can be skipped).
@@ -411,9 +499,7 @@ async fn read_listeners(
     owned_tags: &HashMap<String, Tags>,
     observed: &mut Observation,
 ) {
-    let arns: Vec<String> = config
-        .pools
-        .listener_arns()
+    let arns: Vec<String> = pool_listeners(config, observed)
         .into_iter()
         .map(str::to_string)
         .collect();
@@ -586,7 +672,10 @@ async fn read_load_balancer_rules(
     cache: &mut Cache,
     observed: &mut Observation,
 ) {
-    let configured: BTreeSet<&str> = config.pools.listener_arns();
+    let configured: BTreeSet<String> = pool_listeners(config, observed)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     let snapshot = &mut observed.snapshot;
     for rule in snapshot.rules.iter().filter(|r| !r.is_default()) {
         if let Some(l) = snapshot.listeners.get(&rule.listener_arn) {
@@ -607,7 +696,7 @@ async fn read_load_balancer_rules(
             None => match aws.elb.describe_load_balancer_listeners(&lb).await {
                 Ok(l) => l
                     .into_iter()
-                    .filter(|l| !configured.contains(l.arn.as_str()))
+                    .filter(|l| !configured.contains(&l.arn))
                     .collect(),
                 Err(e) => {
                     observed.fail(e);

@@ -80,9 +80,27 @@ struct Memory {
     intents: std::collections::HashMap<String, ServiceIntent>,
     /// RFC 3339 time of the last change applied per service ARN.
     last_changes: BTreeMap<String, String>,
+    /// Since when each ALB ecs-ingress created has held nothing (seconds since the epoch).
+    empty_albs: BTreeMap<String, i64>,
 }
 
 impl Memory {
+    /// Notes which created ALBs are empty since when, and tells the snapshot.
+    fn track_empty_albs(&mut self, observed: &mut Snapshot) {
+        let now = observed.read_at;
+        let empty: BTreeMap<String, i64> = observed
+            .provisioned
+            .iter()
+            .filter(|p| plan::load_balancer_is_empty(observed, &p.arn))
+            .map(|p| {
+                let since = self.empty_albs.get(&p.arn).copied().unwrap_or(now);
+                (p.arn.clone(), since)
+            })
+            .collect();
+        self.empty_albs = empty.clone();
+        observed.empty_since = empty;
+    }
+
     fn intent_unchanged(&self, service_arn: &str, intent: &ServiceIntent) -> bool {
         self.intents.get(service_arn) == Some(intent)
     }
@@ -162,6 +180,10 @@ pub async fn plan_pass(
         observe::observe_direct(aws, &direct_services, &direct_groups, observed).await;
     }
     let mut plan = plan::plan(plan_config, observed, intents);
+    if plan.alb_account_wanted {
+        observe::observe_alb_account(aws, observed).await;
+        plan = plan::plan(plan_config, observed, intents);
+    }
     if !plan.health_wanted.is_empty() {
         observe::observe_health(aws, &plan.health_wanted, observed).await;
         plan = plan::plan(plan_config, observed, intents);
@@ -228,6 +250,10 @@ impl Controller {
         let mut observed =
             observe::observe(&self.aws, &self.config, &plan_config.ownership, &mut cache).await;
         let intents = intents(&self.config, &observed);
+        self.memory
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .track_empty_albs(&mut observed);
         let plan = plan_pass(&self.aws, &plan_config, &mut observed, &intents).await;
         let applied = if apply && !self.config.dry_run {
             // Checked before every change: a replica that lost the lease starts none.

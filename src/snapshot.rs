@@ -50,6 +50,30 @@ pub struct Snapshot {
     pub cloudmap: CloudMapSnapshot,
     /// Reads that failed. Any failure forbids deletions in this pass.
     pub failed_reads: Vec<FailedRead>,
+    /// ALBs ecs-ingress created for pools that may grow (found by their tags).
+    pub provisioned: Vec<ProvisionedAlb>,
+    /// The account's ALBs and quota, read when a pool needs to grow.
+    pub alb_account: Option<AlbAccount>,
+    /// Since when (seconds since the epoch) each provisioned ALB has held no rules, as far as
+    /// this process saw: a restart starts the count again, which only delays a scale-in.
+    pub empty_since: BTreeMap<String, i64>,
+}
+
+/// An ALB ecs-ingress created for a pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionedAlb {
+    pub arn: String,
+    pub name: String,
+    pub pool: String,
+    /// Its listener, once created (the clone of the pool's first listener).
+    pub listener_arn: Option<String>,
+}
+
+/// How many ALBs the account has, and may have (`application-load-balancers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlbAccount {
+    pub used: usize,
+    pub quota: usize,
 }
 
 impl Snapshot {

@@ -84,6 +84,8 @@ pub enum ResourceKind {
     DnsName,
     CloudMapService,
     CloudMapInstance,
+    /// An ALB ecs-ingress created for a pool.
+    LoadBalancer,
 }
 
 impl ResourceKind {
@@ -97,6 +99,7 @@ impl ResourceKind {
             Self::DnsName => "dns-name",
             Self::CloudMapService => "cloudmap-service",
             Self::CloudMapInstance => "cloudmap-instance",
+            Self::LoadBalancer => "load-balancer",
         }
     }
 }

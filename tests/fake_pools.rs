@@ -273,3 +273,143 @@ async fn the_oracle_catches_a_move_that_does_not_wait_for_cached_answers() {
         "{violations:#?}"
     );
 }
+
+/// The ALBs ecs-ingress created for pool `default`.
+fn created_albs(estate: &Estate) -> Vec<String> {
+    let world = estate.fake.world();
+    world
+        .elb_tags
+        .iter()
+        .filter(|(arn, t)| {
+            arn.contains(":loadbalancer/")
+                && t.get("ecs-ingress/pool").map(String::as_str) == Some("default")
+        })
+        .map(|(arn, _)| arn.clone())
+        .filter(|arn| world.load_balancers.contains_key(arn))
+        .collect()
+}
+
+fn growing_pool(estate: &Estate, max_albs: usize) -> Config {
+    let mut config = pool(estate, 4);
+    config.pools.max_albs.insert("default".into(), max_albs);
+    config.pools.scale_in_after = Duration::from_secs(600);
+    config
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pool_grows_when_full_and_shrinks_once_a_created_alb_stayed_empty() {
+    let estate = Estate::new(1);
+    let controller = estate.controller_with(growing_pool(&estate, 3));
+    let arns: Vec<String> = (0..8).map(|i| add(&estate, i)).collect();
+    converge(&estate, &controller).await;
+    let created = created_albs(&estate);
+    // Three on the first (its default action holds a group), four on a clone (whose
+    // default action answers 503 itself), one on a second clone.
+    assert_eq!(created.len(), 2, "eight services need two more ALBs");
+    let report = controller.pass(false).await;
+    for arn in &arns {
+        let s = report
+            .plan
+            .services
+            .iter()
+            .find(|s| &s.service_arn == arn)
+            .expect("status");
+        assert_eq!(s.state, ServiceState::Published, "{s:?}");
+    }
+    estate.assert_traffic_served("grown to three ALBs");
+
+    // The service alone on the last ALB goes: that ALB is deleted after 10 minutes empty.
+    let rules = estate.owned_rules();
+    let alb_of: BTreeMap<String, String> = {
+        let world = estate.fake.world();
+        world
+            .listeners
+            .iter()
+            .map(|(arn, l)| (arn.clone(), l.load_balancer_arn.clone()))
+            .collect()
+    };
+    let on = |lb: &str| {
+        rules
+            .iter()
+            .filter(|r| alb_of[&r.listener_arn] == lb)
+            .count()
+    };
+    let lonely = created
+        .iter()
+        .find(|lb| on(lb) == 1)
+        .cloned()
+        .expect("an ALB with one service");
+    let service = rules
+        .iter()
+        .find(|r| alb_of[&r.listener_arn] == lonely)
+        .and_then(|r| r.tags.get("ecs-ingress/service").cloned())
+        .expect("its service");
+    let name = service.rsplit('/').next().unwrap_or_default().to_string();
+    estate
+        .fake
+        .release_served(&format!("{name}.in.example.com"));
+    estate.edit_task_definition_tags(&name, |t| {
+        t.remove("alb.host");
+    });
+    converge(&estate, &controller).await;
+    assert!(
+        estate.fake.world().load_balancers.contains_key(&lonely),
+        "deleted too early"
+    );
+    for _ in 0..25 {
+        controller.pass(true).await;
+        tokio::time::sleep(INTERVAL).await;
+    }
+    assert!(
+        !estate.fake.world().load_balancers.contains_key(&lonely),
+        "an empty created ALB is deleted after --pool-scale-in-after"
+    );
+    assert_eq!(created_albs(&estate).len(), 1);
+    estate.assert_traffic_served("scaled in");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_account_is_a_clear_status_not_an_error_loop() {
+    let estate = Estate::new(1);
+    estate.fake.world().load_balancers_quota = Some(1);
+    let controller = estate.controller_with(growing_pool(&estate, 3));
+    for i in 0..4 {
+        add(&estate, i);
+    }
+    estate.fake.release_served(&host(3));
+    let report = passes_until_quiet(&estate, &controller).await;
+    let s = report
+        .plan
+        .services
+        .iter()
+        .find(|s| s.service == "s3")
+        .expect("status");
+    assert_eq!(s.state, ServiceState::Quota, "{s:?}");
+    assert!(
+        s.problems[0]
+            .reason
+            .contains("quota of 1 application load balancers is used up"),
+        "{:?}",
+        s.problems
+    );
+    assert!(created_albs(&estate).is_empty());
+    let failed = report.applied.as_ref().map_or(0, |a| a.failed());
+    assert_eq!(failed, 0, "no failing call");
+    estate.assert_traffic_served("full account");
+}
+
+/// Passes until one writes nothing.
+async fn passes_until_quiet(
+    estate: &Estate,
+    controller: &Controller,
+) -> ecs_ingress::runtime::PassReport {
+    for _ in 0..20 {
+        let before = estate.fake.writes();
+        let report = controller.pass(true).await;
+        if estate.fake.writes() == before {
+            return report;
+        }
+        tokio::time::sleep(INTERVAL).await;
+    }
+    panic!("still writing after 20 passes");
+}

@@ -30,6 +30,8 @@ pub const HTTP_ALB_ATTRIBUTE: &str = "ALB_DNS_NAME";
 /// On target groups: when it was created (seconds since the epoch), so a replacement that
 /// never gets healthy can say for how long, even after a restart.
 pub const CREATED_TAG: &str = "ecs-ingress/created";
+/// On an ALB ecs-ingress created: the pool it belongs to.
+pub const POOL_TAG: &str = "ecs-ingress/pool";
 
 /// The identity of this controller.
 #[derive(Debug, Clone, PartialEq, Eq)]

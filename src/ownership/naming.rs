@@ -77,6 +77,35 @@ pub fn target_group_name(id: &TargetGroupIdentity<'_>) -> String {
     format!("{TARGET_GROUP_NAME_PREFIX}{readable}{suffix}")
 }
 
+/// ELBv2's limit on a load balancer's name.
+pub const MAX_LOAD_BALANCER_NAME: usize = 32;
+
+/// The name of the `n`-th ALB ecs-ingress creates for `pool`: `ei-<pool>-<6 hex>-<n>`, at
+/// most 32 letters, digits and hyphens, never starting with `internal-` (AWS reserves it).
+/// The hash of owner and pool keeps two controllers' pools apart.
+pub fn load_balancer_name(owner_id: &str, pool: &str, n: usize) -> String {
+    let suffix = format!("-{:06x}-{n}", stable_hash(&[owner_id, pool]) & 0xff_ffff);
+    let room = MAX_LOAD_BALANCER_NAME - TARGET_GROUP_NAME_PREFIX.len() - suffix.len();
+    let readable: String = pool
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(room)
+        .collect();
+    let readable = readable.trim_matches('-');
+    let readable = if readable.is_empty() {
+        "pool"
+    } else {
+        readable
+    };
+    format!("{TARGET_GROUP_NAME_PREFIX}{readable}{suffix}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +147,28 @@ mod tests {
         assert_eq!(
             target_group_name(&id("service-a", 8080)),
             "ei-service-a-ccfe37fbe0e6"
+        );
+    }
+
+    #[test]
+    fn load_balancer_names_are_valid_for_any_pool_name() {
+        for pool in ["internal", "a", "x".repeat(64).as_str(), "--", "Int_1.b"] {
+            for n in [1, 99] {
+                let name = load_balancer_name("ecs-ingress", pool, n);
+                assert!(name.len() <= MAX_LOAD_BALANCER_NAME, "{name}");
+                assert!(
+                    name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+                    "{name}"
+                );
+                assert!(
+                    !name.starts_with("internal-") && !name.ends_with('-'),
+                    "{name}"
+                );
+            }
+        }
+        assert_ne!(
+            load_balancer_name("a", "internal", 1),
+            load_balancer_name("b", "internal", 1)
         );
     }
 

@@ -70,6 +70,7 @@ pub enum AttachmentEntry {
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
     WithdrawNames,
+    CreateLoadBalancers,
     CreateTargetGroups,
     ModifyTargetGroups,
     MovePriorities,
@@ -82,6 +83,7 @@ pub enum Phase {
     DeleteRules,
     Detach,
     DeleteTargetGroups,
+    DeleteLoadBalancers,
 }
 
 impl Phase {
@@ -186,6 +188,21 @@ pub enum Change {
         service_name: String,
         instance_id: String,
     },
+    /// An ALB for a pool that has no room left, cloned from the pool's first ALB and
+    /// listener (read when the change is applied), carrying `tags`.
+    CreateLoadBalancer {
+        pool: String,
+        name: String,
+        template_listener_arn: String,
+        tags: Tags,
+    },
+    /// An ALB ecs-ingress created, empty for `--pool-scale-in-after`.
+    DeleteLoadBalancer {
+        arn: String,
+        name: String,
+        /// The owner its tags must name: the applier checks them before deleting.
+        owner: String,
+    },
     /// Only for Cloud Map services ecs-ingress created, once they have no instances.
     DeleteCloudMapService {
         id: String,
@@ -205,6 +222,8 @@ impl Change {
             // Names (DNS and Cloud Map) go first on withdrawal and last on publication: a
             // name never points at an ALB that has no rule for it.
             Self::DeleteRecords { .. } | Self::DeregisterInstance { .. } => Phase::WithdrawNames,
+            Self::CreateLoadBalancer { .. } => Phase::CreateLoadBalancers,
+            Self::DeleteLoadBalancer { .. } => Phase::DeleteLoadBalancers,
             Self::CreateTargetGroup { .. } => Phase::CreateTargetGroups,
             Self::ModifyHealthCheck { .. } | Self::ModifyAttributes { .. } => {
                 Phase::ModifyTargetGroups
@@ -237,6 +256,7 @@ impl Change {
                 | Self::DeleteCloudMapService { .. }
                 | Self::DeregisterTargets { .. }
                 | Self::UpdateServiceLoadBalancers { publish: false, .. }
+                | Self::DeleteLoadBalancer { .. }
         )
     }
 
@@ -309,6 +329,9 @@ impl Change {
             Self::RegisterInstance { .. } | Self::DeregisterInstance { .. } => {
                 ResourceKind::CloudMapInstance
             }
+            Self::CreateLoadBalancer { .. } | Self::DeleteLoadBalancer { .. } => {
+                ResourceKind::LoadBalancer
+            }
         }
     }
 
@@ -321,6 +344,8 @@ impl Change {
             | Self::ModifyAttributes { name, .. }
             | Self::DeleteTargetGroup { name, .. }
             | Self::DeleteCloudMapService { name, .. }
+            | Self::CreateLoadBalancer { name, .. }
+            | Self::DeleteLoadBalancer { name, .. }
             | Self::UpsertRecords { name, .. }
             | Self::DeleteRecords { name, .. } => name.clone(),
             Self::SetRulePriorities { listener_arn, .. }
@@ -352,7 +377,10 @@ impl Change {
     /// Verb for metrics and output.
     pub fn action(&self) -> &'static str {
         match self {
-            Self::CreateTargetGroup { .. } | Self::CreateRule { .. } => "create",
+            Self::CreateTargetGroup { .. }
+            | Self::CreateRule { .. }
+            | Self::CreateLoadBalancer { .. } => "create",
+            Self::DeleteLoadBalancer { .. } => "delete",
             Self::ModifyHealthCheck { .. }
             | Self::ModifyAttributes { .. }
             | Self::ModifyRule { .. }
@@ -478,6 +506,13 @@ impl Change {
             ),
             Self::DeleteRule { arn } => write!(f, "delete listener-rule {}", short_arn(arn)),
             Self::DeleteTargetGroup { name, .. } => write!(f, "delete target-group {name}"),
+            Self::CreateLoadBalancer { pool, name, .. } => write!(
+                f,
+                "create load-balancer {name} for pool {pool} (a clone of its first ALB and listener)"
+            ),
+            Self::DeleteLoadBalancer { name, .. } => {
+                write!(f, "delete load-balancer {name} (empty)")
+            }
             // Names are written by `fmt_name` (see `fmt`).
             _ => f.write_str(self.action()),
         }

@@ -14,6 +14,7 @@ pub mod desired;
 pub mod dns;
 #[cfg(test)]
 mod fixtures;
+mod growth;
 mod names;
 mod owned;
 mod placement;
@@ -29,6 +30,7 @@ pub use change::{
     AttachmentEntry, Change, CloudMapServiceRef, Phase, PlannedChange, TargetGroupRef,
 };
 use desired::DesiredService;
+pub use growth::is_empty as load_balancer_is_empty;
 use owned::Owned;
 
 use crate::config::{Config, Policy, PoolSettings, PriorityRange};
@@ -87,6 +89,9 @@ pub struct Plan {
     /// Target groups whose health decides a next step and was not read: the runtime reads
     /// them and plans again.
     pub health_wanted: Vec<String>,
+    /// A pool must grow: the runtime reads the account's ALB count and quota, and plans
+    /// again.
+    pub alb_account_wanted: bool,
     /// Owned resources seen, by kind.
     managed: BTreeMap<ResourceKind, usize>,
 }
@@ -200,6 +205,8 @@ pub fn plan(
     out.services.extend(placement.statuses);
     out.services.extend(arbitration.statuses);
     let mut changes = arbitration.changes;
+    changes.extend(placement.changes);
+    out.alb_account_wanted = placement.alb_account_wanted;
     let kept: BTreeSet<&str> = resolution
         .kept
         .iter()

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::arbitrate::Candidate;
 use super::capacity::{groups_max, rules_max};
 use super::desired::{Location, Previous, desired_service};
+use super::growth;
 use super::owned::Owned;
 use super::{PlanConfig, dns, problem, status};
 use crate::ownership::CREATED_TAG;
@@ -64,6 +65,10 @@ pub struct Placement<'a> {
     pub kept: BTreeSet<&'a str>,
     /// Why a service stays on an ALB it should leave.
     pub waiting: BTreeMap<String, String>,
+    /// ALBs to create for pools with no room, and to delete once empty long enough.
+    pub changes: Vec<super::change::PlannedChange>,
+    /// A pool needs to grow: the account's ALB count must be read, then planned again.
+    pub alb_account_wanted: bool,
 }
 
 /// Places every candidate of a pool of several ALBs; others pass through unchanged.
@@ -73,7 +78,7 @@ pub fn place<'a>(
     owned: &Owned<'a>,
     candidates: Vec<Candidate<'a>>,
 ) -> Placement<'a> {
-    if config.pools.members.values().all(|m| m.len() < 2) {
+    if config.pools.members.values().all(|m| m.len() < 2) && config.pools.max_albs.is_empty() {
         return Placement {
             candidates,
             ..Placement::default()
@@ -161,10 +166,18 @@ fn finish<'a>(
         .iter()
         .flat_map(|u| u.iter().map(move |&i| (i, u[0])))
         .collect();
+    let mut growing: BTreeSet<String> = BTreeSet::new();
     for (i, mut candidate) in candidates.into_iter().enumerate() {
         let Some(lb) = unit_of.get(&i).and_then(|u| chosen.get(u)) else {
             out.kept.insert(candidate.desired.service.arn.as_str());
-            out.statuses.push(full(config, observed, owned, &candidate));
+            let pool = candidate.desired.pool.clone();
+            let growth = growth::growth(config, observed, &pool);
+            out.alb_account_wanted |= growth == growth::Growth::AccountUnknown;
+            if growth == growth::Growth::Grow {
+                growing.insert(pool);
+            }
+            out.statuses
+                .push(unplaced(config, observed, owned, &candidate, &growth));
             continue;
         };
         let Some(at) = candidate
@@ -188,6 +201,30 @@ fn finish<'a>(
         }
         out.candidates.push(candidate);
     }
+    out.changes.extend(
+        growing
+            .iter()
+            .filter_map(|pool| growth::grow(config, observed, pool)),
+    );
+    let in_use: BTreeSet<&str> = chosen
+        .values()
+        .map(String::as_str)
+        .chain(
+            out.candidates
+                .iter()
+                .filter_map(|c| c.desired.previous.as_ref())
+                .map(|p| p.load_balancer_arn.as_str()),
+        )
+        .chain(
+            observed
+                .provisioned
+                .iter()
+                .filter(|p| growing.contains(&p.pool))
+                .map(|p| p.arn.as_str()),
+        )
+        .collect();
+    out.changes
+        .extend(growth::scale_in(config, observed, &in_use));
     out
 }
 
@@ -208,32 +245,50 @@ fn relocated<'a>(
     )
 }
 
-/// The `quota` status of a candidate no member of its pool has room for.
-fn full(
+/// The status of a candidate no member of its pool has room for: `pending` while the pool
+/// grows, else `quota` with what would make room.
+fn unplaced(
     config: &PlanConfig,
     observed: &Snapshot,
     owned: &Owned<'_>,
     candidate: &Candidate<'_>,
+    growth: &growth::Growth,
 ) -> ServiceStatus {
     let d = &candidate.desired;
+    let state = match growth {
+        growth::Growth::Cannot(_) => ServiceState::Quota,
+        _ => ServiceState::Pending,
+    };
     let mut s = status(
         d.service,
-        ServiceState::Quota,
+        state,
         Some(d.intent),
         owned.resources(&d.service.arn),
     );
     s.warnings = candidate.warnings.clone();
-    s.problems.push(problem(
-        None,
-        format!(
-            "every load balancer of pool `{}` is full ({} rules, {} target groups each at most){}; add a --listener {}=ARN on another ALB, or raise the quota",
-            d.pool,
-            rules_max(config, observed),
-            groups_max(config),
-            if config.pools.draining.is_empty() { "" } else { " or draining" },
-            d.pool
-        ),
-    ));
+    let full = format!(
+        "every load balancer of pool `{}` is full ({} rules, {} target groups each at most){}",
+        d.pool,
+        rules_max(config, observed),
+        groups_max(config),
+        if config.pools.draining.is_empty() {
+            ""
+        } else {
+            " or draining"
+        },
+    );
+    match growth {
+        growth::Growth::Cannot(why) => s.problems.push(problem(
+            None,
+            format!(
+                "{full}, and {why}; add a --listener {}=ARN on another ALB, or raise the quota",
+                d.pool
+            ),
+        )),
+        _ => s.waiting.push(format!(
+            "{full}: waiting for a new load balancer of the pool"
+        )),
+    }
     s
 }
 

@@ -122,7 +122,20 @@ fn resolve<'a>(
 ) -> Result<(String, Vec<Location<'a>>), Problem> {
     let (pool, arns): (&str, Vec<&String>) = match &intent.listener {
         ListenerRef::Name(name) => match config.pools.members.get(name) {
-            Some(members) => (name, members.iter().collect()),
+            // The ALBs ecs-ingress created for the pool come after the given ones.
+            Some(members) => (
+                name,
+                members
+                    .iter()
+                    .chain(
+                        observed
+                            .provisioned
+                            .iter()
+                            .filter(|p| p.pool == *name)
+                            .filter_map(|p| p.listener_arn.as_ref()),
+                    )
+                    .collect(),
+            ),
             None => {
                 let known: Vec<&str> = config.pools.members.keys().map(String::as_str).collect();
                 return Err(problem(

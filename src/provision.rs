@@ -1,0 +1,152 @@
+//! Creating and deleting the ALBs of pools that grow: the applier's side of
+//! `CreateLoadBalancer` and `DeleteLoadBalancer`.
+//!
+//! A new ALB is a clone of the pool's first ALB and listener, read when the change runs:
+//! scheme, subnets, security groups, IP address type, attributes, port, protocol, default
+//! actions, certificates and SSL policy. Two things cannot be copied as they are:
+//! - a default action that forwards to a target group (a group belongs to one ALB): the
+//!   clone answers `503` instead, which is what a client of an empty group gets;
+//! - deletion protection: an ALB ecs-ingress must be able to delete when it scales in.
+
+use crate::aws::{Aws, AwsError, ErrorKind};
+use crate::ownership::Ownership;
+use crate::state::{DefaultAction, ListenerSettings, LoadBalancerSettings, Tags};
+
+const DELETION_PROTECTION: &str = "deletion_protection.enabled";
+
+/// Creates (or finishes creating) the pool ALB `name` and its listener. Both calls are
+/// idempotent: CreateLoadBalancer returns the existing ALB of the same name and settings,
+/// and a listener already on the port is kept. Returns the new listener's ARN.
+pub async fn create_pool_alb(
+    aws: &Aws,
+    name: &str,
+    template_listener_arn: &str,
+    tags: &Tags,
+) -> Result<String, AwsError> {
+    let template = aws
+        .elb
+        .describe_listeners(std::slice::from_ref(&template_listener_arn.to_string()))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            AwsError::new(
+                "elbv2",
+                "DescribeListeners",
+                ErrorKind::NotFound,
+                format!("the pool's first listener {template_listener_arn} does not exist"),
+            )
+        })?;
+    let settings = clone_settings(
+        aws.elb
+            .describe_load_balancer_settings(&template.load_balancer_arn)
+            .await?,
+    );
+    let listener = clone_listener(
+        aws.elb
+            .describe_listener_settings(template_listener_arn)
+            .await?,
+    );
+    let lb = aws.elb.create_load_balancer(name, &settings, tags).await?;
+    match aws.elb.create_listener(&lb.arn, &listener, tags).await {
+        Ok(l) => Ok(l.arn),
+        Err(e) if e.kind == ErrorKind::Duplicate => {
+            let existing = aws.elb.describe_load_balancer_listeners(&lb.arn).await?;
+            existing
+                .into_iter()
+                .find(|l| l.port == Some(listener.port))
+                .map(|l| l.arn)
+                .ok_or(e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes a pool ALB after checking, with its own API, that `owner` created it.
+pub async fn delete_pool_alb(aws: &Aws, arn: &str, owner: &str) -> Result<(), AwsError> {
+    let tags = aws.elb.describe_tags(&[arn.to_string()]).await?;
+    let ours = tags.iter().find(|(a, _)| a == arn).is_some_and(|(_, t)| {
+        Ownership::new(owner).owns(t) && t.contains_key(crate::ownership::POOL_TAG)
+    });
+    if !ours {
+        return Err(AwsError::new(
+            "elbv2",
+            "DeleteLoadBalancer",
+            ErrorKind::Validation,
+            format!(
+                "not deleted: load balancer {arn} does not carry owner tag {owner} and a pool tag"
+            ),
+        ));
+    }
+    aws.elb.delete_load_balancer(arn).await
+}
+
+/// The template ALB's settings, without deletion protection.
+fn clone_settings(mut settings: LoadBalancerSettings) -> LoadBalancerSettings {
+    if let Some(v) = settings.attributes.get_mut(DELETION_PROTECTION) {
+        *v = "false".into();
+    }
+    settings
+}
+
+/// The template listener's settings, with default actions another ALB can take.
+fn clone_listener(mut settings: ListenerSettings) -> ListenerSettings {
+    let copyable = settings.default_actions.iter().all(|a| {
+        matches!(
+            a,
+            DefaultAction::FixedResponse { .. } | DefaultAction::Redirect { .. }
+        )
+    });
+    if !copyable {
+        settings.default_actions = vec![DefaultAction::FixedResponse {
+            status_code: "503".into(),
+            content_type: Some("text/plain".into()),
+            message_body: Some("no rule matches this request".into()),
+        }];
+    }
+    settings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clone_drops_what_cannot_follow_it_to_another_alb() {
+        let listener = ListenerSettings {
+            port: 80,
+            protocol: "HTTP".into(),
+            default_actions: vec![DefaultAction::Forward {
+                target_group_arns: vec!["tg".into()],
+            }],
+            certificates: vec![],
+            ssl_policy: None,
+        };
+        let cloned = clone_listener(listener.clone());
+        assert!(matches!(
+            &cloned.default_actions[..],
+            [DefaultAction::FixedResponse { status_code, .. }] if status_code == "503"
+        ));
+        let redirect = ListenerSettings {
+            default_actions: vec![DefaultAction::Redirect {
+                protocol: Some("HTTPS".into()),
+                port: Some("443".into()),
+                host: None,
+                path: None,
+                query: None,
+                status_code: "HTTP_301".into(),
+            }],
+            ..listener
+        };
+        assert_eq!(clone_listener(redirect.clone()), redirect);
+
+        let lb = LoadBalancerSettings {
+            scheme: "internal".into(),
+            subnets: vec!["a".into(), "b".into()],
+            security_groups: vec![],
+            ip_address_type: "ipv4".into(),
+            attributes: [(DELETION_PROTECTION.to_string(), "true".to_string())].into(),
+        };
+        assert_eq!(clone_settings(lb).attributes[DELETION_PROTECTION], "false");
+    }
+}

@@ -721,6 +721,7 @@ mod tests {
             warnings: vec![],
             waiting,
             last_change: None,
+            load_balancer: None,
         }
     }
 

@@ -31,6 +31,7 @@ pub mod ownership;
 pub mod page;
 pub mod pass_facts;
 pub mod plan;
+pub mod pool_check;
 pub mod probe;
 pub mod provision;
 pub mod ratelimit;

@@ -78,6 +78,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
     };
     let controller = Arc::new(controller);
+    ecs_ingress::pool_check::check(&controller.aws, &controller.config).await?;
     match mode {
         "plan" => {
             let report = controller.pass(false).await;

@@ -125,6 +125,7 @@ mod tests {
             warnings: vec![],
             waiting: vec![],
             last_change: None,
+            load_balancer: None,
         }
     }
 

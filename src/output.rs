@@ -60,9 +60,49 @@ fn services_table(out: &mut String, services: &[ServiceStatus]) {
         for w in &s.waiting {
             let _ = writeln!(out, "    waiting: {w}");
         }
+        if let Some(lb) = &s.load_balancer {
+            let _ = writeln!(out, "    on: {}", crate::plan::change::short_arn(lb));
+        }
         for r in &s.resources {
             let _ = writeln!(out, "    {}: {}", r.kind, r.id);
         }
+    }
+}
+
+/// The ALBs of pools of several (or growing): where services are placed, and their room.
+fn load_balancers(out: &mut String, report: &PassReport) {
+    let pools: std::collections::BTreeMap<&str, usize> =
+        report
+            .facts
+            .albs
+            .iter()
+            .fold(Default::default(), |mut m, a| {
+                *m.entry(a.pool.as_str()).or_default() += 1;
+                m
+            });
+    let shown: Vec<&crate::status::AlbUsage> = report
+        .facts
+        .albs
+        .iter()
+        .filter(|a| pools.get(a.pool.as_str()) > Some(&1) || a.provisioned)
+        .collect();
+    if shown.is_empty() {
+        return;
+    }
+    out.push_str("\nLoad balancers:\n");
+    for a in shown {
+        let _ = writeln!(
+            out,
+            "  {:<32} pool {:<12} rules {}/{}  target groups {}/{}{}{}",
+            a.name,
+            a.pool,
+            a.rules_used,
+            a.rules_max,
+            a.target_groups_used,
+            a.target_groups_max,
+            if a.provisioned { "  created" } else { "" },
+            if a.draining { "  draining" } else { "" },
+        );
     }
 }
 
@@ -93,6 +133,7 @@ pub fn plan_text(report: &PassReport) -> String {
     }
     out.push('\n');
     services_table(&mut out, &report.plan.services);
+    load_balancers(&mut out, report);
     problems(&mut out, report);
     out
 }

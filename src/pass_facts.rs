@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::plan::{MAX_RULES_PER_ALB, MAX_TARGET_GROUPS_PER_ALB};
+use crate::config::Config;
 use crate::snapshot::Snapshot;
 use crate::state::TargetHealthState;
 use crate::status::{AlbUsage, GroupFacts, PassFacts, ServiceStatus};
@@ -17,29 +17,48 @@ fn alb_name(observed: &Snapshot, arn: &str) -> String {
         .unwrap_or_else(|| crate::plan::change::short_arn(arn).to_string())
 }
 
-/// Quota use of every ALB behind a configured listener.
-pub fn alb_usage(observed: &Snapshot) -> Vec<AlbUsage> {
-    let albs: BTreeSet<&str> = observed
-        .listeners
-        .values()
-        .map(|l| l.load_balancer_arn.as_str())
-        .collect();
+/// Quota use of every ALB behind a pool's listener, against the limits placement uses.
+pub fn alb_usage(observed: &Snapshot, config: &Config) -> Vec<AlbUsage> {
+    let plan_config = crate::plan::PlanConfig::from_config(config);
+    let rules_max = crate::plan::capacity::rules_max(&plan_config, observed);
+    let groups_max = crate::plan::capacity::groups_max(&plan_config);
+    let mut albs: BTreeMap<&str, (String, bool)> = BTreeMap::new();
+    for l in observed.listeners.values() {
+        let pool = config
+            .pools
+            .pool_of(&l.arn)
+            .map(str::to_string)
+            .or_else(|| {
+                observed
+                    .provisioned
+                    .iter()
+                    .find(|p| p.arn == l.load_balancer_arn)
+                    .map(|p| p.pool.clone())
+            });
+        let entry = albs
+            .entry(l.load_balancer_arn.as_str())
+            .or_insert((pool.clone().unwrap_or_default(), false));
+        entry.1 |= config.pools.draining.contains(&l.arn);
+    }
     albs.into_iter()
-        .map(|arn| AlbUsage {
+        .map(|(arn, (pool, draining))| AlbUsage {
             arn: arn.to_string(),
             name: alb_name(observed, arn),
+            pool,
             rules_used: observed
                 .rules_per_load_balancer
                 .get(arn)
                 .copied()
                 .unwrap_or_default(),
-            rules_max: observed.rules_quota.unwrap_or(MAX_RULES_PER_ALB),
+            rules_max,
             target_groups_used: observed
                 .target_groups
                 .iter()
                 .filter(|g| g.load_balancer_arns.iter().any(|a| a == arn))
                 .count(),
-            target_groups_max: MAX_TARGET_GROUPS_PER_ALB,
+            target_groups_max: groups_max,
+            provisioned: observed.provisioned.iter().any(|p| p.arn == arn),
+            draining,
         })
         .collect()
 }
@@ -80,10 +99,10 @@ pub fn group_facts(
 }
 
 /// Everything the page needs from `observed` after planning `services`.
-pub fn collect(observed: &Snapshot, services: &[ServiceStatus], dry_run: bool) -> PassFacts {
+pub fn collect(observed: &Snapshot, services: &[ServiceStatus], config: &Config) -> PassFacts {
     PassFacts {
-        dry_run,
-        albs: alb_usage(observed),
+        dry_run: config.dry_run,
+        albs: alb_usage(observed, config),
         target_groups: group_facts(observed, services),
     }
 }
@@ -118,10 +137,16 @@ mod tests {
             },
         );
         observed.rules_per_load_balancer.insert(lb.into(), 8);
-        let usage = alb_usage(&observed);
+        let mut config = crate::testing::Estate::new(1).config();
+        config.pools.members = BTreeMap::from([("internal".to_string(), vec!["l".to_string()])]);
+        config.pools.draining.insert("l".into());
+        config.pools.max_rules_per_alb = Some(50);
+        let usage = alb_usage(&observed, &config);
         assert_eq!(usage.len(), 1);
         assert_eq!(usage[0].name, "internal");
-        assert_eq!((usage[0].rules_used, usage[0].rules_max), (8, 100));
+        assert_eq!(usage[0].pool, "internal");
+        assert_eq!((usage[0].rules_used, usage[0].rules_max), (8, 50));
         assert_eq!(usage[0].target_groups_used, 0);
+        assert!(usage[0].draining && !usage[0].provisioned);
     }
 }

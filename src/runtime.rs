@@ -283,7 +283,7 @@ impl Controller {
             memory.remember_intents(&intents);
             memory.last_changes.clone()
         };
-        let facts = crate::pass_facts::collect(&observed, &plan.services, self.config.dry_run);
+        let facts = crate::pass_facts::collect(&observed, &plan.services, &self.config);
         let report = PassReport {
             plan,
             applied,
@@ -382,6 +382,23 @@ impl Controller {
                 })
                 .set(n as i64);
         }
+        let can_grow: Vec<(String, bool)> = self
+            .config
+            .pools
+            .max_albs
+            .iter()
+            .map(|(pool, max)| {
+                let given = self.config.pools.members.get(pool).map_or(0, Vec::len);
+                let created = report
+                    .facts
+                    .albs
+                    .iter()
+                    .filter(|a| &a.pool == pool && a.provisioned)
+                    .count();
+                (pool.clone(), given + created < *max)
+            })
+            .collect();
+        self.metrics.capacity.record(&report.facts.albs, &can_grow);
         for (kind, n) in report.plan.managed_resource_counts() {
             self.metrics
                 .managed_resources

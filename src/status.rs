@@ -136,6 +136,9 @@ pub struct ServiceStatus {
     /// RFC 3339 time of the last change applied for it by this process.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_change: Option<String>,
+    /// The ALB it is placed on (ARN), when it publishes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancer: Option<String>,
 }
 
 /// The whole status view.
@@ -163,12 +166,19 @@ pub struct StatusReport {
 pub struct AlbUsage {
     pub arn: String,
     pub name: String,
+    /// The listener name (pool) its listeners are given as.
+    pub pool: String,
     /// Non-default rules across all of its listeners.
     pub rules_used: usize,
+    /// The account's quota, or `--max-rules-per-alb` when lower.
     pub rules_max: usize,
     /// Target groups (of anyone) forwarding from it.
     pub target_groups_used: usize,
     pub target_groups_max: usize,
+    /// ecs-ingress created it (`--pool-max-albs`).
+    pub provisioned: bool,
+    /// A listener of it is given with `--drain-listener`.
+    pub draining: bool,
 }
 
 /// An owned target group: the ALB it serves and, where the pass read it, its targets' health.

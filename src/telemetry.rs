@@ -17,6 +17,7 @@ use prometheus_client::registry::Registry;
 
 use crate::config::LogFormat;
 
+pub mod capacity;
 mod exposition;
 mod process;
 
@@ -81,6 +82,7 @@ const CHANGE_ACTIONS: &[(&str, &[&str])] = &[
     ("dns-record", &["create", "update", "delete"]),
     ("cloudmap-service", &["create", "delete"]),
     ("cloudmap-instance", &["register", "deregister"]),
+    ("load-balancer", &["create", "delete"]),
 ];
 
 /// Kinds of `managed_resources`.
@@ -115,6 +117,8 @@ pub struct Metrics {
     pub events_malformed: Counter,
     /// Leader election: `leader`, transitions, lease renewals.
     pub lease: crate::lease::metrics::LeaseMetrics,
+    /// `alb_capacity_used`, `alb_capacity_max`, `pool_can_grow`.
+    pub capacity: capacity::CapacityMetrics,
     /// When an AWS call last completed (any outcome): liveness means the loop makes
     /// progress, which a long first pass does while no pass has finished yet.
     last_progress: std::sync::Mutex<Option<tokio::time::Instant>>,
@@ -225,6 +229,7 @@ impl Metrics {
             events_malformed.clone(),
         );
         let lease = crate::lease::metrics::LeaseMetrics::register(registry);
+        let capacity = capacity::CapacityMetrics::register(registry);
         let metrics = Self {
             registry: root,
             pass_interval,
@@ -242,6 +247,7 @@ impl Metrics {
             events_received,
             events_malformed,
             lease,
+            capacity,
             last_progress: std::sync::Mutex::new(None),
             call_total: AtomicU64::new(0),
             throttle_total: AtomicU64::new(0),

@@ -204,6 +204,7 @@ mod tests {
             warnings: vec![],
             waiting: vec![],
             last_change: None,
+            load_balancer: None,
         }
     }
 

@@ -84,6 +84,37 @@ async fn a_pool_fills_by_free_room_and_reports_quota_only_when_every_alb_is_full
     assert_eq!(placed["s1"], 1);
     estate.assert_traffic_served("six services on two ALBs of three groups");
 
+    // Visible: /status's `albs` and each service's ALB, the capacity series, and `plan`.
+    let report = controller.pass(false).await;
+    let status = serde_json::to_value(report.status()).expect("status JSON");
+    let albs = status["albs"].as_array().expect("albs");
+    assert_eq!(albs.len(), 2, "{albs:?}");
+    for a in albs {
+        assert_eq!(a["pool"], "default");
+        assert_eq!(a["target_groups_used"], 4, "{a}");
+        assert_eq!(a["target_groups_max"], 4, "{a}");
+        assert_eq!(
+            (a["provisioned"].as_bool(), a["draining"].as_bool()),
+            (Some(false), Some(false))
+        );
+    }
+    let services = status["services"].as_array().expect("services");
+    assert!(services.iter().all(|s| {
+        s["load_balancer"]
+            .as_str()
+            .is_some_and(|lb| lb.contains(":loadbalancer/"))
+    }));
+    let text = ecs_ingress::output::plan_text(&report);
+    assert!(
+        text.contains("Load balancers:") && text.contains("target groups 4/4"),
+        "{text}"
+    );
+    let metrics = estate.metrics.encode();
+    assert!(
+        metrics.contains(r#"ecs_ingress_alb_capacity_used{alb="internal-alb-0",pool="default",resource="target_groups"} 4"#),
+        "{metrics}"
+    );
+
     let extra = estate.add_service("s6", &[("alb.host", &host(6))], &[]);
     let report = controller.pass(true).await;
     let status = report
@@ -412,4 +443,69 @@ async fn passes_until_quiet(
         tokio::time::sleep(INTERVAL).await;
     }
     panic!("still writing after 20 passes");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bad_pool_stops_start_up_naming_the_flag_and_value() {
+    let estate = Estate::new(2);
+    let (a, b) = (
+        estate.listeners[&listener_name(0)].clone(),
+        estate.listeners[&listener_name(1)].clone(),
+    );
+    let aws = estate.fake.aws();
+    let check = |members: Vec<String>| {
+        let mut config = estate.pool_config();
+        config.pools.members = BTreeMap::from([("internal".to_string(), members)]);
+        config
+    };
+    assert!(
+        ecs_ingress::pool_check::check(&aws, &check(vec![a.clone(), b.clone()]))
+            .await
+            .is_ok()
+    );
+
+    let missing = a.replace("/0000", "/9999");
+    let err = ecs_ingress::pool_check::check(&aws, &check(vec![a.clone(), missing.clone()]))
+        .await
+        .expect_err("missing");
+    assert_eq!(
+        err.to_string(),
+        format!("--listener internal={missing}: no such listener")
+    );
+
+    // A second listener on the first ALB, on another port.
+    let other_port = {
+        let mut world = estate.fake.world();
+        let mut l = world.listeners[&a].clone();
+        l.arn = format!("{a}-8080");
+        l.port = Some(8080);
+        world.listeners.insert(l.arn.clone(), l.clone());
+        l.arn
+    };
+    let err = ecs_ingress::pool_check::check(&aws, &check(vec![a.clone(), other_port.clone()]))
+        .await
+        .expect_err("same ALB");
+    assert!(
+        err.to_string()
+            .contains("each listener of a pool must be on its own ALB"),
+        "{err}"
+    );
+    {
+        let mut world = estate.fake.world();
+        let lb = world.listeners[&b].load_balancer_arn.clone();
+        if let Some(l) = world.listeners.get_mut(&other_port) {
+            l.load_balancer_arn = lb;
+        }
+    }
+    let err = ecs_ingress::pool_check::check(
+        &aws,
+        &check(vec![a.clone(), other_port.clone(), b.clone()]),
+    )
+    .await
+    .expect_err("mixed ports");
+    assert!(
+        err.to_string()
+            .contains("a pool's listeners share port and protocol"),
+        "{err}"
+    );
 }

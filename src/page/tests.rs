@@ -14,6 +14,7 @@ fn service(name: &str, state: ServiceState, host: &str) -> ServiceStatus {
         warnings: vec![],
         waiting: vec![],
         last_change: None,
+        load_balancer: None,
     }
 }
 

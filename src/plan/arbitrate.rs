@@ -74,6 +74,7 @@ pub fn arbitrate<'a>(
         );
         s.warnings = warnings;
         if problems.is_empty() {
+            s.load_balancer = Some(desired.load_balancer_arn.clone());
             ledger.record(&desired);
             out.statuses.push(s);
             out.winners.push(desired);

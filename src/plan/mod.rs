@@ -7,7 +7,7 @@
 
 mod alb;
 mod arbitrate;
-mod capacity;
+pub mod capacity;
 pub mod change;
 pub mod cloudmap;
 pub mod desired;
@@ -169,6 +169,7 @@ fn status(
         warnings: Vec::new(),
         waiting: Vec::new(),
         last_change: None,
+        load_balancer: None,
     }
 }
 

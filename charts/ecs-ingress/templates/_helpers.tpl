@@ -115,4 +115,19 @@ groups:
         annotations:
           summary: 'Someone edits resources ecs-ingress owns ({{ "{{" }} $labels.kind {{ "}}" }})'
           description: Each hand edit of an owned resource is undone on the next pass; change the service's tags instead.
+      # A pool that may still grow makes room itself; one that cannot needs a person before
+      # new services get `quota`.
+      - alert: EcsIngressPoolNearlyFull
+        expr: |
+          (
+            sum by (job, instance, pool, resource) (ecs_ingress_alb_capacity_used)
+              / sum by (job, instance, pool, resource) (ecs_ingress_alb_capacity_max)
+          ) > 0.9
+          unless on (job, instance, pool) (ecs_ingress_pool_can_grow == 1)
+        for: 15m
+        labels:
+          severity: warning
+        annotations:
+          summary: 'ALB pool {{ "{{" }} $labels.pool {{ "}}" }} is over 90% full ({{ "{{" }} $labels.resource {{ "}}" }}) and cannot grow'
+          description: Add a --listener for the pool on another ALB, raise --pool-max-albs or the ALB quota, or remove hand-made rules.
 {{- end -}}

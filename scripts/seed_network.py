@@ -7,12 +7,16 @@ Fixture code for the demo and the integration tests, not part of the product.
       VPC (DNS hostnames on), two subnets, a security group, an internal ALB, an HTTP:80
       listener whose default action forwards to an empty target group, a private hosted
       zone in.example.com bound to the VPC, and an ECS cluster. Prints the ids as JSON.
+      With --albs N (default 1), N-1 more internal ALBs in the same subnets, each with an
+      HTTP:80 listener answering a fixed 404 (no target group), listed under
+      `more_load_balancers` as {load_balancer_arn, load_balancer_dns, listener_arn}: the
+      members of an ALB pool.
 
   seed_network.py --endpoint URL service --network JSON --name NAME [--td-tag K=V ...]
       [--service-tag K=V ...] [--label K=V ...] [--port 8080] [--container NAME]
       Registers an awsvpc task definition and creates a service. Prints its ARN as JSON.
 
-  seed_network.py --endpoint URL deploy --network JSON --name NAME
+  seed_network.py --endpoint URL deploy --network JSON --name NAME [--name NAME ...]
       What ECS does on a deployment and moto does not: registers the service's RUNNING
       tasks (starting one if none runs) in every target group of its loadBalancers, on the
       entry's container port. moto reports registered IP targets healthy at once.
@@ -36,7 +40,7 @@ def client(endpoint, name):
     )
 
 
-def network(endpoint, zone_name, cluster_name):
+def network(endpoint, zone_name, cluster_name, albs=1):
     ec2 = client(endpoint, "ec2")
     elb = client(endpoint, "elbv2")
     r53 = client(endpoint, "route53")
@@ -63,6 +67,30 @@ def network(endpoint, zone_name, cluster_name):
         Port=80,
         DefaultActions=[{"Type": "forward", "TargetGroupArn": invalid}],
     )["Listeners"][0]["ListenerArn"]
+    more = []
+    for n in range(2, albs + 1):
+        extra = elb.create_load_balancer(
+            Name=f"PrivateApiLoadBalancer{n}", Subnets=subnets, SecurityGroups=[sg], Scheme="internal", Type="application"
+        )["LoadBalancers"][0]
+        # A fixed response holds no target group, unlike the first ALB's default action.
+        extra_listener = elb.create_listener(
+            LoadBalancerArn=extra["LoadBalancerArn"],
+            Protocol="HTTP",
+            Port=80,
+            DefaultActions=[
+                {
+                    "Type": "fixed-response",
+                    "FixedResponseConfig": {"StatusCode": "404", "ContentType": "text/plain", "MessageBody": "no route"},
+                }
+            ],
+        )["Listeners"][0]["ListenerArn"]
+        more.append(
+            {
+                "load_balancer_arn": extra["LoadBalancerArn"],
+                "load_balancer_dns": extra["DNSName"],
+                "listener_arn": extra_listener,
+            }
+        )
     zone = r53.create_hosted_zone(
         Name=zone_name,
         CallerReference=f"seed-{zone_name}",
@@ -70,7 +98,7 @@ def network(endpoint, zone_name, cluster_name):
         VPC={"VPCRegion": REGION, "VPCId": vpc},
     )["HostedZone"]["Id"].split("/")[-1]
     cluster = ecs.create_cluster(clusterName=cluster_name)["cluster"]["clusterArn"]
-    return {
+    out = {
         "endpoint": endpoint,
         "vpc_id": vpc,
         "subnet_ids": subnets,
@@ -83,6 +111,9 @@ def network(endpoint, zone_name, cluster_name):
         "cluster_arn": cluster,
         "cluster": cluster_name,
     }
+    if more:
+        out["more_load_balancers"] = more
+    return out
 
 
 def pairs(items):
@@ -207,6 +238,7 @@ def main():
     net = sub.add_parser("network")
     net.add_argument("--zone", default="in.example.com")
     net.add_argument("--cluster", default="main")
+    net.add_argument("--albs", type=int, default=1, help="ALBs with an HTTP:80 listener (a pool)")
     svc = sub.add_parser("service")
     svc.add_argument("--network", required=True, help="JSON printed by the network command")
     svc.add_argument("--name", required=True)
@@ -218,12 +250,14 @@ def main():
     svc.add_argument("--tasks", type=int, default=0, help="RUNNING tasks to start for it")
     dep = sub.add_parser("deploy")
     dep.add_argument("--network", required=True, help="JSON printed by the network command")
-    dep.add_argument("--name", required=True)
+    dep.add_argument("--name", required=True, action="append", help="repeatable: several services at once")
     args = parser.parse_args()
     if args.command == "network":
-        print(json.dumps(network(args.endpoint, args.zone, args.cluster)))
+        print(json.dumps(network(args.endpoint, args.zone, args.cluster, args.albs)))
     elif args.command == "deploy":
-        print(json.dumps(deploy(args.endpoint, json.loads(args.network), args.name)))
+        net = json.loads(args.network)
+        done = [deploy(args.endpoint, net, name) for name in args.name]
+        print(json.dumps({k: [v for d in done for v in d[k]] for k in ("target_groups", "ips")}))
     else:
         print(json.dumps(service(args.endpoint, json.loads(args.network), args)))
 

@@ -114,9 +114,35 @@ impl Moto {
 
     /// Builds the seed's network.
     pub fn seed(&self) -> Seed {
-        let raw = self.script(&["network"]);
+        self.seed_with(&["network"])
+    }
+
+    /// Builds the seed's network with `albs` internal ALBs in it, each with an HTTP:80
+    /// listener (the seed's first; the others answer a fixed 404): the members of a pool.
+    pub fn seed_with_albs(&self, albs: usize) -> Seed {
+        self.seed_with(&["network", "--albs", &albs.to_string()])
+    }
+
+    fn seed_with(&self, args: &[&str]) -> Seed {
+        let raw = self.script(args);
         let s = |k: &str| raw[k].as_str().unwrap_or_default().to_string();
+        let more_load_balancers = raw["more_load_balancers"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|lb| {
+                        let s = |k: &str| lb[k].as_str().unwrap_or_default().to_string();
+                        SeedAlb {
+                            arn: s("load_balancer_arn"),
+                            dns: s("load_balancer_dns"),
+                            listener_arn: s("listener_arn"),
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Seed {
+            more_load_balancers,
             vpc_id: s("vpc_id"),
             load_balancer_arn: s("load_balancer_arn"),
             load_balancer_dns: s("load_balancer_dns"),
@@ -193,8 +219,17 @@ impl Moto {
     /// running tasks in its target groups (moto then reports them healthy). Returns the
     /// target groups registered in.
     pub fn ecs_deploys(&self, seed: &Seed, name: &str) -> Vec<String> {
+        self.ecs_deploys_all(seed, &[name])
+    }
+
+    /// [`Moto::ecs_deploys`] for several services in one run of the script.
+    pub fn ecs_deploys_all(&self, seed: &Seed, names: &[&str]) -> Vec<String> {
         let net = seed.raw.to_string();
-        let out = self.script(&["deploy", "--network", &net, "--name", name]);
+        let mut args = vec!["deploy", "--network", &net];
+        for name in names {
+            args.extend(["--name", name]);
+        }
+        let out = self.script(&args);
         out["target_groups"]
             .as_array()
             .map(|a| {
@@ -251,7 +286,16 @@ pub struct Seed {
     pub invalid_target_group_arn: String,
     pub hosted_zone_id: String,
     pub cluster: String,
+    /// The ALBs after the first, when asked for with [`Moto::seed_with_albs`].
+    pub more_load_balancers: Vec<SeedAlb>,
     raw: serde_json::Value,
+}
+
+/// One more ALB of the seed's network and its HTTP:80 listener.
+pub struct SeedAlb {
+    pub arn: String,
+    pub dns: String,
+    pub listener_arn: String,
 }
 
 impl Seed {

@@ -159,7 +159,7 @@ pub async fn observe(
         ..Observation::default()
     };
     read_services(aws, config, cache, &mut observed).await;
-    read_provisioned(aws, config, ownership, &mut observed).await;
+    read_provisioned(aws, config, ownership, cache, &mut observed).await;
     let owned_tags = read_owned_tags(aws, ownership).await;
     read_listeners(aws, config, cache, &owned_tags, &mut observed).await;
     read_load_balancer_rules(aws, config, cache, &mut observed).await;
@@ -187,6 +187,7 @@ async fn read_provisioned(
     aws: &Aws,
     config: &Config,
     ownership: &Ownership,
+    cache: &Cache,
     observed: &mut Observation,
 ) {
     if config.pools.max_albs.is_empty() {
@@ -210,19 +211,28 @@ async fn read_provisioned(
         else {
             continue;
         };
-        let listeners = match aws.elb.describe_load_balancer_listeners(&arn).await {
-            Ok(l) => l,
-            // The tagging index still lists an ALB deleted a moment ago.
-            Err(e) if e.kind == ErrorKind::NotFound => continue,
-            Err(e) => {
-                observed.fail(e);
-                continue;
-            }
-        };
-        let listener_arn = listeners
+        // A listener never moves: once known, the per-ALB read of `read_listeners` sees it
+        // (and a deleted ALB) without a call here.
+        let known = cache
+            .listener_load_balancers
             .iter()
-            .min_by_key(|l| (l.port, l.arn.clone()))
-            .map(|l| l.arn.clone());
+            .find(|(_, lb)| **lb == arn)
+            .map(|(l, _)| l.clone());
+        let listener_arn = match known {
+            Some(l) => Some(l),
+            None => match aws.elb.describe_load_balancer_listeners(&arn).await {
+                Ok(l) => l
+                    .iter()
+                    .min_by_key(|l| (l.port, l.arn.clone()))
+                    .map(|l| l.arn.clone()),
+                // The tagging index still lists an ALB deleted a moment ago.
+                Err(e) if e.kind == ErrorKind::NotFound => continue,
+                Err(e) => {
+                    observed.fail(e);
+                    continue;
+                }
+            },
+        };
         observed.provisioned.push(crate::snapshot::ProvisionedAlb {
             name: arn.split('/').nth(2).unwrap_or_default().to_string(),
             arn,
@@ -515,7 +525,12 @@ async fn read_listeners(
         })
         .collect();
     match known {
-        Some(known) => read_listeners_by_load_balancer(aws, &known, observed).await,
+        Some(known) => {
+            read_listeners_by_load_balancer(aws, &known, observed).await;
+            for l in forget_deleted_provisioned(observed) {
+                cache.listener_load_balancers.remove(&l);
+            }
+        }
         None => read_listeners_by_arn(aws, &arns, observed).await,
     }
     for l in observed.listeners.values() {
@@ -647,6 +662,33 @@ async fn read_listeners_by_load_balancer(
             Err(e) => observed.fail(e),
         }
     }
+}
+
+/// An ALB ecs-ingress created and deleted (scale-in) is still listed by the lagging tagging
+/// index for a while: its listener is gone because the ALB is, which is no failed read.
+fn forget_deleted_provisioned(observed: &mut Observation) -> Vec<String> {
+    let gone: Vec<String> = observed
+        .provisioned
+        .iter()
+        .filter_map(|p| p.listener_arn.clone())
+        .filter(|l| observed.missing_listeners.contains(l))
+        .collect();
+    if gone.is_empty() {
+        return gone;
+    }
+    observed
+        .provisioned
+        .retain(|p| p.listener_arn.as_ref().is_none_or(|l| !gone.contains(l)));
+    for l in &gone {
+        observed.snapshot.missing_listeners.remove(l);
+    }
+    let missing = |e: &AwsError| gone.iter().any(|l| e.message.contains(l.as_str()));
+    observed.failures.retain(|e| !missing(e));
+    observed
+        .snapshot
+        .failed_reads
+        .retain(|f| !gone.iter().any(|l| f.message.contains(l.as_str())));
+    gone
 }
 
 /// What DescribeListeners answers for a listener that does not exist. A missing configured

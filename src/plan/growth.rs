@@ -53,37 +53,64 @@ pub fn growth(config: &PlanConfig, observed: &Snapshot, pool: &str) -> Growth {
     }
 }
 
-/// The change that gives `pool` one more ALB: the one created without a listener, or the
-/// next free name.
-pub fn grow(config: &PlanConfig, observed: &Snapshot, pool: &str) -> Option<PlannedChange> {
-    let template = config.pools.members.get(pool)?.first()?.clone();
-    let owner = config.ownership.owner_id();
-    let name = match provisioned(observed, pool).find(|p| p.listener_arn.is_none()) {
-        Some(unfinished) => unfinished.name.clone(),
-        None => {
-            let taken: BTreeSet<&str> = provisioned(observed, pool)
-                .map(|p| p.name.as_str())
-                .collect();
-            (1..)
-                .map(|n| load_balancer_name(owner, pool, n))
-                .find(|n| !taken.contains(n.as_str()))?
-        }
+/// The changes that give `pool` the ALBs `waiting` (rules, target groups) needs, each
+/// taking `per_alb` at most, within `--pool-max-albs` and the account's quota: ALBs created
+/// without their listener first, then the next free names. All in one pass, so a cold start
+/// of thousands of services does not grow one ALB per pass.
+pub fn grow(
+    config: &PlanConfig,
+    observed: &Snapshot,
+    pool: &str,
+    waiting: (usize, usize),
+    per_alb: (usize, usize),
+) -> Vec<PlannedChange> {
+    let Some(template) = config.pools.members.get(pool).and_then(|m| m.first()) else {
+        return Vec::new();
     };
+    let owner = config.ownership.owner_id();
+    let unfinished: Vec<String> = provisioned(observed, pool)
+        .filter(|p| p.listener_arn.is_none())
+        .map(|p| p.name.clone())
+        .collect();
+    let needed = waiting
+        .0
+        .div_ceil(per_alb.0.max(1))
+        .max(waiting.1.div_ceil(per_alb.1.max(1)))
+        .max(1)
+        .saturating_sub(unfinished.len());
+    let given = config.pools.members.get(pool).map_or(0, Vec::len);
+    let room = config.pools.max_albs.get(pool).map_or(0, |max| {
+        max.saturating_sub(given + provisioned(observed, pool).count())
+    });
+    let account_room = observed
+        .alb_account
+        .map_or(0, |a| a.quota.saturating_sub(a.used));
+    let taken: BTreeSet<String> = provisioned(observed, pool)
+        .map(|p| p.name.clone())
+        .collect();
+    let fresh = (1..)
+        .map(|n| load_balancer_name(owner, pool, n))
+        .filter(|n| !taken.contains(n))
+        .take(needed.min(room).min(account_room));
     let tags: Tags = BTreeMap::from([
         (OWNER_TAG.to_string(), owner.to_string()),
         (POOL_TAG.to_string(), pool.to_string()),
     ]);
-    Some(PlannedChange {
-        service_arn: None,
-        service: pool.to_string(),
-        change: Change::CreateLoadBalancer {
-            pool: pool.to_string(),
-            name,
-            template_listener_arn: template,
-            tags,
-        },
-        reason: "no load balancer of the pool has room".into(),
-    })
+    unfinished
+        .into_iter()
+        .chain(fresh)
+        .map(|name| PlannedChange {
+            service_arn: None,
+            service: pool.to_string(),
+            change: Change::CreateLoadBalancer {
+                pool: pool.to_string(),
+                name,
+                template_listener_arn: template.clone(),
+                tags: tags.clone(),
+            },
+            reason: "no load balancer of the pool has room".into(),
+        })
+        .collect()
 }
 
 /// Deletions of ALBs ecs-ingress created that hold no rule and no target group, nothing is

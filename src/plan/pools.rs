@@ -166,7 +166,7 @@ fn finish<'a>(
         .iter()
         .flat_map(|u| u.iter().map(move |&i| (i, u[0])))
         .collect();
-    let mut growing: BTreeSet<String> = BTreeSet::new();
+    let mut growing: BTreeMap<String, Usage> = BTreeMap::new();
     for (i, mut candidate) in candidates.into_iter().enumerate() {
         let Some(lb) = unit_of.get(&i).and_then(|u| chosen.get(u)) else {
             out.kept.insert(candidate.desired.service.arn.as_str());
@@ -174,7 +174,10 @@ fn finish<'a>(
             let growth = growth::growth(config, observed, &pool);
             out.alb_account_wanted |= growth == growth::Growth::AccountUnknown;
             if growth == growth::Growth::Grow {
-                growing.insert(pool);
+                growing.entry(pool).or_default().add(Usage {
+                    rules: candidate.desired.rules.len(),
+                    groups: 1,
+                });
             }
             out.statuses
                 .push(unplaced(config, observed, owned, &candidate, &growth));
@@ -201,11 +204,16 @@ fn finish<'a>(
         }
         out.candidates.push(candidate);
     }
-    out.changes.extend(
-        growing
-            .iter()
-            .filter_map(|pool| growth::grow(config, observed, pool)),
-    );
+    let per_alb = (rules_max(config, observed), groups_max(config));
+    for (pool, waiting) in &growing {
+        out.changes.extend(growth::grow(
+            config,
+            observed,
+            pool,
+            (waiting.rules, waiting.groups),
+            per_alb,
+        ));
+    }
     let in_use: BTreeSet<&str> = chosen
         .values()
         .map(String::as_str)
@@ -219,7 +227,7 @@ fn finish<'a>(
             observed
                 .provisioned
                 .iter()
-                .filter(|p| growing.contains(&p.pool))
+                .filter(|p| growing.contains_key(&p.pool))
                 .map(|p| p.arn.as_str()),
         )
         .collect();

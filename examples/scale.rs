@@ -168,6 +168,132 @@ async fn converge(
     (passes, last_write, first_done.unwrap_or(last_write))
 }
 
+/// A pool that starts from one ALB and may grow: how many ALBs it ends with, the ALB side of
+/// the cold start against its floor, and a steady pass.
+struct PoolResult {
+    albs: usize,
+    cold_start_s: f64,
+    cold_start_floor_s: f64,
+    steady_reads: usize,
+    steady_reads_floor: usize,
+    steady_writes: usize,
+}
+
+/// N untagged-listener services on pool `default`, one ALB given, room to grow.
+fn pool_estate(n: usize, given: usize) -> (Estate, ecs_ingress::config::Config) {
+    let estate = Estate::new(given);
+    // An account whose ALB quota was raised for the size: 10,000 services need ~100 ALBs.
+    estate.fake.world().load_balancers_quota = Some(n / 50 + 50);
+    estate.fake.enforce_rate_limits();
+    for i in 0..n {
+        let host = format!("s{i}.in.example.com");
+        estate.add_service(&format!("s{i}"), &[("alb.host", host.as_str())], &[]);
+    }
+    let mut config = estate.pool_config();
+    config
+        .pools
+        .max_albs
+        .insert("default".into(), given + n / 90 + 2);
+    (estate, config)
+}
+
+/// Owned rules per ALB, and whether every ALB is within its quotas.
+fn albs_within_quota(estate: &Estate) -> (usize, bool) {
+    let world = estate.fake.world();
+    let mut groups: BTreeMap<&str, usize> = BTreeMap::new();
+    for g in world.target_groups.values() {
+        for lb in &g.load_balancer_arns {
+            *groups.entry(lb.as_str()).or_default() += 1;
+        }
+    }
+    let mut rules: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in world.rules.values().filter(|r| !r.is_default()) {
+        if let Some(l) = world.listeners.get(&r.listener_arn) {
+            *rules.entry(l.load_balancer_arn.as_str()).or_default() += 1;
+        }
+    }
+    let ok = groups.values().all(|&g| g <= 100) && rules.values().all(|&r| r <= 100);
+    (world.load_balancers.len(), ok)
+}
+
+async fn pool_run(n: usize) -> PoolResult {
+    let (estate, config) = pool_estate(n, 1);
+    let controller = estate.controller_with(config);
+    let started = tokio::time::Instant::now();
+    let alb_side = until_every_rule(&estate, &controller, n).await;
+    let (albs, within) = albs_within_quota(&estate);
+    assert!(within, "an ALB over its quota");
+    converge(&estate, &controller).await;
+    estate.fake.reset_calls();
+    controller.pass(true).await;
+    let steady_writes = estate.fake.writes();
+    PoolResult {
+        albs,
+        cold_start_s: alb_side.duration_since(started).as_secs_f64(),
+        cold_start_floor_s: floor::pool_cold_start_seconds(n, albs - 1),
+        steady_reads: estate.fake.calls().len() - steady_writes,
+        // One GetResources more than a fixed estate: the pool's created ALBs, by tag.
+        steady_reads_floor: floor::steady_reads(n, albs) + 1,
+        steady_writes,
+    }
+}
+
+/// Passes until every service has its rule; when the pass that made the last one ended.
+async fn until_every_rule(
+    estate: &Estate,
+    controller: &runtime::Controller,
+    n: usize,
+) -> tokio::time::Instant {
+    for _ in 0..40 {
+        let before = estate.fake.writes();
+        controller.pass(true).await;
+        if estate.owned_rules().len() >= n {
+            break;
+        }
+        if estate.fake.writes() == before {
+            tokio::time::sleep(controller.config.interval).await;
+        }
+    }
+    tokio::time::Instant::now()
+}
+
+/// Draining one ALB of ten at N services: services moved, writes per moved service, and the
+/// move's virtual duration (new groups healthy, names switched, cached answers expired).
+struct DrainResult {
+    moved: usize,
+    writes_per_service: f64,
+    seconds: f64,
+}
+
+async fn drain_run(n: usize) -> DrainResult {
+    let (estate, mut config) = pool_estate(n, 10);
+    converge(&estate, &estate.controller_with(config.clone())).await;
+    let drained = estate.listeners[&listener_name(3)].clone();
+    let on_drained = |estate: &Estate| {
+        estate
+            .owned_rules()
+            .iter()
+            .filter(|r| r.listener_arn == drained)
+            .filter_map(|r| r.tags.get("ecs-ingress/service").cloned())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let leaving = on_drained(&estate);
+    config.pools.draining.insert(drained.clone());
+    let controller = estate.controller_with(config);
+    estate.fake.reset_calls();
+    let started = tokio::time::Instant::now();
+    let (_, done, _) = converge(&estate, &controller).await;
+    assert!(
+        on_drained(&estate).is_empty(),
+        "the drained ALB still routes"
+    );
+    DrainResult {
+        moved: leaving.len(),
+        writes_per_service: estate.fake.writes() as f64 / leaving.len().max(1) as f64,
+        seconds: done.duration_since(started).as_secs_f64(),
+    }
+}
+
 /// Milliseconds to plan `n` services: cold (nothing exists yet) and converged.
 async fn plan_time(n: usize) -> (f64, f64) {
     let estate = Estate::new(n.div_ceil(PER_ALB) + 1);
@@ -233,13 +359,15 @@ fn main() {
     for n in sizes {
         let wall = std::time::Instant::now();
         let r = runtime.block_on(run(n));
-        results.push((r, wall.elapsed().as_secs_f64()));
+        let pool = runtime.block_on(pool_run(n));
+        let drain = (n == 1000).then(|| runtime.block_on(drain_run(n)));
+        results.push((r, pool, drain, wall.elapsed().as_secs_f64()));
     }
     let plan_wall = std::time::Instant::now();
     let (plan_cold_ms, plan_converged_ms) = runtime.block_on(plan_time(10_000));
     let plan_10k_ms = plan_cold_ms.max(plan_converged_ms);
     if json {
-        for (r, wall_s) in &results {
+        for (r, pool, drain, wall_s) in &results {
             let ops: serde_json::Map<String, serde_json::Value> = r
                 .steady_reads_by_op
                 .iter()
@@ -267,6 +395,15 @@ fn main() {
                     "plan_10k_ms": plan_10k_ms,
                     "plan_10k_cold_ms": plan_cold_ms,
                     "plan_10k_converged_ms": plan_converged_ms,
+                    "pool_albs": pool.albs,
+                    "pool_cold_start_s": pool.cold_start_s,
+                    "pool_cold_start_floor_s": pool.cold_start_floor_s,
+                    "pool_steady_reads": pool.steady_reads,
+                    "pool_steady_reads_floor": pool.steady_reads_floor,
+                    "pool_steady_writes": pool.steady_writes,
+                    "drain_moved_services": drain.as_ref().map(|d| d.moved),
+                    "drain_writes_per_service": drain.as_ref().map(|d| d.writes_per_service),
+                    "drain_s": drain.as_ref().map(|d| d.seconds),
                     "wall_s": wall_s,
                 })
             );
@@ -290,7 +427,7 @@ fn main() {
         "served s",
         "peak MiB"
     );
-    for (r, wall_s) in &results {
+    for (r, pool, drain, wall_s) in &results {
         println!(
             "{:>6} {:>10.1} {:>10.1} {:>8.1} {:>6} {:>9} {:>7} {:>7} {:>7} {:>7.1} {:>8} {:>9.1} {:>9.1} {:>9.1}",
             r.services,
@@ -312,6 +449,21 @@ fn main() {
             "       fake AWS state alone {:.1} MiB; wall {wall_s:.0} s; steady reads by operation: {:?}",
             r.estate_rss_mib, r.steady_reads_by_op
         );
+        println!(
+            "       pool from one ALB: {} ALBs, ALB side {:.1} s (floor {:.1} s), steady reads {} (floor {}), writes {}",
+            pool.albs,
+            pool.cold_start_s,
+            pool.cold_start_floor_s,
+            pool.steady_reads,
+            pool.steady_reads_floor,
+            pool.steady_writes
+        );
+        if let Some(d) = drain {
+            println!(
+                "       drain of one ALB of ten: {} services moved, {:.1} writes each, {:.0} s",
+                d.moved, d.writes_per_service, d.seconds
+            );
+        }
     }
     println!(
         "planning 10,000 services: {plan_cold_ms:.0} ms cold, {plan_converged_ms:.0} ms converged ({:.0} s to set up)",

@@ -513,3 +513,35 @@ async fn a_bad_pool_stops_start_up_naming_the_flag_and_value() {
         "{err}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_drain_with_no_room_left_grows_the_pool_for_the_services_that_must_leave() {
+    let estate = Estate::new(2);
+    let mut config = pool(&estate, 4);
+    config.pools.max_albs.insert("default".into(), 3);
+    let controller = estate.controller_with(config.clone());
+    for i in 0..6 {
+        add(&estate, i);
+    }
+    converge(&estate, &controller).await;
+    assert!(
+        created_albs(&estate).is_empty(),
+        "six fit on two ALBs of three"
+    );
+    let drained = estate.listeners[&listener_name(1)].clone();
+    config.pools.draining.insert(drained.clone());
+    converge(&estate, &estate.controller_with(config)).await;
+    assert_eq!(
+        created_albs(&estate).len(),
+        1,
+        "one ALB created for the three leaving"
+    );
+    assert!(
+        estate
+            .owned_rules()
+            .iter()
+            .all(|r| r.listener_arn != drained),
+        "the drained ALB still routes"
+    );
+    estate.assert_traffic_served("drain into a new ALB");
+}

@@ -13,6 +13,13 @@ pub fn cold_start_seconds(services: usize) -> f64 {
     ((mutating - 20.0) / 3.0).max(0.0)
 }
 
+/// The same for a pool that starts from one ALB and creates `created` more: each creation
+/// is a CreateLoadBalancer and a CreateListener from the same mutating bucket.
+pub fn pool_cold_start_seconds(services: usize, created: usize) -> f64 {
+    let mutating = 2.0 * services as f64 + 2.0 * created as f64;
+    ((mutating - 20.0) / 3.0).max(0.0)
+}
+
 /// The fewest reads that see everything a pass needs, with the largest pages AWS allows,
 /// for `services` in one cluster behind `listeners` listeners (one per ALB) and one zone:
 /// ListServices (100) and DescribeServices (10), GetResources (100) for task-definition tags
@@ -48,5 +55,6 @@ mod tests {
         );
         assert_eq!(cold_start_seconds(1000), 660.0);
         assert_eq!(cold_start_seconds(5), 0.0);
+        assert_eq!(pool_cold_start_seconds(1000, 10), 666.0 + 2.0 / 3.0);
     }
 }

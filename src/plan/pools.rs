@@ -69,6 +69,9 @@ pub struct Placement<'a> {
     pub changes: Vec<super::change::PlannedChange>,
     /// A pool needs to grow: the account's ALB count must be read, then planned again.
     pub alb_account_wanted: bool,
+    /// What units that must leave their ALB (draining, or no longer fitting) need, per pool,
+    /// when no other member has room: the pool grows for them too.
+    stuck: BTreeMap<String, Usage>,
 }
 
 /// Places every candidate of a pool of several ALBs; others pass through unchanged.
@@ -131,6 +134,10 @@ pub fn place<'a>(
             (None, Some(lb)) => {
                 rooms.take(lb, need);
                 chosen.insert(unit[0], lb.to_string());
+                out.stuck
+                    .entry(candidates[unit[0]].desired.pool.clone())
+                    .or_default()
+                    .add(need);
                 for &i in unit {
                     out.waiting.insert(
                         candidates[i].desired.service.arn.clone(),
@@ -167,6 +174,13 @@ fn finish<'a>(
         .flat_map(|u| u.iter().map(move |&i| (i, u[0])))
         .collect();
     let mut growing: BTreeMap<String, Usage> = BTreeMap::new();
+    for (pool, need) in std::mem::take(&mut out.stuck) {
+        match growth::growth(config, observed, &pool) {
+            growth::Growth::Grow => growing.entry(pool).or_default().add(need),
+            growth::Growth::AccountUnknown => out.alb_account_wanted = true,
+            growth::Growth::Cannot(_) => {}
+        }
+    }
     for (i, mut candidate) in candidates.into_iter().enumerate() {
         let Some(lb) = unit_of.get(&i).and_then(|u| chosen.get(u)) else {
             out.kept.insert(candidate.desired.service.arn.as_str());

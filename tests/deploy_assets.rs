@@ -55,6 +55,20 @@ fn exported() -> BTreeSet<String> {
         })
         .inc();
     m.record_aws_call("ecs", "ListServices", "throttled", 0.1, true);
+    m.capacity.record(
+        &[ecs_ingress::status::AlbUsage {
+            arn: "arn:lb".into(),
+            name: "lb".into(),
+            pool: "internal".into(),
+            rules_used: 1,
+            rules_max: 100,
+            target_groups_used: 1,
+            target_groups_max: 100,
+            provisioned: false,
+            draining: false,
+        }],
+        &[("internal".into(), true)],
+    );
     let text = m.encode();
     let mut out = BTreeSet::new();
     for line in text.lines() {

@@ -218,8 +218,21 @@ fn finish<'a>(
         }
         out.candidates.push(candidate);
     }
+    grow_and_shrink(config, observed, chosen, &growing, &mut out);
+    out
+}
+
+/// ALBs to create for what waits for room, and created ALBs to delete: those nothing is
+/// placed on, moves away from, or grows into this pass.
+fn grow_and_shrink(
+    config: &PlanConfig,
+    observed: &Snapshot,
+    chosen: &BTreeMap<usize, String>,
+    growing: &BTreeMap<String, Usage>,
+    out: &mut Placement<'_>,
+) {
     let per_alb = (rules_max(config, observed), groups_max(config));
-    for (pool, waiting) in &growing {
+    for (pool, waiting) in growing {
         out.changes.extend(growth::grow(
             config,
             observed,
@@ -247,7 +260,6 @@ fn finish<'a>(
         .collect();
     out.changes
         .extend(growth::scale_in(config, observed, &in_use));
-    out
 }
 
 fn relocated<'a>(

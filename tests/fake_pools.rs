@@ -545,3 +545,112 @@ async fn a_drain_with_no_room_left_grows_the_pool_for_the_services_that_must_lea
     );
     estate.assert_traffic_served("drain into a new ALB");
 }
+
+/// Services by host: several share one host by path, so they form one unit.
+fn add_sharing(estate: &Estate, i: usize, host: usize, path: usize) -> String {
+    let h = format!("h{host}.in.example.com");
+    let p = format!("/p{path}/*");
+    estate.add_service(
+        &format!("s{i}"),
+        &[
+            ("alb.host", h.as_str()),
+            ("alb.path", p.as_str()),
+            ("alb.healthcheck.interval", "5"),
+            ("alb.healthcheck.timeout", "4"),
+            ("alb.healthcheck.healthy-threshold", "2"),
+        ],
+        &[],
+    )
+}
+
+fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("a runtime")
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+
+    /// Random services (some sharing a host by path) on pools of 1–3 ALBs with random
+    /// capacity: no ALB goes over its limit, every host is on one ALB, a second controller
+    /// agrees (writes nothing), and removing one service moves no other.
+    #[test]
+    fn placement_respects_capacity_keeps_hosts_together_and_is_stable(
+        albs in 1usize..=3,
+        groups in 3usize..=6,
+        services in proptest::collection::vec((0usize..4, 0usize..3), 1..10),
+    ) {
+        paused_runtime().block_on(async {
+            let estate = Estate::new(albs);
+            let mut config = pool(&estate, groups);
+            config.pools.max_albs.insert("default".into(), albs + 2);
+            let controller = estate.controller_with(config.clone());
+            let mut first: BTreeMap<(usize, usize), String> = BTreeMap::new();
+            for (i, (host, path)) in services.iter().enumerate() {
+                let arn = add_sharing(&estate, i, *host, *path);
+                first.entry((*host, *path)).or_insert(arn);
+            }
+            let placed_all = albs * (groups - 1) >= services.len();
+            if placed_all {
+                // The oldest service of each (host, path) must be served.
+                for ((host, path), arn) in &first {
+                    estate.fake.expect_served(&format!("h{host}.in.example.com"), &format!("/p{path}/x"), arn);
+                }
+            }
+            converge(&estate, &controller).await;
+            let (groups_per_alb, hosts_per_alb) = {
+                let world = estate.fake.world();
+                let mut groups_per_alb: BTreeMap<String, usize> = BTreeMap::new();
+                for g in world.target_groups.values() {
+                    for lb in &g.load_balancer_arns {
+                        *groups_per_alb.entry(lb.clone()).or_default() += 1;
+                    }
+                }
+                let mut hosts: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+                for r in world.rules.values().filter(|r| r.tags.contains_key("ecs-ingress/owner")) {
+                    for h in &r.hosts {
+                        hosts.entry(h.clone()).or_default().insert(world.listeners[&r.listener_arn].load_balancer_arn.clone());
+                    }
+                }
+                (groups_per_alb, hosts)
+            };
+            for (lb, n) in &groups_per_alb {
+                assert!(*n <= groups, "{lb} holds {n} groups, over {groups}");
+            }
+            for (h, lbs) in &hosts_per_alb {
+                assert_eq!(lbs.len(), 1, "{h} routed by several ALBs: {lbs:?}");
+            }
+            let writes = estate.fake.writes();
+            estate.controller_with(config.clone()).pass(true).await;
+            assert_eq!(estate.fake.writes(), writes, "a second controller changed something");
+            estate.assert_traffic_served("random pool");
+
+            // One service goes: the others keep their rules where they are.
+            let before: BTreeMap<String, String> = estate
+                .owned_rules()
+                .into_iter()
+                .map(|r| (r.arn.clone(), r.listener_arn.clone()))
+                .collect();
+            let (host, _) = services[0];
+            estate.fake.release_served(&format!("h{host}.in.example.com"));
+            estate.edit_task_definition_tags("s0", |t| {
+                t.remove("alb.host");
+            });
+            converge(&estate, &controller).await;
+            let after: BTreeMap<String, String> = estate
+                .owned_rules()
+                .into_iter()
+                .map(|r| (r.arn.clone(), r.listener_arn.clone()))
+                .collect();
+            for (arn, listener) in &after {
+                if let Some(was) = before.get(arn) {
+                    assert_eq!(was, listener, "rule {arn} moved");
+                }
+            }
+            estate.assert_traffic_served("random pool, one withdrawn");
+        });
+    }
+}

@@ -87,7 +87,8 @@ pub fn place<'a>(
             ..Placement::default()
         };
     }
-    let mut rooms = Rooms::new(config, observed, owned, &candidates);
+    let losers = losers(&candidates);
+    let mut rooms = Rooms::new(config, observed, owned, &candidates, &losers);
     let units = units(&candidates);
     let mut chosen: BTreeMap<usize, String> = BTreeMap::new();
     let mut out = Placement::default();
@@ -96,7 +97,7 @@ pub fn place<'a>(
     for unit in &units {
         let (current, movable) = unit_current(owned, config, observed, &candidates, unit);
         let Some(lb) = current else { continue };
-        let need = demand(&candidates, unit);
+        let need = demand(&candidates, unit, &losers);
         if movable && (rooms.draining(lb) || !rooms.fits(lb, need)) {
             continue;
         }
@@ -118,7 +119,7 @@ pub fn place<'a>(
         .filter(|u| !chosen.contains_key(&u[0]))
         .collect();
     for unit in rest {
-        let need = demand(&candidates, unit);
+        let need = demand(&candidates, unit, &losers);
         let (current, _) = unit_current(owned, config, observed, &candidates, unit);
         let best = allowed(&candidates, unit)
             .into_iter()
@@ -396,10 +397,38 @@ fn units(candidates: &[Candidate<'_>]) -> Vec<Vec<usize>> {
     by_root.into_values().collect()
 }
 
-/// What a unit needs where it is placed: every rule, one target group per service.
-fn demand(candidates: &[Candidate<'_>], unit: &[usize]) -> Usage {
+/// Candidates that will lose a host and path to an older one of their pool in arbitration:
+/// they create nothing, so they take no room (what they already have stays counted).
+fn losers(candidates: &[Candidate<'_>]) -> BTreeSet<usize> {
+    let mut claimed: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
+    let mut out = BTreeSet::new();
+    for (i, c) in candidates.iter().enumerate() {
+        let d = &c.desired;
+        let paths: Vec<&str> = if d.intent.paths.is_empty() {
+            vec![""]
+        } else {
+            d.intent.paths.iter().map(String::as_str).collect()
+        };
+        let claims: Vec<(&str, &str, &str)> = d
+            .intent
+            .hosts
+            .iter()
+            .flat_map(|h| paths.iter().map(move |p| (d.pool.as_str(), h.as_str(), *p)))
+            .collect();
+        if claims.iter().any(|k| claimed.contains(k)) {
+            out.insert(i);
+        } else {
+            claimed.extend(claims);
+        }
+    }
+    out
+}
+
+/// What a unit needs where it is placed: every rule, one target group per service (none for
+/// the losers of a conflict).
+fn demand(candidates: &[Candidate<'_>], unit: &[usize], losers: &BTreeSet<usize>) -> Usage {
     let mut need = Usage::default();
-    for &i in unit {
+    for &i in unit.iter().filter(|i| !losers.contains(i)) {
         need.add(Usage {
             rules: candidates[i].desired.rules.len(),
             groups: 1,
@@ -499,6 +528,7 @@ impl Rooms {
         observed: &Snapshot,
         owned: &Owned<'_>,
         candidates: &[Candidate<'_>],
+        losers: &BTreeSet<usize>,
     ) -> Self {
         let max = Usage {
             rules: rules_max(config, observed),
@@ -517,7 +547,11 @@ impl Rooms {
             });
         }
         let mut seen = BTreeSet::new();
-        for c in candidates {
+        for (_, c) in candidates
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !losers.contains(i))
+        {
             if !seen.insert(c.desired.service.arn.as_str()) {
                 continue;
             }

@@ -201,13 +201,18 @@ fn albs(albs: &[AlbUsage]) -> Markup {
                 h2 { "Load balancers" }
                 div.scroll {
                     table.albs {
-                        thead { tr { th { "ALB" } th { "rules" } th { "target groups" } } }
+                        thead { tr { th { "ALB" } th { "pool" } th { "rules" } th { "target groups" } th { "" } } }
                         tbody {
                             @for a in albs {
                                 tr {
                                     td title=(a.arn) { (a.name) }
+                                    td { (a.pool) }
                                     td { (usage(a.rules_used, a.rules_max)) }
                                     td { (usage(a.target_groups_used, a.target_groups_max)) }
+                                    td {
+                                        @if a.provisioned { em { "created" } " " }
+                                        @if a.draining { em { "draining" } }
+                                    }
                                 }
                             }
                         }

@@ -17,11 +17,12 @@ use crate::plan::{self, Plan, PlanConfig};
 use crate::snapshot::Snapshot;
 use crate::state::EcsService;
 use crate::status::{ServiceState, StatusReport};
-use crate::telemetry::{Metrics, ResultLabel, StateLabel};
+use crate::telemetry::{Metrics, PassKind, PassResult, StateLabel};
 use crate::transitions::Transitions;
 
 /// Everything one pass produced.
 pub struct PassReport {
+    pub kind: PassKind,
     pub plan: Plan,
     /// `None` for `plan` (nothing applied) and dry runs.
     pub applied: Option<ApplyReport>,
@@ -259,6 +260,7 @@ impl Controller {
         };
         let facts = crate::pass_facts::collect(&observed, &plan.services, self.config.dry_run);
         let report = PassReport {
+            kind: PassKind::Full,
             plan,
             applied,
             observed_failures: observed
@@ -329,17 +331,12 @@ impl Controller {
 
     fn record(&self, report: &PassReport, took: Duration) {
         let result = if report.succeeded() {
-            "success"
+            PassResult::Success
         } else {
-            "partial"
+            PassResult::Partial
         };
         self.metrics
-            .passes
-            .get_or_create(&ResultLabel {
-                result: result.into(),
-            })
-            .inc();
-        self.metrics.pass_duration.observe(took.as_secs_f64());
+            .record_pass(report.kind, result, took.as_secs_f64());
         if report.succeeded() {
             let now = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
@@ -415,7 +412,7 @@ impl Controller {
             admin.pass_summary(self.summary(&report, started.elapsed(), calls_before));
             log_pass(&report);
             if let Some(e) = &events {
-                e.delete(&covered).await;
+                e.delete(&covered.receipts).await;
             }
             // A failed pass is retried sooner, backing off exponentially up to the interval;
             // the first success resets it.

@@ -10,17 +10,19 @@ use ecs_ingress::aws::ErrorKind;
 use ecs_ingress::events::Events;
 use ecs_ingress::fake::Fault;
 use ecs_ingress::runtime::Controller;
-use ecs_ingress::telemetry::ResultLabel;
+use ecs_ingress::telemetry::{PassKind, PassResult};
 use ecs_ingress::testing::Estate;
 
+/// Passes of every kind that ended with `result`.
 fn passes(estate: &Estate, result: &str) -> u64 {
-    estate
-        .metrics
-        .passes
-        .get_or_create(&ResultLabel {
-            result: result.into(),
-        })
-        .get()
+    let result = match result {
+        "success" => PassResult::Success,
+        _ => PassResult::Partial,
+    };
+    PassKind::ALL
+        .into_iter()
+        .map(|kind| estate.metrics.passes_count(kind, result))
+        .sum()
 }
 
 struct Running {
@@ -102,7 +104,7 @@ async fn a_burst_of_events_triggers_one_early_pass_and_is_deleted_after_it() {
     want.sort();
     assert_eq!(deleted, want);
     assert_eq!(estate.metrics.events_malformed.get(), 1);
-    assert_eq!(estate.metrics.events_received.get(), 6);
+    assert_eq!(estate.metrics.events_received_total(), 6);
     let rules = estate
         .fake
         .world()

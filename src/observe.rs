@@ -4,6 +4,8 @@
 //! the planner then makes no deletions at all (safety rule 2), while services whose own
 //! reads succeeded still reconcile.
 
+pub mod targeted;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use futures_util::future::join_all;
@@ -121,6 +123,12 @@ impl Cache {
         }
     }
 
+    /// Drops one target group's cached attributes (someone else changed them): the next
+    /// pass that reads the group reads them again.
+    pub fn forget_attributes_of(&mut self, arn: &str) {
+        self.attributes.remove(arn);
+    }
+
     /// Drops the attribute cache so the next pass reads (and repairs) every owned target
     /// group's attributes.
     pub fn forget_attributes(&mut self) {
@@ -138,10 +146,7 @@ pub async fn observe(
 ) -> Observation {
     let mut observed = Observation {
         snapshot: Snapshot {
-            read_at: std::time::SystemTime::now()
-                .duration_since(std::time::SystemTime::UNIX_EPOCH)
-                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-                .unwrap_or_default(),
+            read_at: now_seconds(),
             ..Snapshot::default()
         },
         ..Observation::default()
@@ -154,6 +159,14 @@ pub async fn observe(
     read_zones(aws, config, cache, &mut observed).await;
     read_cloudmap(aws, config, &mut observed).await;
     observed
+}
+
+/// Seconds since the epoch, for [`Snapshot::read_at`].
+fn now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
 }
 
 /// Managed Cloud Map namespaces, every service in them and every service's instances

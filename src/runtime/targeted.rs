@@ -174,8 +174,8 @@ pub enum Kept {
 /// Keeps the changes a targeted pass may make: those of targeted services, on resources
 /// read afresh in this pass (a deletion especially), never a Cloud Map change (Cloud Map is
 /// only read by full passes). `before` holds every service's status after the last pass: a
-/// plan that would newly put a service that was not targeted into conflict, dns-conflict or
-/// quota, or renumber a freshly read listener, needs a full pass.
+/// plan that would change the state of a service that was not targeted, or renumber a
+/// freshly read listener, needs a full pass.
 pub fn keep_targeted(
     mut plan: Plan,
     fresh: &Fresh,
@@ -217,17 +217,15 @@ fn needs_full_pass(
     if let Some(listener) = renumbered {
         return Some(format!("listener {listener} needs its rules renumbered"));
     }
-    let contested = [
-        ServiceState::Conflict,
-        ServiceState::DnsConflict,
-        ServiceState::Quota,
-    ];
+    // A service that was not targeted and would change state — lose a host to an older
+    // service, take one over from a withdrawn one, hit a quota — is decided by a full pass.
     plan.services
         .iter()
         .filter(|s| !fresh.services.contains(&s.service_arn))
         .find(|s| {
-            contested.contains(&s.state)
-                && before.get(&s.service_arn).map(|b| b.state) != Some(s.state)
+            before
+                .get(&s.service_arn)
+                .is_some_and(|b| b.state != s.state)
         })
         .map(|s| {
             format!(

@@ -395,6 +395,12 @@ fn decisions_about_other_services_need_a_full_pass() {
             false,
         ),
         (
+            "another service leaving conflict (a host handed over)",
+            plan_of(vec![], vec![status(B, ServiceState::Pending)]),
+            &conflicted,
+            true,
+        ),
+        (
             "the targeted service in conflict",
             plan_of(vec![], vec![status(A, ServiceState::Conflict)]),
             &published,

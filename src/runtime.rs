@@ -562,16 +562,25 @@ impl Schedule {
         if !self.events || now >= self.next_full || covered.wants_full_pass() {
             return Action::Full;
         }
-        let mut scope = match &self.follow_up {
-            Some((scope, at, _)) if *at <= now => scope.clone(),
-            _ => Scope::default(),
+        let (mut scope, follow_up_due) = match &self.follow_up {
+            Some((scope, at, _)) => (scope.clone(), *at <= now),
+            None => (Scope::default(), false),
         };
-        if !covered.targets.is_empty() {
+        let events_scope = if covered.targets.is_empty() {
+            None
+        } else {
             match controller.scope_of(&covered.targets) {
                 ScopeDecision::Full => return Action::Full,
-                ScopeDecision::Targeted(more) => scope.merge(more),
-                ScopeDecision::Nothing => {}
+                ScopeDecision::Targeted(more) => Some(more),
+                ScopeDecision::Nothing => None,
             }
+        };
+        // Services still settling ride along with an event's pass (the pass after it
+        // replaces the follow-up); alone they wait for their time.
+        match events_scope {
+            Some(more) => scope.merge(more),
+            None if !follow_up_due => scope = Scope::default(),
+            None => {}
         }
         if scope.is_empty() {
             Action::Idle

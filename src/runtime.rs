@@ -259,7 +259,6 @@ impl Controller {
             observe::observe(&self.aws, &self.config, &plan_config.ownership, &mut cache).await;
         let intents = intents(&self.config, &observed);
         let plan = plan_pass(&self.aws, &plan_config, &mut observed, &intents).await;
-        *self.lock_baseline() = Some(Arc::new(Baseline::from_observation(&observed)));
         let run = PlannedPass {
             kind: PassKind::Full,
             plan,
@@ -267,12 +266,19 @@ impl Controller {
             intents,
             started,
         };
-        self.conclude(run, apply, &mut cache).await
+        let (report, observed) = self.conclude(run, apply, &mut cache).await;
+        *self.lock_baseline() = Some(Arc::new(Baseline::from_observation(observed)));
+        report
     }
 
     /// Applies a planned pass (when `apply` is set and this is not a dry run), remembers
-    /// what it did and records it.
-    async fn conclude(&self, run: PlannedPass, apply: bool, cache: &mut Cache) -> PassReport {
+    /// what it did and records it. Hands back what the pass read.
+    async fn conclude(
+        &self,
+        run: PlannedPass,
+        apply: bool,
+        cache: &mut Cache,
+    ) -> (PassReport, Observation) {
         let PlannedPass {
             kind,
             plan,
@@ -328,7 +334,7 @@ impl Controller {
         if apply {
             self.log_transitions(&report);
         }
-        report
+        (report, observed)
     }
 
     fn lock_memory(&self) -> std::sync::MutexGuard<'_, Memory> {

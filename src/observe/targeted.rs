@@ -26,15 +26,16 @@ pub struct Baseline {
 }
 
 impl Baseline {
-    /// Keeps a pass's reads as the base of the next targeted passes. Health and tasks are
-    /// read per pass, never carried over.
-    pub fn from_observation(observed: &Observation) -> Self {
-        let mut snapshot = observed.snapshot.clone();
+    /// Keeps a pass's reads (moved, not copied: a snapshot of thousands of services is
+    /// large) as the base of the next targeted passes. Health and tasks are read per pass,
+    /// never carried over.
+    pub fn from_observation(observed: Observation) -> Self {
+        let mut snapshot = observed.snapshot;
         snapshot.targets.clear();
         snapshot.tasks.clear();
         Self {
             snapshot,
-            indexed_tags: observed.indexed_tags.clone(),
+            indexed_tags: observed.indexed_tags,
         }
     }
 }
@@ -455,7 +456,7 @@ mod tests {
         observed.services.push(service("a", "ACTIVE"));
         observed.targets.insert("g".into(), vec![]);
         observed.indexed_tags.insert("r".into());
-        let base = Baseline::from_observation(&observed);
+        let base = Baseline::from_observation(observed);
         assert!(base.snapshot.targets.is_empty(), "health is read per pass");
         let mut with_failure = base.clone();
         with_failure.snapshot.failed_reads.push(FailedRead {

@@ -431,9 +431,6 @@ impl Controller {
                 return None;
             }
         };
-        if observed.complete() {
-            *self.lock_baseline() = Some(Arc::new(Baseline::from_observation(&observed)));
-        }
         let run = PlannedPass {
             kind: PassKind::Targeted,
             plan,
@@ -441,7 +438,12 @@ impl Controller {
             intents: all,
             started,
         };
-        Some(self.conclude(run, true, &mut cache).await)
+        let (report, observed) = self.conclude(run, true, &mut cache).await;
+        // Complete fresh reads over the base are the best base for the next targeted pass.
+        if observed.complete() {
+            *self.lock_baseline() = Some(Arc::new(Baseline::from_observation(observed)));
+        }
+        Some(report)
     }
 
     /// What `targets` ask for, against the current base.

@@ -50,6 +50,9 @@ struct Result {
     /// Reads per hour over whole cycles of ten full passes (one refreshes attributes).
     reads_per_hour_polling: f64,
     reads_per_hour_events: f64,
+    /// The reads of one cycle, and the virtual seconds of its ten passes.
+    cycle_reads: usize,
+    cycle_passes_s: f64,
     /// Share of each AWS read bucket's refill the controller uses at steady state.
     bucket_share_polling: BTreeMap<&'static str, f64>,
     bucket_share_events: BTreeMap<&'static str, f64>,
@@ -280,6 +283,8 @@ async fn run(n: usize) -> Result {
         event_publish_calls,
         reads_per_hour_polling: cycle_reads_total as f64 * 3600.0 / polling_cycle_s,
         reads_per_hour_events: cycle_reads_total as f64 * 3600.0 / events_cycle_s,
+        cycle_reads: cycle_reads_total,
+        cycle_passes_s: passes_s,
         bucket_share_polling: bucket_shares(&reads, polling_cycle_s),
         bucket_share_events: bucket_shares(&reads, events_cycle_s),
     }
@@ -416,6 +421,9 @@ fn main() {
                     "event_publish_calls": r.event_publish_calls,
                     "reads_per_hour_polling": r.reads_per_hour_polling,
                     "reads_per_hour_events": r.reads_per_hour_events,
+                    "reads_per_hour_polling_nominal": r.cycle_reads as f64 * 3600.0 / (CYCLE as f64 * POLL_INTERVAL_S),
+                    "cycle_reads": r.cycle_reads,
+                    "cycle_passes_s": r.cycle_passes_s,
                     "bucket_share_polling": r.bucket_share_polling,
                     "bucket_share_events": r.bucket_share_events,
                 })

@@ -91,9 +91,11 @@ pub struct Cache {
     listener_load_balancers: HashMap<String, String>,
 }
 
-/// Attributes are read again every this many passes (5 minutes at the default interval), so
-/// a hand edit of an owned target group's attributes is repaired without paying one
-/// DescribeTargetGroupAttributes per group on every pass.
+/// Attributes are read again every this many full passes (5 minutes at the default interval
+/// without an events queue; 100 minutes at the default resync interval with one, where
+/// CloudTrail's ModifyTargetGroupAttributes events drop a group's cached attributes at once),
+/// so a hand edit of an owned target group's attributes is repaired without paying one
+/// DescribeTargetGroupAttributes per group on every pass. Targeted passes do not count.
 pub const ATTRIBUTE_REFRESH_PASSES: u64 = 10;
 
 impl Cache {

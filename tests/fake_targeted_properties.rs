@@ -124,6 +124,14 @@ fn happen(estate: &Estate, arns: &mut Vec<String>, event: &Event) -> Option<Even
     match *event {
         Event::Retag { i, shared } => {
             estate.fake.release_served(&host(i));
+            if shared {
+                // Whoever of the shared host's claimants is younger ends in conflict, and a
+                // conflicting service's rule goes (it must not shadow the winner): by design,
+                // in full passes too.
+                for j in 0..arns.len() {
+                    estate.fake.release_served(&host(j));
+                }
+            }
             estate.edit_task_definition_tags(&name(i), |t| {
                 *t = tags(i, shared, None).into_iter().collect();
             });

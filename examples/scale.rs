@@ -7,13 +7,17 @@
 //! side after the first pass, and everything, DNS names included, which wait for the
 //! targets ECS registers to pass their health checks), one steady pass (reads by operation
 //! against the floor of reads, writes, CPU time), publishing one more service (writes, the
-//! ALB side's latency and the latency until its name is served), and the process's peak
-//! RSS. Once per run: the time to
-//! plan 10,000 services (cold and converged), without rate limits.
+//! ALB side's latency and the latency until its name is served), publishing one more from
+//! an event (one targeted pass: latency and calls), the reads of a whole cycle of ten full
+//! passes (the attribute refresh included) as reads per hour when polling every 30 s and
+//! with events (a full resync every 10 minutes), the share of each read bucket that uses,
+//! and the process's peak RSS. Once per run: the time to plan 10,000 services (cold and
+//! converged), without rate limits.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use ecs_ingress::events::{EventTarget, ServiceArn};
 use ecs_ingress::fake::floor;
 use ecs_ingress::observe::{self, Cache};
 use ecs_ingress::plan::{self, PlanConfig};
@@ -41,6 +45,133 @@ struct Result {
     publish_one_served_s: f64,
     peak_rss_mib: f64,
     estate_rss_mib: f64,
+    event_publish_s: f64,
+    event_publish_calls: usize,
+    /// Reads per hour over whole cycles of ten full passes (one refreshes attributes).
+    reads_per_hour_polling: f64,
+    reads_per_hour_events: f64,
+    /// The reads of one cycle, and the virtual seconds of its ten passes.
+    cycle_reads: usize,
+    cycle_passes_s: f64,
+    /// Share of each AWS read bucket's refill the controller uses at steady state.
+    bucket_share_polling: BTreeMap<&'static str, f64>,
+    bucket_share_events: BTreeMap<&'static str, f64>,
+}
+
+/// Full passes in one attribute-refresh cycle (`observe::ATTRIBUTE_REFRESH_PASSES`).
+const CYCLE: usize = observe::ATTRIBUTE_REFRESH_PASSES as usize;
+/// Today's polling interval, and the full resync with events (the defaults).
+const POLL_INTERVAL_S: f64 = 30.0;
+const RESYNC_INTERVAL_S: f64 = 600.0;
+
+/// AWS's read buckets (refill per second, `aws-limits`) and the operations that draw on
+/// them. The tagging API is not in AWS's published table and is left out.
+const READ_BUCKETS: &[(&str, f64, &[&str])] = &[
+    (
+        "ecs-service-read",
+        20.0,
+        &["ListServices", "DescribeServices"],
+    ),
+    (
+        "ecs-task-definition-read",
+        20.0,
+        &["DescribeTaskDefinition"],
+    ),
+    (
+        "ecs-cluster-resource-read",
+        20.0,
+        &["ListTasks", "DescribeTasks"],
+    ),
+    (
+        "elbv2-describe",
+        10.0,
+        &[
+            "DescribeListeners",
+            "DescribeLoadBalancers",
+            "DescribeRules",
+            "DescribeTargetGroups",
+            "DescribeTags",
+            "DescribeTargetGroupAttributes",
+            "DescribeTargetHealth",
+            "DescribeAccountLimits",
+        ],
+    ),
+    (
+        "route53",
+        10.0,
+        &["GetHostedZone", "ListResourceRecordSets"],
+    ),
+];
+
+/// Reads per operation over a cycle, as a share of each bucket's refill when a cycle
+/// takes `cycle_s` seconds.
+fn bucket_shares(
+    reads: &BTreeMap<&'static str, usize>,
+    cycle_s: f64,
+) -> BTreeMap<&'static str, f64> {
+    READ_BUCKETS
+        .iter()
+        .map(|(bucket, refill, operations)| {
+            let n: usize = operations.iter().filter_map(|op| reads.get(op)).sum();
+            (*bucket, n as f64 / cycle_s / refill)
+        })
+        .collect()
+}
+
+/// The reads of a whole cycle of full passes (one of them refreshes every owned target
+/// group's attributes), by operation, and the virtual seconds the passes took.
+async fn cycle_reads(
+    estate: &Estate,
+    controller: &runtime::Controller,
+) -> (BTreeMap<&'static str, usize>, f64) {
+    estate.fake.reset_calls();
+    let started = tokio::time::Instant::now();
+    for _ in 0..CYCLE {
+        controller.pass(true).await;
+    }
+    let took = started.elapsed().as_secs_f64();
+    let mut reads = estate.fake.call_counts();
+    reads.retain(|op, _| !op.starts_with("Create") && !op.starts_with("Modify"));
+    (reads, took)
+}
+
+/// Publishes one more service from an event naming it: one targeted pass on top of the
+/// last full pass. Returns its virtual seconds and its calls.
+async fn event_publish(
+    estate: &Estate,
+    controller: &runtime::Controller,
+    i: usize,
+) -> (f64, usize) {
+    let arn = {
+        add(estate, i);
+        let world = estate.fake.world();
+        world
+            .services
+            .values()
+            .find(|s| s.service.name == format!("s{i}"))
+            .map(|s| s.service.arn.clone())
+            .unwrap_or_default()
+    };
+    let Some(service) = ServiceArn::parse(&arn) else {
+        panic!("{arn} is not a service ARN");
+    };
+    let targets = [EventTarget::Service(service)].into_iter().collect();
+    let runtime::ScopeDecision::Targeted(scope) = controller.scope_of(&targets) else {
+        panic!("the event does not resolve to a targeted pass");
+    };
+    estate.fake.reset_calls();
+    let t = tokio::time::Instant::now();
+    let report = controller
+        .targeted_pass(&scope)
+        .await
+        .unwrap_or_else(|| panic!("the targeted pass handed over to a full pass"));
+    assert!(report.succeeded(), "{:?}", report.observed_failures);
+    let rules = report.applied.as_ref().map_or(0, |a| a.succeeded());
+    assert!(
+        rules >= 3,
+        "the targeted pass published the service ({rules} changes)"
+    );
+    (t.elapsed().as_secs_f64(), estate.fake.calls().len())
 }
 
 /// CPU time of this thread (the runtime is single-threaded: controller and fake AWS).
@@ -121,6 +252,16 @@ async fn run(n: usize) -> Result {
     let publish_one_s = alb_at.duration_since(t).as_secs_f64();
     let publish_one_served_s = served_at.duration_since(t).as_secs_f64();
     let publish_one_writes = estate.fake.writes();
+    let (event_publish_s, event_publish_calls) = event_publish(&estate, &controller, n + 1).await;
+    // Converged again (the name of the event-published service follows its health), then
+    // a whole cycle of full passes at steady state.
+    converge(&estate, &controller).await;
+    let (reads, passes_s) = cycle_reads(&estate, &controller).await;
+    let cycle_reads_total: usize = reads.values().sum();
+    let pass_s = passes_s / CYCLE as f64;
+    // The loop waits the interval after each pass: a cycle is ten passes and ten waits.
+    let polling_cycle_s = CYCLE as f64 * (POLL_INTERVAL_S + pass_s);
+    let events_cycle_s = CYCLE as f64 * (RESYNC_INTERVAL_S + pass_s);
     Result {
         services: n,
         cold_start_s: converged_at.duration_since(started).as_secs_f64(),
@@ -138,6 +279,14 @@ async fn run(n: usize) -> Result {
         publish_one_served_s,
         peak_rss_mib: memory_mib("VmHWM:"),
         estate_rss_mib,
+        event_publish_s,
+        event_publish_calls,
+        reads_per_hour_polling: cycle_reads_total as f64 * 3600.0 / polling_cycle_s,
+        reads_per_hour_events: cycle_reads_total as f64 * 3600.0 / events_cycle_s,
+        cycle_reads: cycle_reads_total,
+        cycle_passes_s: passes_s,
+        bucket_share_polling: bucket_shares(&reads, polling_cycle_s),
+        bucket_share_events: bucket_shares(&reads, events_cycle_s),
     }
 }
 
@@ -405,6 +554,15 @@ fn main() {
                     "drain_writes_per_service": drain.as_ref().map(|d| d.writes_per_service),
                     "drain_s": drain.as_ref().map(|d| d.seconds),
                     "wall_s": wall_s,
+                    "event_publish_s": r.event_publish_s,
+                    "event_publish_calls": r.event_publish_calls,
+                    "reads_per_hour_polling": r.reads_per_hour_polling,
+                    "reads_per_hour_events": r.reads_per_hour_events,
+                    "reads_per_hour_polling_nominal": r.cycle_reads as f64 * 3600.0 / (CYCLE as f64 * POLL_INTERVAL_S),
+                    "cycle_reads": r.cycle_reads,
+                    "cycle_passes_s": r.cycle_passes_s,
+                    "bucket_share_polling": r.bucket_share_polling,
+                    "bucket_share_events": r.bucket_share_events,
                 })
             );
         }
@@ -448,6 +606,15 @@ fn main() {
         println!(
             "       fake AWS state alone {:.1} MiB; wall {wall_s:.0} s; steady reads by operation: {:?}",
             r.estate_rss_mib, r.steady_reads_by_op
+        );
+        println!(
+            "       event publish {:.2} s / {} calls; reads per hour {:.0} polling, {:.0} with events; bucket shares polling {:?}, with events {:?}",
+            r.event_publish_s,
+            r.event_publish_calls,
+            r.reads_per_hour_polling,
+            r.reads_per_hour_events,
+            r.bucket_share_polling,
+            r.bucket_share_events
         );
         println!(
             "       pool from one ALB: {} ALBs, ALB side {:.1} s (floor {:.1} s), steady reads {} (floor {}), writes {}",

@@ -151,10 +151,16 @@ pub struct Options {
           value_parser = clap::builder::BoolishValueParser::new())]
     pub dry_run: bool,
 
-    /// SQS queue fed by EventBridge with ECS and CloudTrail events; any event triggers an
-    /// early pass (used by `run`).
+    /// SQS queue fed by EventBridge with ECS and CloudTrail events: an event that names
+    /// services reconciles just those within seconds (a targeted pass), others trigger a
+    /// full pass (used by `run`).
     #[arg(long, env = "ECS_INGRESS_EVENTS_QUEUE_URL", value_parser = parse_queue_url)]
     pub events_queue_url: Option<String>,
+
+    /// With --events-queue-url: time between full passes (the safety net for lost events),
+    /// e.g. `10m` (the default). Without a queue the full pass runs every --interval.
+    #[arg(long, env = "ECS_INGRESS_RESYNC_INTERVAL", value_parser = parse_interval)]
+    pub resync_interval: Option<Duration>,
 
     /// Address of the admin HTTP server (/healthz, /readyz, /metrics, /status; used by `run`).
     #[arg(long, env = "ECS_INGRESS_ADMIN_ADDR", default_value = "0.0.0.0:8080")]
@@ -297,6 +303,9 @@ pub struct Config {
     pub policy: Policy,
     pub dry_run: bool,
     pub events_queue_url: Option<String>,
+    /// Time between full passes when events drive targeted passes (`Some` only with an
+    /// events queue); without a queue every pass is full, every `interval`.
+    pub resync_interval: Option<Duration>,
     pub admin_addr: SocketAddr,
     pub log_format: LogFormat,
     pub rate_share: u8,
@@ -341,6 +350,23 @@ pub enum ConfigError {
         max: usize,
         given: usize,
     },
+    #[error(
+        "--resync-interval needs --events-queue-url: without a queue every pass is a full pass, every --interval"
+    )]
+    ResyncWithoutQueue,
+}
+
+/// Full passes run this often when an events queue feeds targeted passes.
+pub const DEFAULT_RESYNC_INTERVAL: Duration = Duration::from_secs(600);
+
+impl Config {
+    /// The longest the daemon goes between passes when nothing happens: the resync
+    /// interval with an events queue, the pass interval without. Health and alerts scale
+    /// with it.
+    pub fn pass_gap(&self) -> Duration {
+        self.resync_interval
+            .map_or(self.interval, |r| r.max(self.interval))
+    }
 }
 
 /// The name a cluster is known by: `main` and `arn:aws:ecs:...:cluster/main` are one.
@@ -378,6 +404,11 @@ impl Options {
         let mut cloudmap_namespaces = self.cloudmap_namespaces;
         cloudmap_namespaces.sort();
         cloudmap_namespaces.dedup();
+        let resync_interval = match (&self.events_queue_url, self.resync_interval) {
+            (Some(_), given) => Some(given.unwrap_or(DEFAULT_RESYNC_INTERVAL)),
+            (None, Some(_)) => return Err(ConfigError::ResyncWithoutQueue),
+            (None, None) => None,
+        };
         Ok(Config {
             clusters,
             listeners,
@@ -391,6 +422,7 @@ impl Options {
             policy: self.policy,
             dry_run: self.dry_run,
             events_queue_url: self.events_queue_url,
+            resync_interval,
             admin_addr: self.admin_addr,
             log_format: self.log_format,
             rate_share: self.rate_share,
@@ -740,6 +772,7 @@ mod tests {
             (&["--tag-prefix", "a*"], "tag prefix must be"),
             (&["--rate-share", "0"], "--rate-share"),
             (&["--events-queue-url", "queue"], "is not an SQS queue URL"),
+            (&["--resync-interval", "0s"], "between 1s and 24h"),
         ];
         for (extra, expected) in cases {
             let mut args = vec!["run", "--cluster", "main", "--listener", ARN];
@@ -785,6 +818,31 @@ mod tests {
             "internal/50dc6c495c0c9188",
             &format!("{lb}/50dc6c495c0c9188"),
         )
+    }
+
+    #[test]
+    fn resync_defaults_to_ten_minutes_with_a_queue_and_needs_one() {
+        const QUEUE: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/events";
+        let base = ["run", "--cluster", "main", "--listener", ARN];
+        let with_queue = |extra: &[&str]| {
+            let mut args = base.to_vec();
+            args.extend_from_slice(&["--events-queue-url", QUEUE]);
+            args.extend_from_slice(extra);
+            options(&args).validate().expect("valid")
+        };
+        let config = with_queue(&[]);
+        assert_eq!(config.resync_interval, Some(DEFAULT_RESYNC_INTERVAL));
+        assert_eq!(config.pass_gap(), DEFAULT_RESYNC_INTERVAL);
+        let config = with_queue(&["--resync-interval", "1h"]);
+        assert_eq!(config.resync_interval, Some(Duration::from_secs(3600)));
+        let polling = options(&base).validate().expect("valid");
+        assert_eq!(polling.resync_interval, None);
+        assert_eq!(polling.pass_gap(), Duration::from_secs(30));
+        let mut args = base.to_vec();
+        args.extend_from_slice(&["--resync-interval", "1h"]);
+        let err = options(&args).validate().expect_err("no queue");
+        assert_eq!(err, ConfigError::ResyncWithoutQueue);
+        assert!(err.to_string().contains("--events-queue-url"), "{err}");
     }
 
     #[test]

@@ -131,7 +131,7 @@ async fn daemon(
     election: Option<lease::Election>,
 ) -> anyhow::Result<u8> {
     let admin_state = Arc::new(
-        AdminState::new(metrics.clone(), controller.config.interval)
+        AdminState::new(metrics.clone(), controller.config.pass_gap())
             .with_header(ecs_ingress::page::Header::from_config(&controller.config)),
     );
     let listener = admin::bind(controller.config.admin_addr).await?;

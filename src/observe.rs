@@ -4,6 +4,8 @@
 //! the planner then makes no deletions at all (safety rule 2), while services whose own
 //! reads succeeded still reconcile.
 
+pub mod targeted;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use futures_util::future::join_all;
@@ -89,9 +91,11 @@ pub struct Cache {
     listener_load_balancers: HashMap<String, String>,
 }
 
-/// Attributes are read again every this many passes (5 minutes at the default interval), so
-/// a hand edit of an owned target group's attributes is repaired without paying one
-/// DescribeTargetGroupAttributes per group on every pass.
+/// Attributes are read again every this many full passes (5 minutes at the default interval
+/// without an events queue; 100 minutes at the default resync interval with one, where
+/// CloudTrail's ModifyTargetGroupAttributes events drop a group's cached attributes at once),
+/// so a hand edit of an owned target group's attributes is repaired without paying one
+/// DescribeTargetGroupAttributes per group on every pass. Targeted passes do not count.
 pub const ATTRIBUTE_REFRESH_PASSES: u64 = 10;
 
 impl Cache {
@@ -119,6 +123,12 @@ impl Cache {
             None => true,
             Some(pages) => pages <= wanted || self.passes % ATTRIBUTE_REFRESH_PASSES == 1,
         }
+    }
+
+    /// Drops one target group's cached attributes (someone else changed them): the next
+    /// pass that reads the group reads them again.
+    pub fn forget_attributes_of(&mut self, arn: &str) {
+        self.attributes.remove(arn);
     }
 
     /// Drops the attribute cache so the next pass reads (and repairs) every owned target

@@ -1,5 +1,9 @@
 //! The reconcile pass and the daemon loop around it.
 
+mod targeted;
+
+pub use targeted::{Kept, Scope, ScopeDecision, keep_targeted, resolve};
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -12,16 +16,18 @@ use crate::aws::Aws;
 use crate::config::Config;
 use crate::events::Events;
 use crate::model::{IntentInput, ServiceIntent, compute_intent};
+use crate::observe::targeted::Baseline;
 use crate::observe::{self, Cache, Observation};
 use crate::plan::{self, Plan, PlanConfig};
 use crate::snapshot::Snapshot;
 use crate::state::EcsService;
 use crate::status::{ServiceState, StatusReport};
-use crate::telemetry::{Metrics, ResultLabel, StateLabel};
+use crate::telemetry::{Metrics, PassKind, PassResult, StateLabel};
 use crate::transitions::Transitions;
 
 /// Everything one pass produced.
 pub struct PassReport {
+    pub kind: PassKind,
     pub plan: Plan,
     /// `None` for `plan` (nothing applied) and dry runs.
     pub applied: Option<ApplyReport>,
@@ -82,6 +88,9 @@ struct Memory {
     last_changes: BTreeMap<String, String>,
     /// Since when each ALB ecs-ingress created has held nothing (seconds since the epoch).
     empty_albs: BTreeMap<String, i64>,
+    /// Each service's status at the end of the last pass that planned it: a targeted pass
+    /// reports the others as they were, and escalates when it would change their state.
+    statuses: BTreeMap<String, crate::status::ServiceStatus>,
 }
 
 impl Memory {
@@ -112,6 +121,13 @@ impl Memory {
             .collect();
     }
 
+    fn remember_statuses(&mut self, statuses: &[crate::status::ServiceStatus]) {
+        self.statuses = statuses
+            .iter()
+            .map(|s| (s.service_arn.clone(), s.clone()))
+            .collect();
+    }
+
     fn remember_changes(&mut self, report: &ApplyReport) {
         let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
         for r in report
@@ -124,6 +140,15 @@ impl Memory {
             }
         }
     }
+}
+
+/// A pass between planning and applying.
+struct PlannedPass {
+    kind: PassKind,
+    plan: Plan,
+    observed: Observation,
+    intents: Vec<(EcsService, ServiceIntent)>,
+    started: Instant,
 }
 
 /// One controller: configuration, AWS access, metrics and what it remembers between passes.
@@ -139,6 +164,9 @@ pub struct Controller {
     pub leadership: crate::leadership::Leadership,
     /// Each service's last state, for logging transitions once.
     transitions: std::sync::Mutex<Transitions>,
+    /// The last full pass's reads (updated by targeted passes): what targeted passes take
+    /// the rest of the estate from.
+    baseline: std::sync::Mutex<Option<Arc<Baseline>>>,
 }
 
 /// How long a burst of events is collected before the pass it triggers starts.
@@ -218,6 +246,7 @@ impl Controller {
             stop: watch::Sender::new(false),
             leadership: crate::leadership::Leadership::always(),
             transitions: std::sync::Mutex::new(Transitions::new()),
+            baseline: std::sync::Mutex::new(None),
         }
     }
 
@@ -241,7 +270,8 @@ impl Controller {
         PlanConfig::from_config(&self.config)
     }
 
-    /// Observe and plan. Applies the plan when `apply` is set and this is not a dry run.
+    /// A full pass: observe everything and plan. Applies the plan when `apply` is set and
+    /// this is not a dry run. Its reads become the base of the targeted passes that follow.
     pub async fn pass(&self, apply: bool) -> PassReport {
         let started = Instant::now();
         let plan_config = self.plan_config();
@@ -255,6 +285,33 @@ impl Controller {
             .unwrap_or_else(|e| e.into_inner())
             .track_empty_albs(&mut observed);
         let plan = plan_pass(&self.aws, &plan_config, &mut observed, &intents).await;
+        let run = PlannedPass {
+            kind: PassKind::Full,
+            plan,
+            observed,
+            intents,
+            started,
+        };
+        let (report, observed) = self.conclude(run, apply, &mut cache).await;
+        *self.lock_baseline() = Some(Arc::new(Baseline::from_observation(observed)));
+        report
+    }
+
+    /// Applies a planned pass (when `apply` is set and this is not a dry run), remembers
+    /// what it did and records it. Hands back what the pass read.
+    async fn conclude(
+        &self,
+        run: PlannedPass,
+        apply: bool,
+        cache: &mut Cache,
+    ) -> (PassReport, Observation) {
+        let PlannedPass {
+            kind,
+            plan,
+            observed,
+            intents,
+            started,
+        } = run;
         let applied = if apply && !self.config.dry_run {
             // Checked before every change: a replica that lost the lease starts none.
             let stop = || self.stopping() || !self.leadership.may_write();
@@ -272,10 +329,9 @@ impl Controller {
             }
             None
         };
-        drop(cache);
         let handed_over = self.lock_transitions().new_holders(&plan.services);
         let last_changes = {
-            let mut memory = self.memory.lock().unwrap_or_else(|e| e.into_inner());
+            let mut memory = self.lock_memory();
             if let Some(report) = &applied {
                 self.count_drift_repairs(&plan, report, &intents, &memory, &handed_over);
                 memory.remember_changes(report);
@@ -285,6 +341,7 @@ impl Controller {
         };
         let facts = crate::pass_facts::collect(&observed, &plan.services, &self.config);
         let report = PassReport {
+            kind,
             plan,
             applied,
             observed_failures: observed
@@ -296,12 +353,22 @@ impl Controller {
             last_changes,
             facts,
         };
+        self.lock_memory()
+            .remember_statuses(&report.status().services);
         self.record(&report, started.elapsed());
         // `plan` is one look: every service would be "new"; the daemon and `apply` log changes.
         if apply {
             self.log_transitions(&report);
         }
-        report
+        (report, observed)
+    }
+
+    fn lock_memory(&self) -> std::sync::MutexGuard<'_, Memory> {
+        self.memory.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_baseline(&self) -> std::sync::MutexGuard<'_, Option<Arc<Baseline>>> {
+        self.baseline.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock_transitions(&self) -> std::sync::MutexGuard<'_, Transitions> {
@@ -355,17 +422,12 @@ impl Controller {
 
     fn record(&self, report: &PassReport, took: Duration) {
         let result = if report.succeeded() {
-            "success"
+            PassResult::Success
         } else {
-            "partial"
+            PassResult::Partial
         };
         self.metrics
-            .passes
-            .get_or_create(&ResultLabel {
-                result: result.into(),
-            })
-            .inc();
-        self.metrics.pass_duration.observe(took.as_secs_f64());
+            .record_pass(report.kind, result, took.as_secs_f64());
         if report.succeeded() {
             let now = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
@@ -431,11 +493,13 @@ impl Controller {
         }
     }
 
-    /// The daemon: a pass every interval (jittered), or sooner when `events` asks for one,
-    /// until [`Controller::shutdown`]. Never two passes at once: passes run in this one task.
+    /// The daemon, until [`Controller::shutdown`]. Without an events queue: a full pass
+    /// every interval (jittered). With one: a targeted pass for the services a burst of
+    /// events names, follow-up targeted passes while those settle, and a full pass every
+    /// resync interval. Never two passes at once: passes run in this one task.
     pub async fn run(&self, admin: Arc<AdminState>, events: Option<Arc<Events>>) {
         let mut stop = self.stop.subscribe();
-        let mut failures: u32 = 0;
+        let mut schedule = Schedule::new(events.is_some());
         loop {
             if self.stopping() {
                 return;
@@ -451,19 +515,27 @@ impl Controller {
                 .as_ref()
                 .map(|e| e.take_pending())
                 .unwrap_or_default();
+            let action = schedule.next_action(self, &covered);
             let (started, calls_before) = (Instant::now(), self.metrics.call_totals());
-            let report = self.pass(true).await;
-            let ok = report.succeeded();
-            admin.pass_completed(report.status(), report.observed_failures.is_empty());
-            admin.pass_summary(self.summary(&report, started.elapsed(), calls_before));
-            log_pass(&report);
-            if let Some(e) = &events {
-                e.delete(&covered).await;
+            let report = match &action {
+                Action::Idle => None,
+                Action::Full => Some(self.pass(true).await),
+                Action::Targeted(scope) => match self.targeted_pass(scope).await {
+                    Some(report) => Some(report),
+                    None => Some(self.pass(true).await),
+                },
+            };
+            if let Some(report) = &report {
+                admin.pass_completed(report.status(), report.observed_failures.is_empty());
+                admin.pass_summary(self.summary(report, started.elapsed(), calls_before));
+                log_pass(report);
+                self.record_event_latency(report, &covered);
+                schedule.after(self, report, &action);
             }
-            // A failed pass is retried sooner, backing off exponentially up to the interval;
-            // the first success resets it.
-            failures = if ok { 0 } else { failures.saturating_add(1) };
-            let wait = next_wait(self.config.interval, failures);
+            if let Some(e) = &events {
+                e.delete(&covered.receipts).await;
+            }
+            let wait = schedule.wait(self.config.interval);
             let event = async {
                 match &events {
                     Some(e) => e.wanted().await,
@@ -484,6 +556,157 @@ impl Controller {
             }
         }
     }
+
+    /// From the oldest event a pass covered to its first applied change.
+    fn record_event_latency(&self, report: &PassReport, covered: &crate::events::PendingEvents) {
+        let changed = report.applied.as_ref().is_some_and(|a| a.succeeded() > 0);
+        if let (true, Some(oldest)) = (changed, covered.oldest) {
+            self.metrics
+                .event_to_change
+                .observe(oldest.elapsed().as_secs_f64());
+        }
+    }
+}
+
+/// What the loop runs next.
+#[derive(Debug)]
+enum Action {
+    Full,
+    Targeted(Scope),
+    /// Events concerned nothing managed, and no pass is due.
+    Idle,
+}
+
+/// Targeted follow-ups wait 2 s, doubling, up to the interval; more unsettled services than
+/// this are confirmed by a full pass instead (reading them one by one would cost more).
+const FOLLOW_UP_MAX_SERVICES: usize = 20;
+
+/// When passes are due in the daemon.
+struct Schedule {
+    /// Events drive targeted passes; without them every pass is full.
+    events: bool,
+    next_full: tokio::time::Instant,
+    failures: u32,
+    /// Services a targeted pass left unsettled, when to look again, and how many times
+    /// they were looked at.
+    follow_up: Option<(Scope, tokio::time::Instant, u32)>,
+}
+
+impl Schedule {
+    fn new(events: bool) -> Self {
+        Self {
+            events,
+            next_full: tokio::time::Instant::now(),
+            failures: 0,
+            follow_up: None,
+        }
+    }
+
+    fn next_action(
+        &mut self,
+        controller: &Controller,
+        covered: &crate::events::PendingEvents,
+    ) -> Action {
+        let now = tokio::time::Instant::now();
+        if !self.events || now >= self.next_full || covered.wants_full_pass() {
+            return Action::Full;
+        }
+        let (mut scope, follow_up_due) = match &self.follow_up {
+            Some((scope, at, _)) => (scope.clone(), *at <= now),
+            None => (Scope::default(), false),
+        };
+        let events_scope = if covered.targets.is_empty() {
+            None
+        } else {
+            match controller.scope_of(&covered.targets) {
+                ScopeDecision::Full => return Action::Full,
+                ScopeDecision::Targeted(more) => Some(more),
+                ScopeDecision::Nothing => None,
+            }
+        };
+        // Services still settling ride along with an event's pass (the pass after it
+        // replaces the follow-up); alone they wait for their time.
+        match events_scope {
+            Some(more) => scope.merge(more),
+            None if !follow_up_due => scope = Scope::default(),
+            None => {}
+        }
+        if scope.is_empty() {
+            Action::Idle
+        } else {
+            Action::Targeted(scope)
+        }
+    }
+
+    fn after(&mut self, controller: &Controller, report: &PassReport, action: &Action) {
+        let now = tokio::time::Instant::now();
+        let interval = controller.config.interval;
+        self.failures = if report.succeeded() {
+            0
+        } else {
+            self.failures.saturating_add(1)
+        };
+        if report.kind == PassKind::Full {
+            let every = controller.config.resync_interval.unwrap_or(interval);
+            self.next_full = now + next_wait(every, 0);
+            self.follow_up = None;
+        }
+        if self.failures > 0 {
+            // A failed pass is retried by a full pass, sooner, backing off exponentially up
+            // to the interval; the first success resets it.
+            self.next_full = self.next_full.min(now + next_wait(interval, self.failures));
+        }
+        let scope = match action {
+            Action::Targeted(scope) if report.kind == PassKind::Targeted => scope.clone(),
+            _ => all_services(report),
+        };
+        let unsettled = controller.unsettled(report, &scope);
+        let count = unsettled.service_arns().len();
+        if count == 0 {
+            self.follow_up = None;
+        } else if count > FOLLOW_UP_MAX_SERVICES {
+            self.next_full = self.next_full.min(now + next_wait(interval, 0));
+        } else {
+            let tries = match &self.follow_up {
+                Some((before, _, tries)) if *before == unsettled => tries + 1,
+                _ => 1,
+            };
+            let delay = Duration::from_secs(1)
+                .saturating_mul(1u32 << tries.min(16))
+                .min(interval);
+            self.follow_up = Some((unsettled, now + delay, tries));
+        }
+    }
+
+    /// Until the next full pass or follow-up; without events, the interval (or the backoff
+    /// after failures).
+    fn wait(&self, interval: Duration) -> Duration {
+        if !self.events {
+            return next_wait(interval, self.failures);
+        }
+        let now = tokio::time::Instant::now();
+        let next = match &self.follow_up {
+            Some((_, at, _)) => self.next_full.min(*at),
+            None => self.next_full,
+        };
+        next.saturating_duration_since(now)
+    }
+}
+
+/// Every service a pass planned, as a scope (after a full pass, the unsettled ones are
+/// taken from it).
+fn all_services(report: &PassReport) -> Scope {
+    let mut scope = Scope::default();
+    for status in &report.plan.services {
+        if let Some(arn) = crate::events::ServiceArn::parse(&status.service_arn) {
+            scope
+                .services
+                .entry(arn.cluster().to_string())
+                .or_default()
+                .insert(status.service_arn.clone());
+        }
+    }
+    scope
 }
 
 /// The wait before the next pass: the interval ±10% after a success; after `failures`

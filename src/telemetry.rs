@@ -7,7 +7,7 @@
 
 use std::sync::atomic::AtomicU64;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -28,9 +28,68 @@ pub fn init_logging(format: LogFormat) {
     crate::logging::init(format);
 }
 
+/// Which kind of pass ran: a full pass reads everything; a targeted pass reads only the
+/// services events named and takes the rest from the last full pass.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum PassKind {
+    Full,
+    Targeted,
+}
+
+impl PassKind {
+    pub const ALL: [PassKind; 2] = [PassKind::Full, PassKind::Targeted];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Targeted => "targeted",
+        }
+    }
+}
+
+impl EncodeLabelValue for PassKind {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
+/// Whether every read and change of a pass succeeded.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum PassResult {
+    Success,
+    Partial,
+}
+
+impl PassResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Partial => "partial",
+        }
+    }
+}
+
+impl EncodeLabelValue for PassResult {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ResultLabel {
-    pub result: String,
+pub struct PassLabels {
+    pub kind: PassKind,
+    pub result: PassResult,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PassKindLabel {
+    pub kind: PassKind,
+}
+
+/// The type of a queue event (`crate::events::EventType::as_str`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventTypeLabel {
+    pub r#type: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -93,6 +152,12 @@ const MANAGED_KINDS: &[&str] = &[
     "cloudmap-instance",
 ];
 
+/// 0.25 s .. ~8.5 min: from an event to the change it caused, a targeted pass takes
+/// seconds; a change deferred to the full resync takes up to the resync interval.
+fn event_latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.25, 2.0, 12))
+}
+
 fn duration_histogram() -> Histogram {
     // 5 ms .. ~82 s: AWS calls are tens of milliseconds, a throttled pass can take a minute.
     Histogram::new(exponential_buckets(0.005, 2.0, 15))
@@ -102,8 +167,8 @@ fn duration_histogram() -> Histogram {
 pub struct Metrics {
     pub registry: Registry,
     pub pass_interval: Gauge<f64, AtomicU64>,
-    pub passes: Family<ResultLabel, Counter>,
-    pub pass_duration: Histogram,
+    pub passes: Family<PassLabels, Counter>,
+    pub pass_duration: Family<PassKindLabel, Histogram>,
     pub last_success_timestamp: Gauge<f64, AtomicU64>,
     pub services: Family<StateLabel, Gauge>,
     pub managed_resources: Family<KindLabel, Gauge>,
@@ -113,8 +178,10 @@ pub struct Metrics {
     pub throttled_calls: Family<AwsOperationLabels, Counter>,
     pub rate_limit_wait: Histogram,
     pub drift_repairs: Family<KindLabel, Counter>,
-    pub events_received: Counter,
+    pub events_received: Family<EventTypeLabel, Counter>,
     pub events_malformed: Counter,
+    /// From receiving an event to the first change applied by the pass it triggered.
+    pub event_to_change: Histogram,
     /// Leader election: `leader`, transitions, lease renewals.
     pub lease: crate::lease::metrics::LeaseMetrics,
     /// `alb_capacity_used`, `alb_capacity_max`, `pool_can_grow`.
@@ -125,6 +192,8 @@ pub struct Metrics {
     /// AWS calls and throttled attempts since start-up, for the page's per-pass counts.
     call_total: AtomicU64,
     throttle_total: AtomicU64,
+    /// Queue messages received since start-up, every type together.
+    event_total: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -153,12 +222,17 @@ impl Metrics {
             "Configured time between passes (--interval), for alerts that scale with it",
             pass_interval.clone(),
         );
-        let passes = Family::<ResultLabel, Counter>::default();
-        registry.register("passes", "Reconcile passes by result", passes.clone());
-        let pass_duration = duration_histogram();
+        let passes = Family::<PassLabels, Counter>::default();
+        registry.register(
+            "passes",
+            "Reconcile passes by kind (full, targeted) and result",
+            passes.clone(),
+        );
+        let pass_duration =
+            Family::<PassKindLabel, Histogram>::new_with_constructor(duration_histogram as _);
         registry.register(
             "pass_duration_seconds",
-            "Duration of reconcile passes",
+            "Duration of reconcile passes by kind",
             pass_duration.clone(),
         );
         let last_success_timestamp = Gauge::<f64, AtomicU64>::default();
@@ -216,10 +290,10 @@ impl Metrics {
             "Owned resources changed outside ecs-ingress and put back, by kind",
             drift_repairs.clone(),
         );
-        let events_received = Counter::default();
+        let events_received = Family::<EventTypeLabel, Counter>::default();
         registry.register(
             "events_received",
-            "Messages received from the events queue",
+            "Messages received from the events queue, by event type",
             events_received.clone(),
         );
         let events_malformed = Counter::default();
@@ -227,6 +301,12 @@ impl Metrics {
             "events_malformed",
             "Messages from the events queue that could not be parsed (deleted)",
             events_malformed.clone(),
+        );
+        let event_to_change = event_latency_histogram();
+        registry.register(
+            "event_to_change_seconds",
+            "From receiving an event to the first change applied by the pass it triggered",
+            event_to_change.clone(),
         );
         let lease = crate::lease::metrics::LeaseMetrics::register(registry);
         let capacity = capacity::CapacityMetrics::register(registry);
@@ -246,11 +326,13 @@ impl Metrics {
             drift_repairs,
             events_received,
             events_malformed,
+            event_to_change,
             lease,
             capacity,
             last_progress: std::sync::Mutex::new(None),
             call_total: AtomicU64::new(0),
             throttle_total: AtomicU64::new(0),
+            event_total: AtomicU64::new(0),
         };
         metrics.precreate();
         metrics
@@ -259,10 +341,11 @@ impl Metrics {
     /// Creates at zero the series that alerts and dashboards read, so they exist from the
     /// first scrape and the first event is an increase from 0.
     fn precreate(&self) {
-        for result in ["success", "partial"] {
-            let _ = self.passes.get_or_create(&ResultLabel {
-                result: result.into(),
-            });
+        for kind in PassKind::ALL {
+            for result in [PassResult::Success, PassResult::Partial] {
+                let _ = self.passes.get_or_create(&PassLabels { kind, result });
+            }
+            let _ = self.pass_duration.get_or_create(&PassKindLabel { kind });
         }
         for (service, operations) in crate::aws::operations::OPERATIONS {
             for operation in *operations {
@@ -291,6 +374,44 @@ impl Metrics {
                 kind: (*kind).into(),
             });
         }
+    }
+
+    /// Counts a finished pass and its duration.
+    pub fn record_pass(&self, kind: PassKind, result: PassResult, seconds: f64) {
+        self.passes
+            .get_or_create(&PassLabels { kind, result })
+            .inc();
+        self.pass_duration
+            .get_or_create(&PassKindLabel { kind })
+            .observe(seconds);
+    }
+
+    /// Passes of `kind` that ended with `result` since start-up.
+    pub fn passes_count(&self, kind: PassKind, result: PassResult) -> u64 {
+        self.passes
+            .get_or_create(&PassLabels { kind, result })
+            .get()
+    }
+
+    /// Counts a message received from the events queue, by its event type.
+    pub fn record_event(&self, event_type: &'static str) {
+        self.events_received
+            .get_or_create(&EventTypeLabel { r#type: event_type })
+            .inc();
+        self.event_total
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Messages received since start-up, every type together.
+    pub fn events_received_total(&self) -> u64 {
+        self.event_total.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Messages of `event_type` received since start-up.
+    pub fn events_of_type(&self, event_type: &'static str) -> u64 {
+        self.events_received
+            .get_or_create(&EventTypeLabel { r#type: event_type })
+            .get()
     }
 
     /// The configured pass interval, exported as `ecs_ingress_pass_interval_seconds`.
@@ -387,15 +508,15 @@ mod tests {
     #[test]
     fn encodes_prefixed_series() {
         let m = Metrics::new();
-        m.passes
-            .get_or_create(&ResultLabel {
-                result: "success".into(),
-            })
-            .inc();
+        m.record_pass(PassKind::Targeted, PassResult::Success, 0.2);
         m.record_aws_call("ecs", "ListServices", "success", 0.01, false);
         m.record_aws_call("elbv2", "DescribeRules", "throttled", 0.02, true);
         let text = m.encode();
-        assert!(text.contains("ecs_ingress_passes_total{result=\"success\"} 1"));
+        assert!(
+            text.contains("ecs_ingress_passes_total{kind=\"targeted\",result=\"success\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("ecs_ingress_pass_duration_seconds_count{kind=\"targeted\"} 1"));
         assert!(text.contains(
             "ecs_ingress_aws_calls_total{service=\"ecs\",operation=\"ListServices\",outcome=\"success\"} 1"
         ));
@@ -415,7 +536,8 @@ mod tests {
             "ecs_ingress_aws_throttled_calls_total{service=\"elbv2\",operation=\"DescribeRules\"} 0",
             "ecs_ingress_aws_throttled_calls_total{service=\"ecs\",operation=\"UpdateService\"} 0",
             "ecs_ingress_changes_total{kind=\"listener-rule\",action=\"create\",result=\"failed\"} 0",
-            "ecs_ingress_passes_total{result=\"partial\"} 0",
+            "ecs_ingress_passes_total{kind=\"full\",result=\"partial\"} 0",
+            "ecs_ingress_passes_total{kind=\"targeted\",result=\"success\"} 0",
             "ecs_ingress_drift_repairs_total{kind=\"target-group\"} 0",
             "ecs_ingress_managed_resources{kind=\"dns-name\"} 0",
             "ecs_ingress_pass_interval_seconds 300.0",

@@ -89,6 +89,7 @@ impl Estate {
             policy: Policy::Sync,
             dry_run: false,
             events_queue_url: None,
+            resync_interval: None,
             admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             log_format: LogFormat::Text,
             rate_share: 100,

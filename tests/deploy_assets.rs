@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use ecs_ingress::telemetry::{ChangeLabels, KindLabel, Metrics, ResultLabel, StateLabel};
+use ecs_ingress::telemetry::{ChangeLabels, KindLabel, Metrics, PassKind, PassResult, StateLabel};
 
 fn read(path: &str) -> String {
     let full = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
@@ -32,11 +32,8 @@ fn names(text: &str) -> BTreeSet<String> {
 /// families are not printed).
 fn exported() -> BTreeSet<String> {
     let m = Metrics::new();
-    m.passes
-        .get_or_create(&ResultLabel {
-            result: "success".into(),
-        })
-        .inc();
+    m.record_pass(PassKind::Full, PassResult::Success, 0.1);
+    m.record_event("ecs-service-action");
     m.services
         .get_or_create(&StateLabel {
             state: "published".into(),

@@ -10,17 +10,19 @@ use ecs_ingress::aws::ErrorKind;
 use ecs_ingress::events::Events;
 use ecs_ingress::fake::Fault;
 use ecs_ingress::runtime::Controller;
-use ecs_ingress::telemetry::ResultLabel;
-use ecs_ingress::testing::Estate;
+use ecs_ingress::telemetry::{PassKind, PassResult};
+use ecs_ingress::testing::{Estate, SEED_TAGS};
 
+/// Passes of every kind that ended with `result`.
 fn passes(estate: &Estate, result: &str) -> u64 {
-    estate
-        .metrics
-        .passes
-        .get_or_create(&ResultLabel {
-            result: result.into(),
-        })
-        .get()
+    let result = match result {
+        "success" => PassResult::Success,
+        _ => PassResult::Partial,
+    };
+    PassKind::ALL
+        .into_iter()
+        .map(|kind| estate.metrics.passes_count(kind, result))
+        .sum()
 }
 
 struct Running {
@@ -34,6 +36,8 @@ struct Running {
 fn start(estate: &Estate, interval: Duration, events: bool) -> Running {
     let mut config = estate.config();
     config.interval = interval;
+    // As `--events-queue-url` sets it: full passes every 10 minutes.
+    config.resync_interval = events.then_some(Duration::from_secs(600));
     let controller = Arc::new(estate.controller_with(config));
     let admin = Arc::new(AdminState::new(estate.metrics.clone(), interval));
     let (events_stop, events_stopped) = tokio::sync::watch::channel(false);
@@ -91,9 +95,11 @@ async fn a_burst_of_events_triggers_one_early_pass_and_is_deleted_after_it() {
     let malformed = estate.fake.send_event("not an event");
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(
-        passes(&estate, "success"),
+        estate
+            .metrics
+            .passes_count(PassKind::Full, PassResult::Success),
         2,
-        "one pass for the whole burst"
+        "one full pass for the whole burst (events that name nothing narrower)"
     );
     let mut deleted = estate.fake.deleted_events();
     deleted.sort();
@@ -102,7 +108,7 @@ async fn a_burst_of_events_triggers_one_early_pass_and_is_deleted_after_it() {
     want.sort();
     assert_eq!(deleted, want);
     assert_eq!(estate.metrics.events_malformed.get(), 1);
-    assert_eq!(estate.metrics.events_received.get(), 6);
+    assert_eq!(estate.metrics.events_received_total(), 6);
     let rules = estate
         .fake
         .world()
@@ -111,6 +117,79 @@ async fn a_burst_of_events_triggers_one_early_pass_and_is_deleted_after_it() {
         .filter(|r| r.hosts.contains(&"late.in.example.com".to_string()))
         .count();
     assert_eq!(rules, 1, "published by the event-triggered pass");
+    running.controller.shutdown();
+    running.task.await.expect("loop ends");
+}
+
+fn full(estate: &Estate) -> u64 {
+    estate
+        .metrics
+        .passes_count(PassKind::Full, PassResult::Success)
+}
+
+fn targeted(estate: &Estate) -> u64 {
+    estate
+        .metrics
+        .passes_count(PassKind::Targeted, PassResult::Success)
+}
+
+fn has_record(estate: &Estate, name: &str) -> bool {
+    estate
+        .fake
+        .world()
+        .zones
+        .get(&estate.zone_id)
+        .is_some_and(|(_, records)| records.iter().any(|r| r.name == name))
+}
+
+#[tokio::test(start_paused = true)]
+async fn events_naming_a_service_drive_targeted_passes_and_the_resync_stays_full() {
+    let estate = Estate::new(1);
+    estate.add_service("a", SEED_TAGS, &[]);
+    let running = start(&estate, Duration::from_secs(300), true);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!((full(&estate), targeted(&estate)), (1, 0));
+    // Published ALB-side by the first pass; its name waits for a healthy target, which the
+    // follow-up targeted passes see long before the interval.
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    assert!(has_record(&estate, "service-a.in.example.com"));
+    assert_eq!(full(&estate), 1, "follow-ups are targeted");
+    let settled = targeted(&estate);
+    assert!(settled >= 1);
+
+    let late = estate.add_service("late", &[("alb.host", "late.in.example.com")], &[]);
+    estate.fake.send_event(&format!(
+        r#"{{"source":"aws.ecs","detail-type":"AWS API Call via CloudTrail","account":"123456789012","region":"us-east-1","detail":{{"eventSource":"ecs.amazonaws.com","eventName":"TagResource","requestParameters":{{"resourceArn":"{late}"}}}}}}"#
+    ));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let rules = estate
+        .owned_rules()
+        .iter()
+        .filter(|r| r.hosts == ["late.in.example.com"])
+        .count();
+    assert_eq!(rules, 1, "published by a targeted pass within seconds");
+    assert_eq!(full(&estate), 1);
+    assert!(targeted(&estate) > settled);
+    let text = estate.metrics.encode();
+    assert!(
+        text.contains("ecs_ingress_event_to_change_seconds_count 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ecs_ingress_events_received_total{type=\"cloudtrail-ecs\"} 1"),
+        "{text}"
+    );
+    // A rule of a service it does not own concerns nothing: no pass at all.
+    let before = (full(&estate), targeted(&estate));
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    let idle = (full(&estate), targeted(&estate));
+    assert_eq!(idle.0, before.0, "no full pass before the resync interval");
+    estate.fake.send_event(r#"{"source":"aws.elasticloadbalancing","detail-type":"AWS API Call via CloudTrail","detail":{"eventSource":"elasticloadbalancing.amazonaws.com","eventName":"ModifyRule","requestParameters":{"ruleArn":"arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/x/1/2/3"}}}"#);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!((full(&estate), targeted(&estate)), idle);
+    // The resync: a full pass about 10 minutes after the last one.
+    tokio::time::sleep(Duration::from_secs(360)).await;
+    assert_eq!(full(&estate), 2);
     running.controller.shutdown();
     running.task.await.expect("loop ends");
 }

@@ -16,7 +16,7 @@ use ecs_ingress::lease::fake::{FakeLeaseClient, FakeLeaseStore};
 use ecs_ingress::lease::fenced::{FencedAws, WriteWitness};
 use ecs_ingress::lease::{Campaign, during_leadership};
 use ecs_ingress::runtime::Controller;
-use ecs_ingress::telemetry::{Metrics, ResultLabel};
+use ecs_ingress::telemetry::{Metrics, PassKind, PassResult};
 use ecs_ingress::testing::Estate;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -168,16 +168,10 @@ impl Replica {
     }
 
     fn passes(&self) -> u64 {
-        ["success", "partial"]
-            .iter()
-            .map(|r| {
-                self.metrics
-                    .passes
-                    .get_or_create(&ResultLabel {
-                        result: (*r).into(),
-                    })
-                    .get()
-            })
+        PassKind::ALL
+            .into_iter()
+            .flat_map(|k| [(k, PassResult::Success), (k, PassResult::Partial)])
+            .map(|(k, r)| self.metrics.passes_count(k, r))
             .sum()
     }
 }
@@ -546,8 +540,12 @@ async fn only_the_leader_receives_events() {
         group.estate.fake.send_event(event);
         run_for(Duration::from_secs(3), &[&a, &b]).await;
     }
-    assert_eq!(a.metrics.events_received.get(), 3);
-    assert_eq!(b.metrics.events_received.get(), 0, "the standby took none");
+    assert_eq!(a.metrics.events_received_total(), 3);
+    assert_eq!(
+        b.metrics.events_received_total(),
+        0,
+        "the standby took none"
+    );
     assert_eq!(group.estate.fake.deleted_events().len(), 3);
 
     a.kill();
@@ -555,7 +553,7 @@ async fn only_the_leader_receives_events() {
     group.estate.fake.send_event(event);
     run_for(Duration::from_secs(5), &[&b]).await;
     assert_eq!(
-        b.metrics.events_received.get(),
+        b.metrics.events_received_total(),
         1,
         "the new leader receives"
     );

@@ -1,5 +1,6 @@
 //! `ecs-ingress run` against moto: admin endpoints, services tagged while it runs, the SQS
-//! event fast path, and a clean exit on SIGTERM.
+//! event fast path (an event that names nothing narrower triggers a full pass; tag, untag
+//! and a hand-edited rule are handled by targeted passes), and a clean exit on SIGTERM.
 
 mod support;
 
@@ -123,7 +124,7 @@ async fn an_sqs_event_triggers_a_pass_before_the_interval() {
     }
     let (_, metrics) = get(port, "/metrics").expect("metrics");
     assert!(
-        metrics.contains("ecs_ingress_events_received_total 1"),
+        metrics.contains("ecs_ingress_events_received_total{type=\"cloudtrail-ecs\"} 1"),
         "{metrics}"
     );
     // The message is deleted once its pass finished.
@@ -193,4 +194,204 @@ fn run_serves_admin_endpoints_and_exits_zero_on_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(status.code(), Some(0));
+}
+
+/// A value of `/metrics` (the first series that starts with `series`), 0 when absent.
+fn metric(port: u16, series: &str) -> f64 {
+    get(port, "/metrics")
+        .and_then(|(_, text)| {
+            text.lines()
+                .find(|l| l.starts_with(series))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0.0)
+}
+
+const LIST_SERVICES: &str =
+    "ecs_ingress_aws_calls_total{service=\"ecs\",operation=\"ListServices\",outcome=\"success\"}";
+const FULL_PASSES: &str = "ecs_ingress_passes_total{kind=\"full\",result=\"success\"}";
+const TARGETED_PASSES: &str = "ecs_ingress_passes_total{kind=\"targeted\",result=\"success\"}";
+
+/// A CloudTrail "AWS API Call" event as EventBridge delivers it, made by someone else.
+fn cloudtrail(source: &str, event_source: &str, name: &str, request: serde_json::Value) -> String {
+    serde_json::json!({
+        "version": "0",
+        "source": source,
+        "detail-type": "AWS API Call via CloudTrail",
+        "account": "123456789012",
+        "region": "us-east-1",
+        "detail": {
+            "eventSource": event_source,
+            "eventName": name,
+            "userAgent": "aws-cli/2.15",
+            "requestParameters": request,
+        }
+    })
+    .to_string()
+}
+
+/// Every non-default rule of `listener` with its host values.
+async fn rule_hosts(
+    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    listener: &str,
+) -> Vec<(String, Vec<String>)> {
+    let rules = elb
+        .describe_rules()
+        .listener_arn(listener)
+        .send()
+        .await
+        .expect("rules");
+    rules
+        .rules()
+        .iter()
+        .filter(|r| !r.is_default().unwrap_or(false))
+        .map(|r| {
+            let hosts = r
+                .conditions()
+                .iter()
+                .flat_map(|c| {
+                    c.host_header_config()
+                        .map(|h| h.values().to_vec())
+                        .unwrap_or_else(|| c.values().to_vec())
+                })
+                .collect();
+            (r.rule_arn().unwrap_or_default().to_string(), hosts)
+        })
+        .collect()
+}
+
+/// Polls `check` every 100 ms; returns how long it took to hold.
+async fn within(limit: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tag_untag_and_a_hand_edit_are_handled_by_targeted_passes_within_seconds() {
+    let moto = Moto::start();
+    let seed = moto.seed();
+    let sdk = moto.sdk().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
+    let queue = sqs
+        .create_queue()
+        .queue_name("ecs-ingress-events")
+        .send()
+        .await
+        .expect("queue")
+        .queue_url()
+        .unwrap_or_default()
+        .to_string();
+    let service = moto.create_service(&seed, "evt", &[], &[], &[]);
+    let port = free_port();
+    let _daemon = daemon(
+        &moto,
+        &seed,
+        port,
+        &["--interval", "300s", "--events-queue-url", &queue],
+    );
+    wait_ready(port);
+    let full_passes = metric(port, FULL_PASSES);
+    let list_services = metric(port, LIST_SERVICES);
+    let send = async |body: String| {
+        sqs.send_message()
+            .queue_url(&queue)
+            .message_body(body)
+            .send()
+            .await
+            .expect("send");
+    };
+    let ecs_event = |name: &str| {
+        cloudtrail(
+            "aws.ecs",
+            "ecs.amazonaws.com",
+            name,
+            serde_json::json!({ "resourceArn": service }),
+        )
+    };
+    let host = "evt.in.example.com".to_string();
+    let has_rule = async |want: bool| {
+        rule_hosts(&elb, &seed.listener_arn)
+            .await
+            .iter()
+            .any(|(_, hosts)| hosts.contains(&host))
+            == want
+    };
+
+    // Tagging the service publishes it.
+    ecs.tag_resource()
+        .resource_arn(&service)
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key("alb.host")
+                .value(&host)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("tag");
+    send(ecs_event("TagResource")).await;
+    within(Duration::from_secs(8), "a rule after tagging", async || {
+        has_rule(true).await
+    })
+    .await;
+    wait_published(port, "evt", Duration::from_secs(10));
+
+    // A rule changed by hand is put back.
+    let (rule_arn, _) = rule_hosts(&elb, &seed.listener_arn)
+        .await
+        .into_iter()
+        .find(|(_, hosts)| hosts.contains(&host))
+        .expect("its rule");
+    elb.modify_rule()
+        .rule_arn(&rule_arn)
+        .conditions(
+            aws_sdk_elasticloadbalancingv2::types::RuleCondition::builder()
+                .field("host-header")
+                .values("hijacked.in.example.com")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("modify rule");
+    send(cloudtrail(
+        "aws.elasticloadbalancing",
+        "elasticloadbalancing.amazonaws.com",
+        "ModifyRule",
+        serde_json::json!({ "ruleArn": rule_arn }),
+    ))
+    .await;
+    within(Duration::from_secs(8), "the rule put back", async || {
+        has_rule(true).await
+    })
+    .await;
+
+    // Untagging withdraws it.
+    ecs.untag_resource()
+        .resource_arn(&service)
+        .tag_keys("alb.host")
+        .send()
+        .await
+        .expect("untag");
+    send(ecs_event("UntagResource")).await;
+    within(Duration::from_secs(8), "the rule withdrawn", async || {
+        has_rule(false).await
+    })
+    .await;
+
+    // All of it by targeted passes: no full pass, no ListServices since start-up.
+    assert_eq!(metric(port, FULL_PASSES), full_passes, "a full pass ran");
+    assert_eq!(
+        metric(port, LIST_SERVICES),
+        list_services,
+        "the estate was listed"
+    );
+    assert!(metric(port, TARGETED_PASSES) >= 3.0);
+    assert!(metric(port, "ecs_ingress_event_to_change_seconds_count") >= 3.0);
 }

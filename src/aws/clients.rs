@@ -16,9 +16,22 @@ use super::{
 use crate::ratelimit::RateLimiter;
 use crate::telemetry::Metrics;
 
-/// Loads the shared SDK configuration (region, credentials, endpoint, retries).
+/// The application name in the user agent of every client (`app/ecs-ingress`): CloudTrail
+/// records it, so events about the controller's own calls are told from changes made by
+/// others.
+pub const APP_NAME: &str = "ecs-ingress";
+
+/// Loads the shared SDK configuration (region, credentials, endpoint, retries), with
+/// [`APP_NAME`] in the user agent.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    let loader = aws_config::defaults(BehaviorVersion::latest());
+    match aws_config::AppName::new(APP_NAME) {
+        Ok(name) => loader.app_name(name).load().await,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot set the user agent's application name");
+            loader.load().await
+        }
+    }
 }
 
 /// A client of SDK crate `$sdk` from the shared configuration, with a

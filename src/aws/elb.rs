@@ -513,6 +513,20 @@ impl ElbApi for ElbAdapter {
         }
     }
 
+    async fn describe_target_groups_by_arn(
+        &self,
+        arns: &[String],
+    ) -> Result<Vec<TargetGroup>, AwsError> {
+        let page = send!(
+            self,
+            "DescribeTargetGroups",
+            self.client
+                .describe_target_groups()
+                .set_target_group_arns(Some(arns.to_vec()))
+        )?;
+        Ok(page.target_groups().iter().map(target_group).collect())
+    }
+
     async fn describe_tags(&self, arns: &[String]) -> Result<Vec<(String, Tags)>, AwsError> {
         let out = send!(
             self,

@@ -32,6 +32,9 @@ use crate::state::{
 pub const DESCRIBE_SERVICES_BATCH: usize = 10;
 /// DescribeTasks takes at most this many tasks per call.
 pub const DESCRIBE_TASKS_BATCH: usize = 100;
+/// Target groups asked for by ARN in one DescribeTargetGroups call (a page's worth is
+/// 400; a targeted pass asks for a service's few).
+pub const DESCRIBE_TARGET_GROUPS_BATCH: usize = 20;
 /// ELBv2 DescribeTags takes at most this many ARNs per call.
 pub const DESCRIBE_TAGS_BATCH: usize = 20;
 /// Route 53 change batch limits: records (an UPSERT counts twice) and characters.
@@ -78,6 +81,12 @@ pub trait ElbApi: Send + Sync {
     async fn describe_rules(&self, listener_arn: &str) -> Result<Vec<Rule>, AwsError>;
     /// Every target group of the account and region (all pages), without tags or attributes.
     async fn describe_target_groups(&self) -> Result<Vec<TargetGroup>, AwsError>;
+    /// The target groups of `arns` (at most [`DESCRIBE_TARGET_GROUPS_BATCH`]), without tags
+    /// or attributes. Fails as a whole (`TargetGroupNotFound`) when one does not exist.
+    async fn describe_target_groups_by_arn(
+        &self,
+        arns: &[String],
+    ) -> Result<Vec<TargetGroup>, AwsError>;
     /// Tags of at most [`DESCRIBE_TAGS_BATCH`] resources, by ARN.
     async fn describe_tags(&self, arns: &[String]) -> Result<Vec<(String, Tags)>, AwsError>;
     async fn describe_target_group_attributes(
@@ -213,12 +222,28 @@ pub trait Route53Api: Send + Sync {
     async fn get_hosted_zone(&self, zone_id: &str) -> Result<HostedZone, AwsError>;
     /// Every record set of a zone (all pages, following NextRecordName/NextRecordType).
     async fn list_record_sets(&self, zone_id: &str) -> Result<Vec<RecordSet>, AwsError>;
+    /// One page of at most `max_items` record sets from `start_name` on (Route 53's order:
+    /// the records of `start_name` come first).
+    async fn list_record_sets_from(
+        &self,
+        zone_id: &str,
+        start_name: &str,
+        max_items: usize,
+    ) -> Result<RecordPage, AwsError>;
     /// One change batch (atomic on AWS). The caller keeps it within Route 53's limits.
     async fn change_record_sets(
         &self,
         zone_id: &str,
         changes: &[RecordChange],
     ) -> Result<(), AwsError>;
+}
+
+/// One page of ListResourceRecordSets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordPage {
+    pub records: Vec<RecordSet>,
+    /// More records follow the page.
+    pub truncated: bool,
 }
 
 /// The Cloud Map (service discovery) calls ecs-ingress makes.

@@ -143,6 +143,27 @@ impl Route53Api for Route53Adapter {
         }
     }
 
+    async fn list_record_sets_from(
+        &self,
+        zone_id: &str,
+        start_name: &str,
+        max_items: usize,
+    ) -> Result<super::RecordPage, AwsError> {
+        let page = send!(
+            self,
+            "ListResourceRecordSets",
+            self.client
+                .list_resource_record_sets()
+                .hosted_zone_id(zone_id)
+                .start_record_name(start_name)
+                .max_items(i32::try_from(max_items).unwrap_or(PAGE_SIZE).min(PAGE_SIZE))
+        )?;
+        Ok(super::RecordPage {
+            records: page.resource_record_sets().iter().map(record).collect(),
+            truncated: page.is_truncated(),
+        })
+    }
+
     async fn change_record_sets(
         &self,
         zone_id: &str,

@@ -122,6 +122,33 @@ impl ElbApi for FakeAws {
         .await
     }
 
+    async fn describe_target_groups_by_arn(
+        &self,
+        arns: &[String],
+    ) -> Result<Vec<TargetGroup>, AwsError> {
+        self.request(ELB, "DescribeTargetGroups", |world| {
+            let views = world.target_group_views();
+            // AWS fails the whole call when one ARN does not exist.
+            arns.iter()
+                .map(|arn| {
+                    views
+                        .iter()
+                        .find(|g| &g.arn == arn)
+                        .cloned()
+                        .ok_or_else(|| {
+                            error(
+                                ELB,
+                                "DescribeTargetGroups",
+                                "TargetGroupNotFound",
+                                format!("One or more target groups not found: {arn}"),
+                            )
+                        })
+                })
+                .collect()
+        })
+        .await
+    }
+
     async fn describe_tags(&self, arns: &[String]) -> Result<Vec<(String, Tags)>, AwsError> {
         self.request(ELB, "DescribeTags", |world| {
             if arns.len() > DESCRIBE_TAGS_BATCH {

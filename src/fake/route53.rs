@@ -20,6 +20,15 @@ fn invalid(message: String) -> AwsError {
     )
 }
 
+/// Route 53 lists records by name with the labels reversed (`com.example.in.web`), so a
+/// name's records come first from `StartRecordName` = that name.
+fn route53_order(name: &str) -> Vec<String> {
+    name.trim_end_matches('.')
+        .rsplit('.')
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
 /// Applies a batch to a copy of the zone's records; all or nothing.
 pub fn apply_batch(
     records: &[RecordSet],
@@ -109,6 +118,36 @@ impl Route53Api for FakeAws {
                         format!("No hosted zone found with ID: {zone_id}"),
                     )
                 })
+        })
+        .await
+    }
+
+    async fn list_record_sets_from(
+        &self,
+        zone_id: &str,
+        start_name: &str,
+        max_items: usize,
+    ) -> Result<crate::aws::RecordPage, AwsError> {
+        self.request(R53, "ListResourceRecordSets", |world| {
+            let Some((_, records)) = world.zones.get(zone_id) else {
+                return Err(error(
+                    R53,
+                    "ListResourceRecordSets",
+                    "NoSuchHostedZone",
+                    format!("No hosted zone found with ID: {zone_id}"),
+                ));
+            };
+            let start = route53_order(start_name);
+            let mut after: Vec<&RecordSet> = records
+                .iter()
+                .filter(|r| route53_order(&r.name) >= start)
+                .collect();
+            after.sort_by_key(|r| (route53_order(&r.name), r.record_type.clone()));
+            let max = max_items.min(PAGE);
+            Ok(crate::aws::RecordPage {
+                truncated: after.len() > max,
+                records: after.into_iter().take(max).cloned().collect(),
+            })
         })
         .await
     }

@@ -136,6 +136,12 @@ impl ElbApi for FencedAws {
     ) -> Result<Vec<LoadBalancer>, AwsError> {
         self.inner.elb.describe_load_balancers(arns).await
     }
+    async fn describe_target_groups_by_arn(
+        &self,
+        arns: &[String],
+    ) -> Result<Vec<crate::state::TargetGroup>, AwsError> {
+        self.inner.elb.describe_target_groups_by_arn(arns).await
+    }
     async fn describe_rules(&self, listener_arn: &str) -> Result<Vec<Rule>, AwsError> {
         self.inner.elb.describe_rules(listener_arn).await
     }
@@ -304,6 +310,17 @@ impl Route53Api for FencedAws {
     }
     async fn list_record_sets(&self, zone_id: &str) -> Result<Vec<RecordSet>, AwsError> {
         self.inner.route53.list_record_sets(zone_id).await
+    }
+    async fn list_record_sets_from(
+        &self,
+        zone_id: &str,
+        start_name: &str,
+        max_items: usize,
+    ) -> Result<crate::aws::RecordPage, AwsError> {
+        self.inner
+            .route53
+            .list_record_sets_from(zone_id, start_name, max_items)
+            .await
     }
     async fn change_record_sets(
         &self,

@@ -134,14 +134,20 @@ async fn a_pool_fills_by_free_room_and_reports_quota_only_when_every_alb_is_full
     estate.assert_traffic_served("a seventh service waits");
 }
 
-#[tokio::test(start_paused = true)]
-async fn placements_are_sticky_when_services_come_and_go() {
+/// Six services converged on a pool of three ALBs of 10 target groups.
+async fn six_on_three_albs() -> (Estate, Controller) {
     let estate = Estate::new(3);
     let controller = estate.controller_with(pool(&estate, 10));
     for i in 0..6 {
         add(&estate, i);
     }
     converge(&estate, &controller).await;
+    (estate, controller)
+}
+
+#[tokio::test(start_paused = true)]
+async fn placements_are_sticky_when_services_come_and_go() {
+    let (estate, controller) = six_on_three_albs().await;
     let before = placement(&estate);
 
     // One goes, two come: nobody else moves, and the newcomers fill the emptiest ALB.
@@ -174,12 +180,7 @@ async fn placements_are_sticky_when_services_come_and_go() {
 
 #[tokio::test(start_paused = true)]
 async fn draining_an_alb_moves_only_its_services_without_dropping_a_request() {
-    let estate = Estate::new(3);
-    let controller = estate.controller_with(pool(&estate, 10));
-    for i in 0..6 {
-        add(&estate, i);
-    }
-    converge(&estate, &controller).await;
+    let (estate, _) = six_on_three_albs().await;
     let before = placement(&estate);
     let drained = before["s2"];
     let leaving: Vec<&String> = before
@@ -225,12 +226,7 @@ async fn draining_an_alb_moves_only_its_services_without_dropping_a_request() {
 /// A pool of three ALBs with six services converged, and the configuration that drains the
 /// ALB service `s2` is on (with `drain` as the DNS drain).
 async fn drain_estate(drain: Option<Duration>) -> (Estate, Config) {
-    let estate = Estate::new(3);
-    let controller = estate.controller_with(pool(&estate, 10));
-    for i in 0..6 {
-        add(&estate, i);
-    }
-    converge(&estate, &controller).await;
+    let (estate, _) = six_on_three_albs().await;
     let drained = placement(&estate)["s2"];
     let mut config = pool(&estate, 10);
     config

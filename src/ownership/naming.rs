@@ -57,8 +57,14 @@ pub fn target_group_name(id: &TargetGroupIdentity<'_>) -> String {
     let hash = stable_hash(&parts);
     let suffix = format!("-{:012x}", hash & 0xffff_ffff_ffff);
     let room = MAX_TARGET_GROUP_NAME - TARGET_GROUP_NAME_PREFIX.len() - suffix.len();
-    let mut readable: String = id
-        .service_name
+    let readable = readable(id.service_name, room, "svc");
+    format!("{TARGET_GROUP_NAME_PREFIX}{readable}{suffix}")
+}
+
+/// `name` in lowercase letters, digits and single hyphens inside, at most `room` long;
+/// `fallback` when nothing is left.
+fn readable(name: &str, room: usize, fallback: &str) -> String {
+    let kept: String = name
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
@@ -69,12 +75,12 @@ pub fn target_group_name(id: &TargetGroupIdentity<'_>) -> String {
         })
         .take(room)
         .collect();
-    while readable.ends_with('-') {
-        readable.pop();
+    let kept = kept.trim_matches('-');
+    if kept.is_empty() {
+        fallback.to_string()
+    } else {
+        kept.to_string()
     }
-    let readable = readable.trim_start_matches('-');
-    let readable = if readable.is_empty() { "svc" } else { readable };
-    format!("{TARGET_GROUP_NAME_PREFIX}{readable}{suffix}")
 }
 
 /// ELBv2's limit on a load balancer's name.
@@ -86,23 +92,7 @@ pub const MAX_LOAD_BALANCER_NAME: usize = 32;
 pub fn load_balancer_name(owner_id: &str, pool: &str, n: usize) -> String {
     let suffix = format!("-{:06x}-{n}", stable_hash(&[owner_id, pool]) & 0xff_ffff);
     let room = MAX_LOAD_BALANCER_NAME - TARGET_GROUP_NAME_PREFIX.len() - suffix.len();
-    let readable: String = pool
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .take(room)
-        .collect();
-    let readable = readable.trim_matches('-');
-    let readable = if readable.is_empty() {
-        "pool"
-    } else {
-        readable
-    };
+    let readable = readable(pool, room, "pool");
     format!("{TARGET_GROUP_NAME_PREFIX}{readable}{suffix}")
 }
 

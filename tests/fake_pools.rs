@@ -650,3 +650,56 @@ proptest::proptest! {
         });
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_drain_with_each_of_its_calls_failing_keeps_serving_and_finishes() {
+    use ecs_ingress::aws::ErrorKind;
+    use ecs_ingress::fake::Fault;
+    // Every operation the move makes, each failing (throttled, unavailable, denied) once
+    // and three times in a row, on a drain of one ALB of three.
+    let (estate, config) = drain_estate(None).await;
+    estate.fake.reset_calls();
+    converge(&estate, &estate.controller_with(config)).await;
+    let ops: std::collections::BTreeSet<&'static str> =
+        estate.fake.calls().iter().map(|c| c.operation).collect();
+    for op in [
+        "CreateTargetGroup",
+        "CreateRule",
+        "UpdateService",
+        "ChangeResourceRecordSets",
+        "DeleteRule",
+        "DeleteTargetGroup",
+        "DescribeTargetHealth",
+    ] {
+        assert!(ops.contains(op), "{op} not exercised by the drain: {ops:?}");
+    }
+    let mut cases = 0;
+    for op in &ops {
+        for kind in [
+            ErrorKind::Throttled,
+            ErrorKind::Unavailable,
+            ErrorKind::AccessDenied,
+        ] {
+            for times in [1, 3] {
+                let case = format!("{op} {kind:?} x{times}");
+                let (estate, config) = drain_estate(None).await;
+                estate.fake.inject(Fault {
+                    operation: op,
+                    kind,
+                    times,
+                });
+                let drained = config.pools.draining.clone();
+                estate.converge(&estate.controller_with(config), 60).await;
+                let rules = estate.owned_rules();
+                assert_eq!(rules.len(), 6, "{case}: one rule per service");
+                assert!(
+                    rules.iter().all(|r| !drained.contains(&r.listener_arn)),
+                    "{case}: the drained ALB still routes"
+                );
+                estate.assert_traffic_served(&case);
+                cases += 1;
+            }
+        }
+    }
+    eprintln!("drain under {cases} fault cases: served throughout, finished");
+}

@@ -72,6 +72,33 @@ pub struct Placement<'a> {
     /// What units that must leave their ALB (draining, or no longer fitting) need, per pool,
     /// when no other member has room: the pool grows for them too.
     stuck: BTreeMap<String, Usage>,
+    /// Candidates whose place a failed read hides: left as they are.
+    unread: BTreeSet<usize>,
+}
+
+/// On a partial read nothing moves, and a unit that owns target groups but shows no rule
+/// may well be published on a listener whose rules could not be read: it is left as it is
+/// rather than published a second time elsewhere (a new target group on another ALB would
+/// take its tasks' attachment). Returns true when the unit was settled here.
+fn partial_view(
+    owned: &Owned<'_>,
+    candidates: &[Candidate<'_>],
+    unit: &[usize],
+    current: Option<&str>,
+    out: &mut Placement<'_>,
+) -> bool {
+    if current.is_some() {
+        return true;
+    }
+    let published_before = unit.iter().any(|&i| {
+        !owned
+            .groups_of(&candidates[i].desired.service.arn)
+            .is_empty()
+    });
+    if published_before {
+        out.unread.extend(unit.iter().copied());
+    }
+    published_before
 }
 
 /// Places every candidate of a pool of several ALBs; others pass through unchanged.
@@ -121,6 +148,13 @@ pub fn place<'a>(
     for unit in rest {
         let need = demand(&candidates, unit, &losers);
         let (current, _) = unit_current(owned, config, observed, &candidates, unit);
+        if !observed.complete() && partial_view(owned, &candidates, unit, current, &mut out) {
+            if let Some(lb) = current {
+                rooms.take(lb, need);
+                chosen.insert(unit[0], lb.to_string());
+            }
+            continue;
+        }
         let best = allowed(&candidates, unit)
             .into_iter()
             .filter(|lb| !rooms.draining(lb) && rooms.fits(lb, need))
@@ -183,6 +217,11 @@ fn finish<'a>(
         }
     }
     for (i, mut candidate) in candidates.into_iter().enumerate() {
+        if out.unread.contains(&i) {
+            out.kept.insert(candidate.desired.service.arn.as_str());
+            out.statuses.push(unread(owned, &candidate));
+            continue;
+        }
         let Some(lb) = unit_of.get(&i).and_then(|u| chosen.get(u)) else {
             out.kept.insert(candidate.desired.service.arn.as_str());
             let pool = candidate.desired.pool.clone();
@@ -278,6 +317,26 @@ fn relocated<'a>(
         at,
         observed.read_at,
     )
+}
+
+/// The status of a candidate a failed read hides: `error`, and what it has stays.
+fn unread(owned: &Owned<'_>, candidate: &Candidate<'_>) -> ServiceStatus {
+    let d = &candidate.desired;
+    let mut s = status(
+        d.service,
+        ServiceState::Error,
+        Some(d.intent),
+        owned.resources(&d.service.arn),
+    );
+    s.warnings = candidate.warnings.clone();
+    s.problems.push(problem(
+        None,
+        format!(
+            "its rules on pool `{}` could not all be read this pass (see the pass's failed reads); it is left as it is",
+            d.pool
+        ),
+    ));
+    s
 }
 
 /// The status of a candidate no member of its pool has room for: `pending` while the pool

@@ -101,6 +101,29 @@ fn partial_view(
     published_before
 }
 
+/// The member with the most free room that takes the unit (ties: pool order).
+fn roomiest<'c>(
+    rooms: &Rooms,
+    candidates: &'c [Candidate<'_>],
+    unit: &[usize],
+    need: Usage,
+) -> Option<&'c str> {
+    allowed(candidates, unit)
+        .into_iter()
+        .filter(|lb| !rooms.draining(lb) && rooms.fits(lb, need))
+        .enumerate()
+        .max_by_key(|(order, lb)| (rooms.free(lb), std::cmp::Reverse(*order)))
+        .map(|(_, lb)| lb)
+}
+
+/// Notes why every member of a unit stays where it is.
+fn note(out: &mut Placement<'_>, candidates: &[Candidate<'_>], unit: &[usize], why: &str) {
+    for &i in unit {
+        out.waiting
+            .insert(candidates[i].desired.service.arn.clone(), why.to_string());
+    }
+}
+
 /// Places every candidate of a pool of several ALBs; others pass through unchanged.
 pub fn place<'a>(
     config: &PlanConfig,
@@ -129,12 +152,14 @@ pub fn place<'a>(
             continue;
         }
         if rooms.draining(lb) {
-            for &i in unit {
-                out.waiting.insert(
-                    candidates[i].desired.service.arn.clone(),
-                    format!("stays on draining load balancer {lb}: it has no DNS name ecs-ingress manages, so moving it would cut off its clients"),
-                );
-            }
+            note(
+                &mut out,
+                &candidates,
+                unit,
+                &format!(
+                    "stays on draining load balancer {lb}: it has no DNS name ecs-ingress manages, so moving it would cut off its clients"
+                ),
+            );
         }
         rooms.take(lb, need);
         chosen.insert(unit[0], lb.to_string());
@@ -155,13 +180,7 @@ pub fn place<'a>(
             }
             continue;
         }
-        let best = allowed(&candidates, unit)
-            .into_iter()
-            .filter(|lb| !rooms.draining(lb) && rooms.fits(lb, need))
-            .enumerate()
-            .max_by_key(|(order, lb)| (rooms.free(lb), std::cmp::Reverse(*order)))
-            .map(|(_, lb)| lb);
-        match (best, current) {
+        match (roomiest(&rooms, &candidates, unit, need), current) {
             (Some(lb), _) => {
                 rooms.take(lb, need);
                 chosen.insert(unit[0], lb.to_string());
@@ -173,15 +192,13 @@ pub fn place<'a>(
                     .entry(candidates[unit[0]].desired.pool.clone())
                     .or_default()
                     .add(need);
-                for &i in unit {
-                    out.waiting.insert(
-                        candidates[i].desired.service.arn.clone(),
-                        format!(
-                            "no other load balancer of pool `{}` has room; it stays on {lb}",
-                            candidates[i].desired.pool
-                        ),
-                    );
-                }
+                let pool = &candidates[unit[0]].desired.pool;
+                note(
+                    &mut out,
+                    &candidates,
+                    unit,
+                    &format!("no other load balancer of pool `{pool}` has room; it stays on {lb}"),
+                );
             }
             (None, None) => {}
         }

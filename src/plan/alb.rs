@@ -175,11 +175,12 @@ fn split_move<'r, 'g>(
     rules: &[&'r Rule],
     groups: &[&'g TargetGroup],
 ) -> (Vec<&'r Rule>, Vec<&'g TargetGroup>) {
+    // Every ALB it leaves (a move re-placed before it drained leaves two) keeps serving.
     let (leaving, planned): (Vec<&Rule>, Vec<&Rule>) = match &desired.previous {
         Some(p) if !p.drained => rules
             .iter()
             .copied()
-            .partition(|r| r.listener_arn == p.listener_arn),
+            .partition(|r| r.listener_arn != desired.listener_arn),
         _ => (Vec::new(), rules.to_vec()),
     };
     let kept = groups
@@ -425,15 +426,30 @@ fn attachment_changes(
         }
     };
     if !current_matches {
+        // Only dropping groups of ours (a finished replacement or move) is a removal: it is
+        // held back after a failed read, and runs after the rules that used them are gone.
+        let adds = match target {
+            TargetGroupRef::New(_) => ecs,
+            TargetGroupRef::Existing(arn) => {
+                ecs && !service
+                    .load_balancers
+                    .iter()
+                    .any(|lb| lb.target_group_arn.as_deref() == Some(arn.as_str()))
+            }
+        };
         changes.push(PlannedChange::new(
             service,
             Change::UpdateServiceLoadBalancers {
                 cluster: service.cluster_arn.clone(),
                 service: service.name.clone(),
                 load_balancers: wanted,
-                publish: true,
+                publish: adds,
             },
-            "the service's loadBalancers must carry its target group (starts an ECS deployment)",
+            if adds {
+                "the service's loadBalancers must carry its target group (starts an ECS deployment)"
+            } else {
+                "the service's loadBalancers must drop target groups it no longer uses (starts an ECS deployment)"
+            },
         ));
     }
 }

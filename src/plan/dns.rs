@@ -511,12 +511,17 @@ impl Claim<'_> {
 /// ALB).
 pub const ALIAS_TTL_SECONDS: u64 = 60;
 
-/// How long a moved name's old target keeps serving: twice what a resolver may cache.
+/// Route 53 takes up to this long to answer a change everywhere.
+pub const PROPAGATION_SECONDS: u64 = 60;
+
+/// How long a moved name's old target keeps serving: twice what a resolver may cache, and
+/// never less than the cache plus Route 53's propagation.
 pub fn default_drain(dns: &DnsIntent) -> u64 {
-    match dns.record_type {
-        DnsType::Alias => 2 * ALIAS_TTL_SECONDS,
-        DnsType::Cname => 2 * u64::from(dns.ttl),
-    }
+    let ttl = match dns.record_type {
+        DnsType::Alias => ALIAS_TTL_SECONDS,
+        DnsType::Cname => u64::from(dns.ttl),
+    };
+    (2 * ttl).max(ttl + PROPAGATION_SECONDS)
 }
 
 /// The names a service asks for (explicit ones, or every host without a wildcard).
@@ -531,9 +536,11 @@ fn wanted_names(dns: &DnsIntent, hosts: &[String]) -> Vec<String> {
     }
 }
 
-/// True when at least one of the service's names is in a managed zone: then its clients
-/// follow the DNS record, and it can move between ALBs.
-pub fn has_managed_name(
+/// True when every host of the service is a name ecs-ingress manages for it — in a managed
+/// zone that was read, and either not published yet or carrying our marker for it — so that
+/// all its clients follow the record and it can move between ALBs. A wildcard host, a host
+/// left out of `dns.name`, or a name someone else's record holds keeps it where it is.
+pub fn only_managed_names(
     config: &super::PlanConfig,
     observed: &crate::snapshot::Snapshot,
     desired: &super::desired::DesiredService<'_>,
@@ -543,9 +550,24 @@ pub fn has_managed_name(
         .iter()
         .filter_map(|id| observed.zones.get(id).cloned())
         .collect();
-    wanted_names(&desired.intent.dns, &desired.intent.hosts)
-        .iter()
-        .any(|n| zone_for(&zones, n, desired.intent.dns.zone.as_deref()).is_some())
+    let names = wanted_names(&desired.intent.dns, &desired.intent.hosts);
+    desired.intent.hosts.iter().all(|host| {
+        if !names.contains(host) {
+            return false;
+        }
+        let Some(zone) = zone_for(&zones, host, desired.intent.dns.zone.as_deref()) else {
+            return false;
+        };
+        let Some(records) = observed.records.get(&zone.id) else {
+            return false;
+        };
+        let index = ZoneIndex::new(records);
+        match index.marker(host) {
+            Some((m, _)) => m.owner == config.ownership.owner_id()
+                && m.services.contains(&desired.service.arn),
+            None => index.at(host).is_empty(),
+        }
+    })
 }
 
 /// Where a service's published names point, seen from one ALB.
@@ -556,6 +578,8 @@ pub enum NamesAt {
     /// Every published name points at the ALB, since the latest move of any of them
     /// (`None`: none ever moved).
     Since(Option<i64>),
+    /// A zone of its names could not be read this pass.
+    Unknown,
 }
 
 /// Whether every name of `desired` that carries our marker points at `lb`.
@@ -573,7 +597,7 @@ pub fn names_point_at(
             continue;
         };
         let Some(zone_records) = records.get(&zone.id) else {
-            continue;
+            return NamesAt::Unknown;
         };
         let index = ZoneIndex::new(zone_records);
         let Some((marker, _)) = index.marker(&name) else {

@@ -403,8 +403,8 @@ fn unplaced(
     s
 }
 
-/// The move in progress: the pool member it still has rules on, and whether its names left
-/// it long enough ago.
+/// The move in progress: the pool member it leaves (of those it still has rules on, the one
+/// its names point at), and whether its names left it long enough ago.
 fn previous(
     config: &PlanConfig,
     observed: &Snapshot,
@@ -412,31 +412,42 @@ fn previous(
     candidate: &Candidate<'_>,
     at: Location<'_>,
 ) -> Option<Previous> {
-    let rules = owned.rules_of(&candidate.desired.service.arn);
-    let old = candidate.choices.iter().find(|c| {
-        c.listener_arn != at.listener_arn && rules.iter().any(|r| r.listener_arn == c.listener_arn)
-    })?;
     let d = &candidate.desired;
-    let drain = config
+    let rules = owned.rules_of(&d.service.arn);
+    let zones: Vec<crate::state::HostedZone> = observed.zones.values().cloned().collect();
+    let names_at = |lb: &crate::state::LoadBalancer| {
+        dns::names_point_at(config.ownership.owner_id(), &zones, &observed.records, d, lb)
+    };
+    let held: Vec<&Location<'_>> = candidate
+        .choices
+        .iter()
+        .filter(|c| c.listener_arn != at.listener_arn)
+        .filter(|c| rules.iter().any(|r| r.listener_arn == c.listener_arn))
+        .collect();
+    let old = held
+        .iter()
+        .find(|c| matches!(names_at(c.load_balancer), dns::NamesAt::Since(_)))
+        .or(held.first())?;
+    let mut drain = config
         .pools
         .dns_drain
         .map_or_else(|| dns::default_drain(&d.intent.dns), |t| t.as_secs());
-    let names = dns::names_point_at(
-        config.ownership.owner_id(),
-        &observed.zones.values().cloned().collect::<Vec<_>>(),
-        &observed.records,
-        d,
-        at.load_balancer,
-    );
+    if d.intent.cloudmap.is_some() {
+        // Cloud Map answers with its own TTL after an asynchronous update.
+        drain = drain.max(2 * dns::ALIAS_TTL_SECONDS);
+    }
+    let names = names_at(at.load_balancer);
     let drained = match names {
-        dns::NamesAt::Elsewhere => false,
+        dns::NamesAt::Elsewhere | dns::NamesAt::Unknown => false,
         dns::NamesAt::Since(None) => true,
-        dns::NamesAt::Since(Some(t)) => observed.read_at.saturating_sub(t) >= drain as i64,
+        dns::NamesAt::Since(Some(t)) => {
+            observed.read_at.saturating_sub(t) >= i64::try_from(drain).unwrap_or(i64::MAX)
+        }
     };
     Some(Previous {
         listener_arn: old.listener_arn.to_string(),
         load_balancer_arn: old.load_balancer.arn.clone(),
-        switched: names != dns::NamesAt::Elsewhere,
+        switched: matches!(names, dns::NamesAt::Since(_)),
         drained,
     })
 }
@@ -543,7 +554,7 @@ fn unit_current<'c>(
     let current = unit.iter().find_map(|&i| current(owned, &candidates[i]));
     let movable = unit
         .iter()
-        .all(|&i| dns::has_managed_name(config, observed, &candidates[i].desired));
+        .all(|&i| dns::only_managed_names(config, observed, &candidates[i].desired));
     (current, movable)
 }
 

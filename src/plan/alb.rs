@@ -426,32 +426,42 @@ fn attachment_changes(
         }
     };
     if !current_matches {
-        // Only dropping groups of ours (a finished replacement or move) is a removal: it is
-        // held back after a failed read, and runs after the rules that used them are gone.
-        let adds = match target {
-            TargetGroupRef::New(_) => ecs,
-            TargetGroupRef::Existing(arn) => {
-                ecs && !service
-                    .load_balancers
-                    .iter()
-                    .any(|lb| lb.target_group_arn.as_deref() == Some(arn.as_str()))
-            }
-        };
-        changes.push(PlannedChange::new(
-            service,
-            Change::UpdateServiceLoadBalancers {
-                cluster: service.cluster_arn.clone(),
-                service: service.name.clone(),
-                load_balancers: wanted,
-                publish: adds,
-            },
-            if adds {
-                "the service's loadBalancers must carry its target group (starts an ECS deployment)"
-            } else {
-                "the service's loadBalancers must drop target groups it no longer uses (starts an ECS deployment)"
-            },
-        ));
+        changes.push(attachment_change(service, wanted, target, ecs));
     }
+}
+
+/// The UpdateService that sets `wanted`. Only dropping groups of ours (a finished replacement
+/// or move) is a removal: it is held back after a failed read, and runs after the rules that
+/// used them are gone.
+fn attachment_change(
+    service: &EcsService,
+    wanted: Vec<AttachmentEntry>,
+    target: &TargetGroupRef,
+    ecs: bool,
+) -> PlannedChange {
+    let adds = match target {
+        TargetGroupRef::New(_) => ecs,
+        TargetGroupRef::Existing(arn) => {
+            ecs && !service
+                .load_balancers
+                .iter()
+                .any(|lb| lb.target_group_arn.as_deref() == Some(arn.as_str()))
+        }
+    };
+    PlannedChange::new(
+        service,
+        Change::UpdateServiceLoadBalancers {
+            cluster: service.cluster_arn.clone(),
+            service: service.name.clone(),
+            load_balancers: wanted,
+            publish: adds,
+        },
+        if adds {
+            "the service's loadBalancers must carry its target group (starts an ECS deployment)"
+        } else {
+            "the service's loadBalancers must drop target groups it no longer uses (starts an ECS deployment)"
+        },
+    )
 }
 
 /// `alb.targets=direct`: running tasks registered, stopped ones deregistered.

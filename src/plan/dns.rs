@@ -563,8 +563,9 @@ pub fn only_managed_names(
         };
         let index = ZoneIndex::new(records);
         match index.marker(host) {
-            Some((m, _)) => m.owner == config.ownership.owner_id()
-                && m.services.contains(&desired.service.arn),
+            Some((m, _)) => {
+                m.owner == config.ownership.owner_id() && m.services.contains(&desired.service.arn)
+            }
             None => index.at(host).is_empty(),
         }
     })

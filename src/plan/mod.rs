@@ -274,10 +274,9 @@ fn names_stage(
     out: &mut Plan,
 ) {
     let ready = |arn: &str| alb.ready.get(arn).copied().unwrap_or(false);
-    let moving: Vec<&DesiredService<'_>> =
-        winners.iter().filter(|d| d.previous.is_some()).collect();
+    // Every winner routing one of its hosts, moving or joining, must serve it on the new ALB.
     let switched = |d: &DesiredService<'_>| {
-        moving
+        winners
             .iter()
             .filter(|m| {
                 m.pool == d.pool && m.intent.hosts.iter().any(|h| d.intent.hosts.contains(h))
@@ -332,13 +331,22 @@ fn alb_stage<'a>(
         health_wanted: Vec::new(),
     };
     for (i, desired) in winners.iter().enumerate() {
+        let before = changes.len();
         let outcome = alb::service_changes(config, observed, owned, desired, placed, i, changes);
         let arn = desired.service.arn.as_str();
+        // Its rules are all in place when this pass creates or rewrites none of them: only
+        // then may a moving service's names follow.
+        let rules_settled = !changes[before..].iter().any(|c| {
+            matches!(
+                c.change,
+                Change::CreateRule { .. } | Change::ModifyRule { .. }
+            )
+        });
         out.health_wanted.extend(outcome.health_wanted);
         if let Some(group) = outcome.serving {
             out.ready.insert(
                 arn,
-                alb::has_healthy_targets(observed, &group) == Some(true),
+                rules_settled && alb::has_healthy_targets(observed, &group) == Some(true),
             );
             out.serving.insert(arn, group);
         }

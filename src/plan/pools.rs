@@ -416,7 +416,13 @@ fn previous(
     let rules = owned.rules_of(&d.service.arn);
     let zones: Vec<crate::state::HostedZone> = observed.zones.values().cloned().collect();
     let names_at = |lb: &crate::state::LoadBalancer| {
-        dns::names_point_at(config.ownership.owner_id(), &zones, &observed.records, d, lb)
+        dns::names_point_at(
+            config.ownership.owner_id(),
+            &zones,
+            &observed.records,
+            d,
+            lb,
+        )
     };
     let held: Vec<&Location<'_>> = candidate
         .choices

@@ -703,3 +703,79 @@ async fn a_drain_with_each_of_its_calls_failing_keeps_serving_and_finishes() {
     }
     eprintln!("drain under {cases} fault cases: served throughout, finished");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_pool_does_not_grow_for_services_no_alb_could_hold() {
+    // Four services on one host by path need four target groups; ALBs hold three here.
+    let estate = Estate::new(1);
+    let mut config = pool(&estate, 4);
+    config.pools.max_target_groups_per_alb = Some(3);
+    config.pools.max_albs.insert("default".into(), 3);
+    let controller = estate.controller_with(config);
+    for path in 0..4 {
+        add_sharing(&estate, path, 0, path);
+    }
+    let report = passes_until_quiet(&estate, &controller).await;
+    assert!(
+        created_albs(&estate).is_empty(),
+        "grew for a unit no ALB can hold"
+    );
+    let s = &report.plan.services[0];
+    assert_eq!(s.state, ServiceState::Quota, "{s:?}");
+    assert!(
+        s.problems[0]
+            .reason
+            .contains("more than one load balancer holds"),
+        "{:?}",
+        s.problems
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_whose_name_someone_else_holds_never_moves() {
+    let (estate, config) = drain_estate(None).await;
+    // s2's name is replaced by a hand-made record (no marker): its clients may be using it.
+    let drained_lb = {
+        let world = estate.fake.world();
+        let listener = config
+            .pools
+            .draining
+            .iter()
+            .next()
+            .cloned()
+            .unwrap_or_default();
+        world.listeners[&listener].load_balancer_arn.clone()
+    };
+    estate.edit_records(|records| {
+        records.retain(|r| !r.name.contains("s2.in.example.com"));
+        records.push(ecs_ingress::state::RecordSet {
+            name: "s2.in.example.com".into(),
+            record_type: "CNAME".into(),
+            ttl: Some(60),
+            values: vec!["somewhere.example.com".into()],
+            alias: None,
+            set_identifier: None,
+        });
+    });
+    estate.fake.release_served("s2.in.example.com");
+    estate.converge(&estate.controller_with(config), 40).await;
+    let rules = estate.owned_rules();
+    let s2_on: Vec<String> = {
+        let world = estate.fake.world();
+        rules
+            .iter()
+            .filter(|r| {
+                r.tags
+                    .get("ecs-ingress/service")
+                    .is_some_and(|s| s.ends_with("/s2"))
+            })
+            .map(|r| world.listeners[&r.listener_arn].load_balancer_arn.clone())
+            .collect()
+    };
+    assert_eq!(
+        s2_on,
+        vec![drained_lb],
+        "s2 moved although its name is not ours"
+    );
+    estate.assert_traffic_served("a name held by someone else");
+}

@@ -19,6 +19,8 @@ pub struct Candidate<'a> {
     pub warnings: Vec<String>,
     /// The pool members it may be placed on, the pool's order (first: home).
     pub choices: Vec<super::desired::Location<'a>>,
+    /// `alb.listener` names a listener by ARN: it stays on that one.
+    pub pinned: bool,
 }
 
 /// What arbitration decided.

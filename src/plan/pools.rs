@@ -74,6 +74,52 @@ pub struct Placement<'a> {
     stuck: BTreeMap<String, Usage>,
     /// Candidates whose place a failed read hides: left as they are.
     unread: BTreeSet<usize>,
+    /// Candidates a new ALB could not take, with why: the pool does not grow for them.
+    ungrowable: BTreeMap<usize, String>,
+}
+
+/// Why a new ALB of the pool could not take the unit: it needs more than one ALB holds, or a
+/// member is pinned to a listener by ARN.
+fn cannot_grow_for(
+    config: &PlanConfig,
+    observed: &Snapshot,
+    candidates: &[Candidate<'_>],
+    unit: &[usize],
+    need: Usage,
+) -> Option<String> {
+    let (rules, groups) = (rules_max(config, observed), groups_max(config));
+    if need.rules > rules || need.groups > groups {
+        return Some(format!(
+            "the services sharing its hosts need {} rules and {} target groups, more than one load balancer holds ({rules}, {groups})",
+            need.rules, need.groups
+        ));
+    }
+    unit.iter().find(|&&i| candidates[i].pinned).map(|&i| {
+        format!(
+            "{} names its listener by ARN, so a new load balancer cannot take it",
+            candidates[i].desired.service.name
+        )
+    })
+}
+
+/// The status of a candidate pinned by ARN to another ALB than the services sharing a host
+/// with it: `conflict`, and what it has stays.
+fn split_unit(owned: &Owned<'_>, candidate: &Candidate<'_>, lb: &str) -> ServiceStatus {
+    let d = &candidate.desired;
+    let mut s = status(
+        d.service,
+        ServiceState::Conflict,
+        Some(d.intent),
+        owned.resources(&d.service.arn),
+    );
+    s.warnings = candidate.warnings.clone();
+    s.problems.push(problem(
+        Some("alb.listener"),
+        format!(
+            "it shares a host with services on load balancer {lb}, but alb.listener pins it to another listener; a host is routed by one ALB"
+        ),
+    ));
+    s
 }
 
 /// On a partial read nothing moves, and a unit that owns target groups but shows no rule
@@ -188,10 +234,12 @@ pub fn place<'a>(
             (None, Some(lb)) => {
                 rooms.take(lb, need);
                 chosen.insert(unit[0], lb.to_string());
-                out.stuck
-                    .entry(candidates[unit[0]].desired.pool.clone())
-                    .or_default()
-                    .add(need);
+                if cannot_grow_for(config, observed, &candidates, unit, need).is_none() {
+                    out.stuck
+                        .entry(candidates[unit[0]].desired.pool.clone())
+                        .or_default()
+                        .add(need);
+                }
                 let pool = &candidates[unit[0]].desired.pool;
                 note(
                     &mut out,
@@ -200,7 +248,12 @@ pub fn place<'a>(
                     &format!("no other load balancer of pool `{pool}` has room; it stays on {lb}"),
                 );
             }
-            (None, None) => {}
+            (None, None) => {
+                if let Some(why) = cannot_grow_for(config, observed, &candidates, unit, need) {
+                    out.ungrowable
+                        .extend(unit.iter().map(|&i| (i, why.clone())));
+                }
+            }
         }
     }
     finish(
@@ -242,7 +295,10 @@ fn finish<'a>(
         let Some(lb) = unit_of.get(&i).and_then(|u| chosen.get(u)) else {
             out.kept.insert(candidate.desired.service.arn.as_str());
             let pool = candidate.desired.pool.clone();
-            let growth = growth::growth(config, observed, &pool);
+            let growth = match out.ungrowable.get(&i) {
+                Some(why) => growth::Growth::Cannot(why.clone()),
+                None => growth::growth(config, observed, &pool),
+            };
             out.alb_account_wanted |= growth == growth::Growth::AccountUnknown;
             if growth == growth::Growth::Grow {
                 growing.entry(pool).or_default().add(Usage {
@@ -260,6 +316,9 @@ fn finish<'a>(
             .find(|c| c.load_balancer.arn == *lb)
             .copied()
         else {
+            // Pinned by ARN to another ALB than the services sharing its host.
+            out.kept.insert(candidate.desired.service.arn.as_str());
+            out.statuses.push(split_unit(owned, &candidate, lb));
             continue;
         };
         if at.listener_arn != candidate.desired.listener_arn {

@@ -71,6 +71,7 @@ pub fn resolve_intents<'a>(
                         ),
                         warnings: warnings.clone(),
                         choices,
+                        pinned: matches!(intent.listener, ListenerRef::Arn(_)),
                     }),
                     Err(p) => {
                         out.kept.insert(&service.arn);

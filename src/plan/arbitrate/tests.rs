@@ -56,6 +56,7 @@ fn candidates<'a>(
                 ),
                 warnings: vec![],
                 choices: vec![location(lb)],
+                pinned: false,
             }
         })
         .collect()

@@ -210,55 +210,98 @@ pub fn place<'a>(
         rooms.take(lb, need);
         chosen.insert(unit[0], lb.to_string());
     }
-    // Round 2: new units, and units that must move, oldest first, to the member with the most
-    // room; a unit nothing has room for stays where it is, or waits.
-    let rest: Vec<&Vec<usize>> = units
-        .iter()
-        .filter(|u| !chosen.contains_key(&u[0]))
-        .collect();
-    for unit in rest {
-        let need = demand(&candidates, unit, &losers);
-        let (current, _) = unit_current(owned, config, observed, &candidates, unit);
-        if !observed.complete() && partial_view(owned, &candidates, unit, current, &mut out) {
-            if let Some(lb) = current {
-                rooms.take(lb, need);
-                chosen.insert(unit[0], lb.to_string());
-            }
-            continue;
-        }
-        match (roomiest(&rooms, &candidates, unit, need), current) {
-            (Some(lb), _) => {
-                rooms.take(lb, need);
-                chosen.insert(unit[0], lb.to_string());
-            }
-            (None, Some(lb)) => {
-                rooms.take(lb, need);
-                chosen.insert(unit[0], lb.to_string());
-                if cannot_grow_for(config, observed, &candidates, unit, need).is_none() {
-                    out.stuck
-                        .entry(candidates[unit[0]].desired.pool.clone())
-                        .or_default()
-                        .add(need);
+    let round = Round {
+        config,
+        observed,
+        owned,
+        candidates: &candidates,
+        losers: &losers,
+    };
+    round.place_rest(&units, &mut rooms, &mut chosen, &mut out);
+    finish(
+        config, observed, owned, candidates, &units, &chosen, &mut rooms, out,
+    )
+}
+
+/// What one placement round reads.
+struct Round<'r, 'a> {
+    config: &'r PlanConfig,
+    observed: &'a Snapshot,
+    owned: &'r Owned<'a>,
+    candidates: &'r [Candidate<'a>],
+    losers: &'r BTreeSet<usize>,
+}
+
+impl Round<'_, '_> {
+    /// Round 2: new units, and units that must move, oldest first, to the member with the
+    /// most room; a unit nothing has room for stays where it is, or waits (and the pool
+    /// grows for it when it can).
+    fn place_rest(
+        &self,
+        units: &[Vec<usize>],
+        rooms: &mut Rooms,
+        chosen: &mut BTreeMap<usize, String>,
+        out: &mut Placement<'_>,
+    ) {
+        let rest: Vec<&Vec<usize>> = units
+            .iter()
+            .filter(|u| !chosen.contains_key(&u[0]))
+            .collect();
+        for unit in rest {
+            let need = demand(self.candidates, unit, self.losers);
+            let (current, _) = unit_current(
+                self.owned,
+                self.config,
+                self.observed,
+                self.candidates,
+                unit,
+            );
+            if !self.observed.complete()
+                && partial_view(self.owned, self.candidates, unit, current, out)
+            {
+                if let Some(lb) = current {
+                    rooms.take(lb, need);
+                    chosen.insert(unit[0], lb.to_string());
                 }
-                let pool = &candidates[unit[0]].desired.pool;
-                note(
-                    &mut out,
-                    &candidates,
-                    unit,
-                    &format!("no other load balancer of pool `{pool}` has room; it stays on {lb}"),
-                );
+                continue;
             }
-            (None, None) => {
-                if let Some(why) = cannot_grow_for(config, observed, &candidates, unit, need) {
-                    out.ungrowable
-                        .extend(unit.iter().map(|&i| (i, why.clone())));
+            match (roomiest(rooms, self.candidates, unit, need), current) {
+                (Some(lb), _) => {
+                    rooms.take(lb, need);
+                    chosen.insert(unit[0], lb.to_string());
+                }
+                (None, Some(lb)) => {
+                    rooms.take(lb, need);
+                    chosen.insert(unit[0], lb.to_string());
+                    if cannot_grow_for(self.config, self.observed, self.candidates, unit, need)
+                        .is_none()
+                    {
+                        out.stuck
+                            .entry(self.candidates[unit[0]].desired.pool.clone())
+                            .or_default()
+                            .add(need);
+                    }
+                    let pool = &self.candidates[unit[0]].desired.pool;
+                    note(
+                        out,
+                        self.candidates,
+                        unit,
+                        &format!(
+                            "no other load balancer of pool `{pool}` has room; it stays on {lb}"
+                        ),
+                    );
+                }
+                (None, None) => {
+                    if let Some(why) =
+                        cannot_grow_for(self.config, self.observed, self.candidates, unit, need)
+                    {
+                        out.ungrowable
+                            .extend(unit.iter().map(|&i| (i, why.clone())));
+                    }
                 }
             }
         }
     }
-    finish(
-        config, observed, owned, candidates, &units, &chosen, &mut rooms, out,
-    )
 }
 
 /// Rebuilds each placed candidate for its ALB, notes where it moves from, and gives the

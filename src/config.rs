@@ -317,7 +317,7 @@ pub struct Config {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error(
-        "--listener {arn} is given twice (as `{first}` and as `{second}`); a listener belongs to one name"
+        "--listener {arn} is given twice (as `{first}` and as `{second}`); a listener of a pool belongs to that pool alone"
     )]
     DuplicateListener {
         arn: String,
@@ -438,16 +438,31 @@ fn pool_settings(
     hosted_zones: &[String],
 ) -> Result<PoolSettings, ConfigError> {
     let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Listener → the first name it was given under. Two names for one listener (aliases,
+    // as before pools) stay allowed; a listener in a pool of several belongs to that pool.
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut aliases: Vec<(String, String, String)> = Vec::new();
     for ListenerArg { name, arn } in listeners {
-        if let Some(first) = seen.insert(arn.clone(), name.clone()) {
-            return Err(ConfigError::DuplicateListener {
-                arn,
-                first,
-                second: name,
-            });
+        match seen.get(&arn) {
+            Some(first) if *first == name => {
+                return Err(ConfigError::DuplicateListener {
+                    arn,
+                    first: first.clone(),
+                    second: name,
+                });
+            }
+            Some(first) => aliases.push((arn.clone(), first.clone(), name.clone())),
+            None => {
+                seen.insert(arn.clone(), name.clone());
+            }
         }
         members.entry(name).or_default().push(arn);
+    }
+    if let Some((arn, first, second)) = aliases
+        .into_iter()
+        .find(|(_, a, b)| members[a].len() > 1 || members[b].len() > 1)
+    {
+        return Err(ConfigError::DuplicateListener { arn, first, second });
     }
     let mut max_albs = BTreeMap::new();
     for (pool, max) in args.pool_max_albs {
@@ -876,12 +891,33 @@ mod tests {
     }
 
     #[test]
+    fn one_listener_under_two_names_is_still_allowed() {
+        let config = options(&[
+            "run",
+            "--cluster",
+            "main",
+            "--listener",
+            ARN,
+            "--listener",
+            &format!("internal={ARN}"),
+        ])
+        .validate()
+        .expect("aliases");
+        assert_eq!(config.listeners["default"], ARN);
+        assert_eq!(config.listeners["internal"], ARN);
+    }
+
+    #[test]
     fn inconsistent_pool_flags_are_rejected_naming_the_flag() {
         let (a, b) = (arn("a"), arn("b"));
         let cases: Vec<(Vec<String>, &str)> = vec![
             (
-                vec![format!("x={a}"), format!("y={a}")],
+                vec![format!("x={a}"), format!("x={b}"), format!("y={a}")],
                 "is given twice (as `x` and as `y`)",
+            ),
+            (
+                vec![format!("x={a}"), format!("x={a}")],
+                "is given twice (as `x` and as `x`)",
             ),
             (
                 vec![format!("x={a}"), "--drain-listener".into(), b.clone()],

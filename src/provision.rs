@@ -47,7 +47,19 @@ pub async fn create_pool_alb(
             .describe_listener_settings(template_listener_arn)
             .await?,
     );
-    let lb = aws.elb.create_load_balancer(name, &settings, tags).await?;
+    let lb = match aws.elb.create_load_balancer(name, &settings, tags).await {
+        Ok(lb) => lb,
+        // Made by an earlier pass that stopped before its listener, with settings the
+        // template no longer has: finish that one.
+        Err(e) if e.kind == ErrorKind::Duplicate => aws
+            .elb
+            .describe_all_load_balancers()
+            .await?
+            .into_iter()
+            .find(|lb| lb.name == name)
+            .ok_or(e)?,
+        Err(e) => return Err(e),
+    };
     match aws.elb.create_listener(&lb.arn, &listener, tags).await {
         Ok(l) => Ok(l.arn),
         Err(e) if e.kind == ErrorKind::Duplicate => {

@@ -113,7 +113,7 @@ fn claims_of(desired: &DesiredService<'_>) -> Vec<Claim> {
         };
         for h in &r.hosts {
             for p in &paths {
-                out.push((desired.pool.clone(), h.clone(), p.clone()));
+                out.push((desired.claim_scope.clone(), h.clone(), p.clone()));
             }
         }
     }
@@ -253,7 +253,7 @@ impl<'a> Ledger<'a> {
                         desired.rules.len()
                     ),
                 ));
-            } else if let Some(holder) = self.explicit.get(&(desired.pool.clone(), p)) {
+            } else if let Some(holder) = self.explicit.get(&(desired.claim_scope.clone(), p)) {
                 problems.push(problem(
                     Some("alb.priority"),
                     format!("priority {p} is already used by older service {holder}"),
@@ -339,7 +339,7 @@ impl<'a> Ledger<'a> {
         }
         for p in desired.rules.iter().filter_map(|r| r.explicit_priority) {
             self.explicit
-                .insert((desired.pool.clone(), p), name.clone());
+                .insert((desired.claim_scope.clone(), p), name.clone());
         }
     }
 }

@@ -39,9 +39,11 @@ pub struct DesiredRule {
 pub struct DesiredService<'a> {
     pub service: &'a EcsService,
     pub intent: &'a Intent,
-    /// The pool (listener name) it is placed in: hosts are claimed per pool, as DNS
-    /// points a host at one ALB.
+    /// The pool (listener name) it is placed in.
     pub pool: String,
+    /// Where hosts and explicit priorities are claimed: the pool's first listener. DNS
+    /// points a host at one ALB of the pool, and two names for one listener share it.
+    pub claim_scope: String,
     pub listener_arn: String,
     pub load_balancer_arn: String,
     pub target_group: TargetGroupSpec,
@@ -258,6 +260,7 @@ pub fn desired_service<'a>(
         service,
         intent,
         pool: pool.to_string(),
+        claim_scope: pool.to_string(),
         listener_arn: listener_arn.to_string(),
         load_balancer_arn: load_balancer.arn.clone(),
         target_group,

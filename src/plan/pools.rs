@@ -218,9 +218,7 @@ pub fn place<'a>(
         losers: &losers,
     };
     round.place_rest(&units, &mut rooms, &mut chosen, &mut out);
-    finish(
-        config, observed, owned, candidates, &units, &chosen, &mut rooms, out,
-    )
+    finish(config, observed, owned, candidates, &units, &chosen, out)
 }
 
 /// What one placement round reads.
@@ -306,7 +304,6 @@ impl Round<'_, '_> {
 
 /// Rebuilds each placed candidate for its ALB, notes where it moves from, and gives the
 /// unplaced ones their `quota` status.
-#[allow(clippy::too_many_arguments)]
 fn finish<'a>(
     config: &PlanConfig,
     observed: &'a Snapshot,
@@ -314,7 +311,6 @@ fn finish<'a>(
     candidates: Vec<Candidate<'a>>,
     units: &[Vec<usize>],
     chosen: &BTreeMap<usize, String>,
-    rooms: &mut Rooms,
     mut out: Placement<'a>,
 ) -> Placement<'a> {
     let unit_of: BTreeMap<usize, usize> = units
@@ -368,13 +364,6 @@ fn finish<'a>(
             candidate.desired = relocated(config, observed, &candidate, at);
         }
         candidate.desired.previous = previous(config, observed, owned, &candidate, at);
-        if let Some(p) = &candidate.desired.previous {
-            // The old ALB keeps its rules and group until the move drains.
-            rooms.take(
-                &p.load_balancer_arn,
-                usage_on(observed, owned, &candidate, &p.load_balancer_arn),
-            );
-        }
         out.candidates.push(candidate);
     }
     grow_and_shrink(config, observed, chosen, &growing, &mut out);
@@ -428,14 +417,17 @@ fn relocated<'a>(
     at: Location<'_>,
 ) -> super::desired::DesiredService<'a> {
     let d = &candidate.desired;
-    desired_service(
-        &config.ownership,
-        d.service,
-        d.intent,
-        &d.pool,
-        at,
-        observed.read_at,
-    )
+    super::desired::DesiredService {
+        claim_scope: d.claim_scope.clone(),
+        ..desired_service(
+            &config.ownership,
+            d.service,
+            d.intent,
+            &d.pool,
+            at,
+            observed.read_at,
+        )
+    }
 }
 
 /// The status of a candidate a failed read hides: `error`, and what it has stays.
@@ -750,7 +742,11 @@ impl Rooms {
             if !seen.insert(c.desired.service.arn.as_str()) {
                 continue;
             }
-            for (lb, room) in rooms.iter_mut() {
+            // Only where it is (or is going): what it still holds on an ALB it leaves stays
+            // counted until that move drains, so nothing is placed into room not yet free.
+            if let Some(lb) = current(owned, c)
+                && let Some(room) = rooms.get_mut(lb)
+            {
                 room.used.remove(usage_on(observed, owned, c, lb));
             }
         }

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::arbitrate::Candidate;
-use super::desired::{Location, desired_service};
+use super::desired::{DesiredService, Location, desired_service};
 use super::owned::Owned;
 use super::{PlanConfig, problem, status};
 use crate::model::{Intent, ListenerRef, ServiceIntent, TargetsMode};
@@ -61,14 +61,23 @@ pub fn resolve_intents<'a>(
             ServiceIntent::Publish { intent, warnings } => {
                 match resolve_listener(config, observed, service, intent) {
                     Ok((pool, choices)) => out.candidates.push(Candidate {
-                        desired: desired_service(
-                            &config.ownership,
-                            service,
-                            intent,
-                            &pool,
-                            choices[0],
-                            observed.read_at,
-                        ),
+                        desired: DesiredService {
+                            claim_scope: config
+                                .pools
+                                .members
+                                .get(&pool)
+                                .and_then(|m| m.first())
+                                .cloned()
+                                .unwrap_or_else(|| pool.clone()),
+                            ..desired_service(
+                                &config.ownership,
+                                service,
+                                intent,
+                                &pool,
+                                choices[0],
+                                observed.read_at,
+                            )
+                        },
                         warnings: warnings.clone(),
                         choices,
                         pinned: matches!(intent.listener, ListenerRef::Arn(_)),

@@ -223,10 +223,18 @@ async fn draining_an_alb_moves_only_its_services_without_dropping_a_request() {
     let _ = INTERVAL;
 }
 
-/// A pool of three ALBs with six services converged, and the configuration that drains the
+/// Services of the drain estate.
+const DRAIN_SERVICES: usize = 10;
+
+/// A pool of five ALBs with ten services converged, and the configuration that drains the
 /// ALB service `s2` is on (with `drain` as the DNS drain).
 async fn drain_estate(drain: Option<Duration>) -> (Estate, Config) {
-    let (estate, _) = six_on_three_albs().await;
+    let estate = Estate::new(5);
+    let controller = estate.controller_with(pool(&estate, 10));
+    for i in 0..DRAIN_SERVICES {
+        add(&estate, i);
+    }
+    converge(&estate, &controller).await;
     let drained = placement(&estate)["s2"];
     let mut config = pool(&estate, 10);
     config
@@ -274,7 +282,11 @@ async fn a_move_killed_after_any_write_is_finished_by_a_fresh_process() {
         die_after(&estate, &config, k).await;
         converge(&estate, &estate.controller_with(config)).await;
         let after = placement(&estate);
-        assert_eq!(after.len(), 6, "kill after write {k}: {after:?}");
+        assert_eq!(
+            after.len(),
+            DRAIN_SERVICES,
+            "kill after write {k}: {after:?}"
+        );
         let groups = estate
             .fake
             .world()
@@ -282,7 +294,7 @@ async fn a_move_killed_after_any_write_is_finished_by_a_fresh_process() {
             .values()
             .filter(|g| g.tags.contains_key("ecs-ingress/owner"))
             .count();
-        assert_eq!(groups, 6, "kill after write {k}");
+        assert_eq!(groups, DRAIN_SERVICES, "kill after write {k}");
         estate.assert_traffic_served(&format!("kill after write {k}"));
     }
     eprintln!("drain killed after each of {writes} writes: served throughout, finished");
@@ -656,7 +668,7 @@ async fn a_drain_with_each_of_its_calls_failing_keeps_serving_and_finishes() {
     use ecs_ingress::aws::ErrorKind;
     use ecs_ingress::fake::Fault;
     // Every operation the move makes, each failing (throttled, unavailable, denied) once
-    // and three times in a row, on a drain of one ALB of three.
+    // and three times in a row, on a drain of one ALB of five.
     let (estate, config) = drain_estate(None).await;
     estate.fake.reset_calls();
     converge(&estate, &estate.controller_with(config)).await;
@@ -691,7 +703,7 @@ async fn a_drain_with_each_of_its_calls_failing_keeps_serving_and_finishes() {
                 let drained = config.pools.draining.clone();
                 estate.converge(&estate.controller_with(config), 60).await;
                 let rules = estate.owned_rules();
-                assert_eq!(rules.len(), 6, "{case}: one rule per service");
+                assert_eq!(rules.len(), DRAIN_SERVICES, "{case}: one rule per service");
                 assert!(
                     rules.iter().all(|r| !drained.contains(&r.listener_arn)),
                     "{case}: the drained ALB still routes"
@@ -778,4 +790,50 @@ async fn a_service_whose_name_someone_else_holds_never_moves() {
         "s2 moved although its name is not ours"
     );
     estate.assert_traffic_served("a name held by someone else");
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_controllers_on_one_pool_drain_it_together_without_fighting() {
+    // Both read the same AWS and place alike: passes of either, interleaved, finish the
+    // drain with the writes one alone would make, and every name stays served.
+    let (alone, config) = drain_estate(None).await;
+    let before = alone.fake.writes();
+    converge(&alone, &alone.controller_with(config)).await;
+    let writes_alone = alone.fake.writes() - before;
+
+    let (estate, config) = drain_estate(None).await;
+    let (a, b) = (
+        estate.controller_with(config.clone()),
+        estate.controller_with(config.clone()),
+    );
+    let before = estate.fake.writes();
+    for round in 0..40 {
+        let writes = estate.fake.writes();
+        let report = if round % 2 == 0 {
+            a.pass(true).await
+        } else {
+            b.pass(true).await
+        };
+        let waiting = report.plan.services.iter().any(|s| !s.waiting.is_empty());
+        if estate.fake.writes() == writes {
+            if !waiting {
+                break;
+            }
+            tokio::time::sleep(INTERVAL).await;
+        }
+    }
+    let drained = config.pools.draining.clone();
+    assert!(
+        estate
+            .owned_rules()
+            .iter()
+            .all(|r| !drained.contains(&r.listener_arn)),
+        "the drained ALB still routes"
+    );
+    assert_eq!(
+        estate.fake.writes() - before,
+        writes_alone,
+        "two controllers wrote more than one"
+    );
+    estate.assert_traffic_served("two controllers draining one pool");
 }

@@ -353,12 +353,13 @@ impl Controller {
             last_changes,
             facts,
         };
-        self.lock_memory()
-            .remember_statuses(&report.status().services);
-        self.record(&report, started.elapsed());
+        // One status view for memory, metrics and transitions (it copies every service).
+        let status = report.status();
+        self.lock_memory().remember_statuses(&status.services);
+        self.record(&report, &status, started.elapsed());
         // `plan` is one look: every service would be "new"; the daemon and `apply` log changes.
         if apply {
-            self.log_transitions(&report);
+            self.log_transitions(&status);
         }
         (report, observed)
     }
@@ -377,8 +378,8 @@ impl Controller {
     }
 
     /// Logs each service whose state changed since the last pass, and hosts handed over.
-    fn log_transitions(&self, report: &PassReport) {
-        let (handovers, changes) = self.lock_transitions().record(&report.status().services);
+    fn log_transitions(&self, status: &StatusReport) {
+        let (handovers, changes) = self.lock_transitions().record(&status.services);
         handovers.iter().for_each(crate::transitions::log_handover);
         changes.iter().for_each(crate::transitions::log_transition);
     }
@@ -420,7 +421,7 @@ impl Controller {
         }
     }
 
-    fn record(&self, report: &PassReport, took: Duration) {
+    fn record(&self, report: &PassReport, status: &StatusReport, took: Duration) {
         let result = if report.succeeded() {
             PassResult::Success
         } else {
@@ -434,7 +435,6 @@ impl Controller {
                 .unwrap_or_default();
             self.metrics.last_success_timestamp.set(now.as_secs_f64());
         }
-        let status = report.status();
         for state in ServiceState::ALL {
             let n = status.services.iter().filter(|s| s.state == state).count();
             self.metrics

@@ -216,21 +216,34 @@ pub async fn plan_pass(
         observe::observe_health(aws, &plan.health_wanted, observed).await;
         plan = plan::plan(plan_config, observed, intents);
     }
-    // Deletions resting on the tagging index are confirmed with DescribeTags, then
-    // planned again from what that says.
+    confirm_indexed_deletions(aws, plan_config, observed, intents, plan, |_| true).await
+}
+
+/// Deletions (among the changes `considered` keeps) that rest on the tagging index are
+/// confirmed with DescribeTags, then planned again from what that says.
+pub(crate) async fn confirm_indexed_deletions(
+    aws: &Aws,
+    plan_config: &PlanConfig,
+    observed: &mut Observation,
+    intents: &[(EcsService, ServiceIntent)],
+    plan: Plan,
+    considered: impl Fn(&plan::PlannedChange) -> bool,
+) -> Plan {
     let doubtful: Vec<String> = plan
         .changes
         .iter()
+        .filter(|c| considered(c))
         .filter_map(|c| c.change.removed_elb_resource())
         .filter(|arn| observed.indexed_tags.contains(*arn))
         .map(str::to_string)
         .collect();
-    if !doubtful.is_empty() {
-        let failures = observed.failures().len();
-        let changed = observe::confirm_tags(aws, &doubtful, observed).await;
-        if changed || observed.failures().len() != failures {
-            plan = plan::plan(plan_config, observed, intents);
-        }
+    if doubtful.is_empty() {
+        return plan;
+    }
+    let failures = observed.failures().len();
+    let changed = observe::confirm_tags(aws, &doubtful, observed).await;
+    if changed || observed.failures().len() != failures {
+        return plan::plan(plan_config, observed, intents);
     }
     plan
 }

@@ -377,26 +377,13 @@ async fn plan_targeted(
         observe::observe_health(aws, &health, observed).await;
         plan = plan::plan(plan_config, observed, intents);
     }
-    let doubtful: Vec<String> = plan
-        .changes
-        .iter()
-        .filter(|c| {
-            c.service_arn
-                .as_ref()
-                .is_some_and(|s| fresh.services.contains(s))
-        })
-        .filter_map(|c| c.change.removed_elb_resource())
-        .filter(|arn| observed.indexed_tags.contains(*arn))
-        .map(str::to_string)
-        .collect();
-    if !doubtful.is_empty() {
-        let failures = observed.failures().len();
-        let changed = observe::confirm_tags(aws, &doubtful, observed).await;
-        if changed || observed.failures().len() != failures {
-            plan = plan::plan(plan_config, observed, intents);
-        }
-    }
-    plan
+    let targeted_change = |c: &PlannedChange| {
+        c.service_arn
+            .as_ref()
+            .is_some_and(|s| fresh.services.contains(s))
+    };
+    super::confirm_indexed_deletions(aws, plan_config, observed, intents, plan, targeted_change)
+        .await
 }
 
 impl Controller {

@@ -19,9 +19,8 @@ fn alb_name(observed: &Snapshot, arn: &str) -> String {
 
 /// Quota use of every ALB behind a pool's listener, against the limits placement uses.
 pub fn alb_usage(observed: &Snapshot, config: &Config) -> Vec<AlbUsage> {
-    let plan_config = crate::plan::PlanConfig::from_config(config);
-    let rules_max = crate::plan::capacity::rules_max(&plan_config, observed);
-    let groups_max = crate::plan::capacity::groups_max(&plan_config);
+    let rules_max = crate::plan::capacity::rules_max(&config.pools, observed);
+    let groups_max = crate::plan::capacity::groups_max(&config.pools);
     let mut albs: BTreeMap<&str, (String, bool)> = BTreeMap::new();
     for l in observed.listeners.values() {
         let pool = config

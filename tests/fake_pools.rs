@@ -59,6 +59,22 @@ fn count_on(placement: &BTreeMap<String, usize>, alb: usize) -> usize {
     placement.values().filter(|&&a| a == alb).count()
 }
 
+/// The service `which` picks is `quota`, its first problem saying `why`.
+fn assert_quota(
+    report: &ecs_ingress::runtime::PassReport,
+    which: impl Fn(&ecs_ingress::status::ServiceStatus) -> bool,
+    why: &str,
+) {
+    let s = report
+        .plan
+        .services
+        .iter()
+        .find(|s| which(s))
+        .expect("a status for the service");
+    assert_eq!(s.state, ServiceState::Quota, "{s:?}");
+    assert!(s.problems[0].reason.contains(why), "{:?}", s.problems);
+}
+
 async fn converge(estate: &Estate, controller: &Controller) {
     estate.converge(controller, 40).await;
 }
@@ -117,19 +133,10 @@ async fn a_pool_fills_by_free_room_and_reports_quota_only_when_every_alb_is_full
 
     let extra = estate.add_service("s6", &[("alb.host", &host(6))], &[]);
     let report = controller.pass(true).await;
-    let status = report
-        .plan
-        .services
-        .iter()
-        .find(|s| s.service_arn == extra)
-        .expect("status");
-    assert_eq!(status.state, ServiceState::Quota, "{status:?}");
-    assert!(
-        status.problems[0]
-            .reason
-            .contains("every load balancer of pool `default` is full"),
-        "{:?}",
-        status.problems
+    assert_quota(
+        &report,
+        |s| s.service_arn == extra,
+        "every load balancer of pool `default` is full",
     );
     estate.assert_traffic_served("a seventh service waits");
 }
@@ -421,19 +428,10 @@ async fn a_full_account_is_a_clear_status_not_an_error_loop() {
     }
     estate.fake.release_served(&host(3));
     let report = passes_until_quiet(&estate, &controller).await;
-    let s = report
-        .plan
-        .services
-        .iter()
-        .find(|s| s.service == "s3")
-        .expect("status");
-    assert_eq!(s.state, ServiceState::Quota, "{s:?}");
-    assert!(
-        s.problems[0]
-            .reason
-            .contains("quota of 1 application load balancers is used up"),
-        "{:?}",
-        s.problems
+    assert_quota(
+        &report,
+        |s| s.service == "s3",
+        "quota of 1 application load balancers is used up",
     );
     assert!(created_albs(&estate).is_empty());
     let failed = report.applied.as_ref().map_or(0, |a| a.failed());
@@ -732,14 +730,10 @@ async fn a_pool_does_not_grow_for_services_no_alb_could_hold() {
         created_albs(&estate).is_empty(),
         "grew for a unit no ALB can hold"
     );
-    let s = &report.plan.services[0];
-    assert_eq!(s.state, ServiceState::Quota, "{s:?}");
-    assert!(
-        s.problems[0]
-            .reason
-            .contains("more than one load balancer holds"),
-        "{:?}",
-        s.problems
+    assert_quota(
+        &report,
+        |s| s.service == "s0",
+        "more than one load balancer holds",
     );
 }
 

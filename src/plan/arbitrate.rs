@@ -146,8 +146,8 @@ impl<'a> Ledger<'a> {
             explicit: BTreeMap::new(),
             rules_per_alb: observed.rules_per_load_balancer.clone(),
             groups_per_alb,
-            rules_quota: super::capacity::rules_max(config, observed),
-            groups_max: super::capacity::groups_max(config),
+            rules_quota: super::capacity::rules_max(&config.pools, observed),
+            groups_max: super::capacity::groups_max(&config.pools),
             foreign_rules,
             groups_by_name: observed
                 .target_groups

@@ -87,7 +87,10 @@ fn cannot_grow_for(
     unit: &[usize],
     need: Usage,
 ) -> Option<String> {
-    let (rules, groups) = (rules_max(config, observed), groups_max(config));
+    let (rules, groups) = (
+        rules_max(&config.pools, observed),
+        groups_max(&config.pools),
+    );
     if need.rules > rules || need.groups > groups {
         return Some(format!(
             "the services sharing its hosts need {} rules and {} target groups, more than one load balancer holds ({rules}, {groups})",
@@ -191,10 +194,15 @@ pub fn place<'a>(
     // Round 1: units that are placed and fit stay (before any newcomer takes their room).
     // A unit clients reach without a name ecs-ingress manages never moves.
     for unit in &units {
-        let (current, movable) = unit_current(owned, config, observed, &candidates, unit);
-        let Some(lb) = current else { continue };
+        let Some(lb) = unit_current(owned, &candidates, unit) else {
+            continue;
+        };
         let need = demand(&candidates, unit, &losers);
-        if movable && (rooms.draining(lb) || !rooms.fits(lb, need)) {
+        // Whether it can move (its names are all ours: a look at the zone's records) is
+        // only asked of a unit that should.
+        if (rooms.draining(lb) || !rooms.fits(lb, need))
+            && movable(config, observed, &candidates, unit)
+        {
             continue;
         }
         if rooms.draining(lb) {
@@ -247,13 +255,7 @@ impl Round<'_, '_> {
             .collect();
         for unit in rest {
             let need = demand(self.candidates, unit, self.losers);
-            let (current, _) = unit_current(
-                self.owned,
-                self.config,
-                self.observed,
-                self.candidates,
-                unit,
-            );
+            let current = unit_current(self.owned, self.candidates, unit);
             if !self.observed.complete()
                 && partial_view(self.owned, self.candidates, unit, current, out)
             {
@@ -379,7 +381,10 @@ fn grow_and_shrink(
     growing: &BTreeMap<String, Usage>,
     out: &mut Placement<'_>,
 ) {
-    let per_alb = (rules_max(config, observed), groups_max(config));
+    let per_alb = (
+        rules_max(&config.pools, observed),
+        groups_max(&config.pools),
+    );
     for (pool, waiting) in growing {
         out.changes.extend(growth::grow(
             config,
@@ -474,8 +479,8 @@ fn unplaced(
     let full = format!(
         "every load balancer of pool `{}` is full ({} rules, {} target groups each at most){}",
         d.pool,
-        rules_max(config, observed),
-        groups_max(config),
+        rules_max(&config.pools, observed),
+        groups_max(&config.pools),
         if config.pools.draining.is_empty() {
             ""
         } else {
@@ -642,20 +647,24 @@ fn allowed<'c>(candidates: &'c [Candidate<'_>], unit: &[usize]) -> Vec<&'c str> 
         .collect()
 }
 
-/// The ALB a unit is published on (that of its oldest placed member), and whether it can
-/// move (its clients find it through a name ecs-ingress manages).
+/// The ALB a unit is published on (that of its oldest placed member).
 fn unit_current<'c>(
     owned: &Owned<'_>,
-    config: &PlanConfig,
-    observed: &Snapshot,
     candidates: &'c [Candidate<'_>],
     unit: &[usize],
-) -> (Option<&'c str>, bool) {
-    let current = unit.iter().find_map(|&i| current(owned, &candidates[i]));
-    let movable = unit
-        .iter()
-        .all(|&i| dns::only_managed_names(config, observed, &candidates[i].desired));
-    (current, movable)
+) -> Option<&'c str> {
+    unit.iter().find_map(|&i| current(owned, &candidates[i]))
+}
+
+/// A unit can move when its clients find every member through a name ecs-ingress manages.
+fn movable(
+    config: &PlanConfig,
+    observed: &Snapshot,
+    candidates: &[Candidate<'_>],
+    unit: &[usize],
+) -> bool {
+    unit.iter()
+        .all(|&i| dns::only_managed_names(config, observed, &candidates[i].desired))
 }
 
 /// The ALB a candidate's rules are on; during a move (rules on two), the one holding its
@@ -718,8 +727,8 @@ impl Rooms {
         losers: &BTreeSet<usize>,
     ) -> Self {
         let max = Usage {
-            rules: rules_max(config, observed),
-            groups: groups_max(config),
+            rules: rules_max(&config.pools, observed),
+            groups: groups_max(&config.pools),
         };
         let mut rooms: BTreeMap<String, Room> = BTreeMap::new();
         let mut draining = BTreeSet::new();

@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::ownership::Ownership;
 use crate::ownership::naming::TARGET_GROUP_NAME_PREFIX;
 use crate::snapshot::{CloudMapSnapshot, FailedRead, Snapshot};
-use crate::state::{HostedZone, Listener, Tags, TaskDefinition};
+use crate::state::{HostedZone, Listener, Rule, Tags, TaskDefinition};
 
 /// Reads of independent resources in flight at once. The client-side rate limiter paces
 /// them; this only bounds memory and connections.
@@ -139,20 +139,7 @@ impl Cache {
     }
 }
 
-/// Seconds since the Unix epoch, advancing with the runtime's clock: the wall clock read
-/// once, plus the monotonic time since. Tests on a paused runtime see virtual time pass
-/// (drain timers in DNS markers, creation tags), and a wall-clock step never runs a timer
-/// backwards within a process.
-pub fn unix_now() -> i64 {
-    static START: std::sync::OnceLock<(std::time::SystemTime, tokio::time::Instant)> =
-        std::sync::OnceLock::new();
-    let (wall, mono) =
-        START.get_or_init(|| (std::time::SystemTime::now(), tokio::time::Instant::now()));
-    let now = *wall + mono.elapsed();
-    now.duration_since(std::time::SystemTime::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
-}
+pub use crate::aws::clock::unix_now;
 
 /// Reads services, task definitions, listeners, rules and target groups.
 pub async fn observe(
@@ -163,7 +150,7 @@ pub async fn observe(
 ) -> Observation {
     let mut observed = Observation {
         snapshot: Snapshot {
-            read_at: unix_now(),
+            read_at: aws.clock.now(),
             ..Snapshot::default()
         },
         ..Observation::default()
@@ -174,8 +161,12 @@ pub async fn observe(
     read_listeners(aws, config, cache, &owned_tags, &mut observed).await;
     read_load_balancer_rules(aws, config, cache, &mut observed).await;
     read_target_groups(aws, ownership, cache, &owned_tags, &mut observed).await;
+    read_departed(aws, ownership, &owned_tags, &mut observed).await;
     read_zones(aws, config, cache, &mut observed).await;
     read_cloudmap(aws, config, &mut observed).await;
+    // On AWS's clock, as AWS's answers of this pass told it (see `aws::clock`): the times
+    // the plan compares and stamps mean the same to every replica.
+    observed.read_at = aws.clock.now();
     observed
 }
 
@@ -595,6 +586,99 @@ async fn read_listeners(
         if let Some(t) = tags.get(&rule.arn) {
             rule.tags = t.clone();
         }
+    }
+}
+
+/// ALBs that our target groups are still forwarded from but that no configured listener (nor
+/// an ALB ecs-ingress created) is on: a `--listener` removed without a drain. Their
+/// listeners and rules are read (only the rules forwarding to our groups need tags), so
+/// the planner moves their services off as from a drained pool member, instead of
+/// orphaning rules that keep forwarding to groups it would detach. No call when there are
+/// none, which is every steady pass.
+async fn read_departed(
+    aws: &Aws,
+    ownership: &Ownership,
+    owned_tags: &HashMap<String, Tags>,
+    observed: &mut Observation,
+) {
+    let known: BTreeSet<&str> = observed
+        .listeners
+        .values()
+        .map(|l| l.load_balancer_arn.as_str())
+        .chain(observed.provisioned.iter().map(|p| p.arn.as_str()))
+        .collect();
+    let ours: BTreeSet<String> = observed
+        .target_groups
+        .iter()
+        .filter(|g| ownership.owns(&g.tags))
+        .map(|g| g.arn.clone())
+        .collect();
+    let departed: Vec<String> = observed
+        .target_groups
+        .iter()
+        .filter(|g| ours.contains(&g.arn))
+        .flat_map(|g| &g.load_balancer_arns)
+        .filter(|lb| !known.contains(lb.as_str()))
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if departed.is_empty() {
+        return;
+    }
+    match aws.elb.describe_load_balancers(&departed).await {
+        Ok(lbs) => observed
+            .load_balancers
+            .extend(lbs.into_iter().map(|l| (l.arn.clone(), l))),
+        Err(e) => return observed.fail(e),
+    }
+    let mut rules = Vec::new();
+    for lb in &departed {
+        let listeners = match aws.elb.describe_load_balancer_listeners(lb).await {
+            Ok(l) => l,
+            Err(e) => {
+                observed.fail(e);
+                continue;
+            }
+        };
+        for listener in listeners {
+            match aws.elb.describe_rules(&listener.arn).await {
+                Ok(found) => {
+                    let forwarding: Vec<Rule> = found
+                        .into_iter()
+                        .filter(|r| !r.is_default())
+                        .filter(|r| {
+                            r.forward_target_groups
+                                .iter()
+                                .chain(&r.staged_target_groups)
+                                .any(|g| ours.contains(g))
+                        })
+                        .collect();
+                    if !forwarding.is_empty() {
+                        observed.departed_listeners.insert(listener.arn.clone());
+                        observed.listeners.insert(listener.arn.clone(), listener);
+                        rules.extend(forwarding);
+                    }
+                }
+                Err(e) => observed.fail(e),
+            }
+        }
+    }
+    let unlisted: Vec<String> = rules
+        .iter()
+        .filter(|r| !owned_tags.contains_key(&r.arn))
+        .map(|r| r.arn.clone())
+        .collect();
+    let mut tags = read_tags(aws, &unlisted, observed).await;
+    for mut rule in rules {
+        match owned_tags.get(&rule.arn) {
+            Some(t) => {
+                rule.tags = t.clone();
+                observed.indexed_tags.insert(rule.arn.clone());
+            }
+            None => rule.tags = tags.remove(&rule.arn).unwrap_or_default(),
+        }
+        observed.snapshot.rules.push(rule);
     }
 }
 

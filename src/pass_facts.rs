@@ -37,7 +37,8 @@ pub fn alb_usage(observed: &Snapshot, config: &Config) -> Vec<AlbUsage> {
         let entry = albs
             .entry(l.load_balancer_arn.as_str())
             .or_insert((pool.clone().unwrap_or_default(), false));
-        entry.1 |= config.pools.draining.contains(&l.arn);
+        entry.1 |=
+            config.pools.draining.contains(&l.arn) || observed.departed_listeners.contains(&l.arn);
     }
     albs.into_iter()
         .map(|(arn, (pool, draining))| AlbUsage {

@@ -11,6 +11,10 @@ use crate::state::{
     Listener, LoadBalancer, RecordSet, Rule, TargetGroup, TargetHealth, TaskDefinition,
 };
 
+/// How far two replicas' readings of AWS's clock may differ (its `Date` header has whole
+/// seconds, and an answer takes a moment to arrive): a DNS drain is held this much longer.
+pub const CLOCK_UNCERTAINTY_SECONDS: i64 = 2;
+
 /// Everything one pass read from AWS, as plain data: what the planner plans from.
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
@@ -31,7 +35,8 @@ pub struct Snapshot {
     /// `alb.targets=direct`, and for groups whose health decides the next step of a
     /// publication or a replacement.
     pub targets: BTreeMap<String, Vec<TargetHealth>>,
-    /// When the pass read AWS (seconds since the epoch).
+    /// When the pass read AWS: seconds since the epoch on AWS's clock (as its answers told
+    /// it), so that times written by one replica and compared by another agree.
     pub read_at: i64,
     /// DescribeTargetGroups answered: `target_groups` is every group of the account.
     pub target_groups_complete: bool,
@@ -42,6 +47,10 @@ pub struct Snapshot {
     pub rules_quota: Option<usize>,
     /// Configured listeners that do not exist (DescribeListeners said so).
     pub missing_listeners: BTreeSet<String>,
+    /// Listeners no longer given with `--listener` (nor of an ALB ecs-ingress created) that
+    /// still hold rules of its target groups: read with their ALB and rules, so that the
+    /// services on them move off as from a drained pool member. In `listeners` too.
+    pub departed_listeners: BTreeSet<String>,
     /// Managed hosted zones that could be read, by id.
     pub zones: BTreeMap<String, HostedZone>,
     /// Record sets per managed zone id.

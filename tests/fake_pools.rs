@@ -831,3 +831,347 @@ async fn two_controllers_on_one_pool_drain_it_together_without_fighting() {
     );
     estate.assert_traffic_served("two controllers draining one pool");
 }
+
+// ---- One move protocol: a member removed from the flags, a retag, a skewed successor ----
+
+/// Passes until nothing is written and nothing waits, each one required to succeed: a move
+/// that AWS refuses (a target group forwarded from two ALBs, a group deleted while in use)
+/// fails a pass here. Returns the reports.
+async fn converge_cleanly(
+    estate: &Estate,
+    controller: &Controller,
+) -> Vec<ecs_ingress::runtime::PassReport> {
+    let mut reports = Vec::new();
+    for _ in 0..40 {
+        let writes = estate.fake.writes();
+        let report = controller.pass(true).await;
+        assert!(
+            report.succeeded(),
+            "pass {} failed: {:?} {:?}",
+            reports.len() + 1,
+            report.observed_failures,
+            report.applied.as_ref().map(|a| a
+                .results
+                .iter()
+                .filter(|r| r.error.is_some())
+                .map(|r| format!("{}: {:?}", r.change, r.error))
+                .collect::<Vec<_>>())
+        );
+        let waiting = report.plan.services.iter().any(|s| !s.waiting.is_empty());
+        let quiet = estate.fake.writes() == writes;
+        reports.push(report);
+        if quiet && !waiting {
+            return reports;
+        }
+        if quiet {
+            tokio::time::sleep(INTERVAL).await;
+        }
+    }
+    panic!("no convergence within 40 passes");
+}
+
+/// No target group is forwarded to from two ALBs (AWS refuses it; moto does not), and each
+/// owned group serves at most one.
+fn assert_one_alb_per_group(estate: &Estate, case: &str) {
+    let world = estate.fake.world();
+    for g in world.target_groups.values() {
+        assert!(
+            g.load_balancer_arns.len() <= 1,
+            "{case}: {} forwarded from {:?}",
+            g.name,
+            g.load_balancer_arns
+        );
+    }
+}
+
+/// The drain estate's pool (five ALBs, ten services) with one member's `--listener` removed
+/// instead of drained: the ALB service `s2` is on, or the pool's first (`first`), whose
+/// groups carry the pool's plain names.
+async fn removal_estate(first: bool) -> (Estate, Config, String) {
+    let (estate, _) = drain_estate(None).await;
+    let removed = if first { 0 } else { placement(&estate)["s2"] };
+    let removed = estate.listeners[&listener_name(removed)].clone();
+    let mut config = pool(&estate, 10);
+    for members in config.pools.members.values_mut() {
+        members.retain(|m| *m != removed);
+    }
+    let first_member = config.pools.members["default"][0].clone();
+    config.listeners.insert("default".into(), first_member);
+    (estate, config, removed)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_member_removed_from_the_flags_without_a_drain_is_drained_all_the_same() {
+    for first in [false, true] {
+        let case = if first {
+            "the pool's first member removed"
+        } else {
+            "a member removed"
+        };
+        let (estate, config, removed) = removal_estate(first).await;
+        let leaving: Vec<String> = estate
+            .owned_rules()
+            .iter()
+            .filter(|r| r.listener_arn == removed)
+            .filter_map(|r| r.tags.get("ecs-ingress/service").cloned())
+            .collect();
+        assert!(!leaving.is_empty(), "{case}: nothing on the removed ALB");
+        let controller = estate.controller_with(config);
+        let reports = converge_cleanly(&estate, &controller).await;
+
+        // The first pass says what happens, in the service's status and the ALB's.
+        let first_report = &reports[0];
+        let moving = first_report
+            .plan
+            .services
+            .iter()
+            .find(|s| s.service_arn == leaving[0])
+            .expect("a status for a leaving service");
+        assert!(
+            moving
+                .waiting
+                .iter()
+                .any(|w| w.contains("no longer given with --listener")),
+            "{case}: {:?}",
+            moving.waiting
+        );
+        let removed_lb = estate.fake.world().listeners[&removed]
+            .load_balancer_arn
+            .clone();
+        assert!(
+            first_report
+                .facts
+                .albs
+                .iter()
+                .any(|a| a.arn == removed_lb && a.draining),
+            "{case}: the removed ALB is not shown draining"
+        );
+        // At the end: nothing on the removed ALB, one group per service, served throughout.
+        assert!(
+            estate
+                .owned_rules()
+                .iter()
+                .all(|r| r.listener_arn != removed),
+            "{case}: rules left on the removed ALB"
+        );
+        let groups = estate
+            .fake
+            .world()
+            .target_groups
+            .values()
+            .filter(|g| g.tags.contains_key("ecs-ingress/owner"))
+            .count();
+        assert_eq!(groups, DRAIN_SERVICES, "{case}");
+        assert_one_alb_per_group(&estate, case);
+        estate.assert_traffic_served(case);
+        eprintln!(
+            "{case}: {} services moved off in {} passes",
+            leaving.len(),
+            reports.len()
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_member_removal_killed_after_any_write_is_finished_by_a_fresh_process() {
+    let (estate, config, _) = removal_estate(true).await;
+    let before = estate.fake.writes();
+    converge(&estate, &estate.controller_with(config)).await;
+    let writes = estate.fake.writes() - before;
+    for k in 0..writes {
+        let (estate, config, removed) = removal_estate(true).await;
+        die_after(&estate, &config, k).await;
+        let case = format!("removal killed after write {k}");
+        converge_cleanly(&estate, &estate.controller_with(config)).await;
+        assert!(
+            estate
+                .owned_rules()
+                .iter()
+                .all(|r| r.listener_arn != removed),
+            "{case}: rules left on the removed ALB"
+        );
+        assert_one_alb_per_group(&estate, &case);
+        estate.assert_traffic_served(&case);
+    }
+    eprintln!("member removal killed after each of {writes} writes: served throughout, finished");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_member_removal_with_each_of_its_calls_failing_keeps_serving_and_finishes() {
+    use ecs_ingress::aws::ErrorKind;
+    use ecs_ingress::fake::Fault;
+    let (estate, config, _) = removal_estate(true).await;
+    estate.fake.reset_calls();
+    converge(&estate, &estate.controller_with(config)).await;
+    let ops: std::collections::BTreeSet<&'static str> =
+        estate.fake.calls().iter().map(|c| c.operation).collect();
+    let mut cases = 0;
+    for op in &ops {
+        for kind in [ErrorKind::Throttled, ErrorKind::Unavailable] {
+            for times in [1, 3] {
+                let case = format!("removal, {op} {kind:?} x{times}");
+                let (estate, config, removed) = removal_estate(true).await;
+                estate.fake.inject(Fault {
+                    operation: op,
+                    kind,
+                    times,
+                });
+                estate.converge(&estate.controller_with(config), 60).await;
+                assert!(
+                    estate
+                        .owned_rules()
+                        .iter()
+                        .all(|r| r.listener_arn != removed),
+                    "{case}: rules left on the removed ALB"
+                );
+                assert_one_alb_per_group(&estate, &case);
+                estate.assert_traffic_served(&case);
+                cases += 1;
+            }
+        }
+    }
+    eprintln!("member removal under {cases} fault cases: served throughout, finished");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_retagged_onto_another_alb_moves_by_the_same_protocol() {
+    // Two listeners on two ALBs, no pool: `alb.listener=default` becomes `alb-1`.
+    let estate = Estate::new(2);
+    let controller = estate.controller();
+    let arns: Vec<String> = (0..3).map(|i| add(&estate, i)).collect();
+    converge(&estate, &controller).await;
+    let to = estate.listeners["alb-1"].clone();
+    for i in 0..2 {
+        estate.edit_task_definition_tags(&format!("s{i}"), |t| {
+            t.insert("alb.listener".into(), "alb-1".into());
+        });
+    }
+    let reports = converge_cleanly(&estate, &controller).await;
+    assert!(
+        reports[0]
+            .plan
+            .services
+            .iter()
+            .filter(|s| s.service_arn == arns[0])
+            .any(|s| s
+                .waiting
+                .iter()
+                .any(|w| w.contains("moving from load balancer"))),
+        "the move is not shown"
+    );
+    let rules = estate.owned_rules();
+    for arn in &arns[..2] {
+        let mine: Vec<_> = rules
+            .iter()
+            .filter(|r| r.tags.get("ecs-ingress/service") == Some(arn))
+            .collect();
+        assert_eq!(mine.len(), 1, "{arn}");
+        assert_eq!(mine[0].listener_arn, to, "{arn}");
+    }
+    let groups = estate
+        .fake
+        .world()
+        .target_groups
+        .values()
+        .filter(|g| g.tags.contains_key("ecs-ingress/owner"))
+        .count();
+    assert_eq!(groups, 3);
+    assert_one_alb_per_group(&estate, "retag");
+    estate.assert_traffic_served("retag onto another ALB");
+    // Stable afterwards: another controller changes nothing (the moved group keeps its
+    // ALB's own name).
+    let writes = estate.fake.writes();
+    estate.controller().pass(true).await;
+    assert_eq!(estate.fake.writes(), writes);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retag_killed_after_any_write_is_finished_by_a_fresh_process() {
+    async fn retag_estate() -> (Estate, Config) {
+        let estate = Estate::new(2);
+        add(&estate, 0);
+        converge(&estate, &estate.controller()).await;
+        estate.edit_task_definition_tags("s0", |t| {
+            t.insert("alb.listener".into(), "alb-1".into());
+        });
+        let config = estate.config();
+        (estate, config)
+    }
+    let (estate, config) = retag_estate().await;
+    let before = estate.fake.writes();
+    converge(&estate, &estate.controller_with(config)).await;
+    let writes = estate.fake.writes() - before;
+    assert!(writes >= 6, "the retag takes {writes} writes");
+    for k in 0..writes {
+        let (estate, config) = retag_estate().await;
+        die_after(&estate, &config, k).await;
+        let case = format!("retag killed after write {k}");
+        converge_cleanly(&estate, &estate.controller_with(config)).await;
+        assert_one_alb_per_group(&estate, &case);
+        estate.assert_traffic_served(&case);
+    }
+}
+
+/// The drain estate, run by a replica whose host clock is `first` seconds off until the
+/// names switched, then by one `second` seconds off, each with `clock` making its idea of
+/// AWS's time from its host's.
+async fn drain_across_a_failover(
+    first: i64,
+    second: i64,
+    clock: fn(i64) -> std::sync::Arc<ecs_ingress::aws::clock::AwsClock>,
+) -> Estate {
+    let (estate, config) = drain_estate(None).await;
+    let replica = |skew: i64| {
+        Controller::new(
+            config.clone(),
+            estate.fake.aws_with_clock(clock(skew)),
+            estate.metrics.clone(),
+        )
+    };
+    let (a, b) = (replica(first), replica(second));
+    let switched = |estate: &Estate| {
+        estate.fake.world().zones[&estate.zone_id]
+            .1
+            .iter()
+            .any(|r| r.values.iter().any(|v| v.contains("since=")))
+    };
+    for _ in 0..40 {
+        let writes = estate.fake.writes();
+        let report = if switched(&estate) {
+            b.pass(true).await
+        } else {
+            a.pass(true).await
+        };
+        let waiting = report.plan.services.iter().any(|s| !s.waiting.is_empty());
+        if estate.fake.writes() == writes {
+            if !waiting {
+                break;
+            }
+            // A short interval, so that a drain cut short shows up.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    }
+    estate
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_successor_on_a_skewed_clock_never_shortens_the_drain() {
+    use ecs_ingress::aws::clock::{AwsClock, unix_now};
+    fn on_aws_time(skew: i64) -> std::sync::Arc<AwsClock> {
+        AwsClock::following(unix_now, skew)
+    }
+    for (first, second) in [(-300, 300), (0, 240), (300, -300), (240, 0)] {
+        let estate = drain_across_a_failover(first, second, on_aws_time).await;
+        let drained = estate.owned_rules().len();
+        assert_eq!(drained, DRAIN_SERVICES, "{first:+} → {second:+}");
+        estate.assert_traffic_served(&format!("failover {first:+} s → {second:+} s"));
+    }
+    // The same on the host's clock alone (as before): the successor ahead removes the old
+    // rules while clients still hold the old answer, and the check sees it.
+    let estate = drain_across_a_failover(-300, 300, AwsClock::host_only).await;
+    let (violations, _) = estate.fake.traffic_report();
+    assert!(
+        violations.iter().any(|v| v.contains("cached answer")),
+        "{violations:#?}"
+    );
+}

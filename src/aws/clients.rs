@@ -8,6 +8,7 @@ use std::sync::Arc;
 use aws_config::BehaviorVersion;
 
 use super::call::CallContext;
+use super::clock::{AwsClock, ServerDate};
 use super::throttle::ThrottleCounter;
 use super::{
     Aws, cloudmap::CloudMapAdapter, ecs::EcsAdapter, elb::ElbAdapter, route53::Route53Adapter,
@@ -44,6 +45,14 @@ macro_rules! client {
                 .build(),
         )
     };
+    ($sdk:ident, $config:expr, $metrics:expr, $service:literal, $clock:expr) => {
+        $sdk::Client::from_conf(
+            $sdk::config::Builder::from($config)
+                .interceptor(ThrottleCounter::new($metrics.clone(), $service))
+                .interceptor(ServerDate::new($clock.clone()))
+                .build(),
+        )
+    };
 }
 
 /// The real adapters, instrumented with `metrics` and paced to `rate_share` percent of
@@ -67,27 +76,41 @@ pub fn real_aws_fenced(
     let ctx =
         CallContext::with_attempt_counter(metrics.clone(), Arc::new(RateLimiter::new(rate_share)))
             .fenced(leadership);
+    let clock = AwsClock::from_answers();
     Aws {
         ecs: Arc::new(EcsAdapter::new(
-            client!(aws_sdk_ecs, sdk, metrics, "ecs"),
+            client!(aws_sdk_ecs, sdk, metrics, "ecs", clock),
             ctx.clone(),
         )),
         elb: Arc::new(ElbAdapter::new(
-            client!(aws_sdk_elasticloadbalancingv2, sdk, metrics, "elbv2"),
+            client!(aws_sdk_elasticloadbalancingv2, sdk, metrics, "elbv2", clock),
             ctx.clone(),
         )),
         route53: Arc::new(Route53Adapter::new(
-            client!(aws_sdk_route53, sdk, metrics, "route53"),
+            client!(aws_sdk_route53, sdk, metrics, "route53", clock),
             ctx.clone(),
         )),
         cloudmap: Arc::new(CloudMapAdapter::new(
-            client!(aws_sdk_servicediscovery, sdk, metrics, "servicediscovery"),
+            client!(
+                aws_sdk_servicediscovery,
+                sdk,
+                metrics,
+                "servicediscovery",
+                clock
+            ),
             ctx.clone(),
         )),
         tagging: Arc::new(TaggingAdapter::new(
-            client!(aws_sdk_resourcegroupstagging, sdk, metrics, "tagging"),
+            client!(
+                aws_sdk_resourcegroupstagging,
+                sdk,
+                metrics,
+                "tagging",
+                clock
+            ),
             ctx,
         )),
+        clock,
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod call;
 pub mod clients;
+pub mod clock;
 pub mod cloudmap;
 pub mod ecs;
 pub mod elb;
@@ -313,4 +314,7 @@ pub struct Aws {
     pub route53: std::sync::Arc<dyn Route53Api>,
     pub cloudmap: std::sync::Arc<dyn CloudMapApi>,
     pub tagging: std::sync::Arc<dyn TaggingApi>,
+    /// AWS's clock, learned from the answers of these adapters: every time compared
+    /// across replicas is read from it.
+    pub clock: std::sync::Arc<clock::AwsClock>,
 }

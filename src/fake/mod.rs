@@ -121,12 +121,28 @@ impl FakeAws {
 
     /// The adapters the controller uses.
     pub fn aws(self: &Arc<Self>) -> Aws {
+        self.aws_on_host_skewed_by(0)
+    }
+
+    /// The adapters of a replica whose host clock is `seconds` off the true time (negative:
+    /// behind). The fake's AWS keeps the true time and, like AWS's `Date` header, tells it
+    /// with every answer.
+    pub fn aws_on_host_skewed_by(self: &Arc<Self>, seconds: i64) -> Aws {
+        self.aws_with_clock(crate::aws::clock::AwsClock::following(
+            crate::aws::clock::unix_now,
+            seconds,
+        ))
+    }
+
+    /// The adapters with `clock` as the replica's idea of AWS's time.
+    pub fn aws_with_clock(self: &Arc<Self>, clock: Arc<crate::aws::clock::AwsClock>) -> Aws {
         Aws {
             ecs: self.clone(),
             elb: self.clone(),
             route53: self.clone(),
             cloudmap: self.clone(),
             tagging: self.clone(),
+            clock,
         }
     }
 

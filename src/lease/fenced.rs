@@ -56,6 +56,7 @@ impl FencedAws {
         witness: Option<WriteWitness>,
     ) -> Aws {
         let tagging = inner.tagging.clone();
+        let clock = inner.clock.clone();
         let fenced = Arc::new(Self {
             inner,
             leadership,
@@ -68,6 +69,7 @@ impl FencedAws {
             cloudmap: fenced,
             // The tagging API is read-only.
             tagging,
+            clock,
         }
     }
 

@@ -49,10 +49,20 @@ pub fn service_changes(
     let spec = &desired.target_group;
     let mut outcome = WinnerOutcome::default();
     let my_groups = owned.groups_of(&service.arn);
-    let (my_rules, leaving_groups) = split_move(desired, owned.rules_of(&service.arn), my_groups);
+    let target = target_group_changes(service, spec, my_groups, changes);
+    let new_ready = match &target {
+        TargetGroupRef::Existing(arn) => has_healthy_targets(observed, arn),
+        TargetGroupRef::New(_) => Some(false),
+    };
+    // A move leaves the old ALB only once its names drained and the new group serves.
+    let left = desired
+        .previous
+        .as_ref()
+        .is_none_or(|p| p.drained && new_ready == Some(true));
+    let (my_rules, leaving_groups) =
+        split_move(desired, left, owned.rules_of(&service.arn), my_groups);
     let my_rules = my_rules.as_slice();
 
-    let target = target_group_changes(service, spec, my_groups, changes);
     // A replacement (an immutable setting changed): traffic stays on the group the rules
     // forward to now until the new one has healthy targets; meanwhile the new group is
     // staged at weight 0 in the rules (so ECS accepts it) and attached beside the old one.
@@ -63,10 +73,6 @@ pub fn service_changes(
         .filter_map(|arn| my_groups.iter().find(|g| g.arn == *arn))
         .find(|g| g.name != spec.name)
         .copied();
-    let new_ready = match &target {
-        TargetGroupRef::Existing(arn) => has_healthy_targets(observed, arn),
-        TargetGroupRef::New(_) => Some(false),
-    };
     let replacing = serving_old.filter(|_| new_ready != Some(true));
     if let (Some(old), TargetGroupRef::Existing(arn)) = (replacing, &target) {
         if new_ready.is_none() {
@@ -91,7 +97,7 @@ pub fn service_changes(
         ),
         None => (target.clone(), None),
     };
-    if outcome.waiting.is_none() {
+    if outcome.waiting.is_none() && !left {
         move_progress(desired, &target, new_ready, &mut outcome);
     }
     outcome.serving = match &forward {
@@ -147,7 +153,7 @@ fn move_progress(
     new_ready: Option<bool>,
     outcome: &mut WinnerOutcome,
 ) {
-    let Some(p) = desired.previous.as_ref().filter(|p| !p.drained) else {
+    let Some(p) = desired.previous.as_ref() else {
         return;
     };
     if let (None, TargetGroupRef::Existing(arn)) = (new_ready, target) {
@@ -157,27 +163,33 @@ fn move_progress(
         change::short_arn(&p.load_balancer_arn),
         change::short_arn(&desired.load_balancer_arn),
     );
+    let why = if p.departed {
+        " (its listener is no longer given with --listener)"
+    } else {
+        ""
+    };
     outcome.waiting = Some(if new_ready == Some(true) {
         format!(
-            "moving from load balancer {from} to {to}: its names move to the new one, the old one keeps serving until cached answers expire"
+            "moving from load balancer {from}{why} to {to}: its names move to the new one, the old one keeps serving until cached answers expire"
         )
     } else {
         format!(
-            "moving from load balancer {from} to {to}: waiting for healthy targets in the new group; traffic stays on the old one"
+            "moving from load balancer {from}{why} to {to}: waiting for healthy targets in the new group; traffic stays on the old one"
         )
     });
 }
 
-/// A move keeps the rules and group on the ALB it leaves until its names drained: the
-/// rules this pass plans, and the groups it leaves attached.
+/// A move keeps the rules and group on the ALB it leaves until it `left` (its names drained
+/// and the new group serves): the rules this pass plans, and the groups it leaves attached.
 fn split_move<'r, 'g>(
     desired: &DesiredService<'_>,
+    left: bool,
     rules: &[&'r Rule],
     groups: &[&'g TargetGroup],
 ) -> (Vec<&'r Rule>, Vec<&'g TargetGroup>) {
     // Every ALB it leaves (a move re-placed before it drained leaves two) keeps serving.
     let (leaving, planned): (Vec<&Rule>, Vec<&Rule>) = match &desired.previous {
-        Some(p) if !p.drained => rules
+        Some(_) if !left => rules
             .iter()
             .copied()
             .partition(|r| r.listener_arn != desired.listener_arn),

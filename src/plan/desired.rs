@@ -47,6 +47,11 @@ pub struct DesiredService<'a> {
     pub listener_arn: String,
     pub load_balancer_arn: String,
     pub target_group: TargetGroupSpec,
+    /// The name its group takes on this ALB when the name a pool's first listener gives
+    /// (`target_group.name`) is held by its group on another ALB: AWS lets a target group
+    /// serve one ALB, so a move between pools' first listeners needs a second name.
+    /// `None` when `target_group.name` is already this ALB's own.
+    pub alb_group_name: Option<String>,
     pub rules: Vec<DesiredRule>,
     /// Where it is published now, while it moves to `listener_arn` (another ALB of its pool).
     pub previous: Option<Previous>,
@@ -60,8 +65,10 @@ pub struct Previous {
     /// Its names point at the new ALB already: they never go back.
     pub switched: bool,
     /// Its names point at the new ALB and resolvers' cached answers have expired: the old
-    /// rules and target group can go.
+    /// rules and target group can go (once the new group has a healthy target).
     pub drained: bool,
+    /// The ALB it leaves is no longer given with `--listener`.
+    pub departed: bool,
 }
 
 /// Where a candidate is placed: a pool member and whether it is the pool's first (whose
@@ -219,18 +226,26 @@ pub fn desired_service<'a>(
     now: i64,
 ) -> DesiredService<'a> {
     let (listener_arn, load_balancer) = (at.listener_arn, at.load_balancer);
-    let name = target_group_name(&TargetGroupIdentity {
-        owner_id: ownership.owner_id(),
-        service_arn: &service.arn,
-        service_name: &service.name,
-        container: &intent.container,
-        port: intent.container_port,
-        protocol: intent.protocol.as_str(),
-        protocol_version: intent.protocol_version.as_str(),
-        target_type: intent.target_type.as_str(),
-        vpc_id: &load_balancer.vpc_id,
-        load_balancer: (!at.home).then_some(load_balancer.arn.as_str()),
-    });
+    let name_on = |load_balancer_arn: Option<&str>| {
+        target_group_name(&TargetGroupIdentity {
+            owner_id: ownership.owner_id(),
+            service_arn: &service.arn,
+            service_name: &service.name,
+            container: &intent.container,
+            port: intent.container_port,
+            protocol: intent.protocol.as_str(),
+            protocol_version: intent.protocol_version.as_str(),
+            target_type: intent.target_type.as_str(),
+            vpc_id: &load_balancer.vpc_id,
+            load_balancer: load_balancer_arn,
+        })
+    };
+    let alb_own = name_on(Some(load_balancer.arn.as_str()));
+    let (name, alb_group_name) = if at.home {
+        (name_on(None), Some(alb_own))
+    } else {
+        (alb_own, None)
+    };
     let target_group = TargetGroupSpec {
         name,
         protocol: intent.protocol,
@@ -264,6 +279,7 @@ pub fn desired_service<'a>(
         listener_arn: listener_arn.to_string(),
         load_balancer_arn: load_balancer.arn.clone(),
         target_group,
+        alb_group_name,
         rules,
         previous: None,
     }

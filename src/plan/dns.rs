@@ -321,10 +321,35 @@ impl<'a> NameContext<'a, '_> {
             Ok(ours) => ours,
             Err(p) => return outcome.conflicts.push(p),
         };
-        if !w.ready && !ours.is_some_and(|m| m.services.contains(&w.service.arn)) {
-            outcome.waiting.push(name.clone());
-            return;
-        }
+        let listed = ours.filter(|m| m.services.contains(&w.service.arn));
+        let in_place = want
+            .iter()
+            .all(|r| existing.iter().any(|e| same_record(e, r)));
+        let want = match listed {
+            _ if w.ready => want,
+            // Published where it points, and pointed there already: nothing to wait for.
+            Some(_) if in_place => want,
+            // Published, and its records would point elsewhere (another ALB) before that
+            // one can serve it: the name stays as it is, held, until it can.
+            // (With none of its records left, nothing is served that waiting would keep.)
+            Some(m) => {
+                let held: Vec<RecordSet> = existing
+                    .iter()
+                    .filter(|r| m.types.contains(&r.record_type))
+                    .map(|r| (*r).clone())
+                    .collect();
+                if held.is_empty() {
+                    want
+                } else {
+                    outcome.waiting.push(name.clone());
+                    held
+                }
+            }
+            None => {
+                outcome.waiting.push(name.clone());
+                return;
+            }
+        };
         outcome.records.extend(record_refs(name, &want));
         // Services in the marker whose resources are kept as they are stay in it.
         let kept: Vec<String> = ours

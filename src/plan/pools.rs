@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::arbitrate::Candidate;
 use super::capacity::{groups_max, rules_max};
-use super::desired::{Location, Previous, desired_service};
+use super::desired::{DesiredService, Location, Previous, desired_service};
 use super::growth;
 use super::owned::Owned;
 use super::{PlanConfig, dns, problem, status};
@@ -173,7 +173,8 @@ fn note(out: &mut Placement<'_>, candidates: &[Candidate<'_>], unit: &[usize], w
     }
 }
 
-/// Places every candidate of a pool of several ALBs; others pass through unchanged.
+/// Places every candidate of a pool of several ALBs (others stay on their listener), and
+/// notes where each moves from: any ALB it still has rules on.
 pub fn place<'a>(
     config: &PlanConfig,
     observed: &'a Snapshot,
@@ -181,6 +182,13 @@ pub fn place<'a>(
     candidates: Vec<Candidate<'a>>,
 ) -> Placement<'a> {
     if config.pools.members.values().all(|m| m.len() < 2) && config.pools.max_albs.is_empty() {
+        let candidates = candidates
+            .into_iter()
+            .map(|mut c| {
+                settle_move(config, observed, owned, &mut c.desired);
+                c
+            })
+            .collect();
         return Placement {
             candidates,
             ..Placement::default()
@@ -365,7 +373,7 @@ fn finish<'a>(
         if at.listener_arn != candidate.desired.listener_arn {
             candidate.desired = relocated(config, observed, &candidate, at);
         }
-        candidate.desired.previous = previous(config, observed, owned, &candidate, at);
+        settle_move(config, observed, owned, &mut candidate.desired);
         out.candidates.push(candidate);
     }
     grow_and_shrink(config, observed, chosen, &growing, &mut out);
@@ -502,17 +510,60 @@ fn unplaced(
     s
 }
 
-/// The move in progress: the pool member it leaves (of those it still has rules on, the one
-/// its names point at), and whether its names left it long enough ago.
+/// Notes the move in progress, if any, and the name of the group on the ALB it goes to.
+fn settle_move(
+    config: &PlanConfig,
+    observed: &Snapshot,
+    owned: &Owned<'_>,
+    desired: &mut DesiredService<'_>,
+) {
+    desired.previous = previous(config, observed, owned, desired);
+    settle_group_name(owned, desired);
+}
+
+/// The group's name on its ALB: the pool's first listener's name, unless a group of this
+/// service holds that name on another ALB (it moves between pools' first listeners, or a
+/// pool's first member was removed) or the ALB's own name is already in use. AWS lets a
+/// target group serve one ALB, so a move always gets a second group; and once it has the
+/// ALB's own name it keeps it (no replacement after the move).
+fn settle_group_name(owned: &Owned<'_>, desired: &mut DesiredService<'_>) {
+    let Some(own) = desired.alb_group_name.take() else {
+        return;
+    };
+    let mine = owned.groups_of(&desired.service.arn);
+    let name_elsewhere = mine.iter().any(|g| {
+        g.name == desired.target_group.name
+            && g.load_balancer_arns
+                .iter()
+                .any(|lb| *lb != desired.load_balancer_arn)
+    });
+    if name_elsewhere || mine.iter().any(|g| g.name == own) {
+        desired.target_group.name = own;
+    }
+}
+
+/// The move in progress: the ALB it leaves — any other ALB it still has rules on: a member
+/// of its pool, the ALB of a listener its `alb.listener` named before, or one no longer
+/// given with `--listener` (of those, the one its names point at) — and whether its names
+/// left it long enough ago.
 fn previous(
     config: &PlanConfig,
     observed: &Snapshot,
     owned: &Owned<'_>,
-    candidate: &Candidate<'_>,
-    at: Location<'_>,
+    d: &DesiredService<'_>,
 ) -> Option<Previous> {
-    let d = &candidate.desired;
-    let rules = owned.rules_of(&d.service.arn);
+    let target = observed.load_balancers.get(&d.load_balancer_arn)?;
+    let mut held: Vec<(&str, &crate::state::LoadBalancer)> = owned
+        .rules_of(&d.service.arn)
+        .iter()
+        .filter_map(|r| {
+            let listener = observed.listeners.get(&r.listener_arn)?;
+            let lb = observed.load_balancers.get(&listener.load_balancer_arn)?;
+            (lb.arn != target.arn).then_some((listener.arn.as_str(), lb))
+        })
+        .collect();
+    held.sort_by_key(|(listener, _)| *listener);
+    held.dedup_by_key(|(listener, _)| *listener);
     let zones: Vec<crate::state::HostedZone> = observed.zones.values().cloned().collect();
     let names_at = |lb: &crate::state::LoadBalancer| {
         dns::names_point_at(
@@ -523,16 +574,11 @@ fn previous(
             lb,
         )
     };
-    let held: Vec<&Location<'_>> = candidate
-        .choices
+    let (old_listener, old) = held
         .iter()
-        .filter(|c| c.listener_arn != at.listener_arn)
-        .filter(|c| rules.iter().any(|r| r.listener_arn == c.listener_arn))
-        .collect();
-    let old = held
-        .iter()
-        .find(|c| matches!(names_at(c.load_balancer), dns::NamesAt::Since(_)))
-        .or(held.first())?;
+        .find(|(_, lb)| matches!(names_at(lb), dns::NamesAt::Since(_)))
+        .or(held.first())
+        .copied()?;
     let mut drain = config
         .pools
         .dns_drain
@@ -541,19 +587,23 @@ fn previous(
         // Cloud Map answers with its own TTL after an asynchronous update.
         drain = drain.max(2 * dns::ALIAS_TTL_SECONDS);
     }
-    let names = names_at(at.load_balancer);
+    let drain = i64::try_from(drain)
+        .unwrap_or(i64::MAX)
+        .saturating_add(crate::snapshot::CLOCK_UNCERTAINTY_SECONDS);
+    let names = names_at(target);
     let drained = match names {
         dns::NamesAt::Elsewhere | dns::NamesAt::Unknown => false,
         dns::NamesAt::Since(None) => true,
-        dns::NamesAt::Since(Some(t)) => {
-            observed.read_at.saturating_sub(t) >= i64::try_from(drain).unwrap_or(i64::MAX)
-        }
+        // `since` and `read_at` are both AWS's clock (see `aws::clock`), whichever replica
+        // wrote the one and reads the other.
+        dns::NamesAt::Since(Some(t)) => observed.read_at.saturating_sub(t) >= drain,
     };
     Some(Previous {
-        listener_arn: old.listener_arn.to_string(),
-        load_balancer_arn: old.load_balancer.arn.clone(),
+        listener_arn: old_listener.to_string(),
+        load_balancer_arn: old.arn.clone(),
         switched: matches!(names, dns::NamesAt::Since(_)),
         drained,
+        departed: observed.departed_listeners.contains(old_listener),
     })
 }
 

@@ -58,6 +58,26 @@ pub fn resolve_intents<'a>(
                 s.warnings = warnings.clone();
                 out.statuses.push(s);
             }
+            ServiceIntent::Publish { intent, warnings }
+                if !observed.target_groups_complete && !owned.rules_of(&service.arn).is_empty() =>
+            {
+                // Which group its rules forward to, and what that group is named, is
+                // unknown: anything written now could point a rule at a group with no
+                // targets. It stays as it is until the groups are read.
+                out.kept.insert(&service.arn);
+                let mut s = status(
+                    service,
+                    ServiceState::Error,
+                    Some(intent),
+                    owned.resources(&service.arn),
+                );
+                s.problems.push(problem(
+                    None,
+                    "the account's target groups could not be read this pass (see the pass's failed reads); it is left as it is",
+                ));
+                s.warnings = warnings.clone();
+                out.statuses.push(s);
+            }
             ServiceIntent::Publish { intent, warnings } => {
                 match resolve_listener(config, observed, service, intent) {
                     Ok((pool, choices)) => out.candidates.push(Candidate {

@@ -435,6 +435,7 @@ impl Controller {
         )
         .await;
         reads::read_names(&self.aws, &mut observed, &names, &mut fresh).await;
+        observed.read_at = self.aws.clock.now();
         let plan = plan_targeted(&self.aws, &plan_config, &mut observed, &all, &fresh).await;
         let before = self.lock_memory().statuses.clone();
         let plan = match keep_targeted(plan, &fresh, &before) {

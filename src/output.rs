@@ -84,7 +84,7 @@ fn load_balancers(out: &mut String, report: &PassReport) {
         .facts
         .albs
         .iter()
-        .filter(|a| pools.get(a.pool.as_str()) > Some(&1) || a.provisioned)
+        .filter(|a| pools.get(a.pool.as_str()) > Some(&1) || a.provisioned || a.draining)
         .collect();
     if shown.is_empty() {
         return;
@@ -95,7 +95,11 @@ fn load_balancers(out: &mut String, report: &PassReport) {
             out,
             "  {:<32} pool {:<12} rules {}/{}  target groups {}/{}{}{}",
             a.name,
-            a.pool,
+            if a.pool.is_empty() {
+                "-"
+            } else {
+                a.pool.as_str()
+            },
             a.rules_used,
             a.rules_max,
             a.target_groups_used,

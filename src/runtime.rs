@@ -4,7 +4,7 @@ mod targeted;
 
 pub use targeted::{Kept, Scope, ScopeDecision, keep_targeted, resolve};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -91,6 +91,8 @@ struct Memory {
     /// Each service's status at the end of the last pass that planned it: a targeted pass
     /// reports the others as they were, and escalates when it would change their state.
     statuses: BTreeMap<String, crate::status::ServiceStatus>,
+    /// Listeners no longer configured that hold our rules, already logged.
+    departed_noted: BTreeSet<String>,
 }
 
 impl Memory {
@@ -108,6 +110,30 @@ impl Memory {
             .collect();
         self.empty_albs = empty.clone();
         observed.empty_since = empty;
+    }
+
+    /// Logs once per listener that an ALB no longer given with `--listener` still holds
+    /// rules of ecs-ingress, and what happens to them.
+    fn note_departed(&mut self, observed: &Snapshot) {
+        for listener in &observed.departed_listeners {
+            if !self.departed_noted.insert(listener.clone()) {
+                continue;
+            }
+            let load_balancer = observed
+                .listeners
+                .get(listener)
+                .map(|l| l.load_balancer_arn.as_str())
+                .unwrap_or_default();
+            tracing::warn!(
+                %listener,
+                %load_balancer,
+                "listener is no longer given with --listener but holds rules of ecs-ingress: its services move off it as in a drain (new target group elsewhere, names switched once healthy, old rules removed after --dns-drain)"
+            );
+        }
+        if observed.complete() {
+            self.departed_noted
+                .retain(|l| observed.departed_listeners.contains(l));
+        }
     }
 
     fn intent_unchanged(&self, service_arn: &str, intent: &ServiceIntent) -> bool {
@@ -293,10 +319,11 @@ impl Controller {
         let mut observed =
             observe::observe(&self.aws, &self.config, &plan_config.ownership, &mut cache).await;
         let intents = intents(&self.config, &observed);
-        self.memory
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .track_empty_albs(&mut observed);
+        {
+            let mut memory = self.lock_memory();
+            memory.track_empty_albs(&mut observed);
+            memory.note_departed(&observed);
+        }
         let plan = plan_pass(&self.aws, &plan_config, &mut observed, &intents).await;
         let run = PlannedPass {
             kind: PassKind::Full,

@@ -224,3 +224,43 @@ async fn without_a_complete_full_pass_there_is_no_targeted_pass() {
         .collect();
     assert_eq!(controller.scope_of(&anything), ScopeDecision::Full);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_untag_right_after_a_targeted_publish_takes_the_name_first() {
+    // The name is written by a targeted follow-up pass, so the base the next targeted pass
+    // starts from was read before the record existed: the withdrawal must read the names
+    // the service may hold afresh, not only those the base's markers list.
+    let estate = estate_with(2);
+    let controller = estate.controller();
+    estate.converge(&controller, 10).await;
+    let late = estate.add_service("late", SEED_TAGS, &[]);
+    let name = "service-a.in.example.com";
+    targeted_until(&estate, &controller, &[service(&late)], |e| {
+        record_exists(e, name)
+    })
+    .await;
+    let rule_exists = |e: &Estate| {
+        e.owned_rules()
+            .iter()
+            .any(|r| r.hosts.contains(&name.to_string()))
+    };
+    assert!(rule_exists(&estate));
+    estate.edit_task_definition_tags("late", |t| t.clear());
+    let scope = scope(&controller, &[service(&late)]);
+    for pass in 1..=5 {
+        let report = controller
+            .targeted_pass(&scope)
+            .await
+            .expect("a targeted pass");
+        assert!(report.succeeded(), "{:?}", report.observed_failures);
+        assert!(
+            rule_exists(&estate) || !record_exists(&estate, name),
+            "pass {pass}: the rule is gone but the name still points at the ALB"
+        );
+        if !record_exists(&estate, name) && !rule_exists(&estate) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(6)).await;
+    }
+    panic!("the untagged service was not withdrawn by targeted passes");
+}

@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::Deserialize;
-use support::{Moto, Seed, apply_ok};
+use support::{Moto, Seed, apply_ok, stdout};
 
 const POOL: &str = "internal";
 const GROUPS_PER_ALB: usize = 3;
@@ -488,4 +488,121 @@ async fn a_pool_places_by_room_stays_put_grows_and_drains_as_boto3_sees_it() {
     view.assert_within_cap();
     let out = apply_ok(&moto, &args);
     assert!(out.starts_with("Nothing to change."), "{out}");
+}
+
+impl View {
+    /// No target group is forwarded to from two ALBs: AWS refuses that
+    /// (`TargetGroupAssociationLimit`), moto accepts it, so it is checked here.
+    fn assert_one_alb_per_group(&self, when: &str) {
+        for g in &self.groups {
+            assert!(
+                g.load_balancers.len() <= 1,
+                "{when}: {} forwarded from {:?}",
+                g.arn,
+                g.load_balancers
+            );
+        }
+    }
+}
+
+/// [`converge`] with boto3's view checked after every pass: one ALB per target group.
+fn converge_one_alb_per_group(moto: &Moto, seed: &Seed, args: &[String], names: &[&str]) {
+    for pass in 1..=10 {
+        let out = apply_ok(moto, args);
+        View::read(moto, seed).assert_one_alb_per_group(&format!("after pass {pass}"));
+        if out.starts_with("Nothing to change.") && !out.contains("waiting:") {
+            return;
+        }
+        moto.ecs_deploys_all(seed, names);
+        std::thread::sleep(DNS_DRAIN + Duration::from_millis(200));
+    }
+    panic!("not converged after 10 passes: {}", apply_ok(moto, args));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_removed_from_the_flags_is_drained_and_a_retag_moves_by_the_same_protocol() {
+    let moto = Moto::start();
+    let seed = moto.seed_with_albs(2);
+    let (a, b) = (
+        seed.load_balancer_arn.clone(),
+        seed.more_load_balancers[0].arn.clone(),
+    );
+    let pool_args = |members: &[&str]| {
+        let mut args = vec!["--cluster".to_string(), seed.cluster.clone()];
+        for m in members {
+            args.extend(["--listener".into(), format!("{POOL}={m}")]);
+        }
+        args.extend([
+            "--hosted-zone".into(),
+            seed.hosted_zone_id.clone(),
+            "--dns-drain".into(),
+            "1s".into(),
+        ]);
+        args
+    };
+    let names = ["s0", "s1", "s2", "s3"];
+    for name in names {
+        add(&moto, &seed, name);
+    }
+    let both = pool_args(&[
+        &seed.listener_arn,
+        &seed.more_load_balancers[0].listener_arn,
+    ]);
+    converge_one_alb_per_group(&moto, &seed, &both, &names);
+    let placed = View::read(&moto, &seed).settled();
+    let on_b: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| placed[*n].alb == b)
+        .collect();
+    assert!(!on_b.is_empty(), "{placed:?}");
+
+    // 1. B's listener leaves the flags without a drain: its services move to A by the move
+    // protocol (the first pass says so), and nothing is left on B.
+    let only_a = pool_args(&[&seed.listener_arn]);
+    let mut plan = vec!["plan".to_string()];
+    plan.extend(only_a.iter().cloned());
+    let plan: Vec<&str> = plan.iter().map(String::as_str).collect();
+    let out = stdout(&moto.ecs_ingress(&plan));
+    assert!(out.contains("no longer given with --listener"), "{out}");
+    converge_one_alb_per_group(&moto, &seed, &only_a, &names);
+    let view = View::read(&moto, &seed);
+    for name in names {
+        view.assert_on(name, &a);
+    }
+    assert!(
+        view.alb(&b).listeners.iter().all(|l| l.rules.is_empty()),
+        "rules left on B: {:#?}",
+        view.alb(&b)
+    );
+    assert_eq!(view.owned_groups().len(), names.len());
+
+    // 2. s0 is retagged onto a listener of its own name on B (no pool): a second group on
+    // B, the name switched once it has targets, then A's rule and group removed.
+    let mut split = only_a.clone();
+    split.extend([
+        "--listener".into(),
+        format!("other={}", seed.more_load_balancers[0].listener_arn),
+    ]);
+    let arn = moto
+        .boto3(
+            r#"
+ecs = client("ecs")
+arn = ecs.describe_services(cluster=args[0], services=[args[1]])["services"][0]["serviceArn"]
+ecs.tag_resource(resourceArn=arn, tags=[{"key": "alb.listener", "value": "other"}])
+print(json.dumps(arn))
+"#,
+            &[&seed.cluster, "s0"],
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(arn.contains("s0"), "{arn}");
+    converge_one_alb_per_group(&moto, &seed, &split, &names);
+    let view = View::read(&moto, &seed);
+    view.assert_on("s0", &b);
+    for name in &names[1..] {
+        view.assert_on(name, &a);
+    }
+    assert_eq!(view.owned_groups().len(), names.len());
 }

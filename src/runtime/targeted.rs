@@ -305,7 +305,11 @@ fn intent_listeners(config: &Config, observed: &Snapshot, intent: &Intent) -> Ve
 /// The DNS names an intent publishes, in the managed zones that could hold them (the
 /// planner picks one; reading each candidate is cheap and never wrong).
 fn intent_names(observed: &Snapshot, intent: &Intent) -> BTreeSet<(String, String)> {
-    let names = intent.dns.names.as_ref().unwrap_or(&intent.hosts);
+    names_in_zones(observed, intent.dns.names.as_ref().unwrap_or(&intent.hosts))
+}
+
+/// `names` in every managed zone that could hold them.
+fn names_in_zones(observed: &Snapshot, names: &[String]) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
     for name in names {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
@@ -345,6 +349,16 @@ fn touched(
             .map(|r| r.listener_arn.clone()),
     );
     names.extend(reads::marked_names(observed, services));
+    // Hosts its rules route are names it may hold even where the base's markers do not
+    // show them yet (written by a pass after the base was read).
+    let routed: Vec<String> = observed
+        .rules
+        .iter()
+        .filter(|r| ownership.owns(&r.tags))
+        .filter(|r| service_of(&r.tags).is_some_and(|s| services.contains(s)))
+        .flat_map(|r| r.hosts.iter().cloned())
+        .collect();
+    names.extend(names_in_zones(observed, &routed));
     (listeners, names)
 }
 
@@ -423,6 +437,21 @@ impl Controller {
             &fresh.services,
         );
         names.extend(scope.names.iter().cloned());
+        // A withdrawal reads every name the service may hold: also those of the intent the
+        // last pass saw (explicit `dns.name`s included), which the base may predate.
+        let remembered: Vec<ServiceIntent> = {
+            let memory = self.lock_memory();
+            fresh
+                .services
+                .iter()
+                .filter_map(|arn| memory.intents.get(arn).cloned())
+                .collect()
+        };
+        for intent in &remembered {
+            if let ServiceIntent::Publish { intent, .. } = intent {
+                names.extend(intent_names(&observed, intent));
+            }
+        }
         reads::read_rules(&self.aws, &mut observed, &listeners, &mut fresh).await;
         let groups = reads::groups_of(&observed, ownership, &fresh);
         reads::read_target_groups(

@@ -996,11 +996,17 @@ async fn a_member_removal_killed_after_any_write_is_finished_by_a_fresh_process(
     eprintln!("member removal killed after each of {writes} writes: served throughout, finished");
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_member_removal_with_each_of_its_calls_failing_keeps_serving_and_finishes() {
+/// Every operation a move makes (found by running it once), failing throttled or unavailable
+/// once and three times in a row: each case converges with the move finished (`done` holds,
+/// no group on two ALBs) and every name served after every write. Returns the cases run.
+async fn move_under_faults(
+    what: &str,
+    setup: impl AsyncFn() -> (Estate, Config),
+    done: impl Fn(&Estate) -> bool,
+) -> usize {
     use ecs_ingress::aws::ErrorKind;
     use ecs_ingress::fake::Fault;
-    let (estate, config, _) = removal_estate(true).await;
+    let (estate, config) = setup().await;
     estate.fake.reset_calls();
     converge(&estate, &estate.controller_with(config)).await;
     let ops: std::collections::BTreeSet<&'static str> =
@@ -1009,28 +1015,54 @@ async fn a_member_removal_with_each_of_its_calls_failing_keeps_serving_and_finis
     for op in &ops {
         for kind in [ErrorKind::Throttled, ErrorKind::Unavailable] {
             for times in [1, 3] {
-                let case = format!("removal, {op} {kind:?} x{times}");
-                let (estate, config, removed) = removal_estate(true).await;
+                let case = format!("{what}, {op} {kind:?} x{times}");
+                let (estate, config) = setup().await;
                 estate.fake.inject(Fault {
                     operation: op,
                     kind,
                     times,
                 });
                 estate.converge(&estate.controller_with(config), 60).await;
-                assert!(
-                    estate
-                        .owned_rules()
-                        .iter()
-                        .all(|r| r.listener_arn != removed),
-                    "{case}: rules left on the removed ALB"
-                );
+                assert!(done(&estate), "{case}: the move did not finish");
                 assert_one_alb_per_group(&estate, &case);
                 estate.assert_traffic_served(&case);
                 cases += 1;
             }
         }
     }
+    cases
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_member_removal_with_each_of_its_calls_failing_keeps_serving_and_finishes() {
+    let (estate, _, removed) = removal_estate(true).await;
+    drop(estate);
+    let cases = move_under_faults(
+        "member removal",
+        async || {
+            let (estate, config, _) = removal_estate(true).await;
+            (estate, config)
+        },
+        |estate| {
+            estate
+                .owned_rules()
+                .iter()
+                .all(|r| r.listener_arn != removed)
+        },
+    )
+    .await;
     eprintln!("member removal under {cases} fault cases: served throughout, finished");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retag_with_each_of_its_calls_failing_keeps_serving_and_finishes() {
+    let cases = move_under_faults("retag", retag_estate, |estate| {
+        let to = &estate.listeners["alb-1"];
+        let rules = estate.owned_rules();
+        rules.len() == 1 && rules[0].listener_arn == *to
+    })
+    .await;
+    eprintln!("retag under {cases} fault cases: served throughout, finished");
 }
 
 #[tokio::test(start_paused = true)]
@@ -1085,18 +1117,20 @@ async fn a_service_retagged_onto_another_alb_moves_by_the_same_protocol() {
     assert_eq!(estate.fake.writes(), writes);
 }
 
+/// One service on the first of two ALBs, retagged onto the second's listener (no pool).
+async fn retag_estate() -> (Estate, Config) {
+    let estate = Estate::new(2);
+    add(&estate, 0);
+    converge(&estate, &estate.controller()).await;
+    estate.edit_task_definition_tags("s0", |t| {
+        t.insert("alb.listener".into(), "alb-1".into());
+    });
+    let config = estate.config();
+    (estate, config)
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_retag_killed_after_any_write_is_finished_by_a_fresh_process() {
-    async fn retag_estate() -> (Estate, Config) {
-        let estate = Estate::new(2);
-        add(&estate, 0);
-        converge(&estate, &estate.controller()).await;
-        estate.edit_task_definition_tags("s0", |t| {
-            t.insert("alb.listener".into(), "alb-1".into());
-        });
-        let config = estate.config();
-        (estate, config)
-    }
     let (estate, config) = retag_estate().await;
     let before = estate.fake.writes();
     converge(&estate, &estate.controller_with(config)).await;

@@ -225,28 +225,40 @@ async fn without_a_complete_full_pass_there_is_no_targeted_pass() {
     assert_eq!(controller.scope_of(&anything), ScopeDecision::Full);
 }
 
-#[tokio::test(start_paused = true)]
-async fn an_untag_right_after_a_targeted_publish_takes_the_name_first() {
-    // The name is written by a targeted follow-up pass, so the base the next targeted pass
-    // starts from was read before the record existed: the withdrawal must read the names
-    // the service may hold afresh, not only those the base's markers list.
-    let estate = estate_with(2);
+const LATE_NAME: &str = "service-a.in.example.com";
+
+/// Two services, and a third published by targeted passes (its record written after the base
+/// the next targeted pass starts from was read), then untagged. Returns the controller and
+/// the scope of the untag's event.
+async fn untagged_after_a_targeted_publish(
+    estate: &Estate,
+) -> (Controller, ecs_ingress::runtime::Scope) {
     let controller = estate.controller();
     estate.converge(&controller, 10).await;
     let late = estate.add_service("late", SEED_TAGS, &[]);
-    let name = "service-a.in.example.com";
-    targeted_until(&estate, &controller, &[service(&late)], |e| {
-        record_exists(e, name)
+    targeted_until(estate, &controller, &[service(&late)], |e| {
+        record_exists(e, LATE_NAME)
     })
     .await;
-    let rule_exists = |e: &Estate| {
-        e.owned_rules()
-            .iter()
-            .any(|r| r.hosts.contains(&name.to_string()))
-    };
-    assert!(rule_exists(&estate));
+    assert!(late_rule_exists(estate));
     estate.edit_task_definition_tags("late", |t| t.clear());
     let scope = scope(&controller, &[service(&late)]);
+    (controller, scope)
+}
+
+fn late_rule_exists(estate: &Estate) -> bool {
+    estate
+        .owned_rules()
+        .iter()
+        .any(|r| r.hosts.contains(&LATE_NAME.to_string()))
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_untag_right_after_a_targeted_publish_takes_the_name_first() {
+    // The withdrawal must read the names the service may hold afresh, not only those the
+    // base's markers list.
+    let estate = estate_with(2);
+    let (controller, scope) = untagged_after_a_targeted_publish(&estate).await;
     for pass in 1..=5 {
         let report = controller
             .targeted_pass(&scope)
@@ -254,13 +266,36 @@ async fn an_untag_right_after_a_targeted_publish_takes_the_name_first() {
             .expect("a targeted pass");
         assert!(report.succeeded(), "{:?}", report.observed_failures);
         assert!(
-            rule_exists(&estate) || !record_exists(&estate, name),
+            late_rule_exists(&estate) || !record_exists(&estate, LATE_NAME),
             "pass {pass}: the rule is gone but the name still points at the ALB"
         );
-        if !record_exists(&estate, name) && !rule_exists(&estate) {
+        if !record_exists(&estate, LATE_NAME) && !late_rule_exists(&estate) {
             return;
         }
         tokio::time::sleep(Duration::from_secs(6)).await;
     }
     panic!("the untagged service was not withdrawn by targeted passes");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_targeted_withdrawal_that_cannot_read_the_name_keeps_the_rule() {
+    let estate = estate_with(2);
+    let (controller, scope) = untagged_after_a_targeted_publish(&estate).await;
+    estate.fake.inject(ecs_ingress::fake::Fault {
+        operation: "ListResourceRecordSets",
+        kind: ecs_ingress::aws::ErrorKind::Unavailable,
+        times: 1,
+    });
+    let report = controller
+        .targeted_pass(&scope)
+        .await
+        .expect("a targeted pass");
+    assert!(!report.succeeded());
+    assert!(record_exists(&estate, LATE_NAME) && late_rule_exists(&estate));
+    let report = controller
+        .targeted_pass(&scope)
+        .await
+        .expect("a targeted pass");
+    assert!(report.succeeded(), "{:?}", report.observed_failures);
+    assert!(!record_exists(&estate, LATE_NAME) && !late_rule_exists(&estate));
 }

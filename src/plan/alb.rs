@@ -384,10 +384,17 @@ fn attachment_changes(
     let exists = |arn: &str| {
         !observed.target_groups_complete || observed.target_groups.iter().any(|g| g.arn == arn)
     };
+    // After a failed read no entry of ours is dropped either: the rules that still forward
+    // to it may be the ones that could not be read.
+    let partial = !observed.complete();
     let foreign: Vec<LoadBalancerAttachment> = service
         .load_balancers
         .iter()
         .filter(|lb| match lb.target_group_arn.as_deref() {
+            Some(a) if partial => {
+                !matches!(target, TargetGroupRef::Existing(t) if t == a)
+                    && !kept.iter().any(|k| k.arn == a)
+            }
             Some(a) => !owned.group_arns.contains(a) && exists(a),
             None => true,
         })

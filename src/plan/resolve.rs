@@ -80,6 +80,21 @@ pub fn resolve_intents<'a>(
             }
             ServiceIntent::Publish { intent, warnings } => {
                 match resolve_listener(config, observed, service, intent) {
+                    Ok(_) if rules_unread(observed, owned, &service.arn) => {
+                        out.kept.insert(&service.arn);
+                        let mut s = status(
+                            service,
+                            ServiceState::Error,
+                            Some(intent),
+                            owned.resources(&service.arn),
+                        );
+                        s.problems.push(problem(
+                            None,
+                            "it has target groups but none of its rules could be read this pass (see the pass's failed reads); it is left as it is",
+                        ));
+                        s.warnings = warnings.clone();
+                        out.statuses.push(s);
+                    }
                     Ok((pool, choices)) => out.candidates.push(Candidate {
                         desired: DesiredService {
                             claim_scope: config
@@ -120,6 +135,15 @@ pub fn resolve_intents<'a>(
         }
     }
     out
+}
+
+/// On a partial read, a service that owns target groups but shows no rule may well be
+/// published on a listener whose rules could not be read: planned as new, it would get a
+/// second group elsewhere that takes its tasks' attachment from the one serving.
+fn rules_unread(observed: &Snapshot, owned: &Owned<'_>, service_arn: &str) -> bool {
+    !observed.complete()
+        && owned.rules_of(service_arn).is_empty()
+        && !owned.groups_of(service_arn).is_empty()
 }
 
 /// The service's pool and the listeners (with their ALBs) it may be placed on, or why it

@@ -184,3 +184,211 @@ fn unmanaged_services_are_not_reported_and_invalid_ones_keep_their_resources() {
     assert_eq!(p.services.len(), 1);
     assert_eq!(p.services[0].state, ServiceState::Invalid);
 }
+
+/// Moves between ALBs: a service whose rule is on listener `OLD` (ALB `OLD_LB`) and whose
+/// intent places it on `LISTENER` (ALB `LB`).
+mod moves {
+    use super::*;
+    use crate::state::{Target, TargetGroup, TargetHealth, TargetHealthState};
+
+    const OLD: &str = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/old/3/4";
+    const OLD_LB: &str = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/old/3";
+    const OLD_GROUP: &str = "arn:tg/old";
+    const NEW_GROUP: &str = "arn:tg/new";
+
+    /// `old_configured`: the old listener is still given (as `other`); else it left the
+    /// flags. `new_group`: the service's group on the new ALB exists, with `healthy` targets.
+    fn moving(
+        old_configured: bool,
+        new_group: Option<bool>,
+    ) -> (PlanConfig, Snapshot, (EcsService, ServiceIntent)) {
+        let mut cfg = config(Policy::Sync);
+        if old_configured {
+            cfg.pools.members.insert("other".into(), vec![OLD.into()]);
+        }
+        let mut svc = service("a", Some("a.example.com"));
+        let mut obs = observed();
+        // The group's name a single listener gives, from the plan of a fresh service.
+        let fresh = plan(&cfg, &obs, std::slice::from_ref(&svc));
+        let plain = fresh
+            .changes
+            .iter()
+            .find_map(|c| match &c.change {
+                Change::CreateTargetGroup { spec, .. } => Some(spec.clone()),
+                _ => None,
+            })
+            .expect("a group for a fresh service");
+        obs.listeners.insert(
+            OLD.into(),
+            Listener {
+                arn: OLD.into(),
+                load_balancer_arn: OLD_LB.into(),
+                port: Some(80),
+                protocol: Some("HTTP".into()),
+            },
+        );
+        obs.load_balancers.insert(
+            OLD_LB.into(),
+            LoadBalancer {
+                arn: OLD_LB.into(),
+                dns_name: "old.example".into(),
+                ..obs.load_balancers[LB].clone()
+            },
+        );
+        if !old_configured {
+            obs.departed_listeners.insert(OLD.into());
+        }
+        let group = |arn: &str, name: &str, lb: &str| TargetGroup {
+            arn: arn.into(),
+            name: name.into(),
+            protocol: "HTTP".into(),
+            protocol_version: Some("HTTP1".into()),
+            port: plain.port,
+            target_type: "ip".into(),
+            vpc_id: plain.vpc_id.clone(),
+            health_check: plain.health_check.clone(),
+            load_balancer_arns: vec![lb.into()],
+            tags: cfg.ownership.tags(&svc.0.arn, "target-group"),
+            attributes: plain.attributes.clone(),
+        };
+        obs.target_groups
+            .push(group(OLD_GROUP, &plain.name, OLD_LB));
+        obs.target_groups_complete = true;
+        let mut rule = owned_rule(&cfg, &svc.0.arn, 1010);
+        rule.listener_arn = OLD.into();
+        rule.hosts = vec!["a.example.com".into()];
+        rule.forward_target_groups = vec![OLD_GROUP.into()];
+        obs.rules.push(rule);
+        let entry = |arn: &str| crate::state::LoadBalancerAttachment {
+            target_group_arn: Some(arn.into()),
+            load_balancer_name: None,
+            container_name: Some("web".into()),
+            container_port: Some(80),
+        };
+        svc.0.load_balancers = vec![entry(OLD_GROUP)];
+        if let Some(healthy) = new_group {
+            // Created by an earlier pass under the ALB's own name, with its own rule.
+            let desired = plan(&cfg, &obs, std::slice::from_ref(&svc));
+            let name = desired
+                .changes
+                .iter()
+                .find_map(|c| match &c.change {
+                    Change::CreateTargetGroup { spec, .. } => Some(spec.name.clone()),
+                    _ => None,
+                })
+                .expect("the move creates a group");
+            obs.target_groups.push(group(NEW_GROUP, &name, LB));
+            let mut rule = owned_rule(&cfg, &svc.0.arn, 1000);
+            rule.arn = "arn:owned-rule/new".into();
+            rule.hosts = vec!["a.example.com".into()];
+            rule.forward_target_groups = vec![NEW_GROUP.into()];
+            obs.rules.push(rule);
+            svc.0.load_balancers.push(entry(NEW_GROUP));
+            obs.targets.insert(
+                NEW_GROUP.into(),
+                vec![TargetHealth {
+                    target: Target {
+                        id: "10.0.0.1".into(),
+                        port: 80,
+                    },
+                    state: if healthy {
+                        TargetHealthState::Healthy
+                    } else {
+                        TargetHealthState::Initial
+                    },
+                }],
+            );
+        }
+        (cfg, obs, svc)
+    }
+
+    fn kinds(p: &Plan) -> Vec<String> {
+        touched(p)
+            .iter()
+            .map(|c| {
+                c.split([' ', '{', '('])
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_move_gets_a_second_group_and_keeps_the_old_until_the_new_serves() {
+        for old_configured in [true, false] {
+            let case = if old_configured { "retag" } else { "departed" };
+            // First pass: a new group under another name, a rule on the new ALB, both
+            // groups attached; nothing of the old ALB goes.
+            let (cfg, obs, svc) = moving(old_configured, None);
+            let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+            let created = p.changes.iter().find_map(|c| match &c.change {
+                Change::CreateTargetGroup { spec, .. } => Some(spec.name.clone()),
+                _ => None,
+            });
+            let old_name = &obs.target_groups[0].name;
+            assert!(
+                created.as_ref().is_some_and(|n| n != old_name),
+                "{case}: {created:?}"
+            );
+            let k = kinds(&p);
+            assert!(k.contains(&"CreateRule".to_string()), "{case}: {k:?}");
+            assert!(!k.iter().any(|c| c.starts_with("Delete")), "{case}: {k:?}");
+            let waiting = &p.services[0].waiting;
+            assert!(
+                waiting
+                    .iter()
+                    .any(|w| w.contains("moving from load balancer")),
+                "{case}: {waiting:?}"
+            );
+            assert_eq!(
+                waiting
+                    .iter()
+                    .any(|w| w.contains("no longer given with --listener")),
+                !old_configured,
+                "{case}: {waiting:?}"
+            );
+            // The new group not healthy yet: the old rule and group stay.
+            let (cfg, obs, svc) = moving(old_configured, Some(false));
+            let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+            assert!(
+                !kinds(&p).iter().any(|c| c.starts_with("Delete")),
+                "{case}: {:?}",
+                kinds(&p)
+            );
+            // Healthy, and no managed name to drain: the old rule, entry and group go.
+            let (cfg, obs, svc) = moving(old_configured, Some(true));
+            let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+            let k = kinds(&p);
+            for wanted in [
+                "DeleteRule",
+                "UpdateServiceLoadBalancers",
+                "DeleteTargetGroup",
+            ] {
+                assert!(k.contains(&wanted.to_string()), "{case}: {k:?}");
+            }
+            assert!(
+                !k.contains(&"CreateTargetGroup".to_string()),
+                "{case}: {k:?}"
+            );
+            // The same after a failed read: nothing goes, and no entry is dropped.
+            let (cfg, mut obs, svc) = moving(old_configured, Some(true));
+            obs.failed_reads.push(crate::snapshot::FailedRead {
+                service: "elbv2".into(),
+                operation: "DescribeRules".into(),
+                message: "Rate exceeded".into(),
+            });
+            let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+            assert!(
+                !kinds(&p).iter().any(|c| c.starts_with("Delete")),
+                "{case}: {:?}",
+                kinds(&p)
+            );
+            assert!(
+                !kinds(&p).contains(&"UpdateServiceLoadBalancers".to_string()),
+                "{case}: {:?}",
+                kinds(&p)
+            );
+        }
+    }
+}

@@ -406,3 +406,47 @@ fn a_record_deleted_by_hand_comes_back_and_kept_services_keep_theirs() {
     let kept = plan_dns(OWNER, &case.zones, &case.records, &ws, &|_| true, 0);
     assert!(kept.changes.is_empty());
 }
+
+#[test]
+fn a_published_name_is_held_where_it_points_until_its_new_alb_can_serve_it() {
+    let mut case = Case::new();
+    let svc = service("a");
+    let intent = dns(DnsType::Alias, None, None);
+    let h = hosts(&["a.in.example.com"]);
+    case.apply(&case.plan(&[(svc.clone(), intent.clone(), h.clone(), lb(false))]));
+    let other =
+        super::super::fixtures::load_balancer(false, "internal-lb-2.us-east-1.elb.amazonaws.com");
+    let plan_at = |case: &Case, at: &LoadBalancer, ready: bool| {
+        let ws = [DnsWinner {
+            service: &svc,
+            dns: &intent,
+            hosts: &h,
+            load_balancer: at,
+            ready,
+        }];
+        plan_dns(OWNER, &case.zones, &case.records, &ws, &|_| false, 100)
+    };
+    // Where it points and not ready (its rules change this pass): nothing to wait for.
+    let p = plan_at(&case, &lb(false), false);
+    assert!(
+        p.changes.is_empty()
+            && p.outcomes["arn:aws:ecs:us-east-1:1:service/main/a"]
+                .waiting
+                .is_empty()
+    );
+    // Another ALB that cannot serve it yet: held as it is (not deleted, not repointed).
+    let p = plan_at(&case, &other, false);
+    assert!(p.changes.is_empty(), "{:?}", p.changes);
+    let outcome = &p.outcomes["arn:aws:ecs:us-east-1:1:service/main/a"];
+    assert_eq!(outcome.waiting, vec!["a.in.example.com".to_string()]);
+    // Once it can: repointed, the marker noting since when.
+    let p = plan_at(&case, &other, true);
+    assert_eq!(p.changes.len(), 1);
+    case.apply(&p);
+    let marker = &case.records["ZIN"]
+        .iter()
+        .find(|r| r.record_type == "TXT")
+        .expect("a marker")
+        .values[0];
+    assert!(marker.contains("since=100"), "{marker}");
+}

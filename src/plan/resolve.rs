@@ -58,29 +58,9 @@ pub fn resolve_intents<'a>(
                 s.warnings = warnings.clone();
                 out.statuses.push(s);
             }
-            ServiceIntent::Publish { intent, warnings }
-                if !observed.target_groups_complete && !owned.rules_of(&service.arn).is_empty() =>
-            {
-                // Which group its rules forward to, and what that group is named, is
-                // unknown: anything written now could point a rule at a group with no
-                // targets. It stays as it is until the groups are read.
-                out.kept.insert(&service.arn);
-                let mut s = status(
-                    service,
-                    ServiceState::Error,
-                    Some(intent),
-                    owned.resources(&service.arn),
-                );
-                s.problems.push(problem(
-                    None,
-                    "the account's target groups could not be read this pass (see the pass's failed reads); it is left as it is",
-                ));
-                s.warnings = warnings.clone();
-                out.statuses.push(s);
-            }
             ServiceIntent::Publish { intent, warnings } => {
                 match resolve_listener(config, observed, service, intent) {
-                    Ok(_) if rules_unread(observed, owned, &service.arn) => {
+                    Ok(_) if let Some(why) = unread(observed, owned, &service.arn) => {
                         out.kept.insert(&service.arn);
                         let mut s = status(
                             service,
@@ -90,7 +70,9 @@ pub fn resolve_intents<'a>(
                         );
                         s.problems.push(problem(
                             None,
-                            "it has target groups but none of its rules could be read this pass (see the pass's failed reads); it is left as it is",
+                            format!(
+                                "{why} this pass (see the pass's failed reads); it is left as it is"
+                            ),
                         ));
                         s.warnings = warnings.clone();
                         out.statuses.push(s);
@@ -137,13 +119,20 @@ pub fn resolve_intents<'a>(
     out
 }
 
-/// On a partial read, a service that owns target groups but shows no rule may well be
-/// published on a listener whose rules could not be read: planned as new, it would get a
-/// second group elsewhere that takes its tasks' attachment from the one serving.
-fn rules_unread(observed: &Snapshot, owned: &Owned<'_>, service_arn: &str) -> bool {
-    !observed.complete()
-        && owned.rules_of(service_arn).is_empty()
-        && !owned.groups_of(service_arn).is_empty()
+/// Why what a published service has could not all be read, if so: then nothing of it is
+/// planned. With the account's target groups unread, which group its rules forward to (and
+/// under which name) is unknown; with groups but no readable rule, it may well be published
+/// on a listener whose rules failed to read. Planned as new, it would get a group elsewhere
+/// that takes its tasks' attachment, or a rule pointed at a group with no targets.
+fn unread(observed: &Snapshot, owned: &Owned<'_>, service_arn: &str) -> Option<&'static str> {
+    let (rules, groups) = (owned.rules_of(service_arn), owned.groups_of(service_arn));
+    if !observed.target_groups_complete && !rules.is_empty() {
+        Some("the account's target groups could not be read")
+    } else if !observed.complete() && rules.is_empty() && !groups.is_empty() {
+        Some("it has target groups but none of its rules could be read")
+    } else {
+        None
+    }
 }
 
 /// The service's pool and the listeners (with their ALBs) it may be placed on, or why it

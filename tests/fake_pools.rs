@@ -1038,7 +1038,7 @@ async fn a_member_removal_with_each_of_its_calls_failing_keeps_serving_and_finis
             let (estate, config, _) = removal_estate(true).await;
             (estate, config)
         },
-        |estate| !routes_on(&estate, &removed),
+        |estate| !routes_on(estate, &removed),
     )
     .await;
     eprintln!("member removal under {cases} fault cases: served throughout, finished");

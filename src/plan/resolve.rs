@@ -59,64 +59,68 @@ pub fn resolve_intents<'a>(
                 out.statuses.push(s);
             }
             ServiceIntent::Publish { intent, warnings } => {
-                match resolve_listener(config, observed, service, intent) {
-                    Ok(_) if let Some(why) = unread(observed, owned, &service.arn) => {
-                        out.kept.insert(&service.arn);
-                        let mut s = status(
-                            service,
-                            ServiceState::Error,
-                            Some(intent),
-                            owned.resources(&service.arn),
-                        );
-                        s.problems.push(problem(
-                            None,
-                            format!(
-                                "{why} this pass (see the pass's failed reads); it is left as it is"
-                            ),
-                        ));
-                        s.warnings = warnings.clone();
-                        out.statuses.push(s);
-                    }
-                    Ok((pool, choices)) => out.candidates.push(Candidate {
-                        desired: DesiredService {
-                            claim_scope: config
-                                .pools
-                                .members
-                                .get(&pool)
-                                .and_then(|m| m.first())
-                                .cloned()
-                                .unwrap_or_else(|| pool.clone()),
-                            ..desired_service(
-                                &config.ownership,
-                                service,
-                                intent,
-                                &pool,
-                                choices[0],
-                                observed.read_at,
-                            )
-                        },
-                        warnings: warnings.clone(),
-                        choices,
-                        pinned: matches!(intent.listener, ListenerRef::Arn(_)),
-                    }),
-                    Err(p) => {
-                        out.kept.insert(&service.arn);
-                        let state = if p.key.is_none() || !observed.complete() {
-                            ServiceState::Error
-                        } else {
-                            ServiceState::Invalid
-                        };
-                        let mut s =
-                            status(service, state, Some(intent), owned.resources(&service.arn));
-                        s.problems.push(p);
-                        s.warnings = warnings.clone();
-                        out.statuses.push(s);
-                    }
-                }
+                resolve_published(config, observed, owned, service, intent, warnings, &mut out)
             }
         }
     }
     out
+}
+
+/// A service that asks to be published: a candidate on its pool's listeners, or a status
+/// that keeps what it has (a listener it cannot use, or what a failed read hides).
+fn resolve_published<'a>(
+    config: &PlanConfig,
+    observed: &'a Snapshot,
+    owned: &Owned<'_>,
+    service: &'a EcsService,
+    intent: &'a Intent,
+    warnings: &[String],
+    out: &mut Resolution<'a>,
+) {
+    let kept = |state, p: Problem, out: &mut Resolution<'a>| {
+        out.kept.insert(&service.arn);
+        let mut s = status(service, state, Some(intent), owned.resources(&service.arn));
+        s.problems.push(p);
+        s.warnings = warnings.to_vec();
+        out.statuses.push(s);
+    };
+    match resolve_listener(config, observed, service, intent) {
+        Ok(_) if let Some(why) = unread(observed, owned, &service.arn) => {
+            let reason =
+                format!("{why} this pass (see the pass's failed reads); it is left as it is");
+            kept(ServiceState::Error, problem(None, reason), out);
+        }
+        Ok((pool, choices)) => out.candidates.push(Candidate {
+            desired: DesiredService {
+                claim_scope: config
+                    .pools
+                    .members
+                    .get(&pool)
+                    .and_then(|m| m.first())
+                    .cloned()
+                    .unwrap_or_else(|| pool.clone()),
+                ..desired_service(
+                    &config.ownership,
+                    service,
+                    intent,
+                    &pool,
+                    choices[0],
+                    observed.read_at,
+                )
+            },
+            warnings: warnings.to_vec(),
+            choices,
+            pinned: matches!(intent.listener, ListenerRef::Arn(_)),
+        }),
+        Err(p) => {
+            let state = if p.key.is_none() || !observed.complete() {
+                ServiceState::Error
+            } else {
+                ServiceState::Invalid
+            };
+            kept(state, p, out);
+        }
+    }
 }
 
 /// Why what a published service has could not all be read, if so: then nothing of it is

@@ -4,15 +4,17 @@ WORKDIR /src
 # Dependencies first, in a layer of their own: built from the manifest and lock file with
 # placeholder sources, it is reused until Cargo.toml or Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+COPY crates/ecs-ingress-core/Cargo.toml crates/ecs-ingress-core/
+RUN mkdir src crates/ecs-ingress-core/src \
  && echo 'fn main() {}' > src/main.rs \
- && touch src/lib.rs \
+ && touch src/lib.rs crates/ecs-ingress-core/src/lib.rs \
  && cargo build --release --locked --bin ecs-ingress \
- && rm -rf src
+ && rm -rf src crates/ecs-ingress-core/src
 COPY src ./src
+COPY crates ./crates
 # COPY keeps the sources' own times, which can be older than the placeholder build: touch
-# them so cargo rebuilds the crate.
-RUN touch src/main.rs src/lib.rs \
+# them so cargo rebuilds both crates.
+RUN touch src/main.rs src/lib.rs crates/ecs-ingress-core/src/lib.rs \
  && cargo build --release --locked --bin ecs-ingress
 
 # Runtime: a small image with CA certificates, running as a non-root user. The certificates

@@ -5,7 +5,7 @@
 use ecs_ingress::telemetry::{Format, Metrics, PassKind, PassResult, StateLabel};
 
 fn main() {
-    let metrics = Metrics::new();
+    let metrics = Metrics::new(ecs_ingress::aws::OPERATIONS);
     metrics.set_pass_interval(30.0);
     metrics.record_pass(PassKind::Full, PassResult::Success, 0.4);
     metrics.record_pass(PassKind::Targeted, PassResult::Success, 0.1);

@@ -20,7 +20,7 @@ use std::time::Duration;
 use ecs_ingress::events::{EventTarget, ServiceArn};
 use ecs_ingress::fake::floor;
 use ecs_ingress::observe::{self, Cache};
-use ecs_ingress::plan::{self, PlanConfig};
+use ecs_ingress::plan;
 use ecs_ingress::runtime;
 use ecs_ingress::testing::Estate;
 use ecs_ingress::testing::listener_name;
@@ -450,7 +450,7 @@ async fn plan_time(n: usize) -> (f64, f64) {
         add(&estate, i);
     }
     let config = estate.config();
-    let plan_config = PlanConfig::from_config(&config);
+    let plan_config = config.plan_config();
     let time_plan = |observed: &ecs_ingress::snapshot::Snapshot| {
         let intents = runtime::intents(&config, observed);
         let started = std::time::Instant::now();

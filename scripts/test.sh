@@ -55,7 +55,7 @@ rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup compon
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> deploy and chart lint"
 # As root every tool was installed above, so none may be missing.
 REQUIRE_ALL=""
@@ -67,5 +67,5 @@ if command -v promtool >/dev/null 2>&1; then
 else
   echo "    SKIPPED: promtool is not installed"
 fi
-echo "==> cargo test"
-cargo test --locked
+echo "==> cargo test (every crate of the workspace)"
+cargo test --workspace --locked

@@ -73,10 +73,10 @@ pub enum OutputFormat {
     Json,
 }
 
-/// What the controller may do to resources it owns (the names follow external-dns).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Policy {
+/// `--policy`: what the controller may do to resources it owns (the names follow
+/// external-dns); the planner's [`Policy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyFlag {
     /// Create, update and delete.
     Sync,
     /// Create and update, never delete.
@@ -85,12 +85,17 @@ pub enum Policy {
     CreateOnly,
 }
 
-/// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
+impl From<PolicyFlag> for Policy {
+    fn from(flag: PolicyFlag) -> Self {
+        match flag {
+            PolicyFlag::Sync => Policy::Sync,
+            PolicyFlag::UpsertOnly => Policy::UpsertOnly,
+            PolicyFlag::CreateOnly => Policy::CreateOnly,
+        }
+    }
 }
+
+pub use crate::logging::LogFormat;
 
 /// Options shared by every subcommand. Raw values: [`Options::validate`] turns them into a
 /// [`Config`].
@@ -143,8 +148,8 @@ pub struct Options {
     pub priority_range: PriorityRange,
 
     /// sync: create, update, delete; upsert-only: never delete; create-only: only create.
-    #[arg(long, env = "ECS_INGRESS_POLICY", value_enum, default_value_t = Policy::Sync)]
-    pub policy: Policy,
+    #[arg(long, env = "ECS_INGRESS_POLICY", value_enum, default_value_t = PolicyFlag::Sync)]
+    pub policy: PolicyFlag,
 
     /// Plan and log every change but make none. The variable takes true/false, 1/0, yes/no.
     #[arg(long, env = "ECS_INGRESS_DRY_RUN", action = clap::ArgAction::SetTrue,
@@ -230,61 +235,7 @@ pub struct ListenerArg {
     pub arn: String,
 }
 
-/// Listener names given several times, and how their ALBs fill and drain.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PoolSettings {
-    /// Listener name → its listeners in the order given. The first is the pool's home: the
-    /// target groups placed there keep the names a single listener gives them.
-    pub members: BTreeMap<String, Vec<String>>,
-    pub max_rules_per_alb: Option<usize>,
-    pub max_target_groups_per_alb: Option<usize>,
-    /// Listeners that take no new placements and whose services move away.
-    pub draining: BTreeSet<String>,
-    /// `None`: twice each record's TTL (60 s for an alias record).
-    pub dns_drain: Option<Duration>,
-    /// Pools that may grow, with their most ALBs (given ones included).
-    pub max_albs: BTreeMap<String, usize>,
-    /// An ALB ecs-ingress created goes after holding no rules this long.
-    pub scale_in_after: Duration,
-}
-
-impl PoolSettings {
-    /// The pool of one listener, as a single `--listener NAME=ARN` gives.
-    pub fn single(listeners: &BTreeMap<String, String>) -> Self {
-        Self {
-            members: listeners
-                .iter()
-                .map(|(name, arn)| (name.clone(), vec![arn.clone()]))
-                .collect(),
-            scale_in_after: Duration::from_secs(3600),
-            ..Self::default()
-        }
-    }
-
-    /// Every configured listener, each once.
-    pub fn listener_arns(&self) -> BTreeSet<&str> {
-        self.members
-            .values()
-            .flatten()
-            .map(String::as_str)
-            .collect()
-    }
-
-    /// The pool a listener belongs to.
-    pub fn pool_of(&self, listener_arn: &str) -> Option<&str> {
-        self.members
-            .iter()
-            .find(|(_, members)| members.iter().any(|m| m == listener_arn))
-            .map(|(name, _)| name.as_str())
-    }
-}
-
-/// The band automatic listener-rule priorities are drawn from (inclusive).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct PriorityRange {
-    pub low: u32,
-    pub high: u32,
-}
+pub use crate::plan::{Policy, PoolSettings, PriorityRange};
 
 /// Validated configuration the rest of the program runs on.
 #[derive(Debug, Clone)]
@@ -311,6 +262,40 @@ pub struct Config {
     pub rate_share: u8,
     /// `None`: a single replica that always writes.
     pub leader_election: Option<crate::lease::settings::LeaseSettings>,
+}
+
+impl Config {
+    /// The start-up line, with the configuration a reader of the log needs.
+    pub fn log_started(&self) {
+        let listeners: Vec<String> = self
+            .pools
+            .members
+            .iter()
+            .flat_map(|(name, arns)| arns.iter().map(move |arn| format!("{name}={arn}")))
+            .collect();
+        tracing::info!(
+            addr = %self.admin_addr,
+            owner_id = %self.owner_id,
+            clusters = %crate::logging::list(&self.clusters),
+            listeners = %crate::logging::list(&listeners),
+            hosted_zones = %crate::logging::list(&self.hosted_zones),
+            dry_run = self.dry_run,
+            "ecs-ingress started"
+        );
+    }
+
+    /// What the planner needs of it, in the planner's own terms.
+    pub fn plan_config(&self) -> crate::plan::PlanConfig {
+        crate::plan::PlanConfig {
+            ownership: crate::ownership::Ownership::new(&self.owner_id),
+            pools: self.pools.clone(),
+            clusters: self.clusters.clone(),
+            priority_range: self.priority_range,
+            policy: self.policy,
+            hosted_zones: self.hosted_zones.clone(),
+            cloudmap_namespaces: self.cloudmap_namespaces.clone(),
+        }
+    }
 }
 
 /// A configuration that parses flag by flag but does not hold together.
@@ -419,7 +404,7 @@ impl Options {
             tag_prefix: self.tag_prefix,
             interval: self.interval,
             priority_range: self.priority_range,
-            policy: self.policy,
+            policy: self.policy.into(),
             dry_run: self.dry_run,
             events_queue_url: self.events_queue_url,
             resync_interval,
@@ -560,21 +545,7 @@ fn parse_cluster(value: &str) -> Result<String, String> {
     Ok(value.to_string())
 }
 
-/// Listener names appear in tags (`alb.listener=internal`), so they keep to tag-safe characters.
-pub fn is_listener_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
-/// An ELBv2 listener ARN: `arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:listener/app/LB/ID/ID`.
-pub fn is_listener_arn(arn: &str) -> bool {
-    arn.starts_with("arn:")
-        && arn.split(':').nth(2) == Some("elasticloadbalancing")
-        && arn.contains(":listener/app/")
-}
+pub use crate::model::{is_listener_arn, is_listener_name};
 
 fn parse_listener(value: &str) -> Result<ListenerArg, String> {
     let value = value.trim();
@@ -747,7 +718,7 @@ mod tests {
                 high: 49999
             }
         );
-        assert_eq!(o.policy, Policy::Sync);
+        assert_eq!(o.policy, PolicyFlag::Sync);
         assert_eq!(o.admin_addr, "0.0.0.0:8080".parse().expect("addr"));
         assert_eq!(o.rate_share, 50);
     }

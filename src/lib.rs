@@ -8,8 +8,14 @@
 //! - [`runtime`]: the pass and the daemon loop; [`admin`]: the HTTP endpoints;
 //! - [`config`], [`telemetry`], [`status`], [`output`]: flags, logs and metrics, reports, what
 //!   `plan` and `apply` print;
-//! - [`snapshot`], [`ownership`]: what a pass read, and how ecs-ingress knows what it made (core);
+//! - [`snapshot`], [`ownership`]: what a pass read, and how ecs-ingress knows what it made;
 //! - [`fake`] and [`testing`]: the in-memory AWS and the harness on it.
+//!
+//! [`model`], [`plan`], [`snapshot`], [`ownership`], [`state`] and the per-service part of
+//! [`status`] are the `ecs-ingress-core` crate (pure, no SDK), re-exported here under their
+//! old paths.
+
+pub use ecs_ingress_core::{model, ownership, plan, snapshot, state};
 
 pub mod admin;
 pub mod apply;
@@ -23,21 +29,16 @@ pub mod fake;
 pub mod leadership;
 pub mod lease;
 pub mod logging;
-pub mod model;
 pub mod observe;
 pub mod outcome;
 pub mod output;
-pub mod ownership;
 pub mod page;
 pub mod pass_facts;
-pub mod plan;
 pub mod pool_check;
 pub mod probe;
 pub mod provision;
 pub mod ratelimit;
 pub mod runtime;
-pub mod snapshot;
-pub mod state;
 pub mod status;
 pub mod telemetry;
 #[cfg(any(test, feature = "fake"))]

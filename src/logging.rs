@@ -15,7 +15,6 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::config::{Config, LogFormat};
 use crate::plan::PlannedChange;
 
 /// Fields whose value is a list written with [`list`]: JSON logs carry them as arrays.
@@ -23,6 +22,13 @@ const LIST_FIELDS: [&str; 4] = ["clusters", "listeners", "hosted_zones", "hosts"
 
 /// Installs the global subscriber on stderr (stdout stays clean for `--output json`). The
 /// level comes from `RUST_LOG` (default `info`).
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
 pub fn init(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -42,25 +48,6 @@ pub fn init(format: LogFormat) {
 pub fn list<T: AsRef<str>>(items: &[T]) -> String {
     let items: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
     serde_json::to_string(&items).unwrap_or_default()
-}
-
-/// The start-up line, with the configuration a reader of the log needs.
-pub fn started(config: &Config) {
-    let listeners: Vec<String> = config
-        .pools
-        .members
-        .iter()
-        .flat_map(|(name, arns)| arns.iter().map(move |arn| format!("{name}={arn}")))
-        .collect();
-    tracing::info!(
-        addr = %config.admin_addr,
-        owner_id = %config.owner_id,
-        clusters = %list(&config.clusters),
-        listeners = %list(&listeners),
-        hosted_zones = %list(&config.hosted_zones),
-        dry_run = config.dry_run,
-        "ecs-ingress started"
-    );
 }
 
 /// A change that was made.

@@ -12,7 +12,7 @@ use ecs_ingress::lease::{self, fenced::FencedAws};
 use ecs_ingress::outcome;
 use ecs_ingress::output;
 use ecs_ingress::runtime::Controller;
-use ecs_ingress::telemetry::{self, Metrics};
+use ecs_ingress::telemetry::Metrics;
 use tokio::sync::watch;
 
 #[tokio::main]
@@ -46,8 +46,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
     };
     let config = options.validate()?;
-    telemetry::init_logging(config.log_format);
-    let metrics = Arc::new(Metrics::new());
+    ecs_ingress::logging::init(config.log_format);
+    let metrics = Arc::new(Metrics::new(ecs_ingress::aws::OPERATIONS));
     let sdk = clients::load_sdk_config().await;
     // Leader election (only `run` campaigns): every write goes through the fence, before
     // it starts (FencedAws) and again after the rate limiter's wait (the fenced adapters).
@@ -142,7 +142,7 @@ async fn daemon(
         admin_state.set_leadership(e.leadership.clone());
         tokio::spawn(e.campaign.run(campaign_stopped))
     });
-    ecs_ingress::logging::started(&controller.config);
+    controller.config.log_started();
     let events = controller.config.events_queue_url.as_ref().map(|url| {
         let queue = clients::event_queue(sdk, metrics.clone(), url);
         Events::new(queue, metrics.clone())

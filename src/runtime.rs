@@ -306,7 +306,7 @@ impl Controller {
     }
 
     fn plan_config(&self) -> PlanConfig {
-        PlanConfig::from_config(&self.config)
+        self.config.plan_config()
     }
 
     /// A full pass: observe everything and plan. Applies the plan when `apply` is set and

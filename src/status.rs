@@ -1,145 +1,9 @@
-//! Per-service status: what `apply` prints, `/status` serves as JSON and `/` as HTML
-//! (rendered by [`crate::page`]).
+//! The status view the daemon serves (`/status` as JSON, `/` as HTML through
+//! [`crate::page`]) and the page's pass history, over the core's per-service statuses.
 
-use std::collections::BTreeMap;
+pub use ecs_ingress_core::status::*;
 
 use serde::Serialize;
-
-/// Where a managed service stands after a pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ServiceState {
-    /// Everything it asks for exists and matches.
-    Published,
-    /// Changes are planned (or were applied in this pass) and not yet confirmed by a read.
-    Pending,
-    /// Its tags are wrong; what was already published for it is kept as it was.
-    Invalid,
-    /// Another service, or a resource ecs-ingress does not own, holds what it asks for.
-    Conflict,
-    /// Publishing it would exceed an ALB quota; nothing already published is touched.
-    Quota,
-    /// Its ALB rule is published, but a DNS name it asks for is held by a record ecs-ingress
-    /// does not own (or by an older service): that name is not written.
-    DnsConflict,
-    /// Its routing tags are gone (or the service is): its resources are being removed.
-    Withdrawn,
-    /// A change for it failed in this pass; the next pass retries.
-    Error,
-}
-
-impl ServiceState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Published => "published",
-            Self::Pending => "pending",
-            Self::Invalid => "invalid",
-            Self::Conflict => "conflict",
-            Self::Quota => "quota",
-            Self::DnsConflict => "dns-conflict",
-            Self::Withdrawn => "withdrawn",
-            Self::Error => "error",
-        }
-    }
-
-    pub const ALL: [ServiceState; 8] = [
-        Self::Published,
-        Self::Pending,
-        Self::Invalid,
-        Self::Conflict,
-        Self::Quota,
-        Self::DnsConflict,
-        Self::Withdrawn,
-        Self::Error,
-    ];
-}
-
-/// One problem, in terms a user can act on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    /// The routing key concerned, when there is one (`alb.healthcheck.interval`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    pub reason: String,
-}
-
-/// An AWS resource made for a service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ResourceRef {
-    pub kind: ResourceKind,
-    pub id: String,
-}
-
-/// What kind of AWS resource a change acts on or a status lists (its name in metrics, logs
-/// and `/status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ResourceKind {
-    TargetGroup,
-    ListenerRule,
-    ServiceAttachment,
-    Targets,
-    DnsRecord,
-    /// A name with its records and ownership marker (managed-resource counts).
-    DnsName,
-    CloudMapService,
-    CloudMapInstance,
-    /// An ALB ecs-ingress created for a pool.
-    LoadBalancer,
-}
-
-impl ResourceKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::TargetGroup => "target-group",
-            Self::ListenerRule => "listener-rule",
-            Self::ServiceAttachment => "service-attachment",
-            Self::Targets => "targets",
-            Self::DnsRecord => "dns-record",
-            Self::DnsName => "dns-name",
-            Self::CloudMapService => "cloudmap-service",
-            Self::CloudMapInstance => "cloudmap-instance",
-            Self::LoadBalancer => "load-balancer",
-        }
-    }
-}
-
-impl std::fmt::Display for ResourceKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl PartialEq<&str> for ResourceKind {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-/// The status of one managed service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ServiceStatus {
-    pub cluster: String,
-    pub service: String,
-    pub service_arn: String,
-    pub state: ServiceState,
-    /// A one-line summary of the routing intent (`service-a.in.example.com → web:8080`).
-    pub intent: String,
-    pub hosts: Vec<String>,
-    pub resources: Vec<ResourceRef>,
-    pub problems: Vec<Problem>,
-    pub warnings: Vec<String>,
-    /// What it waits for before it is fully published (healthy targets before its name is
-    /// published, a replacement target group getting healthy), with how long where known.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub waiting: Vec<String>,
-    /// RFC 3339 time of the last change applied for it by this process.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_change: Option<String>,
-    /// The ALB it is placed on (ARN), when it publishes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub load_balancer: Option<String>,
-}
 
 /// The whole status view.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -161,48 +25,6 @@ pub struct StatusReport {
     pub facts: PassFacts,
 }
 
-/// One ALB of a configured listener: what it uses of its quotas.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AlbUsage {
-    pub arn: String,
-    pub name: String,
-    /// The listener name (pool) its listeners are given as.
-    pub pool: String,
-    /// Non-default rules across all of its listeners.
-    pub rules_used: usize,
-    /// The account's quota, or `--max-rules-per-alb` when lower.
-    pub rules_max: usize,
-    /// Target groups (of anyone) forwarding from it.
-    pub target_groups_used: usize,
-    pub target_groups_max: usize,
-    /// ecs-ingress created it (`--pool-max-albs`).
-    pub provisioned: bool,
-    /// A listener of it is given with `--drain-listener`.
-    pub draining: bool,
-}
-
-/// An owned target group: the ALB it serves and, where the pass read it, its targets' health.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct GroupFacts {
-    /// Names of the ALBs forwarding to it.
-    pub albs: Vec<String>,
-    /// Healthy and registered targets, when this pass read its health.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub healthy: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub targets: Option<usize>,
-}
-
-/// The page's extra facts of one pass.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct PassFacts {
-    /// `--dry-run`: nothing is changed.
-    pub dry_run: bool,
-    pub albs: Vec<AlbUsage>,
-    /// Target groups named in services' resources, by ARN.
-    pub target_groups: BTreeMap<String, GroupFacts>,
-}
-
 /// One finished pass, for the page's history.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PassSummary {
@@ -215,16 +37,4 @@ pub struct PassSummary {
     pub throttles: u64,
     /// `success` or `partial`.
     pub result: &'static str,
-}
-
-/// A `--fail-on` value: a state name as `/status` spells it.
-pub fn parse_state(value: &str) -> Result<ServiceState, String> {
-    let value = value.trim();
-    ServiceState::ALL
-        .into_iter()
-        .find(|s| s.as_str() == value)
-        .ok_or_else(|| {
-            let names: Vec<&str> = ServiceState::ALL.iter().map(|s| s.as_str()).collect();
-            format!("`{value}` is not a state; one of {}", names.join(", "))
-        })
 }

@@ -15,18 +15,12 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-use crate::config::LogFormat;
-
 pub mod capacity;
 mod exposition;
+pub mod lease;
 mod process;
 
 pub use exposition::{Format, negotiate};
-
-/// Installs the global tracing subscriber (see [`crate::logging::init`]).
-pub fn init_logging(format: LogFormat) {
-    crate::logging::init(format);
-}
 
 /// Which kind of pass ran: a full pass reads everything; a targeted pass reads only the
 /// services events named and takes the rest from the last full pass.
@@ -183,7 +177,7 @@ pub struct Metrics {
     /// From receiving an event to the first change applied by the pass it triggered.
     pub event_to_change: Histogram,
     /// Leader election: `leader`, transitions, lease renewals.
-    pub lease: crate::lease::metrics::LeaseMetrics,
+    pub lease: lease::LeaseMetrics,
     /// `alb_capacity_used`, `alb_capacity_max`, `pool_can_grow`.
     pub capacity: capacity::CapacityMetrics,
     /// When an AWS call last completed (any outcome): liveness means the loop makes
@@ -196,14 +190,10 @@ pub struct Metrics {
     event_total: AtomicU64,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Metrics {
-    pub fn new() -> Self {
+    /// The registry with every series, those of `operations` (service → the AWS operations
+    /// it calls) created at zero.
+    pub fn new(operations: &[(&str, &[&str])]) -> Self {
         let mut root = Registry::default();
         // The process's own metrics keep their standard unprefixed names.
         root.register_collector(Box::new(process::ProcessCollector::new()));
@@ -308,7 +298,7 @@ impl Metrics {
             "From receiving an event to the first change applied by the pass it triggered",
             event_to_change.clone(),
         );
-        let lease = crate::lease::metrics::LeaseMetrics::register(registry);
+        let lease = lease::LeaseMetrics::register(registry);
         let capacity = capacity::CapacityMetrics::register(registry);
         let metrics = Self {
             registry: root,
@@ -334,21 +324,21 @@ impl Metrics {
             throttle_total: AtomicU64::new(0),
             event_total: AtomicU64::new(0),
         };
-        metrics.precreate();
+        metrics.precreate(operations);
         metrics
     }
 
     /// Creates at zero the series that alerts and dashboards read, so they exist from the
     /// first scrape and the first event is an increase from 0.
-    fn precreate(&self) {
+    fn precreate(&self, operations: &[(&str, &[&str])]) {
         for kind in PassKind::ALL {
             for result in [PassResult::Success, PassResult::Partial] {
                 let _ = self.passes.get_or_create(&PassLabels { kind, result });
             }
             let _ = self.pass_duration.get_or_create(&PassKindLabel { kind });
         }
-        for (service, operations) in crate::aws::operations::OPERATIONS {
-            for operation in *operations {
+        for (service, calls) in operations {
+            for operation in *calls {
                 let _ = self.throttled_calls.get_or_create(&AwsOperationLabels {
                     service: (*service).into(),
                     operation: (*operation).into(),
@@ -507,7 +497,7 @@ mod tests {
 
     #[test]
     fn encodes_prefixed_series() {
-        let m = Metrics::new();
+        let m = Metrics::new(crate::aws::OPERATIONS);
         m.record_pass(PassKind::Targeted, PassResult::Success, 0.2);
         m.record_aws_call("ecs", "ListServices", "success", 0.01, false);
         m.record_aws_call("elbv2", "DescribeRules", "throttled", 0.02, true);
@@ -529,7 +519,7 @@ mod tests {
 
     #[test]
     fn alerting_series_exist_at_zero_from_the_first_scrape() {
-        let m = Metrics::new();
+        let m = Metrics::new(crate::aws::OPERATIONS);
         m.set_pass_interval(300.0);
         let text = m.encode_as(Format::Prometheus);
         for series in [

@@ -50,7 +50,7 @@ pub fn listener_name(index: usize) -> String {
 
 impl Estate {
     pub fn new(albs: usize) -> Self {
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::new(crate::aws::OPERATIONS));
         let fake = FakeAws::new(metrics.clone());
         let mut listeners = BTreeMap::new();
         let zone_id;

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 
 async fn start() -> SocketAddr {
     let state = Arc::new(AdminState::new(
-        Arc::new(Metrics::new()),
+        Arc::new(Metrics::new(ecs_ingress::aws::OPERATIONS)),
         Duration::from_secs(30),
     ));
     let listener = admin::bind("127.0.0.1:0".parse().expect("addr"))

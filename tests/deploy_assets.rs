@@ -31,7 +31,7 @@ fn names(text: &str) -> BTreeSet<String> {
 /// info metrics as their `_info` sample), with one series in every labelled family (empty
 /// families are not printed).
 fn exported() -> BTreeSet<String> {
-    let m = Metrics::new();
+    let m = Metrics::new(ecs_ingress::aws::OPERATIONS);
     m.record_pass(PassKind::Full, PassResult::Success, 0.1);
     m.record_event("ecs-service-action");
     m.services

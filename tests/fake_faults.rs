@@ -11,7 +11,6 @@ use ecs_ingress::apply;
 use ecs_ingress::aws::ErrorKind;
 use ecs_ingress::fake::Fault;
 use ecs_ingress::observe::{self, Cache};
-use ecs_ingress::plan::PlanConfig;
 use ecs_ingress::runtime;
 use ecs_ingress::testing::Estate;
 
@@ -453,7 +452,7 @@ async fn a_crash_after_any_write_is_finished_by_a_fresh_process() {
         // The process dies after its k-th write of the pass: the applier is stopped there.
         let mut config = estate.config();
         config.cloudmap_namespaces = vec!["internal".into()];
-        let plan_config = PlanConfig::from_config(&config);
+        let plan_config = config.plan_config();
         let aws = estate.fake.aws();
         let mut cache = Cache::default();
         let mut observed =

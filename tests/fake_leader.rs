@@ -67,7 +67,7 @@ impl Group {
     /// `events` a receiver on the account's event queue.
     fn start_with(&self, id: &str, events: bool) -> Replica {
         let leadership = Leadership::elected(id);
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::new(ecs_ingress::aws::OPERATIONS));
         let writes = self.writes.clone();
         let who = id.to_string();
         let witness: WriteWitness = Arc::new(move |_, operation| {

@@ -248,7 +248,7 @@ async fn drain_estate(drain: Option<Duration>) -> (Estate, Config) {
 
 /// Runs a fresh process (observe, plan, apply) that dies after its `k`-th write.
 async fn die_after(estate: &Estate, config: &Config, k: usize) {
-    let plan_config = ecs_ingress::plan::PlanConfig::from_config(config);
+    let plan_config = config.plan_config();
     let aws = estate.fake.aws();
     let mut cache = ecs_ingress::observe::Cache::default();
     let start = estate.fake.writes();

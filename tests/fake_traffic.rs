@@ -9,7 +9,6 @@ use std::time::Duration;
 use ecs_ingress::config::canonical_clusters;
 use ecs_ingress::fake::{Served, container, tags};
 use ecs_ingress::observe::{self, Cache};
-use ecs_ingress::plan::PlanConfig;
 use ecs_ingress::runtime::{self, Controller, PassReport};
 use ecs_ingress::state::{PortMapping, Rule, Tags, TargetGroup};
 use ecs_ingress::status::{ServiceState, ServiceStatus};
@@ -231,7 +230,7 @@ async fn an_immutable_change_moves_traffic_only_once_the_new_group_is_healthy() 
 /// write, however many passes that takes.
 async fn die_after(estate: &Estate, k: usize) {
     let config = estate.config();
-    let plan_config = PlanConfig::from_config(&config);
+    let plan_config = config.plan_config();
     let aws = estate.fake.aws();
     let mut cache = Cache::default();
     let start = estate.fake.writes();

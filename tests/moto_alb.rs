@@ -512,7 +512,9 @@ async fn an_alb_and_its_listener_are_cloned_tagged_and_deleted() {
     let (https, certificates) = https_listener_on_the_seed(&moto, &seed);
     let aws = ecs_ingress::aws::clients::real_aws(
         &moto.sdk().await,
-        std::sync::Arc::new(ecs_ingress::telemetry::Metrics::new()),
+        std::sync::Arc::new(ecs_ingress::telemetry::Metrics::new(
+            ecs_ingress::aws::OPERATIONS,
+        )),
         100,
     );
     let elb = aws.elb;

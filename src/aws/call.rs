@@ -102,7 +102,7 @@ impl CallContext {
             .any(|p| operation.starts_with(p));
         match &self.fence {
             Some(fence) if !read && !fence.may_write() => {
-                Some(crate::lease::fenced::not_leader(service, operation))
+                Some(super::error::not_leader(service, operation))
             }
             _ => None,
         }

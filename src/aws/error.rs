@@ -244,6 +244,22 @@ fn source_chain(err: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
+/// The error code of a write refused by the leader-election fence: this replica may not
+/// write now.
+pub const NOT_LEADER: &str = "NotLeader";
+
+/// A write refused because this replica may not write now.
+pub fn not_leader(service: &'static str, operation: &'static str) -> AwsError {
+    let mut e = AwsError::new(
+        service,
+        operation,
+        ErrorKind::Other,
+        "not started: this replica does not hold the leader lease (any more)",
+    );
+    e.code = Some(NOT_LEADER.into());
+    e
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -216,7 +216,7 @@ mod tests {
             (200, r#"{"serviceArns":[]}"#),
         ])
         .await;
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::new(crate::aws::OPERATIONS));
         let config = aws_sdk_ecs::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::aws::{Aws, AwsError, CloudMapApi, EcsApi, ElbApi, ErrorKind, Route53Api};
+use crate::aws::{Aws, AwsError, CloudMapApi, EcsApi, ElbApi, Route53Api};
 use crate::leadership::Leadership;
 use crate::state::{
     CloudMapInstance, CloudMapNamespace, CloudMapService, CloudMapServiceSpec, EcsService, EcsTask,
@@ -22,20 +22,7 @@ use crate::state::{
 /// writes to replicas with it).
 pub type WriteWitness = Arc<dyn Fn(&'static str, &'static str) + Send + Sync>;
 
-/// The error code of a write refused by the fence.
-pub const NOT_LEADER: &str = "NotLeader";
-
-/// A write refused because this replica may not write now.
-pub fn not_leader(service: &'static str, operation: &'static str) -> AwsError {
-    let mut e = AwsError::new(
-        service,
-        operation,
-        ErrorKind::Other,
-        "not started: this replica does not hold the leader lease (any more)",
-    );
-    e.code = Some(NOT_LEADER.into());
-    e
-}
+pub use crate::aws::error::{NOT_LEADER, not_leader};
 
 pub struct FencedAws {
     inner: Aws,
@@ -396,8 +383,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_fenced_call_context_sends_reads_but_no_write_without_the_lease() {
-        let ctx = CallContext::new(Arc::new(Metrics::new()), Arc::new(RateLimiter::new(100)))
-            .fenced(Leadership::elected("a"));
+        let ctx = CallContext::new(
+            Arc::new(Metrics::new(crate::aws::OPERATIONS)),
+            Arc::new(RateLimiter::new(100)),
+        )
+        .fenced(Leadership::elected("a"));
         let read = ctx
             .call("elbv2", "DescribeRules", async { Ok::<_, AwsError>(()) })
             .await;

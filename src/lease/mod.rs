@@ -18,7 +18,6 @@ pub mod dynamodb;
 pub mod fake;
 pub mod fenced;
 pub mod identity;
-pub mod metrics;
 pub mod settings;
 
 use async_trait::async_trait;

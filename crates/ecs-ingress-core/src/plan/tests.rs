@@ -7,7 +7,7 @@ const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/lb/1
 fn config(policy: Policy) -> PlanConfig {
     PlanConfig {
         ownership: Ownership::new("ecs-ingress"),
-        pools: crate::config::PoolSettings::single(&BTreeMap::from([(
+        pools: crate::plan::settings::PoolSettings::single(&BTreeMap::from([(
             "default".to_string(),
             LISTENER.to_string(),
         )])),

@@ -49,9 +49,19 @@ fn errors(i: ServiceIntent) -> Vec<String> {
     }
 }
 
+/// The seed article's ServiceA as routing tags.
+const SEED_TAGS: &[(&str, &str)] = &[
+    ("alb.host", "service-a.in.example.com"),
+    ("alb.healthcheck.path", "/application-status/health"),
+    ("alb.healthcheck.healthy-threshold", "2"),
+    ("alb.healthcheck.unhealthy-threshold", "10"),
+    ("alb.healthcheck.interval", "5"),
+    ("alb.healthcheck.timeout", "4"),
+];
+
 #[test]
 fn seed_service_a_gives_the_seed_target_group_settings() {
-    let t = td(crate::testing::SEED_TAGS, &[]);
+    let t = td(SEED_TAGS, &[]);
     let i = publish(intent_of(&[], &t));
     assert_eq!(i.hosts, vec!["service-a.in.example.com"]);
     assert_eq!((i.container.as_str(), i.container_port), ("serviceA", 8080));

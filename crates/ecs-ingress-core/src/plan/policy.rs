@@ -4,7 +4,7 @@
 
 use super::Plan;
 use super::change::PlannedChange;
-use crate::config::Policy as PolicyFlag;
+use super::settings::Policy as PolicyFlag;
 
 /// What may change in this pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,7 @@ pub mod keys;
 pub mod parse;
 
 pub use intent::*;
-pub use parse::{IntentInput, KEYS, compute_intent};
+pub use parse::{IntentInput, KEYS, compute_intent, is_listener_arn, is_listener_name};
 
 #[cfg(test)]
 mod tests;

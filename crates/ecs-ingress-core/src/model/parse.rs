@@ -205,10 +205,26 @@ fn matcher(s: &str, grpc: bool) -> Option<String> {
     Some(parts.join(","))
 }
 
+/// Listener names appear in tags (`alb.listener=internal`), so they keep to tag-safe characters.
+pub fn is_listener_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// An ELBv2 listener ARN: `arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:listener/app/LB/ID/ID`.
+pub fn is_listener_arn(arn: &str) -> bool {
+    arn.starts_with("arn:")
+        && arn.split(':').nth(2) == Some("elasticloadbalancing")
+        && arn.contains(":listener/app/")
+}
+
 fn listener_ref(s: &str) -> Option<ListenerRef> {
-    if crate::config::is_listener_arn(s) {
+    if is_listener_arn(s) {
         Some(ListenerRef::Arn(s.to_string()))
-    } else if crate::config::is_listener_name(s) {
+    } else if is_listener_name(s) {
         Some(ListenerRef::Name(s.to_string()))
     } else {
         None

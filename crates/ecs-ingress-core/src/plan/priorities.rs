@@ -11,7 +11,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::config::PriorityRange;
+use super::settings::PriorityRange;
 
 /// Distance between automatic priorities appended at the end of the band.
 pub const STEP: u32 = 10;

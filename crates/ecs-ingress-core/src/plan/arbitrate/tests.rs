@@ -1,11 +1,11 @@
 //! The arbitration stage alone: one table row per way a candidate loses.
 
 use super::*;
-use crate::config::{Policy, PriorityRange};
 use crate::model::ServiceIntent;
 use crate::ownership::Ownership;
 use crate::plan::desired::desired_service;
 use crate::plan::fixtures::load_balancer;
+use crate::plan::settings::{Policy, PriorityRange};
 use crate::state::{EcsService, HealthCheck, LoadBalancer, Tags};
 
 fn config() -> PlanConfig {

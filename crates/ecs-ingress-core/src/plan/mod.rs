@@ -22,6 +22,7 @@ pub mod policy;
 mod pools;
 pub mod priorities;
 mod resolve;
+pub mod settings;
 mod withdraw;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,12 +34,12 @@ use desired::DesiredService;
 pub use growth::is_empty as load_balancer_is_empty;
 use owned::Owned;
 
-use crate::config::{Config, Policy, PoolSettings, PriorityRange};
 use crate::model::{Intent, ServiceIntent, TargetsMode};
 use crate::ownership::{Ownership, service_of};
 use crate::snapshot::Snapshot;
 use crate::state::EcsService;
 use crate::status::{Problem, ResourceKind, ResourceRef, ServiceState, ServiceStatus};
+pub use settings::{Policy, PoolSettings, PriorityRange};
 
 /// ALB quotas checked before creating (see `aws-limits`): rules per ALB (raisable; the
 /// default is assumed) and target groups per ALB (not raisable).
@@ -60,20 +61,6 @@ pub struct PlanConfig {
     pub hosted_zones: Vec<String>,
     /// Cloud Map namespaces instances may be registered in; empty turns Cloud Map off.
     pub cloudmap_namespaces: Vec<String>,
-}
-
-impl PlanConfig {
-    pub fn from_config(config: &Config) -> Self {
-        Self {
-            ownership: Ownership::new(&config.owner_id),
-            pools: config.pools.clone(),
-            clusters: config.clusters.clone(),
-            priority_range: config.priority_range,
-            policy: config.policy,
-            hosted_zones: config.hosted_zones.clone(),
-            cloudmap_namespaces: config.cloudmap_namespaces.clone(),
-        }
-    }
 }
 
 /// The outcome of planning.

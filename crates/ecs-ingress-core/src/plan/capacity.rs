@@ -1,7 +1,7 @@
 //! How much one ALB may hold: AWS's quotas, lowered by the operator's headroom flags.
 
+use super::settings::PoolSettings;
 use super::{MAX_RULES_PER_ALB, MAX_TARGET_GROUPS_PER_ALB};
-use crate::config::PoolSettings;
 use crate::snapshot::Snapshot;
 
 /// Rules one ALB may hold: the account's quota, lowered by `--max-rules-per-alb`.

@@ -1,0 +1,16 @@
+//! The pure core of ecs-ingress: synchronous, no AWS SDK, no async runtime.
+//!
+//! - [`state`]: plain snapshots of AWS resources, the shared vocabulary;
+//! - [`snapshot`]: everything one pass read (failed reads as data);
+//! - [`ownership`]: how ecs-ingress knows what it made (tags, names, DNS markers);
+//! - [`model`]: tags and labels → a validated routing intent per service;
+//! - [`plan`]: intents × snapshot → typed changes and per-service statuses, with the
+//!   planner's own settings ([`plan::settings`]);
+//! - [`status`]: what a service's state is and why, as every surface reports it.
+
+pub mod model;
+pub mod ownership;
+pub mod plan;
+pub mod snapshot;
+pub mod state;
+pub mod status;

@@ -27,9 +27,9 @@ pub struct AdminState {
     stuck_after: Duration,
     inner: RwLock<Progress>,
     /// Set with leader election: readiness, liveness and `/status` of a standby.
-    leadership: std::sync::OnceLock<crate::leadership::Leadership>,
+    leadership: std::sync::OnceLock<crate::lease::leadership::Leadership>,
     /// What the page's header shows of the configuration.
-    header: crate::page::Header,
+    header: crate::status::page::Header,
 }
 
 #[derive(Default)]
@@ -55,18 +55,18 @@ impl AdminState {
             stuck_after: interval.saturating_mul(3),
             inner: RwLock::new(Progress::default()),
             leadership: std::sync::OnceLock::new(),
-            header: crate::page::Header::default(),
+            header: crate::status::page::Header::default(),
         }
     }
 
     /// Leader election is on: a standby is ready while it could take over, and alive while
     /// its campaign runs (it makes no pass).
-    pub fn set_leadership(&self, leadership: crate::leadership::Leadership) {
+    pub fn set_leadership(&self, leadership: crate::lease::leadership::Leadership) {
         let _ = self.leadership.set(leadership);
     }
 
     /// Sets what the page's header shows.
-    pub fn with_header(mut self, header: crate::page::Header) -> Self {
+    pub fn with_header(mut self, header: crate::status::page::Header) -> Self {
         self.header = header;
         self
     }
@@ -143,7 +143,7 @@ impl AdminState {
             self.leadership
                 .get()
                 .map(|l| l.status())
-                .unwrap_or_else(|| crate::leadership::Leadership::always().status()),
+                .unwrap_or_else(|| crate::lease::leadership::Leadership::always().status()),
         );
         report
     }
@@ -227,7 +227,7 @@ async fn status(State(state): State<Arc<AdminState>>) -> Response {
 
 async fn index(
     State(state): State<Arc<AdminState>>,
-    axum::extract::Query(filter): axum::extract::Query<crate::page::Filter>,
+    axum::extract::Query(filter): axum::extract::Query<crate::status::page::Filter>,
 ) -> Response {
     let report = state.report();
     // The header names who leads when replicas elect one.
@@ -240,6 +240,6 @@ async fn index(
             l.mode
         ));
     }
-    let page = crate::page::render(&report, &header, &state.recent_passes(), &filter);
+    let page = crate::status::page::render(&report, &header, &state.recent_passes(), &filter);
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }

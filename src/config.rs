@@ -62,8 +62,8 @@ pub struct PlanArgs {
     /// Exit 3 when a service ends in one of these states (comma-separated, e.g.
     /// `invalid,conflict,quota`), so CI fails on tags that need fixing.
     #[arg(long, env = "ECS_INGRESS_FAIL_ON", value_delimiter = ',', value_name = "STATES",
-          value_parser = crate::status::parse_state)]
-    pub fail_on: Vec<crate::status::ServiceState>,
+          value_parser = ecs_ingress_core::status::parse_state)]
+    pub fail_on: Vec<ecs_ingress_core::status::ServiceState>,
 }
 
 /// Output format for `plan` and `apply`.
@@ -95,7 +95,7 @@ impl From<PolicyFlag> for Policy {
     }
 }
 
-pub use crate::logging::LogFormat;
+pub use crate::telemetry::logging::LogFormat;
 
 /// Options shared by every subcommand. Raw values: [`Options::validate`] turns them into a
 /// [`Config`].
@@ -276,12 +276,30 @@ impl Config {
         tracing::info!(
             addr = %self.admin_addr,
             owner_id = %self.owner_id,
-            clusters = %crate::logging::list(&self.clusters),
-            listeners = %crate::logging::list(&listeners),
-            hosted_zones = %crate::logging::list(&self.hosted_zones),
+            clusters = %crate::telemetry::logging::list(&self.clusters),
+            listeners = %crate::telemetry::logging::list(&listeners),
+            hosted_zones = %crate::telemetry::logging::list(&self.hosted_zones),
             dry_run = self.dry_run,
             "ecs-ingress started"
         );
+    }
+
+    /// The status page's header: this configuration as an operator reads it.
+    pub fn page_header(&self) -> crate::status::page::Header {
+        crate::status::page::Header {
+            version: env!("CARGO_PKG_VERSION").into(),
+            owner_id: self.owner_id.clone(),
+            clusters: self.clusters.clone(),
+            listeners: self
+                .pools
+                .members
+                .iter()
+                .flat_map(|(name, arns)| arns.iter().map(move |arn| format!("{name} = {arn}")))
+                .collect(),
+            interval: humantime::format_duration(self.interval).to_string(),
+            dry_run: self.dry_run,
+            leader: None,
+        }
     }
 
     /// What the planner needs of it, in the planner's own terms.

@@ -20,28 +20,16 @@ pub use ecs_ingress_core::{model, ownership, plan, snapshot, state};
 pub mod admin;
 pub mod apply;
 pub mod aws;
-
+pub mod cli;
 pub mod config;
-pub mod diagnose;
+
 pub mod events;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
-pub mod leadership;
 pub mod lease;
-pub mod logging;
 pub mod observe;
-pub mod outcome;
-pub mod output;
-pub mod page;
-pub mod pass_facts;
-pub mod pool_check;
-pub mod probe;
-pub mod provision;
-pub mod ratelimit;
 pub mod runtime;
 pub mod status;
 pub mod telemetry;
 #[cfg(any(test, feature = "fake"))]
 pub mod testing;
-pub mod transitions;
-pub mod usage;

@@ -6,18 +6,18 @@ use std::sync::Arc;
 use anyhow::Context;
 use ecs_ingress::admin::{self, AdminState};
 use ecs_ingress::aws::clients;
+use ecs_ingress::cli::outcome;
+use ecs_ingress::cli::output;
 use ecs_ingress::config::{Cli, Command, OutputFormat};
 use ecs_ingress::events::Events;
 use ecs_ingress::lease::{self, fenced::FencedAws};
-use ecs_ingress::outcome;
-use ecs_ingress::output;
 use ecs_ingress::runtime::Controller;
 use ecs_ingress::telemetry::Metrics;
 use tokio::sync::watch;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = match ecs_ingress::usage::parse() {
+    let cli = match ecs_ingress::cli::usage::parse() {
         Ok(cli) => cli,
         Err(code) => return code,
     };
@@ -36,7 +36,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Plan(p) => (p.options, p.output, p.fail_on, "plan"),
         Command::Apply(p) => (p.options, p.output, p.fail_on, "apply"),
         Command::Healthcheck(h) => {
-            return Ok(match ecs_ingress::probe::healthz(h.admin_addr).await {
+            return Ok(match ecs_ingress::cli::probe::healthz(h.admin_addr).await {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("unhealthy: {e}");
@@ -46,7 +46,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
     };
     let config = options.validate()?;
-    ecs_ingress::logging::init(config.log_format);
+    ecs_ingress::telemetry::logging::init(config.log_format);
     let metrics = Arc::new(Metrics::new(ecs_ingress::aws::OPERATIONS));
     let sdk = clients::load_sdk_config().await;
     // Leader election (only `run` campaigns): every write goes through the fence, before
@@ -59,11 +59,12 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     };
     let controller = match &election {
         Some(e) => {
+            let leadership = e.leadership.clone();
             let aws = clients::real_aws_fenced(
                 &sdk,
                 metrics.clone(),
                 config.rate_share,
-                e.leadership.clone(),
+                Arc::new(move || leadership.may_write()),
             );
             Controller::new(
                 config,
@@ -78,7 +79,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
     };
     let controller = Arc::new(controller);
-    ecs_ingress::pool_check::check(&controller.aws, &controller.config).await?;
+    ecs_ingress::cli::pool_check::check(&controller.aws, &controller.config).await?;
     match mode {
         "plan" => {
             let report = controller.pass(false).await;
@@ -132,7 +133,7 @@ async fn daemon(
 ) -> anyhow::Result<u8> {
     let admin_state = Arc::new(
         AdminState::new(metrics.clone(), controller.config.pass_gap())
-            .with_header(ecs_ingress::page::Header::from_config(&controller.config)),
+            .with_header(controller.config.page_header()),
     );
     let listener = admin::bind(controller.config.admin_addr).await?;
     // The campaign outlives the passes: it stops (and releases the lease) only after the

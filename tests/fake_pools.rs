@@ -120,7 +120,7 @@ async fn a_pool_fills_by_free_room_and_reports_quota_only_when_every_alb_is_full
             .as_str()
             .is_some_and(|lb| lb.contains(":loadbalancer/"))
     }));
-    let text = ecs_ingress::output::plan_text(&report);
+    let text = ecs_ingress::cli::output::plan_text(&report);
     assert!(
         text.contains("Load balancers:") && text.contains("target groups 4/4"),
         "{text}"
@@ -457,13 +457,13 @@ async fn a_bad_pool_stops_start_up_naming_the_flag_and_value() {
         config
     };
     assert!(
-        ecs_ingress::pool_check::check(&aws, &check(vec![a.clone(), b.clone()]))
+        ecs_ingress::cli::pool_check::check(&aws, &check(vec![a.clone(), b.clone()]))
             .await
             .is_ok()
     );
 
     let missing = a.replace("/0000", "/9999");
-    let err = ecs_ingress::pool_check::check(&aws, &check(vec![a.clone(), missing.clone()]))
+    let err = ecs_ingress::cli::pool_check::check(&aws, &check(vec![a.clone(), missing.clone()]))
         .await
         .expect_err("missing");
     assert_eq!(
@@ -480,9 +480,10 @@ async fn a_bad_pool_stops_start_up_naming_the_flag_and_value() {
         world.listeners.insert(l.arn.clone(), l.clone());
         l.arn
     };
-    let err = ecs_ingress::pool_check::check(&aws, &check(vec![a.clone(), other_port.clone()]))
-        .await
-        .expect_err("same ALB");
+    let err =
+        ecs_ingress::cli::pool_check::check(&aws, &check(vec![a.clone(), other_port.clone()]))
+            .await
+            .expect_err("same ALB");
     assert!(
         err.to_string()
             .contains("each listener of a pool must be on its own ALB"),
@@ -495,7 +496,7 @@ async fn a_bad_pool_stops_start_up_naming_the_flag_and_value() {
             l.load_balancer_arn = lb;
         }
     }
-    let err = ecs_ingress::pool_check::check(
+    let err = ecs_ingress::cli::pool_check::check(
         &aws,
         &check(vec![a.clone(), other_port.clone(), b.clone()]),
     )

@@ -6,8 +6,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::error::{AwsError, ErrorKind};
-use crate::ratelimit::RateLimiter;
+use crate::aws::ratelimit::RateLimiter;
 use crate::telemetry::Metrics;
+
+/// Whether this replica may send a write now (leader election's fence).
+pub type WriteGate = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// Shared by all adapters of one process (real or fake), so one limiter paces them all.
 #[derive(Clone)]
@@ -20,7 +23,7 @@ pub struct CallContext {
     count_throttles: bool,
     /// Leader election: a write is sent only while this replica may write, checked after
     /// the rate limiter's wait (which can be long) and right before the request leaves.
-    fence: Option<crate::leadership::Leadership>,
+    fence: Option<WriteGate>,
 }
 
 impl CallContext {
@@ -45,9 +48,10 @@ impl CallContext {
         }
     }
 
-    /// Every write through this context waits for nothing once `leadership` may not write.
-    pub fn fenced(mut self, leadership: crate::leadership::Leadership) -> Self {
-        self.fence = Some(leadership);
+    /// Every write through this context is refused once `may_write` says no (leader
+    /// election's fence: the call layer knows only the question, not the lease).
+    pub fn fenced(mut self, may_write: WriteGate) -> Self {
+        self.fence = Some(may_write);
         self
     }
 
@@ -101,7 +105,7 @@ impl CallContext {
             .iter()
             .any(|p| operation.starts_with(p));
         match &self.fence {
-            Some(fence) if !read && !fence.may_write() => {
+            Some(may_write) if !read && !may_write() => {
                 Some(super::error::not_leader(service, operation))
             }
             _ => None,

@@ -14,7 +14,7 @@ use super::{
     Aws, cloudmap::CloudMapAdapter, ecs::EcsAdapter, elb::ElbAdapter, route53::Route53Adapter,
     tagging::TaggingAdapter,
 };
-use crate::ratelimit::RateLimiter;
+use crate::aws::ratelimit::RateLimiter;
 use crate::telemetry::Metrics;
 
 /// The application name in the user agent of every client (`app/ecs-ingress`): CloudTrail
@@ -58,24 +58,19 @@ macro_rules! client {
 /// The real adapters, instrumented with `metrics` and paced to `rate_share` percent of
 /// each AWS rate bucket.
 pub fn real_aws(sdk: &aws_config::SdkConfig, metrics: Arc<Metrics>, rate_share: u8) -> Aws {
-    real_aws_fenced(
-        sdk,
-        metrics,
-        rate_share,
-        crate::leadership::Leadership::always(),
-    )
+    real_aws_fenced(sdk, metrics, rate_share, Arc::new(|| true))
 }
 
-/// [`real_aws`] whose writes are sent only while `leadership` may write (leader election).
+/// [`real_aws`] whose writes are sent only while `may_write` says so (leader election).
 pub fn real_aws_fenced(
     sdk: &aws_config::SdkConfig,
     metrics: Arc<Metrics>,
     rate_share: u8,
-    leadership: crate::leadership::Leadership,
+    may_write: super::call::WriteGate,
 ) -> Aws {
     let ctx =
         CallContext::with_attempt_counter(metrics.clone(), Arc::new(RateLimiter::new(rate_share)))
-            .fenced(leadership);
+            .fenced(may_write);
     let clock = AwsClock::from_answers();
     Aws {
         ecs: Arc::new(EcsAdapter::new(

@@ -12,6 +12,7 @@ pub mod ecs;
 pub mod elb;
 pub mod error;
 pub mod operations;
+pub mod ratelimit;
 pub mod route53;
 pub mod sqs;
 pub mod tagging;

@@ -28,8 +28,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::aws::call::CallContext;
+use crate::aws::ratelimit::{Bucket, Buckets, RateLimiter};
 use crate::aws::{Aws, AwsError, ErrorKind};
-use crate::ratelimit::{Bucket, Buckets, RateLimiter};
 use crate::state::{Container, PortMapping, Tags};
 use crate::telemetry::Metrics;
 

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::{LeaseError, LeaseRecord, LeaseStore};
 use crate::aws::{AwsError, ErrorKind};
-use crate::leadership::{Leadership, Role};
+use crate::lease::leadership::{Leadership, Role};
 use crate::telemetry::Metrics;
 
 /// A standby reads the record at least this often, so a released lease is taken within

@@ -15,9 +15,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{LeaseError, LeaseRecord, LeaseStore};
 use crate::aws::call::{CallContext, send};
+use crate::aws::ratelimit::RateLimiter;
 use crate::aws::throttle::ThrottleCounter;
 use crate::aws::{AwsError, ErrorKind};
-use crate::ratelimit::RateLimiter;
 use crate::telemetry::Metrics;
 
 const SERVICE: &str = "dynamodb";

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::aws::{Aws, AwsError, CloudMapApi, EcsApi, ElbApi, Route53Api};
-use crate::leadership::Leadership;
+use crate::lease::leadership::Leadership;
 use crate::state::{
     CloudMapInstance, CloudMapNamespace, CloudMapService, CloudMapServiceSpec, EcsService, EcsTask,
     HealthCheck, HostedZone, Listener, ListenerSettings, LoadBalancer, LoadBalancerAttachment,
@@ -378,7 +378,7 @@ impl CloudMapApi for FencedAws {
 mod tests {
     use super::*;
     use crate::aws::call::CallContext;
-    use crate::ratelimit::RateLimiter;
+    use crate::aws::ratelimit::RateLimiter;
     use crate::telemetry::Metrics;
 
     #[tokio::test(start_paused = true)]
@@ -387,7 +387,10 @@ mod tests {
             Arc::new(Metrics::new(crate::aws::OPERATIONS)),
             Arc::new(RateLimiter::new(100)),
         )
-        .fenced(Leadership::elected("a"));
+        .fenced({
+            let leadership = Leadership::elected("a");
+            Arc::new(move || leadership.may_write())
+        });
         let read = ctx
             .call("elbv2", "DescribeRules", async { Ok::<_, AwsError>(()) })
             .await;

@@ -10,7 +10,7 @@
 //! - [`LeaseStore`]: the port, implemented by [`dynamodb::DynamoDbLeaseStore`] and by the
 //!   in-memory [`fake::FakeLeaseStore`];
 //! - [`campaign::Campaign`]: the loop that acquires, renews and releases, and drives the
-//!   [`crate::leadership::Leadership`] handle every writer consults;
+//!   [`crate::lease::leadership::Leadership`] handle every writer consults;
 //! - [`fenced::FencedAws`]: refuses every AWS write while this replica may not write.
 
 pub mod campaign;
@@ -18,6 +18,7 @@ pub mod dynamodb;
 pub mod fake;
 pub mod fenced;
 pub mod identity;
+pub mod leadership;
 pub mod settings;
 
 use async_trait::async_trait;
@@ -76,7 +77,7 @@ pub trait LeaseStore: Send + Sync {
 /// what the leader needs (the events queue: a message a standby received stays invisible to
 /// the leader for the queue's visibility timeout). A single replica has one term.
 pub async fn during_leadership<F, Fut>(
-    leadership: crate::leadership::Leadership,
+    leadership: crate::lease::leadership::Leadership,
     mut stop: tokio::sync::watch::Receiver<bool>,
     task: F,
 ) where
@@ -112,7 +113,7 @@ pub async fn during_leadership<F, Fut>(
 /// What `run` needs for leader election: the handle writers consult and the campaign that
 /// drives it.
 pub struct Election {
-    pub leadership: crate::leadership::Leadership,
+    pub leadership: crate::lease::leadership::Leadership,
     pub campaign: Campaign,
 }
 
@@ -128,7 +129,7 @@ pub async fn election(
         None => identity::default_id().await,
     };
     tracing::info!(table = %settings.table, lease = ?settings.lease, %id, "leader election on");
-    let leadership = crate::leadership::Leadership::elected(id);
+    let leadership = crate::lease::leadership::Leadership::elected(id);
     let store = dynamodb::DynamoDbLeaseStore::from_sdk(sdk, metrics.clone(), &settings.table);
     let campaign = Campaign::new(
         std::sync::Arc::new(store),

@@ -5,10 +5,9 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
+use crate::status::transitions::needs_attention;
 use crate::status::{AlbUsage, GroupFacts, PassSummary};
 use crate::status::{ServiceState, ServiceStatus, StatusReport};
-use crate::transitions::needs_attention;
 
 mod style;
 
@@ -24,25 +23,6 @@ pub struct Header {
     pub dry_run: bool,
     /// Who leads when replicas elect one; `None` for a single replica.
     pub leader: Option<String>,
-}
-
-impl Header {
-    pub fn from_config(config: &Config) -> Self {
-        Self {
-            version: env!("CARGO_PKG_VERSION").into(),
-            owner_id: config.owner_id.clone(),
-            clusters: config.clusters.clone(),
-            listeners: config
-                .pools
-                .members
-                .iter()
-                .flat_map(|(name, arns)| arns.iter().map(move |arn| format!("{name} = {arn}")))
-                .collect(),
-            interval: humantime::format_duration(config.interval).to_string(),
-            dry_run: config.dry_run,
-            leader: None,
-        }
-    }
 }
 
 /// The page's filter: a state and a search over names and hosts.

@@ -1,7 +1,10 @@
 //! The status view the daemon serves (`/status` as JSON, `/` as HTML through
-//! [`crate::page`]) and the page's pass history, over the core's per-service statuses.
+//! [`crate::status::page`]) and the page's pass history, over the core's per-service statuses.
 
 pub use ecs_ingress_core::status::*;
+
+pub mod page;
+pub mod transitions;
 
 use serde::Serialize;
 
@@ -19,7 +22,7 @@ pub struct StatusReport {
     pub services: Vec<ServiceStatus>,
     /// `{mode: single|leader|standby, id, leader}`; filled in by the admin server.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub leadership: Option<crate::leadership::LeadershipStatus>,
+    pub leadership: Option<LeadershipStatus>,
     /// `dry_run`, `albs` (quota use) and `target_groups` (ALB and health), for the page.
     #[serde(flatten)]
     pub facts: PassFacts,
@@ -37,4 +40,20 @@ pub struct PassSummary {
     pub throttles: u64,
     /// `success` or `partial`.
     pub result: &'static str,
+}
+
+/// `/status`'s `leadership` object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeadershipStatus {
+    /// `single` (no leader election), `leader` or `standby`.
+    pub mode: &'static str,
+    /// This replica's id (absent for `single`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The id of the replica that leads, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leader: Option<String>,
+    /// Why this replica cannot campaign (lease table missing, no permission, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }

@@ -12,7 +12,6 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -30,21 +29,7 @@ pub enum Role {
     },
 }
 
-/// `/status`'s `leadership` object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LeadershipStatus {
-    /// `single` (no leader election), `leader` or `standby`.
-    pub mode: &'static str,
-    /// This replica's id (absent for `single`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// The id of the replica that leads, when known.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub leader: Option<String>,
-    /// Why this replica cannot campaign (lease table missing, no permission, ...).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub problem: Option<String>,
-}
+pub use crate::status::LeadershipStatus;
 
 struct Elected {
     id: String,

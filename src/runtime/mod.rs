@@ -1,5 +1,7 @@
 //! The reconcile pass and the daemon loop around it.
 
+pub mod diagnose;
+pub mod pass_facts;
 mod targeted;
 
 pub use targeted::{Kept, Scope, ScopeDecision, keep_targeted, resolve};
@@ -21,9 +23,9 @@ use crate::observe::{self, Cache, Observation};
 use crate::plan::{self, Plan, PlanConfig};
 use crate::snapshot::Snapshot;
 use crate::state::EcsService;
+use crate::status::transitions::Transitions;
 use crate::status::{ServiceState, StatusReport};
 use crate::telemetry::{Metrics, PassKind, PassResult, StateLabel};
-use crate::transitions::Transitions;
 
 /// Everything one pass produced.
 pub struct PassReport {
@@ -187,7 +189,7 @@ pub struct Controller {
     /// Turns true on shutdown: no new change starts, the loop ends after the pass in flight.
     stop: watch::Sender<bool>,
     /// Whether this replica may write (leader election); always for a single replica.
-    pub leadership: crate::leadership::Leadership,
+    pub leadership: crate::lease::leadership::Leadership,
     /// Each service's last state, for logging transitions once.
     transitions: std::sync::Mutex<Transitions>,
     /// The last full pass's reads (updated by targeted passes): what targeted passes take
@@ -283,14 +285,14 @@ impl Controller {
             cache: tokio::sync::Mutex::new(Cache::default()),
             memory: std::sync::Mutex::new(Memory::default()),
             stop: watch::Sender::new(false),
-            leadership: crate::leadership::Leadership::always(),
+            leadership: crate::lease::leadership::Leadership::always(),
             transitions: std::sync::Mutex::new(Transitions::new()),
             baseline: std::sync::Mutex::new(None),
         }
     }
 
     /// Runs passes only while `leadership` may write, and stops applying when it may not.
-    pub fn with_leadership(mut self, leadership: crate::leadership::Leadership) -> Self {
+    pub fn with_leadership(mut self, leadership: crate::lease::leadership::Leadership) -> Self {
         self.leadership = leadership;
         self
     }
@@ -365,7 +367,7 @@ impl Controller {
                 // A dry run logs what it would do, change by change.
                 plan.changes
                     .iter()
-                    .for_each(crate::logging::change_not_made);
+                    .for_each(crate::telemetry::logging::change_not_made);
             }
             None
         };
@@ -379,7 +381,7 @@ impl Controller {
             memory.remember_intents(&intents);
             memory.last_changes.clone()
         };
-        let facts = crate::pass_facts::collect(&observed, &plan.services, &self.config);
+        let facts = crate::runtime::pass_facts::collect(&observed, &plan.services, &self.config);
         let report = PassReport {
             kind,
             plan,
@@ -389,7 +391,7 @@ impl Controller {
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
-            read_problem: crate::diagnose::summarize(observed.failures()),
+            read_problem: crate::runtime::diagnose::summarize(observed.failures()),
             last_changes,
             facts,
         };
@@ -420,8 +422,12 @@ impl Controller {
     /// Logs each service whose state changed since the last pass, and hosts handed over.
     fn log_transitions(&self, status: &StatusReport) {
         let (handovers, changes) = self.lock_transitions().record(&status.services);
-        handovers.iter().for_each(crate::transitions::log_handover);
-        changes.iter().for_each(crate::transitions::log_transition);
+        handovers
+            .iter()
+            .for_each(crate::status::transitions::log_handover);
+        changes
+            .iter()
+            .for_each(crate::status::transitions::log_transition);
     }
 
     /// An update applied to a service whose intent did not change since the last pass puts

@@ -11,7 +11,7 @@ use crate::status::{ServiceState, ServiceStatus};
 
 /// `plan`/`apply`: a service ended in a state named by `--fail-on`.
 pub const EXIT_SERVICES_FAILING: u8 = 3;
-/// `plan`/`apply`: an error (same as [`crate::output::EXIT_ERROR`]).
+/// `plan`/`apply`: an error (same as [`crate::cli::output::EXIT_ERROR`]).
 const EXIT_ERROR: u8 = 1;
 
 pub use crate::status::parse_state;
@@ -47,7 +47,7 @@ pub fn failing_lines(services: &[ServiceStatus], fail_on: &[ServiceState]) -> St
                 s.cluster,
                 s.service,
                 s.state.as_str(),
-                crate::transitions::reason_of(s)
+                crate::status::transitions::reason_of(s)
             )
         })
         .collect()

@@ -345,5 +345,4 @@ impl<'a> Ledger<'a> {
 }
 
 #[cfg(test)]
-#[path = "arbitrate/tests.rs"]
 mod tests;

@@ -18,6 +18,7 @@ use prometheus_client::registry::Registry;
 pub mod capacity;
 mod exposition;
 pub mod lease;
+pub mod logging;
 mod process;
 
 pub use exposition::{Format, negotiate};

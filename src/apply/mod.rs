@@ -21,6 +21,8 @@ use crate::state::{LoadBalancerAttachment, RecordChange, RuleSpec};
 use crate::status::{Problem, ResourceKind, ResourceRef, ServiceState, ServiceStatus};
 use crate::telemetry::{ChangeLabels, Metrics};
 
+pub mod provision;
+
 /// How often a target-group delete is retried while AWS still sees it in use (a rule that
 /// was just deleted can take a moment to let go of it).
 const IN_USE_RETRIES: u32 = 3;
@@ -298,7 +300,7 @@ async fn apply_dns(
             match aws.route53.change_record_sets(zone, &records).await {
                 Ok(()) => {
                     for &k in &batch {
-                        crate::logging::change_applied(&changes[k]);
+                        crate::telemetry::logging::change_applied(&changes[k]);
                         results[k] = Some(result_of(&changes[k]));
                     }
                 }
@@ -316,7 +318,7 @@ async fn apply_dns(
                 }
                 Err(e) => {
                     for &k in &batch {
-                        crate::logging::change_failed(&changes[k], &e);
+                        crate::telemetry::logging::change_failed(&changes[k], &e);
                         failed_services.insert(service_key(&changes[k]));
                         results[k] = Some(ChangeResult {
                             result: Outcome::Failed,
@@ -370,11 +372,11 @@ impl Run<'_> {
                     }
                     _ => {}
                 }
-                crate::logging::change_applied(planned);
+                crate::telemetry::logging::change_applied(planned);
                 result.created = made;
             }
             Err(e) => {
-                crate::logging::change_failed(planned, &e);
+                crate::telemetry::logging::change_failed(planned, &e);
                 failed_services.insert(key);
                 result.result = Outcome::Failed;
                 result.error = Some(e.to_string());
@@ -683,10 +685,11 @@ async fn apply_one(
             tags,
             ..
         } => Ok(Some(
-            crate::provision::create_pool_alb(aws, name, template_listener_arn, tags).await?,
+            crate::apply::provision::create_pool_alb(aws, name, template_listener_arn, tags)
+                .await?,
         )),
         Change::DeleteLoadBalancer { arn, owner, .. } => {
-            gone_is_fine(crate::provision::delete_pool_alb(aws, arn, owner).await)?;
+            gone_is_fine(crate::apply::provision::delete_pool_alb(aws, arn, owner).await)?;
             Ok(None)
         }
         Change::DeleteTargetGroup { arn, .. } => {

@@ -649,5 +649,4 @@ pub fn names_point_at(
 }
 
 #[cfg(test)]
-#[path = "dns/tests.rs"]
 mod tests;

@@ -343,5 +343,4 @@ impl<'a> Registrar<'a, '_> {
 }
 
 #[cfg(test)]
-#[path = "cloudmap/tests.rs"]
 mod tests;

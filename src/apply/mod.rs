@@ -8,20 +8,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use futures_util::StreamExt;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::Serialize;
 
 use crate::aws::{Aws, AwsError, ErrorKind, ROUTE53_BATCH_CHARS, ROUTE53_BATCH_RECORDS};
-use crate::ownership::Ownership;
-use crate::plan::{
-    AttachmentEntry, Change, CloudMapServiceRef, Plan, PlannedChange, TargetGroupRef,
-};
-use crate::state::{LoadBalancerAttachment, RecordChange, RuleSpec};
+use crate::plan::{Change, Plan, PlannedChange};
+use crate::state::{RecordChange, RuleSpec};
 use crate::status::{Problem, ResourceKind, ResourceRef, ServiceState, ServiceStatus};
 use crate::telemetry::{ChangeLabels, Metrics};
 
+mod attachment;
+mod cloudmap;
 pub mod provision;
+mod target_groups;
 
 /// How often a target-group delete is retried while AWS still sees it in use (a rule that
 /// was just deleted can take a moment to let go of it).
@@ -451,49 +451,8 @@ struct Created {
     cloudmap: BTreeMap<(String, String), String>,
 }
 
-fn resolve_cloudmap(service: &CloudMapServiceRef, created: &Created) -> Result<String, AwsError> {
-    match service {
-        CloudMapServiceRef::Existing { id, .. } => Ok(id.clone()),
-        CloudMapServiceRef::New { namespace_id, name } => created
-            .cloudmap
-            .get(&(namespace_id.clone(), name.clone()))
-            .cloned()
-            .ok_or_else(|| {
-                AwsError::new(
-                    "servicediscovery",
-                    "CreateService",
-                    ErrorKind::Other,
-                    format!("Cloud Map service {name} was not created"),
-                )
-            }),
-    }
-}
-
-fn resolve(target: &TargetGroupRef, created: &Created) -> Result<String, AwsError> {
-    match target {
-        TargetGroupRef::Existing(arn) => Ok(arn.clone()),
-        TargetGroupRef::New(name) => created.groups.get(name).cloned().ok_or_else(|| {
-            AwsError::new(
-                "elbv2",
-                "CreateTargetGroup",
-                ErrorKind::Other,
-                format!("target group {name} was not created"),
-            )
-        }),
-    }
-}
-
-fn remember_attributes(
-    written: &Mutex<Vec<(String, crate::state::TargetGroupAttributes)>>,
-    arn: &str,
-    attributes: &crate::state::TargetGroupAttributes,
-) {
-    // Never held across an await; a poisoned lock still holds a usable list.
-    written
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .push((arn.to_string(), attributes.clone()));
-}
+/// Target-group attributes written this pass, for the read cache.
+type Written = Mutex<Vec<(String, crate::state::TargetGroupAttributes)>>;
 
 /// Treats "already gone" as done for deletions.
 fn gone_is_fine(result: Result<(), AwsError>) -> Result<(), AwsError> {
@@ -503,44 +462,37 @@ fn gone_is_fine(result: Result<(), AwsError>) -> Result<(), AwsError> {
     }
 }
 
+/// One change, by the family of resource it acts on; returns the id of what it created.
 async fn apply_one(
     aws: &Aws,
     planned: &PlannedChange,
     created: &Created,
-    written: &Mutex<Vec<(String, crate::state::TargetGroupAttributes)>>,
+    written: &Written,
 ) -> Result<Option<String>, AwsError> {
     match &planned.change {
         Change::CreateTargetGroup {
             spec,
             extra_attributes,
-        } => {
-            let arn = aws.elb.create_target_group(spec).await?;
-            if !extra_attributes.is_empty() {
-                aws.elb
-                    .modify_target_group_attributes(&arn, extra_attributes)
-                    .await?;
-            }
-            remember_attributes(written, &arn, &spec.attributes);
-            Ok(Some(arn))
-        }
+        } => target_groups::create(aws, spec, extra_attributes, written)
+            .await
+            .map(Some),
         Change::ModifyHealthCheck {
             arn, health_check, ..
-        } => {
-            aws.elb.modify_target_group(arn, health_check).await?;
-            Ok(None)
-        }
+        } => none(aws.elb.modify_target_group(arn, health_check).await),
         Change::ModifyAttributes {
             arn, attributes, ..
-        } => {
+        } => none(target_groups::modify_attributes(aws, arn, attributes, written).await),
+        Change::DeleteTargetGroup { arn, .. } => none(target_groups::delete(aws, arn).await),
+        Change::RegisterTargets { target, targets } => none(
             aws.elb
-                .modify_target_group_attributes(arn, attributes)
-                .await?;
-            remember_attributes(written, arn, attributes);
-            Ok(None)
+                .register_targets(&target_groups::resolve(target, created)?, targets)
+                .await,
+        ),
+        Change::DeregisterTargets { arn, targets } => {
+            none(gone_is_fine(aws.elb.deregister_targets(arn, targets).await))
         }
         Change::SetRulePriorities { priorities, .. } => {
-            aws.elb.set_rule_priorities(priorities).await?;
-            Ok(None)
+            none(aws.elb.set_rule_priorities(priorities).await)
         }
         Change::CreateRule {
             listener_arn,
@@ -555,10 +507,10 @@ async fn apply_one(
                 priority: *priority,
                 hosts: hosts.clone(),
                 paths: paths.clone(),
-                target_group_arn: resolve(target, created)?,
+                target_group_arn: target_groups::resolve(target, created)?,
                 tags: tags.clone(),
             };
-            Ok(Some(aws.elb.create_rule(&spec).await?))
+            aws.elb.create_rule(&spec).await.map(Some)
         }
         Change::ModifyRule {
             arn,
@@ -567,144 +519,64 @@ async fn apply_one(
             target,
             staged,
         } => {
-            let staged = staged.as_ref().map(|s| resolve(s, created)).transpose()?;
-            aws.elb
-                .modify_rule(
-                    arn,
-                    hosts,
-                    paths,
-                    &resolve(target, created)?,
-                    staged.as_deref(),
-                )
-                .await?;
-            Ok(None)
+            let target = target_groups::resolve(target, created)?;
+            let staged = staged
+                .as_ref()
+                .map(|s| target_groups::resolve(s, created))
+                .transpose()?;
+            none(
+                aws.elb
+                    .modify_rule(arn, hosts, paths, &target, staged.as_deref())
+                    .await,
+            )
         }
+        Change::DeleteRule { arn } => none(gone_is_fine(aws.elb.delete_rule(arn).await)),
         Change::UpdateServiceLoadBalancers {
             cluster,
             service,
             load_balancers,
             ..
-        } => {
-            let entries = load_balancers
-                .iter()
-                .map(|e| match e {
-                    AttachmentEntry::Keep(lb) => Ok(lb.clone()),
-                    AttachmentEntry::Ours {
-                        target,
-                        container,
-                        port,
-                    } => Ok(LoadBalancerAttachment {
-                        target_group_arn: Some(resolve(target, created)?),
-                        load_balancer_name: None,
-                        container_name: Some(container.clone()),
-                        container_port: Some(*port),
-                    }),
-                })
-                .collect::<Result<Vec<_>, AwsError>>()?;
-            aws.ecs
-                .update_service_load_balancers(cluster, service, &entries)
-                .await?;
-            Ok(None)
-        }
-        Change::RegisterTargets { target, targets } => {
-            aws.elb
-                .register_targets(&resolve(target, created)?, targets)
-                .await?;
-            Ok(None)
-        }
-        Change::DeregisterTargets { arn, targets } => {
-            gone_is_fine(aws.elb.deregister_targets(arn, targets).await)?;
-            Ok(None)
-        }
-        Change::DeleteRule { arn } => {
-            gone_is_fine(aws.elb.delete_rule(arn).await)?;
-            Ok(None)
-        }
+        } => none(attachment::update(aws, cluster, service, load_balancers, created).await),
         // Sent in batches by `apply_dns`.
         Change::UpsertRecords { .. } | Change::DeleteRecords { .. } => Ok(None),
         Change::CreateCloudMapService { spec } => {
-            let service = match aws.cloudmap.create_service(spec).await {
-                Ok(s) => s,
-                Err(e) if e.kind == ErrorKind::Duplicate => {
-                    // Made by a concurrent pass or another controller since the read: use it.
-                    aws.cloudmap
-                        .list_services(&spec.namespace_id)
-                        .await?
-                        .into_iter()
-                        .find(|s| s.name.eq_ignore_ascii_case(&spec.name))
-                        .ok_or(e)?
-                }
-                Err(e) => return Err(e),
-            };
-            Ok(Some(service.id))
+            cloudmap::create_service(aws, spec).await.map(Some)
         }
         Change::RegisterInstance {
             service,
             instance_id,
             attributes,
             ..
-        } => {
-            let id = resolve_cloudmap(service, created)?;
-            aws.cloudmap
-                .register_instance(&id, instance_id, attributes)
-                .await?;
-            Ok(None)
-        }
+        } => none(cloudmap::register(aws, service, instance_id, attributes, created).await),
         Change::DeregisterInstance {
             service_id,
             instance_id,
             ..
-        } => {
-            gone_is_fine(
-                aws.cloudmap
-                    .deregister_instance(service_id, instance_id)
-                    .await,
-            )?;
-            Ok(None)
-        }
+        } => none(gone_is_fine(
+            aws.cloudmap
+                .deregister_instance(service_id, instance_id)
+                .await,
+        )),
         Change::DeleteCloudMapService { id, arn, owner, .. } => {
-            // The description that marked it ours can be edited by anyone; the tags set at
-            // creation are the proof.
-            let tags = aws.cloudmap.list_tags(arn).await?;
-            if !Ownership::new(owner.clone()).owns(&tags) {
-                return Err(AwsError::new(
-                    "servicediscovery",
-                    "DeleteService",
-                    ErrorKind::Validation,
-                    format!(
-                        "not deleted: Cloud Map service {arn} does not carry owner tag {owner}"
-                    ),
-                ));
-            }
-            gone_is_fine(aws.cloudmap.delete_service(id).await)?;
-            Ok(None)
+            none(cloudmap::delete_service(aws, id, arn, owner).await)
         }
         Change::CreateLoadBalancer {
             name,
             template_listener_arn,
             tags,
             ..
-        } => Ok(Some(
-            crate::apply::provision::create_pool_alb(aws, name, template_listener_arn, tags)
-                .await?,
+        } => provision::create_pool_alb(aws, name, template_listener_arn, tags)
+            .await
+            .map(Some),
+        Change::DeleteLoadBalancer { arn, owner, .. } => none(gone_is_fine(
+            provision::delete_pool_alb(aws, arn, owner).await,
         )),
-        Change::DeleteLoadBalancer { arn, owner, .. } => {
-            gone_is_fine(crate::apply::provision::delete_pool_alb(aws, arn, owner).await)?;
-            Ok(None)
-        }
-        Change::DeleteTargetGroup { arn, .. } => {
-            let mut attempt = 0;
-            loop {
-                match gone_is_fine(aws.elb.delete_target_group(arn).await) {
-                    Err(e) if e.kind == ErrorKind::InUse && attempt < IN_USE_RETRIES => {
-                        attempt += 1;
-                        tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
-                    }
-                    other => return other.map(|()| None),
-                }
-            }
-        }
     }
+}
+
+/// A change that creates nothing.
+fn none(result: Result<(), AwsError>) -> Result<Option<String>, AwsError> {
+    result.map(|()| None)
 }
 
 #[cfg(test)]

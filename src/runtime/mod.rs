@@ -2,6 +2,7 @@
 
 pub mod diagnose;
 pub mod pass_facts;
+pub mod schedule;
 mod targeted;
 
 pub use targeted::{Kept, Scope, ScopeDecision, keep_targeted, resolve};
@@ -26,6 +27,7 @@ use crate::state::EcsService;
 use crate::status::transitions::Transitions;
 use crate::status::{ServiceState, StatusReport};
 use crate::telemetry::{Metrics, PassKind, PassResult, StateLabel};
+use schedule::{Action, PassOutcome, Schedule, Timing};
 
 /// Everything one pass produced.
 pub struct PassReport {
@@ -545,7 +547,7 @@ impl Controller {
     /// resync interval. Never two passes at once: passes run in this one task.
     pub async fn run(&self, admin: Arc<AdminState>, events: Option<Arc<Events>>) {
         let mut stop = self.stop.subscribe();
-        let mut schedule = Schedule::new(events.is_some());
+        let mut schedule = Schedule::new(events.is_some(), tokio::time::Instant::now());
         loop {
             if self.stopping() {
                 return;
@@ -561,7 +563,11 @@ impl Controller {
                 .as_ref()
                 .map(|e| e.take_pending())
                 .unwrap_or_default();
-            let action = schedule.next_action(self, &covered);
+            let action = schedule.next_action(
+                tokio::time::Instant::now(),
+                covered.wants_full_pass(),
+                || (!covered.targets.is_empty()).then(|| self.scope_of(&covered.targets)),
+            );
             let (started, calls_before) = (Instant::now(), self.metrics.call_totals());
             let report = match &action {
                 Action::Idle => None,
@@ -576,12 +582,21 @@ impl Controller {
                 admin.pass_summary(self.summary(report, started.elapsed(), calls_before));
                 log_pass(report);
                 self.record_event_latency(report, &covered);
-                schedule.after(self, report, &action);
+                let scope = match &action {
+                    Action::Targeted(scope) if report.kind == PassKind::Targeted => scope.clone(),
+                    _ => all_services(report),
+                };
+                let outcome = PassOutcome {
+                    kind: report.kind,
+                    succeeded: report.succeeded(),
+                    unsettled: self.unsettled(report, &scope),
+                };
+                schedule.after(tokio::time::Instant::now(), self.timing(), outcome);
             }
             if let Some(e) = &events {
                 e.delete(&covered.receipts).await;
             }
-            let wait = schedule.wait(self.config.interval);
+            let wait = schedule.wait(tokio::time::Instant::now(), self.timing());
             let event = async {
                 match &events {
                     Some(e) => e.wanted().await,
@@ -603,6 +618,14 @@ impl Controller {
         }
     }
 
+    fn timing(&self) -> Timing {
+        Timing {
+            interval: self.config.interval,
+            resync: self.config.resync_interval,
+            jitter: schedule::clock_jitter(),
+        }
+    }
+
     /// From the oldest event a pass covered to its first applied change.
     fn record_event_latency(&self, report: &PassReport, covered: &crate::events::PendingEvents) {
         let changed = report.applied.as_ref().is_some_and(|a| a.succeeded() > 0);
@@ -611,131 +634,6 @@ impl Controller {
                 .event_to_change
                 .observe(oldest.elapsed().as_secs_f64());
         }
-    }
-}
-
-/// What the loop runs next.
-#[derive(Debug)]
-enum Action {
-    Full,
-    Targeted(Scope),
-    /// Events concerned nothing managed, and no pass is due.
-    Idle,
-}
-
-/// Targeted follow-ups wait 2 s, doubling, up to the interval; more unsettled services than
-/// this are confirmed by a full pass instead (reading them one by one would cost more).
-const FOLLOW_UP_MAX_SERVICES: usize = 20;
-
-/// When passes are due in the daemon.
-struct Schedule {
-    /// Events drive targeted passes; without them every pass is full.
-    events: bool,
-    next_full: tokio::time::Instant,
-    failures: u32,
-    /// Services a targeted pass left unsettled, when to look again, and how many times
-    /// they were looked at.
-    follow_up: Option<(Scope, tokio::time::Instant, u32)>,
-}
-
-impl Schedule {
-    fn new(events: bool) -> Self {
-        Self {
-            events,
-            next_full: tokio::time::Instant::now(),
-            failures: 0,
-            follow_up: None,
-        }
-    }
-
-    fn next_action(
-        &mut self,
-        controller: &Controller,
-        covered: &crate::events::PendingEvents,
-    ) -> Action {
-        let now = tokio::time::Instant::now();
-        if !self.events || now >= self.next_full || covered.wants_full_pass() {
-            return Action::Full;
-        }
-        let (mut scope, follow_up_due) = match &self.follow_up {
-            Some((scope, at, _)) => (scope.clone(), *at <= now),
-            None => (Scope::default(), false),
-        };
-        let events_scope = if covered.targets.is_empty() {
-            None
-        } else {
-            match controller.scope_of(&covered.targets) {
-                ScopeDecision::Full => return Action::Full,
-                ScopeDecision::Targeted(more) => Some(more),
-                ScopeDecision::Nothing => None,
-            }
-        };
-        // Services still settling ride along with an event's pass (the pass after it
-        // replaces the follow-up); alone they wait for their time.
-        match events_scope {
-            Some(more) => scope.merge(more),
-            None if !follow_up_due => scope = Scope::default(),
-            None => {}
-        }
-        if scope.is_empty() {
-            Action::Idle
-        } else {
-            Action::Targeted(scope)
-        }
-    }
-
-    fn after(&mut self, controller: &Controller, report: &PassReport, action: &Action) {
-        let now = tokio::time::Instant::now();
-        let interval = controller.config.interval;
-        self.failures = if report.succeeded() {
-            0
-        } else {
-            self.failures.saturating_add(1)
-        };
-        if report.kind == PassKind::Full {
-            let every = controller.config.resync_interval.unwrap_or(interval);
-            self.next_full = now + next_wait(every, 0);
-            self.follow_up = None;
-        }
-        if self.failures > 0 {
-            // A failed pass is retried by a full pass, sooner, backing off exponentially up
-            // to the interval; the first success resets it.
-            self.next_full = self.next_full.min(now + next_wait(interval, self.failures));
-        }
-        let scope = match action {
-            Action::Targeted(scope) if report.kind == PassKind::Targeted => scope.clone(),
-            _ => all_services(report),
-        };
-        let unsettled = controller.unsettled(report, &scope);
-        let count = unsettled.service_arns().len();
-        if count == 0 {
-            self.follow_up = None;
-        } else if count > FOLLOW_UP_MAX_SERVICES {
-            self.next_full = self.next_full.min(now + next_wait(interval, 0));
-        } else {
-            let tries = match &self.follow_up {
-                Some((before, _, tries)) if *before == unsettled => tries + 1,
-                _ => 1,
-            };
-            let delay = Duration::from_secs(1)
-                .saturating_mul(1u32 << tries.min(16))
-                .min(interval);
-            self.follow_up = Some((unsettled, now + delay, tries));
-        }
-    }
-
-    /// Until the next full pass or follow-up; without events, the interval (or the backoff
-    /// after failures).
-    fn wait(&self, interval: Duration) -> Duration {
-        if !self.events {
-            return next_wait(interval, self.failures);
-        }
-        let now = tokio::time::Instant::now();
-        let next = match &self.follow_up {
-            Some((_, at, _)) => self.next_full.min(*at),
-            None => self.next_full,
-        };
-        next.saturating_duration_since(now)
     }
 }
 
@@ -755,23 +653,6 @@ fn all_services(report: &PassReport) -> Scope {
     scope
 }
 
-/// The wait before the next pass: the interval ±10% after a success; after `failures`
-/// failed passes in a row, 1s doubling per failure, never more than the interval.
-pub fn next_wait(interval: Duration, failures: u32) -> Duration {
-    if failures > 0 {
-        let backoff =
-            Duration::from_secs(1).saturating_mul(1u32 << failures.min(16).saturating_sub(1));
-        return backoff.min(interval);
-    }
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .subsec_nanos();
-    // Jitter spreads the passes of many controllers sharing an account's rate buckets.
-    let jitter = (f64::from(nanos % 1000) / 1000.0 - 0.5) * 0.2;
-    interval.mul_f64(1.0 + jitter)
-}
-
 fn log_pass(report: &PassReport) {
     if let Some(problem) = &report.read_problem {
         tracing::warn!(failed_reads = report.observed_failures.len(), "{problem}");
@@ -787,23 +668,4 @@ fn log_pass(report: &PassReport) {
         services = report.plan.services.len(),
         "pass complete"
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wait_is_jittered_interval_or_backoff() {
-        let interval = Duration::from_secs(30);
-        let w = next_wait(interval, 0);
-        assert!(
-            w >= Duration::from_secs(27) && w <= Duration::from_secs(33),
-            "{w:?}"
-        );
-        assert_eq!(next_wait(interval, 1), Duration::from_secs(1));
-        assert_eq!(next_wait(interval, 3), Duration::from_secs(4));
-        assert_eq!(next_wait(interval, 10), interval);
-        assert_eq!(next_wait(interval, u32::MAX), interval);
-    }
 }

@@ -485,10 +485,10 @@ async fn random_faults_kills_and_restarts_never_give_two_writers() {
                 3 => {
                     let i = rng.below(3) as usize;
                     let alive = replicas.iter().filter(|r| r.is_some()).count();
-                    if alive > 1 {
-                        if let Some(r) = replicas[i].take() {
-                            r.kill();
-                        }
+                    if alive > 1
+                        && let Some(r) = replicas[i].take()
+                    {
+                        r.kill();
                     }
                 }
                 4 => {

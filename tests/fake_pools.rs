@@ -1194,3 +1194,38 @@ async fn a_successor_on_a_skewed_clock_never_shortens_the_drain() {
         "{violations:#?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_listener_removed_while_another_listener_of_its_alb_stays_is_drained_too() {
+    // The ALB stays configured through another listener: its removed listener's rules are
+    // read for the quota, and those forwarding to our groups make it a departed listener.
+    let estate = Estate::new(2);
+    let first = estate.listeners["default"].clone();
+    let second = estate.listeners["alb-1"].clone();
+    let other = {
+        let mut world = estate.fake.world();
+        let alb = world.listeners[&first].load_balancer_arn.clone();
+        world.add_listener(&alb, 8080).expect("a second listener")
+    };
+    let mut config = pool(&estate, 10);
+    config.listeners.insert("web".into(), other.clone());
+    config.pools.members.insert("web".into(), vec![other]);
+    let arns: Vec<String> = (0..4).map(|i| add(&estate, i)).collect();
+    converge(&estate, &estate.controller_with(config.clone())).await;
+    assert!(
+        routes_on(&estate, &first),
+        "nothing placed on the first ALB"
+    );
+    for members in config.pools.members.values_mut() {
+        members.retain(|m| *m != first);
+    }
+    config.listeners.insert("default".into(), second.clone());
+    converge_cleanly(&estate, &estate.controller_with(config)).await;
+    assert!(
+        !routes_on(&estate, &first),
+        "rules left on the removed listener"
+    );
+    assert_eq!(owned_group_count(&estate), arns.len());
+    assert_one_alb_per_group(&estate, "listener removed, its ALB still configured");
+    estate.assert_traffic_served("listener removed, its ALB still configured");
+}

@@ -318,15 +318,13 @@ fn cloudformation_statements() -> std::collections::BTreeMap<String, Statement> 
             });
         if is_action {
             st.actions.insert(item.to_string());
-        } else if in_condition {
-            if let Some((key, _)) = item
+        } else if in_condition
+            && let Some((key, _)) = item
                 .split_once(": ")
                 .or_else(|| item.strip_suffix(':').map(|k| (k, "")))
-            {
-                if key.contains(':') {
-                    st.condition_keys.insert(key.to_string());
-                }
-            }
+            && key.contains(':')
+        {
+            st.condition_keys.insert(key.to_string());
         }
     }
     if let Some((sid, st)) = current {

@@ -171,22 +171,36 @@ fn graph(src: &Path) -> Graph {
         let mut deps = imports(&without_tests(&text), &modules);
         // `super::x` inside `a::b` names `a::x`.
         let parent = m.rsplit_once("::").map(|(a, _)| a.to_string());
-        for (i, _) in text.match_indices("super::") {
-            let tail = &text[i + "super::".len()..];
-            let end = tail
-                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .unwrap_or(tail.len());
-            let name = &tail[..end];
-            let target = match &parent {
-                Some(parent) => format!("{parent}::{name}"),
-                None => name.to_string(),
+        // `super::x` inside `a::b` names `a::x`; `super::{x, y::z}` names each. Test code
+        // is left out, as for `crate::` paths.
+        let code = without_tests(&text);
+        for (i, _) in code.match_indices("super::") {
+            let tail = &code[i + "super::".len()..];
+            let names: Vec<&str> = match tail.strip_prefix('{') {
+                Some(group) => group[..group.find('}').unwrap_or(group.len())]
+                    .split(',')
+                    .map(|item| item.trim().split("::").next().unwrap_or_default().trim())
+                    .filter(|n| !n.is_empty())
+                    .collect(),
+                None => {
+                    let end = tail
+                        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                        .unwrap_or(tail.len());
+                    vec![&tail[..end]]
+                }
             };
-            if modules.contains(&target) && !without_tests(&text).is_empty() {
-                deps.insert(target);
-            } else if let Some(parent) = &parent
-                && modules.contains(parent)
-            {
-                deps.insert(parent.clone());
+            for name in names {
+                let target = match &parent {
+                    Some(parent) => format!("{parent}::{name}"),
+                    None => name.to_string(),
+                };
+                if modules.contains(&target) {
+                    deps.insert(target);
+                } else if let Some(parent) = &parent
+                    && modules.contains(parent)
+                {
+                    deps.insert(parent.clone());
+                }
             }
         }
         deps.remove(&m);

@@ -523,6 +523,25 @@ fn converge_one_alb_per_group(moto: &Moto, seed: &Seed, args: &[String], names: 
 async fn a_member_removed_from_the_flags_is_drained_and_a_retag_moves_by_the_same_protocol() {
     let moto = Moto::start();
     let seed = moto.seed_with_albs(2);
+    // The real adapters learn AWS's clock from the `Date` header of its answers (moto's is
+    // this host's, so the offset is about zero; what matters is that it was read).
+    let aws = ecs_ingress::aws::clients::real_aws(
+        &moto.sdk().await,
+        std::sync::Arc::new(ecs_ingress::telemetry::Metrics::new(
+            ecs_ingress::aws::OPERATIONS,
+        )),
+        100,
+    );
+    assert!(!aws.clock.is_learned());
+    aws.route53
+        .get_hosted_zone(&seed.hosted_zone_id)
+        .await
+        .expect("the seed's zone");
+    assert!(
+        aws.clock.is_learned(),
+        "no Date header read from Route 53's answer"
+    );
+    assert!(aws.clock.offset().abs() <= 2, "{}", aws.clock.offset());
     let (a, b) = (
         seed.load_balancer_arn.clone(),
         seed.more_load_balancers[0].arn.clone(),

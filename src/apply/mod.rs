@@ -13,6 +13,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::aws::{Aws, AwsError, ErrorKind, ROUTE53_BATCH_CHARS, ROUTE53_BATCH_RECORDS};
+use crate::ownership::marker::{MARKER_PREFIX, restamp};
 use crate::plan::{Change, Plan, PlannedChange};
 use crate::state::{RecordChange, RuleSpec};
 use crate::status::{Problem, ResourceKind, ResourceRef, ServiceState, ServiceStatus};
@@ -293,9 +294,10 @@ async fn apply_dns(
             if stop() {
                 return;
             }
+            let now = aws.clock.now();
             let records: Vec<RecordChange> = batch
                 .iter()
-                .flat_map(|&k| changes[k].change.record_changes())
+                .flat_map(|&k| switch_stamped(&changes[k].change, now))
                 .collect();
             match aws.route53.change_record_sets(zone, &records).await {
                 Ok(()) => {
@@ -440,6 +442,27 @@ impl Run<'_> {
             failed_services.extend(failed);
         }
     }
+}
+
+/// The record changes of `change`; when its records move to another ALB, with the marker's
+/// `since` stamped `now`, as the batch leaves (see `Change::UpsertRecords::moves`).
+fn switch_stamped(change: &Change, now: i64) -> Vec<RecordChange> {
+    let moves = matches!(change, Change::UpsertRecords { moves: true, .. });
+    change
+        .record_changes()
+        .into_iter()
+        .map(|c| match c {
+            RecordChange::Upsert(mut r) if moves && r.name.starts_with(MARKER_PREFIX) => {
+                r.values = r
+                    .values
+                    .iter()
+                    .map(|v| restamp(v, now).unwrap_or_else(|| v.clone()))
+                    .collect();
+                RecordChange::Upsert(r)
+            }
+            other => other,
+        })
+        .collect()
 }
 
 /// What earlier changes of the pass created, for later changes that refer to it.

@@ -322,10 +322,11 @@ impl FakeAws {
                 self.admit(service, operation)?;
                 let mut world = lock(&self.world);
                 let result = f(&mut world);
-                if result.is_ok() && is_write(operation) {
-                    if let Some(check) = lock(&self.traffic).as_mut() {
-                        check.check(&world, operation);
-                    }
+                if result.is_ok()
+                    && is_write(operation)
+                    && let Some(check) = lock(&self.traffic).as_mut()
+                {
+                    check.check(&world, operation);
                 }
                 result
             })

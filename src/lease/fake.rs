@@ -76,10 +76,10 @@ impl FakeLeaseStore {
     pub fn holders(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for (_, r) in lock(&self.history).iter() {
-            if let Some(r) = r {
-                if out.last() != Some(&r.holder) {
-                    out.push(r.holder.clone());
-                }
+            if let Some(r) = r
+                && out.last() != Some(&r.holder)
+            {
+                out.push(r.holder.clone());
             }
         }
         out

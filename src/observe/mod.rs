@@ -38,6 +38,9 @@ pub struct Observation {
     /// Listeners not given to ecs-ingress on the configured listeners' ALBs, per ALB: only
     /// their rules' number matters (the quota).
     other_listeners: BTreeMap<String, Vec<Listener>>,
+    /// Their rules, as read for the count: those forwarding to our target groups are on a
+    /// listener no longer given with `--listener` (see `read_departed`).
+    other_rules: Vec<(Listener, Vec<Rule>)>,
 }
 
 impl std::ops::Deref for Observation {
@@ -109,7 +112,7 @@ impl Cache {
 
     /// Counts a pass; every [`ATTRIBUTE_REFRESH_PASSES`]th starts with no cached attributes.
     pub fn start_pass(&mut self) {
-        if self.passes % ATTRIBUTE_REFRESH_PASSES == 0 {
+        if self.passes.is_multiple_of(ATTRIBUTE_REFRESH_PASSES) {
             self.forget_attributes();
         }
         self.passes += 1;
@@ -589,23 +592,24 @@ async fn read_listeners(
     }
 }
 
-/// ALBs that our target groups are still forwarded from but that no configured listener (nor
-/// an ALB ecs-ingress created) is on: a `--listener` removed without a drain. Their
-/// listeners and rules are read (only the rules forwarding to our groups need tags), so
-/// the planner moves their services off as from a drained pool member, instead of
-/// orphaning rules that keep forwarding to groups it would detach. No call when there are
-/// none, which is every steady pass.
+/// Listeners no longer given with `--listener` that still hold rules forwarding to our target
+/// groups (a `--listener` removed without a drain): those of configured ALBs (their rules
+/// were read for the quota), and every listener of ALBs our groups are still forwarded from
+/// that no configured listener (nor an ALB ecs-ingress created) is on. Their rules join the
+/// snapshot (only those forwarding to our groups, which need tags), so the planner moves
+/// their services off as from a drained pool member, instead of orphaning rules that keep
+/// forwarding to groups it would detach. No call in a steady pass.
 async fn read_departed(
     aws: &Aws,
     ownership: &Ownership,
     owned_tags: &HashMap<String, Tags>,
     observed: &mut Observation,
 ) {
-    let known: BTreeSet<&str> = observed
+    let known: BTreeSet<String> = observed
         .listeners
         .values()
-        .map(|l| l.load_balancer_arn.as_str())
-        .chain(observed.provisioned.iter().map(|p| p.arn.as_str()))
+        .map(|l| l.load_balancer_arn.clone())
+        .chain(observed.provisioned.iter().map(|p| p.arn.clone()))
         .collect();
     let ours: BTreeSet<String> = observed
         .target_groups
@@ -613,56 +617,23 @@ async fn read_departed(
         .filter(|g| ownership.owns(&g.tags))
         .map(|g| g.arn.clone())
         .collect();
+    let mut rules = Vec::new();
+    // Unconfigured listeners of configured ALBs: their rules were read for the quota.
+    for (listener, found) in std::mem::take(&mut observed.other_rules) {
+        keep_forwarding(listener, found, &ours, observed, &mut rules);
+    }
     let departed: Vec<String> = observed
         .target_groups
         .iter()
         .filter(|g| ours.contains(&g.arn))
         .flat_map(|g| &g.load_balancer_arns)
-        .filter(|lb| !known.contains(lb.as_str()))
+        .filter(|lb| !known.contains(*lb))
         .cloned()
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    if departed.is_empty() {
-        return;
-    }
-    match aws.elb.describe_load_balancers(&departed).await {
-        Ok(lbs) => observed
-            .load_balancers
-            .extend(lbs.into_iter().map(|l| (l.arn.clone(), l))),
-        Err(e) => return observed.fail(e),
-    }
-    let mut rules = Vec::new();
-    for lb in &departed {
-        let listeners = match aws.elb.describe_load_balancer_listeners(lb).await {
-            Ok(l) => l,
-            Err(e) => {
-                observed.fail(e);
-                continue;
-            }
-        };
-        for listener in listeners {
-            match aws.elb.describe_rules(&listener.arn).await {
-                Ok(found) => {
-                    let forwarding: Vec<Rule> = found
-                        .into_iter()
-                        .filter(|r| !r.is_default())
-                        .filter(|r| {
-                            r.forward_target_groups
-                                .iter()
-                                .chain(&r.staged_target_groups)
-                                .any(|g| ours.contains(g))
-                        })
-                        .collect();
-                    if !forwarding.is_empty() {
-                        observed.departed_listeners.insert(listener.arn.clone());
-                        observed.listeners.insert(listener.arn.clone(), listener);
-                        rules.extend(forwarding);
-                    }
-                }
-                Err(e) => observed.fail(e),
-            }
-        }
+    if !departed.is_empty() {
+        read_departed_albs(aws, &departed, &ours, observed, &mut rules).await;
     }
     let unlisted: Vec<String> = rules
         .iter()
@@ -679,6 +650,63 @@ async fn read_departed(
             None => rule.tags = tags.remove(&rule.arn).unwrap_or_default(),
         }
         observed.snapshot.rules.push(rule);
+    }
+}
+
+/// The listeners and rules of ALBs no configured listener is on.
+async fn read_departed_albs(
+    aws: &Aws,
+    departed: &[String],
+    ours: &BTreeSet<String>,
+    observed: &mut Observation,
+    rules: &mut Vec<Rule>,
+) {
+    match aws.elb.describe_load_balancers(departed).await {
+        Ok(lbs) => observed
+            .load_balancers
+            .extend(lbs.into_iter().map(|l| (l.arn.clone(), l))),
+        Err(e) => return observed.fail(e),
+    }
+    for lb in departed {
+        let listeners = match aws.elb.describe_load_balancer_listeners(lb).await {
+            Ok(l) => l,
+            Err(e) => {
+                observed.fail(e);
+                continue;
+            }
+        };
+        for listener in listeners {
+            match aws.elb.describe_rules(&listener.arn).await {
+                Ok(found) => keep_forwarding(listener, found, ours, observed, rules),
+                Err(e) => observed.fail(e),
+            }
+        }
+    }
+}
+
+/// Keeps the rules of an unconfigured `listener` that forward to our groups (its listener
+/// then departed); the others are not ecs-ingress's business.
+fn keep_forwarding(
+    listener: Listener,
+    found: Vec<Rule>,
+    ours: &BTreeSet<String>,
+    observed: &mut Observation,
+    kept: &mut Vec<Rule>,
+) {
+    let forwarding: Vec<Rule> = found
+        .into_iter()
+        .filter(|r| !r.is_default())
+        .filter(|r| {
+            r.forward_target_groups
+                .iter()
+                .chain(&r.staged_target_groups)
+                .any(|g| ours.contains(g))
+        })
+        .collect();
+    if !forwarding.is_empty() {
+        observed.departed_listeners.insert(listener.arn.clone());
+        observed.listeners.insert(listener.arn.clone(), listener);
+        kept.extend(forwarding);
     }
 }
 
@@ -847,6 +875,7 @@ async fn read_load_balancer_rules(
                         .rules_per_load_balancer
                         .entry(lb.clone())
                         .or_default() += rules.iter().filter(|r| !r.is_default()).count();
+                    observed.other_rules.push((other.clone(), rules));
                 }
                 Err(e) => observed.fail(e),
             }

@@ -37,8 +37,14 @@ pub fn alb_usage(observed: &Snapshot, config: &Config) -> Vec<AlbUsage> {
         let entry = albs
             .entry(l.load_balancer_arn.as_str())
             .or_insert((pool.clone().unwrap_or_default(), false));
-        entry.1 |=
-            config.pools.draining.contains(&l.arn) || observed.departed_listeners.contains(&l.arn);
+        // An ALB whose every read listener left the flags drains (a configured ALB with
+        // one listener removed does not).
+        let all_departed = observed
+            .listeners
+            .values()
+            .filter(|o| o.load_balancer_arn == l.load_balancer_arn)
+            .all(|o| observed.departed_listeners.contains(&o.arn));
+        entry.1 |= config.pools.draining.contains(&l.arn) || all_departed;
     }
     albs.into_iter()
         .map(|(arn, (pool, draining))| AlbUsage {

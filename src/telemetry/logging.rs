@@ -20,15 +20,15 @@ use crate::plan::PlannedChange;
 /// Fields whose value is a list written with [`list`]: JSON logs carry them as arrays.
 const LIST_FIELDS: [&str; 4] = ["clusters", "listeners", "hosted_zones", "hosts"];
 
-/// Installs the global subscriber on stderr (stdout stays clean for `--output json`). The
-/// level comes from `RUST_LOG` (default `info`).
-/// Log line format.
+/// Log line format (`--log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     Text,
     Json,
 }
 
+/// Installs the global subscriber on stderr (stdout stays clean for `--output json`). The
+/// level comes from `RUST_LOG` (default `info`).
 pub fn init(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

@@ -11,9 +11,10 @@ use crate::state::{
     Listener, LoadBalancer, RecordSet, Rule, TargetGroup, TargetHealth, TaskDefinition,
 };
 
-/// How far two replicas' readings of AWS's clock may differ (its `Date` header has whole
-/// seconds, and an answer takes a moment to arrive): a DNS drain is held this much longer.
-pub const CLOCK_UNCERTAINTY_SECONDS: i64 = 2;
+/// How far two replicas' readings of AWS's clock may differ: each reading truncates twice
+/// to whole seconds (the `Date` header, the host's clock) and an answer takes a moment to
+/// arrive, so two readings can be 2 s and more apart. A DNS drain is held this much longer.
+pub const CLOCK_UNCERTAINTY_SECONDS: i64 = 5;
 
 /// Everything one pass read from AWS, as plain data: what the planner plans from.
 #[derive(Debug, Default, Clone)]

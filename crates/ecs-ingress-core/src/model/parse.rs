@@ -366,16 +366,17 @@ pub fn compute_intent(input: &IntentInput<'_>) -> ServiceIntent {
         .filter(|(k, _)| KEYS.contains(k))
         .map(|(k, v)| (k.to_string(), v.source))
         .collect();
-    if c.errors.is_empty() && !host_missing {
-        if let (Some(container), Some(intent)) = (container, fields.into_intent(sources)) {
-            return ServiceIntent::Publish {
-                intent: Box::new(Intent {
-                    container: container.name.clone(),
-                    ..intent
-                }),
-                warnings,
-            };
-        }
+    if c.errors.is_empty()
+        && !host_missing
+        && let (Some(container), Some(intent)) = (container, fields.into_intent(sources))
+    {
+        return ServiceIntent::Publish {
+            intent: Box::new(Intent {
+                container: container.name.clone(),
+                ..intent
+            }),
+            warnings,
+        };
     }
     // Removing `alb.host` is how a service is unpublished: leftover keys do not keep it
     // published, unless one of them has a bad value (a half-finished edit) or looks like a

@@ -47,6 +47,12 @@ pub fn marker_value(
     )
 }
 
+/// `value` with `since` set to `now`; `None` for anything that is not a marker.
+pub fn restamp(value: &str, now: i64) -> Option<String> {
+    let m = parse_marker(value)?;
+    Some(marker_value(&m.owner, &m.services, &m.types, Some(now)))
+}
+
 /// Reads a marker value; `None` for anything that is not one.
 pub fn parse_marker(value: &str) -> Option<Marker> {
     let inner = value.strip_prefix('"')?.strip_suffix('"')?;
@@ -77,4 +83,25 @@ pub fn parse_marker(value: &str) -> Option<Marker> {
             .collect(),
         since: fields.get("since").and_then(|s| s.parse().ok()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restamped_marker_keeps_everything_but_since() {
+        let services = vec!["arn:a".to_string(), "arn:b".to_string()];
+        let types = vec!["A".to_string()];
+        for since in [None, Some(100)] {
+            let value = marker_value("me", &services, &types, since);
+            let restamped = restamp(&value, 250).expect("a marker");
+            let m = parse_marker(&restamped).expect("still a marker");
+            assert_eq!(
+                (m.owner.as_str(), &m.services, &m.types, m.since),
+                ("me", &services, &types, Some(250))
+            );
+        }
+        assert_eq!(restamp("\"v=spf1 -all\"", 250), None);
+    }
 }

@@ -394,6 +394,7 @@ fn attachment_changes(
             Some(a) if partial => {
                 !matches!(target, TargetGroupRef::Existing(t) if t == a)
                     && !kept.iter().any(|k| k.arn == a)
+                    && exists(a)
             }
             Some(a) => !owned.group_arns.contains(a) && exists(a),
             None => true,

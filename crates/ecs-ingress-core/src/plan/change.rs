@@ -164,6 +164,10 @@ pub enum Change {
         upsert: Vec<RecordSet>,
         /// The name was ours already (an update, not a creation).
         exists: bool,
+        /// The records point at another ALB than before: the marker's `since` is stamped
+        /// again, on AWS's clock, right before the batch is sent (the drain counts from the
+        /// switch, not from the read that planned it).
+        moves: bool,
     },
     /// Removes a name's owned records and its marker, with their exact current values.
     DeleteRecords {

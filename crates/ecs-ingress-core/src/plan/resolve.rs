@@ -84,12 +84,12 @@ fn resolve_published<'a>(
         s.warnings = warnings.to_vec();
         out.statuses.push(s);
     };
-    match resolve_listener(config, observed, service, intent) {
-        Ok(_) if let Some(why) = unread(observed, owned, &service.arn) => {
-            let reason =
-                format!("{why} this pass (see the pass's failed reads); it is left as it is");
-            kept(ServiceState::Error, problem(None, reason), out);
-        }
+    let resolved = resolve_listener(config, observed, service, intent);
+    if let (Ok(_), Some(why)) = (&resolved, unread(observed, owned, &service.arn)) {
+        let reason = format!("{why} this pass (see the pass's failed reads); it is left as it is");
+        return kept(ServiceState::Error, problem(None, reason), out);
+    }
+    match resolved {
         Ok((pool, choices)) => out.candidates.push(Candidate {
             desired: DesiredService {
                 claim_scope: config

@@ -371,8 +371,12 @@ mod moves {
                 !k.contains(&"CreateTargetGroup".to_string()),
                 "{case}: {k:?}"
             );
-            // The same after a failed read: nothing goes, and no entry is dropped.
-            let (cfg, mut obs, svc) = moving(old_configured, Some(true));
+            // The same after a failed read, with the new group not attached yet (so the
+            // update adds it): nothing goes, and the old group's entry stays beside it.
+            let (cfg, mut obs, mut svc) = moving(old_configured, Some(true));
+            svc.0
+                .load_balancers
+                .retain(|e| e.target_group_arn.as_deref() != Some(NEW_GROUP));
             obs.failed_reads.push(crate::snapshot::FailedRead {
                 service: "elbv2".into(),
                 operation: "DescribeRules".into(),
@@ -384,10 +388,22 @@ mod moves {
                 "{case}: {:?}",
                 kinds(&p)
             );
+            let attached: Vec<&AttachmentEntry> = p
+                .changes
+                .iter()
+                .find_map(|c| match &c.change {
+                    Change::UpdateServiceLoadBalancers { load_balancers, .. } => {
+                        Some(load_balancers.iter().collect())
+                    }
+                    _ => None,
+                })
+                .expect("the new group is attached");
             assert!(
-                !kinds(&p).contains(&"UpdateServiceLoadBalancers".to_string()),
-                "{case}: {:?}",
-                kinds(&p)
+                attached.iter().any(|e| matches!(
+                    e,
+                    AttachmentEntry::Keep(lb) if lb.target_group_arn.as_deref() == Some(OLD_GROUP)
+                )),
+                "{case}: the serving group's entry was dropped: {attached:?}"
             );
         }
     }

@@ -520,6 +520,7 @@ impl Claim<'_> {
                 delete: stale,
                 upsert,
                 exists: ours.is_some(),
+                moves: ours.is_some() && !records_match,
             },
             if ours.is_none() {
                 "new DNS name"

@@ -2,8 +2,10 @@
 //! that (directly or not) imports it back, and the pure core knows nothing of AWS, the
 //! runtime or the fake. `cargo test --test module_graph` prints the graph it checked.
 //!
-//! Modules are the files and folders under `src/` (`src/plan/dns.rs` is `plan::dns`); an
-//! edge is any `crate::a::b` path in one module's code naming another module. Test code
+//! Modules are the files and folders under each crate's `src/` (`src/plan/dns/mod.rs` is
+//! `plan::dns`), this package's and every one under `crates/`; an edge is any `crate::a::b`
+//! path, or `super::` path, in one module's code naming another module of the same crate.
+//! Cycles are looked for between files and between top-level modules. Test code
 //! (`#[cfg(test)]` modules and `tests.rs` files) is left out: tests may look anywhere.
 
 use std::collections::{BTreeMap, BTreeSet};

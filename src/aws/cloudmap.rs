@@ -59,32 +59,28 @@ fn dns_config(record_types: &[String]) -> Result<Option<DnsConfig>, AwsError> {
 #[async_trait]
 impl CloudMapApi for CloudMapAdapter {
     async fn list_namespaces(&self) -> Result<Vec<CloudMapNamespace>, AwsError> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = send!(
-                self,
+        let request = self.client.list_namespaces().max_results(PAGE_SIZE);
+        let pages = self
+            .ctx
+            .all_pages(
+                SERVICE,
                 "ListNamespaces",
-                self.client
-                    .list_namespaces()
-                    .max_results(PAGE_SIZE)
-                    .set_next_token(token.take())
-            )?;
-            out.extend(page.namespaces().iter().map(|n| {
-                CloudMapNamespace {
-                    id: n.id().unwrap_or_default().to_string(),
-                    name: n.name().unwrap_or_default().to_string(),
-                    kind: n
-                        .r#type()
-                        .map(|t| t.as_str().to_string())
-                        .unwrap_or_default(),
-                }
-            }));
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(out),
-            }
-        }
+                request.into_paginator().send(),
+                |p| p.next_token(),
+            )
+            .await?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.namespaces())
+            .map(|n| CloudMapNamespace {
+                id: n.id().unwrap_or_default().to_string(),
+                name: n.name().unwrap_or_default().to_string(),
+                kind: n
+                    .r#type()
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_default(),
+            })
+            .collect())
     }
 
     async fn list_services(&self, namespace_id: &str) -> Result<Vec<CloudMapService>, AwsError> {
@@ -94,59 +90,59 @@ impl CloudMapApi for CloudMapAdapter {
             .condition(FilterCondition::Eq)
             .build()
             .map_err(invalid("ListServices"))?;
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = send!(
-                self,
+        let request = self
+            .client
+            .list_services()
+            .filters(filter)
+            .max_results(PAGE_SIZE);
+        let pages = self
+            .ctx
+            .all_pages(
+                SERVICE,
                 "ListServices",
-                self.client
-                    .list_services()
-                    .filters(filter.clone())
-                    .max_results(PAGE_SIZE)
-                    .set_next_token(token.take())
-            )?;
-            out.extend(page.services().iter().map(|s| CloudMapService {
+                request.into_paginator().send(),
+                |p| p.next_token(),
+            )
+            .await?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.services())
+            .map(|s| CloudMapService {
                 id: s.id().unwrap_or_default().to_string(),
                 arn: s.arn().unwrap_or_default().to_string(),
                 name: s.name().unwrap_or_default().to_string(),
                 namespace_id: namespace_id.to_string(),
                 description: s.description().map(str::to_string),
-            }));
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(out),
-            }
-        }
+            })
+            .collect())
     }
 
     async fn list_instances(&self, service_id: &str) -> Result<Vec<CloudMapInstance>, AwsError> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = send!(
-                self,
+        let request = self
+            .client
+            .list_instances()
+            .service_id(service_id)
+            .max_results(PAGE_SIZE);
+        let pages = self
+            .ctx
+            .all_pages(
+                SERVICE,
                 "ListInstances",
-                self.client
-                    .list_instances()
-                    .service_id(service_id)
-                    .max_results(PAGE_SIZE)
-                    .set_next_token(token.take())
-            )?;
-            out.extend(page.instances().iter().map(|i| {
-                CloudMapInstance {
-                    id: i.id().unwrap_or_default().to_string(),
-                    attributes: i
-                        .attributes()
-                        .map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                        .unwrap_or_default(),
-                }
-            }));
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(out),
-            }
-        }
+                request.into_paginator().send(),
+                |p| p.next_token(),
+            )
+            .await?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.instances())
+            .map(|i| CloudMapInstance {
+                id: i.id().unwrap_or_default().to_string(),
+                attributes: i
+                    .attributes()
+                    .map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
+            })
+            .collect())
     }
 
     async fn create_service(

@@ -72,22 +72,25 @@ fn task_ip(t: &aws_sdk_ecs::types::Task) -> Option<String> {
 #[async_trait]
 impl EcsApi for EcsAdapter {
     async fn list_services(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
-        let mut arns = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let request = self
-                .client
-                .list_services()
-                .cluster(cluster)
-                .max_results(100)
-                .set_next_token(token.take());
-            let page = send!(self, "ListServices", request)?;
-            arns.extend(page.service_arns().iter().cloned());
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(arns),
-            }
-        }
+        let request = self
+            .client
+            .list_services()
+            .cluster(cluster)
+            .max_results(100);
+        let pages = self
+            .ctx
+            .all_pages(
+                SERVICE,
+                "ListServices",
+                request.into_paginator().send(),
+                |p| p.next_token(),
+            )
+            .await?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.service_arns())
+            .cloned()
+            .collect())
     }
 
     async fn describe_services(
@@ -149,23 +152,19 @@ impl EcsApi for EcsAdapter {
     }
 
     async fn list_tasks(&self, cluster: &str, service_name: &str) -> Result<Vec<String>, AwsError> {
-        let mut arns = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let request = self
-                .client
-                .list_tasks()
-                .cluster(cluster)
-                .service_name(service_name)
-                .max_results(100)
-                .set_next_token(token.take());
-            let page = send!(self, "ListTasks", request)?;
-            arns.extend(page.task_arns().iter().cloned());
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(arns),
-            }
-        }
+        let request = self
+            .client
+            .list_tasks()
+            .cluster(cluster)
+            .service_name(service_name)
+            .max_results(100);
+        let pages = self
+            .ctx
+            .all_pages(SERVICE, "ListTasks", request.into_paginator().send(), |p| {
+                p.next_token()
+            })
+            .await?;
+        Ok(pages.iter().flat_map(|p| p.task_arns()).cloned().collect())
     }
 
     async fn describe_tasks(

@@ -407,55 +407,51 @@ impl ElbApi for ElbAdapter {
         &self,
         load_balancer_arn: &str,
     ) -> Result<Vec<Listener>, AwsError> {
-        let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let page = send!(
-                self,
+        let request = self
+            .client
+            .describe_listeners()
+            .load_balancer_arn(load_balancer_arn)
+            .page_size(PAGE_SIZE);
+        let pages = self
+            .ctx
+            .all_pages(
+                SERVICE,
                 "DescribeListeners",
-                self.client
-                    .describe_listeners()
-                    .load_balancer_arn(load_balancer_arn)
-                    .page_size(PAGE_SIZE)
-                    .set_marker(marker.clone())
-            )?;
-            out.extend(page.listeners().iter().map(listener));
-            match page.next_marker() {
-                Some(m) if !m.is_empty() && marker.as_deref() != Some(m) => {
-                    marker = Some(m.to_string())
-                }
-                _ => return Ok(out),
-            }
-        }
+                request.into_paginator().send(),
+                |p| p.next_marker(),
+            )
+            .await?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.listeners())
+            .map(listener)
+            .collect())
     }
 
     async fn describe_account_limits(
         &self,
     ) -> Result<std::collections::BTreeMap<String, u64>, AwsError> {
-        let mut out = std::collections::BTreeMap::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let page = send!(
-                self,
+        let pages = self
+            .ctx
+            .all_pages(
+                SERVICE,
                 "DescribeAccountLimits",
                 self.client
                     .describe_account_limits()
-                    .set_marker(marker.clone())
-            )?;
-            for l in page.limits() {
-                if let (Some(name), Some(max)) = (l.name(), l.max())
-                    && let Ok(max) = max.trim().parse::<u64>()
-                {
-                    out.insert(name.to_string(), max);
-                }
-            }
-            match page.next_marker() {
-                Some(m) if !m.is_empty() && marker.as_deref() != Some(m) => {
-                    marker = Some(m.to_string())
-                }
-                _ => return Ok(out),
+                    .into_paginator()
+                    .send(),
+                |p| p.next_marker(),
+            )
+            .await?;
+        let mut out = std::collections::BTreeMap::new();
+        for l in pages.iter().flat_map(|p| p.limits()) {
+            if let (Some(name), Some(max)) = (l.name(), l.max())
+                && let Ok(max) = max.trim().parse::<u64>()
+            {
+                out.insert(name.to_string(), max);
             }
         }
+        Ok(out)
     }
 
     async fn describe_load_balancers(
@@ -473,44 +469,43 @@ impl ElbApi for ElbAdapter {
     }
 
     async fn describe_rules(&self, listener_arn: &str) -> Result<Vec<Rule>, AwsError> {
-        let mut rules = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let page = send!(
-                self,
+        let request = self
+            .client
+            .describe_rules()
+            .listener_arn(listener_arn)
+            .page_size(PAGE_SIZE);
+        let pages = self
+            .ctx
+            .all_pages(
+                SERVICE,
                 "DescribeRules",
-                self.client
-                    .describe_rules()
-                    .listener_arn(listener_arn)
-                    .page_size(PAGE_SIZE)
-                    .set_marker(marker.take())
-            )?;
-            rules.extend(page.rules().iter().map(|r| rule(listener_arn, r)));
-            match page.next_marker() {
-                Some(m) if !m.is_empty() => marker = Some(m.to_string()),
-                _ => return Ok(rules),
-            }
-        }
+                request.into_paginator().send(),
+                |p| p.next_marker(),
+            )
+            .await?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.rules())
+            .map(|r| rule(listener_arn, r))
+            .collect())
     }
 
     async fn describe_target_groups(&self) -> Result<Vec<TargetGroup>, AwsError> {
-        let mut groups = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let page = send!(
-                self,
+        let request = self.client.describe_target_groups().page_size(PAGE_SIZE);
+        let pages = self
+            .ctx
+            .all_pages(
+                SERVICE,
                 "DescribeTargetGroups",
-                self.client
-                    .describe_target_groups()
-                    .page_size(PAGE_SIZE)
-                    .set_marker(marker.take())
-            )?;
-            groups.extend(page.target_groups().iter().map(target_group));
-            match page.next_marker() {
-                Some(m) if !m.is_empty() => marker = Some(m.to_string()),
-                _ => return Ok(groups),
-            }
-        }
+                request.into_paginator().send(),
+                |p| p.next_marker(),
+            )
+            .await?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.target_groups())
+            .map(target_group)
+            .collect())
     }
 
     async fn describe_target_groups_by_arn(
@@ -811,31 +806,23 @@ impl ElbApi for ElbAdapter {
     }
 
     async fn describe_all_load_balancers(&self) -> Result<Vec<LoadBalancer>, AwsError> {
-        let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let page = send!(
-                self,
+        let request = self.client.describe_load_balancers().page_size(PAGE_SIZE);
+        let pages = self
+            .ctx
+            .all_pages(
+                SERVICE,
                 "DescribeLoadBalancers",
-                self.client
-                    .describe_load_balancers()
-                    .page_size(PAGE_SIZE)
-                    .set_marker(marker.clone())
-            )?;
-            // Network and gateway load balancers have quotas of their own.
-            out.extend(
-                page.load_balancers()
-                    .iter()
-                    .filter(|l| l.r#type() == Some(&LoadBalancerTypeEnum::Application))
-                    .map(load_balancer),
-            );
-            match page.next_marker() {
-                Some(m) if !m.is_empty() && marker.as_deref() != Some(m) => {
-                    marker = Some(m.to_string())
-                }
-                _ => return Ok(out),
-            }
-        }
+                request.into_paginator().send(),
+                |p| p.next_marker(),
+            )
+            .await?;
+        // Network and gateway load balancers have quotas of their own.
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.load_balancers())
+            .filter(|l| l.r#type() == Some(&LoadBalancerTypeEnum::Application))
+            .map(load_balancer)
+            .collect())
     }
 
     async fn describe_load_balancer_settings(
@@ -1039,34 +1026,30 @@ impl ElbAdapter {
 
     /// Every certificate of a listener (all pages), the default one first.
     async fn listener_certificates(&self, listener_arn: &str) -> Result<Vec<String>, AwsError> {
+        let request = self
+            .client
+            .describe_listener_certificates()
+            .listener_arn(listener_arn)
+            .page_size(PAGE_SIZE);
+        let pages = self
+            .ctx
+            .all_pages(
+                SERVICE,
+                "DescribeListenerCertificates",
+                request.into_paginator().send(),
+                |p| p.next_marker(),
+            )
+            .await?;
         let mut default = Vec::new();
         let mut others = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let page = send!(
-                self,
-                "DescribeListenerCertificates",
-                self.client
-                    .describe_listener_certificates()
-                    .listener_arn(listener_arn)
-                    .page_size(PAGE_SIZE)
-                    .set_marker(marker.clone())
-            )?;
-            for c in page.certificates() {
-                let Some(arn) = c.certificate_arn() else {
-                    continue;
-                };
-                if c.is_default() == Some(true) {
-                    default.push(arn.to_string());
-                } else {
-                    others.push(arn.to_string());
-                }
-            }
-            match page.next_marker() {
-                Some(m) if !m.is_empty() && marker.as_deref() != Some(m) => {
-                    marker = Some(m.to_string())
-                }
-                _ => break,
+        for c in pages.iter().flat_map(|p| p.certificates()) {
+            let Some(arn) = c.certificate_arn() else {
+                continue;
+            };
+            if c.is_default() == Some(true) {
+                default.push(arn.to_string());
+            } else {
+                others.push(arn.to_string());
             }
         }
         for arn in others {

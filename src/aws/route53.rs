@@ -111,6 +111,8 @@ impl Route53Api for Route53Adapter {
     }
 
     async fn list_record_sets(&self, zone_id: &str) -> Result<Vec<RecordSet>, AwsError> {
+        // The SDK has no paginator for ListResourceRecordSets (its continuation is a name,
+        // type and identifier, not one token), so this loop stays hand-written.
         let mut out = Vec::new();
         let mut next: Option<(String, RrType, Option<String>)> = None;
         loop {

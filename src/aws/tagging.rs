@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_resourcegroupstagging::Client;
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 
-use super::call::{CallContext, send};
+use super::call::CallContext;
 use super::{AwsError, TaggingApi};
 use crate::state::Tags;
 
@@ -32,33 +32,32 @@ impl TaggingApi for TaggingAdapter {
         tag: Option<(&str, &str)>,
     ) -> Result<Vec<(String, Tags)>, AwsError> {
         let filter = tag.map(|(k, v)| TagFilter::builder().key(k).values(v).build());
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = send!(
-                self,
+        let request = self
+            .client
+            .get_resources()
+            .set_resource_type_filters(Some(resource_types.iter().map(|t| t.to_string()).collect()))
+            .set_tag_filters(filter.map(|f| vec![f]))
+            .resources_per_page(PAGE_SIZE);
+        let pages = self
+            .ctx
+            .all_pages(
+                SERVICE,
                 "GetResources",
-                self.client
-                    .get_resources()
-                    .set_resource_type_filters(Some(
-                        resource_types.iter().map(|t| t.to_string()).collect(),
-                    ))
-                    .set_tag_filters(filter.clone().map(|f| vec![f]))
-                    .resources_per_page(PAGE_SIZE)
-                    .set_pagination_token(token.take())
-            )?;
-            out.extend(page.resource_tag_mapping_list().iter().map(|m| {
+                request.into_paginator().send(),
+                |p| p.pagination_token(),
+            )
+            .await?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.resource_tag_mapping_list())
+            .map(|m| {
                 let tags = m
                     .tags()
                     .iter()
                     .map(|t| (t.key().to_string(), t.value().to_string()))
                     .collect();
                 (m.resource_arn().unwrap_or_default().to_string(), tags)
-            }));
-            match page.pagination_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(out),
-            }
-        }
+            })
+            .collect())
     }
 }

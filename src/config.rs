@@ -95,7 +95,7 @@ impl From<PolicyFlag> for Policy {
     }
 }
 
-pub use crate::telemetry::logging::LogFormat;
+pub(crate) use crate::telemetry::logging::LogFormat;
 
 /// Options shared by every subcommand. Raw values: [`Options::validate`] turns them into a
 /// [`Config`].
@@ -563,7 +563,7 @@ fn parse_cluster(value: &str) -> Result<String, String> {
     Ok(value.to_string())
 }
 
-pub use crate::model::{is_listener_arn, is_listener_name};
+pub(crate) use crate::model::{is_listener_arn, is_listener_name};
 
 fn parse_listener(value: &str) -> Result<ListenerArg, String> {
     let value = value.trim();

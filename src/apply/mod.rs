@@ -21,7 +21,7 @@ use crate::telemetry::{ChangeLabels, Metrics};
 
 mod attachment;
 mod cloudmap;
-pub mod provision;
+pub(crate) mod provision;
 mod target_groups;
 
 /// How often a target-group delete is retried while AWS still sees it in use (a rule that
@@ -39,7 +39,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Applied => "applied",
             Self::Failed => "failed",
@@ -97,7 +97,7 @@ impl ApplyReport {
     /// Folds the outcome into the planner's statuses: failures become `error` with the
     /// reason; a `pending` service whose changes all applied and that waits for nothing is
     /// `published`; created resources are listed.
-    pub fn update_statuses(&self, services: &mut [ServiceStatus]) {
+    pub(crate) fn update_statuses(&self, services: &mut [ServiceStatus]) {
         let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
         for s in services.iter_mut() {
             let all_applied = self

@@ -17,7 +17,7 @@ const DELETION_PROTECTION: &str = "deletion_protection.enabled";
 /// Creates (or finishes creating) the pool ALB `name` and its listener. Both calls are
 /// idempotent: CreateLoadBalancer returns the existing ALB of the same name and settings,
 /// and a listener already on the port is kept. Returns the new listener's ARN.
-pub async fn create_pool_alb(
+pub(crate) async fn create_pool_alb(
     aws: &Aws,
     name: &str,
     template_listener_arn: &str,
@@ -75,7 +75,7 @@ pub async fn create_pool_alb(
 }
 
 /// Deletes a pool ALB after checking, with its own API, that `owner` created it.
-pub async fn delete_pool_alb(aws: &Aws, arn: &str, owner: &str) -> Result<(), AwsError> {
+pub(crate) async fn delete_pool_alb(aws: &Aws, arn: &str, owner: &str) -> Result<(), AwsError> {
     let tags = aws.elb.describe_tags(&[arn.to_string()]).await?;
     let ours = tags.iter().find(|(a, _)| a == arn).is_some_and(|(_, t)| {
         Ownership::new(owner).owns(t) && t.contains_key(crate::ownership::POOL_TAG)

@@ -14,11 +14,11 @@ use crate::aws::ratelimit::RateLimiter;
 use crate::telemetry::Metrics;
 
 /// Whether this replica may send a write now (leader election's fence).
-pub type WriteGate = Arc<dyn Fn() -> bool + Send + Sync>;
+pub(crate) type WriteGate = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// Shared by all adapters of one process (real or fake), so one limiter paces them all.
 #[derive(Clone)]
-pub struct CallContext {
+pub(crate) struct CallContext {
     metrics: Arc<Metrics>,
     limiter: Arc<RateLimiter>,
     /// Whether a call that failed throttled is counted here in
@@ -33,7 +33,7 @@ pub struct CallContext {
 impl CallContext {
     /// For adapters whose calls are single attempts (the fake): a throttled call is counted
     /// here.
-    pub fn new(metrics: Arc<Metrics>, limiter: Arc<RateLimiter>) -> Self {
+    pub(crate) fn new(metrics: Arc<Metrics>, limiter: Arc<RateLimiter>) -> Self {
         Self {
             metrics,
             limiter,
@@ -59,14 +59,10 @@ impl CallContext {
         self
     }
 
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
-    }
-
     /// Waits for the call's rate buckets, runs it, and records it as
     /// `ecs_ingress_aws_calls_total{service,operation,outcome}`. The `call` future is lazy,
     /// so nothing is sent before a token is held.
-    pub async fn call<T, F>(
+    pub(crate) async fn call<T, F>(
         &self,
         service: &'static str,
         operation: &'static str,
@@ -108,7 +104,7 @@ impl CallContext {
     /// other call: the paginator sends a page's request only when asked for it. `next_token`
     /// reads a page's continuation token; the loop stops on an empty or repeated one itself,
     /// as the paginator does, so no call is counted for a page it would not send.
-    pub(crate) async fn all_pages<P, E, R>(
+    pub async fn all_pages<P, E, R>(
         &self,
         service: &'static str,
         operation: &'static str,

@@ -72,12 +72,12 @@ impl AwsClock {
     }
 
     /// The host's own clock.
-    pub fn host_now(&self) -> i64 {
+    pub(crate) fn host_now(&self) -> i64 {
         unix_now().saturating_add(self.host_skew)
     }
 
     /// Notes AWS's time as an answer told it.
-    pub fn learn(&self, aws_now: i64) {
+    pub(crate) fn learn(&self, aws_now: i64) {
         self.offset
             .store(aws_now.saturating_sub(self.host_now()), Ordering::Relaxed);
         self.learned.store(true, Ordering::Relaxed);
@@ -85,7 +85,7 @@ impl AwsClock {
 
     /// AWS's time now, as well as this process knows it (the host's time until an answer
     /// told otherwise).
-    pub fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         if let Some(source) = self.source {
             self.learn(source());
         }

@@ -31,7 +31,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Throttled => "throttled",
             Self::NotFound => "not-found",
@@ -47,7 +47,7 @@ impl ErrorKind {
     }
 
     /// Classifies an AWS error code.
-    pub fn from_code(code: &str) -> Self {
+    pub(crate) fn from_code(code: &str) -> Self {
         match code {
             "Throttling"
             | "ThrottlingException"
@@ -119,7 +119,7 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    pub fn new(
+    pub(crate) fn new(
         service: &'static str,
         operation: &'static str,
         kind: ErrorKind,

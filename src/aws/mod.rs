@@ -4,19 +4,19 @@
 //! hide paging, map SDK types to [`crate::state`] and SDK errors to [`AwsError`]; they make
 //! no decisions. The in-memory fake ([`crate::fake`]) implements the same traits.
 
-pub mod call;
+pub(crate) mod call;
 pub mod clients;
 pub mod clock;
-pub mod cloudmap;
-pub mod ecs;
-pub mod elb;
-pub mod error;
-pub mod operations;
-pub mod ratelimit;
-pub mod route53;
-pub mod sqs;
-pub mod tagging;
-pub mod throttle;
+pub(crate) mod cloudmap;
+pub(crate) mod ecs;
+pub(crate) mod elb;
+pub(crate) mod error;
+pub(crate) mod operations;
+pub(crate) mod ratelimit;
+pub(crate) mod route53;
+pub(crate) mod sqs;
+pub(crate) mod tagging;
+pub(crate) mod throttle;
 
 use async_trait::async_trait;
 
@@ -31,17 +31,17 @@ use crate::state::{
 };
 
 /// DescribeServices takes at most this many services per call.
-pub const DESCRIBE_SERVICES_BATCH: usize = 10;
+pub(crate) const DESCRIBE_SERVICES_BATCH: usize = 10;
 /// DescribeTasks takes at most this many tasks per call.
-pub const DESCRIBE_TASKS_BATCH: usize = 100;
+pub(crate) const DESCRIBE_TASKS_BATCH: usize = 100;
 /// Target groups asked for by ARN in one DescribeTargetGroups call (a page's worth is
 /// 400; a targeted pass asks for a service's few).
 pub const DESCRIBE_TARGET_GROUPS_BATCH: usize = 20;
 /// ELBv2 DescribeTags takes at most this many ARNs per call.
-pub const DESCRIBE_TAGS_BATCH: usize = 20;
+pub(crate) const DESCRIBE_TAGS_BATCH: usize = 20;
 /// Route 53 change batch limits: records (an UPSERT counts twice) and characters.
-pub const ROUTE53_BATCH_RECORDS: usize = 1000;
-pub const ROUTE53_BATCH_CHARS: usize = 32_000;
+pub(crate) const ROUTE53_BATCH_RECORDS: usize = 1000;
+pub(crate) const ROUTE53_BATCH_CHARS: usize = 32_000;
 
 /// The ECS calls ecs-ingress makes.
 #[async_trait]
@@ -192,7 +192,7 @@ pub trait ElbApi: Send + Sync {
 pub const UNCOPYABLE_DEFAULT_ACTION: &str = "UncopyableDefaultAction";
 
 /// The refusal of a listener whose default actions cannot be copied to another ALB, if any.
-pub fn uncopyable_default_action(
+pub(crate) fn uncopyable_default_action(
     service: &'static str,
     settings: &ListenerSettings,
 ) -> Option<AwsError> {

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 /// One of AWS's per-account, per-region token buckets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Bucket {
+pub(crate) enum Bucket {
     /// ECS ListServices, DescribeServices.
     EcsServiceRead,
     /// ECS DescribeTaskDefinition.
@@ -40,7 +40,7 @@ pub enum Bucket {
 
 impl Bucket {
     /// AWS's published (burst, refill per second).
-    pub fn aws_size(self) -> (f64, f64) {
+    pub(crate) fn aws_size(self) -> (f64, f64) {
         match self {
             Self::EcsServiceRead => (100.0, 20.0),
             Self::EcsTaskDefinitionRead => (50.0, 20.0),
@@ -56,7 +56,7 @@ impl Bucket {
 
     /// The buckets one call of `service`/`operation` takes a token from. Operations AWS
     /// publishes no bucket for (Cloud Map writes, SQS) take none.
-    pub fn for_operation(service: &str, operation: &str) -> &'static [Bucket] {
+    pub(crate) fn for_operation(service: &str, operation: &str) -> &'static [Bucket] {
         match (service, operation) {
             ("ecs", "ListServices" | "DescribeServices") => &[Self::EcsServiceRead],
             ("ecs", "DescribeTaskDefinition") => &[Self::EcsTaskDefinitionRead],
@@ -75,7 +75,7 @@ impl Bucket {
 
 /// A token bucket: `capacity` tokens, refilled continuously at `per_second`.
 #[derive(Debug, Clone)]
-pub struct TokenBucket {
+pub(crate) struct TokenBucket {
     capacity: f64,
     per_second: f64,
     tokens: f64,
@@ -84,7 +84,7 @@ pub struct TokenBucket {
 
 impl TokenBucket {
     /// A full bucket.
-    pub fn new(capacity: f64, per_second: f64, now: Instant) -> Self {
+    pub(crate) fn new(capacity: f64, per_second: f64, now: Instant) -> Self {
         Self {
             capacity,
             per_second,
@@ -100,7 +100,7 @@ impl TokenBucket {
     }
 
     /// How long until one token is there (zero when one is there now).
-    pub fn wait(&mut self, now: Instant) -> Duration {
+    pub(crate) fn wait(&mut self, now: Instant) -> Duration {
         self.refill(now);
         if self.tokens >= 1.0 {
             Duration::ZERO
@@ -110,7 +110,7 @@ impl TokenBucket {
     }
 
     /// Takes a token if there is one.
-    pub fn try_take(&mut self, now: Instant) -> bool {
+    pub(crate) fn try_take(&mut self, now: Instant) -> bool {
         if self.wait(now).is_zero() {
             self.tokens -= 1.0;
             true
@@ -122,14 +122,14 @@ impl TokenBucket {
 
 /// A set of buckets, each sized as AWS's times a share.
 #[derive(Debug)]
-pub struct Buckets {
+pub(crate) struct Buckets {
     share: f64,
     buckets: Mutex<HashMap<Bucket, TokenBucket>>,
 }
 
 impl Buckets {
     /// `share` in (0, 1]: the fraction of each AWS bucket (burst and refill) to use.
-    pub fn new(share: f64) -> Self {
+    pub(crate) fn new(share: f64) -> Self {
         Self {
             share: share.clamp(0.01, 1.0),
             buckets: Mutex::new(HashMap::new()),
@@ -147,7 +147,7 @@ impl Buckets {
 
     /// Takes one token from every bucket in `wanted` if all have one; otherwise takes none
     /// and returns how long to wait.
-    pub fn try_take_all(&self, wanted: &[Bucket], now: Instant) -> Result<(), Duration> {
+    pub(crate) fn try_take_all(&self, wanted: &[Bucket], now: Instant) -> Result<(), Duration> {
         self.with(|map, share| {
             let mut wait = Duration::ZERO;
             for b in wanted {
@@ -172,20 +172,20 @@ impl Buckets {
 
 /// The client-side limiter: waits until every bucket of a call has a token.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     buckets: Buckets,
 }
 
 impl RateLimiter {
     /// `share_percent` of each AWS bucket (1–100).
-    pub fn new(share_percent: u8) -> Self {
+    pub(crate) fn new(share_percent: u8) -> Self {
         Self {
             buckets: Buckets::new(f64::from(share_percent) / 100.0),
         }
     }
 
     /// Waits for a token for one call; returns how long it waited.
-    pub async fn acquire(&self, service: &str, operation: &str) -> Duration {
+    pub(crate) async fn acquire(&self, service: &str, operation: &str) -> Duration {
         let wanted = Bucket::for_operation(service, operation);
         if wanted.is_empty() {
             return Duration::ZERO;

@@ -29,7 +29,7 @@ pub enum Role {
     },
 }
 
-pub use crate::status::LeadershipStatus;
+pub(crate) use crate::status::LeadershipStatus;
 
 struct Elected {
     id: String,
@@ -47,7 +47,7 @@ pub struct Leadership {
 
 impl Leadership {
     /// A single replica: always the writer.
-    pub fn always() -> Self {
+    pub(crate) fn always() -> Self {
         Self { elected: None }
     }
 
@@ -159,7 +159,7 @@ impl Leadership {
 
     /// Sets the role (the campaign does). Returns true when leadership changed hands here
     /// (leader ↔ standby).
-    pub(crate) fn set_role(&self, role: Role) -> bool {
+    pub fn set_role(&self, role: Role) -> bool {
         let Some(e) = &self.elected else {
             return false;
         };

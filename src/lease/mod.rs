@@ -13,13 +13,13 @@
 //!   [`crate::lease::leadership::Leadership`] handle every writer consults;
 //! - [`fenced::FencedAws`]: refuses every AWS write while this replica may not write.
 
-pub mod campaign;
-pub mod dynamodb;
+pub(crate) mod campaign;
+pub(crate) mod dynamodb;
 pub mod fake;
 pub mod fenced;
-pub mod identity;
+pub(crate) mod identity;
 pub mod leadership;
-pub mod settings;
+pub(crate) mod settings;
 
 use async_trait::async_trait;
 

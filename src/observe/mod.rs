@@ -4,7 +4,7 @@
 //! the planner then makes no deletions at all (safety rule 2), while services whose own
 //! reads succeeded still reconcile.
 
-pub mod targeted;
+pub(crate) mod targeted;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -58,7 +58,7 @@ impl std::ops::DerefMut for Observation {
 
 impl Observation {
     /// Records a failed read: no deletion in this pass.
-    pub fn fail(&mut self, e: AwsError) {
+    pub(crate) fn fail(&mut self, e: AwsError) {
         self.snapshot.failed_reads.push(FailedRead {
             service: e.service.to_string(),
             operation: e.operation.to_string(),
@@ -68,7 +68,7 @@ impl Observation {
     }
 
     /// The failed reads as the adapters reported them.
-    pub fn failures(&self) -> &[AwsError] {
+    pub(crate) fn failures(&self) -> &[AwsError] {
         &self.failures
     }
 }
@@ -102,7 +102,7 @@ pub struct Cache {
 pub const ATTRIBUTE_REFRESH_PASSES: u64 = 10;
 
 impl Cache {
-    pub fn remember_attributes(
+    pub(crate) fn remember_attributes(
         &mut self,
         arn: &str,
         attributes: crate::state::TargetGroupAttributes,
@@ -111,7 +111,7 @@ impl Cache {
     }
 
     /// Counts a pass; every [`ATTRIBUTE_REFRESH_PASSES`]th starts with no cached attributes.
-    pub fn start_pass(&mut self) {
+    pub(crate) fn start_pass(&mut self) {
         if self.passes.is_multiple_of(ATTRIBUTE_REFRESH_PASSES) {
             self.forget_attributes();
         }
@@ -136,13 +136,13 @@ impl Cache {
 
     /// Drops the attribute cache so the next pass reads (and repairs) every owned target
     /// group's attributes.
-    pub fn forget_attributes(&mut self) {
+    pub(crate) fn forget_attributes(&mut self) {
         self.attributes.clear();
         self.rules_quota = None;
     }
 }
 
-pub use crate::aws::clock::unix_now;
+pub(crate) use crate::aws::clock::unix_now;
 
 /// Reads services, task definitions, listeners, rules and target groups.
 pub async fn observe(
@@ -248,7 +248,7 @@ async fn read_provisioned(
 }
 
 /// The account's ALBs and its ALB quota: read only when a pool needs to grow.
-pub async fn observe_alb_account(aws: &Aws, observed: &mut Observation) {
+pub(crate) async fn observe_alb_account(aws: &Aws, observed: &mut Observation) {
     let quota = match aws.elb.describe_account_limits().await {
         Ok(limits) => limits
             .get("application-load-balancers")
@@ -374,7 +374,7 @@ async fn read_owned_tags(aws: &Aws, ownership: &Ownership) -> HashMap<String, Ta
 
 /// DescribeTags for `arns` that the tagging index vouched for, so a deletion never rests on
 /// the index alone. Updates the tags in `observed`; returns true when any differed.
-pub async fn confirm_tags(aws: &Aws, arns: &[String], observed: &mut Observation) -> bool {
+pub(crate) async fn confirm_tags(aws: &Aws, arns: &[String], observed: &mut Observation) -> bool {
     let fresh = read_tags(aws, arns, observed).await;
     let mut changed = false;
     for rule in observed.rules.iter_mut().filter(|r| arns.contains(&r.arn)) {
@@ -976,7 +976,7 @@ async fn read_target_groups(
 
 /// Reads the running tasks of `services` (cluster ARN, service name, service ARN) and the
 /// registered targets of `target_groups`, for `alb.targets=direct`.
-pub async fn observe_direct(
+pub(crate) async fn observe_direct(
     aws: &Aws,
     services: &[(String, String, String)],
     target_groups: &[String],
@@ -1010,7 +1010,11 @@ pub async fn observe_direct(
 }
 
 /// DescribeTargetHealth for `target_groups` not read yet this pass.
-pub async fn observe_health(aws: &Aws, target_groups: &[String], observed: &mut Observation) {
+pub(crate) async fn observe_health(
+    aws: &Aws,
+    target_groups: &[String],
+    observed: &mut Observation,
+) {
     let wanted: Vec<&String> = target_groups
         .iter()
         .filter(|a| !observed.targets.contains_key(*a))

@@ -29,7 +29,7 @@ impl Baseline {
     /// Keeps a pass's reads (moved, not copied: a snapshot of thousands of services is
     /// large) as the base of the next targeted passes. Health and tasks are read per pass,
     /// never carried over.
-    pub fn from_observation(observed: Observation) -> Self {
+    pub(crate) fn from_observation(observed: Observation) -> Self {
         let mut snapshot = observed.snapshot;
         snapshot.targets.clear();
         snapshot.tasks.clear();

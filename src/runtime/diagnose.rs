@@ -5,7 +5,7 @@
 use crate::aws::{AwsError, ErrorKind};
 
 /// The most telling explanation for `failures`, or `None` when there are none.
-pub fn summarize(failures: &[AwsError]) -> Option<String> {
+pub(crate) fn summarize(failures: &[AwsError]) -> Option<String> {
     let first = failures.first()?;
     let find = |pred: &dyn Fn(&AwsError) -> bool| failures.iter().find(|e| pred(e));
     if let Some(e) =

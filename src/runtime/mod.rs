@@ -1,8 +1,8 @@
 //! The reconcile pass and the daemon loop around it.
 
-pub mod diagnose;
-pub mod pass_facts;
-pub mod schedule;
+pub(crate) mod diagnose;
+pub(crate) mod pass_facts;
+pub(crate) mod schedule;
 mod targeted;
 
 pub use targeted::{Kept, Scope, ScopeDecision, keep_targeted, resolve};

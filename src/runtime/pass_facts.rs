@@ -18,7 +18,7 @@ fn alb_name(observed: &Snapshot, arn: &str) -> String {
 }
 
 /// Quota use of every ALB behind a pool's listener, against the limits placement uses.
-pub fn alb_usage(observed: &Snapshot, config: &Config) -> Vec<AlbUsage> {
+pub(crate) fn alb_usage(observed: &Snapshot, config: &Config) -> Vec<AlbUsage> {
     let rules_max = crate::plan::capacity::rules_max(&config.pools, observed);
     let groups_max = crate::plan::capacity::groups_max(&config.pools);
     let mut albs: BTreeMap<&str, (String, bool)> = BTreeMap::new();
@@ -70,7 +70,7 @@ pub fn alb_usage(observed: &Snapshot, config: &Config) -> Vec<AlbUsage> {
 }
 
 /// ALB and target health of the target groups `services` name.
-pub fn group_facts(
+pub(crate) fn group_facts(
     observed: &Snapshot,
     services: &[ServiceStatus],
 ) -> BTreeMap<String, GroupFacts> {
@@ -105,7 +105,11 @@ pub fn group_facts(
 }
 
 /// Everything the page needs from `observed` after planning `services`.
-pub fn collect(observed: &Snapshot, services: &[ServiceStatus], config: &Config) -> PassFacts {
+pub(crate) fn collect(
+    observed: &Snapshot,
+    services: &[ServiceStatus],
+    config: &Config,
+) -> PassFacts {
     PassFacts {
         dry_run: config.dry_run,
         albs: alb_usage(observed, config),

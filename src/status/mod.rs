@@ -3,8 +3,8 @@
 
 pub use ecs_ingress_core::status::*;
 
-pub mod page;
-pub mod transitions;
+pub(crate) mod page;
+pub(crate) mod transitions;
 
 use serde::Serialize;
 

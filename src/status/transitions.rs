@@ -18,7 +18,7 @@ struct Seen {
 
 /// One change of a service's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transition {
+pub(crate) struct Transition {
     /// `cluster/service`.
     pub service: String,
     pub service_arn: String,
@@ -31,7 +31,7 @@ pub struct Transition {
 
 /// A host that passed from one service to another.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Handover {
+pub(crate) struct Handover {
     pub host: String,
     /// `cluster/service` of the previous holder.
     pub from: String,
@@ -42,7 +42,7 @@ pub struct Handover {
 
 /// The last known state of every service, and which service holds each host.
 #[derive(Debug, Default)]
-pub struct Transitions {
+pub(crate) struct Transitions {
     last: BTreeMap<String, Seen>,
     /// Host → ARN and name of the service that held it after the last pass.
     holders: BTreeMap<String, (String, String)>,
@@ -61,7 +61,7 @@ fn display_name(s: &ServiceStatus) -> String {
 }
 
 /// The one line that says why a service is in its state.
-pub fn reason_of(s: &ServiceStatus) -> String {
+pub(crate) fn reason_of(s: &ServiceStatus) -> String {
     if let Some(p) = s.problems.first() {
         return p.reason.clone();
     }
@@ -75,13 +75,13 @@ pub fn reason_of(s: &ServiceStatus) -> String {
 }
 
 impl Transitions {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Services that now claim a host another service held after the last pass: the host
     /// was handed over. Changes made for them are not drift repairs.
-    pub fn handovers(&self, services: &[ServiceStatus]) -> Vec<Handover> {
+    pub(crate) fn handovers(&self, services: &[ServiceStatus]) -> Vec<Handover> {
         let mut out = Vec::new();
         for s in services.iter().filter(|s| holds_hosts(s.state)) {
             for host in &s.hosts {
@@ -101,7 +101,7 @@ impl Transitions {
     }
 
     /// ARNs of the services receiving a host this pass (see [`Transitions::handovers`]).
-    pub fn new_holders(&self, services: &[ServiceStatus]) -> BTreeSet<String> {
+    pub(crate) fn new_holders(&self, services: &[ServiceStatus]) -> BTreeSet<String> {
         self.handovers(services)
             .into_iter()
             .map(|h| h.to_arn)
@@ -111,7 +111,10 @@ impl Transitions {
     /// Records the statuses of a pass; returns the handovers and the state changes since
     /// the last pass. A service that is no longer listed (its tags and resources are gone)
     /// ends as `withdrawn` if it was not already.
-    pub fn record(&mut self, services: &[ServiceStatus]) -> (Vec<Handover>, Vec<Transition>) {
+    pub(crate) fn record(
+        &mut self,
+        services: &[ServiceStatus],
+    ) -> (Vec<Handover>, Vec<Transition>) {
         let handovers = self.handovers(services);
         let mut changes = Vec::new();
         let listed: BTreeSet<&str> = services.iter().map(|s| s.service_arn.as_str()).collect();
@@ -160,7 +163,7 @@ impl Transitions {
 }
 
 /// True for the states that need a person: logged at warn.
-pub fn needs_attention(state: ServiceState) -> bool {
+pub(crate) fn needs_attention(state: ServiceState) -> bool {
     matches!(
         state,
         ServiceState::Invalid
@@ -172,7 +175,7 @@ pub fn needs_attention(state: ServiceState) -> bool {
 }
 
 /// Logs one transition: warn for states that need a person, info for the others.
-pub fn log_transition(t: &Transition) {
+pub(crate) fn log_transition(t: &Transition) {
     let from = t.from.map(ServiceState::as_str).unwrap_or("new");
     if needs_attention(t.to) {
         tracing::warn!(service = %t.service, state = t.to.as_str(), previous = from, reason = %t.reason, "service state changed");
@@ -182,7 +185,7 @@ pub fn log_transition(t: &Transition) {
 }
 
 /// Logs one handover at info.
-pub fn log_handover(h: &Handover) {
+pub(crate) fn log_handover(h: &Handover) {
     tracing::info!(service = %h.to, host = %h.host, previous_holder = %h.from, "host handed over");
 }
 

@@ -29,7 +29,7 @@ pub struct CapacityMetrics {
 }
 
 impl CapacityMetrics {
-    pub fn register(registry: &mut Registry) -> Self {
+    pub(crate) fn register(registry: &mut Registry) -> Self {
         let used = Family::<AlbCapacityLabels, Gauge>::default();
         registry.register(
             "alb_capacity_used",

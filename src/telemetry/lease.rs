@@ -16,7 +16,7 @@ pub struct LeaseMetrics {
 impl LeaseMetrics {
     /// Registers the series in `registry` (already prefixed `ecs_ingress`). A process
     /// starts as the writer (single replica); a campaign sets 0 until it leads.
-    pub fn register(registry: &mut Registry) -> Self {
+    pub(crate) fn register(registry: &mut Registry) -> Self {
         let leader = Gauge::default();
         leader.set(1);
         registry.register(

@@ -51,7 +51,7 @@ pub fn list<T: AsRef<str>>(items: &[T]) -> String {
 }
 
 /// A change that was made.
-pub fn change_applied(planned: &PlannedChange) {
+pub(crate) fn change_applied(planned: &PlannedChange) {
     let c = &planned.change;
     tracing::info!(
         service = %planned.service,
@@ -65,7 +65,7 @@ pub fn change_applied(planned: &PlannedChange) {
 }
 
 /// A change that AWS refused or that could not be sent.
-pub fn change_failed(planned: &PlannedChange, error: &dyn fmt::Display) {
+pub(crate) fn change_failed(planned: &PlannedChange, error: &dyn fmt::Display) {
     let c = &planned.change;
     tracing::warn!(
         service = %planned.service,
@@ -80,7 +80,7 @@ pub fn change_failed(planned: &PlannedChange, error: &dyn fmt::Display) {
 }
 
 /// A change a dry run would make.
-pub fn change_not_made(planned: &PlannedChange) {
+pub(crate) fn change_not_made(planned: &PlannedChange) {
     let c = &planned.change;
     tracing::info!(
         service = %planned.service,

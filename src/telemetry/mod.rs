@@ -15,9 +15,9 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-pub mod capacity;
+pub(crate) mod capacity;
 mod exposition;
-pub mod lease;
+pub(crate) mod lease;
 pub mod logging;
 mod process;
 
@@ -34,7 +34,7 @@ pub enum PassKind {
 impl PassKind {
     pub const ALL: [PassKind; 2] = [PassKind::Full, PassKind::Targeted];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Full => "full",
             Self::Targeted => "targeted",
@@ -56,7 +56,7 @@ pub enum PassResult {
 }
 
 impl PassResult {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Success => "success",
             Self::Partial => "partial",
@@ -118,7 +118,7 @@ pub struct AwsOperationLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct BuildLabels {
+pub(crate) struct BuildLabels {
     pub version: String,
     pub target: String,
 }

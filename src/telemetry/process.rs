@@ -15,7 +15,7 @@ const USER_HZ: f64 = 100.0;
 
 /// What one scrape reads.
 #[derive(Debug, Default, PartialEq)]
-pub struct ProcessSample {
+pub(crate) struct ProcessSample {
     pub cpu_seconds: Option<f64>,
     pub resident_bytes: Option<i64>,
     pub open_fds: Option<i64>,
@@ -23,10 +23,10 @@ pub struct ProcessSample {
 }
 
 #[derive(Debug, Default)]
-pub struct ProcessCollector {}
+pub(crate) struct ProcessCollector {}
 
 impl ProcessCollector {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {}
     }
 }
@@ -57,7 +57,7 @@ fn parse_boot_time(stat: &str) -> Option<f64> {
 }
 
 /// Reads the current process's figures.
-pub fn sample() -> ProcessSample {
+pub(crate) fn sample() -> ProcessSample {
     let stat = std::fs::read_to_string("/proc/self/stat")
         .ok()
         .and_then(|s| parse_stat(&s));

@@ -55,6 +55,7 @@ SAMPLE = {
     "HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ",
     "QUEUE_NAME": "ecs-ingress-ecs-ingress",
     "LEASE_TABLE": "ecs-ingress-leases",
+    "ZONE_ROLE_ARN": "arn:aws:iam::222222222222:role/dns-writer",
 }
 CFN_PARAMETERS = {
     "AWS::Region": SAMPLE["REGION"],
@@ -66,6 +67,9 @@ CFN_PARAMETERS = {
     "ListenerArns": [SAMPLE["LISTENER_ARN"]],
     "HostedZoneIds": [SAMPLE["HOSTED_ZONE_ID"]],
     "CloudMapNamespaces": ["internal.example.com"],
+    "ZoneRoles": [SAMPLE["HOSTED_ZONE_ID"] + "=" + SAMPLE["ZONE_ROLE_ARN"]],
+    "ZoneRoleArns": [SAMPLE["ZONE_ROLE_ARN"]],
+    "ZoneRoleExternalId": "",
     "EnableEvents": "true",
     "MetricsCidr": "",
 }

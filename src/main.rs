@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use ecs_ingress::admin::{self, AdminState};
-use ecs_ingress::aws::clients;
+use ecs_ingress::aws::{WriteGate, clients};
 use ecs_ingress::cli::outcome;
 use ecs_ingress::cli::output;
 use ecs_ingress::config::{Cli, Command, OutputFormat};
@@ -60,11 +60,20 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     let controller = match &election {
         Some(e) => {
             let leadership = e.leadership.clone();
+            let may_write: WriteGate = Arc::new(move || leadership.may_write());
             let aws = clients::real_aws_fenced(
                 &sdk,
                 metrics.clone(),
                 config.rate_share,
-                Arc::new(move || leadership.may_write()),
+                may_write.clone(),
+            );
+            let aws = clients::with_zone_roles(
+                aws,
+                &sdk,
+                metrics.clone(),
+                config.rate_share,
+                may_write,
+                &config.zone_role_settings(),
             );
             Controller::new(
                 config,
@@ -75,6 +84,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         None => {
             let aws = clients::real_aws(&sdk, metrics.clone(), config.rate_share);
+            let aws = clients::with_zone_roles(
+                aws,
+                &sdk,
+                metrics.clone(),
+                config.rate_share,
+                Arc::new(|| true),
+                &config.zone_role_settings(),
+            );
             Controller::new(config, aws, metrics.clone())
         }
     };

@@ -78,6 +78,8 @@ impl Estate {
             listeners: self.listeners.clone(),
             pools: crate::config::PoolSettings::single(&self.listeners),
             hosted_zones: vec![self.zone_id.clone()],
+            zone_roles: Default::default(),
+            zone_role_external_id: None,
             cloudmap_namespaces: vec![],
             owner_id: "ecs-ingress".into(),
             tag_prefix: String::new(),

@@ -15,6 +15,7 @@ const ADAPTERS: &[(&str, &str)] = &[
     ("src/aws/sqs.rs", "sqs"),
     ("src/aws/tagging.rs", "tag"),
     ("src/lease/dynamodb.rs", "dynamodb"),
+    ("src/aws/sts.rs", "sts"),
 ];
 
 /// Permissions the code needs without calling an operation of that name, and why.
@@ -77,12 +78,17 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
 }
 
-/// Operation names in one adapter: `.call(SERVICE, "Op"`, `send!(self, "Op"` and
-/// `const OP: &str = "Op"`.
+/// Operation names in one adapter: `.call(SERVICE, "Op"`, `send!(self, "Op"`,
+/// `.all_pages(SERVICE, "Op"` (paginated reads) and `const OP: &str = "Op"`.
 fn operations(source: &str) -> BTreeSet<String> {
     let compact: String = source.chars().filter(|c| !c.is_whitespace()).collect();
     let mut out = BTreeSet::new();
-    for marker in [".call(SERVICE,\"", "send!(self,\"", "constOP:&str=\""] {
+    for marker in [
+        ".call(SERVICE,\"",
+        "send!(self,\"",
+        ".all_pages(SERVICE,\"",
+        "constOP:&str=\"",
+    ] {
         for (at, _) in compact.match_indices(marker) {
             let rest = &compact[at + marker.len()..];
             if let Some(end) = rest.find('"') {
@@ -118,11 +124,17 @@ fn the_scanner_finds_every_call_style() {
     let ops = operations(
         r#"self.ctx.call(SERVICE, "ListServices", async {}); send!(
             self,
-            "DescribeRules", x); const OP: &str = "GetHostedZone";"#,
+            "DescribeRules", x); const OP: &str = "GetHostedZone";
+            self.ctx.all_pages(SERVICE, "ListTasks", pages, |p| p.next_token())"#,
     );
     assert_eq!(
         ops.into_iter().collect::<Vec<_>>(),
-        vec!["DescribeRules", "GetHostedZone", "ListServices"]
+        vec![
+            "DescribeRules",
+            "GetHostedZone",
+            "ListServices",
+            "ListTasks"
+        ]
     );
     // A sample of what the real adapters call, so a change of call style cannot empty
     // the list unnoticed.
@@ -211,6 +223,7 @@ fn the_metrics_operation_list_is_what_the_adapters_call() {
         ("src/aws/sqs.rs", "sqs"),
         ("src/aws/tagging.rs", "tagging"),
         ("src/lease/dynamodb.rs", "dynamodb"),
+        ("src/aws/sts.rs", "sts"),
     ];
     let mut called = BTreeSet::new();
     for (file, label) in labels {

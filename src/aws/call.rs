@@ -14,7 +14,7 @@ use crate::aws::ratelimit::RateLimiter;
 use crate::telemetry::Metrics;
 
 /// Whether this replica may send a write now (leader election's fence).
-pub(crate) type WriteGate = Arc<dyn Fn() -> bool + Send + Sync>;
+pub type WriteGate = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// Shared by all adapters of one process (real or fake), so one limiter paces them all.
 #[derive(Clone)]

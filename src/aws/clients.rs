@@ -9,7 +9,9 @@ use aws_config::BehaviorVersion;
 
 use super::call::CallContext;
 use super::clock::{AwsClock, ServerDate};
+use super::sts::{RoleSession, SessionCredentials, StsAdapter, StsApi};
 use super::throttle::ThrottleCounter;
+use super::zone_roles::{RoleRoute53, ZoneRoleSettings, ZoneRoutedRoute53};
 use super::{
     Aws, cloudmap::CloudMapAdapter, ecs::EcsAdapter, elb::ElbAdapter, route53::Route53Adapter,
     tagging::TaggingAdapter,
@@ -107,6 +109,54 @@ pub fn real_aws_fenced(
         )),
         clock,
     }
+}
+
+/// `aws` with each zone of `settings` read and written through its role: one STS client
+/// (the process's own credentials), and per role a Route 53 client that signs with the
+/// role's credentials, paced by a limiter of its own to `rate_share` (Route 53's rate limit
+/// is per account) and behind the same write gate.
+pub fn with_zone_roles(
+    mut aws: Aws,
+    sdk: &aws_config::SdkConfig,
+    metrics: Arc<Metrics>,
+    rate_share: u8,
+    may_write: super::call::WriteGate,
+    settings: &ZoneRoleSettings,
+) -> Aws {
+    if settings.roles.is_empty() {
+        return aws;
+    }
+    let limiter = || Arc::new(RateLimiter::new(rate_share));
+    let sts: Arc<dyn StsApi> = Arc::new(StsAdapter::new(
+        client!(aws_sdk_sts, sdk, metrics, "sts"),
+        CallContext::with_attempt_counter(metrics.clone(), limiter()),
+    ));
+    let clock = aws.clock.clone();
+    let route53 = ZoneRoutedRoute53::new(aws.route53.clone(), &settings.roles, |role| {
+        let session = Arc::new(RoleSession::new(
+            role,
+            &settings.session_name,
+            settings.external_id.as_deref(),
+            sts.clone(),
+            super::clock::unix_now,
+        ));
+        let client = aws_sdk_route53::Client::from_conf(
+            aws_sdk_route53::config::Builder::from(sdk)
+                .credentials_provider(SessionCredentials(session.clone()))
+                .identity_cache(aws_sdk_route53::config::IdentityCache::no_cache())
+                .interceptor(ThrottleCounter::new(metrics.clone(), "route53"))
+                .interceptor(ServerDate::new(clock.clone()))
+                .build(),
+        );
+        let ctx =
+            CallContext::with_attempt_counter(metrics.clone(), limiter()).fenced(may_write.clone());
+        RoleRoute53 {
+            session,
+            route53: Arc::new(Route53Adapter::new(client, ctx)),
+        }
+    });
+    aws.route53 = Arc::new(route53);
+    aws
 }
 
 /// The event queue at `url`, through the same limiter and metrics as the rest.

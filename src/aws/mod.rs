@@ -15,11 +15,14 @@ pub(crate) mod operations;
 pub(crate) mod ratelimit;
 pub(crate) mod route53;
 pub(crate) mod sqs;
+pub mod sts;
 pub(crate) mod tagging;
 pub(crate) mod throttle;
+pub mod zone_roles;
 
 use async_trait::async_trait;
 
+pub use call::WriteGate;
 pub use error::{AwsError, ErrorKind};
 pub use operations::OPERATIONS;
 

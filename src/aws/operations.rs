@@ -75,4 +75,6 @@ pub const OPERATIONS: &[(&str, &[&str])] = &[
         &["GetItem", "PutItem", "UpdateItem", "DeleteItem"],
     ),
     ("tagging", &["GetResources"]),
+    // Roles of other accounts' hosted zones (src/aws/sts.rs), only with --zone-role.
+    ("sts", &["AssumeRole"]),
 ];

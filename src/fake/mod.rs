@@ -13,6 +13,7 @@
 //! client-side limiter and metrics are exercised too. Time is tokio's: with paused time a
 //! cold start that takes AWS minutes runs in milliseconds.
 
+pub mod accounts;
 pub mod answers;
 pub mod cloudmap;
 mod ecs;
@@ -65,7 +66,9 @@ impl Call {
 }
 
 fn is_write(operation: &str) -> bool {
-    !(operation.starts_with("Describe")
+    // AssumeRole changes nothing anyone can see.
+    !(operation == "AssumeRole"
+        || operation.starts_with("Describe")
         || operation.starts_with("List")
         || operation.starts_with("Get"))
 }
@@ -144,6 +147,36 @@ impl FakeAws {
             tagging: self.clone(),
             clock,
         }
+    }
+
+    /// The adapters with the zones of `settings` written through their roles, as
+    /// `--zone-role` wires the real ones (one session per role, shared by its zones).
+    pub fn aws_with_zone_roles(
+        self: &Arc<Self>,
+        settings: &crate::aws::zone_roles::ZoneRoleSettings,
+    ) -> Aws {
+        use crate::aws::sts::{RoleSession, StsApi};
+        use crate::aws::zone_roles::{RoleRoute53, ZoneRoutedRoute53};
+        let mut aws = self.aws();
+        let sts: Arc<dyn StsApi> = self.clone();
+        aws.route53 = Arc::new(ZoneRoutedRoute53::new(
+            aws.route53.clone(),
+            &settings.roles,
+            |role| {
+                let session = Arc::new(RoleSession::new(
+                    role,
+                    &settings.session_name,
+                    settings.external_id.as_deref(),
+                    sts.clone(),
+                    crate::aws::clock::unix_now,
+                ));
+                RoleRoute53 {
+                    route53: self.route53_for(session.clone()),
+                    session,
+                }
+            },
+        ));
+        aws
     }
 
     /// Server-side throttling with AWS's published buckets (full size).

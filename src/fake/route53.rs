@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::{FakeAws, error};
+use super::{ACCOUNT, FakeAws, error};
 use crate::aws::{AwsError, ROUTE53_BATCH_CHARS, ROUTE53_BATCH_RECORDS, Route53Api};
 use crate::state::{HostedZone, RecordChange, RecordSet};
 
@@ -78,13 +78,17 @@ pub fn apply_batch(
     Ok(out)
 }
 
-#[async_trait]
-impl Route53Api for FakeAws {
-    async fn get_hosted_zone(&self, zone_id: &str) -> Result<HostedZone, AwsError> {
+/// Route 53 as `account` sees it: its own zones only (zone ids are global, so another
+/// account's zone answers NoSuchHostedZone, as on AWS).
+impl FakeAws {
+    pub(super) async fn get_hosted_zone_as(
+        &self,
+        account: &str,
+        zone_id: &str,
+    ) -> Result<HostedZone, AwsError> {
         self.request(R53, "GetHostedZone", |world| {
             world
-                .zones
-                .get(zone_id)
+                .zone_in(account, zone_id)
                 .map(|(z, _)| z.clone())
                 .ok_or_else(|| {
                     error(
@@ -98,17 +102,19 @@ impl Route53Api for FakeAws {
         .await
     }
 
-    async fn list_record_sets(&self, zone_id: &str) -> Result<Vec<RecordSet>, AwsError> {
+    pub(super) async fn list_record_sets_as(
+        &self,
+        account: &str,
+        zone_id: &str,
+    ) -> Result<Vec<RecordSet>, AwsError> {
         let count = self
             .world()
-            .zones
-            .get(zone_id)
+            .zone_in(account, zone_id)
             .map(|(_, r)| r.len())
             .unwrap_or(0);
         self.paged(R53, "ListResourceRecordSets", count, PAGE, |world| {
             world
-                .zones
-                .get(zone_id)
+                .zone_in(account, zone_id)
                 .map(|(_, r)| r.clone())
                 .ok_or_else(|| {
                     error(
@@ -122,14 +128,15 @@ impl Route53Api for FakeAws {
         .await
     }
 
-    async fn list_record_sets_from(
+    pub(super) async fn list_record_sets_from_as(
         &self,
+        account: &str,
         zone_id: &str,
         start_name: &str,
         max_items: usize,
     ) -> Result<crate::aws::RecordPage, AwsError> {
         self.request(R53, "ListResourceRecordSets", |world| {
-            let Some((_, records)) = world.zones.get(zone_id) else {
+            let Some((_, records)) = world.zone_in(account, zone_id) else {
                 return Err(error(
                     R53,
                     "ListResourceRecordSets",
@@ -152,13 +159,14 @@ impl Route53Api for FakeAws {
         .await
     }
 
-    async fn change_record_sets(
+    pub(super) async fn change_record_sets_as(
         &self,
+        account: &str,
         zone_id: &str,
         changes: &[RecordChange],
     ) -> Result<(), AwsError> {
         self.request(R53, "ChangeResourceRecordSets", |world| {
-            let Some((_, records)) = world.zones.get_mut(zone_id) else {
+            let Some((_, records)) = world.zone_in_mut(account, zone_id) else {
                 return Err(error(
                     R53,
                     "ChangeResourceRecordSets",
@@ -173,5 +181,34 @@ impl Route53Api for FakeAws {
             Ok(())
         })
         .await
+    }
+}
+
+#[async_trait]
+impl Route53Api for FakeAws {
+    async fn get_hosted_zone(&self, zone_id: &str) -> Result<HostedZone, AwsError> {
+        self.get_hosted_zone_as(ACCOUNT, zone_id).await
+    }
+
+    async fn list_record_sets(&self, zone_id: &str) -> Result<Vec<RecordSet>, AwsError> {
+        self.list_record_sets_as(ACCOUNT, zone_id).await
+    }
+
+    async fn list_record_sets_from(
+        &self,
+        zone_id: &str,
+        start_name: &str,
+        max_items: usize,
+    ) -> Result<crate::aws::RecordPage, AwsError> {
+        self.list_record_sets_from_as(ACCOUNT, zone_id, start_name, max_items)
+            .await
+    }
+
+    async fn change_record_sets(
+        &self,
+        zone_id: &str,
+        changes: &[RecordChange],
+    ) -> Result<(), AwsError> {
+        self.change_record_sets_as(ACCOUNT, zone_id, changes).await
     }
 }

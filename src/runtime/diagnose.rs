@@ -17,6 +17,14 @@ pub(crate) fn summarize(failures: &[AwsError]) -> Option<String> {
             e.message
         ));
     }
+    if let Some(e) = find(&|e| e.service == "sts" && e.kind == ErrorKind::AccessDenied) {
+        return Some(format!(
+            "{}. The role's trust policy must let the role ecs-ingress runs as assume it \
+             (with --zone-role-external-id if it asks for an ExternalId), and ecs-ingress's own \
+             policy must allow sts:AssumeRole on it; only that zone's services wait",
+            e.message
+        ));
+    }
     if let Some(e) = find(&|e| e.kind == ErrorKind::AccessDenied) {
         return Some(format!(
             "AWS refused {} {} (access denied). Grant the role ecs-ingress runs as the \
@@ -97,6 +105,15 @@ mod tests {
                     ),
                 ],
                 "standard chain",
+            ),
+            (
+                vec![err(
+                    "sts",
+                    "AssumeRole",
+                    ErrorKind::AccessDenied,
+                    "cannot assume role arn:aws:iam::222222222222:role/dns for hosted zone Z1: not authorized",
+                )],
+                "trust policy must let the role ecs-ingress runs as assume it",
             ),
             (
                 vec![err(

@@ -77,6 +77,8 @@ pub struct World {
     pub targets: BTreeMap<String, BTreeSet<Target>>,
     /// Hosted zones by id, with their record sets.
     pub zones: BTreeMap<String, (HostedZone, Vec<RecordSet>)>,
+    /// Other accounts: their zones and roles, and credentials handed out for them.
+    pub accounts: super::accounts::Accounts,
     pub cloudmap: super::cloudmap::CloudMapWorld,
     /// When each target was registered in each group, and when its draining ends.
     pub registrations: BTreeMap<(String, Target), Registration>,

@@ -15,6 +15,8 @@ fn config() -> Config {
             &[("default".to_string(), LISTENER.to_string())].into(),
         ),
         hosted_zones: vec![ZONE.into()],
+        zone_roles: Default::default(),
+        zone_role_external_id: None,
         cloudmap_namespaces: vec![],
         owner_id: "ecs-ingress".into(),
         tag_prefix: String::new(),

@@ -11,6 +11,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod zone_roles;
+
+pub use zone_roles::{ZoneRoleArg, role_account};
+
 /// Top-level command line.
 #[derive(Debug, Parser)]
 #[command(
@@ -124,6 +128,18 @@ pub struct Options {
     #[arg(long = "cloudmap-namespace", env = "ECS_INGRESS_CLOUDMAP_NAMESPACE", value_delimiter = ',',
           value_name = "NAME", value_parser = parse_cloudmap_namespace)]
     pub cloudmap_namespaces: Vec<String>,
+
+    /// A hosted zone of another account, written through a role assumed there, as
+    /// ZONE_ID=ROLE_ARN. The zone must be given with --hosted-zone too. Repeatable; every
+    /// Route 53 call for that zone is signed with the role's credentials.
+    #[arg(long = "zone-role", env = "ECS_INGRESS_ZONE_ROLE", value_delimiter = ',',
+          value_name = "ZONE_ID=ROLE_ARN", value_parser = zone_roles::parse_zone_role)]
+    pub zone_roles: Vec<ZoneRoleArg>,
+
+    /// The ExternalId sent when assuming every --zone-role role (one value for all).
+    #[arg(long = "zone-role-external-id", env = "ECS_INGRESS_ZONE_ROLE_EXTERNAL_ID",
+          value_name = "ID", value_parser = zone_roles::parse_external_id)]
+    pub zone_role_external_id: Option<String>,
 
     /// Identity written into ownership tags. Two controllers with different owner ids never
     /// touch each other's resources.
@@ -245,6 +261,9 @@ pub struct Config {
     pub listeners: BTreeMap<String, String>,
     pub pools: PoolSettings,
     pub hosted_zones: Vec<String>,
+    /// Zones written through an assumed role: zone id → role ARN.
+    pub zone_roles: BTreeMap<String, String>,
+    pub zone_role_external_id: Option<String>,
     /// Cloud Map namespace names or ids.
     pub cloudmap_namespaces: Vec<String>,
     pub owner_id: String,
@@ -279,6 +298,13 @@ impl Config {
             clusters = %crate::telemetry::logging::list(&self.clusters),
             listeners = %crate::telemetry::logging::list(&listeners),
             hosted_zones = %crate::telemetry::logging::list(&self.hosted_zones),
+            zone_roles = %crate::telemetry::logging::list(
+                &self
+                    .zone_roles
+                    .iter()
+                    .map(|(zone, role)| format!("{zone}={role}"))
+                    .collect::<Vec<_>>()
+            ),
             dry_run = self.dry_run,
             "ecs-ingress started"
         );
@@ -299,6 +325,15 @@ impl Config {
             interval: humantime::format_duration(self.interval).to_string(),
             dry_run: self.dry_run,
             leader: None,
+        }
+    }
+
+    /// What `--zone-role` asks of the AWS adapters.
+    pub fn zone_role_settings(&self) -> crate::aws::zone_roles::ZoneRoleSettings {
+        crate::aws::zone_roles::ZoneRoleSettings {
+            roles: self.zone_roles.clone(),
+            external_id: self.zone_role_external_id.clone(),
+            session_name: crate::aws::sts::session_name(&self.owner_id),
         }
     }
 
@@ -357,6 +392,18 @@ pub enum ConfigError {
         "--resync-interval needs --events-queue-url: without a queue every pass is a full pass, every --interval"
     )]
     ResyncWithoutQueue,
+    #[error(
+        "--zone-role {zone}={role_arn}: zone {zone} is not given with --hosted-zone; a role is only used for a managed zone"
+    )]
+    ZoneRoleUnknownZone { zone: String, role_arn: String },
+    #[error(
+        "--zone-role: zone {zone} is given two roles ({first} and {second}); a zone is written through one role"
+    )]
+    ZoneGivenTwoRoles {
+        zone: String,
+        first: String,
+        second: String,
+    },
 }
 
 /// Full passes run this often when an events queue feeds targeted passes.
@@ -404,6 +451,7 @@ impl Options {
         let mut hosted_zones = self.hosted_zones;
         hosted_zones.sort();
         hosted_zones.dedup();
+        let zone_roles = zone_roles::zone_roles(self.zone_roles, &hosted_zones)?;
         let mut cloudmap_namespaces = self.cloudmap_namespaces;
         cloudmap_namespaces.sort();
         cloudmap_namespaces.dedup();
@@ -417,6 +465,8 @@ impl Options {
             listeners,
             pools,
             hosted_zones,
+            zone_roles,
+            zone_role_external_id: self.zone_role_external_id,
             cloudmap_namespaces,
             owner_id: self.owner_id,
             tag_prefix: self.tag_prefix,

@@ -114,3 +114,62 @@ fn secrets_never_reach_the_logs_even_at_trace_level() {
         );
     }
 }
+
+#[test]
+fn zone_role_mistakes_are_one_line_each_before_any_aws_call() {
+    const ROLE: &str = "arn:aws:iam::222222222222:role/dns";
+    // The endpoint refuses connections: an AWS call would fail differently.
+    let base = [
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    // (environment, what the one error line must say)
+    type Case = (Vec<(&'static str, String)>, Vec<&'static str>);
+    let cases: Vec<Case> = vec![
+        (
+            vec![("ECS_INGRESS_ZONE_ROLE", format!("Z1{ROLE}"))],
+            vec!["--zone-role", "ZONE_ID=ROLE_ARN"],
+        ),
+        (
+            vec![(
+                "ECS_INGRESS_ZONE_ROLE",
+                "Z1=arn:aws:iam::2222:role/dns".into(),
+            )],
+            vec!["--zone-role", "is not an IAM role ARN"],
+        ),
+        (
+            vec![
+                ("ECS_INGRESS_HOSTED_ZONE", "Z1".into()),
+                (
+                    "ECS_INGRESS_ZONE_ROLE",
+                    format!("Z1={ROLE},Z1=arn:aws:iam::333333333333:role/x"),
+                ),
+            ],
+            vec!["--zone-role", "Z1", "two roles"],
+        ),
+        (
+            vec![
+                ("ECS_INGRESS_HOSTED_ZONE", "Z1".into()),
+                ("ECS_INGRESS_ZONE_ROLE", format!("Z2={ROLE}")),
+            ],
+            vec!["--zone-role Z2=", "--hosted-zone"],
+        ),
+    ];
+    for (env, wanted) in cases {
+        let mut all: Vec<(&str, &str)> = base.to_vec();
+        all.extend(env.iter().map(|(k, v)| (*k, v.as_str())));
+        let out = run("plan", &all);
+        assert_eq!(out.status.code(), Some(1), "{env:?}");
+        let errors = error_lines(&out);
+        assert_eq!(errors.len(), 1, "{env:?}: {errors:?}");
+        for w in wanted {
+            assert!(errors[0].contains(w), "{env:?}: `{w}` not in {}", errors[0]);
+        }
+        assert!(
+            !errors[0].contains("cannot reach AWS"),
+            "rejected before any AWS call: {}",
+            errors[0]
+        );
+    }
+}

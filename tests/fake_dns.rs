@@ -184,7 +184,8 @@ async fn throttled_batches_are_not_split_and_nothing_is_deleted_after_a_failed_r
         "the throttled batch is sent again whole"
     );
     assert_eq!(at(&records(&estate), "a.in.example.com").len(), 1);
-    // The zone cannot be read while the service is untagged: nothing is deleted.
+    // The zone cannot be read while the service is untagged: nothing of the service's is
+    // deleted (its rule routes a name in that zone), and it says why.
     estate.untag_task_definitions();
     estate.fake.inject(Fault {
         operation: "ListResourceRecordSets",
@@ -192,8 +193,22 @@ async fn throttled_batches_are_not_split_and_nothing_is_deleted_after_a_failed_r
         times: 1,
     });
     let report = controller.pass(true).await;
-    assert!(!report.plan.held_back.is_empty());
+    assert!(
+        report.plan.changes.iter().all(|c| !c.change.is_deletion()),
+        "{:?}",
+        report.plan.changes
+    );
+    let status = report.status();
+    assert_eq!(status.services[0].state, ServiceState::Error);
+    assert!(
+        status.services[0].problems[0]
+            .reason
+            .contains(&estate.zone_id),
+        "{:?}",
+        status.services[0]
+    );
     assert_eq!(at(&records(&estate), "a.in.example.com").len(), 1);
+    assert_eq!(estate.owned_rules().len(), 1, "its rule stays too");
     controller.pass(true).await;
     assert!(at(&records(&estate), "a.in.example.com").is_empty());
 }

@@ -164,3 +164,102 @@ async fn a_wrong_external_id_is_denied_and_nothing_is_written_in_that_zone() {
     assert!(names(&records(&estate, &zone)).is_empty());
     assert_eq!(assumed(&estate), 1);
 }
+
+/// The owned rules routing `host`.
+fn rules_for(estate: &Estate, host: &str) -> usize {
+    estate
+        .owned_rules()
+        .iter()
+        .filter(|r| r.hosts.iter().any(|h| h == host))
+        .count()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_denied_role_holds_back_only_the_services_with_a_name_in_its_zone() {
+    let estate = Estate::new(1);
+    let (config, central_zone) = central(&estate, "central.example.com", true);
+    let a = estate.add_service("a", &[("alb.host", "a.in.example.com")], &[]);
+    let b = estate.add_service("b", &[("alb.host", "b.central.example.com")], &[]);
+    let c = estate.add_service("c", &[("alb.host", "c.in.example.com")], &[]);
+    estate.expect_served("c.in.example.com", &c);
+    let controller = controller(&estate, config);
+    estate.converge(&controller, 20).await;
+    assert!(names(&records(&estate, &estate.zone_id)).contains(&"a.in.example.com"));
+    assert!(names(&records(&estate, &central_zone)).contains(&"b.central.example.com"));
+
+    // The role's trust policy no longer lets the controller in (its session ended too),
+    // and both a (own zone) and b (central zone) are untagged.
+    {
+        let mut world = estate.fake.world();
+        if let Some(role) = world.accounts.roles.get_mut(ROLE) {
+            role.denied = true;
+        }
+        world.expire_credentials(CENTRAL);
+    }
+    estate.edit_task_definition_tags("a", |tags| tags.clear());
+    estate.edit_task_definition_tags("b", |tags| tags.clear());
+    let report = controller.pass(true).await;
+
+    // The pass is partial, and says which zone and role.
+    let problem = report.read_problem.clone().unwrap_or_default();
+    assert!(problem.contains(ROLE), "{problem}");
+    // b keeps everything: its record and marker, rule and group; it is an error naming
+    // the zone and the role.
+    assert!(names(&records(&estate, &central_zone)).contains(&"b.central.example.com"));
+    assert_eq!(rules_for(&estate, "b.central.example.com"), 1);
+    let status = report.status();
+    let b_status = status
+        .services
+        .iter()
+        .find(|s| s.service_arn == b)
+        .expect("b's status");
+    assert_eq!(
+        b_status.state,
+        ecs_ingress::status::ServiceState::Error,
+        "{b_status:?}"
+    );
+    let why = &b_status.problems[0].reason;
+    assert!(why.contains(&central_zone) && why.contains(ROLE), "{why}");
+    // /status says which zone, through which role, and why.
+    let zone = status
+        .facts
+        .zones
+        .iter()
+        .find(|z| z.id == central_zone)
+        .expect("the central zone in /status");
+    assert_eq!(
+        (zone.account.as_str(), zone.role.as_deref()),
+        (CENTRAL, Some(ROLE))
+    );
+    assert!(
+        zone.problem
+            .as_deref()
+            .is_some_and(|p| p.contains("AccessDenied") || p.contains("access-denied")),
+        "{zone:?}"
+    );
+    let own = status
+        .facts
+        .zones
+        .iter()
+        .find(|z| z.id == estate.zone_id)
+        .expect("own zone");
+    assert_eq!(
+        (own.account.as_str(), own.problem.as_deref()),
+        ("default", None)
+    );
+    // a's withdrawal rests only on reads that succeeded: it goes on.
+    assert!(!names(&records(&estate, &estate.zone_id)).contains(&"a.in.example.com"));
+    assert_eq!(rules_for(&estate, "a.in.example.com"), 0, "{a} withdrawn");
+    // c is untouched and still served.
+    assert_eq!(rules_for(&estate, "c.in.example.com"), 1);
+    estate.assert_traffic_served("through the denial");
+
+    // Trusted again: b's withdrawal finishes.
+    if let Some(role) = estate.fake.world().accounts.roles.get_mut(ROLE) {
+        role.denied = false;
+    }
+    let report = controller.pass(true).await;
+    assert!(report.read_problem.is_none(), "{:?}", report.read_problem);
+    assert!(!names(&records(&estate, &central_zone)).contains(&"b.central.example.com"));
+    assert_eq!(rules_for(&estate, "b.central.example.com"), 0);
+}

@@ -328,6 +328,17 @@ impl Config {
         }
     }
 
+    /// The accounts the watched services live in, from the listeners' and the clusters'
+    /// ARNs (a cluster given by name adds none).
+    pub fn accounts(&self) -> std::collections::BTreeSet<String> {
+        let listeners = self.pools.members.values().flatten();
+        listeners
+            .chain(&self.clusters)
+            .filter_map(|arn| crate::ownership::arn_account(arn))
+            .map(str::to_string)
+            .collect()
+    }
+
     /// What `--zone-role` asks of the AWS adapters.
     pub fn zone_role_settings(&self) -> crate::aws::zone_roles::ZoneRoleSettings {
         crate::aws::zone_roles::ZoneRoleSettings {
@@ -340,7 +351,8 @@ impl Config {
     /// What the planner needs of it, in the planner's own terms.
     pub fn plan_config(&self) -> crate::plan::PlanConfig {
         crate::plan::PlanConfig {
-            ownership: crate::ownership::Ownership::new(&self.owner_id),
+            ownership: crate::ownership::Ownership::new(&self.owner_id)
+                .in_accounts(self.accounts()),
             pools: self.pools.clone(),
             clusters: self.clusters.clone(),
             priority_range: self.priority_range,

@@ -16,7 +16,7 @@ use crate::aws::{
 use crate::config::Config;
 use crate::ownership::Ownership;
 use crate::ownership::naming::TARGET_GROUP_NAME_PREFIX;
-use crate::snapshot::{CloudMapSnapshot, FailedRead, Snapshot};
+use crate::snapshot::{CloudMapSnapshot, FailedRead, Snapshot, UnreadZone};
 use crate::state::{HostedZone, Listener, Rule, Tags, TaskDefinition};
 
 /// Reads of independent resources in flight at once. The client-side rate limiter paces
@@ -63,7 +63,23 @@ impl Observation {
             service: e.service.to_string(),
             operation: e.operation.to_string(),
             message: e.to_string(),
+            zone: None,
         });
+        self.failures.push(e);
+    }
+
+    /// A managed zone's read failed (`name`: its name, if an earlier pass learned it).
+    pub(crate) fn fail_zone(&mut self, zone: &str, name: Option<String>, e: AwsError) {
+        let reason = e.to_string();
+        self.snapshot.failed_reads.push(FailedRead {
+            service: e.service.to_string(),
+            operation: e.operation.to_string(),
+            message: reason.clone(),
+            zone: Some(zone.to_string()),
+        });
+        self.snapshot
+            .unread_zones
+            .insert(zone.to_string(), UnreadZone { name, reason });
         self.failures.push(e);
     }
 
@@ -331,7 +347,7 @@ async fn read_zones(aws: &Aws, config: &Config, cache: &mut Cache, observed: &mu
                     z
                 }
                 Err(e) => {
-                    observed.fail(e);
+                    observed.fail_zone(id, None, e);
                     continue;
                 }
             },
@@ -341,7 +357,7 @@ async fn read_zones(aws: &Aws, config: &Config, cache: &mut Cache, observed: &mu
                 observed.records.insert(id.clone(), records);
                 observed.zones.insert(id.clone(), zone);
             }
-            Err(e) => observed.fail(e),
+            Err(e) => observed.fail_zone(id, Some(zone.name), e),
         }
     }
 }

@@ -355,6 +355,8 @@ pub async fn read_names(
                 }
                 fresh.names.insert((zone.clone(), name.clone()));
             }
+            // One name's read failed (its zone's other records are the base's): the whole
+            // targeted pass deletes nothing, as before zones were scoped in full passes.
             Err(e) => observed.fail(e),
         }
     }
@@ -463,6 +465,7 @@ mod tests {
             service: "ecs".into(),
             operation: "DescribeServices".into(),
             message: "x".into(),
+            zone: None,
         });
         let started = start(&with_failure);
         assert!(started.complete(), "only this pass's reads can fail it");

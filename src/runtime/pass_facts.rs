@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::config::Config;
 use crate::snapshot::Snapshot;
 use crate::state::TargetHealthState;
-use crate::status::{AlbUsage, GroupFacts, PassFacts, ServiceStatus};
+use crate::status::{AlbUsage, GroupFacts, PassFacts, ServiceStatus, ZoneFacts};
 
 fn alb_name(observed: &Snapshot, arn: &str) -> String {
     observed
@@ -114,7 +114,36 @@ pub(crate) fn collect(
         dry_run: config.dry_run,
         albs: alb_usage(observed, config),
         target_groups: group_facts(observed, services),
+        zones: zone_facts(observed, config),
     }
+}
+
+/// Each managed zone: its name, the account and role it is written through, and why it
+/// could not be read.
+fn zone_facts(observed: &Snapshot, config: &Config) -> Vec<ZoneFacts> {
+    config
+        .hosted_zones
+        .iter()
+        .map(|id| {
+            let unread = observed.unread_zones.get(id);
+            let role = config.zone_roles.get(id).cloned();
+            ZoneFacts {
+                id: id.clone(),
+                name: observed
+                    .zones
+                    .get(id)
+                    .map(|z| z.name.clone())
+                    .or_else(|| unread.and_then(|z| z.name.clone())),
+                account: role
+                    .as_deref()
+                    .and_then(crate::config::role_account)
+                    .unwrap_or("default")
+                    .to_string(),
+                role,
+                problem: unread.map(|z| z.reason.clone()),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -58,8 +58,13 @@ pub struct Snapshot {
     pub records: BTreeMap<String, Vec<RecordSet>>,
     /// The managed Cloud Map namespaces, their services and instances.
     pub cloudmap: CloudMapSnapshot,
-    /// Reads that failed. Any failure forbids deletions in this pass.
+    /// Reads that failed. A failure forbids deletions in this pass, except a managed zone's
+    /// whose name is known: that one holds back only the services with a name in it
+    /// ([`Snapshot::complete_but_zones`]).
     pub failed_reads: Vec<FailedRead>,
+    /// Managed zones that could not be read this pass, by id: their name when known (names
+    /// never change, so an earlier pass's answer counts) and why.
+    pub unread_zones: BTreeMap<String, UnreadZone>,
     /// ALBs ecs-ingress created for pools that may grow (found by their tags).
     pub provisioned: Vec<ProvisionedAlb>,
     /// The account's ALBs and quota, read when a pool needs to grow.
@@ -87,10 +92,27 @@ pub struct AlbAccount {
 }
 
 impl Snapshot {
-    /// Every read succeeded: only then may a pass delete anything.
+    /// Every read succeeded.
     pub fn complete(&self) -> bool {
         self.failed_reads.is_empty()
     }
+
+    /// Every read succeeded but some of managed hosted zones', and each of those zones'
+    /// names is known. Deletions are then safe for every service without a name in those
+    /// zones: what they rest on was read. A zone whose name is unknown could hold any name,
+    /// so it holds back every deletion.
+    pub fn complete_but_zones(&self) -> bool {
+        self.failed_reads.iter().all(|f| f.zone.is_some())
+            && self.unread_zones.values().all(|z| z.name.is_some())
+    }
+}
+
+/// A managed zone that could not be read this pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadZone {
+    pub name: Option<String>,
+    /// The failed read, for people (it names the role of a `--zone-role` zone).
+    pub reason: String,
 }
 
 /// A read that failed, for people: the planner only asks whether there was one.
@@ -99,6 +121,8 @@ pub struct FailedRead {
     pub service: String,
     pub operation: String,
     pub message: String,
+    /// The managed hosted zone whose read this was, if it was one.
+    pub zone: Option<String>,
 }
 
 /// What Cloud Map looks like in the managed namespaces.

@@ -181,6 +181,25 @@ pub struct PassFacts {
     pub albs: Vec<AlbUsage>,
     /// Target groups named in services' resources, by ARN.
     pub target_groups: BTreeMap<String, GroupFacts>,
+    /// The managed hosted zones, in `--hosted-zone` order.
+    pub zones: Vec<ZoneFacts>,
+}
+
+/// A managed hosted zone, for `/status` and the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ZoneFacts {
+    pub id: String,
+    /// Its name, once read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The account written in: `default` (ecs-ingress's own credentials) or the account of
+    /// its `--zone-role` role.
+    pub account: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Why it could not be read this pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// A `--fail-on` value: a state name as `/status` spells it.

@@ -13,6 +13,7 @@ use crate::state::{
 
 use super::{ACCOUNT, REGION};
 
+pub(crate) mod accounts;
 mod load_balancers;
 pub use load_balancers::{
     CANONICAL_HOSTED_ZONE_ID, LOAD_BALANCERS_PER_ACCOUNT, load_balancer_attribute_defaults,
@@ -78,7 +79,7 @@ pub struct World {
     /// Hosted zones by id, with their record sets.
     pub zones: BTreeMap<String, (HostedZone, Vec<RecordSet>)>,
     /// Other accounts: their zones and roles, and credentials handed out for them.
-    pub accounts: super::accounts::Accounts,
+    pub accounts: accounts::Accounts,
     pub cloudmap: super::cloudmap::CloudMapWorld,
     /// When each target was registered in each group, and when its draining ends.
     pub registrations: BTreeMap<(String, Target), Registration>,

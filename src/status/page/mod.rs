@@ -116,6 +116,21 @@ fn header_section(h: &Header, report: &StatusReport) -> Markup {
                 div { dt { "owner id" } dd { (h.owner_id) } }
                 div { dt { "clusters" } dd { (h.clusters.join(", ")) } }
                 div { dt { "listeners" } dd { @for l in &h.listeners { span.block { (l) } } } }
+                @if !report.facts.zones.is_empty() {
+                    div {
+                        dt { "hosted zones" }
+                        dd {
+                            @for z in &report.facts.zones {
+                                span.block.zone {
+                                    (z.id)
+                                    @if let Some(name) = &z.name { " " (name) }
+                                    @if let Some(role) = &z.role { " through role " (role) }
+                                    @if let Some(problem) = &z.problem { " — unread: " (problem) }
+                                }
+                            }
+                        }
+                    }
+                }
                 div { dt { "interval" } dd { (h.interval) } }
                 div { dt { "dry run" } dd { @if h.dry_run { "yes" } @else { "no" } } }
                 div { dt { "leader" } dd { (h.leader.as_deref().unwrap_or("single replica")) } }

@@ -84,3 +84,28 @@ fn long_problem_lists_fold_and_header_shows_dry_run_and_leader() {
     assert!(page.contains("single replica"));
     assert!(page.contains("<details><summary>7 more</summary>"));
 }
+
+#[test]
+fn the_header_shows_each_zone_with_its_role_and_why_it_is_unread() {
+    let mut report = report();
+    report.facts.zones = vec![
+        crate::status::ZoneFacts {
+            id: "ZOWN".into(),
+            name: Some("in.example.com".into()),
+            account: "default".into(),
+            role: None,
+            problem: None,
+        },
+        crate::status::ZoneFacts {
+            id: "ZCENTRAL".into(),
+            name: None,
+            account: "222222222222".into(),
+            role: Some("arn:aws:iam::222222222222:role/dns".into()),
+            problem: Some("cannot assume role".into()),
+        },
+    ];
+    let page = render(&report, &Header::default(), &[], &Filter::default());
+    assert!(page.contains("ZOWN in.example.com"), "{page}");
+    assert!(page.contains("ZCENTRAL through role arn:aws:iam::222222222222:role/dns"));
+    assert!(page.contains("unread: cannot assume role"));
+}

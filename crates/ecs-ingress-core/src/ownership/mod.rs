@@ -37,17 +37,41 @@ pub const POOL_TAG: &str = "ecs-ingress/pool";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ownership {
     owner_id: String,
+    /// The AWS accounts this controller's services live in (from its listeners' and
+    /// clusters' ARNs); empty when unknown.
+    accounts: std::collections::BTreeSet<String>,
 }
 
 impl Ownership {
     pub fn new(owner_id: impl Into<String>) -> Self {
         Self {
             owner_id: owner_id.into(),
+            accounts: Default::default(),
         }
+    }
+
+    /// This controller acts for services of `accounts` (12-digit ids).
+    pub fn in_accounts(mut self, accounts: impl IntoIterator<Item = String>) -> Self {
+        self.accounts = accounts.into_iter().collect();
+        self
     }
 
     pub fn owner_id(&self) -> &str {
         &self.owner_id
+    }
+
+    /// True when a DNS marker is this controller's: it carries this owner id and, when the
+    /// accounts are known, names a service of one of them. A zone shared by several
+    /// accounts (a central account's zone written through a role) may hold markers of
+    /// another account's controller with the same owner id: those are never changed or
+    /// deleted.
+    pub fn owns_marker(&self, marker: &marker::Marker) -> bool {
+        marker.owner == self.owner_id
+            && (self.accounts.is_empty()
+                || marker
+                    .services
+                    .iter()
+                    .any(|arn| arn_account(arn).is_some_and(|a| self.accounts.contains(a))))
     }
 
     /// True when `tags` mark a resource as made by this controller.
@@ -63,6 +87,12 @@ impl Ownership {
             (RESOURCE_TAG.to_string(), resource.to_string()),
         ])
     }
+}
+
+/// The account field of an ARN (`arn:partition:service:region:ACCOUNT:...`).
+pub fn arn_account(arn: &str) -> Option<&str> {
+    let account = arn.strip_prefix("arn:")?.split(':').nth(3)?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
 }
 
 /// The service ARN an owned resource was made for.

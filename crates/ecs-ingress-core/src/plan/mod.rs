@@ -23,6 +23,7 @@ mod pools;
 pub mod priorities;
 mod resolve;
 pub mod settings;
+mod unread_zones;
 mod withdraw;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -201,6 +202,7 @@ pub fn plan(
         .chain(&placement.kept)
         .chain(&arbitration.kept)
         .copied()
+        .chain(gone_but_held(observed, &owned, &services_seen))
         .collect();
     let winners = arbitration.winners;
 
@@ -243,9 +245,30 @@ pub fn plan(
         &mut out,
     );
 
-    policy::Policy::new(config.policy, observed.complete()).apply(changes, &mut out);
+    policy::Policy::new(config.policy, observed.complete_but_zones()).apply(changes, &mut out);
     finish(&mut out);
     out
+}
+
+/// Services gone from ECS whose rules route a name in a zone that could not be read: they
+/// keep everything, as a service still there would.
+fn gone_but_held<'a>(
+    observed: &Snapshot,
+    owned: &Owned<'a>,
+    services_seen: &BTreeSet<&str>,
+) -> Vec<&'a str> {
+    let zones = unread_zones::UnreadZones::new(observed);
+    owned
+        .groups
+        .keys()
+        .chain(owned.rules.keys())
+        .filter(|arn| !services_seen.contains(**arn))
+        .filter(|arn| {
+            let routed = resolve::routed_hosts(owned, arn);
+            zones.holds_back(&[], None, routed).is_some()
+        })
+        .copied()
+        .collect()
 }
 
 /// DNS and Cloud Map names of the winners. A moving service's names stay on the ALB it

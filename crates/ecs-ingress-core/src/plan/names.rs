@@ -45,7 +45,7 @@ pub fn plan_service_dns(
         })
         .collect();
     let planned = dns::plan_dns(
-        config.ownership.owner_id(),
+        &config.ownership,
         &zones,
         &observed.records,
         &dns_winners,

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 
 use super::arbitrate::Candidate;
 use super::desired::{DesiredService, Location, desired_service};
+use super::dns::wanted_names;
 use super::owned::Owned;
+use super::unread_zones::UnreadZones;
 use super::{PlanConfig, problem, status};
 use crate::model::{Intent, ListenerRef, ServiceIntent, TargetsMode};
 use crate::snapshot::Snapshot;
@@ -34,13 +36,29 @@ pub fn resolve_intents<'a>(
     ordered: &[&'a (EcsService, ServiceIntent)],
 ) -> Resolution<'a> {
     let mut out = Resolution::default();
+    let zones = UnreadZones::new(observed);
     for (service, intent) in ordered.iter().map(|p| (&p.0, &p.1)) {
         match intent {
             ServiceIntent::Unmanaged | ServiceIntent::Withdraw { .. } => {
-                if owned.groups.contains_key(service.arn.as_str())
-                    || owned.rules.contains_key(service.arn.as_str())
+                if !owned.groups.contains_key(service.arn.as_str())
+                    && !owned.rules.contains_key(service.arn.as_str())
                 {
-                    out.withdrawn.push((service, intent));
+                    continue;
+                }
+                match zones.holds_back(&[], None, routed_hosts(owned, &service.arn)) {
+                    Some(why) => {
+                        out.kept.insert(&service.arn);
+                        let mut s = status(
+                            service,
+                            ServiceState::Error,
+                            None,
+                            owned.resources(&service.arn),
+                        );
+                        s.problems
+                            .push(problem(None, format!("its withdrawal waits: {why}")));
+                        out.statuses.push(s);
+                    }
+                    None => out.withdrawn.push((service, intent)),
                 }
             }
             ServiceIntent::Invalid { errors, warnings } => {
@@ -59,7 +77,21 @@ pub fn resolve_intents<'a>(
                 out.statuses.push(s);
             }
             ServiceIntent::Publish { intent, warnings } => {
-                resolve_published(config, observed, owned, service, intent, warnings, &mut out)
+                let asked = wanted_names(&intent.dns, &intent.hosts);
+                let routed = routed_hosts(owned, &service.arn);
+                match zones.holds_back(&asked, intent.dns.zone.as_deref(), routed) {
+                    Some(why) => {
+                        out.kept.insert(&service.arn);
+                        let resources = owned.resources(&service.arn);
+                        let mut s = status(service, ServiceState::Error, Some(intent), resources);
+                        s.problems.push(problem(None, why));
+                        s.warnings = warnings.clone();
+                        out.statuses.push(s);
+                    }
+                    None => resolve_published(
+                        config, observed, owned, service, intent, warnings, &mut out,
+                    ),
+                }
             }
         }
     }
@@ -113,7 +145,7 @@ fn resolve_published<'a>(
             pinned: matches!(intent.listener, ListenerRef::Arn(_)),
         }),
         Err(p) => {
-            let state = if p.key.is_none() || !observed.complete() {
+            let state = if p.key.is_none() || !observed.complete_but_zones() {
                 ServiceState::Error
             } else {
                 ServiceState::Invalid
@@ -132,11 +164,19 @@ fn unread(observed: &Snapshot, owned: &Owned<'_>, service_arn: &str) -> Option<&
     let (rules, groups) = (owned.rules_of(service_arn), owned.groups_of(service_arn));
     if !observed.target_groups_complete && !rules.is_empty() {
         Some("the account's target groups could not be read")
-    } else if !observed.complete() && rules.is_empty() && !groups.is_empty() {
+    } else if !observed.complete_but_zones() && rules.is_empty() && !groups.is_empty() {
         Some("it has target groups but none of its rules could be read")
     } else {
         None
     }
+}
+
+/// The host conditions of the service's owned rules: names it may hold.
+pub(super) fn routed_hosts<'o>(
+    owned: &'o Owned<'_>,
+    service_arn: &str,
+) -> impl Iterator<Item = &'o String> {
+    owned.rules_of(service_arn).iter().flat_map(|r| &r.hosts)
 }
 
 /// The service's pool and the listeners (with their ALBs) it may be placed on, or why it

@@ -121,6 +121,7 @@ fn a_failed_read_holds_back_every_deletion() {
         service: "ecs".into(),
         operation: "ListServices".into(),
         message: "Rate exceeded".into(),
+        zone: None,
     });
     let p = plan(&cfg, &obs, &[]);
     assert!(p.changes.is_empty());
@@ -381,6 +382,7 @@ mod moves {
                 service: "elbv2".into(),
                 operation: "DescribeRules".into(),
                 message: "Rate exceeded".into(),
+                zone: None,
             });
             let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
             assert!(

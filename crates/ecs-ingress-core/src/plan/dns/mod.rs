@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use super::change::{Change, PlannedChange};
 use crate::model::{DnsIntent, DnsType};
+use crate::ownership::Ownership;
 pub use crate::ownership::marker::MARKER_PREFIX;
 use crate::ownership::marker::{MARKER_TTL, Marker, marker_name, marker_value, parse_marker};
 use crate::state::{AliasTarget, EcsService, HostedZone, LoadBalancer, RecordSet};
@@ -192,13 +193,14 @@ pub struct DnsPlan {
 /// Plans DNS for `winners` (in age order, oldest first). Owned names of services not among
 /// them are deleted unless `keep(service_arn)` says the service's resources stay as they are.
 pub fn plan_dns(
-    owner: &str,
+    ownership: &Ownership,
     zones: &[HostedZone],
     records: &BTreeMap<String, Vec<RecordSet>>,
     winners: &[DnsWinner<'_>],
     keep: &dyn Fn(&str) -> bool,
     now: i64,
 ) -> DnsPlan {
+    let owner = ownership.owner_id();
     let mut out = DnsPlan::default();
     let indexes: BTreeMap<&str, ZoneIndex<'_>> = zones
         .iter()
@@ -217,7 +219,7 @@ pub fn plan_dns(
             // A zone that could not be read has a pass failure recorded.
             if let Some(index) = indexes.get(zone.id.as_str()) {
                 let ctx = NameContext {
-                    owner,
+                    ownership,
                     keep,
                     zone,
                     index,
@@ -230,7 +232,7 @@ pub fn plan_dns(
         .extend(claims.values().filter_map(|claim| claim.change(owner, now)));
     for zone in zones {
         if let Some(index) = indexes.get(zone.id.as_str()) {
-            out.managed += unclaimed(owner, zone, index, &claims, keep, &mut out.changes);
+            out.managed += unclaimed(ownership, zone, index, &claims, keep, &mut out.changes);
         }
     }
     out
@@ -283,7 +285,7 @@ fn record_refs(name: &str, want: &[RecordSet]) -> impl Iterator<Item = ResourceR
 
 /// What deciding one name needs.
 struct NameContext<'a, 'k> {
-    owner: &'a str,
+    ownership: &'a Ownership,
     keep: &'k dyn Fn(&str) -> bool,
     zone: &'a HostedZone,
     index: &'a ZoneIndex<'a>,
@@ -386,9 +388,10 @@ impl<'a> NameContext<'a, '_> {
         marker: Option<&'m Marker>,
     ) -> Result<Option<&'m Marker>, Problem> {
         match marker {
-            Some(m) if m.owner != self.owner => Err(conflict(format!(
-                "dns: {name} belongs to another controller (owner {}); it is left alone",
-                m.owner
+            Some(m) if !self.ownership.owns_marker(m) => Err(conflict(format!(
+                "dns: {name} belongs to another controller (owner {}, services {}); it is left alone",
+                m.owner,
+                m.services.join(", ")
             ))),
             Some(m)
                 if !m.services.contains(&w.service.arn)
@@ -415,7 +418,7 @@ impl<'a> NameContext<'a, '_> {
 /// Deletes owned names of `zone` nobody claims any more (unless a service in the marker is
 /// kept as it is); returns how many owned names the zone has.
 fn unclaimed(
-    owner: &str,
+    ownership: &Ownership,
     zone: &HostedZone,
     index: &ZoneIndex<'_>,
     claims: &BTreeMap<(String, String), Claim<'_>>,
@@ -424,7 +427,7 @@ fn unclaimed(
 ) -> usize {
     let mut managed = 0;
     for (name, marker, marker_rec) in index.markers() {
-        if marker.owner != owner {
+        if !ownership.owns_marker(&marker) {
             continue;
         }
         managed += 1;
@@ -551,7 +554,7 @@ pub fn default_drain(dns: &DnsIntent) -> u64 {
 }
 
 /// The names a service asks for (explicit ones, or every host without a wildcard).
-fn wanted_names(dns: &DnsIntent, hosts: &[String]) -> Vec<String> {
+pub(super) fn wanted_names(dns: &DnsIntent, hosts: &[String]) -> Vec<String> {
     match &dns.names {
         Some(n) => n.clone(),
         None => hosts

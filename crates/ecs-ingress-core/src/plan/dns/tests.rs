@@ -63,7 +63,14 @@ impl Case {
                 ready: true,
             })
             .collect();
-        plan_dns(OWNER, &self.zones, &self.records, &ws, &|_| false, 0)
+        plan_dns(
+            &Ownership::new(OWNER),
+            &self.zones,
+            &self.records,
+            &ws,
+            &|_| false,
+            0,
+        )
     }
 
     /// Applies the plan's record changes to the zones (as Route 53 would).
@@ -294,6 +301,66 @@ fn foreign_records_and_other_owners_are_conflicts_never_touched() {
 }
 
 #[test]
+fn a_marker_of_the_same_owner_id_for_another_accounts_services_is_never_ours() {
+    // A central zone written by two accounts' controllers that share an owner id.
+    const OURS: &str = "arn:aws:ecs:eu-west-1:111111111111:service/main/a";
+    const THEIRS: &str = "arn:aws:ecs:eu-west-1:222222222222:service/main/b";
+    let mut case = Case::new();
+    let theirs = |name: &str| {
+        vec![
+            record(name, "CNAME", "their-alb.example.com"),
+            record(
+                &format!("_ecs-ingress.{name}"),
+                "TXT",
+                &marker_value(OWNER, &[THEIRS.into()], &["CNAME".into()], None),
+            ),
+        ]
+    };
+    case.records.insert(
+        "ZIN".into(),
+        [theirs("b.in.example.com"), theirs("c.in.example.com")].concat(),
+    );
+    let ours = Ownership::new(OWNER).in_accounts(["111111111111".to_string()]);
+    let mut a = service("a");
+    a.arn = OURS.into();
+    let (intent, h, at) = (
+        dns(DnsType::Alias, None, None),
+        hosts(&["b.in.example.com"]),
+        lb(false),
+    );
+    let ws = [DnsWinner {
+        service: &a,
+        dns: &intent,
+        hosts: &h,
+        load_balancer: &at,
+        ready: true,
+    }];
+    let plan = plan_dns(&ours, &case.zones, &case.records, &ws, &|_| false, 0);
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+    assert!(
+        plan.outcomes[OURS].conflicts[0]
+            .reason
+            .contains("another controller"),
+        "{:?}",
+        plan.outcomes[OURS]
+    );
+    assert_eq!(plan.managed, 0, "neither name is counted as ours");
+    // Which accounts are ours is what keeps their unclaimed name: without it, the same
+    // owner id alone made it ours, and it was deleted.
+    let blind = plan_dns(
+        &Ownership::new(OWNER),
+        &case.zones,
+        &case.records,
+        &[],
+        &|_| false,
+        0,
+    );
+    assert!(!blind.changes.is_empty());
+    let scoped = plan_dns(&ours, &case.zones, &case.records, &[], &|_| false, 0);
+    assert!(scoped.changes.is_empty(), "{:?}", scoped.changes);
+}
+
+#[test]
 fn services_routed_by_path_on_one_alb_share_a_name_until_the_last_goes() {
     let mut case = Case::new();
     let mut w = vec![
@@ -424,7 +491,14 @@ fn a_record_deleted_by_hand_comes_back_and_kept_services_keep_theirs() {
     case.apply(&plan);
     // A service whose resources are kept (invalid tags, say) keeps its records.
     let ws: Vec<DnsWinner<'_>> = Vec::new();
-    let kept = plan_dns(OWNER, &case.zones, &case.records, &ws, &|_| true, 0);
+    let kept = plan_dns(
+        &Ownership::new(OWNER),
+        &case.zones,
+        &case.records,
+        &ws,
+        &|_| true,
+        0,
+    );
     assert!(kept.changes.is_empty());
 }
 
@@ -445,7 +519,14 @@ fn a_published_name_is_held_where_it_points_until_its_new_alb_can_serve_it() {
             load_balancer: at,
             ready,
         }];
-        plan_dns(OWNER, &case.zones, &case.records, &ws, &|_| false, 100)
+        plan_dns(
+            &Ownership::new(OWNER),
+            &case.zones,
+            &case.records,
+            &ws,
+            &|_| false,
+            100,
+        )
     };
     // Where it points and not ready (its rules change this pass): nothing to wait for.
     let p = plan_at(&case, &lb(false), false);

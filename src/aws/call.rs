@@ -28,6 +28,9 @@ pub(crate) struct CallContext {
     /// Leader election: a write is sent only while this replica may write, checked after
     /// the rate limiter's wait (which can be long) and right before the request leaves.
     fence: Option<WriteGate>,
+    /// The account whose role's credentials sign these calls (`None`: the own ones), for
+    /// the `account` label of Route 53 and STS series.
+    account: Option<String>,
 }
 
 impl CallContext {
@@ -39,6 +42,7 @@ impl CallContext {
             limiter,
             count_throttles: true,
             fence: None,
+            account: None,
         }
     }
 
@@ -49,6 +53,7 @@ impl CallContext {
             limiter,
             count_throttles: false,
             fence: None,
+            account: None,
         }
     }
 
@@ -56,6 +61,12 @@ impl CallContext {
     /// election's fence: the call layer knows only the question, not the lease).
     pub fn fenced(mut self, may_write: WriteGate) -> Self {
         self.fence = Some(may_write);
+        self
+    }
+
+    /// Calls signed with the credentials of a role in `account`.
+    pub fn in_account(mut self, account: &str) -> Self {
+        self.account = Some(account.to_string());
         self
     }
 
@@ -84,7 +95,8 @@ impl CallContext {
             Ok(_) => ("success", false),
             Err(e) => (e.kind.as_str(), e.kind == ErrorKind::Throttled),
         };
-        self.metrics.record_aws_call(
+        self.metrics.record_aws_call_in(
+            self.account.as_deref(),
             service,
             operation,
             outcome,

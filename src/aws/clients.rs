@@ -148,8 +148,11 @@ pub fn with_zone_roles(
                 .interceptor(ServerDate::new(clock.clone()))
                 .build(),
         );
-        let ctx =
+        let mut ctx =
             CallContext::with_attempt_counter(metrics.clone(), limiter()).fenced(may_write.clone());
+        if let Some(account) = crate::config::role_account(role) {
+            ctx = ctx.in_account(account);
+        }
         RoleRoute53 {
             session,
             route53: Arc::new(Route53Adapter::new(client, ctx)),

@@ -104,11 +104,36 @@ pub struct ChangeLabels {
     pub result: String,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct AwsCallLabels {
     pub service: String,
     pub operation: String,
     pub outcome: String,
+    /// The account a Route 53 or STS call acts in: `default` (the own credentials) or a
+    /// `--zone-role` role's account. Absent on the other services' series.
+    pub account: Option<String>,
+}
+
+impl EncodeLabelSet for AwsCallLabels {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelSetEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeLabel;
+        ("service", self.service.as_str()).encode(encoder.encode_label())?;
+        ("operation", self.operation.as_str()).encode(encoder.encode_label())?;
+        ("outcome", self.outcome.as_str()).encode(encoder.encode_label())?;
+        if let Some(account) = &self.account {
+            ("account", account.as_str()).encode(encoder.encode_label())?;
+        }
+        Ok(())
+    }
+}
+
+/// The `account` label of a call of `service` made with `account`'s credentials (`None`:
+/// the own ones): only Route 53 and STS calls carry one.
+pub fn call_account(service: &str, account: Option<&str>) -> Option<String> {
+    matches!(service, "route53" | "sts").then(|| account.unwrap_or("default").to_string())
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -453,11 +478,26 @@ impl Metrics {
         seconds: f64,
         throttled: bool,
     ) {
+        self.record_aws_call_in(None, service, operation, outcome, seconds, throttled);
+    }
+
+    /// [`Metrics::record_aws_call`] for a call made with the credentials of `account`'s role
+    /// (`None`: the own ones).
+    pub fn record_aws_call_in(
+        &self,
+        account: Option<&str>,
+        service: &str,
+        operation: &str,
+        outcome: &str,
+        seconds: f64,
+        throttled: bool,
+    ) {
         self.aws_calls
             .get_or_create(&AwsCallLabels {
                 service: service.into(),
                 operation: operation.into(),
                 outcome: outcome.into(),
+                account: call_account(service, account),
             })
             .inc();
         let op = AwsOperationLabels {
@@ -495,6 +535,31 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn route53_and_sts_series_say_which_account_they_act_in() {
+        let m = Metrics::new(crate::aws::OPERATIONS);
+        m.record_aws_call("route53", "ListResourceRecordSets", "success", 0.01, false);
+        m.record_aws_call_in(
+            Some("222222222222"),
+            "route53",
+            "ChangeResourceRecordSets",
+            "success",
+            0.01,
+            false,
+        );
+        m.record_aws_call("sts", "AssumeRole", "access-denied", 0.01, false);
+        m.record_aws_call("ecs", "ListServices", "success", 0.01, false);
+        let text = m.encode();
+        for line in [
+            "ecs_ingress_aws_calls_total{service=\"route53\",operation=\"ListResourceRecordSets\",outcome=\"success\",account=\"default\"} 1",
+            "ecs_ingress_aws_calls_total{service=\"route53\",operation=\"ChangeResourceRecordSets\",outcome=\"success\",account=\"222222222222\"} 1",
+            "ecs_ingress_aws_calls_total{service=\"sts\",operation=\"AssumeRole\",outcome=\"access-denied\",account=\"default\"} 1",
+            "ecs_ingress_aws_calls_total{service=\"ecs\",operation=\"ListServices\",outcome=\"success\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} not in {text}");
+        }
+    }
 
     #[test]
     fn encodes_prefixed_series() {

@@ -263,3 +263,21 @@ async fn a_denied_role_holds_back_only_the_services_with_a_name_in_its_zone() {
     assert!(!names(&records(&estate, &central_zone)).contains(&"b.central.example.com"));
     assert_eq!(rules_for(&estate, "b.central.example.com"), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_role_for_two_zones_is_assumed_once() {
+    let estate = Estate::new(1);
+    let (mut config, first) = central(&estate, "one.example.com", false);
+    let second = estate.fake.world().add_zone_in(CENTRAL, "two.example.com");
+    config.hosted_zones = vec![first.clone(), second.clone()];
+    config.hosted_zones.sort();
+    config.zone_roles.insert(second.clone(), ROLE.to_string());
+    estate.add_service("a", &[("alb.host", "a.one.example.com")], &[]);
+    estate.add_service("b", &[("alb.host", "b.two.example.com")], &[]);
+    let controller = controller(&estate, config);
+    let (_, report) = estate.converge_report(&controller, 20).await;
+    assert!(report.succeeded(), "{:?}", report.applied);
+    assert!(names(&records(&estate, &first)).contains(&"a.one.example.com"));
+    assert!(names(&records(&estate, &second)).contains(&"b.two.example.com"));
+    assert_eq!(assumed(&estate), 1, "one session serves both zones");
+}

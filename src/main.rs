@@ -100,8 +100,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     match mode {
         "plan" => {
             let report = controller.pass(false).await;
-            if let Some(problem) = &report.read_problem {
-                eprintln!("error: {problem}");
+            match &report.read_problem {
+                Some(problem) => eprintln!("error: {problem}"),
+                None => ecs_ingress::runtime::log_degraded(&report),
             }
             match output {
                 OutputFormat::Json => println!("{}", output::plan_json(&report)),
@@ -118,8 +119,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         "apply" => {
             let _signals = outcome::stop_on_signal(controller.clone());
             let report = controller.pass(true).await;
-            if let Some(problem) = &report.read_problem {
-                eprintln!("error: {problem}");
+            match &report.read_problem {
+                Some(problem) => eprintln!("error: {problem}"),
+                None => ecs_ingress::runtime::log_degraded(&report),
             }
             match output {
                 OutputFormat::Json => println!("{}", outcome::apply_json(&report)),

@@ -173,3 +173,90 @@ fn zone_role_mistakes_are_one_line_each_before_any_aws_call() {
         );
     }
 }
+
+#[test]
+fn without_a_region_the_error_says_to_set_one() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ecs-ingress"))
+        .args(["plan", "--cluster", "main", "--listener", LISTENER])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .output()
+        .expect("ecs-ingress runs");
+    assert_eq!(out.status.code(), Some(1));
+    let errors = error_lines(&out);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("no AWS region is configured") && errors[0].contains("AWS_REGION"),
+        "{}",
+        errors[0]
+    );
+    assert!(!errors[0].contains("NAT gateway"), "{}", errors[0]);
+    // stdout says the same and nothing it could not know (no "no services").
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        stdout.starts_with("Could not read AWS: no AWS region"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("tagging index") && !stderr.contains("DescribeAccountLimits"),
+        "only the error line: {stderr}"
+    );
+}
+
+#[test]
+fn a_daemon_that_cannot_read_logs_one_line_per_pass() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ecs-ingress"))
+        .args(["run", "--cluster", "main", "--listener", LISTENER])
+        .args([
+            "--interval",
+            "1s",
+            "--admin-addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ecs-ingress runs");
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("its output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let passes: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("pass incomplete"))
+        .collect();
+    assert!(!passes.is_empty(), "{stderr}");
+    for line in &passes {
+        assert!(
+            line.contains("WARN") && line.contains("cannot reach AWS"),
+            "{line}"
+        );
+    }
+    for noise in ["pass complete", "tagging index", "DescribeAccountLimits"] {
+        assert!(
+            !stderr.contains(noise),
+            "`{noise}` logged beside the failed pass: {stderr}"
+        );
+    }
+}

@@ -116,16 +116,28 @@ fn problems(out: &mut String, report: &PassReport) {
     }
 }
 
+/// The pass read no service and planned nothing: all it can say is why.
+fn read_nothing(report: &PassReport) -> bool {
+    report.plan.services.is_empty()
+        && report.plan.changes.is_empty()
+        && report.plan.held_back.is_empty()
+}
+
 /// `plan` as text: one line per change (action, resource, service, why), then services.
 pub fn plan_text(report: &PassReport) -> String {
     let mut out = String::new();
     if let Some(problem) = &report.read_problem {
-        let _ = writeln!(
-            out,
-            "Could not read AWS: {problem}\nThe plan below is incomplete."
-        );
-    } else if report.plan.changes.is_empty() {
-        out.push_str("Nothing to change.\n");
+        let _ = writeln!(out, "Could not read AWS: {problem}");
+        if read_nothing(report) {
+            // Saying "no services" or "nothing to change" would claim what was not read.
+            return out;
+        }
+        out.push_str("The plan below is incomplete.\n");
+    }
+    if report.plan.changes.is_empty() {
+        if report.read_problem.is_none() {
+            out.push_str("Nothing to change.\n");
+        }
     } else {
         let _ = writeln!(out, "{} changes:", report.plan.changes.len());
         for c in &report.plan.changes {
@@ -152,6 +164,9 @@ pub fn apply_text(report: &PassReport) -> String {
         .unwrap_or_default();
     if let Some(problem) = &report.read_problem {
         let _ = writeln!(out, "Could not read AWS: {problem}");
+        if read_nothing(report) && results.is_empty() {
+            return out;
+        }
     } else if results.is_empty() {
         out.push_str(if report.plan.changes.is_empty() {
             "Nothing to change.\n"

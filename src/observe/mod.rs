@@ -41,6 +41,9 @@ pub struct Observation {
     /// Their rules, as read for the count: those forwarding to our target groups are on a
     /// listener no longer given with `--listener` (see `read_departed`).
     other_rules: Vec<(Listener, Vec<Rule>)>,
+    /// Reads that failed with a fallback that kept the pass whole (the tagging index, the
+    /// account's limits): said once per pass, and only when the pass itself read everything.
+    degraded: Vec<String>,
 }
 
 impl std::ops::Deref for Observation {
@@ -86,6 +89,16 @@ impl Observation {
     /// The failed reads as the adapters reported them.
     pub(crate) fn failures(&self) -> &[AwsError] {
         &self.failures
+    }
+
+    /// A read failed but its fallback kept the pass whole.
+    pub(crate) fn degrade(&mut self, what: String) {
+        self.degraded.push(what);
+    }
+
+    /// What [`Observation::degrade`] recorded.
+    pub(crate) fn degraded(&self) -> &[String] {
+        &self.degraded
     }
 }
 
@@ -176,7 +189,7 @@ pub async fn observe(
     };
     read_services(aws, config, cache, &mut observed).await;
     read_provisioned(aws, config, ownership, cache, &mut observed).await;
-    let owned_tags = read_owned_tags(aws, ownership).await;
+    let owned_tags = read_owned_tags(aws, ownership, &mut observed).await;
     read_listeners(aws, config, cache, &owned_tags, &mut observed).await;
     read_load_balancer_rules(aws, config, cache, &mut observed).await;
     read_target_groups(aws, ownership, cache, &owned_tags, &mut observed).await;
@@ -371,7 +384,11 @@ const OWNED_TYPES: &[&str] = &[
 /// Tags of owned target groups and rules from the tagging index: about one call per 100
 /// owned resources instead of one DescribeTags per 20. Resources it does not list (just
 /// created, or not ours) are read with DescribeTags; if it fails, everything is.
-async fn read_owned_tags(aws: &Aws, ownership: &Ownership) -> HashMap<String, Tags> {
+async fn read_owned_tags(
+    aws: &Aws,
+    ownership: &Ownership,
+    observed: &mut Observation,
+) -> HashMap<String, Tags> {
     match aws
         .tagging
         .get_resources(
@@ -382,7 +399,9 @@ async fn read_owned_tags(aws: &Aws, ownership: &Ownership) -> HashMap<String, Ta
     {
         Ok(found) => found.into_iter().collect(),
         Err(e) => {
-            tracing::warn!(error = %e, "tagging index unavailable; reading tags with DescribeTags");
+            observed.degrade(format!(
+                "tagging index unavailable, owned resources' tags read with DescribeTags: {e}"
+            ));
             HashMap::new()
         }
     }
@@ -441,7 +460,9 @@ async fn read_task_definitions(
                 Some(found.into_iter().collect())
             }
             Err(e) => {
-                tracing::warn!(error = %e, "tagging index unavailable; reading every task definition");
+                observed.degrade(format!(
+                    "tagging index unavailable, every task definition read: {e}"
+                ));
                 None
             }
         }
@@ -905,9 +926,9 @@ async fn read_load_balancer_rules(
                     .and_then(|v| usize::try_from(*v).ok());
             }
             // The documented default is assumed; checked again on the next refresh.
-            Err(e) => {
-                tracing::warn!(error = %e, "DescribeAccountLimits failed; assuming the default of 100 rules per ALB")
-            }
+            Err(e) => observed.degrade(format!(
+                "DescribeAccountLimits failed, the default of 100 rules per ALB assumed: {e}"
+            )),
         }
     }
     observed.rules_quota = cache.rules_quota;

@@ -57,6 +57,13 @@ pub(crate) fn summarize(failures: &[AwsError]) -> Option<String> {
             e.message
         ));
     }
+    if let Some(e) = find(&|e| e.message.to_ascii_lowercase().contains("missing region")) {
+        return Some(format!(
+            "no AWS region is configured ({} {}: {}). Set AWS_REGION (ECS and EKS set it for \
+             the task or pod; elsewhere export it, or give the profile a region)",
+            e.service, e.operation, e.message
+        ));
+    }
     if failures.iter().all(|e| e.kind == ErrorKind::Unavailable) {
         return Some(format!(
             "cannot reach AWS ({} {}: {}). Check the network path to the AWS APIs (NAT gateway \
@@ -105,6 +112,15 @@ mod tests {
                     ),
                 ],
                 "standard chain",
+            ),
+            (
+                vec![err(
+                    "ecs",
+                    "ListServices",
+                    ErrorKind::Unavailable,
+                    "could not reach the endpoint: dispatch failure: other: Invalid Configuration: Missing Region",
+                )],
+                "no AWS region is configured",
             ),
             (
                 vec![err(

@@ -38,6 +38,8 @@ pub struct PassReport {
     pub observed_failures: Vec<String>,
     /// What the failed reads mean and how to fix it, in one line.
     pub read_problem: Option<String>,
+    /// Reads that failed with a fallback that kept the pass whole.
+    pub degraded: Vec<String>,
     /// When this process last changed something for each service (survives passes).
     pub last_changes: BTreeMap<String, String>,
     /// Quota use and target-group facts for the status page.
@@ -61,7 +63,9 @@ impl PassReport {
                 }
                 .into(),
             ),
-            pass_problems: self.observed_failures.clone(),
+            // The diagnosis (what failed and how to fix it), not the adapters' error
+            // chains: those are in the debug log.
+            pass_problems: self.read_problem.iter().cloned().collect(),
             services: self.plan.services.clone(),
             leadership: None,
             facts: self.facts.clone(),
@@ -394,6 +398,7 @@ impl Controller {
                 .map(ToString::to_string)
                 .collect(),
             read_problem: crate::runtime::diagnose::summarize(observed.failures()),
+            degraded: observed.degraded().to_vec(),
             last_changes,
             facts,
         };
@@ -653,19 +658,41 @@ fn all_services(report: &PassReport) -> Scope {
     scope
 }
 
+/// One line per pass: a pass that could not read is that line alone (what failed and how
+/// to fix it); a pass that read everything says what it did, after what it had to do
+/// without (a fallback read).
 fn log_pass(report: &PassReport) {
-    if let Some(problem) = &report.read_problem {
-        tracing::warn!(failed_reads = report.observed_failures.len(), "{problem}");
-    }
     for failure in &report.observed_failures {
         tracing::debug!(error = %failure, "read failed; deletions are held back this pass");
     }
     let applied = report.applied.as_ref();
+    let (applied, failed) = (
+        applied.map(|a| a.succeeded()).unwrap_or(0),
+        applied.map(|a| a.failed()).unwrap_or(0),
+    );
+    if let Some(problem) = &report.read_problem {
+        tracing::warn!(
+            failed_reads = report.observed_failures.len(),
+            changes = report.plan.changes.len(),
+            applied,
+            failed,
+            "pass incomplete: {problem}"
+        );
+        return;
+    }
+    log_degraded(report);
     tracing::info!(
         changes = report.plan.changes.len(),
-        applied = applied.map(|a| a.succeeded()).unwrap_or(0),
-        failed = applied.map(|a| a.failed()).unwrap_or(0),
+        applied,
+        failed,
         services = report.plan.services.len(),
         "pass complete"
     );
+}
+
+/// The fallbacks a pass that read everything needed, one warning each.
+pub fn log_degraded(report: &PassReport) {
+    for what in &report.degraded {
+        tracing::warn!("{what}");
+    }
 }

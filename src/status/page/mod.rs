@@ -100,7 +100,7 @@ pub fn render(
                 (state_counts(report, filter))
                 (albs(&report.facts.albs))
                 (filter_form(filter, shown.len(), report.services.len()))
-                (services_table(&shown, &report.facts.target_groups))
+                (services_table(&shown, &report.facts.target_groups, unread(report)))
                 (recent_passes(passes))
             }
         }
@@ -257,14 +257,23 @@ fn group_line(arn: &str, facts: Option<&GroupFacts>) -> Markup {
     }
 }
 
+/// The last pass read no service at all because its reads failed: the page must not say
+/// that no service matches.
+fn unread(report: &StatusReport) -> bool {
+    report.services.is_empty() && report.last_pass_result.as_deref() == Some("partial")
+}
+
 fn services_table(
     services: &[&ServiceStatus],
     groups: &std::collections::BTreeMap<String, GroupFacts>,
+    unread: bool,
 ) -> Markup {
     html! {
         section {
             h2 { "Services" }
-            @if services.is_empty() {
+            @if unread {
+                p.unread { "The last pass could not read the services from AWS (see above)." }
+            } @else if services.is_empty() {
                 p { "No service matches." }
             } @else {
                 table.services {

@@ -109,3 +109,20 @@ fn the_header_shows_each_zone_with_its_role_and_why_it_is_unread() {
     assert!(page.contains("ZCENTRAL through role arn:aws:iam::222222222222:role/dns"));
     assert!(page.contains("unread: cannot assume role"));
 }
+
+#[test]
+fn a_pass_that_read_nothing_says_so_and_not_that_no_service_matches() {
+    let report = StatusReport {
+        last_pass_result: Some("partial".into()),
+        pass_problems: vec!["cannot reach AWS (...). Check the network path".into()],
+        services: vec![],
+        ..report()
+    };
+    let page = render(&report, &Header::default(), &[], &Filter::default());
+    assert!(
+        page.contains("could not read the services from AWS"),
+        "{page}"
+    );
+    assert!(!page.contains("No service matches."));
+    assert!(page.contains("Check the network path"));
+}

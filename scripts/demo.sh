@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # The main job against a local moto: builds the seed article's network, tags a service like
 # its ServiceA, runs ecs-ingress, and shows what exists afterwards.
+#   scripts/demo.sh         the demo, then everything stops
+#   scripts/demo.sh --run   the demo, then moto and `ecs-ingress run` keep running (the status
+#                           page's address is printed) until Ctrl-C
 set -euo pipefail
 cd "$(dirname "$0")/.."
+KEEP_RUNNING=false
+case "${1:-}" in
+  --run) KEEP_RUNNING=true ;;
+  "") ;;
+  *) echo "usage: scripts/demo.sh [--run]" >&2; exit 1 ;;
+esac
 
 MOTO_VERSION="5.2.5"
 if [ ! -x .venv/bin/moto_server ]; then
@@ -22,7 +31,8 @@ BIN="${CARGO_TARGET_DIR:-target}/debug/ecs-ingress"
 PORT=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 .venv/bin/moto_server -H 127.0.0.1 -p "$PORT" > /dev/null 2>&1 &
 MOTO_PID=$!
-trap 'kill $MOTO_PID 2>/dev/null' EXIT
+DAEMON_PID=""
+trap 'kill $MOTO_PID $DAEMON_PID 2>/dev/null' EXIT
 export AWS_ENDPOINT_URL="http://127.0.0.1:$PORT" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test \
   AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true
 .venv/bin/python - "$AWS_ENDPOINT_URL" <<'PY'
@@ -68,3 +78,15 @@ echo; echo "==> what exists now"
 .venv/bin/python scripts/show_state.py --endpoint "$AWS_ENDPOINT_URL" --network "$NET"
 echo; echo "==> ecs-ingress plan again (converged: nothing to change)"
 "$BIN" plan "${ARGS[@]}"
+
+if [ "$KEEP_RUNNING" = true ]; then
+  ADMIN_PORT=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  echo; echo "==> ecs-ingress run: a pass every 10 s"
+  RUST_LOG=info "$BIN" run "${ARGS[@]}" --interval 10s --admin-addr "127.0.0.1:$ADMIN_PORT" &
+  DAEMON_PID=$!
+  echo "    status page: http://127.0.0.1:$ADMIN_PORT/   (/status, /metrics, /healthz, /readyz)"
+  echo "    moto: $AWS_ENDPOINT_URL   (tag more services with scripts/seed_network.py service --network '$NET' ...)"
+  echo "    Ctrl-C stops the daemon and moto."
+  trap 'echo; echo "==> stopping"; exit 0' INT TERM
+  wait "$DAEMON_PID"
+fi

@@ -150,7 +150,7 @@ pub fn with_zone_roles(
         );
         let mut ctx =
             CallContext::with_attempt_counter(metrics.clone(), limiter()).fenced(may_write.clone());
-        if let Some(account) = crate::config::role_account(role) {
+        if let Some(account) = crate::ownership::arn_account(role) {
             ctx = ctx.in_account(account);
         }
         RoleRoute53 {

@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod zone_roles;
 
-pub use zone_roles::{ZoneRoleArg, role_account};
+pub use zone_roles::ZoneRoleArg;
 
 /// Top-level command line.
 #[derive(Debug, Parser)]

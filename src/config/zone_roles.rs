@@ -82,11 +82,6 @@ fn is_role_arn(arn: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
 }
 
-/// The account a role ARN belongs to (`None` for anything else).
-pub fn role_account(role_arn: &str) -> Option<&str> {
-    role_arn.split(':').nth(4).filter(|a| a.len() == 12)
-}
-
 /// STS's ExternalId: 2 to 1224 characters of `[\w+=,.@:/-]`.
 pub(super) fn parse_external_id(value: &str) -> Result<String, String> {
     let ok = (2..=1224).contains(&value.len())
@@ -150,7 +145,7 @@ mod tests {
             let err = parse_zone_role(&bad).expect_err(&bad);
             assert!(err.contains('`'), "the error quotes the value: {err}");
         }
-        assert_eq!(role_account(ROLE), Some("222222222222"));
+        assert_eq!(crate::ownership::arn_account(ROLE), Some("222222222222"));
     }
 
     #[test]

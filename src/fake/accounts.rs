@@ -19,11 +19,6 @@ use crate::aws::sts::{RoleCredentials, RoleSession, StsApi};
 use crate::aws::{AwsError, RecordPage, Route53Api};
 use crate::state::{HostedZone, RecordChange, RecordSet};
 
-/// The account of an IAM role ARN.
-fn role_account(role_arn: &str) -> Option<&str> {
-    role_arn.split(':').nth(4).filter(|a| a.len() == 12)
-}
-
 #[async_trait]
 impl StsApi for FakeAws {
     async fn assume_role(
@@ -50,7 +45,7 @@ impl StsApi for FakeAws {
                 )
             };
             let role = world.accounts.roles.get(role_arn).ok_or_else(denied)?;
-            let account = role_account(role_arn).ok_or_else(denied)?.to_string();
+            let account = crate::ownership::arn_account(role_arn).ok_or_else(denied)?.to_string();
             if role.denied || role.external_id.as_deref().is_some_and(|e| Some(e) != external_id)
             {
                 return Err(denied());

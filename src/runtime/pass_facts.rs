@@ -136,7 +136,7 @@ fn zone_facts(observed: &Snapshot, config: &Config) -> Vec<ZoneFacts> {
                     .or_else(|| unread.and_then(|z| z.name.clone())),
                 account: role
                     .as_deref()
-                    .and_then(crate::config::role_account)
+                    .and_then(crate::ownership::arn_account)
                     .unwrap_or("default")
                     .to_string(),
                 role,

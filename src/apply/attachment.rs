@@ -27,6 +27,7 @@ pub(super) async fn update(
                 load_balancer_name: None,
                 container_name: Some(container.clone()),
                 container_port: Some(*port),
+                advanced: None,
             }),
         })
         .collect::<Result<Vec<_>, AwsError>>()?;

@@ -7,7 +7,8 @@ use aws_sdk_ecs::types::{ServiceField, TaskDefinitionField};
 use super::call::{CallContext, send};
 use super::{AwsError, EcsApi};
 use crate::state::{
-    Container, EcsService, EcsTask, LoadBalancerAttachment, PortMapping, Tags, TaskDefinition,
+    AdvancedConfiguration, Container, DeploymentStrategy, EcsService, EcsTask,
+    LoadBalancerAttachment, PortMapping, Tags, TaskDefinition,
 };
 
 const SERVICE: &str = "ecs";
@@ -46,6 +47,11 @@ fn service(s: &aws_sdk_ecs::types::Service) -> EcsService {
             .deployment_controller()
             .map(|d| d.r#type().as_str().to_string())
             .unwrap_or_else(|| "ECS".to_string()),
+        deployment_strategy: s
+            .deployment_configuration()
+            .and_then(|c| c.strategy())
+            .map(|st| DeploymentStrategy::parse(st.as_str()))
+            .unwrap_or_default(),
         tags: tags(s.tags()),
         load_balancers: s
             .load_balancers()
@@ -55,9 +61,34 @@ fn service(s: &aws_sdk_ecs::types::Service) -> EcsService {
                 load_balancer_name: lb.load_balancer_name().map(str::to_string),
                 container_name: lb.container_name().map(str::to_string),
                 container_port: lb.container_port(),
+                advanced: lb.advanced_configuration().map(|a| AdvancedConfiguration {
+                    alternate_target_group_arn: a.alternate_target_group_arn().map(str::to_string),
+                    production_listener_rule: a.production_listener_rule().map(str::to_string),
+                    test_listener_rule: a.test_listener_rule().map(str::to_string),
+                    role_arn: a.role_arn().map(str::to_string),
+                }),
             })
             .collect(),
     }
+}
+
+/// An entry as ECS takes it back, `advancedConfiguration` included.
+fn sdk_load_balancer(lb: &LoadBalancerAttachment) -> aws_sdk_ecs::types::LoadBalancer {
+    let advanced = lb.advanced.as_ref().map(|a| {
+        aws_sdk_ecs::types::AdvancedConfiguration::builder()
+            .set_alternate_target_group_arn(a.alternate_target_group_arn.clone())
+            .set_production_listener_rule(a.production_listener_rule.clone())
+            .set_test_listener_rule(a.test_listener_rule.clone())
+            .set_role_arn(a.role_arn.clone())
+            .build()
+    });
+    aws_sdk_ecs::types::LoadBalancer::builder()
+        .set_target_group_arn(lb.target_group_arn.clone())
+        .set_load_balancer_name(lb.load_balancer_name.clone())
+        .set_container_name(lb.container_name.clone())
+        .set_container_port(lb.container_port)
+        .set_advanced_configuration(advanced)
+        .build()
 }
 
 fn task_ip(t: &aws_sdk_ecs::types::Task) -> Option<String> {
@@ -196,17 +227,7 @@ impl EcsApi for EcsAdapter {
         service: &str,
         load_balancers: &[LoadBalancerAttachment],
     ) -> Result<(), AwsError> {
-        let lbs = load_balancers
-            .iter()
-            .map(|lb| {
-                aws_sdk_ecs::types::LoadBalancer::builder()
-                    .set_target_group_arn(lb.target_group_arn.clone())
-                    .set_load_balancer_name(lb.load_balancer_name.clone())
-                    .set_container_name(lb.container_name.clone())
-                    .set_container_port(lb.container_port)
-                    .build()
-            })
-            .collect();
+        let lbs = load_balancers.iter().map(sdk_load_balancer).collect();
         let request = self
             .client
             .update_service()

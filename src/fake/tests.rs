@@ -185,6 +185,7 @@ async fn in_use_target_groups_cannot_be_deleted_or_attached_early() {
         load_balancer_name: None,
         container_name: Some("app".into()),
         container_port: Some(8080),
+        advanced: None,
     }];
     let e = estate
         .fake
@@ -237,6 +238,7 @@ async fn a_service_takes_at_most_five_target_groups() {
             load_balancer_name: None,
             container_name: Some("app".into()),
             container_port: Some(8080),
+            advanced: None,
         });
     }
     let e = estate

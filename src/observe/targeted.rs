@@ -447,6 +447,7 @@ mod tests {
             created_at: None,
             task_definition: "td".into(),
             deployment_controller: "ECS".into(),
+            deployment_strategy: Default::default(),
             tags: Default::default(),
             load_balancers: vec![],
         }

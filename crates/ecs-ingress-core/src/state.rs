@@ -23,8 +23,47 @@ pub struct EcsService {
     pub task_definition: String,
     /// `ECS`, `CODE_DEPLOY` or `EXTERNAL`.
     pub deployment_controller: String,
+    /// `deploymentConfiguration.strategy`: how ECS itself deploys the service.
+    pub deployment_strategy: DeploymentStrategy,
     pub tags: Tags,
     pub load_balancers: Vec<LoadBalancerAttachment>,
+}
+
+/// ECS's deployment strategies (`deploymentConfiguration.strategy`). In all but `Rolling`,
+/// ECS shifts traffic itself by rewriting the production rule's forward weights between two
+/// target groups and swapping them when done.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DeploymentStrategy {
+    #[default]
+    Rolling,
+    BlueGreen,
+    Linear,
+    Canary,
+    /// One this version does not know, as ECS names it.
+    Other(String),
+}
+
+impl DeploymentStrategy {
+    /// As ECS names it (`ROLLING`, `BLUE_GREEN`, ...).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Rolling => "ROLLING",
+            Self::BlueGreen => "BLUE_GREEN",
+            Self::Linear => "LINEAR",
+            Self::Canary => "CANARY",
+            Self::Other(name) => name,
+        }
+    }
+
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "ROLLING" | "" => Self::Rolling,
+            "BLUE_GREEN" => Self::BlueGreen,
+            "LINEAR" => Self::Linear,
+            "CANARY" => Self::Canary,
+            other => Self::Other(other.to_string()),
+        }
+    }
 }
 
 /// One entry of an ECS service's `loadBalancers`.
@@ -34,6 +73,19 @@ pub struct LoadBalancerAttachment {
     pub load_balancer_name: Option<String>,
     pub container_name: Option<String>,
     pub container_port: Option<i32>,
+    /// ECS's blue/green settings of the entry: written back exactly as read, since
+    /// UpdateService replaces the whole list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advanced: Option<AdvancedConfiguration>,
+}
+
+/// A `loadBalancers` entry's `advancedConfiguration` (ECS blue/green, linear and canary).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct AdvancedConfiguration {
+    pub alternate_target_group_arn: Option<String>,
+    pub production_listener_rule: Option<String>,
+    pub test_listener_rule: Option<String>,
+    pub role_arn: Option<String>,
 }
 
 /// A task definition revision (contents immutable, tags not).

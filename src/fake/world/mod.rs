@@ -346,6 +346,7 @@ impl World {
                     created_at: Some(1_700_000_000 + self.next_id as i64),
                     task_definition: task_definition.to_string(),
                     deployment_controller: "ECS".into(),
+                    deployment_strategy: Default::default(),
                     tags,
                     load_balancers: vec![],
                 },

@@ -49,6 +49,7 @@ fn service(arn: &str, td: &str) -> EcsService {
         created_at: Some(1),
         task_definition: td.into(),
         deployment_controller: "ECS".into(),
+        deployment_strategy: Default::default(),
         tags: Default::default(),
         load_balancers: vec![],
     }

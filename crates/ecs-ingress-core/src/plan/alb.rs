@@ -437,6 +437,7 @@ fn attachment_changes(
                     load_balancer_name: None,
                     container_name: Some(desired.intent.container.clone()),
                     container_port: Some(i32::from(desired.intent.container_port)),
+                    advanced: None,
                 });
             }
             let mut have = service.load_balancers.clone();

@@ -12,7 +12,7 @@ use super::unread_zones::UnreadZones;
 use super::{PlanConfig, problem, status};
 use crate::model::{Intent, ListenerRef, ServiceIntent, TargetsMode};
 use crate::snapshot::Snapshot;
-use crate::state::EcsService;
+use crate::state::{DeploymentStrategy, EcsService};
 use crate::status::{Problem, ServiceState, ServiceStatus};
 
 /// What resolution decided.
@@ -38,6 +38,18 @@ pub fn resolve_intents<'a>(
     let mut out = Resolution::default();
     let zones = UnreadZones::new(observed);
     for (service, intent) in ordered.iter().map(|p| (&p.0, &p.1)) {
+        if let Some(why) = deployed_by_ecs(service, owned, intent) {
+            out.kept.insert(&service.arn);
+            let mut s = status(
+                service,
+                ServiceState::Invalid,
+                None,
+                owned.resources(&service.arn),
+            );
+            s.problems.push(problem(Some("alb.deploy"), why));
+            out.statuses.push(s);
+            continue;
+        }
         match intent {
             ServiceIntent::Unmanaged | ServiceIntent::Withdraw { .. } => {
                 if !owned.groups.contains_key(service.arn.as_str())
@@ -169,6 +181,45 @@ fn unread(observed: &Snapshot, owned: &Owned<'_>, service_arn: &str) -> Option<&
     } else {
         None
     }
+}
+
+/// Why ECS itself deploys the service by shifting traffic between two target groups — a
+/// `deploymentConfiguration.strategy` other than ROLLING, or a `loadBalancers` entry of one
+/// of our groups with an `advancedConfiguration` — set up outside ecs-ingress. ECS then owns
+/// the production rule's weights and which group is primary: rewriting the rule or the entry
+/// would send traffic back to the old revision, so everything the service has is left as it
+/// is. Only for services ecs-ingress has something of, or is asked to publish.
+fn deployed_by_ecs(
+    service: &EcsService,
+    owned: &Owned<'_>,
+    intent: &ServiceIntent,
+) -> Option<String> {
+    let ours = owned.groups.contains_key(service.arn.as_str())
+        || owned.rules.contains_key(service.arn.as_str());
+    if !ours && !matches!(intent, ServiceIntent::Publish { .. }) {
+        return None;
+    }
+    let advanced_on_ours = service.load_balancers.iter().any(|lb| {
+        lb.advanced.is_some()
+            && lb
+                .target_group_arn
+                .as_deref()
+                .is_some_and(|a| owned.group_arns.contains(a))
+    });
+    let how = if service.deployment_strategy != DeploymentStrategy::Rolling {
+        format!(
+            "its deploymentConfiguration.strategy is {}",
+            service.deployment_strategy.as_str()
+        )
+    } else if advanced_on_ours {
+        "a loadBalancers entry of its ecs-ingress target group has an advancedConfiguration"
+            .to_string()
+    } else {
+        return None;
+    };
+    Some(format!(
+        "ECS shifts this service's traffic itself ({how}), set up outside ecs-ingress and without alb.deploy: everything it has is left as it is, so that ecs-ingress never rewrites the weights or the primary group ECS manages; set the strategy back to ROLLING (and drop the entry's advancedConfiguration) to let ecs-ingress manage it again"
+    ))
 }
 
 /// The host conditions of the service's owned rules: names it may hold.

@@ -265,6 +265,7 @@ mod moves {
             load_balancer_name: None,
             container_name: Some("web".into()),
             container_port: Some(80),
+            advanced: None,
         };
         svc.0.load_balancers = vec![entry(OLD_GROUP)];
         if let Some(healthy) = new_group {
@@ -406,6 +407,77 @@ mod moves {
                     AttachmentEntry::Keep(lb) if lb.target_group_arn.as_deref() == Some(OLD_GROUP)
                 )),
                 "{case}: the serving group's entry was dropped: {attached:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_service_ecs_deploys_itself_is_left_as_it_is_and_foreign_blue_green_entries_survive() {
+    use crate::state::{AdvancedConfiguration, DeploymentStrategy, LoadBalancerAttachment};
+    let cfg = config(Policy::Sync);
+    // The account's groups unread: every foreign entry's group counts as existing.
+    let obs = observed();
+    // The team's own blue/green pair on another service's entry, kept as read.
+    let foreign = LoadBalancerAttachment {
+        target_group_arn: Some("arn:their-blue".into()),
+        load_balancer_name: None,
+        container_name: Some("sidecar".into()),
+        container_port: Some(9000),
+        advanced: Some(AdvancedConfiguration {
+            alternate_target_group_arn: Some("arn:their-green".into()),
+            production_listener_rule: Some("arn:their-rule".into()),
+            test_listener_rule: None,
+            role_arn: Some("arn:aws:iam::1:role/ecs-lb".into()),
+        }),
+    };
+    // (strategy, the foreign entry on the service, what happens)
+    let cases = [
+        (DeploymentStrategy::BlueGreen, false, "left as it is"),
+        (DeploymentStrategy::Canary, false, "left as it is"),
+        (
+            DeploymentStrategy::Other("NEW_ONE".into()),
+            false,
+            "left as it is",
+        ),
+        (
+            DeploymentStrategy::Rolling,
+            true,
+            "published, the entry kept whole",
+        ),
+    ];
+    for (strategy, with_foreign, case) in cases {
+        let mut svc = service("a", Some("a.example.com"));
+        svc.0.deployment_strategy = strategy.clone();
+        if with_foreign {
+            svc.0.load_balancers = vec![foreign.clone()];
+        }
+        let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+        let status = &p.services[0];
+        if strategy == DeploymentStrategy::Rolling {
+            assert_eq!(status.state, ServiceState::Pending, "{case}: {status:?}");
+            let kept = p.changes.iter().find_map(|c| match &c.change {
+                Change::UpdateServiceLoadBalancers { load_balancers, .. } => {
+                    load_balancers.iter().find_map(|e| match e {
+                        AttachmentEntry::Keep(lb) => Some(lb.clone()),
+                        AttachmentEntry::Ours { .. } => None,
+                    })
+                }
+                _ => None,
+            });
+            assert_eq!(kept.as_ref(), Some(&foreign), "{case}");
+        } else {
+            assert!(p.changes.is_empty(), "{case}: {:?}", p.changes);
+            assert_eq!(status.state, ServiceState::Invalid, "{case}");
+            assert_eq!(
+                status.problems[0].key.as_deref(),
+                Some("alb.deploy"),
+                "{case}"
+            );
+            assert!(
+                status.problems[0].reason.contains(strategy.as_str()),
+                "{case}: {}",
+                status.problems[0].reason
             );
         }
     }

@@ -1,0 +1,144 @@
+//! Living beside ECS's own blue/green deployments, against moto through the real binary:
+//! an entry's `advancedConfiguration` is written back as read, and a service moved to ECS
+//! blue/green by hand is left as it is (its weights, primary and entry are ECS's).
+//! (moto does no shifting or flipping: ECS's moves are made by hand, as ECS would.)
+
+mod support;
+
+use support::{Moto, SEED_TAGS, stderr, stdout};
+
+fn run(moto: &Moto, seed: &support::Seed, command: &str) -> std::process::Output {
+    let mut args = vec![command.to_string()];
+    args.extend(seed.args_with_zone());
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    moto.ecs_ingress(&refs)
+}
+
+/// The service's `loadBalancers` and strategy, and the production rule's forward weights.
+fn ecs_view(moto: &Moto, seed: &support::Seed, name: &str) -> serde_json::Value {
+    moto.boto3(
+        "ecs = client('ecs'); elb = client('elbv2')\n\
+         s = ecs.describe_services(cluster=args[0], services=[args[1]])['services'][0]\n\
+         rules = [r for r in elb.describe_rules(ListenerArn=args[2])['Rules'] if not r['IsDefault']]\n\
+         weights = {r['RuleArn']: sorted((t['TargetGroupArn'], t.get('Weight')) for a in r['Actions'] if a['Type'] == 'forward' for t in a.get('ForwardConfig', {}).get('TargetGroups', [])) for r in rules}\n\
+         print(json.dumps({'lbs': s.get('loadBalancers', []), 'strategy': s.get('deploymentConfiguration', {}).get('strategy'), 'weights': weights}))",
+        &[&seed.cluster, name, &seed.listener_arn],
+    )
+}
+
+#[test]
+fn advanced_configuration_survives_and_a_hand_made_blue_green_is_never_fought() {
+    let moto = Moto::start();
+    let seed = moto.seed();
+    moto.create_service(&seed, "service-a", SEED_TAGS, &[], &[]);
+    let out = run(&moto, &seed, "apply");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    moto.ecs_deploys(&seed, "service-a");
+    let out = run(&moto, &seed, "apply");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let published = ecs_view(&moto, &seed, "service-a");
+    let ours = published["lbs"][0]["targetGroupArn"]
+        .as_str()
+        .expect("our entry")
+        .to_string();
+    let rule = published["weights"]
+        .as_object()
+        .and_then(|w| w.keys().next().cloned())
+        .expect("our rule");
+
+    // The team moves it to ECS blue/green by hand: a green group, our rule as the production
+    // rule, the strategy; then ECS shifts all traffic to green (0/100) and flips the primary.
+    moto.boto3(
+        "ecs = client('ecs'); elb = client('elbv2')\n\
+         blue, rule, cluster, name, vpc = args[0], args[1], args[2], args[3], args[4]\n\
+         green = elb.create_target_group(Name='service-a-green', Protocol='HTTP', Port=8080, VpcId=vpc, TargetType='ip')['TargetGroups'][0]['TargetGroupArn']\n\
+         elb.modify_rule(RuleArn=rule, Actions=[{'Type': 'forward', 'ForwardConfig': {'TargetGroups': [{'TargetGroupArn': blue, 'Weight': 0}, {'TargetGroupArn': green, 'Weight': 100}]}}])\n\
+         ecs.update_service(cluster=cluster, service=name, deploymentConfiguration={'strategy': 'BLUE_GREEN', 'bakeTimeInMinutes': 5},\n\
+         \x20   loadBalancers=[{'targetGroupArn': green, 'containerName': 'serviceA', 'containerPort': 8080, 'advancedConfiguration': {'alternateTargetGroupArn': blue, 'productionListenerRule': rule, 'roleArn': 'arn:aws:iam::123456789012:role/ecs-lb'}}])\n\
+         print(json.dumps(green))",
+        &[&ours, &rule, &seed.cluster, "service-a", &seed.vpc_id],
+    );
+    let before = ecs_view(&moto, &seed, "service-a");
+    assert_eq!(before["strategy"], "BLUE_GREEN", "{before}");
+
+    let out = run(&moto, &seed, "apply");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("main/service-a") && l.contains("invalid")),
+        "{text}"
+    );
+    assert!(
+        text.contains("alb.deploy") || text.contains("BLUE_GREEN"),
+        "{text}"
+    );
+    let after = ecs_view(&moto, &seed, "service-a");
+    assert_eq!(
+        after["weights"], before["weights"],
+        "ECS's weights untouched"
+    );
+    assert_eq!(
+        after["lbs"], before["lbs"],
+        "the entry, advancedConfiguration included"
+    );
+    assert_eq!(after["strategy"], "BLUE_GREEN");
+    // Nothing to do: plan agrees.
+    let out = run(&moto, &seed, "plan");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+
+    // Another, rolling service whose loadBalancers already hold an entry with an
+    // advancedConfiguration (not ecs-ingress's): publishing it keeps that entry whole.
+    moto.create_service(
+        &seed,
+        "service-b",
+        &[("alb.host", "service-b.in.example.com")],
+        &[],
+        &[],
+    );
+    moto.boto3(
+        "ecs = client('ecs'); elb = client('elbv2')\n\
+         cluster, name, vpc = args[0], args[1], args[2]\n\
+         side = elb.create_target_group(Name='b-sidecar', Protocol='HTTP', Port=9000, VpcId=vpc, TargetType='ip')['TargetGroups'][0]['TargetGroupArn']\n\
+         ecs.update_service(cluster=cluster, service=name, loadBalancers=[{'targetGroupArn': side, 'containerName': 'serviceA', 'containerPort': 8080, 'advancedConfiguration': {'alternateTargetGroupArn': side, 'productionListenerRule': 'arn:their-rule', 'roleArn': 'arn:aws:iam::123456789012:role/ecs-lb'}}])\n\
+         print(json.dumps(side))",
+        &[&seed.cluster, "service-b", &seed.vpc_id],
+    );
+    let out = run(&moto, &seed, "apply");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let b = ecs_view(&moto, &seed, "service-b");
+    let lbs = b["lbs"].as_array().expect("entries");
+    assert_eq!(lbs.len(), 2, "theirs and ours: {b}");
+    let theirs = lbs
+        .iter()
+        .find(|e| e.get("advancedConfiguration").is_some())
+        .expect("their entry");
+    assert_eq!(
+        theirs["advancedConfiguration"]["productionListenerRule"], "arn:their-rule",
+        "{b}"
+    );
+}

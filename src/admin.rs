@@ -39,6 +39,10 @@ struct Progress {
     report: StatusReport,
     /// The last [`RECENT_PASSES`] passes, oldest first.
     passes: std::collections::VecDeque<crate::status::PassSummary>,
+    /// The last [`crate::status::RECENT_CHANGES`] changes, oldest first.
+    changes: std::collections::VecDeque<crate::status::ChangeRecord>,
+    /// Passes finished since start-up.
+    finished: u64,
 }
 
 /// Passes the page lists.
@@ -71,12 +75,28 @@ impl AdminState {
         self
     }
 
-    /// Adds a pass to the page's history, dropping the oldest beyond [`RECENT_PASSES`].
-    pub fn pass_summary(&self, summary: crate::status::PassSummary) {
+    /// Adds a pass and its changes to the page's history, numbering them, and drops the
+    /// oldest beyond [`RECENT_PASSES`] and [`crate::status::RECENT_CHANGES`].
+    pub fn pass_summary(
+        &self,
+        mut summary: crate::status::PassSummary,
+        changes: Vec<crate::status::ChangeRecord>,
+    ) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        inner.finished += 1;
+        summary.number = inner.finished;
+        let number = inner.finished;
         inner.passes.push_back(summary);
         while inner.passes.len() > RECENT_PASSES {
             inner.passes.pop_front();
+        }
+        inner.changes.extend(
+            changes
+                .into_iter()
+                .map(|c| crate::status::ChangeRecord { pass: number, ..c }),
+        );
+        while inner.changes.len() > crate::status::RECENT_CHANGES {
+            inner.changes.pop_front();
         }
     }
 
@@ -134,11 +154,12 @@ impl AdminState {
     }
 
     pub fn report(&self) -> StatusReport {
-        let mut report = self
+        let (mut report, changes) = self
             .inner
             .read()
-            .map(|p| p.report.clone())
+            .map(|p| (p.report.clone(), p.changes.iter().rev().cloned().collect()))
             .unwrap_or_default();
+        report.recent_changes = changes;
         report.leadership = Some(
             self.leadership
                 .get()
@@ -242,4 +263,65 @@ async fn index(
     }
     let page = crate::status::page::render(&report, &header, &state.recent_passes(), &filter);
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::{ChangeRecord, PassSummary, RECENT_CHANGES};
+
+    fn summary() -> PassSummary {
+        PassSummary {
+            number: 0,
+            finished: "2026-12-03T12:00:00Z".into(),
+            duration_seconds: 1.0,
+            changes: 1,
+            failed: 0,
+            aws_calls: 3,
+            throttles: 0,
+            result: "success",
+        }
+    }
+
+    fn change(service: &str) -> ChangeRecord {
+        ChangeRecord {
+            pass: 0,
+            at: "2026-12-03T12:00:00Z".into(),
+            service: service.into(),
+            change: "create target-group".into(),
+            result: "applied",
+            error: None,
+        }
+    }
+
+    #[test]
+    fn passes_and_changes_are_numbered_bounded_and_served_newest_first() {
+        let admin = AdminState::new(
+            Arc::new(Metrics::new(crate::aws::OPERATIONS)),
+            Duration::from_secs(30),
+        );
+        for n in 0..(RECENT_CHANGES + 5) {
+            admin.pass_summary(summary(), vec![change(&format!("main/s{n}"))]);
+        }
+        let passes = admin.recent_passes();
+        assert_eq!(passes.len(), RECENT_PASSES);
+        assert_eq!(
+            passes.last().map(|p| p.number),
+            Some((RECENT_CHANGES + 5) as u64)
+        );
+        let changes = admin.report().recent_changes;
+        assert_eq!(changes.len(), RECENT_CHANGES);
+        let newest = &changes[0];
+        assert_eq!(newest.service, format!("main/s{}", RECENT_CHANGES + 4));
+        assert_eq!(
+            newest.pass,
+            (RECENT_CHANGES + 5) as u64,
+            "the pass that made it"
+        );
+        assert_eq!(
+            changes[RECENT_CHANGES - 1].service,
+            "main/s5",
+            "the oldest dropped"
+        );
+    }
 }

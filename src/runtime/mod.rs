@@ -69,6 +69,7 @@ impl PassReport {
             services: self.plan.services.clone(),
             leadership: None,
             facts: self.facts.clone(),
+            recent_changes: Vec::new(),
         };
         report
             .pass_problems
@@ -532,6 +533,7 @@ impl Controller {
     ) -> crate::status::PassSummary {
         let (calls, throttles) = self.metrics.call_totals();
         crate::status::PassSummary {
+            number: 0,
             finished: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
             duration_seconds: took.as_secs_f64(),
             changes: report.applied.as_ref().map_or(0, |a| a.succeeded()),
@@ -584,7 +586,9 @@ impl Controller {
             };
             if let Some(report) = &report {
                 admin.pass_completed(report.status(), report.observed_failures.is_empty());
-                admin.pass_summary(self.summary(report, started.elapsed(), calls_before));
+                let summary = self.summary(report, started.elapsed(), calls_before);
+                let changes = change_records(report, &summary.finished);
+                admin.pass_summary(summary, changes);
                 log_pass(report);
                 self.record_event_latency(report, &covered);
                 let scope = match &action {
@@ -640,6 +644,23 @@ impl Controller {
                 .observe(oldest.elapsed().as_secs_f64());
         }
     }
+}
+
+/// What a pass changed or tried, for the page's history (numbered by the admin server).
+fn change_records(report: &PassReport, at: &str) -> Vec<crate::status::ChangeRecord> {
+    let results = report.applied.as_ref().map(|a| a.results.as_slice());
+    results
+        .unwrap_or_default()
+        .iter()
+        .map(|r| crate::status::ChangeRecord {
+            pass: 0,
+            at: at.to_string(),
+            service: r.service.clone(),
+            change: r.change.clone(),
+            result: r.result.as_str(),
+            error: r.error.clone(),
+        })
+        .collect()
 }
 
 /// Every service a pass planned, as a scope (after a full pass, the unsettled ones are

@@ -26,11 +26,37 @@ pub struct StatusReport {
     /// `dry_run`, `albs` (quota use) and `target_groups` (ALB and health), for the page.
     #[serde(flatten)]
     pub facts: PassFacts,
+    /// The changes of the last passes, newest first (kept in memory, at most
+    /// [`RECENT_CHANGES`]): what changed, for which service, when, in which pass, and
+    /// what failed. Filled in by the admin server.
+    pub recent_changes: Vec<ChangeRecord>,
+}
+
+/// Changes `/status` and the page remember.
+pub const RECENT_CHANGES: usize = 100;
+
+/// One change a pass made or tried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeRecord {
+    /// The pass's number since start-up (the page's pass history shows it too).
+    pub pass: u64,
+    /// RFC 3339 time the pass finished.
+    pub at: String,
+    /// `cluster/name`.
+    pub service: String,
+    /// The change as one line (action, resource, details).
+    pub change: String,
+    /// `applied`, `failed` or `skipped`.
+    pub result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// One finished pass, for the page's history.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PassSummary {
+    /// Its number since start-up.
+    pub number: u64,
     /// RFC 3339 time it finished.
     pub finished: String,
     pub duration_seconds: f64,

@@ -6,7 +6,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::{Deserialize, Serialize};
 
 use crate::status::transitions::needs_attention;
-use crate::status::{AlbUsage, GroupFacts, PassSummary};
+use crate::status::{AlbUsage, ChangeRecord, GroupFacts, PassSummary};
 use crate::status::{ServiceState, ServiceStatus, StatusReport};
 
 mod style;
@@ -101,6 +101,7 @@ pub fn render(
                 (albs(&report.facts.albs))
                 (filter_form(filter, shown.len(), report.services.len()))
                 (services_table(&shown, &report.facts.target_groups, unread(report)))
+                (recent_changes(&report.recent_changes))
                 (recent_passes(passes))
             }
         }
@@ -325,6 +326,37 @@ fn why(s: &ServiceStatus) -> Markup {
     }
 }
 
+/// What the last passes changed, newest first: an operator sees what happened to a service
+/// that changed state or disappeared.
+fn recent_changes(changes: &[ChangeRecord]) -> Markup {
+    html! {
+        @if !changes.is_empty() {
+            section #recent-changes {
+                h2 { "Recent changes" }
+                div.scroll {
+                    table.changes {
+                        thead { tr { th { "pass" } th { "at" } th { "service" } th { "change" } th { "result" } } }
+                        tbody {
+                            @for c in changes {
+                                tr data-result=(c.result) {
+                                    td { (c.pass) }
+                                    td { (c.at) }
+                                    td { (c.service) }
+                                    td { (c.change) }
+                                    td {
+                                        span class=(format!("result {}", c.result)) { (c.result) }
+                                        @if let Some(e) = &c.error { " " span.error { (e) } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn recent_passes(passes: &[PassSummary]) -> Markup {
     html! {
         @if !passes.is_empty() {
@@ -332,10 +364,11 @@ fn recent_passes(passes: &[PassSummary]) -> Markup {
                 h2 { "Last passes" }
                 div.scroll {
                     table.passes {
-                        thead { tr { th { "finished" } th { "duration" } th { "changes" } th { "failed" } th { "AWS calls" } th { "throttled" } th { "result" } } }
+                        thead { tr { th { "pass" } th { "finished" } th { "duration" } th { "changes" } th { "failed" } th { "AWS calls" } th { "throttled" } th { "result" } } }
                         tbody {
                             @for p in passes.iter().rev() {
                                 tr {
+                                    td { (p.number) }
                                     td { (p.finished) }
                                     td { (format!("{:.1} s", p.duration_seconds)) }
                                     td { (p.changes) }

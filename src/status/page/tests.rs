@@ -126,3 +126,36 @@ fn a_pass_that_read_nothing_says_so_and_not_that_no_service_matches() {
     assert!(!page.contains("No service matches."));
     assert!(page.contains("Check the network path"));
 }
+
+#[test]
+fn recent_changes_are_listed_newest_first_with_failures() {
+    let mut report = report();
+    report.recent_changes = vec![
+        crate::status::ChangeRecord {
+            pass: 7,
+            at: "2026-12-03T12:00:07Z".into(),
+            service: "main/gone".into(),
+            change: "delete listener-rule rule/9".into(),
+            result: "applied",
+            error: None,
+        },
+        crate::status::ChangeRecord {
+            pass: 6,
+            at: "2026-12-03T12:00:06Z".into(),
+            service: "main/web".into(),
+            change: "create target-group ei-web".into(),
+            result: "failed",
+            error: Some("TooManyTargetGroups".into()),
+        },
+    ];
+    let page = render(&report, &Header::default(), &[], &Filter::default());
+    let gone = page
+        .find("main/gone")
+        .expect("the withdrawn service's change is listed");
+    let web = page
+        .find("create target-group ei-web")
+        .expect("the failed change");
+    assert!(gone < web, "newest first");
+    assert!(page.contains("TooManyTargetGroups"));
+    assert!(page.contains("id=\"recent-changes\""));
+}

@@ -68,6 +68,24 @@ fn rank(state: ServiceState) -> u8 {
     }
 }
 
+/// The page reloads itself this often (seconds).
+const REFRESH_SECONDS: u32 = 15;
+
+/// How long ago an RFC 3339 time was, as a person reads it (`12 s ago`, `3 min ago`).
+fn ago(rfc3339: &str) -> Option<String> {
+    let then = humantime::parse_rfc3339(rfc3339).ok()?;
+    let secs = std::time::SystemTime::now()
+        .duration_since(then)
+        .unwrap_or_default()
+        .as_secs();
+    Some(match secs {
+        0..60 => format!("{secs} s ago"),
+        60..3600 => format!("{} min ago", secs / 60),
+        3600..86_400 => format!("{} h ago", secs / 3600),
+        _ => format!("{} d ago", secs / 86_400),
+    })
+}
+
 /// Pass problems shown before the rest fold away, so the services stay on screen.
 const PROBLEMS_SHOWN: usize = 3;
 
@@ -88,6 +106,8 @@ pub fn render(
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                // Reloads the same address, so the filter in the query stays.
+                meta http-equiv="refresh" content=(REFRESH_SECONDS);
                 title { "ecs-ingress" }
                 style { (PreEscaped(style::CSS)) }
             }
@@ -139,6 +159,9 @@ fn header_section(h: &Header, report: &StatusReport) -> Markup {
                     dt { "last pass" }
                     dd {
                         (report.last_pass.as_deref().unwrap_or("none yet"))
+                        @if let Some(ago) = report.last_pass.as_deref().and_then(ago) {
+                            " (" (ago) ")"
+                        }
                         " "
                         span class=(format!("result {}", report.last_pass_result.as_deref().unwrap_or("none"))) {
                             (report.last_pass_result.as_deref().unwrap_or(""))
@@ -340,7 +363,7 @@ fn recent_changes(changes: &[ChangeRecord]) -> Markup {
                             @for c in changes {
                                 tr data-result=(c.result) {
                                     td { (c.pass) }
-                                    td { (c.at) }
+                                    td title=(c.at) { (ago(&c.at).unwrap_or_else(|| c.at.clone())) }
                                     td { (c.service) }
                                     td { (c.change) }
                                     td {

@@ -25,6 +25,8 @@ table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; vertical-align: top; padding: .4rem .5rem; border-bottom: 1px solid #d8dee4; }
 th { font-size: .8rem; text-transform: uppercase; color: #57606a; }
 td { overflow-wrap: anywhere; }
+/* Names wrap at their separators, never mid-word: the column keeps the longest word. */
+td[data-label="service"] { overflow-wrap: break-word; }
 .scroll { overflow-x: auto; }
 .usage.high { color: var(--error); font-weight: 600; }
 form.filter { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; margin: 1rem 0 .25rem; }

@@ -159,3 +159,18 @@ fn recent_changes_are_listed_newest_first_with_failures() {
     assert!(page.contains("TooManyTargetGroups"));
     assert!(page.contains("id=\"recent-changes\""));
 }
+
+#[test]
+fn the_page_refreshes_itself_and_says_how_long_ago() {
+    let mut report = report();
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    report.last_pass = Some(now);
+    let page = render(&report, &Header::default(), &[], &Filter::default());
+    assert!(page.contains("http-equiv=\"refresh\""), "{page}");
+    assert!(page.contains(" s ago)"), "{page}");
+    assert_eq!(
+        ago("2000-01-01T00:00:00Z").map(|a| a.ends_with(" d ago")),
+        Some(true)
+    );
+    assert_eq!(ago("not a time"), None);
+}

@@ -79,7 +79,8 @@ fn read(path: &str) -> String {
 }
 
 /// Operation names in one adapter: `.call(SERVICE, "Op"`, `send!(self, "Op"`,
-/// `.all_pages(SERVICE, "Op"` (paginated reads) and `const OP: &str = "Op"`.
+/// `.all_pages(SERVICE, "Op"` and `paged!(self, "Op"` (paginated reads) and
+/// `const OP: &str = "Op"`.
 fn operations(source: &str) -> BTreeSet<String> {
     let compact: String = source.chars().filter(|c| !c.is_whitespace()).collect();
     let mut out = BTreeSet::new();
@@ -87,6 +88,7 @@ fn operations(source: &str) -> BTreeSet<String> {
         ".call(SERVICE,\"",
         "send!(self,\"",
         ".all_pages(SERVICE,\"",
+        "paged!(self,\"",
         "constOP:&str=\"",
     ] {
         for (at, _) in compact.match_indices(marker) {
@@ -125,13 +127,15 @@ fn the_scanner_finds_every_call_style() {
         r#"self.ctx.call(SERVICE, "ListServices", async {}); send!(
             self,
             "DescribeRules", x); const OP: &str = "GetHostedZone";
-            self.ctx.all_pages(SERVICE, "ListTasks", pages, |p| p.next_token())"#,
+            self.ctx.all_pages(SERVICE, "ListTasks", pages, |p| p.next_token());
+            paged!(self, "ListNamespaces", request, |p| p.next_token())"#,
     );
     assert_eq!(
         ops.into_iter().collect::<Vec<_>>(),
         vec![
             "DescribeRules",
             "GetHostedZone",
+            "ListNamespaces",
             "ListServices",
             "ListTasks"
         ]

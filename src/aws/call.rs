@@ -188,6 +188,19 @@ macro_rules! send {
 }
 pub(crate) use send;
 
+/// Reads every page of `$request` (an SDK request builder with a paginator) through
+/// `$self.ctx` as operation `$op` of the adapter's `SERVICE`; `$next` reads a page's
+/// continuation token. See [`CallContext::all_pages`].
+macro_rules! paged {
+    ($self:ident, $op:literal, $request:expr, $next:expr $(,)?) => {
+        $self
+            .ctx
+            .all_pages(SERVICE, $op, $request.into_paginator().send(), $next)
+            .await
+    };
+}
+pub(crate) use paged;
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

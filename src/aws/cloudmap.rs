@@ -9,7 +9,7 @@ use aws_sdk_servicediscovery::types::{
     ServiceFilterName, Tag,
 };
 
-use super::call::{CallContext, send};
+use super::call::{CallContext, paged, send};
 use super::{AwsError, CloudMapApi, ErrorKind};
 use crate::state::{
     CloudMapInstance, CloudMapNamespace, CloudMapService, CloudMapServiceSpec, Tags,
@@ -60,15 +60,7 @@ fn dns_config(record_types: &[String]) -> Result<Option<DnsConfig>, AwsError> {
 impl CloudMapApi for CloudMapAdapter {
     async fn list_namespaces(&self) -> Result<Vec<CloudMapNamespace>, AwsError> {
         let request = self.client.list_namespaces().max_results(PAGE_SIZE);
-        let pages = self
-            .ctx
-            .all_pages(
-                SERVICE,
-                "ListNamespaces",
-                request.into_paginator().send(),
-                |p| p.next_token(),
-            )
-            .await?;
+        let pages = paged!(self, "ListNamespaces", request, |p| p.next_token())?;
         Ok(pages
             .iter()
             .flat_map(|p| p.namespaces())
@@ -95,15 +87,7 @@ impl CloudMapApi for CloudMapAdapter {
             .list_services()
             .filters(filter)
             .max_results(PAGE_SIZE);
-        let pages = self
-            .ctx
-            .all_pages(
-                SERVICE,
-                "ListServices",
-                request.into_paginator().send(),
-                |p| p.next_token(),
-            )
-            .await?;
+        let pages = paged!(self, "ListServices", request, |p| p.next_token())?;
         Ok(pages
             .iter()
             .flat_map(|p| p.services())
@@ -123,15 +107,7 @@ impl CloudMapApi for CloudMapAdapter {
             .list_instances()
             .service_id(service_id)
             .max_results(PAGE_SIZE);
-        let pages = self
-            .ctx
-            .all_pages(
-                SERVICE,
-                "ListInstances",
-                request.into_paginator().send(),
-                |p| p.next_token(),
-            )
-            .await?;
+        let pages = paged!(self, "ListInstances", request, |p| p.next_token())?;
         Ok(pages
             .iter()
             .flat_map(|p| p.instances())

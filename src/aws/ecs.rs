@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{ServiceField, TaskDefinitionField};
 
-use super::call::{CallContext, send};
+use super::call::{CallContext, paged, send};
 use super::{AwsError, EcsApi};
 use crate::state::{
     AdvancedConfiguration, Container, DeploymentStrategy, EcsService, EcsTask,
@@ -108,15 +108,7 @@ impl EcsApi for EcsAdapter {
             .list_services()
             .cluster(cluster)
             .max_results(100);
-        let pages = self
-            .ctx
-            .all_pages(
-                SERVICE,
-                "ListServices",
-                request.into_paginator().send(),
-                |p| p.next_token(),
-            )
-            .await?;
+        let pages = paged!(self, "ListServices", request, |p| p.next_token())?;
         Ok(pages
             .iter()
             .flat_map(|p| p.service_arns())
@@ -189,12 +181,7 @@ impl EcsApi for EcsAdapter {
             .cluster(cluster)
             .service_name(service_name)
             .max_results(100);
-        let pages = self
-            .ctx
-            .all_pages(SERVICE, "ListTasks", request.into_paginator().send(), |p| {
-                p.next_token()
-            })
-            .await?;
+        let pages = paged!(self, "ListTasks", request, |p| p.next_token())?;
         Ok(pages.iter().flat_map(|p| p.task_arns()).cloned().collect())
     }
 

@@ -10,7 +10,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     TargetGroupAttribute, TargetGroupTuple, TargetHealthStateEnum, TargetTypeEnum,
 };
 
-use super::call::{CallContext, send};
+use super::call::{CallContext, paged, send};
 use super::{AwsError, ElbApi, ErrorKind};
 use crate::state::{
     DefaultAction, HealthCheck, Listener, ListenerSettings, LoadBalancer, LoadBalancerSettings,
@@ -412,15 +412,7 @@ impl ElbApi for ElbAdapter {
             .describe_listeners()
             .load_balancer_arn(load_balancer_arn)
             .page_size(PAGE_SIZE);
-        let pages = self
-            .ctx
-            .all_pages(
-                SERVICE,
-                "DescribeListeners",
-                request.into_paginator().send(),
-                |p| p.next_marker(),
-            )
-            .await?;
+        let pages = paged!(self, "DescribeListeners", request, |p| p.next_marker())?;
         Ok(pages
             .iter()
             .flat_map(|p| p.listeners())
@@ -431,18 +423,8 @@ impl ElbApi for ElbAdapter {
     async fn describe_account_limits(
         &self,
     ) -> Result<std::collections::BTreeMap<String, u64>, AwsError> {
-        let pages = self
-            .ctx
-            .all_pages(
-                SERVICE,
-                "DescribeAccountLimits",
-                self.client
-                    .describe_account_limits()
-                    .into_paginator()
-                    .send(),
-                |p| p.next_marker(),
-            )
-            .await?;
+        let request = self.client.describe_account_limits();
+        let pages = paged!(self, "DescribeAccountLimits", request, |p| p.next_marker())?;
         let mut out = std::collections::BTreeMap::new();
         for l in pages.iter().flat_map(|p| p.limits()) {
             if let (Some(name), Some(max)) = (l.name(), l.max())
@@ -474,15 +456,7 @@ impl ElbApi for ElbAdapter {
             .describe_rules()
             .listener_arn(listener_arn)
             .page_size(PAGE_SIZE);
-        let pages = self
-            .ctx
-            .all_pages(
-                SERVICE,
-                "DescribeRules",
-                request.into_paginator().send(),
-                |p| p.next_marker(),
-            )
-            .await?;
+        let pages = paged!(self, "DescribeRules", request, |p| p.next_marker())?;
         Ok(pages
             .iter()
             .flat_map(|p| p.rules())
@@ -492,15 +466,7 @@ impl ElbApi for ElbAdapter {
 
     async fn describe_target_groups(&self) -> Result<Vec<TargetGroup>, AwsError> {
         let request = self.client.describe_target_groups().page_size(PAGE_SIZE);
-        let pages = self
-            .ctx
-            .all_pages(
-                SERVICE,
-                "DescribeTargetGroups",
-                request.into_paginator().send(),
-                |p| p.next_marker(),
-            )
-            .await?;
+        let pages = paged!(self, "DescribeTargetGroups", request, |p| p.next_marker())?;
         Ok(pages
             .iter()
             .flat_map(|p| p.target_groups())
@@ -807,15 +773,7 @@ impl ElbApi for ElbAdapter {
 
     async fn describe_all_load_balancers(&self) -> Result<Vec<LoadBalancer>, AwsError> {
         let request = self.client.describe_load_balancers().page_size(PAGE_SIZE);
-        let pages = self
-            .ctx
-            .all_pages(
-                SERVICE,
-                "DescribeLoadBalancers",
-                request.into_paginator().send(),
-                |p| p.next_marker(),
-            )
-            .await?;
+        let pages = paged!(self, "DescribeLoadBalancers", request, |p| p.next_marker())?;
         // Network and gateway load balancers have quotas of their own.
         Ok(pages
             .iter()
@@ -1031,15 +989,8 @@ impl ElbAdapter {
             .describe_listener_certificates()
             .listener_arn(listener_arn)
             .page_size(PAGE_SIZE);
-        let pages = self
-            .ctx
-            .all_pages(
-                SERVICE,
-                "DescribeListenerCertificates",
-                request.into_paginator().send(),
-                |p| p.next_marker(),
-            )
-            .await?;
+        let pages = paged!(self, "DescribeListenerCertificates", request, |p| p
+            .next_marker())?;
         let mut default = Vec::new();
         let mut others = Vec::new();
         for c in pages.iter().flat_map(|p| p.certificates()) {

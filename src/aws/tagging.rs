@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_resourcegroupstagging::Client;
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 
-use super::call::CallContext;
+use super::call::{CallContext, paged};
 use super::{AwsError, TaggingApi};
 use crate::state::Tags;
 
@@ -38,15 +38,7 @@ impl TaggingApi for TaggingAdapter {
             .set_resource_type_filters(Some(resource_types.iter().map(|t| t.to_string()).collect()))
             .set_tag_filters(filter.map(|f| vec![f]))
             .resources_per_page(PAGE_SIZE);
-        let pages = self
-            .ctx
-            .all_pages(
-                SERVICE,
-                "GetResources",
-                request.into_paginator().send(),
-                |p| p.pagination_token(),
-            )
-            .await?;
+        let pages = paged!(self, "GetResources", request, |p| p.pagination_token())?;
         Ok(pages
             .iter()
             .flat_map(|p| p.resource_tag_mapping_list())

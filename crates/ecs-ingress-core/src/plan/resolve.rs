@@ -38,73 +38,72 @@ pub fn resolve_intents<'a>(
     let mut out = Resolution::default();
     let zones = UnreadZones::new(observed);
     for (service, intent) in ordered.iter().map(|p| (&p.0, &p.1)) {
-        if let Some(why) = deployed_by_ecs(service, owned, intent) {
-            out.kept.insert(&service.arn);
-            let mut s = status(
-                service,
+        let keep = |state, problems: Vec<Problem>, intent, warnings: &[String]| {
+            let mut s = status(service, state, intent, owned.resources(&service.arn));
+            s.problems = problems;
+            s.warnings = warnings.to_vec();
+            s
+        };
+        let held = if let Some(why) = deployed_by_ecs(service, owned, intent) {
+            Some(keep(
                 ServiceState::Invalid,
+                vec![problem(Some("alb.deploy"), why)],
                 None,
-                owned.resources(&service.arn),
-            );
-            s.problems.push(problem(Some("alb.deploy"), why));
-            out.statuses.push(s);
-            continue;
-        }
-        match intent {
-            ServiceIntent::Unmanaged | ServiceIntent::Withdraw { .. } => {
-                if !owned.groups.contains_key(service.arn.as_str())
-                    && !owned.rules.contains_key(service.arn.as_str())
-                {
-                    continue;
+                &[],
+            ))
+        } else {
+            match intent {
+                ServiceIntent::Unmanaged | ServiceIntent::Withdraw { .. } => {
+                    if owned.groups.contains_key(service.arn.as_str())
+                        || owned.rules.contains_key(service.arn.as_str())
+                    {
+                        let routed = routed_hosts(owned, &service.arn);
+                        match zones.holds_back(&[], None, routed) {
+                            Some(why) => Some(keep(
+                                ServiceState::Error,
+                                vec![problem(None, format!("its withdrawal waits: {why}"))],
+                                None,
+                                &[],
+                            )),
+                            None => {
+                                out.withdrawn.push((service, intent));
+                                None
+                            }
+                        }
+                    } else {
+                        None
+                    }
                 }
-                match zones.holds_back(&[], None, routed_hosts(owned, &service.arn)) {
-                    Some(why) => {
-                        out.kept.insert(&service.arn);
-                        let mut s = status(
-                            service,
+                ServiceIntent::Invalid { errors, warnings } => {
+                    let problems = errors
+                        .iter()
+                        .map(|e| problem(Some(&e.key), e.to_string()))
+                        .collect();
+                    Some(keep(ServiceState::Invalid, problems, None, warnings))
+                }
+                ServiceIntent::Publish { intent, warnings } => {
+                    let asked = wanted_names(&intent.dns, &intent.hosts);
+                    let routed = routed_hosts(owned, &service.arn);
+                    match zones.holds_back(&asked, intent.dns.zone.as_deref(), routed) {
+                        Some(why) => Some(keep(
                             ServiceState::Error,
-                            None,
-                            owned.resources(&service.arn),
-                        );
-                        s.problems
-                            .push(problem(None, format!("its withdrawal waits: {why}")));
-                        out.statuses.push(s);
+                            vec![problem(None, why)],
+                            Some(intent),
+                            warnings,
+                        )),
+                        None => {
+                            resolve_published(
+                                config, observed, owned, service, intent, warnings, &mut out,
+                            );
+                            None
+                        }
                     }
-                    None => out.withdrawn.push((service, intent)),
                 }
             }
-            ServiceIntent::Invalid { errors, warnings } => {
-                out.kept.insert(&service.arn);
-                let mut s = status(
-                    service,
-                    ServiceState::Invalid,
-                    None,
-                    owned.resources(&service.arn),
-                );
-                s.problems = errors
-                    .iter()
-                    .map(|e| problem(Some(&e.key), e.to_string()))
-                    .collect();
-                s.warnings = warnings.clone();
-                out.statuses.push(s);
-            }
-            ServiceIntent::Publish { intent, warnings } => {
-                let asked = wanted_names(&intent.dns, &intent.hosts);
-                let routed = routed_hosts(owned, &service.arn);
-                match zones.holds_back(&asked, intent.dns.zone.as_deref(), routed) {
-                    Some(why) => {
-                        out.kept.insert(&service.arn);
-                        let resources = owned.resources(&service.arn);
-                        let mut s = status(service, ServiceState::Error, Some(intent), resources);
-                        s.problems.push(problem(None, why));
-                        s.warnings = warnings.clone();
-                        out.statuses.push(s);
-                    }
-                    None => resolve_published(
-                        config, observed, owned, service, intent, warnings, &mut out,
-                    ),
-                }
-            }
+        };
+        if let Some(s) = held {
+            out.kept.insert(&service.arn);
+            out.statuses.push(s);
         }
     }
     out

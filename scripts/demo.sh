@@ -22,7 +22,7 @@ fi
 if [ -x "${CARGO_TARGET_DIR:-target}/debug/ecs-ingress" ]; then
   echo "==> building ecs-ingress (only what changed)"
 else
-  echo "==> building ecs-ingress for the first time: about 5 minutes on 2 cores, 1.5 GB in target/"
+  echo "==> building ecs-ingress for the first time: about 5 minutes on 2 cores, 1.3 GB in target/"
 fi
 cargo build --locked
 # Honour a shared target directory, as cargo does.

@@ -106,7 +106,7 @@ async fn the_central_zone_is_written_through_the_role_and_the_own_same_named_zon
 }
 
 #[tokio::test(start_paused = true)]
-async fn credentials_that_expire_early_are_renewed_within_the_call() {
+async fn credentials_that_expire_early_or_are_revoked_are_renewed_within_the_call() {
     let estate = Estate::new(1);
     let (config, zone) = central(&estate, "central.example.com", true);
     estate.add_service(
@@ -118,8 +118,9 @@ async fn credentials_that_expire_early_are_renewed_within_the_call() {
     estate.converge(&controller, 20).await;
     assert_eq!(assumed(&estate), 1);
 
-    // The session is revoked: the next Route 53 call is refused as expired, the role is
-    // assumed again and the call repeated, so the pass never notices.
+    // The credentials run out early (the host's clock behind STS's): the next Route 53 call
+    // is refused as expired, the role is assumed again and the call repeated, so the pass
+    // never notices.
     estate.fake.world().expire_credentials(CENTRAL);
     estate.edit_records(|_| {});
     estate
@@ -142,6 +143,13 @@ async fn credentials_that_expire_early_are_renewed_within_the_call() {
         names(&records(&estate, &zone)).contains(&"service-a.central.example.com"),
         "the deleted record is repaired through the renewed role"
     );
+
+    // Revoked in IAM ("Revoke active sessions"): AWS answers AccessDenied, not expired; the
+    // session is renewed the same way.
+    estate.fake.world().revoke_sessions(CENTRAL);
+    let report = controller.pass(true).await;
+    assert!(report.succeeded(), "{:?}", report.read_problem);
+    assert_eq!(assumed(&estate), 3);
 }
 
 #[tokio::test(start_paused = true)]

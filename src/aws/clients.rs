@@ -113,8 +113,9 @@ pub fn real_aws_fenced(
 
 /// `aws` with each zone of `settings` read and written through its role: one STS client
 /// (the process's own credentials), and per role a Route 53 client that signs with the
-/// role's credentials, paced by a limiter of its own to `rate_share` (Route 53's rate limit
-/// is per account) and behind the same write gate.
+/// role's credentials, behind the same write gate and paced to `rate_share` by the limiter
+/// of the role's account (Route 53's rate limit is per account: roles of one account share
+/// it).
 pub fn with_zone_roles(
     mut aws: Aws,
     sdk: &aws_config::SdkConfig,
@@ -126,10 +127,16 @@ pub fn with_zone_roles(
     if settings.roles.is_empty() {
         return aws;
     }
-    let limiter = || Arc::new(RateLimiter::new(rate_share));
+    let mut limiters: std::collections::BTreeMap<String, Arc<RateLimiter>> = Default::default();
+    let mut limiter = |account: &str| {
+        limiters
+            .entry(account.to_string())
+            .or_insert_with(|| Arc::new(RateLimiter::new(rate_share)))
+            .clone()
+    };
     let sts: Arc<dyn StsApi> = Arc::new(StsAdapter::new(
         client!(aws_sdk_sts, sdk, metrics, "sts"),
-        CallContext::with_attempt_counter(metrics.clone(), limiter()),
+        CallContext::with_attempt_counter(metrics.clone(), limiter("sts")),
     ));
     let clock = aws.clock.clone();
     let route53 = ZoneRoutedRoute53::new(aws.route53.clone(), &settings.roles, |role| {
@@ -148,11 +155,11 @@ pub fn with_zone_roles(
                 .interceptor(ServerDate::new(clock.clone()))
                 .build(),
         );
-        let mut ctx =
-            CallContext::with_attempt_counter(metrics.clone(), limiter()).fenced(may_write.clone());
-        if let Some(account) = crate::ownership::arn_account(role) {
-            ctx = ctx.in_account(account);
-        }
+        // The config checked every role ARN; an account-less one would share one limiter.
+        let account = crate::ownership::arn_account(role).unwrap_or_default();
+        let ctx = CallContext::with_attempt_counter(metrics.clone(), limiter(account))
+            .fenced(may_write.clone())
+            .in_account(account);
         RoleRoute53 {
             session,
             route53: Arc::new(Route53Adapter::new(client, ctx)),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::sts::RoleSession;
-use super::{AwsError, RecordPage, Route53Api};
+use super::{AwsError, ErrorKind, RecordPage, Route53Api};
 use crate::state::{HostedZone, RecordChange, RecordSet};
 
 /// The Route 53 of one assumed role: its session and the adapter signing with it.
@@ -63,16 +63,19 @@ impl ZoneRoutedRoute53 {
 }
 
 impl ZoneRoutedRoute53 {
-    /// AWS refused the role's credentials as expired although the session held them valid
-    /// (revoked, or a clock behind STS's): they are forgotten, and the caller tries once
-    /// more with new ones.
+    /// AWS refused the role's credentials although the session held them valid: expired
+    /// early (a host clock behind STS's), or revoked ("Revoke active sessions" denies every
+    /// session issued before it, so AWS answers AccessDenied). They are forgotten, and the
+    /// caller tries once more with new ones; a role that lost the permission itself fails
+    /// again, as it should.
     fn renewed_after(&self, zone: &str, e: &AwsError) -> bool {
-        let expired = matches!(
-            e.code.as_deref(),
-            Some("ExpiredToken" | "ExpiredTokenException")
-        );
+        let refused = e.kind == ErrorKind::AccessDenied
+            || matches!(
+                e.code.as_deref(),
+                Some("ExpiredToken" | "ExpiredTokenException")
+            );
         match self.by_zone.get(zone) {
-            Some(role) if expired => {
+            Some(role) if refused && e.service == "route53" => {
                 role.session.forget();
                 true
             }

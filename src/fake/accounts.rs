@@ -6,7 +6,9 @@
 //! exist, its trust policy does not name the caller, or the ExternalId it requires is
 //! missing or wrong — all three answer AccessDenied; the credentials last
 //! `DurationSeconds` (default 3600); a request signed with expired credentials fails with
-//! ExpiredToken; Route 53 answers NoSuchHostedZone for a zone of another account.
+//! ExpiredToken; a session revoked in IAM ("Revoke active sessions") is refused with
+//! AccessDenied (an explicit deny); Route 53 answers NoSuchHostedZone for a zone of another
+//! account.
 
 use std::sync::Arc;
 
@@ -65,6 +67,7 @@ impl StsApi for FakeAws {
                 Issued {
                     account,
                     expires_at,
+                    revoked: false,
                 },
             );
             Ok(RoleCredentials {
@@ -101,6 +104,15 @@ impl SignedRoute53 {
         let now = crate::aws::clock::unix_now();
         let world = self.fake.world();
         match world.accounts.issued.get(&credentials.access_key_id) {
+            Some(issued) if issued.revoked => Err(error(
+                "route53",
+                operation,
+                "AccessDenied",
+                format!(
+                    "User: arn:aws:sts::{}:assumed-role/... is not authorized to perform: route53:{operation} with an explicit deny",
+                    issued.account
+                ),
+            )),
             Some(issued) if issued.expires_at > now => Ok(issued.account.clone()),
             Some(_) => Err(error(
                 "route53",

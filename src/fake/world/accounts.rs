@@ -36,6 +36,8 @@ impl FakeRole {
 pub struct Issued {
     pub account: String,
     pub expires_at: i64,
+    /// "Revoke active sessions": an explicit deny on every session issued before.
+    pub revoked: bool,
 }
 
 /// What the fake knows of accounts other than [`ACCOUNT`].
@@ -89,12 +91,22 @@ impl World {
         self.zones.get_mut(zone_id).filter(|_| visible)
     }
 
-    /// Ends every credential handed out for `account` now (a revoked session, or a host
-    /// clock behind STS's), so the next call signed with them fails with ExpiredToken.
+    /// Ends every credential handed out for `account` now (as a host clock behind STS's
+    /// would see it), so the next call signed with them fails with ExpiredToken.
     pub fn expire_credentials(&mut self, account: &str) {
         for issued in self.accounts.issued.values_mut() {
             if issued.account == account {
                 issued.expires_at = i64::MIN;
+            }
+        }
+    }
+
+    /// IAM's "Revoke active sessions" on `account`'s roles: every session issued so far is
+    /// denied (AccessDenied, an explicit deny); new ones work.
+    pub fn revoke_sessions(&mut self, account: &str) {
+        for issued in self.accounts.issued.values_mut() {
+            if issued.account == account {
+                issued.revoked = true;
             }
         }
     }

@@ -202,7 +202,7 @@ pub fn plan(
         .chain(&placement.kept)
         .chain(&arbitration.kept)
         .copied()
-        .chain(gone_but_held(observed, &owned, &services_seen))
+        .chain(gone_but_held(config, observed, &owned, &services_seen))
         .collect();
     let winners = arbitration.winners;
 
@@ -253,11 +253,12 @@ pub fn plan(
 /// Services gone from ECS whose rules route a name in a zone that could not be read: they
 /// keep everything, as a service still there would.
 fn gone_but_held<'a>(
+    config: &PlanConfig,
     observed: &Snapshot,
     owned: &Owned<'a>,
     services_seen: &BTreeSet<&str>,
 ) -> Vec<&'a str> {
-    let zones = unread_zones::UnreadZones::new(observed);
+    let zones = unread_zones::UnreadZones::new(&config.hosted_zones, observed);
     owned
         .groups
         .keys()

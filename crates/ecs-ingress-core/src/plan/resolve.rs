@@ -36,7 +36,7 @@ pub fn resolve_intents<'a>(
     ordered: &[&'a (EcsService, ServiceIntent)],
 ) -> Resolution<'a> {
     let mut out = Resolution::default();
-    let zones = UnreadZones::new(observed);
+    let zones = UnreadZones::new(&config.hosted_zones, observed);
     for (service, intent) in ordered.iter().map(|p| (&p.0, &p.1)) {
         let keep = |state, problems: Vec<Problem>, intent, warnings: &[String]| {
             let mut s = status(service, state, intent, owned.resources(&service.arn));
@@ -198,12 +198,21 @@ fn deployed_by_ecs(
     if !ours && !matches!(intent, ServiceIntent::Publish { .. }) {
         return None;
     }
+    // ECS swaps the primary and the alternate when a deployment ends: our group, or our
+    // rule as its production or test rule, in either place means ECS owns the traffic.
+    let our_rule = |arn: &Option<String>| {
+        arn.as_deref()
+            .is_some_and(|a| owned.rules_of(&service.arn).iter().any(|r| r.arn == a))
+    };
+    let our_group =
+        |arn: &Option<String>| arn.as_deref().is_some_and(|a| owned.group_arns.contains(a));
     let advanced_on_ours = service.load_balancers.iter().any(|lb| {
-        lb.advanced.is_some()
-            && lb
-                .target_group_arn
-                .as_deref()
-                .is_some_and(|a| owned.group_arns.contains(a))
+        lb.advanced.as_ref().is_some_and(|a| {
+            our_group(&lb.target_group_arn)
+                || our_group(&a.alternate_target_group_arn)
+                || our_rule(&a.production_listener_rule)
+                || our_rule(&a.test_listener_rule)
+        })
     });
     let how = if service.deployment_strategy != DeploymentStrategy::Rolling {
         format!(
@@ -211,7 +220,7 @@ fn deployed_by_ecs(
             service.deployment_strategy.as_str()
         )
     } else if advanced_on_ours {
-        "a loadBalancers entry of its ecs-ingress target group has an advancedConfiguration"
+        "a loadBalancers entry's advancedConfiguration names its ecs-ingress target group or rule"
             .to_string()
     } else {
         return None;

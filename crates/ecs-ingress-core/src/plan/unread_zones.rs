@@ -15,10 +15,12 @@ use super::dns::zone_for;
 use crate::snapshot::Snapshot;
 use crate::state::HostedZone;
 
-/// The unread zones of a pass, beside the zones that were read (a name belongs to the
-/// managed zone with the longest matching suffix, read or not).
+/// The unread zones of a pass, beside the zones that were read. A name belongs to the zone
+/// it would be written in were every zone read: the one its `dns.zone` tag names, else the
+/// longest matching suffix, in `--hosted-zone` order as the DNS planner takes them (so
+/// zones of the same name resolve alike).
 pub struct UnreadZones<'a> {
-    /// Every managed zone whose name is known.
+    /// Every managed zone whose name is known, in `--hosted-zone` order.
     named: Vec<HostedZone>,
     /// Unread zone id → why.
     unread: BTreeMap<&'a str, &'a str>,
@@ -27,14 +29,22 @@ pub struct UnreadZones<'a> {
 }
 
 impl<'a> UnreadZones<'a> {
-    pub fn new(observed: &'a Snapshot) -> Self {
-        let mut named: Vec<HostedZone> = observed.zones.values().cloned().collect();
-        named.extend(observed.unread_zones.iter().filter_map(|(id, z)| {
-            z.name.as_ref().map(|name| HostedZone {
-                id: id.clone(),
-                name: name.clone(),
+    pub fn new(hosted_zones: &[String], observed: &'a Snapshot) -> Self {
+        let named = hosted_zones
+            .iter()
+            .filter_map(|id| match observed.zones.get(id) {
+                Some(read) => Some(read.clone()),
+                None => observed
+                    .unread_zones
+                    .get(id)?
+                    .name
+                    .as_ref()
+                    .map(|name| HostedZone {
+                        id: id.clone(),
+                        name: name.clone(),
+                    }),
             })
-        }));
+            .collect();
         Self {
             named,
             unread: observed
@@ -123,7 +133,7 @@ mod tests {
     #[test]
     fn only_services_with_a_name_in_an_unread_zone_are_held_back() {
         let observed = snapshot(Some("in.example.com"));
-        let zones = UnreadZones::new(&observed);
+        let zones = UnreadZones::new(&["ZOWN".into(), "ZCENTRAL".into()], &observed);
         // (case, names asked for, dns.zone, rule hosts, held back)
         type Case<'a> = (&'a str, &'a [&'a str], Option<&'a str>, &'a [&'a str], bool);
         let cases: Vec<Case<'_>> = vec![
@@ -168,9 +178,43 @@ mod tests {
     }
 
     #[test]
+    fn zones_of_the_same_name_resolve_as_the_dns_planner_takes_them() {
+        // A private zone (unread) and a public one (read), both example.com: a name placed
+        // by `dns.zone=example.com` belongs to the first given, as it would were both read.
+        let mut observed = Snapshot::default();
+        observed.zones.insert(
+            "ZPUB".into(),
+            HostedZone {
+                id: "ZPUB".into(),
+                name: "example.com".into(),
+            },
+        );
+        observed.unread_zones.insert(
+            "ZPRIV".into(),
+            UnreadZone {
+                name: Some("example.com".into()),
+                reason: "cannot assume role R".into(),
+            },
+        );
+        let asked = names(&["a.example.com"]);
+        let private_first = UnreadZones::new(&["ZPRIV".into(), "ZPUB".into()], &observed);
+        assert!(
+            private_first
+                .holds_back(&asked, Some("example.com"), &[])
+                .is_some()
+        );
+        let public_first = UnreadZones::new(&["ZPUB".into(), "ZPRIV".into()], &observed);
+        assert!(
+            public_first
+                .holds_back(&asked, Some("example.com"), &[])
+                .is_none()
+        );
+    }
+
+    #[test]
     fn a_zone_whose_name_is_unknown_holds_back_everyone() {
         let observed = snapshot(None);
-        let zones = UnreadZones::new(&observed);
+        let zones = UnreadZones::new(&["ZOWN".into(), "ZCENTRAL".into()], &observed);
         let why = zones.holds_back(&names(&["a.other.net"]), None, &[]);
         assert!(why.is_some_and(|w| w.contains("not known yet")));
         assert!(!observed.complete_but_zones());
@@ -179,7 +223,7 @@ mod tests {
     #[test]
     fn without_unread_zones_nothing_is_held_back() {
         let observed = Snapshot::default();
-        let zones = UnreadZones::new(&observed);
+        let zones = UnreadZones::new(&["ZOWN".into(), "ZCENTRAL".into()], &observed);
         assert!(
             zones
                 .holds_back(&names(&["a.in.example.com"]), None, &[])

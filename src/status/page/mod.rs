@@ -9,6 +9,7 @@ use crate::status::transitions::needs_attention;
 use crate::status::{AlbUsage, ChangeRecord, GroupFacts, PassSummary};
 use crate::status::{ServiceState, ServiceStatus, StatusReport};
 
+mod service;
 mod style;
 
 /// The controller's configuration as the header shows it.
@@ -32,6 +33,9 @@ pub struct Filter {
     pub state: Option<String>,
     #[serde(default)]
     pub q: Option<String>,
+    /// `cluster/name`: that service on its own, above the list.
+    #[serde(default)]
+    pub service: Option<String>,
 }
 
 impl Filter {
@@ -116,6 +120,11 @@ pub fn render(
                     p.banner #dry-run { "Dry run: changes are planned and logged, none is made." }
                 }
                 (header_section(header, report))
+                @if let Some(s) = filter.service.as_deref().and_then(|want| {
+                    report.services.iter().find(|s| format!("{}/{}", s.cluster, s.service) == want)
+                }) {
+                    (service::view(s, report))
+                }
                 (pass_problems(&report.pass_problems))
                 (state_counts(report, filter))
                 (albs(&report.facts.albs))
@@ -305,7 +314,9 @@ fn services_table(
                     tbody {
                         @for s in services {
                             tr id=(format!("svc-{}-{}", s.cluster, s.service)) data-state=(s.state.as_str()) {
-                                td data-label="service" { b { (s.cluster) "/" (s.service) } }
+                                td data-label="service" {
+                                    a href=(format!("?service={}/{}", s.cluster, s.service)) { b { (s.cluster) "/" (s.service) } }
+                                }
                                 td data-label="state" { span class=(format!("badge state-{}", s.state.as_str())) { (s.state.as_str()) } }
                                 td data-label="routing" { (routing(s, groups)) }
                                 td data-label="why" { (why(s)) }

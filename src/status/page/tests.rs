@@ -62,12 +62,14 @@ fn filter_by_state_and_search() {
     let by_state = Filter {
         state: Some("dns-conflict".into()),
         q: None,
+        service: None,
     };
     let page = render(&report(), &Header::default(), &[], &by_state);
     assert!(page.contains("svc-main-dns") && !page.contains("svc-main-web"));
     let by_host = Filter {
         state: None,
         q: Some("WEB.example".into()),
+        service: None,
     };
     let page = render(&report(), &Header::default(), &[], &by_host);
     assert!(page.contains("svc-main-web") && !page.contains("svc-main-bad"));
@@ -173,4 +175,48 @@ fn the_page_refreshes_itself_and_says_how_long_ago() {
         Some(true)
     );
     assert_eq!(ago("not a time"), None);
+}
+
+#[test]
+fn one_service_on_its_own_with_its_resources_and_changes() {
+    let mut report = report();
+    report.recent_changes = vec![crate::status::ChangeRecord {
+        pass: 3,
+        at: "2026-12-03T12:00:03Z".into(),
+        service: "main/web".into(),
+        change: "create listener-rule host web.example.com".into(),
+        result: "applied",
+        error: None,
+    }];
+    report.services[0]
+        .resources
+        .push(crate::status::ResourceRef {
+            kind: crate::status::ResourceKind::TargetGroup,
+            id: "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/ei-web/abc".into(),
+        });
+    let wanted = report.services[0].clone();
+    let filter = Filter {
+        service: Some(format!("{}/{}", wanted.cluster, wanted.service)),
+        ..Filter::default()
+    };
+    let page = render(&report, &Header::default(), &[], &filter);
+    assert!(page.contains("id=\"service\""), "{page}");
+    assert!(page.contains("all services"));
+    let view = &page[page.find("id=\"service\"").unwrap_or(0)..];
+    assert!(
+        view.contains("pass 3 · create listener-rule host web.example.com"),
+        "{view}"
+    );
+    assert!(view.contains("#TargetGroup:targetGroupArn=arn:aws:elasticloadbalancing:eu-west-1"));
+    // Rows link to their service's view.
+    assert!(page.contains(&format!(
+        "href=\"?service={}/{}\"",
+        wanted.cluster, wanted.service
+    )));
+    // Another service's name never opens a view.
+    let other = Filter {
+        service: Some("main/none".into()),
+        ..Filter::default()
+    };
+    assert!(!render(&report, &Header::default(), &[], &other).contains("id=\"service\""));
 }

@@ -368,3 +368,40 @@ async fn a_full_alb_gives_new_services_a_quota_status_and_breaks_nothing() {
     assert_eq!(writes, 0, "{:?}", report.plan.changes);
     assert_eq!(estate.owned_rules().len(), 99);
 }
+
+#[tokio::test(start_paused = true)]
+async fn status_says_where_each_key_came_from_and_what_plan_would_do() {
+    let estate = Estate::new(1);
+    estate.add_service(
+        "service-a",
+        &[("alb.host", "service-a.in.example.com")],
+        &[("alb.healthcheck.path", "/health")],
+    );
+    let controller = estate.controller();
+    // `plan`: nothing is applied, so every change is pending for its service.
+    let report = controller.pass(false).await;
+    let status = report.status();
+    let s = &status.services[0];
+    assert_eq!(
+        s.keys.get("alb.host").map(String::as_str),
+        Some("task definition tag")
+    );
+    assert_eq!(
+        s.keys.get("alb.healthcheck.path").map(String::as_str),
+        Some("service tag")
+    );
+    assert_eq!(
+        s.pending.len(),
+        report.plan.changes.len(),
+        "{:?}",
+        s.pending
+    );
+    assert!(
+        s.pending.iter().any(|c| c.contains("target-group")),
+        "{:?}",
+        s.pending
+    );
+    // `apply`: made, so nothing is pending.
+    let report = controller.pass(true).await;
+    assert!(report.status().services[0].pending.is_empty());
+}

@@ -620,6 +620,8 @@ mod tests {
             waiting,
             last_change: None,
             load_balancer: None,
+            keys: Default::default(),
+            pending: Vec::new(),
         }
     }
 

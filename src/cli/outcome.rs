@@ -126,6 +126,8 @@ mod tests {
             waiting: vec![],
             last_change: None,
             load_balancer: None,
+            keys: Default::default(),
+            pending: Vec::new(),
         }
     }
 

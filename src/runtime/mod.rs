@@ -47,6 +47,26 @@ pub struct PassReport {
 }
 
 impl PassReport {
+    /// The service's changes this pass planned and did not make: held back, or all of them
+    /// when nothing was applied (`plan`, a dry run).
+    fn pending_for(&self, service_arn: &str) -> Vec<String> {
+        let ours = |c: &&crate::plan::PlannedChange| c.service_arn.as_deref() == Some(service_arn);
+        let held = self
+            .plan
+            .held_back
+            .iter()
+            .filter(ours)
+            .map(|c| format!("held back: {c}"));
+        let planned = self
+            .plan
+            .changes
+            .iter()
+            .filter(|_| self.applied.is_none())
+            .filter(ours)
+            .map(ToString::to_string);
+        planned.chain(held).collect()
+    }
+
     /// True when every read and every change succeeded.
     pub fn succeeded(&self) -> bool {
         self.observed_failures.is_empty() && self.applied.as_ref().is_none_or(|a| a.failed() == 0)
@@ -76,6 +96,9 @@ impl PassReport {
             .extend(self.plan.problems.iter().cloned());
         if let Some(applied) = &self.applied {
             applied.update_statuses(&mut report.services);
+        }
+        for s in &mut report.services {
+            s.pending = self.pending_for(&s.service_arn);
         }
         for s in &mut report.services {
             if s.last_change.is_none() {

@@ -139,6 +139,14 @@ pub struct ServiceStatus {
     /// The ALB it is placed on (ARN), when it publishes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_balancer: Option<String>,
+    /// Each routing key it has, with where the value came from (`docker label`, `task
+    /// definition tag`, `service tag`; the later wins).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub keys: BTreeMap<String, String>,
+    /// Changes for it the last pass planned but did not make (held back, or a dry run), as
+    /// `plan` prints them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<String>,
 }
 
 /// One ALB of a configured listener: what it uses of its quotas.

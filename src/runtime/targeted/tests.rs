@@ -251,6 +251,8 @@ fn status(arn: &str, state: ServiceState) -> ServiceStatus {
         waiting: vec![],
         last_change: None,
         load_balancer: None,
+        keys: Default::default(),
+        pending: Vec::new(),
     }
 }
 

@@ -33,6 +33,18 @@ pub(super) fn view(s: &ServiceStatus, report: &StatusReport) -> Markup {
                 div { dt { "last change" } dd { (s.last_change.as_deref().unwrap_or("none by this process")) } }
             }
             (why(s))
+            @if !s.pending.is_empty() {
+                h3 { "Not yet made" }
+                ul.pending { @for c in &s.pending { li { (c) } } }
+            }
+            @if !s.keys.is_empty() {
+                h3 { "Routing keys" }
+                ul.keys {
+                    @for (key, source) in &s.keys {
+                        li { code { (key) } " from its " (source) }
+                    }
+                }
+            }
             h3 { "Resources" }
             ul.resources {
                 @for r in &s.resources {

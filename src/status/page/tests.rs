@@ -15,6 +15,8 @@ fn service(name: &str, state: ServiceState, host: &str) -> ServiceStatus {
         waiting: vec![],
         last_change: None,
         load_balancer: None,
+        keys: Default::default(),
+        pending: Vec::new(),
     }
 }
 
@@ -194,6 +196,12 @@ fn one_service_on_its_own_with_its_resources_and_changes() {
             kind: crate::status::ResourceKind::TargetGroup,
             id: "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/ei-web/abc".into(),
         });
+    report.services[0]
+        .keys
+        .insert("alb.host".into(), "task definition tag".into());
+    report.services[0]
+        .pending
+        .push("held back: delete listener-rule rule/1".into());
     let wanted = report.services[0].clone();
     let filter = Filter {
         service: Some(format!("{}/{}", wanted.cluster, wanted.service)),
@@ -208,6 +216,11 @@ fn one_service_on_its_own_with_its_resources_and_changes() {
         "{view}"
     );
     assert!(view.contains("#TargetGroup:targetGroupArn=arn:aws:elasticloadbalancing:eu-west-1"));
+    assert!(
+        view.contains("alb.host</code> from its task definition tag"),
+        "{view}"
+    );
+    assert!(view.contains("held back: delete listener-rule rule/1"));
     // Rows link to their service's view.
     assert!(page.contains(&format!(
         "href=\"?service={}/{}\"",

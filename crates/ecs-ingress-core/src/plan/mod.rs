@@ -158,6 +158,15 @@ fn status(
         waiting: Vec::new(),
         last_change: None,
         load_balancer: None,
+        keys: intent
+            .map(|i| {
+                i.sources
+                    .iter()
+                    .map(|(k, s)| (k.clone(), s.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        pending: Vec::new(),
     }
 }
 

@@ -41,8 +41,18 @@ struct Progress {
     passes: std::collections::VecDeque<crate::status::PassSummary>,
     /// The last [`crate::status::RECENT_CHANGES`] changes, oldest first.
     changes: std::collections::VecDeque<crate::status::ChangeRecord>,
+    /// The last [`crate::status::RECENT_CHANGES`] state changes, oldest first.
+    transitions: std::collections::VecDeque<crate::status::TransitionRecord>,
     /// Passes finished since start-up.
     finished: u64,
+}
+
+/// When the newest pass finished.
+fn summary_time(passes: &std::collections::VecDeque<crate::status::PassSummary>) -> String {
+    passes
+        .back()
+        .map(|p| p.finished.clone())
+        .unwrap_or_default()
 }
 
 /// Passes the page lists.
@@ -81,6 +91,7 @@ impl AdminState {
         &self,
         mut summary: crate::status::PassSummary,
         changes: Vec<crate::status::ChangeRecord>,
+        transitions: Vec<crate::status::TransitionRecord>,
     ) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         inner.finished += 1;
@@ -97,6 +108,17 @@ impl AdminState {
         );
         while inner.changes.len() > crate::status::RECENT_CHANGES {
             inner.changes.pop_front();
+        }
+        let at = summary_time(&inner.passes);
+        inner.transitions.extend(transitions.into_iter().map(|t| {
+            crate::status::TransitionRecord {
+                pass: number,
+                at: at.clone(),
+                ..t
+            }
+        }));
+        while inner.transitions.len() > crate::status::RECENT_CHANGES {
+            inner.transitions.pop_front();
         }
     }
 
@@ -154,12 +176,19 @@ impl AdminState {
     }
 
     pub fn report(&self) -> StatusReport {
-        let (mut report, changes) = self
+        let (mut report, changes, transitions) = self
             .inner
             .read()
-            .map(|p| (p.report.clone(), p.changes.iter().rev().cloned().collect()))
+            .map(|p| {
+                (
+                    p.report.clone(),
+                    p.changes.iter().rev().cloned().collect(),
+                    p.transitions.iter().rev().cloned().collect(),
+                )
+            })
             .unwrap_or_default();
         report.recent_changes = changes;
+        report.recent_transitions = transitions;
         report.leadership = Some(
             self.leadership
                 .get()
@@ -301,7 +330,15 @@ mod tests {
             Duration::from_secs(30),
         );
         for n in 0..(RECENT_CHANGES + 5) {
-            admin.pass_summary(summary(), vec![change(&format!("main/s{n}"))]);
+            let went = crate::status::TransitionRecord {
+                pass: 0,
+                at: String::new(),
+                service: format!("main/s{n}"),
+                from: None,
+                to: crate::status::ServiceState::Pending,
+                reason: "new".into(),
+            };
+            admin.pass_summary(summary(), vec![change(&format!("main/s{n}"))], vec![went]);
         }
         let passes = admin.recent_passes();
         assert_eq!(passes.len(), RECENT_PASSES);
@@ -323,5 +360,9 @@ mod tests {
             "main/s5",
             "the oldest dropped"
         );
+        let transitions = admin.report().recent_transitions;
+        assert_eq!(transitions.len(), RECENT_CHANGES);
+        assert_eq!(transitions[0].pass, (RECENT_CHANGES + 5) as u64);
+        assert_eq!(transitions[0].at, "2026-12-03T12:00:00Z", "the pass's time");
     }
 }

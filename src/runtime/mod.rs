@@ -44,6 +44,9 @@ pub struct PassReport {
     pub last_changes: BTreeMap<String, String>,
     /// Quota use and target-group facts for the status page.
     pub facts: crate::status::PassFacts,
+    /// Services whose state changed in this pass (`apply` and the daemon; `plan` compares
+    /// nothing).
+    pub transitions: Vec<crate::status::TransitionRecord>,
 }
 
 impl PassReport {
@@ -90,6 +93,7 @@ impl PassReport {
             leadership: None,
             facts: self.facts.clone(),
             recent_changes: Vec::new(),
+            recent_transitions: Vec::new(),
         };
         report
             .pass_problems
@@ -425,14 +429,16 @@ impl Controller {
             degraded: observed.degraded().to_vec(),
             last_changes,
             facts,
+            transitions: Vec::new(),
         };
         // One status view for memory, metrics and transitions (it copies every service).
         let status = report.status();
         self.lock_memory().remember_statuses(&status.services);
         self.record(&report, &status, started.elapsed());
         // `plan` is one look: every service would be "new"; the daemon and `apply` log changes.
+        let mut report = report;
         if apply {
-            self.log_transitions(&status);
+            report.transitions = self.log_transitions(&status);
         }
         (report, observed)
     }
@@ -450,8 +456,9 @@ impl Controller {
         self.transitions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Logs each service whose state changed since the last pass, and hosts handed over.
-    fn log_transitions(&self, status: &StatusReport) {
+    /// Logs each service whose state changed since the last pass, and hosts handed over;
+    /// returns the state changes for the page's history (numbered by the admin server).
+    fn log_transitions(&self, status: &StatusReport) -> Vec<crate::status::TransitionRecord> {
         let (handovers, changes) = self.lock_transitions().record(&status.services);
         handovers
             .iter()
@@ -459,6 +466,17 @@ impl Controller {
         changes
             .iter()
             .for_each(crate::status::transitions::log_transition);
+        changes
+            .into_iter()
+            .map(|t| crate::status::TransitionRecord {
+                pass: 0,
+                at: String::new(),
+                service: t.service,
+                from: t.from,
+                to: t.to,
+                reason: t.reason,
+            })
+            .collect()
     }
 
     /// An update applied to a service whose intent did not change since the last pass puts
@@ -611,7 +629,7 @@ impl Controller {
                 admin.pass_completed(report.status(), report.observed_failures.is_empty());
                 let summary = self.summary(report, started.elapsed(), calls_before);
                 let changes = change_records(report, &summary.finished);
-                admin.pass_summary(summary, changes);
+                admin.pass_summary(summary, changes, report.transitions.clone());
                 log_pass(report);
                 self.record_event_latency(report, &covered);
                 let scope = match &action {

@@ -30,6 +30,25 @@ pub struct StatusReport {
     /// [`RECENT_CHANGES`]): what changed, for which service, when, in which pass, and
     /// what failed. Filled in by the admin server.
     pub recent_changes: Vec<ChangeRecord>,
+    /// Services' state changes of the last passes, newest first (at most
+    /// [`RECENT_CHANGES`]). Filled in by the admin server.
+    pub recent_transitions: Vec<TransitionRecord>,
+}
+
+/// A service that changed state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TransitionRecord {
+    /// The pass's number since start-up.
+    pub pass: u64,
+    /// RFC 3339 time the pass finished.
+    pub at: String,
+    /// `cluster/name`.
+    pub service: String,
+    /// `None` the first time this process saw the service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<ServiceState>,
+    pub to: ServiceState,
+    pub reason: String,
 }
 
 /// Changes `/status` and the page remember.

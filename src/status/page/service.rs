@@ -5,7 +5,9 @@
 use maud::{Markup, html};
 
 use super::{ago, group_line, why};
-use crate::status::{ChangeRecord, ResourceKind, ResourceRef, ServiceStatus, StatusReport};
+use crate::status::{
+    ChangeRecord, ResourceKind, ResourceRef, ServiceStatus, StatusReport, TransitionRecord,
+};
 
 /// The service's section, above the list.
 pub(super) fn view(s: &ServiceStatus, report: &StatusReport) -> Markup {
@@ -14,6 +16,11 @@ pub(super) fn view(s: &ServiceStatus, report: &StatusReport) -> Markup {
         .recent_changes
         .iter()
         .filter(|c| c.service == name)
+        .collect();
+    let transitions: Vec<&TransitionRecord> = report
+        .recent_transitions
+        .iter()
+        .filter(|t| t.service == name)
         .collect();
     html! {
         section #service {
@@ -49,6 +56,20 @@ pub(super) fn view(s: &ServiceStatus, report: &StatusReport) -> Markup {
             ul.resources {
                 @for r in &s.resources {
                     li { (resource(r, s, report)) }
+                }
+            }
+            @if !transitions.is_empty() {
+                h3 { "Its states" }
+                ul.transitions {
+                    @for t in transitions {
+                        li {
+                            span title=(t.at) { (ago(&t.at).unwrap_or_else(|| t.at.clone())) }
+                            " · pass " (t.pass) " · "
+                            (t.from.map_or("new", |f| f.as_str())) " → "
+                            span class=(format!("badge state-{}", t.to.as_str())) { (t.to.as_str()) }
+                            " · " (t.reason)
+                        }
+                    }
                 }
             }
             h3 { "Recent changes" }

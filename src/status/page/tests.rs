@@ -196,6 +196,14 @@ fn one_service_on_its_own_with_its_resources_and_changes() {
             kind: crate::status::ResourceKind::TargetGroup,
             id: "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/ei-web/abc".into(),
         });
+    report.recent_transitions = vec![crate::status::TransitionRecord {
+        pass: 2,
+        at: "2026-12-03T12:00:02Z".into(),
+        service: "main/web".into(),
+        from: Some(ServiceState::Pending),
+        to: ServiceState::Published,
+        reason: "web.example.com → web:80".into(),
+    }];
     report.services[0]
         .keys
         .insert("alb.host".into(), "task definition tag".into());
@@ -221,6 +229,7 @@ fn one_service_on_its_own_with_its_resources_and_changes() {
         "{view}"
     );
     assert!(view.contains("held back: delete listener-rule rule/1"));
+    assert!(view.contains("pass 2 · pending → "), "{view}");
     // Rows link to their service's view.
     assert!(page.contains(&format!(
         "href=\"?service={}/{}\"",

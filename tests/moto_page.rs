@@ -202,6 +202,21 @@ async fn the_page_shows_services_and_states_in_a_browser() {
     let searched = headless(&chromium, &["--dump-dom"], &format!("{url}?q=taken.in"));
     assert!(searched.contains("svc-main-taken") && !searched.contains("svc-main-broken"));
 
+    // What happened stays visible: the changes made, newest first, and one service on its
+    // own with its keys' sources, console links and state changes.
+    assert!(dom.contains("id=\"recent-changes\""), "{dom}");
+    assert!(dom.contains("create target-group"), "{dom}");
+    let shop = headless(
+        &chromium,
+        &["--dump-dom"],
+        &format!("{url}?service=main/shop"),
+    );
+    let view = &shop[shop.find("id=\"service\"").expect("the service's view")..];
+    assert!(view.contains("alb.host"), "{view}");
+    assert!(view.contains("task definition tag"), "{view}");
+    assert!(view.contains("console.aws.amazon.com"), "{view}");
+    assert!(view.contains("published"), "{view}");
+
     let shot = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/status-page.png");
     headless(
         &chromium,

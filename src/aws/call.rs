@@ -36,6 +36,7 @@ pub(crate) struct CallContext {
 impl CallContext {
     /// For adapters whose calls are single attempts (the fake): a throttled call is counted
     /// here.
+    #[cfg(any(test, feature = "fake"))]
     pub(crate) fn new(metrics: Arc<Metrics>, limiter: Arc<RateLimiter>) -> Self {
         Self {
             metrics,

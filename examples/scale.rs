@@ -14,7 +14,9 @@
 //! and the process's peak RSS. Once per run: the time to plan 10,000 services (cold and
 //! converged), without rate limits.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ecs_ingress::events::{EventTarget, ServiceArn};
@@ -24,6 +26,50 @@ use ecs_ingress::plan;
 use ecs_ingress::runtime;
 use ecs_ingress::testing::Estate;
 use ecs_ingress::testing::listener_name;
+
+/// The system allocator, counting the bytes held and their peak: RSS hides fragmentation
+/// and what the allocator keeps, the heap does not.
+struct CountingAllocator;
+
+static HEAP_NOW: AtomicUsize = AtomicUsize::new(0);
+static HEAP_PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is passed to the system allocator unchanged; only counters are kept.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is the system allocator's.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = HEAP_NOW.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            HEAP_PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) };
+        HEAP_NOW.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as above.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            HEAP_NOW.fetch_sub(layout.size(), Ordering::Relaxed);
+            let now = HEAP_NOW.fetch_add(new_size, Ordering::Relaxed) + new_size;
+            HEAP_PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
 
 /// Services per ALB: 100 target groups per ALB, one taken by the listener's default group.
 const PER_ALB: usize = 98;
@@ -45,6 +91,9 @@ struct Result {
     publish_one_served_s: f64,
     peak_rss_mib: f64,
     estate_rss_mib: f64,
+    /// The heap's peak over the whole run of this size, and what the estate alone holds.
+    heap_peak_mib: f64,
+    heap_estate_mib: f64,
     event_publish_s: f64,
     event_publish_calls: usize,
     /// Reads per hour over whole cycles of ten full passes (one refreshes attributes).
@@ -226,6 +275,8 @@ fn add(estate: &Estate, i: usize) {
 
 async fn run(n: usize) -> Result {
     reset_peak_rss();
+    HEAP_PEAK.store(HEAP_NOW.load(Ordering::Relaxed), Ordering::Relaxed);
+    let heap_before = HEAP_NOW.load(Ordering::Relaxed);
     let albs = n.div_ceil(PER_ALB) + 1;
     let estate = Estate::new(albs);
     estate.fake.enforce_rate_limits();
@@ -233,6 +284,7 @@ async fn run(n: usize) -> Result {
         add(&estate, i);
     }
     let estate_rss_mib = memory_mib("VmRSS:");
+    let heap_estate = HEAP_NOW.load(Ordering::Relaxed).saturating_sub(heap_before);
     let controller = estate.controller();
     let started = tokio::time::Instant::now();
     let (passes, converged_at, alb_done_at) = converge(&estate, &controller).await;
@@ -279,6 +331,10 @@ async fn run(n: usize) -> Result {
         publish_one_served_s,
         peak_rss_mib: memory_mib("VmHWM:"),
         estate_rss_mib,
+        heap_peak_mib: mib(HEAP_PEAK
+            .load(Ordering::Relaxed)
+            .saturating_sub(heap_before)),
+        heap_estate_mib: mib(heap_estate),
         event_publish_s,
         event_publish_calls,
         reads_per_hour_polling: cycle_reads_total as f64 * 3600.0 / polling_cycle_s,
@@ -522,9 +578,7 @@ fn main() {
                 .iter()
                 .map(|(k, v)| (k.to_string(), (*v).into()))
                 .collect();
-            println!(
-                "{}",
-                serde_json::json!({
+            let mut row = serde_json::json!({
                     "services": r.services,
                     "cold_start_s": r.cold_start_s,
                     "cold_start_alb_s": r.cold_start_alb_s,
@@ -541,6 +595,7 @@ fn main() {
                     "publish_one_served_s": r.publish_one_served_s,
                     "peak_rss_mib": r.peak_rss_mib,
                     "estate_rss_mib": r.estate_rss_mib,
+
                     "plan_10k_ms": plan_10k_ms,
                     "plan_10k_cold_ms": plan_cold_ms,
                     "plan_10k_converged_ms": plan_converged_ms,
@@ -563,8 +618,23 @@ fn main() {
                     "cycle_passes_s": r.cycle_passes_s,
                     "bucket_share_polling": r.bucket_share_polling,
                     "bucket_share_events": r.bucket_share_events,
-                })
-            );
+            });
+            // The process's own cost ("Lean at 10,000 services").
+            let lean = serde_json::json!({
+                "controller_rss_mib": r.peak_rss_mib - r.estate_rss_mib,
+                "heap_peak_mib": r.heap_peak_mib,
+                "heap_estate_mib": r.heap_estate_mib,
+                "cpu_us_per_service": r.cpu_ms_per_pass * 1000.0 / r.services as f64,
+                "bucket_share_events_max": r
+                    .bucket_share_events
+                    .values()
+                    .copied()
+                    .fold(0.0_f64, f64::max),
+            });
+            if let (Some(row), Some(lean)) = (row.as_object_mut(), lean.as_object()) {
+                row.extend(lean.clone());
+            }
+            println!("{row}");
         }
         return;
     }

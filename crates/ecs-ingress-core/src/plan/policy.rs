@@ -1,6 +1,8 @@
 //! The policy stage: which planned changes may go out. `--policy` holds back deletions
 //! (`upsert-only`) or updates too (`create-only`), as external-dns's policies do, and a
-//! pass in which any read failed deletes nothing (safety rule 2).
+//! pass in which a read failed deletes nothing (safety rule 2), scoped for unread hosted
+//! zones: the caller passes `Snapshot::complete_but_zones` and keeps the services such a
+//! zone may concern (`unread_zones.rs`).
 
 use super::Plan;
 use super::change::PlannedChange;

@@ -122,7 +122,6 @@ async fn credentials_that_expire_early_or_are_revoked_are_renewed_within_the_cal
     // is refused as expired, the role is assumed again and the call repeated, so the pass
     // never notices.
     estate.fake.world().expire_credentials(CENTRAL);
-    estate.edit_records(|_| {});
     estate
         .fake
         .world()

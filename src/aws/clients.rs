@@ -145,7 +145,7 @@ pub fn with_zone_roles(
             &settings.session_name,
             settings.external_id.as_deref(),
             sts.clone(),
-            super::clock::unix_now,
+            clock.clone(),
         ));
         let client = aws_sdk_route53::Client::from_conf(
             aws_sdk_route53::config::Builder::from(sdk)

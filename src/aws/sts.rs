@@ -1,6 +1,7 @@
 //! Credentials of roles assumed in other accounts (`--zone-role`): AssumeRole through the
 //! call layer (rate-limited, counted, a denial typed like any other), each role's
-//! credentials cached and renewed before they expire.
+//! credentials cached and renewed before they expire on AWS's clock (STS's expiry is AWS's
+//! time; the host's clock may be off).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -59,8 +60,9 @@ pub struct RoleSession {
     session_name: String,
     external_id: Option<String>,
     sts: Arc<dyn StsApi>,
-    /// Seconds since the epoch (the host's clock: STS's expiry is an absolute time).
-    now: fn() -> i64,
+    /// AWS's clock (learned from answers' `Date` headers): STS's expiry is AWS's time, and
+    /// the host's clock may be off.
+    clock: Arc<super::clock::AwsClock>,
     current: Mutex<Option<RoleCredentials>>,
     /// One AssumeRole at a time: callers that find the credentials stale wait for it.
     renewing: tokio::sync::Mutex<()>,
@@ -72,14 +74,14 @@ impl RoleSession {
         session_name: &str,
         external_id: Option<&str>,
         sts: Arc<dyn StsApi>,
-        now: fn() -> i64,
+        clock: Arc<super::clock::AwsClock>,
     ) -> Self {
         Self {
             role_arn: role_arn.to_string(),
             session_name: session_name.to_string(),
             external_id: external_id.map(str::to_string),
             sts,
-            now,
+            clock,
             current: Mutex::new(None),
             renewing: tokio::sync::Mutex::new(()),
         }
@@ -121,7 +123,7 @@ impl RoleSession {
         let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         current
             .as_ref()
-            .filter(|c| c.expires_at - (self.now)() > RENEW_BEFORE_SECONDS)
+            .filter(|c| c.expires_at - self.clock.now() > RENEW_BEFORE_SECONDS)
             .cloned()
     }
 }
@@ -265,7 +267,7 @@ mod tests {
             &session_name("team-a"),
             Some("ext"),
             sts.clone(),
-            now,
+            crate::aws::clock::AwsClock::following(now, 0),
         );
         (session, sts)
     }

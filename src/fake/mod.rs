@@ -168,7 +168,7 @@ impl FakeAws {
                     &settings.session_name,
                     settings.external_id.as_deref(),
                     sts.clone(),
-                    crate::aws::clock::unix_now,
+                    aws.clock.clone(),
                 ));
                 RoleRoute53 {
                     route53: self.route53_for(session.clone()),

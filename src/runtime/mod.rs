@@ -50,24 +50,28 @@ pub struct PassReport {
 }
 
 impl PassReport {
-    /// The service's changes this pass planned and did not make: held back, or all of them
-    /// when nothing was applied (`plan`, a dry run).
-    fn pending_for(&self, service_arn: &str) -> Vec<String> {
-        let ours = |c: &&crate::plan::PlannedChange| c.service_arn.as_deref() == Some(service_arn);
-        let held = self
-            .plan
-            .held_back
-            .iter()
-            .filter(ours)
-            .map(|c| format!("held back: {c}"));
+    /// Each service's changes this pass planned and did not make: held back, or all of
+    /// them when nothing was applied (`plan`, a dry run). One walk over the changes, so a
+    /// cold start with thousands of services does not scan every change per service.
+    fn pending_by_service(&self) -> BTreeMap<&str, Vec<String>> {
         let planned = self
             .plan
             .changes
             .iter()
             .filter(|_| self.applied.is_none())
-            .filter(ours)
-            .map(ToString::to_string);
-        planned.chain(held).collect()
+            .map(|c| (c, c.to_string()));
+        let held = self
+            .plan
+            .held_back
+            .iter()
+            .map(|c| (c, format!("held back: {c}")));
+        let mut out: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for (c, line) in planned.chain(held) {
+            if let Some(arn) = c.service_arn.as_deref() {
+                out.entry(arn).or_default().push(line);
+            }
+        }
+        out
     }
 
     /// True when every read and every change succeeded.
@@ -101,8 +105,9 @@ impl PassReport {
         if let Some(applied) = &self.applied {
             applied.update_statuses(&mut report.services);
         }
+        let mut pending = self.pending_by_service();
         for s in &mut report.services {
-            s.pending = self.pending_for(&s.service_arn);
+            s.pending = pending.remove(s.service_arn.as_str()).unwrap_or_default();
         }
         for s in &mut report.services {
             if s.last_change.is_none() {

@@ -268,6 +268,9 @@ fn gone_but_held<'a>(
     services_seen: &BTreeSet<&str>,
 ) -> Vec<&'a str> {
     let zones = unread_zones::UnreadZones::new(&config.hosted_zones, observed);
+    if zones.none() {
+        return Vec::new();
+    }
     owned
         .groups
         .keys()

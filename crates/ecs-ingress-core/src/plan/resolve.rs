@@ -82,9 +82,7 @@ pub fn resolve_intents<'a>(
                     Some(keep(ServiceState::Invalid, problems, None, warnings))
                 }
                 ServiceIntent::Publish { intent, warnings } => {
-                    let asked = wanted_names(&intent.dns, &intent.hosts);
-                    let routed = routed_hosts(owned, &service.arn);
-                    match zones.holds_back(&asked, intent.dns.zone.as_deref(), routed) {
+                    match publish_held(&zones, owned, &service.arn, intent) {
                         Some(why) => Some(keep(
                             ServiceState::Error,
                             vec![problem(None, why)],
@@ -228,6 +226,22 @@ fn deployed_by_ecs(
     Some(format!(
         "ECS shifts this service's traffic itself ({how}), set up outside ecs-ingress and without alb.deploy: everything it has is left as it is, so that ecs-ingress never rewrites the weights or the primary group ECS manages; set the strategy back to ROLLING (and drop the entry's advancedConfiguration) to let ecs-ingress manage it again"
     ))
+}
+
+/// Why a service asking to publish keeps what it has: a name of it in an unread zone.
+/// Names are built only in a pass with an unread zone, off the steady path.
+fn publish_held(
+    zones: &UnreadZones<'_>,
+    owned: &Owned<'_>,
+    service_arn: &str,
+    intent: &Intent,
+) -> Option<String> {
+    if zones.none() {
+        return None;
+    }
+    let asked = wanted_names(&intent.dns, &intent.hosts);
+    let routed = routed_hosts(owned, service_arn);
+    zones.holds_back(&asked, intent.dns.zone.as_deref(), routed)
 }
 
 /// The host conditions of the service's owned rules: names it may hold.

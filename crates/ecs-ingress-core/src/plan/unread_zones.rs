@@ -60,6 +60,11 @@ impl<'a> UnreadZones<'a> {
         }
     }
 
+    /// Every managed zone was read: nothing is held back (callers skip building names).
+    pub fn none(&self) -> bool {
+        self.unread.is_empty()
+    }
+
     /// Why what the service has stays as it is this pass, if a name it asks for (`asked`,
     /// placed by `zone_ref` as its `dns.zone` tag places them) or routes (`routed`: its
     /// rules' host conditions) may be in an unread zone.

@@ -1,12 +1,14 @@
 //! Scale benchmark on the in-memory AWS with AWS's token buckets enforced, on virtual time.
 //!
 //! `cargo run --release --features fake --example scale -- 100 1000 5000 [--json]`
+//! `... -- 5000 --steady-only --steady-passes 20`: only each size's cold start and steady
+//! passes (20 more than the cycle), for a profiler.
 //!
 //! For each N: N tagged services (as many ALBs as the 100-target-group quota needs), cold
 //! start to convergence (virtual seconds, against the floor of ELBv2 mutating calls: the ALB
 //! side after the first pass, and everything, DNS names included, which wait for the
 //! targets ECS registers to pass their health checks), one steady pass (reads by operation
-//! against the floor of reads, writes, CPU time), publishing one more service (writes, the
+//! against the floor of reads, writes; CPU time is the median over the cycle's passes below), publishing one more service (writes, the
 //! ALB side's latency and the latency until its name is served), publishing one more from
 //! an event (one targeted pass: latency and calls), the reads of a whole cycle of ten full
 //! passes (the attribute refresh included) as reads per hour when polling every 30 s and
@@ -85,7 +87,9 @@ struct Result {
     steady_reads_floor: usize,
     steady_reads_by_op: BTreeMap<&'static str, usize>,
     steady_writes: usize,
+    /// Medians over steady passes: the process's CPU, and the controller's own.
     cpu_ms_per_pass: f64,
+    controller_cpu_ms_per_pass: f64,
     publish_one_writes: usize,
     publish_one_s: f64,
     publish_one_served_s: f64,
@@ -99,6 +103,8 @@ struct Result {
     /// Reads per hour over whole cycles of ten full passes (one refreshes attributes).
     reads_per_hour_polling: f64,
     reads_per_hour_events: f64,
+    /// Full resyncs per attribute refresh with events.
+    events_cycle_passes: usize,
     /// The reads of one cycle, and the virtual seconds of its ten passes.
     cycle_reads: usize,
     cycle_passes_s: f64,
@@ -167,21 +173,100 @@ fn bucket_shares(
         .collect()
 }
 
-/// The reads of a whole cycle of full passes (one of them refreshes every owned target
-/// group's attributes), by operation, and the virtual seconds the passes took.
+/// The reads of full passes by operation: the pass that refreshes every owned target group's
+/// attributes, and one ordinary pass (the mean of the others).
+struct CycleReads {
+    refresh: BTreeMap<&'static str, f64>,
+    ordinary: BTreeMap<&'static str, f64>,
+}
+
+impl CycleReads {
+    /// The reads of a cycle of `passes` full passes with one refresh among them.
+    fn of_cycle(&self, passes: usize) -> BTreeMap<&'static str, usize> {
+        let mut reads = self.refresh.clone();
+        for (op, n) in &self.ordinary {
+            *reads.entry(op).or_default() += n * (passes as f64 - 1.0);
+        }
+        reads
+            .into_iter()
+            .map(|(op, n)| (op, n.round() as usize))
+            .collect()
+    }
+}
+
+/// The reads of a whole cycle of full passes as the benchmark's controller (polling) runs
+/// them — one of them refreshes every owned target group's attributes — by operation, and
+/// the virtual seconds the passes took.
 async fn cycle_reads(
     estate: &Estate,
     controller: &runtime::Controller,
-) -> (BTreeMap<&'static str, usize>, f64) {
-    estate.fake.reset_calls();
+    extra_passes: usize,
+) -> (CycleReads, f64, PassCpu) {
     let started = tokio::time::Instant::now();
-    for _ in 0..CYCLE {
+    let mut per_pass = Vec::new();
+    let mut cpu_ms = Vec::new();
+    let mut own_ms = Vec::new();
+    let mut measured_pass = async || {
+        let (cpu, fake) = (thread_cpu(), estate.fake.server_time());
         controller.pass(true).await;
+        let total = thread_cpu() - cpu;
+        let own = total.saturating_sub(estate.fake.server_time() - fake);
+        cpu_ms.push(total.as_secs_f64() * 1000.0);
+        own_ms.push(own.as_secs_f64() * 1000.0);
+    };
+    for _ in 0..CYCLE {
+        estate.fake.reset_calls();
+        measured_pass().await;
+        let mut reads = estate.fake.call_counts();
+        reads.retain(|op, _| !op.starts_with("Create") && !op.starts_with("Modify"));
+        per_pass.push(reads);
     }
     let took = started.elapsed().as_secs_f64();
-    let mut reads = estate.fake.call_counts();
-    reads.retain(|op, _| !op.starts_with("Create") && !op.starts_with("Modify"));
-    (reads, took)
+    let (refresh, ordinary): (Vec<_>, Vec<_>) = per_pass
+        .into_iter()
+        .partition(|r| r.contains_key("DescribeTargetGroupAttributes"));
+    assert_eq!(refresh.len(), 1, "one attribute refresh in a cycle");
+    let mean = |passes: &[BTreeMap<&'static str, usize>]| {
+        let mut sum: BTreeMap<&'static str, f64> = BTreeMap::new();
+        for pass in passes {
+            for (op, n) in pass {
+                *sum.entry(op).or_default() += *n as f64 / passes.len() as f64;
+            }
+        }
+        sum
+    };
+    let reads = CycleReads {
+        refresh: mean(&refresh),
+        ordinary: mean(&ordinary),
+    };
+    // More steady passes, for a profiler to sample (`--steady-passes`).
+    for _ in 0..extra_passes {
+        measured_pass().await;
+    }
+    (
+        reads,
+        took,
+        PassCpu {
+            total_ms: median(&mut cpu_ms),
+            controller_ms: median(&mut own_ms),
+        },
+    )
+}
+
+/// CPU of a steady pass (medians): the whole process's, and the controller's own (without
+/// the fake AWS's side of the calls, which is AWS's work in production).
+struct PassCpu {
+    total_ms: f64,
+    controller_ms: f64,
+}
+
+/// The median of the values (the lower middle one for an even count).
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values
+        .get(values.len().saturating_sub(1) / 2)
+        .copied()
+        .unwrap_or(f64::NAN)
 }
 
 /// Publishes one more service from an event naming it: one targeted pass on top of the
@@ -273,13 +358,14 @@ fn add(estate: &Estate, i: usize) {
     );
 }
 
-async fn run(n: usize) -> Result {
+async fn run(n: usize, extra_passes: usize) -> Result {
     reset_peak_rss();
     HEAP_PEAK.store(HEAP_NOW.load(Ordering::Relaxed), Ordering::Relaxed);
     let heap_before = HEAP_NOW.load(Ordering::Relaxed);
     let albs = n.div_ceil(PER_ALB) + 1;
     let estate = Estate::new(albs);
     estate.fake.enforce_rate_limits();
+    estate.fake.measure_server_time(thread_cpu);
     for i in 0..n {
         add(&estate, i);
     }
@@ -291,9 +377,7 @@ async fn run(n: usize) -> Result {
     let floor = floor::cold_start_seconds(n);
     let throttled = estate.fake.throttled();
     estate.fake.reset_calls();
-    let cpu = thread_cpu();
     controller.pass(true).await;
-    let cpu_ms_per_pass = (thread_cpu() - cpu).as_secs_f64() * 1000.0;
     let steady_reads_by_op = estate.fake.call_counts();
     let steady_writes = estate.fake.writes();
     let steady_reads = estate.fake.calls().len() - steady_writes;
@@ -308,12 +392,20 @@ async fn run(n: usize) -> Result {
     // Converged again (the name of the event-published service follows its health), then
     // a whole cycle of full passes at steady state.
     converge(&estate, &controller).await;
-    let (reads, passes_s) = cycle_reads(&estate, &controller).await;
+    let (cycle, passes_s, cpu) = cycle_reads(&estate, &controller, extra_passes).await;
+    let reads = cycle.of_cycle(CYCLE);
     let cycle_reads_total: usize = reads.values().sum();
     let pass_s = passes_s / CYCLE as f64;
     // The loop waits the interval after each pass: a cycle is ten passes and ten waits.
     let polling_cycle_s = CYCLE as f64 * (POLL_INTERVAL_S + pass_s);
-    let events_cycle_s = CYCLE as f64 * (RESYNC_INTERVAL_S + pass_s);
+    // With events, the full resyncs between two attribute refreshes: as many as keep the
+    // refresh within its budget (`observe::attribute_refresh_passes`).
+    let groups = estate.fake.world().target_groups.len();
+    let events_passes =
+        observe::attribute_refresh_passes(groups, Some(Duration::from_secs_f64(RESYNC_INTERVAL_S)))
+            as usize;
+    let events_reads = cycle.of_cycle(events_passes);
+    let events_cycle_s = events_passes as f64 * (RESYNC_INTERVAL_S + pass_s);
     Result {
         services: n,
         cold_start_s: converged_at.duration_since(started).as_secs_f64(),
@@ -325,7 +417,8 @@ async fn run(n: usize) -> Result {
         steady_reads_floor: floor::steady_reads(n, albs),
         steady_reads_by_op,
         steady_writes,
-        cpu_ms_per_pass,
+        cpu_ms_per_pass: cpu.total_ms,
+        controller_cpu_ms_per_pass: cpu.controller_ms,
         publish_one_writes,
         publish_one_s,
         publish_one_served_s,
@@ -338,11 +431,13 @@ async fn run(n: usize) -> Result {
         event_publish_s,
         event_publish_calls,
         reads_per_hour_polling: cycle_reads_total as f64 * 3600.0 / polling_cycle_s,
-        reads_per_hour_events: cycle_reads_total as f64 * 3600.0 / events_cycle_s,
+        reads_per_hour_events: events_reads.values().sum::<usize>() as f64 * 3600.0
+            / events_cycle_s,
+        events_cycle_passes: events_passes,
         cycle_reads: cycle_reads_total,
         cycle_passes_s: passes_s,
         bucket_share_polling: bucket_shares(&reads, polling_cycle_s),
-        bucket_share_events: bucket_shares(&reads, events_cycle_s),
+        bucket_share_events: bucket_shares(&events_reads, events_cycle_s),
     }
 }
 
@@ -542,7 +637,18 @@ async fn plan_time(n: usize) -> (f64, f64) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let json = args.iter().any(|a| a == "--json");
-    let sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let steady_only = args.iter().any(|a| a == "--steady-only");
+    let extra_passes = args
+        .iter()
+        .position(|a| a == "--steady-passes")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(0);
+    let sizes: Vec<usize> = args
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i == 0 || args[i - 1] != "--steady-passes")
+        .filter_map(|(_, a)| a.parse().ok())
+        .collect();
     let sizes = if sizes.is_empty() {
         vec![100, 1000, 5000]
     } else {
@@ -560,13 +666,28 @@ fn main() {
         }
     };
     // Sizes in increasing order first (peak RSS is per size), planning 10,000 last.
+    // `--steady-only`: each size's cold start and steady passes, nothing else (to profile).
     let mut results = Vec::new();
     for n in sizes {
         let wall = std::time::Instant::now();
-        let r = runtime.block_on(run(n));
+        let r = runtime.block_on(run(n, extra_passes));
+        if steady_only {
+            println!(
+                "N = {n}: CPU per steady pass {:.1} ms (median), the controller's own {:.1} ms, {:.1} µs per service; heap peak {:.1} MiB; wall {:.0} s",
+                r.cpu_ms_per_pass,
+                r.controller_cpu_ms_per_pass,
+                r.controller_cpu_ms_per_pass * 1000.0 / n as f64,
+                r.heap_peak_mib,
+                wall.elapsed().as_secs_f64()
+            );
+            continue;
+        }
         let pool = runtime.block_on(pool_run(n));
         let drain = (n == 1000).then(|| runtime.block_on(drain_run(n)));
         results.push((r, pool, drain, wall.elapsed().as_secs_f64()));
+    }
+    if steady_only {
+        return;
     }
     let plan_wall = std::time::Instant::now();
     let (plan_cold_ms, plan_converged_ms) = runtime.block_on(plan_time(10_000));
@@ -615,6 +736,7 @@ fn main() {
                     "reads_per_hour_events": r.reads_per_hour_events,
                     "reads_per_hour_polling_nominal": r.cycle_reads as f64 * 3600.0 / (CYCLE as f64 * POLL_INTERVAL_S),
                     "cycle_reads": r.cycle_reads,
+                    "events_cycle_passes": r.events_cycle_passes,
                     "cycle_passes_s": r.cycle_passes_s,
                     "bucket_share_polling": r.bucket_share_polling,
                     "bucket_share_events": r.bucket_share_events,
@@ -624,7 +746,8 @@ fn main() {
                 "controller_rss_mib": r.peak_rss_mib - r.estate_rss_mib,
                 "heap_peak_mib": r.heap_peak_mib,
                 "heap_estate_mib": r.heap_estate_mib,
-                "cpu_us_per_service": r.cpu_ms_per_pass * 1000.0 / r.services as f64,
+                "controller_cpu_ms_per_pass": r.controller_cpu_ms_per_pass,
+                "cpu_us_per_service": r.controller_cpu_ms_per_pass * 1000.0 / r.services as f64,
                 "bucket_share_events_max": r
                     .bucket_share_events
                     .values()

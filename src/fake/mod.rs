@@ -90,7 +90,16 @@ pub struct FakeAws {
     tagging_snapshots: Mutex<BTreeMap<String, Vec<(String, Tags)>>>,
     /// The served-traffic check run after every served write, when a test turned it on.
     traffic: Mutex<Option<TrafficCheck>>,
+    /// The benchmark's CPU clock and the time the fake's side of calls took on it: that
+    /// work is AWS's, not the controller's.
+    server_time: Mutex<Option<ServerTime>>,
     ctx: CallContext,
+}
+
+/// A clock and the time spent on it answering requests (the fake's own work).
+struct ServerTime {
+    clock: fn() -> std::time::Duration,
+    spent: std::time::Duration,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -118,6 +127,7 @@ impl FakeAws {
             tagging_lag: Mutex::new(false),
             tagging_snapshots: Mutex::new(BTreeMap::new()),
             traffic: Mutex::new(None),
+            server_time: Mutex::new(None),
             ctx: CallContext::new(metrics, Arc::new(RateLimiter::new(rate_share))),
         })
     }
@@ -352,6 +362,8 @@ impl FakeAws {
         }
         self.ctx
             .call(service, operation, async {
+                let clock = lock(&self.server_time).as_ref().map(|t| t.clock);
+                let started = clock.map(|c| c());
                 self.admit(service, operation)?;
                 let mut world = lock(&self.world);
                 let result = f(&mut world);
@@ -361,9 +373,31 @@ impl FakeAws {
                 {
                     check.check(&world, operation);
                 }
+                drop(world);
+                if let (Some(clock), Some(started)) = (clock, started)
+                    && let Some(t) = lock(&self.server_time).as_mut()
+                {
+                    t.spent += clock().saturating_sub(started);
+                }
                 result
             })
             .await
+    }
+
+    /// Measures the fake's side of every request from now on with `clock` (a thread CPU
+    /// clock in the benchmark), so the controller's own CPU can be told from AWS's.
+    pub fn measure_server_time(&self, clock: fn() -> std::time::Duration) {
+        *lock(&self.server_time) = Some(ServerTime {
+            clock,
+            spent: std::time::Duration::ZERO,
+        });
+    }
+
+    /// The time the fake's side of requests took since [`FakeAws::measure_server_time`].
+    pub fn server_time(&self) -> std::time::Duration {
+        lock(&self.server_time)
+            .as_ref()
+            .map_or(std::time::Duration::ZERO, |t| t.spent)
     }
 
     /// A paged read: `pages` requests as the real adapter would send, the last one doing

@@ -4,7 +4,12 @@
 //! the planner then makes no deletions at all (safety rule 2), while services whose own
 //! reads succeeded still reconcile.
 
+mod cache;
 pub(crate) mod targeted;
+
+pub use cache::{
+    ATTRIBUTE_REFRESH_PASSES, ATTRIBUTE_REFRESH_READS_PER_SECOND, Cache, attribute_refresh_passes,
+};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -17,7 +22,7 @@ use crate::config::Config;
 use crate::ownership::Ownership;
 use crate::ownership::naming::TARGET_GROUP_NAME_PREFIX;
 use crate::snapshot::{CloudMapSnapshot, FailedRead, Snapshot, UnreadZone};
-use crate::state::{HostedZone, Listener, Rule, Tags, TaskDefinition};
+use crate::state::{Listener, Rule, Tags};
 
 /// Reads of independent resources in flight at once. The client-side rate limiter paces
 /// them; this only bounds memory and connections.
@@ -99,75 +104,6 @@ impl Observation {
     /// What [`Observation::degrade`] recorded.
     pub(crate) fn degraded(&self) -> &[String] {
         &self.degraded
-    }
-}
-
-/// State kept between passes: what need not be read again.
-#[derive(Debug, Default)]
-pub struct Cache {
-    /// Attributes last seen or written per owned target group. Re-read when missing, so a
-    /// restart (or [`Cache::forget_attributes`]) verifies them again.
-    attributes: HashMap<String, crate::state::TargetGroupAttributes>,
-    passes: u64,
-    /// Hosted zone names by id (a zone's name never changes).
-    zones: HashMap<String, HostedZone>,
-    /// Task definitions (contents are immutable per revision; tags are not) as last read
-    /// with DescribeTaskDefinition.
-    task_definitions: HashMap<String, TaskDefinition>,
-    /// Pages the last task-definition listing of the tagging index took. The index lists
-    /// every tagged revision of the account, not only the watched services' ones.
-    task_definition_index_pages: Option<usize>,
-    /// The account's rules-per-ALB quota (DescribeAccountLimits), re-read with attributes.
-    rules_quota: Option<usize>,
-    /// The ALB of each configured listener (a listener never moves).
-    listener_load_balancers: HashMap<String, String>,
-}
-
-/// Attributes are read again every this many full passes (5 minutes at the default interval
-/// without an events queue; 100 minutes at the default resync interval with one, where
-/// CloudTrail's ModifyTargetGroupAttributes events drop a group's cached attributes at once),
-/// so a hand edit of an owned target group's attributes is repaired without paying one
-/// DescribeTargetGroupAttributes per group on every pass. Targeted passes do not count.
-pub const ATTRIBUTE_REFRESH_PASSES: u64 = 10;
-
-impl Cache {
-    pub(crate) fn remember_attributes(
-        &mut self,
-        arn: &str,
-        attributes: crate::state::TargetGroupAttributes,
-    ) {
-        self.attributes.insert(arn.to_string(), attributes);
-    }
-
-    /// Counts a pass; every [`ATTRIBUTE_REFRESH_PASSES`]th starts with no cached attributes.
-    pub(crate) fn start_pass(&mut self) {
-        if self.passes.is_multiple_of(ATTRIBUTE_REFRESH_PASSES) {
-            self.forget_attributes();
-        }
-        self.passes += 1;
-    }
-
-    /// Whether listing task-definition tags through the index is cheaper than reading the
-    /// `wanted` revisions one by one. Checked again on every attribute-refresh pass, as the
-    /// account's tagged revisions come and go.
-    fn task_definition_index_pays(&self, wanted: usize) -> bool {
-        match self.task_definition_index_pages {
-            None => true,
-            Some(pages) => pages <= wanted || self.passes % ATTRIBUTE_REFRESH_PASSES == 1,
-        }
-    }
-
-    /// Drops one target group's cached attributes (someone else changed them): the next
-    /// pass that reads the group reads them again.
-    pub fn forget_attributes_of(&mut self, arn: &str) {
-        self.attributes.remove(arn);
-    }
-
-    /// Drops the attribute cache so the next pass reads (and repairs) every owned target
-    /// group's attributes.
-    pub(crate) fn forget_attributes(&mut self) {
-        self.attributes.clear();
-        self.rules_quota = None;
     }
 }
 

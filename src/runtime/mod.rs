@@ -356,7 +356,7 @@ impl Controller {
         let started = Instant::now();
         let plan_config = self.plan_config();
         let mut cache = self.cache.lock().await;
-        cache.start_pass();
+        cache.start_pass(self.config.resync_interval);
         let mut observed =
             observe::observe(&self.aws, &self.config, &plan_config.ownership, &mut cache).await;
         let intents = intents(&self.config, &observed);

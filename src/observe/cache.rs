@@ -1,0 +1,105 @@
+//! What a full pass keeps for the next: cached reads that need not be repeated, and when
+//! owned target groups' attributes are read again.
+
+use std::collections::HashMap;
+
+use crate::state::HostedZone;
+use crate::state::TaskDefinition;
+
+/// State kept between passes: what need not be read again.
+#[derive(Debug, Default)]
+pub struct Cache {
+    /// Attributes last seen or written per owned target group. Re-read when missing, so a
+    /// restart (or [`Cache::forget_attributes`]) verifies them again.
+    pub(super) attributes: HashMap<String, crate::state::TargetGroupAttributes>,
+    /// Full passes since the last attribute refresh, counting it (`None` before the first).
+    pub(super) passes_since_refresh: Option<u64>,
+    /// This full pass re-reads every attribute (and checks what else is checked with them).
+    pub(super) refreshing: bool,
+    /// Hosted zone names by id (a zone's name never changes).
+    pub(super) zones: HashMap<String, HostedZone>,
+    /// Task definitions (contents are immutable per revision; tags are not) as last read
+    /// with DescribeTaskDefinition.
+    pub(super) task_definitions: HashMap<String, TaskDefinition>,
+    /// Pages the last task-definition listing of the tagging index took. The index lists
+    /// every tagged revision of the account, not only the watched services' ones.
+    pub(super) task_definition_index_pages: Option<usize>,
+    /// The account's rules-per-ALB quota (DescribeAccountLimits), re-read with attributes.
+    pub(super) rules_quota: Option<usize>,
+    /// The ALB of each configured listener (a listener never moves).
+    pub(super) listener_load_balancers: HashMap<String, String>,
+}
+
+/// Attributes are read again at least every this many full passes (5 minutes at the default
+/// interval without an events queue), so a hand edit of an owned target group's attributes
+/// is repaired without paying one DescribeTargetGroupAttributes per group on every pass.
+/// Targeted passes do not count. With an events queue, see [`attribute_refresh_passes`].
+pub const ATTRIBUTE_REFRESH_PASSES: u64 = 10;
+
+/// With an events queue, the attribute refresh may use this many DescribeTargetGroupAttributes
+/// per second on average: 4% of ELBv2's describe bucket (10 per second), so a full resync's
+/// other describes (about 4% at 10,000 services) and the refresh stay under a tenth of it.
+pub const ATTRIBUTE_REFRESH_READS_PER_SECOND: f64 = 0.4;
+
+/// Full passes between two attribute refreshes: [`ATTRIBUTE_REFRESH_PASSES`], or more with
+/// an events queue (`resync`) when refreshing `groups` groups that often would use more than
+/// [`ATTRIBUTE_REFRESH_READS_PER_SECOND`]. CloudTrail's ModifyTargetGroupAttributes event
+/// drops a group's cached attributes at once; the refresh is the backstop for an event
+/// that never came, so it may wait longer as the estate grows (every 100 minutes up to
+/// 2,400 groups at the default resync, every 7 hours at 10,000).
+pub fn attribute_refresh_passes(groups: usize, resync: Option<std::time::Duration>) -> u64 {
+    let Some(resync) = resync.filter(|r| !r.is_zero()) else {
+        return ATTRIBUTE_REFRESH_PASSES;
+    };
+    let per_refresh = ATTRIBUTE_REFRESH_READS_PER_SECOND * resync.as_secs_f64();
+    let needed = (groups as f64 / per_refresh).ceil() as u64;
+    needed.max(ATTRIBUTE_REFRESH_PASSES)
+}
+
+impl Cache {
+    pub(crate) fn remember_attributes(
+        &mut self,
+        arn: &str,
+        attributes: crate::state::TargetGroupAttributes,
+    ) {
+        self.attributes.insert(arn.to_string(), attributes);
+    }
+
+    /// Counts a full pass; the first, and then one every [`attribute_refresh_passes`]
+    /// (for the groups whose attributes are cached), starts with no cached attributes.
+    pub(crate) fn start_pass(&mut self, resync: Option<std::time::Duration>) {
+        let every = attribute_refresh_passes(self.attributes.len(), resync);
+        self.refreshing = self.passes_since_refresh.is_none_or(|n| n >= every);
+        if self.refreshing {
+            self.forget_attributes();
+            self.passes_since_refresh = Some(0);
+        }
+        self.passes_since_refresh = self.passes_since_refresh.map(|n| n + 1);
+    }
+
+    /// Whether listing task-definition tags through the index is cheaper than reading the
+    /// `wanted` revisions one by one. Checked again on every attribute-refresh pass, as the
+    /// account's tagged revisions come and go.
+    pub(super) fn task_definition_index_pays(&self, wanted: usize) -> bool {
+        match self.task_definition_index_pages {
+            None => true,
+            Some(pages) => pages <= wanted || self.refreshing,
+        }
+    }
+
+    /// Drops one target group's cached attributes (someone else changed them): the next
+    /// pass that reads the group reads them again.
+    pub fn forget_attributes_of(&mut self, arn: &str) {
+        self.attributes.remove(arn);
+    }
+
+    /// Drops the attribute cache so the next pass reads (and repairs) every owned target
+    /// group's attributes.
+    pub(crate) fn forget_attributes(&mut self) {
+        self.attributes.clear();
+        self.rules_quota = None;
+    }
+}
+
+#[cfg(test)]
+mod tests;

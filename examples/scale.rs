@@ -98,6 +98,13 @@ struct Result {
     /// The heap's peak over the whole run of this size, and what the estate alone holds.
     heap_peak_mib: f64,
     heap_estate_mib: f64,
+    /// The fake's heap at the end (the estate and what the controller created in it); the
+    /// controller's above it: held between passes, and its peaks in steady passes and in
+    /// the cold start (the peaks' fake part taken as its size at the end, an upper bound).
+    heap_fake_mib: f64,
+    heap_controller_held_mib: f64,
+    heap_controller_steady_peak_mib: f64,
+    heap_controller_cold_peak_mib: f64,
     event_publish_s: f64,
     event_publish_calls: usize,
     /// Reads per hour over whole cycles of ten full passes (one refreshes attributes).
@@ -392,7 +399,15 @@ async fn run(n: usize, extra_passes: usize) -> Result {
     // Converged again (the name of the event-published service follows its health), then
     // a whole cycle of full passes at steady state.
     converge(&estate, &controller).await;
+    let heap_before_cycle = HEAP_NOW.load(Ordering::Relaxed);
+    let cold_peak = HEAP_PEAK.swap(heap_before_cycle, Ordering::Relaxed);
     let (cycle, passes_s, cpu) = cycle_reads(&estate, &controller, extra_passes).await;
+    let heap_steady_peak = HEAP_PEAK.fetch_max(cold_peak, Ordering::Relaxed);
+    // What the controller holds between passes: the heap its drop frees. What remains is
+    // the fake's (the estate and everything the controller created in it).
+    let with_controller = HEAP_NOW.load(Ordering::Relaxed);
+    drop(controller);
+    let fake_only = HEAP_NOW.load(Ordering::Relaxed);
     let reads = cycle.of_cycle(CYCLE);
     let cycle_reads_total: usize = reads.values().sum();
     let pass_s = passes_s / CYCLE as f64;
@@ -428,6 +443,10 @@ async fn run(n: usize, extra_passes: usize) -> Result {
             .load(Ordering::Relaxed)
             .saturating_sub(heap_before)),
         heap_estate_mib: mib(heap_estate),
+        heap_fake_mib: mib(fake_only.saturating_sub(heap_before)),
+        heap_controller_held_mib: mib(with_controller.saturating_sub(fake_only)),
+        heap_controller_steady_peak_mib: mib(heap_steady_peak.saturating_sub(fake_only)),
+        heap_controller_cold_peak_mib: mib(cold_peak.saturating_sub(fake_only)),
         event_publish_s,
         event_publish_calls,
         reads_per_hour_polling: cycle_reads_total as f64 * 3600.0 / polling_cycle_s,
@@ -594,29 +613,35 @@ async fn drain_run(n: usize) -> DrainResult {
     }
 }
 
-/// Milliseconds to plan `n` services: cold (nothing exists yet) and converged.
-async fn plan_time(n: usize) -> (f64, f64) {
+/// Planning `n` services once, without rate limits: milliseconds, changes, and the heap
+/// each stage's output holds per service (counted by the allocator, so exact).
+struct PlanMeasure {
+    ms: f64,
+    changes: usize,
+    /// Bytes per service held by the observation (the snapshot), the intents and the plan.
+    heap: BTreeMap<&'static str, f64>,
+}
+
+fn heap_now() -> usize {
+    HEAP_NOW.load(Ordering::Relaxed)
+}
+
+/// Planning `n` services: cold (nothing exists yet) and converged.
+async fn plan_time(n: usize) -> (PlanMeasure, PlanMeasure) {
     let estate = Estate::new(n.div_ceil(PER_ALB) + 1);
     for i in 0..n {
         add(&estate, i);
     }
     let config = estate.config();
     let plan_config = config.plan_config();
-    let time_plan = |observed: &ecs_ingress::snapshot::Snapshot| {
-        let intents = runtime::intents(&config, observed);
-        let started = std::time::Instant::now();
-        let planned = plan::plan(&plan_config, observed, &intents);
-        (
-            started.elapsed().as_secs_f64() * 1000.0,
-            planned.changes.len(),
-        )
-    };
+    let per_service = |bytes: usize| bytes as f64 / n as f64;
     let mut cache = Cache::default();
-    let mut times = Vec::new();
+    let mut measures = Vec::new();
     for apply_first in [false, true] {
         if apply_first {
             estate.controller().pass(true).await;
         }
+        let before = heap_now();
         let observed = observe::observe(
             &estate.fake.aws(),
             &config,
@@ -624,14 +649,35 @@ async fn plan_time(n: usize) -> (f64, f64) {
             &mut cache,
         )
         .await;
-        times.push(time_plan(&observed));
+        let observed_at = heap_now();
+        let intents = runtime::intents(&config, &observed);
+        let intents_at = heap_now();
+        let started = std::time::Instant::now();
+        let planned = plan::plan(&plan_config, &observed, &intents);
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let planned_at = heap_now();
+        measures.push(PlanMeasure {
+            ms,
+            changes: planned.changes.len(),
+            heap: BTreeMap::from([
+                (
+                    "observation",
+                    per_service(observed_at.saturating_sub(before)),
+                ),
+                (
+                    "intents",
+                    per_service(intents_at.saturating_sub(observed_at)),
+                ),
+                ("plan", per_service(planned_at.saturating_sub(intents_at))),
+            ]),
+        });
     }
-    let [(cold_ms, cold_changes), (converged_ms, converged_changes)] = times[..] else {
+    let (Some(converged), Some(cold)) = (measures.pop(), measures.pop()) else {
         unreachable!("two measurements");
     };
-    assert!(cold_changes >= 3 * n, "a cold plan creates every service");
-    assert_eq!(converged_changes, 0, "converged");
-    (cold_ms, converged_ms)
+    assert!(cold.changes >= 3 * n, "a cold plan creates every service");
+    assert_eq!(converged.changes, 0, "converged");
+    (cold, converged)
 }
 
 fn main() {
@@ -673,11 +719,13 @@ fn main() {
         let r = runtime.block_on(run(n, extra_passes));
         if steady_only {
             println!(
-                "N = {n}: CPU per steady pass {:.1} ms (median), the controller's own {:.1} ms, {:.1} µs per service; heap peak {:.1} MiB; wall {:.0} s",
+                "N = {n}: CPU per steady pass {:.1} ms (median), the controller's own {:.1} ms, {:.1} µs per service; controller heap: held {:.1} MiB, peak {:.1} MiB steady, {:.1} MiB cold; wall {:.0} s",
                 r.cpu_ms_per_pass,
                 r.controller_cpu_ms_per_pass,
                 r.controller_cpu_ms_per_pass * 1000.0 / n as f64,
-                r.heap_peak_mib,
+                r.heap_controller_held_mib,
+                r.heap_controller_steady_peak_mib,
+                r.heap_controller_cold_peak_mib,
                 wall.elapsed().as_secs_f64()
             );
             continue;
@@ -690,7 +738,8 @@ fn main() {
         return;
     }
     let plan_wall = std::time::Instant::now();
-    let (plan_cold_ms, plan_converged_ms) = runtime.block_on(plan_time(10_000));
+    let (plan_cold, plan_converged) = runtime.block_on(plan_time(10_000));
+    let (plan_cold_ms, plan_converged_ms) = (plan_cold.ms, plan_converged.ms);
     let plan_10k_ms = plan_cold_ms.max(plan_converged_ms);
     if json {
         for (r, pool, drain, wall_s) in &results {
@@ -720,6 +769,10 @@ fn main() {
                     "plan_10k_ms": plan_10k_ms,
                     "plan_10k_cold_ms": plan_cold_ms,
                     "plan_10k_converged_ms": plan_converged_ms,
+                    "plan_10k_heap_bytes_per_service": {
+                        "cold": plan_cold.heap,
+                        "converged": plan_converged.heap,
+                    },
                     "pool_albs": pool.albs,
                     "pool_cold_start_s": pool.cold_start_s,
                     "pool_cold_start_floor_s": pool.cold_start_floor_s,
@@ -746,6 +799,10 @@ fn main() {
                 "controller_rss_mib": r.peak_rss_mib - r.estate_rss_mib,
                 "heap_peak_mib": r.heap_peak_mib,
                 "heap_estate_mib": r.heap_estate_mib,
+                "heap_fake_mib": r.heap_fake_mib,
+                "heap_controller_held_mib": r.heap_controller_held_mib,
+                "heap_controller_steady_peak_mib": r.heap_controller_steady_peak_mib,
+                "heap_controller_cold_peak_mib": r.heap_controller_cold_peak_mib,
                 "controller_cpu_ms_per_pass": r.controller_cpu_ms_per_pass,
                 "cpu_us_per_service": r.controller_cpu_ms_per_pass * 1000.0 / r.services as f64,
                 "bucket_share_events_max": r
@@ -826,7 +883,9 @@ fn main() {
         }
     }
     println!(
-        "planning 10,000 services: {plan_cold_ms:.0} ms cold, {plan_converged_ms:.0} ms converged ({:.0} s to set up)",
-        plan_wall.elapsed().as_secs_f64()
+        "planning 10,000 services: {plan_cold_ms:.0} ms cold, {plan_converged_ms:.0} ms converged ({:.0} s to set up); heap per service (bytes) cold {:?}, converged {:?}",
+        plan_wall.elapsed().as_secs_f64(),
+        plan_cold.heap,
+        plan_converged.heap
     );
 }

@@ -188,10 +188,10 @@ impl Memory {
             .collect();
     }
 
-    fn remember_statuses(&mut self, statuses: &[crate::status::ServiceStatus]) {
+    fn remember_statuses(&mut self, statuses: Vec<crate::status::ServiceStatus>) {
         self.statuses = statuses
-            .iter()
-            .map(|s| (s.service_arn.clone(), s.clone()))
+            .into_iter()
+            .map(|s| (s.service_arn.clone(), s))
             .collect();
     }
 
@@ -356,6 +356,10 @@ impl Controller {
         let started = Instant::now();
         let plan_config = self.plan_config();
         let mut cache = self.cache.lock().await;
+        // The last full pass's reads are the base of targeted passes only, and passes run
+        // one at a time (the cache's lock): dropped now, the pass never holds two snapshots
+        // of the estate at once. This pass leaves the next base.
+        self.lock_baseline().take();
         cache.start_pass(self.config.resync_interval);
         let mut observed =
             observe::observe(&self.aws, &self.config, &plan_config.ownership, &mut cache).await;
@@ -436,15 +440,16 @@ impl Controller {
             facts,
             transitions: Vec::new(),
         };
-        // One status view for memory, metrics and transitions (it copies every service).
+        // One status view for metrics, transitions and then memory, which keeps it (it
+        // copies every service once).
         let status = report.status();
-        self.lock_memory().remember_statuses(&status.services);
         self.record(&report, &status, started.elapsed());
         // `plan` is one look: every service would be "new"; the daemon and `apply` log changes.
         let mut report = report;
         if apply {
             report.transitions = self.log_transitions(&status);
         }
+        self.lock_memory().remember_statuses(status.services);
         (report, observed)
     }
 

@@ -586,31 +586,64 @@ impl World {
             .collect()
     }
 
-    /// Rules of a listener that are not its default rule.
-    pub fn listener_rules(&self, listener_arn: &str) -> Vec<&Rule> {
+    /// Rules whose ARN lies under `prefix`. A rule's ARN is its listener's with
+    /// `listener-rule` for `listener` plus its own id, and a listener's is its load
+    /// balancer's path plus its id (AWS's ARN format), so the rules of a listener or of a
+    /// load balancer are one range of the map, not a scan of every rule of the account.
+    fn rules_under(&self, prefix: &str) -> Vec<&Rule> {
         self.rules
-            .values()
-            .filter(|r| r.listener_arn == listener_arn && !r.is_default())
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(arn, _)| arn.starts_with(prefix))
+            .map(|(_, rule)| rule)
             .collect()
     }
 
+    /// Every rule of a listener, its default rule included.
+    fn rules_of_listener(&self, listener_arn: &str) -> Vec<&Rule> {
+        let prefix = format!("{}/", listener_arn.replace(":listener/", ":listener-rule/"));
+        let mut rules = self.rules_under(&prefix);
+        rules.retain(|r| r.listener_arn == listener_arn);
+        rules
+    }
+
+    /// Every rule of every listener of a load balancer, default rules included.
+    fn rules_of_load_balancer(&self, lb_arn: &str) -> Vec<&Rule> {
+        let prefix = format!("{}/", lb_arn.replace(":loadbalancer/", ":listener-rule/"));
+        let mut rules = self.rules_under(&prefix);
+        rules.retain(|r| {
+            self.listeners
+                .get(&r.listener_arn)
+                .is_some_and(|l| l.load_balancer_arn == lb_arn)
+        });
+        rules
+    }
+
+    /// Rules of a listener that are not its default rule.
+    pub fn listener_rules(&self, listener_arn: &str) -> Vec<&Rule> {
+        let mut rules = self.rules_of_listener(listener_arn);
+        rules.retain(|r| !r.is_default());
+        rules
+    }
+
     fn rules_on_load_balancer(&self, lb_arn: &str) -> usize {
-        self.rules
-            .values()
+        self.rules_of_load_balancer(lb_arn)
+            .iter()
             .filter(|r| !r.is_default())
-            .filter(|r| {
-                self.listeners
-                    .get(&r.listener_arn)
-                    .is_some_and(|l| l.load_balancer_arn == lb_arn)
-            })
             .count()
     }
 
     fn target_groups_on_load_balancer(&self, lb_arn: &str) -> BTreeSet<String> {
-        self.load_balancer_index()
-            .into_iter()
-            .filter(|(_, lbs)| lbs.contains(lb_arn))
-            .map(|(tg, _)| tg.to_string())
+        self.rules_of_load_balancer(lb_arn)
+            .iter()
+            .flat_map(|r| {
+                r.forward_target_groups
+                    .iter()
+                    .chain(&r.staged_target_groups)
+            })
+            .cloned()
             .collect()
     }
 
@@ -789,11 +822,10 @@ impl World {
                 format!("Priority {priority} is not between 1 and 50000"),
             ));
         }
-        let taken = self.rules.values().any(|r| {
-            r.listener_arn == listener_arn
-                && r.priority == Some(priority)
-                && Some(r.arn.as_str()) != except
-        });
+        let taken = self
+            .rules_of_listener(listener_arn)
+            .iter()
+            .any(|r| r.priority == Some(priority) && Some(r.arn.as_str()) != except);
         if taken {
             return Err(error(
                 ELB,

@@ -139,6 +139,9 @@ fn same_record(have: &RecordSet, want: &RecordSet) -> bool {
 /// Records of one zone, indexed by name.
 struct ZoneIndex<'a> {
     by_name: BTreeMap<&'a str, Vec<&'a RecordSet>>,
+    /// The valid marker guarding each name, parsed once per pass (a pass asks for a
+    /// name's marker when claiming it and again when looking for unclaimed names).
+    markers: BTreeMap<&'a str, (Marker, &'a RecordSet)>,
 }
 
 impl<'a> ZoneIndex<'a> {
@@ -147,7 +150,23 @@ impl<'a> ZoneIndex<'a> {
         for r in records {
             by_name.entry(r.name.as_str()).or_default().push(r);
         }
-        Self { by_name }
+        let markers = by_name
+            .iter()
+            .filter_map(|(name, records)| {
+                let guarded = name.strip_prefix(MARKER_PREFIX)?;
+                let marker = records
+                    .iter()
+                    .filter(|r| r.record_type == "TXT")
+                    .find_map(|r| {
+                        r.values
+                            .iter()
+                            .find_map(|v| parse_marker(v))
+                            .map(|m| (m, *r))
+                    })?;
+                Some((guarded, marker))
+            })
+            .collect();
+        Self { by_name, markers }
     }
 
     fn at(&self, name: &str) -> &[&'a RecordSet] {
@@ -159,23 +178,14 @@ impl<'a> ZoneIndex<'a> {
 
     /// The marker at `name` and its record, if there is a valid one.
     fn marker(&self, name: &str) -> Option<(Marker, &'a RecordSet)> {
-        self.at(&marker_name(name))
-            .iter()
-            .filter(|r| r.record_type == "TXT")
-            .find_map(|r| {
-                r.values
-                    .iter()
-                    .find_map(|v| parse_marker(v))
-                    .map(|m| (m, *r))
-            })
+        self.markers.get(name).cloned()
     }
 
     /// Every marker in the zone: (name it guards, marker, marker record).
     fn markers(&self) -> Vec<(&'a str, Marker, &'a RecordSet)> {
-        self.by_name
-            .keys()
-            .filter_map(|n| n.strip_prefix(MARKER_PREFIX))
-            .filter_map(|name| self.marker(name).map(|(m, r)| (name, m, r)))
+        self.markers
+            .iter()
+            .map(|(name, (marker, record))| (*name, marker.clone(), *record))
             .collect()
     }
 }

@@ -16,7 +16,7 @@
 //! and the process's peak RSS. Once per run: the time to plan 10,000 services (cold and
 //! converged), without rate limits.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -29,18 +29,23 @@ use ecs_ingress::runtime;
 use ecs_ingress::testing::Estate;
 use ecs_ingress::testing::listener_name;
 
-/// The system allocator, counting the bytes held and their peak: RSS hides fragmentation
-/// and what the allocator keeps, the heap does not.
+mod report;
+
+/// The allocator the binary ships with (`src/main.rs`), counting the bytes held and their
+/// peak: RSS hides fragmentation and what the allocator keeps, the heap does not.
 struct CountingAllocator;
+
+/// The binary's allocator.
+const SHIPPED: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 static HEAP_NOW: AtomicUsize = AtomicUsize::new(0);
 static HEAP_PEAK: AtomicUsize = AtomicUsize::new(0);
 
-// SAFETY: every call is passed to the system allocator unchanged; only counters are kept.
+// SAFETY: every call is passed to the shipped allocator unchanged; only counters are kept.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract is the system allocator's.
-        let p = unsafe { System.alloc(layout) };
+        // SAFETY: the caller's contract is the shipped allocator's.
+        let p = unsafe { SHIPPED.alloc(layout) };
         if !p.is_null() {
             let now = HEAP_NOW.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
             HEAP_PEAK.fetch_max(now, Ordering::Relaxed);
@@ -50,13 +55,13 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) };
+        unsafe { SHIPPED.dealloc(ptr, layout) };
         HEAP_NOW.fetch_sub(layout.size(), Ordering::Relaxed);
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: as above.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        let p = unsafe { SHIPPED.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             HEAP_NOW.fetch_sub(layout.size(), Ordering::Relaxed);
             let now = HEAP_NOW.fetch_add(new_size, Ordering::Relaxed) + new_size;
@@ -680,15 +685,75 @@ async fn plan_time(n: usize) -> (PlanMeasure, PlanMeasure) {
     (cold, converged)
 }
 
+fn runtime() -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start a runtime: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// The value after `flag`, parsed.
+fn flag_value<T: std::str::FromStr>(args: &[String], flag: &str) -> Option<T> {
+    let i = args.iter().position(|a| a == flag)?;
+    args.get(i + 1)?.parse().ok()
+}
+
+/// Runs this benchmark again for one part (`--size N` or `--plan N`) in a process of its
+/// own, so each size's peak RSS and estate RSS are its own (an allocator keeps what an
+/// earlier size freed), and returns the JSON it prints.
+fn child(part: &[String]) -> serde_json::Value {
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("no executable path: {e}"));
+    let output = std::process::Command::new(exe)
+        .args(part)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {part:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{part:?} failed: {}",
+        output.status
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{part:?} printed {text}: {e}"))
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let json = args.iter().any(|a| a == "--json");
     let steady_only = args.iter().any(|a| a == "--steady-only");
-    let extra_passes = args
-        .iter()
-        .position(|a| a == "--steady-passes")
-        .and_then(|i| args.get(i + 1)?.parse().ok())
-        .unwrap_or(0);
+    let extra_passes: usize = flag_value(&args, "--steady-passes").unwrap_or(0);
+    if let Some(n) = flag_value::<usize>(&args, "--size") {
+        let runtime = runtime();
+        let wall = std::time::Instant::now();
+        let r = runtime.block_on(run(n, extra_passes));
+        let (pool, drain) = if steady_only {
+            (None, None)
+        } else {
+            let pool = runtime.block_on(pool_run(n));
+            let drain = (n == 1000).then(|| runtime.block_on(drain_run(n)));
+            (Some(pool), drain)
+        };
+        let row = report::row(
+            &r,
+            pool.as_ref(),
+            drain.as_ref(),
+            wall.elapsed().as_secs_f64(),
+        );
+        println!("{row}");
+        return;
+    }
+    if let Some(n) = flag_value::<usize>(&args, "--plan") {
+        let (cold, converged) = runtime().block_on(plan_time(n));
+        println!("{}", report::plan_fields(&cold, &converged));
+        return;
+    }
     let sizes: Vec<usize> = args
         .iter()
         .enumerate()
@@ -700,192 +765,37 @@ fn main() {
     } else {
         sizes
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start a runtime: {e}");
-            std::process::exit(1);
-        }
-    };
-    // Sizes in increasing order first (peak RSS is per size), planning 10,000 last.
+    // Each size in a process of its own, then planning 10,000 services in another.
     // `--steady-only`: each size's cold start and steady passes, nothing else (to profile).
-    let mut results = Vec::new();
+    let passes = extra_passes.to_string();
+    let mut rows: Vec<serde_json::Value> = Vec::new();
     for n in sizes {
-        let wall = std::time::Instant::now();
-        let r = runtime.block_on(run(n, extra_passes));
+        let size = n.to_string();
+        let mut part = vec!["--size", size.as_str(), "--steady-passes", passes.as_str()];
         if steady_only {
-            println!(
-                "N = {n}: CPU per steady pass {:.1} ms (median), the controller's own {:.1} ms, {:.1} µs per service; controller heap: held {:.1} MiB, peak {:.1} MiB steady, {:.1} MiB cold; wall {:.0} s",
-                r.cpu_ms_per_pass,
-                r.controller_cpu_ms_per_pass,
-                r.controller_cpu_ms_per_pass * 1000.0 / n as f64,
-                r.heap_controller_held_mib,
-                r.heap_controller_steady_peak_mib,
-                r.heap_controller_cold_peak_mib,
-                wall.elapsed().as_secs_f64()
-            );
-            continue;
+            part.push("--steady-only");
         }
-        let pool = runtime.block_on(pool_run(n));
-        let drain = (n == 1000).then(|| runtime.block_on(drain_run(n)));
-        results.push((r, pool, drain, wall.elapsed().as_secs_f64()));
+        let part: Vec<String> = part.into_iter().map(str::to_string).collect();
+        let row = child(&part);
+        if steady_only {
+            report::print_steady(&row);
+        }
+        rows.push(row);
     }
     if steady_only {
         return;
     }
     let plan_wall = std::time::Instant::now();
-    let (plan_cold, plan_converged) = runtime.block_on(plan_time(10_000));
-    let (plan_cold_ms, plan_converged_ms) = (plan_cold.ms, plan_converged.ms);
-    let plan_10k_ms = plan_cold_ms.max(plan_converged_ms);
+    let plan = child(&["--plan".to_string(), "10000".to_string()]);
+    let plan_wall_s = plan_wall.elapsed().as_secs_f64();
     if json {
-        for (r, pool, drain, wall_s) in &results {
-            let ops: serde_json::Map<String, serde_json::Value> = r
-                .steady_reads_by_op
-                .iter()
-                .map(|(k, v)| (k.to_string(), (*v).into()))
-                .collect();
-            let mut row = serde_json::json!({
-                    "services": r.services,
-                    "cold_start_s": r.cold_start_s,
-                    "cold_start_alb_s": r.cold_start_alb_s,
-                    "cold_start_floor_s": r.cold_start_floor_s,
-                    "cold_start_passes": r.cold_start_passes,
-                    "throttled": r.throttled,
-                    "steady_reads": r.steady_reads,
-                    "steady_reads_floor": r.steady_reads_floor,
-                    "steady_reads_by_op": ops,
-                    "steady_writes": r.steady_writes,
-                    "cpu_ms_per_pass": r.cpu_ms_per_pass,
-                    "publish_one_writes": r.publish_one_writes,
-                    "publish_one_s": r.publish_one_s,
-                    "publish_one_served_s": r.publish_one_served_s,
-                    "peak_rss_mib": r.peak_rss_mib,
-                    "estate_rss_mib": r.estate_rss_mib,
-
-                    "plan_10k_ms": plan_10k_ms,
-                    "plan_10k_cold_ms": plan_cold_ms,
-                    "plan_10k_converged_ms": plan_converged_ms,
-                    "plan_10k_heap_bytes_per_service": {
-                        "cold": plan_cold.heap,
-                        "converged": plan_converged.heap,
-                    },
-                    "pool_albs": pool.albs,
-                    "pool_cold_start_s": pool.cold_start_s,
-                    "pool_cold_start_floor_s": pool.cold_start_floor_s,
-                    "pool_steady_reads": pool.steady_reads,
-                    "pool_steady_reads_floor": pool.steady_reads_floor,
-                    "pool_steady_writes": pool.steady_writes,
-                    "drain_moved_services": drain.as_ref().map(|d| d.moved),
-                    "drain_writes_per_service": drain.as_ref().map(|d| d.writes_per_service),
-                    "drain_s": drain.as_ref().map(|d| d.seconds),
-                    "wall_s": wall_s,
-                    "event_publish_s": r.event_publish_s,
-                    "event_publish_calls": r.event_publish_calls,
-                    "reads_per_hour_polling": r.reads_per_hour_polling,
-                    "reads_per_hour_events": r.reads_per_hour_events,
-                    "reads_per_hour_polling_nominal": r.cycle_reads as f64 * 3600.0 / (CYCLE as f64 * POLL_INTERVAL_S),
-                    "cycle_reads": r.cycle_reads,
-                    "events_cycle_passes": r.events_cycle_passes,
-                    "cycle_passes_s": r.cycle_passes_s,
-                    "bucket_share_polling": r.bucket_share_polling,
-                    "bucket_share_events": r.bucket_share_events,
-            });
-            // The process's own cost ("Lean at 10,000 services").
-            let lean = serde_json::json!({
-                "controller_rss_mib": r.peak_rss_mib - r.estate_rss_mib,
-                "heap_peak_mib": r.heap_peak_mib,
-                "heap_estate_mib": r.heap_estate_mib,
-                "heap_fake_mib": r.heap_fake_mib,
-                "heap_controller_held_mib": r.heap_controller_held_mib,
-                "heap_controller_steady_peak_mib": r.heap_controller_steady_peak_mib,
-                "heap_controller_cold_peak_mib": r.heap_controller_cold_peak_mib,
-                "controller_cpu_ms_per_pass": r.controller_cpu_ms_per_pass,
-                "cpu_us_per_service": r.controller_cpu_ms_per_pass * 1000.0 / r.services as f64,
-                "bucket_share_events_max": r
-                    .bucket_share_events
-                    .values()
-                    .copied()
-                    .fold(0.0_f64, f64::max),
-            });
-            if let (Some(row), Some(lean)) = (row.as_object_mut(), lean.as_object()) {
-                row.extend(lean.clone());
+        for mut row in rows {
+            if let (Some(row), Some(plan)) = (row.as_object_mut(), plan.as_object()) {
+                row.extend(plan.clone());
             }
             println!("{row}");
         }
-        return;
+    } else {
+        report::print_table(&rows, &plan, plan_wall_s);
     }
-    println!(
-        "{:>6} {:>10} {:>10} {:>8} {:>6} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8} {:>9} {:>9} {:>9}",
-        "N",
-        "cold s",
-        "ALB side s",
-        "floor s",
-        "passes",
-        "throttled",
-        "reads",
-        "floor",
-        "writes",
-        "cpu ms",
-        "publish",
-        "publish s",
-        "served s",
-        "peak MiB"
-    );
-    for (r, pool, drain, wall_s) in &results {
-        println!(
-            "{:>6} {:>10.1} {:>10.1} {:>8.1} {:>6} {:>9} {:>7} {:>7} {:>7} {:>7.1} {:>8} {:>9.1} {:>9.1} {:>9.1}",
-            r.services,
-            r.cold_start_s,
-            r.cold_start_alb_s,
-            r.cold_start_floor_s,
-            r.cold_start_passes,
-            r.throttled,
-            r.steady_reads,
-            r.steady_reads_floor,
-            r.steady_writes,
-            r.cpu_ms_per_pass,
-            r.publish_one_writes,
-            r.publish_one_s,
-            r.publish_one_served_s,
-            r.peak_rss_mib
-        );
-        println!(
-            "       fake AWS state alone {:.1} MiB; wall {wall_s:.0} s; steady reads by operation: {:?}",
-            r.estate_rss_mib, r.steady_reads_by_op
-        );
-        println!(
-            "       event publish {:.2} s / {} calls; reads per hour {:.0} polling, {:.0} with events; bucket shares polling {:?}, with events {:?}",
-            r.event_publish_s,
-            r.event_publish_calls,
-            r.reads_per_hour_polling,
-            r.reads_per_hour_events,
-            r.bucket_share_polling,
-            r.bucket_share_events
-        );
-        println!(
-            "       pool from one ALB: {} ALBs, ALB side {:.1} s (floor {:.1} s), steady reads {} (floor {}), writes {}",
-            pool.albs,
-            pool.cold_start_s,
-            pool.cold_start_floor_s,
-            pool.steady_reads,
-            pool.steady_reads_floor,
-            pool.steady_writes
-        );
-        if let Some(d) = drain {
-            println!(
-                "       drain of one ALB of ten: {} services moved, {:.1} writes each, {:.0} s",
-                d.moved, d.writes_per_service, d.seconds
-            );
-        }
-    }
-    println!(
-        "planning 10,000 services: {plan_cold_ms:.0} ms cold, {plan_converged_ms:.0} ms converged ({:.0} s to set up); heap per service (bytes) cold {:?}, converged {:?}",
-        plan_wall.elapsed().as_secs_f64(),
-        plan_cold.heap,
-        plan_converged.heap
-    );
 }

@@ -420,7 +420,14 @@ async fn run(n: usize, extra_passes: usize) -> Result {
     let polling_cycle_s = CYCLE as f64 * (POLL_INTERVAL_S + pass_s);
     // With events, the full resyncs between two attribute refreshes: as many as keep the
     // refresh within its budget (`observe::attribute_refresh_passes`).
-    let groups = estate.fake.world().target_groups.len();
+    // The groups whose attributes the controller caches: those it owns.
+    let groups = estate
+        .fake
+        .world()
+        .target_groups
+        .values()
+        .filter(|g| g.tags.contains_key(ecs_ingress::ownership::OWNER_TAG))
+        .count();
     let events_passes =
         observe::attribute_refresh_passes(groups, Some(Duration::from_secs_f64(RESYNC_INTERVAL_S)))
             as usize;

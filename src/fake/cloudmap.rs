@@ -10,7 +10,7 @@ const ALIAS_ATTRIBUTE: &str = "AWS_ALIAS_DNS_NAME";
 
 use async_trait::async_trait;
 
-use super::{FakeAws, error};
+use super::{FakeAws, World, error};
 use crate::aws::{AwsError, CloudMapApi};
 use crate::state::{
     CloudMapInstance, CloudMapNamespace, CloudMapService, CloudMapServiceSpec, Tags,
@@ -178,7 +178,7 @@ impl CloudMapWorld {
 #[async_trait]
 impl CloudMapApi for FakeAws {
     async fn list_namespaces(&self) -> Result<Vec<CloudMapNamespace>, AwsError> {
-        let count = self.world().cloudmap.namespaces.len();
+        let count = |world: &World| world.cloudmap.namespaces.len();
         self.paged(SD, "ListNamespaces", count, PAGE, |w| {
             Ok(w.cloudmap.namespaces.values().cloned().collect())
         })
@@ -194,18 +194,19 @@ impl CloudMapApi for FakeAws {
                 .map(|s| s.service.clone())
                 .collect()
         };
-        let count = select(&self.world()).len();
+        let count = |world: &World| select(world).len();
         self.paged(SD, "ListServices", count, PAGE, |w| Ok(select(w)))
             .await
     }
 
     async fn list_instances(&self, service_id: &str) -> Result<Vec<CloudMapInstance>, AwsError> {
-        let count = self
-            .world()
-            .cloudmap
-            .services
-            .get(service_id)
-            .map_or(0, |s| s.instances.len());
+        let count = |world: &World| {
+            world
+                .cloudmap
+                .services
+                .get(service_id)
+                .map_or(0, |s| s.instances.len())
+        };
         self.paged(SD, "ListInstances", count, PAGE, |w| {
             Ok(w.cloudmap
                 .service_mut("ListInstances", service_id)?

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::{FakeAws, error};
+use super::{FakeAws, World, error};
 use crate::aws::{AwsError, DESCRIBE_SERVICES_BATCH, DESCRIBE_TASKS_BATCH, EcsApi};
 use crate::state::{EcsService, EcsTask, LoadBalancerAttachment, TaskDefinition};
 
@@ -32,8 +32,7 @@ fn too_many(operation: &'static str, limit: usize) -> AwsError {
 impl EcsApi for FakeAws {
     async fn list_services(&self, cluster: &str) -> Result<Vec<String>, AwsError> {
         // AWS lists services for a while after they are deleted (INACTIVE).
-        let count = {
-            let world = self.world();
+        let count = |world: &World| {
             let arn = world.cluster_arn(cluster);
             world
                 .services
@@ -98,8 +97,7 @@ impl EcsApi for FakeAws {
                 && t.task.group.as_deref() == Some(group.as_str())
                 && t.task.last_status == "RUNNING"
         };
-        let count = {
-            let world = self.world();
+        let count = |world: &World| {
             let arn = world.cluster_arn(cluster).unwrap_or_default();
             world.tasks.iter().filter(|t| mine(t, &arn)).count()
         };

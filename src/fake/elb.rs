@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::traffic::FakeTargetState;
-use super::{FakeAws, error};
+use super::{FakeAws, World, error};
 use crate::aws::{AwsError, DESCRIBE_TAGS_BATCH, ElbApi, uncopyable_default_action};
 use crate::state::{
     HealthCheck, Listener, ListenerSettings, LoadBalancer, LoadBalancerSettings, Rule, RuleSpec,
@@ -91,20 +91,14 @@ impl ElbApi for FakeAws {
     }
 
     async fn describe_rules(&self, listener_arn: &str) -> Result<Vec<Rule>, AwsError> {
-        let count = self
-            .world()
-            .rules
-            .values()
-            .filter(|r| r.listener_arn == listener_arn)
-            .count();
+        let count = |world: &World| world.rules_of_listener(listener_arn).len();
         self.paged(ELB, "DescribeRules", count, PAGE, |world| {
             if !world.listeners.contains_key(listener_arn) {
                 return Err(not_found("DescribeRules", "ListenerNotFound", listener_arn));
             }
             Ok(world
-                .rules
-                .values()
-                .filter(|r| r.listener_arn == listener_arn)
+                .rules_of_listener(listener_arn)
+                .into_iter()
                 .map(|r| Rule {
                     tags: Tags::new(),
                     ..r.clone()
@@ -115,7 +109,7 @@ impl ElbApi for FakeAws {
     }
 
     async fn describe_target_groups(&self) -> Result<Vec<TargetGroup>, AwsError> {
-        let count = self.world().target_groups.len();
+        let count = |world: &World| world.target_groups.len();
         self.paged(ELB, "DescribeTargetGroups", count, PAGE, |world| {
             Ok(world.target_group_views())
         })
@@ -326,7 +320,7 @@ impl ElbApi for FakeAws {
     }
 
     async fn describe_all_load_balancers(&self) -> Result<Vec<LoadBalancer>, AwsError> {
-        let count = self.world().load_balancers.len();
+        let count = |world: &World| world.load_balancers.len();
         self.paged(ELB, "DescribeLoadBalancers", count, PAGE, |world| {
             Ok(world.load_balancers.values().cloned().collect())
         })

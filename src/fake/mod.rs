@@ -362,26 +362,35 @@ impl FakeAws {
         }
         self.ctx
             .call(service, operation, async {
-                let clock = lock(&self.server_time).as_ref().map(|t| t.clock);
-                let started = clock.map(|c| c());
-                self.admit(service, operation)?;
-                let mut world = lock(&self.world);
-                let result = f(&mut world);
-                if result.is_ok()
-                    && is_write(operation)
-                    && let Some(check) = lock(&self.traffic).as_mut()
-                {
-                    check.check(&world, operation);
-                }
-                drop(world);
-                if let (Some(clock), Some(started)) = (clock, started)
-                    && let Some(t) = lock(&self.server_time).as_mut()
-                {
-                    t.spent += clock().saturating_sub(started);
-                }
-                result
+                self.server_side(|| {
+                    self.admit(service, operation)?;
+                    let mut world = lock(&self.world);
+                    let result = f(&mut world);
+                    if result.is_ok()
+                        && is_write(operation)
+                        && let Some(check) = lock(&self.traffic).as_mut()
+                    {
+                        check.check(&world, operation);
+                    }
+                    result
+                })
             })
             .await
+    }
+
+    /// Runs `f`, AWS's side of a request, on the clock of [`FakeAws::measure_server_time`]
+    /// when one is set: that time is not the controller's.
+    pub(crate) fn server_side<T>(&self, f: impl FnOnce() -> T) -> T {
+        let clock = lock(&self.server_time).as_ref().map(|t| t.clock);
+        let Some(clock) = clock else {
+            return f();
+        };
+        let started = clock();
+        let result = f();
+        if let Some(t) = lock(&self.server_time).as_mut() {
+            t.spent += clock().saturating_sub(started);
+        }
+        result
     }
 
     /// Measures the fake's side of every request from now on with `clock` (a thread CPU
@@ -400,20 +409,24 @@ impl FakeAws {
             .map_or(std::time::Duration::ZERO, |t| t.spent)
     }
 
-    /// A paged read: `pages` requests as the real adapter would send, the last one doing
-    /// the work. A failure on any page fails the read, as in the adapter.
+    /// A paged read: as many requests as the real adapter would send for the `items` the
+    /// world holds now, the last one doing the work. A failure on any page fails the read,
+    /// as in the adapter.
     async fn paged<T>(
         &self,
         service: &'static str,
         operation: &'static str,
-        items: usize,
+        items: impl FnOnce(&World) -> usize,
         page_size: usize,
         f: impl FnOnce(&mut World) -> Result<T, AwsError>,
     ) -> Result<T, AwsError> {
+        let items = self.server_side(|| items(&self.world()));
         let pages = items.div_ceil(page_size).max(1);
         for _ in 1..pages {
             self.ctx
-                .call(service, operation, async { self.admit(service, operation) })
+                .call(service, operation, async {
+                    self.server_side(|| self.admit(service, operation))
+                })
                 .await?;
         }
         self.request(service, operation, f).await

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::{ACCOUNT, FakeAws, error};
+use super::{ACCOUNT, FakeAws, World, error};
 use crate::aws::{AwsError, ROUTE53_BATCH_CHARS, ROUTE53_BATCH_RECORDS, Route53Api};
 use crate::state::{HostedZone, RecordChange, RecordSet};
 
@@ -107,11 +107,12 @@ impl FakeAws {
         account: &str,
         zone_id: &str,
     ) -> Result<Vec<RecordSet>, AwsError> {
-        let count = self
-            .world()
-            .zone_in(account, zone_id)
-            .map(|(_, r)| r.len())
-            .unwrap_or(0);
+        let count = |world: &World| {
+            world
+                .zone_in(account, zone_id)
+                .map(|(_, r)| r.len())
+                .unwrap_or(0)
+        };
         self.paged(R53, "ListResourceRecordSets", count, PAGE, |world| {
             world
                 .zone_in(account, zone_id)

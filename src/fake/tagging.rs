@@ -74,18 +74,25 @@ impl TaggingApi for FakeAws {
         resource_types: &[&str],
         tag: Option<(&str, &str)>,
     ) -> Result<Vec<(String, Tags)>, AwsError> {
-        let now = self.tagged(resource_types, tag);
-        let answer = if *lock(&self.tagging_lag) {
-            let key = format!("{resource_types:?} {tag:?}");
-            lock(&self.tagging_snapshots)
-                .insert(key, now.clone())
-                .unwrap_or_default()
-        } else {
-            now
-        };
-        self.paged(TAGGING, "GetResources", answer.len(), PAGE, move |_| {
-            Ok(answer)
-        })
+        let answer = self.server_side(|| {
+            let now = self.tagged(resource_types, tag);
+            if *lock(&self.tagging_lag) {
+                let key = format!("{resource_types:?} {tag:?}");
+                lock(&self.tagging_snapshots)
+                    .insert(key, now.clone())
+                    .unwrap_or_default()
+            } else {
+                now
+            }
+        });
+        let count = answer.len();
+        self.paged(
+            TAGGING,
+            "GetResources",
+            move |_| count,
+            PAGE,
+            move |_| Ok(answer),
+        )
         .await
     }
 }

@@ -39,6 +39,8 @@ pub const ATTRIBUTE_REFRESH_PASSES: u64 = 10;
 /// With an events queue, the attribute refresh may use this many DescribeTargetGroupAttributes
 /// per second on average: 4% of ELBv2's describe bucket (10 per second), so a full resync's
 /// other describes (about 4% at 10,000 services) and the refresh stay under a tenth of it.
+/// The average holds at the resync cadence; a refresh itself reads every group in one pass,
+/// paced by the client-side limiter like any read.
 pub const ATTRIBUTE_REFRESH_READS_PER_SECOND: f64 = 0.4;
 
 /// Full passes between two attribute refreshes: [`ATTRIBUTE_REFRESH_PASSES`], or more with
@@ -46,7 +48,10 @@ pub const ATTRIBUTE_REFRESH_READS_PER_SECOND: f64 = 0.4;
 /// [`ATTRIBUTE_REFRESH_READS_PER_SECOND`]. CloudTrail's ModifyTargetGroupAttributes event
 /// drops a group's cached attributes at once; the refresh is the backstop for an event
 /// that never came, so it may wait longer as the estate grows (every 100 minutes up to
-/// 2,400 groups at the default resync, every 7 hours at 10,000).
+/// 2,400 groups at the default resync, every 7 hours at 10,000). It counts full passes, not
+/// time: full passes that come sooner (an event no targeted pass can answer, a retry after
+/// a failed pass) bring it sooner. The refresh pass also re-checks whether listing
+/// task-definition tags through the tagging index still pays.
 pub fn attribute_refresh_passes(groups: usize, resync: Option<std::time::Duration>) -> u64 {
     let Some(resync) = resync.filter(|r| !r.is_zero()) else {
         return ATTRIBUTE_REFRESH_PASSES;

@@ -602,7 +602,7 @@ impl World {
     }
 
     /// Every rule of a listener, its default rule included.
-    fn rules_of_listener(&self, listener_arn: &str) -> Vec<&Rule> {
+    pub(crate) fn rules_of_listener(&self, listener_arn: &str) -> Vec<&Rule> {
         let prefix = format!("{}/", listener_arn.replace(":listener/", ":listener-rule/"));
         let mut rules = self.rules_under(&prefix);
         rules.retain(|r| r.listener_arn == listener_arn);

@@ -140,6 +140,26 @@ pub fn non_default_attributes(attributes: &TargetGroupAttributes) -> TargetGroup
 /// rules. A rule matches when any of its hosts and any of its paths match, so covering every
 /// (host chunk, path chunk) pair routes exactly the same requests as one big rule would.
 pub fn split_conditions(hosts: &[String], paths: &[String]) -> Vec<(Vec<String>, Vec<String>)> {
+    // Most services fit one rule: no split can need fewer, so the search below (dozens of
+    // trial splits, each copying the values) is skipped. It finds the same single rule.
+    let fits_one_rule = !hosts.is_empty()
+        && hosts.len() <= MAX_VALUES_PER_CONDITION
+        && paths.len() <= MAX_VALUES_PER_CONDITION
+        && hosts.len() + paths.len() <= MAX_CONDITION_VALUES
+        && hosts
+            .iter()
+            .chain(paths)
+            .map(|v| wildcards(v))
+            .sum::<usize>()
+            <= MAX_WILDCARDS_PER_RULE;
+    if fits_one_rule {
+        return vec![(hosts.to_vec(), paths.to_vec())];
+    }
+    search_split(hosts, paths)
+}
+
+/// The split needing the fewest rules, by trying every chunk size and wildcard budget.
+fn search_split(hosts: &[String], paths: &[String]) -> Vec<(Vec<String>, Vec<String>)> {
     let path_sizes: Vec<usize> = if paths.is_empty() {
         vec![0]
     } else {
@@ -324,6 +344,38 @@ mod tests {
         // Four hosts no longer fit one host-header condition.
         assert_eq!(split_conditions(&names("h", 4), &[]).len(), 2);
         assert_eq!(split_conditions(&names("h", 3), &names("/p", 3)).len(), 2);
+    }
+
+    #[test]
+    fn the_one_rule_shortcut_gives_what_the_search_gives() {
+        let values = |prefix: &str, n: usize, wild: usize| -> Vec<String> {
+            (0..n)
+                .map(|i| {
+                    let stars = if i < wild { "*" } else { "" };
+                    format!("{stars}{prefix}{i}")
+                })
+                .collect()
+        };
+        for h in 0..=4 {
+            for p in 0..=4 {
+                for hw in 0..=h {
+                    for pw in 0..=p {
+                        let hosts = values("h", h, hw);
+                        let paths = values("/p", p, pw);
+                        assert_eq!(
+                            split_conditions(&hosts, &paths),
+                            search_split(&hosts, &paths),
+                            "{hosts:?} {paths:?}"
+                        );
+                    }
+                }
+            }
+        }
+        // Five wildcards in one host-and-path pair still fit one rule; six do not.
+        let one = split_conditions(&["*.*.a*".into()], &["/*/*".into()]);
+        assert_eq!(one.len(), 1);
+        let two = split_conditions(&["*.*.a*".into(), "*.b".into()], &["/*/*".into()]);
+        assert_eq!(two.len(), 2);
     }
 
     #[test]

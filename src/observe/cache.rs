@@ -2,6 +2,7 @@
 //! owned target groups' attributes are read again.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::state::HostedZone;
 use crate::state::TaskDefinition;
@@ -20,7 +21,7 @@ pub struct Cache {
     pub(super) zones: HashMap<String, HostedZone>,
     /// Task definitions (contents are immutable per revision; tags are not) as last read
     /// with DescribeTaskDefinition.
-    pub(super) task_definitions: HashMap<String, TaskDefinition>,
+    pub(super) task_definitions: HashMap<String, Arc<TaskDefinition>>,
     /// Pages the last task-definition listing of the tagging index took. The index lists
     /// every tagged revision of the account, not only the watched services' ones.
     pub(super) task_definition_index_pages: Option<usize>,

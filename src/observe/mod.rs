@@ -12,6 +12,7 @@ pub use cache::{
 };
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use futures_util::future::join_all;
 
@@ -413,7 +414,7 @@ async fn read_task_definitions(
         });
         match cached {
             Some(td) => {
-                observed.task_definitions.insert(arn, td.clone());
+                observed.task_definitions.insert(arn, Arc::clone(td));
             }
             None => to_read.push(arn),
         }
@@ -432,7 +433,8 @@ async fn read_task_definitions(
     for (arn, result) in reads {
         match result {
             Ok(td) => {
-                cache.task_definitions.insert(arn.clone(), td.clone());
+                let td = Arc::new(td);
+                cache.task_definitions.insert(arn.clone(), Arc::clone(&td));
                 observed.task_definitions.insert(arn, td);
             }
             Err(e) => observed.fail(e),

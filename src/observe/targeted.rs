@@ -121,7 +121,10 @@ async fn read_task_definitions(
         for (arn, result) in chunk.iter().zip(join_all(calls).await) {
             match result {
                 Ok(td) => {
-                    cache.task_definitions.insert(arn.clone(), td.clone());
+                    let td = std::sync::Arc::new(td);
+                    cache
+                        .task_definitions
+                        .insert(arn.clone(), std::sync::Arc::clone(&td));
                     observed.task_definitions.insert(arn.clone(), td);
                 }
                 Err(e) => observed.fail(e),

@@ -21,7 +21,9 @@ pub const CLOCK_UNCERTAINTY_SECONDS: i64 = 5;
 pub struct Snapshot {
     /// ACTIVE services of every watched cluster.
     pub services: Vec<EcsService>,
-    pub task_definitions: BTreeMap<String, TaskDefinition>,
+    /// Shared with the edge's cache of revisions (contents never change per revision), so a
+    /// pass does not copy them.
+    pub task_definitions: BTreeMap<String, std::sync::Arc<TaskDefinition>>,
     /// Configured listeners that exist, by ARN.
     pub listeners: BTreeMap<String, Listener>,
     pub load_balancers: BTreeMap<String, LoadBalancer>,

@@ -181,11 +181,8 @@ impl Memory {
         self.intents.get(service_arn) == Some(intent)
     }
 
-    fn remember_intents(&mut self, intents: &[(EcsService, ServiceIntent)]) {
-        self.intents = intents
-            .iter()
-            .map(|(s, i)| (s.arn.clone(), i.clone()))
-            .collect();
+    fn remember_intents(&mut self, intents: Vec<(EcsService, ServiceIntent)>) {
+        self.intents = intents.into_iter().map(|(s, i)| (s.arn, i)).collect();
     }
 
     fn remember_statuses(&mut self, statuses: Vec<crate::status::ServiceStatus>) {
@@ -421,7 +418,8 @@ impl Controller {
                 self.count_drift_repairs(&plan, report, &intents, &memory, &handed_over);
                 memory.remember_changes(report);
             }
-            memory.remember_intents(&intents);
+            // The pass is done with them: memory takes them rather than a copy.
+            memory.remember_intents(intents);
             memory.last_changes.clone()
         };
         let facts = crate::runtime::pass_facts::collect(&observed, &plan.services, &self.config);

@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{Moto, SEED_TAGS, stderr, stdout};
+use support::{Moto, SEED_TAGS, apply_ok, stderr, stdout};
 
 fn run(moto: &Moto, seed: &support::Seed, command: &str) -> std::process::Output {
     let mut args = vec![command.to_string()];
@@ -31,23 +31,9 @@ fn advanced_configuration_survives_and_a_hand_made_blue_green_is_never_fought() 
     let moto = Moto::start();
     let seed = moto.seed();
     moto.create_service(&seed, "service-a", SEED_TAGS, &[], &[]);
-    let out = run(&moto, &seed, "apply");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    apply_ok(&moto, &seed.args_with_zone());
     moto.ecs_deploys(&seed, "service-a");
-    let out = run(&moto, &seed, "apply");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    apply_ok(&moto, &seed.args_with_zone());
     let published = ecs_view(&moto, &seed, "service-a");
     let ours = published["lbs"][0]["targetGroupArn"]
         .as_str()
@@ -73,9 +59,7 @@ fn advanced_configuration_survives_and_a_hand_made_blue_green_is_never_fought() 
     let before = ecs_view(&moto, &seed, "service-a");
     assert_eq!(before["strategy"], "BLUE_GREEN", "{before}");
 
-    let out = run(&moto, &seed, "apply");
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    let text = apply_ok(&moto, &seed.args_with_zone());
     assert!(
         text.lines()
             .any(|l| l.starts_with("main/service-a") && l.contains("invalid")),
@@ -122,14 +106,7 @@ fn advanced_configuration_survives_and_a_hand_made_blue_green_is_never_fought() 
          print(json.dumps(side))",
         &[&seed.cluster, "service-b", &seed.vpc_id],
     );
-    let out = run(&moto, &seed, "apply");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    apply_ok(&moto, &seed.args_with_zone());
     let b = ecs_view(&moto, &seed, "service-b");
     let lbs = b["lbs"].as_array().expect("entries");
     assert_eq!(lbs.len(), 2, "theirs and ours: {b}");

@@ -7,7 +7,7 @@
 
 mod support;
 
-use support::{Moto, SEED_TAGS, stderr, stdout};
+use support::{Moto, SEED_TAGS, apply_ok, stderr, stdout};
 
 const ROLE: &str = "arn:aws:iam::222222222222:role/central/ecs-ingress-dns";
 
@@ -53,8 +53,7 @@ fn a_zone_of_another_account_is_written_through_the_role() {
     // The seed's zone (in.example.com, the workload account's own) is not managed here.
     let central = central_zone(&moto, "in.example.com");
     moto.create_service(&seed, "service-a", SEED_TAGS, &[], &[]);
-    let mut args = vec!["apply".to_string()];
-    args.extend(seed.args());
+    let mut args = seed.args();
     args.extend([
         "--hosted-zone".into(),
         central.clone(),
@@ -63,24 +62,9 @@ fn a_zone_of_another_account_is_written_through_the_role() {
         "--zone-role-external-id".into(),
         "ext-1".into(),
     ]);
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = moto.ecs_ingress(&refs);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    apply_ok(&moto, &args);
     assert_eq!(moto.ecs_deploys(&seed, "service-a").len(), 1);
-    let out = moto.ecs_ingress(&refs);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    apply_ok(&moto, &args);
 
     let written = names(&moto, &central, true);
     assert!(
@@ -93,9 +77,9 @@ fn a_zone_of_another_account_is_written_through_the_role() {
         "the workload account's zone of the same name is untouched"
     );
     // Converged: nothing left to do.
-    args[0] = "plan".into();
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = moto.ecs_ingress(&refs);
+    let mut plan = vec!["plan"];
+    plan.extend(args.iter().map(String::as_str));
+    let out = moto.ecs_ingress(&plan);
     assert_eq!(
         out.status.code(),
         Some(0),

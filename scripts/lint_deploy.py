@@ -56,6 +56,7 @@ SAMPLE = {
     "QUEUE_NAME": "ecs-ingress-ecs-ingress",
     "LEASE_TABLE": "ecs-ingress-leases",
     "ZONE_ROLE_ARN": "arn:aws:iam::222222222222:role/dns-writer",
+    "ECS_INFRASTRUCTURE_ROLE_ARN": "arn:aws:iam::111122223333:role/ecs-infrastructure",
 }
 CFN_PARAMETERS = {
     "AWS::Region": SAMPLE["REGION"],
@@ -70,6 +71,7 @@ CFN_PARAMETERS = {
     "ZoneRoles": [SAMPLE["HOSTED_ZONE_ID"] + "=" + SAMPLE["ZONE_ROLE_ARN"]],
     "ZoneRoleArns": [SAMPLE["ZONE_ROLE_ARN"]],
     "ZoneRoleExternalId": "",
+    "EcsInfrastructureRoleArn": SAMPLE["ECS_INFRASTRUCTURE_ROLE_ARN"],
     "EnableEvents": "true",
     "MetricsCidr": "",
 }

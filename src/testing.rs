@@ -19,6 +19,8 @@ pub const VPC: &str = "vpc-0fake";
 pub const CONTAINER: &str = "app";
 pub const PORT: i32 = 8080;
 pub const ZONE: &str = "in.example.com";
+/// The role ECS rewrites production rules with, in the harness's configuration.
+pub const INFRASTRUCTURE_ROLE: &str = "arn:aws:iam::123456789012:role/ecs-infrastructure";
 /// The seed article's ServiceA: its host and health-check settings as routing tags.
 pub const SEED_TAGS: &[(&str, &str)] = &[
     ("alb.host", "service-a.in.example.com"),
@@ -81,6 +83,7 @@ impl Estate {
             zone_roles: Default::default(),
             zone_role_external_id: None,
             cloudmap_namespaces: vec![],
+            ecs_infrastructure_role_arn: Some(INFRASTRUCTURE_ROLE.to_string()),
             owner_id: "ecs-ingress".into(),
             tag_prefix: String::new(),
             interval: Duration::from_secs(30),

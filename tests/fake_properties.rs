@@ -103,6 +103,7 @@ proptest! {
                     hosts: vec!["legacy.in.example.com".into()],
                     paths: vec![],
                     target_group_arn: default_tg,
+                    staged_target_group_arn: None,
                     tags: Default::default(),
                 }).map_err(|e| TestCaseError::fail(e.to_string()))?;
                 world.rules[&arn].clone()

@@ -40,6 +40,7 @@ fn hand_made_rule(estate: &Estate) -> Rule {
             hosts: vec!["legacy.in.example.com".into()],
             paths: vec![],
             target_group_arn: tg,
+            staged_target_group_arn: None,
             tags: Default::default(),
         })
         .expect("rule");

@@ -441,6 +441,7 @@ async fn the_rule_quota_counts_every_listener_of_the_alb_and_comes_from_the_acco
                     hosts: vec![host.into()],
                     paths: vec![],
                     target_group_arn: tg.clone(),
+                    staged_target_group_arn: None,
                     tags: Default::default(),
                 })
                 .expect("rule");

@@ -26,6 +26,10 @@ const IMPLIED: &[(&str, &str)] = &[
     ),
     ("servicediscovery:TagResource", "CreateService passes tags"),
     (
+        "iam:PassRole",
+        "UpdateService passes the ECS infrastructure role (advancedConfiguration.roleArn)",
+    ),
+    (
         "route53:GetHealthCheck",
         "Cloud Map (Re/De)RegisterInstance in services with health checks",
     ),
@@ -63,6 +67,16 @@ const OWNED_CHANGES: &[&str] = &[
     "elasticloadbalancing:AddListenerCertificates",
     "servicediscovery:DeleteService",
 ];
+
+/// IAM service prefixes of the actions the policies must allow: the adapters', and those of
+/// implied permissions (`iam:PassRole`).
+fn action_prefixes() -> Vec<&'static str> {
+    let mut out: Vec<&str> = ADAPTERS.iter().map(|(_, p)| *p).collect();
+    out.extend(IMPLIED.iter().filter_map(|(a, _)| a.split(':').next()));
+    out.sort();
+    out.dedup();
+    out
+}
 
 /// IAM action for an API operation whose permission has another name.
 fn iam_action(prefix: &str, operation: &str) -> String {
@@ -200,7 +214,7 @@ fn cloudformation_task_role_allows_exactly_what_the_code_calls() {
         .find("# END ecs-ingress task role actions")
         .expect("END marker");
     let section = &template[begin..end];
-    let prefixes: Vec<&str> = ADAPTERS.iter().map(|(_, p)| *p).collect();
+    let prefixes = action_prefixes();
     let allowed: BTreeSet<String> = section
         .lines()
         .filter_map(|l| l.trim().strip_prefix("- "))
@@ -302,7 +316,7 @@ fn cloudformation_statements() -> std::collections::BTreeMap<String, Statement> 
     let end = template
         .find("# END ecs-ingress task role actions")
         .expect("END marker");
-    let prefixes: Vec<&str> = ADAPTERS.iter().map(|(_, p)| *p).collect();
+    let prefixes = action_prefixes();
     let mut out = std::collections::BTreeMap::new();
     let mut current: Option<(String, Statement)> = None;
     let mut in_condition = false;

@@ -119,3 +119,94 @@ fn advanced_configuration_survives_and_a_hand_made_blue_green_is_never_fought() 
         "{b}"
     );
 }
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/ecs-infrastructure";
+
+/// `alb.deploy=blue-green` sets up ECS's blue/green through the real adapters; after ECS
+/// shifts and flips (by hand here), `plan` has nothing to do and `apply` changes nothing.
+#[test]
+fn alb_deploy_sets_up_blue_green_and_ecs_moves_are_never_fought() {
+    let moto = Moto::start();
+    let seed = moto.seed();
+    let mut tags: Vec<(&str, &str)> = SEED_TAGS.to_vec();
+    tags.extend([("alb.deploy", "blue-green"), ("alb.bake-minutes", "5")]);
+    moto.create_service(&seed, "service-a", &tags, &[], &[]);
+    let mut args = seed.args_with_zone();
+    args.extend([
+        "--ecs-infrastructure-role-arn".to_string(),
+        ROLE.to_string(),
+    ]);
+    apply_ok(&moto, &args);
+    moto.ecs_deploys(&seed, "service-a");
+    apply_ok(&moto, &args);
+
+    let set_up = ecs_view(&moto, &seed, "service-a");
+    assert_eq!(set_up["strategy"], "BLUE_GREEN", "{set_up}");
+    let entry = &set_up["lbs"][0];
+    let advanced = &entry["advancedConfiguration"];
+    let (blue, green) = (
+        entry["targetGroupArn"]
+            .as_str()
+            .expect("primary")
+            .to_string(),
+        advanced["alternateTargetGroupArn"]
+            .as_str()
+            .expect("alternate")
+            .to_string(),
+    );
+    let rule = advanced["productionListenerRule"]
+        .as_str()
+        .expect("production rule")
+        .to_string();
+    assert_eq!(advanced["roleArn"], ROLE, "{set_up}");
+    let mut weights = set_up["weights"][&rule].clone();
+    let expected = serde_json::json!([[blue, 1], [green, 0]]);
+    let mut sorted_expected = expected.as_array().cloned().unwrap_or_default();
+    sorted_expected.sort_by_key(|p| p[0].as_str().unwrap_or_default().to_string());
+    assert_eq!(
+        weights,
+        serde_json::Value::Array(sorted_expected),
+        "{set_up}"
+    );
+    let bake = moto.boto3(
+        "s = client('ecs').describe_services(cluster=args[0], services=[args[1]])['services'][0]\n\
+         print(json.dumps(s.get('deploymentConfiguration', {}).get('bakeTimeInMinutes')))",
+        &[&seed.cluster, "service-a"],
+    );
+    assert_eq!(bake, 5);
+
+    // ECS deploys: all traffic to green, then green becomes the primary.
+    moto.boto3(
+        "ecs = client('ecs'); elb = client('elbv2')\n\
+         blue, green, rule, cluster, name, role = args\n\
+         elb.modify_rule(RuleArn=rule, Actions=[{'Type': 'forward', 'ForwardConfig': {'TargetGroups': [{'TargetGroupArn': blue, 'Weight': 0}, {'TargetGroupArn': green, 'Weight': 100}]}}])\n\
+         ecs.update_service(cluster=cluster, service=name, deploymentConfiguration={'strategy': 'BLUE_GREEN', 'bakeTimeInMinutes': 5},\n\
+         \x20   loadBalancers=[{'targetGroupArn': green, 'containerName': 'serviceA', 'containerPort': 8080, 'advancedConfiguration': {'alternateTargetGroupArn': blue, 'productionListenerRule': rule, 'roleArn': role}}])\n\
+         print(json.dumps(True))",
+        &[&blue, &green, &rule, &seed.cluster, "service-a", ROLE],
+    );
+    let before = ecs_view(&moto, &seed, "service-a");
+    let mut plan_args = vec!["plan".to_string()];
+    plan_args.extend(args.iter().cloned());
+    let refs: Vec<&str> = plan_args.iter().map(String::as_str).collect();
+    let out = moto.ecs_ingress(&refs);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    apply_ok(&moto, &args);
+    let after = ecs_view(&moto, &seed, "service-a");
+    assert_eq!(
+        after["weights"], before["weights"],
+        "ECS's weights untouched"
+    );
+    assert_eq!(after["lbs"], before["lbs"], "ECS's primary untouched");
+    weights = after["weights"][&rule].clone();
+    assert_eq!(
+        weights[0][1].as_i64().unwrap_or(-1) + weights[1][1].as_i64().unwrap_or(-1),
+        100
+    );
+}

@@ -1,17 +1,24 @@
-//! A service's `loadBalancers`: the list as planned, with groups created earlier in the pass
-//! resolved to their ARNs, in one UpdateService (ECS replaces the list whole).
+//! A service's `loadBalancers`: the list as planned, with groups and rules created earlier
+//! in the pass resolved to their ARNs, in one UpdateService (ECS replaces the list whole).
 
 use super::Created;
 use super::target_groups::resolve;
-use crate::aws::{Aws, AwsError};
-use crate::plan::AttachmentEntry;
-use crate::state::LoadBalancerAttachment;
+use crate::aws::{Aws, AwsError, ErrorKind};
+use crate::plan::{AttachmentEntry, RuleRef, ShiftSetup};
+use crate::state::{AdvancedConfiguration, DeploymentSettings, LoadBalancerAttachment};
+
+/// The service whose list is written.
+pub(super) struct Target<'a> {
+    pub cluster: &'a str,
+    pub service: &'a str,
+    pub service_arn: &'a str,
+}
 
 pub(super) async fn update(
     aws: &Aws,
-    cluster: &str,
-    service: &str,
+    target: Target<'_>,
     load_balancers: &[AttachmentEntry],
+    deployment: Option<&DeploymentSettings>,
     created: &Created,
 ) -> Result<(), AwsError> {
     let entries = load_balancers
@@ -19,19 +26,52 @@ pub(super) async fn update(
         .map(|e| match e {
             AttachmentEntry::Keep(lb) => Ok(lb.clone()),
             AttachmentEntry::Ours {
-                target,
+                target: group,
                 container,
                 port,
+                shift,
             } => Ok(LoadBalancerAttachment {
-                target_group_arn: Some(resolve(target, created)?),
+                target_group_arn: Some(resolve(group, created)?),
                 load_balancer_name: None,
                 container_name: Some(container.clone()),
                 container_port: Some(*port),
-                advanced: None,
+                advanced: shift
+                    .as_ref()
+                    .map(|s| advanced(s, target.service_arn, created))
+                    .transpose()?,
             }),
         })
         .collect::<Result<Vec<_>, AwsError>>()?;
     aws.ecs
-        .update_service_load_balancers(cluster, service, &entries)
+        .update_service_load_balancers(target.cluster, target.service, &entries, deployment)
         .await
+}
+
+/// ECS's `advancedConfiguration` for the entry.
+fn advanced(
+    shift: &ShiftSetup,
+    service_arn: &str,
+    created: &Created,
+) -> Result<AdvancedConfiguration, AwsError> {
+    let rule = match &shift.production_rule {
+        RuleRef::Existing(arn) => arn.clone(),
+        RuleRef::New(key) => created
+            .rules
+            .get(&(service_arn.to_string(), key.clone()))
+            .cloned()
+            .ok_or_else(|| {
+                AwsError::new(
+                    "elbv2",
+                    "CreateRule",
+                    ErrorKind::Other,
+                    format!("the production rule {key} was not created"),
+                )
+            })?,
+    };
+    Ok(AdvancedConfiguration {
+        alternate_target_group_arn: Some(resolve(&shift.alternate, created)?),
+        production_listener_rule: Some(rule),
+        test_listener_rule: None,
+        role_arn: Some(shift.role_arn.clone()),
+    })
 }

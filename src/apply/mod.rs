@@ -367,6 +367,16 @@ impl Run<'_> {
                     (Change::CreateTargetGroup { spec, .. }, Some(arn)) => {
                         created.groups.insert(spec.name.clone(), arn.clone());
                     }
+                    (Change::CreateRule { tags, .. }, Some(arn)) => {
+                        if let (Some(service), Some(key)) = (
+                            planned.service_arn.as_ref(),
+                            crate::ownership::resource_of(tags),
+                        ) {
+                            created
+                                .rules
+                                .insert((service.clone(), key.to_string()), arn.clone());
+                        }
+                    }
                     (Change::CreateCloudMapService { spec }, Some(id)) => {
                         created
                             .cloudmap
@@ -438,6 +448,7 @@ impl Run<'_> {
                 results[k] = Some(r);
             }
             created.groups.extend(mine.groups);
+            created.rules.extend(mine.rules);
             created.cloudmap.extend(mine.cloudmap);
             failed_services.extend(failed);
         }
@@ -470,6 +481,8 @@ fn switch_stamped(change: &Change, now: i64) -> Vec<RecordChange> {
 struct Created {
     /// Target group name → ARN.
     groups: BTreeMap<String, String>,
+    /// (service ARN, rule key) → rule ARN.
+    rules: BTreeMap<(String, String), String>,
     /// (namespace id, name) → Cloud Map service id.
     cloudmap: BTreeMap<(String, String), String>,
 }
@@ -523,6 +536,7 @@ async fn apply_one(
             hosts,
             paths,
             target,
+            staged,
             tags,
         } => {
             let spec = RuleSpec {
@@ -531,6 +545,10 @@ async fn apply_one(
                 hosts: hosts.clone(),
                 paths: paths.clone(),
                 target_group_arn: target_groups::resolve(target, created)?,
+                staged_target_group_arn: staged
+                    .as_ref()
+                    .map(|s| target_groups::resolve(s, created))
+                    .transpose()?,
                 tags: tags.clone(),
             };
             aws.elb.create_rule(&spec).await.map(Some)
@@ -553,13 +571,30 @@ async fn apply_one(
                     .await,
             )
         }
+        Change::ModifyRuleConditions { arn, hosts, paths } => {
+            none(aws.elb.modify_rule_conditions(arn, hosts, paths).await)
+        }
         Change::DeleteRule { arn } => none(gone_is_fine(aws.elb.delete_rule(arn).await)),
         Change::UpdateServiceLoadBalancers {
             cluster,
             service,
             load_balancers,
+            deployment,
             ..
-        } => none(attachment::update(aws, cluster, service, load_balancers, created).await),
+        } => none(
+            attachment::update(
+                aws,
+                attachment::Target {
+                    cluster,
+                    service,
+                    service_arn: planned.service_arn.as_deref().unwrap_or_default(),
+                },
+                load_balancers,
+                deployment.as_ref(),
+                created,
+            )
+            .await,
+        ),
         // Sent in batches by `apply_dns`.
         Change::UpsertRecords { .. } | Change::DeleteRecords { .. } => Ok(None),
         Change::CreateCloudMapService { spec } => {

@@ -7,8 +7,8 @@ use aws_sdk_ecs::types::{ServiceField, TaskDefinitionField};
 use super::call::{CallContext, paged, send};
 use super::{AwsError, EcsApi};
 use crate::state::{
-    AdvancedConfiguration, Container, DeploymentStrategy, EcsService, EcsTask,
-    LoadBalancerAttachment, PortMapping, Tags, TaskDefinition,
+    AdvancedConfiguration, Container, DeploymentSettings, DeploymentStrategy, EcsService, EcsTask,
+    LoadBalancerAttachment, PortMapping, Tags, TaskDefinition, Tenths,
 };
 
 const SERVICE: &str = "ecs";
@@ -47,10 +47,9 @@ fn service(s: &aws_sdk_ecs::types::Service) -> EcsService {
             .deployment_controller()
             .map(|d| d.r#type().as_str().to_string())
             .unwrap_or_else(|| "ECS".to_string()),
-        deployment_strategy: s
+        deployment: s
             .deployment_configuration()
-            .and_then(|c| c.strategy())
-            .map(|st| DeploymentStrategy::parse(st.as_str()))
+            .map(deployment_settings)
             .unwrap_or_default(),
         tags: tags(s.tags()),
         load_balancers: s
@@ -70,6 +69,82 @@ fn service(s: &aws_sdk_ecs::types::Service) -> EcsService {
             })
             .collect(),
     }
+}
+
+/// The fields of a `deploymentConfiguration` that tags set.
+fn deployment_settings(c: &aws_sdk_ecs::types::DeploymentConfiguration) -> DeploymentSettings {
+    let minutes = |m: Option<i32>| m.and_then(|m| u16::try_from(m).ok());
+    let linear = c.linear_configuration();
+    let canary = c.canary_configuration();
+    DeploymentSettings {
+        strategy: c
+            .strategy()
+            .map(|st| DeploymentStrategy::parse(st.as_str()))
+            .unwrap_or_default(),
+        bake_minutes: minutes(c.bake_time_in_minutes()),
+        linear_step_percent: linear
+            .and_then(|l| l.step_percent())
+            .and_then(Tenths::from_percent),
+        linear_step_minutes: minutes(linear.and_then(|l| l.step_bake_time_in_minutes())),
+        canary_percent: canary
+            .and_then(|l| l.canary_percent())
+            .and_then(Tenths::from_percent),
+        canary_minutes: minutes(canary.and_then(|l| l.canary_bake_time_in_minutes())),
+    }
+}
+
+/// `current` with the fields the tags set replaced: ECS's UpdateService replaces the whole
+/// `deploymentConfiguration`, so everything else (circuit breaker, alarms, lifecycle hooks,
+/// maximum and minimum percent, fields newer than this code) goes back as it was read.
+fn merged_deployment(
+    current: Option<&aws_sdk_ecs::types::DeploymentConfiguration>,
+    wish: &DeploymentSettings,
+) -> aws_sdk_ecs::types::DeploymentConfiguration {
+    use aws_sdk_ecs::types::{CanaryConfiguration, LinearConfiguration};
+    let mut c = current
+        .cloned()
+        .unwrap_or_else(|| aws_sdk_ecs::types::DeploymentConfiguration::builder().build());
+    c.strategy = Some(aws_sdk_ecs::types::DeploymentStrategy::from(
+        wish.strategy.as_str(),
+    ));
+    if let Some(m) = wish.bake_minutes {
+        c.bake_time_in_minutes = Some(i32::from(m));
+    }
+    if wish.linear_step_percent.is_some() || wish.linear_step_minutes.is_some() {
+        let had = c.linear_configuration.take();
+        c.linear_configuration = Some(
+            LinearConfiguration::builder()
+                .set_step_percent(
+                    wish.linear_step_percent
+                        .map(Tenths::percent)
+                        .or(had.as_ref().and_then(|l| l.step_percent())),
+                )
+                .set_step_bake_time_in_minutes(
+                    wish.linear_step_minutes
+                        .map(i32::from)
+                        .or(had.as_ref().and_then(|l| l.step_bake_time_in_minutes())),
+                )
+                .build(),
+        );
+    }
+    if wish.canary_percent.is_some() || wish.canary_minutes.is_some() {
+        let had = c.canary_configuration.take();
+        c.canary_configuration = Some(
+            CanaryConfiguration::builder()
+                .set_canary_percent(
+                    wish.canary_percent
+                        .map(Tenths::percent)
+                        .or(had.as_ref().and_then(|l| l.canary_percent())),
+                )
+                .set_canary_bake_time_in_minutes(
+                    wish.canary_minutes
+                        .map(i32::from)
+                        .or(had.as_ref().and_then(|l| l.canary_bake_time_in_minutes())),
+                )
+                .build(),
+        );
+    }
+    c
 }
 
 /// An entry as ECS takes it back, `advancedConfiguration` included.
@@ -213,15 +288,84 @@ impl EcsApi for EcsAdapter {
         cluster: &str,
         service: &str,
         load_balancers: &[LoadBalancerAttachment],
+        deployment: Option<&DeploymentSettings>,
     ) -> Result<(), AwsError> {
         let lbs = load_balancers.iter().map(sdk_load_balancer).collect();
+        let configuration = match deployment {
+            // Read right before the write, so what the tags do not set goes back as it is.
+            Some(wish) => {
+                let request = self
+                    .client
+                    .describe_services()
+                    .cluster(cluster)
+                    .services(service);
+                let out = send!(self, "DescribeServices", request)?;
+                let current = out
+                    .services()
+                    .first()
+                    .and_then(|s| s.deployment_configuration());
+                Some(merged_deployment(current, wish))
+            }
+            None => None,
+        };
         let request = self
             .client
             .update_service()
             .cluster(cluster)
             .service(service)
-            .set_load_balancers(Some(lbs));
+            .set_load_balancers(Some(lbs))
+            .set_deployment_configuration(configuration);
         send!(self, "UpdateService", request)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ecs::types::{
+        DeploymentCircuitBreaker, DeploymentConfiguration, LinearConfiguration,
+    };
+
+    #[test]
+    fn a_merged_deployment_keeps_every_field_the_tags_do_not_set() {
+        let current = DeploymentConfiguration::builder()
+            .maximum_percent(150)
+            .minimum_healthy_percent(50)
+            .deployment_circuit_breaker(
+                DeploymentCircuitBreaker::builder()
+                    .enable(true)
+                    .rollback(true)
+                    .build(),
+            )
+            .bake_time_in_minutes(30)
+            .linear_configuration(
+                LinearConfiguration::builder()
+                    .step_percent(20.0)
+                    .step_bake_time_in_minutes(3)
+                    .build(),
+            )
+            .build();
+        let wish = DeploymentSettings {
+            strategy: DeploymentStrategy::Linear,
+            linear_step_percent: Some(Tenths(125)),
+            ..Default::default()
+        };
+        let merged = merged_deployment(Some(&current), &wish);
+        assert_eq!(merged.maximum_percent, Some(150));
+        assert_eq!(merged.minimum_healthy_percent, Some(50));
+        assert_eq!(
+            merged.deployment_circuit_breaker,
+            current.deployment_circuit_breaker
+        );
+        assert_eq!(merged.bake_time_in_minutes, Some(30), "not set by tags");
+        assert_eq!(merged.strategy.as_ref().map(|s| s.as_str()), Some("LINEAR"));
+        let linear = merged.linear_configuration.as_ref().unwrap();
+        assert_eq!(linear.step_percent, Some(12.5));
+        assert_eq!(linear.step_bake_time_in_minutes, Some(3), "kept");
+        assert_eq!(
+            deployment_settings(&merged).linear_step_percent,
+            Some(Tenths(125))
+        );
     }
 }

@@ -665,7 +665,10 @@ impl ElbApi for ElbAdapter {
                 .listener_arn(&spec.listener_arn)
                 .priority(spec.priority as i32)
                 .set_conditions(Some(conditions(&spec.hosts, &spec.paths)))
-                .actions(forward(&spec.target_group_arn))
+                .actions(match &spec.staged_target_group_arn {
+                    Some(staged) => forward_staged(&spec.target_group_arn, staged),
+                    None => forward(&spec.target_group_arn),
+                })
                 .set_tags(Some(sdk_tags(&spec.tags)))
         )?;
         out.rules()
@@ -702,6 +705,24 @@ impl ElbApi for ElbAdapter {
                 .rule_arn(arn)
                 .set_conditions(Some(conditions(hosts, paths)))
                 .actions(action)
+        )?;
+        Ok(())
+    }
+
+    async fn modify_rule_conditions(
+        &self,
+        arn: &str,
+        hosts: &[String],
+        paths: &[String],
+    ) -> Result<(), AwsError> {
+        // Without `Actions`, ModifyRule leaves the action (and its weights) as it is.
+        send!(
+            self,
+            "ModifyRule",
+            self.client
+                .modify_rule()
+                .rule_arn(arn)
+                .set_conditions(Some(conditions(hosts, paths)))
         )?;
         Ok(())
     }

@@ -27,10 +27,10 @@ pub use error::{AwsError, ErrorKind};
 pub use operations::OPERATIONS;
 
 use crate::state::{
-    CloudMapInstance, CloudMapNamespace, CloudMapService, CloudMapServiceSpec, EcsService, EcsTask,
-    HealthCheck, HostedZone, Listener, ListenerSettings, LoadBalancer, LoadBalancerAttachment,
-    LoadBalancerSettings, RecordChange, RecordSet, Rule, RuleSpec, Tags, Target, TargetGroup,
-    TargetGroupAttributes, TargetGroupSpec, TargetHealth, TaskDefinition,
+    CloudMapInstance, CloudMapNamespace, CloudMapService, CloudMapServiceSpec, DeploymentSettings,
+    EcsService, EcsTask, HealthCheck, HostedZone, Listener, ListenerSettings, LoadBalancer,
+    LoadBalancerAttachment, LoadBalancerSettings, RecordChange, RecordSet, Rule, RuleSpec, Tags,
+    Target, TargetGroup, TargetGroupAttributes, TargetGroupSpec, TargetHealth, TaskDefinition,
 };
 
 /// DescribeServices takes at most this many services per call.
@@ -67,12 +67,15 @@ pub trait EcsApi: Send + Sync {
         cluster: &str,
         task_arns: &[String],
     ) -> Result<Vec<EcsTask>, AwsError>;
-    /// Replaces a service's `loadBalancers` (starts a deployment).
+    /// Replaces a service's `loadBalancers` (starts a deployment); with `deployment`, sets
+    /// those `deploymentConfiguration` fields in the same call and keeps the others as
+    /// they are.
     async fn update_service_load_balancers(
         &self,
         cluster: &str,
         service: &str,
         load_balancers: &[LoadBalancerAttachment],
+        deployment: Option<&DeploymentSettings>,
     ) -> Result<(), AwsError>;
 }
 
@@ -135,6 +138,13 @@ pub trait ElbApi: Send + Sync {
         paths: &[String],
         target_group_arn: &str,
         staged: Option<&str>,
+    ) -> Result<(), AwsError>;
+    /// Rewrites a rule's conditions only: its action, and the weights in it, stay.
+    async fn modify_rule_conditions(
+        &self,
+        arn: &str,
+        hosts: &[String],
+        paths: &[String],
     ) -> Result<(), AwsError>;
     /// Moves rules in one call.
     async fn set_rule_priorities(&self, priorities: &[(String, u32)]) -> Result<(), AwsError>;

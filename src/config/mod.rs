@@ -141,6 +141,13 @@ pub struct Options {
           value_name = "ID", value_parser = zone_roles::parse_external_id)]
     pub zone_role_external_id: Option<String>,
 
+    /// The role ECS uses to rewrite the production rule of services it deploys blue/green,
+    /// linear or canary (`alb.deploy`): written into their `loadBalancers` entry. Without
+    /// it, such services are `invalid`; others are unaffected.
+    #[arg(long = "ecs-infrastructure-role-arn", env = "ECS_INGRESS_ECS_INFRASTRUCTURE_ROLE_ARN",
+          value_name = "ROLE_ARN", value_parser = zone_roles::parse_role_arn)]
+    pub ecs_infrastructure_role_arn: Option<String>,
+
     /// Identity written into ownership tags. Two controllers with different owner ids never
     /// touch each other's resources.
     #[arg(long, env = "ECS_INGRESS_OWNER_ID", default_value = "ecs-ingress",
@@ -266,6 +273,7 @@ pub struct Config {
     pub zone_role_external_id: Option<String>,
     /// Cloud Map namespace names or ids.
     pub cloudmap_namespaces: Vec<String>,
+    pub ecs_infrastructure_role_arn: Option<String>,
     pub owner_id: String,
     pub tag_prefix: String,
     pub interval: Duration,
@@ -359,6 +367,7 @@ impl Config {
             policy: self.policy,
             hosted_zones: self.hosted_zones.clone(),
             cloudmap_namespaces: self.cloudmap_namespaces.clone(),
+            ecs_infrastructure_role_arn: self.ecs_infrastructure_role_arn.clone(),
         }
     }
 }
@@ -480,6 +489,7 @@ impl Options {
             zone_roles,
             zone_role_external_id: self.zone_role_external_id,
             cloudmap_namespaces,
+            ecs_infrastructure_role_arn: self.ecs_infrastructure_role_arn,
             owner_id: self.owner_id,
             tag_prefix: self.tag_prefix,
             interval: self.interval,

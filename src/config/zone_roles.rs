@@ -58,6 +58,18 @@ pub(super) fn parse_zone_role(value: &str) -> Result<ZoneRoleArg, String> {
     })
 }
 
+/// A bare IAM role ARN (`--ecs-infrastructure-role-arn`).
+pub(super) fn parse_role_arn(value: &str) -> Result<String, String> {
+    let role_arn = value.trim();
+    if is_role_arn(role_arn) {
+        Ok(role_arn.to_string())
+    } else {
+        Err(format!(
+            "`{role_arn}` is not an IAM role ARN (arn:<partition>:iam::<12-digit account>:role/<name>)"
+        ))
+    }
+}
+
 /// `arn:<partition>:iam::<12 digits>:role/<path/name>`, with the characters IAM allows in
 /// role paths and names.
 fn is_role_arn(arn: &str) -> bool {

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 
 use super::{FakeAws, World, error};
 use crate::aws::{AwsError, DESCRIBE_SERVICES_BATCH, DESCRIBE_TASKS_BATCH, EcsApi};
-use crate::state::{EcsService, EcsTask, LoadBalancerAttachment, TaskDefinition};
+use crate::state::{
+    DeploymentSettings, EcsService, EcsTask, LoadBalancerAttachment, TaskDefinition,
+};
 
 const ECS: &str = "ecs";
 /// ListServices and ListTasks return at most 100 ARNs per page.
@@ -142,9 +144,10 @@ impl EcsApi for FakeAws {
         cluster: &str,
         service: &str,
         load_balancers: &[LoadBalancerAttachment],
+        deployment: Option<&DeploymentSettings>,
     ) -> Result<(), AwsError> {
         self.request(ECS, "UpdateService", |world| {
-            world.update_service_load_balancers(cluster, service, load_balancers)
+            world.update_service(cluster, service, load_balancers, deployment)
         })
         .await
     }

@@ -281,6 +281,18 @@ impl ElbApi for FakeAws {
         .await
     }
 
+    async fn modify_rule_conditions(
+        &self,
+        arn: &str,
+        hosts: &[String],
+        paths: &[String],
+    ) -> Result<(), AwsError> {
+        self.request(ELB, "ModifyRule", |world| {
+            world.modify_rule_conditions(arn, hosts, paths)
+        })
+        .await
+    }
+
     async fn set_rule_priorities(&self, priorities: &[(String, u32)]) -> Result<(), AwsError> {
         self.request(ELB, "SetRulePriorities", |world| {
             world.set_rule_priorities(priorities)

@@ -419,6 +419,7 @@ async fn deletion_leaves_target_groups_and_respects_deletion_protection() {
             hosts: vec!["moved.in.example.com".into()],
             paths: vec![],
             target_group_arn: tg.clone(),
+            staged_target_group_arn: None,
             tags: owned(),
         })
         .await
@@ -494,6 +495,7 @@ async fn modify_rule_cannot_bring_a_101st_target_group_to_an_alb() {
                 hosts: vec![format!("h{i}.x")],
                 paths: vec![],
                 target_group_arn: tg.clone(),
+                staged_target_group_arn: None,
                 tags: Tags::new(),
             })
             .await
@@ -543,6 +545,7 @@ async fn traffic_reaches_an_alb_created_at_run_time() {
             hosts: vec![host.into()],
             paths: vec![],
             target_group_arn: tg.clone(),
+            staged_target_group_arn: None,
             tags: owned(),
         })
         .await

@@ -35,6 +35,7 @@ use crate::state::{Container, PortMapping, Tags};
 use crate::telemetry::Metrics;
 
 pub use traffic::{Served, TrafficCheck};
+pub use world::deployments::{DeploymentPhase, EcsDeployment};
 pub use world::{FakeService, FakeTask, World, default_health_check};
 
 /// The fake account's id and region, in every ARN it makes.
@@ -244,6 +245,17 @@ impl FakeAws {
         if let Some(check) = lock(&self.traffic).as_mut() {
             check.release(host);
         }
+    }
+
+    /// ECS acts on its own (a deployment starts, shifts, flips): `f` runs on the world and
+    /// the served-traffic check runs after it, as after a write of the controller's.
+    pub fn ecs_acts<T>(&self, what: &str, f: impl FnOnce(&mut World) -> T) -> T {
+        let mut world = lock(&self.world);
+        let out = f(&mut world);
+        if let Some(check) = lock(&self.traffic).as_mut() {
+            check.check(&world, what);
+        }
+        out
     }
 
     /// Every break of the served-traffic invariant so far, and the writes checked.

@@ -26,6 +26,7 @@ fn rule(listener: &str, priority: u32, host: &str, tg: &str) -> RuleSpec {
         hosts: vec![host.into()],
         paths: vec![],
         target_group_arn: tg.into(),
+        staged_target_group_arn: None,
         tags: Default::default(),
     }
 }
@@ -189,7 +190,7 @@ async fn in_use_target_groups_cannot_be_deleted_or_attached_early() {
     }];
     let e = estate
         .fake
-        .update_service_load_balancers("main", "svc", &attachment)
+        .update_service_load_balancers("main", "svc", &attachment, None)
         .await
         .unwrap_err();
     assert_eq!(
@@ -204,7 +205,7 @@ async fn in_use_target_groups_cannot_be_deleted_or_attached_early() {
         .unwrap();
     estate
         .fake
-        .update_service_load_balancers("main", "svc", &attachment)
+        .update_service_load_balancers("main", "svc", &attachment, None)
         .await
         .unwrap();
     assert_eq!(estate.fake.world().services[&svc].deployments, 1);
@@ -243,13 +244,13 @@ async fn a_service_takes_at_most_five_target_groups() {
     }
     let e = estate
         .fake
-        .update_service_load_balancers("main", "svc", &attachment)
+        .update_service_load_balancers("main", "svc", &attachment, None)
         .await
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Validation);
     estate
         .fake
-        .update_service_load_balancers("main", "svc", &attachment[..5])
+        .update_service_load_balancers("main", "svc", &attachment[..5], None)
         .await
         .unwrap();
 }

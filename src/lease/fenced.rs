@@ -105,11 +105,12 @@ impl EcsApi for FencedAws {
         cluster: &str,
         service: &str,
         load_balancers: &[LoadBalancerAttachment],
+        deployment: Option<&crate::state::DeploymentSettings>,
     ) -> Result<(), AwsError> {
         self.check("ecs", "UpdateService")?;
         self.inner
             .ecs
-            .update_service_load_balancers(cluster, service, load_balancers)
+            .update_service_load_balancers(cluster, service, load_balancers, deployment)
             .await
     }
 }
@@ -212,6 +213,18 @@ impl ElbApi for FencedAws {
         self.inner
             .elb
             .modify_rule(arn, hosts, paths, target_group_arn, staged)
+            .await
+    }
+    async fn modify_rule_conditions(
+        &self,
+        arn: &str,
+        hosts: &[String],
+        paths: &[String],
+    ) -> Result<(), AwsError> {
+        self.check("elbv2", "ModifyRule")?;
+        self.inner
+            .elb
+            .modify_rule_conditions(arn, hosts, paths)
             .await
     }
     async fn set_rule_priorities(&self, priorities: &[(String, u32)]) -> Result<(), AwsError> {

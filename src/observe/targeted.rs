@@ -450,7 +450,7 @@ mod tests {
             created_at: None,
             task_definition: "td".into(),
             deployment_controller: "ECS".into(),
-            deployment_strategy: Default::default(),
+            deployment: Default::default(),
             tags: Default::default(),
             load_balancers: vec![],
         }

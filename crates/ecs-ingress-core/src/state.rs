@@ -23,8 +23,8 @@ pub struct EcsService {
     pub task_definition: String,
     /// `ECS`, `CODE_DEPLOY` or `EXTERNAL`.
     pub deployment_controller: String,
-    /// `deploymentConfiguration.strategy`: how ECS itself deploys the service.
-    pub deployment_strategy: DeploymentStrategy,
+    /// What ecs-ingress reads of `deploymentConfiguration`: how ECS itself deploys it.
+    pub deployment: DeploymentSettings,
     pub tags: Tags,
     pub load_balancers: Vec<LoadBalancerAttachment>,
 }
@@ -63,6 +63,111 @@ impl DeploymentStrategy {
             "CANARY" => Self::Canary,
             other => Self::Other(other.to_string()),
         }
+    }
+}
+
+impl serde::Serialize for DeploymentStrategy {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl DeploymentStrategy {
+    /// ECS shifts traffic itself between two target groups (blue/green, linear, canary).
+    pub fn shifts_traffic(&self) -> bool {
+        !matches!(self, Self::Rolling)
+    }
+}
+
+/// A percentage in tenths of a percent (`125` is 12.5%): ECS takes doubles, tags give at
+/// most one decimal, and whole numbers compare exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Tenths(pub u16);
+
+impl Tenths {
+    /// ECS's double, rounded to a tenth; `None` outside 0–100%.
+    pub fn from_percent(percent: f64) -> Option<Self> {
+        let tenths = (percent * 10.0).round();
+        (0.0..=1000.0)
+            .contains(&tenths)
+            .then_some(Self(tenths as u16))
+    }
+
+    pub fn percent(self) -> f64 {
+        f64::from(self.0) / 10.0
+    }
+}
+
+impl std::fmt::Display for Tenths {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 % 10 {
+            0 => write!(f, "{}", self.0 / 10),
+            d => write!(f, "{}.{d}", self.0 / 10),
+        }
+    }
+}
+
+/// The fields of a service's `deploymentConfiguration` that tags set (`alb.deploy` and its
+/// settings). Read from ECS as they are; as a wish, a `None` field is one the tags leave to
+/// ECS (written back as read, since UpdateService replaces the configuration whole).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct DeploymentSettings {
+    pub strategy: DeploymentStrategy,
+    pub bake_minutes: Option<u16>,
+    pub linear_step_percent: Option<Tenths>,
+    pub linear_step_minutes: Option<u16>,
+    pub canary_percent: Option<Tenths>,
+    pub canary_minutes: Option<u16>,
+}
+
+impl DeploymentSettings {
+    /// What differs between this wish and what ECS has, for people (`strategy ROLLING →
+    /// BLUE_GREEN`); empty when ECS has what is wished.
+    pub fn drift_from(&self, observed: &DeploymentSettings) -> Vec<String> {
+        fn show<T: std::fmt::Display>(v: Option<T>) -> String {
+            v.map_or_else(|| "unset".to_string(), |v| v.to_string())
+        }
+        let mut out = Vec::new();
+        if self.strategy != observed.strategy {
+            out.push(format!(
+                "strategy {} → {}",
+                observed.strategy.as_str(),
+                self.strategy.as_str()
+            ));
+        }
+        let mut field = |name: &str, wish: Option<String>, have: Option<String>| {
+            if wish.is_some() && wish != have {
+                out.push(format!("{name} {} → {}", show(have), show(wish)));
+            }
+        };
+        let text = |v: Option<u16>| v.map(|v| v.to_string());
+        let pct = |v: Option<Tenths>| v.map(|v| v.to_string());
+        field(
+            "bakeTimeInMinutes",
+            text(self.bake_minutes),
+            text(observed.bake_minutes),
+        );
+        field(
+            "linearConfiguration.stepPercent",
+            pct(self.linear_step_percent),
+            pct(observed.linear_step_percent),
+        );
+        field(
+            "linearConfiguration.stepBakeTimeInMinutes",
+            text(self.linear_step_minutes),
+            text(observed.linear_step_minutes),
+        );
+        field(
+            "canaryConfiguration.canaryPercent",
+            pct(self.canary_percent),
+            pct(observed.canary_percent),
+        );
+        field(
+            "canaryConfiguration.canaryBakeTimeInMinutes",
+            text(self.canary_minutes),
+            text(observed.canary_minutes),
+        );
+        out
     }
 }
 
@@ -307,7 +412,8 @@ pub struct TargetGroupSpec {
     pub tags: Tags,
 }
 
-/// Everything needed to create a listener rule that forwards to one target group.
+/// Everything needed to create a listener rule that forwards to one target group (and
+/// optionally a second at weight 0).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RuleSpec {
     pub listener_arn: String,
@@ -315,6 +421,8 @@ pub struct RuleSpec {
     pub hosts: Vec<String>,
     pub paths: Vec<String>,
     pub target_group_arn: String,
+    /// Beside the target at weight 0 (the alternate group ECS deploys into).
+    pub staged_target_group_arn: Option<String>,
     pub tags: Tags,
 }
 

@@ -14,6 +14,7 @@ use crate::state::{
 use super::{ACCOUNT, REGION};
 
 pub(crate) mod accounts;
+pub mod deployments;
 mod load_balancers;
 pub use load_balancers::{
     CANONICAL_HOSTED_ZONE_ID, LOAD_BALANCERS_PER_ACCOUNT, load_balancer_attribute_defaults,
@@ -23,7 +24,7 @@ const ELB: &str = "elbv2";
 pub const RULES_PER_ALB: usize = 100;
 pub const TARGET_GROUPS_PER_ALB: usize = 100;
 /// "You can attach up to five target groups to a service" (ECS service load balancing).
-const TARGET_GROUPS_PER_SERVICE: usize = 5;
+pub(super) const TARGET_GROUPS_PER_SERVICE: usize = 5;
 /// "You can specify up to three match evaluations per condition and up to five match
 /// evaluations per rule", and at most five wildcards per rule (ELB "Listener rules").
 const CONDITION_VALUES_PER_CONDITION: usize = 3;
@@ -108,6 +109,11 @@ pub struct World {
     pub listener_settings: BTreeMap<String, ListenerSettings>,
     /// Tags of load balancers and listeners, by ARN.
     pub elb_tags: BTreeMap<String, Tags>,
+    /// Forward weights ECS set in production rules (rule ARN → group → weight); a rule not
+    /// here has the weights it was written with: 1 for its target, 0 for a staged group.
+    pub forward_weights: BTreeMap<String, BTreeMap<String, u32>>,
+    /// ECS's own deployments in progress, by service ARN.
+    pub ecs_deployments: BTreeMap<String, deployments::EcsDeployment>,
 }
 
 /// A subnet: its VPC and Availability Zone.
@@ -346,7 +352,7 @@ impl World {
                     created_at: Some(1_700_000_000 + self.next_id as i64),
                     task_definition: task_definition.to_string(),
                     deployment_controller: "ECS".into(),
-                    deployment_strategy: Default::default(),
+                    deployment: Default::default(),
                     tags,
                     load_balancers: vec![],
                 },
@@ -410,6 +416,30 @@ impl World {
 
     /// A RUNNING task of `service` (started by it: group `service:NAME`).
     pub fn add_task(&mut self, service_arn: &str, ip: &str) -> Option<String> {
+        let arn = self.add_task_unregistered(service_arn, ip)?;
+        // ECS registers a service's new task in every target group of its load balancers.
+        let listed = self
+            .services
+            .get(service_arn)?
+            .service
+            .load_balancers
+            .clone();
+        for lb in listed {
+            if let (Some(tg), Some(port)) = (lb.target_group_arn, lb.container_port) {
+                self.register(
+                    &tg,
+                    &[Target {
+                        id: ip.to_string(),
+                        port,
+                    }],
+                );
+            }
+        }
+        Some(arn)
+    }
+
+    /// A RUNNING task of `service`, in no target group yet.
+    fn add_task_unregistered(&mut self, service_arn: &str, ip: &str) -> Option<String> {
         let service = &self.services.get(service_arn)?.service;
         let cluster_arn = service.cluster_arn.clone();
         let group = format!("service:{}", service.name);
@@ -429,24 +459,6 @@ impl World {
                 private_ip: Some(ip.to_string()),
             },
         });
-        // ECS registers a service's new task in every target group of its load balancers.
-        let listed = self
-            .services
-            .get(service_arn)?
-            .service
-            .load_balancers
-            .clone();
-        for lb in listed {
-            if let (Some(tg), Some(port)) = (lb.target_group_arn, lb.container_port) {
-                self.register(
-                    &tg,
-                    &[Target {
-                        id: ip.to_string(),
-                        port,
-                    }],
-                );
-            }
-        }
         Some(arn)
     }
 
@@ -847,6 +859,9 @@ impl World {
         Self::check_conditions(OP, &spec.hosts, &spec.paths)?;
         self.check_priority(OP, &spec.listener_arn, spec.priority, None)?;
         self.check_forward(OP, &spec.target_group_arn, &listener.load_balancer_arn)?;
+        if let Some(staged) = &spec.staged_target_group_arn {
+            self.check_forward(OP, staged, &listener.load_balancer_arn)?;
+        }
         let quota = self.rules_quota.unwrap_or(RULES_PER_ALB);
         if self.rules_on_load_balancer(&listener.load_balancer_arn) >= quota {
             return Err(error(
@@ -871,7 +886,7 @@ impl World {
                 paths: spec.paths.clone(),
                 other_conditions: 0,
                 forward_target_groups: vec![spec.target_group_arn.clone()],
-                staged_target_groups: vec![],
+                staged_target_groups: spec.staged_target_group_arn.iter().cloned().collect(),
                 other_actions: 0,
                 tags: spec.tags.clone(),
             },
@@ -911,6 +926,27 @@ impl World {
             r.forward_target_groups = vec![target_group_arn.to_string()];
             r.staged_target_groups = staged.into_iter().map(str::to_string).collect();
         }
+        // A new action has the weights it was written with (1 and 0), not ECS's.
+        self.forward_weights.remove(arn);
+        Ok(())
+    }
+
+    /// ModifyRule without `Actions`: the conditions change, the action and weights stay.
+    pub fn modify_rule_conditions(
+        &mut self,
+        arn: &str,
+        hosts: &[String],
+        paths: &[String],
+    ) -> Result<(), AwsError> {
+        const OP: &str = "ModifyRule";
+        Self::check_conditions(OP, hosts, paths)?;
+        let r = self
+            .rules
+            .get_mut(arn)
+            .ok_or_else(|| not_found(OP, "RuleNotFound", arn))?;
+        r.hosts = hosts.to_vec();
+        r.paths = paths.to_vec();
+        r.other_conditions = 0;
         Ok(())
     }
 
@@ -1010,80 +1046,6 @@ impl World {
         self.target_groups
             .get_mut(arn)
             .ok_or_else(|| not_found(operation, "TargetGroupNotFound", arn))
-    }
-
-    // ---- ECS rules --------------------------------------------------------------------
-
-    pub fn update_service_load_balancers(
-        &mut self,
-        cluster: &str,
-        service: &str,
-        load_balancers: &[LoadBalancerAttachment],
-    ) -> Result<(), AwsError> {
-        const OP: &str = "UpdateService";
-        let cluster_arn = self.cluster_arn(cluster).ok_or_else(|| {
-            error(
-                "ecs",
-                OP,
-                "ClusterNotFoundException",
-                format!("Cluster not found: {cluster}"),
-            )
-        })?;
-        if load_balancers.len() > TARGET_GROUPS_PER_SERVICE {
-            return Err(error(
-                "ecs",
-                OP,
-                "InvalidParameterException",
-                format!(
-                    "A service can have at most {TARGET_GROUPS_PER_SERVICE} load balancers (target groups)"
-                ),
-            ));
-        }
-        for lb in load_balancers {
-            let Some(tg) = lb.target_group_arn.as_deref() else {
-                continue;
-            };
-            if !self.target_groups.contains_key(tg) {
-                return Err(error(
-                    "ecs",
-                    OP,
-                    "InvalidParameterException",
-                    format!(
-                        "Unable to assume role and validate the specified targetGroupArn: {tg} does not exist"
-                    ),
-                ));
-            }
-            if self.load_balancers_of(tg).is_empty() {
-                // ECS refuses a target group that no load balancer routes to: the rule must
-                // exist before the attachment.
-                return Err(error(
-                    "ecs",
-                    OP,
-                    "InvalidParameterException",
-                    format!(
-                        "The target group with targetGroupArn {tg} does not have an associated load balancer."
-                    ),
-                ));
-            }
-        }
-        let found = self.services.values_mut().find(|s| {
-            s.service.cluster_arn == cluster_arn
-                && (s.service.name == service || s.service.arn == service)
-                && s.service.status == "ACTIVE"
-        });
-        let Some(found) = found else {
-            return Err(error(
-                "ecs",
-                OP,
-                "ServiceNotFoundException",
-                format!("Service not found: {service}"),
-            ));
-        };
-        let before = std::mem::replace(&mut found.service.load_balancers, load_balancers.to_vec());
-        found.deployments += 1;
-        let arn = found.service.arn.clone();
-        self.ecs_sync_registrations(&arn, &before);
-        Ok(())
     }
 }
 

@@ -254,7 +254,9 @@ fn on_fresh_resources(change: &Change, fresh: &Fresh) -> bool {
             .contains(&(zone_id.to_string(), name.to_string()))
     };
     match change {
-        Change::DeleteRule { arn } | Change::ModifyRule { arn, .. } => fresh.rules.contains(arn),
+        Change::DeleteRule { arn }
+        | Change::ModifyRule { arn, .. }
+        | Change::ModifyRuleConditions { arn, .. } => fresh.rules.contains(arn),
         Change::CreateRule { listener_arn, .. }
         | Change::SetRulePriorities { listener_arn, .. } => fresh.listeners.contains(listener_arn),
         Change::DeleteTargetGroup { arn, .. }

@@ -27,7 +27,9 @@ impl fmt::Display for Source {
     }
 }
 
-pub use crate::state::{Protocol, ProtocolVersion, TargetType};
+pub use crate::state::{
+    DeploymentSettings, DeploymentStrategy, Protocol, ProtocolVersion, TargetType, Tenths,
+};
 
 /// Who registers targets in the target group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -138,11 +140,22 @@ pub struct Intent {
     pub targets: TargetsMode,
     pub dns: DnsIntent,
     pub cloudmap: Option<CloudMapIntent>,
+    /// `alb.deploy` and its settings: how ECS deploys the service. `None`: its
+    /// `deploymentConfiguration` is never written.
+    pub deploy: Option<DeploymentSettings>,
     /// Where each key's value came from (keys without prefix; defaults are absent).
     pub sources: BTreeMap<String, Source>,
 }
 
 impl Intent {
+    /// ECS shifts this service's traffic between two target groups itself (`alb.deploy`
+    /// blue-green, linear or canary).
+    pub fn shifted_by_ecs(&self) -> bool {
+        self.deploy
+            .as_ref()
+            .is_some_and(|d| d.strategy.shifts_traffic())
+    }
+
     /// A one-line summary for logs and status: `a.example.com/api → web:8080`.
     pub fn summary(&self) -> String {
         let mut s = self.hosts.join(" ");
@@ -221,11 +234,49 @@ impl Intent {
         if let Some(zone) = &self.dns.zone {
             put(keys::DNS_ZONE, zone.clone());
         }
+        if let Some(d) = &self.deploy {
+            deploy_labels(d, &mut put);
+        }
         if let Some(cm) = &self.cloudmap {
             put(keys::CLOUDMAP_NAMESPACE, cm.namespace.clone());
             put(keys::CLOUDMAP_SERVICE, cm.service.clone());
         }
         t
+    }
+}
+
+/// `alb.deploy` and the settings it has, as labels.
+fn deploy_labels(d: &DeploymentSettings, put: &mut impl FnMut(&str, String)) {
+    put(keys::ALB_DEPLOY, deploy_tag(&d.strategy).into());
+    let minutes = [
+        (keys::ALB_BAKE_MINUTES, d.bake_minutes),
+        (keys::ALB_LINEAR_STEP_MINUTES, d.linear_step_minutes),
+        (keys::ALB_CANARY_MINUTES, d.canary_minutes),
+    ];
+    for (k, v) in minutes {
+        if let Some(v) = v {
+            put(k, v.to_string());
+        }
+    }
+    let percents = [
+        (keys::ALB_LINEAR_STEP_PERCENT, d.linear_step_percent),
+        (keys::ALB_CANARY_PERCENT, d.canary_percent),
+    ];
+    for (k, v) in percents {
+        if let Some(v) = v {
+            put(k, v.to_string());
+        }
+    }
+}
+
+/// The `alb.deploy` value of a strategy.
+pub fn deploy_tag(strategy: &DeploymentStrategy) -> &str {
+    match strategy {
+        DeploymentStrategy::Rolling => "rolling",
+        DeploymentStrategy::BlueGreen => "blue-green",
+        DeploymentStrategy::Linear => "linear",
+        DeploymentStrategy::Canary => "canary",
+        DeploymentStrategy::Other(name) => name,
     }
 }
 

@@ -20,6 +20,12 @@ pub const ALB_DEREGISTRATION_DELAY: &str = "alb.deregistration-delay";
 pub const ALB_SLOW_START: &str = "alb.slow-start";
 pub const ALB_STICKINESS: &str = "alb.stickiness";
 pub const ALB_TARGETS: &str = "alb.targets";
+pub const ALB_DEPLOY: &str = "alb.deploy";
+pub const ALB_BAKE_MINUTES: &str = "alb.bake-minutes";
+pub const ALB_LINEAR_STEP_PERCENT: &str = "alb.linear.step-percent";
+pub const ALB_LINEAR_STEP_MINUTES: &str = "alb.linear.step-minutes";
+pub const ALB_CANARY_PERCENT: &str = "alb.canary.percent";
+pub const ALB_CANARY_MINUTES: &str = "alb.canary.minutes";
 pub const DNS_NAME: &str = "dns.name";
 pub const DNS_TYPE: &str = "dns.type";
 pub const DNS_TTL: &str = "dns.ttl";
@@ -48,6 +54,12 @@ pub const ALL: &[&str] = &[
     ALB_SLOW_START,
     ALB_STICKINESS,
     ALB_TARGETS,
+    ALB_DEPLOY,
+    ALB_BAKE_MINUTES,
+    ALB_LINEAR_STEP_PERCENT,
+    ALB_LINEAR_STEP_MINUTES,
+    ALB_CANARY_PERCENT,
+    ALB_CANARY_MINUTES,
     DNS_NAME,
     DNS_TYPE,
     DNS_TTL,

@@ -3,6 +3,8 @@
 //! Pure and synchronous: no AWS types, no I/O. See `docs/tags.md` for the user-facing
 //! reference of every key.
 
+mod collector;
+mod deploy;
 pub mod intent;
 pub mod keys;
 pub mod parse;

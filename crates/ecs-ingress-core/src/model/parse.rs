@@ -7,13 +7,11 @@
 use super::keys;
 use std::collections::BTreeMap;
 
+use super::collector::{Collector, Value, shorten};
 use super::intent::*;
 use crate::state::{Tags, TaskDefinition};
 
-/// Longest value accepted (docker labels are unbounded; AWS tag values stop at 256).
-pub const MAX_VALUE_LEN: usize = 4096;
-/// Most items in a space-separated list.
-pub const MAX_LIST_ITEMS: usize = 50;
+pub use super::collector::{MAX_LIST_ITEMS, MAX_VALUE_LEN};
 /// Longest host or path pattern in an ALB rule condition.
 pub const MAX_PATTERN_LEN: usize = 128;
 
@@ -31,13 +29,6 @@ pub struct IntentInput<'a> {
     pub task_definition: &'a TaskDefinition,
 }
 
-/// One merged value and where it came from.
-#[derive(Clone)]
-struct Value<'a> {
-    text: &'a str,
-    source: Source,
-}
-
 /// The routing keys of one source, without prefix.
 fn routing_keys<'a>(prefix: &str, map: &'a Tags) -> Vec<(&'a str, &'a str)> {
     map.iter()
@@ -49,110 +40,6 @@ fn routing_keys<'a>(prefix: &str, map: &'a Tags) -> Vec<(&'a str, &'a str)> {
                 .then_some((rest, v.as_str()))
         })
         .collect()
-}
-
-/// Shortens a value for an error message, at a character boundary.
-fn shorten(value: &str) -> String {
-    const MAX: usize = 64;
-    if value.len() <= MAX {
-        return value.to_string();
-    }
-    let mut end = MAX;
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &value[..end])
-}
-
-struct Collector<'a> {
-    prefix: &'a str,
-    values: BTreeMap<&'a str, Value<'a>>,
-    errors: Vec<IntentError>,
-}
-
-impl<'a> Collector<'a> {
-    fn error(&mut self, key: &str, value: Option<&Value<'_>>, expected: impl Into<String>) {
-        self.errors.push(IntentError {
-            key: format!("{}{key}", self.prefix),
-            value: value.map(|v| shorten(v.text)),
-            source: value.map(|v| v.source),
-            expected: expected.into(),
-        });
-    }
-
-    /// The value of `key`, or `None` when absent or (after reporting it) too long.
-    fn get(&mut self, key: &str) -> Option<Value<'a>> {
-        let v = self.values.get(key)?.clone();
-        if v.text.len() > MAX_VALUE_LEN {
-            self.error(key, Some(&v), format!("at most {MAX_VALUE_LEN} characters"));
-            return None;
-        }
-        Some(v)
-    }
-
-    /// Parses `key` with `parse`, reporting `expected` on failure.
-    fn parse<T>(
-        &mut self,
-        key: &str,
-        expected: &str,
-        parse: impl Fn(&str) -> Option<T>,
-    ) -> Option<T> {
-        let v = self.get(key)?;
-        let parsed = parse(v.text.trim());
-        if parsed.is_none() {
-            self.error(key, Some(&v), expected);
-        }
-        parsed
-    }
-
-    fn number(&mut self, key: &str, low: u32, high: u32, unit: &str) -> Option<u32> {
-        let expected = format!("expected {unit} {low}–{high}");
-        self.parse(key, &expected, |s| {
-            s.parse::<u32>().ok().filter(|n| (low..=high).contains(n))
-        })
-    }
-
-    /// A space-separated list whose items each pass `valid`.
-    fn list(
-        &mut self,
-        key: &str,
-        what: &str,
-        valid: impl Fn(&str) -> Option<String>,
-    ) -> Option<Vec<String>> {
-        let v = self.get(key)?;
-        let items: Vec<&str> = v.text.split_whitespace().collect();
-        if items.is_empty() {
-            self.error(
-                key,
-                Some(&v),
-                format!("expected one or more {what}, space-separated"),
-            );
-            return None;
-        }
-        if items.len() > MAX_LIST_ITEMS {
-            self.error(key, Some(&v), format!("at most {MAX_LIST_ITEMS} {what}"));
-            return None;
-        }
-        let mut out = Vec::with_capacity(items.len());
-        let mut bad = Vec::new();
-        for item in items {
-            match valid(item) {
-                Some(ok) if !out.contains(&ok) => out.push(ok),
-                Some(_) => {}
-                None => bad.push(shorten(item)),
-            }
-        }
-        if bad.is_empty() {
-            Some(out)
-        } else {
-            self.error(
-                key,
-                Some(&v),
-                format!("not valid {what}: {}", bad.join(" ")),
-            );
-            None
-        }
-    }
 }
 
 /// A DNS host name, optionally starting with `*.`; lower-cased, trailing dot dropped.
@@ -467,6 +354,7 @@ struct Fields {
     target_type: Option<TargetType>,
     dns: Option<DnsIntent>,
     cloudmap: Option<Option<CloudMapIntent>>,
+    deploy: Option<Option<DeploymentSettings>>,
 }
 
 impl Fields {
@@ -487,6 +375,7 @@ impl Fields {
             targets: self.targets?,
             dns: self.dns?,
             cloudmap: self.cloudmap?,
+            deploy: self.deploy?,
             sources,
         })
     }
@@ -529,6 +418,7 @@ fn parse_fields(
     let (targets, target_type) = targets(c, input);
     let dns = dns(c);
     let cloudmap = cloudmap(c, input.service_name);
+    let deploy = super::deploy::deploy(c);
     Fields {
         hosts,
         paths,
@@ -543,6 +433,7 @@ fn parse_fields(
         target_type,
         dns,
         cloudmap,
+        deploy,
     }
 }
 

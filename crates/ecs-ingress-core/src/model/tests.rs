@@ -388,6 +388,39 @@ fn arb_host() -> impl Strategy<Value = String> {
         .prop_map(|(w, a, b)| format!("{w}{a}.{b}"))
 }
 
+fn arb_deploy() -> impl Strategy<Value = Option<DeploymentSettings>> {
+    let minutes = || prop::option::of(0u16..=1440);
+    prop::option::of((
+        0usize..4,
+        minutes(),
+        prop::option::of(30u16..=1000),
+        minutes(),
+        prop::option::of(1u16..=1000),
+        minutes(),
+    ))
+    .prop_map(|d| {
+        d.map(|(k, bake, step, step_minutes, canary, canary_minutes)| {
+            let strategy = [
+                DeploymentStrategy::Rolling,
+                DeploymentStrategy::BlueGreen,
+                DeploymentStrategy::Linear,
+                DeploymentStrategy::Canary,
+            ][k]
+                .clone();
+            let linear = strategy == DeploymentStrategy::Linear;
+            let canary_on = strategy == DeploymentStrategy::Canary;
+            DeploymentSettings {
+                bake_minutes: bake.filter(|_| strategy.shifts_traffic()),
+                linear_step_percent: step.filter(|_| linear).map(Tenths),
+                linear_step_minutes: step_minutes.filter(|_| linear),
+                canary_percent: canary.filter(|_| canary_on).map(Tenths),
+                canary_minutes: canary_minutes.filter(|_| canary_on),
+                strategy,
+            }
+        })
+    })
+}
+
 prop_compose! {
     fn arb_intent()(
         hosts in prop::collection::btree_set(arb_host(), 1..4),
@@ -401,6 +434,7 @@ prop_compose! {
         direct in any::<bool>(),
         cname in any::<bool>(),
         ttl in 0u32..=86_400,
+        deploy in arb_deploy(),
     ) -> Intent {
         let mut sources = std::collections::BTreeMap::new();
         for k in KEYS { sources.insert(k.to_string(), Source::DockerLabel); }
@@ -419,6 +453,7 @@ prop_compose! {
             targets: if direct { TargetsMode::Direct } else { TargetsMode::Ecs },
             dns: DnsIntent { names: None, record_type: if cname { DnsType::Cname } else { DnsType::Alias }, ttl, zone: None },
             cloudmap: None,
+            deploy,
             sources,
         }
     }
@@ -457,4 +492,91 @@ fn huge_values_are_rejected_cheaply() {
     let errs = errors(intent_of(&[], &t));
     assert!(errs[0].contains("at most 4096 characters"));
     assert!(errs[0].len() < 200, "the value is shortened in the message");
+}
+
+#[test]
+fn deploy_tags_parse_and_every_mistake_names_its_key() {
+    let t = td(&[], &[]);
+    let host = ("alb.host", "a.example.com");
+    let ok = publish(intent_of(
+        &[
+            host,
+            ("alb.deploy", "canary"),
+            ("alb.canary.percent", "12.5"),
+            ("alb.canary.minutes", "15"),
+            ("alb.bake-minutes", "0"),
+        ],
+        &t,
+    ));
+    let d = ok.deploy.clone().expect("deploy settings");
+    assert_eq!(d.strategy, DeploymentStrategy::Canary);
+    assert_eq!(d.canary_percent, Some(Tenths(125)));
+    assert_eq!(d.canary_minutes, Some(15));
+    assert_eq!(d.bake_minutes, Some(0));
+    assert_eq!(d.linear_step_percent, None, "left to ECS");
+    assert!(ok.shifted_by_ecs());
+    let rolling = publish(intent_of(&[host, ("alb.deploy", "rolling")], &t));
+    assert!(!rolling.shifted_by_ecs());
+    assert_eq!(
+        publish(intent_of(&[host], &t)).deploy,
+        None,
+        "no alb.deploy: deploymentConfiguration is never written"
+    );
+    // (tags besides alb.host, the error's beginning, words in it)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
+        (
+            &[("alb.deploy", "bluegreen")],
+            "alb.deploy=bluegreen",
+            "rolling, blue-green, linear or canary",
+        ),
+        (
+            &[("alb.bake-minutes", "5")],
+            "alb.bake-minutes=5",
+            "needs alb.deploy",
+        ),
+        (
+            &[("alb.deploy", "rolling"), ("alb.bake-minutes", "5")],
+            "alb.bake-minutes=5",
+            "blue-green, linear or canary",
+        ),
+        (
+            &[("alb.deploy", "canary"), ("alb.linear.step-percent", "10")],
+            "alb.linear.step-percent=10",
+            "needs alb.deploy=linear",
+        ),
+        (
+            &[("alb.deploy", "linear"), ("alb.linear.step-percent", "2")],
+            "alb.linear.step-percent=2",
+            "3–100",
+        ),
+        (
+            &[("alb.deploy", "canary"), ("alb.canary.percent", "0.05")],
+            "alb.canary.percent=0.05",
+            "at most one decimal",
+        ),
+        (
+            &[("alb.deploy", "canary"), ("alb.canary.percent", "100.1")],
+            "alb.canary.percent=100.1",
+            "0.1–100",
+        ),
+        (
+            &[("alb.deploy", "blue-green"), ("alb.bake-minutes", "1441")],
+            "alb.bake-minutes=1441",
+            "0–1440",
+        ),
+        (
+            &[("alb.deploy", "linear"), ("alb.linear.step-minutes", "-1")],
+            "alb.linear.step-minutes=-1",
+            "minutes",
+        ),
+    ];
+    for (extra, start, words) in cases {
+        let mut all = vec![host];
+        all.extend_from_slice(extra);
+        let errs = errors(intent_of(&all, &t));
+        assert_eq!(errs.len(), 1, "{extra:?}: {errs:?}");
+        assert!(errs[0].starts_with(start), "{extra:?}: {errs:?}");
+        assert!(errs[0].contains(words), "{extra:?}: {errs:?}");
+    }
 }

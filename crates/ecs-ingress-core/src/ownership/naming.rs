@@ -83,6 +83,19 @@ fn readable(name: &str, room: usize, fallback: &str) -> String {
     }
 }
 
+/// The second group of a service ECS deploys blue/green (`alb.deploy`): the primary's
+/// readable part with a hash of the primary's name, so it is as stable as the primary's and
+/// changes with every immutable field the primary's name encodes.
+pub fn alternate_target_group_name(primary: &str) -> String {
+    let hash = stable_hash(&[primary, "alternate"]);
+    let suffix = format!("-{:012x}", hash & 0xffff_ffff_ffff);
+    let readable = primary
+        .strip_prefix(TARGET_GROUP_NAME_PREFIX)
+        .and_then(|rest| rest.rsplit_once('-'))
+        .map_or("svc", |(name, _)| name);
+    format!("{TARGET_GROUP_NAME_PREFIX}{readable}{suffix}")
+}
+
 /// ELBv2's limit on a load balancer's name.
 pub const MAX_LOAD_BALANCER_NAME: usize = 32;
 
@@ -171,6 +184,20 @@ mod tests {
         };
         assert_ne!(target_group_name(&other), home);
         assert_eq!(target_group_name(&other), target_group_name(&other));
+    }
+
+    #[test]
+    fn the_alternate_name_is_valid_stable_and_follows_the_primary() {
+        for name in ["service-a", "A_very_long_service_name_that_goes_on", "---"] {
+            let primary = target_group_name(&id(name, 8080));
+            let alternate = alternate_target_group_name(&primary);
+            assert!(alternate.len() <= MAX_TARGET_GROUP_NAME, "{alternate}");
+            assert_eq!(alternate.len(), primary.len(), "{alternate}");
+            assert_ne!(alternate, primary);
+            assert_eq!(alternate, alternate_target_group_name(&primary));
+            let moved = target_group_name(&id(name, 8081));
+            assert_ne!(alternate_target_group_name(&moved), alternate);
+        }
     }
 
     #[test]

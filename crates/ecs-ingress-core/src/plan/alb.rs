@@ -227,7 +227,7 @@ fn created_ago(observed: &Snapshot, groups: &[&TargetGroup], arn: &str) -> Strin
 }
 
 /// Creates the desired group, or repairs the mutable settings of the existing one.
-fn target_group_changes(
+pub(super) fn target_group_changes(
     service: &EcsService,
     spec: &crate::state::TargetGroupSpec,
     my_groups: &[&TargetGroup],
@@ -349,6 +349,7 @@ fn rule_changes(
                     hosts: rule.hosts.clone(),
                     paths: rule.paths.clone(),
                     target: forward.clone(),
+                    staged: None,
                     tags: config.ownership.tags(&service.arn, &rule.key),
                 },
                 "new rule",
@@ -406,10 +407,12 @@ fn attachment_changes(
         target,
         container: desired.intent.container.clone(),
         port: i32::from(desired.intent.container_port),
+        shift: None,
     };
+    let (deployment, rolling) = rolling_deployment(desired);
     let mut wanted: Vec<AttachmentEntry> =
         foreign.iter().cloned().map(AttachmentEntry::Keep).collect();
-    let old_entries: Vec<&LoadBalancerAttachment> = kept
+    let old_entries: Vec<LoadBalancerAttachment> = kept
         .iter()
         .filter_map(|old| {
             service
@@ -417,13 +420,11 @@ fn attachment_changes(
                 .iter()
                 .find(|lb| lb.target_group_arn.as_deref() == Some(old.arn.as_str()))
         })
+        .cloned()
+        .map(rolling)
         .collect();
     if ecs {
-        wanted.extend(
-            old_entries
-                .iter()
-                .map(|e| AttachmentEntry::Keep((*e).clone())),
-        );
+        wanted.extend(old_entries.iter().cloned().map(AttachmentEntry::Keep));
         wanted.push(ours(target.clone()));
     }
     let current_matches = match target {
@@ -431,7 +432,7 @@ fn attachment_changes(
         TargetGroupRef::Existing(arn) => {
             let mut want: Vec<LoadBalancerAttachment> = foreign.clone();
             if ecs {
-                want.extend(old_entries.iter().map(|e| (*e).clone()));
+                want.extend(old_entries.iter().cloned());
                 want.push(LoadBalancerAttachment {
                     target_group_arn: Some(arn.clone()),
                     load_balancer_name: None,
@@ -446,9 +447,34 @@ fn attachment_changes(
             want == have
         }
     };
-    if !current_matches {
-        changes.push(attachment_change(service, wanted, target, ecs));
+    if !current_matches || deployment.is_some() {
+        changes.push(attachment_change(service, wanted, target, ecs, deployment));
     }
+}
+
+/// With `alb.deploy` (here always `rolling`): the strategy to write if ECS has another, and
+/// what becomes of the entries kept: on a service ECS deployed blue/green they lose ECS's
+/// `advancedConfiguration` in the call that sets the strategy back.
+fn rolling_deployment(
+    desired: &DesiredService<'_>,
+) -> (
+    Option<crate::state::DeploymentSettings>,
+    impl Fn(LoadBalancerAttachment) -> LoadBalancerAttachment,
+) {
+    let tagged = desired.intent.deploy.is_some();
+    let deployment = desired
+        .intent
+        .deploy
+        .as_ref()
+        .filter(|d| !d.drift_from(&desired.service.deployment).is_empty())
+        .cloned();
+    let rolling = move |mut lb: LoadBalancerAttachment| {
+        if tagged {
+            lb.advanced = None;
+        }
+        lb
+    };
+    (deployment, rolling)
 }
 
 /// The UpdateService that sets `wanted`. Only dropping groups of ours (a finished replacement
@@ -459,6 +485,7 @@ fn attachment_change(
     wanted: Vec<AttachmentEntry>,
     target: &TargetGroupRef,
     ecs: bool,
+    deployment: Option<crate::state::DeploymentSettings>,
 ) -> PlannedChange {
     let adds = match target {
         TargetGroupRef::New(_) => ecs,
@@ -475,7 +502,8 @@ fn attachment_change(
             cluster: service.cluster_arn.clone(),
             service: service.name.clone(),
             load_balancers: wanted,
-            publish: adds,
+            publish: adds || deployment.is_some(),
+            deployment,
         },
         if adds {
             "the service's loadBalancers must carry its target group (starts an ECS deployment)"

@@ -7,8 +7,8 @@ use serde::Serialize;
 use crate::status::ResourceKind;
 
 use crate::state::{
-    CloudMapServiceSpec, EcsService, HealthCheck, LoadBalancerAttachment, RecordChange, RecordSet,
-    Tags, Target, TargetGroupAttributes, TargetGroupSpec,
+    CloudMapServiceSpec, DeploymentSettings, EcsService, HealthCheck, LoadBalancerAttachment,
+    RecordChange, RecordSet, Tags, Target, TargetGroupAttributes, TargetGroupSpec,
 };
 
 /// A target group that exists, or one created earlier in the same pass (by name).
@@ -26,6 +26,34 @@ impl fmt::Display for TargetGroupRef {
             Self::New(name) => write!(f, "{name} (new)"),
         }
     }
+}
+
+/// A listener rule that exists, or one of the service's created earlier in the same pass
+/// (by the key of its ownership tag).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleRef {
+    Existing(String),
+    New(String),
+}
+
+impl fmt::Display for RuleRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Existing(arn) => f.write_str(short_arn(arn)),
+            Self::New(key) => write!(f, "{key} (new)"),
+        }
+    }
+}
+
+/// What ECS needs to shift a service's traffic itself (an entry's `advancedConfiguration`):
+/// the group it deploys into, the production rule whose weights it rewrites, and the role
+/// it does that with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShiftSetup {
+    pub alternate: TargetGroupRef,
+    pub production_rule: RuleRef,
+    pub role_arn: String,
 }
 
 /// A Cloud Map service that exists, or one created earlier in the same pass.
@@ -62,6 +90,9 @@ pub enum AttachmentEntry {
         target: TargetGroupRef,
         container: String,
         port: i32,
+        /// Set when ECS shifts the service's traffic itself (`alb.deploy`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        shift: Option<ShiftSetup>,
     },
 }
 
@@ -123,7 +154,15 @@ pub enum Change {
         hosts: Vec<String>,
         paths: Vec<String>,
         target: TargetGroupRef,
+        /// Beside `target` at weight 0 (the alternate group of an ECS blue/green service).
+        staged: Option<TargetGroupRef>,
         tags: Tags,
+    },
+    /// Conditions only: the action (and the weights ECS set in it) stays as it is.
+    ModifyRuleConditions {
+        arn: String,
+        hosts: Vec<String>,
+        paths: Vec<String>,
     },
     /// `staged`: a replacement target group joins the forward action at weight 0.
     ModifyRule {
@@ -139,6 +178,10 @@ pub enum Change {
         service: String,
         load_balancers: Vec<AttachmentEntry>,
         publish: bool,
+        /// `alb.deploy`: the `deploymentConfiguration` fields to set in the same call (ECS
+        /// takes blue/green entries only with a blue/green strategy, and back).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        deployment: Option<DeploymentSettings>,
     },
     RegisterTargets {
         target: TargetGroupRef,
@@ -234,7 +277,7 @@ impl Change {
             }
             Self::SetRulePriorities { .. } => Phase::MovePriorities,
             Self::CreateRule { .. } => Phase::CreateRules,
-            Self::ModifyRule { .. } => Phase::ModifyRules,
+            Self::ModifyRule { .. } | Self::ModifyRuleConditions { .. } => Phase::ModifyRules,
             Self::UpdateServiceLoadBalancers { publish: true, .. }
             | Self::RegisterTargets { .. } => Phase::Attach,
             Self::UpsertRecords { .. } => Phase::WriteRecords,
@@ -283,6 +326,7 @@ impl Change {
                 | Self::ModifyAttributes { .. }
                 | Self::SetRulePriorities { .. }
                 | Self::ModifyRule { .. }
+                | Self::ModifyRuleConditions { .. }
                 | Self::UpdateServiceLoadBalancers { publish: true, .. }
                 | Self::UpsertRecords { exists: true, .. }
                 | Self::RegisterInstance { exists: true, .. }
@@ -323,6 +367,7 @@ impl Change {
             Self::SetRulePriorities { .. }
             | Self::CreateRule { .. }
             | Self::ModifyRule { .. }
+            | Self::ModifyRuleConditions { .. }
             | Self::DeleteRule { .. } => ResourceKind::ListenerRule,
             Self::UpdateServiceLoadBalancers { .. } => ResourceKind::ServiceAttachment,
             Self::RegisterTargets { .. } | Self::DeregisterTargets { .. } => ResourceKind::Targets,
@@ -355,6 +400,7 @@ impl Change {
             Self::SetRulePriorities { listener_arn, .. }
             | Self::CreateRule { listener_arn, .. } => listener_arn.clone(),
             Self::ModifyRule { arn, .. }
+            | Self::ModifyRuleConditions { arn, .. }
             | Self::DeleteRule { arn }
             | Self::DeregisterTargets { arn, .. } => arn.clone(),
             Self::UpdateServiceLoadBalancers {
@@ -388,6 +434,7 @@ impl Change {
             Self::ModifyHealthCheck { .. }
             | Self::ModifyAttributes { .. }
             | Self::ModifyRule { .. }
+            | Self::ModifyRuleConditions { .. }
             | Self::UpdateServiceLoadBalancers { .. } => "update",
             Self::SetRulePriorities { .. } => "reprioritize",
             Self::RegisterTargets { .. } => "register",
@@ -446,6 +493,48 @@ impl Change {
         )
     }
 
+    fn fmt_rule(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let staged = |s: &Option<TargetGroupRef>, how: &str| match s {
+            Some(s) => format!(" ({how} {s} at weight 0)"),
+            None => String::new(),
+        };
+        match self {
+            Self::CreateRule {
+                priority,
+                hosts,
+                paths,
+                target,
+                staged: s,
+                ..
+            } => write!(
+                f,
+                "create listener-rule priority {priority} {} → {target}{}",
+                describe_conditions(hosts, paths),
+                staged(s, "and")
+            ),
+            Self::ModifyRuleConditions { arn, hosts, paths } => write!(
+                f,
+                "update listener-rule {} conditions {} (its weights kept)",
+                short_arn(arn),
+                describe_conditions(hosts, paths)
+            ),
+            Self::ModifyRule {
+                arn,
+                hosts,
+                paths,
+                target,
+                staged: s,
+            } => write!(
+                f,
+                "update listener-rule {} {} → {target}{}",
+                short_arn(arn),
+                describe_conditions(hosts, paths),
+                staged(s, "staging")
+            ),
+            _ => Ok(()),
+        }
+    }
+
     fn fmt_alb(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::CreateTargetGroup { spec, .. } => write!(
@@ -467,38 +556,21 @@ impl Change {
             Self::SetRulePriorities { priorities, .. } => {
                 f.write_str(&describe_priorities(priorities))
             }
-            Self::CreateRule {
-                priority,
-                hosts,
-                paths,
-                target,
-                ..
-            } => write!(
-                f,
-                "create listener-rule priority {priority} {} → {target}",
-                describe_conditions(hosts, paths)
-            ),
-            Self::ModifyRule {
-                arn,
-                hosts,
-                paths,
-                target,
-                staged,
-            } => write!(
-                f,
-                "update listener-rule {} {} → {target}{}",
-                short_arn(arn),
-                describe_conditions(hosts, paths),
-                match staged {
-                    Some(s) => format!(" (staging {s} at weight 0)"),
-                    None => String::new(),
-                }
-            ),
+            Self::CreateRule { .. }
+            | Self::ModifyRuleConditions { .. }
+            | Self::ModifyRule { .. } => self.fmt_rule(f),
             Self::UpdateServiceLoadBalancers {
                 service,
                 load_balancers,
+                deployment,
                 ..
-            } => f.write_str(&describe_attachment(service, load_balancers)),
+            } => {
+                f.write_str(&describe_attachment(service, load_balancers))?;
+                match deployment {
+                    Some(d) => write!(f, "; deployment strategy {}", d.strategy.as_str()),
+                    None => Ok(()),
+                }
+            }
             Self::RegisterTargets { target, targets } => {
                 write!(f, "register {} targets in {target}", targets.len())
             }
@@ -629,7 +701,14 @@ fn describe_attachment(service: &str, load_balancers: &[AttachmentEntry]) -> Str
                 target,
                 container,
                 port,
-            } => Some(format!("{target} ← {container}:{port}")),
+                shift,
+            } => Some(match shift {
+                None => format!("{target} ← {container}:{port}"),
+                Some(s) => format!(
+                    "{target} ← {container}:{port} (alternate {}, production rule {})",
+                    s.alternate, s.production_rule
+                ),
+            }),
             AttachmentEntry::Keep(_) => None,
         })
         .collect();

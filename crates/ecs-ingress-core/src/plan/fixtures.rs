@@ -24,7 +24,7 @@ pub fn ecs_service(name: &str) -> EcsService {
         created_at: None,
         task_definition: "td".into(),
         deployment_controller: "ECS".into(),
-        deployment_strategy: Default::default(),
+        deployment: Default::default(),
         tags: Default::default(),
         load_balancers: vec![],
     }

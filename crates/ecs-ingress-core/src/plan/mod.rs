@@ -23,13 +23,15 @@ mod pools;
 pub mod priorities;
 mod resolve;
 pub mod settings;
+mod shifted;
 mod unread_zones;
 mod withdraw;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use change::{
-    AttachmentEntry, Change, CloudMapServiceRef, Phase, PlannedChange, TargetGroupRef,
+    AttachmentEntry, Change, CloudMapServiceRef, Phase, PlannedChange, RuleRef, ShiftSetup,
+    TargetGroupRef,
 };
 use desired::DesiredService;
 pub use growth::is_empty as load_balancer_is_empty;
@@ -62,6 +64,9 @@ pub struct PlanConfig {
     pub hosted_zones: Vec<String>,
     /// Cloud Map namespaces instances may be registered in; empty turns Cloud Map off.
     pub cloudmap_namespaces: Vec<String>,
+    /// `--ecs-infrastructure-role-arn`: the role ECS rewrites production rules with, for
+    /// services ECS shifts traffic of (`alb.deploy`).
+    pub ecs_infrastructure_role_arn: Option<String>,
 }
 
 /// The outcome of planning.
@@ -355,14 +360,20 @@ fn alb_stage<'a>(
     };
     for (i, desired) in winners.iter().enumerate() {
         let before = changes.len();
-        let outcome = alb::service_changes(config, observed, owned, desired, placed, i, changes);
+        let outcome = if desired.intent.shifted_by_ecs() {
+            shifted::service_changes(config, observed, owned, desired, placed, i, changes)
+        } else {
+            alb::service_changes(config, observed, owned, desired, placed, i, changes)
+        };
         let arn = desired.service.arn.as_str();
         // Its rules are all in place when this pass creates or rewrites none of them: only
         // then may a moving service's names follow.
         let rules_settled = !changes[before..].iter().any(|c| {
             matches!(
                 c.change,
-                Change::CreateRule { .. } | Change::ModifyRule { .. }
+                Change::CreateRule { .. }
+                    | Change::ModifyRule { .. }
+                    | Change::ModifyRuleConditions { .. }
             )
         });
         out.health_wanted.extend(outcome.health_wanted);

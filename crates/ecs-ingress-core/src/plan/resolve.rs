@@ -9,10 +9,10 @@ use super::desired::{DesiredService, Location, desired_service};
 use super::dns::wanted_names;
 use super::owned::Owned;
 use super::unread_zones::UnreadZones;
-use super::{PlanConfig, problem, status};
+use super::{PlanConfig, problem, shifted, status};
 use crate::model::{Intent, ListenerRef, ServiceIntent, TargetsMode};
 use crate::snapshot::Snapshot;
-use crate::state::{DeploymentStrategy, EcsService};
+use crate::state::EcsService;
 use crate::status::{Problem, ServiceState, ServiceStatus};
 
 /// What resolution decided.
@@ -125,14 +125,23 @@ fn resolve_published<'a>(
         s.warnings = warnings.to_vec();
         out.statuses.push(s);
     };
+    if let Some(p) = shifted::problem_with(config, service, intent) {
+        return kept(ServiceState::Invalid, p, out);
+    }
     let resolved = resolve_listener(config, observed, service, intent);
     if let (Ok(_), Some(why)) = (&resolved, unread(observed, owned, &service.arn)) {
         let reason = format!("{why} this pass (see the pass's failed reads); it is left as it is");
         return kept(ServiceState::Error, problem(None, reason), out);
     }
+    let resolved = match resolved {
+        Ok((pool, choices)) if intent.shifted_by_ecs() => {
+            shifted::pin(owned, &service.arn, choices).map(|c| (pool, c))
+        }
+        other => other,
+    };
     match resolved {
-        Ok((pool, choices)) => out.candidates.push(Candidate {
-            desired: DesiredService {
+        Ok((pool, choices)) => {
+            let desired = DesiredService {
                 claim_scope: config
                     .pools
                     .members
@@ -148,11 +157,19 @@ fn resolve_published<'a>(
                     choices[0],
                     observed.read_at,
                 )
-            },
-            warnings: warnings.to_vec(),
-            choices,
-            pinned: matches!(intent.listener, ListenerRef::Arn(_)),
-        }),
+            };
+            if intent.shifted_by_ecs()
+                && let Some(p) = shifted::immutable_change(owned, &desired)
+            {
+                return kept(ServiceState::Error, p, out);
+            }
+            out.candidates.push(Candidate {
+                desired,
+                warnings: warnings.to_vec(),
+                choices,
+                pinned: matches!(intent.listener, ListenerRef::Arn(_)),
+            })
+        }
         Err(p) => {
             let state = if p.key.is_none() || !observed.complete_but_zones() {
                 ServiceState::Error
@@ -182,10 +199,10 @@ fn unread(observed: &Snapshot, owned: &Owned<'_>, service_arn: &str) -> Option<&
 
 /// Why ECS itself deploys the service by shifting traffic between two target groups — a
 /// `deploymentConfiguration.strategy` other than ROLLING, or a `loadBalancers` entry of one
-/// of our groups with an `advancedConfiguration` — set up outside ecs-ingress. ECS then owns
-/// the production rule's weights and which group is primary: rewriting the rule or the entry
-/// would send traffic back to the old revision, so everything the service has is left as it
-/// is. Only for services ecs-ingress has something of, or is asked to publish.
+/// of our groups with an `advancedConfiguration` — without `alb.deploy` asking for it. ECS
+/// then owns the production rule's weights and which group is primary: rewriting the rule
+/// or the entry would send traffic back to the old revision, so everything the service has
+/// is left as it is. Only for services ecs-ingress has something of, or is asked to publish.
 fn deployed_by_ecs(
     service: &EcsService,
     owned: &Owned<'_>,
@@ -193,7 +210,11 @@ fn deployed_by_ecs(
 ) -> Option<String> {
     let ours = owned.groups.contains_key(service.arn.as_str())
         || owned.rules.contains_key(service.arn.as_str());
-    if !ours && !matches!(intent, ServiceIntent::Publish { .. }) {
+    let publish = match intent {
+        ServiceIntent::Publish { intent, .. } => Some(intent),
+        _ => None,
+    };
+    if !ours && publish.is_none() {
         return None;
     }
     // ECS swaps the primary and the alternate when a deployment ends: our group, or our
@@ -204,27 +225,55 @@ fn deployed_by_ecs(
     };
     let our_group =
         |arn: &Option<String>| arn.as_deref().is_some_and(|a| owned.group_arns.contains(a));
-    let advanced_on_ours = service.load_balancers.iter().any(|lb| {
-        lb.advanced.as_ref().is_some_and(|a| {
+    let advanced: Vec<(bool, &crate::state::AdvancedConfiguration)> = service
+        .load_balancers
+        .iter()
+        .filter_map(|lb| lb.advanced.as_ref().map(|a| (lb, a)))
+        .filter(|(lb, a)| {
             our_group(&lb.target_group_arn)
                 || our_group(&a.alternate_target_group_arn)
                 || our_rule(&a.production_listener_rule)
                 || our_rule(&a.test_listener_rule)
         })
-    });
-    let how = if service.deployment_strategy != DeploymentStrategy::Rolling {
+        // ecs-ingress's own setup (`alb.deploy`) has both groups ours.
+        .map(|(lb, a)| {
+            let mine = our_group(&lb.target_group_arn) && our_group(&a.alternate_target_group_arn);
+            (mine, a)
+        })
+        .collect();
+    let by_hand = advanced.iter().any(|(mine, _)| !mine);
+    let set_up_by_us = !advanced.is_empty() && !by_hand;
+    if let Some(intent) = publish
+        && intent.deploy.is_some()
+    {
+        return by_hand.then(|| {
+            "a loadBalancers entry's advancedConfiguration pairs its ecs-ingress target group or rule with a target group ecs-ingress did not make (a blue/green set up by hand): everything it has is left as it is; remove that entry's advancedConfiguration (and set the strategy to ROLLING) to let alb.deploy set it up, or remove alb.deploy".to_string()
+        });
+    }
+    if publish.is_none() && !by_hand {
+        // Withdrawn: what ecs-ingress set up goes like anything else of the service.
+        return None;
+    }
+    let strategy = &service.deployment.strategy;
+    if set_up_by_us {
+        return Some(format!(
+            "ECS deploys this service with {} through the two target groups alb.deploy set up, and alb.deploy is gone: everything it has is left as it is, so that ecs-ingress never rewrites the weights or the primary group ECS manages; set alb.deploy=rolling to go back to rolling deployments, or put alb.deploy back",
+            strategy.as_str()
+        ));
+    }
+    let how = if strategy.shifts_traffic() {
         format!(
             "its deploymentConfiguration.strategy is {}",
-            service.deployment_strategy.as_str()
+            strategy.as_str()
         )
-    } else if advanced_on_ours {
+    } else if by_hand {
         "a loadBalancers entry's advancedConfiguration names its ecs-ingress target group or rule"
             .to_string()
     } else {
         return None;
     };
     Some(format!(
-        "ECS shifts this service's traffic itself ({how}), set up outside ecs-ingress and without alb.deploy: everything it has is left as it is, so that ecs-ingress never rewrites the weights or the primary group ECS manages; set the strategy back to ROLLING (and drop the entry's advancedConfiguration) to let ecs-ingress manage it again"
+        "ECS shifts this service's traffic itself ({how}), set up outside ecs-ingress and without alb.deploy: everything it has is left as it is, so that ecs-ingress never rewrites the weights or the primary group ECS manages; set the strategy back to ROLLING (and drop the entry's advancedConfiguration) to let ecs-ingress manage it again, or tag it alb.deploy"
     ))
 }
 

@@ -19,6 +19,7 @@ fn config(policy: Policy) -> PlanConfig {
         policy,
         hosted_zones: vec![],
         cloudmap_namespaces: vec![],
+        ecs_infrastructure_role_arn: None,
     }
 }
 
@@ -448,7 +449,7 @@ fn a_service_ecs_deploys_itself_is_left_as_it_is_and_foreign_blue_green_entries_
     ];
     for (strategy, with_foreign, case) in cases {
         let mut svc = service("a", Some("a.example.com"));
-        svc.0.deployment_strategy = strategy.clone();
+        svc.0.deployment.strategy = strategy.clone();
         if with_foreign {
             svc.0.load_balancers = vec![foreign.clone()];
         }

@@ -64,6 +64,7 @@ pub fn withdraw(
                     service: s.name.clone(),
                     load_balancers: remaining,
                     publish: false,
+                    deployment: None,
                 },
                 reason,
             );

@@ -298,11 +298,17 @@ impl<'a> Ledger<'a> {
             })
             .count();
         let new_rules = desired.rules.len().saturating_sub(existing_on_lb);
-        let has_group = self
-            .groups_by_name
-            .get(desired.target_group.name.as_str())
-            .is_some_and(|g| g.load_balancer_arns.contains(&lb));
-        let new_groups = usize::from(!has_group);
+        let has_group = |name: &str| {
+            self.groups_by_name
+                .get(name)
+                .is_some_and(|g| g.load_balancer_arns.contains(&lb))
+        };
+        let mut new_groups = usize::from(!has_group(&desired.target_group.name));
+        // A service ECS deploys blue/green forwards to a second group as well.
+        if desired.intent.shifted_by_ecs() {
+            let alternate = super::shifted::alternate_spec(&desired.target_group).name;
+            new_groups += usize::from(!has_group(&alternate));
+        }
         let rules_now = self.rules_per_alb.get(&lb).copied().unwrap_or(0);
         let groups_now = self.groups_per_alb.get(&lb).copied().unwrap_or(0);
         if new_rules > 0 && rules_now + new_rules > self.rules_quota {

@@ -20,6 +20,7 @@ fn config() -> PlanConfig {
         policy: Policy::Sync,
         hosted_zones: vec![],
         cloudmap_namespaces: vec![],
+        ecs_infrastructure_role_arn: None,
     }
 }
 

@@ -1,0 +1,529 @@
+//! Services ECS deploys itself: set up from tags, then whatever ECS does to the weights and
+//! the primary between passes, a pass never changes either.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+
+use super::super::*;
+use crate::model::ServiceIntent;
+use crate::state::{
+    DeploymentStrategy, Listener, LoadBalancer, LoadBalancerAttachment, Rule, TargetGroup,
+};
+
+const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/lb/1/2";
+const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/lb/1";
+const ROLE: &str = "arn:aws:iam::1:role/ecs-infrastructure";
+
+fn config(role: bool) -> PlanConfig {
+    PlanConfig {
+        ownership: Ownership::new("ecs-ingress"),
+        pools: settings::PoolSettings::single(&BTreeMap::from([(
+            "default".to_string(),
+            LISTENER.to_string(),
+        )])),
+        clusters: vec!["main".into()],
+        priority_range: PriorityRange {
+            low: 1000,
+            high: 49_999,
+        },
+        policy: Policy::Sync,
+        hosted_zones: vec![],
+        cloudmap_namespaces: vec![],
+        ecs_infrastructure_role_arn: role.then(|| ROLE.to_string()),
+    }
+}
+
+fn observed() -> Snapshot {
+    Snapshot {
+        listeners: BTreeMap::from([(
+            LISTENER.to_string(),
+            Listener {
+                arn: LISTENER.into(),
+                load_balancer_arn: LB.into(),
+                port: Some(80),
+                protocol: Some("HTTP".into()),
+            },
+        )]),
+        load_balancers: BTreeMap::from([(
+            LB.to_string(),
+            LoadBalancer {
+                arn: LB.into(),
+                name: "lb".into(),
+                vpc_id: "vpc-1".into(),
+                dns_name: "lb.example".into(),
+                canonical_hosted_zone_id: "Z1".into(),
+                ip_address_type: "ipv4".into(),
+            },
+        )]),
+        target_groups_complete: true,
+        ..Default::default()
+    }
+}
+
+fn service(tags: &[(&str, &str)]) -> (EcsService, ServiceIntent) {
+    super::super::fixtures::tagged_service("web", tags)
+}
+
+const BLUE_GREEN: &[(&str, &str)] = &[
+    ("alb.host", "web.example.com"),
+    ("alb.deploy", "blue-green"),
+    ("alb.bake-minutes", "10"),
+];
+
+/// What AWS would hold after `plan`'s changes: a small applier over the snapshot.
+fn apply(obs: &mut Snapshot, svc: &mut EcsService, plan: &Plan) {
+    let mut groups: BTreeMap<String, String> = BTreeMap::new();
+    let mut rules: BTreeMap<String, String> = BTreeMap::new();
+    for c in &plan.changes {
+        let group = |r: &TargetGroupRef, groups: &BTreeMap<String, String>| match r {
+            TargetGroupRef::Existing(a) => a.clone(),
+            TargetGroupRef::New(name) => groups[name].clone(),
+        };
+        match &c.change {
+            Change::CreateTargetGroup { spec, .. } => {
+                let arn = format!("arn:tg/{}", spec.name);
+                groups.insert(spec.name.clone(), arn.clone());
+                obs.target_groups.push(TargetGroup {
+                    arn,
+                    name: spec.name.clone(),
+                    protocol: spec.protocol.as_str().into(),
+                    protocol_version: Some(spec.protocol_version.as_str().into()),
+                    port: spec.port,
+                    target_type: spec.target_type.as_str().into(),
+                    vpc_id: spec.vpc_id.clone(),
+                    health_check: spec.health_check.clone(),
+                    load_balancer_arns: vec![LB.into()],
+                    tags: spec.tags.clone(),
+                    attributes: spec.attributes.clone(),
+                });
+            }
+            Change::CreateRule {
+                hosts,
+                paths,
+                target,
+                staged,
+                tags,
+                priority,
+                ..
+            } => {
+                let key = crate::ownership::resource_of(tags)
+                    .unwrap_or("?")
+                    .to_string();
+                static CREATED: std::sync::atomic::AtomicUsize =
+                    std::sync::atomic::AtomicUsize::new(0);
+                let n = CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let arn = format!("arn:rule/{key}/{n}");
+                rules.insert(key, arn.clone());
+                obs.rules.push(Rule {
+                    arn,
+                    listener_arn: LISTENER.into(),
+                    priority: Some(*priority),
+                    hosts: hosts.clone(),
+                    paths: paths.clone(),
+                    other_conditions: 0,
+                    forward_target_groups: vec![group(target, &groups)],
+                    staged_target_groups: staged.iter().map(|s| group(s, &groups)).collect(),
+                    other_actions: 0,
+                    tags: tags.clone(),
+                });
+            }
+            Change::ModifyRule {
+                arn,
+                hosts,
+                paths,
+                target,
+                staged,
+            } => {
+                let r = obs.rules.iter_mut().find(|r| r.arn == *arn).unwrap();
+                r.hosts = hosts.clone();
+                r.paths = paths.clone();
+                r.forward_target_groups = vec![group(target, &groups)];
+                r.staged_target_groups = staged.iter().map(|s| group(s, &groups)).collect();
+            }
+            Change::ModifyRuleConditions { arn, hosts, paths } => {
+                let r = obs.rules.iter_mut().find(|r| r.arn == *arn).unwrap();
+                r.hosts = hosts.clone();
+                r.paths = paths.clone();
+                r.other_conditions = 0;
+            }
+            Change::UpdateServiceLoadBalancers {
+                load_balancers,
+                deployment,
+                ..
+            } => {
+                svc.load_balancers = load_balancers
+                    .iter()
+                    .map(|e| match e {
+                        AttachmentEntry::Keep(lb) => lb.clone(),
+                        AttachmentEntry::Ours {
+                            target,
+                            container,
+                            port,
+                            shift,
+                        } => LoadBalancerAttachment {
+                            target_group_arn: Some(group(target, &groups)),
+                            load_balancer_name: None,
+                            container_name: Some(container.clone()),
+                            container_port: Some(*port),
+                            advanced: shift.as_ref().map(|s| crate::state::AdvancedConfiguration {
+                                alternate_target_group_arn: Some(group(&s.alternate, &groups)),
+                                production_listener_rule: Some(match &s.production_rule {
+                                    RuleRef::Existing(a) => a.clone(),
+                                    RuleRef::New(key) => rules[key].clone(),
+                                }),
+                                test_listener_rule: None,
+                                role_arn: Some(s.role_arn.clone()),
+                            }),
+                        },
+                    })
+                    .collect();
+                if let Some(d) = deployment {
+                    let mut merged = d.clone();
+                    let had = &svc.deployment;
+                    merged.bake_minutes = d.bake_minutes.or(had.bake_minutes);
+                    merged.linear_step_percent = d.linear_step_percent.or(had.linear_step_percent);
+                    merged.linear_step_minutes = d.linear_step_minutes.or(had.linear_step_minutes);
+                    merged.canary_percent = d.canary_percent.or(had.canary_percent);
+                    merged.canary_minutes = d.canary_minutes.or(had.canary_minutes);
+                    svc.deployment = merged;
+                }
+            }
+            Change::DeleteRule { arn } => obs.rules.retain(|r| r.arn != *arn),
+            Change::DeleteTargetGroup { arn, .. } => obs.target_groups.retain(|g| g.arn != *arn),
+            other => panic!("unexpected change {other:?}"),
+        }
+    }
+}
+
+/// Plans and applies until a pass plans nothing; the passes it took.
+fn converge(cfg: &PlanConfig, obs: &mut Snapshot, svc: &mut (EcsService, ServiceIntent)) -> usize {
+    for pass in 1..=5 {
+        let p = plan(cfg, obs, std::slice::from_ref(svc));
+        if p.changes.is_empty() {
+            return pass;
+        }
+        apply(obs, &mut svc.0, &p);
+    }
+    panic!("no convergence in 5 passes");
+}
+
+fn production_rule(obs: &Snapshot) -> &Rule {
+    obs.rules
+        .iter()
+        .find(|r| crate::ownership::resource_of(&r.tags) == Some("rule-0"))
+        .expect("a production rule")
+}
+
+/// (entry's group, its alternate)
+fn primary_and_alternate(svc: &EcsService) -> (String, String) {
+    let e = &svc.load_balancers[0];
+    (
+        e.target_group_arn.clone().unwrap(),
+        e.advanced
+            .as_ref()
+            .and_then(|a| a.alternate_target_group_arn.clone())
+            .unwrap(),
+    )
+}
+
+#[test]
+fn tags_set_up_two_groups_a_production_rule_the_entry_and_the_strategy_in_one_pass() {
+    let cfg = config(true);
+    let mut obs = observed();
+    let mut svc = service(BLUE_GREEN);
+    let first = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    let kinds: Vec<&str> = first.changes.iter().map(|c| c.change.action()).collect();
+    assert_eq!(
+        kinds,
+        ["create", "create", "create", "update"],
+        "{:#?}",
+        first.changes
+    );
+    apply(&mut obs, &mut svc.0, &first);
+    let rule = production_rule(&obs);
+    let (primary, alternate) = primary_and_alternate(&svc.0);
+    assert_eq!(rule.forward_target_groups, std::slice::from_ref(&primary));
+    assert_eq!(rule.staged_target_groups, std::slice::from_ref(&alternate));
+    let advanced = svc.0.load_balancers[0].advanced.clone().unwrap();
+    assert_eq!(advanced.production_listener_rule.as_ref(), Some(&rule.arn));
+    assert_eq!(advanced.role_arn.as_deref(), Some(ROLE));
+    assert_eq!(svc.0.deployment.strategy, DeploymentStrategy::BlueGreen);
+    assert_eq!(svc.0.deployment.bake_minutes, Some(10));
+    assert_eq!(
+        converge(&cfg, &mut obs, &mut svc),
+        1,
+        "settled after one pass"
+    );
+}
+
+#[test]
+fn what_ecs_cannot_do_is_invalid_naming_the_key_and_nothing_is_created() {
+    let many_hosts = "a.example.com b.example.com c.example.com d.example.com";
+    // (config has the role, tags, controller, key named, words in the reason)
+    type Case<'a> = (bool, Vec<(&'a str, &'a str)>, &'a str, &'a str, &'a str);
+    let cases: &[Case] = &[
+        (
+            false,
+            BLUE_GREEN.to_vec(),
+            "ECS",
+            "alb.deploy",
+            "--ecs-infrastructure-role-arn",
+        ),
+        (
+            true,
+            BLUE_GREEN.to_vec(),
+            "CODE_DEPLOY",
+            "alb.deploy",
+            "CODE_DEPLOY",
+        ),
+        (
+            true,
+            [BLUE_GREEN, &[("alb.targets", "direct")]].concat(),
+            "ECS",
+            "alb.deploy",
+            "alb.targets=direct",
+        ),
+        (
+            true,
+            vec![("alb.host", many_hosts), ("alb.deploy", "canary")],
+            "ECS",
+            "alb.host",
+            "one production rule",
+        ),
+    ];
+    for (role, tags, controller, key, words) in cases {
+        let mut svc = service(tags);
+        svc.0.deployment_controller = controller.to_string();
+        let p = plan(&config(*role), &observed(), std::slice::from_ref(&svc));
+        assert!(p.changes.is_empty(), "{tags:?}: {:?}", p.changes);
+        let s = &p.services[0];
+        assert_eq!(s.state, ServiceState::Invalid, "{tags:?}");
+        assert_eq!(s.problems[0].key.as_deref(), Some(*key), "{tags:?}");
+        assert!(
+            s.problems[0].reason.contains(words),
+            "{}",
+            s.problems[0].reason
+        );
+    }
+}
+
+#[test]
+fn a_deleted_production_rule_comes_back_on_the_current_primary_and_the_entry_follows() {
+    let cfg = config(true);
+    let mut obs = observed();
+    let mut svc = service(BLUE_GREEN);
+    converge(&cfg, &mut obs, &mut svc);
+    // ECS finished a deployment: the alternate is the primary now.
+    ecs_flips(&mut obs, &mut svc.0);
+    let (primary, alternate) = primary_and_alternate(&svc.0);
+    let old_rule = production_rule(&obs).arn.clone();
+    obs.rules.clear();
+    let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    apply(&mut obs, &mut svc.0, &p);
+    let rule = production_rule(&obs);
+    assert_ne!(rule.arn, old_rule);
+    assert_eq!(rule.forward_target_groups, std::slice::from_ref(&primary));
+    assert_eq!(rule.staged_target_groups, std::slice::from_ref(&alternate));
+    assert_eq!(primary_and_alternate(&svc.0), (primary, alternate));
+    let advanced = svc.0.load_balancers[0].advanced.as_ref().unwrap();
+    assert_eq!(advanced.production_listener_rule.as_ref(), Some(&rule.arn));
+    assert_eq!(converge(&cfg, &mut obs, &mut svc), 1);
+}
+
+#[test]
+fn a_changed_host_is_repaired_in_the_conditions_and_the_weights_stay() {
+    let cfg = config(true);
+    let mut obs = observed();
+    let mut svc = service(BLUE_GREEN);
+    converge(&cfg, &mut obs, &mut svc);
+    ecs_shifts(&mut obs, Shift::Both);
+    let before = production_rule(&obs).clone();
+    let mut tags: Vec<(&str, &str)> = BLUE_GREEN.to_vec();
+    tags[0] = ("alb.host", "www.example.com");
+    let moved = service(&tags);
+    svc = (
+        EcsService {
+            tags: moved.0.tags,
+            ..svc.0
+        },
+        moved.1,
+    );
+    let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    let changes: Vec<&Change> = p.changes.iter().map(|c| &c.change).collect();
+    assert!(
+        matches!(changes.as_slice(), [Change::ModifyRuleConditions { hosts, .. }] if hosts == &["www.example.com"]),
+        "{changes:?}"
+    );
+    apply(&mut obs, &mut svc.0, &p);
+    let after = production_rule(&obs);
+    assert_eq!(after.forward_target_groups, before.forward_target_groups);
+    assert_eq!(after.staged_target_groups, before.staged_target_groups);
+}
+
+#[test]
+fn withdrawal_removes_both_rules_groups_and_the_entry_and_alb_deploy_removed_alone_holds() {
+    let cfg = config(true);
+    let mut obs = observed();
+    let mut svc = service(BLUE_GREEN);
+    converge(&cfg, &mut obs, &mut svc);
+    ecs_flips(&mut obs, &mut svc.0);
+
+    // alb.deploy gone, alb.host kept: ECS still deploys blue/green, so nothing is touched.
+    let kept = service(&[("alb.host", "web.example.com")]);
+    let held = (
+        EcsService {
+            tags: kept.0.tags.clone(),
+            ..svc.0.clone()
+        },
+        kept.1,
+    );
+    let p = plan(&cfg, &obs, std::slice::from_ref(&held));
+    assert!(p.changes.is_empty(), "{:?}", p.changes);
+    assert_eq!(p.services[0].state, ServiceState::Invalid);
+    assert!(
+        p.services[0].problems[0]
+            .reason
+            .contains("alb.deploy is gone")
+    );
+
+    // Every routing tag gone: withdrawn.
+    let untagged = service(&[]);
+    let mut gone = (
+        EcsService {
+            tags: untagged.0.tags.clone(),
+            ..svc.0.clone()
+        },
+        untagged.1,
+    );
+    let p = plan(&cfg, &obs, std::slice::from_ref(&gone));
+    apply(&mut obs, &mut gone.0, &p);
+    assert!(obs.rules.is_empty(), "{:?}", obs.rules);
+    assert!(obs.target_groups.is_empty());
+    assert!(gone.0.load_balancers.is_empty());
+}
+
+#[test]
+fn back_to_rolling_keeps_traffic_on_the_serving_group_until_the_other_is_healthy() {
+    let cfg = config(true);
+    let mut obs = observed();
+    let mut svc = service(BLUE_GREEN);
+    converge(&cfg, &mut obs, &mut svc);
+    ecs_flips(&mut obs, &mut svc.0);
+    let (serving, _) = primary_and_alternate(&svc.0);
+    let rolling = service(&[("alb.host", "web.example.com"), ("alb.deploy", "rolling")]);
+    svc = (
+        EcsService {
+            tags: rolling.0.tags,
+            ..svc.0
+        },
+        rolling.1,
+    );
+    let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    apply(&mut obs, &mut svc.0, &p);
+    assert_eq!(
+        production_rule(&obs).forward_target_groups,
+        std::slice::from_ref(&serving)
+    );
+    assert_eq!(svc.0.deployment.strategy, DeploymentStrategy::Rolling);
+    assert!(
+        svc.0.load_balancers.iter().all(|e| e.advanced.is_none()),
+        "{:?}",
+        svc.0.load_balancers
+    );
+    assert!(
+        svc.0
+            .load_balancers
+            .iter()
+            .any(|e| e.target_group_arn.as_deref() == Some(serving.as_str())),
+        "the serving group stays attached"
+    );
+}
+
+/// What ECS may have done to the production rule between two passes.
+#[derive(Debug, Clone, Copy)]
+enum Shift {
+    /// Mid-deployment: both groups take traffic (90/10, a linear step).
+    Both,
+    /// All traffic on the alternate, before the flip (bake time).
+    Alternate,
+    /// Untouched.
+    Primary,
+}
+
+fn ecs_shifts(obs: &mut Snapshot, shift: Shift) {
+    let rule = obs
+        .rules
+        .iter_mut()
+        .find(|r| crate::ownership::resource_of(&r.tags) == Some("rule-0"))
+        .unwrap();
+    let mut groups: Vec<String> = rule
+        .forward_target_groups
+        .iter()
+        .chain(&rule.staged_target_groups)
+        .cloned()
+        .collect();
+    groups.sort();
+    let (a, b) = (groups[0].clone(), groups[1].clone());
+    (rule.forward_target_groups, rule.staged_target_groups) = match shift {
+        Shift::Both => (vec![a, b], vec![]),
+        Shift::Alternate => (vec![b], vec![a]),
+        Shift::Primary => (vec![a], vec![b]),
+    };
+}
+
+/// A deployment's end: ECS swaps the entry's group and alternate, and traffic is all on
+/// the new primary.
+fn ecs_flips(obs: &mut Snapshot, svc: &mut EcsService) {
+    let entry = &mut svc.load_balancers[0];
+    let advanced = entry.advanced.as_mut().unwrap();
+    std::mem::swap(
+        &mut entry.target_group_arn,
+        &mut advanced.alternate_target_group_arn,
+    );
+    let primary = entry.target_group_arn.clone().unwrap();
+    let alternate = advanced.alternate_target_group_arn.clone().unwrap();
+    let rule = obs
+        .rules
+        .iter_mut()
+        .find(|r| crate::ownership::resource_of(&r.tags) == Some("rule-0"))
+        .unwrap();
+    rule.forward_target_groups = vec![primary];
+    rule.staged_target_groups = vec![alternate];
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever ECS does between passes — shifts, stops half-way, flips, several
+    /// deployments — a pass rewrites neither the weights nor the primary.
+    #[test]
+    fn a_pass_never_changes_weights_or_the_primary(
+        strategy in prop::sample::select(vec!["blue-green", "linear", "canary"]),
+        steps in prop::collection::vec((0u8..4, any::<bool>()), 1..12),
+    ) {
+        let cfg = config(true);
+        let mut obs = observed();
+        let tags = [("alb.host", "web.example.com"), ("alb.deploy", strategy)];
+        let mut svc = service(&tags);
+        converge(&cfg, &mut obs, &mut svc);
+        for (step, flip) in steps {
+            match step {
+                0 => ecs_shifts(&mut obs, Shift::Both),
+                1 => ecs_shifts(&mut obs, Shift::Alternate),
+                2 => ecs_shifts(&mut obs, Shift::Primary),
+                _ => {}
+            }
+            if flip {
+                ecs_flips(&mut obs, &mut svc.0);
+            }
+            let rule = production_rule(&obs).clone();
+            let entry = svc.0.load_balancers.clone();
+            let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+            prop_assert!(p.changes.is_empty(), "{:?}", p.changes);
+            apply(&mut obs, &mut svc.0, &p);
+            prop_assert_eq!(production_rule(&obs), &rule);
+            prop_assert_eq!(&svc.0.load_balancers, &entry);
+        }
+    }
+}

@@ -241,6 +241,63 @@ async fn withdrawal_removes_both_groups_the_rule_and_the_entry() {
         "both groups deleted"
     );
     assert!(world.services[&svc].service.load_balancers.is_empty());
+    assert_eq!(
+        world.services[&svc].service.deployment.strategy,
+        DeploymentStrategy::Rolling,
+        "the strategy goes back with the entry"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn back_to_rolling_waits_for_ecs_then_keeps_traffic_served() {
+    let (estate, svc) = estate(&[("alb.deploy", "blue-green")]);
+    let controller = estate.controller();
+    estate.converge(&controller, 20).await;
+    let first = entry(&estate, &svc).target_group_arn;
+    // A deployment under way, traffic on the new tasks, not flipped yet.
+    estate
+        .fake
+        .ecs_acts("ECS starts a deployment", |w| {
+            w.start_ecs_deployment(&svc, &["10.9.0.2"])
+        })
+        .expect("starts");
+    tokio::time::sleep(HEALTH_WAIT * 6).await;
+    let phase = estate
+        .fake
+        .ecs_acts("ECS deployment step", |w| w.advance_ecs_deployment(&svc))
+        .expect("advances");
+    assert_eq!(phase, DeploymentPhase::Baking);
+    estate.edit_task_definition_tags("a", |t| {
+        t.insert("alb.deploy".into(), "rolling".into());
+    });
+    let report = controller.pass(true).await;
+    assert!(report.plan.changes.is_empty(), "{:#?}", report.plan.changes);
+    assert_eq!(report.plan.services[0].state, ServiceState::Pending);
+    // ECS finishes; then rolling takes over without dropping a request.
+    let phase = estate
+        .fake
+        .ecs_acts("ECS deployment step", |w| w.advance_ecs_deployment(&svc))
+        .expect("advances");
+    assert_eq!(phase, DeploymentPhase::Done);
+    assert_ne!(
+        entry(&estate, &svc).target_group_arn,
+        first,
+        "the second group is the primary: rolling replaces it by the first"
+    );
+    estate.converge(&controller, 30).await;
+    let world = estate.fake.world();
+    let service = &world.services[&svc].service;
+    assert_eq!(service.deployment.strategy, DeploymentStrategy::Rolling);
+    assert_eq!(
+        service.load_balancers.len(),
+        1,
+        "{:?}",
+        service.load_balancers
+    );
+    assert!(service.load_balancers[0].advanced.is_none());
+    assert_eq!(service.load_balancers[0].target_group_arn, first);
+    drop(world);
+    estate.assert_traffic_served("back to rolling");
 }
 
 #[tokio::test(start_paused = true)]
@@ -260,4 +317,47 @@ async fn without_the_role_flag_the_service_is_invalid_and_nothing_is_created() {
         "{status:?}"
     );
     assert_eq!(estate.fake.writes(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_test_host_is_published_and_served_through_every_deployment() {
+    const TEST_HOST: &str = "test-a.in.example.com";
+    let (estate, svc) = estate(&[("alb.deploy", "linear"), ("alb.test-host", TEST_HOST)]);
+    estate.expect_served(TEST_HOST, &svc);
+    let controller = estate.controller();
+    estate.converge(&controller, 20).await;
+    let rules = estate.owned_rules();
+    assert_eq!(rules.len(), 2, "{rules:?}");
+    let test = rules
+        .iter()
+        .find(|r| r.hosts == [TEST_HOST])
+        .expect("the test rule");
+    let e = entry(&estate, &svc);
+    let advanced = e.advanced.expect("advancedConfiguration");
+    assert_eq!(advanced.test_listener_rule, Some(test.arn.clone()));
+    assert!(estate.fake.unserved().is_empty(), "both names served");
+    for ip in ["10.9.0.1", "10.9.0.2"] {
+        let svc_arn = svc.clone();
+        estate
+            .fake
+            .ecs_acts("ECS starts a deployment", |w| {
+                w.start_ecs_deployment(&svc_arn, &[ip])
+            })
+            .expect("starts");
+        loop {
+            let before = estate.fake.writes();
+            let report = controller.pass(true).await;
+            assert!(report.plan.changes.is_empty(), "{:#?}", report.plan.changes);
+            assert_eq!(estate.fake.writes(), before);
+            let phase = estate
+                .fake
+                .ecs_acts("ECS deployment step", |w| w.advance_ecs_deployment(&svc))
+                .expect("advances");
+            if phase == DeploymentPhase::Done {
+                break;
+            }
+            tokio::time::sleep(HEALTH_WAIT).await;
+        }
+    }
+    estate.assert_traffic_served("test host");
 }

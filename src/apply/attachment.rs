@@ -43,7 +43,7 @@ pub(super) async fn update(
         })
         .collect::<Result<Vec<_>, AwsError>>()?;
     aws.ecs
-        .update_service_load_balancers(target.cluster, target.service, &entries, deployment)
+        .update_service_load_balancers(target.cluster, target.service, Some(&entries), deployment)
         .await
 }
 
@@ -53,8 +53,22 @@ fn advanced(
     service_arn: &str,
     created: &Created,
 ) -> Result<AdvancedConfiguration, AwsError> {
-    let rule = match &shift.production_rule {
-        RuleRef::Existing(arn) => arn.clone(),
+    Ok(AdvancedConfiguration {
+        alternate_target_group_arn: Some(resolve(&shift.alternate, created)?),
+        production_listener_rule: Some(rule_arn(&shift.production_rule, service_arn, created)?),
+        test_listener_rule: shift
+            .test_rule
+            .as_ref()
+            .map(|r| rule_arn(r, service_arn, created))
+            .transpose()?,
+        role_arn: Some(shift.role_arn.clone()),
+    })
+}
+
+/// A rule's ARN, created earlier in the pass if it is new.
+fn rule_arn(rule: &RuleRef, service_arn: &str, created: &Created) -> Result<String, AwsError> {
+    match rule {
+        RuleRef::Existing(arn) => Ok(arn.clone()),
         RuleRef::New(key) => created
             .rules
             .get(&(service_arn.to_string(), key.clone()))
@@ -64,14 +78,8 @@ fn advanced(
                     "elbv2",
                     "CreateRule",
                     ErrorKind::Other,
-                    format!("the production rule {key} was not created"),
+                    format!("the rule {key} was not created"),
                 )
-            })?,
-    };
-    Ok(AdvancedConfiguration {
-        alternate_target_group_arn: Some(resolve(&shift.alternate, created)?),
-        production_listener_rule: Some(rule),
-        test_listener_rule: None,
-        role_arn: Some(shift.role_arn.clone()),
-    })
+            }),
+    }
 }

@@ -595,6 +595,15 @@ async fn apply_one(
             )
             .await,
         ),
+        Change::UpdateServiceDeployment {
+            cluster,
+            service,
+            deployment,
+        } => none(
+            aws.ecs
+                .update_service_load_balancers(cluster, service, None, Some(deployment))
+                .await,
+        ),
         // Sent in batches by `apply_dns`.
         Change::UpsertRecords { .. } | Change::DeleteRecords { .. } => Ok(None),
         Change::CreateCloudMapService { spec } => {

@@ -287,10 +287,10 @@ impl EcsApi for EcsAdapter {
         &self,
         cluster: &str,
         service: &str,
-        load_balancers: &[LoadBalancerAttachment],
+        load_balancers: Option<&[LoadBalancerAttachment]>,
         deployment: Option<&DeploymentSettings>,
     ) -> Result<(), AwsError> {
-        let lbs = load_balancers.iter().map(sdk_load_balancer).collect();
+        let lbs = load_balancers.map(|l| l.iter().map(sdk_load_balancer).collect());
         let configuration = match deployment {
             // Read right before the write, so what the tags do not set goes back as it is.
             Some(wish) => {
@@ -313,7 +313,7 @@ impl EcsApi for EcsAdapter {
             .update_service()
             .cluster(cluster)
             .service(service)
-            .set_load_balancers(Some(lbs))
+            .set_load_balancers(lbs)
             .set_deployment_configuration(configuration);
         send!(self, "UpdateService", request)?;
         Ok(())

@@ -67,14 +67,14 @@ pub trait EcsApi: Send + Sync {
         cluster: &str,
         task_arns: &[String],
     ) -> Result<Vec<EcsTask>, AwsError>;
-    /// Replaces a service's `loadBalancers` (starts a deployment); with `deployment`, sets
-    /// those `deploymentConfiguration` fields in the same call and keeps the others as
-    /// they are.
+    /// Replaces a service's `loadBalancers` (starts a deployment), unless `None`; with
+    /// `deployment`, sets those `deploymentConfiguration` fields in the same call and keeps
+    /// the others as they are.
     async fn update_service_load_balancers(
         &self,
         cluster: &str,
         service: &str,
-        load_balancers: &[LoadBalancerAttachment],
+        load_balancers: Option<&[LoadBalancerAttachment]>,
         deployment: Option<&DeploymentSettings>,
     ) -> Result<(), AwsError>;
 }

@@ -143,7 +143,7 @@ impl EcsApi for FakeAws {
         &self,
         cluster: &str,
         service: &str,
-        load_balancers: &[LoadBalancerAttachment],
+        load_balancers: Option<&[LoadBalancerAttachment]>,
         deployment: Option<&DeploymentSettings>,
     ) -> Result<(), AwsError> {
         self.request(ECS, "UpdateService", |world| {

@@ -190,7 +190,7 @@ async fn in_use_target_groups_cannot_be_deleted_or_attached_early() {
     }];
     let e = estate
         .fake
-        .update_service_load_balancers("main", "svc", &attachment, None)
+        .update_service_load_balancers("main", "svc", Some(&attachment), None)
         .await
         .unwrap_err();
     assert_eq!(
@@ -205,7 +205,7 @@ async fn in_use_target_groups_cannot_be_deleted_or_attached_early() {
         .unwrap();
     estate
         .fake
-        .update_service_load_balancers("main", "svc", &attachment, None)
+        .update_service_load_balancers("main", "svc", Some(&attachment), None)
         .await
         .unwrap();
     assert_eq!(estate.fake.world().services[&svc].deployments, 1);
@@ -244,13 +244,13 @@ async fn a_service_takes_at_most_five_target_groups() {
     }
     let e = estate
         .fake
-        .update_service_load_balancers("main", "svc", &attachment, None)
+        .update_service_load_balancers("main", "svc", Some(&attachment), None)
         .await
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Validation);
     estate
         .fake
-        .update_service_load_balancers("main", "svc", &attachment[..5], None)
+        .update_service_load_balancers("main", "svc", Some(&attachment[..5]), None)
         .await
         .unwrap();
 }

@@ -104,7 +104,7 @@ impl EcsApi for FencedAws {
         &self,
         cluster: &str,
         service: &str,
-        load_balancers: &[LoadBalancerAttachment],
+        load_balancers: Option<&[LoadBalancerAttachment]>,
         deployment: Option<&crate::state::DeploymentSettings>,
     ) -> Result<(), AwsError> {
         self.check("ecs", "UpdateService")?;

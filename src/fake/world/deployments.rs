@@ -7,7 +7,8 @@
 //!   load balancer entry then needs an `advancedConfiguration`: the alternate target group,
 //!   the production listener rule (forwarding to both groups) and the role ECS uses.
 //! - A deployment starts the new revision's tasks and registers them in the alternate
-//!   group; once they are healthy ECS shifts production traffic by rewriting the production
+//!   group; once they are healthy ECS sends all test traffic (the test listener rule, when
+//!   there is one) to them and shifts production traffic by rewriting the production
 //!   rule's forward weights — all at once (BLUE_GREEN), `stepPercent` at a time (LINEAR), or
 //!   `canaryPercent` and then the rest (CANARY) — bakes, then swaps the primary and the
 //!   alternate in the service and stops the old tasks.
@@ -68,7 +69,7 @@ impl World {
         &mut self,
         cluster: &str,
         service: &str,
-        load_balancers: &[LoadBalancerAttachment],
+        load_balancers: Option<&[LoadBalancerAttachment]>,
         deployment: Option<&DeploymentSettings>,
     ) -> Result<(), AwsError> {
         let cluster_arn = self.cluster_arn(cluster).ok_or_else(|| {
@@ -79,12 +80,12 @@ impl World {
                 format!("Cluster not found: {cluster}"),
             )
         })?;
-        if load_balancers.len() > TARGET_GROUPS_PER_SERVICE {
+        if load_balancers.is_some_and(|l| l.len() > TARGET_GROUPS_PER_SERVICE) {
             return Err(invalid(format!(
                 "A service can have at most {TARGET_GROUPS_PER_SERVICE} load balancers (target groups)"
             )));
         }
-        for lb in load_balancers {
+        for lb in load_balancers.into_iter().flatten() {
             self.check_entry(lb)?;
         }
         let found = self
@@ -108,6 +109,8 @@ impl World {
             Some(wish) => merged(&found.deployment, wish),
             None => found.deployment.clone(),
         };
+        // Without new entries, the service keeps the ones it has.
+        let load_balancers = load_balancers.unwrap_or(&found.load_balancers);
         if settings.strategy.shifts_traffic() {
             if found.deployment_controller != "ECS" {
                 return Err(invalid(format!(
@@ -167,10 +170,25 @@ impl World {
         if a.role_arn.as_deref().is_none_or(str::is_empty) {
             return Err(invalid("advancedConfiguration.roleArn is required"));
         }
-        let rule_arn = a.production_listener_rule.as_deref().unwrap_or_default();
+        let production = a.production_listener_rule.as_deref().unwrap_or_default();
+        self.check_shift_rule("productionListenerRule", production, tg, alternate)?;
+        if let Some(test) = a.test_listener_rule.as_deref() {
+            self.check_shift_rule("testListenerRule", test, tg, alternate)?;
+        }
+        Ok(())
+    }
+
+    /// A rule ECS shifts must exist and forward to both groups.
+    fn check_shift_rule(
+        &self,
+        field: &str,
+        rule_arn: &str,
+        tg: &str,
+        alternate: &str,
+    ) -> Result<(), AwsError> {
         let Some(rule) = self.rules.get(rule_arn) else {
             return Err(invalid(format!(
-                "advancedConfiguration.productionListenerRule {rule_arn} does not exist"
+                "advancedConfiguration.{field} {rule_arn} does not exist"
             )));
         };
         let forwards = |g: &str| {
@@ -181,7 +199,7 @@ impl World {
         };
         if !forwards(tg) || !forwards(alternate) {
             return Err(invalid(format!(
-                "The production listener rule {rule_arn} must forward to both {tg} and {alternate}"
+                "The listener rule {rule_arn} ({field}) must forward to both {tg} and {alternate}"
             )));
         }
         Ok(())
@@ -256,6 +274,7 @@ impl World {
             .cloned()
             .ok_or("no deployment in progress")?;
         let (primary, alternate, port, rule) = self.shift_setup(service_arn)?;
+        let test_rule = self.test_rule(service_arn);
         let healthy = !d.new_tasks.is_empty()
             && self.task_ips(&d.new_tasks).iter().all(|ip| {
                 self.target_health(&alternate)
@@ -267,6 +286,10 @@ impl World {
                 DeploymentPhase::WaitingForHealthy
             }
             DeploymentPhase::WaitingForHealthy | DeploymentPhase::Shifting => {
+                // Test traffic goes to the new tasks first, all of it.
+                if let Some(test) = &test_rule {
+                    self.set_weights(test, &primary, &alternate, ALL);
+                }
                 d.shifted = self.next_shift(service_arn, d.shifted);
                 self.set_weights(&rule, &primary, &alternate, d.shifted);
                 if d.shifted >= ALL {
@@ -309,6 +332,16 @@ impl World {
                 .clone()
                 .ok_or("no production rule")?,
         ))
+    }
+
+    /// The entry's `testListenerRule`, if it has one.
+    fn test_rule(&self, service_arn: &str) -> Option<String> {
+        self.services
+            .get(service_arn)?
+            .service
+            .load_balancers
+            .iter()
+            .find_map(|lb| lb.advanced.as_ref()?.test_listener_rule.clone())
     }
 
     /// Traffic on the alternate after the next step of the strategy.

@@ -277,6 +277,7 @@ fn on_fresh_resources(change: &Change, fresh: &Fresh) -> bool {
         | Change::DeleteLoadBalancer { .. } => false,
         Change::CreateTargetGroup { .. }
         | Change::UpdateServiceLoadBalancers { .. }
+        | Change::UpdateServiceDeployment { .. }
         | Change::RegisterTargets { .. } => true,
     }
 }

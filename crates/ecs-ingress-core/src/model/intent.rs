@@ -143,6 +143,9 @@ pub struct Intent {
     /// `alb.deploy` and its settings: how ECS deploys the service. `None`: its
     /// `deploymentConfiguration` is never written.
     pub deploy: Option<DeploymentSettings>,
+    /// `alb.test-host`: hosts of the test rule ECS sends test traffic through during a
+    /// deployment (with the service's paths); empty without.
+    pub test_hosts: Vec<String>,
     /// Where each key's value came from (keys without prefix; defaults are absent).
     pub sources: BTreeMap<String, Source>,
 }
@@ -236,6 +239,9 @@ impl Intent {
         }
         if let Some(d) = &self.deploy {
             deploy_labels(d, &mut put);
+        }
+        if !self.test_hosts.is_empty() {
+            put(keys::ALB_TEST_HOST, self.test_hosts.join(" "));
         }
         if let Some(cm) = &self.cloudmap {
             put(keys::CLOUDMAP_NAMESPACE, cm.namespace.clone());

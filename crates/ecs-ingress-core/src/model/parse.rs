@@ -355,6 +355,7 @@ struct Fields {
     dns: Option<DnsIntent>,
     cloudmap: Option<Option<CloudMapIntent>>,
     deploy: Option<Option<DeploymentSettings>>,
+    test_hosts: Option<Vec<String>>,
 }
 
 impl Fields {
@@ -376,6 +377,7 @@ impl Fields {
             dns: self.dns?,
             cloudmap: self.cloudmap?,
             deploy: self.deploy?,
+            test_hosts: self.test_hosts?,
             sources,
         })
     }
@@ -419,6 +421,7 @@ fn parse_fields(
     let dns = dns(c);
     let cloudmap = cloudmap(c, input.service_name);
     let deploy = super::deploy::deploy(c);
+    let test_hosts = test_hosts(c, deploy.as_ref());
     Fields {
         hosts,
         paths,
@@ -434,7 +437,34 @@ fn parse_fields(
         dns,
         cloudmap,
         deploy,
+        test_hosts,
     }
+}
+
+/// `alb.test-host`: only where ECS deploys the service itself (it sends test traffic
+/// through that rule).
+fn test_hosts(
+    c: &mut Collector<'_>,
+    deploy: Option<&Option<DeploymentSettings>>,
+) -> Option<Vec<String>> {
+    if !c.values.contains_key(keys::ALB_TEST_HOST) {
+        return Some(Vec::new());
+    }
+    let shifted = deploy.is_some_and(|d| d.as_ref().is_some_and(|d| d.strategy.shifts_traffic()));
+    if deploy.is_some() && !shifted {
+        let v = c.values.get(keys::ALB_TEST_HOST).cloned();
+        c.error(
+            keys::ALB_TEST_HOST,
+            v.as_ref(),
+            "needs alb.deploy=blue-green, linear or canary (ECS sends test traffic through it during its deployments)",
+        );
+        return None;
+    }
+    c.list(
+        keys::ALB_TEST_HOST,
+        "host names (RFC 1123, optional leading *.)",
+        host_name,
+    )
 }
 
 fn protocols(c: &mut Collector<'_>) -> (Option<Protocol>, Option<ProtocolVersion>) {

@@ -435,7 +435,10 @@ prop_compose! {
         cname in any::<bool>(),
         ttl in 0u32..=86_400,
         deploy in arb_deploy(),
+        test_host in prop::option::of(arb_host()),
     ) -> Intent {
+        let shifted = deploy.as_ref().is_some_and(|d| d.strategy.shifts_traffic());
+        let test_hosts = test_host.filter(|_| shifted).into_iter().collect();
         let mut sources = std::collections::BTreeMap::new();
         for k in KEYS { sources.insert(k.to_string(), Source::DockerLabel); }
         Intent {
@@ -454,6 +457,7 @@ prop_compose! {
             dns: DnsIntent { names: None, record_type: if cname { DnsType::Cname } else { DnsType::Alias }, ttl, zone: None },
             cloudmap: None,
             deploy,
+            test_hosts,
             sources,
         }
     }

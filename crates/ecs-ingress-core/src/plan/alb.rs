@@ -461,11 +461,15 @@ fn rolling_deployment(
     Option<crate::state::DeploymentSettings>,
     impl Fn(LoadBalancerAttachment) -> LoadBalancerAttachment,
 ) {
-    let tagged = desired.intent.deploy.is_some();
-    let deployment = desired
+    // A service whose blue/green set-up waits for a replacement or a move to finish keeps
+    // its strategy until `shifted` writes it with the entry ECS needs beside it.
+    let rolling_tag = desired
         .intent
         .deploy
         .as_ref()
+        .filter(|d| !d.strategy.shifts_traffic());
+    let tagged = rolling_tag.is_some();
+    let deployment = rolling_tag
         .filter(|d| !d.drift_from(&desired.service.deployment).is_empty())
         .cloned();
     let rolling = move |mut lb: LoadBalancerAttachment| {

@@ -53,6 +53,8 @@ impl fmt::Display for RuleRef {
 pub struct ShiftSetup {
     pub alternate: TargetGroupRef,
     pub production_rule: RuleRef,
+    /// `alb.test-host`: the rule ECS sends test traffic through.
+    pub test_rule: Option<RuleRef>,
     pub role_arn: String,
 }
 
@@ -183,6 +185,13 @@ pub enum Change {
         #[serde(skip_serializing_if = "Option::is_none")]
         deployment: Option<DeploymentSettings>,
     },
+    /// `alb.deploy` settings alone (the entries stay as ECS holds them: a deployment of its
+    /// own may be swapping them).
+    UpdateServiceDeployment {
+        cluster: String,
+        service: String,
+        deployment: DeploymentSettings,
+    },
     RegisterTargets {
         target: TargetGroupRef,
         targets: Vec<Target>,
@@ -279,6 +288,7 @@ impl Change {
             Self::CreateRule { .. } => Phase::CreateRules,
             Self::ModifyRule { .. } | Self::ModifyRuleConditions { .. } => Phase::ModifyRules,
             Self::UpdateServiceLoadBalancers { publish: true, .. }
+            | Self::UpdateServiceDeployment { .. }
             | Self::RegisterTargets { .. } => Phase::Attach,
             Self::UpsertRecords { .. } => Phase::WriteRecords,
             Self::CreateCloudMapService { .. } => Phase::CreateCloudMapServices,
@@ -328,6 +338,7 @@ impl Change {
                 | Self::ModifyRule { .. }
                 | Self::ModifyRuleConditions { .. }
                 | Self::UpdateServiceLoadBalancers { publish: true, .. }
+                | Self::UpdateServiceDeployment { .. }
                 | Self::UpsertRecords { exists: true, .. }
                 | Self::RegisterInstance { exists: true, .. }
         )
@@ -369,7 +380,9 @@ impl Change {
             | Self::ModifyRule { .. }
             | Self::ModifyRuleConditions { .. }
             | Self::DeleteRule { .. } => ResourceKind::ListenerRule,
-            Self::UpdateServiceLoadBalancers { .. } => ResourceKind::ServiceAttachment,
+            Self::UpdateServiceLoadBalancers { .. } | Self::UpdateServiceDeployment { .. } => {
+                ResourceKind::ServiceAttachment
+            }
             Self::RegisterTargets { .. } | Self::DeregisterTargets { .. } => ResourceKind::Targets,
             Self::UpsertRecords { .. } | Self::DeleteRecords { .. } => ResourceKind::DnsRecord,
             Self::CreateCloudMapService { .. } | Self::DeleteCloudMapService { .. } => {
@@ -405,6 +418,9 @@ impl Change {
             | Self::DeregisterTargets { arn, .. } => arn.clone(),
             Self::UpdateServiceLoadBalancers {
                 cluster, service, ..
+            }
+            | Self::UpdateServiceDeployment {
+                cluster, service, ..
             } => {
                 format!("{cluster}/{service}")
             }
@@ -435,7 +451,8 @@ impl Change {
             | Self::ModifyAttributes { .. }
             | Self::ModifyRule { .. }
             | Self::ModifyRuleConditions { .. }
-            | Self::UpdateServiceLoadBalancers { .. } => "update",
+            | Self::UpdateServiceLoadBalancers { .. }
+            | Self::UpdateServiceDeployment { .. } => "update",
             Self::SetRulePriorities { .. } => "reprioritize",
             Self::RegisterTargets { .. } => "register",
             Self::DeregisterTargets { .. } => "deregister",
@@ -571,6 +588,15 @@ impl Change {
                     None => Ok(()),
                 }
             }
+            Self::UpdateServiceDeployment {
+                service,
+                deployment,
+                ..
+            } => write!(
+                f,
+                "update service-deployment {service}: strategy {}",
+                deployment.strategy.as_str()
+            ),
             Self::RegisterTargets { target, targets } => {
                 write!(f, "register {} targets in {target}", targets.len())
             }

@@ -23,6 +23,9 @@ pub const ATTRIBUTE_DEFAULTS: &[(&str, &str)] = &[
     ("stickiness.lb_cookie.duration_seconds", "86400"),
 ];
 
+/// The ownership key of the test rule of a service ECS deploys itself (`alb.test-host`).
+pub const TEST_RULE: &str = "test-0";
+
 /// One listener rule a service should have.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesiredRule {
@@ -281,7 +284,7 @@ pub fn desired_service<'a>(
             tags
         },
     };
-    let rules = split_conditions(&intent.hosts, &intent.paths)
+    let mut rules: Vec<DesiredRule> = split_conditions(&intent.hosts, &intent.paths)
         .into_iter()
         .enumerate()
         .map(|(i, (hosts, paths))| DesiredRule {
@@ -291,6 +294,15 @@ pub fn desired_service<'a>(
             explicit_priority: intent.priority.map(|p| p + i as u32),
         })
         .collect();
+    if !intent.test_hosts.is_empty() {
+        // The test rule ECS sends test traffic through (`alb.test-host`), after the others.
+        rules.push(DesiredRule {
+            key: TEST_RULE.to_string(),
+            hosts: intent.test_hosts.clone(),
+            paths: intent.paths.clone(),
+            explicit_priority: intent.priority.map(|p| p + rules.len() as u32),
+        });
+    }
     DesiredService {
         service,
         intent,

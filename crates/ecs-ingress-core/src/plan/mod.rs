@@ -360,7 +360,7 @@ fn alb_stage<'a>(
     };
     for (i, desired) in winners.iter().enumerate() {
         let before = changes.len();
-        let outcome = if desired.intent.shifted_by_ecs() {
+        let outcome = if desired.intent.shifted_by_ecs() && shifted::settled(owned, desired) {
             shifted::service_changes(config, observed, owned, desired, placed, i, changes)
         } else {
             alb::service_changes(config, observed, owned, desired, placed, i, changes)

@@ -32,13 +32,28 @@ pub fn plan_service_dns(
         .iter()
         .filter_map(|id| observed.zones.get(id).cloned())
         .collect();
+    // `alb.test-host` names are published like `alb.host` ones (few services have them).
+    let with_test_hosts: Vec<Option<Vec<String>>> = winners
+        .iter()
+        .map(|d| {
+            (!d.intent.test_hosts.is_empty()).then(|| {
+                d.intent
+                    .hosts
+                    .iter()
+                    .chain(&d.intent.test_hosts)
+                    .cloned()
+                    .collect()
+            })
+        })
+        .collect();
     let dns_winners: Vec<dns::DnsWinner<'_>> = winners
         .iter()
-        .filter_map(|d| {
+        .zip(&with_test_hosts)
+        .filter_map(|(d, combined)| {
             Some(dns::DnsWinner {
                 service: d.service,
                 dns: &d.intent.dns,
-                hosts: &d.intent.hosts,
+                hosts: combined.as_deref().unwrap_or(&d.intent.hosts),
                 load_balancer: observed.load_balancers.get(&(gates.at)(d))?,
                 ready: (gates.ready)(&d.service.arn),
             })

@@ -44,7 +44,7 @@ pub fn resolve_intents<'a>(
             s.warnings = warnings.to_vec();
             s
         };
-        let held = if let Some(why) = deployed_by_ecs(service, owned, intent) {
+        let held = if let Some(why) = deployed_by_ecs(service, owned, intent, observed) {
             Some(keep(
                 ServiceState::Invalid,
                 vec![problem(Some("alb.deploy"), why)],
@@ -125,20 +125,28 @@ fn resolve_published<'a>(
         s.warnings = warnings.to_vec();
         out.statuses.push(s);
     };
-    if let Some(p) = shifted::problem_with(config, service, intent) {
-        return kept(ServiceState::Invalid, p, out);
+    match shifted::hold(config, observed, owned, service, intent) {
+        Some(shifted::Hold::Invalid(p)) => return kept(ServiceState::Invalid, p, out),
+        Some(shifted::Hold::Error(p)) => return kept(ServiceState::Error, p, out),
+        Some(shifted::Hold::Waiting(why)) => {
+            out.kept.insert(&service.arn);
+            let resources = owned.resources(&service.arn);
+            let mut s = status(service, ServiceState::Pending, Some(intent), resources);
+            s.waiting.push(why);
+            s.warnings = warnings.to_vec();
+            return out.statuses.push(s);
+        }
+        None => {}
     }
     let resolved = resolve_listener(config, observed, service, intent);
     if let (Ok(_), Some(why)) = (&resolved, unread(observed, owned, &service.arn)) {
         let reason = format!("{why} this pass (see the pass's failed reads); it is left as it is");
         return kept(ServiceState::Error, problem(None, reason), out);
     }
-    let resolved = match resolved {
-        Ok((pool, choices)) if intent.shifted_by_ecs() => {
-            shifted::pin(owned, &service.arn, choices).map(|c| (pool, c))
-        }
-        other => other,
-    };
+    let resolved = resolved.and_then(|(pool, choices)| {
+        let choices = shifted::pin(owned, service, intent, choices)?;
+        Ok((pool, choices))
+    });
     match resolved {
         Ok((pool, choices)) => {
             let desired = DesiredService {
@@ -207,6 +215,7 @@ fn deployed_by_ecs(
     service: &EcsService,
     owned: &Owned<'_>,
     intent: &ServiceIntent,
+    observed: &Snapshot,
 ) -> Option<String> {
     let ours = owned.groups.contains_key(service.arn.as_str())
         || owned.rules.contains_key(service.arn.as_str());
@@ -246,7 +255,9 @@ fn deployed_by_ecs(
     if let Some(intent) = publish
         && intent.deploy.is_some()
     {
-        return by_hand.then(|| {
+        // After a failed read a group of ecs-ingress's own pair may just not have been
+        // recognised: `shifted::unread` holds the service then, as an error of the pass.
+        return (by_hand && observed.complete_but_zones()).then(|| {
             "a loadBalancers entry's advancedConfiguration pairs its ecs-ingress target group or rule with a target group ecs-ingress did not make (a blue/green set up by hand): everything it has is left as it is; remove that entry's advancedConfiguration (and set the strategy to ROLLING) to let alb.deploy set it up, or remove alb.deploy".to_string()
         });
     }
@@ -288,7 +299,13 @@ fn publish_held(
     if zones.none() {
         return None;
     }
-    let asked = wanted_names(&intent.dns, &intent.hosts);
+    let hosts: Vec<String> = intent
+        .hosts
+        .iter()
+        .chain(&intent.test_hosts)
+        .cloned()
+        .collect();
+    let asked = wanted_names(&intent.dns, &hosts);
     let routed = routed_hosts(owned, service_arn);
     zones.holds_back(&asked, intent.dns.zone.as_deref(), routed)
 }

@@ -8,8 +8,21 @@ use std::collections::BTreeSet;
 
 use super::{Plan, PlanConfig, cluster_name, status, watched};
 use crate::model::ServiceIntent;
-use crate::state::EcsService;
+use crate::state::{DeploymentSettings, DeploymentStrategy, EcsService};
 use crate::status::ServiceState;
+
+/// ECS deploys the service between two groups of ours (what `alb.deploy` sets up): the
+/// withdrawal takes the strategy back to ROLLING with the entry, as it found it.
+fn set_up_by_alb_deploy(owned: &Owned<'_>, service: &EcsService) -> bool {
+    service.deployment.strategy.shifts_traffic()
+        && service.load_balancers.iter().any(|lb| {
+            let ours =
+                |g: &Option<String>| g.as_deref().is_some_and(|g| owned.group_arns.contains(g));
+            lb.advanced
+                .as_ref()
+                .is_some_and(|a| ours(&lb.target_group_arn) && ours(&a.alternate_target_group_arn))
+        })
+}
 
 /// Every owned resource of a service that no longer asks for any.
 pub fn withdraw(
@@ -64,7 +77,10 @@ pub fn withdraw(
                     service: s.name.clone(),
                     load_balancers: remaining,
                     publish: false,
-                    deployment: None,
+                    deployment: set_up_by_alb_deploy(owned, s).then(|| DeploymentSettings {
+                        strategy: DeploymentStrategy::Rolling,
+                        ..s.deployment.clone()
+                    }),
                 },
                 reason,
             );

@@ -19,14 +19,49 @@ use super::{PlanConfig, problem};
 use crate::model::{Intent, TargetsMode};
 use crate::ownership::naming::alternate_target_group_name;
 use crate::snapshot::Snapshot;
-use crate::state::{EcsService, LoadBalancerAttachment, Rule, TargetGroupSpec};
+use crate::state::{DeploymentSettings, EcsService, LoadBalancerAttachment, Rule, TargetGroupSpec};
 use crate::status::Problem;
 
 /// The ownership key of the production rule: the one rule such a service has.
 const PRODUCTION_RULE: &str = "rule-0";
 
+/// Why a service with `alb.deploy` keeps what it has this pass.
+pub enum Hold {
+    /// Its tags ask for what ECS cannot do (`invalid`).
+    Invalid(Problem),
+    /// What it has could not all be read (`error`).
+    Error(Problem),
+    /// ECS is deploying it and the tags ask to go back to rolling (`pending`).
+    Waiting(String),
+}
+
+/// Whether a service with `alb.deploy` is held this pass, and why.
+pub fn hold(
+    config: &PlanConfig,
+    observed: &Snapshot,
+    owned: &Owned<'_>,
+    service: &EcsService,
+    intent: &Intent,
+) -> Option<Hold> {
+    if let Some(p) = problem_with(config, owned, service, intent) {
+        return Some(Hold::Invalid(p));
+    }
+    if intent.shifted_by_ecs() {
+        return unread(observed, owned, service).map(Hold::Error);
+    }
+    if intent.deploy.is_some() {
+        return deployment_in_progress(owned, service).map(Hold::Waiting);
+    }
+    None
+}
+
 /// Why a service asking ECS to shift its traffic cannot have it, naming what to fix.
-pub fn problem_with(config: &PlanConfig, service: &EcsService, intent: &Intent) -> Option<Problem> {
+fn problem_with(
+    config: &PlanConfig,
+    owned: &Owned<'_>,
+    service: &EcsService,
+    intent: &Intent,
+) -> Option<Problem> {
     let strategy = intent.deploy.as_ref()?.strategy.as_str().to_string();
     if service.deployment_controller != "ECS" {
         return Some(problem(
@@ -43,12 +78,40 @@ pub fn problem_with(config: &PlanConfig, service: &EcsService, intent: &Intent) 
             "ECS registers the tasks of a service it deploys blue/green itself: remove alb.targets=direct",
         ));
     }
-    if super::desired::split_conditions(&intent.hosts, &intent.paths).len() > 1 {
+    let fits = |hosts: &[String]| {
+        hosts.is_empty() || super::desired::split_conditions(hosts, &intent.paths).len() == 1
+    };
+    if !fits(&intent.test_hosts) {
+        return Some(problem(
+            Some("alb.test-host"),
+            format!(
+                "ECS sends test traffic through one test rule, and these test hosts with the service's paths need several (at most 3 hosts, 3 paths and 5 values together, 5 wildcards): {}",
+                intent.test_hosts.join(" ")
+            ),
+        ));
+    }
+    if !fits(&intent.hosts) {
         return Some(problem(
             Some("alb.host"),
             format!(
                 "ECS shifts traffic through one production rule, and these hosts and paths need several (at most 3 hosts, 3 paths and 5 values together, 5 wildcards): {}",
                 intent.summary()
+            ),
+        ));
+    }
+    if let Some(other) = service.load_balancers.iter().find(|lb| {
+        lb.advanced.is_none()
+            && lb.target_group_arn.is_some()
+            && !lb
+                .target_group_arn
+                .as_deref()
+                .is_some_and(|a| owned.group_arns.contains(a))
+    }) {
+        return Some(problem(
+            Some("alb.deploy"),
+            format!(
+                "ECS deploys {strategy} only when every load balancer entry of the service has an advancedConfiguration, and the entry of {} (not ecs-ingress's) has none: set it up for that group too, or drop alb.deploy",
+                other.target_group_arn.as_deref().unwrap_or_default()
             ),
         ));
     }
@@ -64,16 +127,100 @@ pub fn problem_with(config: &PlanConfig, service: &EcsService, intent: &Intent) 
     None
 }
 
+/// Why what ECS deploys between could not all be read, if so: planned from a partial view,
+/// a group of the pair would look new, and the rule and the entry would be reset onto the
+/// other one — the group ECS may have emptied.
+fn unread(observed: &Snapshot, owned: &Owned<'_>, service: &EcsService) -> Option<Problem> {
+    let ours =
+        !owned.rules_of(&service.arn).is_empty() || !owned.groups_of(&service.arn).is_empty();
+    let why = if ours && !observed.complete_but_zones() {
+        "some of what it has could not be read this pass (see the pass's failed reads)"
+    } else if service.load_balancers.iter().any(|lb| {
+        lb.advanced.as_ref().is_some_and(|a| {
+            let our_rule = owned
+                .rules_of(&service.arn)
+                .iter()
+                .any(|r| a.production_listener_rule.as_deref() == Some(r.arn.as_str()));
+            let both_read = [&lb.target_group_arn, &a.alternate_target_group_arn]
+                .iter()
+                .all(|g| g.as_deref().is_some_and(|g| owned.group_arns.contains(g)));
+            our_rule && !both_read
+        })
+    }) {
+        "a target group its loadBalancers entry names was not read as one of its two groups"
+    } else {
+        return None;
+    };
+    Some(problem(
+        None,
+        format!("{why}; ECS deploys it between its two groups, so it is left as it is"),
+    ))
+}
+
+/// The service can be handed to ECS: its rules are all on the listener it is placed on and
+/// send traffic only to its two groups (or to groups not its own, which are repaired). While
+/// a replacement or a move of its rolling days is still under way, the rolling path finishes
+/// it first: only then does traffic stand on a group of the pair.
+pub fn settled(owned: &Owned<'_>, desired: &DesiredService<'_>) -> bool {
+    let service = &desired.service.arn;
+    let alternate = alternate_target_group_name(&desired.target_group.name);
+    let pair = |name: &str| name == desired.target_group.name || name == alternate;
+    let groups = owned.groups_of(service);
+    desired.previous.is_none()
+        && owned.rules_of(service).iter().all(|r| {
+            r.listener_arn == desired.listener_arn
+                && r.forward_target_groups.iter().all(|arn| {
+                    groups
+                        .iter()
+                        .find(|g| g.arn == *arn)
+                        .is_none_or(|g| pair(&g.name))
+                })
+        })
+}
+
+/// `alb.deploy=rolling` on a service ECS is deploying: its production rule sends traffic
+/// elsewhere than to the entry's primary (a shift, a canary stop, the bake). Going back to
+/// rolling now would send everything to one of the two revisions mid-flight, so it waits
+/// for ECS to finish. What it waits for, if so.
+fn deployment_in_progress(owned: &Owned<'_>, service: &EcsService) -> Option<String> {
+    let (primary, rule_arn) = service.load_balancers.iter().find_map(|lb| {
+        let a = lb.advanced.as_ref()?;
+        Some((
+            lb.target_group_arn.as_deref()?,
+            a.production_listener_rule.as_deref()?,
+        ))
+    })?;
+    let rule = owned
+        .rules_of(&service.arn)
+        .iter()
+        .find(|r| r.arn == rule_arn)?;
+    (rule.forward_target_groups != [primary]).then(|| {
+        "ECS is deploying it (its production rule sends traffic beyond the primary group): alb.deploy=rolling is applied once that deployment is over".to_string()
+    })
+}
+
 /// A service ECS deploys stays on the ALB its production rule is on: ECS keeps the rule's
 /// ARN in the service, so a move would strand its deployments. The one location left, or
-/// why it cannot stay.
+/// why it cannot stay. A move under way (rules on two ALBs) is finished first, as for any
+/// service.
 pub fn pin<'a>(
     owned: &Owned<'_>,
-    service_arn: &str,
+    service: &EcsService,
+    intent: &Intent,
     choices: Vec<Location<'a>>,
 ) -> Result<Vec<Location<'a>>, Problem> {
-    let Some(rule) = owned
-        .rules_of(service_arn)
+    if !intent.shifted_by_ecs() {
+        return Ok(choices);
+    }
+    let rules = owned.rules_of(&service.arn);
+    if rules.iter().any(|r| {
+        rules
+            .first()
+            .is_some_and(|f| f.listener_arn != r.listener_arn)
+    }) {
+        return Ok(choices);
+    }
+    let Some(rule) = rules
         .iter()
         .find(|r| crate::ownership::resource_of(&r.tags) == Some(PRODUCTION_RULE))
     else {
@@ -108,8 +255,12 @@ pub fn alternate_spec(primary: &TargetGroupSpec) -> TargetGroupSpec {
 /// carry other names), which needs new groups ECS has no way to take over mid-flight.
 pub fn immutable_change(owned: &Owned<'_>, desired: &DesiredService<'_>) -> Option<Problem> {
     let groups = owned.groups_of(&desired.service.arn);
-    let alternate = alternate_target_group_name(&desired.target_group.name);
-    let known = |name: &str| name == desired.target_group.name || name == alternate;
+    // The pool-wide name, or the ALB's own one a pool may have settled on, and their pairs.
+    let names: Vec<String> = std::iter::once(&desired.target_group.name)
+        .chain(desired.alb_group_name.as_ref())
+        .flat_map(|n| [n.clone(), alternate_target_group_name(n)])
+        .collect();
+    let known = |name: &str| names.iter().any(|n| n == name);
     if groups.is_empty() || groups.iter().any(|g| known(&g.name)) {
         return None;
     }
@@ -139,9 +290,9 @@ pub fn service_changes(
     let rule = existing_rule(owned, desired, PRODUCTION_RULE);
     let (primary, alternate) = roles(service, rule, blue, green);
     let mut outcome = WinnerOutcome::default();
-    let Some(production) = rule_changes(
-        config, owned, desired, placed, index, rule, &primary, &alternate, changes,
-    ) else {
+    let (to, beside) = recreated_onto(observed, rule, &primary, &alternate, &mut outcome);
+    let Some(rules) = rule_changes(config, owned, desired, placed, index, to, beside, changes)
+    else {
         return outcome; // The listener's band is full: reported as a pass problem.
     };
     outcome.serving = serving(rule, &primary);
@@ -150,11 +301,36 @@ pub fn service_changes(
     {
         outcome.health_wanted.push(g.clone());
     }
-    attachment_changes(
-        config, owned, desired, &primary, &alternate, production, changes,
-    );
+    attachment_changes(config, owned, desired, &primary, &alternate, rules, changes);
     delete_strays(service, owned, &[&primary, &alternate], changes);
     outcome
+}
+
+/// Which group a production rule made now sends its traffic to (and which is beside it at
+/// 0): the primary, unless the rule is gone while ECS had moved traffic to the alternate
+/// (a deployment's bake) — then the group with healthy targets, so that the flip ECS is
+/// about to make finds its traffic there. Health is read when unknown.
+fn recreated_onto<'g>(
+    observed: &Snapshot,
+    rule: Option<&Rule>,
+    primary: &'g TargetGroupRef,
+    alternate: &'g TargetGroupRef,
+    outcome: &mut WinnerOutcome,
+) -> (&'g TargetGroupRef, &'g TargetGroupRef) {
+    let (TargetGroupRef::Existing(p), TargetGroupRef::Existing(a), None) =
+        (primary, alternate, rule)
+    else {
+        return (primary, alternate);
+    };
+    let health = |g: &String| super::alb::has_healthy_targets(observed, g);
+    match (health(p), health(a)) {
+        (Some(false), Some(true)) => (alternate, primary),
+        (Some(_), Some(_)) => (primary, alternate),
+        _ => {
+            outcome.health_wanted.extend([p.clone(), a.clone()]);
+            (primary, alternate)
+        }
+    }
 }
 
 /// (primary, alternate): the entry's target group is the primary — ECS swaps it with the
@@ -199,9 +375,10 @@ fn serving(rule: Option<&Rule>, primary: &TargetGroupRef) -> Option<String> {
     }
 }
 
-/// The production rule: created 100/0 on the primary; its action reset only when it no
-/// longer forwards to exactly the two groups; its conditions repaired with the weights
-/// kept. Other rules of the service go. `None` when the listener has no room for it.
+/// The service's rules: the production rule and, with `alb.test-host`, the test rule. Each
+/// is created 100/0 on the primary; its action reset only when it no longer forwards to
+/// exactly the two groups; its conditions repaired with the weights kept. Other rules of
+/// the service go. (production, test); `None` when the listener has no room.
 #[allow(clippy::too_many_arguments)]
 fn rule_changes(
     config: &PlanConfig,
@@ -209,17 +386,20 @@ fn rule_changes(
     desired: &DesiredService<'_>,
     placed: &Placed,
     index: usize,
-    rule: Option<&Rule>,
     primary: &TargetGroupRef,
     alternate: &TargetGroupRef,
     changes: &mut Vec<PlannedChange>,
-) -> Option<RuleRef> {
+) -> Option<(RuleRef, Option<RuleRef>)> {
     let service = desired.service;
-    let wanted = desired.rules.first()?;
+    let kept: Vec<Option<&Rule>> = desired
+        .rules
+        .iter()
+        .map(|r| existing_rule(owned, desired, &r.key))
+        .collect();
     for other in owned
         .rules_of(&service.arn)
         .iter()
-        .filter(|r| rule.is_none_or(|p| p.arn != r.arn))
+        .filter(|r| !kept.iter().flatten().any(|k| k.arn == r.arn))
     {
         changes.push(PlannedChange::new(
             service,
@@ -229,22 +409,60 @@ fn rule_changes(
             "rule no longer wanted (ECS shifts this service through one production rule)",
         ));
     }
-    let Some(existing) = rule else {
-        let priority = *placed.priorities.get(&(index, 0))?;
+    let mut refs = Vec::new();
+    for (j, (wanted, existing)) in desired.rules.iter().zip(kept).enumerate() {
+        let at = Slot {
+            desired,
+            priority: placed.priorities.get(&(index, j)).copied(),
+            key: &wanted.key,
+        };
+        refs.push(one_rule(
+            config, at, wanted, existing, primary, alternate, changes,
+        )?);
+    }
+    let mut refs = refs.into_iter();
+    let production = refs.next()?;
+    Some((production, refs.next()))
+}
+
+/// Where a rule goes: its service, its slot on the listener (if it got one) and its key.
+struct Slot<'a, 'd> {
+    desired: &'a DesiredService<'d>,
+    priority: Option<u32>,
+    key: &'a str,
+}
+
+/// One rule forwarding to both groups (see [`rule_changes`]).
+fn one_rule(
+    config: &PlanConfig,
+    at: Slot<'_, '_>,
+    wanted: &super::desired::DesiredRule,
+    existing: Option<&Rule>,
+    primary: &TargetGroupRef,
+    alternate: &TargetGroupRef,
+    changes: &mut Vec<PlannedChange>,
+) -> Option<RuleRef> {
+    let service = at.desired.service;
+    let what = if at.key == super::desired::TEST_RULE {
+        "test rule"
+    } else {
+        "production rule"
+    };
+    let Some(existing) = existing else {
         changes.push(PlannedChange::new(
             service,
             Change::CreateRule {
-                listener_arn: desired.listener_arn.clone(),
-                priority,
+                listener_arn: at.desired.listener_arn.clone(),
+                priority: at.priority?,
                 hosts: wanted.hosts.clone(),
                 paths: wanted.paths.clone(),
                 target: primary.clone(),
                 staged: Some(alternate.clone()),
-                tags: config.ownership.tags(&service.arn, PRODUCTION_RULE),
+                tags: config.ownership.tags(&service.arn, at.key),
             },
-            "new production rule: 100% to the primary group, 0% to the alternate ECS deploys into",
+            format!("new {what}: 100% to the primary group, 0% to the alternate ECS deploys into"),
         ));
-        return Some(RuleRef::New(PRODUCTION_RULE.to_string()));
+        return Some(RuleRef::New(at.key.to_string()));
     };
     if !forwards_to_both(existing, primary, alternate) {
         changes.push(PlannedChange::new(
@@ -256,7 +474,7 @@ fn rule_changes(
                 target: primary.clone(),
                 staged: Some(alternate.clone()),
             },
-            "the production rule does not forward to the service's two target groups: 100% to the primary, 0% to the alternate",
+            format!("the {what} does not forward to the service's two target groups: 100% to the primary, 0% to the alternate"),
         ));
     } else if existing.hosts != wanted.hosts
         || existing.paths != wanted.paths
@@ -269,7 +487,7 @@ fn rule_changes(
                 hosts: wanted.hosts.clone(),
                 paths: wanted.paths.clone(),
             },
-            "production rule conditions differ (the weights are ECS's and stay)",
+            format!("{what} conditions differ (the weights are ECS's and stay)"),
         ));
     }
     Some(RuleRef::Existing(existing.arn.clone()))
@@ -299,7 +517,7 @@ fn attachment_changes(
     desired: &DesiredService<'_>,
     primary: &TargetGroupRef,
     alternate: &TargetGroupRef,
-    production: RuleRef,
+    (production, test): (RuleRef, Option<RuleRef>),
     changes: &mut Vec<PlannedChange>,
 ) {
     let service = desired.service;
@@ -321,6 +539,7 @@ fn attachment_changes(
     let setup = ShiftSetup {
         alternate: alternate.clone(),
         production_rule: production,
+        test_rule: test,
         role_arn,
     };
     let have: Vec<&LoadBalancerAttachment> = service.load_balancers.iter().filter(ours).collect();
@@ -333,16 +552,13 @@ fn attachment_changes(
         .deploy
         .as_ref()
         .filter(|d| !d.drift_from(&service.deployment).is_empty());
-    if entry_matches && deployment.is_none() {
+    if entry_matches {
+        changes.extend(deployment.map(|d| settings_change(service, d)));
         return;
     }
-    let mut reason = Vec::new();
-    if !entry_matches {
-        reason.push(
-            "its loadBalancers entry must name both groups and the production rule for ECS"
-                .to_string(),
-        );
-    }
+    let mut reason = vec![
+        "its loadBalancers entry must name both groups and the production rule for ECS".to_string(),
+    ];
     if let Some(d) = deployment {
         reason.push(format!(
             "deploymentConfiguration differs: {}",
@@ -369,6 +585,22 @@ fn attachment_changes(
     ));
 }
 
+/// The tagged settings alone, the entries left as ECS holds them.
+fn settings_change(service: &EcsService, deployment: &DeploymentSettings) -> PlannedChange {
+    PlannedChange::new(
+        service,
+        Change::UpdateServiceDeployment {
+            cluster: service.cluster_arn.clone(),
+            service: service.name.clone(),
+            deployment: deployment.clone(),
+        },
+        format!(
+            "deploymentConfiguration differs: {}",
+            deployment.drift_from(&service.deployment).join(", ")
+        ),
+    )
+}
+
 /// The entry as ECS would hold it, when everything it names exists already.
 fn as_entry(
     desired: &DesiredService<'_>,
@@ -383,6 +615,11 @@ fn as_entry(
     else {
         return None;
     };
+    let test_rule = match &setup.test_rule {
+        Some(RuleRef::Existing(arn)) => Some(arn.clone()),
+        Some(RuleRef::New(_)) => return None,
+        None => None,
+    };
     Some(LoadBalancerAttachment {
         target_group_arn: Some(primary.clone()),
         load_balancer_name: None,
@@ -391,7 +628,7 @@ fn as_entry(
         advanced: Some(crate::state::AdvancedConfiguration {
             alternate_target_group_arn: Some(alternate.clone()),
             production_listener_rule: Some(rule.clone()),
-            test_listener_rule: None,
+            test_listener_rule: test_rule,
             role_arn: Some(setup.role_arn.clone()),
         }),
     })

@@ -8,7 +8,8 @@ use proptest::prelude::*;
 use super::super::*;
 use crate::model::ServiceIntent;
 use crate::state::{
-    DeploymentStrategy, Listener, LoadBalancer, LoadBalancerAttachment, Rule, TargetGroup,
+    DeploymentSettings, DeploymentStrategy, Listener, LoadBalancer, LoadBalancerAttachment, Rule,
+    TargetGroup,
 };
 
 const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/lb/1/2";
@@ -172,7 +173,10 @@ fn apply(obs: &mut Snapshot, svc: &mut EcsService, plan: &Plan) {
                                     RuleRef::Existing(a) => a.clone(),
                                     RuleRef::New(key) => rules[key].clone(),
                                 }),
-                                test_listener_rule: None,
+                                test_listener_rule: s.test_rule.as_ref().map(|r| match r {
+                                    RuleRef::Existing(a) => a.clone(),
+                                    RuleRef::New(key) => rules[key].clone(),
+                                }),
                                 role_arn: Some(s.role_arn.clone()),
                             }),
                         },
@@ -188,6 +192,13 @@ fn apply(obs: &mut Snapshot, svc: &mut EcsService, plan: &Plan) {
                     merged.canary_minutes = d.canary_minutes.or(had.canary_minutes);
                     svc.deployment = merged;
                 }
+            }
+            Change::UpdateServiceDeployment { deployment, .. } => {
+                svc.deployment = DeploymentSettings {
+                    strategy: deployment.strategy.clone(),
+                    bake_minutes: deployment.bake_minutes.or(svc.deployment.bake_minutes),
+                    ..svc.deployment.clone()
+                };
             }
             Change::DeleteRule { arn } => obs.rules.retain(|r| r.arn != *arn),
             Change::DeleteTargetGroup { arn, .. } => obs.target_groups.retain(|g| g.arn != *arn),
@@ -401,6 +412,16 @@ fn withdrawal_removes_both_rules_groups_and_the_entry_and_alb_deploy_removed_alo
     assert!(obs.rules.is_empty(), "{:?}", obs.rules);
     assert!(obs.target_groups.is_empty());
     assert!(gone.0.load_balancers.is_empty());
+    assert_eq!(
+        gone.0.deployment.strategy,
+        DeploymentStrategy::Rolling,
+        "the strategy goes back with the entry"
+    );
+    assert_eq!(
+        gone.0.deployment.bake_minutes,
+        Some(10),
+        "the rest as it was"
+    );
 }
 
 #[test]
@@ -452,11 +473,17 @@ enum Shift {
 }
 
 fn ecs_shifts(obs: &mut Snapshot, shift: Shift) {
-    let rule = obs
+    ecs_shifts_rule(obs, "rule-0", shift);
+}
+
+fn ecs_shifts_rule(obs: &mut Snapshot, key: &str, shift: Shift) {
+    let Some(rule) = obs
         .rules
         .iter_mut()
-        .find(|r| crate::ownership::resource_of(&r.tags) == Some("rule-0"))
-        .unwrap();
+        .find(|r| crate::ownership::resource_of(&r.tags) == Some(key))
+    else {
+        return;
+    };
     let mut groups: Vec<String> = rule
         .forward_target_groups
         .iter()
@@ -500,11 +527,15 @@ proptest! {
     #[test]
     fn a_pass_never_changes_weights_or_the_primary(
         strategy in prop::sample::select(vec!["blue-green", "linear", "canary"]),
-        steps in prop::collection::vec((0u8..4, any::<bool>()), 1..12),
+        with_test_host in any::<bool>(),
+        steps in prop::collection::vec((0u8..7, any::<bool>()), 1..12),
     ) {
         let cfg = config(true);
         let mut obs = observed();
-        let tags = [("alb.host", "web.example.com"), ("alb.deploy", strategy)];
+        let mut tags = vec![("alb.host", "web.example.com"), ("alb.deploy", strategy)];
+        if with_test_host {
+            tags.push(("alb.test-host", "test.web.example.com"));
+        }
         let mut svc = service(&tags);
         converge(&cfg, &mut obs, &mut svc);
         for (step, flip) in steps {
@@ -512,18 +543,264 @@ proptest! {
                 0 => ecs_shifts(&mut obs, Shift::Both),
                 1 => ecs_shifts(&mut obs, Shift::Alternate),
                 2 => ecs_shifts(&mut obs, Shift::Primary),
+                3 => ecs_shifts_rule(&mut obs, "test-0", Shift::Alternate),
+                4 => ecs_shifts_rule(&mut obs, "test-0", Shift::Primary),
                 _ => {}
             }
             if flip {
                 ecs_flips(&mut obs, &mut svc.0);
             }
-            let rule = production_rule(&obs).clone();
+            let rules = obs.rules.clone();
             let entry = svc.0.load_balancers.clone();
             let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
             prop_assert!(p.changes.is_empty(), "{:?}", p.changes);
             apply(&mut obs, &mut svc.0, &p);
-            prop_assert_eq!(production_rule(&obs), &rule);
+            prop_assert_eq!(&obs.rules, &rules);
             prop_assert_eq!(&svc.0.load_balancers, &entry);
         }
     }
+}
+
+#[test]
+fn a_test_host_gets_a_test_rule_ecs_moves_like_the_production_rule() {
+    let cfg = config(true);
+    let mut obs = observed();
+    let mut svc = service(&[
+        ("alb.host", "web.example.com"),
+        ("alb.deploy", "linear"),
+        ("alb.test-host", "test.web.example.com"),
+    ]);
+    converge(&cfg, &mut obs, &mut svc);
+    let test = obs
+        .rules
+        .iter()
+        .find(|r| crate::ownership::resource_of(&r.tags) == Some("test-0"))
+        .expect("a test rule")
+        .clone();
+    assert_eq!(test.hosts, ["test.web.example.com"]);
+    let (primary, alternate) = primary_and_alternate(&svc.0);
+    assert_eq!(test.forward_target_groups, std::slice::from_ref(&primary));
+    assert_eq!(test.staged_target_groups, std::slice::from_ref(&alternate));
+    let advanced = svc.0.load_balancers[0].advanced.clone().unwrap();
+    assert_eq!(advanced.test_listener_rule, Some(test.arn.clone()));
+    // ECS sends test traffic to the alternate, then production traffic, then flips.
+    ecs_shifts_rule(&mut obs, "test-0", Shift::Alternate);
+    ecs_shifts(&mut obs, Shift::Both);
+    let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    assert!(p.changes.is_empty(), "{:?}", p.changes);
+    ecs_flips(&mut obs, &mut svc.0);
+    let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    assert!(p.changes.is_empty(), "{:?}", p.changes);
+
+    // A test host with a rolling service, or too many for one rule, is invalid.
+    for (tags, key) in [
+        (
+            vec![
+                ("alb.host", "web.example.com"),
+                ("alb.deploy", "rolling"),
+                ("alb.test-host", "t.example.com"),
+            ],
+            "alb.test-host",
+        ),
+        (
+            vec![
+                ("alb.host", "web.example.com"),
+                ("alb.deploy", "canary"),
+                (
+                    "alb.test-host",
+                    "a.example.com b.example.com c.example.com d.example.com",
+                ),
+            ],
+            "alb.test-host",
+        ),
+    ] {
+        let svc = service(&tags);
+        let p = plan(&cfg, &observed(), std::slice::from_ref(&svc));
+        assert!(p.changes.is_empty(), "{tags:?}");
+        let s = &p.services[0];
+        assert_eq!(s.state, ServiceState::Invalid, "{tags:?}");
+        let named = s.problems.iter().any(|p| p.key.as_deref() == Some(key))
+            || s.problems.iter().any(|p| p.reason.contains(key));
+        assert!(named, "{tags:?}: {:?}", s.problems);
+    }
+}
+
+fn retagged(
+    svc: &(EcsService, ServiceIntent),
+    tags: &[(&str, &str)],
+) -> (EcsService, ServiceIntent) {
+    let fresh = service(tags);
+    (
+        EcsService {
+            tags: fresh.0.tags,
+            ..svc.0.clone()
+        },
+        fresh.1,
+    )
+}
+
+#[test]
+fn a_partial_read_leaves_a_service_ecs_deploys_as_it_is() {
+    let cfg = config(true);
+    let mut obs = observed();
+    let mut svc = service(BLUE_GREEN);
+    converge(&cfg, &mut obs, &mut svc);
+    ecs_flips(&mut obs, &mut svc.0);
+    // The flipped-to group's tags could not be read: it does not look like ours.
+    let mut partial = obs.clone();
+    let (primary, _) = primary_and_alternate(&svc.0);
+    partial.target_groups.retain(|g| g.arn != primary);
+    partial.failed_reads.push(crate::snapshot::FailedRead {
+        service: "elbv2".into(),
+        operation: "DescribeTags".into(),
+        message: "Rate exceeded".into(),
+        zone: None,
+    });
+    let p = plan(&cfg, &partial, std::slice::from_ref(&svc));
+    assert!(p.changes.is_empty(), "{:?}", p.changes);
+    assert_eq!(p.services[0].state, ServiceState::Error);
+    // Without the failed read on record (a group missing from a targeted pass's view).
+    partial.failed_reads.clear();
+    let p = plan(&cfg, &partial, std::slice::from_ref(&svc));
+    assert!(
+        !p.changes.iter().any(|c| matches!(
+            c.change,
+            Change::ModifyRule { .. } | Change::UpdateServiceLoadBalancers { .. }
+        )),
+        "{:?}",
+        p.changes
+    );
+}
+
+#[test]
+fn a_settings_change_writes_the_settings_alone() {
+    let cfg = config(true);
+    let mut obs = observed();
+    let mut svc = service(BLUE_GREEN);
+    converge(&cfg, &mut obs, &mut svc);
+    let mut tags = BLUE_GREEN.to_vec();
+    tags[2] = ("alb.bake-minutes", "20");
+    svc = retagged(&svc, &tags);
+    let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    let changes: Vec<&Change> = p.changes.iter().map(|c| &c.change).collect();
+    assert!(
+        matches!(changes.as_slice(), [Change::UpdateServiceDeployment { deployment, .. }] if deployment.bake_minutes == Some(20)),
+        "{changes:?}"
+    );
+}
+
+#[test]
+fn back_to_rolling_waits_for_the_deployment_ecs_is_running() {
+    let cfg = config(true);
+    let mut obs = observed();
+    let mut svc = service(BLUE_GREEN);
+    converge(&cfg, &mut obs, &mut svc);
+    let rolling = [("alb.host", "web.example.com"), ("alb.deploy", "rolling")];
+    for shift in [Shift::Both, Shift::Alternate] {
+        ecs_shifts(&mut obs, shift);
+        let p = plan(&cfg, &obs, &[retagged(&svc, &rolling)]);
+        assert!(p.changes.is_empty(), "{shift:?}: {:?}", p.changes);
+        let s = &p.services[0];
+        assert_eq!(s.state, ServiceState::Pending, "{shift:?}");
+        assert!(
+            s.waiting.iter().any(|w| w.contains("ECS is deploying it")),
+            "{s:?}"
+        );
+    }
+}
+
+#[test]
+fn blue_green_waits_for_a_rolling_replacement_to_finish() {
+    let cfg = config(true);
+    let mut obs = observed();
+    let mut svc = service(&[("alb.host", "web.example.com")]);
+    converge(&cfg, &mut obs, &mut svc);
+    let old = obs.target_groups[0].arn.clone();
+    // An immutable change starts a replacement beside the serving group.
+    let http2 = [
+        ("alb.host", "web.example.com"),
+        ("alb.protocol-version", "HTTP2"),
+    ];
+    svc = retagged(&svc, &http2);
+    let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    apply(&mut obs, &mut svc.0, &p);
+    assert_eq!(
+        production_rule(&obs).forward_target_groups,
+        std::slice::from_ref(&old)
+    );
+    // alb.deploy set before the new group is healthy: traffic stays on the old group.
+    let bg = [
+        ("alb.host", "web.example.com"),
+        ("alb.protocol-version", "HTTP2"),
+        ("alb.deploy", "blue-green"),
+    ];
+    svc = retagged(&svc, &bg);
+    let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    apply(&mut obs, &mut svc.0, &p);
+    assert_eq!(
+        production_rule(&obs).forward_target_groups,
+        std::slice::from_ref(&old)
+    );
+    assert!(
+        svc.0
+            .load_balancers
+            .iter()
+            .any(|e| e.target_group_arn.as_deref() == Some(old.as_str())),
+        "the serving group stays attached: {:?}",
+        svc.0.load_balancers
+    );
+    assert!(obs.target_groups.iter().any(|g| g.arn == old));
+}
+
+#[test]
+fn a_rule_deleted_during_the_bake_comes_back_on_the_group_with_healthy_targets() {
+    use crate::state::{Target, TargetHealth, TargetHealthState};
+    let cfg = config(true);
+    let mut obs = observed();
+    let mut svc = service(BLUE_GREEN);
+    converge(&cfg, &mut obs, &mut svc);
+    let (primary, alternate) = primary_and_alternate(&svc.0);
+    ecs_shifts(&mut obs, Shift::Alternate);
+    obs.rules.clear();
+    let health = |state| {
+        vec![TargetHealth {
+            target: Target {
+                id: "10.0.0.1".into(),
+                port: 80,
+            },
+            state,
+        }]
+    };
+    // The old tasks failing already, the new ones healthy.
+    obs.targets
+        .insert(primary.clone(), health(TargetHealthState::Unhealthy));
+    obs.targets
+        .insert(alternate.clone(), health(TargetHealthState::Healthy));
+    let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    apply(&mut obs, &mut svc.0, &p);
+    let rule = production_rule(&obs);
+    assert_eq!(rule.forward_target_groups, std::slice::from_ref(&alternate));
+    assert_eq!(rule.staged_target_groups, std::slice::from_ref(&primary));
+    assert_eq!(
+        primary_and_alternate(&svc.0),
+        (primary, alternate),
+        "the entry is ECS's"
+    );
+}
+
+#[test]
+fn another_entry_without_ecs_settings_makes_alb_deploy_invalid() {
+    let mut svc = service(BLUE_GREEN);
+    svc.0.load_balancers.push(LoadBalancerAttachment {
+        target_group_arn: Some("arn:their-group".into()),
+        load_balancer_name: None,
+        container_name: Some("web".into()),
+        container_port: Some(9000),
+        advanced: None,
+    });
+    let p = plan(&config(true), &observed(), std::slice::from_ref(&svc));
+    assert!(p.changes.is_empty(), "{:?}", p.changes);
+    let s = &p.services[0];
+    assert_eq!(s.state, ServiceState::Invalid);
+    assert!(s.problems[0].reason.contains("arn:their-group"), "{s:?}");
 }

@@ -361,3 +361,52 @@ async fn a_test_host_is_published_and_served_through_every_deployment() {
     }
     estate.assert_traffic_served("test host");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_lifecycle_hook_holding_a_canary_changes_nothing_either() {
+    let (estate, svc) = estate(&[("alb.deploy", "canary"), ("alb.canary.percent", "10")]);
+    let controller = estate.controller();
+    estate.converge(&controller, 20).await;
+    estate
+        .fake
+        .ecs_acts("ECS starts a deployment", |w| {
+            w.start_ecs_deployment(&svc, &["10.9.0.1"])
+        })
+        .expect("starts");
+    tokio::time::sleep(HEALTH_WAIT * 6).await;
+    let phase = estate
+        .fake
+        .ecs_acts("ECS shifts the canary", |w| w.advance_ecs_deployment(&svc))
+        .expect("advances");
+    assert_eq!(phase, DeploymentPhase::Shifting, "10% on the new tasks");
+    estate
+        .fake
+        .ecs_acts("a lifecycle hook holds the deployment", |w| {
+            w.hold_ecs_deployment(&svc, true)
+        })
+        .expect("held");
+    for step in 0..5 {
+        idle_pass(&estate, &controller, &svc, &format!("held, pass {step}")).await;
+        let phase = estate
+            .fake
+            .ecs_acts("ECS waits for the hook", |w| w.advance_ecs_deployment(&svc))
+            .expect("advances");
+        assert_eq!(phase, DeploymentPhase::Shifting, "nothing moves while held");
+        tokio::time::sleep(HEALTH_WAIT * 10).await;
+    }
+    estate
+        .fake
+        .ecs_acts("the hook answers", |w| w.hold_ecs_deployment(&svc, false))
+        .expect("released");
+    loop {
+        idle_pass(&estate, &controller, &svc, "released").await;
+        let phase = estate
+            .fake
+            .ecs_acts("ECS deployment step", |w| w.advance_ecs_deployment(&svc))
+            .expect("advances");
+        if phase == DeploymentPhase::Done {
+            break;
+        }
+    }
+    estate.assert_traffic_served("held by a hook");
+}

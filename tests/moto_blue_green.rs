@@ -129,7 +129,11 @@ fn alb_deploy_sets_up_blue_green_and_ecs_moves_are_never_fought() {
     let moto = Moto::start();
     let seed = moto.seed();
     let mut tags: Vec<(&str, &str)> = SEED_TAGS.to_vec();
-    tags.extend([("alb.deploy", "blue-green"), ("alb.bake-minutes", "5")]);
+    tags.extend([
+        ("alb.deploy", "blue-green"),
+        ("alb.bake-minutes", "5"),
+        ("alb.test-host", "test-a.in.example.com"),
+    ]);
     moto.create_service(&seed, "service-a", &tags, &[], &[]);
     let mut args = seed.args_with_zone();
     args.extend([
@@ -159,15 +163,17 @@ fn alb_deploy_sets_up_blue_green_and_ecs_moves_are_never_fought() {
         .expect("production rule")
         .to_string();
     assert_eq!(advanced["roleArn"], ROLE, "{set_up}");
+    let test_rule = advanced["testListenerRule"]
+        .as_str()
+        .expect("test rule")
+        .to_string();
     let mut weights = set_up["weights"][&rule].clone();
     let expected = serde_json::json!([[blue, 1], [green, 0]]);
     let mut sorted_expected = expected.as_array().cloned().unwrap_or_default();
     sorted_expected.sort_by_key(|p| p[0].as_str().unwrap_or_default().to_string());
-    assert_eq!(
-        weights,
-        serde_json::Value::Array(sorted_expected),
-        "{set_up}"
-    );
+    let sorted_expected = serde_json::Value::Array(sorted_expected);
+    assert_eq!(weights, sorted_expected, "{set_up}");
+    assert_eq!(set_up["weights"][&test_rule], sorted_expected, "{set_up}");
     let bake = moto.boto3(
         "s = client('ecs').describe_services(cluster=args[0], services=[args[1]])['services'][0]\n\
          print(json.dumps(s.get('deploymentConfiguration', {}).get('bakeTimeInMinutes')))",
@@ -178,12 +184,13 @@ fn alb_deploy_sets_up_blue_green_and_ecs_moves_are_never_fought() {
     // ECS deploys: all traffic to green, then green becomes the primary.
     moto.boto3(
         "ecs = client('ecs'); elb = client('elbv2')\n\
-         blue, green, rule, cluster, name, role = args\n\
-         elb.modify_rule(RuleArn=rule, Actions=[{'Type': 'forward', 'ForwardConfig': {'TargetGroups': [{'TargetGroupArn': blue, 'Weight': 0}, {'TargetGroupArn': green, 'Weight': 100}]}}])\n\
+         blue, green, rule, test, cluster, name, role = args\n\
+         for r in (rule, test):\n\
+         \x20   elb.modify_rule(RuleArn=r, Actions=[{'Type': 'forward', 'ForwardConfig': {'TargetGroups': [{'TargetGroupArn': blue, 'Weight': 0}, {'TargetGroupArn': green, 'Weight': 100}]}}])\n\
          ecs.update_service(cluster=cluster, service=name, deploymentConfiguration={'strategy': 'BLUE_GREEN', 'bakeTimeInMinutes': 5},\n\
-         \x20   loadBalancers=[{'targetGroupArn': green, 'containerName': 'serviceA', 'containerPort': 8080, 'advancedConfiguration': {'alternateTargetGroupArn': blue, 'productionListenerRule': rule, 'roleArn': role}}])\n\
+         \x20   loadBalancers=[{'targetGroupArn': green, 'containerName': 'serviceA', 'containerPort': 8080, 'advancedConfiguration': {'alternateTargetGroupArn': blue, 'productionListenerRule': rule, 'testListenerRule': test, 'roleArn': role}}])\n\
          print(json.dumps(True))",
-        &[&blue, &green, &rule, &seed.cluster, "service-a", ROLE],
+        &[&blue, &green, &rule, &test_rule, &seed.cluster, "service-a", ROLE],
     );
     let before = ecs_view(&moto, &seed, "service-a");
     let mut plan_args = vec!["plan".to_string()];

@@ -15,8 +15,9 @@
 //! - UpdateService replaces `loadBalancers` whole, and the `deploymentConfiguration` fields
 //!   it is given.
 //!
-//! Simplified: bake times and lifecycle hooks are steps the test takes (`advance`), not
-//! clocks; an UpdateService that changes the entries registers the service's tasks in the
+//! Simplified: bake times are steps the test takes (`advance`), not clocks; a lifecycle
+//! hook is a pause the test starts and ends (`hold_ecs_deployment`), during which no step
+//! moves anything; an UpdateService that changes the entries registers the service's tasks in the
 //! entries' groups at once, as a rolling deployment would.
 
 use std::collections::BTreeMap;
@@ -48,6 +49,8 @@ pub struct EcsDeployment {
     /// Production traffic on the alternate group, in tenths of a percent.
     pub shifted: u32,
     pub phase: DeploymentPhase,
+    /// A lifecycle hook has not answered yet: nothing moves until it does.
+    pub held_by_hook: bool,
 }
 
 /// Where a deployment is.
@@ -260,6 +263,7 @@ impl World {
                 old_tasks,
                 shifted: 0,
                 phase: DeploymentPhase::WaitingForHealthy,
+                held_by_hook: false,
             },
         );
         Ok(())
@@ -273,6 +277,9 @@ impl World {
             .get(service_arn)
             .cloned()
             .ok_or("no deployment in progress")?;
+        if d.held_by_hook {
+            return Ok(d.phase);
+        }
         let (primary, alternate, port, rule) = self.shift_setup(service_arn)?;
         let test_rule = self.test_rule(service_arn);
         let healthy = !d.new_tasks.is_empty()
@@ -307,6 +314,16 @@ impl World {
         let phase = d.phase;
         self.ecs_deployments.insert(service_arn.to_string(), d);
         Ok(phase)
+    }
+
+    /// A lifecycle hook of the deployment starts (`true`) or stops (`false`) holding it.
+    pub fn hold_ecs_deployment(&mut self, service_arn: &str, held: bool) -> Result<(), String> {
+        let d = self
+            .ecs_deployments
+            .get_mut(service_arn)
+            .ok_or("no deployment in progress")?;
+        d.held_by_hook = held;
+        Ok(())
     }
 
     /// (primary, alternate, container port, production rule) of the service's entry.

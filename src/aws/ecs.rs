@@ -51,6 +51,11 @@ fn service(s: &aws_sdk_ecs::types::Service) -> EcsService {
             .deployment_configuration()
             .map(deployment_settings)
             .unwrap_or_default(),
+        deploying: s.deployments().len() > 1
+            || s.deployments().iter().any(|d| {
+                d.rollout_state()
+                    .is_some_and(|r| r.as_str() == "IN_PROGRESS")
+            }),
         tags: tags(s.tags()),
         load_balancers: s
             .load_balancers()

@@ -451,6 +451,7 @@ mod tests {
             task_definition: "td".into(),
             deployment_controller: "ECS".into(),
             deployment: Default::default(),
+            deploying: false,
             tags: Default::default(),
             load_balancers: vec![],
         }

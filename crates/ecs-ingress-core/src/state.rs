@@ -25,6 +25,9 @@ pub struct EcsService {
     pub deployment_controller: String,
     /// What ecs-ingress reads of `deploymentConfiguration`: how ECS itself deploys it.
     pub deployment: DeploymentSettings,
+    /// ECS reports a deployment of it under way (`deployments[]`: one IN_PROGRESS, or more
+    /// than one). With a traffic-shifting strategy, ECS owns the rules and the entry then.
+    pub deploying: bool,
     pub tags: Tags,
     pub load_balancers: Vec<LoadBalancerAttachment>,
 }

@@ -256,6 +256,9 @@ impl World {
             );
             new_tasks.push(arn);
         }
+        if let Some(s) = self.services.get_mut(service_arn) {
+            s.service.deploying = true;
+        }
         self.ecs_deployments.insert(
             service_arn.to_string(),
             EcsDeployment {
@@ -308,6 +311,9 @@ impl World {
             DeploymentPhase::Baking | DeploymentPhase::Done => {
                 self.flip(service_arn, &d.old_tasks);
                 self.ecs_deployments.remove(service_arn);
+                if let Some(s) = self.services.get_mut(service_arn) {
+                    s.service.deploying = false;
+                }
                 return Ok(DeploymentPhase::Done);
             }
         };

@@ -353,6 +353,7 @@ impl World {
                     task_definition: task_definition.to_string(),
                     deployment_controller: "ECS".into(),
                     deployment: Default::default(),
+                    deploying: false,
                     tags,
                     load_balancers: vec![],
                 },

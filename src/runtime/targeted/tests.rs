@@ -51,6 +51,7 @@ fn service(arn: &str, td: &str) -> EcsService {
         task_definition: td.into(),
         deployment_controller: "ECS".into(),
         deployment: Default::default(),
+        deploying: false,
         tags: Default::default(),
         load_balancers: vec![],
     }

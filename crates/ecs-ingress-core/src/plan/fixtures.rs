@@ -25,6 +25,7 @@ pub fn ecs_service(name: &str) -> EcsService {
         task_definition: "td".into(),
         deployment_controller: "ECS".into(),
         deployment: Default::default(),
+        deploying: false,
         tags: Default::default(),
         load_balancers: vec![],
     }

@@ -244,9 +244,18 @@ fn deployed_by_ecs(
                 || our_rule(&a.production_listener_rule)
                 || our_rule(&a.test_listener_rule)
         })
-        // ecs-ingress's own setup (`alb.deploy`) has both groups ours.
+        // ecs-ingress's own setup (`alb.deploy`) has both groups ours; one set up by hand has
+        // a group that was read and is not ours. A group not read at all is neither: what
+        // a partial view misses (`shifted::unread` holds the service then).
         .map(|(lb, a)| {
-            let mine = our_group(&lb.target_group_arn) && our_group(&a.alternate_target_group_arn);
+            let read_and_foreign = |arn: &Option<String>| {
+                arn.as_deref().is_some_and(|g| {
+                    !owned.group_arns.contains(g)
+                        && observed.target_groups.iter().any(|t| t.arn == g)
+                })
+            };
+            let mine = !read_and_foreign(&lb.target_group_arn)
+                && !read_and_foreign(&a.alternate_target_group_arn);
             (mine, a)
         })
         .collect();

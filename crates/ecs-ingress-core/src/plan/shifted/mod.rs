@@ -62,15 +62,19 @@ fn problem_with(
     service: &EcsService,
     intent: &Intent,
 ) -> Option<Problem> {
-    let strategy = intent.deploy.as_ref()?.strategy.as_str().to_string();
+    let deploy = intent.deploy.as_ref()?;
     if service.deployment_controller != "ECS" {
         return Some(problem(
             Some("alb.deploy"),
             format!(
-                "ECS deploys with {strategy} only under the ECS deployment controller; this service uses {}",
+                "ECS deploys with {} only under the ECS deployment controller; this service uses {}",
+                deploy.strategy.as_str(),
                 service.deployment_controller
             ),
         ));
+    }
+    if !deploy.strategy.shifts_traffic() {
+        return None;
     }
     if intent.targets == TargetsMode::Direct {
         return Some(problem(
@@ -78,53 +82,81 @@ fn problem_with(
             "ECS registers the tasks of a service it deploys blue/green itself: remove alb.targets=direct",
         ));
     }
+    rules_problem(intent)
+        .or_else(|| entries_problem(owned, service, deploy))
+        .or_else(|| {
+            config.ecs_infrastructure_role_arn.is_none().then(|| problem(
+                Some("alb.deploy"),
+                format!(
+                    "alb.deploy={} needs --ecs-infrastructure-role-arn (ECS_INGRESS_ECS_INFRASTRUCTURE_ROLE_ARN): the role ECS rewrites the production rule with",
+                    crate::model::deploy_tag(&deploy.strategy)
+                ),
+            ))
+        })
+}
+
+/// ECS shifts traffic through one production rule (and one test rule), and test traffic
+/// must reach the test rule: a test host that a host of the service matches never does.
+fn rules_problem(intent: &Intent) -> Option<Problem> {
     let fits = |hosts: &[String]| {
         hosts.is_empty() || super::desired::split_conditions(hosts, &intent.paths).len() == 1
     };
-    if !fits(&intent.test_hosts) {
-        return Some(problem(
-            Some("alb.test-host"),
-            format!(
-                "ECS sends test traffic through one test rule, and these test hosts with the service's paths need several (at most 3 hosts, 3 paths and 5 values together, 5 wildcards): {}",
-                intent.test_hosts.join(" ")
-            ),
-        ));
-    }
+    const LIMITS: &str = "at most 3 hosts, 3 paths and 5 values together, 5 wildcards";
     if !fits(&intent.hosts) {
         return Some(problem(
             Some("alb.host"),
             format!(
-                "ECS shifts traffic through one production rule, and these hosts and paths need several (at most 3 hosts, 3 paths and 5 values together, 5 wildcards): {}",
+                "ECS shifts traffic through one production rule, and these hosts and paths need several ({LIMITS}): {}",
                 intent.summary()
             ),
         ));
     }
-    if let Some(other) = service.load_balancers.iter().find(|lb| {
+    if !fits(&intent.test_hosts) {
+        return Some(problem(
+            Some("alb.test-host"),
+            format!(
+                "ECS sends test traffic through one test rule, and these test hosts with the service's paths need several ({LIMITS}): {}",
+                intent.test_hosts.join(" ")
+            ),
+        ));
+    }
+    let shadowed = intent.test_hosts.iter().find(|t| {
+        intent
+            .hosts
+            .iter()
+            .any(|h| super::priorities::glob_match(h, t))
+    })?;
+    Some(problem(
+        Some("alb.test-host"),
+        format!(
+            "test host {shadowed} is also matched by alb.host ({}): test traffic would reach the production rule; use a name alb.host does not cover",
+            intent.hosts.join(" ")
+        ),
+    ))
+}
+
+/// ECS takes a traffic-shifting strategy only when every target-group entry of the service
+/// has an `advancedConfiguration`: another team's plain entry makes it refuse.
+fn entries_problem(
+    owned: &Owned<'_>,
+    service: &EcsService,
+    deploy: &DeploymentSettings,
+) -> Option<Problem> {
+    let other = service.load_balancers.iter().find(|lb| {
         lb.advanced.is_none()
-            && lb.target_group_arn.is_some()
-            && !lb
+            && lb
                 .target_group_arn
                 .as_deref()
-                .is_some_and(|a| owned.group_arns.contains(a))
-    }) {
-        return Some(problem(
-            Some("alb.deploy"),
-            format!(
-                "ECS deploys {strategy} only when every load balancer entry of the service has an advancedConfiguration, and the entry of {} (not ecs-ingress's) has none: set it up for that group too, or drop alb.deploy",
-                other.target_group_arn.as_deref().unwrap_or_default()
-            ),
-        ));
-    }
-    if config.ecs_infrastructure_role_arn.is_none() {
-        return Some(problem(
-            Some("alb.deploy"),
-            format!(
-                "alb.deploy={} needs --ecs-infrastructure-role-arn (ECS_INGRESS_ECS_INFRASTRUCTURE_ROLE_ARN): the role ECS rewrites the production rule with",
-                crate::model::deploy_tag(&intent.deploy.as_ref()?.strategy)
-            ),
-        ));
-    }
-    None
+                .is_some_and(|a| !owned.group_arns.contains(a))
+    })?;
+    Some(problem(
+        Some("alb.deploy"),
+        format!(
+            "ECS deploys {} only when every load balancer entry of the service has an advancedConfiguration, and the entry of {} (not ecs-ingress's) has none: set it up for that group too, or drop alb.deploy",
+            deploy.strategy.as_str(),
+            other.target_group_arn.as_deref().unwrap_or_default()
+        ),
+    ))
 }
 
 /// Why what ECS deploys between could not all be read, if so: planned from a partial view,
@@ -190,13 +222,33 @@ fn deployment_in_progress(owned: &Owned<'_>, service: &EcsService) -> Option<Str
             a.production_listener_rule.as_deref()?,
         ))
     })?;
-    let rule = owned
+    let beyond_primary = owned
         .rules_of(&service.arn)
         .iter()
-        .find(|r| r.arn == rule_arn)?;
-    (rule.forward_target_groups != [primary]).then(|| {
-        "ECS is deploying it (its production rule sends traffic beyond the primary group): alb.deploy=rolling is applied once that deployment is over".to_string()
+        .find(|r| r.arn == rule_arn)
+        .is_some_and(|rule| rule.forward_target_groups != [primary]);
+    (ecs_deploying(service) || beyond_primary).then(|| {
+        "ECS is deploying it (a deployment under way, or its production rule sending traffic beyond the primary group): alb.deploy=rolling is applied once that deployment is over".to_string()
     })
+}
+
+/// ECS runs a deployment of its own on the service: the rules' weights and the entry are
+/// moving under it.
+fn ecs_deploying(service: &EcsService) -> bool {
+    service.deploying && service.deployment.strategy.shifts_traffic()
+}
+
+/// ECS shifts the service's traffic already (its strategy, or an entry of ours with an
+/// `advancedConfiguration`): only then are its groups and its ALB ECS's to keep.
+pub fn ecs_shifts_now(owned: &Owned<'_>, service: &EcsService) -> bool {
+    service.deployment.strategy.shifts_traffic()
+        || service.load_balancers.iter().any(|lb| {
+            lb.advanced.is_some()
+                && lb
+                    .target_group_arn
+                    .as_deref()
+                    .is_some_and(|a| owned.group_arns.contains(a))
+        })
 }
 
 /// A service ECS deploys stays on the ALB its production rule is on: ECS keeps the rule's
@@ -209,7 +261,7 @@ pub fn pin<'a>(
     intent: &Intent,
     choices: Vec<Location<'a>>,
 ) -> Result<Vec<Location<'a>>, Problem> {
-    if !intent.shifted_by_ecs() {
+    if !intent.shifted_by_ecs() || !ecs_shifts_now(owned, service) {
         return Ok(choices);
     }
     let rules = owned.rules_of(&service.arn);
@@ -254,6 +306,9 @@ pub fn alternate_spec(primary: &TargetGroupSpec) -> TargetGroupSpec {
 /// Why the service's groups cannot be its two: an immutable setting changed (its groups
 /// carry other names), which needs new groups ECS has no way to take over mid-flight.
 pub fn immutable_change(owned: &Owned<'_>, desired: &DesiredService<'_>) -> Option<Problem> {
+    if !ecs_shifts_now(owned, desired.service) {
+        return None; // The rolling planner replaces its group first (see `settled`).
+    }
     let groups = owned.groups_of(&desired.service.arn);
     // The pool-wide name, or the ALB's own one a pool may have settled on, and their pairs.
     let names: Vec<String> = std::iter::once(&desired.target_group.name)
@@ -283,6 +338,7 @@ pub fn service_changes(
     changes: &mut Vec<PlannedChange>,
 ) -> WinnerOutcome {
     let service = desired.service;
+    let first_change = changes.len();
     let my_groups = owned.groups_of(&service.arn);
     let blue = target_group_changes(service, &desired.target_group, my_groups, changes);
     let green_spec = alternate_spec(&desired.target_group);
@@ -295,7 +351,7 @@ pub fn service_changes(
     else {
         return outcome; // The listener's band is full: reported as a pass problem.
     };
-    outcome.serving = serving(rule, &primary);
+    outcome.serving = serving(rule, to);
     if let Some(g) = &outcome.serving
         && super::alb::has_healthy_targets(observed, g).is_none()
     {
@@ -303,7 +359,41 @@ pub fn service_changes(
     }
     attachment_changes(config, owned, desired, &primary, &alternate, rules, changes);
     delete_strays(service, owned, &[&primary, &alternate], changes);
+    if ecs_deploying(service) {
+        hold_while_deploying(changes, first_change, &mut outcome);
+    }
     outcome
+}
+
+/// While ECS deploys the service, only what cannot disturb it goes out: groups created or
+/// repaired, a missing rule recreated, conditions repaired. Rewriting the entry (which
+/// starts another deployment), resetting a rule's action, or deleting a rule or group ECS
+/// may be shifting waits for the deployment to end.
+fn hold_while_deploying(
+    changes: &mut Vec<PlannedChange>,
+    first: usize,
+    outcome: &mut WinnerOutcome,
+) {
+    let before = changes.len();
+    let mut index = 0;
+    changes.retain(|c| {
+        let earlier = index < first;
+        index += 1;
+        earlier
+            || matches!(
+                c.change,
+                Change::CreateTargetGroup { .. }
+                    | Change::ModifyHealthCheck { .. }
+                    | Change::ModifyAttributes { .. }
+                    | Change::CreateRule { .. }
+                    | Change::ModifyRuleConditions { .. }
+            )
+    });
+    if changes.len() < before {
+        outcome.waiting = Some(
+            "ECS is deploying it: changes to its loadBalancers entry, its rules' actions and its groups wait for that deployment to end".to_string(),
+        );
+    }
 }
 
 /// Which group a production rule made now sends its traffic to (and which is beside it at
@@ -364,7 +454,8 @@ fn roles(
 }
 
 /// The group whose health decides whether the names may be published: one the rule sends
-/// traffic to (ECS moves traffic only to a group with healthy targets).
+/// traffic to (ECS moves traffic only to a group with healthy targets), or the one a rule
+/// made now sends it to.
 fn serving(rule: Option<&Rule>, primary: &TargetGroupRef) -> Option<String> {
     match (rule, primary) {
         (Some(r), _) if !r.forward_target_groups.is_empty() => {
@@ -464,7 +555,11 @@ fn one_rule(
         ));
         return Some(RuleRef::New(at.key.to_string()));
     };
-    if !forwards_to_both(existing, primary, alternate) {
+    // No deployment under way yet no traffic on the primary: a rule recreated during a bake
+    // and left behind by ECS's flip. It goes to the primary, where ECS put the new tasks.
+    let stranded = !ecs_deploying(service)
+        && matches!(primary, TargetGroupRef::Existing(p) if !existing.forward_target_groups.contains(p));
+    if !forwards_to_both(existing, primary, alternate) || stranded {
         changes.push(PlannedChange::new(
             service,
             Change::ModifyRule {

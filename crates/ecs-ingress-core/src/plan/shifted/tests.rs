@@ -499,6 +499,16 @@ fn ecs_shifts_rule(obs: &mut Snapshot, key: &str, shift: Shift) {
     };
 }
 
+/// What DescribeServices says while ECS has traffic anywhere but 100% on the primary: a
+/// deployment under way.
+fn ecs_reports(obs: &Snapshot, svc: &mut EcsService) {
+    let (primary, _) = primary_and_alternate(svc);
+    svc.deploying = obs
+        .rules
+        .iter()
+        .any(|r| r.forward_target_groups != std::slice::from_ref(&primary));
+}
+
 /// A deployment's end: ECS swaps the entry's group and alternate, and traffic is all on
 /// the new primary.
 fn ecs_flips(obs: &mut Snapshot, svc: &mut EcsService) {
@@ -550,6 +560,7 @@ proptest! {
             if flip {
                 ecs_flips(&mut obs, &mut svc.0);
             }
+            ecs_reports(&obs, &mut svc.0);
             let rules = obs.rules.clone();
             let entry = svc.0.load_balancers.clone();
             let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
@@ -586,9 +597,11 @@ fn a_test_host_gets_a_test_rule_ecs_moves_like_the_production_rule() {
     // ECS sends test traffic to the alternate, then production traffic, then flips.
     ecs_shifts_rule(&mut obs, "test-0", Shift::Alternate);
     ecs_shifts(&mut obs, Shift::Both);
+    ecs_reports(&obs, &mut svc.0);
     let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
     assert!(p.changes.is_empty(), "{:?}", p.changes);
     ecs_flips(&mut obs, &mut svc.0);
+    ecs_reports(&obs, &mut svc.0);
     let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
     assert!(p.changes.is_empty(), "{:?}", p.changes);
 
@@ -803,4 +816,125 @@ fn another_entry_without_ecs_settings_makes_alb_deploy_invalid() {
     let s = &p.services[0];
     assert_eq!(s.state, ServiceState::Invalid);
     assert!(s.problems[0].reason.contains("arn:their-group"), "{s:?}");
+}
+
+#[test]
+fn what_a_second_review_found_stays_fixed() {
+    let cfg = config(true);
+    let mut obs = observed();
+    let mut svc = service(BLUE_GREEN);
+    converge(&cfg, &mut obs, &mut svc);
+
+    // Going back to rolling while ECS reports a deployment, weights still on the primary.
+    svc.0.deploying = true;
+    let rolling = [("alb.host", "web.example.com"), ("alb.deploy", "rolling")];
+    let p = plan(&cfg, &obs, &[retagged(&svc, &rolling)]);
+    assert!(p.changes.is_empty(), "{:?}", p.changes);
+    assert_eq!(p.services[0].state, ServiceState::Pending);
+
+    // A test host added during a deployment: its rule may come, the entry waits.
+    let mut tags = BLUE_GREEN.to_vec();
+    tags.push(("alb.test-host", "test.web.example.com"));
+    let p = plan(&cfg, &obs, &[retagged(&svc, &tags)]);
+    assert!(
+        p.changes
+            .iter()
+            .all(|c| matches!(c.change, Change::CreateRule { .. })),
+        "{:?}",
+        p.changes
+    );
+    assert!(
+        p.services[0]
+            .waiting
+            .iter()
+            .any(|w| w.contains("ECS is deploying it"))
+    );
+    svc.0.deploying = false;
+
+    // A rule deleted during a bake comes back on the primary (both groups healthy); after
+    // ECS's flip, with no deployment under way, it is repaired onto the new primary.
+    ecs_shifts(&mut obs, Shift::Alternate);
+    obs.rules.clear();
+    let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    apply(&mut obs, &mut svc.0, &p);
+    let (primary, _) = primary_and_alternate(&svc.0);
+    assert_eq!(
+        production_rule(&obs).forward_target_groups,
+        std::slice::from_ref(&primary)
+    );
+    let entry = &mut svc.0.load_balancers[0];
+    let advanced = entry.advanced.as_mut().unwrap();
+    std::mem::swap(
+        &mut entry.target_group_arn,
+        &mut advanced.alternate_target_group_arn,
+    );
+    let (flipped, _) = primary_and_alternate(&svc.0);
+    let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    apply(&mut obs, &mut svc.0, &p);
+    assert_eq!(
+        production_rule(&obs).forward_target_groups,
+        std::slice::from_ref(&flipped)
+    );
+
+    // alb.deploy=rolling beside another team's plain entry is fine.
+    let mut plain = service(&rolling);
+    plain.0.load_balancers.push(LoadBalancerAttachment {
+        target_group_arn: Some("arn:their-group".into()),
+        load_balancer_name: None,
+        container_name: Some("web".into()),
+        container_port: Some(9000),
+        advanced: None,
+    });
+    let p = plan(&cfg, &observed(), std::slice::from_ref(&plain));
+    assert_ne!(
+        p.services[0].state,
+        ServiceState::Invalid,
+        "{:?}",
+        p.services[0]
+    );
+
+    // A test host the production hosts already match never gets test traffic.
+    let shadowed = service(&[
+        ("alb.host", "*.example.com"),
+        ("alb.deploy", "blue-green"),
+        ("alb.test-host", "test.example.com"),
+    ]);
+    let p = plan(&cfg, &observed(), std::slice::from_ref(&shadowed));
+    assert_eq!(p.services[0].state, ServiceState::Invalid);
+    assert_eq!(
+        p.services[0].problems[0].key.as_deref(),
+        Some("alb.test-host")
+    );
+}
+
+#[test]
+fn an_immutable_change_made_with_alb_deploy_is_a_rolling_replacement_first() {
+    let cfg = config(true);
+    let mut obs = observed();
+    let mut svc = service(&[("alb.host", "web.example.com")]);
+    converge(&cfg, &mut obs, &mut svc);
+    let old = obs.target_groups[0].arn.clone();
+    let both = [
+        ("alb.host", "web.example.com"),
+        ("alb.protocol-version", "HTTP2"),
+        ("alb.deploy", "blue-green"),
+    ];
+    svc = retagged(&svc, &both);
+    let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    assert_ne!(
+        p.services[0].state,
+        ServiceState::Error,
+        "{:?}",
+        p.services[0]
+    );
+    apply(&mut obs, &mut svc.0, &p);
+    assert_eq!(
+        production_rule(&obs).forward_target_groups,
+        std::slice::from_ref(&old)
+    );
+    assert_eq!(
+        svc.0.deployment.strategy,
+        DeploymentStrategy::Rolling,
+        "not yet"
+    );
 }

@@ -66,7 +66,11 @@ fn advanced(
 }
 
 /// A rule's ARN, created earlier in the pass if it is new.
-fn rule_arn(rule: &RuleRef, service_arn: &str, created: &Created) -> Result<String, AwsError> {
+pub(super) fn rule_arn(
+    rule: &RuleRef,
+    service_arn: &str,
+    created: &Created,
+) -> Result<String, AwsError> {
     match rule {
         RuleRef::Existing(arn) => Ok(arn.clone()),
         RuleRef::New(key) => created

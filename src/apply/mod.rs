@@ -571,6 +571,24 @@ async fn apply_one(
                     .await,
             )
         }
+        Change::ModifyRuleWeights {
+            rule,
+            hosts,
+            paths,
+            weights,
+        } => {
+            let service = planned.service_arn.as_deref().unwrap_or_default();
+            let arn = attachment::rule_arn(rule, service, created)?;
+            let weights = weights
+                .iter()
+                .map(|(g, w)| Ok((target_groups::resolve(g, created)?, *w)))
+                .collect::<Result<Vec<_>, AwsError>>()?;
+            none(
+                aws.elb
+                    .modify_rule_weighted(&arn, hosts, paths, &weights)
+                    .await,
+            )
+        }
         Change::ModifyRuleConditions { arn, hosts, paths } => {
             none(aws.elb.modify_rule_conditions(arn, hosts, paths).await)
         }

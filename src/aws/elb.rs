@@ -294,6 +294,7 @@ fn rule(listener_arn: &str, r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> 
     }
     let mut forward_target_groups = Vec::new();
     let mut staged_target_groups = Vec::new();
+    let mut weights = std::collections::BTreeMap::new();
     let mut other_actions = 0;
     for a in r.actions() {
         if a.r#type() == Some(&ActionTypeEnum::Forward) {
@@ -303,6 +304,10 @@ fn rule(listener_arn: &str, r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> 
                         continue;
                     };
                     // No weight means 1; weight 0 receives no requests.
+                    weights.insert(
+                        arn.to_string(),
+                        t.weight().and_then(|w| u32::try_from(w).ok()).unwrap_or(1),
+                    );
                     if t.weight() == Some(0) {
                         staged_target_groups.push(arn.to_string());
                     } else {
@@ -331,6 +336,7 @@ fn rule(listener_arn: &str, r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> 
         other_conditions,
         forward_target_groups,
         staged_target_groups,
+        weights,
         other_actions,
         tags: Tags::new(),
     }
@@ -697,6 +703,40 @@ impl ElbApi for ElbAdapter {
             Some(s) => forward_staged(target_group_arn, s),
             None => forward(target_group_arn),
         };
+        send!(
+            self,
+            "ModifyRule",
+            self.client
+                .modify_rule()
+                .rule_arn(arn)
+                .set_conditions(Some(conditions(hosts, paths)))
+                .actions(action)
+        )?;
+        Ok(())
+    }
+
+    async fn modify_rule_weighted(
+        &self,
+        arn: &str,
+        hosts: &[String],
+        paths: &[String],
+        weights: &[(String, u32)],
+    ) -> Result<(), AwsError> {
+        let config = weights
+            .iter()
+            .fold(ForwardActionConfig::builder(), |b, (group, weight)| {
+                b.target_groups(
+                    TargetGroupTuple::builder()
+                        .target_group_arn(group)
+                        .weight(i32::try_from(*weight).unwrap_or(i32::MAX))
+                        .build(),
+                )
+            })
+            .build();
+        let action = Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .forward_config(config)
+            .build();
         send!(
             self,
             "ModifyRule",

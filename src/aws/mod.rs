@@ -139,6 +139,15 @@ pub trait ElbApi: Send + Sync {
         target_group_arn: &str,
         staged: Option<&str>,
     ) -> Result<(), AwsError>;
+    /// Rewrites a rule's conditions and its forward action: these groups with these weights
+    /// (a ForwardConfig; `alb.weight`).
+    async fn modify_rule_weighted(
+        &self,
+        arn: &str,
+        hosts: &[String],
+        paths: &[String],
+        weights: &[(String, u32)],
+    ) -> Result<(), AwsError>;
     /// Rewrites a rule's conditions only: its action, and the weights in it, stay.
     async fn modify_rule_conditions(
         &self,

@@ -281,6 +281,19 @@ impl ElbApi for FakeAws {
         .await
     }
 
+    async fn modify_rule_weighted(
+        &self,
+        arn: &str,
+        hosts: &[String],
+        paths: &[String],
+        weights: &[(String, u32)],
+    ) -> Result<(), AwsError> {
+        self.request(ELB, "ModifyRule", |world| {
+            world.modify_rule_weighted(arn, hosts, paths, weights)
+        })
+        .await
+    }
+
     async fn modify_rule_conditions(
         &self,
         arn: &str,

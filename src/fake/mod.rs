@@ -240,6 +240,14 @@ impl FakeAws {
             .expect(host, path, service_arn);
     }
 
+    /// As [`FakeAws::expect_served`], for a (host, path) that any of `service_arns` may serve
+    /// (a weighted rule across them).
+    pub fn expect_served_by_any(&self, host: &str, path: &str, service_arns: &[&str]) {
+        lock(&self.traffic)
+            .get_or_insert_with(TrafficCheck::default)
+            .expect_any(host, path, service_arns);
+    }
+
     /// The test withdraws `host` (or hands it to another service): no longer expected.
     pub fn release_served(&self, host: &str) {
         if let Some(check) = lock(&self.traffic).as_mut() {

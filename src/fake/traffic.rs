@@ -350,8 +350,9 @@ impl World {
 /// answers for the host, and once served it stays served until it is released.
 #[derive(Debug, Default)]
 pub struct TrafficCheck {
-    /// (host, path) → service ARN expected to serve it.
-    expected: BTreeMap<(String, String), String>,
+    /// (host, path) → the service ARNs that may serve it (several for a weighted canary:
+    /// every request lands on one of them).
+    expected: BTreeMap<(String, String), BTreeSet<String>>,
     /// Expected pairs that have been served at least once.
     published: BTreeSet<(String, String)>,
     /// Writes checked.
@@ -361,9 +362,15 @@ pub struct TrafficCheck {
 
 impl TrafficCheck {
     pub fn expect(&mut self, host: &str, path: &str, service_arn: &str) {
+        self.expect_any(host, path, &[service_arn]);
+    }
+
+    /// (host, path) must be served by healthy targets of these services only (a weighted
+    /// rule across them).
+    pub fn expect_any(&mut self, host: &str, path: &str, service_arns: &[&str]) {
         self.expected.insert(
             (host.to_string(), path.to_string()),
-            service_arn.to_string(),
+            service_arns.iter().map(|s| s.to_string()).collect(),
         );
     }
 
@@ -375,16 +382,16 @@ impl TrafficCheck {
 
     pub fn check(&mut self, world: &World, after: &str) {
         self.writes += 1;
-        for ((host, path), service) in &self.expected {
+        let by = |served: &Served, allowed: &BTreeSet<String>| matches!(served, Served::By(s) if !s.is_empty() && s.is_subset(allowed));
+        for ((host, path), allowed) in &self.expected {
             let served = world.served(host, path);
-            let ok = matches!(&served, Served::By(s) if s.len() == 1 && s.contains(service));
+            let ok = by(&served, allowed);
             let key = (host.clone(), path.clone());
             if ok {
                 self.published.insert(key);
                 // A client holding an answer from before a move must be served too.
                 for (target, cached) in world.served_from_cache(host, path) {
-                    let cached_ok =
-                        matches!(&cached, Served::By(s) if s.len() == 1 && s.contains(service));
+                    let cached_ok = by(&cached, allowed);
                     // Answers pointing at no ALB (a hand edit being repaired) prove nothing.
                     if !cached_ok
                         && !matches!(cached, Served::Dangling(_))

@@ -215,6 +215,19 @@ impl ElbApi for FencedAws {
             .modify_rule(arn, hosts, paths, target_group_arn, staged)
             .await
     }
+    async fn modify_rule_weighted(
+        &self,
+        arn: &str,
+        hosts: &[String],
+        paths: &[String],
+        weights: &[(String, u32)],
+    ) -> Result<(), AwsError> {
+        self.check("elbv2", "ModifyRule")?;
+        self.inner
+            .elb
+            .modify_rule_weighted(arn, hosts, paths, weights)
+            .await
+    }
     async fn modify_rule_conditions(
         &self,
         arn: &str,

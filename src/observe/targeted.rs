@@ -436,6 +436,7 @@ mod tests {
             other_conditions: 0,
             forward_target_groups: vec![],
             staged_target_groups: vec![],
+            weights: Default::default(),
             other_actions: 0,
             tags: Default::default(),
         }

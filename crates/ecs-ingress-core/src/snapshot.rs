@@ -95,6 +95,16 @@ pub struct AlbAccount {
 
 impl Snapshot {
     /// Every read succeeded.
+    /// True when the read health of target group `arn` shows a healthy target; `None` when
+    /// its health was not read.
+    pub fn has_healthy_targets(&self, arn: &str) -> Option<bool> {
+        self.targets.get(arn).map(|targets| {
+            targets
+                .iter()
+                .any(|t| t.state == crate::state::TargetHealthState::Healthy)
+        })
+    }
+
     pub fn complete(&self) -> bool {
         self.failed_reads.is_empty()
     }

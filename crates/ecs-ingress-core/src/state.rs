@@ -307,6 +307,9 @@ pub struct Rule {
     /// accepts them in a service's `loadBalancers`) but sent no requests. ecs-ingress stages
     /// a replacement target group here until it has healthy targets.
     pub staged_target_groups: Vec<String>,
+    /// The weight of each group of a forward action's ForwardConfig, as read (`alb.weight`
+    /// compares them; a forward without a ForwardConfig lists none).
+    pub weights: BTreeMap<String, u32>,
     /// Actions other than a single forward (redirects, fixed responses, ...).
     pub other_actions: usize,
     pub tags: Tags,

@@ -210,12 +210,12 @@ impl World {
 
     /// The forward weights of a rule (tenths of a percent when ECS set them).
     pub fn rule_weights(&self, rule_arn: &str) -> BTreeMap<String, u32> {
-        if let Some(w) = self.forward_weights.get(rule_arn) {
-            return w.clone();
-        }
         let Some(rule) = self.rules.get(rule_arn) else {
             return BTreeMap::new();
         };
+        if !rule.weights.is_empty() {
+            return rule.weights.clone();
+        }
         rule.forward_target_groups
             .iter()
             .map(|g| (g.clone(), 1))
@@ -391,9 +391,11 @@ impl World {
         let Some(rule) = self.rules.get_mut(rule_arn) else {
             return;
         };
+        // ECS writes whole weights (0–999 in AWS's rules): the shift in percent.
+        let percent = |tenths: u32| if tenths == 0 { 0 } else { (tenths / 10).max(1) };
         let weights = BTreeMap::from([
-            (primary.to_string(), ALL - shifted),
-            (alternate.to_string(), shifted),
+            (primary.to_string(), percent(ALL - shifted)),
+            (alternate.to_string(), percent(shifted)),
         ]);
         rule.forward_target_groups = weights
             .iter()
@@ -405,7 +407,7 @@ impl World {
             .filter(|(_, w)| **w == 0)
             .map(|(g, _)| g.clone())
             .collect();
-        self.forward_weights.insert(rule_arn.to_string(), weights);
+        rule.weights = weights;
     }
 
     /// The deployment's end: the old tasks stop (deregistered from the old primary, which

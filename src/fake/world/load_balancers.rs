@@ -499,6 +499,7 @@ impl World {
                 other_conditions: 0,
                 forward_target_groups: forwards,
                 staged_target_groups: vec![],
+                weights: Default::default(),
                 other_actions,
                 tags: Tags::new(),
             },

@@ -109,9 +109,6 @@ pub struct World {
     pub listener_settings: BTreeMap<String, ListenerSettings>,
     /// Tags of load balancers and listeners, by ARN.
     pub elb_tags: BTreeMap<String, Tags>,
-    /// Forward weights ECS set in production rules (rule ARN → group → weight); a rule not
-    /// here has the weights it was written with: 1 for its target, 0 for a staged group.
-    pub forward_weights: BTreeMap<String, BTreeMap<String, u32>>,
     /// ECS's own deployments in progress, by service ARN.
     pub ecs_deployments: BTreeMap<String, deployments::EcsDeployment>,
 }
@@ -232,6 +229,7 @@ impl World {
                 other_conditions: 0,
                 forward_target_groups: vec![invalid],
                 staged_target_groups: vec![],
+                weights: Default::default(),
                 other_actions: 0,
                 tags: Tags::new(),
             },
@@ -285,6 +283,7 @@ impl World {
                 other_conditions: 0,
                 forward_target_groups: vec![],
                 staged_target_groups: vec![],
+                weights: Default::default(),
                 other_actions: 1,
                 tags: Tags::new(),
             },
@@ -888,6 +887,10 @@ impl World {
                 other_conditions: 0,
                 forward_target_groups: vec![spec.target_group_arn.clone()],
                 staged_target_groups: spec.staged_target_group_arn.iter().cloned().collect(),
+                weights: forward_config(
+                    &spec.target_group_arn,
+                    spec.staged_target_group_arn.as_deref(),
+                ),
                 other_actions: 0,
                 tags: spec.tags.clone(),
             },
@@ -927,8 +930,66 @@ impl World {
             r.forward_target_groups = vec![target_group_arn.to_string()];
             r.staged_target_groups = staged.into_iter().map(str::to_string).collect();
         }
-        // A new action has the weights it was written with (1 and 0), not ECS's.
-        self.forward_weights.remove(arn);
+        if let Some(r) = self.rules.get_mut(arn) {
+            r.weights = forward_config(target_group_arn, staged);
+        }
+        Ok(())
+    }
+
+    /// ModifyRule with a ForwardConfig of several groups (`alb.weight`): AWS takes at most
+    /// five groups, weights 0–999, some weight above 0.
+    pub fn modify_rule_weighted(
+        &mut self,
+        arn: &str,
+        hosts: &[String],
+        paths: &[String],
+        weights: &[(String, u32)],
+    ) -> Result<(), AwsError> {
+        const OP: &str = "ModifyRule";
+        let rule = self
+            .rules
+            .get(arn)
+            .cloned()
+            .ok_or_else(|| not_found(OP, "RuleNotFound", arn))?;
+        Self::check_conditions(OP, hosts, paths)?;
+        let invalid = |m: String| error(ELB, OP, "ValidationError", m);
+        if weights.is_empty() || weights.len() > GROUPS_PER_FORWARD {
+            return Err(invalid(format!(
+                "A forward action takes 1 to {GROUPS_PER_FORWARD} target groups"
+            )));
+        }
+        if weights.iter().any(|(_, w)| *w > MAX_FORWARD_WEIGHT)
+            || weights.iter().all(|(_, w)| *w == 0)
+        {
+            return Err(invalid(format!(
+                "Target group weights must be 0–{MAX_FORWARD_WEIGHT}, at least one above 0"
+            )));
+        }
+        let lb = self
+            .listeners
+            .get(&rule.listener_arn)
+            .map(|l| l.load_balancer_arn.clone())
+            .unwrap_or_default();
+        for (g, _) in weights {
+            self.check_forward(OP, g, &lb)?;
+        }
+        if let Some(r) = self.rules.get_mut(arn) {
+            r.hosts = hosts.to_vec();
+            r.paths = paths.to_vec();
+            r.other_conditions = 0;
+            r.other_actions = 0;
+            r.weights = weights.iter().cloned().collect();
+            r.forward_target_groups = weights
+                .iter()
+                .filter(|(_, w)| *w > 0)
+                .map(|(g, _)| g.clone())
+                .collect();
+            r.staged_target_groups = weights
+                .iter()
+                .filter(|(_, w)| *w == 0)
+                .map(|(g, _)| g.clone())
+                .collect();
+        }
         Ok(())
     }
 
@@ -1047,6 +1108,19 @@ impl World {
         self.target_groups
             .get_mut(arn)
             .ok_or_else(|| not_found(operation, "TargetGroupNotFound", arn))
+    }
+}
+
+/// AWS's limits on a forward action's ForwardConfig.
+const GROUPS_PER_FORWARD: usize = 5;
+const MAX_FORWARD_WEIGHT: u32 = 999;
+
+/// The weights a forward written by ecs-ingress's adapter carries: a ForwardConfig (1 and 0)
+/// only when a group is staged beside the target.
+fn forward_config(target: &str, staged: Option<&str>) -> BTreeMap<String, u32> {
+    match staged {
+        Some(s) => BTreeMap::from([(target.to_string(), 1), (s.to_string(), 0)]),
+        None => BTreeMap::new(),
     }
 }
 

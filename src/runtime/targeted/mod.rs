@@ -257,6 +257,10 @@ fn on_fresh_resources(change: &Change, fresh: &Fresh) -> bool {
         Change::DeleteRule { arn }
         | Change::ModifyRule { arn, .. }
         | Change::ModifyRuleConditions { arn, .. } => fresh.rules.contains(arn),
+        Change::ModifyRuleWeights { rule, .. } => match rule {
+            crate::plan::RuleRef::Existing(arn) => fresh.rules.contains(arn),
+            crate::plan::RuleRef::New(_) => true,
+        },
         Change::CreateRule { listener_arn, .. }
         | Change::SetRulePriorities { listener_arn, .. } => fresh.listeners.contains(listener_arn),
         Change::DeleteTargetGroup { arn, .. }

@@ -67,6 +67,7 @@ fn rule(arn: &str, tags: crate::state::Tags) -> Rule {
         other_conditions: 0,
         forward_target_groups: vec![],
         staged_target_groups: vec![],
+        weights: Default::default(),
         other_actions: 0,
         tags,
     }

@@ -146,6 +146,9 @@ pub struct Intent {
     /// `alb.test-host`: hosts of the test rule ECS sends test traffic through during a
     /// deployment (with the service's paths); empty without.
     pub test_hosts: Vec<String>,
+    /// `alb.weight`: its share of a rule it shares with other weighted services routing the
+    /// same hosts and paths (a canary across services).
+    pub weight: Option<u16>,
     /// Where each key's value came from (keys without prefix; defaults are absent).
     pub sources: BTreeMap<String, Source>,
 }
@@ -237,17 +240,28 @@ impl Intent {
         if let Some(zone) = &self.dns.zone {
             put(keys::DNS_ZONE, zone.clone());
         }
-        if let Some(d) = &self.deploy {
-            deploy_labels(d, &mut put);
-        }
-        if !self.test_hosts.is_empty() {
-            put(keys::ALB_TEST_HOST, self.test_hosts.join(" "));
-        }
+        self.deployment_labels(&mut put);
         if let Some(cm) = &self.cloudmap {
             put(keys::CLOUDMAP_NAMESPACE, cm.namespace.clone());
             put(keys::CLOUDMAP_SERVICE, cm.service.clone());
         }
         t
+    }
+}
+
+impl Intent {
+    /// How the service is deployed and shares traffic, as labels: `alb.deploy` and its
+    /// settings, `alb.test-host`, `alb.weight`.
+    fn deployment_labels(&self, put: &mut impl FnMut(&str, String)) {
+        if let Some(d) = &self.deploy {
+            deploy_labels(d, put);
+        }
+        if !self.test_hosts.is_empty() {
+            put(keys::ALB_TEST_HOST, self.test_hosts.join(" "));
+        }
+        if let Some(w) = self.weight {
+            put(keys::ALB_WEIGHT, w.to_string());
+        }
     }
 }
 

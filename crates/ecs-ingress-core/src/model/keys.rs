@@ -27,6 +27,7 @@ pub const ALB_LINEAR_STEP_MINUTES: &str = "alb.linear.step-minutes";
 pub const ALB_CANARY_PERCENT: &str = "alb.canary.percent";
 pub const ALB_CANARY_MINUTES: &str = "alb.canary.minutes";
 pub const ALB_TEST_HOST: &str = "alb.test-host";
+pub const ALB_WEIGHT: &str = "alb.weight";
 pub const DNS_NAME: &str = "dns.name";
 pub const DNS_TYPE: &str = "dns.type";
 pub const DNS_TTL: &str = "dns.ttl";
@@ -62,6 +63,7 @@ pub const ALL: &[&str] = &[
     ALB_CANARY_PERCENT,
     ALB_CANARY_MINUTES,
     ALB_TEST_HOST,
+    ALB_WEIGHT,
     DNS_NAME,
     DNS_TYPE,
     DNS_TTL,

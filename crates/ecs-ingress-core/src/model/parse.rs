@@ -356,6 +356,7 @@ struct Fields {
     cloudmap: Option<Option<CloudMapIntent>>,
     deploy: Option<Option<DeploymentSettings>>,
     test_hosts: Option<Vec<String>>,
+    weight: Option<Option<u16>>,
 }
 
 impl Fields {
@@ -378,6 +379,7 @@ impl Fields {
             cloudmap: self.cloudmap?,
             deploy: self.deploy?,
             test_hosts: self.test_hosts?,
+            weight: self.weight?,
             sources,
         })
     }
@@ -422,6 +424,7 @@ fn parse_fields(
     let cloudmap = cloudmap(c, input.service_name);
     let deploy = super::deploy::deploy(c);
     let test_hosts = test_hosts(c, deploy.as_ref());
+    let weight = weight(c, deploy.as_ref());
     Fields {
         hosts,
         paths,
@@ -438,7 +441,30 @@ fn parse_fields(
         cloudmap,
         deploy,
         test_hosts,
+        weight,
     }
+}
+
+/// `alb.weight` 0–999; not where ECS sets the weights itself (`alb.deploy`).
+fn weight(
+    c: &mut Collector<'_>,
+    deploy: Option<&Option<DeploymentSettings>>,
+) -> Option<Option<u16>> {
+    if !c.values.contains_key(keys::ALB_WEIGHT) {
+        return Some(None);
+    }
+    let shifted = deploy.is_some_and(|d| d.as_ref().is_some_and(|d| d.strategy.shifts_traffic()));
+    if shifted {
+        let v = c.values.get(keys::ALB_WEIGHT).cloned();
+        c.error(
+            keys::ALB_WEIGHT,
+            v.as_ref(),
+            "cannot be combined with alb.deploy=blue-green, linear or canary: ECS sets the rule's weights then",
+        );
+        return None;
+    }
+    let w = c.number(keys::ALB_WEIGHT, 0, 999, "a weight")?;
+    Some(u16::try_from(w).ok())
 }
 
 /// `alb.test-host`: only where ECS deploys the service itself (it sends test traffic

@@ -436,6 +436,7 @@ prop_compose! {
         ttl in 0u32..=86_400,
         deploy in arb_deploy(),
         test_host in prop::option::of(arb_host()),
+        weight in prop::option::of(0u16..=999),
     ) -> Intent {
         let shifted = deploy.as_ref().is_some_and(|d| d.strategy.shifts_traffic());
         let test_hosts = test_host.filter(|_| shifted).into_iter().collect();
@@ -458,6 +459,7 @@ prop_compose! {
             cloudmap: None,
             deploy,
             test_hosts,
+            weight: weight.filter(|_| !shifted),
             sources,
         }
     }
@@ -573,6 +575,12 @@ fn deploy_tags_parse_and_every_mistake_names_its_key() {
             &[("alb.deploy", "linear"), ("alb.linear.step-minutes", "-1")],
             "alb.linear.step-minutes=-1",
             "minutes",
+        ),
+        (&[("alb.weight", "1000")], "alb.weight=1000", "0–999"),
+        (
+            &[("alb.deploy", "canary"), ("alb.weight", "5")],
+            "alb.weight=5",
+            "cannot be combined with alb.deploy",
         ),
     ];
     for (extra, start, words) in cases {

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::PlanConfig;
-use super::change::{self, AttachmentEntry, Change, PlannedChange, TargetGroupRef};
+use super::change::{self, AttachmentEntry, Change, PlannedChange, RuleRef, TargetGroupRef};
 use super::desired::{DesiredService, non_default_attributes};
 use super::owned::Owned;
 use super::placement::{Placed, existing_rule};
@@ -29,11 +29,7 @@ pub struct WinnerOutcome {
 
 /// True when the read health of `arn` shows a healthy target.
 pub fn has_healthy_targets(observed: &Snapshot, arn: &str) -> Option<bool> {
-    observed.targets.get(arn).map(|targets| {
-        targets
-            .iter()
-            .any(|t| t.state == TargetHealthState::Healthy)
-    })
+    observed.has_healthy_targets(arn)
 }
 
 pub fn service_changes(
@@ -63,9 +59,7 @@ pub fn service_changes(
         split_move(desired, left, owned.rules_of(&service.arn), my_groups);
     let my_rules = my_rules.as_slice();
 
-    // A replacement (an immutable setting changed): traffic stays on the group the rules
-    // forward to now until the new one has healthy targets; meanwhile the new group is
-    // staged at weight 0 in the rules (so ECS accepts it) and attached beside the old one.
+    // A replacement (see `replacement_waits`): traffic stays on the serving group.
     let serving_old: Option<&TargetGroup> = my_rules
         .iter()
         .filter(|r| desired.previous.is_none() || r.listener_arn == desired.listener_arn)
@@ -74,50 +68,91 @@ pub fn service_changes(
         .find(|g| g.name != spec.name)
         .copied();
     let replacing = serving_old.filter(|_| new_ready != Some(true));
-    if let (Some(old), TargetGroupRef::Existing(arn)) = (replacing, &target) {
-        if new_ready.is_none() {
-            outcome.health_wanted.push(arn.clone());
-        }
-        outcome.waiting = Some(format!(
-            "replacing target group {} with {}: waiting for healthy targets in the new group{}; traffic stays on the old one",
-            old.name,
-            spec.name,
-            created_ago(observed, my_groups, arn)
-        ));
-    } else if let Some(old) = replacing {
-        outcome.waiting = Some(format!(
-            "replacing target group {} with {}: the new group is created this pass; traffic stays on the old one",
-            old.name, spec.name
-        ));
+    if let Some(old) = replacing {
+        replacement_waits(
+            observed,
+            my_groups,
+            spec,
+            old,
+            &target,
+            new_ready,
+            &mut outcome,
+        );
     }
-    let (forward, staged) = match replacing {
-        Some(old) => (
-            TargetGroupRef::Existing(old.arn.clone()),
-            Some(target.clone()),
-        ),
-        None => (target.clone(), None),
-    };
+    let forward = replacing.map_or(target.clone(), |old| {
+        TargetGroupRef::Existing(old.arn.clone())
+    });
+    let staged = replacing.map(|_| target.clone());
     if outcome.waiting.is_none() && !left {
         move_progress(desired, &target, new_ready, &mut outcome);
     }
-    outcome.serving = match &forward {
-        TargetGroupRef::Existing(arn) => Some(arn.clone()),
-        TargetGroupRef::New(_) => None,
+    outcome.serving = existing_arn(&forward);
+    let weighted = super::weighted::forward(observed, owned, desired, &forward);
+    outcome.health_wanted.extend(weighted.health_wanted);
+    let weights = weighted.groups;
+    let targets = RuleTargets {
+        forward: &forward,
+        staged: &staged,
+        weights,
     };
     rule_changes(
-        config, owned, desired, placed, index, my_rules, &forward, &staged, changes,
+        config, owned, desired, placed, index, my_rules, targets, changes,
     );
     let kept_attached: Vec<&TargetGroup> = replacing
         .into_iter()
         .chain(leaving_groups.iter().copied())
         .collect();
-    attachment_changes(observed, owned, desired, &target, &kept_attached, changes);
+    let member = super::weighted::member_state(observed, desired, &target);
+    if member.attach {
+        attachment_changes(observed, owned, desired, &target, &kept_attached, changes);
+    }
+    member.fold_into(&mut outcome.health_wanted, &mut outcome.waiting);
     if desired.intent.targets == TargetsMode::Direct {
         direct_changes(observed, desired, &target, changes);
     }
 
     delete_old_groups(service, spec, my_groups, &kept_attached, changes);
     outcome
+}
+
+/// The ARN of a group that exists already.
+fn existing_arn(group: &TargetGroupRef) -> Option<String> {
+    match group {
+        TargetGroupRef::Existing(arn) => Some(arn.clone()),
+        TargetGroupRef::New(_) => None,
+    }
+}
+
+/// What a replacement (an immutable setting changed) waits for: the new group's healthy
+/// targets (read if unknown). Until then traffic stays on the group the rules forward to
+/// now, and the new group is staged at weight 0 in the rules (so ECS accepts it) and
+/// attached beside the old one.
+fn replacement_waits(
+    observed: &Snapshot,
+    my_groups: &[&TargetGroup],
+    spec: &crate::state::TargetGroupSpec,
+    old: &TargetGroup,
+    target: &TargetGroupRef,
+    new_ready: Option<bool>,
+    outcome: &mut WinnerOutcome,
+) {
+    outcome.waiting = Some(match target {
+        TargetGroupRef::Existing(arn) => {
+            if new_ready.is_none() {
+                outcome.health_wanted.push(arn.clone());
+            }
+            format!(
+                "replacing target group {} with {}: waiting for healthy targets in the new group{}; traffic stays on the old one",
+                old.name,
+                spec.name,
+                created_ago(observed, my_groups, arn)
+            )
+        }
+        TargetGroupRef::New(_) => format!(
+            "replacing target group {} with {}: the new group is created this pass; traffic stays on the old one",
+            old.name, spec.name
+        ),
+    });
 }
 
 /// Old target groups of this service (replaced, on an ALB it left, or from another VPC):
@@ -288,6 +323,14 @@ pub(super) fn target_group_changes(
     TargetGroupRef::Existing(g.arn.clone())
 }
 
+/// What a service's rules forward to: its serving group, a replacement staged at weight 0,
+/// or (`alb.weight`, its rule shared with other services) groups and weights.
+struct RuleTargets<'a> {
+    forward: &'a TargetGroupRef,
+    staged: &'a Option<TargetGroupRef>,
+    weights: Option<Vec<(TargetGroupRef, u32)>>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn rule_changes(
     config: &PlanConfig,
@@ -296,64 +339,41 @@ fn rule_changes(
     placed: &Placed,
     index: usize,
     my_rules: &[&Rule],
-    forward: &TargetGroupRef,
-    staged: &Option<TargetGroupRef>,
+    targets: RuleTargets<'_>,
     changes: &mut Vec<PlannedChange>,
 ) {
+    let RuleTargets {
+        forward,
+        staged,
+        weights,
+    } = targets;
     let service = desired.service;
-    let is = |r: &TargetGroupRef, arns: &[String]| match r {
-        TargetGroupRef::Existing(a) => arns.len() == 1 && arns[0] == *a,
-        TargetGroupRef::New(_) => false,
-    };
     let mut wanted_rules = BTreeSet::new();
     for (j, rule) in desired.rules.iter().enumerate() {
         let Some(&priority) = placed.priorities.get(&(index, j)) else {
             continue; // The listener's band is full: reported as a pass problem.
         };
-        match existing_rule(owned, desired, &rule.key) {
+        let existing = existing_rule(owned, desired, &rule.key);
+        if let Some(w) = weights.clone() {
+            wanted_rules.extend(existing.map(|e| e.arn.as_str()));
+            let rule_ref = existing.map_or_else(
+                || {
+                    changes.push(create_rule(config, desired, priority, rule, forward));
+                    RuleRef::New(rule.key.clone())
+                },
+                |e| RuleRef::Existing(e.arn.clone()),
+            );
+            changes.extend(super::weighted::weights_change(
+                desired, rule_ref, existing, w,
+            ));
+            continue;
+        }
+        match existing {
             Some(existing) => {
                 wanted_rules.insert(existing.arn.as_str());
-                let staged_differs = match staged {
-                    Some(s) => !is(s, &existing.staged_target_groups),
-                    None => !existing.staged_target_groups.is_empty(),
-                };
-                if existing.hosts != rule.hosts
-                    || existing.paths != rule.paths
-                    || !is(forward, &existing.forward_target_groups)
-                    || staged_differs
-                    || existing.other_conditions > 0
-                    || existing.other_actions > 0
-                {
-                    changes.push(PlannedChange::new(
-                        service,
-                        Change::ModifyRule {
-                            arn: existing.arn.clone(),
-                            hosts: rule.hosts.clone(),
-                            paths: rule.paths.clone(),
-                            target: forward.clone(),
-                            staged: staged.clone(),
-                        },
-                        if staged.is_some() {
-                            "stage the replacement target group beside the serving one"
-                        } else {
-                            "rule conditions or action differ"
-                        },
-                    ));
-                }
+                changes.extend(repair_rule(desired, existing, rule, forward, staged));
             }
-            None => changes.push(PlannedChange::new(
-                service,
-                Change::CreateRule {
-                    listener_arn: desired.listener_arn.clone(),
-                    priority,
-                    hosts: rule.hosts.clone(),
-                    paths: rule.paths.clone(),
-                    target: forward.clone(),
-                    staged: None,
-                    tags: config.ownership.tags(&service.arn, &rule.key),
-                },
-                "new rule",
-            )),
+            None => changes.push(create_rule(config, desired, priority, rule, forward)),
         }
     }
     for rule in my_rules
@@ -368,6 +388,71 @@ fn rule_changes(
             "rule no longer wanted",
         ));
     }
+}
+
+/// An existing rule's conditions and action set back to what is wanted, if they differ.
+fn repair_rule(
+    desired: &DesiredService<'_>,
+    existing: &Rule,
+    rule: &super::desired::DesiredRule,
+    forward: &TargetGroupRef,
+    staged: &Option<TargetGroupRef>,
+) -> Option<PlannedChange> {
+    let is = |r: &TargetGroupRef, arns: &[String]| match r {
+        TargetGroupRef::Existing(a) => arns.len() == 1 && arns[0] == *a,
+        TargetGroupRef::New(_) => false,
+    };
+    let staged_differs = match staged {
+        Some(s) => !is(s, &existing.staged_target_groups),
+        None => !existing.staged_target_groups.is_empty(),
+    };
+    let same = existing.hosts == rule.hosts
+        && existing.paths == rule.paths
+        && is(forward, &existing.forward_target_groups)
+        && !staged_differs
+        && existing.other_conditions == 0
+        && existing.other_actions == 0;
+    (!same).then(|| {
+        PlannedChange::new(
+            desired.service,
+            Change::ModifyRule {
+                arn: existing.arn.clone(),
+                hosts: rule.hosts.clone(),
+                paths: rule.paths.clone(),
+                target: forward.clone(),
+                staged: staged.clone(),
+            },
+            if staged.is_some() {
+                "stage the replacement target group beside the serving one"
+            } else {
+                "rule conditions or action differ"
+            },
+        )
+    })
+}
+
+/// A new rule forwarding to `target`.
+fn create_rule(
+    config: &PlanConfig,
+    desired: &DesiredService<'_>,
+    priority: u32,
+    rule: &super::desired::DesiredRule,
+    target: &TargetGroupRef,
+) -> PlannedChange {
+    let service = desired.service;
+    PlannedChange::new(
+        service,
+        Change::CreateRule {
+            listener_arn: desired.listener_arn.clone(),
+            priority,
+            hosts: rule.hosts.clone(),
+            paths: rule.paths.clone(),
+            target: target.clone(),
+            staged: None,
+            tags: config.ownership.tags(&service.arn, &rule.key),
+        },
+        "new rule",
+    )
 }
 
 /// The service's `loadBalancers`: entries of others kept (unless their target group no

@@ -166,6 +166,13 @@ pub enum Change {
         hosts: Vec<String>,
         paths: Vec<String>,
     },
+    /// `alb.weight`: the conditions and a forward action over these groups and weights.
+    ModifyRuleWeights {
+        rule: RuleRef,
+        hosts: Vec<String>,
+        paths: Vec<String>,
+        weights: Vec<(TargetGroupRef, u32)>,
+    },
     /// `staged`: a replacement target group joins the forward action at weight 0.
     ModifyRule {
         arn: String,
@@ -286,7 +293,9 @@ impl Change {
             }
             Self::SetRulePriorities { .. } => Phase::MovePriorities,
             Self::CreateRule { .. } => Phase::CreateRules,
-            Self::ModifyRule { .. } | Self::ModifyRuleConditions { .. } => Phase::ModifyRules,
+            Self::ModifyRule { .. }
+            | Self::ModifyRuleConditions { .. }
+            | Self::ModifyRuleWeights { .. } => Phase::ModifyRules,
             Self::UpdateServiceLoadBalancers { publish: true, .. }
             | Self::UpdateServiceDeployment { .. }
             | Self::RegisterTargets { .. } => Phase::Attach,
@@ -337,6 +346,7 @@ impl Change {
                 | Self::SetRulePriorities { .. }
                 | Self::ModifyRule { .. }
                 | Self::ModifyRuleConditions { .. }
+                | Self::ModifyRuleWeights { .. }
                 | Self::UpdateServiceLoadBalancers { publish: true, .. }
                 | Self::UpdateServiceDeployment { .. }
                 | Self::UpsertRecords { exists: true, .. }
@@ -379,6 +389,7 @@ impl Change {
             | Self::CreateRule { .. }
             | Self::ModifyRule { .. }
             | Self::ModifyRuleConditions { .. }
+            | Self::ModifyRuleWeights { .. }
             | Self::DeleteRule { .. } => ResourceKind::ListenerRule,
             Self::UpdateServiceLoadBalancers { .. } | Self::UpdateServiceDeployment { .. } => {
                 ResourceKind::ServiceAttachment
@@ -425,6 +436,7 @@ impl Change {
                 format!("{cluster}/{service}")
             }
             Self::RegisterTargets { target, .. } => target.to_string(),
+            Self::ModifyRuleWeights { rule, .. } => rule.to_string(),
             Self::RegisterInstance {
                 service,
                 instance_id,
@@ -451,6 +463,7 @@ impl Change {
             | Self::ModifyAttributes { .. }
             | Self::ModifyRule { .. }
             | Self::ModifyRuleConditions { .. }
+            | Self::ModifyRuleWeights { .. }
             | Self::UpdateServiceLoadBalancers { .. }
             | Self::UpdateServiceDeployment { .. } => "update",
             Self::SetRulePriorities { .. } => "reprioritize",
@@ -535,6 +548,20 @@ impl Change {
                 short_arn(arn),
                 describe_conditions(hosts, paths)
             ),
+            Self::ModifyRuleWeights {
+                rule,
+                hosts,
+                paths,
+                weights,
+            } => {
+                let spread: Vec<String> = weights.iter().map(|(g, w)| format!("{g} {w}")).collect();
+                write!(
+                    f,
+                    "update listener-rule {rule} {} → weighted {}",
+                    describe_conditions(hosts, paths),
+                    spread.join(", ")
+                )
+            }
             Self::ModifyRule {
                 arn,
                 hosts,
@@ -575,6 +602,7 @@ impl Change {
             }
             Self::CreateRule { .. }
             | Self::ModifyRuleConditions { .. }
+            | Self::ModifyRuleWeights { .. }
             | Self::ModifyRule { .. } => self.fmt_rule(f),
             Self::UpdateServiceLoadBalancers {
                 service,

@@ -58,6 +58,20 @@ pub struct DesiredService<'a> {
     pub rules: Vec<DesiredRule>,
     /// Where it is published now, while it moves to `listener_arn` (another ALB of its pool).
     pub previous: Option<Previous>,
+    /// Its place in a rule shared by weight (`alb.weight`).
+    pub weighted: Weighted,
+}
+
+/// `alb.weight`: the place of a service in a rule it shares with other weighted services.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Weighted {
+    #[default]
+    No,
+    /// The oldest: its rule forwards to the members' groups too, with these weights
+    /// (service ARN, weight), its own first.
+    Owner { members: Vec<(String, u16)> },
+    /// Its group is in the owner's rule; it has no rule of its own.
+    Member { owner: String },
 }
 
 /// The ALB a moving service leaves, and how far the move got.
@@ -84,6 +98,15 @@ pub struct Location<'a> {
 }
 
 use crate::ownership::TARGET_GROUP_RESOURCE;
+
+/// The second group of a service ECS deploys blue/green: the primary's settings under the
+/// alternate name.
+pub fn alternate_spec(primary: &TargetGroupSpec) -> TargetGroupSpec {
+    TargetGroupSpec {
+        name: crate::ownership::naming::alternate_target_group_name(&primary.name),
+        ..primary.clone()
+    }
+}
 
 pub fn health_check(intent: &Intent) -> HealthCheck {
     let hc = &intent.health_check;
@@ -314,6 +337,7 @@ pub fn desired_service<'a>(
         alb_group_name,
         rules,
         previous: None,
+        weighted: Weighted::No,
     }
 }
 

@@ -25,6 +25,7 @@ mod resolve;
 pub mod settings;
 mod shifted;
 mod unread_zones;
+mod weighted;
 mod withdraw;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -93,6 +94,18 @@ impl Plan {
     pub fn managed_resource_counts(&self) -> impl Iterator<Item = (&'static str, usize)> + '_ {
         self.managed.iter().map(|(k, v)| (k.as_str(), *v))
     }
+}
+
+/// Owned resources seen, for the metrics.
+fn count_managed(owned: &Owned<'_>, out: &mut Plan) {
+    out.managed.insert(
+        ResourceKind::TargetGroup,
+        owned.groups.values().map(Vec::len).sum(),
+    );
+    out.managed.insert(
+        ResourceKind::ListenerRule,
+        owned.rules.values().map(Vec::len).sum(),
+    );
 }
 
 /// Age order for conflicts: older services (creation time, then ARN) win.
@@ -190,18 +203,19 @@ pub fn plan(
 ) -> Plan {
     let owned = Owned::new(&config.ownership, observed);
     let mut out = Plan::default();
-    out.managed.insert(
-        ResourceKind::TargetGroup,
-        owned.groups.values().map(Vec::len).sum(),
-    );
-    out.managed.insert(
-        ResourceKind::ListenerRule,
-        owned.rules.values().map(Vec::len).sum(),
-    );
+    count_managed(&owned, &mut out);
     let ordered = age_ordered(intents);
     let services_seen: BTreeSet<&str> = intents.iter().map(|(s, _)| s.arn.as_str()).collect();
 
-    let resolution = resolve::resolve_intents(config, observed, &owned, &ordered);
+    let mut resolution = resolve::resolve_intents(config, observed, &owned, &ordered);
+    weighted::group(
+        &owned,
+        weighted::Held {
+            candidates: &mut resolution.candidates,
+            statuses: &mut resolution.statuses,
+            kept: &mut resolution.kept,
+        },
+    );
     let placement = pools::place(config, observed, &owned, resolution.candidates);
     let arbitration = arbitrate::arbitrate(config, observed, &owned, placement.candidates);
     out.services.extend(resolution.statuses);

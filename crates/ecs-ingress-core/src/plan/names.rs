@@ -46,9 +46,11 @@ pub fn plan_service_dns(
             })
         })
         .collect();
+    // A weighted service's names are its rule owner's (`alb.weight`).
     let dns_winners: Vec<dns::DnsWinner<'_>> = winners
         .iter()
         .zip(&with_test_hosts)
+        .filter(|(d, _)| !matches!(d.weighted, super::desired::Weighted::Member { .. }))
         .filter_map(|(d, combined)| {
             Some(dns::DnsWinner {
                 service: d.service,

@@ -64,6 +64,7 @@ fn foreign_rule(host: &str, priority: u32) -> Rule {
         other_conditions: 0,
         forward_target_groups: vec!["tg".into()],
         staged_target_groups: vec![],
+        weights: Default::default(),
         other_actions: 0,
         tags: Tags::new(),
     }

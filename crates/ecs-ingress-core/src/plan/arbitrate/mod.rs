@@ -306,7 +306,7 @@ impl<'a> Ledger<'a> {
         let mut new_groups = usize::from(!has_group(&desired.target_group.name));
         // A service ECS deploys blue/green forwards to a second group as well.
         if desired.intent.shifted_by_ecs() {
-            let alternate = super::shifted::alternate_spec(&desired.target_group).name;
+            let alternate = super::desired::alternate_spec(&desired.target_group).name;
             new_groups += usize::from(!has_group(&alternate));
         }
         let rules_now = self.rules_per_alb.get(&lb).copied().unwrap_or(0);

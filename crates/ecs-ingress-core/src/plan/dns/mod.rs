@@ -341,6 +341,9 @@ impl<'a> NameContext<'a, '_> {
             _ if w.ready => want,
             // Published where it points, and pointed there already: nothing to wait for.
             Some(_) if in_place => want,
+            // Ours and pointed there already, for another service leaving it (a weighted
+            // rule handed to the next partner): taken over as it is, never withdrawn first.
+            None if in_place && ours.is_some() => want,
             // Published, and its records would point elsewhere (another ALB) before that
             // one can serve it: the name stays as it is, held, until it can.
             // (With none of its records left, nothing is served that waiting would keep.)

@@ -19,7 +19,7 @@ use super::{PlanConfig, problem};
 use crate::model::{Intent, TargetsMode};
 use crate::ownership::naming::alternate_target_group_name;
 use crate::snapshot::Snapshot;
-use crate::state::{DeploymentSettings, EcsService, LoadBalancerAttachment, Rule, TargetGroupSpec};
+use crate::state::{DeploymentSettings, EcsService, LoadBalancerAttachment, Rule};
 use crate::status::Problem;
 
 /// The ownership key of the production rule: the one rule such a service has.
@@ -295,14 +295,6 @@ pub fn pin<'a>(
     Ok(here)
 }
 
-/// The second group's spec: the primary's settings under the alternate name.
-pub fn alternate_spec(primary: &TargetGroupSpec) -> TargetGroupSpec {
-    TargetGroupSpec {
-        name: alternate_target_group_name(&primary.name),
-        ..primary.clone()
-    }
-}
-
 /// Why the service's groups cannot be its two: an immutable setting changed (its groups
 /// carry other names), which needs new groups ECS has no way to take over mid-flight.
 pub fn immutable_change(owned: &Owned<'_>, desired: &DesiredService<'_>) -> Option<Problem> {
@@ -341,7 +333,7 @@ pub fn service_changes(
     let first_change = changes.len();
     let my_groups = owned.groups_of(&service.arn);
     let blue = target_group_changes(service, &desired.target_group, my_groups, changes);
-    let green_spec = alternate_spec(&desired.target_group);
+    let green_spec = super::desired::alternate_spec(&desired.target_group);
     let green = target_group_changes(service, &green_spec, my_groups, changes);
     let rule = existing_rule(owned, desired, PRODUCTION_RULE);
     let (primary, alternate) = roles(service, rule, blue, green);
@@ -353,7 +345,7 @@ pub fn service_changes(
     };
     outcome.serving = serving(rule, to);
     if let Some(g) = &outcome.serving
-        && super::alb::has_healthy_targets(observed, g).is_none()
+        && observed.has_healthy_targets(g).is_none()
     {
         outcome.health_wanted.push(g.clone());
     }
@@ -412,7 +404,7 @@ fn recreated_onto<'g>(
     else {
         return (primary, alternate);
     };
-    let health = |g: &String| super::alb::has_healthy_targets(observed, g);
+    let health = |g: &String| observed.has_healthy_targets(g);
     match (health(p), health(a)) {
         (Some(false), Some(true)) => (alternate, primary),
         (Some(_), Some(_)) => (primary, alternate),

@@ -125,6 +125,7 @@ fn apply(obs: &mut Snapshot, svc: &mut EcsService, plan: &Plan) {
                     other_conditions: 0,
                     forward_target_groups: vec![group(target, &groups)],
                     staged_target_groups: staged.iter().map(|s| group(s, &groups)).collect(),
+                    weights: Default::default(),
                     other_actions: 0,
                     tags: tags.clone(),
                 });

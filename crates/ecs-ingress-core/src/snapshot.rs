@@ -94,7 +94,6 @@ pub struct AlbAccount {
 }
 
 impl Snapshot {
-    /// Every read succeeded.
     /// True when the read health of target group `arn` shows a healthy target; `None` when
     /// its health was not read.
     pub fn has_healthy_targets(&self, arn: &str) -> Option<bool> {
@@ -105,6 +104,7 @@ impl Snapshot {
         })
     }
 
+    /// Every read succeeded.
     pub fn complete(&self) -> bool {
         self.failed_reads.is_empty()
     }

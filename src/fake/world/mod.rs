@@ -906,31 +906,11 @@ impl World {
         target_group_arn: &str,
         staged: Option<&str>,
     ) -> Result<(), AwsError> {
-        const OP: &str = "ModifyRule";
-        let rule = self
-            .rules
-            .get(arn)
-            .cloned()
-            .ok_or_else(|| not_found(OP, "RuleNotFound", arn))?;
-        Self::check_conditions(OP, hosts, paths)?;
-        let lb = self
-            .listeners
-            .get(&rule.listener_arn)
-            .map(|l| l.load_balancer_arn.clone())
-            .unwrap_or_default();
-        self.check_forward(OP, target_group_arn, &lb)?;
-        if let Some(s) = staged {
-            self.check_forward(OP, s, &lb)?;
-        }
+        let mut groups = vec![(target_group_arn.to_string(), 1)];
+        groups.extend(staged.map(|s| (s.to_string(), 0)));
+        self.modify_rule_weighted(arn, hosts, paths, &groups)?;
         if let Some(r) = self.rules.get_mut(arn) {
-            r.hosts = hosts.to_vec();
-            r.paths = paths.to_vec();
-            r.other_conditions = 0;
-            r.other_actions = 0;
-            r.forward_target_groups = vec![target_group_arn.to_string()];
-            r.staged_target_groups = staged.into_iter().map(str::to_string).collect();
-        }
-        if let Some(r) = self.rules.get_mut(arn) {
+            // A single group goes out as a plain forward, without a ForwardConfig.
             r.weights = forward_config(target_group_arn, staged);
         }
         Ok(())

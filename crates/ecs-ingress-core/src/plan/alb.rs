@@ -89,11 +89,11 @@ pub fn service_changes(
     outcome.serving = existing_arn(&forward);
     let weighted = super::weighted::forward(observed, owned, desired, &forward);
     outcome.health_wanted.extend(weighted.health_wanted);
-    let weights = weighted.groups;
     let targets = RuleTargets {
         forward: &forward,
         staged: &staged,
-        weights,
+        weights: weighted.groups.filter(|_| !weighted.hold),
+        hold: weighted.hold,
     };
     rule_changes(
         config, owned, desired, placed, index, my_rules, targets, changes,
@@ -329,6 +329,8 @@ struct RuleTargets<'a> {
     forward: &'a TargetGroupRef,
     staged: &'a Option<TargetGroupRef>,
     weights: Option<Vec<(TargetGroupRef, u32)>>,
+    /// A shared rule whose weights stay as they are this pass (a failed read).
+    hold: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -346,6 +348,7 @@ fn rule_changes(
         forward,
         staged,
         weights,
+        hold,
     } = targets;
     let service = desired.service;
     let mut wanted_rules = BTreeSet::new();
@@ -354,6 +357,10 @@ fn rule_changes(
             continue; // The listener's band is full: reported as a pass problem.
         };
         let existing = existing_rule(owned, desired, &rule.key);
+        if hold {
+            wanted_rules.extend(existing.map(|e| e.arn.as_str()));
+            continue;
+        }
         if let Some(w) = weights.clone() {
             wanted_rules.extend(existing.map(|e| e.arn.as_str()));
             let rule_ref = existing.map_or_else(

@@ -1,6 +1,65 @@
 //! Fixtures shared by the planner's unit tests.
 
-use crate::state::{EcsService, LoadBalancer};
+use std::collections::BTreeMap;
+
+use crate::ownership::Ownership;
+use crate::plan::PlanConfig;
+use crate::plan::settings::{Policy, PoolSettings, PriorityRange};
+use crate::snapshot::Snapshot;
+use crate::state::{EcsService, Listener, LoadBalancer};
+
+/// The listener of [`one_alb`], given as `--listener default=...`.
+pub const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/lb/1/2";
+/// The ALB of [`one_alb`].
+pub const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/lb/1";
+
+/// `--cluster main --listener default=LISTENER` with `policy`, and the ECS infrastructure
+/// role when given.
+pub fn plan_config(policy: Policy, ecs_infrastructure_role_arn: Option<&str>) -> PlanConfig {
+    PlanConfig {
+        ownership: Ownership::new("ecs-ingress"),
+        pools: PoolSettings::single(&BTreeMap::from([(
+            "default".to_string(),
+            LISTENER.to_string(),
+        )])),
+        clusters: vec!["main".into()],
+        priority_range: PriorityRange {
+            low: 1000,
+            high: 49_999,
+        },
+        policy,
+        hosted_zones: vec![],
+        cloudmap_namespaces: vec![],
+        ecs_infrastructure_role_arn: ecs_infrastructure_role_arn.map(str::to_string),
+    }
+}
+
+/// A read of the one listener and its ALB, and nothing else.
+pub fn one_alb() -> Snapshot {
+    Snapshot {
+        listeners: BTreeMap::from([(
+            LISTENER.to_string(),
+            Listener {
+                arn: LISTENER.into(),
+                load_balancer_arn: LB.into(),
+                port: Some(80),
+                protocol: Some("HTTP".into()),
+            },
+        )]),
+        load_balancers: BTreeMap::from([(
+            LB.to_string(),
+            LoadBalancer {
+                arn: LB.into(),
+                name: "lb".into(),
+                vpc_id: "vpc-1".into(),
+                dns_name: "lb.example".into(),
+                canonical_hosted_zone_id: "Z1".into(),
+                ip_address_type: "ipv4".into(),
+            },
+        )]),
+        ..Default::default()
+    }
+}
 
 /// An internal ALB; `dualstack` also answers AAAA.
 pub fn load_balancer(dualstack: bool, dns_name: &str) -> LoadBalancer {

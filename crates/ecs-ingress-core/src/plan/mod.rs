@@ -316,6 +316,7 @@ fn names_stage(
     out: &mut Plan,
 ) {
     let ready = |arn: &str| alb.ready.get(arn).copied().unwrap_or(false);
+    let healthy = |arn: &str| alb.healthy.contains(arn);
     // Every winner routing one of its hosts, moving or joining, must serve it on the new ALB.
     let switched = |d: &DesiredService<'_>| {
         winners
@@ -332,6 +333,7 @@ fn names_stage(
     let gates = names::NameGates {
         at: &names_at,
         ready: &ready,
+        healthy: &healthy,
         keep,
     };
     if !config.hosted_zones.is_empty() {
@@ -353,6 +355,8 @@ fn age_ordered(intents: &[(EcsService, ServiceIntent)]) -> Vec<&(EcsService, Ser
 struct AlbOutcome<'a> {
     /// Its serving group has a healthy target: a name may be published.
     ready: BTreeMap<&'a str, bool>,
+    /// Its serving group has a healthy target, its rules settled or not.
+    healthy: BTreeSet<&'a str>,
     serving: BTreeMap<&'a str, String>,
     waiting: BTreeMap<&'a str, String>,
     health_wanted: Vec<String>,
@@ -368,6 +372,7 @@ fn alb_stage<'a>(
 ) -> AlbOutcome<'a> {
     let mut out = AlbOutcome {
         ready: BTreeMap::new(),
+        healthy: BTreeSet::new(),
         serving: BTreeMap::new(),
         waiting: BTreeMap::new(),
         health_wanted: Vec::new(),
@@ -392,10 +397,11 @@ fn alb_stage<'a>(
         });
         out.health_wanted.extend(outcome.health_wanted);
         if let Some(group) = outcome.serving {
-            out.ready.insert(
-                arn,
-                rules_settled && alb::has_healthy_targets(observed, &group) == Some(true),
-            );
+            let healthy = alb::has_healthy_targets(observed, &group) == Some(true);
+            if healthy {
+                out.healthy.insert(arn);
+            }
+            out.ready.insert(arn, rules_settled && healthy);
             out.serving.insert(arn, group);
         }
         if let Some(w) = outcome.waiting {

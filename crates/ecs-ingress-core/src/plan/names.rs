@@ -15,6 +15,8 @@ use crate::status::{ResourceKind, ServiceState, ServiceStatus};
 pub struct NameGates<'f> {
     pub at: &'f dyn Fn(&DesiredService<'_>) -> String,
     pub ready: &'f dyn Fn(&str) -> bool,
+    /// Its serving group has a healthy target (its rules may still change this pass).
+    pub healthy: &'f dyn Fn(&str) -> bool,
     pub keep: &'f dyn Fn(&str) -> bool,
 }
 
@@ -58,6 +60,7 @@ pub fn plan_service_dns(
                 hosts: combined.as_deref().unwrap_or(&d.intent.hosts),
                 load_balancer: observed.load_balancers.get(&(gates.at)(d))?,
                 ready: (gates.ready)(&d.service.arn),
+                healthy: (gates.healthy)(&d.service.arn),
             })
         })
         .collect();
@@ -126,6 +129,7 @@ pub fn plan_service_cloudmap(
     let mut cm_waiting: BTreeSet<&str> = BTreeSet::new();
     let cm_winners: Vec<cloudmap::CloudMapWinner<'_>> = winners
         .iter()
+        .filter(|d| !matches!(d.weighted, super::desired::Weighted::Member { .. }))
         .filter(|d| {
             let go = d.intent.cloudmap.is_none()
                 || (gates.ready)(&d.service.arn)

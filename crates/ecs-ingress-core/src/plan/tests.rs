@@ -1,52 +1,10 @@
 use super::*;
 use crate::state::{Listener, LoadBalancer, Rule, Tags};
 
-const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/lb/1/2";
-const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/lb/1";
+use super::fixtures::{LB, LISTENER, one_alb as observed};
 
 fn config(policy: Policy) -> PlanConfig {
-    PlanConfig {
-        ownership: Ownership::new("ecs-ingress"),
-        pools: crate::plan::settings::PoolSettings::single(&BTreeMap::from([(
-            "default".to_string(),
-            LISTENER.to_string(),
-        )])),
-        clusters: vec!["main".into()],
-        priority_range: PriorityRange {
-            low: 1000,
-            high: 49_999,
-        },
-        policy,
-        hosted_zones: vec![],
-        cloudmap_namespaces: vec![],
-        ecs_infrastructure_role_arn: None,
-    }
-}
-
-fn observed() -> Snapshot {
-    Snapshot {
-        listeners: BTreeMap::from([(
-            LISTENER.to_string(),
-            Listener {
-                arn: LISTENER.into(),
-                load_balancer_arn: LB.into(),
-                port: Some(80),
-                protocol: Some("HTTP".into()),
-            },
-        )]),
-        load_balancers: BTreeMap::from([(
-            LB.to_string(),
-            LoadBalancer {
-                arn: LB.into(),
-                name: "lb".into(),
-                vpc_id: "vpc-1".into(),
-                dns_name: "lb.example".into(),
-                canonical_hosted_zone_id: "Z1".into(),
-                ip_address_type: "ipv4".into(),
-            },
-        )]),
-        ..Default::default()
-    }
+    super::fixtures::plan_config(policy, None)
 }
 
 fn service(name: &str, host: Option<&str>) -> (EcsService, ServiceIntent) {

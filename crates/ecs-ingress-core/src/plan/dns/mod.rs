@@ -27,6 +27,8 @@ pub struct DnsWinner<'a> {
     /// Its target group has healthy targets: a name it does not hold yet may be created.
     /// A name is never published before requests to it can be served.
     pub ready: bool,
+    /// Its serving group has a healthy target, even if its rules change this pass.
+    pub healthy: bool,
 }
 
 /// What naming (DNS or Cloud Map) means for one service: conflicts, warnings, and the
@@ -343,7 +345,7 @@ impl<'a> NameContext<'a, '_> {
             Some(_) if in_place => want,
             // Ours and pointed there already, for another service leaving it (a weighted
             // rule handed to the next partner): taken over as it is, never withdrawn first.
-            None if in_place && ours.is_some() => want,
+            None if in_place && ours.is_some() && w.healthy => want,
             // Published, and its records would point elsewhere (another ALB) before that
             // one can serve it: the name stays as it is, held, until it can.
             // (With none of its records left, nothing is served that waiting would keep.)

@@ -61,6 +61,7 @@ impl Case {
                 hosts: h,
                 load_balancer: l,
                 ready: true,
+                healthy: true,
             })
             .collect();
         plan_dns(
@@ -334,6 +335,7 @@ fn a_marker_of_the_same_owner_id_for_another_accounts_services_is_never_ours() {
         hosts: &h,
         load_balancer: &at,
         ready: true,
+        healthy: true,
     }];
     let plan = plan_dns(&ours, &case.zones, &case.records, &ws, &|_| false, 0);
     assert!(plan.changes.is_empty(), "{:?}", plan.changes);
@@ -518,6 +520,7 @@ fn a_published_name_is_held_where_it_points_until_its_new_alb_can_serve_it() {
             hosts: &h,
             load_balancer: at,
             ready,
+            healthy: ready,
         }];
         plan_dns(
             &Ownership::new(OWNER),

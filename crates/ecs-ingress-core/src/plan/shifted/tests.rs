@@ -8,57 +8,20 @@ use proptest::prelude::*;
 use super::super::*;
 use crate::model::ServiceIntent;
 use crate::state::{
-    DeploymentSettings, DeploymentStrategy, Listener, LoadBalancer, LoadBalancerAttachment, Rule,
-    TargetGroup,
+    DeploymentSettings, DeploymentStrategy, LoadBalancerAttachment, Rule, TargetGroup,
 };
 
-const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/lb/1/2";
-const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/lb/1";
+use super::super::fixtures::{LB, LISTENER};
 const ROLE: &str = "arn:aws:iam::1:role/ecs-infrastructure";
 
 fn config(role: bool) -> PlanConfig {
-    PlanConfig {
-        ownership: Ownership::new("ecs-ingress"),
-        pools: settings::PoolSettings::single(&BTreeMap::from([(
-            "default".to_string(),
-            LISTENER.to_string(),
-        )])),
-        clusters: vec!["main".into()],
-        priority_range: PriorityRange {
-            low: 1000,
-            high: 49_999,
-        },
-        policy: Policy::Sync,
-        hosted_zones: vec![],
-        cloudmap_namespaces: vec![],
-        ecs_infrastructure_role_arn: role.then(|| ROLE.to_string()),
-    }
+    super::super::fixtures::plan_config(Policy::Sync, role.then_some(ROLE))
 }
 
 fn observed() -> Snapshot {
     Snapshot {
-        listeners: BTreeMap::from([(
-            LISTENER.to_string(),
-            Listener {
-                arn: LISTENER.into(),
-                load_balancer_arn: LB.into(),
-                port: Some(80),
-                protocol: Some("HTTP".into()),
-            },
-        )]),
-        load_balancers: BTreeMap::from([(
-            LB.to_string(),
-            LoadBalancer {
-                arn: LB.into(),
-                name: "lb".into(),
-                vpc_id: "vpc-1".into(),
-                dns_name: "lb.example".into(),
-                canonical_hosted_zone_id: "Z1".into(),
-                ip_address_type: "ipv4".into(),
-            },
-        )]),
         target_groups_complete: true,
-        ..Default::default()
+        ..super::super::fixtures::one_alb()
     }
 }
 

@@ -90,6 +90,19 @@ fn assign(
             Err("a weighted service's hosts and paths must fit one rule (at most 3 hosts, 3 paths, 5 values together): the services of a canary share it".into()),
         );
     }
+    // A group to replace (an immutable setting, or another ALB of the pool): the shared
+    // rule cannot take the new group beside the old one, so the service keeps what it has.
+    let (fits, replacing): (Vec<usize>, Vec<usize>) = fits.into_iter().partition(|&i| {
+        let d = &candidates[i].desired;
+        let groups = owned.groups_of(&d.service.arn);
+        groups.is_empty() || groups.iter().any(|g| g.name == d.target_group.name)
+    });
+    for i in replacing {
+        roles.insert(
+            i,
+            Err("an immutable setting of its target group (container, port, protocol, target type, VPC) or its ALB changed, which a shared rule cannot follow without a gap: remove alb.weight from it first (it then moves or is replaced as any service), and tag it again".into()),
+        );
+    }
     let Some(&owner) = fits.first() else {
         return;
     };
@@ -241,7 +254,18 @@ pub fn forward(
     let mut out = Vec::new();
     for (arn, weight) in members {
         if *arn == desired.service.arn {
-            out.push((own.clone(), u32::from(*weight)));
+            // Its own group too takes requests only once it can serve them.
+            let healthy = match own {
+                TargetGroupRef::Existing(g) => {
+                    let h = observed.has_healthy_targets(g);
+                    if h.is_none() {
+                        health_wanted.push(g.clone());
+                    }
+                    h == Some(true)
+                }
+                TargetGroupRef::New(_) => false,
+            };
+            out.push((own.clone(), if healthy { u32::from(*weight) } else { 0 }));
             continue;
         }
         // Its group (a member has one, or two while one replaces the other: the healthy
@@ -264,18 +288,29 @@ pub fn forward(
             out.push((TargetGroupRef::Existing(g.arn.clone()), w));
         }
     }
+    // With no group able to serve yet (a set just made), its own group takes what there
+    // is (no name points here before a group can serve it); partners stay at 0.
+    if out.iter().all(|(_, w)| *w == 0)
+        && let Some((_, w)) = out.iter_mut().find(|(g, _)| g == own)
+    {
+        *w = 1;
+    }
     WeightedForward {
         groups: Some(out),
         health_wanted,
+        // After a failed read a partner may be missing from this pass's set (held): the
+        // rule's weights stay as they are rather than drop it.
+        hold: !observed.complete_but_zones(),
     }
 }
 
-/// A shared rule's groups and weights (`None`: the service owns no shared rule), and the
-/// groups whose health decides a weight and was not read.
+/// A shared rule's groups and weights (`None`: the service owns no shared rule), the
+/// groups whose health decides a weight and was not read, and whether the weights wait.
 #[derive(Default)]
 pub struct WeightedForward {
     pub groups: Option<Vec<(TargetGroupRef, u32)>>,
     pub health_wanted: Vec<String>,
+    pub hold: bool,
 }
 
 /// The owner's rule carries `weights` (created as a plain forward this pass, then given its
@@ -287,8 +322,13 @@ pub fn weights_change(
     weights: Vec<(TargetGroupRef, u32)>,
 ) -> Option<PlannedChange> {
     let wanted = desired.rules.first()?;
+    let mut weights = weights;
     if weights.iter().map(|(_, w)| w).sum::<u32>() == 0 {
-        return None; // AWS needs some weight above 0; the service stays as it is.
+        match weights.as_mut_slice() {
+            // One group alone takes every request, whatever its weight says.
+            [(_, w)] => *w = 1,
+            _ => return None, // AWS needs some weight above 0: the rule stays as it is.
+        }
     }
     let same = have.is_some_and(|r| {
         r.hosts == wanted.hosts

@@ -5,56 +5,19 @@ use std::collections::BTreeMap;
 use super::super::*;
 use crate::model::ServiceIntent;
 use crate::state::{
-    Listener, LoadBalancer, LoadBalancerAttachment, Rule, Target, TargetGroup, TargetHealth,
-    TargetHealthState,
+    LoadBalancerAttachment, Rule, Target, TargetGroup, TargetHealth, TargetHealthState,
 };
 
-const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/lb/1/2";
-const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/lb/1";
+use super::super::fixtures::{LB, LISTENER};
 
 fn config() -> PlanConfig {
-    PlanConfig {
-        ownership: Ownership::new("ecs-ingress"),
-        pools: settings::PoolSettings::single(&BTreeMap::from([(
-            "default".to_string(),
-            LISTENER.to_string(),
-        )])),
-        clusters: vec!["main".into()],
-        priority_range: PriorityRange {
-            low: 1000,
-            high: 49_999,
-        },
-        policy: Policy::Sync,
-        hosted_zones: vec![],
-        cloudmap_namespaces: vec![],
-        ecs_infrastructure_role_arn: None,
-    }
+    super::super::fixtures::plan_config(Policy::Sync, None)
 }
 
 fn observed() -> Snapshot {
     Snapshot {
-        listeners: BTreeMap::from([(
-            LISTENER.to_string(),
-            Listener {
-                arn: LISTENER.into(),
-                load_balancer_arn: LB.into(),
-                port: Some(80),
-                protocol: Some("HTTP".into()),
-            },
-        )]),
-        load_balancers: BTreeMap::from([(
-            LB.to_string(),
-            LoadBalancer {
-                arn: LB.into(),
-                name: "lb".into(),
-                vpc_id: "vpc-1".into(),
-                dns_name: "lb.example".into(),
-                canonical_hosted_zone_id: "Z1".into(),
-                ip_address_type: "ipv4".into(),
-            },
-        )]),
         target_groups_complete: true,
-        ..Default::default()
+        ..super::super::fixtures::one_alb()
     }
 }
 
@@ -378,4 +341,78 @@ fn the_stable_service_leaving_hands_the_host_to_the_canary_without_a_gap() {
         the_rule(&obs).forward_target_groups,
         std::slice::from_ref(&canary)
     );
+}
+
+#[test]
+fn what_a_review_found_stays_fixed() {
+    let mut obs = observed();
+    let mut services = vec![
+        service("stable", 1, Some("10")),
+        service("canary", 2, Some("90")),
+    ];
+    converge(&mut obs, &mut services);
+    let before = the_rule(&obs).clone();
+
+    // A failed read holds the canary (its group and no rule): the shared weights stay.
+    let mut partial = obs.clone();
+    partial.failed_reads.push(crate::snapshot::FailedRead {
+        service: "elbv2".into(),
+        operation: "DescribeTargetHealth".into(),
+        message: "Rate exceeded".into(),
+        zone: None,
+    });
+    let p = plan(&config(), &partial, &services);
+    assert!(
+        !p.changes
+            .iter()
+            .any(|c| c.change.kind() == crate::status::ResourceKind::ListenerRule),
+        "{:?}",
+        p.changes
+    );
+
+    // An immutable change of a partner: it keeps what it has, named invalid.
+    let mut http2 = service("canary", 2, Some("90"));
+    http2
+        .0
+        .tags
+        .insert("alb.protocol-version".into(), "HTTP2".into());
+    let t = http2.0.tags.clone();
+    let (_, intent) = super::super::fixtures::tagged_service(
+        "canary",
+        &t.iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect::<Vec<_>>(),
+    );
+    let changed = vec![
+        services[0].clone(),
+        (
+            EcsService {
+                tags: t,
+                ..services[1].0.clone()
+            },
+            intent,
+        ),
+    ];
+    let p = plan(&config(), &obs, &changed);
+    let canary = p.services.iter().find(|s| s.service == "canary").unwrap();
+    assert_eq!(canary.state, ServiceState::Invalid, "{canary:?}");
+    assert!(
+        !p.changes
+            .iter()
+            .any(|c| matches!(c.change, Change::DeleteTargetGroup { .. }))
+    );
+
+    // A stable service at weight 0: its canary leaving leaves it alone at weight 1.
+    let mut zero = vec![
+        service("stable", 1, Some("0")),
+        service("canary", 2, Some("100")),
+    ];
+    let mut obs0 = observed();
+    converge(&mut obs0, &mut zero);
+    zero[1].1 = ServiceIntent::Unmanaged;
+    zero[1].0.tags.clear();
+    converge(&mut obs0, &mut zero);
+    let stable = group_of(&obs0, &zero[0].0);
+    assert_eq!(the_rule(&obs0).weights, BTreeMap::from([(stable, 1)]));
+    assert_eq!(before.weights.len(), 2);
 }

@@ -26,14 +26,20 @@ fn group_of(estate: &Estate, service_arn: &str) -> String {
         .expect("a group")
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_canary_shares_the_stable_rule_by_weight_and_leaves_it_cleanly() {
+/// A stable service (90) and its canary (10) on one host, served by either.
+fn stable_and_canary() -> (Estate, String, String) {
     let estate = Estate::new(1);
     let stable = estate.add_service("stable", &[("alb.host", HOST), ("alb.weight", "90")], &[]);
     let canary = estate.add_service("canary", &[("alb.host", HOST), ("alb.weight", "10")], &[]);
     estate
         .fake
         .expect_served_by_any(HOST, "/", &[stable.as_str(), canary.as_str()]);
+    (estate, stable, canary)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_canary_shares_the_stable_rule_by_weight_and_leaves_it_cleanly() {
+    let (estate, stable, canary) = stable_and_canary();
     let controller = estate.controller();
     estate.converge(&controller, 20).await;
     let (stable_group, canary_group) = (group_of(&estate, &stable), group_of(&estate, &canary));
@@ -103,12 +109,7 @@ async fn a_canary_shares_the_stable_rule_by_weight_and_leaves_it_cleanly() {
 
 #[tokio::test(start_paused = true)]
 async fn the_stable_service_leaving_hands_the_name_to_the_canary() {
-    let estate = Estate::new(1);
-    let stable = estate.add_service("stable", &[("alb.host", HOST), ("alb.weight", "90")], &[]);
-    let canary = estate.add_service("canary", &[("alb.host", HOST), ("alb.weight", "10")], &[]);
-    estate
-        .fake
-        .expect_served_by_any(HOST, "/", &[stable.as_str(), canary.as_str()]);
+    let (estate, _stable, canary) = stable_and_canary();
     let controller = estate.controller();
     estate.converge(&controller, 20).await;
     estate.edit_task_definition_tags("stable", |t| {

@@ -80,20 +80,25 @@ fn forward(target_group_arn: &str) -> Action {
 /// Forwards to `target_group_arn`, with `staged` beside it at weight 0: associated with the
 /// ALB (ECS accepts it in `loadBalancers`) but sent no requests.
 fn forward_staged(target_group_arn: &str, staged: &str) -> Action {
-    let tuple = |arn: &str, weight: i32| {
-        TargetGroupTuple::builder()
-            .target_group_arn(arn)
-            .weight(weight)
-            .build()
-    };
+    forward_weighted(&[(target_group_arn.to_string(), 1), (staged.to_string(), 0)])
+}
+
+/// A forward action with a ForwardConfig: these groups, these weights.
+fn forward_weighted(weights: &[(String, u32)]) -> Action {
+    let config = weights
+        .iter()
+        .fold(ForwardActionConfig::builder(), |b, (group, weight)| {
+            b.target_groups(
+                TargetGroupTuple::builder()
+                    .target_group_arn(group)
+                    .weight(i32::try_from(*weight).unwrap_or(i32::MAX))
+                    .build(),
+            )
+        })
+        .build();
     Action::builder()
         .r#type(ActionTypeEnum::Forward)
-        .forward_config(
-            ForwardActionConfig::builder()
-                .target_groups(tuple(target_group_arn, 1))
-                .target_groups(tuple(staged, 0))
-                .build(),
-        )
+        .forward_config(config)
         .build()
 }
 
@@ -703,16 +708,7 @@ impl ElbApi for ElbAdapter {
             Some(s) => forward_staged(target_group_arn, s),
             None => forward(target_group_arn),
         };
-        send!(
-            self,
-            "ModifyRule",
-            self.client
-                .modify_rule()
-                .rule_arn(arn)
-                .set_conditions(Some(conditions(hosts, paths)))
-                .actions(action)
-        )?;
-        Ok(())
+        self.rewrite_rule(arn, hosts, paths, Some(action)).await
     }
 
     async fn modify_rule_weighted(
@@ -722,31 +718,8 @@ impl ElbApi for ElbAdapter {
         paths: &[String],
         weights: &[(String, u32)],
     ) -> Result<(), AwsError> {
-        let config = weights
-            .iter()
-            .fold(ForwardActionConfig::builder(), |b, (group, weight)| {
-                b.target_groups(
-                    TargetGroupTuple::builder()
-                        .target_group_arn(group)
-                        .weight(i32::try_from(*weight).unwrap_or(i32::MAX))
-                        .build(),
-                )
-            })
-            .build();
-        let action = Action::builder()
-            .r#type(ActionTypeEnum::Forward)
-            .forward_config(config)
-            .build();
-        send!(
-            self,
-            "ModifyRule",
-            self.client
-                .modify_rule()
-                .rule_arn(arn)
-                .set_conditions(Some(conditions(hosts, paths)))
-                .actions(action)
-        )?;
-        Ok(())
+        self.rewrite_rule(arn, hosts, paths, Some(forward_weighted(weights)))
+            .await
     }
 
     async fn modify_rule_conditions(
@@ -756,15 +729,7 @@ impl ElbApi for ElbAdapter {
         paths: &[String],
     ) -> Result<(), AwsError> {
         // Without `Actions`, ModifyRule leaves the action (and its weights) as it is.
-        send!(
-            self,
-            "ModifyRule",
-            self.client
-                .modify_rule()
-                .rule_arn(arn)
-                .set_conditions(Some(conditions(hosts, paths)))
-        )?;
-        Ok(())
+        self.rewrite_rule(arn, hosts, paths, None).await
     }
 
     async fn set_rule_priorities(&self, priorities: &[(String, u32)]) -> Result<(), AwsError> {
@@ -1019,6 +984,27 @@ impl ElbApi for ElbAdapter {
 }
 
 impl ElbAdapter {
+    /// ModifyRule: the conditions, and the action when given (without one, AWS keeps the
+    /// rule's action and its weights).
+    async fn rewrite_rule(
+        &self,
+        arn: &str,
+        hosts: &[String],
+        paths: &[String],
+        action: Option<Action>,
+    ) -> Result<(), AwsError> {
+        send!(
+            self,
+            "ModifyRule",
+            self.client
+                .modify_rule()
+                .rule_arn(arn)
+                .set_conditions(Some(conditions(hosts, paths)))
+                .set_actions(action.map(|a| vec![a]))
+        )?;
+        Ok(())
+    }
+
     /// DescribeLoadBalancerAttributes of one ALB, every key as AWS returns it.
     async fn load_balancer_attributes(
         &self,

@@ -34,6 +34,27 @@ pub fn plan_config(policy: Policy, ecs_infrastructure_role_arn: Option<&str>) ->
     }
 }
 
+/// The group AWS holds after CreateTargetGroup of `spec`, once a rule of [`LB`] forwards to
+/// it.
+pub fn created_group(
+    arn: String,
+    spec: &crate::state::TargetGroupSpec,
+) -> crate::state::TargetGroup {
+    crate::state::TargetGroup {
+        arn,
+        name: spec.name.clone(),
+        protocol: spec.protocol.as_str().into(),
+        protocol_version: Some(spec.protocol_version.as_str().into()),
+        port: spec.port,
+        target_type: spec.target_type.as_str().into(),
+        vpc_id: spec.vpc_id.clone(),
+        health_check: spec.health_check.clone(),
+        load_balancer_arns: vec![LB.into()],
+        tags: spec.tags.clone(),
+        attributes: spec.attributes.clone(),
+    }
+}
+
 /// A read of the one listener and its ALB, and nothing else.
 pub fn one_alb() -> Snapshot {
     Snapshot {

@@ -7,11 +7,9 @@ use proptest::prelude::*;
 
 use super::super::*;
 use crate::model::ServiceIntent;
-use crate::state::{
-    DeploymentSettings, DeploymentStrategy, LoadBalancerAttachment, Rule, TargetGroup,
-};
+use crate::state::{DeploymentSettings, DeploymentStrategy, LoadBalancerAttachment, Rule};
 
-use super::super::fixtures::{LB, LISTENER};
+use super::super::fixtures::LISTENER;
 const ROLE: &str = "arn:aws:iam::1:role/ecs-infrastructure";
 
 fn config(role: bool) -> PlanConfig {
@@ -48,19 +46,8 @@ fn apply(obs: &mut Snapshot, svc: &mut EcsService, plan: &Plan) {
             Change::CreateTargetGroup { spec, .. } => {
                 let arn = format!("arn:tg/{}", spec.name);
                 groups.insert(spec.name.clone(), arn.clone());
-                obs.target_groups.push(TargetGroup {
-                    arn,
-                    name: spec.name.clone(),
-                    protocol: spec.protocol.as_str().into(),
-                    protocol_version: Some(spec.protocol_version.as_str().into()),
-                    port: spec.port,
-                    target_type: spec.target_type.as_str().into(),
-                    vpc_id: spec.vpc_id.clone(),
-                    health_check: spec.health_check.clone(),
-                    load_balancer_arns: vec![LB.into()],
-                    tags: spec.tags.clone(),
-                    attributes: spec.attributes.clone(),
-                });
+                obs.target_groups
+                    .push(super::super::fixtures::created_group(arn, spec));
             }
             Change::CreateRule {
                 hosts,

@@ -4,11 +4,9 @@ use std::collections::BTreeMap;
 
 use super::super::*;
 use crate::model::ServiceIntent;
-use crate::state::{
-    LoadBalancerAttachment, Rule, Target, TargetGroup, TargetHealth, TargetHealthState,
-};
+use crate::state::{LoadBalancerAttachment, Rule, Target, TargetHealth, TargetHealthState};
 
-use super::super::fixtures::{LB, LISTENER};
+use super::super::fixtures::LISTENER;
 
 fn config() -> PlanConfig {
     super::super::fixtures::plan_config(Policy::Sync, None)
@@ -43,19 +41,8 @@ fn apply(obs: &mut Snapshot, services: &mut [(EcsService, ServiceIntent)], plan:
             Change::CreateTargetGroup { spec, .. } => {
                 let a = format!("arn:tg/{}", spec.name);
                 groups.insert(spec.name.clone(), a.clone());
-                obs.target_groups.push(TargetGroup {
-                    arn: a,
-                    name: spec.name.clone(),
-                    protocol: spec.protocol.as_str().into(),
-                    protocol_version: Some(spec.protocol_version.as_str().into()),
-                    port: spec.port,
-                    target_type: spec.target_type.as_str().into(),
-                    vpc_id: spec.vpc_id.clone(),
-                    health_check: spec.health_check.clone(),
-                    load_balancer_arns: vec![LB.into()],
-                    tags: spec.tags.clone(),
-                    attributes: spec.attributes.clone(),
-                });
+                obs.target_groups
+                    .push(super::super::fixtures::created_group(a, spec));
             }
             Change::CreateRule {
                 hosts,

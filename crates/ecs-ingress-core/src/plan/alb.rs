@@ -363,9 +363,15 @@ fn rule_changes(
         }
         if let Some(w) = weights.clone() {
             wanted_rules.extend(existing.map(|e| e.arn.as_str()));
+            // Made as a plain forward first, then given its weights: to a group that takes
+            // requests, so that the moment between the two sends none to an empty group.
+            let first = w
+                .iter()
+                .find(|(_, weight)| *weight > 0)
+                .map_or(forward, |(g, _)| g);
             let rule_ref = existing.map_or_else(
                 || {
-                    changes.push(create_rule(config, desired, priority, rule, forward));
+                    changes.push(create_rule(config, desired, priority, rule, first));
                     RuleRef::New(rule.key.clone())
                 },
                 |e| RuleRef::Existing(e.arn.clone()),

@@ -403,3 +403,49 @@ fn what_a_review_found_stays_fixed() {
     assert_eq!(the_rule(&obs0).weights, BTreeMap::from([(stable, 1)]));
     assert_eq!(before.weights.len(), 2);
 }
+
+#[test]
+fn a_new_owner_without_healthy_targets_takes_no_requests() {
+    let mut obs = observed();
+    let mut services = vec![
+        service("stable", 1, Some("90")),
+        service("canary", 2, Some("10")),
+    ];
+    converge(&mut obs, &mut services);
+    // An older service is tagged into the set: it owns the rule now, its group is new.
+    let mut older = service("older", 0, Some("50"));
+    older.0.created_at = Some(0);
+    services.insert(0, older);
+    let p = plan(&config(), &obs, &services);
+    let created = p.changes.iter().find_map(|c| match &c.change {
+        Change::CreateRule { target, .. } => Some(target.clone()),
+        _ => None,
+    });
+    assert!(
+        matches!(&created, Some(TargetGroupRef::Existing(_))),
+        "made forwarding to a partner that serves, not to its own new group: {created:?}"
+    );
+    apply(&mut obs, &mut services, &p);
+    let p = plan(&config(), &obs, &services);
+    apply(&mut obs, &mut services, &p);
+    let p = plan(&config(), &obs, &services);
+    apply(&mut obs, &mut services, &p);
+    let owner = group_of(&obs, &services[0].0);
+    let rules: Vec<&Rule> = obs
+        .rules
+        .iter()
+        .filter(|r| crate::ownership::service_of(&r.tags) == Some(services[0].0.arn.as_str()))
+        .collect();
+    assert_eq!(rules.len(), 1, "{:?}", obs.rules);
+    assert_eq!(
+        rules[0].weights.get(&owner).copied().unwrap_or(0),
+        0,
+        "its group is not healthy yet: {:?}",
+        rules[0].weights
+    );
+    assert!(
+        rules[0].weights.values().any(|w| *w > 0),
+        "the healthy partners take the requests: {:?}",
+        rules[0].weights
+    );
+}

@@ -555,3 +555,49 @@ fn a_published_name_is_held_where_it_points_until_its_new_alb_can_serve_it() {
         .values[0];
     assert!(marker.contains("since=100"), "{marker}");
 }
+
+#[test]
+fn a_name_in_place_is_taken_over_only_by_a_service_that_can_serve_it() {
+    let mut case = Case::new();
+    let first = vec![(
+        service("stable"),
+        dns(DnsType::Alias, None, None),
+        hosts(&["h.in.example.com"]),
+        lb(false),
+    )];
+    let plan = case.plan(&first);
+    case.apply(&plan);
+    // The service holding it leaves; another wants the name on the same ALB, its rule made
+    // this pass (not ready yet).
+    let next = service("canary");
+    let (intent, h, at) = (
+        dns(DnsType::Alias, None, None),
+        hosts(&["h.in.example.com"]),
+        lb(false),
+    );
+    for healthy in [true, false] {
+        let ws = [DnsWinner {
+            service: &next,
+            dns: &intent,
+            hosts: &h,
+            load_balancer: &at,
+            ready: false,
+            healthy,
+        }];
+        let plan = plan_dns(
+            &Ownership::new(OWNER),
+            &case.zones,
+            &case.records,
+            &ws,
+            &|_| false,
+            0,
+        );
+        let deletes = plan
+            .changes
+            .iter()
+            .any(|c| matches!(c.change, Change::DeleteRecords { .. }));
+        // With healthy targets it takes the name over as it stands; without, the name is
+        // not handed to it (it waits), and nobody else holds it.
+        assert_eq!(deletes, !healthy, "healthy {healthy}: {:?}", plan.changes);
+    }
+}

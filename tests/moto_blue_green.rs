@@ -212,6 +212,29 @@ fn alb_deploy_sets_up_blue_green_and_ecs_moves_are_never_fought() {
     );
     assert_eq!(after["lbs"], before["lbs"], "ECS's primary untouched");
     weights = after["weights"][&rule].clone();
+
+    // A settings change is written alone: ECS's entry stays as it is.
+    moto.boto3(
+        "ecs = client('ecs')\n\
+         arn = ecs.describe_services(cluster=args[0], services=[args[1]])['services'][0]['serviceArn']\n\
+         ecs.tag_resource(resourceArn=arn, tags=[{'key': 'alb.bake-minutes', 'value': '20'}])\n\
+         print(json.dumps(True))",
+        &[&seed.cluster, "service-a"],
+    );
+    // (moto reports every service with a desired count as deploying: this goes out anyway.)
+    apply_ok(&moto, &args);
+    let retuned = ecs_view(&moto, &seed, "service-a");
+    assert_eq!(retuned["lbs"], after["lbs"], "the entry untouched");
+    let bake = moto.boto3(
+        "s = client('ecs').describe_services(cluster=args[0], services=[args[1]])['services'][0]\n\
+         print(json.dumps([s['deploymentConfiguration'].get('bakeTimeInMinutes'), s['deploymentConfiguration'].get('strategy')]))",
+        &[&seed.cluster, "service-a"],
+    );
+    assert_eq!(
+        bake,
+        serde_json::json!([20, "BLUE_GREEN"]),
+        "the rest as it was"
+    );
     assert_eq!(
         weights[0][1].as_i64().unwrap_or(-1) + weights[1][1].as_i64().unwrap_or(-1),
         100

@@ -315,8 +315,8 @@ fn names_stage(
     changes: &mut Vec<PlannedChange>,
     out: &mut Plan,
 ) {
-    let ready = |arn: &str| alb.ready.get(arn).copied().unwrap_or(false);
-    let healthy = |arn: &str| alb.healthy.contains(arn);
+    let ready = |arn: &str| alb.serving_state.get(arn).is_some_and(|s| s.ready());
+    let healthy = |arn: &str| alb.serving_state.get(arn).is_some_and(|s| s.healthy);
     // Every winner routing one of its hosts, moving or joining, must serve it on the new ALB.
     let switched = |d: &DesiredService<'_>| {
         winners
@@ -351,12 +351,26 @@ fn age_ordered(intents: &[(EcsService, ServiceIntent)]) -> Vec<&(EcsService, Ser
     ordered
 }
 
+/// A winner's serving group and rules, as far as its names are concerned.
+#[derive(Clone, Copy)]
+struct ServingState {
+    /// Its serving group has a healthy target.
+    healthy: bool,
+    /// This pass creates or rewrites none of its rules.
+    rules_settled: bool,
+}
+
+impl ServingState {
+    /// A name it does not hold yet may be published.
+    fn ready(self) -> bool {
+        self.healthy && self.rules_settled
+    }
+}
+
 /// What the ALB stage found per winner, for the name stages and the statuses.
 struct AlbOutcome<'a> {
-    /// Its serving group has a healthy target: a name may be published.
-    ready: BTreeMap<&'a str, bool>,
-    /// Its serving group has a healthy target, its rules settled or not.
-    healthy: BTreeSet<&'a str>,
+    /// Whether its serving group can serve and its rules are settled.
+    serving_state: BTreeMap<&'a str, ServingState>,
     serving: BTreeMap<&'a str, String>,
     waiting: BTreeMap<&'a str, String>,
     health_wanted: Vec<String>,
@@ -371,8 +385,7 @@ fn alb_stage<'a>(
     changes: &mut Vec<PlannedChange>,
 ) -> AlbOutcome<'a> {
     let mut out = AlbOutcome {
-        ready: BTreeMap::new(),
-        healthy: BTreeSet::new(),
+        serving_state: BTreeMap::new(),
         serving: BTreeMap::new(),
         waiting: BTreeMap::new(),
         health_wanted: Vec::new(),
@@ -398,10 +411,13 @@ fn alb_stage<'a>(
         out.health_wanted.extend(outcome.health_wanted);
         if let Some(group) = outcome.serving {
             let healthy = alb::has_healthy_targets(observed, &group) == Some(true);
-            if healthy {
-                out.healthy.insert(arn);
-            }
-            out.ready.insert(arn, rules_settled && healthy);
+            out.serving_state.insert(
+                arn,
+                ServingState {
+                    healthy,
+                    rules_settled,
+                },
+            );
             out.serving.insert(arn, group);
         }
         if let Some(w) = outcome.waiting {

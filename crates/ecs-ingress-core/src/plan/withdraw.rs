@@ -77,9 +77,10 @@ pub fn withdraw(
                     service: s.name.clone(),
                     load_balancers: remaining,
                     publish: false,
+                    // The strategy alone: every other field goes back as ECS holds it.
                     deployment: set_up_by_alb_deploy(owned, s).then(|| DeploymentSettings {
                         strategy: DeploymentStrategy::Rolling,
-                        ..s.deployment.clone()
+                        ..Default::default()
                     }),
                 },
                 reason,

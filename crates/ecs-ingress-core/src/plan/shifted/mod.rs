@@ -358,9 +358,10 @@ pub fn service_changes(
 }
 
 /// While ECS deploys the service, only what cannot disturb it goes out: groups created or
-/// repaired, a missing rule recreated, conditions repaired. Rewriting the entry (which
-/// starts another deployment), resetting a rule's action, or deleting a rule or group ECS
-/// may be shifting waits for the deployment to end.
+/// repaired, a missing rule recreated, conditions repaired, tagged settings written without
+/// the entry (ECS takes them for its next deployment). Rewriting the entry (which starts
+/// another deployment), resetting a rule's action, or deleting a rule or group ECS may be
+/// shifting waits for the deployment to end.
 fn hold_while_deploying(
     changes: &mut Vec<PlannedChange>,
     first: usize,
@@ -379,6 +380,7 @@ fn hold_while_deploying(
                     | Change::ModifyAttributes { .. }
                     | Change::CreateRule { .. }
                     | Change::ModifyRuleConditions { .. }
+                    | Change::UpdateServiceDeployment { .. }
             )
     });
     if changes.len() < before {

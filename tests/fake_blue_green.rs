@@ -37,11 +37,16 @@ fn production_rule(estate: &Estate) -> Rule {
     rules[0].clone()
 }
 
-/// What ECS owns: the production rule's weights and the entry.
-fn ecs_state(estate: &Estate, svc: &str) -> (String, String, LoadBalancerAttachment) {
-    let rule = production_rule(estate);
-    let weights = format!("{:?}", estate.fake.world().rule_weights(&rule.arn));
-    (rule.arn, weights, entry(estate, svc))
+/// What ECS owns: the weights of the service's rules and its entry.
+fn ecs_state(estate: &Estate, svc: &str) -> (Vec<(String, String)>, LoadBalancerAttachment) {
+    let rules = estate.owned_rules();
+    let world = estate.fake.world();
+    let weights = rules
+        .iter()
+        .map(|r| (r.arn.clone(), format!("{:?}", world.rule_weights(&r.arn))))
+        .collect();
+    drop(world);
+    (weights, entry(estate, svc))
 }
 
 /// A pass that must write nothing, with ECS's state unchanged by it.
@@ -337,27 +342,7 @@ async fn a_test_host_is_published_and_served_through_every_deployment() {
     assert_eq!(advanced.test_listener_rule, Some(test.arn.clone()));
     assert!(estate.fake.unserved().is_empty(), "both names served");
     for ip in ["10.9.0.1", "10.9.0.2"] {
-        let svc_arn = svc.clone();
-        estate
-            .fake
-            .ecs_acts("ECS starts a deployment", |w| {
-                w.start_ecs_deployment(&svc_arn, &[ip])
-            })
-            .expect("starts");
-        loop {
-            let before = estate.fake.writes();
-            let report = controller.pass(true).await;
-            assert!(report.plan.changes.is_empty(), "{:#?}", report.plan.changes);
-            assert_eq!(estate.fake.writes(), before);
-            let phase = estate
-                .fake
-                .ecs_acts("ECS deployment step", |w| w.advance_ecs_deployment(&svc))
-                .expect("advances");
-            if phase == DeploymentPhase::Done {
-                break;
-            }
-            tokio::time::sleep(HEALTH_WAIT).await;
-        }
+        deploy(&estate, &controller, &svc, ip).await;
     }
     estate.assert_traffic_served("test host");
 }

@@ -15,7 +15,7 @@
 //! [`status`] are the `ecs-ingress-core` crate (pure, no SDK), re-exported here under their
 //! old paths.
 
-pub use ecs_ingress_core::{model, ownership, plan, snapshot, state};
+pub use ecs_ingress_core::{model, ownership, plan, sabotage, snapshot, state};
 
 pub mod admin;
 pub mod apply;
@@ -29,6 +29,8 @@ pub mod fake;
 pub mod lease;
 pub mod observe;
 pub mod runtime;
+#[cfg(feature = "fake")]
+pub mod sim;
 pub mod status;
 pub mod telemetry;
 #[cfg(any(test, feature = "fake"))]

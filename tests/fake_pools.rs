@@ -1102,6 +1102,37 @@ async fn a_service_retagged_onto_another_alb_moves_by_the_same_protocol() {
     assert_eq!(estate.fake.writes(), writes);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_retag_while_its_record_is_deleted_by_hand_republishes_where_it_is_served() {
+    // Found by the simulation (seed 3): the name's A record deleted by hand (its marker
+    // left), then the service retagged onto another ALB. With no record, the name counted
+    // as pointing at the new ALB already: it was published there before the new group had
+    // a healthy target, and the old ALB's rule went at once.
+    let estate = Estate::new(2);
+    add(&estate, 0);
+    let controller = estate.controller();
+    converge(&estate, &controller).await;
+    estate.fake.others_act(|world| {
+        for (_, records) in world.zones.values_mut() {
+            records.retain(|r| !(r.name == host(0) && r.record_type == "A"));
+        }
+    });
+    estate.edit_task_definition_tags("s0", |t| {
+        t.insert("alb.listener".into(), "alb-1".into());
+    });
+    converge(&estate, &controller).await;
+    assert_eq!(
+        estate
+            .owned_rules()
+            .iter()
+            .map(|r| r.listener_arn.clone())
+            .collect::<Vec<_>>(),
+        vec![estate.listeners["alb-1"].clone()],
+        "the move finished"
+    );
+    estate.assert_traffic_served("retag with the record deleted by hand");
+}
+
 /// One service on the first of two ALBs, retagged onto the second's listener (no pool).
 async fn retag_estate() -> (Estate, Config) {
     let estate = Estate::new(2);

@@ -163,6 +163,7 @@ impl CallContext {
             .iter()
             .any(|p| operation.starts_with(p));
         match &self.fence {
+            _ if crate::sabotage::is_on(crate::sabotage::Sabotage::LeaseFence) => None,
             Some(may_write) if !read && !may_write() => {
                 Some(super::error::not_leader(service, operation))
             }

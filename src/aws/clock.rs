@@ -24,8 +24,18 @@ use aws_smithy_types::config_bag::ConfigBag;
 pub fn unix_now() -> i64 {
     static START: std::sync::OnceLock<(std::time::SystemTime, tokio::time::Instant)> =
         std::sync::OnceLock::new();
-    let (wall, mono) =
-        START.get_or_init(|| (std::time::SystemTime::now(), tokio::time::Instant::now()));
+    // The start on a whole second: where a timer ends within a second then never depends on
+    // the sub-second phase the process started at, and a seeded simulation replays exactly.
+    let (wall, mono) = START.get_or_init(|| {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        (
+            std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+            tokio::time::Instant::now(),
+        )
+    });
     let now = *wall + mono.elapsed();
     now.duration_since(std::time::SystemTime::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

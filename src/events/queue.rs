@@ -67,6 +67,8 @@ impl Events {
         let mut backoff = Duration::from_secs(1);
         while !*stop.borrow() {
             let received = tokio::select! {
+                // Branches in order: a seeded simulation replays exactly.
+                biased;
                 r = self.queue.receive() => r,
                 _ = stop.changed() => return,
             };
@@ -78,6 +80,8 @@ impl Events {
                 Err(e) => {
                     tracing::warn!(error = %e, retry_in = ?backoff, "cannot receive events");
                     tokio::select! {
+                        // Branches in order: a seeded simulation replays exactly.
+                        biased;
                         _ = tokio::time::sleep(backoff) => {}
                         _ = stop.changed() => return,
                     }

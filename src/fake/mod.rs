@@ -34,7 +34,7 @@ use crate::aws::{Aws, AwsError, ErrorKind};
 use crate::state::{Container, PortMapping, Tags};
 use crate::telemetry::Metrics;
 
-pub use traffic::{Served, TrafficCheck};
+pub use traffic::{FakeTargetState, Served, TrafficCheck};
 pub use world::deployments::{DeploymentPhase, EcsDeployment};
 pub use world::{FakeService, FakeTask, World, default_health_check};
 
@@ -91,11 +91,17 @@ pub struct FakeAws {
     tagging_snapshots: Mutex<BTreeMap<String, Vec<(String, Tags)>>>,
     /// The served-traffic check run after every served write, when a test turned it on.
     traffic: Mutex<Option<TrafficCheck>>,
+    /// More checks run after every served write and every act of ECS's (the simulation's
+    /// invariants): each gets the account and what was done.
+    write_watchers: Mutex<Vec<WriteWatcher>>,
     /// The benchmark's CPU clock and the time the fake's side of calls took on it: that
     /// work is AWS's, not the controller's.
     server_time: Mutex<Option<ServerTime>>,
     ctx: CallContext,
 }
+
+/// A check run after every served write: the account after it, and the operation.
+pub type WriteWatcher = Box<dyn FnMut(&World, &str) + Send>;
 
 /// A clock and the time spent on it answering requests (the fake's own work).
 struct ServerTime {
@@ -128,6 +134,7 @@ impl FakeAws {
             tagging_lag: Mutex::new(false),
             tagging_snapshots: Mutex::new(BTreeMap::new()),
             traffic: Mutex::new(None),
+            write_watchers: Mutex::new(Vec::new()),
             server_time: Mutex::new(None),
             ctx: CallContext::new(metrics, Arc::new(RateLimiter::new(rate_share))),
         })
@@ -260,10 +267,42 @@ impl FakeAws {
     pub fn ecs_acts<T>(&self, what: &str, f: impl FnOnce(&mut World) -> T) -> T {
         let mut world = lock(&self.world);
         let out = f(&mut world);
+        self.after_write(&world, what);
+        out
+    }
+
+    /// Someone other than the controller and ECS changes the account (a hand edit, tasks
+    /// failing their checks): `f` runs on the world, and expected names it left unserved
+    /// are excused until they are served again (see [`TrafficCheck::excuse_unserved`]).
+    pub fn others_act<T>(&self, f: impl FnOnce(&mut World) -> T) -> T {
+        let mut world = lock(&self.world);
+        let out = f(&mut world);
         if let Some(check) = lock(&self.traffic).as_mut() {
-            check.check(&world, what);
+            check.excuse_unserved(&world);
         }
         out
+    }
+
+    /// Runs `watcher` after every served write and every act of ECS's from now on.
+    pub fn watch_writes(&self, watcher: WriteWatcher) {
+        lock(&self.write_watchers).push(watcher);
+    }
+
+    /// The served-traffic check, to set expectations on (turns the check on).
+    pub fn traffic<T>(&self, f: impl FnOnce(&mut TrafficCheck, &World) -> T) -> T {
+        let world = lock(&self.world);
+        let mut traffic = lock(&self.traffic);
+        f(traffic.get_or_insert_with(TrafficCheck::default), &world)
+    }
+
+    /// The checks after a write: served traffic, then the watchers.
+    fn after_write(&self, world: &World, what: &str) {
+        if let Some(check) = lock(&self.traffic).as_mut() {
+            check.check(world, what);
+        }
+        for watcher in lock(&self.write_watchers).iter_mut() {
+            watcher(world, what);
+        }
     }
 
     /// Every break of the served-traffic invariant so far, and the writes checked.
@@ -386,11 +425,8 @@ impl FakeAws {
                     self.admit(service, operation)?;
                     let mut world = lock(&self.world);
                     let result = f(&mut world);
-                    if result.is_ok()
-                        && is_write(operation)
-                        && let Some(check) = lock(&self.traffic).as_mut()
-                    {
-                        check.check(&world, operation);
+                    if result.is_ok() && is_write(operation) {
+                        self.after_write(&world, operation);
                     }
                     result
                 })

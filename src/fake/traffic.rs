@@ -336,6 +336,15 @@ impl World {
         Served::By(services)
     }
 
+    /// Where the record answering for `host` points (an ALB's DNS name), if one answers.
+    pub fn record_target_of(&self, host: &str) -> Option<String> {
+        self.zones
+            .values()
+            .flat_map(|(_, records)| records)
+            .find(|r| answers(r, host))
+            .map(record_target)
+    }
+
     /// True when a record answers for `host`.
     pub fn has_record(&self, host: &str) -> bool {
         self.zones
@@ -355,6 +364,22 @@ pub struct TrafficCheck {
     expected: BTreeMap<(String, String), BTreeSet<String>>,
     /// Expected pairs that have been served at least once.
     published: BTreeSet<(String, String)>,
+    /// Expected pairs held to nothing until they are served — or, when the value is true,
+    /// until no record answers for their host: a name another service still holds, or one
+    /// someone else broke (a deleted rule, tasks failing their health checks). A path on a
+    /// host several services share waits to be served: the host's record is not its own.
+    excused: BTreeMap<(String, String), bool>,
+    /// (host, ALB DNS name) someone else broke the host on: clients holding an answer for
+    /// that ALB are not held to the check until the host is served there again.
+    excused_targets: BTreeSet<(String, String)>,
+    /// Expected pairs on a host other services share ([`TrafficCheck::expect_once_served`]).
+    shared: BTreeSet<(String, String)>,
+    /// When each pair was last (re-)expected.
+    expected_at: BTreeMap<(String, String), Instant>,
+    /// A pass that read the tags before they changed may still act on them this long after:
+    /// within it, a pair that stops being served is excused again instead of reported
+    /// (zero unless a test sets it: the simulation flips tags back and forth).
+    pub retag_window: Duration,
     /// Writes checked.
     pub writes: usize,
     pub violations: Vec<String>,
@@ -368,16 +393,103 @@ impl TrafficCheck {
     /// (host, path) must be served by healthy targets of these services only (a weighted
     /// rule across them).
     pub fn expect_any(&mut self, host: &str, path: &str, service_arns: &[&str]) {
+        self.expected_at
+            .insert((host.to_string(), path.to_string()), Instant::now());
         self.expected.insert(
             (host.to_string(), path.to_string()),
             service_arns.iter().map(|s| s.to_string()).collect(),
         );
     }
 
+    /// As [`TrafficCheck::expect_any`] for a name that may still be held by another
+    /// service, or its old owner's records still be withdrawn: checked once it is served,
+    /// or once no record answers for the host.
+    pub fn expect_once_free(
+        &mut self,
+        world: &World,
+        host: &str,
+        path: &str,
+        service_arns: &[&str],
+    ) {
+        self.expect_any(host, path, service_arns);
+        self.forget_earlier_answers(world, host, path);
+        self.excused
+            .insert((host.to_string(), path.to_string()), true);
+    }
+
+    /// As [`TrafficCheck::expect_once_free`] for a path of a host other services' paths
+    /// share: its host's record may answer before its own rule exists, so it is checked
+    /// only once it is served.
+    pub fn expect_once_served(
+        &mut self,
+        world: &World,
+        host: &str,
+        path: &str,
+        service_arns: &[&str],
+    ) {
+        self.expect_any(host, path, service_arns);
+        self.forget_earlier_answers(world, host, path);
+        self.shared.insert((host.to_string(), path.to_string()));
+        self.excused
+            .insert((host.to_string(), path.to_string()), false);
+    }
+
+    /// Answers clients may hold for `host` from before it is expected again (an earlier
+    /// publication, withdrawn) prove nothing about this one: the host on those ALBs is
+    /// excused.
+    fn forget_earlier_answers(&mut self, world: &World, host: &str, path: &str) {
+        for (target, _) in world.served_from_cache(host, path) {
+            self.excused_targets.insert((host.to_string(), target));
+        }
+    }
+
     /// The test is about to withdraw `host` (or hand it over): nothing is expected of it.
     pub fn release(&mut self, host: &str) {
         self.expected.retain(|(h, _), _| h != host);
         self.published.retain(|(h, _)| h != host);
+        self.excused.retain(|(h, _), _| h != host);
+        self.shared.retain(|(h, _)| h != host);
+    }
+
+    /// Nothing is expected of (host, path) any more; other paths of the host stay expected.
+    pub fn release_path(&mut self, host: &str, path: &str) {
+        let key = (host.to_string(), path.to_string());
+        self.expected.remove(&key);
+        self.published.remove(&key);
+        self.excused.remove(&key);
+        self.shared.remove(&key);
+    }
+
+    /// Someone other than the controller changed the world (deleted a rule or a record,
+    /// made tasks fail their checks): every expected pair not served now is excused until
+    /// it is served again, or its host has no record.
+    pub fn excuse_unserved(&mut self, world: &World) {
+        for ((host, path), allowed) in &self.expected {
+            // Clients holding an answer for an ALB the edit broke the host on.
+            for (target, cached) in world.served_from_cache(host, path) {
+                if !matches!(&cached, Served::By(s) if !s.is_empty() && s.is_subset(allowed)) {
+                    self.excused_targets.insert((host.clone(), target));
+                }
+            }
+            let served = world.served(host, path);
+            if !matches!(&served, Served::By(s) if !s.is_empty() && s.is_subset(allowed)) {
+                let key = (host.clone(), path.clone());
+                self.published.remove(&key);
+                // Until served again: the damage (tasks failing checks, a deleted rule) may
+                // outlast its record, which the controller may put back first.
+                self.excused.insert(key, false);
+                if let Some(target) = world.record_target_of(host) {
+                    self.excused_targets.insert((host.clone(), target));
+                }
+            }
+        }
+    }
+
+    /// Pairs expected now, and whether each is held to the check (not excused).
+    pub fn expected(&self) -> impl Iterator<Item = (&(String, String), bool)> + '_ {
+        self.expected
+            .keys()
+            .map(|k| (k, !self.excused.contains_key(k)))
     }
 
     pub fn check(&mut self, world: &World, after: &str) {
@@ -388,12 +500,20 @@ impl TrafficCheck {
             let ok = by(&served, allowed);
             let key = (host.clone(), path.clone());
             if ok {
+                self.excused.remove(&key);
+                if let Some(target) = world.record_target_of(host) {
+                    self.excused_targets.remove(&(host.clone(), target));
+                }
                 self.published.insert(key);
                 // A client holding an answer from before a move must be served too.
                 for (target, cached) in world.served_from_cache(host, path) {
                     let cached_ok = by(&cached, allowed);
                     // Answers pointing at no ALB (a hand edit being repaired) prove nothing.
+                    let excused = self
+                        .excused_targets
+                        .contains(&(host.clone(), target.clone()));
                     if !cached_ok
+                        && !excused
                         && !matches!(cached, Served::Dangling(_))
                         && self.violations.len() < 50
                     {
@@ -403,6 +523,30 @@ impl TrafficCheck {
                         ));
                     }
                 }
+                continue;
+            }
+            if let Some(&lifted_by_no_record) = self.excused.get(&key) {
+                match world.record_target_of(host) {
+                    // Clients taking this answer now are not served, through no write
+                    // checked here: holding it later proves nothing either.
+                    Some(target) => {
+                        self.excused_targets.insert((host.clone(), target));
+                    }
+                    None if lifted_by_no_record => {
+                        self.excused.remove(&key);
+                    }
+                    None => {}
+                }
+                continue;
+            }
+            let recent = self
+                .expected_at
+                .get(&key)
+                .is_some_and(|at| at.elapsed() < self.retag_window);
+            if recent && self.published.contains(&key) {
+                self.published.remove(&key);
+                self.excused
+                    .insert(key, !self.shared.contains(&(host.clone(), path.clone())));
                 continue;
             }
             let why = if self.published.contains(&key) {

@@ -94,6 +94,8 @@ impl Campaign {
                 None => self.watch(&mut memory).await,
             };
             tokio::select! {
+                // Branches in order: a seeded simulation replays exactly.
+                biased;
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.wait_for(|s| *s) => break,
             }

@@ -88,6 +88,8 @@ pub async fn during_leadership<F, Fut>(
     const CHECK: std::time::Duration = std::time::Duration::from_millis(500);
     loop {
         tokio::select! {
+            // Branches in order: a seeded simulation replays exactly.
+            biased;
             _ = leadership.until_leader() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
@@ -95,6 +97,8 @@ pub async fn during_leadership<F, Fut>(
         let running = tokio::spawn(task(term));
         let stopping = loop {
             tokio::select! {
+                // Branches in order: a seeded simulation replays exactly.
+                biased;
                 _ = tokio::time::sleep(CHECK) => {}
                 _ = stop.wait_for(|s| *s) => break true,
             }

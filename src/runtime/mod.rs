@@ -231,6 +231,9 @@ pub struct Controller {
     /// The last full pass's reads (updated by targeted passes): what targeted passes take
     /// the rest of the estate from.
     baseline: std::sync::Mutex<Option<Arc<Baseline>>>,
+    /// The interval's jitter when fixed ([`Controller::with_jitter`]); otherwise drawn from
+    /// the clock for every wait.
+    jitter: Option<f64>,
 }
 
 /// How long a burst of events is collected before the pass it triggers starts.
@@ -324,7 +327,15 @@ impl Controller {
             leadership: crate::lease::leadership::Leadership::always(),
             transitions: std::sync::Mutex::new(Transitions::new()),
             baseline: std::sync::Mutex::new(None),
+            jitter: None,
         }
+    }
+
+    /// Waits with this fixed jitter (a fraction of the interval, at most ±0.1) instead of
+    /// one drawn from the clock: a seeded simulation must replay exactly.
+    pub fn with_jitter(mut self, jitter: f64) -> Self {
+        self.jitter = Some(jitter.clamp(-0.1, 0.1));
+        self
     }
 
     /// Runs passes only while `leadership` may write, and stops applying when it may not.
@@ -611,6 +622,8 @@ impl Controller {
             // A standby runs no pass (no AWS call) until it leads.
             if !self.leadership.may_write() {
                 tokio::select! {
+                    // Branches in order: a seeded simulation replays exactly.
+                    biased;
                     _ = self.leadership.until_leader() => {}
                     _ = stop.wait_for(|s| *s) => return,
                 }
@@ -662,6 +675,8 @@ impl Controller {
                 }
             };
             let triggered = tokio::select! {
+                // Branches in order: a seeded simulation replays exactly.
+                biased;
                 _ = tokio::time::sleep(wait) => false,
                 _ = event => true,
                 _ = stop.wait_for(|s| *s) => return,
@@ -669,6 +684,8 @@ impl Controller {
             if triggered {
                 // Debounce: a deployment sends a burst of events; one pass covers them.
                 tokio::select! {
+                    // Branches in order: a seeded simulation replays exactly.
+                    biased;
                     _ = tokio::time::sleep(EVENT_DEBOUNCE) => {}
                     _ = stop.wait_for(|s| *s) => return,
                 }
@@ -680,7 +697,7 @@ impl Controller {
         Timing {
             interval: self.config.interval,
             resync: self.config.resync_interval,
-            jitter: schedule::clock_jitter(),
+            jitter: self.jitter.unwrap_or_else(schedule::clock_jitter),
         }
     }
 

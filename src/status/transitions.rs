@@ -44,8 +44,9 @@ pub(crate) struct Handover {
 #[derive(Debug, Default)]
 pub(crate) struct Transitions {
     last: BTreeMap<String, Seen>,
-    /// Host → ARN and name of the service that held it after the last pass.
-    holders: BTreeMap<String, (String, String)>,
+    /// Host → ARN → name of the services that held it after the last pass (several when
+    /// they share it by path).
+    holders: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// States in which a service keeps the hosts it asks for (its rule exists or is being made).
@@ -82,15 +83,22 @@ impl Transitions {
     /// Services that now claim a host another service held after the last pass: the host
     /// was handed over. Changes made for them are not drift repairs.
     pub(crate) fn handovers(&self, services: &[ServiceStatus]) -> Vec<Handover> {
+        let now = holders(services);
         let mut out = Vec::new();
         for s in services.iter().filter(|s| holds_hosts(s.state)) {
             for host in &s.hosts {
-                if let Some((arn, name)) = self.holders.get(host)
-                    && *arn != s.service_arn
+                // Sharing a host by path, or joining others on it, is not taking it over:
+                // the host passes only when none of its holders holds it any more.
+                let still_held = |arn: &String| now.get(host).is_some_and(|n| n.contains_key(arn));
+                if let Some(held) = self.holders.get(host)
+                    && !held.is_empty()
+                    && !held.contains_key(&s.service_arn)
+                    && !held.keys().any(still_held)
                 {
+                    let from: Vec<&str> = held.values().map(String::as_str).collect();
                     out.push(Handover {
                         host: host.clone(),
-                        from: name.clone(),
+                        from: from.join(", "),
                         to: display_name(s),
                         to_arn: s.service_arn.clone(),
                     });
@@ -149,15 +157,7 @@ impl Transitions {
                 },
             );
         }
-        self.holders = services
-            .iter()
-            .filter(|s| holds_hosts(s.state))
-            .flat_map(|s| {
-                s.hosts
-                    .iter()
-                    .map(move |h| (h.clone(), (s.service_arn.clone(), display_name(s))))
-            })
-            .collect();
+        self.holders = holders(services);
         (handovers, changes)
     }
 }
@@ -172,6 +172,19 @@ pub(crate) fn needs_attention(state: ServiceState) -> bool {
             | ServiceState::DnsConflict
             | ServiceState::Error
     )
+}
+
+/// Host → ARN → name of the services holding it.
+fn holders(services: &[ServiceStatus]) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for s in services.iter().filter(|s| holds_hosts(s.state)) {
+        for h in &s.hosts {
+            out.entry(h.clone())
+                .or_default()
+                .insert(s.service_arn.clone(), display_name(s));
+        }
+    }
+    out
 }
 
 /// Logs one transition: warn for states that need a person, info for the others.
@@ -266,6 +279,33 @@ mod tests {
         // The new holder keeps the host: no second handover.
         let (again, _) = t.record(&[status("young", ServiceState::Published, &host)]);
         assert!(again.is_empty());
+    }
+
+    #[test]
+    fn services_sharing_a_host_by_path_hand_nothing_over_pass_after_pass() {
+        // Found by the simulation: with a host shared by path, the map kept one holder per
+        // host, so every other service on it logged "host handed over" on every pass (and
+        // its drift repairs went uncounted).
+        let mut t = Transitions::new();
+        let host = ["shared.example.com"];
+        let both = [
+            status("a", ServiceState::Published, &host),
+            status("b", ServiceState::Published, &host),
+        ];
+        t.record(&both);
+        for _ in 0..3 {
+            assert!(t.new_holders(&both).is_empty());
+            let (handovers, _) = t.record(&both);
+            assert!(handovers.is_empty(), "{handovers:?}");
+        }
+        // A third service joining the shared host takes nothing over either.
+        let three = [
+            both[0].clone(),
+            both[1].clone(),
+            status("c", ServiceState::Pending, &host),
+        ];
+        let (handovers, _) = t.record(&three);
+        assert!(handovers.is_empty(), "{handovers:?}");
     }
 
     #[test]

@@ -6,11 +6,13 @@
 //! - [`model`]: tags and labels → a validated routing intent per service;
 //! - [`plan`]: intents × snapshot → typed changes and per-service statuses, with the
 //!   planner's own settings ([`plan::settings`]);
-//! - [`status`]: what a service's state is and why, as every surface reports it.
+//! - [`status`]: what a service's state is and why, as every surface reports it;
+//! - [`sabotage`]: safety rules the simulation turns off to prove it catches each.
 
 pub mod model;
 pub mod ownership;
 pub mod plan;
+pub mod sabotage;
 pub mod snapshot;
 pub mod state;
 pub mod status;

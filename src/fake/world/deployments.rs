@@ -51,6 +51,9 @@ pub struct EcsDeployment {
     pub phase: DeploymentPhase,
     /// A lifecycle hook has not answered yet: nothing moves until it does.
     pub held_by_hook: bool,
+    /// A rolling deployment (no traffic shifting): the new tasks start beside the old ones
+    /// in every group of the service, and the old ones stop once the new are healthy.
+    pub rolling: bool,
 }
 
 /// Where a deployment is.
@@ -131,6 +134,13 @@ impl World {
                     settings.strategy.as_str()
                 )));
             }
+        }
+        let new_deployment = self.services.get(&found.arn).is_some_and(|s| {
+            s.service.load_balancers != load_balancers
+                || s.service.deployment.strategy != settings.strategy
+        });
+        if new_deployment {
+            self.supersede_deployment(&found.arn);
         }
         let Some(entry) = self.services.get_mut(&found.arn) else {
             return Err(invalid("service vanished"));
@@ -267,6 +277,7 @@ impl World {
                 shifted: 0,
                 phase: DeploymentPhase::WaitingForHealthy,
                 held_by_hook: false,
+                rolling: false,
             },
         );
         Ok(())
@@ -283,7 +294,15 @@ impl World {
         if d.held_by_hook {
             return Ok(d.phase);
         }
+        if d.rolling {
+            return Ok(self.advance_rolling(service_arn, &d));
+        }
         let (primary, alternate, port, rule) = self.shift_setup(service_arn)?;
+        if !self.rules.contains_key(&rule) {
+            // ECS cannot modify a rule that is gone: the deployment fails and rolls back.
+            self.roll_back_ecs_deployment(service_arn)?;
+            return Err(format!("production rule {rule} not found: rolled back"));
+        }
         let test_rule = self.test_rule(service_arn);
         let healthy = !d.new_tasks.is_empty()
             && self.task_ips(&d.new_tasks).iter().all(|ip| {
@@ -320,6 +339,129 @@ impl World {
         let phase = d.phase;
         self.ecs_deployments.insert(service_arn.to_string(), d);
         Ok(phase)
+    }
+
+    /// ECS starts a rolling deployment of the service (a new task definition revision, or
+    /// a forced deployment): the new tasks (at `ips`) start and are registered in every
+    /// target group of its `loadBalancers`, beside the old ones.
+    pub fn start_rolling_deployment(
+        &mut self,
+        service_arn: &str,
+        ips: &[&str],
+    ) -> Result<(), String> {
+        if self.ecs_deployments.contains_key(service_arn) {
+            return Err("a deployment is in progress".into());
+        }
+        let old_tasks = self.running_tasks(service_arn);
+        let mut new_tasks = Vec::new();
+        for ip in ips {
+            new_tasks.push(self.add_task(service_arn, ip).ok_or("no such service")?);
+        }
+        if let Some(s) = self.services.get_mut(service_arn) {
+            s.service.deploying = true;
+        }
+        self.ecs_deployments.insert(
+            service_arn.to_string(),
+            EcsDeployment {
+                new_tasks,
+                old_tasks,
+                shifted: 0,
+                phase: DeploymentPhase::WaitingForHealthy,
+                held_by_hook: false,
+                rolling: true,
+            },
+        );
+        Ok(())
+    }
+
+    /// An UpdateService that starts a deployment of its own (other load balancers, another
+    /// strategy) replaces the one in progress ("Amazon ECS deployment types"): a rolling
+    /// one simply ends with its tasks running; one shifting traffic is rolled back first.
+    fn supersede_deployment(&mut self, service_arn: &str) {
+        let Some(d) = self.ecs_deployments.get(service_arn) else {
+            return;
+        };
+        if d.rolling {
+            self.ecs_deployments.remove(service_arn);
+            if let Some(s) = self.services.get_mut(service_arn) {
+                s.service.deploying = false;
+            }
+        } else {
+            let _ = self.roll_back_ecs_deployment(service_arn);
+        }
+    }
+
+    /// A rolling deployment's step: with minimum healthy percent 100, ECS stops the old
+    /// tasks only once every new task is healthy in every target group of the service.
+    fn advance_rolling(&mut self, service_arn: &str, d: &EcsDeployment) -> DeploymentPhase {
+        let listed: Vec<(String, i32)> = self
+            .services
+            .get(service_arn)
+            .map(|s| {
+                s.service
+                    .load_balancers
+                    .iter()
+                    .filter_map(|l| Some((l.target_group_arn.clone()?, l.container_port?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let ips = self.task_ips(&d.new_tasks);
+        let healthy = listed.iter().all(|(group, port)| {
+            let health = self.target_health(group);
+            ips.iter().all(|ip| {
+                health
+                    .iter()
+                    .any(|(t, s)| t.id == *ip && t.port == *port && *s == FakeTargetState::Healthy)
+            })
+        });
+        if !healthy {
+            return DeploymentPhase::WaitingForHealthy;
+        }
+        for t in &d.old_tasks {
+            self.stop_task(t);
+        }
+        self.ecs_deployments.remove(service_arn);
+        if let Some(s) = self.services.get_mut(service_arn) {
+            s.service.deploying = false;
+        }
+        DeploymentPhase::Done
+    }
+
+    /// ECS rolls the deployment back (an alarm, a hook's answer, a failed health check):
+    /// production and test traffic go back to the primary, the new tasks stop.
+    pub fn roll_back_ecs_deployment(&mut self, service_arn: &str) -> Result<(), String> {
+        let d = self
+            .ecs_deployments
+            .get(service_arn)
+            .cloned()
+            .ok_or("no deployment in progress")?;
+        // Without its setup (the entry rewritten), there is no traffic to move back.
+        if let (false, Ok((primary, alternate, _, rule))) =
+            (d.rolling, self.shift_setup(service_arn))
+        {
+            if let Some(test) = self.test_rule(service_arn) {
+                self.set_weights(&test, &primary, &alternate, 0);
+            }
+            self.set_weights(&rule, &primary, &alternate, 0);
+        }
+        for t in &d.new_tasks {
+            self.stop_task(t);
+        }
+        self.ecs_deployments.remove(service_arn);
+        if let Some(s) = self.services.get_mut(service_arn) {
+            s.service.deploying = false;
+        }
+        Ok(())
+    }
+
+    /// What AWS forgets with time: stopped tasks (ECS lists them for about an hour) and
+    /// targets whose draining ended. A long simulation would otherwise only grow.
+    pub fn forget_expired(&mut self) {
+        let now = tokio::time::Instant::now();
+        self.tasks.retain(|t| t.task.last_status == "RUNNING");
+        self.registrations
+            .retain(|_, r| r.draining_until.is_none_or(|until| until > now));
+        self.cached_answers.retain(|c| c.until > now);
     }
 
     /// A lifecycle hook of the deployment starts (`true`) or stops (`false`) holding it.

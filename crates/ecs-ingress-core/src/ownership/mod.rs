@@ -77,6 +77,7 @@ impl Ownership {
     /// True when `tags` mark a resource as made by this controller.
     pub fn owns(&self, tags: &Tags) -> bool {
         tags.get(OWNER_TAG).is_some_and(|o| *o == self.owner_id)
+            || crate::sabotage::is_on(crate::sabotage::Sabotage::Ownership)
     }
 
     /// The tags to create a resource with.

@@ -32,6 +32,15 @@ pub fn has_healthy_targets(observed: &Snapshot, arn: &str) -> Option<bool> {
     observed.has_healthy_targets(arn)
 }
 
+/// Whether the group the service's rules want can serve: a new one cannot yet.
+fn group_ready(observed: &Snapshot, target: &TargetGroupRef) -> Option<bool> {
+    match target {
+        _ if crate::sabotage::is_on(crate::sabotage::Sabotage::HealthWait) => Some(true),
+        TargetGroupRef::Existing(arn) => has_healthy_targets(observed, arn),
+        TargetGroupRef::New(_) => Some(false),
+    }
+}
+
 pub fn service_changes(
     config: &PlanConfig,
     observed: &Snapshot,
@@ -46,10 +55,7 @@ pub fn service_changes(
     let mut outcome = WinnerOutcome::default();
     let my_groups = owned.groups_of(&service.arn);
     let target = target_group_changes(service, spec, my_groups, changes);
-    let new_ready = match &target {
-        TargetGroupRef::Existing(arn) => has_healthy_targets(observed, arn),
-        TargetGroupRef::New(_) => Some(false),
-    };
+    let new_ready = group_ready(observed, &target);
     // A move leaves the old ALB only once its names drained and the new group serves.
     let left = desired
         .previous

@@ -410,7 +410,8 @@ fn alb_stage<'a>(
         });
         out.health_wanted.extend(outcome.health_wanted);
         if let Some(group) = outcome.serving {
-            let healthy = alb::has_healthy_targets(observed, &group) == Some(true);
+            let healthy = alb::has_healthy_targets(observed, &group) == Some(true)
+                || crate::sabotage::is_on(crate::sabotage::Sabotage::HealthWait);
             out.serving_state.insert(
                 arn,
                 ServingState {

@@ -418,7 +418,9 @@ impl<'a> NameContext<'a, '_> {
                 )))
             }
             Some(m) => Ok(Some(m)),
-            None if !existing.is_empty() => {
+            None if !existing.is_empty()
+                && !crate::sabotage::is_on(crate::sabotage::Sabotage::Ownership) =>
+            {
                 let types: Vec<&str> = existing.iter().map(|r| r.record_type.as_str()).collect();
                 Err(conflict(format!(
                     "dns: {name} already has records ({}) that ecs-ingress does not own; they are left alone",
@@ -651,11 +653,17 @@ pub fn names_point_at(
         if marker.owner != owner || !marker.services.contains(&desired.service.arn) {
             continue;
         }
-        let points_here = index
+        let records: Vec<&RecordSet> = index
             .at(&name)
             .iter()
+            .copied()
             .filter(|r| marker.types.contains(&r.record_type))
-            .all(|r| match &r.alias {
+            .collect();
+        // A name whose records are gone (deleted by hand) points nowhere: a move must not
+        // take it for switched, publish it where nothing serves yet, and drop the ALB that
+        // still does.
+        let points_here = !records.is_empty()
+            && records.iter().all(|r| match &r.alias {
                 Some(a) => a.dns_name.trim_start_matches("dualstack.") == target,
                 None => r.values.iter().all(|v| v.to_ascii_lowercase() == target),
             });

@@ -377,12 +377,17 @@ fn replica_act(rng: &mut Rng) -> ReplicaAct {
 
 impl Script {
     /// Keeps only the steps at `indices` of the generated script (a shrunk case replayed).
-    pub fn keep(mut self, indices: &[usize]) -> Self {
+    pub fn keep(self, indices: &[usize]) -> Self {
+        self.retained(|i, _| indices.contains(&i))
+    }
+
+    /// The steps for which `keep` (given each step's index in the generated script) holds.
+    fn retained(mut self, keep: impl Fn(usize, &Step) -> bool) -> Self {
         let (kept, steps) = self
             .kept
             .iter()
             .zip(&self.steps)
-            .filter(|(i, _)| indices.contains(i))
+            .filter(|(i, s)| keep(**i, s))
             .map(|(i, s)| (*i, *s))
             .unzip();
         self.kept = kept;
@@ -400,17 +405,8 @@ impl Script {
 
     /// Without the acts about `service`.
     pub fn without_service(&self, service: usize) -> Self {
-        let mut out = self.clone();
-        let (kept, steps) = self
-            .kept
-            .iter()
-            .zip(&self.steps)
-            .filter(|(_, s)| s.act.service() != Some(service))
-            .map(|(i, s)| (*i, *s))
-            .unzip();
-        out.kept = kept;
-        out.steps = steps;
-        out
+        self.clone()
+            .retained(|_, s| s.act.service() != Some(service))
     }
 
     /// Virtual time the steps span.

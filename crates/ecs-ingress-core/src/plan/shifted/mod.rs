@@ -163,8 +163,14 @@ fn entries_problem(
 /// a group of the pair would look new, and the rule and the entry would be reset onto the
 /// other one — the group ECS may have emptied.
 fn unread(observed: &Snapshot, owned: &Owned<'_>, service: &EcsService) -> Option<Problem> {
-    let ours =
-        !owned.rules_of(&service.arn).is_empty() || !owned.groups_of(&service.arn).is_empty();
+    // Its entry naming groups counts too: with its rules and groups both unread, nothing of
+    // its own shows, and it would be planned as new over what ECS deploys between.
+    let ours = !owned.rules_of(&service.arn).is_empty()
+        || !owned.groups_of(&service.arn).is_empty()
+        || service
+            .load_balancers
+            .iter()
+            .any(|lb| lb.target_group_arn.is_some());
     let why = if ours && !observed.complete_but_zones() {
         "some of what it has could not be read this pass (see the pass's failed reads)"
     } else if service.load_balancers.iter().any(|lb| {

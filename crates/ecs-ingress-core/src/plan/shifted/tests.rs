@@ -637,6 +637,32 @@ fn a_partial_read_leaves_a_service_ecs_deploys_as_it_is() {
 }
 
 #[test]
+fn with_neither_its_rules_nor_its_groups_read_it_is_not_planned_as_new() {
+    // Found by the simulation (seed 27): DescribeRules and DescribeTargetGroups both failed,
+    // so nothing of its own was seen; the service was planned as new — a second production
+    // rule at a better priority and an entry naming the pair the other way round, which
+    // emptied the group serving it.
+    let cfg = config(true);
+    let mut obs = observed();
+    let mut svc = service(BLUE_GREEN);
+    converge(&cfg, &mut obs, &mut svc);
+    let mut partial = obs.clone();
+    partial.target_groups.clear();
+    partial.rules.retain(|r| r.is_default());
+    for operation in ["DescribeRules", "DescribeTargetGroups"] {
+        partial.failed_reads.push(crate::snapshot::FailedRead {
+            service: "elbv2".into(),
+            operation: operation.into(),
+            message: "Service Unavailable".into(),
+            zone: None,
+        });
+    }
+    let p = plan(&cfg, &partial, std::slice::from_ref(&svc));
+    assert!(p.changes.is_empty(), "{:?}", p.changes);
+    assert_eq!(p.services[0].state, ServiceState::Error);
+}
+
+#[test]
 fn a_settings_change_writes_the_settings_alone() {
     let cfg = config(true);
     let mut obs = observed();

@@ -395,3 +395,71 @@ async fn a_lifecycle_hook_holding_a_canary_changes_nothing_either() {
     }
     estate.assert_traffic_served("held by a hook");
 }
+
+#[tokio::test(start_paused = true)]
+async fn ecs_rolls_back_a_deployment_and_a_withdrawal_mid_deployment_supersedes_it() {
+    // The fake's ECS, as the simulation drives it: a rollback puts production traffic back
+    // on the primary and stops the new tasks; an UpdateService that starts a deployment of
+    // its own (the withdrawal's) ends the one in progress.
+    let (estate, svc) = estate(&[("alb.deploy", "canary")]);
+    let controller = estate.controller();
+    estate.converge(&controller, 20).await;
+    let primary = entry(&estate, &svc).target_group_arn.expect("primary");
+    let rule = production_rule(&estate).arn;
+    estate
+        .fake
+        .ecs_acts("ECS starts a deployment", |w| {
+            w.start_ecs_deployment(&svc, &["10.9.0.1"])
+        })
+        .expect("deployment starts");
+    let mut phase = DeploymentPhase::WaitingForHealthy;
+    for _ in 0..10 {
+        tokio::time::sleep(HEALTH_WAIT).await;
+        phase = estate
+            .fake
+            .ecs_acts("ECS deployment step", |w| w.advance_ecs_deployment(&svc))
+            .expect("advances");
+        if phase != DeploymentPhase::WaitingForHealthy {
+            break;
+        }
+    }
+    assert_eq!(phase, DeploymentPhase::Shifting, "the canary took traffic");
+    estate
+        .fake
+        .ecs_acts("ECS rolls back", |w| w.roll_back_ecs_deployment(&svc))
+        .expect("rolls back");
+    {
+        let world = estate.fake.world();
+        let weights = world.rule_weights(&rule);
+        assert!(
+            weights.iter().all(|(g, w)| (*g == primary) == (*w > 0)),
+            "{weights:?}"
+        );
+        assert!(!world.services[&svc].service.deploying);
+        assert!(
+            world
+                .tasks
+                .iter()
+                .any(|t| t.task.private_ip.as_deref() == Some("10.9.0.1")
+                    && t.task.last_status == "STOPPED"),
+            "the canary's task stopped"
+        );
+    }
+    estate.assert_traffic_served("after the rollback");
+
+    estate
+        .fake
+        .ecs_acts("ECS starts a deployment", |w| {
+            w.start_ecs_deployment(&svc, &["10.9.0.2"])
+        })
+        .expect("a second deployment starts");
+    estate.fake.release_served(HOST);
+    estate.untag_task_definitions();
+    estate.converge(&controller, 20).await;
+    let world = estate.fake.world();
+    assert!(
+        !world.ecs_deployments.contains_key(&svc),
+        "the withdrawal's UpdateService superseded the deployment"
+    );
+    assert!(!world.services[&svc].service.deploying);
+}

@@ -257,15 +257,10 @@ impl World {
 
     /// Where a request for `host` and `path` ends now.
     pub fn served(&self, host: &str, path: &str) -> Served {
-        let Some(record) = self
-            .zones
-            .values()
-            .flat_map(|(_, records)| records)
-            .find(|r| answers(r, host))
-        else {
-            return Served::NoRecord;
-        };
-        self.served_at(&record_target(record), host, path)
+        match self.record_target_of(host) {
+            Some(target) => self.served_at(&target, host, path),
+            None => Served::NoRecord,
+        }
     }
 
     /// Where a request ends for a client still holding an older answer for `host`: one per
@@ -411,10 +406,7 @@ impl TrafficCheck {
         path: &str,
         service_arns: &[&str],
     ) {
-        self.expect_any(host, path, service_arns);
-        self.forget_earlier_answers(world, host, path);
-        self.excused
-            .insert((host.to_string(), path.to_string()), true);
+        self.expect_fresh(world, (host, path), service_arns, true);
     }
 
     /// As [`TrafficCheck::expect_once_free`] for a path of a host other services' paths
@@ -427,11 +419,23 @@ impl TrafficCheck {
         path: &str,
         service_arns: &[&str],
     ) {
+        self.shared.insert((host.to_string(), path.to_string()));
+        self.expect_fresh(world, (host, path), service_arns, false);
+    }
+
+    /// Expects (host, path), excused until served (or, with `lifted_by_no_record`, until no
+    /// record answers), with the answers clients hold from before set aside.
+    fn expect_fresh(
+        &mut self,
+        world: &World,
+        (host, path): (&str, &str),
+        service_arns: &[&str],
+        lifted_by_no_record: bool,
+    ) {
         self.expect_any(host, path, service_arns);
         self.forget_earlier_answers(world, host, path);
-        self.shared.insert((host.to_string(), path.to_string()));
         self.excused
-            .insert((host.to_string(), path.to_string()), false);
+            .insert((host.to_string(), path.to_string()), lifted_by_no_record);
     }
 
     /// Answers clients may hold for `host` from before it is expected again (an earlier

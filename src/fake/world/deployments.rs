@@ -266,20 +266,7 @@ impl World {
             );
             new_tasks.push(arn);
         }
-        if let Some(s) = self.services.get_mut(service_arn) {
-            s.service.deploying = true;
-        }
-        self.ecs_deployments.insert(
-            service_arn.to_string(),
-            EcsDeployment {
-                new_tasks,
-                old_tasks,
-                shifted: 0,
-                phase: DeploymentPhase::WaitingForHealthy,
-                held_by_hook: false,
-                rolling: false,
-            },
-        );
+        self.begin_deployment(service_arn, new_tasks, old_tasks, false);
         Ok(())
     }
 
@@ -329,10 +316,7 @@ impl World {
             }
             DeploymentPhase::Baking | DeploymentPhase::Done => {
                 self.flip(service_arn, &d.old_tasks);
-                self.ecs_deployments.remove(service_arn);
-                if let Some(s) = self.services.get_mut(service_arn) {
-                    s.service.deploying = false;
-                }
+                self.end_deployment(service_arn);
                 return Ok(DeploymentPhase::Done);
             }
         };
@@ -357,6 +341,26 @@ impl World {
         for ip in ips {
             new_tasks.push(self.add_task(service_arn, ip).ok_or("no such service")?);
         }
+        self.begin_deployment(service_arn, new_tasks, old_tasks, true);
+        Ok(())
+    }
+
+    /// ECS no longer reports a deployment of the service.
+    fn end_deployment(&mut self, service_arn: &str) {
+        self.ecs_deployments.remove(service_arn);
+        if let Some(s) = self.services.get_mut(service_arn) {
+            s.service.deploying = false;
+        }
+    }
+
+    /// ECS reports the service deploying, its new tasks waiting to be healthy.
+    fn begin_deployment(
+        &mut self,
+        service_arn: &str,
+        new_tasks: Vec<String>,
+        old_tasks: Vec<String>,
+        rolling: bool,
+    ) {
         if let Some(s) = self.services.get_mut(service_arn) {
             s.service.deploying = true;
         }
@@ -368,10 +372,9 @@ impl World {
                 shifted: 0,
                 phase: DeploymentPhase::WaitingForHealthy,
                 held_by_hook: false,
-                rolling: true,
+                rolling,
             },
         );
-        Ok(())
     }
 
     /// An UpdateService that starts a deployment of its own (other load balancers, another
@@ -382,10 +385,7 @@ impl World {
             return;
         };
         if d.rolling {
-            self.ecs_deployments.remove(service_arn);
-            if let Some(s) = self.services.get_mut(service_arn) {
-                s.service.deploying = false;
-            }
+            self.end_deployment(service_arn);
         } else {
             let _ = self.roll_back_ecs_deployment(service_arn);
         }
@@ -420,10 +420,7 @@ impl World {
         for t in &d.old_tasks {
             self.stop_task(t);
         }
-        self.ecs_deployments.remove(service_arn);
-        if let Some(s) = self.services.get_mut(service_arn) {
-            s.service.deploying = false;
-        }
+        self.end_deployment(service_arn);
         DeploymentPhase::Done
     }
 
@@ -447,10 +444,7 @@ impl World {
         for t in &d.new_tasks {
             self.stop_task(t);
         }
-        self.ecs_deployments.remove(service_arn);
-        if let Some(s) = self.services.get_mut(service_arn) {
-            s.service.deploying = false;
-        }
+        self.end_deployment(service_arn);
         Ok(())
     }
 

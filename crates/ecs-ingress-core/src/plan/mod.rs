@@ -326,14 +326,26 @@ fn names_stage(
             })
             .all(|m| ready(&m.service.arn))
     };
+    // A moving service's names stay on the ALB it leaves until every mover of its hosts
+    // can be served on the new one.
+    let stays = |d: &DesiredService<'_>| {
+        d.previous
+            .as_ref()
+            .is_some_and(|p| !p.switched && !switched(d))
+    };
     let names_at = |d: &DesiredService<'_>| match &d.previous {
-        Some(p) if !p.switched && !switched(d) => p.load_balancer_arn.clone(),
+        Some(p) if stays(d) => p.load_balancer_arn.clone(),
         _ => d.load_balancer_arn.clone(),
+    };
+    let serves = |d: &DesiredService<'_>| match &d.previous {
+        Some(p) if stays(d) => p.serves,
+        _ => ready(&d.service.arn),
     };
     let gates = names::NameGates {
         at: &names_at,
         ready: &ready,
         healthy: &healthy,
+        serves: &serves,
         keep,
     };
     if !config.hosted_zones.is_empty() {

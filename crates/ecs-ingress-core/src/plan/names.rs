@@ -17,6 +17,8 @@ pub struct NameGates<'f> {
     pub ready: &'f dyn Fn(&str) -> bool,
     /// Its serving group has a healthy target (its rules may still change this pass).
     pub healthy: &'f dyn Fn(&str) -> bool,
+    /// The ALB its names point at (`at`) serves it now.
+    pub serves: &'f dyn Fn(&DesiredService<'_>) -> bool,
     pub keep: &'f dyn Fn(&str) -> bool,
 }
 
@@ -61,6 +63,7 @@ pub fn plan_service_dns(
                 load_balancer: observed.load_balancers.get(&(gates.at)(d))?,
                 ready: (gates.ready)(&d.service.arn),
                 healthy: (gates.healthy)(&d.service.arn),
+                serves: (gates.serves)(d),
             })
         })
         .collect();

@@ -29,6 +29,9 @@ pub struct DnsWinner<'a> {
     pub ready: bool,
     /// Its serving group has a healthy target, even if its rules change this pass.
     pub healthy: bool,
+    /// The ALB `load_balancer` serves it now (during a move, the ALB it leaves): a name
+    /// of its whose records are gone may be put back.
+    pub serves: bool,
 }
 
 /// What naming (DNS or Cloud Map) means for one service: conflicts, warnings, and the
@@ -339,6 +342,7 @@ impl<'a> NameContext<'a, '_> {
         let in_place = want
             .iter()
             .all(|r| existing.iter().any(|e| same_record(e, r)));
+        let mut untouched = false;
         let want = match listed {
             _ if w.ready => want,
             // Published where it points, and pointed there already: nothing to wait for.
@@ -347,15 +351,22 @@ impl<'a> NameContext<'a, '_> {
             // rule handed to the next partner): taken over as it is, never withdrawn first.
             None if in_place && ours.is_some() && w.healthy => want,
             // Published, and its records would point elsewhere (another ALB) before that
-            // one can serve it: the name stays as it is, held, until it can.
-            // (With none of its records left, nothing is served that waiting would keep.)
+            // one can serve it: the name stays as it is, held, until it can. With none of
+            // its records left (deleted by hand), putting them back publishes the name
+            // afresh: only where it is served now.
             Some(m) => {
                 let held: Vec<RecordSet> = existing
                     .iter()
                     .filter(|r| m.types.contains(&r.record_type))
                     .map(|r| (*r).clone())
                     .collect();
-                if held.is_empty() {
+                if held.is_empty() && w.serves {
+                    want
+                } else if held.is_empty() {
+                    // Claimed but left as it is, marker and all, so that it is not
+                    // withdrawn either; services sharing it join what it will be.
+                    outcome.waiting.push(name.clone());
+                    untouched = true;
                     want
                 } else {
                     outcome.waiting.push(name.clone());
@@ -367,7 +378,9 @@ impl<'a> NameContext<'a, '_> {
                 return;
             }
         };
-        outcome.records.extend(record_refs(name, &want));
+        if !untouched {
+            outcome.records.extend(record_refs(name, &want));
+        }
         // Services in the marker whose resources are kept as they are stay in it.
         let kept: Vec<String> = ours
             .map(|m| {
@@ -389,6 +402,7 @@ impl<'a> NameContext<'a, '_> {
                 kept,
                 existing,
                 marker,
+                untouched,
             },
         );
     }
@@ -487,11 +501,16 @@ struct Claim<'a> {
     kept: Vec<String>,
     existing: &'a [&'a RecordSet],
     marker: Option<(Marker, &'a RecordSet)>,
+    /// Held as it is this pass: neither its records nor its marker change.
+    untouched: bool,
 }
 
 impl Claim<'_> {
     /// The upsert that makes the name match, if anything differs.
     fn change(&self, owner: &str, now: i64) -> Option<PlannedChange> {
+        if self.untouched {
+            return None;
+        }
         let ours = self.marker.as_ref().map(|(m, _)| m);
         let mut services = self.services.clone();
         services.extend(

@@ -62,6 +62,7 @@ impl Case {
                 load_balancer: l,
                 ready: true,
                 healthy: true,
+                serves: true,
             })
             .collect();
         plan_dns(
@@ -336,6 +337,7 @@ fn a_marker_of_the_same_owner_id_for_another_accounts_services_is_never_ours() {
         load_balancer: &at,
         ready: true,
         healthy: true,
+        serves: true,
     }];
     let plan = plan_dns(&ours, &case.zones, &case.records, &ws, &|_| false, 0);
     assert!(plan.changes.is_empty(), "{:?}", plan.changes);
@@ -521,6 +523,7 @@ fn a_published_name_is_held_where_it_points_until_its_new_alb_can_serve_it() {
             load_balancer: at,
             ready,
             healthy: ready,
+            serves: ready,
         }];
         plan_dns(
             &Ownership::new(OWNER),
@@ -557,6 +560,61 @@ fn a_published_name_is_held_where_it_points_until_its_new_alb_can_serve_it() {
 }
 
 #[test]
+fn a_name_whose_records_were_deleted_by_hand_is_put_back_only_where_it_is_served() {
+    // Found by the simulation (seed 73): the A record deleted by hand, the marker left, and
+    // no target of the service healthy where the name was to point; the record was put back
+    // at once, a fresh answer for a name nothing served.
+    let mut case = Case::new();
+    let svc = service("a");
+    let intent = dns(DnsType::Alias, None, None);
+    let h = hosts(&["a.in.example.com"]);
+    case.apply(&case.plan(&[(svc.clone(), intent.clone(), h.clone(), lb(false))]));
+    for records in case.records.values_mut() {
+        records.retain(|r| r.record_type != "A");
+    }
+    let at = lb(false);
+    let plan_with = |case: &Case, serves: bool| {
+        let ws = [DnsWinner {
+            service: &svc,
+            dns: &intent,
+            hosts: &h,
+            load_balancer: &at,
+            ready: false,
+            healthy: false,
+            serves,
+        }];
+        plan_dns(
+            &Ownership::new(OWNER),
+            &case.zones,
+            &case.records,
+            &ws,
+            &|_| false,
+            100,
+        )
+    };
+    let arn = "arn:aws:ecs:us-east-1:1:service/main/a";
+    let p = plan_with(&case, false);
+    assert!(
+        p.changes.is_empty(),
+        "nothing written or withdrawn: {:?}",
+        p.changes
+    );
+    assert_eq!(
+        p.outcomes[arn].waiting,
+        vec!["a.in.example.com".to_string()]
+    );
+    assert_eq!(p.managed, 1, "the name stays counted as ours");
+    let p = plan_with(&case, true);
+    assert!(
+        matches!(&p.changes[..], [c] if matches!(&c.change, Change::UpsertRecords { upsert, .. }
+            if upsert.iter().any(|r| r.record_type == "A"))),
+        "put back once served: {:?}",
+        p.changes
+    );
+    assert!(p.outcomes[arn].waiting.is_empty());
+}
+
+#[test]
 fn a_name_in_place_is_taken_over_only_by_a_service_that_can_serve_it() {
     let mut case = Case::new();
     let first = vec![(
@@ -583,6 +641,7 @@ fn a_name_in_place_is_taken_over_only_by_a_service_that_can_serve_it() {
             load_balancer: &at,
             ready: false,
             healthy,
+            serves: healthy,
         }];
         let plan = plan_dns(
             &Ownership::new(OWNER),

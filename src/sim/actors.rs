@@ -400,6 +400,7 @@ fn edit_by_hand(
     match edit {
         HandEdit::DeleteOwnedRule(n) => match nth(n, &rules) {
             Some(arn) if world.remove_rule(&arn).is_ok() => {
+                tracing::info!(rule = %arn, "hand edit: rule deleted");
                 ("deleted", Some(elb_event("DeleteRule", &arn)))
             }
             _ => ("nothing to edit", None),
@@ -407,6 +408,7 @@ fn edit_by_hand(
         HandEdit::RewriteOwnedRule(n) => match nth(n, &rules) {
             Some(arn) => {
                 if let Some(rule) = world.rules.get_mut(&arn) {
+                    tracing::info!(rule = %arn, hosts = ?rule.hosts, "hand edit: rule rewritten");
                     rule.hosts = vec!["hijacked.in.example.com".into()];
                 }
                 ("rewritten", Some(elb_event("ModifyRule", &arn)))

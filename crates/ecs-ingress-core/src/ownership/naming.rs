@@ -10,6 +10,14 @@ pub const TARGET_GROUP_NAME_PREFIX: &str = "ei-";
 /// ELBv2's limit.
 pub const MAX_TARGET_GROUP_NAME: usize = 32;
 
+/// Whether a target group ARN (`…:targetgroup/NAME/ID`) has a name ecs-ingress could have
+/// given it: when the account's groups could not be read, only such a group may be ours.
+pub fn may_be_ours(target_group_arn: &str) -> bool {
+    target_group_arn
+        .split_once(":targetgroup/")
+        .is_some_and(|(_, rest)| rest.starts_with(TARGET_GROUP_NAME_PREFIX))
+}
+
 /// FNV-1a, 64 bits: stable across Rust versions and platforms, unlike `DefaultHasher`.
 pub fn stable_hash(parts: &[&str]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -125,6 +133,22 @@ mod tests {
             target_type: "ip",
             vpc_id: "vpc-1",
             load_balancer: None,
+        }
+    }
+
+    #[test]
+    fn only_our_naming_scheme_may_be_ours() {
+        let arn = |name: &str| {
+            format!("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/{name}/0123456789abcdef")
+        };
+        assert!(may_be_ours(&arn("ei-web-0a1b2c3d4e5f")));
+        for theirs in [
+            arn("blue"),
+            arn("web-ei-1"),
+            "ei-web".to_string(),
+            String::new(),
+        ] {
+            assert!(!may_be_ours(&theirs), "{theirs}");
         }
     }
 

@@ -139,7 +139,7 @@ fn resolve_published<'a>(
         None => {}
     }
     let resolved = resolve_listener(config, observed, service, intent);
-    if let (Ok(_), Some(why)) = (&resolved, unread(observed, owned, &service.arn)) {
+    if let (Ok(_), Some(why)) = (&resolved, unread(observed, owned, service)) {
         let reason = format!("{why} this pass (see the pass's failed reads); it is left as it is");
         return kept(ServiceState::Error, problem(None, reason), out);
     }
@@ -194,9 +194,16 @@ fn resolve_published<'a>(
 /// under which name) is unknown; with groups but no readable rule, it may well be published
 /// on a listener whose rules failed to read. Planned as new, it would get a group elsewhere
 /// that takes its tasks' attachment, or a rule pointed at a group with no targets.
-fn unread(observed: &Snapshot, owned: &Owned<'_>, service_arn: &str) -> Option<&'static str> {
-    let (rules, groups) = (owned.rules_of(service_arn), owned.groups_of(service_arn));
-    if !observed.target_groups_complete && !rules.is_empty() {
+/// Its `loadBalancers` entry naming a group that may be ours counts as something it has:
+/// with its rules and the account's groups both unread, nothing else of its own shows.
+fn unread(observed: &Snapshot, owned: &Owned<'_>, service: &EcsService) -> Option<&'static str> {
+    let (rules, groups) = (owned.rules_of(&service.arn), owned.groups_of(&service.arn));
+    let attached = service.load_balancers.iter().any(|lb| {
+        lb.target_group_arn
+            .as_deref()
+            .is_some_and(crate::ownership::naming::may_be_ours)
+    });
+    if !observed.target_groups_complete && (!rules.is_empty() || attached) {
         Some("the account's target groups could not be read")
     } else if !observed.complete_but_zones() && rules.is_empty() && !groups.is_empty() {
         Some("it has target groups but none of its rules could be read")

@@ -90,6 +90,54 @@ fn a_failed_read_holds_back_every_deletion() {
 }
 
 #[test]
+fn with_neither_its_rules_nor_the_groups_read_a_published_service_is_not_planned_as_new() {
+    // Found by the simulation (seed 56): DescribeRules and DescribeTargetGroups both failed,
+    // so nothing of a published service showed but its entry. Planned as new, it got a rule
+    // at a better priority to an empty group, and an entry that dropped the serving group.
+    let cfg = config(Policy::Sync);
+    let mut obs = observed();
+    let mut svc = service("a", Some("a.example.com"));
+    let first = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    assert!(
+        first
+            .changes
+            .iter()
+            .any(|c| matches!(c.change, Change::CreateTargetGroup { .. })),
+        "published from a complete read: {:?}",
+        touched(&first)
+    );
+    // What the first pass made: its group is in the entry; the rest was not read.
+    svc.0.load_balancers = vec![crate::state::LoadBalancerAttachment {
+        target_group_arn: Some(
+            "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/ei-a-0a1b2c3d4e5f/1".into(),
+        ),
+        load_balancer_name: None,
+        container_name: Some("web".into()),
+        container_port: Some(80),
+        advanced: None,
+    }];
+    obs.target_groups_complete = false;
+    for operation in ["DescribeRules", "DescribeTargetGroups"] {
+        obs.failed_reads.push(crate::snapshot::FailedRead {
+            service: "elbv2".into(),
+            operation: operation.into(),
+            message: "Service Unavailable".into(),
+            zone: None,
+        });
+    }
+    let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    assert!(p.changes.is_empty(), "{:?}", touched(&p));
+    assert_eq!(p.services[0].state, ServiceState::Error);
+    assert!(
+        p.services[0].problems[0]
+            .reason
+            .contains("target groups could not be read"),
+        "{:?}",
+        p.services[0].problems
+    );
+}
+
+#[test]
 fn policies_hold_back_deletions_and_updates() {
     let mut obs = observed();
     let cfg = config(Policy::UpsertOnly);

@@ -1133,6 +1133,110 @@ async fn a_retag_while_its_record_is_deleted_by_hand_republishes_where_it_is_ser
     estate.assert_traffic_served("retag with the record deleted by hand");
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_host_shared_by_path_moves_once_a_sharer_waiting_for_nothing_is_seen_healthy() {
+    // Found by the simulation (seeds 34 and 56). Two services share a host by path on the
+    // second ALB; a third asks for the same host on the first (a DNS conflict: its ALB side
+    // is published there). The two are retagged onto the first: their names stay on the
+    // second until every service of the host serves on the first. The third waited for
+    // nothing, so its health was never read: the move never finished.
+    let estate = Estate::new(2);
+    let shared = "h0.in.example.com";
+    for i in 0..2 {
+        let arn = add_sharing(&estate, i, 0, i);
+        estate.edit_task_definition_tags(&format!("s{i}"), |t| {
+            t.insert("alb.listener".into(), "alb-1".into());
+        });
+        estate.fake.expect_served(shared, &format!("/p{i}/x"), &arn);
+    }
+    let controller = estate.controller();
+    converge(&estate, &controller).await;
+    let third = add_sharing(&estate, 2, 0, 2);
+    let report = estate.converge_report(&controller, 40).await.1;
+    let state = |arn: &str| {
+        report
+            .plan
+            .services
+            .iter()
+            .find(|s| s.service_arn == arn)
+            .map(|s| s.state)
+    };
+    assert_eq!(state(&third), Some(ServiceState::DnsConflict));
+    estate.fake.traffic(|check, world| {
+        check.expect_once_served(world, shared, "/p2/x", &[third.as_str()])
+    });
+    for i in 0..2 {
+        estate.edit_task_definition_tags(&format!("s{i}"), |t| {
+            t.remove("alb.listener");
+        });
+    }
+    converge(&estate, &controller).await;
+    assert_eq!(
+        placement(&estate),
+        BTreeMap::from([("s0".into(), 0), ("s1".into(), 0), ("s2".into(), 0)]),
+        "the moves finished"
+    );
+    estate.assert_traffic_served("a host shared by path moved onto a sharer's ALB");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_host_added_while_a_move_waits_is_not_published_on_the_alb_it_leaves() {
+    // Two services share a host by path on the second ALB and move to the first; one of
+    // them fails its health checks, so their names stay where they are. The other, ready,
+    // gains a host meanwhile: its name was written onto the ALB being left, which has no
+    // rule for it. It waits instead, and is published on the first once the move goes on.
+    let estate = Estate::new(2);
+    let shared = "h0.in.example.com";
+    let added = "h9.in.example.com";
+    let mut arns = Vec::new();
+    for i in 0..2 {
+        let arn = add_sharing(&estate, i, 0, i);
+        estate.edit_task_definition_tags(&format!("s{i}"), |t| {
+            t.insert("alb.listener".into(), "alb-1".into());
+        });
+        estate.fake.expect_served(shared, &format!("/p{i}/x"), &arn);
+        arns.push(arn);
+    }
+    let controller = estate.controller();
+    converge(&estate, &controller).await;
+    let failing = (arns[1].clone(), 8080);
+    estate.fake.others_act(|world| {
+        world.refuses_health_checks.insert(failing.clone());
+    });
+    for i in 0..2 {
+        estate.edit_task_definition_tags(&format!("s{i}"), |t| {
+            t.remove("alb.listener");
+            if i == 0 {
+                t.insert("alb.host".into(), format!("{shared} {added}"));
+            }
+        });
+    }
+    for _ in 0..6 {
+        controller.pass(true).await;
+        tokio::time::sleep(INTERVAL).await;
+        let records = estate.fake.world().zones[&estate.zone_id].1.clone();
+        assert!(
+            !records
+                .iter()
+                .any(|r| r.name == added && r.record_type == "A"),
+            "{added} published while the move waits: {records:?}"
+        );
+    }
+    estate.fake.others_act(|world| {
+        world.refuses_health_checks.remove(&failing);
+    });
+    estate
+        .fake
+        .traffic(|check, world| check.expect_once_free(world, added, "/p0/x", &[arns[0].as_str()]));
+    converge(&estate, &controller).await;
+    assert_eq!(
+        placement(&estate),
+        BTreeMap::from([("s0".into(), 0), ("s1".into(), 0)]),
+        "the move finished"
+    );
+    estate.assert_traffic_served("a host added while a move waits");
+}
+
 /// One service on the first of two ALBs, retagged onto the second's listener (no pool).
 async fn retag_estate() -> (Estate, Config) {
     let estate = Estate::new(2);

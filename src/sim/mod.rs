@@ -377,6 +377,9 @@ impl Sim {
         }
         let step = self.report.steps;
         if self.report.settled_in.is_none() {
+            if self.trace {
+                self.dump_world();
+            }
             invariants::push(
                 &self.violations,
                 format!(
@@ -385,6 +388,51 @@ impl Sim {
             );
         }
         self.broken(step);
+    }
+
+    /// Prints the rules and records, for a person reading a liveness failure.
+    fn dump_world(&self) {
+        let world = self.actors.fake().world();
+        for rule in world.rules.values().filter(|r| r.priority.is_some()) {
+            let listener = rule.listener_arn.rsplit('/').nth(2).unwrap_or_default();
+            let service = rule
+                .tags
+                .get(crate::ownership::SERVICE_TAG)
+                .map(|s| s.rsplit('/').next().unwrap_or_default().to_string());
+            eprintln!(
+                "[world] rule {listener} {:?} hosts {:?} paths {:?} → {:?} of {service:?}",
+                rule.priority, rule.hosts, rule.paths, rule.forward_target_groups
+            );
+        }
+        for (arn, fake) in &world.services {
+            let groups: Vec<String> = fake
+                .service
+                .load_balancers
+                .iter()
+                .filter_map(|lb| lb.target_group_arn.clone())
+                .map(|g| {
+                    let health: Vec<String> = world
+                        .target_health(&g)
+                        .iter()
+                        .map(|(_, state)| format!("{state:?}"))
+                        .collect();
+                    format!("{} {health:?}", g.rsplit('/').nth(1).unwrap_or_default())
+                })
+                .collect();
+            eprintln!(
+                "[world] service {} entries {groups:?}",
+                arn.rsplit('/').next().unwrap_or_default()
+            );
+        }
+        for (_, records) in world.zones.values() {
+            for r in records {
+                let to = r.alias.as_ref().map(|a| a.dns_name.as_str());
+                eprintln!(
+                    "[world] record {} {} {to:?} {:?}",
+                    r.name, r.record_type, r.values
+                );
+            }
+        }
     }
 
     /// Why the estate has not converged: names a valid tag asks for that are not served,
@@ -397,6 +445,17 @@ impl Sim {
         let probe =
             crate::runtime::Controller::new(config, fake.aws(), self.actors.estate.metrics.clone());
         let report = probe.pass(false).await;
+        if self.trace {
+            for s in &report.plan.services {
+                eprintln!(
+                    "[status] {} {} waiting {:?} problems {:?}",
+                    s.service,
+                    s.state.as_str(),
+                    s.waiting,
+                    s.problems
+                );
+            }
+        }
         let status = |arn: &str| report.plan.services.iter().find(|s| s.service_arn == arn);
         // Which tags ecs-ingress refuses (a blue/green service moved off its ALB, a name
         // another invalid service keeps) is the model's and planner's business, tested

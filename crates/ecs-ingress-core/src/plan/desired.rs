@@ -86,9 +86,6 @@ pub struct Previous {
     pub drained: bool,
     /// The ALB it leaves is no longer given with `--listener`.
     pub departed: bool,
-    /// A target group of its on the ALB it leaves has a healthy target: a name whose
-    /// records are gone may be put back there while the new ALB cannot serve it yet.
-    pub serves: bool,
 }
 
 /// Where a candidate is placed: a pool member and whether it is the pool's first (whose

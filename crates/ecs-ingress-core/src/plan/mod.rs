@@ -318,16 +318,19 @@ fn names_stage(
     let ready = |arn: &str| alb.serving_state.get(arn).is_some_and(|s| s.ready());
     let healthy = |arn: &str| alb.serving_state.get(arn).is_some_and(|s| s.healthy);
     // Every winner routing one of its hosts, moving or joining, must serve it on the new ALB.
-    let switched = |d: &DesiredService<'_>| {
+    let sharers = |d: &DesiredService<'_>| -> Vec<&str> {
         winners
             .iter()
             .filter(|m| {
                 m.pool == d.pool && m.intent.hosts.iter().any(|h| d.intent.hosts.contains(h))
             })
-            .all(|m| ready(&m.service.arn))
+            .map(|m| m.service.arn.as_str())
+            .collect()
     };
+    let switched = |d: &DesiredService<'_>| sharers(d).iter().all(|m| ready(m));
     // A moving service's names stay on the ALB it leaves until every mover of its hosts
-    // can be served on the new one.
+    // can be served on the new one: held as they are, never written there (that ALB may
+    // not route a name its rules there were not made for).
     let stays = |d: &DesiredService<'_>| {
         d.previous
             .as_ref()
@@ -337,15 +340,23 @@ fn names_stage(
         Some(p) if stays(d) => p.load_balancer_arn.clone(),
         _ => d.load_balancer_arn.clone(),
     };
-    let serves = |d: &DesiredService<'_>| match &d.previous {
-        Some(p) if stays(d) => p.serves,
-        _ => ready(&d.service.arn),
-    };
+    let names_ready = |d: &DesiredService<'_>| ready(&d.service.arn) && !stays(d);
+    // A sharer that waits for nothing itself has its health read by no one, and would hold
+    // the movers' names where they are for ever: its serving group's health is read too.
+    for d in winners.iter().filter(|d| stays(d)) {
+        for m in sharers(d) {
+            if let Some(group) = alb.serving.get(m)
+                && !observed.targets.contains_key(group)
+            {
+                out.health_wanted.push(group.clone());
+            }
+        }
+    }
     let gates = names::NameGates {
         at: &names_at,
         ready: &ready,
+        names_ready: &names_ready,
         healthy: &healthy,
-        serves: &serves,
         keep,
     };
     if !config.hosted_zones.is_empty() {

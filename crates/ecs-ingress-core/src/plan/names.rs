@@ -15,10 +15,11 @@ use crate::status::{ResourceKind, ServiceState, ServiceStatus};
 pub struct NameGates<'f> {
     pub at: &'f dyn Fn(&DesiredService<'_>) -> String,
     pub ready: &'f dyn Fn(&str) -> bool,
+    /// Its DNS names may be written where `at` says: ready, and not held where they are
+    /// during a move.
+    pub names_ready: &'f dyn Fn(&DesiredService<'_>) -> bool,
     /// Its serving group has a healthy target (its rules may still change this pass).
     pub healthy: &'f dyn Fn(&str) -> bool,
-    /// The ALB its names point at (`at`) serves it now.
-    pub serves: &'f dyn Fn(&DesiredService<'_>) -> bool,
     pub keep: &'f dyn Fn(&str) -> bool,
 }
 
@@ -61,9 +62,8 @@ pub fn plan_service_dns(
                 dns: &d.intent.dns,
                 hosts: combined.as_deref().unwrap_or(&d.intent.hosts),
                 load_balancer: observed.load_balancers.get(&(gates.at)(d))?,
-                ready: (gates.ready)(&d.service.arn),
+                ready: (gates.names_ready)(d),
                 healthy: (gates.healthy)(&d.service.arn),
-                serves: (gates.serves)(d),
             })
         })
         .collect();

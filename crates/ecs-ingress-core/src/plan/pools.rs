@@ -607,24 +607,7 @@ fn previous(
         switched: matches!(names, dns::NamesAt::Since(_)),
         drained,
         departed: observed.departed_listeners.contains(old_listener),
-        serves: serves_on(observed, owned, d, &old.arn),
     })
-}
-
-/// Whether a target group of the service on `load_balancer_arn` has a healthy target.
-fn serves_on(
-    observed: &Snapshot,
-    owned: &Owned<'_>,
-    d: &DesiredService<'_>,
-    load_balancer_arn: &str,
-) -> bool {
-    crate::sabotage::is_on(crate::sabotage::Sabotage::HealthWait)
-        || owned.groups_of(&d.service.arn).iter().any(|g| {
-            g.load_balancer_arns
-                .iter()
-                .any(|lb| lb == load_balancer_arn)
-                && observed.has_healthy_targets(&g.arn) == Some(true)
-        })
 }
 
 /// Units: candidates joined by a host of the same pool, in age order of their oldest member.

@@ -29,9 +29,6 @@ pub struct DnsWinner<'a> {
     pub ready: bool,
     /// Its serving group has a healthy target, even if its rules change this pass.
     pub healthy: bool,
-    /// The ALB `load_balancer` serves it now (during a move, the ALB it leaves): a name
-    /// of its whose records are gone may be put back.
-    pub serves: bool,
 }
 
 /// What naming (DNS or Cloud Map) means for one service: conflicts, warnings, and the
@@ -353,16 +350,14 @@ impl<'a> NameContext<'a, '_> {
             // Published, and its records would point elsewhere (another ALB) before that
             // one can serve it: the name stays as it is, held, until it can. With none of
             // its records left (deleted by hand), putting them back publishes the name
-            // afresh: only where it is served now.
+            // afresh: only once it is ready, like a new name.
             Some(m) => {
                 let held: Vec<RecordSet> = existing
                     .iter()
                     .filter(|r| m.types.contains(&r.record_type))
                     .map(|r| (*r).clone())
                     .collect();
-                if held.is_empty() && w.serves {
-                    want
-                } else if held.is_empty() {
+                if held.is_empty() {
                     // Claimed but left as it is, marker and all, so that it is not
                     // withdrawn either; services sharing it join what it will be.
                     outcome.waiting.push(name.clone());

@@ -62,7 +62,6 @@ impl Case {
                 load_balancer: l,
                 ready: true,
                 healthy: true,
-                serves: true,
             })
             .collect();
         plan_dns(
@@ -337,7 +336,6 @@ fn a_marker_of_the_same_owner_id_for_another_accounts_services_is_never_ours() {
         load_balancer: &at,
         ready: true,
         healthy: true,
-        serves: true,
     }];
     let plan = plan_dns(&ours, &case.zones, &case.records, &ws, &|_| false, 0);
     assert!(plan.changes.is_empty(), "{:?}", plan.changes);
@@ -523,7 +521,6 @@ fn a_published_name_is_held_where_it_points_until_its_new_alb_can_serve_it() {
             load_balancer: at,
             ready,
             healthy: ready,
-            serves: ready,
         }];
         plan_dns(
             &Ownership::new(OWNER),
@@ -560,7 +557,7 @@ fn a_published_name_is_held_where_it_points_until_its_new_alb_can_serve_it() {
 }
 
 #[test]
-fn a_name_whose_records_were_deleted_by_hand_is_put_back_only_where_it_is_served() {
+fn a_name_whose_records_were_deleted_by_hand_is_put_back_only_once_it_can_be_served() {
     // Found by the simulation (seed 73): the A record deleted by hand, the marker left, and
     // no target of the service healthy where the name was to point; the record was put back
     // at once, a fresh answer for a name nothing served.
@@ -573,15 +570,14 @@ fn a_name_whose_records_were_deleted_by_hand_is_put_back_only_where_it_is_served
         records.retain(|r| r.record_type != "A");
     }
     let at = lb(false);
-    let plan_with = |case: &Case, serves: bool| {
+    let plan_with = |case: &Case, ready: bool| {
         let ws = [DnsWinner {
             service: &svc,
             dns: &intent,
             hosts: &h,
             load_balancer: &at,
-            ready: false,
-            healthy: false,
-            serves,
+            ready,
+            healthy: ready,
         }];
         plan_dns(
             &Ownership::new(OWNER),
@@ -641,7 +637,6 @@ fn a_name_in_place_is_taken_over_only_by_a_service_that_can_serve_it() {
             load_balancer: &at,
             ready: false,
             healthy,
-            serves: healthy,
         }];
         let plan = plan_dns(
             &Ownership::new(OWNER),

@@ -92,20 +92,23 @@ impl ElbApi for FakeAws {
 
     async fn describe_rules(&self, listener_arn: &str) -> Result<Vec<Rule>, AwsError> {
         let count = |world: &World| world.rules_of_listener(listener_arn).len();
-        self.paged(ELB, "DescribeRules", count, PAGE, |world| {
-            if !world.listeners.contains_key(listener_arn) {
-                return Err(not_found("DescribeRules", "ListenerNotFound", listener_arn));
-            }
-            Ok(world
-                .rules_of_listener(listener_arn)
-                .into_iter()
-                .map(|r| Rule {
-                    tags: Tags::new(),
-                    ..r.clone()
-                })
-                .collect())
-        })
-        .await
+        let rules = self
+            .paged(ELB, "DescribeRules", count, PAGE, |world| {
+                if !world.listeners.contains_key(listener_arn) {
+                    return Err(not_found("DescribeRules", "ListenerNotFound", listener_arn));
+                }
+                Ok(world
+                    .rules_of_listener(listener_arn)
+                    .into_iter()
+                    .map(|r| Rule {
+                        tags: Tags::new(),
+                        ..r.clone()
+                    })
+                    .collect())
+            })
+            .await?;
+        self.controller_read(listener_arn);
+        Ok(rules)
     }
 
     async fn describe_target_groups(&self) -> Result<Vec<TargetGroup>, AwsError> {
@@ -192,23 +195,26 @@ impl ElbApi for FakeAws {
         &self,
         target_group_arn: &str,
     ) -> Result<Vec<TargetHealth>, AwsError> {
-        self.request(ELB, "DescribeTargetHealth", |world| {
-            world.target_group_mut("DescribeTargetHealth", target_group_arn)?;
-            Ok(world
-                .target_health(target_group_arn)
-                .into_iter()
-                .map(|(target, state)| TargetHealth {
-                    target,
-                    state: match state {
-                        FakeTargetState::Initial => TargetHealthState::Initial,
-                        FakeTargetState::Healthy => TargetHealthState::Healthy,
-                        FakeTargetState::Unhealthy => TargetHealthState::Unhealthy,
-                        FakeTargetState::Draining => TargetHealthState::Draining,
-                    },
-                })
-                .collect())
-        })
-        .await
+        let health = self
+            .request(ELB, "DescribeTargetHealth", |world| {
+                world.target_group_mut("DescribeTargetHealth", target_group_arn)?;
+                Ok(world
+                    .target_health(target_group_arn)
+                    .into_iter()
+                    .map(|(target, state)| TargetHealth {
+                        target,
+                        state: match state {
+                            FakeTargetState::Initial => TargetHealthState::Initial,
+                            FakeTargetState::Healthy => TargetHealthState::Healthy,
+                            FakeTargetState::Unhealthy => TargetHealthState::Unhealthy,
+                            FakeTargetState::Draining => TargetHealthState::Draining,
+                        },
+                    })
+                    .collect())
+            })
+            .await?;
+        self.controller_read(target_group_arn);
+        Ok(health)
     }
 
     async fn create_target_group(&self, spec: &TargetGroupSpec) -> Result<String, AwsError> {

@@ -276,11 +276,26 @@ impl FakeAws {
     /// are excused until they are served again (see [`TrafficCheck::excuse_unserved`]).
     pub fn others_act<T>(&self, f: impl FnOnce(&mut World) -> T) -> T {
         let mut world = lock(&self.world);
+        let before = lock(&self.traffic)
+            .as_ref()
+            .map(|check| check.served_everywhere(&world));
         let out = f(&mut world);
         if let Some(check) = lock(&self.traffic).as_mut() {
+            if let Some(before) = before {
+                check.note_damage(&world, before);
+            }
             check.excuse_unserved(&world);
         }
         out
+    }
+
+    /// The controller read the rules of a listener, or the health of a target group: what
+    /// others broke on its ALB before is what it now knows (see the served-traffic check).
+    fn controller_read(&self, listener_or_group_arn: &str) {
+        let albs = lock(&self.world).alb_names_of(listener_or_group_arn);
+        if let Some(check) = lock(&self.traffic).as_mut() {
+            check.controller_read(&albs);
+        }
     }
 
     /// Runs `watcher` after every served write and every act of ECS's from now on.

@@ -274,6 +274,35 @@ impl World {
             .collect()
     }
 
+    /// Where a request for (host, path) ends on each ALB, by the ALB's DNS name.
+    pub fn served_on_each_alb(&self, host: &str, path: &str) -> Vec<(String, Served)> {
+        self.load_balancers
+            .values()
+            .map(|lb| {
+                (
+                    lb.dns_name.clone(),
+                    self.served_at(&lb.dns_name, host, path),
+                )
+            })
+            .collect()
+    }
+
+    /// The DNS names of the ALBs a listener or a target group belongs to.
+    pub fn alb_names_of(&self, listener_or_group_arn: &str) -> Vec<String> {
+        let arns: Vec<&String> = match self.listeners.get(listener_or_group_arn) {
+            Some(l) => vec![&l.load_balancer_arn],
+            None => self
+                .target_groups
+                .get(listener_or_group_arn)
+                .map(|g| g.load_balancer_arns.iter().collect())
+                .unwrap_or_default(),
+        };
+        arns.into_iter()
+            .filter_map(|arn| self.load_balancers.get(arn))
+            .map(|lb| lb.dns_name.clone())
+            .collect()
+    }
+
     /// Where a request for (host, path) sent to the ALB named `target` ends.
     fn served_at(&self, target: &str, host: &str, path: &str) -> Served {
         let Some(lb) = self
@@ -367,6 +396,12 @@ pub struct TrafficCheck {
     /// (host, ALB DNS name) someone else broke the host on: clients holding an answer for
     /// that ALB are not held to the check until the host is served there again.
     excused_targets: BTreeSet<(String, String)>,
+    /// (host, ALB DNS name) someone else broke the host on (deleted or rewrote its rule,
+    /// made its targets fail) since the controller last read that ALB's rules or its
+    /// groups' health. A write pointing the host there acts on a read from before the
+    /// damage: the host is excused until it is served again. Once the controller has read
+    /// the ALB again, it is held to what it read.
+    unread_damage: BTreeSet<(String, String)>,
     /// Expected pairs on a host other services share ([`TrafficCheck::expect_once_served`]).
     shared: BTreeSet<(String, String)>,
     /// When each pair was last (re-)expected.
@@ -464,6 +499,35 @@ impl TrafficCheck {
         self.shared.remove(&key);
     }
 
+    /// What serves each expected pair on each ALB, before someone else changes the world.
+    pub fn served_everywhere(&self, world: &World) -> Vec<(String, String, bool)> {
+        let mut out = Vec::new();
+        for ((host, path), allowed) in &self.expected {
+            for (target, served) in world.served_on_each_alb(host, path) {
+                let ok = matches!(&served, Served::By(s) if !s.is_empty() && s.is_subset(allowed));
+                out.push((host.clone(), target, ok));
+            }
+        }
+        out
+    }
+
+    /// Notes the ALBs someone else's change broke an expected pair on (see `unread_damage`).
+    pub fn note_damage(&mut self, world: &World, before: Vec<(String, String, bool)>) {
+        let after = self.served_everywhere(world);
+        for (host, target, ok) in before {
+            let broken = ok && after.contains(&(host.clone(), target.clone(), false));
+            if broken {
+                self.unread_damage.insert((host, target));
+            }
+        }
+    }
+
+    /// The controller read an ALB's rules or the health of one of its groups.
+    pub fn controller_read(&mut self, alb_names: &[String]) {
+        self.unread_damage
+            .retain(|(_, target)| !alb_names.contains(target));
+    }
+
     /// Someone other than the controller changed the world (deleted a rule or a record,
     /// made tasks fail their checks): every expected pair not served now is excused until
     /// it is served again, or its host has no record.
@@ -541,6 +605,13 @@ impl TrafficCheck {
                     }
                     None => {}
                 }
+                continue;
+            }
+            if let Some(target) = world.record_target_of(host)
+                && self.unread_damage.contains(&(host.clone(), target))
+            {
+                self.published.remove(&key);
+                self.excused.insert(key, false);
                 continue;
             }
             let recent = self

@@ -61,21 +61,24 @@ impl EcsApi for FakeAws {
         cluster: &str,
         service_arns: &[String],
     ) -> Result<Vec<EcsService>, AwsError> {
-        self.request(ECS, "DescribeServices", |world| {
-            if service_arns.len() > DESCRIBE_SERVICES_BATCH {
-                return Err(too_many("DescribeServices", DESCRIBE_SERVICES_BATCH));
-            }
-            let arn = world
-                .cluster_arn(cluster)
-                .ok_or_else(|| cluster_not_found("DescribeServices", cluster))?;
-            Ok(service_arns
-                .iter()
-                .filter_map(|a| world.services.get(a))
-                .filter(|s| s.service.cluster_arn == arn)
-                .map(|s| s.service.clone())
-                .collect())
-        })
-        .await
+        let services = self
+            .request(ECS, "DescribeServices", |world| {
+                if service_arns.len() > DESCRIBE_SERVICES_BATCH {
+                    return Err(too_many("DescribeServices", DESCRIBE_SERVICES_BATCH));
+                }
+                let arn = world
+                    .cluster_arn(cluster)
+                    .ok_or_else(|| cluster_not_found("DescribeServices", cluster))?;
+                Ok(service_arns
+                    .iter()
+                    .filter_map(|a| world.services.get(a))
+                    .filter(|s| s.service.cluster_arn == arn)
+                    .map(|s| s.service.clone())
+                    .collect())
+            })
+            .await?;
+        self.services_read(service_arns);
+        Ok(services)
     }
 
     async fn describe_task_definition(&self, arn: &str) -> Result<TaskDefinition, AwsError> {

@@ -289,6 +289,13 @@ impl FakeAws {
         out
     }
 
+    /// The controller described these services (see the served-traffic check).
+    fn services_read(&self, service_arns: &[String]) {
+        if let Some(check) = lock(&self.traffic).as_mut() {
+            check.services_read(service_arns);
+        }
+    }
+
     /// The controller read the rules of a listener, or the health of a target group: what
     /// others broke on its ALB before is what it now knows (see the served-traffic check).
     fn controller_read(&self, listener_or_group_arn: &str) {

@@ -404,12 +404,11 @@ pub struct TrafficCheck {
     unread_damage: BTreeSet<(String, String)>,
     /// Expected pairs on a host other services share ([`TrafficCheck::expect_once_served`]).
     shared: BTreeSet<(String, String)>,
-    /// When each pair was last (re-)expected.
-    expected_at: BTreeMap<(String, String), Instant>,
-    /// A pass that read the tags before they changed may still act on them this long after:
-    /// within it, a pair that stops being served is excused again instead of reported
-    /// (zero unless a test sets it: the simulation flips tags back and forth).
-    pub retag_window: Duration,
+    /// Services retagged since the controller last described them (DescribeServices): a
+    /// pass that read the tags before they changed may still act on them, so a pair of
+    /// theirs that stops being served is excused again instead of reported. Once the
+    /// controller has read them again, it is held to what it read.
+    retags_unread: BTreeSet<String>,
     /// Writes checked.
     pub writes: usize,
     pub violations: Vec<String>,
@@ -423,8 +422,6 @@ impl TrafficCheck {
     /// (host, path) must be served by healthy targets of these services only (a weighted
     /// rule across them).
     pub fn expect_any(&mut self, host: &str, path: &str, service_arns: &[&str]) {
-        self.expected_at
-            .insert((host.to_string(), path.to_string()), Instant::now());
         self.expected.insert(
             (host.to_string(), path.to_string()),
             service_arns.iter().map(|s| s.to_string()).collect(),
@@ -522,6 +519,18 @@ impl TrafficCheck {
         }
     }
 
+    /// Someone changed the tags of `service_arn` (see `retags_unread`).
+    pub fn retagged(&mut self, service_arn: &str) {
+        self.retags_unread.insert(service_arn.to_string());
+    }
+
+    /// The controller described these services: it knows their tags now.
+    pub fn services_read(&mut self, service_arns: &[String]) {
+        for arn in service_arns {
+            self.retags_unread.remove(arn);
+        }
+    }
+
     /// The controller read an ALB's rules or the health of one of its groups.
     pub fn controller_read(&mut self, alb_names: &[String]) {
         self.unread_damage
@@ -614,11 +623,8 @@ impl TrafficCheck {
                 self.excused.insert(key, false);
                 continue;
             }
-            let recent = self
-                .expected_at
-                .get(&key)
-                .is_some_and(|at| at.elapsed() < self.retag_window);
-            if recent && self.published.contains(&key) {
+            let unread_retag = allowed.iter().any(|s| self.retags_unread.contains(s));
+            if unread_retag && self.published.contains(&key) {
                 self.published.remove(&key);
                 self.excused
                     .insert(key, !self.shared.contains(&(host.clone(), path.clone())));

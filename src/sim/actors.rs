@@ -214,6 +214,7 @@ impl Actors {
         if let Some(svc) = self.estate.fake.world().services.get_mut(&arn) {
             svc.service.tags = tags;
         }
+        self.estate.fake.traffic(|check, _| check.retagged(&arn));
         if old != key {
             self.estate.fake.traffic(|check, world| {
                 if let Some((host, path)) = &old {

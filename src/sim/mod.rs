@@ -38,10 +38,6 @@ use script::{Act, Delivery, ReplicaAct, Script};
 /// DNS drain (60 s alias TTL twice, plus clock uncertainty), a deregistration delay (300 s),
 /// health checks and a few passes, with room. Measured settles are in docs/reliability.md.
 pub const SETTLE_BOUND: Duration = Duration::from_secs(30 * 60);
-/// How long after a retag a pass that read the old tags may still act on them (a pass with
-/// slow calls and retries): a name re-tagged within it may be withdrawn once more by that
-/// pass, and the oracle excuses it until it is served again.
-const RETAG_WINDOW: Duration = Duration::from_secs(120);
 /// Settle checks an ECS deployment may take before ECS rolls it back (10 minutes).
 const DEPLOYMENT_PATIENCE: u32 = 20;
 /// How often convergence is checked while settling.
@@ -121,7 +117,6 @@ impl Sim {
         }
         let fake = actors.fake().clone();
         fake.enforce_rate_limits();
-        fake.traffic(|check, _| check.retag_window = RETAG_WINDOW);
         watch_invariants(&actors, &violations);
         let mut replicas = Replicas::new(
             fake,

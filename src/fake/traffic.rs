@@ -603,6 +603,11 @@ impl TrafficCheck {
                 continue;
             }
             if let Some(&lifted_by_no_record) = self.excused.get(&key) {
+                // Nor are answers clients cached meanwhile (a withdrawal the retag asked
+                // for leaves the old publication's answer in caches).
+                for (target, _) in world.served_from_cache(host, path) {
+                    self.excused_targets.insert((host.clone(), target));
+                }
                 match world.record_target_of(host) {
                     // Clients taking this answer now are not served, through no write
                     // checked here: holding it later proves nothing either.

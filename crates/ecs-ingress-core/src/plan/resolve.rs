@@ -169,7 +169,8 @@ fn resolve_published<'a>(
             if intent.shifted_by_ecs()
                 && let Some(p) = shifted::immutable_change(owned, &desired)
             {
-                return kept(ServiceState::Error, p, out);
+                // The tags ask for what ECS's setup cannot follow: theirs to change.
+                return kept(ServiceState::Invalid, p, out);
             }
             out.candidates.push(Candidate {
                 desired,

@@ -318,9 +318,9 @@ pub fn immutable_change(owned: &Owned<'_>, desired: &DesiredService<'_>) -> Opti
         return None;
     }
     Some(problem(
-        None,
+        Some("alb.deploy"),
         format!(
-            "an immutable setting (container, port, protocol, target type or VPC) changed, which needs new target groups ({}); ECS deploys this service between its current ones, so they are kept: set alb.deploy=rolling to let ecs-ingress replace them without downtime, then alb.deploy again",
+            "an immutable setting (container, port, protocol, target type or VPC) or its ALB changed, which needs new target groups ({}); ECS deploys this service between its current ones, so they are kept: set alb.deploy=rolling to let ecs-ingress replace them without downtime, then alb.deploy again",
             desired.target_group.name
         ),
     ))

@@ -885,6 +885,24 @@ fn what_a_second_review_found_stays_fixed() {
 }
 
 #[test]
+fn an_immutable_change_while_ecs_deploys_it_is_invalid_naming_alb_deploy() {
+    // Its groups are kept (ECS deploys between them): the tags are the user's to change,
+    // and the simulation held it to being served while it said `error` with no key.
+    let cfg = config(true);
+    let mut obs = observed();
+    let mut svc = service(BLUE_GREEN);
+    converge(&cfg, &mut obs, &mut svc);
+    let mut tags = BLUE_GREEN.to_vec();
+    tags.push(("alb.protocol-version", "HTTP2"));
+    let p = plan(&cfg, &obs, &[retagged(&svc, &tags)]);
+    assert!(p.changes.is_empty(), "{:?}", p.changes);
+    let s = &p.services[0];
+    assert_eq!(s.state, ServiceState::Invalid, "{s:?}");
+    assert_eq!(s.problems[0].key.as_deref(), Some("alb.deploy"));
+    assert!(s.problems[0].reason.contains("alb.deploy=rolling"), "{s:?}");
+}
+
+#[test]
 fn an_immutable_change_made_with_alb_deploy_is_a_rolling_replacement_first() {
     let cfg = config(true);
     let mut obs = observed();

@@ -404,11 +404,12 @@ pub struct TrafficCheck {
     unread_damage: BTreeSet<(String, String)>,
     /// Expected pairs on a host other services share ([`TrafficCheck::expect_once_served`]).
     shared: BTreeSet<(String, String)>,
-    /// Services retagged since the controller last described them (DescribeServices): a
-    /// pass that read the tags before they changed may still act on them, so a pair of
-    /// theirs that stops being served is excused again instead of reported. Once the
-    /// controller has read them again, it is held to what it read.
-    retags_unread: BTreeSet<String>,
+    /// Services changed by others (retagged, an ECS deployment started, stepped or rolled
+    /// back) since the controller last described them (DescribeServices): a pass that read
+    /// them before may still act on what it read, so a pair of theirs that stops being
+    /// served is excused again instead of reported. Once the controller has described them
+    /// again, it is held to what it read.
+    changes_unread: BTreeSet<String>,
     /// Writes checked.
     pub writes: usize,
     pub violations: Vec<String>,
@@ -519,15 +520,15 @@ impl TrafficCheck {
         }
     }
 
-    /// Someone changed the tags of `service_arn` (see `retags_unread`).
-    pub fn retagged(&mut self, service_arn: &str) {
-        self.retags_unread.insert(service_arn.to_string());
+    /// Someone other than the controller changed `service_arn` (see `changes_unread`).
+    pub fn service_changed(&mut self, service_arn: &str) {
+        self.changes_unread.insert(service_arn.to_string());
     }
 
     /// The controller described these services: it knows their tags now.
     pub fn services_read(&mut self, service_arns: &[String]) {
         for arn in service_arns {
-            self.retags_unread.remove(arn);
+            self.changes_unread.remove(arn);
         }
     }
 
@@ -628,8 +629,8 @@ impl TrafficCheck {
                 self.excused.insert(key, false);
                 continue;
             }
-            let unread_retag = allowed.iter().any(|s| self.retags_unread.contains(s));
-            if unread_retag && self.published.contains(&key) {
+            let unread_change = allowed.iter().any(|s| self.changes_unread.contains(s));
+            if unread_change && self.published.contains(&key) {
                 self.published.remove(&key);
                 self.excused
                     .insert(key, !self.shared.contains(&(host.clone(), path.clone())));

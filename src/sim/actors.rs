@@ -214,7 +214,9 @@ impl Actors {
         if let Some(svc) = self.estate.fake.world().services.get_mut(&arn) {
             svc.service.tags = tags;
         }
-        self.estate.fake.traffic(|check, _| check.retagged(&arn));
+        self.estate
+            .fake
+            .traffic(|check, _| check.service_changed(&arn));
         if old != key {
             self.estate.fake.traffic(|check, world| {
                 if let Some((host, path)) = &old {
@@ -240,6 +242,9 @@ impl Actors {
         let Some(arn) = self.services.get(service).map(|s| s.arn.clone()) else {
             return "none";
         };
+        self.estate
+            .fake
+            .traffic(|check, _| check.service_changed(&arn));
         let ip = self.ip();
         self.estate
             .fake
@@ -269,6 +274,9 @@ impl Actors {
         let Some(arn) = self.services.get(service).map(|s| s.arn.clone()) else {
             return "none";
         };
+        self.estate
+            .fake
+            .traffic(|check, _| check.service_changed(&arn));
         self.estate.fake.ecs_acts("ECS deployment step", |world| {
             match world.advance_ecs_deployment(&arn) {
                 Ok(phase) => phase_name(phase),
@@ -293,6 +301,9 @@ impl Actors {
         let Some(arn) = self.services.get(service).map(|s| s.arn.clone()) else {
             return "none";
         };
+        self.estate
+            .fake
+            .traffic(|check, _| check.service_changed(&arn));
         self.estate.fake.ecs_acts("ECS rolls back", |world| {
             match world.roll_back_ecs_deployment(&arn) {
                 Ok(()) => "rolled back",

@@ -456,7 +456,7 @@ impl Controller {
         // `plan` is one look: every service would be "new"; the daemon and `apply` log changes.
         let mut report = report;
         if apply {
-            report.transitions = self.log_transitions(&status);
+            report.transitions = self.log_transitions(&status, report.observed_failures.is_empty());
         }
         self.lock_memory().remember_statuses(status.services);
         (report, observed)
@@ -477,8 +477,14 @@ impl Controller {
 
     /// Logs each service whose state changed since the last pass, and hosts handed over;
     /// returns the state changes for the page's history (numbered by the admin server).
-    fn log_transitions(&self, status: &StatusReport) -> Vec<crate::status::TransitionRecord> {
-        let (handovers, changes) = self.lock_transitions().record(&status.services);
+    fn log_transitions(
+        &self,
+        status: &StatusReport,
+        complete: bool,
+    ) -> Vec<crate::status::TransitionRecord> {
+        let (handovers, changes) = self
+            .lock_transitions()
+            .record_pass(&status.services, complete);
         handovers
             .iter()
             .for_each(crate::status::transitions::log_handover);

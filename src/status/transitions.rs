@@ -116,16 +116,32 @@ impl Transitions {
             .collect()
     }
 
-    /// Records the statuses of a pass; returns the handovers and the state changes since
-    /// the last pass. A service that is no longer listed (its tags and resources are gone)
-    /// ends as `withdrawn` if it was not already.
+    /// Records the statuses of a pass that read everything; see [`Transitions::record_pass`].
+    #[cfg(test)]
     pub(crate) fn record(
         &mut self,
         services: &[ServiceStatus],
     ) -> (Vec<Handover>, Vec<Transition>) {
+        self.record_pass(services, true)
+    }
+
+    /// Records the statuses of a pass; returns the handovers and the state changes since
+    /// the last pass. A service that is no longer listed (its tags and resources are gone)
+    /// ends as `withdrawn` if it was not already — unless a read of the pass failed
+    /// (`complete` false): then it may only have gone unseen, and keeps its last state.
+    pub(crate) fn record_pass(
+        &mut self,
+        services: &[ServiceStatus],
+        complete: bool,
+    ) -> (Vec<Handover>, Vec<Transition>) {
         let handovers = self.handovers(services);
         let mut changes = Vec::new();
         let listed: BTreeSet<&str> = services.iter().map(|s| s.service_arn.as_str()).collect();
+        if !complete {
+            // The hosts' holders stay as last read in full, too.
+            self.record_listed(services, &mut changes);
+            return (handovers, changes);
+        }
         for (arn, seen) in &self.last {
             if !listed.contains(arn.as_str()) && seen.state != ServiceState::Withdrawn {
                 changes.push(Transition {
@@ -138,6 +154,13 @@ impl Transitions {
             }
         }
         self.last.retain(|arn, _| listed.contains(arn.as_str()));
+        self.record_listed(services, &mut changes);
+        self.holders = holders(services);
+        (handovers, changes)
+    }
+
+    /// The state changes of the services a pass listed.
+    fn record_listed(&mut self, services: &[ServiceStatus], changes: &mut Vec<Transition>) {
         for s in services {
             let from = self.last.get(&s.service_arn).map(|seen| seen.state);
             if from != Some(s.state) {
@@ -157,8 +180,6 @@ impl Transitions {
                 },
             );
         }
-        self.holders = holders(services);
-        (handovers, changes)
     }
 }
 
@@ -245,6 +266,21 @@ mod tests {
         let (_, fixed) = t.record(&[bad]);
         assert_eq!(fixed[0].from, Some(ServiceState::Invalid));
         assert_eq!(fixed[0].to, ServiceState::Published);
+    }
+
+    #[test]
+    fn a_service_unseen_by_a_pass_with_a_failed_read_is_not_withdrawn() {
+        // Found by the simulation: a failed DescribeServices logged every service it did
+        // not see as withdrawn, then published again the pass after.
+        let mut t = Transitions::new();
+        let a = status("a", ServiceState::Published, &["a.example.com"]);
+        t.record(std::slice::from_ref(&a));
+        let (_, partial) = t.record_pass(&[], false);
+        assert!(partial.is_empty(), "{partial:?}");
+        let (_, again) = t.record(std::slice::from_ref(&a));
+        assert!(again.is_empty(), "{again:?}");
+        let (_, gone) = t.record(&[]);
+        assert_eq!(gone[0].to, ServiceState::Withdrawn);
     }
 
     #[test]

@@ -29,6 +29,17 @@ fn a_fixed_set_of_seeds_breaks_no_invariant_and_settles() {
     }
 }
 
+/// Seeds that found defects, each at the step count it broke at before its fix (with
+/// docs/reliability.md's generator version; each fix also has a focused test).
+const FOUND: &[(u64, usize)] = &[(73, 207), (25, 545), (56, 1601)];
+
+#[test]
+fn the_seeds_that_found_defects_pass() {
+    for &(seed, steps) in FOUND {
+        assert_passes(seed, steps);
+    }
+}
+
 #[test]
 fn a_seed_replays_exactly() {
     let s = script::generate(11, 150);

@@ -253,6 +253,17 @@ impl Estate {
         td_tags: &[(&str, &str)],
         service_tags: &[(&str, &str)],
     ) -> String {
+        self.add_service_in(CLUSTER, name, td_tags, service_tags)
+    }
+
+    /// As [`Estate::add_service`], in `cluster` (which must exist in the fake's world).
+    pub fn add_service_in(
+        &self,
+        cluster: &str,
+        name: &str,
+        td_tags: &[(&str, &str)],
+        service_tags: &[(&str, &str)],
+    ) -> String {
         let mut world = self.fake.world();
         let td = world.add_task_definition(
             name,
@@ -260,7 +271,7 @@ impl Estate {
             vec![container(CONTAINER, PORT, Default::default())],
             tags(td_tags),
         );
-        let arn = world.add_service(CLUSTER, name, &td, tags(service_tags));
+        let arn = world.add_service(cluster, name, &td, tags(service_tags));
         // A service runs a task, as on ECS: requests can only be served by running tasks.
         let n = world.tasks.len();
         let ip = format!("10.1.{}.{}", n / 250, n % 250 + 1);

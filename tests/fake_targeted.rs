@@ -299,3 +299,45 @@ async fn a_targeted_withdrawal_that_cannot_read_the_name_keeps_the_rule() {
     assert!(report.succeeded(), "{:?}", report.observed_failures);
     assert!(!record_exists(&estate, LATE_NAME) && !late_rule_exists(&estate));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_targeted_pass_reads_the_listener_its_last_pass_put_a_rule_back_on() {
+    // Found by the simulation (seed 35, two clusters): a rule deleted by hand was put back by
+    // a full pass after its reads, so the base did not show it; the service was then
+    // retagged onto the other ALB with `alb.deploy=canary`. The targeted pass read only the
+    // new listener, saw nothing on the old one, set the service up for ECS there, and the
+    // entry it wrote dropped the group the name was still served by.
+    let estate = Estate::new(2);
+    let host = "s0.in.example.com";
+    let arn = estate.add_service(
+        "s0",
+        &[
+            ("alb.host", host),
+            ("alb.healthcheck.interval", "5"),
+            ("alb.healthcheck.timeout", "4"),
+            ("alb.healthcheck.healthy-threshold", "2"),
+        ],
+        &[],
+    );
+    estate.expect_served(host, &arn);
+    let controller = estate.controller();
+    estate.converge(&controller, 40).await;
+    let rule = estate.owned_rules()[0].arn.clone();
+    estate
+        .fake
+        .others_act(|world| world.remove_rule(&rule))
+        .expect("deleted by hand");
+    assert!(controller.pass(true).await.succeeded());
+    assert_eq!(estate.owned_rules().len(), 1, "the rule is put back");
+    estate.edit_task_definition_tags("s0", |t| {
+        t.insert("alb.listener".into(), "alb-1".into());
+        t.insert("alb.deploy".into(), "canary".into());
+    });
+    let scope = scope(&controller, &[service(&arn)]);
+    for _ in 0..10 {
+        controller.targeted_pass(&scope).await;
+        tokio::time::sleep(Duration::from_secs(6)).await;
+    }
+    estate.converge(&controller, 40).await;
+    estate.assert_traffic_served("retagged onto another ALB as canary after a repair");
+}

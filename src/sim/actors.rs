@@ -80,6 +80,9 @@ impl SimService {
     }
 }
 
+/// The second ECS cluster (`--cluster main --cluster batch`): odd-numbered services run there.
+pub const SECOND_CLUSTER: &str = "batch";
+
 /// What others made in the account: ecs-ingress must never change or delete any of it.
 #[derive(Debug, Default, Clone)]
 pub struct Foreign {
@@ -102,9 +105,20 @@ impl Actors {
     /// hand-made resources.
     pub fn new(services: usize) -> Self {
         let estate = Estate::new(LISTENERS.len());
+        estate.fake.world().add_cluster(SECOND_CLUSTER);
         let services = (0..services)
             .map(|index| SimService {
-                arn: estate.add_service(&format!("s{index}"), &[], &[]),
+                // Every other service runs in the second cluster the controller watches.
+                arn: estate.add_service_in(
+                    if index % 2 == 1 {
+                        SECOND_CLUSTER
+                    } else {
+                        crate::testing::CLUSTER
+                    },
+                    &format!("s{index}"),
+                    &[],
+                    &[],
+                ),
                 index,
                 intent: Intent::Off,
                 last_valid: None,

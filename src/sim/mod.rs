@@ -109,6 +109,7 @@ impl Sim {
         let actors = Actors::new(script.services);
         let violations = Violations::default();
         let mut config = actors.estate.config();
+        config.clusters.push(actors::SECOND_CLUSTER.to_string());
         config.interval = Duration::from_secs(30);
         if script.events {
             config.events_queue_url =
@@ -436,6 +437,7 @@ impl Sim {
         let fake = self.actors.fake();
         let mut out = Vec::new();
         let mut config = self.actors.estate.config();
+        config.clusters.push(actors::SECOND_CLUSTER.to_string());
         config.interval = Duration::from_secs(30);
         let probe =
             crate::runtime::Controller::new(config, fake.aws(), self.actors.estate.metrics.clone());

@@ -330,6 +330,15 @@ fn names_in_zones(observed: &Snapshot, names: &[String]) -> BTreeSet<(String, St
     out
 }
 
+/// The listener a rule belongs to: its ARN is the listener's with `listener-rule` for
+/// `listener` and the rule's id appended.
+fn listener_of_rule(rule_arn: &str) -> Option<String> {
+    let (listener, _rule_id) = rule_arn.rsplit_once('/')?;
+    listener
+        .contains(":listener-rule/")
+        .then(|| listener.replacen(":listener-rule/", ":listener/", 1))
+}
+
 /// What the targeted services touch: the listeners and names of their intents, plus the
 /// listeners of the rules they own now.
 fn touched(
@@ -436,7 +445,7 @@ impl Controller {
             .iter()
             .filter(|(s, _)| fresh.services.contains(&s.arn))
             .collect();
-        let (listeners, mut names) = touched(
+        let (mut listeners, mut names) = touched(
             &self.config,
             ownership,
             &observed,
@@ -457,8 +466,12 @@ impl Controller {
         for intent in &remembered {
             if let ServiceIntent::Publish { intent, .. } = intent {
                 names.extend(intent_names(&observed, intent));
+                listeners.extend(intent_listeners(&self.config, &observed, intent));
             }
         }
+        // So are the listeners of the rules it had after the last pass, which may have made
+        // them after the base was read: a rule the base misses would leave a move unseen.
+        listeners.extend(self.remembered_rule_listeners(&fresh.services));
         reads::read_rules(&self.aws, &mut observed, &listeners, &mut fresh).await;
         let groups = reads::groups_of(&observed, ownership, &fresh);
         reads::read_target_groups(
@@ -497,6 +510,19 @@ impl Controller {
     }
 
     /// What `targets` ask for, against the current base.
+    /// The listeners of the rules each of `services` had at the end of the last pass that
+    /// planned it (its status lists them, those it created included).
+    fn remembered_rule_listeners(&self, services: &BTreeSet<String>) -> Vec<String> {
+        let memory = self.lock_memory();
+        services
+            .iter()
+            .filter_map(|arn| memory.statuses.get(arn))
+            .flat_map(|s| &s.resources)
+            .filter(|r| r.kind == crate::status::ResourceKind::ListenerRule)
+            .filter_map(|r| listener_of_rule(&r.id))
+            .collect()
+    }
+
     pub fn scope_of(&self, targets: &BTreeSet<EventTarget>) -> ScopeDecision {
         let base = self.lock_baseline().clone();
         match base {

@@ -430,3 +430,12 @@ fn decisions_about_other_services_need_a_full_pass() {
         );
     }
 }
+
+#[test]
+fn a_rule_arn_names_its_listener() {
+    let listener = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/lb/50dc6c495c0c9188/f2f7dc8efc522ab2";
+    let rule = "arn:aws:elasticloadbalancing:us-east-1:1:listener-rule/app/lb/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee";
+    assert_eq!(super::listener_of_rule(rule).as_deref(), Some(listener));
+    assert_eq!(super::listener_of_rule(listener), None);
+    assert_eq!(super::listener_of_rule("not-an-arn"), None);
+}

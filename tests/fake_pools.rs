@@ -1135,6 +1135,25 @@ async fn a_retag_while_its_record_is_deleted_by_hand_republishes_where_it_is_ser
     estate.assert_traffic_served("retag with the record deleted by hand");
 }
 
+/// Two services sharing `h0.in.example.com` by path (`/p0/*`, `/p1/*`) on the second ALB,
+/// published and expected served; returns the estate and their ARNs.
+async fn sharing_on_the_second_alb() -> (Estate, Vec<String>) {
+    let estate = Estate::new(2);
+    let mut arns = Vec::new();
+    for i in 0..2 {
+        let arn = add_sharing(&estate, i, 0, i);
+        estate.edit_task_definition_tags(&format!("s{i}"), |t| {
+            t.insert("alb.listener".into(), "alb-1".into());
+        });
+        estate
+            .fake
+            .expect_served("h0.in.example.com", &format!("/p{i}/x"), &arn);
+        arns.push(arn);
+    }
+    converge(&estate, &estate.controller()).await;
+    (estate, arns)
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_host_shared_by_path_moves_once_a_sharer_waiting_for_nothing_is_seen_healthy() {
     // Found by the simulation (seeds 34 and 56). Two services share a host by path on the
@@ -1142,17 +1161,9 @@ async fn a_host_shared_by_path_moves_once_a_sharer_waiting_for_nothing_is_seen_h
     // is published there). The two are retagged onto the first: their names stay on the
     // second until every service of the host serves on the first. The third waited for
     // nothing, so its health was never read: the move never finished.
-    let estate = Estate::new(2);
+    let (estate, _) = sharing_on_the_second_alb().await;
     let shared = "h0.in.example.com";
-    for i in 0..2 {
-        let arn = add_sharing(&estate, i, 0, i);
-        estate.edit_task_definition_tags(&format!("s{i}"), |t| {
-            t.insert("alb.listener".into(), "alb-1".into());
-        });
-        estate.fake.expect_served(shared, &format!("/p{i}/x"), &arn);
-    }
     let controller = estate.controller();
-    converge(&estate, &controller).await;
     let third = add_sharing(&estate, 2, 0, 2);
     let report = estate.converge_report(&controller, 40).await.1;
     let state = |arn: &str| {
@@ -1187,20 +1198,10 @@ async fn a_host_added_while_a_move_waits_is_not_published_on_the_alb_it_leaves()
     // them fails its health checks, so their names stay where they are. The other, ready,
     // gains a host meanwhile: its name was written onto the ALB being left, which has no
     // rule for it. It waits instead, and is published on the first once the move goes on.
-    let estate = Estate::new(2);
+    let (estate, arns) = sharing_on_the_second_alb().await;
     let shared = "h0.in.example.com";
     let added = "h9.in.example.com";
-    let mut arns = Vec::new();
-    for i in 0..2 {
-        let arn = add_sharing(&estate, i, 0, i);
-        estate.edit_task_definition_tags(&format!("s{i}"), |t| {
-            t.insert("alb.listener".into(), "alb-1".into());
-        });
-        estate.fake.expect_served(shared, &format!("/p{i}/x"), &arn);
-        arns.push(arn);
-    }
     let controller = estate.controller();
-    converge(&estate, &controller).await;
     let failing = (arns[1].clone(), 8080);
     estate.fake.others_act(|world| {
         world.refuses_health_checks.insert(failing.clone());

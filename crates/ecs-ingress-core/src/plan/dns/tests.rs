@@ -74,6 +74,32 @@ impl Case {
         )
     }
 
+    /// The plan for one winner on `at`, ready (and healthy) or not, at time `now`.
+    fn plan_one(
+        &self,
+        (service, dns, hosts): (&EcsService, &DnsIntent, &[String]),
+        at: &LoadBalancer,
+        ready: bool,
+        now: i64,
+    ) -> DnsPlan {
+        let ws = [DnsWinner {
+            service,
+            dns,
+            hosts,
+            load_balancer: at,
+            ready,
+            healthy: ready,
+        }];
+        plan_dns(
+            &Ownership::new(OWNER),
+            &self.zones,
+            &self.records,
+            &ws,
+            &|_| false,
+            now,
+        )
+    }
+
     /// Applies the plan's record changes to the zones (as Route 53 would).
     fn apply(&mut self, plan: &DnsPlan) {
         for c in &plan.changes {
@@ -514,22 +540,7 @@ fn a_published_name_is_held_where_it_points_until_its_new_alb_can_serve_it() {
     let other =
         super::super::fixtures::load_balancer(false, "internal-lb-2.us-east-1.elb.amazonaws.com");
     let plan_at = |case: &Case, at: &LoadBalancer, ready: bool| {
-        let ws = [DnsWinner {
-            service: &svc,
-            dns: &intent,
-            hosts: &h,
-            load_balancer: at,
-            ready,
-            healthy: ready,
-        }];
-        plan_dns(
-            &Ownership::new(OWNER),
-            &case.zones,
-            &case.records,
-            &ws,
-            &|_| false,
-            100,
-        )
+        case.plan_one((&svc, &intent, &h), at, ready, 100)
     };
     // Where it points and not ready (its rules change this pass): nothing to wait for.
     let p = plan_at(&case, &lb(false), false);
@@ -570,24 +581,7 @@ fn a_name_whose_records_were_deleted_by_hand_is_put_back_only_once_it_can_be_ser
         records.retain(|r| r.record_type != "A");
     }
     let at = lb(false);
-    let plan_with = |case: &Case, ready: bool| {
-        let ws = [DnsWinner {
-            service: &svc,
-            dns: &intent,
-            hosts: &h,
-            load_balancer: &at,
-            ready,
-            healthy: ready,
-        }];
-        plan_dns(
-            &Ownership::new(OWNER),
-            &case.zones,
-            &case.records,
-            &ws,
-            &|_| false,
-            100,
-        )
-    };
+    let plan_with = |case: &Case, ready: bool| case.plan_one((&svc, &intent, &h), &at, ready, 100);
     let arn = "arn:aws:ecs:us-east-1:1:service/main/a";
     let p = plan_with(&case, false);
     assert!(

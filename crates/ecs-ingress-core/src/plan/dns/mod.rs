@@ -352,21 +352,12 @@ impl<'a> NameContext<'a, '_> {
             // its records left (deleted by hand), putting them back publishes the name
             // afresh: only once it is ready, like a new name.
             Some(m) => {
-                let held: Vec<RecordSet> = existing
-                    .iter()
-                    .filter(|r| m.types.contains(&r.record_type))
-                    .map(|r| (*r).clone())
-                    .collect();
-                if held.is_empty() {
-                    // Claimed but left as it is, marker and all, so that it is not
-                    // withdrawn either; services sharing it join what it will be.
-                    outcome.waiting.push(name.clone());
-                    untouched = true;
-                    want
-                } else {
-                    outcome.waiting.push(name.clone());
-                    held
-                }
+                outcome.waiting.push(name.clone());
+                let held = held_records(existing, m);
+                // With none, it is claimed but left as it is, marker and all, so that it is
+                // not withdrawn either; services sharing it join what it will be.
+                untouched = held.is_empty();
+                if untouched { want } else { held }
             }
             None => {
                 outcome.waiting.push(name.clone());
@@ -439,6 +430,15 @@ impl<'a> NameContext<'a, '_> {
             None => Ok(None),
         }
     }
+}
+
+/// The records of a name that its marker says are ecs-ingress's.
+fn held_records(existing: &[&RecordSet], marker: &Marker) -> Vec<RecordSet> {
+    existing
+        .iter()
+        .filter(|r| marker.types.contains(&r.record_type))
+        .map(|r| (*r).clone())
+        .collect()
 }
 
 /// Deletes owned names of `zone` nobody claims any more (unless a service in the marker is

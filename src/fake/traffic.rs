@@ -402,6 +402,10 @@ pub struct TrafficCheck {
     /// damage: the host is excused until it is served again. Once the controller has read
     /// the ALB again, it is held to what it read.
     unread_damage: BTreeSet<(String, String)>,
+    /// (host, path, ALB DNS name): answers clients cached for the host on that ALB before the
+    /// pair was first served (a path joining a host that then moves): they never served it,
+    /// and prove nothing about it until it is served there.
+    cached_before_served: BTreeSet<(String, String, String)>,
     /// Expected pairs on a host other services share ([`TrafficCheck::expect_once_served`]).
     shared: BTreeSet<(String, String)>,
     /// Services changed by others (retagged, an ECS deployment started, stepped or rolled
@@ -580,7 +584,17 @@ impl TrafficCheck {
             if ok {
                 self.excused.remove(&key);
                 if let Some(target) = world.record_target_of(host) {
-                    self.excused_targets.remove(&(host.clone(), target));
+                    self.excused_targets.remove(&(host.clone(), target.clone()));
+                    self.cached_before_served
+                        .remove(&(host.clone(), path.clone(), target));
+                }
+                if !self.published.contains(&key) {
+                    for (target, cached) in world.served_from_cache(host, path) {
+                        if !by(&cached, allowed) {
+                            self.cached_before_served
+                                .insert((host.clone(), path.clone(), target));
+                        }
+                    }
                 }
                 self.published.insert(key);
                 // A client holding an answer from before a move must be served too.
@@ -589,7 +603,12 @@ impl TrafficCheck {
                     // Answers pointing at no ALB (a hand edit being repaired) prove nothing.
                     let excused = self
                         .excused_targets
-                        .contains(&(host.clone(), target.clone()));
+                        .contains(&(host.clone(), target.clone()))
+                        || self.cached_before_served.contains(&(
+                            host.clone(),
+                            path.clone(),
+                            target.clone(),
+                        ));
                     if !cached_ok
                         && !excused
                         && !matches!(cached, Served::Dangling(_))

@@ -28,6 +28,8 @@ pub struct SimService {
     /// The (host, path) the oracle expects it to serve.
     pub key: Option<(String, String)>,
     pub failing_checks: bool,
+    /// The ALBs form one pool: `alb.listener` is never given (the pool is `default`).
+    pub pooled: bool,
 }
 
 impl SimService {
@@ -54,7 +56,7 @@ impl SimService {
             Intent::Off => return Tags::new(),
             Intent::Own { listener, deploy } => {
                 tags.push(("alb.host".into(), self.own_host()));
-                if listener > 0 {
+                if listener > 0 && !self.pooled {
                     tags.push(("alb.listener".into(), LISTENERS[listener].into()));
                 }
                 // Always said, `rolling` too: a service ECS deploys by shifting traffic goes
@@ -103,7 +105,7 @@ pub struct Actors {
 impl Actors {
     /// The estate with `services` untagged services, each running one task, and the
     /// hand-made resources.
-    pub fn new(services: usize) -> Self {
+    pub fn new(services: usize, pooled: bool) -> Self {
         let estate = Estate::new(LISTENERS.len());
         estate.fake.world().add_cluster(SECOND_CLUSTER);
         let services = (0..services)
@@ -124,6 +126,7 @@ impl Actors {
                 last_valid: None,
                 key: None,
                 failing_checks: false,
+                pooled,
             })
             .collect();
         let mut actors = Self {

@@ -106,7 +106,7 @@ struct Sim {
 
 impl Sim {
     fn new(script: &Script) -> Self {
-        let actors = Actors::new(script.services);
+        let actors = Actors::new(script.services, script.pools);
         let violations = Violations::default();
         let mut config = actors.estate.config();
         config.clusters.push(actors::SECOND_CLUSTER.to_string());
@@ -115,6 +115,13 @@ impl Sim {
             config.events_queue_url =
                 Some("https://sqs.us-east-1.amazonaws.com/123456789012/ecs-ingress".into());
             config.resync_interval = Some(crate::config::DEFAULT_RESYNC_INTERVAL);
+        }
+        if script.pools {
+            pool_flags(
+                &mut config,
+                &actors.estate.listeners,
+                script::PoolFlags::Both,
+            );
         }
         let fake = actors.fake().clone();
         fake.enforce_rate_limits();
@@ -263,6 +270,12 @@ impl Sim {
                     .fake()
                     .delay(operation, Duration::from_secs(seconds));
                 ("set", None)
+            }
+            Act::Pool(flags) => {
+                let mut config = self.replicas.config().clone();
+                pool_flags(&mut config, &self.actors.estate.listeners, flags);
+                self.replicas.reconfigure(config).await;
+                ("replicas restarted", None)
             }
             Act::Quiet => ("time passes", None),
         }
@@ -436,9 +449,8 @@ impl Sim {
     async fn unconverged(&self) -> Vec<String> {
         let fake = self.actors.fake();
         let mut out = Vec::new();
-        let mut config = self.actors.estate.config();
-        config.clusters.push(actors::SECOND_CLUSTER.to_string());
-        config.interval = Duration::from_secs(30);
+        let mut config = self.replicas.config().clone();
+        config.events_queue_url = None;
         let probe =
             crate::runtime::Controller::new(config, fake.aws(), self.actors.estate.metrics.clone());
         let report = probe.pass(false).await;
@@ -535,4 +547,29 @@ fn watch_invariants(actors: &Actors, violations: &Violations) {
             invariants::push(&found, format!("after {what}: {broken}"));
         }
     }));
+}
+
+/// Sets the listener flags of `flags` on a configuration of the estate's two listeners.
+fn pool_flags(
+    config: &mut crate::config::Config,
+    listeners: &std::collections::BTreeMap<String, String>,
+    flags: script::PoolFlags,
+) {
+    let (Some(first), Some(second)) = (
+        listeners.get(script::LISTENERS[0]),
+        listeners.get(script::LISTENERS[1]),
+    ) else {
+        return;
+    };
+    let home = script::LISTENERS[0].to_string();
+    config.listeners = std::collections::BTreeMap::from([(home.clone(), first.clone())]);
+    let members = match flags {
+        script::PoolFlags::SecondRemoved => vec![first.clone()],
+        _ => vec![first.clone(), second.clone()],
+    };
+    config.pools.members = std::collections::BTreeMap::from([(home, members)]);
+    config.pools.draining = match flags {
+        script::PoolFlags::SecondDraining => std::collections::BTreeSet::from([second.clone()]),
+        _ => std::collections::BTreeSet::new(),
+    };
 }

@@ -73,6 +73,21 @@ impl Replicas {
         }
     }
 
+    /// The flags new replicas start with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Other flags: every running replica is stopped (SIGTERM) and replaced, one by one, as
+    /// a rolling deployment of the controller's ECS service does.
+    pub async fn reconfigure(&mut self, config: Config) {
+        self.config = config;
+        for _ in 0..self.running.len() {
+            self.stop(0).await;
+            self.start();
+        }
+    }
+
     pub fn running(&self) -> usize {
         self.running.len()
     }

@@ -77,6 +77,18 @@ pub enum ReplicaAct {
     Partition(usize, bool),
 }
 
+/// The operator's pool flags, applied by restarting the replicas one by one (in a run whose
+/// two ALBs form one pool).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolFlags {
+    /// `--listener default=A --listener default=B`.
+    Both,
+    /// The same with `--drain-listener B`: its services move to A.
+    SecondDraining,
+    /// `--listener default=A` alone: B still holds rules, so it is drained as if named.
+    SecondRemoved,
+}
+
 /// What happens to the event an act causes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
@@ -129,6 +141,8 @@ pub enum Act {
         operation: &'static str,
         seconds: u64,
     },
+    /// The replicas restart one by one with other pool flags.
+    Pool(PoolFlags),
     /// Only time passes.
     Quiet,
 }
@@ -169,6 +183,11 @@ impl Act {
                 ErrorKind::Unavailable => "fault: 5xx or dropped",
                 _ => "fault: other",
             },
+            Act::Pool(flags) => match flags {
+                PoolFlags::Both => "pool: both members",
+                PoolFlags::SecondDraining => "pool: second draining",
+                PoolFlags::SecondRemoved => "pool: second removed",
+            },
             Act::Slow { seconds: 0, .. } => "aws fast again",
             Act::Slow { .. } => "aws slow",
             Act::Quiet => "quiet",
@@ -208,6 +227,9 @@ pub struct Script {
     pub events: bool,
     /// Each replica's host clock offset, seconds (up to five minutes either way).
     pub skews: Vec<i64>,
+    /// Whether the two ALBs form one pool (`--listener default=A --listener default=B`),
+    /// whose flags the operator changes now and then.
+    pub pools: bool,
     pub steps: Vec<Step>,
 }
 
@@ -264,6 +286,7 @@ pub fn generate_for(seed: u64, steps: usize, span: Duration) -> Script {
         elapsed = elapsed.saturating_add(s.after);
         out.push(s);
     }
+    let pools = pool_flags(seed, &mut out);
     let steps = out;
     Script {
         seed,
@@ -271,8 +294,29 @@ pub fn generate_for(seed: u64, steps: usize, span: Duration) -> Script {
         services,
         events,
         skews,
+        pools,
         steps,
     }
+}
+
+/// A third of the seeds run their ALBs as one pool, and turn a tenth of their quiet steps
+/// into pool flag changes. The draws come from a stream of their own, so that the other
+/// seeds' scripts stay what they were.
+fn pool_flags(seed: u64, steps: &mut [Step]) -> bool {
+    let mut rng = Rng::new(seed ^ 0x706f_6f6c_666c_6167);
+    if !rng.chance(333) {
+        return false;
+    }
+    for s in steps.iter_mut().filter(|s| s.act == Act::Quiet) {
+        if rng.chance(100) {
+            s.act = Act::Pool(match rng.below(3) {
+                0 => PoolFlags::Both,
+                1 => PoolFlags::SecondDraining,
+                _ => PoolFlags::SecondRemoved,
+            });
+        }
+    }
+    true
 }
 
 fn step(rng: &mut Rng, services: usize) -> Step {

@@ -649,3 +649,53 @@ fn a_name_in_place_is_taken_over_only_by_a_service_that_can_serve_it() {
         assert_eq!(deletes, !healthy, "healthy {healthy}: {:?}", plan.changes);
     }
 }
+
+#[test]
+fn a_path_on_a_host_whose_marker_lists_others_follows_where_the_host_points() {
+    // Found by the simulation (seed 9, an ALB pool): a service routing a path of a shared
+    // host moved to the pool's other ALB. The host's marker listed other services, so its
+    // names counted as moved already: the old rule went at once, while the host still
+    // pointed at the ALB it left.
+    let mut case = Case::new();
+    let shared = hosts(&["shared.in.example.com"]);
+    let intent = dns(DnsType::Alias, None, None);
+    let old = lb(false);
+    case.apply(&case.plan(&[(
+        service("other"),
+        intent.clone(),
+        shared.clone(),
+        old.clone(),
+    )]));
+    let (mover, mover_intent) = super::super::fixtures::tagged_service(
+        "mover",
+        &[("alb.host", "shared.in.example.com"), ("alb.path", "/m/*")],
+    );
+    let crate::model::ServiceIntent::Publish {
+        intent: publish, ..
+    } = &mover_intent
+    else {
+        panic!("{mover_intent:?}");
+    };
+    let new =
+        super::super::fixtures::load_balancer(false, "internal-lb-2.us-east-1.elb.amazonaws.com");
+    let at = super::super::desired::Location {
+        listener_arn: "arn:listener-2",
+        load_balancer: &new,
+        home: false,
+    };
+    let desired = super::super::desired::desired_service(
+        &Ownership::new(OWNER),
+        &mover,
+        publish,
+        "default",
+        at,
+        0,
+    );
+    let points =
+        |to: &LoadBalancer| names_point_at(OWNER, &case.zones, &case.records, &desired, to);
+    assert_eq!(points(&new), NamesAt::Elsewhere, "not moved yet");
+    assert!(
+        matches!(points(&old), NamesAt::Since(_)),
+        "it points at the old one"
+    );
+}

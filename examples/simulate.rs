@@ -10,6 +10,7 @@
 //!   --sabotage NAME   turn one safety rule off: health-wait, drain, lease-fence, ownership
 //!   --keep I,J,...    replay only these steps of the seed's script (a shrunk case)
 //!   --shrink          narrow a failing seed to fewer steps, and print how to replay it
+//!   --pools           the pool world: both ALBs in one pool, its flags changed now and then
 //! ```
 //! Prints one line per seed, the totals and the coverage table; exits 1 when any seed broke
 //! an invariant.
@@ -28,6 +29,7 @@ struct Options {
     sabotage: Option<Sabotage>,
     keep: Option<Vec<usize>>,
     shrink: bool,
+    pools: bool,
 }
 
 fn parse() -> Result<Options, String> {
@@ -39,6 +41,7 @@ fn parse() -> Result<Options, String> {
         sabotage: None,
         keep: None,
         shrink: false,
+        pools: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -63,6 +66,7 @@ fn parse() -> Result<Options, String> {
                 o.keep = Some(keep.map_err(|e| format!("--keep {v}: {e}"))?);
             }
             "--shrink" => o.shrink = true,
+            "--pools" => o.pools = true,
             _ => {
                 return Err(format!(
                     "unknown option {flag} (see the comment atop examples/simulate.rs)"
@@ -101,6 +105,9 @@ fn main() {
             .steps
             .unwrap_or(if o.hours.is_some() { usize::MAX } else { 2000 });
         let mut s = script::generate_for(seed, max_steps, span);
+        if o.pools {
+            s = s.with_pools();
+        }
         if let Some(keep) = &o.keep {
             s = s.keep(keep);
         }
@@ -133,7 +140,7 @@ fn main() {
         failed += 1;
         let at = report.failed_at.and_then(|p| s.kept.get(p)).copied();
         println!(
-            "  broke after step {} ({:?}); replay: --seed {seed} --steps {}{}",
+            "  broke after step {} ({:?}); replay: --seed {seed} --steps {}{}{}",
             at.map_or("-".to_string(), |a| a.to_string()),
             report
                 .failed_at
@@ -142,6 +149,7 @@ fn main() {
             s.kept.last().map_or(0, |l| l + 1),
             o.sabotage
                 .map_or(String::new(), |x| format!(" --sabotage {}", x.as_str())),
+            if o.pools { " --pools" } else { "" },
         );
         for v in &report.violations {
             println!("  - {v}");

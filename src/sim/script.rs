@@ -228,7 +228,7 @@ pub struct Script {
     /// Each replica's host clock offset, seconds (up to five minutes either way).
     pub skews: Vec<i64>,
     /// Whether the two ALBs form one pool (`--listener default=A --listener default=B`),
-    /// whose flags the operator changes now and then.
+    /// whose flags the operator changes now and then (`Script::with_pools`).
     pub pools: bool,
     pub steps: Vec<Step>,
 }
@@ -286,7 +286,6 @@ pub fn generate_for(seed: u64, steps: usize, span: Duration) -> Script {
         elapsed = elapsed.saturating_add(s.after);
         out.push(s);
     }
-    let pools = pool_flags(seed, &mut out);
     let steps = out;
     Script {
         seed,
@@ -294,19 +293,15 @@ pub fn generate_for(seed: u64, steps: usize, span: Duration) -> Script {
         services,
         events,
         skews,
-        pools,
+        pools: false,
         steps,
     }
 }
 
-/// A third of the seeds run their ALBs as one pool, and turn a tenth of their quiet steps
-/// into pool flag changes. The draws come from a stream of their own, so that the other
-/// seeds' scripts stay what they were.
-fn pool_flags(seed: u64, steps: &mut [Step]) -> bool {
+/// Turns a tenth of the quiet steps into pool flag changes. The draws come from a stream of
+/// their own, so that the rest of the script stays what it was.
+fn pool_flags(seed: u64, steps: &mut [Step]) {
     let mut rng = Rng::new(seed ^ 0x706f_6f6c_666c_6167);
-    if !rng.chance(333) {
-        return false;
-    }
     for s in steps.iter_mut().filter(|s| s.act == Act::Quiet) {
         if rng.chance(100) {
             s.act = Act::Pool(match rng.below(3) {
@@ -316,7 +311,6 @@ fn pool_flags(seed: u64, steps: &mut [Step]) -> bool {
             });
         }
     }
-    true
 }
 
 fn step(rng: &mut Rng, services: usize) -> Step {
@@ -420,6 +414,14 @@ fn replica_act(rng: &mut Rng) -> ReplicaAct {
 }
 
 impl Script {
+    /// The pool world (`--pools`): both ALBs form one pool whose flags the operator changes
+    /// now and then.
+    pub fn with_pools(mut self) -> Self {
+        self.pools = true;
+        pool_flags(self.seed, &mut self.steps);
+        self
+    }
+
     /// Keeps only the steps at `indices` of the generated script (a shrunk case replayed).
     pub fn keep(self, indices: &[usize]) -> Self {
         self.retained(|i, _| indices.contains(&i))

@@ -664,9 +664,7 @@ pub fn names_point_at(
         let Some((marker, _)) = index.marker(&name) else {
             continue;
         };
-        // Ours, whoever it lists: clients follow the records wherever they point, also for
-        // a path of a host the marker names other services for.
-        if marker.owner != owner {
+        if marker.owner != owner || !marker.services.contains(&desired.service.arn) {
             continue;
         }
         let records: Vec<&RecordSet> = index

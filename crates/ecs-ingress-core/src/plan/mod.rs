@@ -303,6 +303,17 @@ fn gone_but_held<'a>(
         .collect()
 }
 
+/// The winners routing one of `d`'s hosts in its pool (`d` among them).
+fn sharers<'w, 'a>(
+    winners: &'w [DesiredService<'a>],
+    d: &DesiredService<'_>,
+) -> Vec<&'w DesiredService<'a>> {
+    winners
+        .iter()
+        .filter(|m| m.pool == d.pool && m.intent.hosts.iter().any(|h| d.intent.hosts.contains(h)))
+        .collect()
+}
+
 /// DNS and Cloud Map names of the winners. A moving service's names stay on the ALB it
 /// leaves until the new one serves it, and every moving service sharing a host with it
 /// (one name, one ALB).
@@ -318,16 +329,8 @@ fn names_stage(
     let ready = |arn: &str| alb.serving_state.get(arn).is_some_and(|s| s.ready());
     let healthy = |arn: &str| alb.serving_state.get(arn).is_some_and(|s| s.healthy);
     // Every winner routing one of its hosts, moving or joining, must serve it on the new ALB.
-    let sharers = |d: &DesiredService<'_>| -> Vec<&str> {
-        winners
-            .iter()
-            .filter(|m| {
-                m.pool == d.pool && m.intent.hosts.iter().any(|h| d.intent.hosts.contains(h))
-            })
-            .map(|m| m.service.arn.as_str())
-            .collect()
-    };
-    let switched = |d: &DesiredService<'_>| sharers(d).iter().all(|m| ready(m));
+    let switched =
+        |d: &DesiredService<'_>| sharers(winners, d).iter().all(|m| ready(&m.service.arn));
     // A moving service's names stay on the ALB it leaves until every mover of its hosts
     // can be served on the new one: held as they are, never written there (that ALB may
     // not route a name its rules there were not made for).
@@ -340,12 +343,16 @@ fn names_stage(
         Some(p) if stays(d) => p.load_balancer_arn.clone(),
         _ => d.load_balancer_arn.clone(),
     };
-    let names_ready = |d: &DesiredService<'_>| ready(&d.service.arn) && !stays(d);
+    // One name, one ALB: a service whose host a mover shares holds the name where it is too,
+    // mover or not, until every one of them can be served on the new ALB.
+    let names_ready = |d: &DesiredService<'_>| {
+        ready(&d.service.arn) && !sharers(winners, d).iter().any(|m| stays(m))
+    };
     // A sharer that waits for nothing itself has its health read by no one, and would hold
     // the movers' names where they are for ever: its serving group's health is read too.
     for d in winners.iter().filter(|d| stays(d)) {
-        for m in sharers(d) {
-            if let Some(group) = alb.serving.get(m)
+        for m in sharers(winners, d) {
+            if let Some(group) = alb.serving.get(m.service.arn.as_str())
                 && !observed.targets.contains_key(group)
             {
                 out.health_wanted.push(group.clone());

@@ -378,6 +378,11 @@ impl World {
     }
 }
 
+/// Whether requests end on healthy targets of the allowed services only.
+fn served_by(served: &Served, allowed: &BTreeSet<String>) -> bool {
+    matches!(served, Served::By(s) if !s.is_empty() && s.is_subset(allowed))
+}
+
 /// The served-traffic invariant, checked after every write the fake serves: every expected
 /// (host, path) is served by healthy targets of its service from the moment a record
 /// answers for the host, and once served it stays served until it is released.
@@ -506,7 +511,7 @@ impl TrafficCheck {
         let mut out = Vec::new();
         for ((host, path), allowed) in &self.expected {
             for (target, served) in world.served_on_each_alb(host, path) {
-                let ok = matches!(&served, Served::By(s) if !s.is_empty() && s.is_subset(allowed));
+                let ok = served_by(&served, allowed);
                 out.push((host.clone(), target, ok));
             }
         }
@@ -549,12 +554,12 @@ impl TrafficCheck {
         for ((host, path), allowed) in &self.expected {
             // Clients holding an answer for an ALB the edit broke the host on.
             for (target, cached) in world.served_from_cache(host, path) {
-                if !matches!(&cached, Served::By(s) if !s.is_empty() && s.is_subset(allowed)) {
+                if !served_by(&cached, allowed) {
                     self.excused_targets.insert((host.clone(), target));
                 }
             }
             let served = world.served(host, path);
-            if !matches!(&served, Served::By(s) if !s.is_empty() && s.is_subset(allowed)) {
+            if !served_by(&served, allowed) {
                 let key = (host.clone(), path.clone());
                 self.published.remove(&key);
                 // Until served again: the damage (tasks failing checks, a deleted rule) may
@@ -576,10 +581,9 @@ impl TrafficCheck {
 
     pub fn check(&mut self, world: &World, after: &str) {
         self.writes += 1;
-        let by = |served: &Served, allowed: &BTreeSet<String>| matches!(served, Served::By(s) if !s.is_empty() && s.is_subset(allowed));
         for ((host, path), allowed) in &self.expected {
             let served = world.served(host, path);
-            let ok = by(&served, allowed);
+            let ok = served_by(&served, allowed);
             let key = (host.clone(), path.clone());
             if ok {
                 self.excused.remove(&key);
@@ -590,7 +594,7 @@ impl TrafficCheck {
                 }
                 if !self.published.contains(&key) {
                     for (target, cached) in world.served_from_cache(host, path) {
-                        if !by(&cached, allowed) {
+                        if !served_by(&cached, allowed) {
                             self.cached_before_served
                                 .insert((host.clone(), path.clone(), target));
                         }
@@ -599,7 +603,7 @@ impl TrafficCheck {
                 self.published.insert(key);
                 // A client holding an answer from before a move must be served too.
                 for (target, cached) in world.served_from_cache(host, path) {
-                    let cached_ok = by(&cached, allowed);
+                    let cached_ok = served_by(&cached, allowed);
                     // Answers pointing at no ALB (a hand edit being repaired) prove nothing.
                     let excused = self
                         .excused_targets

@@ -210,6 +210,14 @@ impl Actors {
     /// The service's tags become what `intent` asks for; the oracle's expectation follows:
     /// a new name is held to the check once it is free, a name given up is released, and an
     /// invalid edit keeps what was published.
+    /// Someone other than the controller changed the service (see the oracle's
+    /// `service_changed`).
+    fn changed_by_others(&self, arn: &str) {
+        self.estate
+            .fake
+            .traffic(|check, _| check.service_changed(arn));
+    }
+
     pub fn retag(&mut self, service: usize, intent: Intent) -> &'static str {
         let Some(s) = self.services.get_mut(service) else {
             return "none";
@@ -231,9 +239,7 @@ impl Actors {
         if let Some(svc) = self.estate.fake.world().services.get_mut(&arn) {
             svc.service.tags = tags;
         }
-        self.estate
-            .fake
-            .traffic(|check, _| check.service_changed(&arn));
+        self.changed_by_others(&arn);
         if old != key {
             self.estate.fake.traffic(|check, world| {
                 if let Some((host, path)) = &old {
@@ -259,9 +265,7 @@ impl Actors {
         let Some(arn) = self.services.get(service).map(|s| s.arn.clone()) else {
             return "none";
         };
-        self.estate
-            .fake
-            .traffic(|check, _| check.service_changed(&arn));
+        self.changed_by_others(&arn);
         let ip = self.ip();
         self.estate
             .fake
@@ -291,9 +295,7 @@ impl Actors {
         let Some(arn) = self.services.get(service).map(|s| s.arn.clone()) else {
             return "none";
         };
-        self.estate
-            .fake
-            .traffic(|check, _| check.service_changed(&arn));
+        self.changed_by_others(&arn);
         self.estate.fake.ecs_acts("ECS deployment step", |world| {
             match world.advance_ecs_deployment(&arn) {
                 Ok(phase) => phase_name(phase),
@@ -318,9 +320,7 @@ impl Actors {
         let Some(arn) = self.services.get(service).map(|s| s.arn.clone()) else {
             return "none";
         };
-        self.estate
-            .fake
-            .traffic(|check, _| check.service_changed(&arn));
+        self.changed_by_others(&arn);
         self.estate.fake.ecs_acts("ECS rolls back", |world| {
             match world.roll_back_ecs_deployment(&arn) {
                 Ok(()) => "rolled back",

@@ -11,6 +11,7 @@
 //!   --keep I,J,...    replay only these steps of the seed's script (a shrunk case)
 //!   --shrink          narrow a failing seed to fewer steps, and print how to replay it
 //!   --pools           the pool world: both ALBs in one pool, its flags changed now and then
+//!   --listener-loss   listeners deleted by hand now and then, and made again (new ARNs)
 //! ```
 //! Prints one line per seed, the totals and the coverage table; exits 1 when any seed broke
 //! an invariant.
@@ -30,6 +31,7 @@ struct Options {
     keep: Option<Vec<usize>>,
     shrink: bool,
     pools: bool,
+    listener_loss: bool,
 }
 
 fn parse() -> Result<Options, String> {
@@ -42,6 +44,7 @@ fn parse() -> Result<Options, String> {
         keep: None,
         shrink: false,
         pools: false,
+        listener_loss: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -67,6 +70,7 @@ fn parse() -> Result<Options, String> {
             }
             "--shrink" => o.shrink = true,
             "--pools" => o.pools = true,
+            "--listener-loss" => o.listener_loss = true,
             _ => {
                 return Err(format!(
                     "unknown option {flag} (see the comment atop examples/simulate.rs)"
@@ -108,6 +112,9 @@ fn main() {
         if o.pools {
             s = s.with_pools();
         }
+        if o.listener_loss {
+            s = s.with_listener_loss();
+        }
         if let Some(keep) = &o.keep {
             s = s.keep(keep);
         }
@@ -147,9 +154,11 @@ fn main() {
                 .and_then(|p| s.steps.get(p))
                 .map(|st| st.act),
             s.kept.last().map_or(0, |l| l + 1),
-            o.sabotage
-                .map_or(String::new(), |x| format!(" --sabotage {}", x.as_str())),
-            if o.pools { " --pools" } else { "" },
+            o.keep.as_ref().map_or(String::new(), |k| {
+                let k: Vec<String> = k.iter().map(usize::to_string).collect();
+                format!(" --keep {}", k.join(","))
+            }),
+            world_flags(&o),
         );
         for v in &report.violations {
             println!("  - {v}");
@@ -158,11 +167,12 @@ fn main() {
             let small = sim::shrink(&s, o.sabotage);
             let keep: Vec<String> = small.kept.iter().map(usize::to_string).collect();
             println!(
-                "  shrunk to {} of {} steps: --seed {seed} --steps {} --keep {}",
+                "  shrunk to {} of {} steps: --seed {seed} --steps {} --keep {}{}",
                 small.steps.len(),
                 s.steps.len(),
                 s.kept.last().map_or(0, |l| l + 1),
-                keep.join(",")
+                keep.join(","),
+                world_flags(&o),
             );
             for step in &small.steps {
                 println!("    after {:?}: {:?}", step.after, step.act);
@@ -183,4 +193,18 @@ fn main() {
     if failed > 0 {
         std::process::exit(1);
     }
+}
+
+/// The flags that shape a run's world, as a replay needs them.
+fn world_flags(o: &Options) -> String {
+    let mut out = o
+        .sabotage
+        .map_or(String::new(), |x| format!(" --sabotage {}", x.as_str()));
+    if o.pools {
+        out.push_str(" --pools");
+    }
+    if o.listener_loss {
+        out.push_str(" --listener-loss");
+    }
+    out
 }

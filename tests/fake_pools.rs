@@ -1439,3 +1439,82 @@ async fn a_listener_removed_while_another_listener_of_its_alb_stays_is_drained_t
     assert_one_alb_per_group(&estate, "listener removed, its ALB still configured");
     estate.assert_traffic_served("listener removed, its ALB still configured");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_mover_reached_through_a_name_a_kept_service_holds_keeps_serving_where_it_points() {
+    // Found by the simulation (pool world, seed 13). A service shares a host by path on the
+    // second ALB; its tags turn invalid, so it keeps what it has, the name included. A
+    // second service joins the host there: in DNS conflict (the name is held for the
+    // first), it is still reached through that name on that ALB. Moved to the first ALB,
+    // it took the held name, which does not list it, for switched and deleted the rule
+    // clients reach it by.
+    let estate = Estate::new(2);
+    let shared = "h0.in.example.com";
+    let controller = estate.controller();
+    let keeper = add_sharing(&estate, 0, 0, 0);
+    estate.edit_task_definition_tags("s0", |t| {
+        t.insert("alb.listener".into(), "alb-1".into());
+    });
+    estate.fake.expect_served(shared, "/p0/x", &keeper);
+    converge(&estate, &controller).await;
+    estate.edit_task_definition_tags("s0", |t| {
+        t.insert("alb.healthcheck.interval".into(), "often".into());
+    });
+    let mover = add_sharing(&estate, 1, 0, 1);
+    estate.edit_task_definition_tags("s1", |t| {
+        t.insert("alb.listener".into(), "alb-1".into());
+    });
+    estate.fake.traffic(|check, world| {
+        check.expect_once_served(world, shared, "/p1/x", &[mover.as_str()])
+    });
+    let joined = estate.converge_report(&controller, 40).await.1;
+    // Nothing waits on its health (its name is not its own): give the checks their time.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let served = estate.fake.world().served(shared, "/p1/x");
+    assert!(
+        matches!(served, Served::By(ref by) if by.contains(&mover)),
+        "the joining service is reached through the held name: {served:?} {:?}",
+        joined.plan.services
+    );
+    estate.edit_task_definition_tags("s1", |t| {
+        t.remove("alb.listener");
+    });
+    // It waits on what only a person can change: a number of passes, not convergence.
+    let mut report = controller.pass(true).await;
+    for _ in 0..12 {
+        tokio::time::sleep(INTERVAL).await;
+        report = controller.pass(true).await;
+    }
+    let status = report
+        .plan
+        .services
+        .iter()
+        .find(|s| s.service_arn == mover)
+        .expect("a status for the mover");
+    assert_eq!(status.state, ServiceState::DnsConflict, "{status:?}");
+    assert!(
+        status
+            .problems
+            .iter()
+            .any(|p| p.reason.contains("still held")),
+        "{:?}",
+        status.problems
+    );
+    assert!(
+        status
+            .waiting
+            .iter()
+            .any(|w| w.contains("held for other services")),
+        "{:?}",
+        status.waiting
+    );
+    assert!(
+        estate
+            .owned_rules()
+            .iter()
+            .any(|r| r.listener_arn == estate.listeners["alb-1"]
+                && r.tags.get("ecs-ingress/service") == Some(&mover)),
+        "the rule clients reach the mover by stays where the name points"
+    );
+    estate.assert_traffic_served("a mover reached through a name a kept service holds");
+}

@@ -17,6 +17,7 @@
 
 mod actors;
 pub mod invariants;
+mod listeners;
 mod replicas;
 pub mod rng;
 pub mod script;
@@ -102,6 +103,8 @@ struct Sim {
     trace: bool,
     /// Writes stall until then (a frozen leader).
     stalled_until: Option<tokio::time::Instant>,
+    /// Listeners deleted by hand and not made again yet, by the estate's name.
+    lost_listeners: BTreeMap<String, listeners::Lost>,
 }
 
 impl Sim {
@@ -147,6 +150,7 @@ impl Sim {
             last_leader: None,
             trace: std::env::var_os("SIM_TRACE").is_some(),
             stalled_until: None,
+            lost_listeners: BTreeMap::new(),
         }
     }
 
@@ -277,8 +281,39 @@ impl Sim {
                 self.replicas.reconfigure(config).await;
                 ("replicas restarted", None)
             }
+            Act::Listener(act) => (self.listener_act(act).await, None),
             Act::Quiet => ("time passes", None),
         }
+    }
+
+    async fn listener_act(&mut self, act: script::ListenerAct) -> &'static str {
+        match act {
+            script::ListenerAct::Delete(n) => {
+                let name = script::LISTENERS[n % script::LISTENERS.len()];
+                match listeners::delete(&mut self.actors, name) {
+                    Some(lost) => {
+                        self.lost_listeners.insert(name.to_string(), lost);
+                        "deleted"
+                    }
+                    None => "gone already",
+                }
+            }
+            script::ListenerAct::Restore => self.restore_listeners().await,
+        }
+    }
+
+    /// Makes the lost listeners again and restarts the replicas with their new ARNs.
+    async fn restore_listeners(&mut self) -> &'static str {
+        if self.lost_listeners.is_empty() {
+            return "none lost";
+        }
+        let config = listeners::restore(
+            &mut self.actors,
+            &mut self.lost_listeners,
+            self.replicas.config(),
+        );
+        self.replicas.reconfigure(config).await;
+        "made again, replicas restarted"
     }
 
     async fn replica_act(&mut self, act: ReplicaAct) -> &'static str {
@@ -359,6 +394,7 @@ impl Sim {
             fake.delay(op, Duration::ZERO);
         }
         self.replicas.heal();
+        self.restore_listeners().await;
         for s in 0..self.actors.services.len() {
             if self.actors.services[s].failing_checks {
                 self.actors.health(s, false);
@@ -515,7 +551,14 @@ impl Sim {
                 .iter()
                 .map(|c| format!("plan: {:?}", c.change)),
         );
-        for s in &report.plan.services {
+        // A refused service may wait on what only a person can change (a name another
+        // service keeps holds its move): that is its status, not a failure to converge.
+        for s in report
+            .plan
+            .services
+            .iter()
+            .filter(|s| !refused(&s.service_arn))
+        {
             out.extend(
                 s.waiting
                     .iter()

@@ -44,6 +44,16 @@ pub enum Intent {
     Invalid,
 }
 
+/// What happens to a listener of the estate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerAct {
+    /// Someone deletes the listener of `LISTENERS[n % 2]` (its rules go with it).
+    Delete(usize),
+    /// The operator makes every deleted listener again (same ALB and port, a new ARN) and
+    /// restarts the replicas with the new ARNs in their flags.
+    Restore,
+}
+
 /// Someone else's hand on the account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HandEdit {
@@ -143,6 +153,9 @@ pub enum Act {
     },
     /// The replicas restart one by one with other pool flags.
     Pool(PoolFlags),
+    /// A listener deleted by hand, or the deleted ones made again and given to the
+    /// replicas by their new ARNs (`Script::with_listener_loss`).
+    Listener(ListenerAct),
     /// Only time passes.
     Quiet,
 }
@@ -188,6 +201,8 @@ impl Act {
                 PoolFlags::SecondDraining => "pool: second draining",
                 PoolFlags::SecondRemoved => "pool: second removed",
             },
+            Act::Listener(ListenerAct::Delete(_)) => "listener: deleted by hand",
+            Act::Listener(ListenerAct::Restore) => "listener: made again, flags updated",
             Act::Slow { seconds: 0, .. } => "aws fast again",
             Act::Slow { .. } => "aws slow",
             Act::Quiet => "quiet",
@@ -230,6 +245,8 @@ pub struct Script {
     /// Whether the two ALBs form one pool (`--listener default=A --listener default=B`),
     /// whose flags the operator changes now and then (`Script::with_pools`).
     pub pools: bool,
+    /// Whether listeners are deleted by hand and made again (`Script::with_listener_loss`).
+    pub listener_loss: bool,
     pub steps: Vec<Step>,
 }
 
@@ -294,7 +311,23 @@ pub fn generate_for(seed: u64, steps: usize, span: Duration) -> Script {
         events,
         skews,
         pools: false,
+        listener_loss: false,
         steps,
+    }
+}
+
+/// Turns 3% of the quiet steps into a listener deleted by hand or the deleted ones made
+/// again, drawn from a stream of their own (the rest of the script stays what it was).
+fn listener_loss(seed: u64, steps: &mut [Step]) {
+    let mut rng = Rng::new(seed ^ 0x6c69_7374_656e_6572);
+    for s in steps.iter_mut().filter(|s| s.act == Act::Quiet) {
+        if rng.chance(30) {
+            s.act = Act::Listener(if rng.chance(500) {
+                ListenerAct::Delete(rng.below(LISTENERS.len()))
+            } else {
+                ListenerAct::Restore
+            });
+        }
     }
 }
 
@@ -419,6 +452,13 @@ impl Script {
     pub fn with_pools(mut self) -> Self {
         self.pools = true;
         pool_flags(self.seed, &mut self.steps);
+        self
+    }
+
+    /// Listeners deleted by hand now and then (`--listener-loss`), and made again.
+    pub fn with_listener_loss(mut self) -> Self {
+        self.listener_loss = true;
+        listener_loss(self.seed, &mut self.steps);
         self
     }
 

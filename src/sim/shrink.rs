@@ -13,8 +13,10 @@ pub fn shrink(script: &Script, sabotage: Option<Sabotage>) -> Script {
     let mut best = script.clone();
     let mut tries = 0;
     // Steps after the failure play no part in it.
+    // (A failure found while settling is at the step after the last: nothing to cut.)
     if let Some(at) = super::run(&best, sabotage).failed_at {
-        best = best.without(at + 1..best.steps.len());
+        let len = best.steps.len();
+        best = best.without((at + 1).min(len)..len);
     }
     // Remove chunks, halving their size down to single steps.
     let mut chunk = best.steps.len() / 2;

@@ -209,7 +209,11 @@ fn move_progress(
     } else {
         ""
     };
-    outcome.waiting = Some(if new_ready == Some(true) {
+    outcome.waiting = Some(if p.held_for_others {
+        format!(
+            "moving from load balancer {from}{why} to {to}: clients reach it there through a name held for other services (see its problems); traffic stays on the old one until that name can move"
+        )
+    } else if new_ready == Some(true) {
         format!(
             "moving from load balancer {from}{why} to {to}: its names move to the new one, the old one keeps serving until cached answers expire"
         )
@@ -486,9 +490,7 @@ fn attachment_changes(
     changes: &mut Vec<PlannedChange>,
 ) {
     let service = desired.service;
-    let exists = |arn: &str| {
-        !observed.target_groups_complete || observed.target_groups.iter().any(|g| g.arn == arn)
-    };
+    let exists = |arn: &str| !owned.group_gone(arn);
     // After a failed read no entry of ours is dropped either: the rules that still forward
     // to it may be the ones that could not be read.
     let partial = !observed.complete();

@@ -86,6 +86,9 @@ pub struct Previous {
     pub drained: bool,
     /// The ALB it leaves is no longer given with `--listener`.
     pub departed: bool,
+    /// Clients reach it there through a name held for other services only: it stays
+    /// until that name can move (a person fixes or untags them).
+    pub held_for_others: bool,
 }
 
 /// Where a candidate is placed: a pool member and whether it is the pool's first (whose

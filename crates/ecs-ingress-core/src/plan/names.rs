@@ -51,19 +51,22 @@ pub fn plan_service_dns(
             })
         })
         .collect();
+    let routed = routed_on(config, observed);
     // A weighted service's names are its rule owner's (`alb.weight`).
     let dns_winners: Vec<dns::DnsWinner<'_>> = winners
         .iter()
         .zip(&with_test_hosts)
         .filter(|(d, _)| !matches!(d.weighted, super::desired::Weighted::Member { .. }))
         .filter_map(|(d, combined)| {
+            let load_balancer = observed.load_balancers.get(&(gates.at)(d))?;
             Some(dns::DnsWinner {
                 service: d.service,
                 dns: &d.intent.dns,
                 hosts: combined.as_deref().unwrap_or(&d.intent.hosts),
-                load_balancer: observed.load_balancers.get(&(gates.at)(d))?,
+                load_balancer,
                 ready: (gates.names_ready)(d),
                 healthy: (gates.healthy)(&d.service.arn),
+                routed_here: routed.contains(&(d.service.arn.as_str(), load_balancer.arn.as_str())),
             })
         })
         .collect();
@@ -78,6 +81,20 @@ pub fn plan_service_dns(
     out.managed.insert(ResourceKind::DnsName, planned.managed);
     changes.extend(planned.changes);
     fold_name_outcomes(&planned.outcomes, &mut out.services);
+}
+
+/// (service, ALB) for every rule ecs-ingress made: where each service is routed now.
+fn routed_on<'s>(config: &PlanConfig, observed: &'s Snapshot) -> BTreeSet<(&'s str, &'s str)> {
+    observed
+        .rules
+        .iter()
+        .filter(|r| !r.is_default() && config.ownership.owns(&r.tags))
+        .filter_map(|r| {
+            let service = ownership::service_of(&r.tags)?;
+            let listener = observed.listeners.get(&r.listener_arn)?;
+            Some((service, listener.load_balancer_arn.as_str()))
+        })
+        .collect()
 }
 
 /// Folds DNS or Cloud Map outcomes into the statuses: a name conflict leaves the ALB side

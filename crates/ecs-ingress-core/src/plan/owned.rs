@@ -12,6 +12,8 @@ pub struct Owned<'a> {
     pub groups: BTreeMap<&'a str, Vec<&'a TargetGroup>>,
     pub rules: BTreeMap<&'a str, Vec<&'a Rule>>,
     pub group_arns: BTreeSet<&'a str>,
+    /// Every group of the account, when DescribeTargetGroups answered in full.
+    all_groups: Option<BTreeSet<&'a str>>,
 }
 
 impl<'a> Owned<'a> {
@@ -54,11 +56,28 @@ impl<'a> Owned<'a> {
                 rules.entry(s).or_default().push(r);
             }
         }
+        let all_groups = observed.target_groups_complete.then(|| {
+            observed
+                .target_groups
+                .iter()
+                .map(|g| g.arn.as_str())
+                .collect()
+        });
         Self {
             groups,
             rules,
             group_arns,
+            all_groups,
         }
+    }
+
+    /// The group no longer exists (deleted by someone), as far as a complete read of the
+    /// account's groups tells: an ECS entry naming it makes ECS refuse any update that
+    /// keeps it.
+    pub fn group_gone(&self, arn: &str) -> bool {
+        self.all_groups
+            .as_ref()
+            .is_some_and(|all| !all.contains(arn))
     }
 
     pub fn resources(&self, service_arn: &str) -> Vec<ResourceRef> {

@@ -565,6 +565,7 @@ fn previous(
     held.sort_by_key(|(listener, _)| *listener);
     held.dedup_by_key(|(listener, _)| *listener);
     let zones: Vec<crate::state::HostedZone> = observed.zones.values().cloned().collect();
+    let routed_on: Vec<&crate::state::LoadBalancer> = held.iter().map(|(_, lb)| *lb).collect();
     let names_at = |lb: &crate::state::LoadBalancer| {
         dns::names_point_at(
             config.ownership.owner_id(),
@@ -572,6 +573,7 @@ fn previous(
             &observed.records,
             d,
             lb,
+            &routed_on,
         )
     };
     let (old_listener, old) = held
@@ -592,7 +594,7 @@ fn previous(
         .saturating_add(crate::snapshot::CLOCK_UNCERTAINTY_SECONDS);
     let names = names_at(target);
     let drained = match names {
-        dns::NamesAt::Elsewhere | dns::NamesAt::Unknown => false,
+        dns::NamesAt::Elsewhere | dns::NamesAt::HeldForOthers | dns::NamesAt::Unknown => false,
         dns::NamesAt::Since(None) => true,
         // `since` and `read_at` are both AWS's clock (see `aws::clock`), whichever replica
         // wrote the one and reads the other.
@@ -605,6 +607,7 @@ fn previous(
         listener_arn: old_listener.to_string(),
         load_balancer_arn: old.arn.clone(),
         switched: matches!(names, dns::NamesAt::Since(_)),
+        held_for_others: names == dns::NamesAt::HeldForOthers,
         drained,
         departed: observed.departed_listeners.contains(old_listener),
     })

@@ -58,14 +58,15 @@ pub fn withdraw(
         );
     }
     if let Some(s) = service {
+        // Ours go, and ours deleted by someone (named by our scheme, no longer there).
+        let ours = |a: &str| {
+            owned.group_arns.contains(a)
+                || (owned.group_gone(a) && crate::ownership::naming::may_be_ours(a))
+        };
         let remaining: Vec<AttachmentEntry> = s
             .load_balancers
             .iter()
-            .filter(|lb| {
-                !lb.target_group_arn
-                    .as_deref()
-                    .is_some_and(|a| owned.group_arns.contains(a))
-            })
+            .filter(|lb| !lb.target_group_arn.as_deref().is_some_and(ours))
             .cloned()
             .map(AttachmentEntry::Keep)
             .collect();

@@ -29,6 +29,9 @@ pub struct DnsWinner<'a> {
     pub ready: bool,
     /// Its serving group has a healthy target, even if its rules change this pass.
     pub healthy: bool,
+    /// A rule of its own routes it on `load_balancer` already: clients reach it there
+    /// through whatever name points at that ALB.
+    pub routed_here: bool,
 }
 
 /// What naming (DNS or Cloud Map) means for one service: conflicts, warnings, and the
@@ -344,9 +347,11 @@ impl<'a> NameContext<'a, '_> {
             _ if w.ready => want,
             // Published where it points, and pointed there already: nothing to wait for.
             Some(_) if in_place => want,
-            // Ours and pointed there already, for another service leaving it (a weighted
-            // rule handed to the next partner): taken over as it is, never withdrawn first.
-            None if in_place && ours.is_some() && w.healthy => want,
+            // Ours and pointed there already, for other services (a weighted rule handed to
+            // the next partner, sharers of a host leaving it): taken over as it is, never
+            // withdrawn first, by a service that can serve it or that clients reach through
+            // it there already.
+            None if in_place && ours.is_some() && (w.healthy || w.routed_here) => want,
             // Published, and its records would point elsewhere (another ALB) before that
             // one can serve it: the name stays as it is, held, until it can. With none of
             // its records left (deleted by hand), putting them back publishes the name
@@ -636,6 +641,9 @@ pub fn only_managed_names(
 pub enum NamesAt {
     /// Some name still points elsewhere.
     Elsewhere,
+    /// A name held for other services only (kept as they are, or older) points at an ALB
+    /// it leaves, where it is still reached through that name: it cannot follow.
+    HeldForOthers,
     /// Every published name points at the ALB, since the latest move of any of them
     /// (`None`: none ever moved).
     Since(Option<i64>),
@@ -643,15 +651,26 @@ pub enum NamesAt {
     Unknown,
 }
 
-/// Whether every name of `desired` that carries our marker points at `lb`.
+/// Whether every name of `desired` that carries our marker points at `lb`. A name our
+/// marker holds for other services only (a sharer kept as it is) counts too when it points
+/// at one of the ALBs in `routed_on`, where `desired` still has rules for it: clients reach
+/// `desired` through it there.
 pub fn names_point_at(
     owner: &str,
     zones: &[HostedZone],
     records: &BTreeMap<String, Vec<RecordSet>>,
     desired: &super::desired::DesiredService<'_>,
     lb: &LoadBalancer,
+    routed_on: &[&LoadBalancer],
 ) -> NamesAt {
     let target = lb.dns_name.to_ascii_lowercase();
+    let points_at = |records: &[&RecordSet], dns_name: &str| {
+        !records.is_empty()
+            && records.iter().all(|r| match &r.alias {
+                Some(a) => a.dns_name.trim_start_matches("dualstack.") == dns_name,
+                None => r.values.iter().all(|v| v.to_ascii_lowercase() == dns_name),
+            })
+    };
     let mut since: Option<i64> = None;
     for name in wanted_names(&desired.intent.dns, &desired.intent.hosts) {
         let Some(zone) = zone_for(zones, &name, desired.intent.dns.zone.as_deref()) else {
@@ -664,7 +683,7 @@ pub fn names_point_at(
         let Some((marker, _)) = index.marker(&name) else {
             continue;
         };
-        if marker.owner != owner || !marker.services.contains(&desired.service.arn) {
+        if marker.owner != owner {
             continue;
         }
         let records: Vec<&RecordSet> = index
@@ -673,15 +692,20 @@ pub fn names_point_at(
             .copied()
             .filter(|r| marker.types.contains(&r.record_type))
             .collect();
+        if !marker.services.contains(&desired.service.arn) {
+            let routed_elsewhere = routed_on.iter().any(|other| {
+                let other = other.dns_name.to_ascii_lowercase();
+                other != target && points_at(&records, &other)
+            });
+            if routed_elsewhere {
+                return NamesAt::HeldForOthers;
+            }
+            continue;
+        }
         // A name whose records are gone (deleted by hand) points nowhere: a move must not
         // take it for switched, publish it where nothing serves yet, and drop the ALB that
         // still does.
-        let points_here = !records.is_empty()
-            && records.iter().all(|r| match &r.alias {
-                Some(a) => a.dns_name.trim_start_matches("dualstack.") == target,
-                None => r.values.iter().all(|v| v.to_ascii_lowercase() == target),
-            });
-        if !points_here {
+        if !points_at(&records, &target) {
             return NamesAt::Elsewhere;
         }
         since = since.max(marker.since);

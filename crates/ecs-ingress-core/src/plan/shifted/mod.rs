@@ -605,7 +605,8 @@ fn forwards_to_both(rule: &Rule, primary: &TargetGroupRef, alternate: &TargetGro
 }
 
 /// One entry for the primary with ECS's `advancedConfiguration`, others' entries as they
-/// are, and the strategy the tags ask for — in one UpdateService.
+/// are (unless their target group no longer exists: ECS would refuse the whole update), and
+/// the strategy the tags ask for — in one UpdateService.
 fn attachment_changes(
     config: &PlanConfig,
     owned: &Owned<'_>,
@@ -624,10 +625,16 @@ fn attachment_changes(
             .as_deref()
             .is_some_and(|a| owned.group_arns.contains(a))
     };
+    // A group deleted (by hand, say) leaves an entry ECS refuses to keep in any update.
+    let dead = |lb: &&LoadBalancerAttachment| {
+        lb.target_group_arn
+            .as_deref()
+            .is_some_and(|a| owned.group_gone(a))
+    };
     let foreign: Vec<AttachmentEntry> = service
         .load_balancers
         .iter()
-        .filter(|lb| !ours(lb))
+        .filter(|lb| !ours(lb) && !dead(lb))
         .cloned()
         .map(AttachmentEntry::Keep)
         .collect();
@@ -639,7 +646,7 @@ fn attachment_changes(
     };
     let have: Vec<&LoadBalancerAttachment> = service.load_balancers.iter().filter(ours).collect();
     let entry_matches = match (have.as_slice(), as_entry(desired, primary, &setup)) {
-        ([one], Some(want)) => **one == want,
+        ([one], Some(want)) => **one == want && !service.load_balancers.iter().any(|lb| dead(&lb)),
         _ => false,
     };
     let deployment = desired

@@ -933,3 +933,46 @@ fn an_immutable_change_made_with_alb_deploy_is_a_rolling_replacement_first() {
         "not yet"
     );
 }
+
+#[test]
+fn an_entry_whose_group_was_deleted_by_hand_is_not_kept_in_the_update() {
+    // Found by the simulation (pool world, seed 11): the production rule and the primary
+    // group deleted by hand, the entry naming it was kept as someone else's, and ECS
+    // refused every update that kept it ("target group does not exist"), for ever.
+    let cfg = config(true);
+    let mut obs = observed();
+    let mut svc = service(BLUE_GREEN);
+    converge(&cfg, &mut obs, &mut svc);
+    let (primary, _) = primary_and_alternate(&svc.0);
+    obs.rules.clear();
+    obs.target_groups.retain(|g| g.arn != primary);
+    let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    let kept: Vec<&LoadBalancerAttachment> = p
+        .changes
+        .iter()
+        .filter_map(|c| match &c.change {
+            Change::UpdateServiceLoadBalancers { load_balancers, .. } => Some(load_balancers),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|e| match e {
+            AttachmentEntry::Keep(lb) => Some(lb),
+            AttachmentEntry::Ours { .. } => None,
+        })
+        .collect();
+    assert!(kept.is_empty(), "{kept:?}");
+    apply(&mut obs, &mut svc.0, &p);
+    converge(&cfg, &mut obs, &mut svc);
+    let existing = |arn: &Option<String>| {
+        arn.as_ref()
+            .is_some_and(|a| obs.target_groups.iter().any(|g| g.arn == *a))
+    };
+    assert!(
+        svc.0
+            .load_balancers
+            .iter()
+            .all(|lb| existing(&lb.target_group_arn)),
+        "{:?}",
+        svc.0.load_balancers
+    );
+}

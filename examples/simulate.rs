@@ -12,6 +12,7 @@
 //!   --shrink          narrow a failing seed to fewer steps, and print how to replay it
 //!   --pools           the pool world: both ALBs in one pool, its flags changed now and then
 //!   --listener-loss   listeners deleted by hand now and then, and made again (new ARNs)
+//!   --alb-loss        ALBs deleted by hand now and then, and made again (new DNS names)
 //! ```
 //! Prints one line per seed, the totals and the coverage table; exits 1 when any seed broke
 //! an invariant.
@@ -32,6 +33,7 @@ struct Options {
     shrink: bool,
     pools: bool,
     listener_loss: bool,
+    alb_loss: bool,
 }
 
 fn parse() -> Result<Options, String> {
@@ -45,6 +47,7 @@ fn parse() -> Result<Options, String> {
         shrink: false,
         pools: false,
         listener_loss: false,
+        alb_loss: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -71,6 +74,7 @@ fn parse() -> Result<Options, String> {
             "--shrink" => o.shrink = true,
             "--pools" => o.pools = true,
             "--listener-loss" => o.listener_loss = true,
+            "--alb-loss" => o.alb_loss = true,
             _ => {
                 return Err(format!(
                     "unknown option {flag} (see the comment atop examples/simulate.rs)"
@@ -114,6 +118,9 @@ fn main() {
         }
         if o.listener_loss {
             s = s.with_listener_loss();
+        }
+        if o.alb_loss {
+            s = s.with_alb_loss();
         }
         if let Some(keep) = &o.keep {
             s = s.keep(keep);
@@ -205,6 +212,9 @@ fn world_flags(o: &Options) -> String {
     }
     if o.listener_loss {
         out.push_str(" --listener-loss");
+    }
+    if o.alb_loss {
+        out.push_str(" --alb-loss");
     }
     out
 }

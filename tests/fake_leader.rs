@@ -558,3 +558,20 @@ async fn only_the_leader_receives_events() {
         "the new leader receives"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_leader_whose_renewals_take_a_whole_period_still_stops_on_sigterm() {
+    // Found by the simulation (pool world, month run of seed 4): renewals taking a renewal
+    // period each left the campaign no wait between them, and its loop took the ready
+    // sleep before the stop every time: SIGTERM never ended it.
+    let lease = Duration::from_secs(6);
+    let group = Group::new(lease);
+    group.add_service("s0");
+    let a = group.start("a");
+    run_for(Duration::from_secs(3), &[&a]).await;
+    assert_eq!(leaders(&[&a]), vec!["a"]);
+    a.lease_client.delay_renewals(lease / 3);
+    run_for(Duration::from_secs(10), &[&a]).await;
+    let stopped = tokio::time::timeout(Duration::from_secs(60), a.terminate()).await;
+    assert!(stopped.is_ok(), "the campaign did not stop within a minute");
+}

@@ -94,10 +94,12 @@ impl Campaign {
                 None => self.watch(&mut memory).await,
             };
             tokio::select! {
-                // Branches in order: a seeded simulation replays exactly.
+                // Branches in order: a seeded simulation replays exactly. The stop first:
+                // renewals as slow as a renewal period leave no wait, and a ready sleep
+                // taken first would never let a SIGTERM through (found by the simulation).
                 biased;
-                _ = tokio::time::sleep(wait) => {}
                 _ = stop.wait_for(|s| *s) => break,
+                _ = tokio::time::sleep(wait) => {}
             }
         }
         self.resign(&memory).await;

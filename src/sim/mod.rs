@@ -41,6 +41,10 @@ use script::{Act, Delivery, ReplicaAct, Script};
 pub const SETTLE_BOUND: Duration = Duration::from_secs(30 * 60);
 /// Settle checks an ECS deployment may take before ECS rolls it back (10 minutes).
 const DEPLOYMENT_PATIENCE: u32 = 20;
+/// The longest one step may take (a replica restart waits for its pass in flight): beyond
+/// it the run hangs, and is reported as broken at that step rather than left to grow.
+const STEP_BOUND: Duration = Duration::from_secs(3600);
+
 /// How often convergence is checked while settling.
 const SETTLE_CHECK: Duration = Duration::from_secs(30);
 
@@ -172,7 +176,20 @@ impl Sim {
             if i % 200 == 199 {
                 self.actors.fake().world().forget_expired();
             }
-            let (outcome, event) = self.act(step.act).await;
+            let Ok((outcome, event)) = tokio::time::timeout(STEP_BOUND, self.act(step.act)).await
+            else {
+                invariants::push(
+                    &self.violations,
+                    format!(
+                        "step {} ({:?}) did not finish within {STEP_BOUND:?} of virtual time: a hang",
+                        script.kept.get(i).copied().unwrap_or(i),
+                        step.act
+                    ),
+                );
+                self.report.steps = i + 1;
+                self.broken(i);
+                break;
+            };
             if self.trace {
                 eprintln!(
                     "[{:>9.1} s] step {}: {:?} -> {outcome}",
@@ -288,9 +305,10 @@ impl Sim {
 
     async fn listener_act(&mut self, act: script::ListenerAct) -> &'static str {
         match act {
-            script::ListenerAct::Delete(n) => {
+            script::ListenerAct::Delete(n) | script::ListenerAct::DeleteAlb(n) => {
                 let name = script::LISTENERS[n % script::LISTENERS.len()];
-                match listeners::delete(&mut self.actors, name) {
+                let alb = matches!(act, script::ListenerAct::DeleteAlb(_));
+                match listeners::delete(&mut self.actors, name, alb) {
                     Some(lost) => {
                         self.lost_listeners.insert(name.to_string(), lost);
                         "deleted"

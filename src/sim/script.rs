@@ -49,8 +49,12 @@ pub enum Intent {
 pub enum ListenerAct {
     /// Someone deletes the listener of `LISTENERS[n % 2]` (its rules go with it).
     Delete(usize),
-    /// The operator makes every deleted listener again (same ALB and port, a new ARN) and
-    /// restarts the replicas with the new ARNs in their flags.
+    /// Someone deletes the ALB of `LISTENERS[n % 2]`: its listeners and rules go with it,
+    /// and it comes back under a new DNS name (`Script::with_alb_loss`).
+    DeleteAlb(usize),
+    /// The operator makes every deleted listener again (same ALB and port, a new ARN; a
+    /// deleted ALB made again first, same name) and restarts the replicas with the new ARNs
+    /// in their flags.
     Restore,
 }
 
@@ -202,6 +206,7 @@ impl Act {
                 PoolFlags::SecondRemoved => "pool: second removed",
             },
             Act::Listener(ListenerAct::Delete(_)) => "listener: deleted by hand",
+            Act::Listener(ListenerAct::DeleteAlb(_)) => "listener: its ALB deleted by hand",
             Act::Listener(ListenerAct::Restore) => "listener: made again, flags updated",
             Act::Slow { seconds: 0, .. } => "aws fast again",
             Act::Slow { .. } => "aws slow",
@@ -247,6 +252,8 @@ pub struct Script {
     pub pools: bool,
     /// Whether listeners are deleted by hand and made again (`Script::with_listener_loss`).
     pub listener_loss: bool,
+    /// Whether whole ALBs are deleted by hand and made again (`Script::with_alb_loss`).
+    pub alb_loss: bool,
     pub steps: Vec<Step>,
 }
 
@@ -312,12 +319,28 @@ pub fn generate_for(seed: u64, steps: usize, span: Duration) -> Script {
         skews,
         pools: false,
         listener_loss: false,
+        alb_loss: false,
         steps,
     }
 }
 
-/// Turns 3% of the quiet steps into a listener deleted by hand or the deleted ones made
+/// Turns 3% of the quiet steps into a listener deleted by hand, or the deleted ones made
 /// again, drawn from a stream of their own (the rest of the script stays what it was).
+/// As [`listener_loss`], for whole ALBs: 2% of the quiet steps left, from a stream of
+/// their own.
+fn alb_loss(seed: u64, steps: &mut [Step]) {
+    let mut rng = Rng::new(seed ^ 0x616c_625f_6c6f_7373);
+    for s in steps.iter_mut().filter(|s| s.act == Act::Quiet) {
+        if rng.chance(20) {
+            s.act = Act::Listener(if rng.chance(500) {
+                ListenerAct::DeleteAlb(rng.below(LISTENERS.len()))
+            } else {
+                ListenerAct::Restore
+            });
+        }
+    }
+}
+
 fn listener_loss(seed: u64, steps: &mut [Step]) {
     let mut rng = Rng::new(seed ^ 0x6c69_7374_656e_6572);
     for s in steps.iter_mut().filter(|s| s.act == Act::Quiet) {
@@ -459,6 +482,13 @@ impl Script {
     pub fn with_listener_loss(mut self) -> Self {
         self.listener_loss = true;
         listener_loss(self.seed, &mut self.steps);
+        self
+    }
+
+    /// ALBs deleted by hand now and then (`--alb-loss`), and made again under new DNS names.
+    pub fn with_alb_loss(mut self) -> Self {
+        self.alb_loss = true;
+        alb_loss(self.seed, &mut self.steps);
         self
     }
 

@@ -70,12 +70,14 @@ pub fn plan_service_dns(
             })
         })
         .collect();
-    let planned = dns::plan_dns(
+    let kept_routes = kept_routes(config, observed, gates.keep);
+    let planned = dns::plan_dns_keeping_routes(
         &config.ownership,
         &zones,
         &observed.records,
         &dns_winners,
         gates.keep,
+        &kept_routes,
         observed.read_at,
     );
     out.managed.insert(ResourceKind::DnsName, planned.managed);
@@ -94,6 +96,31 @@ fn routed_on<'s>(config: &PlanConfig, observed: &'s Snapshot) -> BTreeSet<(&'s s
             let listener = observed.listeners.get(&r.listener_arn)?;
             Some((service, listener.load_balancer_arn.as_str()))
         })
+        .collect()
+}
+
+/// (host, ALB DNS name) for every host a rule of a service kept as it is routes.
+fn kept_routes(
+    config: &PlanConfig,
+    observed: &Snapshot,
+    keep: &dyn Fn(&str) -> bool,
+) -> BTreeSet<(String, String)> {
+    observed
+        .rules
+        .iter()
+        .filter(|r| !r.is_default() && config.ownership.owns(&r.tags))
+        .filter(|r| ownership::service_of(&r.tags).is_some_and(keep))
+        .filter_map(|r| {
+            let listener = observed.listeners.get(&r.listener_arn)?;
+            let lb = observed.load_balancers.get(&listener.load_balancer_arn)?;
+            let to = lb.dns_name.to_ascii_lowercase();
+            Some(
+                r.hosts
+                    .iter()
+                    .map(move |h| (h.to_ascii_lowercase(), to.clone())),
+            )
+        })
+        .flatten()
         .collect()
 }
 

@@ -490,3 +490,37 @@ fn a_service_ecs_deploys_itself_is_left_as_it_is_and_foreign_blue_green_entries_
         }
     }
 }
+
+#[test]
+fn a_withdrawal_drops_an_entry_naming_a_group_of_ours_deleted_by_hand() {
+    // Found by the simulation (listener loss, seed 5): a group freed by its listener's
+    // deletion was deleted by hand; the withdrawal kept the entry naming it, and ECS refused
+    // every update that kept it, for ever.
+    let cfg = config(Policy::Sync);
+    let (mut svc, intent) = service("a", None);
+    let dead = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/ei-a-0123456789ab/1";
+    let entry = |arn: &str| crate::state::LoadBalancerAttachment {
+        target_group_arn: Some(arn.into()),
+        load_balancer_name: None,
+        container_name: Some("app".into()),
+        container_port: Some(8080),
+        advanced: None,
+    };
+    svc.load_balancers = vec![entry(dead)];
+    for complete in [true, false] {
+        let mut obs = observed();
+        obs.target_groups_complete = complete;
+        obs.rules.push(owned_rule(&cfg, &svc.arn, 1010));
+        let p = plan(&cfg, &obs, &[(svc.clone(), intent.clone())]);
+        let update = p.changes.iter().find_map(|c| match &c.change {
+            Change::UpdateServiceLoadBalancers { load_balancers, .. } => Some(load_balancers),
+            _ => None,
+        });
+        if complete {
+            assert_eq!(update.map(Vec::len), Some(0), "{:?}", touched(&p));
+        } else {
+            // Unread, the group may still be there: the entry is left as it is.
+            assert!(update.is_none(), "{:?}", touched(&p));
+        }
+    }
+}

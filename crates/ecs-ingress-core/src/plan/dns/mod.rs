@@ -8,7 +8,7 @@
 //! asking for it gets the `dns-conflict` state while its ALB rule stays published. The
 //! marker lives at a derived name because a CNAME may not share its name with a TXT record.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::change::{Change, PlannedChange};
 use crate::model::{DnsIntent, DnsType};
@@ -215,6 +215,23 @@ pub fn plan_dns(
     keep: &dyn Fn(&str) -> bool,
     now: i64,
 ) -> DnsPlan {
+    let none = BTreeSet::new();
+    plan_dns_keeping_routes(ownership, zones, records, winners, keep, &none, now)
+}
+
+/// As [`plan_dns`], with the (host, ALB DNS name) pairs that rules of services kept as they
+/// are route: an owned name pointing at such an ALB is how clients reach them, so it is not
+/// deleted when no winner claims it (its marker need not list them: they may have joined
+/// the host while it was held).
+pub fn plan_dns_keeping_routes(
+    ownership: &Ownership,
+    zones: &[HostedZone],
+    records: &BTreeMap<String, Vec<RecordSet>>,
+    winners: &[DnsWinner<'_>],
+    keep: &dyn Fn(&str) -> bool,
+    kept_routes: &BTreeSet<(String, String)>,
+    now: i64,
+) -> DnsPlan {
     let owner = ownership.owner_id();
     let mut out = DnsPlan::default();
     let indexes: BTreeMap<&str, ZoneIndex<'_>> = zones
@@ -247,7 +264,11 @@ pub fn plan_dns(
         .extend(claims.values().filter_map(|claim| claim.change(owner, now)));
     for zone in zones {
         if let Some(index) = indexes.get(zone.id.as_str()) {
-            out.managed += unclaimed(ownership, zone, index, &claims, keep, &mut out.changes);
+            let kept = KeptAsIs {
+                services: keep,
+                routes: kept_routes,
+            };
+            out.managed += unclaimed(ownership, zone, index, &claims, &kept, &mut out.changes);
         }
     }
     out
@@ -446,14 +467,40 @@ fn held_records(existing: &[&RecordSet], marker: &Marker) -> Vec<RecordSet> {
         .collect()
 }
 
+/// Services whose resources stay as they are, and the (host, ALB DNS name) pairs their
+/// rules route.
+struct KeptAsIs<'k> {
+    services: &'k dyn Fn(&str) -> bool,
+    routes: &'k BTreeSet<(String, String)>,
+}
+
+impl KeptAsIs<'_> {
+    /// Every record points at an ALB where a kept service's rule routes `name`.
+    fn reached_through(&self, name: &str, records: &[RecordSet]) -> bool {
+        let host = name.trim_end_matches('.').to_ascii_lowercase();
+        !records.is_empty()
+            && records.iter().all(|r| {
+                let targets: Vec<String> = match &r.alias {
+                    Some(a) => vec![a.dns_name.trim_start_matches("dualstack.").to_string()],
+                    None => r.values.clone(),
+                };
+                targets.iter().all(|t| {
+                    let t = t.trim_end_matches('.').to_ascii_lowercase();
+                    self.routes.contains(&(host.clone(), t))
+                })
+            })
+    }
+}
+
 /// Deletes owned names of `zone` nobody claims any more (unless a service in the marker is
-/// kept as it is); returns how many owned names the zone has.
+/// kept as it is, or clients reach one through it); returns how many owned names the zone
+/// has.
 fn unclaimed(
     ownership: &Ownership,
     zone: &HostedZone,
     index: &ZoneIndex<'_>,
     claims: &BTreeMap<(String, String), Claim<'_>>,
-    keep: &dyn Fn(&str) -> bool,
+    kept: &KeptAsIs<'_>,
     changes: &mut Vec<PlannedChange>,
 ) -> usize {
     let mut managed = 0;
@@ -463,7 +510,7 @@ fn unclaimed(
         }
         managed += 1;
         if claims.contains_key(&(zone.id.clone(), name.to_string()))
-            || marker.services.iter().any(|s| keep(s))
+            || marker.services.iter().any(|s| (kept.services)(s))
         {
             continue;
         }
@@ -473,6 +520,9 @@ fn unclaimed(
             .filter(|r| marker.types.contains(&r.record_type))
             .map(|r| (*r).clone())
             .collect();
+        if kept.reached_through(name, &doomed) {
+            continue;
+        }
         doomed.push(marker_rec.clone());
         let first = marker.services.first().cloned().unwrap_or_default();
         changes.push(PlannedChange {

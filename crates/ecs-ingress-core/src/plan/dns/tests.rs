@@ -675,3 +675,41 @@ fn a_name_in_place_is_taken_over_only_by_a_service_that_can_serve_it_or_is_reach
         }
     }
 }
+
+#[test]
+fn a_name_nobody_claims_stays_while_a_kept_service_is_routed_through_it() {
+    // Found by the simulation (the month run of seed 2): a host's marker listed only a
+    // service that then left; another, held as it was while ECS deployed it, routed a path
+    // of the host on the same ALB without being listed, and the name was deleted under it.
+    let mut case = Case::new();
+    let first = vec![(
+        service("leaver"),
+        dns(DnsType::Alias, None, None),
+        hosts(&["h.in.example.com"]),
+        lb(false),
+    )];
+    let plan = case.plan(&first);
+    case.apply(&plan);
+    let at = lb(false).dns_name.to_ascii_lowercase();
+    for routed in [false, true] {
+        let routes: BTreeSet<(String, String)> = if routed {
+            BTreeSet::from([("h.in.example.com".to_string(), at.clone())])
+        } else {
+            BTreeSet::new()
+        };
+        let plan = plan_dns_keeping_routes(
+            &Ownership::new(OWNER),
+            &case.zones,
+            &case.records,
+            &[],
+            &|_| false,
+            &routes,
+            0,
+        );
+        let deletes = plan
+            .changes
+            .iter()
+            .any(|c| matches!(c.change, Change::DeleteRecords { .. }));
+        assert_eq!(deletes, !routed, "routed {routed}: {:?}", plan.changes);
+    }
+}

@@ -559,7 +559,23 @@ fn one_rule(
     // and left behind by ECS's flip. It goes to the primary, where ECS put the new tasks.
     let stranded = !ecs_deploying(service)
         && matches!(primary, TargetGroupRef::Existing(p) if !existing.forward_target_groups.contains(p));
+    let conditions_differ = existing.hosts != wanted.hosts
+        || existing.paths != wanted.paths
+        || existing.other_conditions > 0;
     if !forwards_to_both(existing, primary, alternate) || stranded {
+        if conditions_differ && ecs_deploying(service) {
+            // The action waits for ECS's deployment to end (`hold_while_deploying`); the
+            // conditions go now, so that no name is published for a host no rule routes.
+            changes.push(PlannedChange::new(
+                service,
+                Change::ModifyRuleConditions {
+                    arn: existing.arn.clone(),
+                    hosts: wanted.hosts.clone(),
+                    paths: wanted.paths.clone(),
+                },
+                format!("{what} conditions differ (its action waits for ECS's deployment)"),
+            ));
+        }
         changes.push(PlannedChange::new(
             service,
             Change::ModifyRule {
@@ -571,10 +587,7 @@ fn one_rule(
             },
             format!("the {what} does not forward to the service's two target groups: 100% to the primary, 0% to the alternate"),
         ));
-    } else if existing.hosts != wanted.hosts
-        || existing.paths != wanted.paths
-        || existing.other_conditions > 0
-    {
+    } else if conditions_differ {
         changes.push(PlannedChange::new(
             service,
             Change::ModifyRuleConditions {

@@ -976,3 +976,57 @@ fn an_entry_whose_group_was_deleted_by_hand_is_not_kept_in_the_update() {
         svc.0.load_balancers
     );
 }
+
+#[test]
+fn while_ecs_deploys_a_rule_with_another_host_and_action_gets_its_host_now_and_its_action_later() {
+    // Found by the simulation (pool world with listener loss, month runs of seeds 2 and 3):
+    // a service retagged onto a host of its own while ECS deployed it kept a rule for its
+    // old host and action; the whole rewrite waited for the deployment, so no change was
+    // planned for its rules, and its new name was published for a host no rule routed.
+    let cfg = config(true);
+    let mut obs = observed();
+    let mut svc = service(BLUE_GREEN);
+    converge(&cfg, &mut obs, &mut svc);
+    let (primary, _) = primary_and_alternate(&svc.0);
+    let rule = obs
+        .rules
+        .iter_mut()
+        .find(|r| crate::ownership::resource_of(&r.tags) == Some("rule-0"))
+        .expect("a production rule");
+    rule.hosts = vec!["shared.example.com".into()];
+    rule.paths = vec!["/web/*".into()];
+    rule.forward_target_groups = vec![primary];
+    rule.staged_target_groups.clear();
+    svc.0.deploying = true;
+    let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    let rule_changes: Vec<&Change> = p
+        .changes
+        .iter()
+        .map(|c| &c.change)
+        .filter(|c| {
+            matches!(
+                c,
+                Change::ModifyRule { .. } | Change::ModifyRuleConditions { .. }
+            )
+        })
+        .collect();
+    assert!(
+        matches!(
+            rule_changes.as_slice(),
+            [Change::ModifyRuleConditions { hosts, paths, .. }]
+                if hosts == &["web.example.com"] && paths.is_empty()
+        ),
+        "{rule_changes:?}"
+    );
+    // Once ECS is done, the action is set back too.
+    apply(&mut obs, &mut svc.0, &p);
+    svc.0.deploying = false;
+    let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    assert!(
+        p.changes
+            .iter()
+            .any(|c| matches!(c.change, Change::ModifyRule { .. })),
+        "{:?}",
+        p.changes
+    );
+}

@@ -326,27 +326,29 @@ pub fn generate_for(seed: u64, steps: usize, span: Duration) -> Script {
 
 /// Turns 3% of the quiet steps into a listener deleted by hand, or the deleted ones made
 /// again, drawn from a stream of their own (the rest of the script stays what it was).
+fn listener_loss(seed: u64, steps: &mut [Step]) {
+    losses(seed ^ 0x6c69_7374_656e_6572, 30, steps, ListenerAct::Delete);
+}
+
 /// As [`listener_loss`], for whole ALBs: 2% of the quiet steps left, from a stream of
 /// their own.
 fn alb_loss(seed: u64, steps: &mut [Step]) {
-    let mut rng = Rng::new(seed ^ 0x616c_625f_6c6f_7373);
-    for s in steps.iter_mut().filter(|s| s.act == Act::Quiet) {
-        if rng.chance(20) {
-            s.act = Act::Listener(if rng.chance(500) {
-                ListenerAct::DeleteAlb(rng.below(LISTENERS.len()))
-            } else {
-                ListenerAct::Restore
-            });
-        }
-    }
+    losses(
+        seed ^ 0x616c_625f_6c6f_7373,
+        20,
+        steps,
+        ListenerAct::DeleteAlb,
+    );
 }
 
-fn listener_loss(seed: u64, steps: &mut [Step]) {
-    let mut rng = Rng::new(seed ^ 0x6c69_7374_656e_6572);
+/// Turns `per_mille` of the quiet steps into a deletion (`delete` of a listener's index) or
+/// a restore, half each, drawn from the stream `stream`.
+fn losses(stream: u64, per_mille: u32, steps: &mut [Step], delete: fn(usize) -> ListenerAct) {
+    let mut rng = Rng::new(stream);
     for s in steps.iter_mut().filter(|s| s.act == Act::Quiet) {
-        if rng.chance(30) {
+        if rng.chance(per_mille) {
             s.act = Act::Listener(if rng.chance(500) {
-                ListenerAct::Delete(rng.below(LISTENERS.len()))
+                delete(rng.below(LISTENERS.len()))
             } else {
                 ListenerAct::Restore
             });

@@ -562,19 +562,22 @@ fn one_rule(
     let conditions_differ = existing.hosts != wanted.hosts
         || existing.paths != wanted.paths
         || existing.other_conditions > 0;
+    let conditions = |why: &str| {
+        PlannedChange::new(
+            service,
+            Change::ModifyRuleConditions {
+                arn: existing.arn.clone(),
+                hosts: wanted.hosts.clone(),
+                paths: wanted.paths.clone(),
+            },
+            format!("{what} conditions differ ({why})"),
+        )
+    };
     if !forwards_to_both(existing, primary, alternate) || stranded {
         if conditions_differ && ecs_deploying(service) {
             // The action waits for ECS's deployment to end (`hold_while_deploying`); the
             // conditions go now, so that no name is published for a host no rule routes.
-            changes.push(PlannedChange::new(
-                service,
-                Change::ModifyRuleConditions {
-                    arn: existing.arn.clone(),
-                    hosts: wanted.hosts.clone(),
-                    paths: wanted.paths.clone(),
-                },
-                format!("{what} conditions differ (its action waits for ECS's deployment)"),
-            ));
+            changes.push(conditions("its action waits for ECS's deployment"));
         }
         changes.push(PlannedChange::new(
             service,
@@ -588,15 +591,7 @@ fn one_rule(
             format!("the {what} does not forward to the service's two target groups: 100% to the primary, 0% to the alternate"),
         ));
     } else if conditions_differ {
-        changes.push(PlannedChange::new(
-            service,
-            Change::ModifyRuleConditions {
-                arn: existing.arn.clone(),
-                hosts: wanted.hosts.clone(),
-                paths: wanted.paths.clone(),
-            },
-            format!("{what} conditions differ (the weights are ECS's and stay)"),
-        ));
+        changes.push(conditions("the weights are ECS's and stay"));
     }
     Some(RuleRef::Existing(existing.arn.clone()))
 }

@@ -52,6 +52,10 @@ pub fn plan_service_dns(
         })
         .collect();
     let routed = routed_on(config, observed);
+    let rules_read = !observed
+        .failed_reads
+        .iter()
+        .any(|f| f.operation == "DescribeRules");
     // A weighted service's names are its rule owner's (`alb.weight`).
     let dns_winners: Vec<dns::DnsWinner<'_>> = winners
         .iter()
@@ -67,6 +71,7 @@ pub fn plan_service_dns(
                 ready: (gates.names_ready)(d),
                 healthy: (gates.healthy)(&d.service.arn),
                 routed_here: routed.contains(&(d.service.arn.as_str(), load_balancer.arn.as_str())),
+                rules_read,
             })
         })
         .collect();

@@ -32,6 +32,9 @@ pub struct DnsWinner<'a> {
     /// A rule of its own routes it on `load_balancer` already: clients reach it there
     /// through whatever name points at that ALB.
     pub routed_here: bool,
+    /// Every listener's rules were read this pass: a name may leave the ALB it points at
+    /// (unread, that ALB may route other services through it).
+    pub rules_read: bool,
 }
 
 /// What naming (DNS or Cloud Map) means for one service: conflicts, warnings, and the
@@ -364,8 +367,9 @@ impl<'a> NameContext<'a, '_> {
             .iter()
             .all(|r| existing.iter().any(|e| same_record(e, r)));
         let mut untouched = false;
+        let moves = !in_place && !existing.is_empty();
         let want = match listed {
-            _ if w.ready => want,
+            _ if w.ready && (w.rules_read || !moves) => want,
             // Published where it points, and pointed there already: nothing to wait for.
             Some(_) if in_place => want,
             // Ours and pointed there already, for other services (a weighted rule handed to

@@ -63,6 +63,7 @@ impl Case {
                 ready: true,
                 healthy: true,
                 routed_here: true,
+                rules_read: true,
             })
             .collect();
         plan_dns(
@@ -91,6 +92,7 @@ impl Case {
             ready,
             healthy: ready,
             routed_here: ready,
+            rules_read: true,
         }];
         plan_dns(
             &Ownership::new(OWNER),
@@ -365,6 +367,7 @@ fn a_marker_of_the_same_owner_id_for_another_accounts_services_is_never_ours() {
         ready: true,
         healthy: true,
         routed_here: true,
+        rules_read: true,
     }];
     let plan = plan_dns(&ours, &case.zones, &case.records, &ws, &|_| false, 0);
     assert!(plan.changes.is_empty(), "{:?}", plan.changes);
@@ -636,6 +639,7 @@ fn a_name_in_place_is_taken_over_only_by_a_service_that_can_serve_it_or_is_reach
             ready: false,
             healthy,
             routed_here,
+            rules_read: true,
         }];
         let plan = plan_dns(
             &Ownership::new(OWNER),
@@ -711,5 +715,45 @@ fn a_name_nobody_claims_stays_while_a_kept_service_is_routed_through_it() {
             .iter()
             .any(|c| matches!(c.change, Change::DeleteRecords { .. }));
         assert_eq!(deletes, !routed, "routed {routed}: {:?}", plan.changes);
+    }
+}
+
+#[test]
+fn a_name_leaves_the_alb_it_points_at_only_in_a_pass_that_read_every_rule() {
+    // Found by the simulation (every world at once, the month run of seed 10): with
+    // DescribeRules throttled, a sharer of a host on the ALB its name pointed at was not
+    // seen, and the name was pointed at the pool's other ALB for the sharers that were.
+    let mut case = Case::new();
+    let svc = service("a");
+    let intent = dns(DnsType::Alias, None, None);
+    let h = hosts(&["a.in.example.com"]);
+    case.apply(&case.plan(&[(svc.clone(), intent.clone(), h.clone(), lb(false))]));
+    let other =
+        super::super::fixtures::load_balancer(false, "internal-lb-2.us-east-1.elb.amazonaws.com");
+    for rules_read in [false, true] {
+        let ws = [DnsWinner {
+            service: &svc,
+            dns: &intent,
+            hosts: &h,
+            load_balancer: &other,
+            ready: true,
+            healthy: true,
+            routed_here: true,
+            rules_read,
+        }];
+        let plan = plan_dns(
+            &Ownership::new(OWNER),
+            &case.zones,
+            &case.records,
+            &ws,
+            &|_| false,
+            0,
+        );
+        assert_eq!(
+            plan.changes.is_empty(),
+            !rules_read,
+            "rules read {rules_read}: {:?}",
+            plan.changes
+        );
     }
 }

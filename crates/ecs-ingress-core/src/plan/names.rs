@@ -90,8 +90,17 @@ pub fn plan_service_dns(
     fold_name_outcomes(&planned.outcomes, &mut out.services);
 }
 
-/// (service, ALB) for every rule ecs-ingress made: where each service is routed now.
-fn routed_on<'s>(config: &PlanConfig, observed: &'s Snapshot) -> BTreeSet<(&'s str, &'s str)> {
+/// Every rule ecs-ingress made, with the service it routes and the ALB it is on.
+fn owned_rules_on<'s>(
+    config: &'s PlanConfig,
+    observed: &'s Snapshot,
+) -> impl Iterator<
+    Item = (
+        &'s str,
+        &'s crate::state::Rule,
+        &'s crate::state::LoadBalancer,
+    ),
+> {
     observed
         .rules
         .iter()
@@ -99,8 +108,15 @@ fn routed_on<'s>(config: &PlanConfig, observed: &'s Snapshot) -> BTreeSet<(&'s s
         .filter_map(|r| {
             let service = ownership::service_of(&r.tags)?;
             let listener = observed.listeners.get(&r.listener_arn)?;
-            Some((service, listener.load_balancer_arn.as_str()))
+            let lb = observed.load_balancers.get(&listener.load_balancer_arn)?;
+            Some((service, r, lb))
         })
+}
+
+/// (service, ALB) for every rule ecs-ingress made: where each service is routed now.
+fn routed_on<'s>(config: &'s PlanConfig, observed: &'s Snapshot) -> BTreeSet<(&'s str, &'s str)> {
+    owned_rules_on(config, observed)
+        .map(|(service, _, lb)| (service, lb.arn.as_str()))
         .collect()
 }
 
@@ -110,22 +126,14 @@ fn kept_routes(
     observed: &Snapshot,
     keep: &dyn Fn(&str) -> bool,
 ) -> BTreeSet<(String, String)> {
-    observed
-        .rules
-        .iter()
-        .filter(|r| !r.is_default() && config.ownership.owns(&r.tags))
-        .filter(|r| ownership::service_of(&r.tags).is_some_and(keep))
-        .filter_map(|r| {
-            let listener = observed.listeners.get(&r.listener_arn)?;
-            let lb = observed.load_balancers.get(&listener.load_balancer_arn)?;
+    owned_rules_on(config, observed)
+        .filter(|(service, _, _)| keep(service))
+        .flat_map(|(_, r, lb)| {
             let to = lb.dns_name.to_ascii_lowercase();
-            Some(
-                r.hosts
-                    .iter()
-                    .map(move |h| (h.to_ascii_lowercase(), to.clone())),
-            )
+            r.hosts
+                .iter()
+                .map(move |h| (h.to_ascii_lowercase(), to.clone()))
         })
-        .flatten()
         .collect()
 }
 

@@ -471,6 +471,16 @@ fn held_records(existing: &[&RecordSet], marker: &Marker) -> Vec<RecordSet> {
         .collect()
 }
 
+/// Every one of `records` (there is one at least) points at the ALB named `dns_name`
+/// (lowercase): an alias to it, or a CNAME naming it.
+fn points_at(records: &[&RecordSet], dns_name: &str) -> bool {
+    !records.is_empty()
+        && records.iter().all(|r| match &r.alias {
+            Some(a) => a.dns_name.trim_start_matches("dualstack.") == dns_name,
+            None => r.values.iter().all(|v| v.to_ascii_lowercase() == dns_name),
+        })
+}
+
 /// Services whose resources stay as they are, and the (host, ALB DNS name) pairs their
 /// rules route.
 struct KeptAsIs<'k> {
@@ -479,20 +489,14 @@ struct KeptAsIs<'k> {
 }
 
 impl KeptAsIs<'_> {
-    /// Every record points at an ALB where a kept service's rule routes `name`.
+    /// The records point at an ALB where a kept service's rule routes `name`.
     fn reached_through(&self, name: &str, records: &[RecordSet]) -> bool {
         let host = name.trim_end_matches('.').to_ascii_lowercase();
-        !records.is_empty()
-            && records.iter().all(|r| {
-                let targets: Vec<String> = match &r.alias {
-                    Some(a) => vec![a.dns_name.trim_start_matches("dualstack.").to_string()],
-                    None => r.values.clone(),
-                };
-                targets.iter().all(|t| {
-                    let t = t.trim_end_matches('.').to_ascii_lowercase();
-                    self.routes.contains(&(host.clone(), t))
-                })
-            })
+        let records: Vec<&RecordSet> = records.iter().collect();
+        self.routes
+            .iter()
+            .filter(|(h, _)| *h == host)
+            .any(|(_, alb)| points_at(&records, alb))
     }
 }
 
@@ -718,13 +722,6 @@ pub fn names_point_at(
     routed_on: &[&LoadBalancer],
 ) -> NamesAt {
     let target = lb.dns_name.to_ascii_lowercase();
-    let points_at = |records: &[&RecordSet], dns_name: &str| {
-        !records.is_empty()
-            && records.iter().all(|r| match &r.alias {
-                Some(a) => a.dns_name.trim_start_matches("dualstack.") == dns_name,
-                None => r.values.iter().all(|v| v.to_ascii_lowercase() == dns_name),
-            })
-    };
     let mut since: Option<i64> = None;
     for name in wanted_names(&desired.intent.dns, &desired.intent.hosts) {
         let Some(zone) = zone_for(zones, &name, desired.intent.dns.zone.as_deref()) else {

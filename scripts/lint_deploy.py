@@ -98,6 +98,14 @@ PARLIAMENT_ACCEPTED = [
         "elasticloadbalancing:CreateAction is AWS's documented key for tag-on-create "
         "(newer than parliament's action database)",
     ),
+    (
+        "RESOURCE_MISMATCH",
+        lambda d: set(re.findall(r"'action': '([^']+)'", d))
+        <= {"ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"},
+        "the security-group-rule resource (tags on rules, what scopes the backend rules to "
+        "their owner) is newer than parliament's action database, which knows only the "
+        "security group",
+    ),
 ]
 
 skipped = []

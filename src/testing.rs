@@ -98,6 +98,7 @@ impl Estate {
             admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             log_format: LogFormat::Text,
             rate_share: 100,
+            backend_sg_rules: true,
             leader_election: None,
         }
     }
@@ -243,6 +244,31 @@ impl Estate {
         if let Some((_, records)) = self.fake.world().zones.get_mut(&self.zone_id) {
             f(records);
         }
+    }
+
+    /// A new security group of the estate's VPC (as a team makes one for its service).
+    pub fn add_security_group(&self) -> String {
+        self.fake.world().add_security_group(VPC)
+    }
+
+    /// Puts the tasks of service `service_arn` in `groups` (its
+    /// `awsvpcConfiguration.securityGroups`): from then on its ALB reaches them only
+    /// through a rule of one of these groups.
+    pub fn set_security_groups(&self, service_arn: &str, groups: &[String]) {
+        if let Some(s) = self.fake.world().service_mut(service_arn) {
+            s.security_groups = groups.to_vec();
+        }
+    }
+
+    /// The security groups of the ALB of listener `name`.
+    pub fn alb_security_groups(&self, name: &str) -> Vec<String> {
+        let world = self.fake.world();
+        self.listeners
+            .get(name)
+            .and_then(|l| world.listeners.get(l))
+            .and_then(|l| world.load_balancers.get(&l.load_balancer_arn))
+            .map(|lb| lb.security_groups.clone())
+            .unwrap_or_default()
     }
 
     /// A service whose task definition (awsvpc, container `app` on 8080) carries

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 /// Adapter source file → IAM service prefix.
 const ADAPTERS: &[(&str, &str)] = &[
     ("src/aws/ecs.rs", "ecs"),
+    ("src/aws/ec2.rs", "ec2"),
     ("src/aws/elb.rs", "elasticloadbalancing"),
     ("src/aws/route53.rs", "route53"),
     ("src/aws/cloudmap.rs", "servicediscovery"),
@@ -25,6 +26,10 @@ const IMPLIED: &[(&str, &str)] = &[
         "CreateTargetGroup, CreateRule, CreateLoadBalancer and CreateListener pass tags",
     ),
     ("servicediscovery:TagResource", "CreateService passes tags"),
+    (
+        "ec2:CreateTags",
+        "AuthorizeSecurityGroupIngress tags the rule it creates (TagSpecifications)",
+    ),
     (
         "iam:PassRole",
         "UpdateService passes the ECS infrastructure role (advancedConfiguration.roleArn)",
@@ -235,6 +240,7 @@ fn the_metrics_operation_list_is_what_the_adapters_call() {
     // Adapter source file → the `service` label its calls are counted under.
     let labels = [
         ("src/aws/ecs.rs", "ecs"),
+        ("src/aws/ec2.rs", "ec2"),
         ("src/aws/elb.rs", "elbv2"),
         ("src/aws/route53.rs", "route53"),
         ("src/aws/cloudmap.rs", "servicediscovery"),
@@ -433,4 +439,31 @@ fn writes_are_limited_to_owned_resources_and_watched_clusters() {
     for action in CREATES.iter().chain(OWNED_CHANGES) {
         assert!(seen.contains(action), "{action} is in no statement");
     }
+}
+
+#[test]
+fn backend_rules_are_created_tagged_and_revoked_only_when_ours() {
+    let statements = json_statements();
+    let on_rules = |action: &str| -> Vec<&serde_json::Value> {
+        statements
+            .values()
+            .filter(|(st, raw)| {
+                st.actions.contains(action)
+                    && raw["Resource"]
+                        .as_str()
+                        .is_some_and(|r| r.contains(":security-group-rule/"))
+            })
+            .map(|(_, raw)| &raw["Condition"]["StringEquals"])
+            .collect()
+    };
+    let authorize = on_rules("ec2:AuthorizeSecurityGroupIngress");
+    assert_eq!(authorize.len(), 1);
+    assert_eq!(authorize[0][OWNER_REQUEST_TAG], "OWNER_ID");
+    let revoke = on_rules("ec2:RevokeSecurityGroupIngress");
+    assert_eq!(revoke.len(), 1);
+    assert_eq!(revoke[0][OWNER_RESOURCE_TAG], "OWNER_ID");
+    let tags = on_rules("ec2:CreateTags");
+    assert_eq!(tags.len(), 1);
+    assert_eq!(tags[0]["ec2:CreateAction"], "AuthorizeSecurityGroupIngress");
+    assert_eq!(tags[0][OWNER_REQUEST_TAG], "OWNER_ID");
 }

@@ -29,6 +29,7 @@ use ecs_ingress::runtime;
 use ecs_ingress::testing::Estate;
 use ecs_ingress::testing::listener_name;
 
+mod backend_sg;
 mod report;
 
 /// The allocator the binary ships with (`src/main.rs`), counting the bytes held and their
@@ -740,19 +741,23 @@ fn main() {
         let runtime = runtime();
         let wall = std::time::Instant::now();
         let r = runtime.block_on(run(n, extra_passes));
-        let (pool, drain) = if steady_only {
-            (None, None)
+        let (pool, drain, backend) = if steady_only {
+            (None, None, None)
         } else {
             let pool = runtime.block_on(pool_run(n));
             let drain = (n == 1000).then(|| runtime.block_on(drain_run(n)));
-            (Some(pool), drain)
+            let backend = runtime.block_on(backend_sg::run(n));
+            (Some(pool), drain, Some(backend))
         };
-        let row = report::row(
+        let mut row = report::row(
             &r,
             pool.as_ref(),
             drain.as_ref(),
             wall.elapsed().as_secs_f64(),
         );
+        if let (Some(b), Some(fields)) = (backend, row.as_object_mut()) {
+            fields.extend(report::backend_sg_fields(&b));
+        }
         println!("{row}");
         return;
     }

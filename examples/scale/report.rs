@@ -5,6 +5,22 @@ use serde_json::{Value, json};
 
 use super::{CYCLE, DrainResult, POLL_INTERVAL_S, PlanMeasure, PoolResult, Result};
 
+/// The backend-rule run's fields (`backend_sg_*`).
+pub fn backend_sg_fields(b: &super::backend_sg::BackendSgResult) -> serde_json::Map<String, Value> {
+    let fields = json!({
+        "backend_sg_steady_extra_reads": b.steady_extra_reads,
+        "backend_sg_extra_reads_floor": b.extra_reads_floor,
+        "backend_sg_rules": b.rules,
+        "backend_sg_rules_created": b.rules_created,
+        "backend_sg_steady_writes": b.steady_writes,
+        "backend_sg_cold_start_alb_s": b.cold_start_alb_s,
+    });
+    match fields {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
 /// One size's row (without the planning figures, measured once per run).
 pub fn row(
     r: &Result,

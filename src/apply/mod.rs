@@ -68,6 +68,9 @@ pub struct ChangeResult {
     /// ARN of what it created.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
+    /// It failed on a quota of AWS's: the service is `quota`, not `error`.
+    #[serde(skip)]
+    pub quota: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -122,7 +125,11 @@ impl ApplyReport {
                         });
                     }
                 } else if let Some(e) = &r.error {
-                    s.state = ServiceState::Error;
+                    s.state = if r.quota && s.state != ServiceState::Error {
+                        ServiceState::Quota
+                    } else {
+                        ServiceState::Error
+                    };
                     s.problems.push(Problem {
                         key: None,
                         reason: format!("{}: {e}", r.change),
@@ -149,6 +156,7 @@ fn result_of(planned: &PlannedChange) -> ChangeResult {
         result: Outcome::Applied,
         error: None,
         created: None,
+        quota: false,
     }
 }
 
@@ -360,6 +368,15 @@ impl Run<'_> {
         if failed_services.contains(&key) {
             return skipped(planned);
         }
+        // A backend rule is shared: it goes only in a pass where every change that freed it
+        // (rules, attachments, groups of any service) went out.
+        if matches!(planned.change, Change::RevokeIngress { .. }) && !failed_services.is_empty() {
+            return ChangeResult {
+                result: Outcome::Skipped,
+                error: Some("a change failed this pass: the rule is revoked by a later one".into()),
+                ..result_of(planned)
+            };
+        }
         let mut result = result_of(planned);
         match apply_one(self.aws, planned, created, self.written).await {
             Ok(made) => {
@@ -389,8 +406,14 @@ impl Run<'_> {
             }
             Err(e) => {
                 crate::telemetry::logging::change_failed(planned, &e);
-                failed_services.insert(key);
+                // A backend rule that cannot be made (a group deleted by hand, the group's
+                // rule quota) does not hold back the service's group, rule and attachment:
+                // its name waits for healthy targets either way.
+                if !matches!(planned.change, Change::AuthorizeIngress { .. }) {
+                    failed_services.insert(key);
+                }
                 result.result = Outcome::Failed;
+                result.quota = e.kind == ErrorKind::Quota;
                 result.error = Some(e.to_string());
             }
         }
@@ -656,6 +679,27 @@ async fn apply_one(
         Change::DeleteLoadBalancer { arn, owner, .. } => none(gone_is_fine(
             provision::delete_pool_alb(aws, arn, owner).await,
         )),
+        Change::AuthorizeIngress {
+            group_id,
+            source_group_id,
+            port,
+            tags,
+        } => match aws
+            .ec2
+            .authorize_ingress(group_id, source_group_id, *port, tags)
+            .await
+        {
+            Ok(id) => Ok(Some(id)),
+            // The access is there already (a pass that planned from an older read): what
+            // the change is for holds.
+            Err(e) if e.kind == ErrorKind::Duplicate => Ok(None),
+            Err(e) => Err(e),
+        },
+        Change::RevokeIngress {
+            group_id, rule_id, ..
+        } => none(gone_is_fine(
+            aws.ec2.revoke_ingress(group_id, rule_id).await,
+        )),
     }
 }
 
@@ -696,6 +740,7 @@ mod tests {
             result: outcome,
             error: (outcome == Outcome::Failed).then(|| "boom".to_string()),
             created: None,
+            quota: false,
         }
     }
 

@@ -13,8 +13,8 @@ use super::sts::{RoleSession, SessionCredentials, StsAdapter, StsApi};
 use super::throttle::ThrottleCounter;
 use super::zone_roles::{RoleRoute53, ZoneRoleSettings, ZoneRoutedRoute53};
 use super::{
-    Aws, cloudmap::CloudMapAdapter, ecs::EcsAdapter, elb::ElbAdapter, route53::Route53Adapter,
-    tagging::TaggingAdapter,
+    Aws, cloudmap::CloudMapAdapter, ec2::Ec2Adapter, ecs::EcsAdapter, elb::ElbAdapter,
+    route53::Route53Adapter, tagging::TaggingAdapter,
 };
 use crate::aws::ratelimit::RateLimiter;
 use crate::telemetry::Metrics;
@@ -95,6 +95,10 @@ pub fn real_aws_fenced(
                 "servicediscovery",
                 clock
             ),
+            ctx.clone(),
+        )),
+        ec2: Arc::new(Ec2Adapter::new(
+            client!(aws_sdk_ec2, sdk, metrics, "ec2", clock),
             ctx.clone(),
         )),
         tagging: Arc::new(TaggingAdapter::new(

@@ -73,6 +73,11 @@ fn service(s: &aws_sdk_ecs::types::Service) -> EcsService {
                 }),
             })
             .collect(),
+        security_groups: s
+            .network_configuration()
+            .and_then(|n| n.awsvpc_configuration())
+            .map(|a| a.security_groups().to_vec())
+            .unwrap_or_default(),
     }
 }
 

@@ -113,6 +113,7 @@ fn load_balancer(l: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer) -> Loa
             .ip_address_type()
             .map(|t| t.as_str().to_string())
             .unwrap_or_else(|| "ipv4".into()),
+        security_groups: l.security_groups().to_vec(),
     }
 }
 

@@ -63,7 +63,9 @@ impl ErrorKind {
             | "DuplicateListener"
             | "DuplicateLoadBalancerName"
             | "ServiceAlreadyExists"
-            | "NamespaceAlreadyExists" => Self::Duplicate,
+            | "NamespaceAlreadyExists"
+            // EC2: the permission a rule would grant is there already.
+            | "InvalidPermission.Duplicate" => Self::Duplicate,
             "TooManyTargetGroups"
             | "TooManyRules"
             | "TooManyTargets"
@@ -74,7 +76,8 @@ impl ErrorKind {
             | "TooManyLoadBalancers"
             | "TooManyListeners"
             | "TooManyCertificates"
-            | "ResourceLimitExceeded" => Self::Quota,
+            | "ResourceLimitExceeded"
+            | "RulesPerSecurityGroupLimitExceeded" => Self::Quota,
             "AccessDenied"
             | "AccessDeniedException"
             | "UnauthorizedOperation"

@@ -8,6 +8,7 @@ pub(crate) mod call;
 pub mod clients;
 pub mod clock;
 pub(crate) mod cloudmap;
+pub(crate) mod ec2;
 pub(crate) mod ecs;
 pub(crate) mod elb;
 pub(crate) mod error;
@@ -29,8 +30,9 @@ pub use operations::OPERATIONS;
 use crate::state::{
     CloudMapInstance, CloudMapNamespace, CloudMapService, CloudMapServiceSpec, DeploymentSettings,
     EcsService, EcsTask, HealthCheck, HostedZone, Listener, ListenerSettings, LoadBalancer,
-    LoadBalancerAttachment, LoadBalancerSettings, RecordChange, RecordSet, Rule, RuleSpec, Tags,
-    Target, TargetGroup, TargetGroupAttributes, TargetGroupSpec, TargetHealth, TaskDefinition,
+    LoadBalancerAttachment, LoadBalancerSettings, RecordChange, RecordSet, Rule, RuleSpec,
+    SecurityGroupRule, Tags, Target, TargetGroup, TargetGroupAttributes, TargetGroupSpec,
+    TargetHealth, TaskDefinition,
 };
 
 /// DescribeServices takes at most this many services per call.
@@ -313,6 +315,34 @@ pub trait TaggingApi: Send + Sync {
     ) -> Result<Vec<(String, Tags)>, AwsError>;
 }
 
+/// Security-group ids in one DescribeSecurityGroupRules filter: EC2 takes at most 200
+/// filter values in a call.
+pub(crate) const SECURITY_GROUP_FILTER_VALUES: usize = 200;
+
+/// The EC2 calls ecs-ingress makes (`--backend-sg-rules`).
+#[async_trait]
+pub trait Ec2Api: Send + Sync {
+    /// Every inbound rule of `group_ids` (all pages), with its tags. More groups than one
+    /// filter takes ([`SECURITY_GROUP_FILTER_VALUES`]) are read without a filter, every rule
+    /// of the region page by page, and the rest dropped: fewer calls than one filtered
+    /// read per 200 groups.
+    async fn describe_ingress_rules(
+        &self,
+        group_ids: &[String],
+    ) -> Result<Vec<SecurityGroupRule>, AwsError>;
+    /// Lets `source_group_id` reach tcp `port` of `group_id`, the rule created with `tags`;
+    /// returns its id. `InvalidPermission.Duplicate` is [`ErrorKind::Duplicate`].
+    async fn authorize_ingress(
+        &self,
+        group_id: &str,
+        source_group_id: &str,
+        port: u16,
+        tags: &Tags,
+    ) -> Result<String, AwsError>;
+    /// Revokes one rule of `group_id` by its id.
+    async fn revoke_ingress(&self, group_id: &str, rule_id: &str) -> Result<(), AwsError>;
+}
+
 /// A received message: its receipt handle (to delete it) and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
@@ -337,6 +367,7 @@ pub struct Aws {
     pub route53: std::sync::Arc<dyn Route53Api>,
     pub cloudmap: std::sync::Arc<dyn CloudMapApi>,
     pub tagging: std::sync::Arc<dyn TaggingApi>,
+    pub ec2: std::sync::Arc<dyn Ec2Api>,
     /// AWS's clock, learned from the answers of these adapters: every time compared
     /// across replicas is read from it.
     pub clock: std::sync::Arc<clock::AwsClock>,

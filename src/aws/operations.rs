@@ -48,6 +48,14 @@ pub const OPERATIONS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "ec2",
+        &[
+            "DescribeSecurityGroupRules",
+            "AuthorizeSecurityGroupIngress",
+            "RevokeSecurityGroupIngress",
+        ],
+    ),
+    (
         "route53",
         &[
             "GetHostedZone",

@@ -36,6 +36,12 @@ pub(crate) enum Bucket {
     ElbRegistration,
     /// Every Route 53 action together.
     Route53Account,
+    /// EC2 DescribeSecurityGroupRules (EC2 keeps a bucket per action).
+    Ec2DescribeSecurityGroupRules,
+    /// EC2 AuthorizeSecurityGroupIngress.
+    Ec2AuthorizeIngress,
+    /// EC2 RevokeSecurityGroupIngress.
+    Ec2RevokeIngress,
 }
 
 impl Bucket {
@@ -51,6 +57,10 @@ impl Bucket {
             Self::ElbMutate => (20.0, 3.0),
             Self::ElbRegistration => (20.0, 4.0),
             Self::Route53Account => (50.0, 10.0),
+            // "Request throttling for the Amazon EC2 API": a bucket per action, non-mutating
+            // actions 100 tokens refilled at 20/s, mutating ones 200 at 5/s.
+            Self::Ec2DescribeSecurityGroupRules => (100.0, 20.0),
+            Self::Ec2AuthorizeIngress | Self::Ec2RevokeIngress => (200.0, 5.0),
         }
     }
 
@@ -68,6 +78,9 @@ impl Bucket {
             }
             ("elbv2", _) => &[Self::ElbAccount, Self::ElbMutate],
             ("route53", _) => &[Self::Route53Account],
+            ("ec2", "DescribeSecurityGroupRules") => &[Self::Ec2DescribeSecurityGroupRules],
+            ("ec2", "AuthorizeSecurityGroupIngress") => &[Self::Ec2AuthorizeIngress],
+            ("ec2", "RevokeSecurityGroupIngress") => &[Self::Ec2RevokeIngress],
             _ => &[],
         }
     }

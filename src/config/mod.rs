@@ -99,6 +99,13 @@ impl From<PolicyFlag> for Policy {
     }
 }
 
+/// A feature flag's value: `on` or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
 pub(crate) use crate::telemetry::logging::LogFormat;
 
 /// Options shared by every subcommand. Raw values: [`Options::validate`] turns them into a
@@ -204,6 +211,12 @@ pub struct Options {
           value_parser = clap::value_parser!(u8).range(1..=100))]
     pub rate_share: u8,
 
+    /// on: keep the inbound rule that lets each published service's ALB reach its tasks
+    /// (ip targets) on the service's security group (`alb.backend-sg`); off: no EC2 call,
+    /// and rules made before are left as they are.
+    #[arg(long, env = "ECS_INGRESS_BACKEND_SG_RULES", value_enum, default_value_t = Switch::On)]
+    pub backend_sg_rules: Switch,
+
     /// `--leader-election-table`, `-lease`, `-id` (see `crate::lease`).
     #[command(flatten)]
     pub leader_election: crate::lease::settings::LeaderElectionArgs,
@@ -287,6 +300,8 @@ pub struct Config {
     pub admin_addr: SocketAddr,
     pub log_format: LogFormat,
     pub rate_share: u8,
+    /// `--backend-sg-rules on`.
+    pub backend_sg_rules: bool,
     /// `None`: a single replica that always writes.
     pub leader_election: Option<crate::lease::settings::LeaseSettings>,
 }
@@ -501,6 +516,7 @@ impl Options {
             admin_addr: self.admin_addr,
             log_format: self.log_format,
             rate_share: self.rate_share,
+            backend_sg_rules: self.backend_sg_rules == Switch::On,
             leader_election: self.leader_election.settings(),
         })
     }

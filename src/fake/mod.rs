@@ -16,6 +16,7 @@
 pub mod accounts;
 pub mod answers;
 pub mod cloudmap;
+mod ec2;
 mod ecs;
 mod elb;
 
@@ -36,6 +37,7 @@ use crate::telemetry::Metrics;
 
 pub use traffic::{FakeTargetState, Served, TrafficCheck};
 pub use world::deployments::{DeploymentPhase, EcsDeployment};
+pub use world::security_groups::{FakeIngressRule, FakeSource, INBOUND_RULES_PER_GROUP};
 pub use world::{FakeService, FakeTask, World, default_health_check};
 
 /// The fake account's id and region, in every ARN it makes.
@@ -163,6 +165,7 @@ impl FakeAws {
             route53: self.clone(),
             cloudmap: self.clone(),
             tagging: self.clone(),
+            ec2: self.clone(),
             clock,
         }
     }

@@ -123,7 +123,7 @@ impl World {
             !self
                 .refuses_health_checks
                 .contains(&(service.to_string(), target.port))
-        });
+        }) && self.health_checks_reach(target_group_arn, target);
         let hc = &group.health_check;
         let checks = u64::try_from(hc.healthy_threshold.max(1)).unwrap_or(1)
             * u64::try_from(hc.interval_seconds.max(1)).unwrap_or(1);
@@ -339,10 +339,14 @@ impl World {
         }
         let mut services = BTreeSet::new();
         for tg in &rule.forward_target_groups {
+            // A healthy target this ALB cannot reach on the traffic port (a health check on
+            // another port passes) takes no request.
             let healthy: Vec<Target> = self
                 .target_health(tg)
                 .into_iter()
-                .filter(|(_, s)| *s == FakeTargetState::Healthy)
+                .filter(|(t, s)| {
+                    *s == FakeTargetState::Healthy && self.alb_reaches(&lb.arn, t, t.port)
+                })
                 .map(|(t, _)| t)
                 .collect();
             if healthy.is_empty() {

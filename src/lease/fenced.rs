@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::aws::{Aws, AwsError, CloudMapApi, EcsApi, ElbApi, Route53Api};
+use crate::aws::{Aws, AwsError, CloudMapApi, Ec2Api, EcsApi, ElbApi, Route53Api};
 use crate::lease::leadership::Leadership;
 use crate::state::{
     CloudMapInstance, CloudMapNamespace, CloudMapService, CloudMapServiceSpec, EcsService, EcsTask,
     HealthCheck, HostedZone, Listener, ListenerSettings, LoadBalancer, LoadBalancerAttachment,
-    LoadBalancerSettings, RecordChange, RecordSet, Rule, RuleSpec, Tags, Target, TargetGroup,
-    TargetGroupAttributes, TargetGroupSpec, TargetHealth, TaskDefinition,
+    LoadBalancerSettings, RecordChange, RecordSet, Rule, RuleSpec, SecurityGroupRule, Tags, Target,
+    TargetGroup, TargetGroupAttributes, TargetGroupSpec, TargetHealth, TaskDefinition,
 };
 
 /// Told of every write that passed the fence, just before it is sent (tests attribute
@@ -53,6 +53,7 @@ impl FencedAws {
             ecs: fenced.clone(),
             elb: fenced.clone(),
             route53: fenced.clone(),
+            ec2: fenced.clone(),
             cloudmap: fenced,
             // The tagging API is read-only.
             tagging,
@@ -348,6 +349,33 @@ impl Route53Api for FencedAws {
             .route53
             .change_record_sets(zone_id, changes)
             .await
+    }
+}
+
+#[async_trait]
+impl Ec2Api for FencedAws {
+    async fn describe_ingress_rules(
+        &self,
+        group_ids: &[String],
+    ) -> Result<Vec<SecurityGroupRule>, AwsError> {
+        self.inner.ec2.describe_ingress_rules(group_ids).await
+    }
+    async fn authorize_ingress(
+        &self,
+        group_id: &str,
+        source_group_id: &str,
+        port: u16,
+        tags: &Tags,
+    ) -> Result<String, AwsError> {
+        self.check("ec2", "AuthorizeSecurityGroupIngress")?;
+        self.inner
+            .ec2
+            .authorize_ingress(group_id, source_group_id, port, tags)
+            .await
+    }
+    async fn revoke_ingress(&self, group_id: &str, rule_id: &str) -> Result<(), AwsError> {
+        self.check("ec2", "RevokeSecurityGroupIngress")?;
+        self.inner.ec2.revoke_ingress(group_id, rule_id).await
     }
 }
 

@@ -22,7 +22,7 @@ use crate::aws::{
 use crate::config::Config;
 use crate::ownership::Ownership;
 use crate::ownership::naming::TARGET_GROUP_NAME_PREFIX;
-use crate::snapshot::{CloudMapSnapshot, FailedRead, Snapshot, UnreadZone};
+use crate::snapshot::{BackendRulesRead, CloudMapSnapshot, FailedRead, Snapshot, UnreadZone};
 use crate::state::{Listener, Rule, Tags};
 
 /// Reads of independent resources in flight at once. The client-side rate limiter paces
@@ -133,10 +133,33 @@ pub async fn observe(
     read_departed(aws, ownership, &owned_tags, &mut observed).await;
     read_zones(aws, config, cache, &mut observed).await;
     read_cloudmap(aws, config, &mut observed).await;
+    read_backend_rules(aws, config, &mut observed).await;
     // On AWS's clock, as AWS's answers of this pass told it (see `aws::clock`): the times
     // the plan compares and stamps mean the same to every replica.
     observed.read_at = aws.clock.now();
     observed
+}
+
+/// The inbound rules of every service's security groups (`--backend-sg-rules`). A failed
+/// read turns the feature off for the pass and is not a failed read of it: no other
+/// decision rests on these rules.
+async fn read_backend_rules(aws: &Aws, config: &Config, observed: &mut Observation) {
+    if !config.backend_sg_rules {
+        return;
+    }
+    let groups: BTreeSet<&String> = observed
+        .services
+        .iter()
+        .flat_map(|s| &s.security_groups)
+        .collect();
+    let groups: Vec<String> = groups.into_iter().cloned().collect();
+    observed.backend_rules = match aws.ec2.describe_ingress_rules(&groups).await {
+        Ok(rules) => BackendRulesRead::Read(rules),
+        Err(e) => {
+            tracing::warn!(error = %e, "security-group rules not read: backend rules wait for the next pass");
+            BackendRulesRead::Failed(e.to_string())
+        }
+    };
 }
 
 /// Every listener of the pools: the configured ones and those of ALBs ecs-ingress created.

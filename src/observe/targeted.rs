@@ -455,6 +455,7 @@ mod tests {
             deploying: false,
             tags: Default::default(),
             load_balancers: vec![],
+            security_groups: vec![],
         }
     }
 

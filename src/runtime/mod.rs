@@ -251,6 +251,7 @@ pub fn intents(config: &Config, observed: &Snapshot) -> Vec<(EcsService, Service
                     service_name: &service.name,
                     service_tags: &service.tags,
                     task_definition: td,
+                    service_security_groups: &service.security_groups,
                 }),
                 // Its task definition could not be read: the pass has a failure recorded
                 // and the service is left as it is.

@@ -173,6 +173,7 @@ mod tests {
                 dns_name: String::new(),
                 canonical_hosted_zone_id: String::new(),
                 ip_address_type: "ipv4".into(),
+                security_groups: vec![],
             },
         );
         observed.rules_per_load_balancer.insert(lb.into(), 8);

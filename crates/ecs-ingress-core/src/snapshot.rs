@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::state::{
     CloudMapInstance, CloudMapNamespace, CloudMapService, EcsService, EcsTask, HostedZone,
-    Listener, LoadBalancer, RecordSet, Rule, TargetGroup, TargetHealth, TaskDefinition,
+    Listener, LoadBalancer, RecordSet, Rule, SecurityGroupRule, TargetGroup, TargetHealth,
+    TaskDefinition,
 };
 
 /// How far two replicas' readings of AWS's clock may differ: each reading truncates twice
@@ -74,6 +75,21 @@ pub struct Snapshot {
     /// Since when (seconds since the epoch) each provisioned ALB has held no rules, as far as
     /// this process saw: a restart starts the count again, which only delays a scale-in.
     pub empty_since: BTreeMap<String, i64>,
+    /// The inbound rules of the services' security groups (`--backend-sg-rules`).
+    pub backend_rules: BackendRulesRead,
+}
+
+/// What a pass knows of the services' security-group rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum BackendRulesRead {
+    /// `--backend-sg-rules off`: nothing read, nothing written.
+    #[default]
+    Off,
+    /// The read failed (why): no rule is added or revoked this pass. Not a failed read of
+    /// the pass: nothing else rests on it.
+    Failed(String),
+    /// Every inbound rule of the services' security groups.
+    Read(Vec<SecurityGroupRule>),
 }
 
 /// An ALB ecs-ingress created for a pool.

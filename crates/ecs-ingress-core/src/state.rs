@@ -30,6 +30,9 @@ pub struct EcsService {
     pub deploying: bool,
     pub tags: Tags,
     pub load_balancers: Vec<LoadBalancerAttachment>,
+    /// `networkConfiguration.awsvpcConfiguration.securityGroups`, in order (empty for other
+    /// network modes).
+    pub security_groups: Vec<String>,
 }
 
 /// ECS's deployment strategies (`deploymentConfiguration.strategy`). In all but `Rolling`,
@@ -251,6 +254,37 @@ pub struct LoadBalancer {
     pub canonical_hosted_zone_id: String,
     /// `ipv4` or `dualstack`.
     pub ip_address_type: String,
+    /// Its security groups: the sources a backend rule lets in.
+    pub security_groups: Vec<String>,
+}
+
+/// An inbound security-group rule (DescribeSecurityGroupRules), as far as deciding whether
+/// it lets an ALB reach a port matters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityGroupRule {
+    pub id: String,
+    pub group_id: String,
+    /// `tcp`, `udp`, `icmp`, ... or `-1` for every protocol.
+    pub protocol: String,
+    /// `-1` with every protocol.
+    pub from_port: i32,
+    pub to_port: i32,
+    /// The source group, for a rule that references one (CIDR rules have none).
+    pub source_group_id: Option<String>,
+    pub tags: Tags,
+}
+
+impl SecurityGroupRule {
+    /// It lets `source` reach tcp `port` of its group.
+    pub fn allows(&self, source: &str, port: u16) -> bool {
+        let port = i32::from(port);
+        self.source_group_id.as_deref() == Some(source)
+            && match self.protocol.as_str() {
+                "-1" | "all" => true,
+                "tcp" | "6" => self.from_port <= port && port <= self.to_port,
+                _ => false,
+            }
+    }
 }
 
 /// Target-group health check settings, fully resolved (AWS fills in defaults).

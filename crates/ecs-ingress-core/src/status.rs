@@ -86,6 +86,8 @@ pub enum ResourceKind {
     CloudMapInstance,
     /// An ALB ecs-ingress created for a pool.
     LoadBalancer,
+    /// An inbound rule on a service's security group letting its ALB in.
+    SecurityGroupRule,
 }
 
 impl ResourceKind {
@@ -100,6 +102,7 @@ impl ResourceKind {
             Self::CloudMapService => "cloudmap-service",
             Self::CloudMapInstance => "cloudmap-instance",
             Self::LoadBalancer => "load-balancer",
+            Self::SecurityGroupRule => "security-group-rule",
         }
     }
 }

@@ -309,6 +309,7 @@ impl World {
             dns_name: format!("{prefix}{name}-{}.{REGION}.elb.amazonaws.com", self.next_id),
             canonical_hosted_zone_id: CANONICAL_HOSTED_ZONE_ID.into(),
             ip_address_type: settings.ip_address_type.clone(),
+            security_groups: settings.security_groups.clone(),
         };
         self.load_balancers
             .insert(arn.clone(), load_balancer.clone());

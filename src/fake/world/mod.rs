@@ -16,6 +16,7 @@ use super::{ACCOUNT, REGION};
 pub(crate) mod accounts;
 pub mod deployments;
 mod load_balancers;
+pub mod security_groups;
 pub use load_balancers::{
     CANONICAL_HOSTED_ZONE_ID, LOAD_BALANCERS_PER_ACCOUNT, load_balancer_attribute_defaults,
 };
@@ -100,6 +101,8 @@ pub struct World {
     pub subnets: BTreeMap<String, FakeSubnet>,
     /// Security groups of the account, by id → VPC id.
     pub security_groups: BTreeMap<String, String>,
+    /// Inbound security-group rules, by rule id.
+    pub ingress_rules: BTreeMap<String, security_groups::FakeIngressRule>,
     /// Certificate ARNs (ACM) that HTTPS listeners may use.
     pub certificates: BTreeSet<String>,
     /// What DescribeLoadBalancers and DescribeLoadBalancerAttributes say of each ALB beyond
@@ -158,7 +161,7 @@ impl World {
             LoadBalancerSettings {
                 scheme: "internal".into(),
                 subnets,
-                security_groups: vec![security_group],
+                security_groups: vec![security_group.clone()],
                 ip_address_type: "ipv4".into(),
                 attributes: load_balancer_attribute_defaults(),
             },
@@ -175,6 +178,7 @@ impl World {
                 ),
                 canonical_hosted_zone_id: CANONICAL_HOSTED_ZONE_ID.into(),
                 ip_address_type: "ipv4".into(),
+                security_groups: vec![security_group.clone()],
             },
         );
         let listener_id = self.id();
@@ -355,6 +359,7 @@ impl World {
                     deploying: false,
                     tags,
                     load_balancers: vec![],
+                    security_groups: vec![],
                 },
                 deployments: 0,
             },

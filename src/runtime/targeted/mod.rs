@@ -278,11 +278,15 @@ fn on_fresh_resources(change: &Change, fresh: &Fresh) -> bool {
         | Change::DeregisterInstance { .. }
         | Change::DeleteCloudMapService { .. }
         | Change::CreateLoadBalancer { .. }
-        | Change::DeleteLoadBalancer { .. } => false,
+        | Change::DeleteLoadBalancer { .. }
+        // Shared by services: only a full pass sees everything that may need it.
+        | Change::RevokeIngress { .. } => false,
         Change::CreateTargetGroup { .. }
         | Change::UpdateServiceLoadBalancers { .. }
         | Change::UpdateServiceDeployment { .. }
-        | Change::RegisterTargets { .. } => true,
+        | Change::RegisterTargets { .. }
+        // A creation; a duplicate of one made since the base was read is no error.
+        | Change::AuthorizeIngress { .. } => true,
     }
 }
 

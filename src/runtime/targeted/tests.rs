@@ -33,6 +33,7 @@ fn config() -> Config {
         admin_addr: ([127, 0, 0, 1], 0).into(),
         log_format: LogFormat::Text,
         rate_share: 100,
+        backend_sg_rules: true,
         leader_election: None,
     }
 }
@@ -54,6 +55,7 @@ fn service(arn: &str, td: &str) -> EcsService {
         deploying: false,
         tags: Default::default(),
         load_balancers: vec![],
+        security_groups: vec![],
     }
 }
 

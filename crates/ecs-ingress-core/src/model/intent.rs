@@ -31,6 +31,30 @@ pub use crate::state::{
     DeploymentSettings, DeploymentStrategy, Protocol, ProtocolVersion, TargetType, Tenths,
 };
 
+/// `alb.backend-sg`: the security group of the service's tasks that gets the ingress rule
+/// letting its ALB reach them (ip targets only).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendSg {
+    /// The first of the service's `awsvpcConfiguration.securityGroups`.
+    Auto,
+    /// No rule: the team writes its own.
+    Off,
+    /// This one of the service's groups.
+    Group(String),
+}
+
+impl BackendSg {
+    /// The group that gets the rule, of a service with these security groups.
+    pub fn group<'a>(&'a self, service_groups: &'a [String]) -> Option<&'a str> {
+        match self {
+            Self::Auto => service_groups.first().map(String::as_str),
+            Self::Off => None,
+            Self::Group(id) => Some(id),
+        }
+    }
+}
+
 /// Who registers targets in the target group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -149,6 +173,8 @@ pub struct Intent {
     /// `alb.weight`: its share of a rule it shares with other weighted services routing the
     /// same hosts and paths (a canary across services).
     pub weight: Option<u16>,
+    /// `alb.backend-sg`.
+    pub backend_sg: BackendSg,
     /// Where each key's value came from (keys without prefix; defaults are absent).
     pub sources: BTreeMap<String, Source>,
 }
@@ -261,6 +287,11 @@ impl Intent {
         }
         if let Some(w) = self.weight {
             put(keys::ALB_WEIGHT, w.to_string());
+        }
+        match &self.backend_sg {
+            BackendSg::Auto => {}
+            BackendSg::Off => put(keys::ALB_BACKEND_SG, "off".into()),
+            BackendSg::Group(id) => put(keys::ALB_BACKEND_SG, id.clone()),
         }
     }
 }

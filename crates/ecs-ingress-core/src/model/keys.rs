@@ -28,6 +28,7 @@ pub const ALB_CANARY_PERCENT: &str = "alb.canary.percent";
 pub const ALB_CANARY_MINUTES: &str = "alb.canary.minutes";
 pub const ALB_TEST_HOST: &str = "alb.test-host";
 pub const ALB_WEIGHT: &str = "alb.weight";
+pub const ALB_BACKEND_SG: &str = "alb.backend-sg";
 pub const DNS_NAME: &str = "dns.name";
 pub const DNS_TYPE: &str = "dns.type";
 pub const DNS_TTL: &str = "dns.ttl";
@@ -64,6 +65,7 @@ pub const ALL: &[&str] = &[
     ALB_CANARY_MINUTES,
     ALB_TEST_HOST,
     ALB_WEIGHT,
+    ALB_BACKEND_SG,
     DNS_NAME,
     DNS_TYPE,
     DNS_TTL,

@@ -27,6 +27,8 @@ pub struct IntentInput<'a> {
     pub service_name: &'a str,
     pub service_tags: &'a Tags,
     pub task_definition: &'a TaskDefinition,
+    /// The service's `awsvpcConfiguration.securityGroups` (empty for other network modes).
+    pub service_security_groups: &'a [String],
 }
 
 /// The routing keys of one source, without prefix.
@@ -357,6 +359,7 @@ struct Fields {
     deploy: Option<Option<DeploymentSettings>>,
     test_hosts: Option<Vec<String>>,
     weight: Option<Option<u16>>,
+    backend_sg: Option<BackendSg>,
 }
 
 impl Fields {
@@ -380,6 +383,7 @@ impl Fields {
             deploy: self.deploy?,
             test_hosts: self.test_hosts?,
             weight: self.weight?,
+            backend_sg: self.backend_sg?,
             sources,
         })
     }
@@ -425,6 +429,7 @@ fn parse_fields(
     let deploy = super::deploy::deploy(c);
     let test_hosts = test_hosts(c, deploy.as_ref());
     let weight = weight(c, deploy.as_ref());
+    let backend_sg = backend_sg(c, input.service_security_groups);
     Fields {
         hosts,
         paths,
@@ -442,6 +447,36 @@ fn parse_fields(
         deploy,
         test_hosts,
         weight,
+        backend_sg,
+    }
+}
+
+/// `alb.backend-sg`: `auto` (the service's first security group), `off`, or one of the
+/// service's own groups. A group the service does not have would let the ALB reach nothing.
+fn backend_sg(c: &mut Collector<'_>, groups: &[String]) -> Option<BackendSg> {
+    if !c.values.contains_key(keys::ALB_BACKEND_SG) {
+        return Some(BackendSg::Auto);
+    }
+    let v = c.get(keys::ALB_BACKEND_SG)?;
+    match v.text.trim() {
+        "auto" => Some(BackendSg::Auto),
+        "off" => Some(BackendSg::Off),
+        id if groups.iter().any(|g| g == id) => Some(BackendSg::Group(id.to_string())),
+        id => {
+            let expected = if !id.starts_with("sg-") {
+                "expected auto, off or a security group id (sg-…) of the service".to_string()
+            } else if groups.is_empty() {
+                "the service has no security groups (awsvpc network configuration) to choose from"
+                    .to_string()
+            } else {
+                format!(
+                    "must be one of the service's security groups: {}",
+                    groups.join(", ")
+                )
+            };
+            c.error(keys::ALB_BACKEND_SG, Some(&v), expected);
+            None
+        }
     }
 }
 

@@ -26,12 +26,17 @@ fn td(td_tags: &[(&str, &str)], labels: &[(&str, &str)]) -> TaskDefinition {
     }
 }
 
+/// The security groups of the services these tests describe.
+static SERVICE_GROUPS: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(|| vec!["sg-a".to_string(), "sg-b".to_string()]);
+
 fn intent_of(service: &[(&str, &str)], td: &TaskDefinition) -> ServiceIntent {
     compute_intent(&IntentInput {
         prefix: "",
         service_name: "svc",
         service_tags: &tags(service),
         task_definition: td,
+        service_security_groups: &SERVICE_GROUPS,
     })
 }
 
@@ -354,6 +359,7 @@ fn unknown_keys_warn_and_prefix_namespaces() {
         service_name: "svc",
         service_tags: &Tags::new(),
         task_definition: &t,
+        service_security_groups: &[],
     });
     match r {
         ServiceIntent::Publish { intent, warnings } => {
@@ -437,6 +443,7 @@ prop_compose! {
         deploy in arb_deploy(),
         test_host in prop::option::of(arb_host()),
         weight in prop::option::of(0u16..=999),
+        backend in 0u8..3,
     ) -> Intent {
         let shifted = deploy.as_ref().is_some_and(|d| d.strategy.shifts_traffic());
         let test_hosts = test_host.filter(|_| shifted).into_iter().collect();
@@ -460,6 +467,7 @@ prop_compose! {
             deploy,
             test_hosts,
             weight: weight.filter(|_| !shifted),
+            backend_sg: match backend { 0 => BackendSg::Auto, 1 => BackendSg::Off, _ => BackendSg::Group("sg-b".into()) },
             sources,
         }
     }
@@ -477,7 +485,7 @@ proptest! {
             containers: vec![Container { name: "c".into(), docker_labels: labels, port_mappings: vec![PortMapping { container_port: 80, host_port: None, udp: false }] }],
             tags: Tags::new(),
         };
-        let _ = compute_intent(&IntentInput { prefix: "", service_name: "s", service_tags: &service, task_definition: &t });
+        let _ = compute_intent(&IntentInput { prefix: "", service_name: "s", service_tags: &service, task_definition: &t, service_security_groups: &[] });
     }
 
     #[test]
@@ -591,4 +599,75 @@ fn deploy_tags_parse_and_every_mistake_names_its_key() {
         assert!(errs[0].starts_with(start), "{extra:?}: {errs:?}");
         assert!(errs[0].contains(words), "{extra:?}: {errs:?}");
     }
+}
+
+#[test]
+fn backend_sg_is_auto_off_or_one_of_the_services_own_groups() {
+    let with = |v: &str| td(&[], &[("alb.host", "a.example.com"), ("alb.backend-sg", v)]);
+    assert_eq!(
+        publish(intent_of(&[], &td(&[], &[("alb.host", "a.example.com")]))).backend_sg,
+        BackendSg::Auto
+    );
+    assert_eq!(
+        publish(intent_of(&[], &with("auto"))).backend_sg,
+        BackendSg::Auto
+    );
+    assert_eq!(
+        publish(intent_of(&[], &with("off"))).backend_sg,
+        BackendSg::Off
+    );
+    assert_eq!(
+        publish(intent_of(&[], &with("sg-b"))).backend_sg,
+        BackendSg::Group("sg-b".into())
+    );
+    let foreign = errors(intent_of(&[], &with("sg-zzz")));
+    assert_eq!(foreign.len(), 1);
+    assert!(
+        foreign[0].contains("alb.backend-sg=sg-zzz"),
+        "{}",
+        foreign[0]
+    );
+    assert!(
+        foreign[0].contains("sg-a, sg-b"),
+        "names the service's groups: {}",
+        foreign[0]
+    );
+    let nonsense = errors(intent_of(&[], &with("maybe")));
+    assert!(
+        nonsense[0].contains("expected auto, off or a security group id"),
+        "{}",
+        nonsense[0]
+    );
+}
+
+#[test]
+fn backend_sg_group_of_a_service_without_groups_says_so() {
+    let t = td(
+        &[],
+        &[("alb.host", "a.example.com"), ("alb.backend-sg", "sg-a")],
+    );
+    let r = compute_intent(&IntentInput {
+        prefix: "",
+        service_name: "svc",
+        service_tags: &Tags::new(),
+        task_definition: &t,
+        service_security_groups: &[],
+    });
+    let ServiceIntent::Invalid { errors, .. } = r else {
+        panic!("expected invalid, got {r:?}")
+    };
+    assert!(
+        errors[0].expected.contains("no security groups"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn backend_sg_picks_the_group_that_gets_the_rule() {
+    let groups = vec!["sg-a".to_string(), "sg-b".to_string()];
+    assert_eq!(BackendSg::Auto.group(&groups), Some("sg-a"));
+    assert_eq!(BackendSg::Auto.group(&[]), None);
+    assert_eq!(BackendSg::Off.group(&groups), None);
+    assert_eq!(BackendSg::Group("sg-b".into()).group(&groups), Some("sg-b"));
 }

@@ -105,6 +105,7 @@ pub enum Phase {
     WithdrawNames,
     CreateLoadBalancers,
     CreateTargetGroups,
+    AuthorizeIngress,
     ModifyTargetGroups,
     MovePriorities,
     CreateRules,
@@ -116,6 +117,7 @@ pub enum Phase {
     DeleteRules,
     Detach,
     DeleteTargetGroups,
+    RevokeIngress,
     DeleteLoadBalancers,
 }
 
@@ -266,6 +268,21 @@ pub enum Change {
         /// The owner its tags must name: the applier checks them before deleting.
         owner: String,
     },
+    /// An inbound rule letting `source_group_id` (an ALB's group) reach tcp `port` of the
+    /// service's backend group, tagged as ours.
+    AuthorizeIngress {
+        group_id: String,
+        source_group_id: String,
+        port: u16,
+        tags: Tags,
+    },
+    /// A rule of ours no published service needs any more, by its id.
+    RevokeIngress {
+        group_id: String,
+        rule_id: String,
+        /// `sg-alb → tcp/8080`, for people.
+        allows: String,
+    },
     /// Only for Cloud Map services ecs-ingress created, once they have no instances.
     DeleteCloudMapService {
         id: String,
@@ -308,6 +325,10 @@ impl Change {
             Self::DeleteTargetGroup { .. } | Self::DeleteCloudMapService { .. } => {
                 Phase::DeleteTargetGroups
             }
+            // The backend rule exists before a listener rule sends traffic through it, and
+            // goes only after every rule, attachment and group that used it.
+            Self::AuthorizeIngress { .. } => Phase::AuthorizeIngress,
+            Self::RevokeIngress { .. } => Phase::RevokeIngress,
         }
     }
 
@@ -323,6 +344,7 @@ impl Change {
                 | Self::DeregisterTargets { .. }
                 | Self::UpdateServiceLoadBalancers { publish: false, .. }
                 | Self::DeleteLoadBalancer { .. }
+                | Self::RevokeIngress { .. }
         )
     }
 
@@ -405,6 +427,9 @@ impl Change {
             Self::CreateLoadBalancer { .. } | Self::DeleteLoadBalancer { .. } => {
                 ResourceKind::LoadBalancer
             }
+            Self::AuthorizeIngress { .. } | Self::RevokeIngress { .. } => {
+                ResourceKind::SecurityGroupRule
+            }
         }
     }
 
@@ -437,6 +462,8 @@ impl Change {
             }
             Self::RegisterTargets { target, .. } => target.to_string(),
             Self::ModifyRuleWeights { rule, .. } => rule.to_string(),
+            Self::AuthorizeIngress { group_id, .. } => group_id.clone(),
+            Self::RevokeIngress { rule_id, .. } => rule_id.clone(),
             Self::RegisterInstance {
                 service,
                 instance_id,
@@ -477,6 +504,8 @@ impl Change {
             Self::RegisterInstance { .. } => "register",
             Self::DeregisterInstance { .. } => "deregister",
             Self::DeleteCloudMapService { .. } => "delete",
+            Self::AuthorizeIngress { .. } => "create",
+            Self::RevokeIngress { .. } => "delete",
         }
     }
 }
@@ -521,6 +550,29 @@ impl Change {
                 | Self::DeregisterInstance { .. }
                 | Self::DeleteCloudMapService { .. }
         )
+    }
+
+    fn fmt_backend_rule(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AuthorizeIngress {
+                group_id,
+                source_group_id,
+                port,
+                ..
+            } => write!(
+                f,
+                "create security-group-rule on {group_id}: {source_group_id} → tcp/{port}"
+            ),
+            Self::RevokeIngress {
+                group_id,
+                rule_id,
+                allows,
+            } => write!(
+                f,
+                "delete security-group-rule {rule_id} on {group_id} ({allows})"
+            ),
+            _ => Ok(()),
+        }
     }
 
     fn fmt_rule(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -600,6 +652,7 @@ impl Change {
             Self::SetRulePriorities { priorities, .. } => {
                 f.write_str(&describe_priorities(priorities))
             }
+            Self::AuthorizeIngress { .. } | Self::RevokeIngress { .. } => self.fmt_backend_rule(f),
             Self::CreateRule { .. }
             | Self::ModifyRuleConditions { .. }
             | Self::ModifyRuleWeights { .. }

@@ -76,6 +76,7 @@ pub fn one_alb() -> Snapshot {
                 dns_name: "lb.example".into(),
                 canonical_hosted_zone_id: "Z1".into(),
                 ip_address_type: "ipv4".into(),
+                security_groups: vec![],
             },
         )]),
         ..Default::default()
@@ -91,6 +92,7 @@ pub fn load_balancer(dualstack: bool, dns_name: &str) -> LoadBalancer {
         dns_name: dns_name.into(),
         canonical_hosted_zone_id: "Z35SXDOTRQ7X7K".into(),
         ip_address_type: if dualstack { "dualstack" } else { "ipv4" }.into(),
+        security_groups: vec![],
     }
 }
 
@@ -108,6 +110,7 @@ pub fn ecs_service(name: &str) -> EcsService {
         deploying: false,
         tags: Default::default(),
         load_balancers: vec![],
+        security_groups: vec![],
     }
 }
 
@@ -144,6 +147,7 @@ pub fn tagged_service(
         service_name: name,
         service_tags: &svc.tags,
         task_definition: &td,
+        service_security_groups: &svc.security_groups,
     });
     (svc, intent)
 }

@@ -7,6 +7,7 @@
 
 mod alb;
 mod arbitrate;
+mod backend_sg;
 pub mod capacity;
 pub mod change;
 pub mod cloudmap;
@@ -274,6 +275,7 @@ pub fn plan(
     );
 
     policy::Policy::new(config.policy, observed.complete_but_zones()).apply(changes, &mut out);
+    backend_sg::plan_backend_rules(config, observed, intents, &mut out);
     finish(&mut out);
     out
 }

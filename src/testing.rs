@@ -99,6 +99,8 @@ impl Estate {
             log_format: LogFormat::Text,
             rate_share: 100,
             backend_sg_rules: true,
+            listener_certificates: true,
+            max_certificates_per_alb: None,
             leader_election: None,
         }
     }

@@ -61,6 +61,8 @@ fn exported() -> BTreeSet<String> {
             rules_max: 100,
             target_groups_used: 1,
             target_groups_max: 100,
+            certificates_used: 0,
+            certificates_max: 25,
             provisioned: false,
             draining: false,
         }],

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 const ADAPTERS: &[(&str, &str)] = &[
     ("src/aws/ecs.rs", "ecs"),
     ("src/aws/ec2.rs", "ec2"),
+    ("src/aws/acm.rs", "acm"),
     ("src/aws/elb.rs", "elasticloadbalancing"),
     ("src/aws/route53.rs", "route53"),
     ("src/aws/cloudmap.rs", "servicediscovery"),
@@ -241,6 +242,7 @@ fn the_metrics_operation_list_is_what_the_adapters_call() {
     let labels = [
         ("src/aws/ecs.rs", "ecs"),
         ("src/aws/ec2.rs", "ec2"),
+        ("src/aws/acm.rs", "acm"),
         ("src/aws/elb.rs", "elbv2"),
         ("src/aws/route53.rs", "route53"),
         ("src/aws/cloudmap.rs", "servicediscovery"),
@@ -360,6 +362,9 @@ fn cloudformation_statements() -> std::collections::BTreeMap<String, Statement> 
                 .split_once(": ")
                 .or_else(|| item.strip_suffix(':').map(|k| (k, "")))
             && key.contains(':')
+            // `ForAllValues:StringLike:` is an operator, not a key.
+            && !key.starts_with("ForAllValues:")
+            && !key.starts_with("ForAnyValue:")
         {
             st.condition_keys.insert(key.to_string());
         }
@@ -404,6 +409,22 @@ fn writes_are_limited_to_owned_resources_and_watched_clusters() {
         for action in &st.actions {
             seen.insert(action.as_str());
             let condition = &raw["Condition"]["StringEquals"];
+            // The given listeners are the user's: certificates go on them unscoped by an
+            // owner tag, and only tags of ecs-ingress's own record prefix are written.
+            if raw["Resource"] == serde_json::json!(["LISTENER_ARN"]) {
+                let certificates = [
+                    "elasticloadbalancing:AddListenerCertificates",
+                    "elasticloadbalancing:RemoveListenerCertificates",
+                ];
+                if !certificates.contains(&action.as_str()) {
+                    assert_eq!(
+                        raw["Condition"]["ForAllValues:StringLike"]["aws:TagKeys"],
+                        serde_json::json!(["ecs-ingress/certificate/*"]),
+                        "{sid}: {action} on the given listeners only for certificate records"
+                    );
+                }
+                continue;
+            }
             if CREATES.contains(&action.as_str()) {
                 assert_eq!(
                     condition[OWNER_REQUEST_TAG], "OWNER_ID",

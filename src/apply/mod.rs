@@ -20,6 +20,7 @@ use crate::status::{Problem, ResourceKind, ResourceRef, ServiceState, ServiceSta
 use crate::telemetry::{ChangeLabels, Metrics};
 
 mod attachment;
+mod certificates;
 mod cloudmap;
 pub(crate) mod provision;
 mod target_groups;
@@ -370,7 +371,11 @@ impl Run<'_> {
         }
         // A backend rule is shared: it goes only in a pass where every change that freed it
         // (rules, attachments, groups of any service) went out.
-        if matches!(planned.change, Change::RevokeIngress { .. }) && !failed_services.is_empty() {
+        if matches!(
+            planned.change,
+            Change::RevokeIngress { .. } | Change::RemoveListenerCertificate { .. }
+        ) && !failed_services.is_empty()
+        {
             return ChangeResult {
                 result: Outcome::Skipped,
                 error: Some("a change failed this pass: the rule is revoked by a later one".into()),
@@ -700,6 +705,9 @@ async fn apply_one(
         } => none(gone_is_fine(
             aws.ec2.revoke_ingress(group_id, rule_id).await,
         )),
+        Change::AddListenerCertificate { .. } | Change::RemoveListenerCertificate { .. } => {
+            none(certificates::apply(aws, &planned.change).await)
+        }
     }
 }
 

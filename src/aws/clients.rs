@@ -13,8 +13,8 @@ use super::sts::{RoleSession, SessionCredentials, StsAdapter, StsApi};
 use super::throttle::ThrottleCounter;
 use super::zone_roles::{RoleRoute53, ZoneRoleSettings, ZoneRoutedRoute53};
 use super::{
-    Aws, cloudmap::CloudMapAdapter, ec2::Ec2Adapter, ecs::EcsAdapter, elb::ElbAdapter,
-    route53::Route53Adapter, tagging::TaggingAdapter,
+    Aws, acm::AcmAdapter, cloudmap::CloudMapAdapter, ec2::Ec2Adapter, ecs::EcsAdapter,
+    elb::ElbAdapter, route53::Route53Adapter, tagging::TaggingAdapter,
 };
 use crate::aws::ratelimit::RateLimiter;
 use crate::telemetry::Metrics;
@@ -99,6 +99,10 @@ pub fn real_aws_fenced(
         )),
         ec2: Arc::new(Ec2Adapter::new(
             client!(aws_sdk_ec2, sdk, metrics, "ec2", clock),
+            ctx.clone(),
+        )),
+        acm: Arc::new(AcmAdapter::new(
+            client!(aws_sdk_acm, sdk, metrics, "acm", clock),
             ctx.clone(),
         )),
         tagging: Arc::new(TaggingAdapter::new(

@@ -13,9 +13,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::call::{CallContext, paged, send};
 use super::{AwsError, ElbApi, ErrorKind};
 use crate::state::{
-    DefaultAction, HealthCheck, Listener, ListenerSettings, LoadBalancer, LoadBalancerSettings,
-    ProtocolVersion, Rule, RuleSpec, Tags, Target, TargetGroup, TargetGroupAttributes,
-    TargetGroupSpec, TargetHealth, TargetHealthState,
+    DefaultAction, HealthCheck, Listener, ListenerCertificates, ListenerSettings, LoadBalancer,
+    LoadBalancerSettings, ProtocolVersion, Rule, RuleSpec, Tags, Target, TargetGroup,
+    TargetGroupAttributes, TargetGroupSpec, TargetHealth, TargetHealthState,
 };
 
 const SERVICE: &str = "elbv2";
@@ -979,6 +979,90 @@ impl ElbApi for ElbAdapter {
             self,
             "DeleteLoadBalancer",
             self.client.delete_load_balancer().load_balancer_arn(arn)
+        )?;
+        Ok(())
+    }
+
+    async fn describe_listener_certificates(
+        &self,
+        listener_arn: &str,
+    ) -> Result<ListenerCertificates, AwsError> {
+        let request = self
+            .client
+            .describe_listener_certificates()
+            .listener_arn(listener_arn)
+            .page_size(PAGE_SIZE);
+        let pages = paged!(self, "DescribeListenerCertificates", request, |p| p
+            .next_marker())?;
+        let mut out = ListenerCertificates::default();
+        for c in pages.iter().flat_map(|p| p.certificates()) {
+            let Some(arn) = c.certificate_arn() else {
+                continue;
+            };
+            if c.is_default() == Some(true) {
+                out.default = Some(arn.to_string());
+            } else if !out.extra.iter().any(|a| a == arn) {
+                out.extra.push(arn.to_string());
+            }
+        }
+        // AWS lists the default in the SNI list too when it was also added there.
+        let default = out.default.clone();
+        out.extra.retain(|a| Some(a) != default.as_ref());
+        Ok(out)
+    }
+
+    async fn add_listener_certificate(
+        &self,
+        listener_arn: &str,
+        certificate_arn: &str,
+    ) -> Result<(), AwsError> {
+        send!(
+            self,
+            "AddListenerCertificates",
+            self.client
+                .add_listener_certificates()
+                .listener_arn(listener_arn)
+                .certificates(certificate(certificate_arn))
+        )?;
+        Ok(())
+    }
+
+    async fn remove_listener_certificate(
+        &self,
+        listener_arn: &str,
+        certificate_arn: &str,
+    ) -> Result<(), AwsError> {
+        send!(
+            self,
+            "RemoveListenerCertificates",
+            self.client
+                .remove_listener_certificates()
+                .listener_arn(listener_arn)
+                .certificates(certificate(certificate_arn))
+        )?;
+        Ok(())
+    }
+
+    async fn add_tags(&self, arn: &str, tags: &Tags) -> Result<(), AwsError> {
+        send!(
+            self,
+            "AddTags",
+            self.client
+                .add_tags()
+                .resource_arns(arn)
+                .set_tags(Some(sdk_tags(tags)))
+        )?;
+        Ok(())
+    }
+
+    async fn remove_tags(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
+        send!(
+            self,
+            "RemoveTags",
+            self.client
+                .remove_tags()
+                .resource_arns(arn)
+                .set_tag_keys(Some(keys.to_vec()))
         )?;
         Ok(())
     }

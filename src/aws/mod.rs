@@ -4,6 +4,7 @@
 //! hide paging, map SDK types to [`crate::state`] and SDK errors to [`AwsError`]; they make
 //! no decisions. The in-memory fake ([`crate::fake`]) implements the same traits.
 
+pub(crate) mod acm;
 pub(crate) mod call;
 pub mod clients;
 pub mod clock;
@@ -28,11 +29,11 @@ pub use error::{AwsError, ErrorKind};
 pub use operations::OPERATIONS;
 
 use crate::state::{
-    CloudMapInstance, CloudMapNamespace, CloudMapService, CloudMapServiceSpec, DeploymentSettings,
-    EcsService, EcsTask, HealthCheck, HostedZone, Listener, ListenerSettings, LoadBalancer,
-    LoadBalancerAttachment, LoadBalancerSettings, RecordChange, RecordSet, Rule, RuleSpec,
-    SecurityGroupRule, Tags, Target, TargetGroup, TargetGroupAttributes, TargetGroupSpec,
-    TargetHealth, TaskDefinition,
+    AcmCertificate, CertificateStatus, CloudMapInstance, CloudMapNamespace, CloudMapService,
+    CloudMapServiceSpec, DeploymentSettings, EcsService, EcsTask, HealthCheck, HostedZone,
+    Listener, ListenerCertificates, ListenerSettings, LoadBalancer, LoadBalancerAttachment,
+    LoadBalancerSettings, RecordChange, RecordSet, Rule, RuleSpec, SecurityGroupRule, Tags, Target,
+    TargetGroup, TargetGroupAttributes, TargetGroupSpec, TargetHealth, TaskDefinition,
 };
 
 /// DescribeServices takes at most this many services per call.
@@ -209,6 +210,27 @@ pub trait ElbApi: Send + Sync {
     ) -> Result<Listener, AwsError>;
     /// DeleteLoadBalancer (AWS deletes its listeners and rules with it).
     async fn delete_load_balancer(&self, arn: &str) -> Result<(), AwsError>;
+    /// An HTTPS listener's default certificate and SNI list (all pages).
+    async fn describe_listener_certificates(
+        &self,
+        listener_arn: &str,
+    ) -> Result<ListenerCertificates, AwsError>;
+    /// Adds one certificate to a listener's SNI list.
+    async fn add_listener_certificate(
+        &self,
+        listener_arn: &str,
+        certificate_arn: &str,
+    ) -> Result<(), AwsError>;
+    /// Removes one certificate from a listener's SNI list.
+    async fn remove_listener_certificate(
+        &self,
+        listener_arn: &str,
+        certificate_arn: &str,
+    ) -> Result<(), AwsError>;
+    /// AddTags on one ELB resource.
+    async fn add_tags(&self, arn: &str, tags: &Tags) -> Result<(), AwsError>;
+    /// RemoveTags on one ELB resource.
+    async fn remove_tags(&self, arn: &str, keys: &[String]) -> Result<(), AwsError>;
 }
 
 /// The error code of a CreateListener refused before any call: its default action forwards
@@ -315,6 +337,16 @@ pub trait TaggingApi: Send + Sync {
     ) -> Result<Vec<(String, Tags)>, AwsError>;
 }
 
+/// The ACM calls ecs-ingress makes (`--listener-certificates`).
+#[async_trait]
+pub trait AcmApi: Send + Sync {
+    /// Every certificate of the region, of every key type (ACM lists only RSA_1024 and
+    /// RSA_2048 ones unless asked for the others) and status: ARN and status (all pages).
+    async fn list_certificates(&self) -> Result<Vec<(String, CertificateStatus)>, AwsError>;
+    /// One certificate with its names (ListCertificates' summaries may leave SANs out).
+    async fn describe_certificate(&self, arn: &str) -> Result<AcmCertificate, AwsError>;
+}
+
 /// Security-group ids in one DescribeSecurityGroupRules filter: EC2 takes at most 200
 /// filter values in a call.
 pub(crate) const SECURITY_GROUP_FILTER_VALUES: usize = 200;
@@ -368,6 +400,7 @@ pub struct Aws {
     pub cloudmap: std::sync::Arc<dyn CloudMapApi>,
     pub tagging: std::sync::Arc<dyn TaggingApi>,
     pub ec2: std::sync::Arc<dyn Ec2Api>,
+    pub acm: std::sync::Arc<dyn AcmApi>,
     /// AWS's clock, learned from the answers of these adapters: every time compared
     /// across replicas is read from it.
     pub clock: std::sync::Arc<clock::AwsClock>,

@@ -45,8 +45,13 @@ pub const OPERATIONS: &[(&str, &[&str])] = &[
             "CreateListener",
             "AddListenerCertificates",
             "DeleteLoadBalancer",
+            // Certificates per host on HTTPS listeners, recorded on the listener's tags.
+            "RemoveListenerCertificates",
+            "AddTags",
+            "RemoveTags",
         ],
     ),
+    ("acm", &["ListCertificates", "DescribeCertificate"]),
     (
         "ec2",
         &[

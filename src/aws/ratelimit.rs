@@ -42,6 +42,10 @@ pub(crate) enum Bucket {
     Ec2AuthorizeIngress,
     /// EC2 RevokeSecurityGroupIngress.
     Ec2RevokeIngress,
+    /// ACM ListCertificates.
+    AcmList,
+    /// ACM DescribeCertificate.
+    AcmDescribe,
 }
 
 impl Bucket {
@@ -61,6 +65,10 @@ impl Bucket {
             // actions 100 tokens refilled at 20/s, mutating ones 200 at 5/s.
             Self::Ec2DescribeSecurityGroupRules => (100.0, 20.0),
             Self::Ec2AuthorizeIngress | Self::Ec2RevokeIngress => (200.0, 5.0),
+            // ACM throttles per API in requests per second (its quotas page): a conservative
+            // rate for each, a second's worth of burst.
+            Self::AcmList => (8.0, 8.0),
+            Self::AcmDescribe => (10.0, 10.0),
         }
     }
 
@@ -81,6 +89,8 @@ impl Bucket {
             ("ec2", "DescribeSecurityGroupRules") => &[Self::Ec2DescribeSecurityGroupRules],
             ("ec2", "AuthorizeSecurityGroupIngress") => &[Self::Ec2AuthorizeIngress],
             ("ec2", "RevokeSecurityGroupIngress") => &[Self::Ec2RevokeIngress],
+            ("acm", "ListCertificates") => &[Self::AcmList],
+            ("acm", "DescribeCertificate") => &[Self::AcmDescribe],
             _ => &[],
         }
     }

@@ -217,6 +217,12 @@ pub struct Options {
     #[arg(long, env = "ECS_INGRESS_BACKEND_SG_RULES", value_enum, default_value_t = Switch::On)]
     pub backend_sg_rules: Switch,
 
+    /// on: on HTTPS listeners, attach for each published host an ISSUED ACM certificate
+    /// covering it (`alb.tls`, `alb.certificate-arn`), and hold a host none covers; off: no
+    /// ACM or listener-certificate call.
+    #[arg(long, env = "ECS_INGRESS_LISTENER_CERTIFICATES", value_enum, default_value_t = Switch::On)]
+    pub listener_certificates: Switch,
+
     /// `--leader-election-table`, `-lease`, `-id` (see `crate::lease`).
     #[command(flatten)]
     pub leader_election: crate::lease::settings::LeaderElectionArgs,
@@ -234,6 +240,12 @@ pub struct PoolArgs {
     #[arg(long, env = "ECS_INGRESS_MAX_RULES_PER_ALB", value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub max_rules_per_alb: Option<u32>,
+
+    /// Attach at most this many certificates besides the default to one ALB (across its
+    /// listeners), below the account's quota (25 by default).
+    #[arg(long, env = "ECS_INGRESS_MAX_CERTIFICATES_PER_ALB", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_certificates_per_alb: Option<u32>,
 
     /// Place at most this many target groups on one ALB (AWS's hard limit is 100).
     #[arg(long, env = "ECS_INGRESS_MAX_TARGET_GROUPS_PER_ALB", value_name = "N",
@@ -302,6 +314,10 @@ pub struct Config {
     pub rate_share: u8,
     /// `--backend-sg-rules on`.
     pub backend_sg_rules: bool,
+    /// `--listener-certificates on`.
+    pub listener_certificates: bool,
+    /// `--max-certificates-per-alb`.
+    pub max_certificates_per_alb: Option<usize>,
     /// `None`: a single replica that always writes.
     pub leader_election: Option<crate::lease::settings::LeaseSettings>,
 }
@@ -383,6 +399,7 @@ impl Config {
             hosted_zones: self.hosted_zones.clone(),
             cloudmap_namespaces: self.cloudmap_namespaces.clone(),
             ecs_infrastructure_role_arn: self.ecs_infrastructure_role_arn.clone(),
+            max_certificates_per_alb: self.max_certificates_per_alb,
         }
     }
 }
@@ -477,6 +494,10 @@ pub fn canonical_clusters(clusters: Vec<String>) -> Vec<String> {
 impl Options {
     /// Checks what single-flag parsers cannot: cross-flag consistency.
     pub fn validate(self) -> Result<Config, ConfigError> {
+        let max_certificates_per_alb = self
+            .pools
+            .max_certificates_per_alb
+            .and_then(|n| usize::try_from(n).ok());
         let pools = pool_settings(self.listeners, self.pools, &self.hosted_zones)?;
         let listeners = pools
             .members
@@ -517,6 +538,8 @@ impl Options {
             log_format: self.log_format,
             rate_share: self.rate_share,
             backend_sg_rules: self.backend_sg_rules == Switch::On,
+            listener_certificates: self.listener_certificates == Switch::On,
+            max_certificates_per_alb,
             leader_election: self.leader_election.settings(),
         })
     }

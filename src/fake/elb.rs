@@ -6,9 +6,9 @@ use super::traffic::FakeTargetState;
 use super::{FakeAws, World, error};
 use crate::aws::{AwsError, DESCRIBE_TAGS_BATCH, ElbApi, uncopyable_default_action};
 use crate::state::{
-    HealthCheck, Listener, ListenerSettings, LoadBalancer, LoadBalancerSettings, Rule, RuleSpec,
-    Tags, Target, TargetGroup, TargetGroupAttributes, TargetGroupSpec, TargetHealth,
-    TargetHealthState,
+    HealthCheck, Listener, ListenerCertificates, ListenerSettings, LoadBalancer,
+    LoadBalancerSettings, Rule, RuleSpec, Tags, Target, TargetGroup, TargetGroupAttributes,
+    TargetGroupSpec, TargetHealth, TargetHealthState,
 };
 
 const ELB: &str = "elbv2";
@@ -469,5 +469,55 @@ impl ElbApi for FakeAws {
             world.delete_load_balancer(arn)
         })
         .await
+    }
+
+    async fn describe_listener_certificates(
+        &self,
+        listener_arn: &str,
+    ) -> Result<ListenerCertificates, AwsError> {
+        let settings = self
+            .request(ELB, "DescribeListenerCertificates", |world| {
+                world
+                    .listener_settings("DescribeListenerCertificates", listener_arn)
+                    .cloned()
+            })
+            .await?;
+        let mut certificates = settings.certificates.into_iter();
+        Ok(ListenerCertificates {
+            default: certificates.next(),
+            extra: certificates.collect(),
+        })
+    }
+
+    async fn add_listener_certificate(
+        &self,
+        listener_arn: &str,
+        certificate_arn: &str,
+    ) -> Result<(), AwsError> {
+        self.request(ELB, "AddListenerCertificates", |world| {
+            world.add_listener_certificates(listener_arn, &[certificate_arn.to_string()])
+        })
+        .await
+    }
+
+    async fn remove_listener_certificate(
+        &self,
+        listener_arn: &str,
+        certificate_arn: &str,
+    ) -> Result<(), AwsError> {
+        self.request(ELB, "RemoveListenerCertificates", |world| {
+            world.remove_listener_certificate(listener_arn, certificate_arn)
+        })
+        .await
+    }
+
+    async fn add_tags(&self, arn: &str, tags: &Tags) -> Result<(), AwsError> {
+        self.request(ELB, "AddTags", |world| world.add_elb_tags(arn, tags))
+            .await
+    }
+
+    async fn remove_tags(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
+        self.request(ELB, "RemoveTags", |world| world.remove_elb_tags(arn, keys))
+            .await
     }
 }

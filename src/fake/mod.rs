@@ -14,6 +14,7 @@
 //! cold start that takes AWS minutes runs in milliseconds.
 
 pub mod accounts;
+mod acm;
 pub mod answers;
 pub mod cloudmap;
 mod ec2;
@@ -36,6 +37,7 @@ use crate::state::{Container, PortMapping, Tags};
 use crate::telemetry::Metrics;
 
 pub use traffic::{FakeTargetState, Served, TrafficCheck};
+pub use world::certificates::FakeCertificate;
 pub use world::deployments::{DeploymentPhase, EcsDeployment};
 pub use world::security_groups::{FakeIngressRule, FakeSource, INBOUND_RULES_PER_GROUP};
 pub use world::{FakeService, FakeTask, World, default_health_check};
@@ -166,6 +168,7 @@ impl FakeAws {
             cloudmap: self.clone(),
             tagging: self.clone(),
             ec2: self.clone(),
+            acm: self.clone(),
             clock,
         }
     }

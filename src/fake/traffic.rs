@@ -14,7 +14,9 @@
 //!   matched by the listener's rules in priority order (host-header case-insensitive,
 //!   path-pattern case-sensitive, `*` and `?` wildcards; the default rule last) and is
 //!   forwarded to a target group with a weight above 0, which routes it to a healthy target
-//!   ("Listener rules for your Application Load Balancer").
+//!   ("Listener rules for your Application Load Balancer"). A name an HTTPS listener routes
+//!   is called over HTTPS, and is served only if the listener presents a certificate
+//!   covering it (`world/certificates.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -50,6 +52,9 @@ pub enum Served {
     OtherAction(String),
     /// The matching rule forwards to a group without healthy targets.
     NoHealthyTargets { rule: String, target_group: String },
+    /// The HTTPS listener routing the host presents no certificate covering it: the
+    /// client's handshake fails.
+    NoCertificate(String),
 }
 
 /// AWS's own wildcard matching for host and path conditions: `*` any run, `?` one char.
@@ -319,7 +324,20 @@ impl World {
             .filter(|l| l.load_balancer_arn == lb.arn)
             .collect();
         listeners.sort_by_key(|l| (l.port != Some(80), l.arn.clone()));
-        let Some(listener) = listeners.first() else {
+        // A name an HTTPS listener routes is called over HTTPS; its handshake needs a
+        // certificate the listener presents for the host.
+        let https = listeners.iter().find(|l| {
+            l.protocol.as_deref() == Some("HTTPS")
+                && self.rules.values().any(|r| {
+                    r.listener_arn == l.arn && !r.is_default() && rule_matches(r, host, path)
+                })
+        });
+        if let Some(l) = https
+            && !self.presents_certificate_for(&l.arn, host)
+        {
+            return Served::NoCertificate(l.arn.clone());
+        }
+        let Some(listener) = https.or(listeners.first()) else {
             return Served::Dangling(target.to_string());
         };
         let mut rules: Vec<&Rule> = self

@@ -13,9 +13,10 @@ use crate::aws::{Aws, AwsError, CloudMapApi, Ec2Api, EcsApi, ElbApi, Route53Api}
 use crate::lease::leadership::Leadership;
 use crate::state::{
     CloudMapInstance, CloudMapNamespace, CloudMapService, CloudMapServiceSpec, EcsService, EcsTask,
-    HealthCheck, HostedZone, Listener, ListenerSettings, LoadBalancer, LoadBalancerAttachment,
-    LoadBalancerSettings, RecordChange, RecordSet, Rule, RuleSpec, SecurityGroupRule, Tags, Target,
-    TargetGroup, TargetGroupAttributes, TargetGroupSpec, TargetHealth, TaskDefinition,
+    HealthCheck, HostedZone, Listener, ListenerCertificates, ListenerSettings, LoadBalancer,
+    LoadBalancerAttachment, LoadBalancerSettings, RecordChange, RecordSet, Rule, RuleSpec,
+    SecurityGroupRule, Tags, Target, TargetGroup, TargetGroupAttributes, TargetGroupSpec,
+    TargetHealth, TaskDefinition,
 };
 
 /// Told of every write that passed the fence, just before it is sent (tests attribute
@@ -43,6 +44,7 @@ impl FencedAws {
         witness: Option<WriteWitness>,
     ) -> Aws {
         let tagging = inner.tagging.clone();
+        let acm = inner.acm.clone();
         let clock = inner.clock.clone();
         let fenced = Arc::new(Self {
             inner,
@@ -55,8 +57,9 @@ impl FencedAws {
             route53: fenced.clone(),
             ec2: fenced.clone(),
             cloudmap: fenced,
-            // The tagging API is read-only.
+            // The tagging API and ACM are only read.
             tagging,
+            acm,
             clock,
         }
     }
@@ -317,6 +320,45 @@ impl ElbApi for FencedAws {
     async fn delete_load_balancer(&self, arn: &str) -> Result<(), AwsError> {
         self.check("elbv2", "DeleteLoadBalancer")?;
         self.inner.elb.delete_load_balancer(arn).await
+    }
+    async fn describe_listener_certificates(
+        &self,
+        listener_arn: &str,
+    ) -> Result<ListenerCertificates, AwsError> {
+        self.inner
+            .elb
+            .describe_listener_certificates(listener_arn)
+            .await
+    }
+    async fn add_listener_certificate(
+        &self,
+        listener_arn: &str,
+        certificate_arn: &str,
+    ) -> Result<(), AwsError> {
+        self.check("elbv2", "AddListenerCertificates")?;
+        self.inner
+            .elb
+            .add_listener_certificate(listener_arn, certificate_arn)
+            .await
+    }
+    async fn remove_listener_certificate(
+        &self,
+        listener_arn: &str,
+        certificate_arn: &str,
+    ) -> Result<(), AwsError> {
+        self.check("elbv2", "RemoveListenerCertificates")?;
+        self.inner
+            .elb
+            .remove_listener_certificate(listener_arn, certificate_arn)
+            .await
+    }
+    async fn add_tags(&self, arn: &str, tags: &Tags) -> Result<(), AwsError> {
+        self.check("elbv2", "AddTags")?;
+        self.inner.elb.add_tags(arn, tags).await
+    }
+    async fn remove_tags(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
+        self.check("elbv2", "RemoveTags")?;
+        self.inner.elb.remove_tags(arn, keys).await
     }
 }
 

@@ -27,6 +27,11 @@ pub struct Cache {
     pub(super) task_definition_index_pages: Option<usize>,
     /// The account's rules-per-ALB quota (DescribeAccountLimits), re-read with attributes.
     pub(super) rules_quota: Option<usize>,
+    /// The account's certificates-per-ALB quota, read with the rules quota.
+    pub(super) certificates_quota: Option<usize>,
+    /// ACM's certificates as last described, by ARN: described again only when
+    /// ListCertificates shows another status (names never change on a certificate).
+    pub(super) certificates: HashMap<String, crate::state::AcmCertificate>,
     /// The ALB of each configured listener (a listener never moves).
     pub(super) listener_load_balancers: HashMap<String, String>,
 }

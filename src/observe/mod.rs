@@ -5,6 +5,7 @@
 //! reads succeeded still reconcile.
 
 mod cache;
+mod certificates;
 pub(crate) mod targeted;
 
 pub use cache::{
@@ -134,6 +135,7 @@ pub async fn observe(
     read_zones(aws, config, cache, &mut observed).await;
     read_cloudmap(aws, config, &mut observed).await;
     read_backend_rules(aws, config, &mut observed).await;
+    certificates::read(aws, config, cache, &mut observed).await;
     // On AWS's clock, as AWS's answers of this pass told it (see `aws::clock`): the times
     // the plan compares and stamps mean the same to every replica.
     observed.read_at = aws.clock.now();
@@ -885,6 +887,9 @@ async fn read_load_balancer_rules(
                 cache.rules_quota = limits
                     .get("rules-per-application-load-balancer")
                     .and_then(|v| usize::try_from(*v).ok());
+                cache.certificates_quota = limits
+                    .get("certificates-per-application-load-balancer")
+                    .and_then(|v| usize::try_from(*v).ok());
             }
             // The documented default is assumed; checked again on the next refresh.
             Err(e) => observed.degrade(format!(
@@ -893,6 +898,7 @@ async fn read_load_balancer_rules(
         }
     }
     observed.rules_quota = cache.rules_quota;
+    observed.certificates_quota = cache.certificates_quota;
 }
 
 async fn read_tags(

@@ -63,6 +63,15 @@ pub(crate) fn alb_usage(observed: &Snapshot, config: &Config) -> Vec<AlbUsage> {
                 .filter(|g| g.load_balancer_arns.iter().any(|a| a == arn))
                 .count(),
             target_groups_max: groups_max,
+            certificates_used: observed
+                .certificates_per_load_balancer
+                .get(arn)
+                .copied()
+                .unwrap_or_default(),
+            certificates_max: crate::plan::certificates::certificates_max(
+                config.max_certificates_per_alb,
+                observed,
+            ),
             provisioned: observed.provisioned.iter().any(|p| p.arn == arn),
             draining,
         })

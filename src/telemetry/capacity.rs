@@ -1,5 +1,5 @@
-//! ALB capacity series: what each pool member uses of its rules and target groups, and
-//! whether its pool can still grow, for the "pool nearly full" alert.
+//! ALB capacity series: what each pool member uses of its rules, target groups and
+//! certificates, and whether its pool can still grow, for the "pool nearly full" alert.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
@@ -13,7 +13,7 @@ pub struct AlbCapacityLabels {
     /// The ALB's name.
     pub alb: String,
     pub pool: String,
-    /// `rules` or `target_groups`.
+    /// `rules`, `target_groups` or `certificates`.
     pub resource: String,
 }
 
@@ -33,13 +33,13 @@ impl CapacityMetrics {
         let used = Family::<AlbCapacityLabels, Gauge>::default();
         registry.register(
             "alb_capacity_used",
-            "Rules (across all listeners) and target groups each pool ALB holds",
+            "Rules (across all listeners), target groups and certificates besides the default each pool ALB holds",
             used.clone(),
         );
         let max = Family::<AlbCapacityLabels, Gauge>::default();
         registry.register(
             "alb_capacity_max",
-            "Rules and target groups each pool ALB may hold (quota, or the --max-*-per-alb flags)",
+            "Rules, target groups and certificates each pool ALB may hold (quota, or the --max-*-per-alb flags)",
             max.clone(),
         );
         let can_grow = Family::<PoolLabel, Gauge>::default();
@@ -64,6 +64,7 @@ impl CapacityMetrics {
             for (resource, used, max) in [
                 ("rules", a.rules_used, a.rules_max),
                 ("target_groups", a.target_groups_used, a.target_groups_max),
+                ("certificates", a.certificates_used, a.certificates_max),
             ] {
                 let labels = AlbCapacityLabels {
                     alb: a.name.clone(),

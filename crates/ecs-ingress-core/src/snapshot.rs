@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::state::{AcmCertificate, ListenerCertificates, Tags};
 use crate::state::{
     CloudMapInstance, CloudMapNamespace, CloudMapService, EcsService, EcsTask, HostedZone,
     Listener, LoadBalancer, RecordSet, Rule, SecurityGroupRule, TargetGroup, TargetHealth,
@@ -77,6 +78,29 @@ pub struct Snapshot {
     pub empty_since: BTreeMap<String, i64>,
     /// The inbound rules of the services' security groups (`--backend-sg-rules`).
     pub backend_rules: BackendRulesRead,
+    /// ACM's certificates (`--listener-certificates`).
+    pub certificates: CertificatesRead,
+    /// The certificates of each HTTPS listener of the configured listeners' ALBs.
+    pub listener_certificates: BTreeMap<String, ListenerCertificates>,
+    /// Tags of those HTTPS listeners: which certificates ecs-ingress attached.
+    pub listener_tags: BTreeMap<String, Tags>,
+    /// The account's `certificates-per-application-load-balancer`, when read.
+    pub certificates_quota: Option<usize>,
+    /// Certificates besides the default on every HTTPS listener of each ALB of a
+    /// configured listener (the quota counts them all).
+    pub certificates_per_load_balancer: BTreeMap<String, usize>,
+}
+
+/// What a pass knows of ACM's certificates.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CertificatesRead {
+    /// `--listener-certificates off`: no certificate work.
+    #[default]
+    Off,
+    /// The read failed (why): services on HTTPS listeners are held as they are.
+    Failed(String),
+    /// Every certificate of the region (every key type and status), by ARN.
+    Read(BTreeMap<String, AcmCertificate>),
 }
 
 /// What a pass knows of the services' security-group rules.

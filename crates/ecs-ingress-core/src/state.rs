@@ -258,6 +258,59 @@ pub struct LoadBalancer {
     pub security_groups: Vec<String>,
 }
 
+/// An ACM certificate (ListCertificates + DescribeCertificate), as far as choosing one for a
+/// host matters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcmCertificate {
+    pub arn: String,
+    /// The domain name and every subject alternative name.
+    pub names: Vec<String>,
+    pub status: CertificateStatus,
+    /// Seconds since the epoch.
+    pub not_after: Option<i64>,
+}
+
+/// ACM's certificate status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateStatus {
+    Issued,
+    PendingValidation,
+    /// EXPIRED, REVOKED, FAILED, ... as ACM names it.
+    Other(String),
+}
+
+impl CertificateStatus {
+    pub fn parse(status: &str) -> Self {
+        match status {
+            "ISSUED" => Self::Issued,
+            "PENDING_VALIDATION" => Self::PendingValidation,
+            other => Self::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Issued => "ISSUED",
+            Self::PendingValidation => "PENDING_VALIDATION",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+/// The certificates of an HTTPS listener (DescribeListenerCertificates).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListenerCertificates {
+    pub default: Option<String>,
+    /// The SNI list, the default excluded.
+    pub extra: Vec<String>,
+}
+
+impl ListenerCertificates {
+    pub fn presents(&self, arn: &str) -> bool {
+        self.default.as_deref() == Some(arn) || self.extra.iter().any(|a| a == arn)
+    }
+}
+
 /// An inbound security-group rule (DescribeSecurityGroupRules), as far as deciding whether
 /// it lets an ALB reach a port matters.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -88,6 +88,8 @@ pub enum ResourceKind {
     LoadBalancer,
     /// An inbound rule on a service's security group letting its ALB in.
     SecurityGroupRule,
+    /// A certificate on an HTTPS listener's SNI list.
+    ListenerCertificate,
 }
 
 impl ResourceKind {
@@ -103,6 +105,7 @@ impl ResourceKind {
             Self::CloudMapInstance => "cloudmap-instance",
             Self::LoadBalancer => "load-balancer",
             Self::SecurityGroupRule => "security-group-rule",
+            Self::ListenerCertificate => "listener-certificate",
         }
     }
 }
@@ -166,6 +169,10 @@ pub struct AlbUsage {
     /// Target groups (of anyone) forwarding from it.
     pub target_groups_used: usize,
     pub target_groups_max: usize,
+    /// Certificates besides the default across its HTTPS listeners.
+    pub certificates_used: usize,
+    /// The account's quota, or `--max-certificates-per-alb` when lower.
+    pub certificates_max: usize,
     /// ecs-ingress created it (`--pool-max-albs`).
     pub provisioned: bool,
     /// A listener of it is given with `--drain-listener`.

@@ -14,6 +14,7 @@ use crate::state::{
 use super::{ACCOUNT, REGION};
 
 pub(crate) mod accounts;
+pub mod certificates;
 pub mod deployments;
 mod load_balancers;
 pub mod security_groups;
@@ -105,6 +106,8 @@ pub struct World {
     pub ingress_rules: BTreeMap<String, security_groups::FakeIngressRule>,
     /// Certificate ARNs (ACM) that HTTPS listeners may use.
     pub certificates: BTreeSet<String>,
+    /// ACM's certificates with their names, status and key type, by ARN.
+    pub acm: BTreeMap<String, certificates::FakeCertificate>,
     /// What DescribeLoadBalancers and DescribeLoadBalancerAttributes say of each ALB beyond
     /// [`LoadBalancer`], by ALB ARN.
     pub load_balancer_settings: BTreeMap<String, LoadBalancerSettings>,

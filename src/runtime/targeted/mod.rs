@@ -280,7 +280,11 @@ fn on_fresh_resources(change: &Change, fresh: &Fresh) -> bool {
         | Change::CreateLoadBalancer { .. }
         | Change::DeleteLoadBalancer { .. }
         // Shared by services: only a full pass sees everything that may need it.
-        | Change::RevokeIngress { .. } => false,
+        | Change::RevokeIngress { .. }
+        | Change::RemoveListenerCertificate { .. } => false,
+        Change::AddListenerCertificate { listener_arn, .. } => {
+            fresh.listeners.contains(listener_arn)
+        }
         Change::CreateTargetGroup { .. }
         | Change::UpdateServiceLoadBalancers { .. }
         | Change::UpdateServiceDeployment { .. }

@@ -34,6 +34,8 @@ fn config() -> Config {
         log_format: LogFormat::Text,
         rate_share: 100,
         backend_sg_rules: true,
+        listener_certificates: true,
+        max_certificates_per_alb: None,
         leader_election: None,
     }
 }

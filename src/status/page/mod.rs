@@ -229,7 +229,7 @@ fn albs(albs: &[AlbUsage]) -> Markup {
                 h2 { "Load balancers" }
                 div.scroll {
                     table.albs {
-                        thead { tr { th { "ALB" } th { "pool" } th { "rules" } th { "target groups" } th { "" } } }
+                        thead { tr { th { "ALB" } th { "pool" } th { "rules" } th { "target groups" } th { "certificates" } th { "" } } }
                         tbody {
                             @for a in albs {
                                 tr {
@@ -237,6 +237,7 @@ fn albs(albs: &[AlbUsage]) -> Markup {
                                     td { (a.pool) }
                                     td { (usage(a.rules_used, a.rules_max)) }
                                     td { (usage(a.target_groups_used, a.target_groups_max)) }
+                                    td { (usage(a.certificates_used, a.certificates_max)) }
                                     td {
                                         @if a.provisioned { em { "created" } " " }
                                         @if a.draining { em { "draining" } }

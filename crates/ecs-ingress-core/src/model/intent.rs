@@ -55,6 +55,16 @@ impl BackendSg {
     }
 }
 
+/// `alb.tls`: whether ecs-ingress finds and attaches the certificate of each host on an
+/// HTTPS listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    Auto,
+    /// Published as on an HTTP listener: no certificate work.
+    Off,
+}
+
 /// Who registers targets in the target group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -175,6 +185,11 @@ pub struct Intent {
     pub weight: Option<u16>,
     /// `alb.backend-sg`.
     pub backend_sg: BackendSg,
+    /// `alb.tls`.
+    pub tls: TlsMode,
+    /// `alb.certificate-arn`: exactly these certificates serve its hosts (empty: found in
+    /// ACM by host).
+    pub certificate_arns: Vec<String>,
     /// Where each key's value came from (keys without prefix; defaults are absent).
     pub sources: BTreeMap<String, Source>,
 }
@@ -287,6 +302,12 @@ impl Intent {
         }
         if let Some(w) = self.weight {
             put(keys::ALB_WEIGHT, w.to_string());
+        }
+        if self.tls == TlsMode::Off {
+            put(keys::ALB_TLS, "off".into());
+        }
+        if !self.certificate_arns.is_empty() {
+            put(keys::ALB_CERTIFICATE_ARN, self.certificate_arns.join(" "));
         }
         match &self.backend_sg {
             BackendSg::Auto => {}

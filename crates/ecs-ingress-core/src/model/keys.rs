@@ -29,6 +29,8 @@ pub const ALB_CANARY_MINUTES: &str = "alb.canary.minutes";
 pub const ALB_TEST_HOST: &str = "alb.test-host";
 pub const ALB_WEIGHT: &str = "alb.weight";
 pub const ALB_BACKEND_SG: &str = "alb.backend-sg";
+pub const ALB_TLS: &str = "alb.tls";
+pub const ALB_CERTIFICATE_ARN: &str = "alb.certificate-arn";
 pub const DNS_NAME: &str = "dns.name";
 pub const DNS_TYPE: &str = "dns.type";
 pub const DNS_TTL: &str = "dns.ttl";
@@ -66,6 +68,8 @@ pub const ALL: &[&str] = &[
     ALB_TEST_HOST,
     ALB_WEIGHT,
     ALB_BACKEND_SG,
+    ALB_TLS,
+    ALB_CERTIFICATE_ARN,
     DNS_NAME,
     DNS_TYPE,
     DNS_TTL,

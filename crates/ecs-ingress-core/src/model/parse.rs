@@ -360,6 +360,8 @@ struct Fields {
     test_hosts: Option<Vec<String>>,
     weight: Option<Option<u16>>,
     backend_sg: Option<BackendSg>,
+    tls: Option<TlsMode>,
+    certificate_arns: Option<Vec<String>>,
 }
 
 impl Fields {
@@ -384,6 +386,8 @@ impl Fields {
             test_hosts: self.test_hosts?,
             weight: self.weight?,
             backend_sg: self.backend_sg?,
+            tls: self.tls?,
+            certificate_arns: self.certificate_arns?,
             sources,
         })
     }
@@ -430,6 +434,7 @@ fn parse_fields(
     let test_hosts = test_hosts(c, deploy.as_ref());
     let weight = weight(c, deploy.as_ref());
     let backend_sg = backend_sg(c, input.service_security_groups);
+    let (tls, certificate_arns) = tls(c);
     Fields {
         hosts,
         paths,
@@ -448,7 +453,50 @@ fn parse_fields(
         test_hosts,
         weight,
         backend_sg,
+        tls,
+        certificate_arns,
     }
+}
+
+/// `alb.tls` and `alb.certificate-arn`.
+fn tls(c: &mut Collector<'_>) -> (Option<TlsMode>, Option<Vec<String>>) {
+    let tls = if c.values.contains_key(keys::ALB_TLS) {
+        c.parse(keys::ALB_TLS, "expected auto or off", |s| match s {
+            "auto" => Some(TlsMode::Auto),
+            "off" => Some(TlsMode::Off),
+            _ => None,
+        })
+    } else {
+        Some(TlsMode::Auto)
+    };
+    let certificate_arns = if c.values.contains_key(keys::ALB_CERTIFICATE_ARN) {
+        c.list(
+            keys::ALB_CERTIFICATE_ARN,
+            "ACM certificate ARNs (arn:aws:acm:REGION:ACCOUNT:certificate/ID)",
+            certificate_arn,
+        )
+    } else {
+        Some(Vec::new())
+    };
+    (tls, certificate_arns)
+}
+
+/// An ACM certificate ARN: `arn:PARTITION:acm:REGION:ACCOUNT:certificate/ID`.
+pub fn certificate_arn(s: &str) -> Option<String> {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    let [arn, partition, service, region, account, resource] = parts[..] else {
+        return None;
+    };
+    let id = resource.strip_prefix("certificate/")?;
+    let ok = arn == "arn"
+        && partition.starts_with("aws")
+        && service == "acm"
+        && !region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && !id.is_empty()
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    ok.then(|| s.to_string())
 }
 
 /// `alb.backend-sg`: `auto` (the service's first security group), `off`, or one of the

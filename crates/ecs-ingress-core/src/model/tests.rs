@@ -444,6 +444,8 @@ prop_compose! {
         test_host in prop::option::of(arb_host()),
         weight in prop::option::of(0u16..=999),
         backend in 0u8..3,
+        tls_off in any::<bool>(),
+        certs in any::<bool>(),
     ) -> Intent {
         let shifted = deploy.as_ref().is_some_and(|d| d.strategy.shifts_traffic());
         let test_hosts = test_host.filter(|_| shifted).into_iter().collect();
@@ -468,6 +470,8 @@ prop_compose! {
             test_hosts,
             weight: weight.filter(|_| !shifted),
             backend_sg: match backend { 0 => BackendSg::Auto, 1 => BackendSg::Off, _ => BackendSg::Group("sg-b".into()) },
+            tls: if tls_off { TlsMode::Off } else { TlsMode::Auto },
+            certificate_arns: if certs { vec!["arn:aws:acm:us-east-1:123456789012:certificate/abc-1".into()] } else { vec![] },
             sources,
         }
     }
@@ -670,4 +674,40 @@ fn backend_sg_picks_the_group_that_gets_the_rule() {
     assert_eq!(BackendSg::Auto.group(&[]), None);
     assert_eq!(BackendSg::Off.group(&groups), None);
     assert_eq!(BackendSg::Group("sg-b".into()).group(&groups), Some("sg-b"));
+}
+
+#[test]
+fn alb_tls_and_certificate_arns_are_checked() {
+    let with = |k: &str, v: &str| td(&[], &[("alb.host", "a.example.com"), (k, v)]);
+    let plain = publish(intent_of(&[], &td(&[], &[("alb.host", "a.example.com")])));
+    assert_eq!(
+        (plain.tls, plain.certificate_arns.len()),
+        (TlsMode::Auto, 0)
+    );
+    assert_eq!(
+        publish(intent_of(&[], &with("alb.tls", "off"))).tls,
+        TlsMode::Off
+    );
+    let arn = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e-2d3c";
+    let two = format!("{arn} arn:aws-us-gov:acm:us-gov-west-1:123456789012:certificate/ab");
+    assert_eq!(
+        publish(intent_of(&[], &with("alb.certificate-arn", &two)))
+            .certificate_arns
+            .len(),
+        2
+    );
+    for bad in [
+        "arn:aws:iam::123456789012:server-certificate/x",
+        "arn:aws:acm:eu-west-1:1234:certificate/x",
+        "not-an-arn",
+        "arn:aws:acm:eu-west-1:123456789012:certificate/",
+    ] {
+        let errs = errors(intent_of(&[], &with("alb.certificate-arn", bad)));
+        assert!(
+            errs[0].contains("alb.certificate-arn") && errs[0].contains("ACM certificate ARNs"),
+            "{bad}: {errs:?}"
+        );
+    }
+    let errs = errors(intent_of(&[], &with("alb.tls", "maybe")));
+    assert!(errs[0].contains("expected auto or off"), "{errs:?}");
 }

@@ -106,6 +106,7 @@ pub enum Phase {
     CreateLoadBalancers,
     CreateTargetGroups,
     AuthorizeIngress,
+    AddCertificates,
     ModifyTargetGroups,
     MovePriorities,
     CreateRules,
@@ -117,6 +118,7 @@ pub enum Phase {
     DeleteRules,
     Detach,
     DeleteTargetGroups,
+    RemoveCertificates,
     RevokeIngress,
     DeleteLoadBalancers,
 }
@@ -268,6 +270,21 @@ pub enum Change {
         /// The owner its tags must name: the applier checks them before deleting.
         owner: String,
     },
+    /// A certificate onto an HTTPS listener's SNI list, recorded as ours on the listener's
+    /// tags (`record` = owner id under `record_key`).
+    AddListenerCertificate {
+        listener_arn: String,
+        certificate_arn: String,
+        record_key: String,
+        record: String,
+    },
+    /// A certificate ecs-ingress attached that no host it publishes there selects any more;
+    /// its record goes with it.
+    RemoveListenerCertificate {
+        listener_arn: String,
+        certificate_arn: String,
+        record_key: String,
+    },
     /// An inbound rule letting `source_group_id` (an ALB's group) reach tcp `port` of the
     /// service's backend group, tagged as ours.
     AuthorizeIngress {
@@ -329,6 +346,10 @@ impl Change {
             // goes only after every rule, attachment and group that used it.
             Self::AuthorizeIngress { .. } => Phase::AuthorizeIngress,
             Self::RevokeIngress { .. } => Phase::RevokeIngress,
+            // The certificate is on the listener before a rule routes its host there, and
+            // leaves after the hosts' rules.
+            Self::AddListenerCertificate { .. } => Phase::AddCertificates,
+            Self::RemoveListenerCertificate { .. } => Phase::RemoveCertificates,
         }
     }
 
@@ -345,6 +366,7 @@ impl Change {
                 | Self::UpdateServiceLoadBalancers { publish: false, .. }
                 | Self::DeleteLoadBalancer { .. }
                 | Self::RevokeIngress { .. }
+                | Self::RemoveListenerCertificate { .. }
         )
     }
 
@@ -430,6 +452,9 @@ impl Change {
             Self::AuthorizeIngress { .. } | Self::RevokeIngress { .. } => {
                 ResourceKind::SecurityGroupRule
             }
+            Self::AddListenerCertificate { .. } | Self::RemoveListenerCertificate { .. } => {
+                ResourceKind::ListenerCertificate
+            }
         }
     }
 
@@ -463,6 +488,8 @@ impl Change {
             Self::RegisterTargets { target, .. } => target.to_string(),
             Self::ModifyRuleWeights { rule, .. } => rule.to_string(),
             Self::AuthorizeIngress { group_id, .. } => group_id.clone(),
+            Self::AddListenerCertificate { listener_arn, .. }
+            | Self::RemoveListenerCertificate { listener_arn, .. } => listener_arn.clone(),
             Self::RevokeIngress { rule_id, .. } => rule_id.clone(),
             Self::RegisterInstance {
                 service,
@@ -506,6 +533,8 @@ impl Change {
             Self::DeleteCloudMapService { .. } => "delete",
             Self::AuthorizeIngress { .. } => "create",
             Self::RevokeIngress { .. } => "delete",
+            Self::AddListenerCertificate { .. } => "create",
+            Self::RemoveListenerCertificate { .. } => "delete",
         }
     }
 }
@@ -552,6 +581,7 @@ impl Change {
         )
     }
 
+    /// Backend security-group rules and listener certificates.
     fn fmt_backend_rule(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::AuthorizeIngress {
@@ -570,6 +600,26 @@ impl Change {
             } => write!(
                 f,
                 "delete security-group-rule {rule_id} on {group_id} ({allows})"
+            ),
+            Self::AddListenerCertificate {
+                listener_arn,
+                certificate_arn,
+                ..
+            } => write!(
+                f,
+                "create listener-certificate {} on {}",
+                short_arn(certificate_arn),
+                short_arn(listener_arn)
+            ),
+            Self::RemoveListenerCertificate {
+                listener_arn,
+                certificate_arn,
+                ..
+            } => write!(
+                f,
+                "delete listener-certificate {} from {}",
+                short_arn(certificate_arn),
+                short_arn(listener_arn)
             ),
             _ => Ok(()),
         }

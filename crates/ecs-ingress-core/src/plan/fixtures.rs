@@ -31,6 +31,7 @@ pub fn plan_config(policy: Policy, ecs_infrastructure_role_arn: Option<&str>) ->
         hosted_zones: vec![],
         cloudmap_namespaces: vec![],
         ecs_infrastructure_role_arn: ecs_infrastructure_role_arn.map(str::to_string),
+        max_certificates_per_alb: None,
     }
 }
 

@@ -9,6 +9,7 @@ mod alb;
 mod arbitrate;
 mod backend_sg;
 pub mod capacity;
+pub mod certificates;
 pub mod change;
 pub mod cloudmap;
 pub mod desired;
@@ -69,6 +70,9 @@ pub struct PlanConfig {
     /// `--ecs-infrastructure-role-arn`: the role ECS rewrites production rules with, for
     /// services ECS shifts traffic of (`alb.deploy`).
     pub ecs_infrastructure_role_arn: Option<String>,
+    /// `--max-certificates-per-alb`: at most this many certificates besides the default on
+    /// one ALB, below the account's quota.
+    pub max_certificates_per_alb: Option<usize>,
 }
 
 /// The outcome of planning.
@@ -207,7 +211,6 @@ pub fn plan(
     count_managed(&owned, &mut out);
     let ordered = age_ordered(intents);
     let services_seen: BTreeSet<&str> = intents.iter().map(|(s, _)| s.arn.as_str()).collect();
-
     let mut resolution = resolve::resolve_intents(config, observed, &owned, &ordered);
     weighted::group(
         &owned,
@@ -225,15 +228,18 @@ pub fn plan(
     let mut changes = arbitration.changes;
     changes.extend(placement.changes);
     out.alb_account_wanted = placement.alb_account_wanted;
+    let admission = certificates::admit(config, observed, arbitration.winners, &mut out.services);
+    changes.extend(admission.changes);
     let kept: BTreeSet<&str> = resolution
         .kept
         .iter()
         .chain(&placement.kept)
         .chain(&arbitration.kept)
+        .chain(&admission.held)
         .copied()
         .chain(gone_but_held(config, observed, &owned, &services_seen))
         .collect();
-    let winners = arbitration.winners;
+    let winners = admission.winners;
 
     let placed = placement::place_priorities(config, observed, &owned, &winners, &mut out);
     let alb = alb_stage(config, observed, &owned, &winners, &placed, &mut changes);
@@ -274,10 +280,23 @@ pub fn plan(
         &mut out,
     );
 
-    policy::Policy::new(config.policy, observed.complete_but_zones()).apply(changes, &mut out);
-    backend_sg::plan_backend_rules(config, observed, intents, &mut out);
-    finish(&mut out);
+    last_stages(config, observed, intents, changes, &mut out);
     out
+}
+
+/// What goes out (the policy), then what rests on it: backend rules and certificate
+/// removals; then the order.
+fn last_stages(
+    config: &PlanConfig,
+    observed: &Snapshot,
+    intents: &[(EcsService, ServiceIntent)],
+    changes: Vec<PlannedChange>,
+    out: &mut Plan,
+) {
+    policy::Policy::new(config.policy, observed.complete_but_zones()).apply(changes, out);
+    backend_sg::plan_backend_rules(config, observed, intents, out);
+    certificates::plan_removals(config, observed, out);
+    finish(out);
 }
 
 /// Services gone from ECS whose rules route a name in a zone that could not be read: they

@@ -21,6 +21,7 @@ fn config() -> PlanConfig {
         hosted_zones: vec![],
         cloudmap_namespaces: vec![],
         ecs_infrastructure_role_arn: None,
+        max_certificates_per_alb: None,
     }
 }
 

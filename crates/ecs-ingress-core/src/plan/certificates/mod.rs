@@ -1,0 +1,396 @@
+//! TLS certificates per host on HTTPS listeners (`--listener-certificates`, `alb.tls`,
+//! `alb.certificate-arn`).
+//!
+//! Two stages. Admission, after arbitration and before the ALB stage: a winner on an HTTPS
+//! listener gets, for every host, the certificate that serves it (`select.rs`); one that is
+//! not on the listener yet is added, within the ALB's certificate quota. A host no ISSUED
+//! certificate covers holds the service (`invalid`), as a certificate that does not fit
+//! holds it (`quota`): it keeps what it has and no rule is created for it on the HTTPS
+//! listener — serving the wrong certificate is worse than not serving. Removal, last, on the
+//! changes that go out: a certificate ecs-ingress attached (recorded on the listener's
+//! tags) goes once no host its rules still route there selects it, after those rules.
+
+pub mod select;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::change::{Change, PlannedChange};
+use super::desired::DesiredService;
+use super::{Plan, PlanConfig, problem};
+use crate::model::TlsMode;
+use crate::snapshot::{CertificatesRead, Snapshot};
+use crate::state::{AcmCertificate, CertificateStatus};
+use crate::status::{Problem, ResourceKind, ResourceRef, ServiceState, ServiceStatus};
+
+/// The listener tag that records a certificate ecs-ingress attached: this prefix and the
+/// certificate's id, the owner id as value.
+pub const CERTIFICATE_TAG_PREFIX: &str = "ecs-ingress/certificate/";
+/// `certificates-per-application-load-balancer` when the account's limit was not read.
+pub const DEFAULT_CERTIFICATES_PER_ALB: usize = 25;
+
+/// The record key of a certificate: the prefix and the ARN's id.
+pub fn record_key(certificate_arn: &str) -> String {
+    let id = certificate_arn
+        .rsplit('/')
+        .next()
+        .unwrap_or(certificate_arn);
+    format!("{CERTIFICATE_TAG_PREFIX}{id}")
+}
+
+/// What admission decided.
+pub(super) struct Admission<'a> {
+    pub winners: Vec<DesiredService<'a>>,
+    /// Held services: they keep what they have.
+    pub held: Vec<&'a str>,
+    pub changes: Vec<PlannedChange>,
+}
+
+/// Certificates used per ALB (the default excluded), counting this pass's additions.
+struct Room<'o> {
+    observed: &'o Snapshot,
+    limit: usize,
+    added: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// Certificates one ALB may take besides the default: the account's quota, or
+/// `--max-certificates-per-alb` when lower.
+pub fn certificates_max(max_per_alb: Option<usize>, observed: &Snapshot) -> usize {
+    let quota = observed
+        .certificates_quota
+        .unwrap_or(DEFAULT_CERTIFICATES_PER_ALB);
+    max_per_alb.map_or(quota, |m| m.min(quota))
+}
+
+impl<'o> Room<'o> {
+    fn new(config: &PlanConfig, observed: &'o Snapshot) -> Self {
+        Self {
+            observed,
+            limit: certificates_max(config.max_certificates_per_alb, observed),
+            added: BTreeMap::new(),
+        }
+    }
+
+    /// Certificates besides the default on every listener of `alb`.
+    fn used(&self, alb: &str) -> usize {
+        self.observed
+            .certificates_per_load_balancer
+            .get(alb)
+            .copied()
+            .unwrap_or(0)
+            + self.added.get(alb).map_or(0, BTreeSet::len)
+    }
+
+    /// Takes room for `certs` on `alb`, all or none.
+    fn take(&mut self, alb: &str, certs: &[&str]) -> Result<(), String> {
+        let fresh: Vec<&str> = certs
+            .iter()
+            .copied()
+            .filter(|c| !self.added.get(alb).is_some_and(|a| a.contains(*c)))
+            .collect();
+        let used = self.used(alb);
+        if used + fresh.len() > self.limit {
+            return Err(format!(
+                "certificate {} does not fit on load balancer {}: {used} of {} certificates in use",
+                fresh.join(" "),
+                alb.rsplit('/').nth(1).unwrap_or(alb),
+                self.limit
+            ));
+        }
+        let set = self.added.entry(alb.to_string()).or_default();
+        set.extend(fresh.into_iter().map(str::to_string));
+        Ok(())
+    }
+}
+
+/// Admits the winners on HTTPS listeners whose every host a certificate serves.
+pub(super) fn admit<'a>(
+    config: &PlanConfig,
+    observed: &Snapshot,
+    winners: Vec<DesiredService<'a>>,
+    statuses: &mut [ServiceStatus],
+) -> Admission<'a> {
+    let mut out = Admission {
+        winners: Vec::new(),
+        held: Vec::new(),
+        changes: Vec::new(),
+    };
+    let mut room = Room::new(config, observed);
+    let mut planned: BTreeSet<(String, String)> = BTreeSet::new();
+    for d in winners {
+        let https = observed
+            .listeners
+            .get(&d.listener_arn)
+            .is_some_and(|l| l.protocol.as_deref() == Some("HTTPS"));
+        let status = statuses.iter_mut().find(|s| s.service_arn == d.service.arn);
+        if !https || d.intent.tls == TlsMode::Off {
+            if !https
+                && !d.intent.certificate_arns.is_empty()
+                && let Some(s) = status
+            {
+                s.warnings.push(
+                    "alb.certificate-arn is ignored: the service's listener is not HTTPS".into(),
+                );
+            }
+            out.winners.push(d);
+            continue;
+        }
+        match certificates_for(observed, &d, &mut room) {
+            Ok(chosen) => {
+                for arn in chosen {
+                    let on = observed
+                        .listener_certificates
+                        .get(&d.listener_arn)
+                        .is_some_and(|c| c.presents(&arn));
+                    if !on && planned.insert((d.listener_arn.clone(), arn.clone())) {
+                        out.changes.push(add(config, &d, &arn));
+                    }
+                }
+                out.winners.push(d);
+            }
+            Err((state, p)) => {
+                if let Some(s) = status {
+                    s.state = state;
+                    s.problems.push(p);
+                }
+                out.held.push(d.service.arn.as_str());
+            }
+        }
+    }
+    out
+}
+
+fn add(config: &PlanConfig, d: &DesiredService<'_>, arn: &str) -> PlannedChange {
+    PlannedChange::new(
+        d.service,
+        Change::AddListenerCertificate {
+            listener_arn: d.listener_arn.clone(),
+            certificate_arn: arn.to_string(),
+            record_key: record_key(arn),
+            record: config.ownership.owner_id().to_string(),
+        },
+        "a host it publishes on this HTTPS listener needs this certificate",
+    )
+}
+
+/// The certificates `d`'s hosts need on its listener (taking room for those it lacks), or
+/// the state it is held in and why.
+fn certificates_for(
+    observed: &Snapshot,
+    d: &DesiredService<'_>,
+    room: &mut Room<'_>,
+) -> Result<Vec<String>, (ServiceState, Problem)> {
+    let certs = match &observed.certificates {
+        CertificatesRead::Off => return Ok(Vec::new()),
+        CertificatesRead::Failed(why) => {
+            return Err((
+                ServiceState::Error,
+                problem(
+                    None,
+                    format!(
+                        "ACM could not be read ({why}): the service waits on its HTTPS listener"
+                    ),
+                ),
+            ));
+        }
+        CertificatesRead::Read(certs) => certs,
+    };
+    let candidates = candidates(d, certs).map_err(|p| (ServiceState::Invalid, p))?;
+    let presented = observed.listener_certificates.get(&d.listener_arn);
+    let mut chosen: Vec<String> = Vec::new();
+    for host in d.intent.hosts.iter().chain(&d.intent.test_hosts) {
+        match select::choose(candidates.iter().copied(), host, presented) {
+            Ok(c) if !chosen.contains(&c.arn) => chosen.push(c.arn.clone()),
+            Ok(_) => {}
+            Err(why) => {
+                let key = if d.intent.certificate_arns.is_empty() {
+                    "alb.host"
+                } else {
+                    "alb.certificate-arn"
+                };
+                return Err((
+                    ServiceState::Invalid,
+                    problem(Some(key), why.describe(host)),
+                ));
+            }
+        }
+    }
+    let lacking: Vec<&str> = chosen
+        .iter()
+        .map(String::as_str)
+        .filter(|c| !presented.is_some_and(|p| p.presents(c)))
+        .collect();
+    room.take(&d.load_balancer_arn, &lacking)
+        .map_err(|why| (ServiceState::Quota, problem(None, why)))?;
+    Ok(chosen)
+}
+
+/// The certificates a service may be served with: exactly those `alb.certificate-arn` names
+/// (each existing and ISSUED), or every certificate of the region.
+fn candidates<'c>(
+    d: &DesiredService<'_>,
+    certs: &'c BTreeMap<String, AcmCertificate>,
+) -> Result<Vec<&'c AcmCertificate>, Problem> {
+    if d.intent.certificate_arns.is_empty() {
+        return Ok(certs.values().collect());
+    }
+    let bad = |arn: &str, why: &str| {
+        problem(
+            Some("alb.certificate-arn"),
+            format!("alb.certificate-arn={arn}: {why}"),
+        )
+    };
+    let mut out = Vec::new();
+    for arn in &d.intent.certificate_arns {
+        let Some(c) = certs.get(arn) else {
+            return Err(bad(arn, "not found in ACM in this account and region"));
+        };
+        if c.status != CertificateStatus::Issued {
+            return Err(bad(arn, &format!("is {}, not ISSUED", c.status.as_str())));
+        }
+        let hosts = d.intent.hosts.iter().chain(&d.intent.test_hosts);
+        if !hosts.clone().any(|h| select::covers(c, h).is_some()) {
+            let hosts: Vec<&str> = hosts.map(String::as_str).collect();
+            return Err(bad(
+                arn,
+                &format!("covers none of the hosts ({})", hosts.join(" ")),
+            ));
+        }
+        out.push(c);
+    }
+    Ok(out)
+}
+
+/// Removes the certificates ecs-ingress attached that no host its rules still route on the
+/// listener selects; lists each service's certificates; counts the attached ones.
+pub(super) fn plan_removals(config: &PlanConfig, observed: &Snapshot, out: &mut Plan) {
+    let CertificatesRead::Read(certs) = &observed.certificates else {
+        return;
+    };
+    let owner = config.ownership.owner_id();
+    let routed = routed_hosts(config, observed, &out.changes);
+    let mut attached = 0;
+    let mut removals = Vec::new();
+    for (listener, tags) in &observed.listener_tags {
+        let presented = observed.listener_certificates.get(listener);
+        let selected: BTreeSet<&str> = routed
+            .get(listener)
+            .into_iter()
+            .flatten()
+            .filter_map(|(host, _)| select::choose(certs.values(), host, presented).ok())
+            .map(|c| c.arn.as_str())
+            .collect();
+        for (key, value) in tags {
+            if value != owner || !key.starts_with(CERTIFICATE_TAG_PREFIX) {
+                continue;
+            }
+            attached += 1;
+            // Selected still (attached or re-attached in this pass): kept, record and all.
+            if selected.iter().any(|a| record_key(a) == *key) {
+                continue;
+            }
+            let arn = presented
+                .into_iter()
+                .flat_map(|p| &p.extra)
+                .find(|a| record_key(a) == *key)
+                .cloned();
+            removals.push(PlannedChange {
+                service_arn: None,
+                service: "-".into(),
+                change: Change::RemoveListenerCertificate {
+                    listener_arn: listener.clone(),
+                    certificate_arn: arn.unwrap_or_default(),
+                    record_key: key.clone(),
+                },
+                reason: "no host ecs-ingress publishes on this listener selects it any more".into(),
+            });
+        }
+    }
+    out.managed
+        .insert(ResourceKind::ListenerCertificate, attached);
+    let policy = super::policy::Policy::new(config.policy, observed.complete_but_zones());
+    for change in removals {
+        if policy.allows(&change) {
+            out.changes.push(change);
+        } else {
+            out.held_back.push(change);
+        }
+    }
+    list_resources(certs, observed, &routed, out);
+}
+
+/// Each service's certificates, as its resources: the one each of its routed hosts selects.
+fn list_resources(
+    certs: &BTreeMap<String, AcmCertificate>,
+    observed: &Snapshot,
+    routed: &BTreeMap<String, BTreeSet<(String, String)>>,
+    out: &mut Plan,
+) {
+    for (listener, hosts) in routed {
+        let presented = observed.listener_certificates.get(listener);
+        for (host, service) in hosts {
+            let Ok(cert) = select::choose(certs.values(), host, presented) else {
+                continue;
+            };
+            if let Some(s) = out.services.iter_mut().find(|s| &s.service_arn == service) {
+                let r = ResourceRef {
+                    kind: ResourceKind::ListenerCertificate,
+                    id: cert.arn.clone(),
+                };
+                if !s.resources.contains(&r) {
+                    s.resources.push(r);
+                }
+            }
+        }
+    }
+}
+
+/// (host, service) routed by this owner's rules on each HTTPS listener once the changes
+/// are applied: the rules that are not deleted, and those created or rewritten.
+fn routed_hosts(
+    config: &PlanConfig,
+    observed: &Snapshot,
+    changes: &[PlannedChange],
+) -> BTreeMap<String, BTreeSet<(String, String)>> {
+    let deleted: BTreeSet<&str> = changes
+        .iter()
+        .filter_map(|c| match &c.change {
+            Change::DeleteRule { arn } => Some(arn.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut out: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+    for rule in &observed.rules {
+        if deleted.contains(rule.arn.as_str()) || !config.ownership.owns(&rule.tags) {
+            continue;
+        }
+        let Some(service) = crate::ownership::service_of(&rule.tags) else {
+            continue;
+        };
+        let hosts = out.entry(rule.listener_arn.clone()).or_default();
+        hosts.extend(rule.hosts.iter().map(|h| (h.clone(), service.to_string())));
+    }
+    for c in changes {
+        let Some(service) = &c.service_arn else {
+            continue;
+        };
+        if let Change::CreateRule {
+            listener_arn,
+            hosts,
+            ..
+        } = &c.change
+        {
+            let entry = out.entry(listener_arn.clone()).or_default();
+            entry.extend(hosts.iter().map(|h| (h.clone(), service.clone())));
+        }
+    }
+    out.retain(|l, _| {
+        observed
+            .listeners
+            .get(l)
+            .is_some_and(|l| l.protocol.as_deref() == Some("HTTPS"))
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests;

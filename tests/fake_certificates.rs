@@ -1,0 +1,295 @@
+//! Certificates per host on HTTPS listeners, on the in-memory AWS whose clients call a name
+//! an HTTPS listener routes over TLS (served only if the listener presents a certificate
+//! covering it), with the served-traffic check after every write.
+
+use ecs_ingress::aws::ErrorKind;
+use ecs_ingress::config::Config;
+use ecs_ingress::fake::Fault;
+use ecs_ingress::state::CertificateStatus;
+use ecs_ingress::status::ServiceState;
+use ecs_ingress::testing::Estate;
+
+const FAR: i64 = 2_000_000_000;
+
+struct Https {
+    estate: Estate,
+    listener: String,
+    default_certificate: String,
+}
+
+/// One ALB whose HTTPS listener (presenting a certificate for `other.org`) is the one
+/// services are published on.
+fn https_estate() -> Https {
+    let estate = Estate::new(1);
+    let (listener, default_certificate) = {
+        let mut world = estate.fake.world();
+        let lb = world.listeners[&estate.listeners["default"]]
+            .load_balancer_arn
+            .clone();
+        let default =
+            world.add_acm_certificate(&["other.org"], CertificateStatus::Issued, "RSA_2048", FAR);
+        let listener = world
+            .add_https_listener(&lb, &default)
+            .expect("an HTTPS listener");
+        (listener, default)
+    };
+    Https {
+        estate,
+        listener,
+        default_certificate,
+    }
+}
+
+impl Https {
+    fn config(&self) -> Config {
+        let mut config = self.estate.config();
+        config.listeners = [("default".to_string(), self.listener.clone())].into();
+        config.pools = ecs_ingress::config::PoolSettings::single(&config.listeners);
+        config
+    }
+
+    fn add(&self, name: &str, extra: &[(&str, &str)]) -> String {
+        let host = format!("{name}.in.example.com");
+        let mut tags = vec![
+            ("alb.host", host.as_str()),
+            ("alb.healthcheck.interval", "5"),
+            ("alb.healthcheck.timeout", "4"),
+            ("alb.healthcheck.healthy-threshold", "2"),
+        ];
+        tags.extend_from_slice(extra);
+        self.estate.add_service(name, &tags, &[])
+    }
+
+    fn certificate(&self, names: &[&str], status: CertificateStatus, key_type: &str) -> String {
+        self.estate
+            .fake
+            .world()
+            .add_acm_certificate(names, status, key_type, FAR)
+    }
+
+    /// The listener's certificates, the default first.
+    fn presented(&self) -> Vec<String> {
+        self.estate.fake.world().listener_settings[&self.listener]
+            .certificates
+            .clone()
+    }
+
+    fn records(&self) -> Vec<String> {
+        self.estate
+            .fake
+            .world()
+            .elb_tags
+            .get(&self.listener)
+            .map(|t| {
+                t.keys()
+                    .filter(|k| k.starts_with("ecs-ingress/certificate/"))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn status_of(report: &ecs_ingress::runtime::PassReport, arn: &str) -> (ServiceState, String) {
+    let status = report.status();
+    let s = status
+        .services
+        .iter()
+        .find(|s| s.service_arn == arn)
+        .expect("a status");
+    (
+        s.state,
+        s.problems
+            .iter()
+            .map(|p| p.reason.clone())
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ecdsa_wildcard_is_found_attached_before_the_rule_and_removed_after_it() {
+    let h = https_estate();
+    let wildcard = h.certificate(
+        &["*.in.example.com"],
+        CertificateStatus::Issued,
+        "EC_prime256v1",
+    );
+    let a = h.add("a", &[]);
+    h.estate.expect_served("a.in.example.com", &a);
+    let controller = h.estate.controller_with(h.config());
+    let (_, report) = h.estate.converge_report(&controller, 20).await;
+    assert_eq!(
+        h.presented(),
+        vec![h.default_certificate.clone(), wildcard.clone()]
+    );
+    assert_eq!(h.records().len(), 1);
+    h.estate.assert_traffic_served("published over TLS");
+    let (state, _) = status_of(&report, &a);
+    assert_eq!(state, ServiceState::Published);
+    let status = serde_json::to_value(report.status()).expect("status");
+    assert!(
+        status.to_string().contains("listener-certificate"),
+        "{status}"
+    );
+    let metrics = h.estate.metrics.encode();
+    assert!(
+        metrics.contains(r#"ecs_ingress_managed_resources{kind="listener-certificate"} 1"#),
+        "{metrics}"
+    );
+    // A second controller changes nothing.
+    let writes = h.estate.fake.writes();
+    h.estate.controller_with(h.config()).pass(true).await;
+    assert_eq!(h.estate.fake.writes(), writes);
+
+    // Withdrawn: the rule goes, then the certificate and its record; the default stays.
+    h.estate.fake.release_served("a.in.example.com");
+    h.estate.untag_task_definitions();
+    h.estate.fake.reset_calls();
+    h.estate.converge(&controller, 20).await;
+    assert_eq!(h.presented(), vec![h.default_certificate.clone()]);
+    assert!(h.records().is_empty());
+    let order: Vec<&'static str> = h
+        .estate
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.served && c.is_write())
+        .map(|c| c.operation)
+        .collect();
+    let at = |op: &str| order.iter().position(|o| *o == op);
+    assert!(
+        at("RemoveListenerCertificates") > at("DeleteRule"),
+        "{order:?}"
+    );
+    h.estate.assert_traffic_served("withdrawn");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_host_without_an_issued_certificate_waits_for_it_and_is_never_served_wrong() {
+    let h = https_estate();
+    let pending = h.certificate(
+        &["a.in.example.com"],
+        CertificateStatus::PendingValidation,
+        "RSA_2048",
+    );
+    let a = h.add("a", &[]);
+    let controller = h.estate.controller_with(h.config());
+    let report = controller.pass(true).await;
+    let (state, problems) = status_of(&report, &a);
+    assert_eq!(state, ServiceState::Invalid);
+    assert!(
+        problems.contains("PENDING_VALIDATION") && problems.contains("a.in.example.com"),
+        "{problems}"
+    );
+    assert!(
+        !h.estate
+            .owned_rules()
+            .iter()
+            .any(|r| r.listener_arn == h.listener),
+        "a rule on the HTTPS listener"
+    );
+    // ACM validates it: the next passes publish.
+    h.estate.fake.world().issue_certificate(&pending);
+    h.estate.expect_served("a.in.example.com", &a);
+    h.estate.converge(&controller, 20).await;
+    assert!(h.presented().contains(&pending));
+    h.estate.assert_traffic_served("issued, then published");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_certificate_removed_by_hand_comes_back_and_hand_attached_ones_stay() {
+    let h = https_estate();
+    let exact = h.certificate(&["a.in.example.com"], CertificateStatus::Issued, "RSA_2048");
+    let hand = h.certificate(
+        &["legacy.example.org"],
+        CertificateStatus::Issued,
+        "RSA_2048",
+    );
+    h.estate
+        .fake
+        .world()
+        .add_listener_certificates(&h.listener, std::slice::from_ref(&hand))
+        .expect("hand-attached");
+    let a = h.add("a", &[]);
+    h.estate.expect_served("a.in.example.com", &a);
+    let controller = h.estate.controller_with(h.config());
+    h.estate.converge(&controller, 20).await;
+    assert!(h.presented().contains(&exact));
+    // Someone removes ours: it is attached again.
+    h.estate.fake.release_served("a.in.example.com");
+    h.estate
+        .fake
+        .world()
+        .remove_listener_certificate(&h.listener, &exact)
+        .expect("removed by hand");
+    // (The name is not served until it is back: the damage is someone else's.)
+    h.estate.converge(&controller, 20).await;
+    assert!(h.presented().contains(&exact));
+    assert_eq!(h.records().len(), 1, "attached again with its record");
+    h.estate.expect_served("a.in.example.com", &a);
+    // Untagged: ours goes, the hand-attached one stays.
+    h.estate.fake.release_served("a.in.example.com");
+    h.estate.untag_task_definitions();
+    h.estate.converge(&controller, 20).await;
+    assert_eq!(h.presented(), vec![h.default_certificate.clone(), hand]);
+    h.estate.assert_traffic_served("hand-attached kept");
+}
+
+#[tokio::test(start_paused = true)]
+async fn explicit_arns_quota_and_a_denied_acm_read() {
+    let h = https_estate();
+    let a_cert = h.certificate(&["a.in.example.com"], CertificateStatus::Issued, "RSA_2048");
+    let b_cert = h.certificate(&["b.in.example.com"], CertificateStatus::Issued, "RSA_2048");
+    let a = h.add("a", &[("alb.certificate-arn", a_cert.as_str())]);
+    let b = h.add("b", &[]);
+    let wrong = h.add("c", &[("alb.certificate-arn", b_cert.as_str())]);
+    h.estate.expect_served("a.in.example.com", &a);
+    let mut config = h.config();
+    config.max_certificates_per_alb = Some(1);
+    let controller = h.estate.controller_with(config);
+    let report = controller.pass(true).await;
+    let (state, problems) = status_of(&report, &b);
+    assert_eq!(state, ServiceState::Quota, "{problems}");
+    assert!(problems.contains("does not fit"), "{problems}");
+    let (state, problems) = status_of(&report, &wrong);
+    assert_eq!(state, ServiceState::Invalid);
+    assert!(problems.contains("covers none of the hosts"), "{problems}");
+    h.estate.converge(&controller, 20).await;
+    assert_eq!(h.presented(), vec![h.default_certificate.clone(), a_cert]);
+    // ACM denied: not a failed read of the pass; nothing removed, a stays served.
+    h.estate.fake.inject(Fault {
+        operation: "ListCertificates",
+        kind: ErrorKind::AccessDenied,
+        times: 1,
+    });
+    let report = controller.pass(true).await;
+    assert!(
+        report.observed_failures.is_empty(),
+        "{:?}",
+        report.observed_failures
+    );
+    let (state, problems) = status_of(&report, &a);
+    assert_eq!(state, ServiceState::Error, "{problems}");
+    assert!(h.presented().len() == 2);
+    h.estate.assert_traffic_served("denied read");
+}
+
+#[tokio::test(start_paused = true)]
+async fn listener_certificates_off_makes_no_acm_call() {
+    let h = https_estate();
+    h.certificate(&["a.in.example.com"], CertificateStatus::Issued, "RSA_2048");
+    h.add("a", &[]);
+    let mut config = h.config();
+    config.listener_certificates = false;
+    let controller = h.estate.controller_with(config);
+    controller.pass(true).await;
+    let calls = h.estate.fake.calls();
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.service == "acm" || c.operation.contains("ListenerCertificates")),
+        "{:?}",
+        h.estate.fake.call_counts()
+    );
+}

@@ -141,6 +141,18 @@ async fn an_ecdsa_wildcard_is_found_attached_before_the_rule_and_removed_after_i
     let writes = h.estate.fake.writes();
     h.estate.controller_with(h.config()).pass(true).await;
     assert_eq!(h.estate.fake.writes(), writes);
+    // A steady pass reads the listener's certificates, not ACM nor the listener's tags
+    // (cached until the refresh pass, or until ecs-ingress changes the listener).
+    h.estate.fake.reset_calls();
+    controller.pass(true).await;
+    let counts = h.estate.fake.call_counts();
+    assert_eq!(
+        counts.get("DescribeListenerCertificates"),
+        Some(&1),
+        "{counts:?}"
+    );
+    assert_eq!(counts.get("ListCertificates"), None, "{counts:?}");
+    assert_eq!(counts.get("DescribeTags"), None, "{counts:?}");
 
     // Withdrawn: the rule goes, then the certificate and its record; the default stays.
     h.estate.fake.release_served("a.in.example.com");

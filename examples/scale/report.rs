@@ -5,15 +5,18 @@ use serde_json::{Value, json};
 
 use super::{CYCLE, DrainResult, POLL_INTERVAL_S, PlanMeasure, PoolResult, Result};
 
-/// The backend-rule run's fields (`backend_sg_*`).
+/// The run with backend rules and certificates on (`features_*`).
 pub fn backend_sg_fields(b: &super::backend_sg::BackendSgResult) -> serde_json::Map<String, Value> {
     let fields = json!({
-        "backend_sg_steady_extra_reads": b.steady_extra_reads,
-        "backend_sg_extra_reads_floor": b.extra_reads_floor,
-        "backend_sg_rules": b.rules,
-        "backend_sg_rules_created": b.rules_created,
-        "backend_sg_steady_writes": b.steady_writes,
-        "backend_sg_cold_start_alb_s": b.cold_start_alb_s,
+        "features_steady_extra_reads": b.steady_extra_reads,
+        "features_steady_extra_reads_budget": b.steady_extra_reads_budget,
+        "features_steady_extra_reads_by_op": b.steady_extra_reads_by_op,
+        "features_sg_rules_listed": b.rules,
+        "features_sg_rules_created": b.rules_created,
+        "features_https_listeners": b.https_listeners,
+        "features_certificates_attached": b.certificates_attached,
+        "features_steady_writes": b.steady_writes,
+        "features_cold_start_alb_s": b.cold_start_alb_s,
     });
     match fields {
         Value::Object(map) => map,

@@ -29,9 +29,15 @@ pub struct Cache {
     pub(super) rules_quota: Option<usize>,
     /// The account's certificates-per-ALB quota, read with the rules quota.
     pub(super) certificates_quota: Option<usize>,
-    /// ACM's certificates as last described, by ARN: described again only when
+    /// ACM's certificates as last listed and described, by ARN: described again only when
     /// ListCertificates shows another status (names never change on a certificate).
     pub(super) certificates: HashMap<String, crate::state::AcmCertificate>,
+    /// ACM is listed again on the next full pass: none listed yet, a service waits for a
+    /// certificate, or the refresh pass.
+    pub(super) certificates_stale: bool,
+    /// Tags of the configured HTTPS listeners (the records of attached certificates), read
+    /// again on the refresh pass and after ecs-ingress changed a listener's certificates.
+    pub(super) listener_tags: HashMap<String, crate::state::Tags>,
     /// The ALB of each configured listener (a listener never moves).
     pub(super) listener_load_balancers: HashMap<String, String>,
 }
@@ -102,6 +108,15 @@ impl Cache {
     /// pass that reads the group reads them again.
     pub fn forget_attributes_of(&mut self, arn: &str) {
         self.attributes.remove(arn);
+    }
+
+    /// After a pass: ACM is listed again next pass when a service waits for a certificate,
+    /// and the tags of listeners whose certificates changed are read again.
+    pub fn after_certificate_changes(&mut self, waiting: bool, listeners: &[String]) {
+        self.certificates_stale |= waiting;
+        for l in listeners {
+            self.listener_tags.remove(l);
+        }
     }
 
     /// Drops the attribute cache so the next pass reads (and repairs) every owned target

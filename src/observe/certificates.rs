@@ -2,6 +2,12 @@
 //! the configured listeners' ALBs presents, which certificates ecs-ingress attached (the
 //! configured listeners' tags), and ACM's certificates. A failed read holds the services on
 //! HTTPS listeners as they are; it is not a failed read of the pass.
+//!
+//! Each full pass reads every HTTPS listener's certificates. The listeners' tags and ACM's
+//! list are cached: the tags change only by ecs-ingress's own writes (after which the
+//! listener's are read again) or by hand (repaired on the refresh pass, with the attribute
+//! refresh); ACM is listed again on the refresh pass, and on every pass while a service
+//! waits for a certificate (one issued since is then found on the next pass).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -59,20 +65,58 @@ async fn read_all(
             observed.listener_certificates.insert(l.arn.clone(), certs);
         }
     }
-    let arns: Vec<String> = configured.iter().map(|l| l.arn.clone()).collect();
-    for chunk in arns.chunks(DESCRIBE_TAGS_BATCH) {
-        for (arn, tags) in aws.elb.describe_tags(chunk).await? {
-            observed.listener_tags.insert(arn, tags);
-        }
+    listener_tags(aws, cache, observed, configured).await?;
+    if cache.certificates_stale || cache.refreshing || cache.certificates.is_empty() {
+        acm_certificates(aws, &mut cache.certificates).await?;
+        cache.certificates_stale = false;
     }
-    acm_certificates(aws, &mut cache.certificates).await
+    Ok(cache
+        .certificates
+        .iter()
+        .map(|(a, c)| (a.clone(), c.clone()))
+        .collect())
 }
 
-/// ACM's certificates: listed every pass, described when new or when their status changed.
+/// The configured HTTPS listeners' tags: from the cache, read for those it lacks (and
+/// every one on the refresh pass).
+async fn listener_tags(
+    aws: &Aws,
+    cache: &mut Cache,
+    observed: &mut Observation,
+    configured: &[Listener],
+) -> Result<(), AwsError> {
+    if cache.refreshing {
+        cache.listener_tags.clear();
+    }
+    let missing: Vec<String> = configured
+        .iter()
+        .filter(|l| !cache.listener_tags.contains_key(&l.arn))
+        .map(|l| l.arn.clone())
+        .collect();
+    for chunk in missing.chunks(DESCRIBE_TAGS_BATCH) {
+        let read = aws.elb.describe_tags(chunk).await?;
+        for arn in chunk {
+            let tags = read
+                .iter()
+                .find(|(a, _)| a == arn)
+                .map(|(_, t)| t.clone())
+                .unwrap_or_default();
+            cache.listener_tags.insert(arn.clone(), tags);
+        }
+    }
+    for l in configured {
+        if let Some(tags) = cache.listener_tags.get(&l.arn) {
+            observed.listener_tags.insert(l.arn.clone(), tags.clone());
+        }
+    }
+    Ok(())
+}
+
+/// ACM's certificates: listed, described when new or when their status changed.
 async fn acm_certificates(
     aws: &Aws,
     cached: &mut HashMap<String, AcmCertificate>,
-) -> Result<BTreeMap<String, AcmCertificate>, AwsError> {
+) -> Result<(), AwsError> {
     let listed = aws.acm.list_certificates().await?;
     let mut out = BTreeMap::new();
     for (arn, status) in listed {
@@ -84,8 +128,6 @@ async fn acm_certificates(
         out.insert(arn, cert);
     }
     cached.retain(|arn, _| out.contains_key(arn));
-    for (arn, c) in &out {
-        cached.insert(arn.clone(), c.clone());
-    }
-    Ok(out)
+    cached.extend(out);
+    Ok(())
 }

@@ -413,6 +413,18 @@ impl Controller {
             for (arn, attributes) in &report.attributes_written {
                 cache.remember_attributes(arn, attributes.clone());
             }
+            let touched: Vec<String> = plan
+                .changes
+                .iter()
+                .filter_map(|c| match &c.change {
+                    crate::plan::Change::AddListenerCertificate { listener_arn, .. }
+                    | crate::plan::Change::RemoveListenerCertificate { listener_arn, .. } => {
+                        Some(listener_arn.clone())
+                    }
+                    _ => None,
+                })
+                .collect();
+            cache.after_certificate_changes(plan.certificates_wanted, &touched);
             Some(report)
         } else {
             if apply {

@@ -91,6 +91,9 @@ pub struct Plan {
     /// A pool must grow: the runtime reads the account's ALB count and quota, and plans
     /// again.
     pub alb_account_wanted: bool,
+    /// A service waits for a certificate ACM does not have (issued) yet: the next pass lists
+    /// ACM again.
+    pub certificates_wanted: bool,
     /// Owned resources seen, by kind.
     managed: BTreeMap<ResourceKind, usize>,
 }
@@ -230,6 +233,7 @@ pub fn plan(
     out.alb_account_wanted = placement.alb_account_wanted;
     let admission = certificates::admit(config, observed, arbitration.winners, &mut out.services);
     changes.extend(admission.changes);
+    out.certificates_wanted = admission.waiting;
     let kept: BTreeSet<&str> = resolution
         .kept
         .iter()

@@ -43,6 +43,8 @@ pub(super) struct Admission<'a> {
     /// Held services: they keep what they have.
     pub held: Vec<&'a str>,
     pub changes: Vec<PlannedChange>,
+    /// A service is held for a certificate ACM may issue or import later.
+    pub waiting: bool,
 }
 
 /// Certificates used per ALB (the default excluded), counting this pass's additions.
@@ -113,6 +115,7 @@ pub(super) fn admit<'a>(
         winners: Vec::new(),
         held: Vec::new(),
         changes: Vec::new(),
+        waiting: false,
     };
     let mut room = Room::new(config, observed);
     let mut planned: BTreeSet<(String, String)> = BTreeSet::new();
@@ -148,6 +151,7 @@ pub(super) fn admit<'a>(
                 out.winners.push(d);
             }
             Err((state, p)) => {
+                out.waiting |= state == ServiceState::Invalid;
                 if let Some(s) = status {
                     s.state = state;
                     s.problems.push(p);

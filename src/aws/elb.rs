@@ -1116,30 +1116,7 @@ impl ElbAdapter {
 
     /// Every certificate of a listener (all pages), the default one first.
     async fn listener_certificates(&self, listener_arn: &str) -> Result<Vec<String>, AwsError> {
-        let request = self
-            .client
-            .describe_listener_certificates()
-            .listener_arn(listener_arn)
-            .page_size(PAGE_SIZE);
-        let pages = paged!(self, "DescribeListenerCertificates", request, |p| p
-            .next_marker())?;
-        let mut default = Vec::new();
-        let mut others = Vec::new();
-        for c in pages.iter().flat_map(|p| p.certificates()) {
-            let Some(arn) = c.certificate_arn() else {
-                continue;
-            };
-            if c.is_default() == Some(true) {
-                default.push(arn.to_string());
-            } else {
-                others.push(arn.to_string());
-            }
-        }
-        for arn in others {
-            if !default.contains(&arn) {
-                default.push(arn);
-            }
-        }
-        Ok(default)
+        let certs = self.describe_listener_certificates(listener_arn).await?;
+        Ok(certs.default.into_iter().chain(certs.extra).collect())
     }
 }

@@ -14,7 +14,7 @@ use super::World;
 use crate::aws::AwsError;
 use crate::fake::error;
 use crate::state::{
-    AcmCertificate, CertificateStatus, DefaultAction, Listener, ListenerSettings, Rule, Tags,
+    AcmCertificate, CertificateStatus, DefaultAction, Listener, ListenerSettings, Tags,
 };
 
 const ELB: &str = "elbv2";
@@ -158,24 +158,7 @@ impl World {
                 ssl_policy: Some("ELBSecurityPolicy-TLS13-1-2-2021-06".into()),
             },
         );
-        let rule_id = self.id();
-        let rule_arn = format!("{}/{rule_id}", arn.replace(":listener/", ":listener-rule/"));
-        self.rules.insert(
-            rule_arn.clone(),
-            Rule {
-                arn: rule_arn,
-                listener_arn: arn.clone(),
-                priority: None,
-                hosts: vec![],
-                paths: vec![],
-                other_conditions: 0,
-                forward_target_groups: vec![],
-                staged_target_groups: vec![],
-                weights: Default::default(),
-                other_actions: 1,
-                tags: Tags::new(),
-            },
-        );
+        self.add_fixed_default_rule(&arn);
         Some(arn)
     }
 

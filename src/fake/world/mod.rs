@@ -278,12 +278,23 @@ impl World {
                 ssl_policy: None,
             },
         );
+        self.add_fixed_default_rule(&arn);
+        Some(arn)
+    }
+
+    /// The default rule of a listener whose default action answers itself (a fixed
+    /// response).
+    pub(super) fn add_fixed_default_rule(&mut self, listener_arn: &str) {
         let rule_id = self.id();
+        let arn = format!(
+            "{}/{rule_id}",
+            listener_arn.replace(":listener/", ":listener-rule/")
+        );
         self.rules.insert(
-            format!("{}/{rule_id}", arn.replace(":listener/", ":listener-rule/")),
+            arn.clone(),
             Rule {
-                arn: format!("{}/{rule_id}", arn.replace(":listener/", ":listener-rule/")),
-                listener_arn: arn.clone(),
+                arn,
+                listener_arn: listener_arn.to_string(),
                 priority: None,
                 hosts: vec![],
                 paths: vec![],
@@ -295,7 +306,6 @@ impl World {
                 tags: Tags::new(),
             },
         );
-        Some(arn)
     }
 
     /// DeleteListener: the listener and its rules go.

@@ -305,3 +305,122 @@ async fn listener_certificates_off_makes_no_acm_call() {
         h.estate.fake.call_counts()
     );
 }
+
+/// a published with its certificate; then a withdrawn and b (another certificate) added.
+fn fault_scenario() -> (Https, String, String) {
+    let h = https_estate();
+    let a_cert = h.certificate(&["a.in.example.com"], CertificateStatus::Issued, "RSA_2048");
+    let b_cert = h.certificate(
+        &["b.in.example.com"],
+        CertificateStatus::Issued,
+        "EC_secp384r1",
+    );
+    (h, a_cert, b_cert)
+}
+
+fn transition(h: &Https) -> String {
+    h.estate.fake.release_served("a.in.example.com");
+    h.estate.edit_task_definition_tags("a", |t| {
+        t.remove("alb.host");
+    });
+    let b = h.add("b", &[]);
+    h.estate.expect_served("b.in.example.com", &b);
+    b
+}
+
+#[tokio::test(start_paused = true)]
+async fn faults_on_every_certificate_call_converge_and_remove_nothing_early() {
+    let ops = [
+        "DescribeListenerCertificates",
+        "ListCertificates",
+        "DescribeCertificate",
+        "DescribeTags",
+        "AddListenerCertificates",
+        "RemoveListenerCertificates",
+        "AddTags",
+        "RemoveTags",
+    ];
+    let mut cases = 0;
+    for op in ops {
+        for kind in [
+            ErrorKind::Throttled,
+            ErrorKind::Unavailable,
+            ErrorKind::AccessDenied,
+        ] {
+            let case = format!("{op} {kind:?}");
+            let (h, a_cert, b_cert) = fault_scenario();
+            let a = h.add("a", &[]);
+            h.estate.expect_served("a.in.example.com", &a);
+            let controller = h.estate.controller_with(h.config());
+            h.estate.converge(&controller, 20).await;
+            transition(&h);
+            // A fresh process: every read is made, none from a cache.
+            let fresh = h.estate.controller_with(h.config());
+            h.estate.fake.inject(Fault {
+                operation: op,
+                kind,
+                times: 2,
+            });
+            fresh.pass(true).await;
+            h.estate.converge(&fresh, 30).await;
+            h.estate.fake.clear_faults();
+            h.estate.converge(&fresh, 30).await;
+            assert_eq!(
+                h.presented(),
+                vec![h.default_certificate.clone(), b_cert.clone()],
+                "{case}"
+            );
+            assert_eq!(h.records().len(), 1, "{case}");
+            assert!(!h.presented().contains(&a_cert), "{case}");
+            h.estate.assert_traffic_served(&case);
+            cases += 1;
+        }
+    }
+    eprintln!("certificate faults: {cases} cases converged");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_after_any_write_of_a_certificate_pass_is_finished_by_a_fresh_process() {
+    use ecs_ingress::observe::{self, Cache};
+    use ecs_ingress::{apply, runtime};
+    let run = |crash_after: Option<usize>| async move {
+        let (h, a_cert, b_cert) = fault_scenario();
+        let a = h.add("a", &[]);
+        h.estate.expect_served("a.in.example.com", &a);
+        h.estate
+            .converge(&h.estate.controller_with(h.config()), 20)
+            .await;
+        transition(&h);
+        let config = h.config();
+        let plan_config = config.plan_config();
+        let aws = h.estate.fake.aws();
+        let mut cache = Cache::default();
+        let mut observed =
+            observe::observe(&aws, &config, &plan_config.ownership, &mut cache).await;
+        let intents = runtime::intents(&config, &observed);
+        let planned = runtime::plan_pass(&aws, &plan_config, &mut observed, &intents).await;
+        let start = h.estate.fake.writes();
+        let limit = crash_after.unwrap_or(usize::MAX);
+        let stop = || h.estate.fake.writes() >= start.saturating_add(limit);
+        apply::apply(&aws, &planned, &h.estate.metrics, &stop).await;
+        let made = h.estate.fake.writes() - start;
+        let fresh = h.estate.controller_with(h.config());
+        h.estate.converge(&fresh, 30).await;
+        assert_eq!(
+            h.presented(),
+            vec![h.default_certificate.clone(), b_cert],
+            "crash after {crash_after:?}"
+        );
+        assert!(!h.presented().contains(&a_cert));
+        assert_eq!(h.records().len(), 1, "crash after {crash_after:?}");
+        h.estate
+            .assert_traffic_served(&format!("crash after {crash_after:?}"));
+        made
+    };
+    let writes = run(None).await;
+    assert!(writes >= 6, "the transition makes {writes} writes");
+    for k in 0..writes {
+        run(Some(k)).await;
+    }
+    eprintln!("crash after each of {writes} writes: all converged");
+}

@@ -8,7 +8,8 @@
 //! - A listener presents its default certificate and its SNI list; a client's TLS
 //!   handshake for a host succeeds when one of them covers it (a name equal to the host, or
 //!   a wildcard of exactly one label in its place).
-//! - RemoveListenerCertificates cannot remove the default certificate.
+//! - RemoveListenerCertificates cannot remove the default certificate; a certificate a
+//!   listener uses cannot be deleted (`ResourceInUseException`).
 
 use super::World;
 use crate::aws::AwsError;
@@ -83,10 +84,23 @@ impl World {
         }
     }
 
-    /// Someone deleted a certificate in ACM.
-    pub fn delete_certificate(&mut self, arn: &str) {
+    /// DeleteCertificate: refused while a listener uses it (moto deletes it anyway).
+    pub fn delete_certificate(&mut self, arn: &str) -> Result<(), AwsError> {
+        if self
+            .listener_settings
+            .values()
+            .any(|l| l.certificates.iter().any(|c| c == arn))
+        {
+            return Err(error(
+                ACM,
+                "DeleteCertificate",
+                "ResourceInUseException",
+                format!("Certificate {arn} is in use."),
+            ));
+        }
         self.acm.remove(arn);
         self.certificates.remove(arn);
+        Ok(())
     }
 
     /// ListCertificates: ARN and status of those of `key_types` (AWS's default: RSA_1024
@@ -243,6 +257,43 @@ impl World {
 #[cfg(test)]
 mod tests {
     use super::tls_covers;
+
+    #[test]
+    fn a_certificate_in_use_cannot_be_deleted() {
+        use crate::state::CertificateStatus;
+        let mut world = crate::fake::World::default();
+        let (lb, _) = world.add_load_balancer("lb", "vpc-1");
+        let cert =
+            world.add_acm_certificate(&["a.example.com"], CertificateStatus::Issued, "RSA_2048", 1);
+        let listener = world.add_https_listener(&lb, &cert).expect("listener");
+        let e = world.delete_certificate(&cert).expect_err("in use");
+        assert_eq!(e.code.as_deref(), Some("ResourceInUseException"));
+        assert!(world.presents_certificate_for(&listener, "a.example.com"));
+        let other =
+            world.add_acm_certificate(&["b.example.com"], CertificateStatus::Issued, "RSA_2048", 1);
+        assert!(world.delete_certificate(&other).is_ok());
+        assert_eq!(world.list_certificates(None).len(), 1);
+    }
+
+    #[test]
+    fn acm_lists_rsa_1024_and_2048_only_unless_asked() {
+        use crate::state::CertificateStatus;
+        let mut world = crate::fake::World::default();
+        world.add_acm_certificate(&["a.example.com"], CertificateStatus::Issued, "RSA_2048", 1);
+        world.add_acm_certificate(
+            &["b.example.com"],
+            CertificateStatus::Issued,
+            "EC_prime256v1",
+            1,
+        );
+        assert_eq!(world.list_certificates(None).len(), 1);
+        assert_eq!(
+            world
+                .list_certificates(Some(&["RSA_2048", "EC_prime256v1"]))
+                .len(),
+            2
+        );
+    }
 
     #[test]
     fn tls_matches_names_as_the_handshake_does() {

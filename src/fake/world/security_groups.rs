@@ -172,6 +172,34 @@ impl World {
         }
     }
 
+    /// DeleteSecurityGroup: refused while another group's rule references it (moto deletes
+    /// it anyway) or a load balancer or service uses it.
+    pub fn delete_security_group(&mut self, group_id: &str) -> Result<(), AwsError> {
+        let referenced = self
+            .ingress_rules
+            .values()
+            .any(|r| r.group_id != group_id && r.source == FakeSource::Group(group_id.to_string()));
+        let used = self
+            .load_balancers
+            .values()
+            .any(|lb| lb.security_groups.iter().any(|g| g == group_id))
+            || self
+                .services
+                .values()
+                .any(|s| s.service.security_groups.iter().any(|g| g == group_id));
+        if referenced || used {
+            return Err(error(
+                EC2,
+                "DeleteSecurityGroup",
+                "DependencyViolation",
+                format!("resource {group_id} has a dependent object"),
+            ));
+        }
+        self.security_groups.remove(group_id);
+        self.ingress_rules.retain(|_, r| r.group_id != group_id);
+        Ok(())
+    }
+
     /// Inbound rules of `group_ids`, or of every group when `None`.
     pub fn ingress_rules_of(&self, group_ids: Option<&[String]>) -> Vec<SecurityGroupRule> {
         self.ingress_rules
@@ -235,5 +263,57 @@ impl World {
         albs.sort();
         albs.dedup();
         albs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_refuses_duplicates_unknown_groups_and_deleting_a_referenced_group() {
+        let mut world = World::default();
+        let app = world.add_security_group("vpc-1");
+        let alb = world.add_security_group("vpc-1");
+        let tags = Tags::new();
+        assert!(world.authorize_ingress(&app, &alb, 80, &tags).is_ok());
+        let dup = world
+            .authorize_ingress(&app, &alb, 80, &tags)
+            .expect_err("duplicate");
+        assert_eq!(dup.code.as_deref(), Some("InvalidPermission.Duplicate"));
+        let missing = world
+            .authorize_ingress("sg-nope", &alb, 80, &tags)
+            .expect_err("unknown group");
+        assert_eq!(missing.code.as_deref(), Some("InvalidGroup.NotFound"));
+        let e = world.delete_security_group(&alb).expect_err("referenced");
+        assert_eq!(e.code.as_deref(), Some("DependencyViolation"));
+        let gone = world
+            .revoke_ingress(&app, "sgr-nope")
+            .expect_err("unknown rule");
+        assert_eq!(
+            gone.code.as_deref(),
+            Some("InvalidSecurityGroupRuleId.NotFound")
+        );
+    }
+
+    #[test]
+    fn sixty_inbound_rules_fill_a_group() {
+        let mut world = World::default();
+        let app = world.add_security_group("vpc-1");
+        let alb = world.add_security_group("vpc-1");
+        for port in 0..60 {
+            assert!(
+                world
+                    .authorize_ingress(&app, &alb, port, &Tags::new())
+                    .is_ok()
+            );
+        }
+        let e = world
+            .authorize_ingress(&app, &alb, 60, &Tags::new())
+            .expect_err("full");
+        assert_eq!(
+            e.code.as_deref(),
+            Some("RulesPerSecurityGroupLimitExceeded")
+        );
     }
 }

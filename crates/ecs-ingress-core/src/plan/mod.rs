@@ -231,9 +231,8 @@ pub fn plan(
     let mut changes = arbitration.changes;
     changes.extend(placement.changes);
     out.alb_account_wanted = placement.alb_account_wanted;
-    let admission = certificates::admit(config, observed, arbitration.winners, &mut out.services);
+    let admission = certificates::admit(config, observed, arbitration.winners, &mut out);
     changes.extend(admission.changes);
-    out.certificates_wanted = admission.waiting;
     let kept: BTreeSet<&str> = resolution
         .kept
         .iter()

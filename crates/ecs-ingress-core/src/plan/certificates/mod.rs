@@ -20,7 +20,7 @@ use super::{Plan, PlanConfig, problem};
 use crate::model::TlsMode;
 use crate::snapshot::{CertificatesRead, Snapshot};
 use crate::state::{AcmCertificate, CertificateStatus};
-use crate::status::{Problem, ResourceKind, ResourceRef, ServiceState, ServiceStatus};
+use crate::status::{Problem, ResourceKind, ResourceRef, ServiceState};
 
 /// The listener tag that records a certificate ecs-ingress attached: this prefix and the
 /// certificate's id, the owner id as value.
@@ -43,8 +43,6 @@ pub(super) struct Admission<'a> {
     /// Held services: they keep what they have.
     pub held: Vec<&'a str>,
     pub changes: Vec<PlannedChange>,
-    /// A service is held for a certificate ACM may issue or import later.
-    pub waiting: bool,
 }
 
 /// Certificates used per ALB (the default excluded), counting this pass's additions.
@@ -104,18 +102,19 @@ impl<'o> Room<'o> {
     }
 }
 
-/// Admits the winners on HTTPS listeners whose every host a certificate serves.
+/// Admits the winners on HTTPS listeners whose every host a certificate serves; the
+/// others' statuses say why they are held, and the plan whether one waits for ACM.
 pub(super) fn admit<'a>(
     config: &PlanConfig,
     observed: &Snapshot,
     winners: Vec<DesiredService<'a>>,
-    statuses: &mut [ServiceStatus],
+    out_plan: &mut Plan,
 ) -> Admission<'a> {
+    let statuses = &mut out_plan.services;
     let mut out = Admission {
         winners: Vec::new(),
         held: Vec::new(),
         changes: Vec::new(),
-        waiting: false,
     };
     let mut room = Room::new(config, observed);
     let mut planned: BTreeSet<(String, String)> = BTreeSet::new();
@@ -151,7 +150,8 @@ pub(super) fn admit<'a>(
                 out.winners.push(d);
             }
             Err((state, p)) => {
-                out.waiting |= state == ServiceState::Invalid;
+                // A certificate ACM may issue or import later: list ACM again next pass.
+                out_plan.certificates_wanted |= state == ServiceState::Invalid;
                 if let Some(s) = status {
                     s.state = state;
                     s.problems.push(p);

@@ -424,3 +424,52 @@ async fn a_crash_after_any_write_of_a_certificate_pass_is_finished_by_a_fresh_pr
     }
     eprintln!("crash after each of {writes} writes: all converged");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_targeted_pass_adds_again_a_certificate_a_full_pass_removed_since_its_base() {
+    use ecs_ingress::events::{EventTarget, ServiceArn};
+    use ecs_ingress::runtime::ScopeDecision;
+    let h = https_estate();
+    let cert = h.certificate(&["a.in.example.com"], CertificateStatus::Issued, "RSA_2048");
+    let a = h.add("a", &[]);
+    h.estate.expect_served("a.in.example.com", &a);
+    let controller = h.estate.controller_with(h.config());
+    h.estate.converge(&controller, 20).await;
+    // a leaves: a full pass removes its certificate (its base, read before, still has it).
+    h.estate.fake.release_served("a.in.example.com");
+    h.estate.untag_task_definitions();
+    // The rule and then the certificate go in one pass, whose read (the base of the
+    // targeted passes) was made before.
+    controller.pass(true).await;
+    assert!(!h.presented().contains(&cert));
+    // A new service for the same host arrives by event: a targeted pass publishes it.
+    let b = h.estate.add_service(
+        "b",
+        &[
+            ("alb.host", "a.in.example.com"),
+            ("alb.healthcheck.interval", "5"),
+            ("alb.healthcheck.timeout", "4"),
+            ("alb.healthcheck.healthy-threshold", "2"),
+        ],
+        &[],
+    );
+    h.estate.expect_served("a.in.example.com", &b);
+    let targets = [EventTarget::Service(ServiceArn::parse(&b).expect("ARN"))]
+        .into_iter()
+        .collect();
+    let ScopeDecision::Targeted(scope) = controller.scope_of(&targets) else {
+        panic!("expected a targeted scope");
+    };
+    for _ in 0..20 {
+        if let Some(report) = controller.targeted_pass(&scope).await {
+            assert!(report.succeeded(), "{:?}", report.observed_failures);
+        }
+        if h.estate.fake.world().has_record("a.in.example.com") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    }
+    assert!(h.presented().contains(&cert), "{:?}", h.presented());
+    h.estate
+        .assert_traffic_served("published by targeted passes over TLS");
+}

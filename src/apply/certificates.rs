@@ -15,6 +15,7 @@ pub(super) async fn apply(aws: &Aws, change: &Change) -> Result<(), AwsError> {
             certificate_arn,
             record_key,
             record,
+            ..
         } => {
             // The record first: a certificate on the listener without it would be taken
             // for a hand-attached one and never removed.

@@ -417,6 +417,10 @@ impl Run<'_> {
                 if !matches!(planned.change, Change::AuthorizeIngress { .. }) {
                     failed_services.insert(key);
                 }
+                // No service that needs the certificate gets a rule without it.
+                if let Change::AddListenerCertificate { for_services, .. } = &planned.change {
+                    failed_services.extend(for_services.iter().cloned());
+                }
                 result.result = Outcome::Failed;
                 result.quota = e.kind == ErrorKind::Quota;
                 result.error = Some(e.to_string());

@@ -66,6 +66,11 @@ async fn read_all(
         }
     }
     listener_tags(aws, cache, observed, configured).await?;
+    if cache.refreshing {
+        // Described again too: a certificate re-imported under its ARN keeps its status
+        // but may change its names and expiry.
+        cache.certificates.clear();
+    }
     if cache.certificates_stale || cache.refreshing || cache.certificates.is_empty() {
         acm_certificates(aws, &mut cache.certificates).await?;
         cache.certificates_stale = false;

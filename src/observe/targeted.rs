@@ -11,7 +11,7 @@ use super::{Cache, Observation, READ_CONCURRENCY, read_tags};
 use crate::aws::{Aws, DESCRIBE_SERVICES_BATCH, DESCRIBE_TARGET_GROUPS_BATCH, ErrorKind};
 use crate::ownership::marker::{marker_name, parse_marker};
 use crate::ownership::{Ownership, service_of};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{BackendRulesRead, CertificatesRead, Snapshot};
 use crate::state::{EcsService, RecordSet, Rule, TargetGroup};
 
 /// Records read per name: a name has one record set per type, plus its marker.
@@ -129,6 +129,59 @@ async fn read_task_definitions(
                 }
                 Err(e) => observed.fail(e),
             }
+        }
+    }
+}
+
+/// What rests on shared state, read afresh for a targeted pass: the certificates of the
+/// fresh HTTPS listeners (one a full pass removed since must be added again before a rule
+/// sends a host there) and the rules of the targeted services' security groups. A failed
+/// read turns that feature off for the pass, as in a full pass.
+pub async fn read_certificates_and_backend_rules(
+    aws: &Aws,
+    observed: &mut Observation,
+    fresh: &Fresh,
+) {
+    if matches!(observed.certificates, CertificatesRead::Read(_)) {
+        let https: Vec<String> = fresh
+            .listeners
+            .iter()
+            .filter(|l| {
+                observed
+                    .listeners
+                    .get(*l)
+                    .is_some_and(|l| l.protocol.as_deref() == Some("HTTPS"))
+            })
+            .cloned()
+            .collect();
+        for listener in https {
+            match aws.elb.describe_listener_certificates(&listener).await {
+                Ok(certs) => {
+                    observed.listener_certificates.insert(listener, certs);
+                }
+                Err(e) => {
+                    observed.certificates = CertificatesRead::Failed(e.to_string());
+                    break;
+                }
+            }
+        }
+    }
+    if let BackendRulesRead::Read(_) = &observed.backend_rules {
+        let groups: BTreeSet<String> = observed
+            .services
+            .iter()
+            .filter(|s| fresh.services.contains(&s.arn))
+            .flat_map(|s| s.security_groups.iter().cloned())
+            .collect();
+        let groups: Vec<String> = groups.into_iter().collect();
+        let read = aws.ec2.describe_ingress_rules(&groups).await;
+        match (read, &mut observed.backend_rules) {
+            (Ok(rules), BackendRulesRead::Read(known)) => {
+                known.retain(|r| !groups.contains(&r.group_id));
+                known.extend(rules);
+            }
+            (Err(e), _) => observed.backend_rules = BackendRulesRead::Failed(e.to_string()),
+            _ => {}
         }
     }
 }

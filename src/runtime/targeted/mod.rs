@@ -185,10 +185,17 @@ pub fn keep_targeted(
         return Kept::NeedsFullPass(reason);
     }
     let keep = |c: &PlannedChange| {
-        c.service_arn
-            .as_ref()
-            .is_some_and(|s| fresh.services.contains(s))
-            && on_fresh_resources(&c.change, fresh)
+        let for_fresh = match &c.change {
+            // Planned for all the services that need it, ahead of their pipelines.
+            Change::AddListenerCertificate { for_services, .. } => {
+                for_services.iter().any(|s| fresh.services.contains(s))
+            }
+            _ => c
+                .service_arn
+                .as_ref()
+                .is_some_and(|s| fresh.services.contains(s)),
+        };
+        for_fresh && on_fresh_resources(&c.change, fresh)
     };
     plan.changes.retain(keep);
     plan.held_back.retain(keep);
@@ -481,6 +488,7 @@ impl Controller {
         // them after the base was read: a rule the base misses would leave a move unseen.
         listeners.extend(self.remembered_rule_listeners(&fresh.services));
         reads::read_rules(&self.aws, &mut observed, &listeners, &mut fresh).await;
+        reads::read_certificates_and_backend_rules(&self.aws, &mut observed, &fresh).await;
         let groups = reads::groups_of(&observed, ownership, &fresh);
         reads::read_target_groups(
             &self.aws,

@@ -272,11 +272,15 @@ pub enum Change {
     },
     /// A certificate onto an HTTPS listener's SNI list, recorded as ours on the listener's
     /// tags (`record` = owner id under `record_key`).
+    ///
+    /// Planned once for every service that needs it (`for_services`), ahead of their
+    /// pipelines: if it fails, none of them gets a rule on the listener this pass.
     AddListenerCertificate {
         listener_arn: String,
         certificate_arn: String,
         record_key: String,
         record: String,
+        for_services: Vec<String>,
     },
     /// A certificate ecs-ingress attached that no host it publishes there selects any more;
     /// its record goes with it.

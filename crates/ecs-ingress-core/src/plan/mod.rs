@@ -298,7 +298,7 @@ fn last_stages(
 ) {
     policy::Policy::new(config.policy, observed.complete_but_zones()).apply(changes, out);
     backend_sg::plan_backend_rules(config, observed, intents, out);
-    certificates::plan_removals(config, observed, out);
+    certificates::plan_removals(config, observed, intents, out);
     finish(out);
 }
 

@@ -17,9 +17,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::change::{Change, PlannedChange};
 use super::desired::DesiredService;
 use super::{Plan, PlanConfig, problem};
-use crate::model::TlsMode;
+use crate::model::{ServiceIntent, TlsMode};
 use crate::snapshot::{CertificatesRead, Snapshot};
-use crate::state::{AcmCertificate, CertificateStatus};
+use crate::state::{AcmCertificate, CertificateStatus, EcsService, ListenerCertificates};
 use crate::status::{Problem, ResourceKind, ResourceRef, ServiceState};
 
 /// The listener tag that records a certificate ecs-ingress attached: this prefix and the
@@ -117,7 +117,8 @@ pub(super) fn admit<'a>(
         changes: Vec::new(),
     };
     let mut room = Room::new(config, observed);
-    let mut planned: BTreeSet<(String, String)> = BTreeSet::new();
+    // (listener, certificate) → the services that need it added.
+    let mut planned: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     for d in winners {
         let https = observed
             .listeners
@@ -143,8 +144,11 @@ pub(super) fn admit<'a>(
                         .listener_certificates
                         .get(&d.listener_arn)
                         .is_some_and(|c| c.presents(&arn));
-                    if !on && planned.insert((d.listener_arn.clone(), arn.clone())) {
-                        out.changes.push(add(config, &d, &arn));
+                    if !on {
+                        planned
+                            .entry((d.listener_arn.clone(), arn))
+                            .or_default()
+                            .push(d.service.arn.clone());
                     }
                 }
                 out.winners.push(d);
@@ -160,20 +164,28 @@ pub(super) fn admit<'a>(
             }
         }
     }
+    out.changes = planned
+        .into_iter()
+        .map(|((listener, arn), services)| add(config, listener, arn, services))
+        .collect();
     out
 }
 
-fn add(config: &PlanConfig, d: &DesiredService<'_>, arn: &str) -> PlannedChange {
-    PlannedChange::new(
-        d.service,
-        Change::AddListenerCertificate {
-            listener_arn: d.listener_arn.clone(),
-            certificate_arn: arn.to_string(),
-            record_key: record_key(arn),
+/// One addition for every service that needs it: not in one service's pipeline, so that
+/// no other service's rule goes out before it.
+fn add(config: &PlanConfig, listener: String, arn: String, services: Vec<String>) -> PlannedChange {
+    PlannedChange {
+        service_arn: None,
+        service: "-".into(),
+        change: Change::AddListenerCertificate {
+            listener_arn: listener,
+            record_key: record_key(&arn),
+            certificate_arn: arn,
             record: config.ownership.owner_id().to_string(),
+            for_services: services,
         },
-        "a host it publishes on this HTTPS listener needs this certificate",
-    )
+        reason: "a host published on this HTTPS listener needs this certificate".into(),
+    }
 }
 
 /// The certificates `d`'s hosts need on its listener (taking room for those it lacks), or
@@ -265,31 +277,43 @@ fn candidates<'c>(
 }
 
 /// Removes the certificates ecs-ingress attached that no host its rules still route on the
-/// listener selects; lists each service's certificates; counts the attached ones.
-pub(super) fn plan_removals(config: &PlanConfig, observed: &Snapshot, out: &mut Plan) {
+/// listener needs; lists each service's certificates; counts the attached ones.
+pub(super) fn plan_removals(
+    config: &PlanConfig,
+    observed: &Snapshot,
+    intents: &[(EcsService, ServiceIntent)],
+    out: &mut Plan,
+) {
     let CertificatesRead::Read(certs) = &observed.certificates else {
         return;
     };
     let owner = config.ownership.owner_id();
     let routed = routed_hosts(config, observed, &out.changes);
+    let choice = Choice::new(certs, intents);
     let mut attached = 0;
     let mut removals = Vec::new();
     for (listener, tags) in &observed.listener_tags {
-        let presented = observed.listener_certificates.get(listener);
-        let selected: BTreeSet<&str> = routed
-            .get(listener)
-            .into_iter()
-            .flatten()
-            .filter_map(|(host, _)| select::choose(certs.values(), host, presented).ok())
-            .map(|c| c.arn.as_str())
+        let adding: BTreeSet<&str> = out
+            .changes
+            .iter()
+            .filter_map(|c| match &c.change {
+                Change::AddListenerCertificate {
+                    listener_arn,
+                    certificate_arn,
+                    ..
+                } if listener_arn == listener => Some(certificate_arn.as_str()),
+                _ => None,
+            })
             .collect();
+        let presented = observed.listener_certificates.get(listener);
+        let kept = choice.kept_on(routed.get(listener), presented, &adding);
         for (key, value) in tags {
             if value != owner || !key.starts_with(CERTIFICATE_TAG_PREFIX) {
                 continue;
             }
             attached += 1;
-            // Selected still (attached or re-attached in this pass): kept, record and all.
-            if selected.iter().any(|a| record_key(a) == *key) {
+            // Needed still (attached or re-attached in this pass): kept, record and all.
+            if kept.iter().any(|a| record_key(a) == *key) {
                 continue;
             }
             let arn = presented
@@ -305,7 +329,7 @@ pub(super) fn plan_removals(config: &PlanConfig, observed: &Snapshot, out: &mut 
                     certificate_arn: arn.unwrap_or_default(),
                     record_key: key.clone(),
                 },
-                reason: "no host ecs-ingress publishes on this listener selects it any more".into(),
+                reason: "no host ecs-ingress publishes on this listener needs it any more".into(),
             });
         }
     }
@@ -319,12 +343,83 @@ pub(super) fn plan_removals(config: &PlanConfig, observed: &Snapshot, out: &mut 
             out.held_back.push(change);
         }
     }
-    list_resources(certs, observed, &routed, out);
+    list_resources(&choice, observed, &routed, out);
+}
+
+/// Which certificate a routed host of a service selects: among its `alb.certificate-arn`
+/// when it names some (as admission chose), else among every certificate.
+struct Choice<'c> {
+    certs: &'c BTreeMap<String, AcmCertificate>,
+    pinned: BTreeMap<&'c str, Vec<&'c AcmCertificate>>,
+}
+
+impl<'c> Choice<'c> {
+    fn new(
+        certs: &'c BTreeMap<String, AcmCertificate>,
+        intents: &'c [(EcsService, ServiceIntent)],
+    ) -> Self {
+        let pinned = intents
+            .iter()
+            .filter_map(|(s, i)| match i {
+                ServiceIntent::Publish { intent, .. } if !intent.certificate_arns.is_empty() => {
+                    let named = intent
+                        .certificate_arns
+                        .iter()
+                        .filter_map(|a| certs.get(a))
+                        .collect();
+                    Some((s.arn.as_str(), named))
+                }
+                _ => None,
+            })
+            .collect();
+        Self { certs, pinned }
+    }
+
+    fn of(
+        &self,
+        host: &str,
+        service: &str,
+        presented: Option<&ListenerCertificates>,
+    ) -> Option<&'c AcmCertificate> {
+        match self.pinned.get(service) {
+            Some(named) => select::choose(named.iter().copied(), host, presented).ok(),
+            None => select::choose(self.certs.values(), host, presented).ok(),
+        }
+    }
+
+    /// The certificates a listener keeps: each routed host's choice when it is on the
+    /// listener or being added; otherwise every certificate covering the host, so the one
+    /// serving it now stays until its choice arrives (a choice the quota holds back, say).
+    fn kept_on(
+        &self,
+        hosts: Option<&BTreeSet<(String, String)>>,
+        presented: Option<&ListenerCertificates>,
+        adding: &BTreeSet<&str>,
+    ) -> BTreeSet<String> {
+        let mut kept = BTreeSet::new();
+        for (host, service) in hosts.into_iter().flatten() {
+            match self.of(host, service, presented) {
+                Some(c)
+                    if presented.is_some_and(|p| p.presents(&c.arn))
+                        || adding.contains(c.arn.as_str()) =>
+                {
+                    kept.insert(c.arn.clone());
+                }
+                _ => kept.extend(
+                    self.certs
+                        .values()
+                        .filter(|c| select::covers(c, host).is_some())
+                        .map(|c| c.arn.clone()),
+                ),
+            }
+        }
+        kept
+    }
 }
 
 /// Each service's certificates, as its resources: the one each of its routed hosts selects.
 fn list_resources(
-    certs: &BTreeMap<String, AcmCertificate>,
+    choice: &Choice<'_>,
     observed: &Snapshot,
     routed: &BTreeMap<String, BTreeSet<(String, String)>>,
     out: &mut Plan,
@@ -332,7 +427,7 @@ fn list_resources(
     for (listener, hosts) in routed {
         let presented = observed.listener_certificates.get(listener);
         for (host, service) in hosts {
-            let Ok(cert) = select::choose(certs.values(), host, presented) else {
+            let Some(cert) = choice.of(host, service, presented) else {
                 continue;
             };
             if let Some(s) = out.services.iter_mut().find(|s| &s.service_arn == service) {
@@ -362,6 +457,13 @@ fn routed_hosts(
             _ => None,
         })
         .collect();
+    let listener_of = |arn: &str| {
+        observed
+            .rules
+            .iter()
+            .find(|r| r.arn == arn)
+            .map(|r| r.listener_arn.as_str())
+    };
     let mut out: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
     for rule in &observed.rules {
         if deleted.contains(rule.arn.as_str()) || !config.ownership.owns(&rule.tags) {
@@ -377,13 +479,23 @@ fn routed_hosts(
         let Some(service) = &c.service_arn else {
             continue;
         };
-        if let Change::CreateRule {
-            listener_arn,
-            hosts,
-            ..
-        } = &c.change
-        {
-            let entry = out.entry(listener_arn.clone()).or_default();
+        let (listener, hosts) = match &c.change {
+            Change::CreateRule {
+                listener_arn,
+                hosts,
+                ..
+            } => (Some(listener_arn.as_str()), hosts),
+            Change::ModifyRule { arn, hosts, .. }
+            | Change::ModifyRuleConditions { arn, hosts, .. } => (listener_of(arn), hosts),
+            Change::ModifyRuleWeights {
+                rule: super::RuleRef::Existing(arn),
+                hosts,
+                ..
+            } => (listener_of(arn), hosts),
+            _ => continue,
+        };
+        if let Some(listener) = listener {
+            let entry = out.entry(listener.to_string()).or_default();
             entry.extend(hosts.iter().map(|h| (h.clone(), service.clone())));
         }
     }

@@ -267,6 +267,20 @@ fn a_certificate_that_does_not_fit_is_quota_and_shared_ones_count_once() {
         ],
     );
     assert_eq!(added(&p), vec![WILD.to_string()], "one addition for both");
+    let add = p
+        .changes
+        .iter()
+        .find(|c| matches!(c.change, Change::AddListenerCertificate { .. }))
+        .expect("an addition");
+    assert_eq!(add.service_arn, None, "ahead of every pipeline");
+    let Change::AddListenerCertificate { for_services, .. } = &add.change else {
+        unreachable!()
+    };
+    assert_eq!(
+        for_services.len(),
+        2,
+        "a failure holds back both services' rules"
+    );
 }
 
 /// `a.example.com` published on the listener with EXACT attached by ecs-ingress.
@@ -397,4 +411,53 @@ fn a_certificate_removed_by_hand_is_attached_again_and_keeps_its_record() {
         "the record stays: {:?}",
         p.changes
     );
+}
+
+/// `a.example.com` published with WILD attached by ecs-ingress (EXACT also in ACM).
+fn published_with_wildcard(
+    extra: &[(&str, &str)],
+) -> (PlanConfig, Snapshot, (EcsService, ServiceIntent)) {
+    let (cfg, mut obs, _) = published();
+    let svc = service("a", "a.example.com", extra);
+    if let Some(c) = obs.listener_certificates.get_mut(LISTENER) {
+        c.extra = vec![WILD.into()];
+    }
+    obs.certificates_per_load_balancer
+        .insert(crate::plan::fixtures::LB.into(), 1);
+    obs.listener_tags.insert(
+        LISTENER.into(),
+        Tags::from([(record_key(WILD), "ecs-ingress".to_string())]),
+    );
+    (cfg, obs, svc)
+}
+
+#[test]
+fn a_pinned_certificate_stays_though_a_better_one_is_in_acm() {
+    let (cfg, obs, svc) = published_with_wildcard(&[("alb.certificate-arn", WILD)]);
+    let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    assert!(removed(&p.changes).is_empty(), "{:?}", p.changes);
+    assert!(added(&p).is_empty(), "{:?}", p.changes);
+    let s = p.services.iter().find(|s| s.service == "a").expect("a");
+    assert!(
+        s.resources
+            .iter()
+            .any(|r| r.kind == ResourceKind::ListenerCertificate && r.id == WILD),
+        "{:?}",
+        s.resources
+    );
+}
+
+#[test]
+fn the_certificate_serving_a_host_stays_until_its_better_choice_is_attached() {
+    // EXACT is the better choice but does not fit: a is held (quota), WILD keeps serving.
+    let (mut cfg, obs, svc) = published_with_wildcard(&[]);
+    cfg.max_certificates_per_alb = Some(1);
+    let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    assert_eq!(state_of(&p, "a").0, ServiceState::Quota);
+    assert!(removed(&p.changes).is_empty(), "{:?}", p.changes);
+    // With room: EXACT is added and WILD goes in the same pass, after it.
+    cfg.max_certificates_per_alb = Some(2);
+    let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    assert_eq!(added(&p), vec![EXACT.to_string()]);
+    assert_eq!(removed(&p.changes), vec![WILD.to_string()]);
 }

@@ -3,7 +3,8 @@
 //!
 //! A new ALB is a clone of the pool's first ALB and listener, read when the change runs:
 //! scheme, subnets, security groups, IP address type, attributes, port, protocol, default
-//! actions, certificates and SSL policy. Two things cannot be copied as they are:
+//! actions, certificates (but those ecs-ingress attached) and SSL policy. Two things cannot
+//! be copied as they are:
 //! - a default action that forwards to a target group (a group belongs to one ALB): the
 //!   clone answers `503` instead, which is what a client of an empty group gets;
 //! - deletion protection: an ALB ecs-ingress must be able to delete when it scales in.
@@ -42,11 +43,21 @@ pub(crate) async fn create_pool_alb(
             .describe_load_balancer_settings(&template.load_balancer_arn)
             .await?,
     );
-    let listener = clone_listener(
+    let mut listener = clone_listener(
         aws.elb
             .describe_listener_settings(template_listener_arn)
             .await?,
     );
+    if listener.certificates.len() > 1 {
+        let recorded = aws
+            .elb
+            .describe_tags(std::slice::from_ref(&template_listener_arn.to_string()))
+            .await?
+            .into_iter()
+            .flat_map(|(_, t)| t.into_keys())
+            .collect();
+        listener.certificates = without_attached(listener.certificates, &recorded);
+    }
     let lb = match aws.elb.create_load_balancer(name, &settings, tags).await {
         Ok(lb) => lb,
         // Made by an earlier pass that stopped before its listener, with settings the
@@ -72,6 +83,22 @@ pub(crate) async fn create_pool_alb(
         }
         Err(e) => Err(e),
     }
+}
+
+/// The template listener's certificates (the default first) less those ecs-ingress attached
+/// (recorded in `recorded` tag keys): copied, they would count as attached by hand on the
+/// clone, never removed and using up its quota. Admission attaches, with their records,
+/// those the clone's services need.
+fn without_attached(
+    certificates: Vec<String>,
+    recorded: &std::collections::BTreeSet<String>,
+) -> Vec<String> {
+    certificates
+        .into_iter()
+        .enumerate()
+        .filter(|(i, c)| *i == 0 || !recorded.contains(&crate::plan::certificates::record_key(c)))
+        .map(|(_, c)| c)
+        .collect()
 }
 
 /// Deletes a pool ALB after checking, with its own API, that `owner` created it.
@@ -160,5 +187,22 @@ mod tests {
             attributes: [(DELETION_PROTECTION.to_string(), "true".to_string())].into(),
         };
         assert_eq!(clone_settings(lb).attributes[DELETION_PROTECTION], "false");
+    }
+
+    #[test]
+    fn a_clone_leaves_out_the_certificates_ecs_ingress_attached() {
+        let attached = "arn:aws:acm:us-east-1:1:certificate/ours";
+        let recorded: std::collections::BTreeSet<String> =
+            [crate::plan::certificates::record_key(attached)].into();
+        let certs = vec![
+            "arn:aws:acm:us-east-1:1:certificate/default".to_string(),
+            "arn:aws:acm:us-east-1:1:certificate/by-hand".to_string(),
+            attached.to_string(),
+        ];
+        assert_eq!(
+            without_attached(certs.clone(), &recorded),
+            certs[..2].to_vec(),
+            "the default and the hand-attached one are copied"
+        );
     }
 }

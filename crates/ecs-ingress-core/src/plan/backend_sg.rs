@@ -42,6 +42,21 @@ struct Demand {
     kept: Vec<(Option<Vec<String>>, Vec<String>, u16)>,
 }
 
+impl Demand {
+    /// The needed accesses of one group: a range of the map, which is ordered by group.
+    fn needed_in<'d>(&'d self, group: &str) -> impl Iterator<Item = (&'d Access, &'d Vec<String>)> {
+        let from = Access {
+            group: group.to_string(),
+            source: String::new(),
+            port: 0,
+        };
+        let group = from.group.clone();
+        self.needed
+            .range(from..)
+            .take_while(move |(a, _)| a.group == group)
+    }
+}
+
 /// A target group that is routed once this pass's changes are applied.
 struct Routed<'a> {
     service_arn: &'a str,
@@ -77,15 +92,22 @@ pub(super) fn plan_backend_rules(
         rules.iter().filter(ours).count(),
     );
     let demand = demand(config, observed, intents, &out.changes);
+    // By group and by ARN: lookups per access and per rule stay linear in the estate.
+    let mut rules_of: BTreeMap<&str, Vec<&SecurityGroupRule>> = BTreeMap::new();
+    for r in rules {
+        rules_of.entry(r.group_id.as_str()).or_default().push(r);
+    }
+    let services_by_arn: BTreeMap<&str, &EcsService> =
+        intents.iter().map(|(s, _)| (s.arn.as_str(), s)).collect();
     let mut added = Vec::new();
     for (access, services) in &demand.needed {
-        let covered = rules
-            .iter()
-            .any(|r| r.group_id == access.group && r.allows(&access.source, access.port));
+        let covered = rules_of
+            .get(access.group.as_str())
+            .is_some_and(|rs| rs.iter().any(|r| r.allows(&access.source, access.port)));
         if covered {
             continue;
         }
-        let Some((service, _)) = intents.iter().find(|(s, _)| s.arn == services[0]) else {
+        let Some(service) = services_by_arn.get(services[0].as_str()) else {
             continue;
         };
         added.push(PlannedChange::new(
@@ -149,9 +171,8 @@ fn unneeded<'r>(
 
 fn used(rule: &SecurityGroupRule, demand: &Demand) -> bool {
     demand
-        .needed
-        .keys()
-        .any(|a| rule.group_id == a.group && rule.allows(&a.source, a.port))
+        .needed_in(&rule.group_id)
+        .any(|(a, _)| rule.allows(&a.source, a.port))
         || demand.kept.iter().any(|(groups, sources, port)| {
             groups.as_ref().is_none_or(|g| g.contains(&rule.group_id))
                 && sources.iter().any(|s| rule.allows(s, *port))
@@ -179,8 +200,8 @@ fn list_resources<'r>(
 ) {
     let mut by_service: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for rule in ours {
-        for (access, services) in &demand.needed {
-            if rule.group_id == access.group && rule.allows(&access.source, access.port) {
+        for (access, services) in demand.needed_in(&rule.group_id) {
+            if rule.allows(&access.source, access.port) {
                 for s in services {
                     by_service.entry(s).or_default().push(&rule.id);
                 }

@@ -20,7 +20,7 @@ use super::{Plan, PlanConfig, problem};
 use crate::model::{ServiceIntent, TlsMode};
 use crate::snapshot::{CertificatesRead, Snapshot};
 use crate::state::{AcmCertificate, CertificateStatus, EcsService, ListenerCertificates};
-use crate::status::{Problem, ResourceKind, ResourceRef, ServiceState};
+use crate::status::{Problem, ResourceKind, ResourceRef, ServiceState, ServiceStatus};
 
 /// The listener tag that records a certificate ecs-ingress attached: this prefix and the
 /// certificate's id, the owner id as value.
@@ -124,11 +124,10 @@ pub(super) fn admit<'a>(
             .listeners
             .get(&d.listener_arn)
             .is_some_and(|l| l.protocol.as_deref() == Some("HTTPS"));
-        let status = statuses.iter_mut().find(|s| s.service_arn == d.service.arn);
         if !https || d.intent.tls == TlsMode::Off {
             if !https
                 && !d.intent.certificate_arns.is_empty()
-                && let Some(s) = status
+                && let Some(s) = status_of(statuses, &d.service.arn)
             {
                 s.warnings.push(
                     "alb.certificate-arn is ignored: the service's listener is not HTTPS".into(),
@@ -156,7 +155,7 @@ pub(super) fn admit<'a>(
             Err((state, p)) => {
                 // A certificate ACM may issue or import later: list ACM again next pass.
                 out_plan.certificates_wanted |= state == ServiceState::Invalid;
-                if let Some(s) = status {
+                if let Some(s) = status_of(statuses, &d.service.arn) {
                     s.state = state;
                     s.problems.push(p);
                 }
@@ -169,6 +168,12 @@ pub(super) fn admit<'a>(
         .map(|((listener, arn), services)| add(config, listener, arn, services))
         .collect();
     out
+}
+
+/// A service's status, looked up only for a service with something to say: a scan for
+/// every winner would make each plan quadratic in the estate.
+fn status_of<'s>(statuses: &'s mut [ServiceStatus], arn: &str) -> Option<&'s mut ServiceStatus> {
+    statuses.iter_mut().find(|s| s.service_arn == arn)
 }
 
 /// One addition for every service that needs it: not in one service's pipeline, so that
@@ -424,13 +429,19 @@ fn list_resources(
     routed: &BTreeMap<String, BTreeSet<(String, String)>>,
     out: &mut Plan,
 ) {
+    let index: BTreeMap<String, usize> = out
+        .services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.service_arn.clone(), i))
+        .collect();
     for (listener, hosts) in routed {
         let presented = observed.listener_certificates.get(listener);
         for (host, service) in hosts {
             let Some(cert) = choice.of(host, service, presented) else {
                 continue;
             };
-            if let Some(s) = out.services.iter_mut().find(|s| &s.service_arn == service) {
+            if let Some(s) = index.get(service).and_then(|&i| out.services.get_mut(i)) {
                 let r = ResourceRef {
                     kind: ResourceKind::ListenerCertificate,
                     id: cert.arn.clone(),
@@ -457,13 +468,12 @@ fn routed_hosts(
             _ => None,
         })
         .collect();
-    let listener_of = |arn: &str| {
-        observed
-            .rules
-            .iter()
-            .find(|r| r.arn == arn)
-            .map(|r| r.listener_arn.as_str())
-    };
+    let listeners: BTreeMap<&str, &str> = observed
+        .rules
+        .iter()
+        .map(|r| (r.arn.as_str(), r.listener_arn.as_str()))
+        .collect();
+    let listener_of = |arn: &str| listeners.get(arn).copied();
     let mut out: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
     for rule in &observed.rules {
         if deleted.contains(rule.arn.as_str()) || !config.ownership.owns(&rule.tags) {

@@ -8,6 +8,7 @@ use ecs_ingress::fake::Fault;
 use ecs_ingress::state::CertificateStatus;
 use ecs_ingress::status::ServiceState;
 use ecs_ingress::testing::Estate;
+use ecs_ingress::testing::listener_name;
 
 const FAR: i64 = 2_000_000_000;
 
@@ -472,4 +473,113 @@ async fn a_targeted_pass_adds_again_a_certificate_a_full_pass_removed_since_its_
     assert!(h.presented().contains(&cert), "{:?}", h.presented());
     h.estate
         .assert_traffic_served("published by targeted passes over TLS");
+}
+
+/// A pool of two HTTPS listeners, each on its own ALB and presenting only a default for
+/// `other.org`, with room for `certificates` more each; the second ALB carries 30 rules
+/// by hand, so by rules alone the first is always the roomier.
+fn https_pool(certificates: usize) -> (Estate, Vec<String>, Config) {
+    let estate = Estate::new(2);
+    let members: Vec<String> = {
+        let mut world = estate.fake.world();
+        let default =
+            world.add_acm_certificate(&["other.org"], CertificateStatus::Issued, "RSA_2048", FAR);
+        (0..2)
+            .map(|i| {
+                let plain = &estate.listeners[&listener_name(i)];
+                let lb = world.listeners[plain].load_balancer_arn.clone();
+                world
+                    .add_https_listener(&lb, &default)
+                    .expect("an HTTPS listener")
+            })
+            .collect()
+    };
+    {
+        let mut world = estate.fake.world();
+        let vpc_id = world.load_balancers[&world.listeners[&members[1]].load_balancer_arn]
+            .vpc_id
+            .clone();
+        let legacy = world
+            .insert_target_group(&ecs_ingress::state::TargetGroupSpec {
+                name: "legacy".into(),
+                protocol: ecs_ingress::state::Protocol::Http,
+                protocol_version: ecs_ingress::state::ProtocolVersion::Http1,
+                port: 80,
+                target_type: ecs_ingress::state::TargetType::Ip,
+                vpc_id,
+                health_check: ecs_ingress::fake::default_health_check(),
+                attributes: Default::default(),
+                tags: Default::default(),
+            })
+            .expect("a hand-made target group");
+        for n in 0..30 {
+            world
+                .insert_rule(&ecs_ingress::state::RuleSpec {
+                    listener_arn: members[1].clone(),
+                    priority: 1 + n,
+                    hosts: vec![format!("hand{n}.example.net")],
+                    paths: vec![],
+                    target_group_arn: legacy.clone(),
+                    staged_target_group_arn: None,
+                    tags: Default::default(),
+                })
+                .expect("a hand-made rule");
+        }
+    }
+    let mut config = estate.config();
+    config.listeners = [("default".to_string(), members[0].clone())].into();
+    config.pools.members = [("default".to_string(), members.clone())].into();
+    config.max_certificates_per_alb = Some(certificates);
+    (estate, members, config)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pool_places_a_service_where_its_certificate_fits_and_serves_it_over_tls() {
+    let (estate, members, config) = https_pool(1);
+    let certificate = |name: &str| {
+        estate
+            .fake
+            .world()
+            .add_acm_certificate(&[name], CertificateStatus::Issued, "RSA_2048", FAR)
+    };
+    let (a_cert, b_cert) = (
+        certificate("a.in.example.com"),
+        certificate("b.in.example.com"),
+    );
+    let tags = |host: &'static str| {
+        [
+            ("alb.host", host),
+            ("alb.healthcheck.interval", "5"),
+            ("alb.healthcheck.timeout", "4"),
+            ("alb.healthcheck.healthy-threshold", "2"),
+        ]
+    };
+    let a = estate.add_service("a", &tags("a.in.example.com"), &[]);
+    let b = estate.add_service("b", &tags("b.in.example.com"), &[]);
+    estate.expect_served("a.in.example.com", &a);
+    estate.expect_served("b.in.example.com", &b);
+    let controller = estate.controller_with(config);
+    let (_, report) = estate.converge_report(&controller, 40).await;
+    for arn in [&a, &b] {
+        let (state, problems) = status_of(&report, arn);
+        assert_eq!(state, ServiceState::Published, "{problems}");
+    }
+    let presented = |listener: &str| -> Vec<String> {
+        estate.fake.world().listener_settings[listener]
+            .certificates
+            .clone()
+    };
+    // One certificate each: `a` on the roomier first ALB, `b` on the second, where its
+    // certificate still fits.
+    assert!(presented(&members[0]).contains(&a_cert), "{members:?}");
+    assert!(presented(&members[1]).contains(&b_cert), "{members:?}");
+    estate.assert_traffic_served("a pool of HTTPS listeners, one certificate each");
+    let status = serde_json::to_value(report.status()).expect("status");
+    let used: Vec<u64> = status["albs"]
+        .as_array()
+        .expect("albs")
+        .iter()
+        .filter_map(|a| a["certificates_used"].as_u64())
+        .collect();
+    assert_eq!(used, vec![1, 1], "{status}");
 }

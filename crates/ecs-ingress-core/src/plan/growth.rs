@@ -53,16 +53,16 @@ pub fn growth(config: &PlanConfig, observed: &Snapshot, pool: &str) -> Growth {
     }
 }
 
-/// The changes that give `pool` the ALBs `waiting` (rules, target groups) needs, each
-/// taking `per_alb` at most, within `--pool-max-albs` and the account's quota: ALBs created
+/// The changes that give `pool` the ALBs `waiting` (rules, target groups, certificates)
+/// needs, each taking `per_alb` at most, within `--pool-max-albs` and the account's quota: ALBs created
 /// without their listener first, then the next free names. All in one pass, so a cold start
 /// of thousands of services does not grow one ALB per pass.
 pub fn grow(
     config: &PlanConfig,
     observed: &Snapshot,
     pool: &str,
-    waiting: (usize, usize),
-    per_alb: (usize, usize),
+    waiting: [usize; 3],
+    per_alb: [usize; 3],
 ) -> Vec<PlannedChange> {
     let Some(template) = config.pools.members.get(pool).and_then(|m| m.first()) else {
         return Vec::new();
@@ -73,9 +73,11 @@ pub fn grow(
         .map(|p| p.name.clone())
         .collect();
     let needed = waiting
-        .0
-        .div_ceil(per_alb.0.max(1))
-        .max(waiting.1.div_ceil(per_alb.1.max(1)))
+        .iter()
+        .zip(per_alb)
+        .map(|(w, per)| w.div_ceil(per.max(1)))
+        .max()
+        .unwrap_or(0)
         .max(1)
         .saturating_sub(unfinished.len());
     let given = config.pools.members.get(pool).map_or(0, Vec::len);

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::change::{Change, PlannedChange};
 use super::desired::DesiredService;
 use super::{Plan, PlanConfig, problem};
-use crate::model::{ServiceIntent, TlsMode};
+use crate::model::{Intent, ServiceIntent, TlsMode};
 use crate::snapshot::{CertificatesRead, Snapshot};
 use crate::state::{AcmCertificate, CertificateStatus, EcsService, ListenerCertificates};
 use crate::status::{Problem, ResourceKind, ResourceRef, ServiceState, ServiceStatus};
@@ -200,6 +200,43 @@ fn certificates_for(
     d: &DesiredService<'_>,
     room: &mut Room<'_>,
 ) -> Result<Vec<String>, (ServiceState, Problem)> {
+    let presented = observed.listener_certificates.get(&d.listener_arn);
+    let chosen = chosen(observed, d.intent, presented)?;
+    let lacking: Vec<&str> = chosen
+        .iter()
+        .map(String::as_str)
+        .filter(|c| !presented.is_some_and(|p| p.presents(c)))
+        .collect();
+    room.take(&d.load_balancer_arn, &lacking)
+        .map_err(|why| (ServiceState::Quota, problem(None, why)))?;
+    Ok(chosen)
+}
+
+/// The certificates a service on `listener_arn` would have added there: what its hosts
+/// select that the listener does not present. None on a listener that is not HTTPS, with
+/// `alb.tls=off`, or when ACM was not read; nothing when no certificate serves it (it is
+/// held, and adds nothing). Pool placement counts these beside rules and target groups.
+pub(super) fn lacking_on(observed: &Snapshot, intent: &Intent, listener_arn: &str) -> Vec<String> {
+    let https = observed
+        .listeners
+        .get(listener_arn)
+        .is_some_and(|l| l.protocol.as_deref() == Some("HTTPS"));
+    if !https || intent.tls == TlsMode::Off {
+        return Vec::new();
+    }
+    let presented = observed.listener_certificates.get(listener_arn);
+    let mut lacking = chosen(observed, intent, presented).unwrap_or_default();
+    lacking.retain(|c| !presented.is_some_and(|p| p.presents(c)));
+    lacking
+}
+
+/// The certificate each host of `intent` selects on a listener presenting `presented`,
+/// each once, or the state the service is held in and why.
+fn chosen(
+    observed: &Snapshot,
+    intent: &Intent,
+    presented: Option<&ListenerCertificates>,
+) -> Result<Vec<String>, (ServiceState, Problem)> {
     let certs = match &observed.certificates {
         CertificatesRead::Off => return Ok(Vec::new()),
         CertificatesRead::Failed(why) => {
@@ -215,15 +252,14 @@ fn certificates_for(
         }
         CertificatesRead::Read(certs) => certs,
     };
-    let candidates = candidates(d, certs).map_err(|p| (ServiceState::Invalid, p))?;
-    let presented = observed.listener_certificates.get(&d.listener_arn);
+    let candidates = candidates(intent, certs).map_err(|p| (ServiceState::Invalid, p))?;
     let mut chosen: Vec<String> = Vec::new();
-    for host in d.intent.hosts.iter().chain(&d.intent.test_hosts) {
+    for host in intent.hosts.iter().chain(&intent.test_hosts) {
         match select::choose(candidates.iter().copied(), host, presented) {
             Ok(c) if !chosen.contains(&c.arn) => chosen.push(c.arn.clone()),
             Ok(_) => {}
             Err(why) => {
-                let key = if d.intent.certificate_arns.is_empty() {
+                let key = if intent.certificate_arns.is_empty() {
                     "alb.host"
                 } else {
                     "alb.certificate-arn"
@@ -235,23 +271,16 @@ fn certificates_for(
             }
         }
     }
-    let lacking: Vec<&str> = chosen
-        .iter()
-        .map(String::as_str)
-        .filter(|c| !presented.is_some_and(|p| p.presents(c)))
-        .collect();
-    room.take(&d.load_balancer_arn, &lacking)
-        .map_err(|why| (ServiceState::Quota, problem(None, why)))?;
     Ok(chosen)
 }
 
 /// The certificates a service may be served with: exactly those `alb.certificate-arn` names
 /// (each existing and ISSUED), or every certificate of the region.
 fn candidates<'c>(
-    d: &DesiredService<'_>,
+    intent: &Intent,
     certs: &'c BTreeMap<String, AcmCertificate>,
 ) -> Result<Vec<&'c AcmCertificate>, Problem> {
-    if d.intent.certificate_arns.is_empty() {
+    if intent.certificate_arns.is_empty() {
         return Ok(certs.values().collect());
     }
     let bad = |arn: &str, why: &str| {
@@ -261,14 +290,14 @@ fn candidates<'c>(
         )
     };
     let mut out = Vec::new();
-    for arn in &d.intent.certificate_arns {
+    for arn in &intent.certificate_arns {
         let Some(c) = certs.get(arn) else {
             return Err(bad(arn, "not found in ACM in this account and region"));
         };
         if c.status != CertificateStatus::Issued {
             return Err(bad(arn, &format!("is {}, not ISSUED", c.status.as_str())));
         }
-        let hosts = d.intent.hosts.iter().chain(&d.intent.test_hosts);
+        let hosts = intent.hosts.iter().chain(&intent.test_hosts);
         if !hosts.clone().any(|h| select::covers(c, h).is_some()) {
             let hosts: Vec<&str> = hosts.map(String::as_str).collect();
             return Err(bad(

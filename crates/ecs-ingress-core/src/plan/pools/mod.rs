@@ -4,57 +4,24 @@
 //! ALB, so every rule routing it must be on that ALB. A placed unit stays where it is while
 //! it fits and its ALB is not draining; a new unit, or one that must move, goes to the member
 //! with the most free capacity (ties: pool order). Capacity counts every rule of an ALB's
-//! listeners and every target group it forwards to, hand-made ones included, so two passes
-//! (and two controllers) reading the same state place alike. A pool of one is left alone.
+//! listeners and every target group it forwards to, hand-made ones included, and on HTTPS
+//! listeners the certificates besides each default (`rooms.rs`), so two passes (and two
+//! controllers) reading the same state place alike. A pool of one is left alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+mod rooms;
+
 use super::arbitrate::Candidate;
 use super::capacity::{groups_max, rules_max};
+use super::certificates::certificates_max;
 use super::desired::{DesiredService, Location, Previous, desired_service};
 use super::growth;
 use super::owned::Owned;
 use super::{PlanConfig, dns, problem, status};
-use crate::ownership::CREATED_TAG;
 use crate::snapshot::Snapshot;
 use crate::status::{ServiceState, ServiceStatus};
-
-/// Rules and target groups.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Usage {
-    rules: usize,
-    groups: usize,
-}
-
-impl Usage {
-    fn add(&mut self, other: Usage) {
-        self.rules += other.rules;
-        self.groups += other.groups;
-    }
-    fn remove(&mut self, other: Usage) {
-        self.rules = self.rules.saturating_sub(other.rules);
-        self.groups = self.groups.saturating_sub(other.groups);
-    }
-}
-
-/// What one ALB holds and may hold.
-#[derive(Debug, Clone, Copy)]
-struct Room {
-    used: Usage,
-    max: Usage,
-}
-
-impl Room {
-    fn fits(&self, more: Usage) -> bool {
-        self.used.rules + more.rules <= self.max.rules
-            && self.used.groups + more.groups <= self.max.groups
-    }
-    /// The scarcer of the two, so a unit goes where both have room to spare.
-    fn free(&self) -> usize {
-        (self.max.rules.saturating_sub(self.used.rules))
-            .min(self.max.groups.saturating_sub(self.used.groups))
-    }
-}
+use rooms::{Need, Rooms, Waiting, current, demand};
 
 /// What placement decided.
 #[derive(Default)]
@@ -71,7 +38,7 @@ pub struct Placement<'a> {
     pub alb_account_wanted: bool,
     /// What units that must leave their ALB (draining, or no longer fitting) need, per pool,
     /// when no other member has room: the pool grows for them too.
-    stuck: BTreeMap<String, Usage>,
+    stuck: BTreeMap<String, Waiting>,
     /// Candidates whose place a failed read hides: left as they are.
     unread: BTreeSet<usize>,
     /// Candidates a new ALB could not take, with why: the pool does not grow for them.
@@ -85,16 +52,24 @@ fn cannot_grow_for(
     observed: &Snapshot,
     candidates: &[Candidate<'_>],
     unit: &[usize],
-    need: Usage,
+    need: &Need<'_>,
 ) -> Option<String> {
-    let (rules, groups) = (
+    let (rules, groups, certificates) = (
         rules_max(&config.pools, observed),
         groups_max(&config.pools),
+        certificates_max(config.max_certificates_per_alb, observed),
     );
+    let need = need.on_new_alb();
     if need.rules > rules || need.groups > groups {
         return Some(format!(
             "the services sharing its hosts need {} rules and {} target groups, more than one load balancer holds ({rules}, {groups})",
             need.rules, need.groups
+        ));
+    }
+    if need.certificates > certificates {
+        return Some(format!(
+            "the services sharing its hosts need {} certificates, more than one load balancer holds ({certificates})",
+            need.certificates
         ));
     }
     unit.iter().find(|&&i| candidates[i].pinned).map(|&i| {
@@ -155,13 +130,13 @@ fn roomiest<'c>(
     rooms: &Rooms,
     candidates: &'c [Candidate<'_>],
     unit: &[usize],
-    need: Usage,
+    need: &Need<'_>,
 ) -> Option<&'c str> {
     allowed(candidates, unit)
         .into_iter()
         .filter(|lb| !rooms.draining(lb) && rooms.fits(lb, need))
         .enumerate()
-        .max_by_key(|(order, lb)| (rooms.free(lb), std::cmp::Reverse(*order)))
+        .max_by_key(|(order, lb)| (rooms.free(lb, need), std::cmp::Reverse(*order)))
         .map(|(_, lb)| lb)
 }
 
@@ -205,10 +180,10 @@ pub fn place<'a>(
         let Some(lb) = unit_current(owned, &candidates, unit) else {
             continue;
         };
-        let need = demand(&candidates, unit, &losers);
+        let need = demand(observed, &candidates, unit, &losers);
         // Whether it can move (its names are all ours: a look at the zone's records) is
         // only asked of a unit that should.
-        if (rooms.draining(lb) || !rooms.fits(lb, need))
+        if (rooms.draining(lb) || !rooms.fits(lb, &need))
             && movable(config, observed, &candidates, unit)
         {
             continue;
@@ -223,7 +198,7 @@ pub fn place<'a>(
                 ),
             );
         }
-        rooms.take(lb, need);
+        rooms.take(lb, &need);
         chosen.insert(unit[0], lb.to_string());
     }
     let round = Round {
@@ -262,32 +237,32 @@ impl Round<'_, '_> {
             .filter(|u| !chosen.contains_key(&u[0]))
             .collect();
         for unit in rest {
-            let need = demand(self.candidates, unit, self.losers);
+            let need = demand(self.observed, self.candidates, unit, self.losers);
             let current = unit_current(self.owned, self.candidates, unit);
             if !self.observed.complete()
                 && partial_view(self.owned, self.candidates, unit, current, out)
             {
                 if let Some(lb) = current {
-                    rooms.take(lb, need);
+                    rooms.take(lb, &need);
                     chosen.insert(unit[0], lb.to_string());
                 }
                 continue;
             }
-            match (roomiest(rooms, self.candidates, unit, need), current) {
+            match (roomiest(rooms, self.candidates, unit, &need), current) {
                 (Some(lb), _) => {
-                    rooms.take(lb, need);
+                    rooms.take(lb, &need);
                     chosen.insert(unit[0], lb.to_string());
                 }
                 (None, Some(lb)) => {
-                    rooms.take(lb, need);
+                    rooms.take(lb, &need);
                     chosen.insert(unit[0], lb.to_string());
-                    if cannot_grow_for(self.config, self.observed, self.candidates, unit, need)
+                    if cannot_grow_for(self.config, self.observed, self.candidates, unit, &need)
                         .is_none()
                     {
                         out.stuck
                             .entry(self.candidates[unit[0]].desired.pool.clone())
                             .or_default()
-                            .add(need);
+                            .add(&need);
                     }
                     let pool = &self.candidates[unit[0]].desired.pool;
                     note(
@@ -301,7 +276,7 @@ impl Round<'_, '_> {
                 }
                 (None, None) => {
                     if let Some(why) =
-                        cannot_grow_for(self.config, self.observed, self.candidates, unit, need)
+                        cannot_grow_for(self.config, self.observed, self.candidates, unit, &need)
                     {
                         out.ungrowable
                             .extend(unit.iter().map(|&i| (i, why.clone())));
@@ -327,12 +302,17 @@ fn finish<'a>(
         .iter()
         .flat_map(|u| u.iter().map(move |&i| (i, u[0])))
         .collect();
-    let mut growing: BTreeMap<String, Usage> = BTreeMap::new();
-    for (pool, need) in std::mem::take(&mut out.stuck) {
+    let mut growing: BTreeMap<String, Waiting> = std::mem::take(&mut out.stuck);
+    for pool in growing.keys().cloned().collect::<Vec<_>>() {
         match growth::growth(config, observed, &pool) {
-            growth::Growth::Grow => growing.entry(pool).or_default().add(need),
-            growth::Growth::AccountUnknown => out.alb_account_wanted = true,
-            growth::Growth::Cannot(_) => {}
+            growth::Growth::Grow => {}
+            growth::Growth::AccountUnknown => {
+                out.alb_account_wanted = true;
+                growing.remove(&pool);
+            }
+            growth::Growth::Cannot(_) => {
+                growing.remove(&pool);
+            }
         }
     }
     for (i, mut candidate) in candidates.into_iter().enumerate() {
@@ -350,10 +330,13 @@ fn finish<'a>(
             };
             out.alb_account_wanted |= growth == growth::Growth::AccountUnknown;
             if growth == growth::Growth::Grow {
-                growing.entry(pool).or_default().add(Usage {
-                    rules: candidate.desired.rules.len(),
-                    groups: 1,
-                });
+                let need = demand(
+                    observed,
+                    std::slice::from_ref(&candidate),
+                    &[0],
+                    &BTreeSet::new(),
+                );
+                growing.entry(pool).or_default().add(&need);
             }
             out.statuses
                 .push(unplaced(config, observed, owned, &candidate, &growth));
@@ -386,19 +369,21 @@ fn grow_and_shrink(
     config: &PlanConfig,
     observed: &Snapshot,
     chosen: &BTreeMap<usize, String>,
-    growing: &BTreeMap<String, Usage>,
+    growing: &BTreeMap<String, Waiting>,
     out: &mut Placement<'_>,
 ) {
-    let per_alb = (
+    let per_alb = [
         rules_max(&config.pools, observed),
         groups_max(&config.pools),
-    );
+        certificates_max(config.max_certificates_per_alb, observed),
+    ];
     for (pool, waiting) in growing {
+        let waiting = waiting.total();
         out.changes.extend(growth::grow(
             config,
             observed,
             pool,
-            (waiting.rules, waiting.groups),
+            [waiting.rules, waiting.groups, waiting.certificates],
             per_alb,
         ));
     }
@@ -484,8 +469,24 @@ fn unplaced(
         owned.resources(&d.service.arn),
     );
     s.warnings = candidate.warnings.clone();
+    let needs_certificates = !demand(
+        observed,
+        std::slice::from_ref(candidate),
+        &[0],
+        &BTreeSet::new(),
+    )
+    .for_new_alb
+    .is_empty();
+    let certificates = if needs_certificates {
+        format!(
+            ", {} certificates",
+            certificates_max(config.max_certificates_per_alb, observed)
+        )
+    } else {
+        String::new()
+    };
     let full = format!(
-        "every load balancer of pool `{}` is full ({} rules, {} target groups each at most){}",
+        "every load balancer of pool `{}` is full ({} rules, {} target groups{certificates} each at most){}",
         d.pool,
         rules_max(&config.pools, observed),
         groups_max(&config.pools),
@@ -672,19 +673,6 @@ fn losers(candidates: &[Candidate<'_>]) -> BTreeSet<usize> {
     out
 }
 
-/// What a unit needs where it is placed: every rule, one target group per service (none for
-/// the losers of a conflict).
-fn demand(candidates: &[Candidate<'_>], unit: &[usize], losers: &BTreeSet<usize>) -> Usage {
-    let mut need = Usage::default();
-    for &i in unit.iter().filter(|i| !losers.contains(i)) {
-        need.add(Usage {
-            rules: candidates[i].desired.rules.len(),
-            groups: 1,
-        });
-    }
-    need
-}
-
 /// The ALBs every member of the unit may be placed on, in pool order.
 fn allowed<'c>(candidates: &'c [Candidate<'_>], unit: &[usize]) -> Vec<&'c str> {
     let first = &candidates[unit[0]];
@@ -723,129 +711,5 @@ fn movable(
         .all(|&i| dns::only_managed_names(config, observed, &candidates[i].desired))
 }
 
-/// The ALB a candidate's rules are on; during a move (rules on two), the one holding its
-/// newest target group: where it is going.
-fn current<'c>(owned: &Owned<'_>, c: &'c Candidate<'_>) -> Option<&'c str> {
-    let rules = owned.rules_of(&c.desired.service.arn);
-    let held: Vec<&Location<'_>> = c
-        .choices
-        .iter()
-        .filter(|l| rules.iter().any(|r| r.listener_arn == l.listener_arn))
-        .collect();
-    let newest_on = |l: &Location<'_>| {
-        owned
-            .groups_of(&c.desired.service.arn)
-            .iter()
-            .filter(|g| g.load_balancer_arns.contains(&l.load_balancer.arn))
-            .filter_map(|g| g.tags.get(CREATED_TAG)?.parse::<i64>().ok())
-            .max()
-    };
-    held.into_iter()
-        .max_by_key(|l| newest_on(l))
-        .map(|l| l.load_balancer.arn.as_str())
-}
-
-/// A candidate's own rules and groups on one ALB.
-fn usage_on(observed: &Snapshot, owned: &Owned<'_>, c: &Candidate<'_>, lb: &str) -> Usage {
-    let arn = c.desired.service.arn.as_str();
-    Usage {
-        rules: owned
-            .rules_of(arn)
-            .iter()
-            .filter(|r| {
-                observed
-                    .listeners
-                    .get(&r.listener_arn)
-                    .is_some_and(|l| l.load_balancer_arn == lb)
-            })
-            .count(),
-        groups: owned
-            .groups_of(arn)
-            .iter()
-            .filter(|g| g.load_balancer_arns.iter().any(|a| a == lb))
-            .count(),
-    }
-}
-
-/// Room per ALB of the pools' members, with the candidates' own resources taken out (they
-/// are counted again where each is placed).
-struct Rooms {
-    rooms: BTreeMap<String, Room>,
-    draining: BTreeSet<String>,
-}
-
-impl Rooms {
-    fn new(
-        config: &PlanConfig,
-        observed: &Snapshot,
-        owned: &Owned<'_>,
-        candidates: &[Candidate<'_>],
-        losers: &BTreeSet<usize>,
-    ) -> Self {
-        let max = Usage {
-            rules: rules_max(&config.pools, observed),
-            groups: groups_max(&config.pools),
-        };
-        let mut rooms: BTreeMap<String, Room> = BTreeMap::new();
-        let mut draining = BTreeSet::new();
-        for l in candidates.iter().flat_map(|c| &c.choices) {
-            let lb = &l.load_balancer.arn;
-            if config.pools.draining.contains(l.listener_arn) {
-                draining.insert(lb.clone());
-            }
-            rooms.entry(lb.clone()).or_insert_with(|| Room {
-                used: used(observed, lb),
-                max,
-            });
-        }
-        let mut seen = BTreeSet::new();
-        for (_, c) in candidates
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !losers.contains(i))
-        {
-            if !seen.insert(c.desired.service.arn.as_str()) {
-                continue;
-            }
-            // Only where it is (or is going): what it still holds on an ALB it leaves stays
-            // counted until that move drains, so nothing is placed into room not yet free.
-            if let Some(lb) = current(owned, c)
-                && let Some(room) = rooms.get_mut(lb)
-            {
-                room.used.remove(usage_on(observed, owned, c, lb));
-            }
-        }
-        Self { rooms, draining }
-    }
-
-    fn draining(&self, lb: &str) -> bool {
-        self.draining.contains(lb)
-    }
-    fn fits(&self, lb: &str, need: Usage) -> bool {
-        self.rooms.get(lb).is_some_and(|r| r.fits(need))
-    }
-    fn free(&self, lb: &str) -> usize {
-        self.rooms.get(lb).map_or(0, Room::free)
-    }
-    fn take(&mut self, lb: &str, need: Usage) {
-        if let Some(r) = self.rooms.get_mut(lb) {
-            r.used.add(need);
-        }
-    }
-}
-
-/// Rules across every listener of an ALB and target groups forwarding from it.
-fn used(observed: &Snapshot, lb: &str) -> Usage {
-    Usage {
-        rules: observed
-            .rules_per_load_balancer
-            .get(lb)
-            .copied()
-            .unwrap_or(0),
-        groups: observed
-            .target_groups
-            .iter()
-            .filter(|g| g.load_balancer_arns.iter().any(|a| a == lb))
-            .count(),
-    }
-}
+#[cfg(test)]
+mod tests;

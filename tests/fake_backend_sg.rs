@@ -437,3 +437,48 @@ async fn a_crash_after_any_write_of_a_pass_with_backend_rules_is_finished_by_a_f
         estate.assert_traffic_served(&format!("crash after write {k}"));
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_rule_on_a_group_no_service_has_any_more_is_revoked_on_the_refresh_pass() {
+    let estate = Estate::new(1);
+    let (gone_group, kept_group) = (estate.add_security_group(), estate.add_security_group());
+    let gone = add(&estate, "gone", &[gone_group.clone()], &[]);
+    let kept = add(&estate, "kept", &[kept_group.clone()], &[]);
+    estate.expect_served(&host("gone"), &gone);
+    estate.expect_served(&host("kept"), &kept);
+    let controller = estate.controller();
+    estate.converge(&controller, 20).await;
+    assert_eq!(owned_rules_of(&estate, &gone_group).len(), 1);
+    assert_eq!(owned_rules_of(&estate, &kept_group).len(), 1);
+
+    // The service is deleted: nothing reads its group any more but the refresh pass, which
+    // lists every rule of ours; the rule goes then, within one refresh interval.
+    estate.fake.release_served(&host("gone"));
+    estate.fake.world().delete_service(&gone);
+    let mut passes = 0;
+    while !owned_rules_of(&estate, &gone_group).is_empty() && passes < 12 {
+        controller.pass(true).await;
+        passes += 1;
+    }
+    assert!(
+        owned_rules_of(&estate, &gone_group).is_empty(),
+        "still there after {passes} passes"
+    );
+    assert_eq!(owned_rules_of(&estate, &kept_group).len(), 1);
+    estate.assert_traffic_served("a deleted service's rule revoked");
+    // Once gone, nothing tries again: passes after it write nothing.
+    let writes = estate.fake.writes();
+    for _ in 0..3 {
+        controller.pass(true).await;
+    }
+    assert_eq!(estate.fake.writes(), writes);
+
+    // A restart's first pass is a refresh pass: a group emptied while no replica ran is
+    // cleaned at once.
+    estate.fake.release_served(&host("kept"));
+    estate.fake.world().delete_service(&kept);
+    let restarted = estate.controller();
+    estate.converge(&restarted, 20).await;
+    assert!(owned_rules_of(&estate, &kept_group).is_empty());
+    estate.assert_traffic_served("a restart cleans up");
+}

@@ -1,6 +1,7 @@
 //! Backend security-group rules against moto through the real binary: the rule that lets
 //! the ALB reach the service's tasks is created tagged, a second run changes nothing, a
-//! hand-made rule is used as it is, and withdrawal revokes only ours.
+//! hand-made rule is used as it is, withdrawal revokes only ours, and a deleted service's
+//! rule is found by its tag and revoked.
 
 mod support;
 
@@ -184,4 +185,48 @@ fn off_plans_no_backend_rule() {
             .any(|c| c["action"] == "authorize-ingress"),
         "{v}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_services_rule_is_found_by_its_tag_and_revoked() {
+    let moto = Moto::start();
+    let seed = moto.seed();
+    let sdk = moto.sdk().await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    let service_arn = moto.create_service(&seed, "service-a", SEED_TAGS, &[], &[]);
+    let svc = ecs
+        .describe_services()
+        .cluster(&seed.cluster)
+        .services(&service_arn)
+        .send()
+        .await
+        .expect("service");
+    let backend = svc.services()[0]
+        .network_configuration()
+        .and_then(|n| n.awsvpc_configuration())
+        .and_then(|a| a.security_groups().first().cloned())
+        .expect("the seed's service has a group");
+    apply_ok(&moto, &seed.args());
+    assert_eq!(
+        inbound(&ec2, &backend).await.iter().filter(|r| r.3).count(),
+        1
+    );
+
+    // Deleted: no service has the group any more. Each run of the binary starts with the
+    // refresh pass, which lists the rules tagged as ours wherever they are.
+    ecs.delete_service()
+        .cluster(&seed.cluster)
+        .service(&service_arn)
+        .force(true)
+        .send()
+        .await
+        .expect("delete service");
+    apply_ok(&moto, &seed.args());
+    let rules = inbound(&ec2, &backend).await;
+    assert!(!rules.iter().any(|r| r.3), "ours revoked: {rules:?}");
+    let mut plan = vec!["plan".to_string()];
+    plan.extend(seed.args());
+    let out = run(&moto, &plan);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }

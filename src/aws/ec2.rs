@@ -8,6 +8,7 @@ use aws_sdk_ec2::types::{
 
 use super::call::{CallContext, paged, send};
 use super::{AwsError, Ec2Api, ErrorKind, SECURITY_GROUP_FILTER_VALUES};
+use crate::ownership::OWNER_TAG;
 use crate::state::{SecurityGroupRule, Tags};
 
 const SERVICE: &str = "ec2";
@@ -85,6 +86,30 @@ impl Ec2Api for Ec2Adapter {
             .flat_map(|p| p.security_group_rules())
             .filter_map(ingress_rule)
             .filter(|r| wanted.contains(r.group_id.as_str()))
+            .collect())
+    }
+
+    async fn describe_owned_ingress_rules(
+        &self,
+        owner: &str,
+    ) -> Result<Vec<SecurityGroupRule>, AwsError> {
+        let request = self
+            .client
+            .describe_security_group_rules()
+            .max_results(PAGE_SIZE)
+            .filters(
+                Filter::builder()
+                    .name(format!("tag:{OWNER_TAG}"))
+                    .values(owner)
+                    .build(),
+            );
+        let pages = paged!(self, "DescribeSecurityGroupRules", request, |p| p
+            .next_token())?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.security_group_rules())
+            .filter_map(ingress_rule)
+            .filter(|r| r.tags.get(OWNER_TAG).is_some_and(|o| o == owner))
             .collect())
     }
 

@@ -362,6 +362,13 @@ pub trait Ec2Api: Send + Sync {
         &self,
         group_ids: &[String],
     ) -> Result<Vec<SecurityGroupRule>, AwsError>;
+    /// Every inbound rule tagged `ecs-ingress/owner` = `owner`, whatever its group (all
+    /// pages): the rules of ours on groups no service has any more, read on the refresh
+    /// pass so that they are revoked too.
+    async fn describe_owned_ingress_rules(
+        &self,
+        owner: &str,
+    ) -> Result<Vec<SecurityGroupRule>, AwsError>;
     /// Lets `source_group_id` reach tcp `port` of `group_id`, the rule created with `tags`;
     /// returns its id. `InvalidPermission.Duplicate` is [`ErrorKind::Duplicate`].
     async fn authorize_ingress(

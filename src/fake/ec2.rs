@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use super::{FakeAws, World};
 use crate::aws::{AwsError, Ec2Api, SECURITY_GROUP_FILTER_VALUES};
+use crate::ownership::OWNER_TAG;
 use crate::state::{SecurityGroupRule, Tags};
 
 const EC2: &str = "ec2";
@@ -40,6 +41,27 @@ impl Ec2Api for FakeAws {
             .into_iter()
             .filter(|r| group_ids.contains(&r.group_id))
             .collect())
+    }
+
+    async fn describe_owned_ingress_rules(
+        &self,
+        owner: &str,
+    ) -> Result<Vec<SecurityGroupRule>, AwsError> {
+        let owned = |world: &World| -> Vec<SecurityGroupRule> {
+            world
+                .ingress_rules_of(None)
+                .into_iter()
+                .filter(|r| r.tags.get(OWNER_TAG).is_some_and(|o| o == owner))
+                .collect()
+        };
+        self.paged(
+            EC2,
+            "DescribeSecurityGroupRules",
+            |world| owned(world).len(),
+            PAGE,
+            |world| Ok(owned(world)),
+        )
+        .await
     }
 
     async fn authorize_ingress(

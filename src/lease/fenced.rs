@@ -402,6 +402,12 @@ impl Ec2Api for FencedAws {
     ) -> Result<Vec<SecurityGroupRule>, AwsError> {
         self.inner.ec2.describe_ingress_rules(group_ids).await
     }
+    async fn describe_owned_ingress_rules(
+        &self,
+        owner: &str,
+    ) -> Result<Vec<SecurityGroupRule>, AwsError> {
+        self.inner.ec2.describe_owned_ingress_rules(owner).await
+    }
     async fn authorize_ingress(
         &self,
         group_id: &str,

@@ -134,7 +134,7 @@ pub async fn observe(
     read_departed(aws, ownership, &owned_tags, &mut observed).await;
     read_zones(aws, config, cache, &mut observed).await;
     read_cloudmap(aws, config, &mut observed).await;
-    read_backend_rules(aws, config, &mut observed).await;
+    read_backend_rules(aws, config, ownership, cache, &mut observed).await;
     certificates::read(aws, config, cache, &mut observed).await;
     // On AWS's clock, as AWS's answers of this pass told it (see `aws::clock`): the times
     // the plan compares and stamps mean the same to every replica.
@@ -142,10 +142,18 @@ pub async fn observe(
     observed
 }
 
-/// The inbound rules of every service's security groups (`--backend-sg-rules`). A failed
-/// read turns the feature off for the pass and is not a failed read of it: no other
-/// decision rests on these rules.
-async fn read_backend_rules(aws: &Aws, config: &Config, observed: &mut Observation) {
+/// The inbound rules of every service's security groups (`--backend-sg-rules`), and on the
+/// refresh pass every rule of ours wherever it is: one on a group no service has any more
+/// (the service deleted, its groups swapped) is then revoked. A failed read turns the
+/// feature off for the pass and is not a failed read of it: no other decision rests on
+/// these rules.
+async fn read_backend_rules(
+    aws: &Aws,
+    config: &Config,
+    ownership: &Ownership,
+    cache: &Cache,
+    observed: &mut Observation,
+) {
     if !config.backend_sg_rules {
         return;
     }
@@ -155,7 +163,25 @@ async fn read_backend_rules(aws: &Aws, config: &Config, observed: &mut Observati
         .flat_map(|s| &s.security_groups)
         .collect();
     let groups: Vec<String> = groups.into_iter().cloned().collect();
-    observed.backend_rules = match aws.ec2.describe_ingress_rules(&groups).await {
+    let read = aws.ec2.describe_ingress_rules(&groups).await;
+    let read = match read {
+        Ok(mut rules) if cache.refreshing => {
+            match aws
+                .ec2
+                .describe_owned_ingress_rules(ownership.owner_id())
+                .await
+            {
+                Ok(owned) => {
+                    let known: BTreeSet<String> = rules.iter().map(|r| r.id.clone()).collect();
+                    rules.extend(owned.into_iter().filter(|r| !known.contains(&r.id)));
+                    Ok(rules)
+                }
+                Err(e) => Err(e),
+            }
+        }
+        other => other,
+    };
+    observed.backend_rules = match read {
         Ok(rules) => BackendRulesRead::Read(rules),
         Err(e) => {
             tracing::warn!(error = %e, "security-group rules not read: backend rules wait for the next pass");

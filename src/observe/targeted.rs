@@ -12,7 +12,7 @@ use crate::aws::{Aws, DESCRIBE_SERVICES_BATCH, DESCRIBE_TARGET_GROUPS_BATCH, Err
 use crate::ownership::marker::{marker_name, parse_marker};
 use crate::ownership::{Ownership, service_of};
 use crate::snapshot::{BackendRulesRead, CertificatesRead, Snapshot};
-use crate::state::{EcsService, RecordSet, Rule, TargetGroup};
+use crate::state::{EcsService, RecordSet, Rule, SecurityGroupRule, TargetGroup};
 
 /// Records read per name: a name has one record set per type, plus its marker.
 const RECORDS_PER_NAME: usize = 20;
@@ -174,10 +174,19 @@ pub async fn read_certificates_and_backend_rules(
             .flat_map(|s| s.security_groups.iter().cloned())
             .collect();
         let groups: Vec<String> = groups.into_iter().collect();
+        // Rules of ours on groups no service has (read on the refresh pass) are the full
+        // pass's to revoke: a targeted pass planning from the base's copy would revoke one
+        // again until the next full pass.
+        let groups_in_use: BTreeSet<String> = observed
+            .services
+            .iter()
+            .flat_map(|s| s.security_groups.iter().cloned())
+            .collect();
+        let orphan = |r: &SecurityGroupRule| !groups_in_use.contains(&r.group_id);
         let read = aws.ec2.describe_ingress_rules(&groups).await;
         match (read, &mut observed.backend_rules) {
             (Ok(rules), BackendRulesRead::Read(known)) => {
-                known.retain(|r| !groups.contains(&r.group_id));
+                known.retain(|r| !groups.contains(&r.group_id) && !orphan(r));
                 known.extend(rules);
             }
             (Err(e), _) => observed.backend_rules = BackendRulesRead::Failed(e.to_string()),

@@ -442,8 +442,8 @@ async fn a_crash_after_any_write_of_a_pass_with_backend_rules_is_finished_by_a_f
 async fn a_rule_on_a_group_no_service_has_any_more_is_revoked_on_the_refresh_pass() {
     let estate = Estate::new(1);
     let (gone_group, kept_group) = (estate.add_security_group(), estate.add_security_group());
-    let gone = add(&estate, "gone", &[gone_group.clone()], &[]);
-    let kept = add(&estate, "kept", &[kept_group.clone()], &[]);
+    let gone = add(&estate, "gone", std::slice::from_ref(&gone_group), &[]);
+    let kept = add(&estate, "kept", std::slice::from_ref(&kept_group), &[]);
     estate.expect_served(&host("gone"), &gone);
     estate.expect_served(&host("kept"), &kept);
     let controller = estate.controller();

@@ -36,9 +36,9 @@ struct Access {
 struct Demand {
     /// Access a published service needs, with the services that need it (oldest first).
     needed: BTreeMap<Access, Vec<String>>,
-    /// Ports of services kept as they are (invalid tags, gone from ECS): any rule of ours
-    /// that lets one of these sources reach the port, in one of these groups (`None`: any
-    /// group), stays.
+    /// Ports of services kept as they are (invalid tags, gone from ECS) or that ECS is
+    /// deploying: any rule of ours that lets one of these sources reach the port, in one of
+    /// these groups (`None`: any group), stays.
     kept: Vec<(Option<Vec<String>>, Vec<String>, u16)>,
 }
 
@@ -242,6 +242,14 @@ fn demand(
             .collect();
         match by_arn.get(routed.service_arn) {
             Some((service, ServiceIntent::Publish { intent, .. })) => {
+                if service.deploying {
+                    // Tasks of the deployment ECS replaces may sit in groups the service
+                    // no longer names (its groups changed): whatever of ours lets its ALB
+                    // in on its ports stays until the deployment is over.
+                    for &port in &routed.ports {
+                        demand.kept.push((None, sources.clone(), port));
+                    }
+                }
                 let Some(group) = intent.backend_sg.group(&service.security_groups) else {
                     continue;
                 };

@@ -499,3 +499,34 @@ fn a_rule_of_another_owner_is_never_revoked() {
     let p = plan(&cfg, &obs, &[]);
     assert!(revoked(&p.changes).is_empty(), "{:?}", p.changes);
 }
+
+#[test]
+fn a_rule_on_the_old_group_stays_while_ecs_deploys_the_service_into_a_new_one() {
+    let cfg = config();
+    let mut obs = observed();
+    let mut a = service("a", &[]);
+    publish(&cfg, &mut obs, &mut a);
+    rules_of(&mut obs).push(ours("sgr-old", APP_SG, 80));
+    // Its groups changed: ECS starts tasks in the new group while the old tasks serve.
+    a.0.security_groups = vec!["sg-new".into()];
+    a.0.deploying = true;
+    let (_, intent) = with_groups(&a.0, &[("alb.host", "a.example.com")]);
+    let moving = (a.0.clone(), intent);
+    let p = plan(&cfg, &obs, std::slice::from_ref(&moving));
+    assert_eq!(
+        authorized(&p),
+        vec![("sg-new".to_string(), ALB_SG.to_string(), 80)]
+    );
+    assert!(revoked(&p.changes).is_empty(), "{:?}", p.changes);
+    // The deployment over, the old group's rule goes.
+    rules_of(&mut obs).push(ours("sgr-new", "sg-new", 80));
+    let done = (
+        EcsService {
+            deploying: false,
+            ..moving.0.clone()
+        },
+        moving.1.clone(),
+    );
+    let p = plan(&cfg, &obs, &[done]);
+    assert_eq!(revoked(&p.changes), vec!["sgr-old".to_string()]);
+}

@@ -444,8 +444,11 @@ async fn a_rule_on_a_group_no_service_has_any_more_is_revoked_on_the_refresh_pas
     let (gone_group, kept_group) = (estate.add_security_group(), estate.add_security_group());
     let gone = add(&estate, "gone", std::slice::from_ref(&gone_group), &[]);
     let kept = add(&estate, "kept", std::slice::from_ref(&kept_group), &[]);
+    let stays_group = estate.add_security_group();
+    let stays = add(&estate, "stays", std::slice::from_ref(&stays_group), &[]);
     estate.expect_served(&host("gone"), &gone);
     estate.expect_served(&host("kept"), &kept);
+    estate.expect_served(&host("stays"), &stays);
     let controller = estate.controller();
     estate.converge(&controller, 20).await;
     assert_eq!(owned_rules_of(&estate, &gone_group).len(), 1);
@@ -474,11 +477,13 @@ async fn a_rule_on_a_group_no_service_has_any_more_is_revoked_on_the_refresh_pas
     assert_eq!(estate.fake.writes(), writes);
 
     // A restart's first pass is a refresh pass: a group emptied while no replica ran is
-    // cleaned at once.
+    // cleaned at once (here another service still has a group; with none, a restarted
+    // process looks for rules of its own only once one has).
     estate.fake.release_served(&host("kept"));
     estate.fake.world().delete_service(&kept);
     let restarted = estate.controller();
     estate.converge(&restarted, 20).await;
     assert!(owned_rules_of(&estate, &kept_group).is_empty());
+    assert_eq!(owned_rules_of(&estate, &stays_group).len(), 1);
     estate.assert_traffic_served("a restart cleans up");
 }

@@ -1,7 +1,7 @@
 //! Backend security-group rules against moto through the real binary: the rule that lets
 //! the ALB reach the service's tasks is created tagged, a second run changes nothing, a
-//! hand-made rule is used as it is, withdrawal revokes only ours, and a deleted service's
-//! rule is found by its tag and revoked.
+//! hand-made rule is used as it is, withdrawal revokes only ours, and a rule of ours on a
+//! group no service has is found by its tag and revoked.
 
 mod support;
 
@@ -188,7 +188,7 @@ fn off_plans_no_backend_rule() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_deleted_services_rule_is_found_by_its_tag_and_revoked() {
+async fn a_rule_of_ours_on_a_group_no_service_has_is_found_by_its_tag_and_revoked() {
     let moto = Moto::start();
     let seed = moto.seed();
     let sdk = moto.sdk().await;
@@ -208,23 +208,69 @@ async fn a_deleted_services_rule_is_found_by_its_tag_and_revoked() {
         .and_then(|a| a.security_groups().first().cloned())
         .expect("the seed's service has a group");
     apply_ok(&moto, &seed.args());
-    assert_eq!(
-        inbound(&ec2, &backend).await.iter().filter(|r| r.3).count(),
-        1
-    );
+    let theirs = inbound(&ec2, &backend).await;
+    assert_eq!(theirs.iter().filter(|r| r.3).count(), 1, "{theirs:?}");
 
-    // Deleted: no service has the group any more. Each run of the binary starts with the
-    // refresh pass, which lists the rules tagged as ours wherever they are.
-    ecs.delete_service()
-        .cluster(&seed.cluster)
-        .service(&service_arn)
-        .force(true)
+    // A rule of ours left on a group no service has (its service deleted while no replica
+    // ran, say): each run of the binary starts with the refresh pass, which lists the
+    // rules tagged as ours wherever they are. (Another port than the service's: moto
+    // reports its deployment in progress, and while ECS deploys a service every rule of
+    // ours that lets its ALB in on its port stays.)
+    let vpc = ec2
+        .describe_security_groups()
+        .group_ids(&backend)
         .send()
         .await
-        .expect("delete service");
+        .expect("group")
+        .security_groups()[0]
+        .vpc_id()
+        .expect("vpc")
+        .to_string();
+    let leftover = ec2
+        .create_security_group()
+        .group_name("leftover")
+        .description("a deleted service's group")
+        .vpc_id(vpc)
+        .send()
+        .await
+        .expect("create group")
+        .group_id()
+        .expect("group id")
+        .to_string();
+    let tag = |k: &str, v: &str| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build();
+    ec2.authorize_security_group_ingress()
+        .group_id(&leftover)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(9090)
+                .to_port(9090)
+                .user_id_group_pairs(
+                    aws_sdk_ec2::types::UserIdGroupPair::builder()
+                        .group_id(&backend)
+                        .build(),
+                )
+                .build(),
+        )
+        .tag_specifications(
+            aws_sdk_ec2::types::TagSpecification::builder()
+                .resource_type(aws_sdk_ec2::types::ResourceType::SecurityGroupRule)
+                .tags(tag("ecs-ingress/owner", "ecs-ingress"))
+                .tags(tag("ecs-ingress/resource", "security-group-rule"))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("a leftover rule of ours");
+    assert_eq!(inbound(&ec2, &leftover).await.len(), 1);
     apply_ok(&moto, &seed.args());
-    let rules = inbound(&ec2, &backend).await;
-    assert!(!rules.iter().any(|r| r.3), "ours revoked: {rules:?}");
+    let rules = inbound(&ec2, &leftover).await;
+    assert!(rules.is_empty(), "the leftover revoked: {rules:?}");
+    assert_eq!(
+        inbound(&ec2, &backend).await,
+        theirs,
+        "the service's rule stays"
+    );
     let mut plan = vec!["plan".to_string()];
     plan.extend(seed.args());
     let out = run(&moto, &plan);

@@ -35,6 +35,9 @@ pub struct Cache {
     /// ACM is listed again on the next full pass: none listed yet, a service waits for a
     /// certificate, or the refresh pass.
     pub(super) certificates_stale: bool,
+    /// The last full pass saw a backend rule of ours: the refresh pass then lists every rule
+    /// of ours even when no service has a security group any more.
+    pub(super) backend_rules_seen: bool,
     /// Tags of the configured HTTPS listeners (the records of attached certificates), read
     /// again on the refresh pass and after ecs-ingress changed a listener's certificates.
     pub(super) listener_tags: HashMap<String, crate::state::Tags>,

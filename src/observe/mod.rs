@@ -151,7 +151,7 @@ async fn read_backend_rules(
     aws: &Aws,
     config: &Config,
     ownership: &Ownership,
-    cache: &Cache,
+    cache: &mut Cache,
     observed: &mut Observation,
 ) {
     if !config.backend_sg_rules {
@@ -163,9 +163,11 @@ async fn read_backend_rules(
         .flat_map(|s| &s.security_groups)
         .collect();
     let groups: Vec<String> = groups.into_iter().cloned().collect();
+    // An estate without security groups, where no rule of ours was seen, makes no call.
+    let look_everywhere = cache.refreshing && (!groups.is_empty() || cache.backend_rules_seen);
     let read = aws.ec2.describe_ingress_rules(&groups).await;
     let read = match read {
-        Ok(mut rules) if cache.refreshing => {
+        Ok(mut rules) if look_everywhere => {
             match aws
                 .ec2
                 .describe_owned_ingress_rules(ownership.owner_id())
@@ -182,7 +184,10 @@ async fn read_backend_rules(
         other => other,
     };
     observed.backend_rules = match read {
-        Ok(rules) => BackendRulesRead::Read(rules),
+        Ok(rules) => {
+            cache.backend_rules_seen = rules.iter().any(|r| ownership.owns(&r.tags));
+            BackendRulesRead::Read(rules)
+        }
         Err(e) => {
             tracing::warn!(error = %e, "security-group rules not read: backend rules wait for the next pass");
             BackendRulesRead::Failed(e.to_string())

@@ -32,6 +32,11 @@ pub struct BackendSgResult {
     pub rules: usize,
     pub https_listeners: usize,
     pub steady_writes: usize,
+    /// Those reads over the next ten full passes, one of them the refresh pass (which also
+    /// lists ACM, reads the HTTPS listeners' tags and lists every rule of ours), and the
+    /// writes they made.
+    pub cycle_extra_reads_by_op: BTreeMap<&'static str, usize>,
+    pub cycle_writes: usize,
     /// The ALB side of the cold start (virtual seconds).
     pub cold_start_alb_s: f64,
     /// Backend rules created (one per service) and certificates attached (one per ALB).
@@ -100,6 +105,16 @@ pub async fn run(n: usize) -> BackendSgResult {
         .collect();
     let steady_extra_reads = steady_extra_reads_by_op.values().sum();
     let steady_writes = estate.fake.writes();
+    estate.fake.reset_calls();
+    for _ in 0..10 {
+        controller.pass(true).await;
+    }
+    let counts = estate.fake.call_counts();
+    let cycle_extra_reads_by_op: BTreeMap<&'static str, usize> = FEATURE_READS
+        .iter()
+        .map(|op| (*op, counts.get(op).copied().unwrap_or(0)))
+        .collect();
+    let cycle_writes = estate.fake.writes();
     let world = estate.fake.world();
     let rules = world.ingress_rules.len() + world.security_groups.len();
     let https_listeners = world
@@ -119,6 +134,8 @@ pub async fn run(n: usize) -> BackendSgResult {
         rules,
         https_listeners,
         steady_writes,
+        cycle_extra_reads_by_op,
+        cycle_writes,
         cold_start_alb_s: alb_done_at.duration_since(started).as_secs_f64(),
         rules_created: world.ingress_rules.len(),
         certificates_attached,

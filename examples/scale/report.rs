@@ -16,6 +16,9 @@ pub fn backend_sg_fields(b: &super::backend_sg::BackendSgResult) -> serde_json::
         "features_https_listeners": b.https_listeners,
         "features_certificates_attached": b.certificates_attached,
         "features_steady_writes": b.steady_writes,
+        "features_cycle_extra_reads_by_op": b.cycle_extra_reads_by_op,
+        "features_cycle_extra_reads": b.cycle_extra_reads_by_op.values().sum::<usize>(),
+        "features_cycle_writes": b.cycle_writes,
         "features_cold_start_alb_s": b.cold_start_alb_s,
     });
     match fields {

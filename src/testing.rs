@@ -248,6 +248,48 @@ impl Estate {
         }
     }
 
+    /// Hand-made rules on `listener_arn`, one per host from `first_priority` on, forwarding
+    /// to one hand-made target group of the estate's VPC (`legacy`). Returns the rules'
+    /// ARNs.
+    pub fn add_hand_made_rules(
+        &self,
+        listener_arn: &str,
+        first_priority: u32,
+        hosts: &[String],
+    ) -> Vec<String> {
+        let mut world = self.fake.world();
+        let Ok(legacy) = world.insert_target_group(&crate::state::TargetGroupSpec {
+            name: "legacy".into(),
+            protocol: crate::state::Protocol::Http,
+            protocol_version: crate::state::ProtocolVersion::Http1,
+            port: 80,
+            target_type: crate::state::TargetType::Ip,
+            vpc_id: VPC.into(),
+            health_check: crate::fake::default_health_check(),
+            attributes: Default::default(),
+            tags: Default::default(),
+        }) else {
+            return Vec::new();
+        };
+        hosts
+            .iter()
+            .zip(first_priority..)
+            .filter_map(|(host, priority)| {
+                world
+                    .insert_rule(&crate::state::RuleSpec {
+                        listener_arn: listener_arn.to_string(),
+                        priority,
+                        hosts: vec![host.clone()],
+                        paths: vec![],
+                        target_group_arn: legacy.clone(),
+                        staged_target_group_arn: None,
+                        tags: Default::default(),
+                    })
+                    .ok()
+            })
+            .collect()
+    }
+
     /// A new security group of the estate's VPC (as a team makes one for its service).
     pub fn add_security_group(&self) -> String {
         self.fake.world().add_security_group(VPC)

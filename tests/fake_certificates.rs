@@ -494,38 +494,8 @@ fn https_pool(certificates: usize) -> (Estate, Vec<String>, Config) {
             })
             .collect()
     };
-    {
-        let mut world = estate.fake.world();
-        let vpc_id = world.load_balancers[&world.listeners[&members[1]].load_balancer_arn]
-            .vpc_id
-            .clone();
-        let legacy = world
-            .insert_target_group(&ecs_ingress::state::TargetGroupSpec {
-                name: "legacy".into(),
-                protocol: ecs_ingress::state::Protocol::Http,
-                protocol_version: ecs_ingress::state::ProtocolVersion::Http1,
-                port: 80,
-                target_type: ecs_ingress::state::TargetType::Ip,
-                vpc_id,
-                health_check: ecs_ingress::fake::default_health_check(),
-                attributes: Default::default(),
-                tags: Default::default(),
-            })
-            .expect("a hand-made target group");
-        for n in 0..30 {
-            world
-                .insert_rule(&ecs_ingress::state::RuleSpec {
-                    listener_arn: members[1].clone(),
-                    priority: 1 + n,
-                    hosts: vec![format!("hand{n}.example.net")],
-                    paths: vec![],
-                    target_group_arn: legacy.clone(),
-                    staged_target_group_arn: None,
-                    tags: Default::default(),
-                })
-                .expect("a hand-made rule");
-        }
-    }
+    let hand: Vec<String> = (0..30).map(|n| format!("hand{n}.example.net")).collect();
+    assert_eq!(estate.add_hand_made_rules(&members[1], 1, &hand).len(), 30);
     let mut config = estate.config();
     config.listeners = [("default".to_string(), members[0].clone())].into();
     config.pools.members = [("default".to_string(), members.clone())].into();

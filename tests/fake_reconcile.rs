@@ -5,7 +5,7 @@
 use ecs_ingress::state::{Rule, Target};
 use ecs_ingress::status::ServiceState;
 use ecs_ingress::testing::Estate;
-use ecs_ingress::testing::{PORT, SEED_TAGS, VPC};
+use ecs_ingress::testing::{PORT, SEED_TAGS};
 
 /// Applies one pass and returns (writes it made, report).
 async fn apply(
@@ -19,32 +19,12 @@ async fn apply(
 
 /// A hand-made rule at priority 1 forwarding to a hand-made target group.
 fn hand_made_rule(estate: &Estate) -> Rule {
-    let mut world = estate.fake.world();
-    let tg = world
-        .insert_target_group(&ecs_ingress::state::TargetGroupSpec {
-            name: "legacy".into(),
-            protocol: ecs_ingress::state::Protocol::Http,
-            protocol_version: ecs_ingress::state::ProtocolVersion::Http1,
-            port: 80,
-            target_type: ecs_ingress::state::TargetType::Ip,
-            vpc_id: VPC.into(),
-            health_check: ecs_ingress::fake::default_health_check(),
-            attributes: Default::default(),
-            tags: Default::default(),
-        })
-        .expect("target group");
-    let arn = world
-        .insert_rule(&ecs_ingress::state::RuleSpec {
-            listener_arn: estate.listeners["default"].clone(),
-            priority: 1,
-            hosts: vec!["legacy.in.example.com".into()],
-            paths: vec![],
-            target_group_arn: tg,
-            staged_target_group_arn: None,
-            tags: Default::default(),
-        })
-        .expect("rule");
-    world.rules[&arn].clone()
+    let arns = estate.add_hand_made_rules(
+        &estate.listeners["default"],
+        1,
+        &["legacy.in.example.com".to_string()],
+    );
+    estate.fake.world().rules[&arns[0]].clone()
 }
 
 #[tokio::test(start_paused = true)]

@@ -41,6 +41,30 @@ async fn inbound(
         .collect()
 }
 
+/// The service as ECS describes it, and its first security group.
+async fn backend_group(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service_arn: &str,
+) -> (
+    aws_sdk_ecs::operation::describe_services::DescribeServicesOutput,
+    String,
+) {
+    let svc = ecs
+        .describe_services()
+        .cluster(cluster)
+        .services(service_arn)
+        .send()
+        .await
+        .expect("service");
+    let backend = svc.services()[0]
+        .network_configuration()
+        .and_then(|n| n.awsvpc_configuration())
+        .and_then(|a| a.security_groups().first().cloned())
+        .expect("the seed's service has a group");
+    (svc, backend)
+}
+
 fn with(args: &[String], more: &[&str]) -> Vec<String> {
     args.iter()
         .cloned()
@@ -61,22 +85,7 @@ async fn the_backend_rule_is_created_tagged_kept_and_revoked_by_the_binary() {
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let ecs = aws_sdk_ecs::Client::new(&sdk);
     let service_arn = moto.create_service(&seed, "service-a", SEED_TAGS, &[], &[]);
-    let svc = ecs
-        .describe_services()
-        .cluster(&seed.cluster)
-        .services(&service_arn)
-        .send()
-        .await
-        .expect("service");
-    let groups: Vec<String> = svc.services()[0]
-        .network_configuration()
-        .and_then(|n| n.awsvpc_configuration())
-        .map(|a| a.security_groups().to_vec())
-        .unwrap_or_default();
-    let backend = groups
-        .first()
-        .expect("the seed's service has a group")
-        .clone();
+    let (svc, backend) = backend_group(&ecs, &seed.cluster, &service_arn).await;
     let lb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk)
         .describe_load_balancers()
         .load_balancer_arns(&seed.load_balancer_arn)
@@ -195,18 +204,7 @@ async fn a_rule_of_ours_on_a_group_no_service_has_is_found_by_its_tag_and_revoke
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let ecs = aws_sdk_ecs::Client::new(&sdk);
     let service_arn = moto.create_service(&seed, "service-a", SEED_TAGS, &[], &[]);
-    let svc = ecs
-        .describe_services()
-        .cluster(&seed.cluster)
-        .services(&service_arn)
-        .send()
-        .await
-        .expect("service");
-    let backend = svc.services()[0]
-        .network_configuration()
-        .and_then(|n| n.awsvpc_configuration())
-        .and_then(|a| a.security_groups().first().cloned())
-        .expect("the seed's service has a group");
+    let (_, backend) = backend_group(&ecs, &seed.cluster, &service_arn).await;
     apply_ok(&moto, &seed.args());
     let theirs = inbound(&ec2, &backend).await;
     assert_eq!(theirs.iter().filter(|r| r.3).count(), 1, "{theirs:?}");

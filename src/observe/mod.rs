@@ -167,20 +167,15 @@ async fn read_backend_rules(
     let look_everywhere = cache.refreshing && (!groups.is_empty() || cache.backend_rules_seen);
     let read = aws.ec2.describe_ingress_rules(&groups).await;
     let read = match read {
-        Ok(mut rules) if look_everywhere => {
-            match aws
-                .ec2
-                .describe_owned_ingress_rules(ownership.owner_id())
-                .await
-            {
-                Ok(owned) => {
-                    let known: BTreeSet<String> = rules.iter().map(|r| r.id.clone()).collect();
-                    rules.extend(owned.into_iter().filter(|r| !known.contains(&r.id)));
-                    Ok(rules)
-                }
-                Err(e) => Err(e),
-            }
-        }
+        Ok(mut rules) if look_everywhere => aws
+            .ec2
+            .describe_owned_ingress_rules(ownership.owner_id())
+            .await
+            .map(|owned| {
+                let known: BTreeSet<String> = rules.iter().map(|r| r.id.clone()).collect();
+                rules.extend(owned.into_iter().filter(|r| !known.contains(&r.id)));
+                rules
+            }),
         other => other,
     };
     observed.backend_rules = match read {

@@ -39,10 +39,48 @@ struct Demand {
     /// Ports of services kept as they are (invalid tags, gone from ECS) or that ECS is
     /// deploying: any rule of ours that lets one of these sources reach the port, in one of
     /// these groups (`None`: any group), stays.
-    kept: Vec<(Option<Vec<String>>, Vec<String>, u16)>,
+    /// By (source, port): a lookup per rule, not a scan (every service ECS deploys adds
+    /// entries, and a cold start deploys them all).
+    kept: BTreeMap<(String, u16), KeptIn>,
+}
+
+/// The groups in which a kept access's rules stay.
+enum KeptIn {
+    Any,
+    Groups(BTreeSet<String>),
 }
 
 impl Demand {
+    /// Keeps whatever of ours lets `sources` reach `port` in `groups` (`None`: any group).
+    fn keep(&mut self, groups: Option<&[String]>, sources: &[String], port: u16) {
+        for source in sources {
+            let entry = self
+                .kept
+                .entry((source.clone(), port))
+                .or_insert_with(|| KeptIn::Groups(BTreeSet::new()));
+            match (entry, groups) {
+                (entry, None) => *entry = KeptIn::Any,
+                (KeptIn::Groups(kept), Some(groups)) => kept.extend(groups.iter().cloned()),
+                (KeptIn::Any, Some(_)) => {}
+            }
+        }
+    }
+
+    /// A kept access this rule serves.
+    fn keeps(&self, rule: &SecurityGroupRule) -> bool {
+        let Some(source) = &rule.source_group_id else {
+            return false;
+        };
+        self.kept
+            .range((source.clone(), 0)..=(source.clone(), u16::MAX))
+            .any(|((source, port), kept_in)| {
+                rule.allows(source, *port)
+                    && match kept_in {
+                        KeptIn::Any => true,
+                        KeptIn::Groups(groups) => groups.contains(&rule.group_id),
+                    }
+            })
+    }
     /// The needed accesses of one group: a range of the map, which is ordered by group.
     fn needed_in<'d>(&'d self, group: &str) -> impl Iterator<Item = (&'d Access, &'d Vec<String>)> {
         let from = Access {
@@ -173,10 +211,7 @@ fn used(rule: &SecurityGroupRule, demand: &Demand) -> bool {
     demand
         .needed_in(&rule.group_id)
         .any(|(a, _)| rule.allows(&a.source, a.port))
-        || demand.kept.iter().any(|(groups, sources, port)| {
-            groups.as_ref().is_none_or(|g| g.contains(&rule.group_id))
-                && sources.iter().any(|s| rule.allows(s, *port))
-        })
+        || demand.keeps(rule)
 }
 
 /// `sg-alb → tcp/8080`.
@@ -247,7 +282,7 @@ fn demand(
                     // no longer names (its groups changed): whatever of ours lets its ALB
                     // in on its ports stays until the deployment is over.
                     for &port in &routed.ports {
-                        demand.kept.push((None, sources.clone(), port));
+                        demand.keep(None, &sources, port);
                     }
                 }
                 let Some(group) = intent.backend_sg.group(&service.security_groups) else {
@@ -270,16 +305,12 @@ fn demand(
             // Kept as it is: whatever of ours lets its ALB in stays.
             Some((service, _)) => {
                 for &port in &routed.ports {
-                    demand.kept.push((
-                        Some(service.security_groups.clone()),
-                        sources.clone(),
-                        port,
-                    ));
+                    demand.keep(Some(&service.security_groups), &sources, port);
                 }
             }
             None => {
                 for &port in &routed.ports {
-                    demand.kept.push((None, sources.clone(), port));
+                    demand.keep(None, &sources, port);
                 }
             }
         }

@@ -13,15 +13,13 @@ use std::collections::{BTreeMap, BTreeSet};
 mod rooms;
 
 use super::arbitrate::Candidate;
-use super::capacity::{groups_max, rules_max};
-use super::certificates::certificates_max;
 use super::desired::{DesiredService, Location, Previous, desired_service};
 use super::growth;
 use super::owned::Owned;
 use super::{PlanConfig, dns, problem, status};
 use crate::snapshot::Snapshot;
 use crate::status::{ServiceState, ServiceStatus};
-use rooms::{Need, Rooms, Waiting, current, demand};
+use rooms::{Need, Rooms, Usage, Waiting, current, demand, limits};
 
 /// What placement decided.
 #[derive(Default)]
@@ -54,11 +52,11 @@ fn cannot_grow_for(
     unit: &[usize],
     need: &Need<'_>,
 ) -> Option<String> {
-    let (rules, groups, certificates) = (
-        rules_max(&config.pools, observed),
-        groups_max(&config.pools),
-        certificates_max(config.max_certificates_per_alb, observed),
-    );
+    let Usage {
+        rules,
+        groups,
+        certificates,
+    } = limits(config, observed);
     let need = need.on_new_alb();
     if need.rules > rules || need.groups > groups {
         return Some(format!(
@@ -329,17 +327,24 @@ fn finish<'a>(
                 None => growth::growth(config, observed, &pool),
             };
             out.alb_account_wanted |= growth == growth::Growth::AccountUnknown;
+            let need = demand(
+                observed,
+                std::slice::from_ref(&candidate),
+                &[0],
+                &BTreeSet::new(),
+            );
             if growth == growth::Growth::Grow {
-                let need = demand(
-                    observed,
-                    std::slice::from_ref(&candidate),
-                    &[0],
-                    &BTreeSet::new(),
-                );
                 growing.entry(pool).or_default().add(&need);
             }
-            out.statuses
-                .push(unplaced(config, observed, owned, &candidate, &growth));
+            let needs_certificates = !need.for_new_alb.is_empty();
+            out.statuses.push(unplaced(
+                config,
+                observed,
+                owned,
+                &candidate,
+                needs_certificates,
+                &growth,
+            ));
             continue;
         };
         let Some(at) = candidate
@@ -372,11 +377,8 @@ fn grow_and_shrink(
     growing: &BTreeMap<String, Waiting>,
     out: &mut Placement<'_>,
 ) {
-    let per_alb = [
-        rules_max(&config.pools, observed),
-        groups_max(&config.pools),
-        certificates_max(config.max_certificates_per_alb, observed),
-    ];
+    let max = limits(config, observed);
+    let per_alb = [max.rules, max.groups, max.certificates];
     for (pool, waiting) in growing {
         let waiting = waiting.total();
         out.changes.extend(growth::grow(
@@ -455,6 +457,7 @@ fn unplaced(
     observed: &Snapshot,
     owned: &Owned<'_>,
     candidate: &Candidate<'_>,
+    needs_certificates: bool,
     growth: &growth::Growth,
 ) -> ServiceStatus {
     let d = &candidate.desired;
@@ -469,27 +472,17 @@ fn unplaced(
         owned.resources(&d.service.arn),
     );
     s.warnings = candidate.warnings.clone();
-    let needs_certificates = !demand(
-        observed,
-        std::slice::from_ref(candidate),
-        &[0],
-        &BTreeSet::new(),
-    )
-    .for_new_alb
-    .is_empty();
+    let max = limits(config, observed);
     let certificates = if needs_certificates {
-        format!(
-            ", {} certificates",
-            certificates_max(config.max_certificates_per_alb, observed)
-        )
+        format!(", {} certificates", max.certificates)
     } else {
         String::new()
     };
     let full = format!(
         "every load balancer of pool `{}` is full ({} rules, {} target groups{certificates} each at most){}",
         d.pool,
-        rules_max(&config.pools, observed),
-        groups_max(&config.pools),
+        max.rules,
+        max.groups,
         if config.pools.draining.is_empty() {
             ""
         } else {

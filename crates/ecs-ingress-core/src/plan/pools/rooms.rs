@@ -148,6 +148,15 @@ pub struct Rooms {
     draining: BTreeSet<String>,
 }
 
+/// What one ALB of a pool may hold: the account's quotas, lowered by the headroom flags.
+pub fn limits(config: &PlanConfig, observed: &Snapshot) -> Usage {
+    Usage {
+        rules: rules_max(&config.pools, observed),
+        groups: groups_max(&config.pools),
+        certificates: certificates_max(config.max_certificates_per_alb, observed),
+    }
+}
+
 impl Rooms {
     pub fn new(
         config: &PlanConfig,
@@ -156,11 +165,7 @@ impl Rooms {
         candidates: &[Candidate<'_>],
         losers: &BTreeSet<usize>,
     ) -> Self {
-        let max = Usage {
-            rules: rules_max(&config.pools, observed),
-            groups: groups_max(&config.pools),
-            certificates: certificates_max(config.max_certificates_per_alb, observed),
-        };
+        let max = limits(config, observed);
         let mut rooms: BTreeMap<String, Room> = BTreeMap::new();
         let mut draining = BTreeSet::new();
         for l in candidates.iter().flat_map(|c| &c.choices) {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 const CORE_CRATE: &str = "crates/ecs-ingress-core";
 /// All the core may depend on (its `[dependencies]`): Cargo then keeps the SDK, tokio, axum
 /// and clap out of it.
-const CORE_DEPENDENCIES: &[&str] = &["humantime", "serde", "thiserror"];
+const CORE_DEPENDENCIES: &[&str] = &["humantime", "rustc-hash", "serde", "thiserror"];
 /// The longest function allowed in the planner and the model, in lines.
 const MAX_FUNCTION_LINES: usize = 80;
 

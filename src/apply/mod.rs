@@ -103,19 +103,23 @@ impl ApplyReport {
     /// `published`; created resources are listed.
     pub(crate) fn update_statuses(&self, services: &mut [ServiceStatus]) {
         let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+        // Indexed once: a cold start has a result per change of every service, and a scan
+        // per service made this quadratic (seconds at 10,000 services).
+        let mut by_service: BTreeMap<&str, Vec<&ChangeResult>> = BTreeMap::new();
+        for r in &self.results {
+            if let Some(arn) = r.service_arn.as_deref() {
+                by_service.entry(arn).or_default().push(r);
+            }
+        }
         for s in services.iter_mut() {
-            let all_applied = self
-                .results
-                .iter()
-                .filter(|r| r.service_arn.as_deref() == Some(s.service_arn.as_str()))
-                .all(|r| r.result == Outcome::Applied);
+            let mine = by_service
+                .get(s.service_arn.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let all_applied = mine.iter().all(|r| r.result == Outcome::Applied);
             if s.state == ServiceState::Pending && all_applied && s.waiting.is_empty() {
                 s.state = ServiceState::Published;
             }
-            let mine = self
-                .results
-                .iter()
-                .filter(|r| r.service_arn.as_deref() == Some(s.service_arn.as_str()));
             for r in mine {
                 if r.result == Outcome::Applied {
                     s.last_change = Some(now.clone());

@@ -32,6 +32,8 @@ mod withdraw;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rustc_hash::{FxHashMap, FxHashSet};
+
 pub use change::{
     AttachmentEntry, Change, CloudMapServiceRef, Phase, PlannedChange, RuleRef, ShiftSetup,
     TargetGroupRef,
@@ -213,7 +215,7 @@ pub fn plan(
     let mut out = Plan::default();
     count_managed(&owned, &mut out);
     let ordered = age_ordered(intents);
-    let services_seen: BTreeSet<&str> = intents.iter().map(|(s, _)| s.arn.as_str()).collect();
+    let services_seen: FxHashSet<&str> = intents.iter().map(|(s, _)| s.arn.as_str()).collect();
     let mut resolution = resolve::resolve_intents(config, observed, &owned, &ordered);
     weighted::group(
         &owned,
@@ -233,7 +235,7 @@ pub fn plan(
     out.alb_account_wanted = placement.alb_account_wanted;
     let admission = certificates::admit(config, observed, arbitration.winners, &mut out);
     changes.extend(admission.changes);
-    let kept: BTreeSet<&str> = resolution
+    let kept: FxHashSet<&str> = resolution
         .kept
         .iter()
         .chain(&placement.kept)
@@ -308,7 +310,7 @@ fn gone_but_held<'a>(
     config: &PlanConfig,
     observed: &Snapshot,
     owned: &Owned<'a>,
-    services_seen: &BTreeSet<&str>,
+    services_seen: &FxHashSet<&str>,
 ) -> Vec<&'a str> {
     let zones = unread_zones::UnreadZones::new(&config.hosted_zones, observed);
     if zones.none() {
@@ -327,15 +329,41 @@ fn gone_but_held<'a>(
         .collect()
 }
 
-/// The winners routing one of `d`'s hosts in its pool (`d` among them).
-fn sharers<'w, 'a>(
+/// The winners routing each host, per pool: who shares a name with whom. Indexed once, as
+/// every winner asks (a scan of the winners per winner was quadratic).
+struct Sharing<'w, 'a> {
     winners: &'w [DesiredService<'a>],
-    d: &DesiredService<'_>,
-) -> Vec<&'w DesiredService<'a>> {
-    winners
-        .iter()
-        .filter(|m| m.pool == d.pool && m.intent.hosts.iter().any(|h| d.intent.hosts.contains(h)))
-        .collect()
+    by_host: FxHashMap<(&'w str, &'w str), Vec<usize>>,
+}
+
+impl<'w, 'a> Sharing<'w, 'a> {
+    fn new(winners: &'w [DesiredService<'a>]) -> Self {
+        let mut by_host: FxHashMap<(&str, &str), Vec<usize>> = FxHashMap::default();
+        for (i, d) in winners.iter().enumerate() {
+            for h in &d.intent.hosts {
+                by_host
+                    .entry((d.pool.as_str(), h.as_str()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        Self { winners, by_host }
+    }
+
+    /// The winners routing one of `d`'s hosts in its pool (`d` among them), in winner order.
+    fn sharers(&self, d: &DesiredService<'_>) -> Vec<&'w DesiredService<'a>> {
+        let mut indices: Vec<usize> = d
+            .intent
+            .hosts
+            .iter()
+            .filter_map(|h| self.by_host.get(&(d.pool.as_str(), h.as_str())))
+            .flatten()
+            .copied()
+            .collect();
+        indices.sort_unstable();
+        indices.dedup();
+        indices.into_iter().map(|i| &self.winners[i]).collect()
+    }
 }
 
 /// DNS and Cloud Map names of the winners. A moving service's names stay on the ALB it
@@ -353,8 +381,9 @@ fn names_stage(
     let ready = |arn: &str| alb.serving_state.get(arn).is_some_and(|s| s.ready());
     let healthy = |arn: &str| alb.serving_state.get(arn).is_some_and(|s| s.healthy);
     // Every winner routing one of its hosts, moving or joining, must serve it on the new ALB.
+    let sharing = Sharing::new(winners);
     let switched =
-        |d: &DesiredService<'_>| sharers(winners, d).iter().all(|m| ready(&m.service.arn));
+        |d: &DesiredService<'_>| sharing.sharers(d).iter().all(|m| ready(&m.service.arn));
     // A moving service's names stay on the ALB it leaves until every mover of its hosts
     // can be served on the new one: held as they are, never written there (that ALB may
     // not route a name its rules there were not made for).
@@ -369,13 +398,27 @@ fn names_stage(
     };
     // One name, one ALB: a service whose host a mover shares holds the name where it is too,
     // mover or not, until every one of them can be served on the new ALB.
+    // Whether each winner stays, decided once (most move nowhere: then no one is held).
+    let staying: FxHashSet<&str> = winners
+        .iter()
+        .filter(|d| stays(d))
+        .map(|d| d.service.arn.as_str())
+        .collect();
     let names_ready = |d: &DesiredService<'_>| {
-        ready(&d.service.arn) && !sharers(winners, d).iter().any(|m| stays(m))
+        ready(&d.service.arn)
+            && (staying.is_empty()
+                || !sharing
+                    .sharers(d)
+                    .iter()
+                    .any(|m| staying.contains(m.service.arn.as_str())))
     };
     // A sharer that waits for nothing itself has its health read by no one, and would hold
     // the movers' names where they are for ever: its serving group's health is read too.
-    for d in winners.iter().filter(|d| stays(d)) {
-        for m in sharers(winners, d) {
+    for d in winners
+        .iter()
+        .filter(|d| staying.contains(d.service.arn.as_str()))
+    {
+        for m in sharing.sharers(d) {
             if let Some(group) = alb.serving.get(m.service.arn.as_str())
                 && !observed.targets.contains_key(group)
             {
@@ -422,11 +465,12 @@ impl ServingState {
 }
 
 /// What the ALB stage found per winner, for the name stages and the statuses.
+/// Hashed by service ARN: looked up per winner and per status, never iterated.
 struct AlbOutcome<'a> {
     /// Whether its serving group can serve and its rules are settled.
-    serving_state: BTreeMap<&'a str, ServingState>,
-    serving: BTreeMap<&'a str, String>,
-    waiting: BTreeMap<&'a str, String>,
+    serving_state: FxHashMap<&'a str, ServingState>,
+    serving: FxHashMap<&'a str, String>,
+    waiting: FxHashMap<&'a str, String>,
     health_wanted: Vec<String>,
 }
 
@@ -439,9 +483,9 @@ fn alb_stage<'a>(
     changes: &mut Vec<PlannedChange>,
 ) -> AlbOutcome<'a> {
     let mut out = AlbOutcome {
-        serving_state: BTreeMap::new(),
-        serving: BTreeMap::new(),
-        waiting: BTreeMap::new(),
+        serving_state: FxHashMap::default(),
+        serving: FxHashMap::default(),
+        waiting: FxHashMap::default(),
         health_wanted: Vec::new(),
     };
     for (i, desired) in winners.iter().enumerate() {
@@ -508,14 +552,14 @@ impl AlbOutcome<'_> {
 /// published yet; statuses by name.
 fn finish(out: &mut Plan) {
     out.changes.sort_by_key(|c| c.change.phase());
-    let pending: BTreeSet<String> = out
+    let pending: FxHashSet<&str> = out
         .changes
         .iter()
-        .filter_map(|c| c.service_arn.clone())
+        .filter_map(|c| c.service_arn.as_deref())
         .collect();
     for s in &mut out.services {
         if s.state == ServiceState::Published
-            && (pending.contains(&s.service_arn) || !s.waiting.is_empty())
+            && (pending.contains(s.service_arn.as_str()) || !s.waiting.is_empty())
         {
             s.state = ServiceState::Pending;
         }
@@ -531,7 +575,7 @@ fn watched(config: &PlanConfig, service_arn: &str) -> bool {
         config
             .clusters
             .iter()
-            .any(|w| w == c || w.ends_with(&format!("/{c}")))
+            .any(|w| w == c || w.strip_suffix(c).is_some_and(|p| p.ends_with('/')))
     })
 }
 

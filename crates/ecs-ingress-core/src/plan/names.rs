@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rustc_hash::FxHashSet;
+
 use super::change::PlannedChange;
 use super::desired::DesiredService;
 use super::{Plan, PlanConfig, cloudmap, dns};
@@ -114,7 +116,7 @@ fn owned_rules_on<'s>(
 }
 
 /// (service, ALB) for every rule ecs-ingress made: where each service is routed now.
-fn routed_on<'s>(config: &'s PlanConfig, observed: &'s Snapshot) -> BTreeSet<(&'s str, &'s str)> {
+fn routed_on<'s>(config: &'s PlanConfig, observed: &'s Snapshot) -> FxHashSet<(&'s str, &'s str)> {
     owned_rules_on(config, observed)
         .map(|(service, _, lb)| (service, lb.arn.as_str()))
         .collect()

@@ -1,19 +1,21 @@
 //! What ecs-ingress owns in the snapshot, indexed by the service it was made for.
 
-use std::collections::{BTreeMap, BTreeSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::ownership::{Ownership, service_of};
 use crate::snapshot::Snapshot;
 use crate::state::{Rule, TargetGroup};
 use crate::status::{ResourceKind, ResourceRef};
 
-/// Owned resources, indexed.
+/// Owned resources, indexed. Hashed, not ordered: every stage looks these up per service,
+/// and ARNs share a long prefix, so an ordered map compared ~60 equal bytes per step of a
+/// search. Nothing iterates them in an order that reaches the plan.
 pub struct Owned<'a> {
-    pub groups: BTreeMap<&'a str, Vec<&'a TargetGroup>>,
-    pub rules: BTreeMap<&'a str, Vec<&'a Rule>>,
-    pub group_arns: BTreeSet<&'a str>,
+    pub groups: FxHashMap<&'a str, Vec<&'a TargetGroup>>,
+    pub rules: FxHashMap<&'a str, Vec<&'a Rule>>,
+    pub group_arns: FxHashSet<&'a str>,
     /// Every group of the account, when DescribeTargetGroups answered in full.
-    all_groups: Option<BTreeSet<&'a str>>,
+    all_groups: Option<FxHashSet<&'a str>>,
 }
 
 impl<'a> Owned<'a> {
@@ -34,8 +36,8 @@ impl<'a> Owned<'a> {
     }
 
     pub fn new(ownership: &Ownership, observed: &'a Snapshot) -> Self {
-        let mut groups: BTreeMap<&str, Vec<&TargetGroup>> = BTreeMap::new();
-        let mut group_arns = BTreeSet::new();
+        let mut groups: FxHashMap<&str, Vec<&TargetGroup>> = FxHashMap::default();
+        let mut group_arns = FxHashSet::default();
         for g in observed
             .target_groups
             .iter()
@@ -46,7 +48,7 @@ impl<'a> Owned<'a> {
                 groups.entry(s).or_default().push(g);
             }
         }
-        let mut rules: BTreeMap<&str, Vec<&Rule>> = BTreeMap::new();
+        let mut rules: FxHashMap<&str, Vec<&Rule>> = FxHashMap::default();
         for r in observed
             .rules
             .iter()

@@ -52,6 +52,16 @@ pub fn place_priorities(
                 .push((i, j));
         }
     }
+    // Indexed once: a scan of every rule per listener made this listeners × rules.
+    let mut rules_by_listener: BTreeMap<&str, Vec<&Rule>> = BTreeMap::new();
+    for r in &observed.rules {
+        if by_listener.contains_key(r.listener_arn.as_str()) {
+            rules_by_listener
+                .entry(r.listener_arn.as_str())
+                .or_default()
+                .push(r);
+        }
+    }
     for (listener, members) in by_listener {
         let mine: BTreeSet<&str> = members
             .iter()
@@ -60,10 +70,11 @@ pub fn place_priorities(
             })
             .collect();
         // Everything else on the listener keeps its priority and is never reused.
-        let occupied: BTreeSet<u32> = observed
-            .rules
-            .iter()
-            .filter(|r| r.listener_arn == listener && !mine.contains(r.arn.as_str()))
+        let occupied: BTreeSet<u32> = rules_by_listener
+            .get(listener)
+            .into_iter()
+            .flatten()
+            .filter(|r| !mine.contains(r.arn.as_str()))
             .filter_map(|r| r.priority)
             .collect();
         let slots: Vec<priorities::Slot<'_>> = members

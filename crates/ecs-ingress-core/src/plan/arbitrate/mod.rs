@@ -3,7 +3,9 @@
 //! ecs-ingress does not own, or to an ALB quota; the winners' claims are recorded as they
 //! win, so the outcome does not depend on anything but age.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+
+use rustc_hash::FxHashMap;
 
 use super::desired::DesiredService;
 use super::owned::Owned;
@@ -39,17 +41,28 @@ pub struct Arbitration<'a> {
 /// across its pool, as its DNS name points at one of the pool's ALBs.
 type Claim = (String, String, String);
 
-/// What the winners so far hold, and what the account already uses.
+/// What the winners so far hold, and what the account already uses. Hashed: each
+/// candidate looks up every one of these, and nothing here is iterated.
 struct Ledger<'a> {
-    claims: BTreeMap<Claim, String>,
-    explicit: BTreeMap<(String, u32), String>,
-    rules_per_alb: BTreeMap<String, usize>,
-    groups_per_alb: BTreeMap<String, usize>,
+    claims: FxHashMap<Claim, String>,
+    explicit: FxHashMap<(String, u32), String>,
+    rules_per_alb: FxHashMap<String, usize>,
+    groups_per_alb: FxHashMap<String, usize>,
     rules_quota: usize,
     groups_max: usize,
     /// Rules of others, per listener: each candidate checks only its own listener's.
-    foreign_rules: BTreeMap<&'a str, Vec<&'a Rule>>,
-    groups_by_name: BTreeMap<&'a str, &'a TargetGroup>,
+    foreign_rules: FxHashMap<&'a str, Vec<&'a Rule>>,
+    groups_by_name: FxHashMap<&'a str, &'a TargetGroup>,
+}
+
+/// Adds `n` to `alb`'s count, copying its ARN only the first time.
+fn count(counts: &mut FxHashMap<String, usize>, alb: &str, n: usize) {
+    match counts.get_mut(alb) {
+        Some(c) => *c += n,
+        None => {
+            counts.insert(alb.to_string(), n);
+        }
+    }
 }
 
 /// Decides every candidate, oldest first.
@@ -67,7 +80,8 @@ pub fn arbitrate<'a>(
     {
         let service = desired.service;
         let my_rules = owned.rules_of(&service.arn);
-        let (state, problems) = ledger.judge(config, observed, &desired, my_rules);
+        let claims = claims_of(&desired);
+        let (state, problems) = ledger.judge(config, observed, &desired, &claims, my_rules);
         let mut s = status(
             service,
             state,
@@ -77,7 +91,7 @@ pub fn arbitrate<'a>(
         s.warnings = warnings;
         if problems.is_empty() {
             s.load_balancer = Some(desired.load_balancer_arn.clone());
-            ledger.record(&desired);
+            ledger.record(&desired, claims);
             out.statuses.push(s);
             out.winners.push(desired);
             continue;
@@ -122,15 +136,15 @@ fn claims_of(desired: &DesiredService<'_>) -> Vec<Claim> {
 
 impl<'a> Ledger<'a> {
     fn new(config: &PlanConfig, observed: &'a Snapshot) -> Self {
-        let mut groups_per_alb: BTreeMap<String, usize> = BTreeMap::new();
+        let mut groups_per_alb: FxHashMap<String, usize> = FxHashMap::default();
         for g in &observed.target_groups {
             // Some implementations repeat an ALB once per rule: count it once.
             let distinct: BTreeSet<&String> = g.load_balancer_arns.iter().collect();
             for lb in distinct {
-                *groups_per_alb.entry(lb.clone()).or_default() += 1;
+                count(&mut groups_per_alb, lb, 1);
             }
         }
-        let mut foreign_rules: BTreeMap<&str, Vec<&Rule>> = BTreeMap::new();
+        let mut foreign_rules: FxHashMap<&str, Vec<&Rule>> = FxHashMap::default();
         for r in observed
             .rules
             .iter()
@@ -142,9 +156,13 @@ impl<'a> Ledger<'a> {
                 .push(r);
         }
         Self {
-            claims: BTreeMap::new(),
-            explicit: BTreeMap::new(),
-            rules_per_alb: observed.rules_per_load_balancer.clone(),
+            claims: FxHashMap::default(),
+            explicit: FxHashMap::default(),
+            rules_per_alb: observed
+                .rules_per_load_balancer
+                .iter()
+                .map(|(lb, n)| (lb.clone(), *n))
+                .collect(),
             groups_per_alb,
             rules_quota: super::capacity::rules_max(&config.pools, observed),
             groups_max: super::capacity::groups_max(&config.pools),
@@ -163,11 +181,11 @@ impl<'a> Ledger<'a> {
         config: &PlanConfig,
         observed: &Snapshot,
         desired: &DesiredService<'_>,
+        claims: &[Claim],
         my_rules: &[&Rule],
     ) -> (ServiceState, Vec<Problem>) {
-        let claims = claims_of(desired);
-        let mut problems = self.older_claims(&claims);
-        problems.extend(self.foreign_rules(desired, &claims));
+        let mut problems = self.older_claims(claims);
+        problems.extend(self.foreign_rules(desired, claims));
         problems.extend(self.explicit_priorities(desired));
         problems.extend(self.unowned_group(config, desired));
         if !problems.is_empty() {
@@ -287,7 +305,7 @@ impl<'a> Ledger<'a> {
         desired: &DesiredService<'_>,
         my_rules: &[&Rule],
     ) -> Option<Problem> {
-        let lb = desired.load_balancer_arn.clone();
+        let lb = desired.load_balancer_arn.as_str();
         let existing_on_lb = my_rules
             .iter()
             .filter(|r| {
@@ -301,7 +319,7 @@ impl<'a> Ledger<'a> {
         let has_group = |name: &str| {
             self.groups_by_name
                 .get(name)
-                .is_some_and(|g| g.load_balancer_arns.contains(&lb))
+                .is_some_and(|g| g.load_balancer_arns.iter().any(|a| a == lb))
         };
         let mut new_groups = usize::from(!has_group(&desired.target_group.name));
         // A service ECS deploys blue/green forwards to a second group as well.
@@ -309,8 +327,8 @@ impl<'a> Ledger<'a> {
             let alternate = super::desired::alternate_spec(&desired.target_group).name;
             new_groups += usize::from(!has_group(&alternate));
         }
-        let rules_now = self.rules_per_alb.get(&lb).copied().unwrap_or(0);
-        let groups_now = self.groups_per_alb.get(&lb).copied().unwrap_or(0);
+        let rules_now = self.rules_per_alb.get(lb).copied().unwrap_or(0);
+        let groups_now = self.groups_per_alb.get(lb).copied().unwrap_or(0);
         if new_rules > 0 && rules_now + new_rules > self.rules_quota {
             return Some(problem(
                 None,
@@ -331,16 +349,16 @@ impl<'a> Ledger<'a> {
                 ),
             ));
         }
-        *self.rules_per_alb.entry(lb.clone()).or_default() += new_rules;
-        *self.groups_per_alb.entry(lb).or_default() += new_groups;
+        count(&mut self.rules_per_alb, lb, new_rules);
+        count(&mut self.groups_per_alb, lb, new_groups);
         None
     }
 
     /// A winner's hosts, paths and explicit priorities are taken.
-    fn record(&mut self, desired: &DesiredService<'_>) {
+    fn record(&mut self, desired: &DesiredService<'_>, claims: Vec<Claim>) {
         let service = desired.service;
         let name = format!("{}/{}", cluster_name(&service.cluster_arn), service.name);
-        for c in claims_of(desired) {
+        for c in claims {
             self.claims.insert(c, name.clone());
         }
         for p in desired.rules.iter().filter_map(|r| r.explicit_priority) {

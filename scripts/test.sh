@@ -38,7 +38,7 @@ fi
 
 # Headless Chromium for the status-page test (tests/moto_page.rs), from Debian. As root it is
 # installed here and the test must run; without root and without it, the test is skipped.
-CHROMIUM_DEB="156.0.8078.108-1~deb12u1"
+CHROMIUM_DEB="156.0.8078.114-1~deb12u1"
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "==> installing chromium (Debian package chromium $CHROMIUM_DEB)"

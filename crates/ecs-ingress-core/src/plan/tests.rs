@@ -524,3 +524,31 @@ fn a_withdrawal_drops_an_entry_naming_a_group_of_ours_deleted_by_hand() {
         }
     }
 }
+
+#[test]
+fn a_cluster_is_watched_by_name_or_by_arn_and_never_by_a_longer_name_ending_in_it() {
+    let mut config = config(Policy::Sync);
+    config.clusters = vec![
+        "main".into(),
+        "arn:aws:ecs:eu-west-1:111122223333:cluster/payments".into(),
+    ];
+    let arn = |cluster: &str| format!("arn:aws:ecs:eu-west-1:111122223333:service/{cluster}/api");
+    let table = [
+        ("main", true),
+        ("payments", true),
+        ("domain", false),
+        ("team-payments", false),
+        ("other", false),
+    ];
+    for (cluster, expected) in table {
+        assert_eq!(
+            watched(&config, &arn(cluster)),
+            expected,
+            "cluster {cluster}"
+        );
+    }
+    assert!(!watched(
+        &config,
+        "arn:aws:ecs:eu-west-1:111122223333:service/api"
+    ));
+}

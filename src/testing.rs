@@ -250,7 +250,8 @@ impl Estate {
 
     /// Hand-made rules on `listener_arn`, one per host from `first_priority` on, forwarding
     /// to one hand-made target group of the estate's VPC (`legacy`). Returns the rules'
-    /// ARNs.
+    /// ARNs. Panics with the fake's answer when it refuses one: a test built on fewer rules
+    /// than it asked for would test something else.
     pub fn add_hand_made_rules(
         &self,
         listener_arn: &str,
@@ -258,7 +259,7 @@ impl Estate {
         hosts: &[String],
     ) -> Vec<String> {
         let mut world = self.fake.world();
-        let Ok(legacy) = world.insert_target_group(&crate::state::TargetGroupSpec {
+        let legacy = match world.insert_target_group(&crate::state::TargetGroupSpec {
             name: "legacy".into(),
             protocol: crate::state::Protocol::Http,
             protocol_version: crate::state::ProtocolVersion::Http1,
@@ -268,24 +269,27 @@ impl Estate {
             health_check: crate::fake::default_health_check(),
             attributes: Default::default(),
             tags: Default::default(),
-        }) else {
-            return Vec::new();
+        }) {
+            Ok(arn) => arn,
+            Err(e) => panic!("the fake refused the hand-made target group: {e}"),
         };
         hosts
             .iter()
             .zip(first_priority..)
-            .filter_map(|(host, priority)| {
-                world
-                    .insert_rule(&crate::state::RuleSpec {
-                        listener_arn: listener_arn.to_string(),
-                        priority,
-                        hosts: vec![host.clone()],
-                        paths: vec![],
-                        target_group_arn: legacy.clone(),
-                        staged_target_group_arn: None,
-                        tags: Default::default(),
-                    })
-                    .ok()
+            .map(|(host, priority)| {
+                let spec = crate::state::RuleSpec {
+                    listener_arn: listener_arn.to_string(),
+                    priority,
+                    hosts: vec![host.clone()],
+                    paths: vec![],
+                    target_group_arn: legacy.clone(),
+                    staged_target_group_arn: None,
+                    tags: Default::default(),
+                };
+                match world.insert_rule(&spec) {
+                    Ok(arn) => arn,
+                    Err(e) => panic!("the fake refused a hand-made rule for {host}: {e}"),
+                }
             })
             .collect()
     }

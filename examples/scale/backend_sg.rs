@@ -71,6 +71,15 @@ fn https_listeners(estate: &Estate) -> BTreeMap<String, String> {
     out
 }
 
+/// The features' reads made since the fake's counts were last reset, by operation.
+fn feature_reads(estate: &Estate) -> BTreeMap<&'static str, usize> {
+    let counts = estate.fake.call_counts();
+    FEATURE_READS
+        .iter()
+        .map(|op| (*op, counts.get(op).copied().unwrap_or(0)))
+        .collect()
+}
+
 pub async fn run(n: usize) -> BackendSgResult {
     let albs = n.div_ceil(PER_ALB) + 1;
     let estate = Estate::new(albs);
@@ -98,22 +107,14 @@ pub async fn run(n: usize) -> BackendSgResult {
     let (_, _, alb_done_at) = converge(&estate, &controller).await;
     estate.fake.reset_calls();
     controller.pass(true).await;
-    let counts = estate.fake.call_counts();
-    let steady_extra_reads_by_op: BTreeMap<&'static str, usize> = FEATURE_READS
-        .iter()
-        .map(|op| (*op, counts.get(op).copied().unwrap_or(0)))
-        .collect();
+    let steady_extra_reads_by_op = feature_reads(&estate);
     let steady_extra_reads = steady_extra_reads_by_op.values().sum();
     let steady_writes = estate.fake.writes();
     estate.fake.reset_calls();
     for _ in 0..10 {
         controller.pass(true).await;
     }
-    let counts = estate.fake.call_counts();
-    let cycle_extra_reads_by_op: BTreeMap<&'static str, usize> = FEATURE_READS
-        .iter()
-        .map(|op| (*op, counts.get(op).copied().unwrap_or(0)))
-        .collect();
+    let cycle_extra_reads_by_op = feature_reads(&estate);
     let cycle_writes = estate.fake.writes();
     let world = estate.fake.world();
     let rules = world.ingress_rules.len() + world.security_groups.len();

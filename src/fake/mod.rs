@@ -465,6 +465,8 @@ impl FakeAws {
     /// Runs `f`, AWS's side of a request, on the clock of [`FakeAws::measure_server_time`]
     /// when one is set: that time is not the controller's.
     pub(crate) fn server_side<T>(&self, f: impl FnOnce() -> T) -> T {
+        // Its answers hold maps of their own, as answers decoded from AWS's do.
+        let f = || ecs_ingress_core::shared_map::detached(f);
         let clock = lock(&self.server_time).as_ref().map(|t| t.clock);
         let Some(clock) = clock else {
             return f();

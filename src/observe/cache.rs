@@ -1,7 +1,7 @@
 //! What a full pass keeps for the next: cached reads that need not be repeated, and when
 //! owned target groups' attributes are read again.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use crate::state::HostedZone;
@@ -12,16 +12,16 @@ use crate::state::TaskDefinition;
 pub struct Cache {
     /// Attributes last seen or written per owned target group. Re-read when missing, so a
     /// restart (or [`Cache::forget_attributes`]) verifies them again.
-    pub(super) attributes: HashMap<String, crate::state::TargetGroupAttributes>,
+    pub(super) attributes: FxHashMap<String, crate::state::TargetGroupAttributes>,
     /// Full passes since the last attribute refresh, counting it (`None` before the first).
     pub(super) passes_since_refresh: Option<u64>,
     /// This full pass re-reads every attribute (and checks what else is checked with them).
     pub(super) refreshing: bool,
     /// Hosted zone names by id (a zone's name never changes).
-    pub(super) zones: HashMap<String, HostedZone>,
+    pub(super) zones: FxHashMap<String, HostedZone>,
     /// Task definitions (contents are immutable per revision; tags are not) as last read
     /// with DescribeTaskDefinition.
-    pub(super) task_definitions: HashMap<String, Arc<TaskDefinition>>,
+    pub(super) task_definitions: FxHashMap<String, Arc<TaskDefinition>>,
     /// Pages the last task-definition listing of the tagging index took. The index lists
     /// every tagged revision of the account, not only the watched services' ones.
     pub(super) task_definition_index_pages: Option<usize>,
@@ -31,7 +31,7 @@ pub struct Cache {
     pub(super) certificates_quota: Option<usize>,
     /// ACM's certificates as last listed and described, by ARN: described again only when
     /// ListCertificates shows another status (names never change on a certificate).
-    pub(super) certificates: HashMap<String, crate::state::AcmCertificate>,
+    pub(super) certificates: FxHashMap<String, crate::state::AcmCertificate>,
     /// ACM is listed again on the next full pass: none listed yet, a service waits for a
     /// certificate, or the refresh pass.
     pub(super) certificates_stale: bool,
@@ -40,9 +40,9 @@ pub struct Cache {
     pub(super) backend_rules_seen: bool,
     /// Tags of the configured HTTPS listeners (the records of attached certificates), read
     /// again on the refresh pass and after ecs-ingress changed a listener's certificates.
-    pub(super) listener_tags: HashMap<String, crate::state::Tags>,
+    pub(super) listener_tags: FxHashMap<String, crate::state::Tags>,
     /// The ALB of each configured listener (a listener never moves).
-    pub(super) listener_load_balancers: HashMap<String, String>,
+    pub(super) listener_load_balancers: FxHashMap<String, String>,
 }
 
 /// Attributes are read again at least every this many full passes (5 minutes at the default

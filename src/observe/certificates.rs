@@ -9,7 +9,9 @@
 //! refresh); ACM is listed again on the refresh pass, and on every pass while a service
 //! waits for a certificate (one issued since is then found on the next pass).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 use super::{Cache, Observation};
 use crate::aws::{Aws, AwsError, DESCRIBE_TAGS_BATCH};
@@ -120,7 +122,7 @@ async fn listener_tags(
 /// ACM's certificates: listed, described when new or when their status changed.
 async fn acm_certificates(
     aws: &Aws,
-    cached: &mut HashMap<String, AcmCertificate>,
+    cached: &mut FxHashMap<String, AcmCertificate>,
 ) -> Result<(), AwsError> {
     let listed = aws.acm.list_certificates().await?;
     let mut out = BTreeMap::new();

@@ -12,7 +12,9 @@ pub use cache::{
     ATTRIBUTE_REFRESH_PASSES, ATTRIBUTE_REFRESH_READS_PER_SECOND, Cache, attribute_refresh_passes,
 };
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use futures_util::future::join_all;
@@ -376,7 +378,7 @@ async fn read_owned_tags(
     aws: &Aws,
     ownership: &Ownership,
     observed: &mut Observation,
-) -> HashMap<String, Tags> {
+) -> FxHashMap<String, Tags> {
     match aws
         .tagging
         .get_resources(
@@ -390,7 +392,7 @@ async fn read_owned_tags(
             observed.degrade(format!(
                 "tagging index unavailable, owned resources' tags read with DescribeTags: {e}"
             ));
-            HashMap::new()
+            FxHashMap::default()
         }
     }
 }
@@ -435,7 +437,8 @@ async fn read_task_definitions(
     }
     // Without the index every wanted revision is read: the answer is the same, only the
     // number of calls differs.
-    let index: Option<HashMap<String, Tags>> = if !cache.task_definition_index_pays(wanted.len()) {
+    let index: Option<FxHashMap<String, Tags>> = if !cache.task_definition_index_pays(wanted.len())
+    {
         None
     } else {
         match aws
@@ -536,7 +539,7 @@ async fn read_listeners(
     aws: &Aws,
     config: &Config,
     cache: &mut Cache,
-    owned_tags: &HashMap<String, Tags>,
+    owned_tags: &FxHashMap<String, Tags>,
     observed: &mut Observation,
 ) {
     let arns: Vec<String> = pool_listeners(config, observed)
@@ -628,7 +631,7 @@ async fn read_listeners(
 async fn read_departed(
     aws: &Aws,
     ownership: &Ownership,
-    owned_tags: &HashMap<String, Tags>,
+    owned_tags: &FxHashMap<String, Tags>,
     observed: &mut Observation,
 ) {
     let known: BTreeSet<String> = observed
@@ -931,8 +934,8 @@ async fn read_tags(
     aws: &Aws,
     arns: &[String],
     observed: &mut Observation,
-) -> HashMap<String, crate::state::Tags> {
-    let mut out = HashMap::new();
+) -> FxHashMap<String, crate::state::Tags> {
+    let mut out = FxHashMap::default();
     for batch in arns.chunks(DESCRIBE_TAGS_BATCH) {
         match aws.elb.describe_tags(batch).await {
             Ok(tags) => out.extend(tags),
@@ -946,7 +949,7 @@ async fn read_target_groups(
     aws: &Aws,
     ownership: &Ownership,
     cache: &mut Cache,
-    owned_tags: &HashMap<String, Tags>,
+    owned_tags: &FxHashMap<String, Tags>,
     observed: &mut Observation,
 ) {
     match aws.elb.describe_target_groups().await {

@@ -1,10 +1,12 @@
 //! The reconcile pass and the daemon loop around it.
 
 pub(crate) mod diagnose;
+mod intents;
 pub(crate) mod pass_facts;
 pub(crate) mod schedule;
 mod targeted;
 
+pub use intents::intents;
 pub use targeted::{Kept, Scope, ScopeDecision, keep_targeted, resolve};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,7 +20,7 @@ use crate::apply::{self, ApplyReport};
 use crate::aws::Aws;
 use crate::config::Config;
 use crate::events::Events;
-use crate::model::{IntentInput, ServiceIntent, compute_intent};
+use crate::model::ServiceIntent;
 use crate::observe::targeted::Baseline;
 use crate::observe::{self, Cache, Observation};
 use crate::plan::{self, Plan, PlanConfig};
@@ -41,7 +43,8 @@ pub struct PassReport {
     /// Reads that failed with a fallback that kept the pass whole.
     pub degraded: Vec<String>,
     /// When this process last changed something for each service (survives passes).
-    pub last_changes: BTreeMap<String, String>,
+    /// Shared with the controller's memory: a pass that changes nothing copies nothing.
+    pub last_changes: Arc<BTreeMap<String, String>>,
     /// Quota use and target-group facts for the status page.
     pub facts: crate::status::PassFacts,
     /// Services whose state changed in this pass (`apply` and the daemon; `plan` compares
@@ -124,9 +127,11 @@ impl PassReport {
 /// last changed something for each service.
 #[derive(Debug, Default)]
 struct Memory {
-    intents: std::collections::HashMap<String, ServiceIntent>,
-    /// RFC 3339 time of the last change applied per service ARN.
-    last_changes: BTreeMap<String, String>,
+    /// Each service's intent at the end of the last pass, with what it was computed from.
+    intents: intents::RememberedIntents,
+    /// RFC 3339 time of the last change applied per service ARN; each pass's report shares
+    /// it (copied on write, when a pass changes something).
+    last_changes: Arc<BTreeMap<String, String>>,
     /// Since when each ALB ecs-ingress created has held nothing (seconds since the epoch).
     empty_albs: BTreeMap<String, i64>,
     /// Each service's status at the end of the last pass that planned it: a targeted pass
@@ -178,11 +183,11 @@ impl Memory {
     }
 
     fn intent_unchanged(&self, service_arn: &str, intent: &ServiceIntent) -> bool {
-        self.intents.get(service_arn) == Some(intent)
+        self.intents.get(service_arn).map(|r| &r.intent) == Some(intent)
     }
 
-    fn remember_intents(&mut self, intents: Vec<(EcsService, ServiceIntent)>) {
-        self.intents = intents.into_iter().map(|(s, i)| (s.arn, i)).collect();
+    fn remember_intents(&mut self, intents: Vec<(EcsService, ServiceIntent)>, observed: &Snapshot) {
+        self.intents = intents::remember(intents, observed);
     }
 
     fn remember_statuses(&mut self, statuses: Vec<crate::status::ServiceStatus>) {
@@ -194,14 +199,18 @@ impl Memory {
 
     fn remember_changes(&mut self, report: &ApplyReport) {
         let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-        for r in report
+        let mut applied = report
             .results
             .iter()
             .filter(|r| r.result == crate::apply::Outcome::Applied)
-        {
-            if let Some(arn) = &r.service_arn {
-                self.last_changes.insert(arn.clone(), now.clone());
-            }
+            .filter_map(|r| r.service_arn.as_ref())
+            .peekable();
+        if applied.peek().is_none() {
+            return;
+        }
+        let last_changes = Arc::make_mut(&mut self.last_changes);
+        for arn in applied {
+            last_changes.insert(arn.clone(), now.clone());
         }
     }
 }
@@ -238,29 +247,6 @@ pub struct Controller {
 
 /// How long a burst of events is collected before the pass it triggers starts.
 pub const EVENT_DEBOUNCE: Duration = Duration::from_secs(2);
-
-/// Computes every service's intent.
-pub fn intents(config: &Config, observed: &Snapshot) -> Vec<(EcsService, ServiceIntent)> {
-    observed
-        .services
-        .iter()
-        .map(|service| {
-            let intent = match observed.task_definitions.get(&service.task_definition) {
-                Some(td) => compute_intent(&IntentInput {
-                    prefix: &config.tag_prefix,
-                    service_name: &service.name,
-                    service_tags: &service.tags,
-                    task_definition: td,
-                    service_security_groups: &service.security_groups,
-                }),
-                // Its task definition could not be read: the pass has a failure recorded
-                // and the service is left as it is.
-                None => ServiceIntent::Unmanaged,
-            };
-            (service.clone(), intent)
-        })
-        .collect()
-}
 
 /// Plans a pass from what `observe` read, making the extra reads the plan asks for: running
 /// tasks and targets of `direct` services, target health where it decides a next step, and
@@ -372,7 +358,10 @@ impl Controller {
         cache.start_pass(self.config.resync_interval);
         let mut observed =
             observe::observe(&self.aws, &self.config, &plan_config.ownership, &mut cache).await;
-        let intents = intents(&self.config, &observed);
+        let intents = {
+            let memory = self.lock_memory();
+            intents::intents_reusing(&self.config, &observed, &memory.intents)
+        };
         {
             let mut memory = self.lock_memory();
             memory.track_empty_albs(&mut observed);
@@ -443,8 +432,8 @@ impl Controller {
                 memory.remember_changes(report);
             }
             // The pass is done with them: memory takes them rather than a copy.
-            memory.remember_intents(intents);
-            memory.last_changes.clone()
+            memory.remember_intents(intents, &observed);
+            Arc::clone(&memory.last_changes)
         };
         let facts = crate::runtime::pass_facts::collect(&observed, &plan.services, &self.config);
         let report = PassReport {

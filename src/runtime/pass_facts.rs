@@ -2,7 +2,9 @@
 //! ALB's rules and target groups against their quotas, and the ALB and target health of each
 //! owned target group.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::config::Config;
 use crate::snapshot::Snapshot;
@@ -46,6 +48,16 @@ pub(crate) fn alb_usage(observed: &Snapshot, config: &Config) -> Vec<AlbUsage> {
             .all(|o| observed.departed_listeners.contains(&o.arn));
         entry.1 |= config.pools.draining.contains(&l.arn) || all_departed;
     }
+    // Counted in one walk of the groups (a walk per ALB was quadratic in the estate).
+    let mut groups_on: FxHashMap<&str, usize> = FxHashMap::default();
+    for g in &observed.target_groups {
+        for (i, alb) in g.load_balancer_arns.iter().enumerate() {
+            // A group counts once per ALB, however its ALBs are listed.
+            if !g.load_balancer_arns[..i].contains(alb) {
+                *groups_on.entry(alb.as_str()).or_default() += 1;
+            }
+        }
+    }
     albs.into_iter()
         .map(|(arn, (pool, draining))| AlbUsage {
             arn: arn.to_string(),
@@ -57,11 +69,7 @@ pub(crate) fn alb_usage(observed: &Snapshot, config: &Config) -> Vec<AlbUsage> {
                 .copied()
                 .unwrap_or_default(),
             rules_max,
-            target_groups_used: observed
-                .target_groups
-                .iter()
-                .filter(|g| g.load_balancer_arns.iter().any(|a| a == arn))
-                .count(),
+            target_groups_used: groups_on.get(arn).copied().unwrap_or_default(),
             target_groups_max: groups_max,
             certificates_used: observed
                 .certificates_per_load_balancer
@@ -83,7 +91,7 @@ pub(crate) fn group_facts(
     observed: &Snapshot,
     services: &[ServiceStatus],
 ) -> BTreeMap<String, GroupFacts> {
-    let wanted: BTreeSet<&str> = services
+    let wanted: FxHashSet<&str> = services
         .iter()
         .flat_map(|s| &s.resources)
         .filter(|r| r.kind == "target-group")
@@ -197,5 +205,38 @@ mod tests {
         assert_eq!((usage[0].rules_used, usage[0].rules_max), (8, 50));
         assert_eq!(usage[0].target_groups_used, 0);
         assert!(usage[0].draining && !usage[0].provisioned);
+        let group = |arn: &str, albs: &[&str]| crate::state::TargetGroup {
+            arn: arn.into(),
+            name: arn.into(),
+            protocol: "HTTP".into(),
+            protocol_version: None,
+            port: 80,
+            target_type: "ip".into(),
+            vpc_id: String::new(),
+            health_check: crate::state::HealthCheck {
+                protocol: "HTTP".into(),
+                path: "/".into(),
+                port: "traffic-port".into(),
+                interval_seconds: 30,
+                timeout_seconds: 5,
+                healthy_threshold: 5,
+                unhealthy_threshold: 2,
+                matcher: "200".into(),
+            },
+            load_balancer_arns: albs.iter().map(|a| a.to_string()).collect(),
+            tags: Default::default(),
+            attributes: Default::default(),
+        };
+        observed.target_groups = vec![
+            group("g1", &[lb]),
+            group("g2", &[lb, lb]),
+            group("g3", &["arn:another-alb"]),
+            group("g4", &[]),
+        ];
+        let usage = alb_usage(&observed, &config);
+        assert_eq!(
+            usage[0].target_groups_used, 2,
+            "each group once, others' not"
+        );
     }
 }

@@ -7,6 +7,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rustc_hash::{FxHashMap, FxHashSet};
+
 use crate::status::{ServiceState, ServiceStatus};
 
 /// What is remembered of a service between passes.
@@ -83,13 +85,24 @@ impl Transitions {
     /// Services that now claim a host another service held after the last pass: the host
     /// was handed over. Changes made for them are not drift repairs.
     pub(crate) fn handovers(&self, services: &[ServiceStatus]) -> Vec<Handover> {
-        let now = holders(services);
+        self.handovers_to(services, &current_holders(services))
+    }
+
+    /// [`Transitions::handovers`], with the hosts' current holders (`now`) indexed already.
+    fn handovers_to(
+        &self,
+        services: &[ServiceStatus],
+        now: &FxHashMap<&str, Vec<&str>>,
+    ) -> Vec<Handover> {
         let mut out = Vec::new();
         for s in services.iter().filter(|s| holds_hosts(s.state)) {
             for host in &s.hosts {
                 // Sharing a host by path, or joining others on it, is not taking it over:
                 // the host passes only when none of its holders holds it any more.
-                let still_held = |arn: &String| now.get(host).is_some_and(|n| n.contains_key(arn));
+                let still_held = |arn: &String| {
+                    now.get(host.as_str())
+                        .is_some_and(|n| n.contains(&arn.as_str()))
+                };
                 if let Some(held) = self.holders.get(host)
                     && !held.is_empty()
                     && !held.contains_key(&s.service_arn)
@@ -134,9 +147,10 @@ impl Transitions {
         services: &[ServiceStatus],
         complete: bool,
     ) -> (Vec<Handover>, Vec<Transition>) {
-        let handovers = self.handovers(services);
+        let now = current_holders(services);
+        let handovers = self.handovers_to(services, &now);
         let mut changes = Vec::new();
-        let listed: BTreeSet<&str> = services.iter().map(|s| s.service_arn.as_str()).collect();
+        let listed: FxHashSet<&str> = services.iter().map(|s| s.service_arn.as_str()).collect();
         if !complete {
             // The hosts' holders stay as last read in full, too.
             self.record_listed(services, &mut changes);
@@ -155,7 +169,10 @@ impl Transitions {
         }
         self.last.retain(|arn, _| listed.contains(arn.as_str()));
         self.record_listed(services, &mut changes);
-        self.holders = holders(services);
+        // Most passes hand no host to anyone: the holders are rebuilt only when they differ.
+        if !same_holders(&self.holders, &now) {
+            self.holders = holders(services);
+        }
         (handovers, changes)
     }
 
@@ -163,15 +180,17 @@ impl Transitions {
     fn record_listed(&mut self, services: &[ServiceStatus], changes: &mut Vec<Transition>) {
         for s in services {
             let from = self.last.get(&s.service_arn).map(|seen| seen.state);
-            if from != Some(s.state) {
-                changes.push(Transition {
-                    service: display_name(s),
-                    service_arn: s.service_arn.clone(),
-                    from,
-                    to: s.state,
-                    reason: reason_of(s),
-                });
+            if from == Some(s.state) {
+                // Unchanged, as most are every pass: nothing to note or copy.
+                continue;
             }
+            changes.push(Transition {
+                service: display_name(s),
+                service_arn: s.service_arn.clone(),
+                from,
+                to: s.state,
+                reason: reason_of(s),
+            });
             self.last.insert(
                 s.service_arn.clone(),
                 Seen {
@@ -193,6 +212,35 @@ pub(crate) fn needs_attention(state: ServiceState) -> bool {
             | ServiceState::DnsConflict
             | ServiceState::Error
     )
+}
+
+/// Host → ARNs of the services holding it this pass, borrowed from the statuses: asked
+/// every pass, where the owned [`holders`] are kept only when they change.
+fn current_holders(services: &[ServiceStatus]) -> FxHashMap<&str, Vec<&str>> {
+    let mut out: FxHashMap<&str, Vec<&str>> = FxHashMap::default();
+    for s in services.iter().filter(|s| holds_hosts(s.state)) {
+        for h in &s.hosts {
+            let arns = out.entry(h.as_str()).or_default();
+            if !arns.contains(&s.service_arn.as_str()) {
+                arns.push(s.service_arn.as_str());
+            }
+        }
+    }
+    out
+}
+
+/// The kept holders are the current ones: the same hosts, each held by the same services.
+/// Names are not compared: a service's `cluster/service` name is fixed by its ARN.
+fn same_holders(
+    kept: &BTreeMap<String, BTreeMap<String, String>>,
+    now: &FxHashMap<&str, Vec<&str>>,
+) -> bool {
+    kept.len() == now.len()
+        && now.iter().all(|(host, arns)| {
+            kept.get(*host).is_some_and(|held| {
+                held.len() == arns.len() && arns.iter().all(|a| held.contains_key(*a))
+            })
+        })
 }
 
 /// Host → ARN → name of the services holding it.
@@ -342,6 +390,39 @@ mod tests {
         ];
         let (handovers, _) = t.record(&three);
         assert!(handovers.is_empty(), "{handovers:?}");
+    }
+
+    #[test]
+    fn the_holders_kept_follow_every_change_of_holder() {
+        // The holders are rebuilt only when they differ: a pass that swaps one holder for
+        // another, with as many hosts and holders as before, must still replace them.
+        let mut t = Transitions::new();
+        let (x, y) = (["x.example.com"], ["y.example.com"]);
+        let first = [
+            status("a", ServiceState::Published, &x),
+            status("b", ServiceState::Published, &y),
+        ];
+        t.record(&first);
+        let (none, _) = t.record(&first);
+        assert!(none.is_empty(), "{none:?}");
+        let swapped = [
+            status("b", ServiceState::Published, &y),
+            status("c", ServiceState::Published, &x),
+        ];
+        let (to_c, _) = t.record(&swapped);
+        assert_eq!(
+            to_c.iter()
+                .map(|h| (h.from.as_str(), h.to.as_str()))
+                .collect::<Vec<_>>(),
+            [("main/a", "main/c")]
+        );
+        let (back, _) = t.record(&first);
+        assert_eq!(
+            back.iter()
+                .map(|h| (h.from.as_str(), h.to.as_str()))
+                .collect::<Vec<_>>(),
+            [("main/c", "main/a")]
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod model;
 pub mod ownership;
 pub mod plan;
 pub mod sabotage;
+pub mod shared_map;
 pub mod snapshot;
 pub mod state;
 pub mod status;

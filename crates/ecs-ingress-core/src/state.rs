@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-/// A key/value tag list, kept as AWS returns it (order irrelevant, keys unique).
-pub type Tags = BTreeMap<String, String>;
+/// A key/value tag list, kept as AWS returns it (order irrelevant, keys unique); shared,
+/// not copied, between the cache, the snapshot and the intents.
+pub type Tags = crate::shared_map::SharedMap;
 
 /// An ECS service (from DescribeServices with tags).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -355,8 +356,9 @@ pub struct HealthCheck {
     pub matcher: String,
 }
 
-/// Target-group attributes that ecs-ingress manages, as AWS attribute key → value.
-pub type TargetGroupAttributes = BTreeMap<String, String>;
+/// Target-group attributes that ecs-ingress manages, as AWS attribute key → value; shared
+/// like [`Tags`].
+pub type TargetGroupAttributes = crate::shared_map::SharedMap;
 
 /// An ELBv2 target group.
 #[derive(Debug, Clone, PartialEq, Eq)]

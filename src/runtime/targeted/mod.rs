@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{Controller, PassReport, PlannedPass, intents};
+use super::intents::intents_reusing;
+use super::{Controller, PassReport, PlannedPass};
 use crate::aws::Aws;
 use crate::config::{Config, cluster_name};
 use crate::events::{EventTarget, ServiceArn, task_definition_family};
@@ -455,7 +456,10 @@ impl Controller {
             .map(|(c, arns)| (c.clone(), arns.iter().cloned().collect()))
             .collect();
         reads::read_services(&self.aws, &mut cache, &mut observed, &services, &mut fresh).await;
-        let all = intents(&self.config, &observed);
+        let all = {
+            let memory = self.lock_memory();
+            intents_reusing(&self.config, &observed, &memory.intents)
+        };
         let targeted: Vec<&(EcsService, ServiceIntent)> = all
             .iter()
             .filter(|(s, _)| fresh.services.contains(&s.arn))
@@ -475,7 +479,7 @@ impl Controller {
             fresh
                 .services
                 .iter()
-                .filter_map(|arn| memory.intents.get(arn).cloned())
+                .filter_map(|arn| memory.intents.get(arn).map(|r| r.intent.clone()))
                 .collect()
         };
         for intent in &remembered {

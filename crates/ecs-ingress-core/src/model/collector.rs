@@ -77,10 +77,19 @@ impl<'a> Collector<'a> {
     }
 
     pub(super) fn number(&mut self, key: &str, low: u32, high: u32, unit: &str) -> Option<u32> {
-        let expected = format!("expected {unit} {low}–{high}");
-        self.parse(key, &expected, |s| {
-            s.parse::<u32>().ok().filter(|n| (low..=high).contains(n))
-        })
+        // What was expected is written only for a value that is wrong: most services leave
+        // most numeric keys out, and every pass computes every intent.
+        let v = self.get(key)?;
+        let parsed = v
+            .text
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (low..=high).contains(n));
+        if parsed.is_none() {
+            self.error(key, Some(&v), format!("expected {unit} {low}–{high}"));
+        }
+        parsed
     }
 
     /// A space-separated list whose items each pass `valid`.

@@ -17,13 +17,20 @@ pub enum Source {
     ServiceTag,
 }
 
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Source {
+    /// How statuses and error messages name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Self::DockerLabel => "docker label",
             Self::TaskDefinitionTag => "task definition tag",
             Self::ServiceTag => "service tag",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -205,11 +212,17 @@ impl Intent {
 
     /// A one-line summary for logs and status: `a.example.com/api → web:8080`.
     pub fn summary(&self) -> String {
+        // Built piece by piece: every pass summarizes every published service.
         let mut s = self.hosts.join(" ");
-        if !self.paths.is_empty() {
-            s.push_str(&format!(" {}", self.paths.join(" ")));
+        for path in &self.paths {
+            s.push(' ');
+            s.push_str(path);
         }
-        format!("{s} → {}:{}", self.container, self.container_port)
+        s.push_str(" → ");
+        s.push_str(&self.container);
+        s.push(':');
+        s.push_str(&self.container_port.to_string());
+        s
     }
 
     /// The documented key/value form of this intent (every key explicit), under `prefix`.

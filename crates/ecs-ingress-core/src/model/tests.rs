@@ -129,6 +129,23 @@ fn wildcard_paths_and_hosts_from_labels() {
 }
 
 #[test]
+fn the_summary_reads_hosts_paths_container_and_port() {
+    for (keys, summary) in [
+        (
+            vec![("alb.host", "a.in.example.com b.in.example.com")],
+            "a.in.example.com b.in.example.com → serviceA:8080",
+        ),
+        (
+            vec![("alb.host", "a.in.example.com"), ("alb.path", "/api/* /v1")],
+            "a.in.example.com /api/* /v1 → serviceA:8080",
+        ),
+    ] {
+        let i = publish(intent_of(&keys, &td(&[], &[])));
+        assert_eq!(i.summary(), summary);
+    }
+}
+
+#[test]
 fn every_error_names_key_value_source_and_what_is_allowed() {
     let cases: &[(&str, &str, &str)] = &[
         (
@@ -486,10 +503,10 @@ proptest! {
         let t = TaskDefinition {
             arn: "arn".into(),
             network_mode: Some("awsvpc".into()),
-            containers: vec![Container { name: "c".into(), docker_labels: labels, port_mappings: vec![PortMapping { container_port: 80, host_port: None, udp: false }] }],
+            containers: vec![Container { name: "c".into(), docker_labels: labels.into(), port_mappings: vec![PortMapping { container_port: 80, host_port: None, udp: false }] }],
             tags: Tags::new(),
         };
-        let _ = compute_intent(&IntentInput { prefix: "", service_name: "s", service_tags: &service, task_definition: &t, service_security_groups: &[] });
+        let _ = compute_intent(&IntentInput { prefix: "", service_name: "s", service_tags: &service.into(), task_definition: &t, service_security_groups: &[] });
     }
 
     #[test]

@@ -3,8 +3,6 @@
 //! name and the record types written. It lives at a derived name because a CNAME may not
 //! share its name with a TXT record.
 
-use std::collections::BTreeMap;
-
 /// Prefix of the marker record's name.
 pub const MARKER_PREFIX: &str = "_ecs-ingress.";
 /// Version of the marker format; see `docs/tags.md` for migrating between versions.
@@ -13,13 +11,15 @@ pub const REGISTRY_VERSION: &str = "1";
 pub const MARKER_TTL: i64 = 300;
 
 /// What a marker says.
+/// `S` is `String` for a marker kept, `&str` for one read in place from its record (the
+/// planner reads every owned name's marker each pass).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Marker {
-    pub owner: String,
+pub struct Marker<S = String> {
+    pub owner: S,
     /// Every service routed by the name (several when they share a host by path on one
     /// ALB), oldest first.
-    pub services: Vec<String>,
-    pub types: Vec<String>,
+    pub services: Vec<S>,
+    pub types: Vec<S>,
     /// When the records last moved to another ALB (Unix seconds): the old ALB keeps serving
     /// until cached answers expire. `None` when they never moved.
     pub since: Option<i64>,
@@ -31,20 +31,39 @@ pub fn marker_name(name: &str) -> String {
 
 /// The TXT value (quoted, as Route 53 stores it). Services are comma-separated (an ARN
 /// holds no comma), so a marker of one service reads as before.
-pub fn marker_value(
+pub fn marker_value<S: AsRef<str>, T: AsRef<str>>(
     owner: &str,
-    services: &[String],
-    types: &[String],
+    services: &[S],
+    types: &[T],
     since: Option<i64>,
 ) -> String {
-    // `since` is appended only when set, so markers of names that never moved read as
-    // before (and older versions ignore the field).
-    let since = since.map(|s| format!(" since={s}")).unwrap_or_default();
-    format!(
-        "\"ecs-ingress-registry={REGISTRY_VERSION} owner={owner} service={} types={}{since}\"",
-        services.join(","),
-        types.join(",")
-    )
+    // Written piece by piece rather than formatted: every owned name's marker is built
+    // each pass to compare with the one in the zone. `since` is appended only when set, so
+    // markers of names that never moved read as before (and older versions ignore it).
+    let mut out = String::with_capacity(64 + owner.len() + services.len() * 80);
+    out.push_str("\"ecs-ingress-registry=");
+    out.push_str(REGISTRY_VERSION);
+    out.push_str(" owner=");
+    out.push_str(owner);
+    out.push_str(" service=");
+    push_joined(&mut out, services);
+    out.push_str(" types=");
+    push_joined(&mut out, types);
+    if let Some(s) = since {
+        out.push_str(" since=");
+        out.push_str(&s.to_string());
+    }
+    out.push('"');
+    out
+}
+
+fn push_joined<S: AsRef<str>>(out: &mut String, values: &[S]) {
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(v.as_ref());
+    }
 }
 
 /// `value` with `since` set to `now`; `None` for anything that is not a marker.
@@ -55,34 +74,67 @@ pub fn restamp(value: &str, now: i64) -> Option<String> {
 
 /// Reads a marker value; `None` for anything that is not one.
 pub fn parse_marker(value: &str) -> Option<Marker> {
+    let m = read_marker(value)?;
+    let owned = |values: Vec<&str>| values.into_iter().map(str::to_string).collect();
+    Some(Marker {
+        owner: m.owner.to_string(),
+        services: owned(m.services),
+        types: owned(m.types),
+        since: m.since,
+    })
+}
+
+/// Reads a marker value in place; `None` for anything that is not one.
+pub fn read_marker(value: &str) -> Option<Marker<&str>> {
     let inner = value.strip_prefix('"')?.strip_suffix('"')?;
-    let fields: BTreeMap<&str, &str> = inner
-        .split_whitespace()
-        .filter_map(|f| f.split_once('='))
-        .collect();
-    if fields.get("ecs-ingress-registry") != Some(&REGISTRY_VERSION) {
+    let fields = MarkerFields::read(inner);
+    if fields.version != Some(REGISTRY_VERSION) {
         return None;
     }
-    let services: Vec<String> = fields
-        .get("service")?
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
+    let services = listed(fields.services?);
     if services.is_empty() {
         return None;
     }
     Some(Marker {
-        owner: fields.get("owner")?.to_string(),
+        owner: fields.owner?,
         services,
-        types: fields
-            .get("types")?
-            .split(',')
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .collect(),
-        since: fields.get("since").and_then(|s| s.parse().ok()),
+        types: listed(fields.types?),
+        since: fields.since.and_then(|s| s.parse().ok()),
     })
+}
+
+/// The non-empty values of a comma-separated field.
+fn listed(field: &str) -> Vec<&str> {
+    field.split(',').filter(|v| !v.is_empty()).collect()
+}
+
+/// The `key=value` fields of a marker that it is read by; a field given twice counts by
+/// its last value, unknown fields are ignored.
+#[derive(Default)]
+struct MarkerFields<'v> {
+    version: Option<&'v str>,
+    owner: Option<&'v str>,
+    services: Option<&'v str>,
+    types: Option<&'v str>,
+    since: Option<&'v str>,
+}
+
+impl<'v> MarkerFields<'v> {
+    fn read(inner: &'v str) -> Self {
+        let mut out = Self::default();
+        for (key, value) in inner.split_whitespace().filter_map(|f| f.split_once('=')) {
+            let slot = match key {
+                "ecs-ingress-registry" => &mut out.version,
+                "owner" => &mut out.owner,
+                "service" => &mut out.services,
+                "types" => &mut out.types,
+                "since" => &mut out.since,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -103,5 +155,38 @@ mod tests {
             );
         }
         assert_eq!(restamp("\"v=spf1 -all\"", 250), None);
+    }
+
+    #[test]
+    fn markers_are_read_as_written() {
+        let services = ["arn:a", "arn:b"];
+        let value = marker_value("me", &services, &["A", "AAAA"], Some(7));
+        assert_eq!(
+            value,
+            "\"ecs-ingress-registry=1 owner=me service=arn:a,arn:b types=A,AAAA since=7\""
+        );
+        let no_since = marker_value("me", &services[..1], &["CNAME"], None);
+        assert_eq!(
+            no_since,
+            "\"ecs-ingress-registry=1 owner=me service=arn:a types=CNAME\""
+        );
+        // Field order does not matter, unknown fields are ignored, the last of a repeated
+        // field counts; another registry version, or no service, is not a marker.
+        let m = parse_marker(
+            "\"types=A owner=old x=y owner=me ecs-ingress-registry=1 service=arn:a,,arn:b\"",
+        )
+        .expect("a marker");
+        assert_eq!(m.owner, "me");
+        assert_eq!(m.services, ["arn:a", "arn:b"]);
+        assert_eq!(m.types, ["A"]);
+        assert_eq!(m.since, None);
+        for not_one in [
+            "\"ecs-ingress-registry=2 owner=me service=arn:a types=A\"",
+            "\"ecs-ingress-registry=1 owner=me service= types=A\"",
+            "\"ecs-ingress-registry=1 service=arn:a types=A\"",
+            "ecs-ingress-registry=1 owner=me service=arn:a types=A",
+        ] {
+            assert_eq!(parse_marker(not_one), None, "{not_one}");
+        }
     }
 }

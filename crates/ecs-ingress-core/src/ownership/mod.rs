@@ -65,13 +65,12 @@ impl Ownership {
     /// accounts (a central account's zone written through a role) may hold markers of
     /// another account's controller with the same owner id: those are never changed or
     /// deleted.
-    pub fn owns_marker(&self, marker: &marker::Marker) -> bool {
-        marker.owner == self.owner_id
+    pub fn owns_marker<S: AsRef<str>>(&self, marker: &marker::Marker<S>) -> bool {
+        marker.owner.as_ref() == self.owner_id
             && (self.accounts.is_empty()
-                || marker
-                    .services
-                    .iter()
-                    .any(|arn| arn_account(arn).is_some_and(|a| self.accounts.contains(a))))
+                || marker.services.iter().any(|arn| {
+                    arn_account(arn.as_ref()).is_some_and(|a| self.accounts.contains(a))
+                }))
     }
 
     /// True when `tags` mark a resource as made by this controller.

@@ -50,8 +50,10 @@ pub struct TargetGroupIdentity<'a> {
 
 /// `ei-<service name, shortened>-<12 hex digits>`, at most 32 characters of `[a-z0-9-]`.
 pub fn target_group_name(id: &TargetGroupIdentity<'_>) -> String {
+    // Written into one buffer: every pass names every published service's group (twice on
+    // a pool's first listener) to compare with what exists.
     let port = id.port.to_string();
-    let mut parts = vec![
+    let parts = [
         id.owner_id,
         id.service_arn,
         id.container,
@@ -60,34 +62,56 @@ pub fn target_group_name(id: &TargetGroupIdentity<'_>) -> String {
         id.protocol_version,
         id.target_type,
         id.vpc_id,
+        id.load_balancer.unwrap_or_default(),
     ];
-    parts.extend(id.load_balancer);
-    let hash = stable_hash(&parts);
-    let suffix = format!("-{:012x}", hash & 0xffff_ffff_ffff);
-    let room = MAX_TARGET_GROUP_NAME - TARGET_GROUP_NAME_PREFIX.len() - suffix.len();
-    let readable = readable(id.service_name, room, "svc");
-    format!("{TARGET_GROUP_NAME_PREFIX}{readable}{suffix}")
+    let hashed = if id.load_balancer.is_some() {
+        &parts[..]
+    } else {
+        &parts[..parts.len() - 1]
+    };
+    let hash = stable_hash(hashed) & 0xffff_ffff_ffff;
+    const SUFFIX_LEN: usize = 13; // `-` and 12 hex digits
+    let room = MAX_TARGET_GROUP_NAME - TARGET_GROUP_NAME_PREFIX.len() - SUFFIX_LEN;
+    let mut name = String::with_capacity(MAX_TARGET_GROUP_NAME);
+    name.push_str(TARGET_GROUP_NAME_PREFIX);
+    push_readable(&mut name, id.service_name, room, "svc");
+    name.push('-');
+    push_hex(&mut name, hash, 12);
+    name
+}
+
+/// `value`'s last `digits` hex digits, zero-padded, in lowercase.
+fn push_hex(out: &mut String, value: u64, digits: u32) {
+    for i in (0..digits).rev() {
+        let nibble = (value >> (4 * i)) & 0xf;
+        out.push(char::from_digit(nibble as u32, 16).unwrap_or('0'));
+    }
 }
 
 /// `name` in lowercase letters, digits and single hyphens inside, at most `room` long;
 /// `fallback` when nothing is left.
 fn readable(name: &str, room: usize, fallback: &str) -> String {
-    let kept: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .take(room)
-        .collect();
-    let kept = kept.trim_matches('-');
-    if kept.is_empty() {
-        fallback.to_string()
-    } else {
-        kept.to_string()
+    let mut out = String::with_capacity(room);
+    push_readable(&mut out, name, room, fallback);
+    out
+}
+
+/// Appends [`readable`]'s answer to `out`.
+fn push_readable(out: &mut String, name: &str, room: usize, fallback: &str) {
+    let start = out.len();
+    out.extend(name.chars().take(room).map(|c| {
+        if c.is_ascii_alphanumeric() {
+            c.to_ascii_lowercase()
+        } else {
+            '-'
+        }
+    }));
+    let kept_end = start + out[start..].trim_end_matches('-').len();
+    out.truncate(kept_end);
+    let leading = out[start..].len() - out[start..].trim_start_matches('-').len();
+    out.drain(start..start + leading);
+    if out.len() == start {
+        out.push_str(fallback);
     }
 }
 
@@ -175,6 +199,27 @@ mod tests {
             target_group_name(&id("service-a", 8080)),
             "ei-service-a-ccfe37fbe0e6"
         );
+        // Names already in AWS must never change: these were given before the names were
+        // written into one buffer, on a pool's first listener and on an ALB of its own.
+        let alb = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/x/1";
+        for (service, home, own) in [
+            (
+                "A_very_long_service_name_that_goes_on_and_on",
+                "ei-a-very-long-serv-ccfe37fbe0e6",
+                "ei-a-very-long-serv-55cfe454f530",
+            ),
+            ("---", "ei-svc-ccfe37fbe0e6", "ei-svc-55cfe454f530"),
+            ("ß", "ei-svc-ccfe37fbe0e6", "ei-svc-55cfe454f530"),
+            ("", "ei-svc-ccfe37fbe0e6", "ei-svc-55cfe454f530"),
+            ("-a-", "ei-a-ccfe37fbe0e6", "ei-a-55cfe454f530"),
+        ] {
+            assert_eq!(target_group_name(&id(service, 8080)), home, "{service:?}");
+            let on_alb = TargetGroupIdentity {
+                load_balancer: Some(alb),
+                ..id(service, 8080)
+            };
+            assert_eq!(target_group_name(&on_alb), own, "{service:?}");
+        }
     }
 
     #[test]

@@ -54,7 +54,8 @@ pub fn service_changes(
     let spec = &desired.target_group;
     let mut outcome = WinnerOutcome::default();
     let my_groups = owned.groups_of(&service.arn);
-    let target = target_group_changes(service, spec, my_groups, changes);
+    let created = Creation::of(config, observed);
+    let target = target_group_changes(&created, service, spec, my_groups, changes);
     let new_ready = group_ready(observed, &target);
     // A move leaves the old ALB only once its names drained and the new group serves.
     let left = desired
@@ -271,8 +272,25 @@ fn created_ago(observed: &Snapshot, groups: &[&TargetGroup], arn: &str) -> Strin
     }
 }
 
+/// What a group created this pass is tagged with: its owner, and the pass's time.
+pub(super) struct Creation<'c> {
+    pub ownership: &'c crate::ownership::Ownership,
+    pub now: i64,
+}
+
+impl<'c> Creation<'c> {
+    /// This controller's, at the time the pass read AWS.
+    pub fn of(config: &'c PlanConfig, observed: &Snapshot) -> Self {
+        Self {
+            ownership: &config.ownership,
+            now: observed.read_at,
+        }
+    }
+}
+
 /// Creates the desired group, or repairs the mutable settings of the existing one.
 pub(super) fn target_group_changes(
+    created: &Creation<'_>,
     service: &EcsService,
     spec: &crate::state::TargetGroupSpec,
     my_groups: &[&TargetGroup],
@@ -283,7 +301,14 @@ pub(super) fn target_group_changes(
         changes.push(PlannedChange::new(
             service,
             Change::CreateTargetGroup {
-                spec: spec.clone(),
+                spec: crate::state::TargetGroupSpec {
+                    tags: super::desired::creation_tags(
+                        created.ownership,
+                        &service.arn,
+                        created.now,
+                    ),
+                    ..spec.clone()
+                },
                 extra_attributes: non_default_attributes(&spec.attributes),
             },
             if my_groups.is_empty() {

@@ -3,7 +3,9 @@
 use crate::model::{Intent, Stickiness};
 use crate::ownership::Ownership;
 use crate::ownership::naming::{TargetGroupIdentity, target_group_name};
-use crate::state::{EcsService, HealthCheck, LoadBalancer, TargetGroupAttributes, TargetGroupSpec};
+use crate::state::{
+    EcsService, HealthCheck, LoadBalancer, Tags, TargetGroupAttributes, TargetGroupSpec,
+};
 
 /// ALB's limit on condition values in one rule (hosts + paths together).
 pub const MAX_CONDITION_VALUES: usize = 5;
@@ -101,6 +103,14 @@ pub struct Location<'a> {
 }
 
 use crate::ownership::TARGET_GROUP_RESOURCE;
+
+/// The tags a target group of `service_arn` is created with: whose it is, and when (`now`,
+/// the pass's read of AWS's clock).
+pub fn creation_tags(ownership: &Ownership, service_arn: &str, now: i64) -> Tags {
+    let mut tags = ownership.tags(service_arn, TARGET_GROUP_RESOURCE);
+    tags.insert(crate::ownership::CREATED_TAG.to_string(), now.to_string());
+    tags
+}
 
 /// The second group of a service ECS deploys blue/green: the primary's settings under the
 /// alternate name.
@@ -272,7 +282,6 @@ pub fn desired_service<'a>(
     intent: &'a Intent,
     pool: &str,
     at: Location<'_>,
-    now: i64,
 ) -> DesiredService<'a> {
     let (listener_arn, load_balancer) = (at.listener_arn, at.load_balancer);
     let name_on = |load_balancer_arn: Option<&str>| {
@@ -304,11 +313,9 @@ pub fn desired_service<'a>(
         vpc_id: load_balancer.vpc_id.clone(),
         health_check: health_check(intent),
         attributes: attributes(intent),
-        tags: {
-            let mut tags = ownership.tags(&service.arn, TARGET_GROUP_RESOURCE);
-            tags.insert(crate::ownership::CREATED_TAG.to_string(), now.to_string());
-            tags
-        },
+        // Given when the group is created ([`creation_tags`]): a pass builds every
+        // winner's spec, and few create anything.
+        tags: Tags::new(),
     };
     let mut rules: Vec<DesiredRule> = split_conditions(&intent.hosts, &intent.paths)
         .into_iter()

@@ -2,7 +2,7 @@
 //! `--pool-max-albs`, within the account's ALB quota), and one ecs-ingress created is deleted
 //! after holding nothing for `--pool-scale-in-after`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::PlanConfig;
 use super::change::{Change, PlannedChange};
@@ -94,7 +94,7 @@ pub fn grow(
         .map(|n| load_balancer_name(owner, pool, n))
         .filter(|n| !taken.contains(n))
         .take(needed.min(room).min(account_room));
-    let tags: Tags = BTreeMap::from([
+    let tags = Tags::from([
         (OWNER_TAG.to_string(), owner.to_string()),
         (POOL_TAG.to_string(), pool.to_string()),
     ]);

@@ -190,7 +190,7 @@ fn status(
             .map(|i| {
                 i.sources
                     .iter()
-                    .map(|(k, s)| (k.clone(), s.to_string()))
+                    .map(|(k, s)| (k.clone(), s.as_str().to_string()))
                     .collect()
             })
             .unwrap_or_default(),

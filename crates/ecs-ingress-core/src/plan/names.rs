@@ -1,9 +1,9 @@
 //! Names: the DNS and Cloud Map stages run for the winners, their outcomes folded into the
 //! statuses. A name waits until its service's target group has a healthy target.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::change::PlannedChange;
 use super::desired::DesiredService;
@@ -53,7 +53,8 @@ pub fn plan_service_dns(
             })
         })
         .collect();
-    let routed = routed_on(config, observed);
+    let owned_rules: Vec<OwnedRuleOn<'_>> = owned_rules_on(config, observed).collect();
+    let routed = routed_on(&owned_rules);
     let rules_read = !observed
         .failed_reads
         .iter()
@@ -77,7 +78,7 @@ pub fn plan_service_dns(
             })
         })
         .collect();
-    let kept_routes = kept_routes(config, observed, gates.keep);
+    let kept_routes = kept_routes(&owned_rules, gates.keep);
     let planned = dns::plan_dns_keeping_routes(
         &config.ownership,
         &zones,
@@ -92,17 +93,19 @@ pub fn plan_service_dns(
     fold_name_outcomes(&planned.outcomes, &mut out.services);
 }
 
-/// Every rule ecs-ingress made, with the service it routes and the ALB it is on.
+/// A rule ecs-ingress made: the service it routes, the rule, and the ALB it is on.
+type OwnedRuleOn<'s> = (
+    &'s str,
+    &'s crate::state::Rule,
+    &'s crate::state::LoadBalancer,
+);
+
+/// Every rule ecs-ingress made, with the service it routes and the ALB it is on. Listed
+/// once per pass: both the routes and the kept routes are read from it.
 fn owned_rules_on<'s>(
     config: &'s PlanConfig,
     observed: &'s Snapshot,
-) -> impl Iterator<
-    Item = (
-        &'s str,
-        &'s crate::state::Rule,
-        &'s crate::state::LoadBalancer,
-    ),
-> {
+) -> impl Iterator<Item = OwnedRuleOn<'s>> {
     observed
         .rules
         .iter()
@@ -116,19 +119,20 @@ fn owned_rules_on<'s>(
 }
 
 /// (service, ALB) for every rule ecs-ingress made: where each service is routed now.
-fn routed_on<'s>(config: &'s PlanConfig, observed: &'s Snapshot) -> FxHashSet<(&'s str, &'s str)> {
-    owned_rules_on(config, observed)
-        .map(|(service, _, lb)| (service, lb.arn.as_str()))
+fn routed_on<'s>(owned_rules: &[OwnedRuleOn<'s>]) -> FxHashSet<(&'s str, &'s str)> {
+    owned_rules
+        .iter()
+        .map(|(service, _, lb)| (*service, lb.arn.as_str()))
         .collect()
 }
 
 /// (host, ALB DNS name) for every host a rule of a service kept as it is routes.
 fn kept_routes(
-    config: &PlanConfig,
-    observed: &Snapshot,
+    owned_rules: &[OwnedRuleOn<'_>],
     keep: &dyn Fn(&str) -> bool,
 ) -> BTreeSet<(String, String)> {
-    owned_rules_on(config, observed)
+    owned_rules
+        .iter()
         .filter(|(service, _, _)| keep(service))
         .flat_map(|(_, r, lb)| {
             let to = lb.dns_name.to_ascii_lowercase();
@@ -142,7 +146,7 @@ fn kept_routes(
 /// Folds DNS or Cloud Map outcomes into the statuses: a name conflict leaves the ALB side
 /// published but marks the service `dns-conflict`.
 fn fold_name_outcomes(
-    outcomes: &BTreeMap<String, dns::NameOutcome>,
+    outcomes: &FxHashMap<String, dns::NameOutcome>,
     services: &mut [ServiceStatus],
 ) {
     for status in services {

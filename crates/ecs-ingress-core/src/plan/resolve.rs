@@ -157,14 +157,7 @@ fn resolve_published<'a>(
                     .and_then(|m| m.first())
                     .cloned()
                     .unwrap_or_else(|| pool.clone()),
-                ..desired_service(
-                    &config.ownership,
-                    service,
-                    intent,
-                    &pool,
-                    choices[0],
-                    observed.read_at,
-                )
+                ..desired_service(&config.ownership, service, intent, &pool, choices[0])
             };
             if intent.shifted_by_ecs()
                 && let Some(p) = shifted::immutable_change(owned, &desired)

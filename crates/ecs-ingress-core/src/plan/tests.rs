@@ -90,6 +90,32 @@ fn a_failed_read_holds_back_every_deletion() {
 }
 
 #[test]
+fn a_new_group_is_created_with_its_owner_service_and_time() {
+    let cfg = config(Policy::Sync);
+    let mut obs = observed();
+    obs.read_at = 1_700_000_000;
+    let svc = service("a", Some("a.example.com"));
+    let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
+    let tags = p
+        .changes
+        .iter()
+        .find_map(|c| match &c.change {
+            Change::CreateTargetGroup { spec, .. } => Some(spec.tags.clone()),
+            _ => None,
+        })
+        .expect("a group for a fresh service");
+    assert!(cfg.ownership.owns(&tags), "{tags:?}");
+    assert_eq!(
+        crate::ownership::service_of(&tags),
+        Some(svc.0.arn.as_str())
+    );
+    assert_eq!(
+        tags.get(crate::ownership::CREATED_TAG).map(String::as_str),
+        Some("1700000000")
+    );
+}
+
+#[test]
 fn with_neither_its_rules_nor_the_groups_read_a_published_service_is_not_planned_as_new() {
     // Found by the simulation (seed 56): DescribeRules and DescribeTargetGroups both failed,
     // so nothing of a published service showed but its entry. Planned as new, it got a rule

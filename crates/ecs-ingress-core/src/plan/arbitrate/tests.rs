@@ -54,7 +54,6 @@ fn candidates<'a>(
                     intent,
                     "default",
                     location(lb),
-                    0,
                 ),
                 warnings: vec![],
                 choices: vec![location(lb)],

@@ -14,6 +14,8 @@
 
 use std::collections::BTreeMap;
 
+use rustc_hash::FxHashMap;
+
 use super::change::{Change, CloudMapServiceRef, PlannedChange};
 use super::dns::NameOutcome;
 use crate::model::CloudMapIntent;
@@ -70,8 +72,8 @@ pub struct CloudMapWinner<'a> {
 #[derive(Debug, Default)]
 pub struct CloudMapPlan {
     pub changes: Vec<PlannedChange>,
-    /// Per ECS service ARN.
-    pub outcomes: BTreeMap<String, NameOutcome>,
+    /// Per ECS service ARN (hashed: looked up per status).
+    pub outcomes: FxHashMap<String, NameOutcome>,
     /// Owned instances seen.
     pub managed: usize,
 }

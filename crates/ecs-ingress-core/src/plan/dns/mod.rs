@@ -10,11 +10,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rustc_hash::FxHashMap;
+
 use super::change::{Change, PlannedChange};
 use crate::model::{DnsIntent, DnsType};
 use crate::ownership::Ownership;
 pub use crate::ownership::marker::MARKER_PREFIX;
-use crate::ownership::marker::{MARKER_TTL, Marker, marker_name, marker_value, parse_marker};
+use crate::ownership::marker::{MARKER_TTL, Marker, marker_name, marker_value, read_marker};
 use crate::state::{AliasTarget, EcsService, HostedZone, LoadBalancer, RecordSet};
 use crate::status::{Problem, ResourceKind, ResourceRef};
 
@@ -55,7 +57,13 @@ pub fn zone_for<'a>(
     name: &str,
     zone_ref: Option<&str>,
 ) -> Option<&'a HostedZone> {
-    let inside = |z: &HostedZone| name == z.name || name.ends_with(&format!(".{}", z.name));
+    // `name` is the zone's name or ends in `.` and the zone's name.
+    let inside = |z: &HostedZone| {
+        name == z.name
+            || name
+                .strip_suffix(z.name.as_str())
+                .is_some_and(|p| p.ends_with('.'))
+    };
     match zone_ref {
         Some(r) => {
             let r = r.trim_end_matches('.').to_ascii_lowercase();
@@ -111,11 +119,11 @@ pub fn desired_records(name: &str, dns: &DnsIntent, lb: &LoadBalancer) -> Vec<Re
 fn marker_record(
     name: &str,
     owner: &str,
-    services: &[String],
+    services: &[&str],
     records: &[RecordSet],
     since: Option<i64>,
 ) -> RecordSet {
-    let types: Vec<String> = records.iter().map(|r| r.record_type.clone()).collect();
+    let types: Vec<&str> = records.iter().map(|r| r.record_type.as_str()).collect();
     RecordSet {
         name: marker_name(name),
         record_type: "TXT".into(),
@@ -128,33 +136,35 @@ fn marker_record(
 
 /// Alias targets compare without the `dualstack.` prefix Route 53 may add.
 fn same_record(have: &RecordSet, want: &RecordSet) -> bool {
-    let alias = |r: &RecordSet| {
-        r.alias.as_ref().map(|a| {
-            (
-                a.dns_name.trim_start_matches("dualstack.").to_string(),
-                a.hosted_zone_id.clone(),
-                a.evaluate_target_health,
-            )
-        })
+    let same_alias = match (&have.alias, &want.alias) {
+        (None, None) => true,
+        (Some(h), Some(w)) => {
+            h.dns_name.trim_start_matches("dualstack.")
+                == w.dns_name.trim_start_matches("dualstack.")
+                && h.hosted_zone_id == w.hosted_zone_id
+                && h.evaluate_target_health == w.evaluate_target_health
+        }
+        _ => false,
     };
     have.record_type == want.record_type
         && have.ttl == want.ttl
         && have.values == want.values
-        && alias(have) == alias(want)
+        && same_alias
         && have.set_identifier.is_none()
 }
 
-/// Records of one zone, indexed by name.
+/// Records of one zone, indexed by name (hashed: looked up per name, never iterated in an
+/// order that reaches the plan).
 struct ZoneIndex<'a> {
-    by_name: BTreeMap<&'a str, Vec<&'a RecordSet>>,
+    by_name: FxHashMap<&'a str, Vec<&'a RecordSet>>,
     /// The valid marker guarding each name, parsed once per pass (a pass asks for a
     /// name's marker when claiming it and again when looking for unclaimed names).
-    markers: BTreeMap<&'a str, (Marker, &'a RecordSet)>,
+    markers: BTreeMap<&'a str, (Marker<&'a str>, &'a RecordSet)>,
 }
 
 impl<'a> ZoneIndex<'a> {
     fn new(records: &'a [RecordSet]) -> Self {
-        let mut by_name: BTreeMap<&str, Vec<&RecordSet>> = BTreeMap::new();
+        let mut by_name: FxHashMap<&str, Vec<&RecordSet>> = FxHashMap::default();
         for r in records {
             by_name.entry(r.name.as_str()).or_default().push(r);
         }
@@ -168,7 +178,7 @@ impl<'a> ZoneIndex<'a> {
                     .find_map(|r| {
                         r.values
                             .iter()
-                            .find_map(|v| parse_marker(v))
+                            .find_map(|v| read_marker(v))
                             .map(|m| (m, *r))
                     })?;
                 Some((guarded, marker))
@@ -185,16 +195,15 @@ impl<'a> ZoneIndex<'a> {
     }
 
     /// The marker at `name` and its record, if there is a valid one.
-    fn marker(&self, name: &str) -> Option<(Marker, &'a RecordSet)> {
-        self.markers.get(name).cloned()
+    fn marker(&self, name: &str) -> Option<(&Marker<&'a str>, &'a RecordSet)> {
+        self.markers.get(name).map(|(m, r)| (m, *r))
     }
 
-    /// Every marker in the zone: (name it guards, marker, marker record).
-    fn markers(&self) -> Vec<(&'a str, Marker, &'a RecordSet)> {
+    /// Every marker in the zone, by name: (name it guards, marker, marker record).
+    fn markers(&self) -> impl Iterator<Item = (&'a str, &Marker<&'a str>, &'a RecordSet)> + '_ {
         self.markers
             .iter()
-            .map(|(name, (marker, record))| (*name, marker.clone(), *record))
-            .collect()
+            .map(|(name, (marker, record))| (*name, marker, *record))
     }
 }
 
@@ -202,8 +211,8 @@ impl<'a> ZoneIndex<'a> {
 #[derive(Debug, Default)]
 pub struct DnsPlan {
     pub changes: Vec<PlannedChange>,
-    /// Per service ARN.
-    pub outcomes: BTreeMap<String, NameOutcome>,
+    /// Per service ARN (hashed: looked up per status).
+    pub outcomes: FxHashMap<String, NameOutcome>,
     /// Owned names seen.
     pub managed: usize,
 }
@@ -246,8 +255,8 @@ pub fn plan_dns_keeping_routes(
         })
         .collect();
     // (zone, name) → who holds it this pass: the oldest claimant decides the records,
-    // services routed on the same ALB share the name.
-    let mut claims: BTreeMap<(String, String), Claim<'_>> = BTreeMap::new();
+    // services routed on the same ALB share the name. Ordered: the upserts follow it.
+    let mut claims: BTreeMap<(&str, &str), Claim<'_>> = BTreeMap::new();
     for w in winners {
         let outcome = out.outcomes.entry(w.service.arn.clone()).or_default();
         for (name, zone) in names_in_zones(w, zones, outcome) {
@@ -280,7 +289,7 @@ pub fn plan_dns_keeping_routes(
 /// The names a winner asks for with their zones; names outside every managed zone are
 /// warnings when asked for explicitly.
 fn names_in_zones<'a>(
-    w: &'a DnsWinner<'_>,
+    w: &DnsWinner<'a>,
     zones: &'a [HostedZone],
     outcome: &mut NameOutcome,
 ) -> Vec<(&'a String, &'a HostedZone)> {
@@ -335,17 +344,17 @@ impl<'a> NameContext<'a, '_> {
     /// reports why not.
     fn claim(
         &self,
-        claims: &mut BTreeMap<(String, String), Claim<'a>>,
+        claims: &mut BTreeMap<(&'a str, &'a str), Claim<'a>>,
         w: &DnsWinner<'a>,
-        name: &String,
+        name: &'a str,
         outcome: &mut NameOutcome,
     ) {
-        let key = (self.zone.id.clone(), name.clone());
+        let key = (self.zone.id.as_str(), name);
         let want = desired_records(name, w.dns, w.load_balancer);
         if let Some(claim) = claims.get_mut(&key) {
             if claim.want == want {
                 // Same ALB, same record: one name routed by path to several services.
-                claim.services.push(w.service.arn.clone());
+                claim.services.push(w.service.arn.as_str());
                 outcome.records.extend(record_refs(name, &want));
             } else {
                 outcome.conflicts.push(conflict(format!(
@@ -358,11 +367,11 @@ impl<'a> NameContext<'a, '_> {
         }
         let existing = self.index.at(name);
         let marker = self.index.marker(name);
-        let ours = match self.ownership(name, w, existing, marker.as_ref().map(|(m, _)| m)) {
+        let ours = match self.ownership(name, w, existing, marker.map(|(m, _)| m)) {
             Ok(ours) => ours,
             Err(p) => return outcome.conflicts.push(p),
         };
-        let listed = ours.filter(|m| m.services.contains(&w.service.arn));
+        let listed = ours.filter(|m| m.services.contains(&w.service.arn.as_str()));
         let in_place = want
             .iter()
             .all(|r| existing.iter().any(|e| same_record(e, r)));
@@ -382,7 +391,7 @@ impl<'a> NameContext<'a, '_> {
             // its records left (deleted by hand), putting them back publishes the name
             // afresh: only once it is ready, like a new name.
             Some(m) => {
-                outcome.waiting.push(name.clone());
+                outcome.waiting.push(name.to_string());
                 let held = held_records(existing, m);
                 // With none, it is claimed but left as it is, marker and all, so that it is
                 // not withdrawn either; services sharing it join what it will be.
@@ -390,7 +399,7 @@ impl<'a> NameContext<'a, '_> {
                 if untouched { want } else { held }
             }
             None => {
-                outcome.waiting.push(name.clone());
+                outcome.waiting.push(name.to_string());
                 return;
             }
         };
@@ -398,12 +407,12 @@ impl<'a> NameContext<'a, '_> {
             outcome.records.extend(record_refs(name, &want));
         }
         // Services in the marker whose resources are kept as they are stay in it.
-        let kept: Vec<String> = ours
+        let kept: Vec<&str> = ours
             .map(|m| {
                 m.services
                     .iter()
                     .filter(|s| (self.keep)(s))
-                    .cloned()
+                    .copied()
                     .collect()
             })
             .unwrap_or_default();
@@ -411,10 +420,10 @@ impl<'a> NameContext<'a, '_> {
             key,
             Claim {
                 first: w.service,
-                zone_id: self.zone.id.clone(),
-                name: name.clone(),
+                zone_id: &self.zone.id,
+                name,
                 want,
-                services: vec![w.service.arn.clone()],
+                services: vec![w.service.arn.as_str()],
                 kept,
                 existing,
                 marker,
@@ -430,8 +439,8 @@ impl<'a> NameContext<'a, '_> {
         name: &str,
         w: &DnsWinner<'_>,
         existing: &[&RecordSet],
-        marker: Option<&'m Marker>,
-    ) -> Result<Option<&'m Marker>, Problem> {
+        marker: Option<&'m Marker<&'m str>>,
+    ) -> Result<Option<&'m Marker<&'m str>>, Problem> {
         match marker {
             Some(m) if !self.ownership.owns_marker(m) => Err(conflict(format!(
                 "dns: {name} belongs to another controller (owner {}, services {}); it is left alone",
@@ -439,7 +448,7 @@ impl<'a> NameContext<'a, '_> {
                 m.services.join(", ")
             ))),
             Some(m)
-                if !m.services.contains(&w.service.arn)
+                if !m.services.contains(&w.service.arn.as_str())
                     && m.services.iter().any(|s| (self.keep)(s)) =>
             {
                 Err(conflict(format!(
@@ -463,10 +472,10 @@ impl<'a> NameContext<'a, '_> {
 }
 
 /// The records of a name that its marker says are ecs-ingress's.
-fn held_records(existing: &[&RecordSet], marker: &Marker) -> Vec<RecordSet> {
+fn held_records(existing: &[&RecordSet], marker: &Marker<&str>) -> Vec<RecordSet> {
     existing
         .iter()
-        .filter(|r| marker.types.contains(&r.record_type))
+        .filter(|r| marker.types.contains(&r.record_type.as_str()))
         .map(|r| (*r).clone())
         .collect()
 }
@@ -507,17 +516,17 @@ fn unclaimed(
     ownership: &Ownership,
     zone: &HostedZone,
     index: &ZoneIndex<'_>,
-    claims: &BTreeMap<(String, String), Claim<'_>>,
+    claims: &BTreeMap<(&str, &str), Claim<'_>>,
     kept: &KeptAsIs<'_>,
     changes: &mut Vec<PlannedChange>,
 ) -> usize {
     let mut managed = 0;
     for (name, marker, marker_rec) in index.markers() {
-        if !ownership.owns_marker(&marker) {
+        if !ownership.owns_marker(marker) {
             continue;
         }
         managed += 1;
-        if claims.contains_key(&(zone.id.clone(), name.to_string()))
+        if claims.contains_key(&(zone.id.as_str(), name))
             || marker.services.iter().any(|s| (kept.services)(s))
         {
             continue;
@@ -525,14 +534,18 @@ fn unclaimed(
         let mut doomed: Vec<RecordSet> = index
             .at(name)
             .iter()
-            .filter(|r| marker.types.contains(&r.record_type))
+            .filter(|r| marker.types.contains(&r.record_type.as_str()))
             .map(|r| (*r).clone())
             .collect();
         if kept.reached_through(name, &doomed) {
             continue;
         }
         doomed.push(marker_rec.clone());
-        let first = marker.services.first().cloned().unwrap_or_default();
+        let first = marker
+            .services
+            .first()
+            .map(|s| s.to_string())
+            .unwrap_or_default();
         changes.push(PlannedChange {
             service_arn: Some(first.clone()),
             service: first,
@@ -550,15 +563,15 @@ fn unclaimed(
 /// A name held this pass.
 struct Claim<'a> {
     first: &'a EcsService,
-    zone_id: String,
-    name: String,
+    zone_id: &'a str,
+    name: &'a str,
     want: Vec<RecordSet>,
     /// Winners routed by it, oldest first.
-    services: Vec<String>,
+    services: Vec<&'a str>,
     /// Services of the current marker whose resources are kept as they are.
-    kept: Vec<String>,
+    kept: Vec<&'a str>,
     existing: &'a [&'a RecordSet],
-    marker: Option<(Marker, &'a RecordSet)>,
+    marker: Option<(&'a Marker<&'a str>, &'a RecordSet)>,
     /// Held as it is this pass: neither its records nor its marker change.
     untouched: bool,
 }
@@ -569,13 +582,13 @@ impl Claim<'_> {
         if self.untouched {
             return None;
         }
-        let ours = self.marker.as_ref().map(|(m, _)| m);
+        let ours = self.marker.map(|(m, _)| m);
         let mut services = self.services.clone();
         services.extend(
             self.kept
                 .iter()
                 .filter(|k| !self.services.contains(k))
-                .cloned(),
+                .copied(),
         );
         let records_match = self
             .want
@@ -588,13 +601,13 @@ impl Claim<'_> {
             Some(_) => Some(now),
             None => None,
         };
-        let marker_want = marker_record(&self.name, owner, &services, &self.want, since);
+        let marker_want = marker_record(self.name, owner, &services, &self.want, since);
         // Owned records of types no longer wanted go in the same batch.
         let stale: Vec<RecordSet> = ours
             .map(|m| {
                 self.existing
                     .iter()
-                    .filter(|r| m.types.contains(&r.record_type))
+                    .filter(|r| m.types.contains(&r.record_type.as_str()))
                     .filter(|r| !self.want.iter().any(|w| w.record_type == r.record_type))
                     .map(|r| (*r).clone())
                     .collect()
@@ -602,7 +615,6 @@ impl Claim<'_> {
             .unwrap_or_default();
         let marker_matches = self
             .marker
-            .as_ref()
             .is_some_and(|(_, r)| r.values == marker_want.values);
         if records_match && marker_matches && stale.is_empty() {
             return None;
@@ -612,8 +624,8 @@ impl Claim<'_> {
         Some(PlannedChange::new(
             self.first,
             Change::UpsertRecords {
-                zone_id: self.zone_id.clone(),
-                name: self.name.clone(),
+                zone_id: self.zone_id.to_string(),
+                name: self.name.to_string(),
                 delete: stale,
                 upsert,
                 exists: ours.is_some(),
@@ -687,7 +699,8 @@ pub fn only_managed_names(
         let index = ZoneIndex::new(records);
         match index.marker(host) {
             Some((m, _)) => {
-                m.owner == config.ownership.owner_id() && m.services.contains(&desired.service.arn)
+                m.owner == config.ownership.owner_id()
+                    && m.services.contains(&desired.service.arn.as_str())
             }
             None => index.at(host).is_empty(),
         }
@@ -741,9 +754,9 @@ pub fn names_point_at(
             .at(&name)
             .iter()
             .copied()
-            .filter(|r| marker.types.contains(&r.record_type))
+            .filter(|r| marker.types.contains(&r.record_type.as_str()))
             .collect();
-        if !marker.services.contains(&desired.service.arn) {
+        if !marker.services.contains(&desired.service.arn.as_str()) {
             let routed_elsewhere = routed_on.iter().any(|other| {
                 let other = other.dns_name.to_ascii_lowercase();
                 other != target && points_at(&records, &other)

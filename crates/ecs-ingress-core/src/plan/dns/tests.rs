@@ -1,4 +1,5 @@
 use super::*;
+use crate::ownership::marker::parse_marker;
 
 const OWNER: &str = "ecs-ingress";
 
@@ -199,12 +200,7 @@ fn alias_by_default_with_aaaa_for_dualstack_and_cname_with_ttl() {
 
 #[test]
 fn marker_round_trips_and_rejects_anything_else() {
-    let v = marker_value(
-        OWNER,
-        &["arn:svc".into()],
-        &["A".into(), "AAAA".into()],
-        None,
-    );
+    let v = marker_value(OWNER, &["arn:svc"], &["A", "AAAA"], None);
     assert_eq!(
         parse_marker(&v),
         Some(Marker {
@@ -214,7 +210,7 @@ fn marker_round_trips_and_rejects_anything_else() {
             since: None,
         })
     );
-    let moved = marker_value(OWNER, &["arn:svc".into()], &["A".into()], Some(1700));
+    let moved = marker_value(OWNER, &["arn:svc"], &["A"], Some(1700));
     assert_eq!(parse_marker(&moved).and_then(|m| m.since), Some(1700));
     assert!(!v.contains("since"), "{v}");
     for bad in [
@@ -295,7 +291,7 @@ fn foreign_records_and_other_owners_are_conflicts_never_touched() {
     let other_owner = record(
         "_ecs-ingress.b.in.example.com",
         "TXT",
-        &marker_value("other", &["arn:x".into()], &["A".into()], None),
+        &marker_value("other", &["arn:x"], &["A"], None),
     );
     case.records
         .insert("ZIN".into(), vec![foreign, other_owner]);
@@ -343,7 +339,7 @@ fn a_marker_of_the_same_owner_id_for_another_accounts_services_is_never_ours() {
             record(
                 &format!("_ecs-ingress.{name}"),
                 "TXT",
-                &marker_value(OWNER, &[THEIRS.into()], &["CNAME".into()], None),
+                &marker_value(OWNER, &[THEIRS], &["CNAME"], None),
             ),
         ]
     };

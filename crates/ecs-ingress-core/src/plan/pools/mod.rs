@@ -359,7 +359,7 @@ fn finish<'a>(
             continue;
         };
         if at.listener_arn != candidate.desired.listener_arn {
-            candidate.desired = relocated(config, observed, &candidate, at);
+            candidate.desired = relocated(config, &candidate, at);
         }
         settle_move(config, observed, owned, &mut candidate.desired);
         out.candidates.push(candidate);
@@ -412,21 +412,13 @@ fn grow_and_shrink(
 
 fn relocated<'a>(
     config: &PlanConfig,
-    observed: &'a Snapshot,
     candidate: &Candidate<'a>,
     at: Location<'_>,
 ) -> super::desired::DesiredService<'a> {
     let d = &candidate.desired;
     super::desired::DesiredService {
         claim_scope: d.claim_scope.clone(),
-        ..desired_service(
-            &config.ownership,
-            d.service,
-            d.intent,
-            &d.pool,
-            at,
-            observed.read_at,
-        )
+        ..desired_service(&config.ownership, d.service, d.intent, &d.pool, at)
     }
 }
 

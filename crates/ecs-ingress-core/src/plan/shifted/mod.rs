@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 
-use super::alb::{WinnerOutcome, target_group_changes};
+use super::alb::{Creation, WinnerOutcome, target_group_changes};
 use super::change::{AttachmentEntry, Change, PlannedChange, RuleRef, ShiftSetup, TargetGroupRef};
 use super::desired::{DesiredService, Location};
 use super::owned::Owned;
@@ -338,9 +338,10 @@ pub fn service_changes(
     let service = desired.service;
     let first_change = changes.len();
     let my_groups = owned.groups_of(&service.arn);
-    let blue = target_group_changes(service, &desired.target_group, my_groups, changes);
+    let created = Creation::of(config, observed);
+    let blue = target_group_changes(&created, service, &desired.target_group, my_groups, changes);
     let green_spec = super::desired::alternate_spec(&desired.target_group);
-    let green = target_group_changes(service, &green_spec, my_groups, changes);
+    let green = target_group_changes(&created, service, &green_spec, my_groups, changes);
     let rule = existing_rule(owned, desired, PRODUCTION_RULE);
     let (primary, alternate) = roles(service, rule, blue, green);
     let mut outcome = WinnerOutcome::default();

@@ -1,0 +1,261 @@
+//! Every service's intent for a pass, and what the controller remembers of them between
+//! passes.
+//!
+//! An intent is a function of the service's name, tags and security groups, its task
+//! definition revision (whose containers never change) and that revision's tags (which
+//! may). A pass computes it again only for a service where one of those differs from the
+//! pass that remembered it: at 10,000 services, parsing every service's keys again was a
+//! tenth of a steady pass.
+
+use rustc_hash::FxHashMap;
+
+use crate::config::Config;
+use crate::model::{IntentInput, ServiceIntent, compute_intent};
+use crate::snapshot::Snapshot;
+use crate::state::{EcsService, Tags, TaskDefinition};
+
+/// What an intent was computed from (the tag prefix is the controller's, fixed for its
+/// life).
+#[derive(Debug, PartialEq)]
+struct IntentInputs {
+    name: String,
+    tags: Tags,
+    security_groups: Vec<String>,
+    task_definition: String,
+    task_definition_tags: Tags,
+}
+
+impl IntentInputs {
+    /// The task definition is compared by ARN (and its tags): AWS never changes a
+    /// revision's containers or network mode, and never reuses an ARN. Anything that
+    /// rewrites a revision's contents in place (a test double) would get stale intents.
+    fn same_as(&self, service: &EcsService, task_definition: &TaskDefinition) -> bool {
+        // Tags are shared with the snapshot they were read in: the same map is equal
+        // without a look inside.
+        let same_tags = |a: &Tags, b: &Tags| a.is_shared_with(b) || a == b;
+        self.name == service.name
+            && self.task_definition == service.task_definition
+            && self.security_groups == service.security_groups
+            && same_tags(&self.tags, &service.tags)
+            && same_tags(&self.task_definition_tags, &task_definition.tags)
+    }
+}
+
+/// A service's intent at the end of the last pass, and what it was computed from (`None`
+/// when its task definition was not read: it is computed again).
+#[derive(Debug)]
+pub(super) struct RememberedIntent {
+    pub(super) intent: ServiceIntent,
+    inputs: Option<IntentInputs>,
+}
+
+/// The remembered intents, by service ARN.
+pub(super) type RememberedIntents = FxHashMap<String, RememberedIntent>;
+
+/// Computes every service's intent.
+pub fn intents(config: &Config, observed: &Snapshot) -> Vec<(EcsService, ServiceIntent)> {
+    intents_reusing(config, observed, &RememberedIntents::default())
+}
+
+/// Every service's intent, taken from `remembered` where nothing it rests on changed.
+pub(super) fn intents_reusing(
+    config: &Config,
+    observed: &Snapshot,
+    remembered: &RememberedIntents,
+) -> Vec<(EcsService, ServiceIntent)> {
+    observed
+        .services
+        .iter()
+        .map(|service| {
+            let intent = match observed.task_definitions.get(&service.task_definition) {
+                Some(td) => remembered
+                    .get(&service.arn)
+                    .filter(|r| r.inputs.as_ref().is_some_and(|i| i.same_as(service, td)))
+                    .map(|r| r.intent.clone())
+                    .unwrap_or_else(|| {
+                        compute_intent(&IntentInput {
+                            prefix: &config.tag_prefix,
+                            service_name: &service.name,
+                            service_tags: &service.tags,
+                            task_definition: td,
+                            service_security_groups: &service.security_groups,
+                        })
+                    }),
+                // Its task definition could not be read: the pass has a failure recorded
+                // and the service is left as it is.
+                None => ServiceIntent::Unmanaged,
+            };
+            (service.clone(), intent)
+        })
+        .collect()
+}
+
+/// What to remember of a pass's intents; `observed` is what they were computed from.
+pub(super) fn remember(
+    intents: Vec<(EcsService, ServiceIntent)>,
+    observed: &Snapshot,
+) -> RememberedIntents {
+    intents
+        .into_iter()
+        .map(|(service, intent)| {
+            // Without its task definition the intent was not computed (`Unmanaged`).
+            let inputs = observed
+                .task_definitions
+                .get(&service.task_definition)
+                .map(|td| IntentInputs {
+                    name: service.name,
+                    tags: service.tags,
+                    security_groups: service.security_groups,
+                    task_definition: service.task_definition,
+                    task_definition_tags: td.tags.clone(),
+                });
+            (service.arn, RememberedIntent { intent, inputs })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::state::{Container, PortMapping};
+
+    const ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/main/a";
+    const TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/a:1";
+
+    fn tags(pairs: &[(&str, &str)]) -> Tags {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn observed(service_tags: Tags, td_tags: Tags) -> Snapshot {
+        let mut observed = Snapshot::default();
+        observed.services.push(EcsService {
+            arn: ARN.into(),
+            name: "a".into(),
+            cluster_arn: "arn:aws:ecs:us-east-1:123456789012:cluster/main".into(),
+            status: "ACTIVE".into(),
+            created_at: Some(1),
+            task_definition: TD.into(),
+            deployment_controller: "ECS".into(),
+            deployment: Default::default(),
+            deploying: false,
+            tags: service_tags,
+            load_balancers: Vec::new(),
+            security_groups: vec!["sg-1".into()],
+        });
+        observed.task_definitions.insert(
+            TD.into(),
+            Arc::new(TaskDefinition {
+                arn: TD.into(),
+                network_mode: Some("awsvpc".into()),
+                containers: vec![Container {
+                    name: "web".into(),
+                    docker_labels: Tags::new(),
+                    port_mappings: vec![PortMapping {
+                        container_port: 80,
+                        host_port: None,
+                        udp: false,
+                    }],
+                }],
+                tags: td_tags,
+            }),
+        );
+        observed
+    }
+
+    /// Remembers a pass of `observed` with a marked intent in place of the one computed:
+    /// the mark shows whether the next pass took the remembered intent or computed its own.
+    fn remembered_marked(observed: &Snapshot) -> RememberedIntents {
+        let config = crate::testing::Estate::new(1).config();
+        let mut pass = intents(&config, observed);
+        pass[0].1 = ServiceIntent::Withdraw {
+            warnings: vec!["remembered".into()],
+        };
+        remember(pass, observed)
+    }
+
+    fn reused(remembered: &RememberedIntents, observed: &Snapshot) -> bool {
+        let config = crate::testing::Estate::new(1).config();
+        let pass = intents_reusing(&config, observed, remembered);
+        matches!(&pass[0].1, ServiceIntent::Withdraw { warnings } if warnings == &["remembered"])
+    }
+
+    #[test]
+    fn an_intent_is_computed_again_only_when_what_it_rests_on_changed() {
+        let host = tags(&[("alb.host", "a.in.example.com")]);
+        let before = observed(host.clone(), tags(&[("team", "x")]));
+        let remembered = remembered_marked(&before);
+        // The same reads, and equal copies of them, give the remembered intent.
+        assert!(reused(&remembered, &before));
+        assert!(reused(
+            &remembered,
+            &observed(host.clone(), tags(&[("team", "x")]))
+        ));
+        let config = crate::testing::Estate::new(1).config();
+        assert!(
+            matches!(
+                intents(&config, &before)[0].1,
+                ServiceIntent::Publish { .. }
+            ),
+            "without a remembered intent it is computed"
+        );
+
+        let changed: Vec<(&str, Snapshot)> = vec![
+            (
+                "service tags",
+                observed(
+                    tags(&[("alb.host", "b.in.example.com")]),
+                    tags(&[("team", "x")]),
+                ),
+            ),
+            (
+                "task definition tags",
+                observed(host.clone(), tags(&[("alb.port", "81")])),
+            ),
+            ("name", {
+                let mut o = before.clone();
+                o.services[0].name = "renamed".into();
+                o
+            }),
+            ("security groups", {
+                let mut o = before.clone();
+                o.services[0].security_groups = vec!["sg-2".into()];
+                o
+            }),
+            ("task definition revision", {
+                let mut o = before.clone();
+                let td = Arc::clone(&o.task_definitions[TD]);
+                let revision = TD.replace(":1", ":2");
+                o.services[0].task_definition = revision.clone();
+                o.task_definitions.insert(revision, td);
+                o
+            }),
+        ];
+        for (what, after) in &changed {
+            assert!(
+                !reused(&remembered, after),
+                "{what} changed: computed again"
+            );
+        }
+    }
+
+    #[test]
+    fn a_service_whose_task_definition_was_not_read_is_unmanaged_and_computed_next_time() {
+        let host = tags(&[("alb.host", "a.in.example.com")]);
+        let read = observed(host.clone(), Tags::new());
+        let mut unread = read.clone();
+        unread.task_definitions.clear();
+        let remembered = remembered_marked(&read);
+        let config = crate::testing::Estate::new(1).config();
+        let pass = intents_reusing(&config, &unread, &remembered);
+        assert_eq!(pass[0].1, ServiceIntent::Unmanaged);
+        // Remembered from a pass that could not read it: nothing to reuse.
+        let after_unread = remember(pass, &unread);
+        let next = intents_reusing(&config, &read, &after_unread);
+        assert!(matches!(next[0].1, ServiceIntent::Publish { .. }));
+    }
+}

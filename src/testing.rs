@@ -353,3 +353,30 @@ impl Estate {
         arn
     }
 }
+
+/// A target group as DescribeTargetGroups reads it, on no ALB, with AWS's default health
+/// check: for tests that build a snapshot by hand.
+pub fn target_group(arn: &str, tags: crate::state::Tags) -> crate::state::TargetGroup {
+    crate::state::TargetGroup {
+        arn: arn.into(),
+        name: "ei-a-1".into(),
+        protocol: "HTTP".into(),
+        protocol_version: None,
+        port: 8080,
+        target_type: "ip".into(),
+        vpc_id: "vpc".into(),
+        health_check: crate::state::HealthCheck {
+            protocol: "HTTP".into(),
+            path: "/".into(),
+            port: "traffic-port".into(),
+            interval_seconds: 30,
+            timeout_seconds: 5,
+            healthy_threshold: 5,
+            unhealthy_threshold: 2,
+            matcher: "200".into(),
+        },
+        load_balancer_arns: vec![],
+        tags,
+        attributes: Default::default(),
+    }
+}

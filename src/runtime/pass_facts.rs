@@ -206,26 +206,8 @@ mod tests {
         assert_eq!(usage[0].target_groups_used, 0);
         assert!(usage[0].draining && !usage[0].provisioned);
         let group = |arn: &str, albs: &[&str]| crate::state::TargetGroup {
-            arn: arn.into(),
-            name: arn.into(),
-            protocol: "HTTP".into(),
-            protocol_version: None,
-            port: 80,
-            target_type: "ip".into(),
-            vpc_id: String::new(),
-            health_check: crate::state::HealthCheck {
-                protocol: "HTTP".into(),
-                path: "/".into(),
-                port: "traffic-port".into(),
-                interval_seconds: 30,
-                timeout_seconds: 5,
-                healthy_threshold: 5,
-                unhealthy_threshold: 2,
-                matcher: "200".into(),
-            },
             load_balancer_arns: albs.iter().map(|a| a.to_string()).collect(),
-            tags: Default::default(),
-            attributes: Default::default(),
+            ..crate::testing::target_group(arn, Default::default())
         };
         observed.target_groups = vec![
             group("g1", &[lb]),

@@ -78,28 +78,7 @@ fn rule(arn: &str, tags: crate::state::Tags) -> Rule {
 }
 
 fn group(arn: &str, tags: crate::state::Tags) -> TargetGroup {
-    TargetGroup {
-        arn: arn.into(),
-        name: "ei-a-1".into(),
-        protocol: "HTTP".into(),
-        protocol_version: None,
-        port: 8080,
-        target_type: "ip".into(),
-        vpc_id: "vpc".into(),
-        health_check: crate::state::HealthCheck {
-            protocol: "HTTP".into(),
-            path: "/".into(),
-            port: "traffic-port".into(),
-            interval_seconds: 30,
-            timeout_seconds: 5,
-            healthy_threshold: 5,
-            unhealthy_threshold: 2,
-            matcher: "200".into(),
-        },
-        load_balancer_arns: vec![],
-        tags,
-        attributes: Default::default(),
-    }
+    crate::testing::target_group(arn, tags)
 }
 
 fn marker(name: &str, owner: &str, services: &[&str]) -> RecordSet {

@@ -309,3 +309,25 @@ async fn faults_fire_the_given_number_of_times_and_paged_reads_count_pages() {
     assert_eq!(arns.len(), 250);
     assert_eq!(estate.fake.call_counts()["ListServices"], 3, "100 per page");
 }
+
+#[tokio::test(start_paused = true)]
+async fn answers_hold_maps_of_their_own() {
+    // As AWS's answers are decoded afresh: one sharing the fake's maps would make the
+    // controller's memory look smaller than it is (the benchmark counts the fake apart).
+    let estate = Estate::new(1);
+    let arn = estate.add_service("a", &[("alb.host", "a.in.example.com")], &[("team", "x")]);
+    let aws = estate.fake.aws();
+    let cluster = estate.fake.world().services[&arn]
+        .service
+        .cluster_arn
+        .clone();
+    let answer = aws
+        .ecs
+        .describe_services(&cluster, std::slice::from_ref(&arn))
+        .await
+        .expect("the service");
+    let world = estate.fake.world();
+    let held = &world.services[&arn].service.tags;
+    assert_eq!(&answer[0].tags, held);
+    assert!(!answer[0].tags.is_shared_with(held));
+}

@@ -359,14 +359,11 @@ impl Controller {
         let mut observed =
             observe::observe(&self.aws, &self.config, &plan_config.ownership, &mut cache).await;
         let intents = {
-            let memory = self.lock_memory();
-            intents::intents_reusing(&self.config, &observed, &memory.intents)
-        };
-        {
             let mut memory = self.lock_memory();
             memory.track_empty_albs(&mut observed);
             memory.note_departed(&observed);
-        }
+            intents::intents_reusing(&self.config, &observed, &memory.intents)
+        };
         let plan = plan_pass(&self.aws, &plan_config, &mut observed, &intents).await;
         let run = PlannedPass {
             kind: PassKind::Full,

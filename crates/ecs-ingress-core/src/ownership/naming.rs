@@ -5,6 +5,8 @@
 //! and a change to an immutable field (port, protocol, target type, VPC) yields a new name:
 //! the replacement is created beside the old group, then the old one is deleted.
 
+use std::fmt::Write;
+
 /// Every target group ecs-ingress creates starts with this.
 pub const TARGET_GROUP_NAME_PREFIX: &str = "ei-";
 /// ELBv2's limit.
@@ -75,17 +77,9 @@ pub fn target_group_name(id: &TargetGroupIdentity<'_>) -> String {
     let mut name = String::with_capacity(MAX_TARGET_GROUP_NAME);
     name.push_str(TARGET_GROUP_NAME_PREFIX);
     push_readable(&mut name, id.service_name, room, "svc");
-    name.push('-');
-    push_hex(&mut name, hash, 12);
+    // Writing into a `String` cannot fail.
+    let _ = write!(name, "-{hash:012x}");
     name
-}
-
-/// `value`'s last `digits` hex digits, zero-padded, in lowercase.
-fn push_hex(out: &mut String, value: u64, digits: u32) {
-    for i in (0..digits).rev() {
-        let nibble = (value >> (4 * i)) & 0xf;
-        out.push(char::from_digit(nibble as u32, 16).unwrap_or('0'));
-    }
 }
 
 /// `name` in lowercase letters, digits and single hyphens inside, at most `room` long;

@@ -36,7 +36,8 @@ pub struct AdminState {
 struct Progress {
     last_completed_pass: Option<Instant>,
     ready: bool,
-    report: StatusReport,
+    /// The last pass's status view, shared with the controller (copied per request).
+    report: Arc<StatusReport>,
     /// The last [`RECENT_PASSES`] passes, oldest first.
     passes: std::collections::VecDeque<crate::status::PassSummary>,
     /// The last [`crate::status::RECENT_CHANGES`] changes, oldest first.
@@ -132,7 +133,7 @@ impl AdminState {
     /// Called at the end of every pass that ran to completion (whatever its changes did).
     /// Ready from the first pass whose reads all succeeded: until then the controller does
     /// not know the account (no credentials, wrong ids, no route to AWS) and says so.
-    pub fn pass_completed(&self, report: StatusReport, reads_complete: bool) {
+    pub fn pass_completed(&self, report: Arc<StatusReport>, reads_complete: bool) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         inner.last_completed_pass = Some(Instant::now());
         inner.ready |= reads_complete;
@@ -181,7 +182,7 @@ impl AdminState {
             .read()
             .map(|p| {
                 (
-                    p.report.clone(),
+                    StatusReport::clone(&p.report),
                     p.changes.iter().rev().cloned().collect(),
                     p.transitions.iter().rev().cloned().collect(),
                 )

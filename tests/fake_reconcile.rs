@@ -2,6 +2,7 @@
 //! convergence with zero writes, safety around hand-made resources, withdrawal, drift,
 //! direct mode, conflicts and quotas.
 
+use ecs_ingress::model::Source;
 use ecs_ingress::state::{Rule, Target};
 use ecs_ingress::status::ServiceState;
 use ecs_ingress::testing::Estate;
@@ -364,11 +365,11 @@ async fn status_says_where_each_key_came_from_and_what_plan_would_do() {
     let status = report.status();
     let s = &status.services[0];
     assert_eq!(
-        s.keys.get("alb.host").map(String::as_str),
+        s.keys.get("alb.host").map(Source::as_str),
         Some("task definition tag")
     );
     assert_eq!(
-        s.keys.get("alb.healthcheck.path").map(String::as_str),
+        s.keys.get("alb.healthcheck.path").map(Source::as_str),
         Some("service tag")
     );
     assert_eq!(

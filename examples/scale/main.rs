@@ -35,6 +35,11 @@ mod report;
 
 /// The allocator the binary ships with (`src/main.rs`), counting the bytes held and their
 /// peak: RSS hides fragmentation and what the allocator keeps, the heap does not.
+///
+/// The counters are updated with plain loads and stores, not read-modify-write
+/// instructions: the benchmark allocates on one thread (a current-thread runtime, no
+/// threads of its own), where they are exact. A locked instruction per allocation and per
+/// free was about a tenth of a measured steady pass, counted as the controller's CPU.
 struct CountingAllocator;
 
 /// The binary's allocator.
@@ -43,14 +48,26 @@ const SHIPPED: mimalloc::MiMalloc = mimalloc::MiMalloc;
 static HEAP_NOW: AtomicUsize = AtomicUsize::new(0);
 static HEAP_PEAK: AtomicUsize = AtomicUsize::new(0);
 
+fn count_allocated(bytes: usize) {
+    let now = HEAP_NOW.load(Ordering::Relaxed).wrapping_add(bytes);
+    HEAP_NOW.store(now, Ordering::Relaxed);
+    if now > HEAP_PEAK.load(Ordering::Relaxed) {
+        HEAP_PEAK.store(now, Ordering::Relaxed);
+    }
+}
+
+fn count_freed(bytes: usize) {
+    let now = HEAP_NOW.load(Ordering::Relaxed).wrapping_sub(bytes);
+    HEAP_NOW.store(now, Ordering::Relaxed);
+}
+
 // SAFETY: every call is passed to the shipped allocator unchanged; only counters are kept.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller's contract is the shipped allocator's.
         let p = unsafe { SHIPPED.alloc(layout) };
         if !p.is_null() {
-            let now = HEAP_NOW.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            HEAP_PEAK.fetch_max(now, Ordering::Relaxed);
+            count_allocated(layout.size());
         }
         p
     }
@@ -58,16 +75,15 @@ unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: as above.
         unsafe { SHIPPED.dealloc(ptr, layout) };
-        HEAP_NOW.fetch_sub(layout.size(), Ordering::Relaxed);
+        count_freed(layout.size());
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: as above.
         let p = unsafe { SHIPPED.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            HEAP_NOW.fetch_sub(layout.size(), Ordering::Relaxed);
-            let now = HEAP_NOW.fetch_add(new_size, Ordering::Relaxed) + new_size;
-            HEAP_PEAK.fetch_max(now, Ordering::Relaxed);
+            count_freed(layout.size());
+            count_allocated(new_size);
         }
         p
     }

@@ -14,7 +14,7 @@ pub use cache::{
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::Arc;
 
 use futures_util::future::join_all;
@@ -43,7 +43,7 @@ pub struct Observation {
     failures: Vec<AwsError>,
     /// Rules and target groups whose tags came from the tagging index (GetResources), which
     /// lags behind: deleting one needs a DescribeTags first ([`confirm_tags`]).
-    pub indexed_tags: BTreeSet<String>,
+    pub indexed_tags: FxHashSet<String>,
     /// Listeners not given to ecs-ingress on the configured listeners' ALBs, per ALB: only
     /// their rules' number matters (the quota).
     other_listeners: BTreeMap<String, Vec<Listener>>,
@@ -640,7 +640,21 @@ async fn read_departed(
         .map(|l| l.load_balancer_arn.clone())
         .chain(observed.provisioned.iter().map(|p| p.arn.clone()))
         .collect();
-    let ours: BTreeSet<String> = observed
+    let departed: Vec<String> = observed
+        .target_groups
+        .iter()
+        .filter(|g| ownership.owns(&g.tags))
+        .flat_map(|g| &g.load_balancer_arns)
+        .filter(|lb| !known.contains(*lb))
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if departed.is_empty() && observed.other_rules.is_empty() {
+        // The steady case: nothing to look for, and no set of every group of ours to build.
+        return;
+    }
+    let ours: FxHashSet<String> = observed
         .target_groups
         .iter()
         .filter(|g| ownership.owns(&g.tags))
@@ -651,16 +665,6 @@ async fn read_departed(
     for (listener, found) in std::mem::take(&mut observed.other_rules) {
         keep_forwarding(listener, found, &ours, observed, &mut rules);
     }
-    let departed: Vec<String> = observed
-        .target_groups
-        .iter()
-        .filter(|g| ours.contains(&g.arn))
-        .flat_map(|g| &g.load_balancer_arns)
-        .filter(|lb| !known.contains(*lb))
-        .cloned()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
     if !departed.is_empty() {
         read_departed_albs(aws, &departed, &ours, observed, &mut rules).await;
     }
@@ -686,7 +690,7 @@ async fn read_departed(
 async fn read_departed_albs(
     aws: &Aws,
     departed: &[String],
-    ours: &BTreeSet<String>,
+    ours: &FxHashSet<String>,
     observed: &mut Observation,
     rules: &mut Vec<Rule>,
 ) {
@@ -718,7 +722,7 @@ async fn read_departed_albs(
 fn keep_forwarding(
     listener: Listener,
     found: Vec<Rule>,
-    ours: &BTreeSet<String>,
+    ours: &FxHashSet<String>,
     observed: &mut Observation,
     kept: &mut Vec<Rule>,
 ) {

@@ -22,7 +22,7 @@ const RECORDS_PER_NAME: usize = 20;
 pub struct Baseline {
     pub snapshot: Snapshot,
     /// Rules and target groups whose tags came from the lagging tagging index.
-    pub indexed_tags: BTreeSet<String>,
+    pub indexed_tags: rustc_hash::FxHashSet<String>,
 }
 
 impl Baseline {

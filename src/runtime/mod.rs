@@ -50,6 +50,9 @@ pub struct PassReport {
     /// Services whose state changed in this pass (`apply` and the daemon; `plan` compares
     /// nothing).
     pub transitions: Vec<crate::status::TransitionRecord>,
+    /// The status view of this pass, made once and shared with the controller's memory and
+    /// the admin server.
+    status: Arc<StatusReport>,
 }
 
 impl PassReport {
@@ -82,7 +85,18 @@ impl PassReport {
         self.observed_failures.is_empty() && self.applied.as_ref().is_none_or(|a| a.failed() == 0)
     }
 
+    /// This pass's status view (a copy of it).
     pub fn status(&self) -> StatusReport {
+        StatusReport::clone(&self.status)
+    }
+
+    /// This pass's status view, shared.
+    pub fn shared_status(&self) -> Arc<StatusReport> {
+        Arc::clone(&self.status)
+    }
+
+    /// Makes the status view: the planned statuses, updated by what was applied.
+    fn make_status(&self) -> StatusReport {
         let mut report = StatusReport {
             last_pass: Some(humantime::format_rfc3339_seconds(SystemTime::now()).to_string()),
             last_pass_result: Some(
@@ -136,7 +150,8 @@ struct Memory {
     empty_albs: BTreeMap<String, i64>,
     /// Each service's status at the end of the last pass that planned it: a targeted pass
     /// reports the others as they were, and escalates when it would change their state.
-    statuses: BTreeMap<String, crate::status::ServiceStatus>,
+    /// Shared with that pass's report and the admin server.
+    statuses: Arc<StatusReport>,
     /// Listeners no longer configured that hold our rules, already logged.
     departed_noted: BTreeSet<String>,
 }
@@ -190,11 +205,8 @@ impl Memory {
         self.intents = intents::remember(intents, observed);
     }
 
-    fn remember_statuses(&mut self, statuses: Vec<crate::status::ServiceStatus>) {
-        self.statuses = statuses
-            .into_iter()
-            .map(|s| (s.service_arn.clone(), s))
-            .collect();
+    fn remember_statuses(&mut self, status: Arc<StatusReport>) {
+        self.statuses = status;
     }
 
     fn remember_changes(&mut self, report: &ApplyReport) {
@@ -433,7 +445,7 @@ impl Controller {
             Arc::clone(&memory.last_changes)
         };
         let facts = crate::runtime::pass_facts::collect(&observed, &plan.services, &self.config);
-        let report = PassReport {
+        let mut report = PassReport {
             kind,
             plan,
             applied,
@@ -447,17 +459,18 @@ impl Controller {
             last_changes,
             facts,
             transitions: Vec::new(),
+            status: Arc::default(),
         };
-        // One status view for metrics, transitions and then memory, which keeps it (it
-        // copies every service once).
-        let status = report.status();
+        // One status view for metrics, transitions, memory and the admin server (it copies
+        // every service's planned status once).
+        let status = Arc::new(report.make_status());
+        report.status = Arc::clone(&status);
         self.record(&report, &status, started.elapsed());
         // `plan` is one look: every service would be "new"; the daemon and `apply` log changes.
-        let mut report = report;
         if apply {
             report.transitions = self.log_transitions(&status, report.observed_failures.is_empty());
         }
-        self.lock_memory().remember_statuses(status.services);
+        self.lock_memory().remember_statuses(status);
         (report, observed)
     }
 
@@ -652,7 +665,7 @@ impl Controller {
                 },
             };
             if let Some(report) = &report {
-                admin.pass_completed(report.status(), report.observed_failures.is_empty());
+                admin.pass_completed(report.shared_status(), report.observed_failures.is_empty());
                 let summary = self.summary(report, started.elapsed(), calls_before);
                 let changes = change_records(report, &summary.finished);
                 admin.pass_summary(summary, changes, report.transitions.clone());

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::model::KeySources;
+
 /// Where a managed service stands after a pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -147,8 +149,11 @@ pub struct ServiceStatus {
     pub load_balancer: Option<String>,
     /// Each routing key it has, with where the value came from (`docker label`, `task
     /// definition tag`, `service tag`; the later wins).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub keys: BTreeMap<String, String>,
+    #[serde(
+        skip_serializing_if = "KeySources::is_empty",
+        serialize_with = "KeySources::serialize_in_words"
+    )]
+    pub keys: KeySources,
     /// Changes for it the last pass planned but did not make (held back, or a dry run), as
     /// `plan` prints them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

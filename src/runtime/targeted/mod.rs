@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
+use rustc_hash::FxHashMap;
+
 use super::intents::intents_reusing;
 use super::{Controller, PassReport, PlannedPass};
 use crate::aws::Aws;
@@ -177,11 +179,7 @@ pub enum Kept {
 /// only read by full passes). `before` holds every service's status after the last pass: a
 /// plan that would change the state of a service that was not targeted, or renumber a
 /// freshly read listener, needs a full pass.
-pub fn keep_targeted(
-    mut plan: Plan,
-    fresh: &Fresh,
-    before: &BTreeMap<String, ServiceStatus>,
-) -> Kept {
+pub fn keep_targeted(mut plan: Plan, fresh: &Fresh, before: &[ServiceStatus]) -> Kept {
     if let Some(reason) = needs_full_pass(&plan, fresh, before) {
         return Kept::NeedsFullPass(reason);
     }
@@ -203,17 +201,13 @@ pub fn keep_targeted(
     let targeted = |s: &ServiceStatus| fresh.services.contains(&s.service_arn);
     plan.services.retain(targeted);
     plan.services
-        .extend(before.values().filter(|s| !targeted(s)).cloned());
+        .extend(before.iter().filter(|s| !targeted(s)).cloned());
     plan.services
         .sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
     Kept::Plan(plan)
 }
 
-fn needs_full_pass(
-    plan: &Plan,
-    fresh: &Fresh,
-    before: &BTreeMap<String, ServiceStatus>,
-) -> Option<String> {
+fn needs_full_pass(plan: &Plan, fresh: &Fresh, before: &[ServiceStatus]) -> Option<String> {
     let renumbered = plan.changes.iter().find_map(|c| match &c.change {
         Change::SetRulePriorities { listener_arn, .. }
             if fresh.listeners.contains(listener_arn) =>
@@ -236,13 +230,17 @@ fn needs_full_pass(
     }
     // A service that was not targeted and would change state — lose a host to an older
     // service, take one over from a withdrawn one, hit a quota — is decided by a full pass.
+    let before: FxHashMap<&str, ServiceState> = before
+        .iter()
+        .map(|s| (s.service_arn.as_str(), s.state))
+        .collect();
     plan.services
         .iter()
         .filter(|s| !fresh.services.contains(&s.service_arn))
         .find(|s| {
             before
-                .get(&s.service_arn)
-                .is_some_and(|b| b.state != s.state)
+                .get(s.service_arn.as_str())
+                .is_some_and(|state| *state != s.state)
         })
         .map(|s| {
             format!(
@@ -506,8 +504,9 @@ impl Controller {
         reads::read_names(&self.aws, &mut observed, &names, &mut fresh).await;
         observed.read_at = self.aws.clock.now();
         let plan = plan_targeted(&self.aws, &plan_config, &mut observed, &all, &fresh).await;
-        let before = self.lock_memory().statuses.clone();
-        let plan = match keep_targeted(plan, &fresh, &before) {
+        // Shared with memory, not copied: the last pass's statuses of every service.
+        let before = Arc::clone(&self.lock_memory().statuses);
+        let plan = match keep_targeted(plan, &fresh, &before.services) {
             Kept::Plan(plan) => plan,
             Kept::NeedsFullPass(reason) => {
                 tracing::info!(%reason, "a targeted pass hands over to a full pass");
@@ -534,9 +533,11 @@ impl Controller {
     /// planned it (its status lists them, those it created included).
     fn remembered_rule_listeners(&self, services: &BTreeSet<String>) -> Vec<String> {
         let memory = self.lock_memory();
-        services
+        memory
+            .statuses
+            .services
             .iter()
-            .filter_map(|arn| memory.statuses.get(arn))
+            .filter(|s| services.contains(&s.service_arn))
             .flat_map(|s| &s.resources)
             .filter(|r| r.kind == crate::status::ResourceKind::ListenerRule)
             .filter_map(|r| listener_of_rule(&r.id))

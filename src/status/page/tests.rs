@@ -1,4 +1,5 @@
 use super::*;
+use crate::model::{KeySources, Source};
 use crate::status::Problem;
 
 fn service(name: &str, state: ServiceState, host: &str) -> ServiceStatus {
@@ -204,9 +205,8 @@ fn one_service_on_its_own_with_its_resources_and_changes() {
         to: ServiceState::Published,
         reason: "web.example.com → web:80".into(),
     }];
-    report.services[0]
-        .keys
-        .insert("alb.host".into(), "task definition tag".into());
+    report.services[0].keys =
+        KeySources::from_iter([("alb.host".to_string(), Source::TaskDefinitionTag)]);
     report.services[0]
         .pending
         .push("held back: delete listener-rule rule/1".into());
@@ -241,4 +241,28 @@ fn one_service_on_its_own_with_its_resources_and_changes() {
         ..Filter::default()
     };
     assert!(!render(&report, &Header::default(), &[], &other).contains("id=\"service\""));
+}
+
+/// The status JSON names each key's source in words, as the page does; an intent's own JSON
+/// keeps the kebab-case names.
+#[test]
+fn status_json_names_key_sources_in_words() {
+    let mut s = service("web", ServiceState::Published, "web.example.com");
+    s.keys = KeySources::from_iter([
+        ("alb.host".to_string(), Source::TaskDefinitionTag),
+        ("alb.port".to_string(), Source::DockerLabel),
+    ]);
+    let json = serde_json::to_value(&s).expect("status JSON");
+    assert_eq!(
+        json["keys"],
+        serde_json::json!({"alb.host": "task definition tag", "alb.port": "docker label"})
+    );
+    let intent_json = serde_json::to_value(&s.keys).expect("intent's keys JSON");
+    assert_eq!(
+        intent_json,
+        serde_json::json!({"alb.host": "task-definition-tag", "alb.port": "docker-label"})
+    );
+    s.keys = KeySources::default();
+    let json = serde_json::to_value(&s).expect("status JSON");
+    assert!(json.get("keys").is_none(), "no keys, no field: {json}");
 }

@@ -3,6 +3,7 @@
 use super::keys;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -31,6 +32,65 @@ impl Source {
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Each routing key a service has (without prefix) and where its value came from. Shared,
+/// not copied: the intent is kept between passes, and every pass's status of the service
+/// lists the keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct KeySources(Arc<BTreeMap<String, Source>>);
+
+impl KeySources {
+    pub fn get(&self, key: &str) -> Option<Source> {
+        self.0.get(key).copied()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn iter(&self) -> std::collections::btree_map::Iter<'_, String, Source> {
+        self.0.iter()
+    }
+
+    /// As a status shows them: each source in words (`task definition tag`).
+    pub fn serialize_in_words<S: serde::Serializer>(
+        keys: &KeySources,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(keys.iter().map(|(key, source)| (key, source.as_str())))
+    }
+}
+
+impl From<BTreeMap<String, Source>> for KeySources {
+    fn from(sources: BTreeMap<String, Source>) -> Self {
+        Self(Arc::new(sources))
+    }
+}
+
+impl FromIterator<(String, Source)> for KeySources {
+    fn from_iter<I: IntoIterator<Item = (String, Source)>>(pairs: I) -> Self {
+        Self::from(pairs.into_iter().collect::<BTreeMap<_, _>>())
+    }
+}
+
+impl<'k> IntoIterator for &'k KeySources {
+    type Item = (&'k String, &'k Source);
+    type IntoIter = std::collections::btree_map::Iter<'k, String, Source>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+/// An intent's own serialization: the map, sources as their kebab-case names.
+impl Serialize for KeySources {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.as_ref().serialize(serializer)
     }
 }
 
@@ -198,7 +258,7 @@ pub struct Intent {
     /// ACM by host).
     pub certificate_arns: Vec<String>,
     /// Where each key's value came from (keys without prefix; defaults are absent).
-    pub sources: BTreeMap<String, Source>,
+    pub sources: KeySources,
 }
 
 impl Intent {
@@ -405,7 +465,7 @@ pub enum ServiceIntent {
     },
     /// Publish this.
     Publish {
-        intent: Box<Intent>,
+        intent: std::sync::Arc<Intent>,
         warnings: Vec<String>,
     },
 }

@@ -260,7 +260,7 @@ pub fn compute_intent(input: &IntentInput<'_>) -> ServiceIntent {
         && let (Some(container), Some(intent)) = (container, fields.into_intent(sources))
     {
         return ServiceIntent::Publish {
-            intent: Box::new(Intent {
+            intent: std::sync::Arc::new(Intent {
                 container: container.name.clone(),
                 ..intent
             }),
@@ -388,7 +388,7 @@ impl Fields {
             backend_sg: self.backend_sg?,
             tls: self.tls?,
             certificate_arns: self.certificate_arns?,
-            sources,
+            sources: sources.into(),
         })
     }
 }

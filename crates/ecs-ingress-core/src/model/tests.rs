@@ -42,7 +42,7 @@ fn intent_of(service: &[(&str, &str)], td: &TaskDefinition) -> ServiceIntent {
 
 fn publish(i: ServiceIntent) -> Intent {
     match i {
-        ServiceIntent::Publish { intent, .. } => *intent,
+        ServiceIntent::Publish { intent, .. } => Intent::clone(&intent),
         other => panic!("expected an intent, got {other:?}"),
     }
 }
@@ -84,7 +84,7 @@ fn seed_service_a_gives_the_seed_target_group_settings() {
             matcher: "200".into(),
         }
     );
-    assert_eq!(i.sources["alb.host"], Source::TaskDefinitionTag);
+    assert_eq!(i.sources.get("alb.host"), Some(Source::TaskDefinitionTag));
 }
 
 #[test]
@@ -109,9 +109,9 @@ fn precedence_is_label_then_task_definition_then_service() {
     assert_eq!(i.hosts, vec!["svc.example.com"]);
     assert_eq!(i.paths, vec!["/td"]);
     assert_eq!(i.priority, Some(7));
-    assert_eq!(i.sources["alb.host"], Source::ServiceTag);
-    assert_eq!(i.sources["alb.path"], Source::TaskDefinitionTag);
-    assert_eq!(i.sources["alb.priority"], Source::DockerLabel);
+    assert_eq!(i.sources.get("alb.host"), Some(Source::ServiceTag));
+    assert_eq!(i.sources.get("alb.path"), Some(Source::TaskDefinitionTag));
+    assert_eq!(i.sources.get("alb.priority"), Some(Source::DockerLabel));
 }
 
 #[test]
@@ -489,7 +489,7 @@ prop_compose! {
             backend_sg: match backend { 0 => BackendSg::Auto, 1 => BackendSg::Off, _ => BackendSg::Group("sg-b".into()) },
             tls: if tls_off { TlsMode::Off } else { TlsMode::Auto },
             certificate_arns: if certs { vec!["arn:aws:acm:us-east-1:123456789012:certificate/abc-1".into()] } else { vec![] },
-            sources,
+            sources: sources.into(),
         }
     }
 }

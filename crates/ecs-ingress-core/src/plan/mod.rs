@@ -186,14 +186,7 @@ fn status(
         waiting: Vec::new(),
         last_change: None,
         load_balancer: None,
-        keys: intent
-            .map(|i| {
-                i.sources
-                    .iter()
-                    .map(|(k, s)| (k.clone(), s.as_str().to_string()))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        keys: intent.map(|i| i.sources.clone()).unwrap_or_default(),
         pending: Vec::new(),
     }
 }

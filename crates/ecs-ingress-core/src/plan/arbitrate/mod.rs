@@ -12,7 +12,7 @@ use super::owned::Owned;
 use super::{MAX_RULE_PRIORITY, PlanConfig, cluster_name, problem, status};
 use crate::plan::change::{Change, PlannedChange};
 use crate::snapshot::Snapshot;
-use crate::state::{Rule, TargetGroup};
+use crate::state::{EcsService, Rule, TargetGroup};
 use crate::status::{Problem, ServiceState, ServiceStatus};
 
 /// A publishable service and the warnings its tags produced.
@@ -44,8 +44,10 @@ type Claim = (String, String, String);
 /// What the winners so far hold, and what the account already uses. Hashed: each
 /// candidate looks up every one of these, and nothing here is iterated.
 struct Ledger<'a> {
-    claims: FxHashMap<Claim, String>,
-    explicit: FxHashMap<(String, u32), String>,
+    /// The winner holding each claim and each explicit priority; named only in a
+    /// conflict's message.
+    claims: FxHashMap<Claim, &'a EcsService>,
+    explicit: FxHashMap<(String, u32), &'a EcsService>,
     rules_per_alb: FxHashMap<String, usize>,
     groups_per_alb: FxHashMap<String, usize>,
     rules_quota: usize,
@@ -138,10 +140,13 @@ impl<'a> Ledger<'a> {
     fn new(config: &PlanConfig, observed: &'a Snapshot) -> Self {
         let mut groups_per_alb: FxHashMap<String, usize> = FxHashMap::default();
         for g in &observed.target_groups {
-            // Some implementations repeat an ALB once per rule: count it once.
-            let distinct: BTreeSet<&String> = g.load_balancer_arns.iter().collect();
-            for lb in distinct {
-                count(&mut groups_per_alb, lb, 1);
+            // Some implementations repeat an ALB once per rule: count it once. A group
+            // has a handful of ALBs at most: a scan, not a set per group.
+            let arns = &g.load_balancer_arns;
+            for (i, lb) in arns.iter().enumerate() {
+                if !arns[..i].contains(lb) {
+                    count(&mut groups_per_alb, lb, 1);
+                }
             }
         }
         let mut foreign_rules: FxHashMap<&str, Vec<&Rule>> = FxHashMap::default();
@@ -210,8 +215,9 @@ impl<'a> Ledger<'a> {
                 Some(problem(
                     Some("alb.host"),
                     format!(
-                        "host {}{path} is already routed by older service {holder}",
-                        claim.1
+                        "host {}{path} is already routed by older service {}",
+                        claim.1,
+                        holder_name(holder)
                     ),
                 ))
             })
@@ -274,7 +280,10 @@ impl<'a> Ledger<'a> {
             } else if let Some(holder) = self.explicit.get(&(desired.claim_scope.clone(), p)) {
                 problems.push(problem(
                     Some("alb.priority"),
-                    format!("priority {p} is already used by older service {holder}"),
+                    format!(
+                        "priority {p} is already used by older service {}",
+                        holder_name(holder)
+                    ),
                 ));
             }
         }
@@ -355,17 +364,21 @@ impl<'a> Ledger<'a> {
     }
 
     /// A winner's hosts, paths and explicit priorities are taken.
-    fn record(&mut self, desired: &DesiredService<'_>, claims: Vec<Claim>) {
+    fn record(&mut self, desired: &DesiredService<'a>, claims: Vec<Claim>) {
         let service = desired.service;
-        let name = format!("{}/{}", cluster_name(&service.cluster_arn), service.name);
         for c in claims {
-            self.claims.insert(c, name.clone());
+            self.claims.insert(c, service);
         }
         for p in desired.rules.iter().filter_map(|r| r.explicit_priority) {
             self.explicit
-                .insert((desired.claim_scope.clone(), p), name.clone());
+                .insert((desired.claim_scope.clone(), p), service);
         }
     }
+}
+
+/// How a conflict names the service holding what another asked for: `cluster/service`.
+fn holder_name(holder: &EcsService) -> String {
+    format!("{}/{}", cluster_name(&holder.cluster_arn), holder.name)
 }
 
 #[cfg(test)]

@@ -158,8 +158,9 @@ fn same_record(have: &RecordSet, want: &RecordSet) -> bool {
 struct ZoneIndex<'a> {
     by_name: FxHashMap<&'a str, Vec<&'a RecordSet>>,
     /// The valid marker guarding each name, parsed once per pass (a pass asks for a
-    /// name's marker when claiming it and again when looking for unclaimed names).
-    markers: BTreeMap<&'a str, (Marker<&'a str>, &'a RecordSet)>,
+    /// name's marker when claiming it and again when looking for unclaimed names). Hashed:
+    /// what is planned from walking them is put in name order by `unclaimed`.
+    markers: FxHashMap<&'a str, (Marker<&'a str>, &'a RecordSet)>,
 }
 
 impl<'a> ZoneIndex<'a> {
@@ -199,7 +200,7 @@ impl<'a> ZoneIndex<'a> {
         self.markers.get(name).map(|(m, r)| (m, *r))
     }
 
-    /// Every marker in the zone, by name: (name it guards, marker, marker record).
+    /// Every marker in the zone, in no order: (name it guards, marker, marker record).
     fn markers(&self) -> impl Iterator<Item = (&'a str, &Marker<&'a str>, &'a RecordSet)> + '_ {
         self.markers
             .iter()
@@ -521,6 +522,7 @@ fn unclaimed(
     changes: &mut Vec<PlannedChange>,
 ) -> usize {
     let mut managed = 0;
+    let mut deleted: Vec<(&str, PlannedChange)> = Vec::new();
     for (name, marker, marker_rec) in index.markers() {
         if !ownership.owns_marker(marker) {
             continue;
@@ -546,7 +548,7 @@ fn unclaimed(
             .first()
             .map(|s| s.to_string())
             .unwrap_or_default();
-        changes.push(PlannedChange {
+        let change = PlannedChange {
             service_arn: Some(first.clone()),
             service: first,
             change: Change::DeleteRecords {
@@ -555,8 +557,12 @@ fn unclaimed(
                 records: doomed,
             },
             reason: "no published service asks for this name any more".into(),
-        });
+        };
+        deleted.push((name, change));
     }
+    // The markers were walked in hash order; a plan lists a zone's deletions by name.
+    deleted.sort_unstable_by_key(|(name, _)| *name);
+    changes.extend(deleted.into_iter().map(|(_, change)| change));
     managed
 }
 

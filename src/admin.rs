@@ -177,17 +177,19 @@ impl AdminState {
     }
 
     pub fn report(&self) -> StatusReport {
-        let (mut report, changes, transitions) = self
+        let (shared, changes, transitions) = self
             .inner
             .read()
             .map(|p| {
                 (
-                    StatusReport::clone(&p.report),
+                    Arc::clone(&p.report),
                     p.changes.iter().rev().cloned().collect(),
                     p.transitions.iter().rev().cloned().collect(),
                 )
             })
             .unwrap_or_default();
+        // Copied after the lock is released: the end of a pass does not wait for a request.
+        let mut report = StatusReport::clone(&shared);
         report.recent_changes = changes;
         report.recent_transitions = transitions;
         report.leadership = Some(

@@ -133,8 +133,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 OutputFormat::Json => println!("{}", outcome::apply_json(&report)),
                 OutputFormat::Text => print!("{}", output::apply_text(&report)),
             }
-            let services = report.status().services;
-            eprint!("{}", outcome::failing_lines(&services, &fail_on));
+            let services = &report.status_view().services;
+            eprint!("{}", outcome::failing_lines(services, &fail_on));
             let code = output::apply_exit_code(&report);
             if controller.stopping() {
                 eprintln!(
@@ -142,7 +142,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 );
                 return Ok(output::EXIT_ERROR);
             }
-            Ok(outcome::exit_code(code, &services, &fail_on))
+            Ok(outcome::exit_code(code, services, &fail_on))
         }
         _ => daemon(controller, metrics, &sdk, election).await,
     }

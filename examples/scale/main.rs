@@ -370,6 +370,24 @@ fn memory_mib(field: &str) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// The heap counters are exact only while one thread allocates (see `CountingAllocator`):
+/// a run that finds another thread in the process stops rather than report figures that
+/// may have lost updates. Linux only, like the RSS figures.
+fn assert_one_thread() {
+    let threads = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:")?.trim().parse::<usize>().ok())
+        });
+    if let Some(n) = threads {
+        assert_eq!(
+            n, 1,
+            "the heap counters need one thread; the process has {n}"
+        );
+    }
+}
+
 /// Starts a new peak-RSS measurement (Linux: writing 5 to clear_refs resets VmHWM).
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -451,6 +469,7 @@ async fn run(n: usize, extra_passes: usize) -> Result {
             as usize;
     let events_reads = cycle.of_cycle(events_passes);
     let events_cycle_s = events_passes as f64 * (RESYNC_INTERVAL_S + pass_s);
+    assert_one_thread();
     Result {
         services: n,
         cold_start_s: converged_at.duration_since(started).as_secs_f64(),
@@ -686,6 +705,7 @@ async fn plan_time(n: usize, repeat: usize) -> (PlanMeasure, PlanMeasure) {
         let planned = plan::plan(&plan_config, &observed, &intents);
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let planned_at = heap_now();
+        assert_one_thread();
         if apply_first && repeat > 0 {
             // What a profiler samples, and a figure less noisy than one plan.
             let mut times: Vec<f64> = (0..repeat)

@@ -69,7 +69,7 @@ pub fn apply_json(report: &PassReport) -> String {
         .as_ref()
         .map(|a| a.results.as_slice())
         .unwrap_or_default();
-    let status = report.status();
+    let status = report.status_view();
     let mut problems = report.observed_failures.clone();
     problems.extend(report.plan.problems.iter().cloned());
     serde_json::to_string_pretty(&ApplyJson {

@@ -182,8 +182,7 @@ pub fn apply_text(report: &PassReport) -> String {
         out.push('\n');
     }
     out.push('\n');
-    let status = report.status();
-    services_table(&mut out, &status.services);
+    services_table(&mut out, &report.status_view().services);
     problems(&mut out, report);
     out
 }

@@ -525,13 +525,15 @@ async fn read_services(aws: &Aws, config: &Config, cache: &mut Cache, observed: 
             }
         }
     }
-    let wanted: Vec<String> = observed
+    // Sorted and deduplicated by reference: one copy per revision, no set to build.
+    let mut revisions: Vec<&str> = observed
         .services
         .iter()
-        .map(|s| s.task_definition.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
+        .map(|s| s.task_definition.as_str())
         .collect();
+    revisions.sort_unstable();
+    revisions.dedup();
+    let wanted: Vec<String> = revisions.into_iter().map(str::to_string).collect();
     read_task_definitions(aws, wanted, cache, observed).await;
 }
 

@@ -50,8 +50,9 @@ pub struct PassReport {
     /// Services whose state changed in this pass (`apply` and the daemon; `plan` compares
     /// nothing).
     pub transitions: Vec<crate::status::TransitionRecord>,
-    /// The status view of this pass, made once and shared with the controller's memory and
-    /// the admin server.
+    /// The status view of this pass, made once when the pass concluded (from the fields
+    /// above as they were then) and shared with the controller's memory and the admin
+    /// server.
     status: Arc<StatusReport>,
 }
 
@@ -88,6 +89,11 @@ impl PassReport {
     /// This pass's status view (a copy of it).
     pub fn status(&self) -> StatusReport {
         StatusReport::clone(&self.status)
+    }
+
+    /// This pass's status view, borrowed.
+    pub fn status_view(&self) -> &StatusReport {
+        &self.status
     }
 
     /// This pass's status view, shared.
@@ -151,7 +157,7 @@ struct Memory {
     /// Each service's status at the end of the last pass that planned it: a targeted pass
     /// reports the others as they were, and escalates when it would change their state.
     /// Shared with that pass's report and the admin server.
-    statuses: Arc<StatusReport>,
+    last_status: Arc<StatusReport>,
     /// Listeners no longer configured that hold our rules, already logged.
     departed_noted: BTreeSet<String>,
 }
@@ -205,8 +211,8 @@ impl Memory {
         self.intents = intents::remember(intents, observed);
     }
 
-    fn remember_statuses(&mut self, status: Arc<StatusReport>) {
-        self.statuses = status;
+    fn remember_status(&mut self, status: Arc<StatusReport>) {
+        self.last_status = status;
     }
 
     fn remember_changes(&mut self, report: &ApplyReport) {
@@ -470,7 +476,7 @@ impl Controller {
         if apply {
             report.transitions = self.log_transitions(&status, report.observed_failures.is_empty());
         }
-        self.lock_memory().remember_statuses(status);
+        self.lock_memory().remember_status(status);
         (report, observed)
     }
 

@@ -24,8 +24,8 @@ pub struct Snapshot {
     /// ACTIVE services of every watched cluster.
     pub services: Vec<EcsService>,
     /// Shared with the edge's cache of revisions (contents never change per revision), so a
-    /// pass does not copy them.
-    pub task_definitions: BTreeMap<String, std::sync::Arc<TaskDefinition>>,
+    /// pass does not copy them. Hashed: only ever looked up, once per service.
+    pub task_definitions: rustc_hash::FxHashMap<String, std::sync::Arc<TaskDefinition>>,
     /// Configured listeners that exist, by ARN.
     pub listeners: BTreeMap<String, Listener>,
     pub load_balancers: BTreeMap<String, LoadBalancer>,

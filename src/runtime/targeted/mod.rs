@@ -230,7 +230,7 @@ fn needs_full_pass(plan: &Plan, fresh: &Fresh, before: &[ServiceStatus]) -> Opti
     }
     // A service that was not targeted and would change state — lose a host to an older
     // service, take one over from a withdrawn one, hit a quota — is decided by a full pass.
-    let before: FxHashMap<&str, ServiceState> = before
+    let state_before: FxHashMap<&str, ServiceState> = before
         .iter()
         .map(|s| (s.service_arn.as_str(), s.state))
         .collect();
@@ -238,7 +238,7 @@ fn needs_full_pass(plan: &Plan, fresh: &Fresh, before: &[ServiceStatus]) -> Opti
         .iter()
         .filter(|s| !fresh.services.contains(&s.service_arn))
         .find(|s| {
-            before
+            state_before
                 .get(s.service_arn.as_str())
                 .is_some_and(|state| *state != s.state)
         })
@@ -505,7 +505,7 @@ impl Controller {
         observed.read_at = self.aws.clock.now();
         let plan = plan_targeted(&self.aws, &plan_config, &mut observed, &all, &fresh).await;
         // Shared with memory, not copied: the last pass's statuses of every service.
-        let before = Arc::clone(&self.lock_memory().statuses);
+        let before = Arc::clone(&self.lock_memory().last_status);
         let plan = match keep_targeted(plan, &fresh, &before.services) {
             Kept::Plan(plan) => plan,
             Kept::NeedsFullPass(reason) => {
@@ -534,7 +534,7 @@ impl Controller {
     fn remembered_rule_listeners(&self, services: &BTreeSet<String>) -> Vec<String> {
         let memory = self.lock_memory();
         memory
-            .statuses
+            .last_status
             .services
             .iter()
             .filter(|s| services.contains(&s.service_arn))

@@ -38,7 +38,7 @@ impl fmt::Display for Source {
 /// Each routing key a service has (without prefix) and where its value came from. Shared,
 /// not copied: the intent is kept between passes, and every pass's status of the service
 /// lists the keys.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeySources(Arc<BTreeMap<String, Source>>);
 
 impl KeySources {
@@ -465,7 +465,7 @@ pub enum ServiceIntent {
     },
     /// Publish this.
     Publish {
-        intent: std::sync::Arc<Intent>,
+        intent: Arc<Intent>,
         warnings: Vec<String>,
     },
 }

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use rustc_hash::FxHashMap;
+use std::collections::hash_map::Entry;
 
 use super::change::{Change, PlannedChange};
 use crate::model::{DnsIntent, DnsType};
@@ -153,10 +154,33 @@ fn same_record(have: &RecordSet, want: &RecordSet) -> bool {
         && have.set_identifier.is_none()
 }
 
+/// A name's records in the order the zone listed them. Almost every name has one record
+/// (its marker has a name of its own): that one is held without a vector.
+enum NameRecords<'a> {
+    One(&'a RecordSet),
+    Many(Vec<&'a RecordSet>),
+}
+
+impl<'a> NameRecords<'a> {
+    fn push(&mut self, record: &'a RecordSet) {
+        match self {
+            Self::One(first) => *self = Self::Many(vec![*first, record]),
+            Self::Many(records) => records.push(record),
+        }
+    }
+
+    fn as_slice(&self) -> &[&'a RecordSet] {
+        match self {
+            Self::One(record) => std::slice::from_ref(record),
+            Self::Many(records) => records,
+        }
+    }
+}
+
 /// Records of one zone, indexed by name (hashed: looked up per name, never iterated in an
 /// order that reaches the plan).
 struct ZoneIndex<'a> {
-    by_name: FxHashMap<&'a str, Vec<&'a RecordSet>>,
+    by_name: FxHashMap<&'a str, NameRecords<'a>>,
     /// The valid marker guarding each name, parsed once per pass (a pass asks for a
     /// name's marker when claiming it and again when looking for unclaimed names). Hashed:
     /// what is planned from walking them is put in name order by `unclaimed`.
@@ -165,15 +189,22 @@ struct ZoneIndex<'a> {
 
 impl<'a> ZoneIndex<'a> {
     fn new(records: &'a [RecordSet]) -> Self {
-        let mut by_name: FxHashMap<&str, Vec<&RecordSet>> = FxHashMap::default();
+        let mut by_name: FxHashMap<&str, NameRecords<'_>> =
+            FxHashMap::with_capacity_and_hasher(records.len(), Default::default());
         for r in records {
-            by_name.entry(r.name.as_str()).or_default().push(r);
+            match by_name.entry(r.name.as_str()) {
+                Entry::Occupied(mut name) => name.get_mut().push(r),
+                Entry::Vacant(name) => {
+                    name.insert(NameRecords::One(r));
+                }
+            }
         }
         let markers = by_name
             .iter()
             .filter_map(|(name, records)| {
                 let guarded = name.strip_prefix(MARKER_PREFIX)?;
                 let marker = records
+                    .as_slice()
                     .iter()
                     .filter(|r| r.record_type == "TXT")
                     .find_map(|r| {
@@ -191,7 +222,7 @@ impl<'a> ZoneIndex<'a> {
     fn at(&self, name: &str) -> &[&'a RecordSet] {
         self.by_name
             .get(name)
-            .map(Vec::as_slice)
+            .map(NameRecords::as_slice)
             .unwrap_or_default()
     }
 

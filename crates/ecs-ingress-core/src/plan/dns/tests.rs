@@ -753,3 +753,45 @@ fn a_name_leaves_the_alb_it_points_at_only_in_a_pass_that_read_every_rule() {
         );
     }
 }
+
+/// A zone's markers are walked in hash order: the names nobody claims any more are still
+/// deleted in name order, whatever order they were published in.
+#[test]
+fn names_nobody_claims_are_deleted_in_name_order() {
+    let mut case = Case::new();
+    let published = ["m", "b", "z", "a", "q"];
+    let winners: Vec<_> = published
+        .iter()
+        .map(|n| {
+            (
+                service(n),
+                dns(DnsType::Alias, None, None),
+                hosts(&[&format!("{n}.in.example.com")]),
+                lb(false),
+            )
+        })
+        .collect();
+    let plan = case.plan(&winners);
+    assert_eq!(plan.changes.len(), published.len());
+    case.apply(&plan);
+    assert!(case.plan(&winners).changes.is_empty(), "converged");
+    let plan = case.plan(&[]);
+    let deleted: Vec<&str> = plan
+        .changes
+        .iter()
+        .map(|c| match &c.change {
+            Change::DeleteRecords { name, .. } => name.as_str(),
+            other => panic!("only deletions expected: {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        deleted,
+        vec![
+            "a.in.example.com",
+            "b.in.example.com",
+            "m.in.example.com",
+            "q.in.example.com",
+            "z.in.example.com",
+        ]
+    );
+}

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 
 use crate::config::Config;
 use crate::snapshot::Snapshot;
@@ -49,15 +49,7 @@ pub(crate) fn alb_usage(observed: &Snapshot, config: &Config) -> Vec<AlbUsage> {
         entry.1 |= config.pools.draining.contains(&l.arn) || all_departed;
     }
     // Counted in one walk of the groups (a walk per ALB was quadratic in the estate).
-    let mut groups_on: FxHashMap<&str, usize> = FxHashMap::default();
-    for g in &observed.target_groups {
-        for (i, alb) in g.load_balancer_arns.iter().enumerate() {
-            // A group counts once per ALB, however its ALBs are listed.
-            if !g.load_balancer_arns[..i].contains(alb) {
-                *groups_on.entry(alb.as_str()).or_default() += 1;
-            }
-        }
-    }
+    let groups_on = observed.target_groups_per_load_balancer();
     albs.into_iter()
         .map(|(arn, (pool, draining))| AlbUsage {
             arn: arn.to_string(),

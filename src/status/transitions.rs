@@ -409,20 +409,16 @@ mod tests {
             status("b", ServiceState::Published, &y),
             status("c", ServiceState::Published, &x),
         ];
+        let pairs = |handovers: &[Handover]| -> Vec<(String, String)> {
+            handovers
+                .iter()
+                .map(|h| (h.from.clone(), h.to.clone()))
+                .collect()
+        };
         let (to_c, _) = t.record(&swapped);
-        assert_eq!(
-            to_c.iter()
-                .map(|h| (h.from.as_str(), h.to.as_str()))
-                .collect::<Vec<_>>(),
-            [("main/a", "main/c")]
-        );
+        assert_eq!(pairs(&to_c), [("main/a".into(), "main/c".into())]);
         let (back, _) = t.record(&first);
-        assert_eq!(
-            back.iter()
-                .map(|h| (h.from.as_str(), h.to.as_str()))
-                .collect::<Vec<_>>(),
-            [("main/c", "main/a")]
-        );
+        assert_eq!(pairs(&back), [("main/c".into(), "main/a".into())]);
     }
 
     #[test]

@@ -134,6 +134,23 @@ pub struct AlbAccount {
 }
 
 impl Snapshot {
+    /// How many target groups (of anyone) each ALB forwards to. A group counts once per
+    /// ALB, however its ALBs are listed (some implementations repeat one per rule). One
+    /// walk of the groups: quotas and the status page ask it for every ALB.
+    pub fn target_groups_per_load_balancer(&self) -> rustc_hash::FxHashMap<&str, usize> {
+        let mut out = rustc_hash::FxHashMap::default();
+        for g in &self.target_groups {
+            // A group has a handful of ALBs at most: a scan, not a set per group.
+            let arns = &g.load_balancer_arns;
+            for (i, lb) in arns.iter().enumerate() {
+                if !arns[..i].contains(lb) {
+                    *out.entry(lb.as_str()).or_default() += 1;
+                }
+            }
+        }
+        out
+    }
+
     /// True when the read health of target group `arn` shows a healthy target; `None` when
     /// its health was not read.
     pub fn has_healthy_targets(&self, arn: &str) -> Option<bool> {

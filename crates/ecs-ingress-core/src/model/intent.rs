@@ -50,10 +50,6 @@ impl KeySources {
         self.0.is_empty()
     }
 
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
     pub fn iter(&self) -> std::collections::btree_map::Iter<'_, String, Source> {
         self.0.iter()
     }

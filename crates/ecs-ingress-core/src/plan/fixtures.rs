@@ -35,6 +35,33 @@ pub fn plan_config(policy: Policy, ecs_infrastructure_role_arn: Option<&str>) ->
     }
 }
 
+/// A group someone made by hand, with AWS's default health check, forwarded to from
+/// `load_balancer_arns`.
+pub fn bare_group(arn: &str, load_balancer_arns: &[&str]) -> crate::state::TargetGroup {
+    crate::state::TargetGroup {
+        arn: arn.into(),
+        name: String::new(),
+        protocol: "HTTP".into(),
+        protocol_version: None,
+        port: 80,
+        target_type: "ip".into(),
+        vpc_id: "vpc-1".into(),
+        health_check: crate::state::HealthCheck {
+            protocol: "HTTP".into(),
+            path: "/".into(),
+            port: "traffic-port".into(),
+            interval_seconds: 30,
+            timeout_seconds: 5,
+            healthy_threshold: 5,
+            unhealthy_threshold: 2,
+            matcher: "200".into(),
+        },
+        load_balancer_arns: load_balancer_arns.iter().map(|a| a.to_string()).collect(),
+        tags: crate::state::Tags::new(),
+        attributes: Default::default(),
+    }
+}
+
 /// The group AWS holds after CreateTargetGroup of `spec`, once a rule of [`LB`] forwards to
 /// it.
 pub fn created_group(

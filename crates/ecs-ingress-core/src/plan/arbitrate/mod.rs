@@ -138,17 +138,11 @@ fn claims_of(desired: &DesiredService<'_>) -> Vec<Claim> {
 
 impl<'a> Ledger<'a> {
     fn new(config: &PlanConfig, observed: &'a Snapshot) -> Self {
-        let mut groups_per_alb: FxHashMap<String, usize> = FxHashMap::default();
-        for g in &observed.target_groups {
-            // Some implementations repeat an ALB once per rule: count it once. A group
-            // has a handful of ALBs at most: a scan, not a set per group.
-            let arns = &g.load_balancer_arns;
-            for (i, lb) in arns.iter().enumerate() {
-                if !arns[..i].contains(lb) {
-                    count(&mut groups_per_alb, lb, 1);
-                }
-            }
-        }
+        let groups_per_alb = observed
+            .target_groups_per_load_balancer()
+            .into_iter()
+            .map(|(lb, n)| (lb.to_string(), n))
+            .collect();
         let mut foreign_rules: FxHashMap<&str, Vec<&Rule>> = FxHashMap::default();
         for r in observed
             .rules

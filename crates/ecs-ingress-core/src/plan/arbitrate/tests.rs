@@ -4,9 +4,9 @@ use super::*;
 use crate::model::ServiceIntent;
 use crate::ownership::Ownership;
 use crate::plan::desired::desired_service;
-use crate::plan::fixtures::load_balancer;
+use crate::plan::fixtures::{bare_group, load_balancer};
 use crate::plan::settings::{Policy, PriorityRange};
-use crate::state::{EcsService, HealthCheck, LoadBalancer, Tags};
+use crate::state::{EcsService, LoadBalancer};
 
 fn config() -> PlanConfig {
     PlanConfig {
@@ -82,28 +82,7 @@ fn states(a: &Arbitration<'_>) -> Vec<(String, ServiceState, String)> {
 #[test]
 fn each_way_of_losing_gives_its_state_and_reason() {
     let lb = load_balancer(false, "lb.example");
-    let foreign_group = TargetGroup {
-        arn: "arn:tg/foreign".into(),
-        name: String::new(),
-        protocol: "HTTP".into(),
-        protocol_version: None,
-        port: 80,
-        target_type: "ip".into(),
-        vpc_id: "vpc-1".into(),
-        health_check: HealthCheck {
-            protocol: "HTTP".into(),
-            path: "/".into(),
-            port: "traffic-port".into(),
-            interval_seconds: 30,
-            timeout_seconds: 5,
-            healthy_threshold: 5,
-            unhealthy_threshold: 2,
-            matcher: "200".into(),
-        },
-        load_balancer_arns: vec![],
-        tags: Tags::new(),
-        attributes: Default::default(),
-    };
+    let foreign_group = bare_group("arn:tg/foreign", &[]);
     // (the services in age order, the snapshot's rule quota, a hand-made group taking the
     // younger one's name, the expected states)
     type Row<'a> = (
@@ -208,4 +187,22 @@ fn each_way_of_losing_gives_its_state_and_reason() {
             "row {i}: the loser keeps what it has"
         );
     }
+}
+
+#[test]
+fn each_group_counts_once_on_each_of_its_albs() {
+    let group = bare_group;
+    let observed = Snapshot {
+        target_groups: vec![
+            group("g1", &["lb-1"]),
+            group("g2", &["lb-1", "lb-2", "lb-1"]),
+            group("g3", &["lb-2"]),
+            group("g4", &[]),
+        ],
+        ..Snapshot::default()
+    };
+    let counts = observed.target_groups_per_load_balancer();
+    assert_eq!(counts.get("lb-1"), Some(&2));
+    assert_eq!(counts.get("lb-2"), Some(&2));
+    assert_eq!(counts.len(), 2);
 }

@@ -7,6 +7,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rustc_hash::FxHashMap;
+
 use crate::ownership::CREATED_TAG;
 use crate::plan::PlanConfig;
 use crate::plan::arbitrate::Candidate;
@@ -166,6 +168,8 @@ impl Rooms {
         losers: &BTreeSet<usize>,
     ) -> Self {
         let max = limits(config, observed);
+        // Counted once: a walk of every group per ALB was ALBs × groups each pass.
+        let groups_on = observed.target_groups_per_load_balancer();
         let mut rooms: BTreeMap<String, Room> = BTreeMap::new();
         let mut draining = BTreeSet::new();
         for l in candidates.iter().flat_map(|c| &c.choices) {
@@ -174,7 +178,7 @@ impl Rooms {
                 draining.insert(lb.clone());
             }
             rooms.entry(lb.clone()).or_insert_with(|| Room {
-                used: used(observed, lb),
+                used: used(observed, &groups_on, lb),
                 max,
                 certificates: BTreeSet::new(),
             });
@@ -217,18 +221,14 @@ impl Rooms {
 
 /// Rules across every listener of an ALB, target groups forwarding from it, and the
 /// certificates on its listeners besides their defaults.
-fn used(observed: &Snapshot, lb: &str) -> Usage {
+fn used(observed: &Snapshot, groups_on: &FxHashMap<&str, usize>, lb: &str) -> Usage {
     Usage {
         rules: observed
             .rules_per_load_balancer
             .get(lb)
             .copied()
             .unwrap_or(0),
-        groups: observed
-            .target_groups
-            .iter()
-            .filter(|g| g.load_balancer_arns.iter().any(|a| a == lb))
-            .count(),
+        groups: groups_on.get(lb).copied().unwrap_or(0),
         certificates: observed
             .certificates_per_load_balancer
             .get(lb)

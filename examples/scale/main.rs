@@ -47,8 +47,15 @@ const SHIPPED: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 static HEAP_NOW: AtomicUsize = AtomicUsize::new(0);
 static HEAP_PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Allocations and reallocations so far: a count that, unlike CPU time, does not vary
+/// from run to run.
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
 fn count_allocated(bytes: usize) {
+    ALLOCATIONS.store(
+        ALLOCATIONS.load(Ordering::Relaxed).wrapping_add(1),
+        Ordering::Relaxed,
+    );
     let now = HEAP_NOW.load(Ordering::Relaxed).wrapping_add(bytes);
     HEAP_NOW.store(now, Ordering::Relaxed);
     if now > HEAP_PEAK.load(Ordering::Relaxed) {
@@ -669,6 +676,8 @@ struct PlanMeasure {
     changes: usize,
     /// Bytes per service held by the observation (the snapshot), the intents and the plan.
     heap: BTreeMap<&'static str, f64>,
+    /// Allocations (and reallocations) per service while planning.
+    allocations: f64,
 }
 
 fn heap_now() -> usize {
@@ -701,9 +710,11 @@ async fn plan_time(n: usize, repeat: usize) -> (PlanMeasure, PlanMeasure) {
         let observed_at = heap_now();
         let intents = runtime::intents(&config, &observed);
         let intents_at = heap_now();
+        let allocations_before = ALLOCATIONS.load(Ordering::Relaxed);
         let started = std::time::Instant::now();
         let planned = plan::plan(&plan_config, &observed, &intents);
         let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let allocations = ALLOCATIONS.load(Ordering::Relaxed) - allocations_before;
         let planned_at = heap_now();
         assert_one_thread();
         if apply_first && repeat > 0 {
@@ -727,6 +738,7 @@ async fn plan_time(n: usize, repeat: usize) -> (PlanMeasure, PlanMeasure) {
         measures.push(PlanMeasure {
             ms,
             changes: planned.changes.len(),
+            allocations: per_service(allocations),
             heap: BTreeMap::from([
                 (
                     "observation",

@@ -110,6 +110,10 @@ pub fn plan_fields(cold: &PlanMeasure, converged: &PlanMeasure) -> Value {
             "cold": cold.heap,
             "converged": converged.heap,
         },
+        "plan_10k_allocations_per_service": {
+            "cold": cold.allocations,
+            "converged": converged.allocations,
+        },
     })
 }
 
@@ -216,9 +220,10 @@ pub fn print_table(rows: &[Value], plan: &Value, plan_wall_s: f64) {
         }
     }
     println!(
-        "planning 10,000 services: {:.0} ms cold, {:.0} ms converged ({plan_wall_s:.0} s in all); heap per service (bytes) {}",
+        "planning 10,000 services: {:.0} ms cold, {:.0} ms converged ({plan_wall_s:.0} s in all); heap per service (bytes) {}; allocations per service {}",
         f(plan, "plan_10k_cold_ms"),
         f(plan, "plan_10k_converged_ms"),
         plan["plan_10k_heap_bytes_per_service"],
+        plan["plan_10k_allocations_per_service"],
     );
 }

@@ -133,6 +133,28 @@ pub struct AlbAccount {
     pub quota: usize,
 }
 
+/// Rules' listeners by rule ARN ([`Snapshot::rule_listeners`]). Hashed: ARNs share a long
+/// prefix an ordered map compares at every step.
+pub struct RuleListeners<'a> {
+    rules: &'a [Rule],
+    index: std::cell::OnceCell<rustc_hash::FxHashMap<&'a str, &'a str>>,
+}
+
+impl<'a> RuleListeners<'a> {
+    /// The listener of the rule `rule_arn`, if the snapshot has that rule.
+    pub fn get(&self, rule_arn: &str) -> Option<&'a str> {
+        self.index
+            .get_or_init(|| {
+                self.rules
+                    .iter()
+                    .map(|r| (r.arn.as_str(), r.listener_arn.as_str()))
+                    .collect()
+            })
+            .get(rule_arn)
+            .copied()
+    }
+}
+
 impl Snapshot {
     /// How many target groups (of anyone) each ALB forwards to. A group counts once per
     /// ALB, however its ALBs are listed (some implementations repeat one per rule). One
@@ -149,6 +171,15 @@ impl Snapshot {
             }
         }
         out
+    }
+
+    /// The listener of each rule, by the rule's ARN, indexed the first time one is asked
+    /// for: only passes that rewrite a rule ask, and most rewrite none.
+    pub fn rule_listeners(&self) -> RuleListeners<'_> {
+        RuleListeners {
+            rules: &self.rules,
+            index: std::cell::OnceCell::new(),
+        }
     }
 
     /// True when the read health of target group `arn` shows a healthy target; `None` when

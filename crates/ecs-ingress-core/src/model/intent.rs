@@ -2,7 +2,7 @@
 
 use super::keys;
 use std::collections::BTreeMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -268,8 +268,22 @@ impl Intent {
 
     /// A one-line summary for logs and status: `a.example.com/api → web:8080`.
     pub fn summary(&self) -> String {
-        // Built piece by piece: every pass summarizes every published service.
-        let mut s = self.hosts.join(" ");
+        // Built piece by piece, in one allocation: every pass summarizes every published
+        // service.
+        let values: usize = self
+            .hosts
+            .iter()
+            .chain(&self.paths)
+            .map(|v| v.len() + 1)
+            .sum();
+        let len = values + self.container.len();
+        let mut s = String::with_capacity(len + " → :65535".len());
+        for (i, host) in self.hosts.iter().enumerate() {
+            if i > 0 {
+                s.push(' ');
+            }
+            s.push_str(host);
+        }
         for path in &self.paths {
             s.push(' ');
             s.push_str(path);
@@ -277,7 +291,8 @@ impl Intent {
         s.push_str(" → ");
         s.push_str(&self.container);
         s.push(':');
-        s.push_str(&self.container_port.to_string());
+        // Into the summary itself: a port's own string would be one more allocation.
+        let _ = write!(s, "{}", self.container_port);
         s
     }
 

@@ -54,12 +54,13 @@ pub struct TargetGroupIdentity<'a> {
 pub fn target_group_name(id: &TargetGroupIdentity<'_>) -> String {
     // Written into one buffer: every pass names every published service's group (twice on
     // a pool's first listener) to compare with what exists.
-    let port = id.port.to_string();
+    let mut digits = [0u8; 5];
+    let port = decimal(id.port, &mut digits);
     let parts = [
         id.owner_id,
         id.service_arn,
         id.container,
-        &port,
+        port,
         id.protocol,
         id.protocol_version,
         id.target_type,
@@ -80,6 +81,20 @@ pub fn target_group_name(id: &TargetGroupIdentity<'_>) -> String {
     // Writing into a `String` cannot fail.
     let _ = write!(name, "-{hash:012x}");
     name
+}
+
+/// `n` in decimal, written into `buf` (no allocation: every pass names every group).
+fn decimal(mut n: u16, buf: &mut [u8; 5]) -> &str {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[start..]).unwrap_or_default()
 }
 
 /// `name` in lowercase letters, digits and single hyphens inside, at most `room` long;
@@ -151,6 +166,13 @@ mod tests {
             target_type: "ip",
             vpc_id: "vpc-1",
             load_balancer: None,
+        }
+    }
+
+    #[test]
+    fn ports_are_written_as_to_string_writes_them() {
+        for port in [0, 1, 9, 10, 80, 443, 8080, 9999, 10000, 65535] {
+            assert_eq!(decimal(port, &mut [0; 5]), port.to_string());
         }
     }
 

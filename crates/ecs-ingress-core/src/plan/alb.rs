@@ -2,6 +2,7 @@
 //! serving one until the new group has healthy targets), its rules, its service's
 //! `loadBalancers` and, in `direct` mode, its registered targets.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use super::PlanConfig;
@@ -64,17 +65,10 @@ pub fn service_changes(
         .is_none_or(|p| p.drained && new_ready == Some(true));
     let (my_rules, leaving_groups) =
         split_move(desired, left, owned.rules_of(&service.arn), my_groups);
-    let my_rules = my_rules.as_slice();
+    let my_rules: &[&Rule] = &my_rules;
 
     // A replacement (see `replacement_waits`): traffic stays on the serving group.
-    let serving_old: Option<&TargetGroup> = my_rules
-        .iter()
-        .filter(|r| desired.previous.is_none() || r.listener_arn == desired.listener_arn)
-        .flat_map(|r| &r.forward_target_groups)
-        .filter_map(|arn| my_groups.iter().find(|g| g.arn == *arn))
-        .find(|g| g.name != spec.name)
-        .copied();
-    let replacing = serving_old.filter(|_| new_ready != Some(true));
+    let replacing = serving_other(desired, my_rules, my_groups).filter(|_| new_ready != Some(true));
     if let Some(old) = replacing {
         replacement_waits(
             observed,
@@ -86,18 +80,23 @@ pub fn service_changes(
             &mut outcome,
         );
     }
-    let forward = replacing.map_or(target.clone(), |old| {
-        TargetGroupRef::Existing(old.arn.clone())
-    });
+    let serving_old_ref;
+    let forward = match replacing {
+        Some(old) => {
+            serving_old_ref = TargetGroupRef::Existing(old.arn.clone());
+            &serving_old_ref
+        }
+        None => &target,
+    };
     let staged = replacing.map(|_| target.clone());
     if outcome.waiting.is_none() && !left {
         move_progress(desired, &target, new_ready, &mut outcome);
     }
-    outcome.serving = existing_arn(&forward);
-    let weighted = super::weighted::forward(observed, owned, desired, &forward);
+    outcome.serving = existing_arn(forward);
+    let weighted = super::weighted::forward(observed, owned, desired, forward);
     outcome.health_wanted.extend(weighted.health_wanted);
     let targets = RuleTargets {
-        forward: &forward,
+        forward,
         staged: &staged,
         weights: weighted.groups.filter(|_| !weighted.hold),
         hold: weighted.hold,
@@ -120,6 +119,22 @@ pub fn service_changes(
 
     delete_old_groups(service, spec, my_groups, &kept_attached, changes);
     outcome
+}
+
+/// The group of the service's rules here that is not the one it should have: the one a
+/// replacement keeps serving until the new group can.
+fn serving_other<'g>(
+    desired: &DesiredService<'_>,
+    my_rules: &[&Rule],
+    my_groups: &[&'g TargetGroup],
+) -> Option<&'g TargetGroup> {
+    my_rules
+        .iter()
+        .filter(|r| desired.previous.is_none() || r.listener_arn == desired.listener_arn)
+        .flat_map(|r| &r.forward_target_groups)
+        .filter_map(|arn| my_groups.iter().find(|g| g.arn == *arn))
+        .find(|g| g.name != desired.target_group.name)
+        .copied()
 }
 
 /// The ARN of a group that exists already.
@@ -203,7 +218,7 @@ fn move_progress(
     }
     let (from, to) = (
         change::short_arn(&p.load_balancer_arn),
-        change::short_arn(&desired.load_balancer_arn),
+        change::short_arn(desired.load_balancer_arn),
     );
     let why = if p.departed {
         " (its listener is no longer given with --listener)"
@@ -227,19 +242,23 @@ fn move_progress(
 
 /// A move keeps the rules and group on the ALB it leaves until it `left` (its names drained
 /// and the new group serves): the rules this pass plans, and the groups it leaves attached.
-fn split_move<'r, 'g>(
+fn split_move<'s, 'r, 'g>(
     desired: &DesiredService<'_>,
     left: bool,
-    rules: &[&'r Rule],
+    rules: &'s [&'r Rule],
     groups: &[&'g TargetGroup],
-) -> (Vec<&'r Rule>, Vec<&'g TargetGroup>) {
+) -> (Cow<'s, [&'r Rule]>, Vec<&'g TargetGroup>) {
     // Every ALB it leaves (a move re-placed before it drained leaves two) keeps serving.
-    let (leaving, planned): (Vec<&Rule>, Vec<&Rule>) = match &desired.previous {
-        Some(_) if !left => rules
-            .iter()
-            .copied()
-            .partition(|r| r.listener_arn != desired.listener_arn),
-        _ => (Vec::new(), rules.to_vec()),
+    // A service that does not move (almost every one) plans all its rules, not a copy.
+    let (leaving, planned): (Vec<&Rule>, Cow<'s, [&'r Rule]>) = match &desired.previous {
+        Some(_) if !left => {
+            let (leaving, planned): (Vec<&Rule>, Vec<&Rule>) = rules
+                .iter()
+                .copied()
+                .partition(|r| r.listener_arn != desired.listener_arn);
+            (leaving, Cow::Owned(planned))
+        }
+        _ => (Vec::new(), Cow::Borrowed(rules)),
     };
     let kept = groups
         .iter()
@@ -491,7 +510,7 @@ fn create_rule(
     PlannedChange::new(
         service,
         Change::CreateRule {
-            listener_arn: desired.listener_arn.clone(),
+            listener_arn: desired.listener_arn.to_string(),
             priority,
             hosts: rule.hosts.clone(),
             paths: rule.paths.clone(),
@@ -534,15 +553,7 @@ fn attachment_changes(
         .cloned()
         .collect();
     let ecs = desired.intent.targets == TargetsMode::Ecs;
-    let ours = |target: TargetGroupRef| AttachmentEntry::Ours {
-        target,
-        container: desired.intent.container.clone(),
-        port: i32::from(desired.intent.container_port),
-        shift: None,
-    };
     let (deployment, rolling) = rolling_deployment(desired);
-    let mut wanted: Vec<AttachmentEntry> =
-        foreign.iter().cloned().map(AttachmentEntry::Keep).collect();
     let old_entries: Vec<LoadBalancerAttachment> = kept
         .iter()
         .filter_map(|old| {
@@ -554,33 +565,85 @@ fn attachment_changes(
         .cloned()
         .map(rolling)
         .collect();
-    if ecs {
-        wanted.extend(old_entries.iter().cloned().map(AttachmentEntry::Keep));
-        wanted.push(ours(target.clone()));
-    }
     let current_matches = match target {
         TargetGroupRef::New(_) => !ecs && foreign.len() == service.load_balancers.len(),
         TargetGroupRef::Existing(arn) => {
-            let mut want: Vec<LoadBalancerAttachment> = foreign.clone();
-            if ecs {
-                want.extend(old_entries.iter().cloned());
-                want.push(LoadBalancerAttachment {
-                    target_group_arn: Some(arn.clone()),
-                    load_balancer_name: None,
-                    container_name: Some(desired.intent.container.clone()),
-                    container_port: Some(i32::from(desired.intent.container_port)),
-                    advanced: None,
-                });
-            }
-            let mut have = service.load_balancers.clone();
-            want.sort();
-            have.sort();
-            want == have
+            let ours = ecs.then(|| OurEntry {
+                target_group_arn: arn,
+                container: &desired.intent.container,
+                port: i32::from(desired.intent.container_port),
+            });
+            entries_match(&service.load_balancers, &foreign, &old_entries, ours)
         }
     };
     if !current_matches || deployment.is_some() {
+        // Built only when written: almost every pass finds the entries as they should be.
+        let mut wanted: Vec<AttachmentEntry> =
+            foreign.into_iter().map(AttachmentEntry::Keep).collect();
+        if ecs {
+            wanted.extend(old_entries.into_iter().map(AttachmentEntry::Keep));
+            wanted.push(AttachmentEntry::Ours {
+                target: target.clone(),
+                container: desired.intent.container.clone(),
+                port: i32::from(desired.intent.container_port),
+                shift: None,
+            });
+        }
         changes.push(attachment_change(service, wanted, target, ecs, deployment));
     }
+}
+
+/// The entry of ours a service should have for an existing group.
+struct OurEntry<'e> {
+    target_group_arn: &'e str,
+    container: &'e str,
+    port: i32,
+}
+
+impl OurEntry<'_> {
+    fn is(&self, entry: &LoadBalancerAttachment) -> bool {
+        entry.target_group_arn.as_deref() == Some(self.target_group_arn)
+            && entry.load_balancer_name.is_none()
+            && entry.container_name.as_deref() == Some(self.container)
+            && entry.container_port == Some(self.port)
+            && entry.advanced.is_none()
+    }
+
+    fn entry(&self) -> LoadBalancerAttachment {
+        LoadBalancerAttachment {
+            target_group_arn: Some(self.target_group_arn.to_string()),
+            load_balancer_name: None,
+            container_name: Some(self.container.to_string()),
+            container_port: Some(self.port),
+            advanced: None,
+        }
+    }
+}
+
+/// Whether the service's entries (`have`) are, in any order, the others' entries kept, the
+/// old entries kept and ours (if ECS registers its tasks).
+fn entries_match(
+    have: &[LoadBalancerAttachment],
+    foreign: &[LoadBalancerAttachment],
+    old_entries: &[LoadBalancerAttachment],
+    ours: Option<OurEntry<'_>>,
+) -> bool {
+    // The usual case, compared without copying: nothing but (at most) our one entry.
+    if foreign.is_empty() && old_entries.is_empty() {
+        return match ours {
+            Some(ours) => matches!(have, [only] if ours.is(only)),
+            None => have.is_empty(),
+        };
+    }
+    let mut want: Vec<LoadBalancerAttachment> = foreign.to_vec();
+    if let Some(ours) = ours {
+        want.extend(old_entries.iter().cloned());
+        want.push(ours.entry());
+    }
+    let mut have = have.to_vec();
+    want.sort();
+    have.sort();
+    want == have
 }
 
 /// With `alb.deploy` (here always `rolling`): the strategy to write if ECS has another, and

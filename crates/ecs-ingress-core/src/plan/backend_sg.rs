@@ -12,7 +12,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rustc_hash::FxHashMap;
+
 use super::change::{Change, PlannedChange, TargetGroupRef};
+use super::owned::Owned;
 use super::{Plan, PlanConfig};
 use crate::model::ServiceIntent;
 use crate::ownership::{OWNER_TAG, RESOURCE_TAG, resource_of, service_of};
@@ -23,44 +26,47 @@ use crate::status::{ResourceKind, ResourceRef};
 /// The `ecs-ingress/resource` tag value of a backend rule.
 pub const SECURITY_GROUP_RULE_RESOURCE: &str = "security-group-rule";
 
-/// One rule's worth of access: `source` may reach tcp `port` of `group`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Access {
-    group: String,
-    source: String,
+/// One rule's worth of access: `source` may reach tcp `port` of `group`. Borrowed from the
+/// intents and the snapshot: a pass builds one per routed group, and few become rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Access<'a> {
+    group: &'a str,
+    source: &'a str,
     port: u16,
 }
 
 /// What the routed target groups ask of the security groups.
 #[derive(Default)]
-struct Demand {
+struct Demand<'a> {
     /// Access a published service needs, with the services that need it (oldest first).
-    needed: BTreeMap<Access, Vec<String>>,
+    needed: BTreeMap<Access<'a>, Vec<&'a str>>,
     /// Ports of services kept as they are (invalid tags, gone from ECS) or that ECS is
     /// deploying: any rule of ours that lets one of these sources reach the port, in one of
     /// these groups (`None`: any group), stays.
     /// By (source, port): a lookup per rule, not a scan (every service ECS deploys adds
     /// entries, and a cold start deploys them all).
-    kept: BTreeMap<(String, u16), KeptIn>,
+    kept: BTreeMap<(&'a str, u16), KeptIn<'a>>,
 }
 
 /// The groups in which a kept access's rules stay.
-enum KeptIn {
+enum KeptIn<'a> {
     Any,
-    Groups(BTreeSet<String>),
+    Groups(BTreeSet<&'a str>),
 }
 
-impl Demand {
+impl<'a> Demand<'a> {
     /// Keeps whatever of ours lets `sources` reach `port` in `groups` (`None`: any group).
-    fn keep(&mut self, groups: Option<&[String]>, sources: &[String], port: u16) {
-        for source in sources {
+    fn keep(&mut self, groups: Option<&'a [String]>, sources: &[&'a str], port: u16) {
+        for &source in sources {
             let entry = self
                 .kept
-                .entry((source.clone(), port))
+                .entry((source, port))
                 .or_insert_with(|| KeptIn::Groups(BTreeSet::new()));
             match (entry, groups) {
                 (entry, None) => *entry = KeptIn::Any,
-                (KeptIn::Groups(kept), Some(groups)) => kept.extend(groups.iter().cloned()),
+                (KeptIn::Groups(kept), Some(groups)) => {
+                    kept.extend(groups.iter().map(String::as_str));
+                }
                 (KeptIn::Any, Some(_)) => {}
             }
         }
@@ -72,35 +78,59 @@ impl Demand {
             return false;
         };
         self.kept
-            .range((source.clone(), 0)..=(source.clone(), u16::MAX))
+            .range((source.as_str(), 0)..=(source.as_str(), u16::MAX))
             .any(|((source, port), kept_in)| {
                 rule.allows(source, *port)
                     && match kept_in {
                         KeptIn::Any => true,
-                        KeptIn::Groups(groups) => groups.contains(&rule.group_id),
+                        KeptIn::Groups(groups) => groups.contains(rule.group_id.as_str()),
                     }
             })
     }
     /// The needed accesses of one group: a range of the map, which is ordered by group.
-    fn needed_in<'d>(&'d self, group: &str) -> impl Iterator<Item = (&'d Access, &'d Vec<String>)> {
+    fn needed_in<'d>(
+        &'d self,
+        group: &'d str,
+    ) -> impl Iterator<Item = (&'d Access<'d>, &'d Vec<&'d str>)> {
+        let needed: &'d BTreeMap<Access<'d>, Vec<&'d str>> = &self.needed;
         let from = Access {
-            group: group.to_string(),
-            source: String::new(),
+            group,
+            source: "",
             port: 0,
         };
-        let group = from.group.clone();
-        self.needed
+        needed
             .range(from..)
             .take_while(move |(a, _)| a.group == group)
     }
 }
 
-/// A target group that is routed once this pass's changes are applied.
-struct Routed<'a> {
-    service_arn: &'a str,
-    target_type: &'a str,
-    ports: Vec<u16>,
-    load_balancers: BTreeSet<&'a str>,
+/// A target group that is routed once this pass's changes are applied. Borrowed, with no
+/// list of its own: a pass has one per owned group.
+struct Routed<'c, 'f> {
+    service_arn: &'c str,
+    target_type: &'c str,
+    /// The traffic port and a numbered health-check port other than it.
+    ports: [Option<u16>; 2],
+    /// The ALBs AWS lists for it (none for a group this pass creates).
+    listed: &'c [String],
+    /// The ALBs whose rules this pass creates or rewrites to forward to it.
+    forwarded: Option<&'f BTreeSet<&'c str>>,
+}
+
+impl<'c> Routed<'c, '_> {
+    /// The ALBs that route to it once the changes are applied. One may be named twice:
+    /// what is read off them does not count repeats (`Demand::keep` may be told twice, and
+    /// `needed` lists each service once).
+    fn load_balancers(&self) -> impl Iterator<Item = &'c str> + '_ {
+        self.listed
+            .iter()
+            .map(String::as_str)
+            .chain(self.forwarded.into_iter().flatten().copied())
+    }
+
+    fn ports(&self) -> impl Iterator<Item = u16> + '_ {
+        self.ports.iter().flatten().copied()
+    }
 }
 
 /// Adds the backend rules the plan's routed target groups need, and revokes ours that
@@ -108,6 +138,7 @@ struct Routed<'a> {
 pub(super) fn plan_backend_rules(
     config: &PlanConfig,
     observed: &Snapshot,
+    owned: &Owned<'_>,
     intents: &[(EcsService, ServiceIntent)],
     out: &mut Plan,
 ) {
@@ -129,30 +160,31 @@ pub(super) fn plan_backend_rules(
         ResourceKind::SecurityGroupRule,
         rules.iter().filter(ours).count(),
     );
-    let demand = demand(config, observed, intents, &out.changes);
+    let demand = demand(observed, owned, intents, &out.changes);
     // By group and by ARN: lookups per access and per rule stay linear in the estate.
     let mut rules_of: BTreeMap<&str, Vec<&SecurityGroupRule>> = BTreeMap::new();
     for r in rules {
         rules_of.entry(r.group_id.as_str()).or_default().push(r);
     }
-    let services_by_arn: BTreeMap<&str, &EcsService> =
+    // Hashed: looked up, never iterated (ARNs share a long prefix an ordered map compares).
+    let services_by_arn: FxHashMap<&str, &EcsService> =
         intents.iter().map(|(s, _)| (s.arn.as_str(), s)).collect();
     let mut added = Vec::new();
     for (access, services) in &demand.needed {
         let covered = rules_of
-            .get(access.group.as_str())
-            .is_some_and(|rs| rs.iter().any(|r| r.allows(&access.source, access.port)));
+            .get(access.group)
+            .is_some_and(|rs| rs.iter().any(|r| r.allows(access.source, access.port)));
         if covered {
             continue;
         }
-        let Some(service) = services_by_arn.get(services[0].as_str()) else {
+        let Some(service) = services_by_arn.get(services[0]) else {
             continue;
         };
         added.push(PlannedChange::new(
             service,
             Change::AuthorizeIngress {
-                group_id: access.group.clone(),
-                source_group_id: access.source.clone(),
+                group_id: access.group.to_string(),
+                source_group_id: access.source.to_string(),
                 port: access.port,
                 tags: rule_tags(owner),
             },
@@ -191,7 +223,7 @@ fn rule_tags(owner: &str) -> Tags {
 /// failed read hold it back).
 fn unneeded<'r>(
     ours: impl Iterator<Item = &'r SecurityGroupRule>,
-    demand: &Demand,
+    demand: &Demand<'_>,
 ) -> Vec<PlannedChange> {
     ours.filter(|r| !used(r, demand))
         .map(|r| PlannedChange {
@@ -207,10 +239,10 @@ fn unneeded<'r>(
         .collect()
 }
 
-fn used(rule: &SecurityGroupRule, demand: &Demand) -> bool {
+fn used(rule: &SecurityGroupRule, demand: &Demand<'_>) -> bool {
     demand
         .needed_in(&rule.group_id)
-        .any(|(a, _)| rule.allows(&a.source, a.port))
+        .any(|(a, _)| rule.allows(a.source, a.port))
         || demand.keeps(rule)
 }
 
@@ -230,15 +262,15 @@ fn describe(rule: &SecurityGroupRule) -> String {
 /// Every service's rules of ours that it needs, as its resources.
 fn list_resources<'r>(
     ours: impl Iterator<Item = &'r SecurityGroupRule>,
-    demand: &Demand,
+    demand: &Demand<'_>,
     out: &mut Plan,
 ) {
     let mut by_service: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for rule in ours {
         for (access, services) in demand.needed_in(&rule.group_id) {
-            if rule.allows(&access.source, access.port) {
+            if rule.allows(access.source, access.port) {
                 for s in services {
-                    by_service.entry(s).or_default().push(&rule.id);
+                    by_service.entry(*s).or_default().push(&rule.id);
                 }
             }
         }
@@ -256,60 +288,64 @@ fn list_resources<'r>(
 }
 
 /// What the target groups still routed after this pass ask for.
-fn demand(
-    config: &PlanConfig,
-    observed: &Snapshot,
-    intents: &[(EcsService, ServiceIntent)],
+fn demand<'a>(
+    observed: &'a Snapshot,
+    owned: &Owned<'a>,
+    intents: &'a [(EcsService, ServiceIntent)],
     changes: &[PlannedChange],
-) -> Demand {
-    let by_arn: BTreeMap<&str, &(EcsService, ServiceIntent)> =
+) -> Demand<'a> {
+    let by_arn: FxHashMap<&str, &(EcsService, ServiceIntent)> =
         intents.iter().map(|e| (e.0.arn.as_str(), e)).collect();
     let mut demand = Demand::default();
-    for routed in routed_groups(config, observed, changes) {
+    let forwards = forwarded_from(observed, changes);
+    // One buffer for every group's sources, not a vector each.
+    let mut sources: Vec<&str> = Vec::new();
+    for routed in routed_groups(owned, changes, &forwards) {
         if routed.target_type != TargetType::Ip.as_str() {
             continue;
         }
-        let sources: Vec<String> = routed
-            .load_balancers
-            .iter()
-            .filter_map(|lb| observed.load_balancers.get(*lb))
-            .flat_map(|lb| lb.security_groups.iter().cloned())
-            .collect();
+        sources.clear();
+        sources.extend(
+            routed
+                .load_balancers()
+                .filter_map(|lb| observed.load_balancers.get(lb))
+                .flat_map(|lb| lb.security_groups.iter().map(String::as_str)),
+        );
         match by_arn.get(routed.service_arn) {
             Some((service, ServiceIntent::Publish { intent, .. })) => {
                 if service.deploying {
                     // Tasks of the deployment ECS replaces may sit in groups the service
                     // no longer names (its groups changed): whatever of ours lets its ALB
                     // in on its ports stays until the deployment is over.
-                    for &port in &routed.ports {
+                    for port in routed.ports() {
                         demand.keep(None, &sources, port);
                     }
                 }
                 let Some(group) = intent.backend_sg.group(&service.security_groups) else {
                     continue;
                 };
-                for source in &sources {
-                    for &port in &routed.ports {
+                for &source in &sources {
+                    for port in routed.ports() {
                         let access = Access {
-                            group: group.to_string(),
-                            source: source.clone(),
+                            group,
+                            source,
                             port,
                         };
                         let services = demand.needed.entry(access).or_default();
-                        if !services.iter().any(|s| s == &service.arn) {
-                            services.push(service.arn.clone());
+                        if !services.contains(&service.arn.as_str()) {
+                            services.push(service.arn.as_str());
                         }
                     }
                 }
             }
             // Kept as it is: whatever of ours lets its ALB in stays.
             Some((service, _)) => {
-                for &port in &routed.ports {
+                for port in routed.ports() {
                     demand.keep(Some(&service.security_groups), &sources, port);
                 }
             }
             None => {
-                for &port in &routed.ports {
+                for port in routed.ports() {
                     demand.keep(None, &sources, port);
                 }
             }
@@ -321,11 +357,11 @@ fn demand(
 /// The owned target groups that are not deleted and the ones created in this pass, each
 /// with the ALBs that route to it once the changes are applied (the ALBs AWS lists for it,
 /// plus those of the rules this pass creates or rewrites to forward to it).
-fn routed_groups<'a>(
-    config: &PlanConfig,
-    observed: &'a Snapshot,
-    changes: &'a [PlannedChange],
-) -> Vec<Routed<'a>> {
+fn routed_groups<'c, 'f>(
+    owned: &Owned<'c>,
+    changes: &'c [PlannedChange],
+    forwards: &'f BTreeMap<&'c str, BTreeSet<&'c str>>,
+) -> Vec<Routed<'c, 'f>> {
     let deleted: BTreeSet<&str> = changes
         .iter()
         .filter_map(|c| match &c.change {
@@ -333,26 +369,17 @@ fn routed_groups<'a>(
             _ => None,
         })
         .collect();
-    let forwards = forwarded_from(observed, changes);
     let mut out = Vec::new();
-    for group in &observed.target_groups {
-        if deleted.contains(group.arn.as_str()) || !config.ownership.owns(&group.tags) {
+    for &(service_arn, group) in &owned.group_list {
+        if deleted.contains(group.arn.as_str()) {
             continue;
         }
-        let Some(service_arn) = service_of(&group.tags) else {
-            continue;
-        };
-        let mut load_balancers: BTreeSet<&str> = group
-            .load_balancer_arns
-            .iter()
-            .map(String::as_str)
-            .collect();
-        load_balancers.extend(forwards.get(group.arn.as_str()).into_iter().flatten());
         out.push(Routed {
             service_arn,
             target_type: &group.target_type,
             ports: ports(group.port, &group.health_check.port),
-            load_balancers,
+            listed: &group.load_balancer_arns,
+            forwarded: forwards.get(group.arn.as_str()),
         });
     }
     for c in changes {
@@ -363,10 +390,8 @@ fn routed_groups<'a>(
                 service_arn,
                 target_type: spec.target_type.as_str(),
                 ports: ports(spec.port, &spec.health_check.port),
-                load_balancers: forwards
-                    .get(spec.name.as_str())
-                    .cloned()
-                    .unwrap_or_default(),
+                listed: &[],
+                forwarded: forwards.get(spec.name.as_str()),
             });
         }
     }
@@ -374,14 +399,13 @@ fn routed_groups<'a>(
 }
 
 /// The traffic port and a numbered health-check port other than it.
-fn ports(port: i32, health_check_port: &str) -> Vec<u16> {
-    let mut ports: Vec<u16> = u16::try_from(port).ok().into_iter().collect();
-    if let Ok(hc) = health_check_port.parse::<u16>()
-        && !ports.contains(&hc)
-    {
-        ports.push(hc);
-    }
-    ports
+fn ports(port: i32, health_check_port: &str) -> [Option<u16>; 2] {
+    let traffic = u16::try_from(port).ok();
+    let health = health_check_port
+        .parse::<u16>()
+        .ok()
+        .filter(|hc| traffic != Some(*hc));
+    [traffic, health]
 }
 
 /// ALBs whose rules this pass creates or rewrites to forward to a group, by the group's ARN
@@ -390,11 +414,7 @@ fn forwarded_from<'a>(
     observed: &'a Snapshot,
     changes: &'a [PlannedChange],
 ) -> BTreeMap<&'a str, BTreeSet<&'a str>> {
-    let listener_of_rule: BTreeMap<&str, &str> = observed
-        .rules
-        .iter()
-        .map(|r| (r.arn.as_str(), r.listener_arn.as_str()))
-        .collect();
+    let listener_of_rule = observed.rule_listeners();
     let alb_of = |listener: &str| {
         observed
             .listeners
@@ -423,12 +443,12 @@ fn forwarded_from<'a>(
                 staged,
                 ..
             } => (
-                listener_of_rule.get(arn.as_str()).copied(),
+                listener_of_rule.get(arn),
                 std::iter::once(target).chain(staged).collect(),
             ),
             Change::ModifyRuleWeights { rule, weights, .. } => (
                 match rule {
-                    super::RuleRef::Existing(arn) => listener_of_rule.get(arn.as_str()).copied(),
+                    super::RuleRef::Existing(arn) => listener_of_rule.get(arn),
                     super::RuleRef::New(_) => None,
                 },
                 weights.iter().map(|(g, _)| g).collect(),

@@ -1,6 +1,8 @@
 //! Intent + the listener's ALB → the resources a service should have.
 
-use crate::model::{Intent, Stickiness};
+use rustc_hash::FxHashMap;
+
+use crate::model::{AttributesIntent, Intent, Stickiness};
 use crate::ownership::Ownership;
 use crate::ownership::naming::{TargetGroupIdentity, target_group_name};
 use crate::state::{
@@ -49,8 +51,9 @@ pub struct DesiredService<'a> {
     /// Where hosts and explicit priorities are claimed: the pool's first listener. DNS
     /// points a host at one ALB of the pool, and two names for one listener share it.
     pub claim_scope: String,
-    pub listener_arn: String,
-    pub load_balancer_arn: String,
+    /// Borrowed from the snapshot: every winner has them, and few changes name them.
+    pub listener_arn: &'a str,
+    pub load_balancer_arn: &'a str,
     pub target_group: TargetGroupSpec,
     /// The name its group takes on this ALB when the name a pool's first listener gives
     /// (`target_group.name`) is held by its group on another ALB: AWS lets a target group
@@ -275,13 +278,38 @@ fn chunk(values: &[String], size: usize, budget: usize) -> Option<Vec<Vec<String
     Some(out)
 }
 
-/// The desired resources of one service on the given listener and ALB.
+/// Attribute maps built once per plan for each setting services ask for: services asking
+/// the same share one (a clone is a reference count), instead of a map of five strings
+/// each, every pass.
+#[derive(Default)]
+pub struct SharedAttributes(FxHashMap<AttributesIntent, TargetGroupAttributes>);
+
+impl SharedAttributes {
+    /// The attributes `intent` asks for.
+    pub fn of(&mut self, intent: &Intent) -> TargetGroupAttributes {
+        self.0
+            .entry(intent.attributes)
+            .or_insert_with(|| attributes(intent))
+            .clone()
+    }
+}
+
+/// The pool a service is placed in, and where its hosts are claimed (see
+/// [`DesiredService::claim_scope`]).
+pub struct PoolScope {
+    pub pool: String,
+    pub claim_scope: String,
+}
+
+/// The desired resources of one service on the given listener and ALB, with the
+/// attributes its intent asks for (see [`SharedAttributes`]).
 pub fn desired_service<'a>(
     ownership: &Ownership,
     service: &'a EcsService,
     intent: &'a Intent,
-    pool: &str,
-    at: Location<'_>,
+    scope: PoolScope,
+    at: Location<'a>,
+    attributes: TargetGroupAttributes,
 ) -> DesiredService<'a> {
     let (listener_arn, load_balancer) = (at.listener_arn, at.load_balancer);
     let name_on = |load_balancer_arn: Option<&str>| {
@@ -312,7 +340,7 @@ pub fn desired_service<'a>(
         target_type: intent.target_type,
         vpc_id: load_balancer.vpc_id.clone(),
         health_check: health_check(intent),
-        attributes: attributes(intent),
+        attributes,
         // Given when the group is created ([`creation_tags`]): a pass builds every
         // winner's spec, and few create anything.
         tags: Tags::new(),
@@ -339,10 +367,10 @@ pub fn desired_service<'a>(
     DesiredService {
         service,
         intent,
-        pool: pool.to_string(),
-        claim_scope: pool.to_string(),
-        listener_arn: listener_arn.to_string(),
-        load_balancer_arn: load_balancer.arn.clone(),
+        pool: scope.pool,
+        claim_scope: scope.claim_scope,
+        listener_arn,
+        load_balancer_arn: &load_balancer.arn,
         target_group,
         alb_group_name,
         rules,

@@ -14,6 +14,7 @@ pub mod change;
 pub mod cloudmap;
 pub mod desired;
 pub mod dns;
+mod few;
 #[cfg(test)]
 mod fixtures;
 mod growth;
@@ -43,7 +44,7 @@ pub use growth::is_empty as load_balancer_is_empty;
 use owned::Owned;
 
 use crate::model::{Intent, ServiceIntent, TargetsMode};
-use crate::ownership::{Ownership, service_of};
+use crate::ownership::Ownership;
 use crate::snapshot::Snapshot;
 use crate::state::EcsService;
 use crate::status::{Problem, ResourceKind, ResourceRef, ServiceState, ServiceStatus};
@@ -108,14 +109,10 @@ impl Plan {
 
 /// Owned resources seen, for the metrics.
 fn count_managed(owned: &Owned<'_>, out: &mut Plan) {
-    out.managed.insert(
-        ResourceKind::TargetGroup,
-        owned.groups.values().map(Vec::len).sum(),
-    );
-    out.managed.insert(
-        ResourceKind::ListenerRule,
-        owned.rules.values().map(Vec::len).sum(),
-    );
+    out.managed
+        .insert(ResourceKind::TargetGroup, owned.group_list.len());
+    out.managed
+        .insert(ResourceKind::ListenerRule, owned.rule_list.len());
 }
 
 /// Age order for conflicts: older services (creation time, then ARN) win.
@@ -143,6 +140,9 @@ pub fn direct_reads(
 ) -> (Vec<(String, String, String)>, Vec<String>) {
     let mut services = Vec::new();
     let mut groups = Vec::new();
+    // Indexed once, and only when a service asks: a scan of every group per service was
+    // quadratic.
+    let mut owned: Option<Owned<'_>> = None;
     for (service, intent) in intents {
         if let ServiceIntent::Publish { intent, .. } = intent
             && intent.targets == TargetsMode::Direct
@@ -152,16 +152,8 @@ pub fn direct_reads(
                 service.name.clone(),
                 service.arn.clone(),
             ));
-            groups.extend(
-                observed
-                    .target_groups
-                    .iter()
-                    .filter(|t| {
-                        config.ownership.owns(&t.tags)
-                            && service_of(&t.tags) == Some(service.arn.as_str())
-                    })
-                    .map(|t| t.arn.clone()),
-            );
+            let owned = owned.get_or_insert_with(|| Owned::new(&config.ownership, observed));
+            groups.extend(owned.groups_of(&service.arn).iter().map(|t| t.arn.clone()));
         }
     }
     (services, groups)
@@ -220,6 +212,9 @@ pub fn plan(
     );
     let placement = pools::place(config, observed, &owned, resolution.candidates);
     let arbitration = arbitrate::arbitrate(config, observed, &owned, placement.candidates);
+    out.services.reserve_exact(
+        resolution.statuses.len() + placement.statuses.len() + arbitration.statuses.len(),
+    );
     out.services.extend(resolution.statuses);
     out.services.extend(placement.statuses);
     out.services.extend(arbitration.statuses);
@@ -246,15 +241,9 @@ pub fn plan(
     // Names of services whose resources stay as they are (invalid, conflicting, or in a
     // cluster this controller does not watch) are neither rewritten nor withdrawn.
     let keep = |service_arn: &str| kept.contains(service_arn) || !watched(config, service_arn);
-    names_stage(
-        config,
-        observed,
-        &winners,
-        &alb,
-        &keep,
-        &mut changes,
-        &mut out,
-    );
+    changes.extend(names_stage(
+        config, observed, &owned, &winners, &alb, &keep, &mut out,
+    ));
     alb.fold_into(observed, &mut out);
     for status in &mut out.services {
         if let Some(w) = placement.waiting.get(&status.service_arn) {
@@ -278,7 +267,7 @@ pub fn plan(
         &mut out,
     );
 
-    last_stages(config, observed, intents, changes, &mut out);
+    last_stages(config, observed, &owned, intents, changes, &mut out);
     out
 }
 
@@ -287,13 +276,14 @@ pub fn plan(
 fn last_stages(
     config: &PlanConfig,
     observed: &Snapshot,
+    owned: &Owned<'_>,
     intents: &[(EcsService, ServiceIntent)],
     changes: Vec<PlannedChange>,
     out: &mut Plan,
 ) {
     policy::Policy::new(config.policy, observed.complete_but_zones()).apply(changes, out);
-    backend_sg::plan_backend_rules(config, observed, intents, out);
-    certificates::plan_removals(config, observed, intents, out);
+    backend_sg::plan_backend_rules(config, observed, owned, intents, out);
+    certificates::plan_removals(config, observed, owned, intents, out);
     finish(out);
 }
 
@@ -365,18 +355,21 @@ impl<'w, 'a> Sharing<'w, 'a> {
 fn names_stage(
     config: &PlanConfig,
     observed: &Snapshot,
+    owned: &Owned<'_>,
     winners: &[DesiredService<'_>],
     alb: &AlbOutcome<'_>,
     keep: &dyn Fn(&str) -> bool,
-    changes: &mut Vec<PlannedChange>,
     out: &mut Plan,
-) {
+) -> Vec<PlannedChange> {
+    let mut changes = Vec::new();
     let ready = |arn: &str| alb.serving_state.get(arn).is_some_and(|s| s.ready());
     let healthy = |arn: &str| alb.serving_state.get(arn).is_some_and(|s| s.healthy);
     // Every winner routing one of its hosts, moving or joining, must serve it on the new ALB.
-    let sharing = Sharing::new(winners);
+    // Indexed only when asked: only a pass with a service moving between ALBs asks.
+    let sharing_index = std::cell::OnceCell::new();
+    let sharing = || sharing_index.get_or_init(|| Sharing::new(winners));
     let switched =
-        |d: &DesiredService<'_>| sharing.sharers(d).iter().all(|m| ready(&m.service.arn));
+        |d: &DesiredService<'_>| sharing().sharers(d).iter().all(|m| ready(&m.service.arn));
     // A moving service's names stay on the ALB it leaves until every mover of its hosts
     // can be served on the new one: held as they are, never written there (that ALB may
     // not route a name its rules there were not made for).
@@ -385,10 +378,10 @@ fn names_stage(
             .as_ref()
             .is_some_and(|p| !p.switched && !switched(d))
     };
-    let names_at = |d: &DesiredService<'_>| match &d.previous {
-        Some(p) if stays(d) => p.load_balancer_arn.clone(),
-        _ => d.load_balancer_arn.clone(),
-    };
+    let names_at = names::at_fn(|d| match &d.previous {
+        Some(p) if stays(d) => &p.load_balancer_arn,
+        _ => d.load_balancer_arn,
+    });
     // One name, one ALB: a service whose host a mover shares holds the name where it is too,
     // mover or not, until every one of them can be served on the new ALB.
     // Whether each winner stays, decided once (most move nowhere: then no one is held).
@@ -400,7 +393,7 @@ fn names_stage(
     let names_ready = |d: &DesiredService<'_>| {
         ready(&d.service.arn)
             && (staying.is_empty()
-                || !sharing
+                || !sharing()
                     .sharers(d)
                     .iter()
                     .any(|m| staying.contains(m.service.arn.as_str())))
@@ -411,7 +404,7 @@ fn names_stage(
         .iter()
         .filter(|d| staying.contains(d.service.arn.as_str()))
     {
-        for m in sharing.sharers(d) {
+        for m in sharing().sharers(d) {
             if let Some(group) = alb.serving.get(m.service.arn.as_str())
                 && !observed.targets.contains_key(group)
             {
@@ -427,17 +420,21 @@ fn names_stage(
         keep,
     };
     if !config.hosted_zones.is_empty() {
-        names::plan_service_dns(config, observed, winners, &gates, changes, out);
+        names::plan_service_dns(config, observed, owned, winners, &gates, &mut changes, out);
     }
-    names::plan_service_cloudmap(config, observed, winners, &gates, changes, out);
+    names::plan_service_cloudmap(config, observed, winners, &gates, &mut changes, out);
+    changes
 }
 
 /// Intents oldest first (conflicts are decided by age); a service read twice (a cluster
-/// named twice) is one service: it must never be its own older rival.
+/// named twice) is one service: it must never be its own older rival, and it has one
+/// status. Its oldest copy stays, wherever the copies sort (two reads of it need not agree
+/// on its creation time).
 fn age_ordered(intents: &[(EcsService, ServiceIntent)]) -> Vec<&(EcsService, ServiceIntent)> {
     let mut ordered: Vec<&(EcsService, ServiceIntent)> = intents.iter().collect();
     ordered.sort_by(|a, b| age_key(&a.0).cmp(&age_key(&b.0)));
-    ordered.dedup_by(|a, b| a.0.arn == b.0.arn);
+    let mut seen = FxHashSet::with_capacity_and_hasher(ordered.len(), Default::default());
+    ordered.retain(|(service, _)| seen.insert(service.arn.as_str()));
     ordered
 }
 

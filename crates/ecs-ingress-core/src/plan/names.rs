@@ -7,6 +7,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::change::PlannedChange;
 use super::desired::DesiredService;
+use super::owned::Owned;
 use super::{Plan, PlanConfig, cloudmap, dns};
 use crate::ownership;
 use crate::snapshot::Snapshot;
@@ -15,7 +16,7 @@ use crate::status::{ResourceKind, ServiceState, ServiceStatus};
 /// What decides a winner's names: the ALB they point at, whether it can serve them yet,
 /// and whether a service's resources stay as they are.
 pub struct NameGates<'f> {
-    pub at: &'f dyn Fn(&DesiredService<'_>) -> String,
+    pub at: &'f dyn for<'d> Fn(&'d DesiredService<'_>) -> &'d str,
     pub ready: &'f dyn Fn(&str) -> bool,
     /// Its DNS names may be written where `at` says: ready, and not held where they are
     /// during a move.
@@ -25,10 +26,20 @@ pub struct NameGates<'f> {
     pub keep: &'f dyn Fn(&str) -> bool,
 }
 
+/// `at` as a closure may be written: one that answers with a string of the service it is
+/// given (its ALB's ARN, borrowed, not copied for every winner).
+pub fn at_fn<F>(at: F) -> F
+where
+    F: for<'d> Fn(&'d DesiredService<'_>) -> &'d str,
+{
+    at
+}
+
 /// Runs the DNS planner for the winners and folds its outcome into the statuses.
 pub fn plan_service_dns(
     config: &PlanConfig,
     observed: &Snapshot,
+    owned: &Owned<'_>,
     winners: &[DesiredService<'_>],
     gates: &NameGates<'_>,
     changes: &mut Vec<PlannedChange>,
@@ -53,7 +64,7 @@ pub fn plan_service_dns(
             })
         })
         .collect();
-    let owned_rules: Vec<OwnedRuleOn<'_>> = owned_rules_on(config, observed).collect();
+    let owned_rules: Vec<OwnedRuleOn<'_>> = owned_rules_on(owned).collect();
     let routed = routed_on(&owned_rules);
     let rules_read = !observed
         .failed_reads
@@ -65,7 +76,7 @@ pub fn plan_service_dns(
         .zip(&with_test_hosts)
         .filter(|(d, _)| !matches!(d.weighted, super::desired::Weighted::Member { .. }))
         .filter_map(|(d, combined)| {
-            let load_balancer = observed.load_balancers.get(&(gates.at)(d))?;
+            let load_balancer = owned.load_balancer((gates.at)(d))?;
             Some(dns::DnsWinner {
                 service: d.service,
                 dns: &d.intent.dns,
@@ -90,7 +101,7 @@ pub fn plan_service_dns(
     );
     out.managed.insert(ResourceKind::DnsName, planned.managed);
     changes.extend(planned.changes);
-    fold_name_outcomes(&planned.outcomes, &mut out.services);
+    fold_name_outcomes(planned.outcomes, &mut out.services);
 }
 
 /// A rule ecs-ingress made: the service it routes, the rule, and the ALB it is on.
@@ -102,20 +113,11 @@ type OwnedRuleOn<'s> = (
 
 /// Every rule ecs-ingress made, with the service it routes and the ALB it is on. Listed
 /// once per pass: both the routes and the kept routes are read from it.
-fn owned_rules_on<'s>(
-    config: &'s PlanConfig,
-    observed: &'s Snapshot,
-) -> impl Iterator<Item = OwnedRuleOn<'s>> {
-    observed
-        .rules
-        .iter()
-        .filter(|r| !r.is_default() && config.ownership.owns(&r.tags))
-        .filter_map(|r| {
-            let service = ownership::service_of(&r.tags)?;
-            let listener = observed.listeners.get(&r.listener_arn)?;
-            let lb = observed.load_balancers.get(&listener.load_balancer_arn)?;
-            Some((service, r, lb))
-        })
+fn owned_rules_on<'s>(owned: &'s Owned<'s>) -> impl Iterator<Item = OwnedRuleOn<'s>> {
+    owned.rule_list.iter().filter_map(|&(service, r)| {
+        let lb = owned.load_balancer_of_listener(&r.listener_arn)?;
+        Some((service, r, lb))
+    })
 }
 
 /// (service, ALB) for every rule ecs-ingress made: where each service is routed now.
@@ -145,16 +147,20 @@ fn kept_routes(
 
 /// Folds DNS or Cloud Map outcomes into the statuses: a name conflict leaves the ALB side
 /// published but marks the service `dns-conflict`.
-fn fold_name_outcomes(
-    outcomes: &FxHashMap<String, dns::NameOutcome>,
+/// A service has one status (`age_ordered` keeps one copy of a service read twice): its
+/// outcome is moved into it, not copied.
+fn fold_name_outcomes<K>(
+    mut outcomes: FxHashMap<K, dns::NameOutcome>,
     services: &mut [ServiceStatus],
-) {
+) where
+    K: std::borrow::Borrow<str> + std::hash::Hash + Eq,
+{
     for status in services {
-        let Some(outcome) = outcomes.get(&status.service_arn) else {
+        let Some(outcome) = outcomes.remove(status.service_arn.as_str()) else {
             continue;
         };
-        status.resources.extend(outcome.records.iter().cloned());
-        status.warnings.extend(outcome.warnings.iter().cloned());
+        status.resources.extend(outcome.records);
+        status.warnings.extend(outcome.warnings);
         if !outcome.waiting.is_empty() {
             status.waiting.push(format!(
                 "DNS {} waits for healthy targets: a name is published only once it can be served",
@@ -163,7 +169,7 @@ fn fold_name_outcomes(
         }
         if !outcome.conflicts.is_empty() {
             status.state = ServiceState::DnsConflict;
-            status.problems.extend(outcome.conflicts.iter().cloned());
+            status.problems.extend(outcome.conflicts);
         }
     }
 }
@@ -209,7 +215,7 @@ pub fn plan_service_cloudmap(
             Some(cloudmap::CloudMapWinner {
                 service: d.service,
                 intent: d.intent.cloudmap.as_ref()?,
-                load_balancer: observed.load_balancers.get(&(gates.at)(d))?,
+                load_balancer: observed.load_balancers.get((gates.at)(d))?,
             })
         })
         .collect();
@@ -239,5 +245,5 @@ pub fn plan_service_cloudmap(
     out.managed
         .insert(ResourceKind::CloudMapInstance, planned.managed);
     changes.extend(planned.changes);
-    fold_name_outcomes(&planned.outcomes, &mut out.services);
+    fold_name_outcomes(planned.outcomes, &mut out.services);
 }

@@ -25,8 +25,7 @@ pub fn existing_rule<'a>(
     key: &str,
 ) -> Option<&'a Rule> {
     owned
-        .rules
-        .get(desired.service.arn.as_str())?
+        .rules_of(&desired.service.arn)
         .iter()
         .copied()
         .find(|r| r.listener_arn == desired.listener_arn && resource_of(&r.tags) == Some(key))
@@ -46,10 +45,7 @@ pub fn place_priorities(
     let mut by_listener: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
     for (i, d) in winners.iter().enumerate() {
         for j in 0..d.rules.len() {
-            by_listener
-                .entry(d.listener_arn.as_str())
-                .or_default()
-                .push((i, j));
+            by_listener.entry(d.listener_arn).or_default().push((i, j));
         }
     }
     // Indexed once: a scan of every rule per listener made this listeners × rules.

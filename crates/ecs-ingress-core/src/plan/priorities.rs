@@ -9,7 +9,7 @@
 //! is the listener renumbered, which the planner turns into one SetRulePriorities call.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::settings::PriorityRange;
 
@@ -95,20 +95,21 @@ struct Graph {
 /// (or involving a wildcard) are compared: planning stays near linear for thousands of rules.
 fn graph(slots: &[Slot<'_>]) -> Graph {
     let n = slots.len();
-    let mut by_host: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    // (host, slot), sorted by host: the slots of each host are a run. One vector, not one
+    // per host (almost every host has one slot).
+    let mut by_host: Vec<(&str, usize)> = Vec::with_capacity(n);
     let mut wildcard = Vec::new();
     for (i, s) in slots.iter().enumerate() {
         if s.hosts.iter().any(|h| h.contains(['*', '?'])) {
             wildcard.push(i);
         }
-        for h in s.hosts {
-            by_host.entry(h.as_str()).or_default().push(i);
-        }
+        by_host.extend(s.hosts.iter().map(|h| (h.as_str(), i)));
     }
+    by_host.sort_unstable();
     let mut pairs = BTreeSet::new();
-    for group in by_host.values() {
-        for (k, &a) in group.iter().enumerate() {
-            for &b in &group[k + 1..] {
+    for run in by_host.chunk_by(|a, b| a.0 == b.0) {
+        for (k, &(_, a)) in run.iter().enumerate() {
+            for &(_, b) in &run[k + 1..] {
                 pairs.insert((a.min(b), a.max(b)));
             }
         }

@@ -4,8 +4,10 @@
 
 use std::collections::BTreeSet;
 
+use rustc_hash::FxHashMap;
+
 use super::arbitrate::Candidate;
-use super::desired::{DesiredService, Location, desired_service};
+use super::desired::{Location, PoolScope, SharedAttributes, desired_service};
 use super::dns::wanted_names;
 use super::owned::Owned;
 use super::unread_zones::UnreadZones;
@@ -26,7 +28,13 @@ pub struct Resolution<'a> {
     /// Services with owned resources that no longer ask for any (with their intent, for
     /// the warnings of an `alb.host` removal).
     pub withdrawn: Vec<(&'a EcsService, &'a ServiceIntent)>,
+    attributes: SharedAttributes,
+    /// Each `alb.listener` value resolved once: every service of a pool asks the same.
+    pools: FxHashMap<ListenerRef, Resolved<'a>>,
 }
+
+/// A pool and the members a service may be placed on, or why it cannot publish.
+type Resolved<'a> = Result<(String, Vec<Location<'a>>), Problem>;
 
 /// Resolves every service, oldest first.
 pub fn resolve_intents<'a>(
@@ -35,7 +43,12 @@ pub fn resolve_intents<'a>(
     owned: &Owned<'_>,
     ordered: &[&'a (EcsService, ServiceIntent)],
 ) -> Resolution<'a> {
-    let mut out = Resolution::default();
+    // Candidates are large and almost every service becomes one: the vector is sized
+    // once, not grown by copying them all again at each doubling.
+    let mut out = Resolution {
+        candidates: Vec::with_capacity(ordered.len()),
+        ..Resolution::default()
+    };
     let zones = UnreadZones::new(&config.hosted_zones, observed);
     for (service, intent) in ordered.iter().map(|p| (&p.0, &p.1)) {
         let keep = |state, problems: Vec<Problem>, intent, warnings: &[String]| {
@@ -138,7 +151,7 @@ fn resolve_published<'a>(
         }
         None => {}
     }
-    let resolved = resolve_listener(config, observed, service, intent);
+    let resolved = resolve_listener(config, observed, service, intent, &mut out.pools);
     if let (Ok(_), Some(why)) = (&resolved, unread(observed, owned, service)) {
         let reason = format!("{why} this pass (see the pass's failed reads); it is left as it is");
         return kept(ServiceState::Error, problem(None, reason), out);
@@ -149,16 +162,21 @@ fn resolve_published<'a>(
     });
     match resolved {
         Ok((pool, choices)) => {
-            let desired = DesiredService {
-                claim_scope: config
-                    .pools
-                    .members
-                    .get(&pool)
-                    .and_then(|m| m.first())
-                    .cloned()
-                    .unwrap_or_else(|| pool.clone()),
-                ..desired_service(&config.ownership, service, intent, &pool, choices[0])
-            };
+            let claim_scope = config
+                .pools
+                .members
+                .get(&pool)
+                .and_then(|m| m.first())
+                .cloned()
+                .unwrap_or_else(|| pool.clone());
+            let desired = desired_service(
+                &config.ownership,
+                service,
+                intent,
+                PoolScope { pool, claim_scope },
+                choices[0],
+                out.attributes.of(intent),
+            );
             if intent.shifted_by_ecs()
                 && let Some(p) = shifted::immutable_change(owned, &desired)
             {
@@ -335,7 +353,8 @@ fn resolve_listener<'a>(
     observed: &'a Snapshot,
     service: &EcsService,
     intent: &Intent,
-) -> Result<(String, Vec<Location<'a>>), Problem> {
+    pools: &mut FxHashMap<ListenerRef, Resolved<'a>>,
+) -> Resolved<'a> {
     if intent.targets == TargetsMode::Ecs && service.deployment_controller != "ECS" {
         return Err(problem(
             Some("alb.targets"),
@@ -345,7 +364,12 @@ fn resolve_listener<'a>(
             ),
         ));
     }
-    resolve(config, observed, intent)
+    if let Some(resolved) = pools.get(&intent.listener) {
+        return resolved.clone();
+    }
+    let resolved = resolve(config, observed, &intent.listener);
+    pools.insert(intent.listener.clone(), resolved.clone());
+    resolved
 }
 
 /// Resolves a service's pool and the members it may use (a listener named by ARN pins it to
@@ -354,9 +378,9 @@ fn resolve_listener<'a>(
 fn resolve<'a>(
     config: &PlanConfig,
     observed: &'a Snapshot,
-    intent: &Intent,
-) -> Result<(String, Vec<Location<'a>>), Problem> {
-    let (pool, arns): (&str, Vec<&String>) = match &intent.listener {
+    listener: &ListenerRef,
+) -> Resolved<'a> {
+    let (pool, arns): (&str, Vec<&String>) = match listener {
         ListenerRef::Name(name) => match config.pools.members.get(name) {
             // The ALBs ecs-ingress created for the pool come after the given ones.
             Some(members) => (

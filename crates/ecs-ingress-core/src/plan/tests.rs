@@ -578,3 +578,46 @@ fn a_cluster_is_watched_by_name_or_by_arn_and_never_by_a_longer_name_ending_in_i
         "arn:aws:ecs:eu-west-1:111122223333:service/api"
     ));
 }
+
+#[test]
+fn a_service_read_twice_is_one_service_even_when_its_copies_sort_apart() {
+    // Two reads of one service (a cluster named twice) that disagree on its creation time,
+    // with another service created in between: still one service, never its own rival,
+    // with one status.
+    let cfg = config(Policy::Sync);
+    let obs = observed();
+    let (mut early, intent) = service("a", Some("a.example.com"));
+    early.created_at = Some(100);
+    let late = EcsService {
+        created_at: Some(300),
+        ..early.clone()
+    };
+    let (mut between, between_intent) = service("b", Some("b.example.com"));
+    between.created_at = Some(200);
+    let p = plan(
+        &cfg,
+        &obs,
+        &[
+            (late, intent.clone()),
+            (between, between_intent),
+            (early, intent),
+        ],
+    );
+    let statuses: Vec<(&str, ServiceState)> = p
+        .services
+        .iter()
+        .map(|s| (s.service.as_str(), s.state))
+        .collect();
+    assert_eq!(
+        statuses,
+        [("a", ServiceState::Pending), ("b", ServiceState::Pending)],
+        "{:?}",
+        p.services
+    );
+    let created: usize = p
+        .changes
+        .iter()
+        .filter(|c| matches!(c.change, Change::CreateTargetGroup { .. }))
+        .count();
+    assert_eq!(created, 2, "{:?}", touched(&p));
+}

@@ -48,7 +48,7 @@ pub fn withdraw(
     } else {
         "service deleted"
     };
-    for rule in owned.rules.get(service_arn).into_iter().flatten() {
+    for rule in owned.rules_of(service_arn) {
         push(
             changes,
             Change::DeleteRule {
@@ -88,7 +88,7 @@ pub fn withdraw(
             );
         }
     }
-    for g in owned.groups.get(service_arn).into_iter().flatten() {
+    for g in owned.groups_of(service_arn) {
         push(
             changes,
             Change::DeleteTargetGroup {

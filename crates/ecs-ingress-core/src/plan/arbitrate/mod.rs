@@ -37,16 +37,31 @@ pub struct Arbitration<'a> {
     pub kept: BTreeSet<&'a str>,
 }
 
-/// (pool, host, path): what one rule condition claims; `""` for no path. A host is claimed
-/// across its pool, as its DNS name points at one of the pool's ALBs.
-type Claim = (String, String, String);
+/// (host, path) of one rule condition, borrowed from the candidate; `""` for no path.
+type Claim<'d> = (&'d str, &'d str);
+
+/// What one rule condition claims in its pool, as one key: the pool, host and path joined
+/// by NUL, which no host or path the model accepts holds. A host is claimed across its
+/// pool, as its DNS name points at one of the pool's ALBs. One string, written only for a
+/// winner's claims; a candidate's are looked up through a buffer (three strings per claim
+/// per pass, before).
+fn claim_key(out: &mut String, scope: &str, (host, path): Claim<'_>) {
+    out.clear();
+    out.push_str(scope);
+    out.push('\0');
+    out.push_str(host);
+    out.push('\0');
+    out.push_str(path);
+}
 
 /// What the winners so far hold, and what the account already uses. Hashed: each
 /// candidate looks up every one of these, and nothing here is iterated.
 struct Ledger<'a> {
     /// The winner holding each claim and each explicit priority; named only in a
     /// conflict's message.
-    claims: FxHashMap<Claim, &'a EcsService>,
+    claims: FxHashMap<String, &'a EcsService>,
+    /// Where a candidate's claim keys are written to be looked up.
+    key: String,
     explicit: FxHashMap<(String, u32), &'a EcsService>,
     rules_per_alb: FxHashMap<String, usize>,
     groups_per_alb: FxHashMap<String, usize>,
@@ -55,6 +70,8 @@ struct Ledger<'a> {
     /// Rules of others, per listener: each candidate checks only its own listener's.
     foreign_rules: FxHashMap<&'a str, Vec<&'a Rule>>,
     groups_by_name: FxHashMap<&'a str, &'a TargetGroup>,
+    /// Each listener's ALB ARN: asked for every rule of every candidate.
+    listener_albs: FxHashMap<&'a str, &'a str>,
 }
 
 /// Adds `n` to `alb`'s count, copying its ARN only the first time.
@@ -74,8 +91,13 @@ pub fn arbitrate<'a>(
     owned: &Owned<'a>,
     candidates: Vec<Candidate<'a>>,
 ) -> Arbitration<'a> {
-    let mut ledger = Ledger::new(config, observed);
-    let mut out = Arbitration::default();
+    let mut ledger = Ledger::new(config, observed, owned);
+    // Winners and statuses are large: sized once rather than copied at each doubling.
+    let mut out = Arbitration {
+        winners: Vec::with_capacity(candidates.len()),
+        statuses: Vec::with_capacity(candidates.len()),
+        ..Arbitration::default()
+    };
     for Candidate {
         desired, warnings, ..
     } in candidates
@@ -83,7 +105,7 @@ pub fn arbitrate<'a>(
         let service = desired.service;
         let my_rules = owned.rules_of(&service.arn);
         let claims = claims_of(&desired);
-        let (state, problems) = ledger.judge(config, observed, &desired, &claims, my_rules);
+        let (state, problems) = ledger.judge(config, &desired, &claims, my_rules);
         let mut s = status(
             service,
             state,
@@ -92,8 +114,8 @@ pub fn arbitrate<'a>(
         );
         s.warnings = warnings;
         if problems.is_empty() {
-            s.load_balancer = Some(desired.load_balancer_arn.clone());
-            ledger.record(&desired, claims);
+            s.load_balancer = Some(desired.load_balancer_arn.to_string());
+            ledger.record(&desired, &claims);
             out.statuses.push(s);
             out.winners.push(desired);
             continue;
@@ -118,37 +140,29 @@ pub fn arbitrate<'a>(
     out
 }
 
-/// Every (listener, host, path) a service's rules route.
-fn claims_of(desired: &DesiredService<'_>) -> Vec<Claim> {
+/// Every (host, path) a service's rules route, in its pool.
+fn claims_of<'d>(desired: &'d DesiredService<'_>) -> Vec<Claim<'d>> {
     let mut out = Vec::new();
     for r in &desired.rules {
-        let paths: Vec<String> = if r.paths.is_empty() {
-            vec![String::new()]
-        } else {
-            r.paths.clone()
-        };
         for h in &r.hosts {
-            for p in &paths {
-                out.push((desired.claim_scope.clone(), h.clone(), p.clone()));
+            if r.paths.is_empty() {
+                out.push((h.as_str(), ""));
             }
+            out.extend(r.paths.iter().map(|p| (h.as_str(), p.as_str())));
         }
     }
     out
 }
 
 impl<'a> Ledger<'a> {
-    fn new(config: &PlanConfig, observed: &'a Snapshot) -> Self {
+    fn new(config: &PlanConfig, observed: &'a Snapshot, owned: &Owned<'a>) -> Self {
         let groups_per_alb = observed
             .target_groups_per_load_balancer()
             .into_iter()
             .map(|(lb, n)| (lb.to_string(), n))
             .collect();
         let mut foreign_rules: FxHashMap<&str, Vec<&Rule>> = FxHashMap::default();
-        for r in observed
-            .rules
-            .iter()
-            .filter(|r| !r.is_default() && !config.ownership.owns(&r.tags))
-        {
+        for &r in &owned.foreign_rules {
             foreign_rules
                 .entry(r.listener_arn.as_str())
                 .or_default()
@@ -156,6 +170,7 @@ impl<'a> Ledger<'a> {
         }
         Self {
             claims: FxHashMap::default(),
+            key: String::new(),
             explicit: FxHashMap::default(),
             rules_per_alb: observed
                 .rules_per_load_balancer
@@ -171,6 +186,11 @@ impl<'a> Ledger<'a> {
                 .iter()
                 .map(|g| (g.name.as_str(), g))
                 .collect(),
+            listener_albs: observed
+                .listeners
+                .iter()
+                .map(|(arn, l)| (arn.as_str(), l.load_balancer_arn.as_str()))
+                .collect(),
         }
     }
 
@@ -178,64 +198,68 @@ impl<'a> Ledger<'a> {
     fn judge(
         &mut self,
         config: &PlanConfig,
-        observed: &Snapshot,
         desired: &DesiredService<'_>,
-        claims: &[Claim],
+        claims: &[Claim<'_>],
         my_rules: &[&Rule],
     ) -> (ServiceState, Vec<Problem>) {
-        let mut problems = self.older_claims(claims);
+        let mut problems = self.older_claims(&desired.claim_scope, claims);
         problems.extend(self.foreign_rules(desired, claims));
         problems.extend(self.explicit_priorities(desired));
         problems.extend(self.unowned_group(config, desired));
         if !problems.is_empty() {
             return (ServiceState::Conflict, problems);
         }
-        match self.take_quota(observed, desired, my_rules) {
+        match self.take_quota(desired, my_rules) {
             Some(p) => (ServiceState::Quota, vec![p]),
             None => (ServiceState::Published, Vec::new()),
         }
     }
 
-    fn older_claims(&self, claims: &[Claim]) -> Vec<Problem> {
-        claims
-            .iter()
-            .filter_map(|claim| {
-                let holder = self.claims.get(claim)?;
-                let path = if claim.2.is_empty() {
-                    String::new()
-                } else {
-                    format!(" path {}", claim.2)
-                };
-                Some(problem(
-                    Some("alb.host"),
-                    format!(
-                        "host {}{path} is already routed by older service {}",
-                        claim.1,
-                        holder_name(holder)
-                    ),
-                ))
-            })
-            .collect()
+    fn older_claims(&mut self, scope: &str, claims: &[Claim<'_>]) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        for &(host, path) in claims {
+            claim_key(&mut self.key, scope, (host, path));
+            let Some(holder) = self.claims.get(self.key.as_str()) else {
+                continue;
+            };
+            let path = if path.is_empty() {
+                String::new()
+            } else {
+                format!(" path {path}")
+            };
+            problems.push(problem(
+                Some("alb.host"),
+                format!(
+                    "host {host}{path} is already routed by older service {}",
+                    holder_name(holder)
+                ),
+            ));
+        }
+        problems
     }
 
     /// Hosts and explicit priorities held by rules ecs-ingress does not own.
-    fn foreign_rules(&self, desired: &DesiredService<'_>, claims: &[Claim]) -> Vec<Problem> {
+    fn foreign_rules(&self, desired: &DesiredService<'_>, claims: &[Claim<'_>]) -> Vec<Problem> {
         let mut problems = Vec::new();
         for rule in self
             .foreign_rules
-            .get(desired.listener_arn.as_str())
+            .get(desired.listener_arn)
             .into_iter()
             .flatten()
         {
-            let paths: Vec<String> = if rule.paths.is_empty() {
-                vec![String::new()]
-            } else {
-                rule.paths.clone()
+            // A rule without a path condition claims the path `""`.
+            let routes = |(host, path): &Claim<'_>| {
+                rule.hosts.iter().any(|h| h == host)
+                    && if rule.paths.is_empty() {
+                        path.is_empty()
+                    } else {
+                        rule.paths.iter().any(|p| p == path)
+                    }
             };
-            let hit = claims.iter().find(|(_, h, p)| {
-                rule.other_conditions == 0 && rule.hosts.contains(h) && paths.contains(p)
-            });
-            if let Some((_, h, _)) = hit {
+            let hit = claims
+                .iter()
+                .find(|claim| rule.other_conditions == 0 && routes(claim));
+            if let Some((h, _)) = hit {
                 problems.push(problem(
                     Some("alb.host"),
                     format!(
@@ -302,20 +326,14 @@ impl<'a> Ledger<'a> {
 
     /// Counts what the candidate adds to its ALB's rules and target groups; a problem if
     /// that would exceed a quota (then nothing is counted).
-    fn take_quota(
-        &mut self,
-        observed: &Snapshot,
-        desired: &DesiredService<'_>,
-        my_rules: &[&Rule],
-    ) -> Option<Problem> {
-        let lb = desired.load_balancer_arn.as_str();
+    fn take_quota(&mut self, desired: &DesiredService<'_>, my_rules: &[&Rule]) -> Option<Problem> {
+        let lb = desired.load_balancer_arn;
         let existing_on_lb = my_rules
             .iter()
             .filter(|r| {
-                observed
-                    .listeners
-                    .get(&r.listener_arn)
-                    .is_some_and(|l| l.load_balancer_arn == lb)
+                self.listener_albs
+                    .get(r.listener_arn.as_str())
+                    .is_some_and(|l| *l == lb)
             })
             .count();
         let new_rules = desired.rules.len().saturating_sub(existing_on_lb);
@@ -358,10 +376,11 @@ impl<'a> Ledger<'a> {
     }
 
     /// A winner's hosts, paths and explicit priorities are taken.
-    fn record(&mut self, desired: &DesiredService<'a>, claims: Vec<Claim>) {
+    fn record(&mut self, desired: &DesiredService<'a>, claims: &[Claim<'_>]) {
         let service = desired.service;
-        for c in claims {
-            self.claims.insert(c, service);
+        for &claim in claims {
+            claim_key(&mut self.key, &desired.claim_scope, claim);
+            self.claims.insert(self.key.clone(), service);
         }
         for p in desired.rules.iter().filter_map(|r| r.explicit_priority) {
             self.explicit

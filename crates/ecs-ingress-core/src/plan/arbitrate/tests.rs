@@ -52,8 +52,12 @@ fn candidates<'a>(
                     &Ownership::new("ecs-ingress"),
                     s,
                     intent,
-                    "default",
+                    crate::plan::desired::PoolScope {
+                        pool: "default".into(),
+                        claim_scope: "default".into(),
+                    },
                     location(lb),
+                    crate::plan::desired::attributes(intent),
                 ),
                 warnings: vec![],
                 choices: vec![location(lb)],

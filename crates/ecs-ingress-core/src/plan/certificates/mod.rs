@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::change::{Change, PlannedChange};
 use super::desired::DesiredService;
+use super::owned::Owned;
 use super::{Plan, PlanConfig, problem};
 use crate::model::{Intent, ServiceIntent, TlsMode};
 use crate::snapshot::{CertificatesRead, Snapshot};
@@ -112,7 +113,8 @@ pub(super) fn admit<'a>(
 ) -> Admission<'a> {
     let statuses = &mut out_plan.services;
     let mut out = Admission {
-        winners: Vec::new(),
+        // Almost every winner is admitted; they are large, so sized once.
+        winners: Vec::with_capacity(winners.len()),
         held: Vec::new(),
         changes: Vec::new(),
     };
@@ -122,7 +124,7 @@ pub(super) fn admit<'a>(
     for d in winners {
         let https = observed
             .listeners
-            .get(&d.listener_arn)
+            .get(d.listener_arn)
             .is_some_and(|l| l.protocol.as_deref() == Some("HTTPS"));
         if !https || d.intent.tls == TlsMode::Off {
             if !https
@@ -141,11 +143,11 @@ pub(super) fn admit<'a>(
                 for arn in chosen {
                     let on = observed
                         .listener_certificates
-                        .get(&d.listener_arn)
+                        .get(d.listener_arn)
                         .is_some_and(|c| c.presents(&arn));
                     if !on {
                         planned
-                            .entry((d.listener_arn.clone(), arn))
+                            .entry((d.listener_arn.to_string(), arn))
                             .or_default()
                             .push(d.service.arn.clone());
                     }
@@ -200,14 +202,14 @@ fn certificates_for(
     d: &DesiredService<'_>,
     room: &mut Room<'_>,
 ) -> Result<Vec<String>, (ServiceState, Problem)> {
-    let presented = observed.listener_certificates.get(&d.listener_arn);
+    let presented = observed.listener_certificates.get(d.listener_arn);
     let chosen = chosen(observed, d.intent, presented)?;
     let lacking: Vec<&str> = chosen
         .iter()
         .map(String::as_str)
         .filter(|c| !presented.is_some_and(|p| p.presents(c)))
         .collect();
-    room.take(&d.load_balancer_arn, &lacking)
+    room.take(d.load_balancer_arn, &lacking)
         .map_err(|why| (ServiceState::Quota, problem(None, why)))?;
     Ok(chosen)
 }
@@ -315,6 +317,7 @@ fn candidates<'c>(
 pub(super) fn plan_removals(
     config: &PlanConfig,
     observed: &Snapshot,
+    owned: &Owned<'_>,
     intents: &[(EcsService, ServiceIntent)],
     out: &mut Plan,
 ) {
@@ -322,7 +325,7 @@ pub(super) fn plan_removals(
         return;
     };
     let owner = config.ownership.owner_id();
-    let routed = routed_hosts(config, observed, &out.changes);
+    let routed = routed_hosts(observed, owned, &out.changes);
     let choice = Choice::new(certs, intents);
     let mut attached = 0;
     let mut removals = Vec::new();
@@ -458,6 +461,9 @@ fn list_resources(
     routed: &BTreeMap<String, BTreeSet<(String, String)>>,
     out: &mut Plan,
 ) {
+    if routed.is_empty() {
+        return;
+    }
     let index: BTreeMap<String, usize> = out
         .services
         .iter()
@@ -486,8 +492,8 @@ fn list_resources(
 /// (host, service) routed by this owner's rules on each HTTPS listener once the changes
 /// are applied: the rules that are not deleted, and those created or rewritten.
 fn routed_hosts(
-    config: &PlanConfig,
     observed: &Snapshot,
+    owned: &Owned<'_>,
     changes: &[PlannedChange],
 ) -> BTreeMap<String, BTreeSet<(String, String)>> {
     let deleted: BTreeSet<&str> = changes
@@ -497,20 +503,20 @@ fn routed_hosts(
             _ => None,
         })
         .collect();
-    let listeners: BTreeMap<&str, &str> = observed
-        .rules
-        .iter()
-        .map(|r| (r.arn.as_str(), r.listener_arn.as_str()))
-        .collect();
-    let listener_of = |arn: &str| listeners.get(arn).copied();
+    let listeners = observed.rule_listeners();
+    let listener_of = |arn: &str| listeners.get(arn);
+    // Only HTTPS listeners present certificates: the hosts of the others are not collected.
+    let https = |listener: &str| {
+        observed
+            .listeners
+            .get(listener)
+            .is_some_and(|l| l.protocol.as_deref() == Some("HTTPS"))
+    };
     let mut out: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
-    for rule in &observed.rules {
-        if deleted.contains(rule.arn.as_str()) || !config.ownership.owns(&rule.tags) {
+    for &(service, rule) in &owned.rule_list {
+        if deleted.contains(rule.arn.as_str()) || !https(&rule.listener_arn) {
             continue;
         }
-        let Some(service) = crate::ownership::service_of(&rule.tags) else {
-            continue;
-        };
         let hosts = out.entry(rule.listener_arn.clone()).or_default();
         hosts.extend(rule.hosts.iter().map(|h| (h.clone(), service.to_string())));
     }
@@ -533,17 +539,11 @@ fn routed_hosts(
             } => (listener_of(arn), hosts),
             _ => continue,
         };
-        if let Some(listener) = listener {
+        if let Some(listener) = listener.filter(|l| https(l)) {
             let entry = out.entry(listener.to_string()).or_default();
             entry.extend(hosts.iter().map(|h| (h.clone(), service.clone())));
         }
     }
-    out.retain(|l, _| {
-        observed
-            .listeners
-            .get(l)
-            .is_some_and(|l| l.protocol.as_deref() == Some("HTTPS"))
-    });
     out
 }
 

@@ -8,12 +8,13 @@
 //! asking for it gets the `dns-conflict` state while its ALB rule stays published. The
 //! marker lives at a derived name because a CNAME may not share its name with a TXT record.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rustc_hash::FxHashMap;
-use std::collections::hash_map::Entry;
 
 use super::change::{Change, PlannedChange};
+use super::few::{Few, push_under};
 use crate::model::{DnsIntent, DnsType};
 use crate::ownership::Ownership;
 pub use crate::ownership::marker::MARKER_PREFIX;
@@ -117,19 +118,13 @@ pub fn desired_records(name: &str, dns: &DnsIntent, lb: &LoadBalancer) -> Vec<Re
     }
 }
 
-fn marker_record(
-    name: &str,
-    owner: &str,
-    services: &[&str],
-    records: &[RecordSet],
-    since: Option<i64>,
-) -> RecordSet {
-    let types: Vec<&str> = records.iter().map(|r| r.record_type.as_str()).collect();
+/// The TXT record guarding `name`, holding `value` (see [`marker_value`]).
+fn marker_record(name: &str, value: String) -> RecordSet {
     RecordSet {
         name: marker_name(name),
         record_type: "TXT".into(),
         ttl: Some(MARKER_TTL),
-        values: vec![marker_value(owner, services, &types, since)],
+        values: vec![value],
         alias: None,
         set_identifier: None,
     }
@@ -154,33 +149,10 @@ fn same_record(have: &RecordSet, want: &RecordSet) -> bool {
         && have.set_identifier.is_none()
 }
 
-/// A name's records in the order the zone listed them. Almost every name has one record
-/// (its marker has a name of its own): that one is held without a vector.
-enum NameRecords<'a> {
-    One(&'a RecordSet),
-    Many(Vec<&'a RecordSet>),
-}
-
-impl<'a> NameRecords<'a> {
-    fn push(&mut self, record: &'a RecordSet) {
-        match self {
-            Self::One(first) => *self = Self::Many(vec![*first, record]),
-            Self::Many(records) => records.push(record),
-        }
-    }
-
-    fn as_slice(&self) -> &[&'a RecordSet] {
-        match self {
-            Self::One(record) => std::slice::from_ref(record),
-            Self::Many(records) => records,
-        }
-    }
-}
-
 /// Records of one zone, indexed by name (hashed: looked up per name, never iterated in an
 /// order that reaches the plan).
 struct ZoneIndex<'a> {
-    by_name: FxHashMap<&'a str, NameRecords<'a>>,
+    by_name: FxHashMap<&'a str, Few<'a, RecordSet>>,
     /// The valid marker guarding each name, parsed once per pass (a pass asks for a
     /// name's marker when claiming it and again when looking for unclaimed names). Hashed:
     /// what is planned from walking them is put in name order by `unclaimed`.
@@ -189,15 +161,10 @@ struct ZoneIndex<'a> {
 
 impl<'a> ZoneIndex<'a> {
     fn new(records: &'a [RecordSet]) -> Self {
-        let mut by_name: FxHashMap<&str, NameRecords<'_>> =
+        let mut by_name: FxHashMap<&str, Few<'_, RecordSet>> =
             FxHashMap::with_capacity_and_hasher(records.len(), Default::default());
         for r in records {
-            match by_name.entry(r.name.as_str()) {
-                Entry::Occupied(mut name) => name.get_mut().push(r),
-                Entry::Vacant(name) => {
-                    name.insert(NameRecords::One(r));
-                }
-            }
+            push_under(&mut by_name, r.name.as_str(), r);
         }
         let markers = by_name
             .iter()
@@ -222,7 +189,7 @@ impl<'a> ZoneIndex<'a> {
     fn at(&self, name: &str) -> &[&'a RecordSet] {
         self.by_name
             .get(name)
-            .map(NameRecords::as_slice)
+            .map(Few::as_slice)
             .unwrap_or_default()
     }
 
@@ -241,24 +208,24 @@ impl<'a> ZoneIndex<'a> {
 
 /// Everything the DNS planner produces.
 #[derive(Debug, Default)]
-pub struct DnsPlan {
+pub struct DnsPlan<'a> {
     pub changes: Vec<PlannedChange>,
-    /// Per service ARN (hashed: looked up per status).
-    pub outcomes: FxHashMap<String, NameOutcome>,
+    /// Per service ARN (hashed: looked up per status; borrowed from the winners).
+    pub outcomes: FxHashMap<&'a str, NameOutcome>,
     /// Owned names seen.
     pub managed: usize,
 }
 
 /// Plans DNS for `winners` (in age order, oldest first). Owned names of services not among
 /// them are deleted unless `keep(service_arn)` says the service's resources stay as they are.
-pub fn plan_dns(
+pub fn plan_dns<'a>(
     ownership: &Ownership,
     zones: &[HostedZone],
     records: &BTreeMap<String, Vec<RecordSet>>,
-    winners: &[DnsWinner<'_>],
+    winners: &[DnsWinner<'a>],
     keep: &dyn Fn(&str) -> bool,
     now: i64,
-) -> DnsPlan {
+) -> DnsPlan<'a> {
     let none = BTreeSet::new();
     plan_dns_keeping_routes(ownership, zones, records, winners, keep, &none, now)
 }
@@ -267,15 +234,15 @@ pub fn plan_dns(
 /// are route: an owned name pointing at such an ALB is how clients reach them, so it is not
 /// deleted when no winner claims it (its marker need not list them: they may have joined
 /// the host while it was held).
-pub fn plan_dns_keeping_routes(
+pub fn plan_dns_keeping_routes<'a>(
     ownership: &Ownership,
     zones: &[HostedZone],
     records: &BTreeMap<String, Vec<RecordSet>>,
-    winners: &[DnsWinner<'_>],
+    winners: &[DnsWinner<'a>],
     keep: &dyn Fn(&str) -> bool,
     kept_routes: &BTreeSet<(String, String)>,
     now: i64,
-) -> DnsPlan {
+) -> DnsPlan<'a> {
     let owner = ownership.owner_id();
     let mut out = DnsPlan::default();
     let indexes: BTreeMap<&str, ZoneIndex<'_>> = zones
@@ -289,9 +256,12 @@ pub fn plan_dns_keeping_routes(
     // (zone, name) → who holds it this pass: the oldest claimant decides the records,
     // services routed on the same ALB share the name. Ordered: the upserts follow it.
     let mut claims: BTreeMap<(&str, &str), Claim<'_>> = BTreeMap::new();
+    // One buffer for every winner's names.
+    let mut names = Vec::new();
     for w in winners {
-        let outcome = out.outcomes.entry(w.service.arn.clone()).or_default();
-        for (name, zone) in names_in_zones(w, zones, outcome) {
+        let outcome = out.outcomes.entry(w.service.arn.as_str()).or_default();
+        names_in_zones(w, zones, outcome, &mut names);
+        for &(name, zone) in &names {
             // A zone that could not be read has a pass failure recorded.
             if let Some(index) = indexes.get(zone.id.as_str()) {
                 let ctx = NameContext {
@@ -320,18 +290,17 @@ pub fn plan_dns_keeping_routes(
 
 /// The names a winner asks for with their zones; names outside every managed zone are
 /// warnings when asked for explicitly.
-fn names_in_zones<'a>(
+fn names_in_zones<'a, 'z>(
     w: &DnsWinner<'a>,
-    zones: &'a [HostedZone],
+    zones: &'z [HostedZone],
     outcome: &mut NameOutcome,
-) -> Vec<(&'a String, &'a HostedZone)> {
+    out: &mut Vec<(&'a String, &'z HostedZone)>,
+) {
+    out.clear();
     let explicit = w.dns.names.is_some();
-    let names: Vec<&String> = match &w.dns.names {
-        Some(n) => n.iter().collect(),
-        None => w.hosts.iter().filter(|h| !h.contains(['*', '?'])).collect(),
-    };
-    let mut out = Vec::new();
-    for name in names {
+    // Explicit names as given; otherwise every host without a wildcard.
+    let asked: &'a [String] = w.dns.names.as_deref().unwrap_or(w.hosts);
+    for name in asked.iter().filter(|h| explicit || !h.contains(['*', '?'])) {
         match zone_for(zones, name, w.dns.zone.as_deref()) {
             Some(zone) => out.push((name, zone)),
             None if explicit || w.dns.zone.is_some() => {
@@ -343,7 +312,6 @@ fn names_in_zones<'a>(
             None => {}
         }
     }
-    out
 }
 
 fn conflict(reason: String) -> Problem {
@@ -353,14 +321,11 @@ fn conflict(reason: String) -> Problem {
     }
 }
 
-fn record_refs(name: &str, want: &[RecordSet]) -> impl Iterator<Item = ResourceRef> {
-    want.iter()
-        .map(move |r| ResourceRef {
-            kind: ResourceKind::DnsRecord,
-            id: format!("{name} {}", r.record_type),
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
+fn record_refs<'w>(name: &'w str, want: &'w [RecordSet]) -> impl Iterator<Item = ResourceRef> + 'w {
+    want.iter().map(move |r| ResourceRef {
+        kind: ResourceKind::DnsRecord,
+        id: [name, " ", &r.record_type].concat(),
+    })
 }
 
 /// What deciding one name needs.
@@ -620,13 +585,19 @@ impl Claim<'_> {
             return None;
         }
         let ours = self.marker.map(|(m, _)| m);
-        let mut services = self.services.clone();
-        services.extend(
-            self.kept
-                .iter()
-                .filter(|k| !self.services.contains(k))
-                .copied(),
-        );
+        // Almost always no kept service is missing from the winners: then the winners'
+        // list is the marker's as it is.
+        let extra: Vec<&str> = self
+            .kept
+            .iter()
+            .filter(|k| !self.services.contains(k))
+            .copied()
+            .collect();
+        let services: Cow<'_, [&str]> = if extra.is_empty() {
+            Cow::Borrowed(&self.services)
+        } else {
+            Cow::Owned([self.services.as_slice(), &extra].concat())
+        };
         let records_match = self
             .want
             .iter()
@@ -638,7 +609,9 @@ impl Claim<'_> {
             Some(_) => Some(now),
             None => None,
         };
-        let marker_want = marker_record(self.name, owner, &services, &self.want, since);
+        // The marker's value alone is built to compare; its record only when it is written.
+        let types: Vec<&str> = self.want.iter().map(|r| r.record_type.as_str()).collect();
+        let marker_want = marker_value(owner, &services, &types, since);
         // Owned records of types no longer wanted go in the same batch.
         let stale: Vec<RecordSet> = ours
             .map(|m| {
@@ -652,12 +625,12 @@ impl Claim<'_> {
             .unwrap_or_default();
         let marker_matches = self
             .marker
-            .is_some_and(|(_, r)| r.values == marker_want.values);
+            .is_some_and(|(_, r)| matches!(r.values.as_slice(), [v] if *v == marker_want));
         if records_match && marker_matches && stale.is_empty() {
             return None;
         }
         let mut upsert = self.want.clone();
-        upsert.push(marker_want);
+        upsert.push(marker_record(self.name, marker_want));
         Some(PlannedChange::new(
             self.first,
             Change::UpsertRecords {

@@ -53,7 +53,10 @@ impl Case {
         Self { zones, records }
     }
 
-    fn plan(&self, winners: &[(EcsService, DnsIntent, Vec<String>, LoadBalancer)]) -> DnsPlan {
+    fn plan<'w>(
+        &self,
+        winners: &'w [(EcsService, DnsIntent, Vec<String>, LoadBalancer)],
+    ) -> DnsPlan<'w> {
         let ws: Vec<DnsWinner<'_>> = winners
             .iter()
             .map(|(s, d, h, l)| DnsWinner {
@@ -78,13 +81,13 @@ impl Case {
     }
 
     /// The plan for one winner on `at`, ready (and healthy) or not, at time `now`.
-    fn plan_one(
+    fn plan_one<'w>(
         &self,
-        (service, dns, hosts): (&EcsService, &DnsIntent, &[String]),
-        at: &LoadBalancer,
+        (service, dns, hosts): (&'w EcsService, &'w DnsIntent, &'w [String]),
+        at: &'w LoadBalancer,
         ready: bool,
         now: i64,
-    ) -> DnsPlan {
+    ) -> DnsPlan<'w> {
         let ws = [DnsWinner {
             service,
             dns,
@@ -106,7 +109,7 @@ impl Case {
     }
 
     /// Applies the plan's record changes to the zones (as Route 53 would).
-    fn apply(&mut self, plan: &DnsPlan) {
+    fn apply(&mut self, plan: &DnsPlan<'_>) {
         for c in &plan.changes {
             let zone = match &c.change {
                 Change::UpsertRecords { zone_id, .. } | Change::DeleteRecords { zone_id, .. } => {
@@ -261,7 +264,7 @@ fn publishes_records_with_marker_then_converges() {
         other => panic!("{other:?}"),
     }
     assert!(
-        plan.outcomes[&w[0].0.arn].warnings.is_empty(),
+        plan.outcomes[w[0].0.arn.as_str()].warnings.is_empty(),
         "defaults outside zones are quiet"
     );
     case.apply(&plan);
@@ -281,7 +284,7 @@ fn explicit_names_outside_every_zone_are_reported() {
     )];
     let plan = case.plan(&w);
     assert!(plan.changes.is_empty());
-    assert!(plan.outcomes[&w[0].0.arn].warnings[0].contains("outside every managed zone"));
+    assert!(plan.outcomes[w[0].0.arn.as_str()].warnings[0].contains("outside every managed zone"));
 }
 
 #[test]
@@ -312,12 +315,12 @@ fn foreign_records_and_other_owners_are_conflicts_never_touched() {
     let plan = case.plan(&w);
     assert!(plan.changes.is_empty(), "{:?}", plan.changes);
     assert!(
-        plan.outcomes[&w[0].0.arn].conflicts[0]
+        plan.outcomes[w[0].0.arn.as_str()].conflicts[0]
             .reason
             .contains("does not own")
     );
     assert!(
-        plan.outcomes[&w[1].0.arn].conflicts[0]
+        plan.outcomes[w[1].0.arn.as_str()].conflicts[0]
             .reason
             .contains("another controller")
     );
@@ -411,9 +414,9 @@ fn services_routed_by_path_on_one_alb_share_a_name_until_the_last_goes() {
     assert_eq!(plan.changes.len(), 1, "one record for the shared name");
     for (s, ..) in &w {
         assert!(
-            plan.outcomes[&s.arn].conflicts.is_empty(),
+            plan.outcomes[s.arn.as_str()].conflicts.is_empty(),
             "{:?}",
-            plan.outcomes[&s.arn]
+            plan.outcomes[s.arn.as_str()]
         );
     }
     case.apply(&plan);
@@ -461,7 +464,7 @@ fn the_older_service_keeps_a_name_wanted_on_another_alb() {
     assert_eq!(plan.changes.len(), 1);
     assert_eq!(plan.changes[0].service, "main/old");
     assert!(
-        plan.outcomes[&w[1].0.arn].conflicts[0]
+        plan.outcomes[w[1].0.arn.as_str()].conflicts[0]
             .reason
             .contains("older service main/old")
     );
@@ -541,11 +544,10 @@ fn a_published_name_is_held_where_it_points_until_its_new_alb_can_serve_it() {
     case.apply(&case.plan(&[(svc.clone(), intent.clone(), h.clone(), lb(false))]));
     let other =
         super::super::fixtures::load_balancer(false, "internal-lb-2.us-east-1.elb.amazonaws.com");
-    let plan_at = |case: &Case, at: &LoadBalancer, ready: bool| {
-        case.plan_one((&svc, &intent, &h), at, ready, 100)
-    };
+    let here = lb(false);
+    let winner = (&svc, &intent, h.as_slice());
     // Where it points and not ready (its rules change this pass): nothing to wait for.
-    let p = plan_at(&case, &lb(false), false);
+    let p = case.plan_one(winner, &here, false, 100);
     assert!(
         p.changes.is_empty()
             && p.outcomes["arn:aws:ecs:us-east-1:1:service/main/a"]
@@ -553,12 +555,12 @@ fn a_published_name_is_held_where_it_points_until_its_new_alb_can_serve_it() {
                 .is_empty()
     );
     // Another ALB that cannot serve it yet: held as it is (not deleted, not repointed).
-    let p = plan_at(&case, &other, false);
+    let p = case.plan_one(winner, &other, false, 100);
     assert!(p.changes.is_empty(), "{:?}", p.changes);
     let outcome = &p.outcomes["arn:aws:ecs:us-east-1:1:service/main/a"];
     assert_eq!(outcome.waiting, vec!["a.in.example.com".to_string()]);
     // Once it can: repointed, the marker noting since when.
-    let p = plan_at(&case, &other, true);
+    let p = case.plan_one(winner, &other, true, 100);
     assert_eq!(p.changes.len(), 1);
     case.apply(&p);
     let marker = &case.records["ZIN"]

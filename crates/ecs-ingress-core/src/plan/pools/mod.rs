@@ -413,13 +413,21 @@ fn grow_and_shrink(
 fn relocated<'a>(
     config: &PlanConfig,
     candidate: &Candidate<'a>,
-    at: Location<'_>,
+    at: Location<'a>,
 ) -> super::desired::DesiredService<'a> {
     let d = &candidate.desired;
-    super::desired::DesiredService {
+    let scope = super::desired::PoolScope {
+        pool: d.pool.clone(),
         claim_scope: d.claim_scope.clone(),
-        ..desired_service(&config.ownership, d.service, d.intent, &d.pool, at)
-    }
+    };
+    desired_service(
+        &config.ownership,
+        d.service,
+        d.intent,
+        scope,
+        at,
+        d.target_group.attributes.clone(),
+    )
 }
 
 /// The status of a candidate a failed read hides: `error`, and what it has stays.
@@ -538,18 +546,22 @@ fn previous(
     owned: &Owned<'_>,
     d: &DesiredService<'_>,
 ) -> Option<Previous> {
-    let target = observed.load_balancers.get(&d.load_balancer_arn)?;
+    let target = owned.load_balancer(d.load_balancer_arn)?;
     let mut held: Vec<(&str, &crate::state::LoadBalancer)> = owned
         .rules_of(&d.service.arn)
         .iter()
         .filter_map(|r| {
-            let listener = observed.listeners.get(&r.listener_arn)?;
-            let lb = observed.load_balancers.get(&listener.load_balancer_arn)?;
+            let listener = owned.listener(&r.listener_arn)?;
+            let lb = owned.load_balancer(&listener.load_balancer_arn)?;
             (lb.arn != target.arn).then_some((listener.arn.as_str(), lb))
         })
         .collect();
     held.sort_by_key(|(listener, _)| *listener);
     held.dedup_by_key(|(listener, _)| *listener);
+    if held.is_empty() {
+        // Not moving (almost every service): nothing below is needed.
+        return None;
+    }
     let zones: Vec<crate::state::HostedZone> = observed.zones.values().cloned().collect();
     let routed_on: Vec<&crate::state::LoadBalancer> = held.iter().map(|(_, lb)| *lb).collect();
     let names_at = |lb: &crate::state::LoadBalancer| {

@@ -544,7 +544,7 @@ fn one_rule(
         changes.push(PlannedChange::new(
             service,
             Change::CreateRule {
-                listener_arn: at.desired.listener_arn.clone(),
+                listener_arn: at.desired.listener_arn.to_string(),
                 priority: at.priority?,
                 hosts: wanted.hosts.clone(),
                 paths: wanted.paths.clone(),

@@ -229,7 +229,7 @@ fn serving(owned: &Owned<'_>, service_arn: &str) -> bool {
         return true;
     }
     let groups = owned.groups_of(service_arn);
-    owned.rules.values().flatten().any(|r| {
+    owned.rule_list.iter().any(|(_, r)| {
         r.forward_target_groups
             .iter()
             .chain(&r.staged_target_groups)

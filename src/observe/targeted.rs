@@ -592,7 +592,7 @@ mod tests {
             values: vec![crate::ownership::marker::marker_value(
                 "o",
                 services,
-                &["A"],
+                ["A"],
                 None,
             )],
             alias: None,

@@ -90,7 +90,7 @@ fn marker(name: &str, owner: &str, services: &[&str]) -> RecordSet {
         values: vec![crate::ownership::marker::marker_value(
             owner,
             &services,
-            &["A".to_string()],
+            ["A"],
             None,
         )],
         alias: None,

@@ -34,7 +34,7 @@ pub fn marker_name(name: &str) -> String {
 pub fn marker_value<S: AsRef<str>, T: AsRef<str>>(
     owner: &str,
     services: &[S],
-    types: &[T],
+    types: impl IntoIterator<Item = T>,
     since: Option<i64>,
 ) -> String {
     // Written piece by piece rather than formatted: every owned name's marker is built
@@ -57,8 +57,8 @@ pub fn marker_value<S: AsRef<str>, T: AsRef<str>>(
     out
 }
 
-fn push_joined<S: AsRef<str>>(out: &mut String, values: &[S]) {
-    for (i, v) in values.iter().enumerate() {
+fn push_joined<S: AsRef<str>>(out: &mut String, values: impl IntoIterator<Item = S>) {
+    for (i, v) in values.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -160,12 +160,12 @@ mod tests {
     #[test]
     fn markers_are_read_as_written() {
         let services = ["arn:a", "arn:b"];
-        let value = marker_value("me", &services, &["A", "AAAA"], Some(7));
+        let value = marker_value("me", &services, ["A", "AAAA"], Some(7));
         assert_eq!(
             value,
             "\"ecs-ingress-registry=1 owner=me service=arn:a,arn:b types=A,AAAA since=7\""
         );
-        let no_since = marker_value("me", &services[..1], &["CNAME"], None);
+        let no_since = marker_value("me", &services[..1], ["CNAME"], None);
         assert_eq!(
             no_since,
             "\"ecs-ingress-registry=1 owner=me service=arn:a types=CNAME\""

@@ -426,7 +426,7 @@ fn rule_changes(
             let rule_ref = existing.map_or_else(
                 || {
                     changes.push(create_rule(config, desired, priority, rule, first));
-                    RuleRef::New(rule.key.clone())
+                    RuleRef::New(rule.key.to_string())
                 },
                 |e| RuleRef::Existing(e.arn.clone()),
             );

@@ -1,5 +1,7 @@
 //! Intent + the listener's ALB → the resources a service should have.
 
+use std::borrow::Cow;
+
 use rustc_hash::FxHashMap;
 
 use crate::model::{AttributesIntent, Intent, Stickiness};
@@ -34,7 +36,9 @@ pub const TEST_RULE: &str = "test-0";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesiredRule {
     /// `rule-0`, `rule-1`, ...: stable identity within the service (ownership tag).
-    pub key: String,
+    /// Borrowed for the first ten (a service seldom needs more rules): every pass builds
+    /// every winner's rules.
+    pub key: Cow<'static, str>,
     pub hosts: Vec<String>,
     pub paths: Vec<String>,
     /// From `alb.priority` (+ the rule's index when the service needs several rules).
@@ -301,6 +305,16 @@ pub struct PoolScope {
     pub claim_scope: String,
 }
 
+/// The ownership key of a service's `i`-th rule.
+fn rule_key(i: usize) -> Cow<'static, str> {
+    const KEYS: [&str; 10] = [
+        "rule-0", "rule-1", "rule-2", "rule-3", "rule-4", "rule-5", "rule-6", "rule-7", "rule-8",
+        "rule-9",
+    ];
+    KEYS.get(i)
+        .map_or_else(|| Cow::Owned(format!("rule-{i}")), |k| Cow::Borrowed(*k))
+}
+
 /// The desired resources of one service on the given listener and ALB, with the
 /// attributes its intent asks for (see [`SharedAttributes`]).
 pub fn desired_service<'a>(
@@ -349,7 +363,7 @@ pub fn desired_service<'a>(
         .into_iter()
         .enumerate()
         .map(|(i, (hosts, paths))| DesiredRule {
-            key: format!("rule-{i}"),
+            key: rule_key(i),
             hosts,
             paths,
             explicit_priority: intent.priority.map(|p| p + i as u32),
@@ -358,7 +372,7 @@ pub fn desired_service<'a>(
     if !intent.test_hosts.is_empty() {
         // The test rule ECS sends test traffic through (`alb.test-host`), after the others.
         rules.push(DesiredRule {
-            key: TEST_RULE.to_string(),
+            key: Cow::Borrowed(TEST_RULE),
             hosts: intent.test_hosts.clone(),
             paths: intent.paths.clone(),
             explicit_priority: intent.priority.map(|p| p + rules.len() as u32),
@@ -459,6 +473,13 @@ mod tests {
         for (h, p) in split_conditions(&hosts, &paths) {
             let w: usize = h.iter().chain(&p).map(|v| wildcards(v)).sum();
             assert!(w <= MAX_WILDCARDS_PER_RULE, "{h:?} {p:?}");
+        }
+    }
+
+    #[test]
+    fn rule_keys_are_numbered_past_the_borrowed_ones() {
+        for i in 0..13 {
+            assert_eq!(rule_key(i), format!("rule-{i}"));
         }
     }
 

@@ -3,12 +3,12 @@
 //! and a vector for each would be an allocation per service or name every pass.
 
 /// One reference inline, a vector from the second on.
-pub(crate) enum Few<'a, T> {
+pub(crate) enum Few<'a, T: ?Sized> {
     One(&'a T),
     Many(Vec<&'a T>),
 }
 
-impl<'a, T> Few<'a, T> {
+impl<'a, T: ?Sized> Few<'a, T> {
     pub(crate) fn push(&mut self, item: &'a T) {
         match self {
             Self::One(first) => *self = Self::Many(vec![*first, item]),
@@ -25,7 +25,7 @@ impl<'a, T> Few<'a, T> {
 }
 
 /// Adds `item` under `key`: inline for the first, a vector from the second on.
-pub(crate) fn push_under<'a, K: Eq + std::hash::Hash, T>(
+pub(crate) fn push_under<'a, K: Eq + std::hash::Hash, T: ?Sized>(
     map: &mut rustc_hash::FxHashMap<K, Few<'a, T>>,
     key: K,
     item: &'a T,

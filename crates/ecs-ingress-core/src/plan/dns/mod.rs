@@ -130,6 +130,58 @@ fn marker_record(name: &str, value: String) -> RecordSet {
     }
 }
 
+/// The records each (ALB, DNS setting) of the winners asks for, without a name: built once
+/// per plan, not once per name (five allocations each). A name's records differ from its
+/// ALB's template only by the name, which no comparison of records looks at.
+struct RecordTemplates<'a>(FxHashMap<TemplateKey<'a>, Vec<RecordSet>>);
+
+/// What a name's records rest on: the ALB's DNS name, hosted zone and address type, and
+/// the record type and TTL asked for.
+type TemplateKey<'a> = (&'a str, &'a str, &'a str, DnsType, u32);
+
+impl<'a> RecordTemplates<'a> {
+    fn new(winners: &[DnsWinner<'a>]) -> Self {
+        let mut templates = FxHashMap::default();
+        for w in winners {
+            templates
+                .entry(Self::key(w))
+                .or_insert_with(|| desired_records("", w.dns, w.load_balancer));
+        }
+        Self(templates)
+    }
+
+    fn key(w: &DnsWinner<'a>) -> TemplateKey<'a> {
+        let lb = w.load_balancer;
+        (
+            &lb.dns_name,
+            &lb.canonical_hosted_zone_id,
+            &lb.ip_address_type,
+            w.dns.record_type,
+            w.dns.ttl,
+        )
+    }
+
+    /// The records `w` asks for, nameless.
+    fn of(&self, w: &DnsWinner<'a>) -> &[RecordSet] {
+        self.0
+            .get(&Self::key(w))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+}
+
+/// The same records, names aside (a template has none).
+fn same_records(a: &[RecordSet], b: &[RecordSet]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.record_type == y.record_type
+                && x.ttl == y.ttl
+                && x.values == y.values
+                && x.alias == y.alias
+                && x.set_identifier == y.set_identifier
+        })
+}
+
 /// Alias targets compare without the `dualstack.` prefix Route 53 may add.
 fn same_record(have: &RecordSet, want: &RecordSet) -> bool {
     let same_alias = match (&have.alias, &want.alias) {
@@ -256,6 +308,7 @@ pub fn plan_dns_keeping_routes<'a>(
     // (zone, name) → who holds it this pass: the oldest claimant decides the records,
     // services routed on the same ALB share the name. Ordered: the upserts follow it.
     let mut claims: BTreeMap<(&str, &str), Claim<'_>> = BTreeMap::new();
+    let templates = RecordTemplates::new(winners);
     // One buffer for every winner's names.
     let mut names = Vec::new();
     for w in winners {
@@ -269,6 +322,7 @@ pub fn plan_dns_keeping_routes<'a>(
                     keep,
                     zone,
                     index,
+                    templates: &templates,
                 };
                 ctx.claim(&mut claims, w, name, outcome);
             }
@@ -334,6 +388,7 @@ struct NameContext<'a, 'k> {
     keep: &'k dyn Fn(&str) -> bool,
     zone: &'a HostedZone,
     index: &'a ZoneIndex<'a>,
+    templates: &'a RecordTemplates<'a>,
 }
 
 impl<'a> NameContext<'a, '_> {
@@ -347,12 +402,12 @@ impl<'a> NameContext<'a, '_> {
         outcome: &mut NameOutcome,
     ) {
         let key = (self.zone.id.as_str(), name);
-        let want = desired_records(name, w.dns, w.load_balancer);
+        let want = self.templates.of(w);
         if let Some(claim) = claims.get_mut(&key) {
-            if claim.want == want {
+            if same_records(&claim.want, want) {
                 // Same ALB, same record: one name routed by path to several services.
                 claim.services.push(w.service.arn.as_str());
-                outcome.records.extend(record_refs(name, &want));
+                outcome.records.extend(record_refs(name, want));
             } else {
                 outcome.conflicts.push(conflict(format!(
                     "dns: {name} is already published by older service {}/{} (on another load balancer, or with another dns.type)",
@@ -374,15 +429,17 @@ impl<'a> NameContext<'a, '_> {
             .all(|r| existing.iter().any(|e| same_record(e, r)));
         let mut untouched = false;
         let moves = !in_place && !existing.is_empty();
-        let want = match listed {
-            _ if w.ready && (w.rules_read || !moves) => want,
+        let want: Cow<'a, [RecordSet]> = match listed {
+            _ if w.ready && (w.rules_read || !moves) => Cow::Borrowed(want),
             // Published where it points, and pointed there already: nothing to wait for.
-            Some(_) if in_place => want,
+            Some(_) if in_place => Cow::Borrowed(want),
             // Ours and pointed there already, for other services (a weighted rule handed to
             // the next partner, sharers of a host leaving it): taken over as it is, never
             // withdrawn first, by a service that can serve it or that clients reach through
             // it there already.
-            None if in_place && ours.is_some() && (w.healthy || w.routed_here) => want,
+            None if in_place && ours.is_some() && (w.healthy || w.routed_here) => {
+                Cow::Borrowed(want)
+            }
             // Published, and its records would point elsewhere (another ALB) before that
             // one can serve it: the name stays as it is, held, until it can. With none of
             // its records left (deleted by hand), putting them back publishes the name
@@ -393,7 +450,11 @@ impl<'a> NameContext<'a, '_> {
                 // With none, it is claimed but left as it is, marker and all, so that it is
                 // not withdrawn either; services sharing it join what it will be.
                 untouched = held.is_empty();
-                if untouched { want } else { held }
+                if untouched {
+                    Cow::Borrowed(want)
+                } else {
+                    Cow::Owned(held)
+                }
             }
             None => {
                 outcome.waiting.push(name.to_string());
@@ -403,16 +464,7 @@ impl<'a> NameContext<'a, '_> {
         if !untouched {
             outcome.records.extend(record_refs(name, &want));
         }
-        // Services in the marker whose resources are kept as they are stay in it.
-        let kept: Vec<&str> = ours
-            .map(|m| {
-                m.services
-                    .iter()
-                    .filter(|s| (self.keep)(s))
-                    .copied()
-                    .collect()
-            })
-            .unwrap_or_default();
+        let kept = self.kept_in(ours);
         claims.insert(
             key,
             Claim {
@@ -420,13 +472,25 @@ impl<'a> NameContext<'a, '_> {
                 zone_id: &self.zone.id,
                 name,
                 want,
-                services: vec![w.service.arn.as_str()],
+                services: Few::One(w.service.arn.as_str()),
                 kept,
                 existing,
                 marker,
                 untouched,
             },
         );
+    }
+
+    /// Services in our marker whose resources are kept as they are: they stay in it.
+    fn kept_in(&self, ours: Option<&Marker<&'a str>>) -> Vec<&'a str> {
+        ours.map(|m| {
+            m.services
+                .iter()
+                .filter(|s| (self.keep)(s))
+                .copied()
+                .collect()
+        })
+        .unwrap_or_default()
     }
 
     /// Whether the name is ours to write (`Some` marker when it already is), or the
@@ -567,9 +631,10 @@ struct Claim<'a> {
     first: &'a EcsService,
     zone_id: &'a str,
     name: &'a str,
-    want: Vec<RecordSet>,
+    /// Nameless when they are the ALB's template; the records held otherwise.
+    want: Cow<'a, [RecordSet]>,
     /// Winners routed by it, oldest first.
-    services: Vec<&'a str>,
+    services: Few<'a, str>,
     /// Services of the current marker whose resources are kept as they are.
     kept: Vec<&'a str>,
     existing: &'a [&'a RecordSet],
@@ -590,11 +655,11 @@ impl Claim<'_> {
         let extra: Vec<&str> = self
             .kept
             .iter()
-            .filter(|k| !self.services.contains(k))
+            .filter(|k| !self.services.as_slice().contains(k))
             .copied()
             .collect();
         let services: Cow<'_, [&str]> = if extra.is_empty() {
-            Cow::Borrowed(&self.services)
+            Cow::Borrowed(self.services.as_slice())
         } else {
             Cow::Owned([self.services.as_slice(), &extra].concat())
         };
@@ -610,8 +675,8 @@ impl Claim<'_> {
             None => None,
         };
         // The marker's value alone is built to compare; its record only when it is written.
-        let types: Vec<&str> = self.want.iter().map(|r| r.record_type.as_str()).collect();
-        let marker_want = marker_value(owner, &services, &types, since);
+        let types = self.want.iter().map(|r| r.record_type.as_str());
+        let marker_want = marker_value(owner, &services, types, since);
         // Owned records of types no longer wanted go in the same batch.
         let stale: Vec<RecordSet> = ours
             .map(|m| {
@@ -629,7 +694,14 @@ impl Claim<'_> {
         if records_match && marker_matches && stale.is_empty() {
             return None;
         }
-        let mut upsert = self.want.clone();
+        let mut upsert: Vec<RecordSet> = self
+            .want
+            .iter()
+            .map(|r| RecordSet {
+                name: self.name.to_string(),
+                ..r.clone()
+            })
+            .collect();
         upsert.push(marker_record(self.name, marker_want));
         Some(PlannedChange::new(
             self.first,

@@ -203,7 +203,7 @@ fn alias_by_default_with_aaaa_for_dualstack_and_cname_with_ttl() {
 
 #[test]
 fn marker_round_trips_and_rejects_anything_else() {
-    let v = marker_value(OWNER, &["arn:svc"], &["A", "AAAA"], None);
+    let v = marker_value(OWNER, &["arn:svc"], ["A", "AAAA"], None);
     assert_eq!(
         parse_marker(&v),
         Some(Marker {
@@ -213,7 +213,7 @@ fn marker_round_trips_and_rejects_anything_else() {
             since: None,
         })
     );
-    let moved = marker_value(OWNER, &["arn:svc"], &["A"], Some(1700));
+    let moved = marker_value(OWNER, &["arn:svc"], ["A"], Some(1700));
     assert_eq!(parse_marker(&moved).and_then(|m| m.since), Some(1700));
     assert!(!v.contains("since"), "{v}");
     for bad in [
@@ -294,7 +294,7 @@ fn foreign_records_and_other_owners_are_conflicts_never_touched() {
     let other_owner = record(
         "_ecs-ingress.b.in.example.com",
         "TXT",
-        &marker_value("other", &["arn:x"], &["A"], None),
+        &marker_value("other", &["arn:x"], ["A"], None),
     );
     case.records
         .insert("ZIN".into(), vec![foreign, other_owner]);
@@ -342,7 +342,7 @@ fn a_marker_of_the_same_owner_id_for_another_accounts_services_is_never_ours() {
             record(
                 &format!("_ecs-ingress.{name}"),
                 "TXT",
-                &marker_value(OWNER, &[THEIRS], &["CNAME"], None),
+                &marker_value(OWNER, &[THEIRS], ["CNAME"], None),
             ),
         ]
     };

@@ -161,12 +161,13 @@ impl<'a> RecordTemplates<'a> {
         )
     }
 
-    /// The records `w` asks for, nameless.
-    fn of(&self, w: &DnsWinner<'a>) -> &[RecordSet] {
-        self.0
-            .get(&Self::key(w))
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+    /// The records `w` asks for at `name`: its template (nameless), or built afresh for a
+    /// winner the templates were not made from.
+    fn of<'t>(&'t self, w: &DnsWinner<'a>, name: &str) -> Cow<'t, [RecordSet]> {
+        match self.0.get(&Self::key(w)) {
+            Some(template) => Cow::Borrowed(template),
+            None => Cow::Owned(desired_records(name, w.dns, w.load_balancer)),
+        }
     }
 }
 
@@ -402,12 +403,12 @@ impl<'a> NameContext<'a, '_> {
         outcome: &mut NameOutcome,
     ) {
         let key = (self.zone.id.as_str(), name);
-        let want = self.templates.of(w);
+        let want = self.templates.of(w, name);
         if let Some(claim) = claims.get_mut(&key) {
-            if same_records(&claim.want, want) {
+            if same_records(&claim.want, &want) {
                 // Same ALB, same record: one name routed by path to several services.
                 claim.services.push(w.service.arn.as_str());
-                outcome.records.extend(record_refs(name, want));
+                outcome.records.extend(record_refs(name, &want));
             } else {
                 outcome.conflicts.push(conflict(format!(
                     "dns: {name} is already published by older service {}/{} (on another load balancer, or with another dns.type)",
@@ -430,16 +431,14 @@ impl<'a> NameContext<'a, '_> {
         let mut untouched = false;
         let moves = !in_place && !existing.is_empty();
         let want: Cow<'a, [RecordSet]> = match listed {
-            _ if w.ready && (w.rules_read || !moves) => Cow::Borrowed(want),
+            _ if w.ready && (w.rules_read || !moves) => want,
             // Published where it points, and pointed there already: nothing to wait for.
-            Some(_) if in_place => Cow::Borrowed(want),
+            Some(_) if in_place => want,
             // Ours and pointed there already, for other services (a weighted rule handed to
             // the next partner, sharers of a host leaving it): taken over as it is, never
             // withdrawn first, by a service that can serve it or that clients reach through
             // it there already.
-            None if in_place && ours.is_some() && (w.healthy || w.routed_here) => {
-                Cow::Borrowed(want)
-            }
+            None if in_place && ours.is_some() && (w.healthy || w.routed_here) => want,
             // Published, and its records would point elsewhere (another ALB) before that
             // one can serve it: the name stays as it is, held, until it can. With none of
             // its records left (deleted by hand), putting them back publishes the name
@@ -450,11 +449,7 @@ impl<'a> NameContext<'a, '_> {
                 // With none, it is claimed but left as it is, marker and all, so that it is
                 // not withdrawn either; services sharing it join what it will be.
                 untouched = held.is_empty();
-                if untouched {
-                    Cow::Borrowed(want)
-                } else {
-                    Cow::Owned(held)
-                }
+                if untouched { want } else { Cow::Owned(held) }
             }
             None => {
                 outcome.waiting.push(name.to_string());

@@ -797,3 +797,31 @@ fn names_nobody_claims_are_deleted_in_name_order() {
         ]
     );
 }
+
+#[test]
+fn a_template_is_the_records_without_their_name_and_a_winner_without_one_gets_them_built() {
+    let (svc, intent, names) = (
+        service("a"),
+        dns(DnsType::Alias, None, None),
+        hosts(&["a.in.example.com"]),
+    );
+    let at = lb(true);
+    let w = DnsWinner {
+        service: &svc,
+        dns: &intent,
+        hosts: &names,
+        load_balancer: &at,
+        ready: true,
+        healthy: true,
+        routed_here: true,
+        rules_read: true,
+    };
+    let built = desired_records("a.in.example.com", &intent, &at);
+    let templates = RecordTemplates::new(std::slice::from_ref(&w));
+    let template = templates.of(&w, "a.in.example.com");
+    assert!(template.iter().all(|r| r.name.is_empty()));
+    assert!(same_records(&template, &built));
+    // A winner the templates were not made from: its records, named, not none.
+    let none = RecordTemplates::new(&[]);
+    assert_eq!(*none.of(&w, "a.in.example.com"), *built);
+}

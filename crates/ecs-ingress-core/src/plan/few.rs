@@ -8,9 +8,17 @@ pub(crate) enum Few<'a, T: ?Sized> {
     Many(Vec<&'a T>),
 }
 
+/// None yet (an empty vector allocates nothing).
+impl<T: ?Sized> Default for Few<'_, T> {
+    fn default() -> Self {
+        Self::Many(Vec::new())
+    }
+}
+
 impl<'a, T: ?Sized> Few<'a, T> {
     pub(crate) fn push(&mut self, item: &'a T) {
         match self {
+            Self::Many(items) if items.is_empty() => *self = Self::One(item),
             Self::One(first) => *self = Self::Many(vec![*first, item]),
             Self::Many(items) => items.push(item),
         }

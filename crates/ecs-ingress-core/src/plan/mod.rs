@@ -252,11 +252,8 @@ pub fn plan(
     }
 
     let orphans = owned
-        .groups
-        .keys()
-        .chain(owned.rules.keys())
-        .filter(|arn| !services_seen.contains(**arn) && !kept.contains(**arn))
-        .copied()
+        .services()
+        .filter(|arn| !services_seen.contains(*arn) && !kept.contains(*arn))
         .collect::<BTreeSet<&str>>();
     withdraw::withdraw_all(
         config,
@@ -300,15 +297,12 @@ fn gone_but_held<'a>(
         return Vec::new();
     }
     owned
-        .groups
-        .keys()
-        .chain(owned.rules.keys())
-        .filter(|arn| !services_seen.contains(**arn))
+        .services()
+        .filter(|arn| !services_seen.contains(*arn))
         .filter(|arn| {
             let routed = resolve::routed_hosts(owned, arn);
             zones.holds_back(&[], None, routed).is_some()
         })
-        .copied()
         .collect()
 }
 

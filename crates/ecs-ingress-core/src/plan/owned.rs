@@ -2,7 +2,9 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::few::{Few, push_under};
+use std::cell::Cell;
+
+use super::few::Few;
 use crate::ownership::{Ownership, service_of};
 use crate::snapshot::Snapshot;
 use crate::state::{Listener, LoadBalancer, Rule, TargetGroup};
@@ -16,8 +18,16 @@ use crate::status::{ResourceKind, ResourceRef};
 /// this instead of reading the tags again (a tag lookup follows a pointer per key, and a
 /// full pass asked it of every rule and group four or five times).
 pub struct Owned<'a> {
-    pub groups: FxHashMap<&'a str, Few<'a, TargetGroup>>,
-    pub rules: FxHashMap<&'a str, Few<'a, Rule>>,
+    /// Each service's groups and rules, found through `by_service`: one lookup answers
+    /// both, where stages asked for each.
+    mine: Vec<Mine<'a>>,
+    by_service: FxHashMap<&'a str, usize>,
+    /// The service asked for last (its ARN's address and length) and where its entry is:
+    /// stages ask several times in a row for the same service, and hashing its ~90-byte
+    /// ARN and comparing it with the key, far away on a large heap, is most of a lookup.
+    /// Sound because the ARN is borrowed for `'a`: no other string can be at that address
+    /// while it is.
+    last: Cell<Option<(*const u8, usize, Option<usize>)>>,
     pub group_arns: FxHashSet<&'a str>,
     /// Every owned target group that names its service, in the snapshot's order.
     pub group_list: Vec<(&'a str, &'a TargetGroup)>,
@@ -35,13 +45,43 @@ pub struct Owned<'a> {
     all_groups: Option<FxHashSet<&'a str>>,
 }
 
+/// What one service owns.
+#[derive(Default)]
+struct Mine<'a> {
+    groups: Few<'a, TargetGroup>,
+    rules: Few<'a, Rule>,
+}
+
 impl<'a> Owned<'a> {
     /// The owned rules of one service.
-    pub fn rules_of(&self, service_arn: &str) -> &[&'a Rule] {
-        self.rules
-            .get(service_arn)
-            .map(Few::as_slice)
+    pub fn rules_of(&self, service_arn: &'a str) -> &[&'a Rule] {
+        self.mine(service_arn)
+            .map(|m| m.rules.as_slice())
             .unwrap_or_default()
+    }
+
+    /// Whether the service owns any rule or group.
+    pub fn owns_any(&self, service_arn: &'a str) -> bool {
+        self.mine(service_arn).is_some()
+    }
+
+    /// The ARNs of the services that own a group or a rule, each once, in no particular
+    /// order.
+    pub fn services(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.by_service.keys().copied()
+    }
+
+    fn mine(&self, service_arn: &'a str) -> Option<&Mine<'a>> {
+        let id = (service_arn.as_ptr(), service_arn.len());
+        let at = match self.last.get() {
+            Some((ptr, len, at)) if (ptr, len) == id => at,
+            _ => {
+                let at = self.by_service.get(service_arn).copied();
+                self.last.set(Some((id.0, id.1, at)));
+                at
+            }
+        };
+        at.map(|i| &self.mine[i])
     }
 
     pub fn listener(&self, arn: &str) -> Option<&'a Listener> {
@@ -58,15 +98,14 @@ impl<'a> Owned<'a> {
     }
 
     /// The owned target groups of one service.
-    pub fn groups_of(&self, service_arn: &str) -> &[&'a TargetGroup] {
-        self.groups
-            .get(service_arn)
-            .map(Few::as_slice)
+    pub fn groups_of(&self, service_arn: &'a str) -> &[&'a TargetGroup] {
+        self.mine(service_arn)
+            .map(|m| m.groups.as_slice())
             .unwrap_or_default()
     }
 
     pub fn new(ownership: &Ownership, observed: &'a Snapshot) -> Self {
-        let mut groups = FxHashMap::default();
+        let mut index = Index::default();
         let mut group_arns = FxHashSet::default();
         let mut group_list = Vec::new();
         for g in observed
@@ -76,17 +115,16 @@ impl<'a> Owned<'a> {
         {
             group_arns.insert(g.arn.as_str());
             if let Some(s) = service_of(&g.tags) {
-                push_under(&mut groups, s, g);
+                index.of(s).groups.push(g);
                 group_list.push((s, g));
             }
         }
-        let mut rules = FxHashMap::default();
         let (mut rule_list, mut foreign_rules) = (Vec::new(), Vec::new());
         for r in observed.rules.iter().filter(|r| !r.is_default()) {
             if !ownership.owns(&r.tags) {
                 foreign_rules.push(r);
             } else if let Some(s) = service_of(&r.tags) {
-                push_under(&mut rules, s, r);
+                index.of(s).rules.push(r);
                 rule_list.push((s, r));
             }
         }
@@ -98,8 +136,9 @@ impl<'a> Owned<'a> {
                 .collect()
         });
         Self {
-            groups,
-            rules,
+            mine: index.mine,
+            by_service: index.by_service,
+            last: Cell::new(None),
             group_arns,
             group_list,
             rule_list,
@@ -141,5 +180,95 @@ impl<'a> Owned<'a> {
             id: r.arn.clone(),
         }));
         out
+    }
+}
+
+/// Each service's entry, made on first sight.
+#[derive(Default)]
+struct Index<'a> {
+    mine: Vec<Mine<'a>>,
+    by_service: FxHashMap<&'a str, usize>,
+}
+
+impl<'a> Index<'a> {
+    fn of(&mut self, service_arn: &'a str) -> &mut Mine<'a> {
+        let mine = &mut self.mine;
+        let at = *self.by_service.entry(service_arn).or_insert_with(|| {
+            mine.push(Mine::default());
+            mine.len() - 1
+        });
+        &mut self.mine[at]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::fixtures::{LB, bare_group, one_alb};
+    use crate::state::Rule;
+
+    fn rule(arn: &str, tags: crate::state::Tags) -> Rule {
+        Rule {
+            arn: arn.into(),
+            listener_arn: crate::plan::fixtures::LISTENER.into(),
+            priority: Some(1),
+            hosts: vec!["a.example.com".into()],
+            paths: Vec::new(),
+            other_conditions: 0,
+            forward_target_groups: Vec::new(),
+            staged_target_groups: Vec::new(),
+            weights: Default::default(),
+            other_actions: 0,
+            tags,
+        }
+    }
+
+    #[test]
+    fn each_service_gets_its_own_groups_and_rules_however_it_is_asked_for() {
+        let ownership = Ownership::new("ecs-ingress");
+        let mut snapshot = one_alb();
+        let group = |arn: &str, service: &str| {
+            let mut g = bare_group(arn, &[LB]);
+            g.tags = ownership.tags(service, "target-group");
+            g
+        };
+        snapshot.target_groups = vec![group("tg-a", "svc-a"), group("tg-b", "svc-b")];
+        snapshot.rules = vec![
+            rule("rule-a", ownership.tags("svc-a", "rule-0")),
+            rule("rule-b1", ownership.tags("svc-b", "rule-0")),
+            rule("rule-b2", ownership.tags("svc-b", "rule-1")),
+            rule("rule-other", crate::state::Tags::new()),
+        ];
+        let owned = Owned::new(&ownership, &snapshot);
+        let arns = |rules: &[&Rule]| rules.iter().map(|r| r.arn.clone()).collect::<Vec<_>>();
+        // Equal ARNs at other addresses, asked for in turn and twice in a row: the memo of
+        // the last service must answer by content, never by a stale entry.
+        let (a1, a2, b, none) = (
+            String::from("svc-a"),
+            String::from("svc-a"),
+            String::from("svc-b"),
+            String::from("svc-c"),
+        );
+        for arn in [&a1, &a1, &b, &a2, &none, &b, &b] {
+            let (groups, rules) = (owned.groups_of(arn), owned.rules_of(arn));
+            match arn.as_str() {
+                "svc-a" => {
+                    assert_eq!(groups.iter().map(|g| &g.arn).collect::<Vec<_>>(), ["tg-a"]);
+                    assert_eq!(arns(rules), ["rule-a"]);
+                }
+                "svc-b" => {
+                    assert_eq!(groups.iter().map(|g| &g.arn).collect::<Vec<_>>(), ["tg-b"]);
+                    assert_eq!(arns(rules), ["rule-b1", "rule-b2"]);
+                }
+                _ => {
+                    assert!(groups.is_empty() && rules.is_empty());
+                    assert!(!owned.owns_any(arn));
+                }
+            }
+        }
+        let mut services: Vec<&str> = owned.services().collect();
+        services.sort_unstable();
+        assert_eq!(services, ["svc-a", "svc-b"]);
+        assert_eq!(arns(&owned.foreign_rules), ["rule-other"]);
     }
 }

@@ -67,9 +67,7 @@ pub fn resolve_intents<'a>(
         } else {
             match intent {
                 ServiceIntent::Unmanaged | ServiceIntent::Withdraw { .. } => {
-                    if owned.groups.contains_key(service.arn.as_str())
-                        || owned.rules.contains_key(service.arn.as_str())
-                    {
+                    if owned.owns_any(&service.arn) {
                         let routed = routed_hosts(owned, &service.arn);
                         match zones.holds_back(&[], None, routed) {
                             Some(why) => Some(keep(
@@ -236,8 +234,7 @@ fn deployed_by_ecs(
     intent: &ServiceIntent,
     observed: &Snapshot,
 ) -> Option<String> {
-    let ours = owned.groups.contains_key(service.arn.as_str())
-        || owned.rules.contains_key(service.arn.as_str());
+    let ours = owned.owns_any(&service.arn);
     let publish = match intent {
         ServiceIntent::Publish { intent, .. } => Some(intent),
         _ => None,
@@ -339,10 +336,10 @@ fn publish_held(
 }
 
 /// The host conditions of the service's owned rules: names it may hold.
-pub(super) fn routed_hosts<'o>(
-    owned: &'o Owned<'_>,
-    service_arn: &str,
-) -> impl Iterator<Item = &'o String> {
+pub(super) fn routed_hosts<'o, 'a>(
+    owned: &'o Owned<'a>,
+    service_arn: &'a str,
+) -> impl Iterator<Item = &'a String> + use<'o, 'a> {
     owned.rules_of(service_arn).iter().flat_map(|r| &r.hosts)
 }
 

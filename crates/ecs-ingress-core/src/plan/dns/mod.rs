@@ -307,8 +307,10 @@ pub fn plan_dns_keeping_routes<'a>(
         })
         .collect();
     // (zone, name) → who holds it this pass: the oldest claimant decides the records,
-    // services routed on the same ALB share the name. Ordered: the upserts follow it.
-    let mut claims: BTreeMap<(&str, &str), Claim<'_>> = BTreeMap::new();
+    // services routed on the same ALB share the name. Hashed: a pass looks every name up
+    // two or three times, and a tree of names compares the shared zone id and the name's
+    // bytes at each level; the upserts are put in (zone, name) order below.
+    let mut claims: Claims<'_> = FxHashMap::default();
     let templates = RecordTemplates::new(winners);
     // One buffer for every winner's names.
     let mut names = Vec::new();
@@ -329,8 +331,13 @@ pub fn plan_dns_keeping_routes<'a>(
             }
         }
     }
+    let mut upserts: Vec<(&(&str, &str), PlannedChange)> = claims
+        .iter()
+        .filter_map(|(key, claim)| Some((key, claim.change(owner, now)?)))
+        .collect();
+    upserts.sort_unstable_by_key(|(key, _)| **key);
     out.changes
-        .extend(claims.values().filter_map(|claim| claim.change(owner, now)));
+        .extend(upserts.into_iter().map(|(_, change)| change));
     for zone in zones {
         if let Some(index) = indexes.get(zone.id.as_str()) {
             let kept = KeptAsIs {
@@ -397,7 +404,7 @@ impl<'a> NameContext<'a, '_> {
     /// reports why not.
     fn claim(
         &self,
-        claims: &mut BTreeMap<(&'a str, &'a str), Claim<'a>>,
+        claims: &mut Claims<'a>,
         w: &DnsWinner<'a>,
         name: &'a str,
         outcome: &mut NameOutcome,
@@ -572,7 +579,7 @@ fn unclaimed(
     ownership: &Ownership,
     zone: &HostedZone,
     index: &ZoneIndex<'_>,
-    claims: &BTreeMap<(&str, &str), Claim<'_>>,
+    claims: &Claims<'_>,
     kept: &KeptAsIs<'_>,
     changes: &mut Vec<PlannedChange>,
 ) -> usize {
@@ -620,6 +627,9 @@ fn unclaimed(
     changes.extend(deleted.into_iter().map(|(_, change)| change));
     managed
 }
+
+/// The names held this pass, by (zone id, name).
+type Claims<'a> = FxHashMap<(&'a str, &'a str), Claim<'a>>;
 
 /// A name held this pass.
 struct Claim<'a> {

@@ -518,9 +518,12 @@ async fn read_services(aws: &Aws, config: &Config, cache: &mut Cache, observed: 
         }
         for result in batches {
             match result {
-                Ok(services) => observed
-                    .services
-                    .extend(services.into_iter().filter(|s| s.status == "ACTIVE")),
+                Ok(services) => observed.services.extend(
+                    services
+                        .into_iter()
+                        .filter(|s| s.status == "ACTIVE")
+                        .map(Arc::new),
+                ),
                 Err(e) => observed.fail(e),
             }
         }

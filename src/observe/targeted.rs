@@ -4,6 +4,7 @@
 //! estate. [`Fresh`] says what was read afresh: only that may be deleted.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use futures_util::future::join_all;
 
@@ -100,9 +101,12 @@ pub async fn read_services(
 
 fn replace_services(observed: &mut Observation, asked: &[String], found: Vec<EcsService>) {
     observed.services.retain(|s| !asked.contains(&s.arn));
-    observed
-        .services
-        .extend(found.into_iter().filter(|s| s.status == "ACTIVE"));
+    observed.services.extend(
+        found
+            .into_iter()
+            .filter(|s| s.status == "ACTIVE")
+            .map(Arc::new),
+    );
 }
 
 /// Task definitions are read afresh: their tags may be what changed.
@@ -524,7 +528,7 @@ mod tests {
     #[test]
     fn a_targeted_pass_starts_from_the_base_without_its_per_pass_reads() {
         let mut observed = Observation::default();
-        observed.services.push(service("a", "ACTIVE"));
+        observed.services.push(service("a", "ACTIVE").into());
         observed.targets.insert("g".into(), vec![]);
         observed.indexed_tags.insert("r".into());
         let base = Baseline::from_observation(observed);
@@ -547,7 +551,7 @@ mod tests {
         let mut observed = Observation::default();
         observed
             .services
-            .extend([service("a", "ACTIVE"), service("b", "ACTIVE")]);
+            .extend([service("a", "ACTIVE").into(), service("b", "ACTIVE").into()]);
         let mut a = service("a", "ACTIVE");
         a.task_definition = "td:2".into();
         replace_services(
@@ -555,7 +559,7 @@ mod tests {
             &["a".into(), "b".into()],
             vec![a.clone(), service("b", "DRAINING")],
         );
-        assert_eq!(observed.services, vec![a]);
+        assert_eq!(observed.services, vec![Arc::new(a)]);
     }
 
     #[test]

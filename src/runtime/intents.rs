@@ -7,6 +7,10 @@
 //! pass that remembered it: at 10,000 services, parsing every service's keys again was a
 //! tenth of a steady pass.
 
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 
 use crate::config::Config;
@@ -14,64 +18,92 @@ use crate::model::{IntentInput, ServiceIntent, compute_intent};
 use crate::snapshot::Snapshot;
 use crate::state::{EcsService, Tags, TaskDefinition};
 
-/// What an intent was computed from (the tag prefix is the controller's, fixed for its
-/// life).
-#[derive(Debug, PartialEq)]
-struct IntentInputs {
-    name: String,
-    tags: Tags,
-    security_groups: Vec<String>,
-    task_definition: String,
-    task_definition_tags: Tags,
-}
+/// A service as a pass read it, found by its ARN. It is the snapshot's own (shared, not
+/// copied): what an intent was computed from, but for its task definition's tags.
+#[derive(Debug)]
+struct ByArn(Arc<EcsService>);
 
-impl IntentInputs {
-    /// The task definition is compared by ARN (and its tags): AWS never changes a
-    /// revision's containers or network mode, and never reuses an ARN. Anything that
-    /// rewrites a revision's contents in place (a test double) would get stale intents.
-    fn same_as(&self, service: &EcsService, task_definition: &TaskDefinition) -> bool {
-        // Tags are shared with the snapshot they were read in: the same map is equal
-        // without a look inside.
-        let same_tags = |a: &Tags, b: &Tags| a.is_shared_with(b) || a == b;
-        self.name == service.name
-            && self.task_definition == service.task_definition
-            && self.security_groups == service.security_groups
-            && same_tags(&self.tags, &service.tags)
-            && same_tags(&self.task_definition_tags, &task_definition.tags)
+impl Borrow<str> for ByArn {
+    fn borrow(&self) -> &str {
+        &self.0.arn
     }
 }
 
-/// A service's intent at the end of the last pass, and what it was computed from (`None`
-/// when its task definition was not read: it is computed again).
+/// As the ARN hashes: looked up by `&str`.
+impl Hash for ByArn {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.arn.as_str().hash(state);
+    }
+}
+
+impl PartialEq for ByArn {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.arn == other.0.arn
+    }
+}
+
+impl Eq for ByArn {}
+
+/// A service's intent at the end of the last pass, and the tags of the task definition it
+/// was computed from (`None` when that was not read: it is computed again).
 #[derive(Debug)]
 pub(super) struct RememberedIntent {
     pub(super) intent: ServiceIntent,
-    inputs: Option<IntentInputs>,
+    task_definition_tags: Option<Tags>,
 }
 
-/// The remembered intents, by service ARN.
-pub(super) type RememberedIntents = FxHashMap<String, RememberedIntent>;
+/// The remembered intents, by service; the key is the service they were computed from.
+#[derive(Debug, Default)]
+pub(super) struct RememberedIntents(FxHashMap<ByArn, RememberedIntent>);
+
+impl RememberedIntents {
+    pub(super) fn get(&self, service_arn: &str) -> Option<&RememberedIntent> {
+        self.0.get(service_arn)
+    }
+
+    /// The intent remembered for `service`, if nothing it rests on changed: the service's
+    /// name, tags and security groups, its task definition revision (compared by ARN: AWS
+    /// never changes a revision's containers or network mode, and never reuses an ARN;
+    /// anything that rewrites one in place, a test double, would get stale intents) and
+    /// that revision's tags.
+    fn unchanged(&self, service: &EcsService, td: &TaskDefinition) -> Option<&ServiceIntent> {
+        let (ByArn(then), remembered) = self.0.get_key_value(service.arn.as_str())?;
+        // Tags are shared with the snapshot they were read in: the same map is equal
+        // without a look inside.
+        let same_tags = |a: &Tags, b: &Tags| a.is_shared_with(b) || a == b;
+        let same = remembered
+            .task_definition_tags
+            .as_ref()
+            .is_some_and(|tags| same_tags(tags, &td.tags))
+            && (std::ptr::eq(&**then, service)
+                || then.name == service.name
+                    && then.task_definition == service.task_definition
+                    && then.security_groups == service.security_groups
+                    && same_tags(&then.tags, &service.tags));
+        same.then_some(&remembered.intent)
+    }
+}
 
 /// Computes every service's intent.
-pub fn intents(config: &Config, observed: &Snapshot) -> Vec<(EcsService, ServiceIntent)> {
+pub fn intents(config: &Config, observed: &Snapshot) -> Vec<(Arc<EcsService>, ServiceIntent)> {
     intents_reusing(config, observed, &RememberedIntents::default())
 }
 
-/// Every service's intent, taken from `remembered` where nothing it rests on changed.
+/// Every service's intent, taken from `remembered` where nothing it rests on changed. The
+/// services are the snapshot's own, shared.
 pub(super) fn intents_reusing(
     config: &Config,
     observed: &Snapshot,
     remembered: &RememberedIntents,
-) -> Vec<(EcsService, ServiceIntent)> {
+) -> Vec<(Arc<EcsService>, ServiceIntent)> {
     observed
         .services
         .iter()
         .map(|service| {
             let intent = match observed.task_definitions.get(&service.task_definition) {
                 Some(td) => remembered
-                    .get(&service.arn)
-                    .filter(|r| r.inputs.as_ref().is_some_and(|i| i.same_as(service, td)))
-                    .map(|r| r.intent.clone())
+                    .unchanged(service, td)
+                    .cloned()
                     .unwrap_or_else(|| {
                         compute_intent(&IntentInput {
                             prefix: &config.tag_prefix,
@@ -85,39 +117,39 @@ pub(super) fn intents_reusing(
                 // and the service is left as it is.
                 None => ServiceIntent::Unmanaged,
             };
-            (service.clone(), intent)
+            (Arc::clone(service), intent)
         })
         .collect()
 }
 
 /// What to remember of a pass's intents; `observed` is what they were computed from.
 pub(super) fn remember(
-    intents: Vec<(EcsService, ServiceIntent)>,
+    intents: Vec<(Arc<EcsService>, ServiceIntent)>,
     observed: &Snapshot,
 ) -> RememberedIntents {
-    intents
-        .into_iter()
-        .map(|(service, intent)| {
-            // Without its task definition the intent was not computed (`Unmanaged`).
-            let inputs = observed
-                .task_definitions
-                .get(&service.task_definition)
-                .map(|td| IntentInputs {
-                    name: service.name,
-                    tags: service.tags,
-                    security_groups: service.security_groups,
-                    task_definition: service.task_definition,
-                    task_definition_tags: td.tags.clone(),
-                });
-            (service.arn, RememberedIntent { intent, inputs })
-        })
-        .collect()
+    RememberedIntents(
+        intents
+            .into_iter()
+            .map(|(service, intent)| {
+                // Without its task definition the intent was not computed (`Unmanaged`).
+                let task_definition_tags = observed
+                    .task_definitions
+                    .get(&service.task_definition)
+                    .map(|td| td.tags.clone());
+                (
+                    ByArn(service),
+                    RememberedIntent {
+                        intent,
+                        task_definition_tags,
+                    },
+                )
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::state::{Container, PortMapping};
 
@@ -133,7 +165,7 @@ mod tests {
 
     fn observed(service_tags: Tags, td_tags: Tags) -> Snapshot {
         let mut observed = Snapshot::default();
-        observed.services.push(EcsService {
+        observed.services.push(Arc::new(EcsService {
             arn: ARN.into(),
             name: "a".into(),
             cluster_arn: "arn:aws:ecs:us-east-1:123456789012:cluster/main".into(),
@@ -146,7 +178,7 @@ mod tests {
             tags: service_tags,
             load_balancers: Vec::new(),
             security_groups: vec!["sg-1".into()],
-        });
+        }));
         observed.task_definitions.insert(
             TD.into(),
             Arc::new(TaskDefinition {
@@ -218,19 +250,19 @@ mod tests {
             ),
             ("name", {
                 let mut o = before.clone();
-                o.services[0].name = "renamed".into();
+                Arc::make_mut(&mut o.services[0]).name = "renamed".into();
                 o
             }),
             ("security groups", {
                 let mut o = before.clone();
-                o.services[0].security_groups = vec!["sg-2".into()];
+                Arc::make_mut(&mut o.services[0]).security_groups = vec!["sg-2".into()];
                 o
             }),
             ("task definition revision", {
                 let mut o = before.clone();
                 let td = Arc::clone(&o.task_definitions[TD]);
                 let revision = TD.replace(":1", ":2");
-                o.services[0].task_definition = revision.clone();
+                Arc::make_mut(&mut o.services[0]).task_definition = revision.clone();
                 o.task_definitions.insert(revision, td);
                 o
             }),

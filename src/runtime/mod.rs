@@ -207,7 +207,11 @@ impl Memory {
         self.intents.get(service_arn).map(|r| &r.intent) == Some(intent)
     }
 
-    fn remember_intents(&mut self, intents: Vec<(EcsService, ServiceIntent)>, observed: &Snapshot) {
+    fn remember_intents(
+        &mut self,
+        intents: Vec<(Arc<EcsService>, ServiceIntent)>,
+        observed: &Snapshot,
+    ) {
         self.intents = intents::remember(intents, observed);
     }
 
@@ -238,7 +242,7 @@ struct PlannedPass {
     kind: PassKind,
     plan: Plan,
     observed: Observation,
-    intents: Vec<(EcsService, ServiceIntent)>,
+    intents: Vec<(Arc<EcsService>, ServiceIntent)>,
     started: Instant,
 }
 
@@ -273,7 +277,7 @@ pub async fn plan_pass(
     aws: &Aws,
     plan_config: &PlanConfig,
     observed: &mut Observation,
-    intents: &[(EcsService, ServiceIntent)],
+    intents: &[(Arc<EcsService>, ServiceIntent)],
 ) -> Plan {
     let (direct_services, direct_groups) = plan::direct_reads(plan_config, observed, intents);
     if !direct_services.is_empty() || !direct_groups.is_empty() {
@@ -297,7 +301,7 @@ pub(crate) async fn confirm_indexed_deletions(
     aws: &Aws,
     plan_config: &PlanConfig,
     observed: &mut Observation,
-    intents: &[(EcsService, ServiceIntent)],
+    intents: &[(Arc<EcsService>, ServiceIntent)],
     plan: Plan,
     considered: impl Fn(&plan::PlannedChange) -> bool,
 ) -> Plan {
@@ -529,7 +533,7 @@ impl Controller {
         &self,
         plan: &Plan,
         report: &ApplyReport,
-        intents: &[(EcsService, ServiceIntent)],
+        intents: &[(Arc<EcsService>, ServiceIntent)],
         memory: &Memory,
         handed_over: &std::collections::BTreeSet<String>,
     ) {

@@ -5,6 +5,7 @@
 //! planner needs to know (any failure forbids deletions).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::state::{AcmCertificate, ListenerCertificates, Tags};
 use crate::state::{
@@ -22,7 +23,7 @@ pub const CLOCK_UNCERTAINTY_SECONDS: i64 = 5;
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
     /// ACTIVE services of every watched cluster.
-    pub services: Vec<EcsService>,
+    pub services: Vec<Arc<EcsService>>,
     /// Shared with the edge's cache of revisions (contents never change per revision), so a
     /// pass does not copy them. Hashed: only ever looked up, once per service.
     pub task_definitions: rustc_hash::FxHashMap<String, std::sync::Arc<TaskDefinition>>,

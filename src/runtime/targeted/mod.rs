@@ -359,7 +359,7 @@ fn touched(
     config: &Config,
     ownership: &Ownership,
     observed: &Snapshot,
-    targeted: &[&(EcsService, ServiceIntent)],
+    targeted: &[&(Arc<EcsService>, ServiceIntent)],
     services: &BTreeSet<String>,
 ) -> (BTreeSet<String>, BTreeSet<(String, String)>) {
     let mut listeners = BTreeSet::new();
@@ -398,10 +398,10 @@ async fn plan_targeted(
     aws: &Aws,
     plan_config: &PlanConfig,
     observed: &mut Observation,
-    intents: &[(EcsService, ServiceIntent)],
+    intents: &[(Arc<EcsService>, ServiceIntent)],
     fresh: &Fresh,
 ) -> Plan {
-    let targeted: Vec<(EcsService, ServiceIntent)> = intents
+    let targeted: Vec<(Arc<EcsService>, ServiceIntent)> = intents
         .iter()
         .filter(|(s, _)| fresh.services.contains(&s.arn))
         .cloned()
@@ -458,7 +458,7 @@ impl Controller {
             let memory = self.lock_memory();
             intents_reusing(&self.config, &observed, &memory.intents)
         };
-        let targeted: Vec<&(EcsService, ServiceIntent)> = all
+        let targeted: Vec<&(Arc<EcsService>, ServiceIntent)> = all
             .iter()
             .filter(|(s, _)| fresh.services.contains(&s.arn))
             .collect();

@@ -105,8 +105,8 @@ fn base() -> Snapshot {
     let own = ownership();
     let mut snapshot = Snapshot {
         services: vec![
-            service(A, "arn:aws:ecs:us-east-1:1:task-definition/web:3"),
-            service(B, "arn:aws:ecs:us-east-1:1:task-definition/api:1"),
+            service(A, "arn:aws:ecs:us-east-1:1:task-definition/web:3").into(),
+            service(B, "arn:aws:ecs:us-east-1:1:task-definition/api:1").into(),
         ],
         rules: vec![
             rule("r-a", own.tags(A, "rule-0")),

@@ -11,6 +11,7 @@
 //! needs it; a hand-made rule that already lets the source in is used as it is.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
@@ -139,7 +140,7 @@ pub(super) fn plan_backend_rules(
     config: &PlanConfig,
     observed: &Snapshot,
     owned: &Owned<'_>,
-    intents: &[(EcsService, ServiceIntent)],
+    intents: &[(Arc<EcsService>, ServiceIntent)],
     out: &mut Plan,
 ) {
     let rules = match &observed.backend_rules {
@@ -167,8 +168,10 @@ pub(super) fn plan_backend_rules(
         rules_of.entry(r.group_id.as_str()).or_default().push(r);
     }
     // Hashed: looked up, never iterated (ARNs share a long prefix an ordered map compares).
-    let services_by_arn: FxHashMap<&str, &EcsService> =
-        intents.iter().map(|(s, _)| (s.arn.as_str(), s)).collect();
+    let services_by_arn: FxHashMap<&str, &EcsService> = intents
+        .iter()
+        .map(|(s, _)| (s.arn.as_str(), &**s))
+        .collect();
     let mut added = Vec::new();
     for (access, services) in &demand.needed {
         let covered = rules_of
@@ -291,10 +294,10 @@ fn list_resources<'r>(
 fn demand<'a>(
     observed: &'a Snapshot,
     owned: &Owned<'a>,
-    intents: &'a [(EcsService, ServiceIntent)],
+    intents: &'a [(Arc<EcsService>, ServiceIntent)],
     changes: &[PlannedChange],
 ) -> Demand<'a> {
-    let by_arn: FxHashMap<&str, &(EcsService, ServiceIntent)> =
+    let by_arn: FxHashMap<&str, &(Arc<EcsService>, ServiceIntent)> =
         intents.iter().map(|e| (e.0.arn.as_str(), e)).collect();
     let mut demand = Demand::default();
     let forwards = forwarded_from(observed, changes);

@@ -147,7 +147,7 @@ pub fn ecs_service(name: &str) -> EcsService {
 pub fn tagged_service(
     name: &str,
     tags: &[(&str, &str)],
-) -> (EcsService, crate::model::ServiceIntent) {
+) -> (std::sync::Arc<EcsService>, crate::model::ServiceIntent) {
     use crate::state::{Container, PortMapping, Tags, TaskDefinition};
     let svc = EcsService {
         tags: tags
@@ -177,5 +177,5 @@ pub fn tagged_service(
         task_definition: &td,
         service_security_groups: &svc.security_groups,
     });
-    (svc, intent)
+    (svc.into(), intent)
 }

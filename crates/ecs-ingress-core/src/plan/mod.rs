@@ -32,6 +32,7 @@ mod weighted;
 mod withdraw;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -136,7 +137,7 @@ fn cluster_of_service_arn(arn: &str) -> Option<&str> {
 pub fn direct_reads(
     config: &PlanConfig,
     observed: &Snapshot,
-    intents: &[(EcsService, ServiceIntent)],
+    intents: &[(Arc<EcsService>, ServiceIntent)],
 ) -> (Vec<(String, String, String)>, Vec<String>) {
     let mut services = Vec::new();
     let mut groups = Vec::new();
@@ -194,7 +195,7 @@ fn problem(key: Option<&str>, reason: impl Into<String>) -> Problem {
 pub fn plan(
     config: &PlanConfig,
     observed: &Snapshot,
-    intents: &[(EcsService, ServiceIntent)],
+    intents: &[(Arc<EcsService>, ServiceIntent)],
 ) -> Plan {
     let owned = Owned::new(&config.ownership, observed);
     let mut out = Plan::default();
@@ -274,7 +275,7 @@ fn last_stages(
     config: &PlanConfig,
     observed: &Snapshot,
     owned: &Owned<'_>,
-    intents: &[(EcsService, ServiceIntent)],
+    intents: &[(Arc<EcsService>, ServiceIntent)],
     changes: Vec<PlannedChange>,
     out: &mut Plan,
 ) {
@@ -424,8 +425,10 @@ fn names_stage(
 /// named twice) is one service: it must never be its own older rival, and it has one
 /// status. Its oldest copy stays, wherever the copies sort (two reads of it need not agree
 /// on its creation time).
-fn age_ordered(intents: &[(EcsService, ServiceIntent)]) -> Vec<&(EcsService, ServiceIntent)> {
-    let mut ordered: Vec<&(EcsService, ServiceIntent)> = intents.iter().collect();
+fn age_ordered(
+    intents: &[(Arc<EcsService>, ServiceIntent)],
+) -> Vec<&(Arc<EcsService>, ServiceIntent)> {
+    let mut ordered: Vec<&(Arc<EcsService>, ServiceIntent)> = intents.iter().collect();
     ordered.sort_by(|a, b| age_key(&a.0).cmp(&age_key(&b.0)));
     let mut seen = FxHashSet::with_capacity_and_hasher(ordered.len(), Default::default());
     ordered.retain(|(service, _)| seen.insert(service.arn.as_str()));

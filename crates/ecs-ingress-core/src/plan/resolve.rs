@@ -3,6 +3,7 @@
 //! listener), or a withdrawal.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
@@ -41,7 +42,7 @@ pub fn resolve_intents<'a>(
     config: &PlanConfig,
     observed: &'a Snapshot,
     owned: &Owned<'_>,
-    ordered: &[&'a (EcsService, ServiceIntent)],
+    ordered: &[&'a (Arc<EcsService>, ServiceIntent)],
 ) -> Resolution<'a> {
     // Candidates are large and almost every service becomes one: the vector is sized
     // once, not grown by copying them all again at each doubling.

@@ -7,7 +7,7 @@ fn config(policy: Policy) -> PlanConfig {
     super::fixtures::plan_config(policy, None)
 }
 
-fn service(name: &str, host: Option<&str>) -> (EcsService, ServiceIntent) {
+fn service(name: &str, host: Option<&str>) -> (Arc<EcsService>, ServiceIntent) {
     let tags: Vec<(&str, &str)> = host.map(|h| ("alb.host", h)).into_iter().collect();
     super::fixtures::tagged_service(name, &tags)
 }
@@ -133,7 +133,7 @@ fn with_neither_its_rules_nor_the_groups_read_a_published_service_is_not_planned
         touched(&first)
     );
     // What the first pass made: its group is in the entry; the rest was not read.
-    svc.0.load_balancers = vec![crate::state::LoadBalancerAttachment {
+    Arc::make_mut(&mut svc.0).load_balancers = vec![crate::state::LoadBalancerAttachment {
         target_group_arn: Some(
             "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/ei-a-0a1b2c3d4e5f/1".into(),
         ),
@@ -192,9 +192,9 @@ fn older_service_wins_a_host_conflict_and_foreign_hosts_conflict() {
     let mut obs = observed();
     obs.rules.push(foreign_rule("legacy.example.com", 5));
     let mut young = service("b-young", Some("shared.example.com"));
-    young.0.created_at = Some(200);
+    Arc::make_mut(&mut young.0).created_at = Some(200);
     let mut old = service("z-old", Some("shared.example.com"));
-    old.0.created_at = Some(100);
+    Arc::make_mut(&mut old.0).created_at = Some(100);
     let p = plan(
         &cfg,
         &obs,
@@ -236,7 +236,7 @@ mod moves {
     fn moving(
         old_configured: bool,
         new_group: Option<bool>,
-    ) -> (PlanConfig, Snapshot, (EcsService, ServiceIntent)) {
+    ) -> (PlanConfig, Snapshot, (Arc<EcsService>, ServiceIntent)) {
         let mut cfg = config(Policy::Sync);
         if old_configured {
             cfg.pools.members.insert("other".into(), vec![OLD.into()]);
@@ -273,6 +273,7 @@ mod moves {
         if !old_configured {
             obs.departed_listeners.insert(OLD.into());
         }
+        let service_arn = svc.0.arn.clone();
         let group = |arn: &str, name: &str, lb: &str| TargetGroup {
             arn: arn.into(),
             name: name.into(),
@@ -283,7 +284,7 @@ mod moves {
             vpc_id: plain.vpc_id.clone(),
             health_check: plain.health_check.clone(),
             load_balancer_arns: vec![lb.into()],
-            tags: cfg.ownership.tags(&svc.0.arn, "target-group"),
+            tags: cfg.ownership.tags(&service_arn, "target-group"),
             attributes: plain.attributes.clone(),
         };
         obs.target_groups
@@ -301,7 +302,7 @@ mod moves {
             container_port: Some(80),
             advanced: None,
         };
-        svc.0.load_balancers = vec![entry(OLD_GROUP)];
+        Arc::make_mut(&mut svc.0).load_balancers = vec![entry(OLD_GROUP)];
         if let Some(healthy) = new_group {
             // Created by an earlier pass under the ALB's own name, with its own rule.
             let desired = plan(&cfg, &obs, std::slice::from_ref(&svc));
@@ -319,7 +320,9 @@ mod moves {
             rule.hosts = vec!["a.example.com".into()];
             rule.forward_target_groups = vec![NEW_GROUP.into()];
             obs.rules.push(rule);
-            svc.0.load_balancers.push(entry(NEW_GROUP));
+            Arc::make_mut(&mut svc.0)
+                .load_balancers
+                .push(entry(NEW_GROUP));
             obs.targets.insert(
                 NEW_GROUP.into(),
                 vec![TargetHealth {
@@ -410,7 +413,7 @@ mod moves {
             // The same after a failed read, with the new group not attached yet (so the
             // update adds it): nothing goes, and the old group's entry stays beside it.
             let (cfg, mut obs, mut svc) = moving(old_configured, Some(true));
-            svc.0
+            Arc::make_mut(&mut svc.0)
                 .load_balancers
                 .retain(|e| e.target_group_arn.as_deref() != Some(NEW_GROUP));
             obs.failed_reads.push(crate::snapshot::FailedRead {
@@ -482,9 +485,9 @@ fn a_service_ecs_deploys_itself_is_left_as_it_is_and_foreign_blue_green_entries_
     ];
     for (strategy, with_foreign, case) in cases {
         let mut svc = service("a", Some("a.example.com"));
-        svc.0.deployment.strategy = strategy.clone();
+        Arc::make_mut(&mut svc.0).deployment.strategy = strategy.clone();
         if with_foreign {
-            svc.0.load_balancers = vec![foreign.clone()];
+            Arc::make_mut(&mut svc.0).load_balancers = vec![foreign.clone()];
         }
         let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
         let status = &p.services[0];
@@ -532,7 +535,7 @@ fn a_withdrawal_drops_an_entry_naming_a_group_of_ours_deleted_by_hand() {
         container_port: Some(8080),
         advanced: None,
     };
-    svc.load_balancers = vec![entry(dead)];
+    Arc::make_mut(&mut svc).load_balancers = vec![entry(dead)];
     for complete in [true, false] {
         let mut obs = observed();
         obs.target_groups_complete = complete;
@@ -587,18 +590,18 @@ fn a_service_read_twice_is_one_service_even_when_its_copies_sort_apart() {
     let cfg = config(Policy::Sync);
     let obs = observed();
     let (mut early, intent) = service("a", Some("a.example.com"));
-    early.created_at = Some(100);
+    Arc::make_mut(&mut early).created_at = Some(100);
     let late = EcsService {
         created_at: Some(300),
-        ..early.clone()
+        ..(*early).clone()
     };
     let (mut between, between_intent) = service("b", Some("b.example.com"));
-    between.created_at = Some(200);
+    Arc::make_mut(&mut between).created_at = Some(200);
     let p = plan(
         &cfg,
         &obs,
         &[
-            (late, intent.clone()),
+            (late.into(), intent.clone()),
             (between, between_intent),
             (early, intent),
         ],

@@ -7,6 +7,7 @@ use crate::plan::desired::desired_service;
 use crate::plan::fixtures::{bare_group, load_balancer};
 use crate::plan::settings::{Policy, PriorityRange};
 use crate::state::{EcsService, LoadBalancer};
+use std::sync::Arc;
 
 fn config() -> PlanConfig {
     PlanConfig {
@@ -25,7 +26,7 @@ fn config() -> PlanConfig {
     }
 }
 
-fn service(name: &str, tags: &[(&str, &str)]) -> (EcsService, ServiceIntent) {
+fn service(name: &str, tags: &[(&str, &str)]) -> (Arc<EcsService>, ServiceIntent) {
     crate::plan::fixtures::tagged_service(name, tags)
 }
 
@@ -38,7 +39,7 @@ fn location(lb: &LoadBalancer) -> crate::plan::desired::Location<'_> {
 }
 
 fn candidates<'a>(
-    services: &'a [(EcsService, ServiceIntent)],
+    services: &'a [(Arc<EcsService>, ServiceIntent)],
     lb: &'a LoadBalancer,
 ) -> Vec<Candidate<'a>> {
     services

@@ -10,18 +10,18 @@ const ALB_SG: &str = "sg-alb";
 
 /// `main/<name>` routing `<name>.example.com`, with `extra` tags, its tasks in `APP_SG`
 /// (first) and `sg-other`.
-fn service(name: &str, extra: &[(&str, &str)]) -> (EcsService, ServiceIntent) {
+fn service(name: &str, extra: &[(&str, &str)]) -> (Arc<EcsService>, ServiceIntent) {
     let host = format!("{name}.example.com");
     let mut tags = vec![("alb.host", host.as_str())];
     tags.extend_from_slice(extra);
     let (mut svc, _) = tagged_service(name, &tags);
-    svc.security_groups = vec![APP_SG.into(), "sg-other".into()];
+    Arc::make_mut(&mut svc).security_groups = vec![APP_SG.into(), "sg-other".into()];
     // The intent depends on the groups (`alb.backend-sg`): compute it with them.
     let (_, intent) = with_groups(&svc, &tags);
     (svc, intent)
 }
 
-fn with_groups(svc: &EcsService, tags: &[(&str, &str)]) -> (EcsService, ServiceIntent) {
+fn with_groups(svc: &EcsService, tags: &[(&str, &str)]) -> (Arc<EcsService>, ServiceIntent) {
     let (plain, _) = tagged_service(&svc.name, tags);
     let td = crate::state::TaskDefinition {
         arn: "td".into(),
@@ -44,7 +44,7 @@ fn with_groups(svc: &EcsService, tags: &[(&str, &str)]) -> (EcsService, ServiceI
         task_definition: &td,
         service_security_groups: &svc.security_groups,
     });
-    (svc.clone(), intent)
+    (svc.clone().into(), intent)
 }
 
 /// One ALB in `ALB_SG`, its rules read (none).
@@ -101,7 +101,7 @@ fn rules_of(obs: &mut Snapshot) -> &mut Vec<SecurityGroupRule> {
 
 /// `service` published on `LB` as the planner made it: its group (with `health_port`),
 /// rule and attachment.
-fn publish(cfg: &PlanConfig, obs: &mut Snapshot, service: &mut (EcsService, ServiceIntent)) {
+fn publish(cfg: &PlanConfig, obs: &mut Snapshot, service: &mut (Arc<EcsService>, ServiceIntent)) {
     let first = plan(cfg, obs, std::slice::from_ref(service));
     let spec = first
         .changes
@@ -127,7 +127,7 @@ fn publish(cfg: &PlanConfig, obs: &mut Snapshot, service: &mut (EcsService, Serv
         other_actions: 0,
         tags: cfg.ownership.tags(&service.0.arn, "rule-0"),
     });
-    service.0.load_balancers = vec![LoadBalancerAttachment {
+    Arc::make_mut(&mut service.0).load_balancers = vec![LoadBalancerAttachment {
         target_group_arn: Some(arn),
         load_balancer_name: None,
         container_name: Some("web".into()),
@@ -136,7 +136,7 @@ fn publish(cfg: &PlanConfig, obs: &mut Snapshot, service: &mut (EcsService, Serv
     }];
 }
 
-fn service_hosts(service: &(EcsService, ServiceIntent)) -> Vec<String> {
+fn service_hosts(service: &(Arc<EcsService>, ServiceIntent)) -> Vec<String> {
     match &service.1 {
         ServiceIntent::Publish { intent, .. } => intent.hosts.clone(),
         _ => vec![],
@@ -388,7 +388,7 @@ fn a_named_backend_group_gets_the_rule_instead_of_the_first() {
 #[test]
 fn instance_targets_and_services_without_groups_get_no_rule() {
     let (mut bare, _) = tagged_service("a", &[("alb.host", "a.example.com")]);
-    bare.security_groups = vec![];
+    Arc::make_mut(&mut bare).security_groups = vec![];
     let bare = with_groups(&bare, &[("alb.host", "a.example.com")]);
     let p = plan(&config(), &observed(), &[bare]);
     assert!(authorized(&p).is_empty(), "{:?}", p.changes);
@@ -508,8 +508,8 @@ fn a_rule_on_the_old_group_stays_while_ecs_deploys_the_service_into_a_new_one() 
     publish(&cfg, &mut obs, &mut a);
     rules_of(&mut obs).push(ours("sgr-old", APP_SG, 80));
     // Its groups changed: ECS starts tasks in the new group while the old tasks serve.
-    a.0.security_groups = vec!["sg-new".into()];
-    a.0.deploying = true;
+    Arc::make_mut(&mut a.0).security_groups = vec!["sg-new".into()];
+    Arc::make_mut(&mut a.0).deploying = true;
     let (_, intent) = with_groups(&a.0, &[("alb.host", "a.example.com")]);
     let moving = (a.0.clone(), intent);
     let p = plan(&cfg, &obs, std::slice::from_ref(&moving));
@@ -523,8 +523,9 @@ fn a_rule_on_the_old_group_stays_while_ecs_deploys_the_service_into_a_new_one() 
     let done = (
         EcsService {
             deploying: false,
-            ..moving.0.clone()
-        },
+            ..(*moving.0).clone()
+        }
+        .into(),
         moving.1.clone(),
     );
     let p = plan(&cfg, &obs, &[done]);

@@ -13,6 +13,7 @@
 pub mod select;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::change::{Change, PlannedChange};
 use super::desired::DesiredService;
@@ -318,7 +319,7 @@ pub(super) fn plan_removals(
     config: &PlanConfig,
     observed: &Snapshot,
     owned: &Owned<'_>,
-    intents: &[(EcsService, ServiceIntent)],
+    intents: &[(Arc<EcsService>, ServiceIntent)],
     out: &mut Plan,
 ) {
     let CertificatesRead::Read(certs) = &observed.certificates else {
@@ -393,7 +394,7 @@ struct Choice<'c> {
 impl<'c> Choice<'c> {
     fn new(
         certs: &'c BTreeMap<String, AcmCertificate>,
-        intents: &'c [(EcsService, ServiceIntent)],
+        intents: &'c [(Arc<EcsService>, ServiceIntent)],
     ) -> Self {
         let pinned = intents
             .iter()

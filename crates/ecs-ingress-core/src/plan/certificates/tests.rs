@@ -58,7 +58,7 @@ fn config() -> PlanConfig {
     plan_config(Policy::Sync, None)
 }
 
-fn service(name: &str, host: &str, extra: &[(&str, &str)]) -> (EcsService, ServiceIntent) {
+fn service(name: &str, host: &str, extra: &[(&str, &str)]) -> (Arc<EcsService>, ServiceIntent) {
     let mut tags = vec![("alb.host", host)];
     tags.extend_from_slice(extra);
     tagged_service(name, &tags)
@@ -284,7 +284,7 @@ fn a_certificate_that_does_not_fit_is_quota_and_shared_ones_count_once() {
 }
 
 /// `a.example.com` published on the listener with EXACT attached by ecs-ingress.
-fn published() -> (PlanConfig, Snapshot, (EcsService, ServiceIntent)) {
+fn published() -> (PlanConfig, Snapshot, (Arc<EcsService>, ServiceIntent)) {
     let cfg = config();
     let mut obs = observed();
     let svc = service("a", "a.example.com", &[]);
@@ -416,7 +416,7 @@ fn a_certificate_removed_by_hand_is_attached_again_and_keeps_its_record() {
 /// `a.example.com` published with WILD attached by ecs-ingress (EXACT also in ACM).
 fn published_with_wildcard(
     extra: &[(&str, &str)],
-) -> (PlanConfig, Snapshot, (EcsService, ServiceIntent)) {
+) -> (PlanConfig, Snapshot, (Arc<EcsService>, ServiceIntent)) {
     let (cfg, mut obs, _) = published();
     let svc = service("a", "a.example.com", extra);
     if let Some(c) = obs.listener_certificates.get_mut(LISTENER) {

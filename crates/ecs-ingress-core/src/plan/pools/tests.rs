@@ -1,6 +1,7 @@
 //! Pool placement counting certificates on HTTPS listeners beside rules and groups.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::model::ServiceIntent;
 use crate::plan::change::Change;
@@ -89,7 +90,7 @@ fn config() -> PlanConfig {
     config
 }
 
-fn service(name: &str, hosts: &str) -> (EcsService, ServiceIntent) {
+fn service(name: &str, hosts: &str) -> (Arc<EcsService>, ServiceIntent) {
     tagged_service(name, &[("alb.host", hosts)])
 }
 

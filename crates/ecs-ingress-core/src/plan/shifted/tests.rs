@@ -23,7 +23,7 @@ fn observed() -> Snapshot {
     }
 }
 
-fn service(tags: &[(&str, &str)]) -> (EcsService, ServiceIntent) {
+fn service(tags: &[(&str, &str)]) -> (Arc<EcsService>, ServiceIntent) {
     super::super::fixtures::tagged_service("web", tags)
 }
 
@@ -159,13 +159,17 @@ fn apply(obs: &mut Snapshot, svc: &mut EcsService, plan: &Plan) {
 }
 
 /// Plans and applies until a pass plans nothing; the passes it took.
-fn converge(cfg: &PlanConfig, obs: &mut Snapshot, svc: &mut (EcsService, ServiceIntent)) -> usize {
+fn converge(
+    cfg: &PlanConfig,
+    obs: &mut Snapshot,
+    svc: &mut (Arc<EcsService>, ServiceIntent),
+) -> usize {
     for pass in 1..=5 {
         let p = plan(cfg, obs, std::slice::from_ref(svc));
         if p.changes.is_empty() {
             return pass;
         }
-        apply(obs, &mut svc.0, &p);
+        apply(obs, Arc::make_mut(&mut svc.0), &p);
     }
     panic!("no convergence in 5 passes");
 }
@@ -202,7 +206,7 @@ fn tags_set_up_two_groups_a_production_rule_the_entry_and_the_strategy_in_one_pa
         "{:#?}",
         first.changes
     );
-    apply(&mut obs, &mut svc.0, &first);
+    apply(&mut obs, Arc::make_mut(&mut svc.0), &first);
     let rule = production_rule(&obs);
     let (primary, alternate) = primary_and_alternate(&svc.0);
     assert_eq!(rule.forward_target_groups, std::slice::from_ref(&primary));
@@ -256,7 +260,7 @@ fn what_ecs_cannot_do_is_invalid_naming_the_key_and_nothing_is_created() {
     ];
     for (role, tags, controller, key, words) in cases {
         let mut svc = service(tags);
-        svc.0.deployment_controller = controller.to_string();
+        Arc::make_mut(&mut svc.0).deployment_controller = controller.to_string();
         let p = plan(&config(*role), &observed(), std::slice::from_ref(&svc));
         assert!(p.changes.is_empty(), "{tags:?}: {:?}", p.changes);
         let s = &p.services[0];
@@ -277,12 +281,12 @@ fn a_deleted_production_rule_comes_back_on_the_current_primary_and_the_entry_fol
     let mut svc = service(BLUE_GREEN);
     converge(&cfg, &mut obs, &mut svc);
     // ECS finished a deployment: the alternate is the primary now.
-    ecs_flips(&mut obs, &mut svc.0);
+    ecs_flips(&mut obs, Arc::make_mut(&mut svc.0));
     let (primary, alternate) = primary_and_alternate(&svc.0);
     let old_rule = production_rule(&obs).arn.clone();
     obs.rules.clear();
     let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
-    apply(&mut obs, &mut svc.0, &p);
+    apply(&mut obs, Arc::make_mut(&mut svc.0), &p);
     let rule = production_rule(&obs);
     assert_ne!(rule.arn, old_rule);
     assert_eq!(rule.forward_target_groups, std::slice::from_ref(&primary));
@@ -306,9 +310,10 @@ fn a_changed_host_is_repaired_in_the_conditions_and_the_weights_stay() {
     let moved = service(&tags);
     svc = (
         EcsService {
-            tags: moved.0.tags,
-            ..svc.0
-        },
+            tags: moved.0.tags.clone(),
+            ..(*svc.0).clone()
+        }
+        .into(),
         moved.1,
     );
     let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
@@ -317,7 +322,7 @@ fn a_changed_host_is_repaired_in_the_conditions_and_the_weights_stay() {
         matches!(changes.as_slice(), [Change::ModifyRuleConditions { hosts, .. }] if hosts == &["www.example.com"]),
         "{changes:?}"
     );
-    apply(&mut obs, &mut svc.0, &p);
+    apply(&mut obs, Arc::make_mut(&mut svc.0), &p);
     let after = production_rule(&obs);
     assert_eq!(after.forward_target_groups, before.forward_target_groups);
     assert_eq!(after.staged_target_groups, before.staged_target_groups);
@@ -329,15 +334,16 @@ fn withdrawal_removes_both_rules_groups_and_the_entry_and_alb_deploy_removed_alo
     let mut obs = observed();
     let mut svc = service(BLUE_GREEN);
     converge(&cfg, &mut obs, &mut svc);
-    ecs_flips(&mut obs, &mut svc.0);
+    ecs_flips(&mut obs, Arc::make_mut(&mut svc.0));
 
     // alb.deploy gone, alb.host kept: ECS still deploys blue/green, so nothing is touched.
     let kept = service(&[("alb.host", "web.example.com")]);
     let held = (
         EcsService {
             tags: kept.0.tags.clone(),
-            ..svc.0.clone()
-        },
+            ..(*svc.0).clone()
+        }
+        .into(),
         kept.1,
     );
     let p = plan(&cfg, &obs, std::slice::from_ref(&held));
@@ -354,12 +360,13 @@ fn withdrawal_removes_both_rules_groups_and_the_entry_and_alb_deploy_removed_alo
     let mut gone = (
         EcsService {
             tags: untagged.0.tags.clone(),
-            ..svc.0.clone()
-        },
+            ..(*svc.0).clone()
+        }
+        .into(),
         untagged.1,
     );
     let p = plan(&cfg, &obs, std::slice::from_ref(&gone));
-    apply(&mut obs, &mut gone.0, &p);
+    apply(&mut obs, Arc::make_mut(&mut gone.0), &p);
     assert!(obs.rules.is_empty(), "{:?}", obs.rules);
     assert!(obs.target_groups.is_empty());
     assert!(gone.0.load_balancers.is_empty());
@@ -381,18 +388,19 @@ fn back_to_rolling_keeps_traffic_on_the_serving_group_until_the_other_is_healthy
     let mut obs = observed();
     let mut svc = service(BLUE_GREEN);
     converge(&cfg, &mut obs, &mut svc);
-    ecs_flips(&mut obs, &mut svc.0);
+    ecs_flips(&mut obs, Arc::make_mut(&mut svc.0));
     let (serving, _) = primary_and_alternate(&svc.0);
     let rolling = service(&[("alb.host", "web.example.com"), ("alb.deploy", "rolling")]);
     svc = (
         EcsService {
-            tags: rolling.0.tags,
-            ..svc.0
-        },
+            tags: rolling.0.tags.clone(),
+            ..(*svc.0).clone()
+        }
+        .into(),
         rolling.1,
     );
     let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
-    apply(&mut obs, &mut svc.0, &p);
+    apply(&mut obs, Arc::make_mut(&mut svc.0), &p);
     assert_eq!(
         production_rule(&obs).forward_target_groups,
         std::slice::from_ref(&serving)
@@ -509,14 +517,14 @@ proptest! {
                 _ => {}
             }
             if flip {
-                ecs_flips(&mut obs, &mut svc.0);
+                ecs_flips(&mut obs, Arc::make_mut(&mut svc.0));
             }
-            ecs_reports(&obs, &mut svc.0);
+            ecs_reports(&obs, Arc::make_mut(&mut svc.0));
             let rules = obs.rules.clone();
             let entry = svc.0.load_balancers.clone();
             let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
             prop_assert!(p.changes.is_empty(), "{:?}", p.changes);
-            apply(&mut obs, &mut svc.0, &p);
+            apply(&mut obs, Arc::make_mut(&mut svc.0), &p);
             prop_assert_eq!(&obs.rules, &rules);
             prop_assert_eq!(&svc.0.load_balancers, &entry);
         }
@@ -548,11 +556,11 @@ fn a_test_host_gets_a_test_rule_ecs_moves_like_the_production_rule() {
     // ECS sends test traffic to the alternate, then production traffic, then flips.
     ecs_shifts_rule(&mut obs, "test-0", Shift::Alternate);
     ecs_shifts(&mut obs, Shift::Both);
-    ecs_reports(&obs, &mut svc.0);
+    ecs_reports(&obs, Arc::make_mut(&mut svc.0));
     let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
     assert!(p.changes.is_empty(), "{:?}", p.changes);
-    ecs_flips(&mut obs, &mut svc.0);
-    ecs_reports(&obs, &mut svc.0);
+    ecs_flips(&mut obs, Arc::make_mut(&mut svc.0));
+    ecs_reports(&obs, Arc::make_mut(&mut svc.0));
     let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
     assert!(p.changes.is_empty(), "{:?}", p.changes);
 
@@ -590,15 +598,16 @@ fn a_test_host_gets_a_test_rule_ecs_moves_like_the_production_rule() {
 }
 
 fn retagged(
-    svc: &(EcsService, ServiceIntent),
+    svc: &(Arc<EcsService>, ServiceIntent),
     tags: &[(&str, &str)],
-) -> (EcsService, ServiceIntent) {
+) -> (Arc<EcsService>, ServiceIntent) {
     let fresh = service(tags);
     (
         EcsService {
-            tags: fresh.0.tags,
-            ..svc.0.clone()
-        },
+            tags: fresh.0.tags.clone(),
+            ..(*svc.0).clone()
+        }
+        .into(),
         fresh.1,
     )
 }
@@ -609,7 +618,7 @@ fn a_partial_read_leaves_a_service_ecs_deploys_as_it_is() {
     let mut obs = observed();
     let mut svc = service(BLUE_GREEN);
     converge(&cfg, &mut obs, &mut svc);
-    ecs_flips(&mut obs, &mut svc.0);
+    ecs_flips(&mut obs, Arc::make_mut(&mut svc.0));
     // The flipped-to group's tags could not be read: it does not look like ours.
     let mut partial = obs.clone();
     let (primary, _) = primary_and_alternate(&svc.0);
@@ -713,7 +722,7 @@ fn blue_green_waits_for_a_rolling_replacement_to_finish() {
     ];
     svc = retagged(&svc, &http2);
     let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
-    apply(&mut obs, &mut svc.0, &p);
+    apply(&mut obs, Arc::make_mut(&mut svc.0), &p);
     assert_eq!(
         production_rule(&obs).forward_target_groups,
         std::slice::from_ref(&old)
@@ -726,7 +735,7 @@ fn blue_green_waits_for_a_rolling_replacement_to_finish() {
     ];
     svc = retagged(&svc, &bg);
     let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
-    apply(&mut obs, &mut svc.0, &p);
+    apply(&mut obs, Arc::make_mut(&mut svc.0), &p);
     assert_eq!(
         production_rule(&obs).forward_target_groups,
         std::slice::from_ref(&old)
@@ -767,7 +776,7 @@ fn a_rule_deleted_during_the_bake_comes_back_on_the_group_with_healthy_targets()
     obs.targets
         .insert(alternate.clone(), health(TargetHealthState::Healthy));
     let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
-    apply(&mut obs, &mut svc.0, &p);
+    apply(&mut obs, Arc::make_mut(&mut svc.0), &p);
     let rule = production_rule(&obs);
     assert_eq!(rule.forward_target_groups, std::slice::from_ref(&alternate));
     assert_eq!(rule.staged_target_groups, std::slice::from_ref(&primary));
@@ -781,13 +790,15 @@ fn a_rule_deleted_during_the_bake_comes_back_on_the_group_with_healthy_targets()
 #[test]
 fn another_entry_without_ecs_settings_makes_alb_deploy_invalid() {
     let mut svc = service(BLUE_GREEN);
-    svc.0.load_balancers.push(LoadBalancerAttachment {
-        target_group_arn: Some("arn:their-group".into()),
-        load_balancer_name: None,
-        container_name: Some("web".into()),
-        container_port: Some(9000),
-        advanced: None,
-    });
+    Arc::make_mut(&mut svc.0)
+        .load_balancers
+        .push(LoadBalancerAttachment {
+            target_group_arn: Some("arn:their-group".into()),
+            load_balancer_name: None,
+            container_name: Some("web".into()),
+            container_port: Some(9000),
+            advanced: None,
+        });
     let p = plan(&config(true), &observed(), std::slice::from_ref(&svc));
     assert!(p.changes.is_empty(), "{:?}", p.changes);
     let s = &p.services[0];
@@ -803,7 +814,7 @@ fn what_a_second_review_found_stays_fixed() {
     converge(&cfg, &mut obs, &mut svc);
 
     // Going back to rolling while ECS reports a deployment, weights still on the primary.
-    svc.0.deploying = true;
+    Arc::make_mut(&mut svc.0).deploying = true;
     let rolling = [("alb.host", "web.example.com"), ("alb.deploy", "rolling")];
     let p = plan(&cfg, &obs, &[retagged(&svc, &rolling)]);
     assert!(p.changes.is_empty(), "{:?}", p.changes);
@@ -826,20 +837,20 @@ fn what_a_second_review_found_stays_fixed() {
             .iter()
             .any(|w| w.contains("ECS is deploying it"))
     );
-    svc.0.deploying = false;
+    Arc::make_mut(&mut svc.0).deploying = false;
 
     // A rule deleted during a bake comes back on the primary (both groups healthy); after
     // ECS's flip, with no deployment under way, it is repaired onto the new primary.
     ecs_shifts(&mut obs, Shift::Alternate);
     obs.rules.clear();
     let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
-    apply(&mut obs, &mut svc.0, &p);
+    apply(&mut obs, Arc::make_mut(&mut svc.0), &p);
     let (primary, _) = primary_and_alternate(&svc.0);
     assert_eq!(
         production_rule(&obs).forward_target_groups,
         std::slice::from_ref(&primary)
     );
-    let entry = &mut svc.0.load_balancers[0];
+    let entry = &mut Arc::make_mut(&mut svc.0).load_balancers[0];
     let advanced = entry.advanced.as_mut().unwrap();
     std::mem::swap(
         &mut entry.target_group_arn,
@@ -847,7 +858,7 @@ fn what_a_second_review_found_stays_fixed() {
     );
     let (flipped, _) = primary_and_alternate(&svc.0);
     let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
-    apply(&mut obs, &mut svc.0, &p);
+    apply(&mut obs, Arc::make_mut(&mut svc.0), &p);
     assert_eq!(
         production_rule(&obs).forward_target_groups,
         std::slice::from_ref(&flipped)
@@ -855,13 +866,15 @@ fn what_a_second_review_found_stays_fixed() {
 
     // alb.deploy=rolling beside another team's plain entry is fine.
     let mut plain = service(&rolling);
-    plain.0.load_balancers.push(LoadBalancerAttachment {
-        target_group_arn: Some("arn:their-group".into()),
-        load_balancer_name: None,
-        container_name: Some("web".into()),
-        container_port: Some(9000),
-        advanced: None,
-    });
+    Arc::make_mut(&mut plain.0)
+        .load_balancers
+        .push(LoadBalancerAttachment {
+            target_group_arn: Some("arn:their-group".into()),
+            load_balancer_name: None,
+            container_name: Some("web".into()),
+            container_port: Some(9000),
+            advanced: None,
+        });
     let p = plan(&cfg, &observed(), std::slice::from_ref(&plain));
     assert_ne!(
         p.services[0].state,
@@ -922,7 +935,7 @@ fn an_immutable_change_made_with_alb_deploy_is_a_rolling_replacement_first() {
         "{:?}",
         p.services[0]
     );
-    apply(&mut obs, &mut svc.0, &p);
+    apply(&mut obs, Arc::make_mut(&mut svc.0), &p);
     assert_eq!(
         production_rule(&obs).forward_target_groups,
         std::slice::from_ref(&old)
@@ -961,7 +974,7 @@ fn an_entry_whose_group_was_deleted_by_hand_is_not_kept_in_the_update() {
         })
         .collect();
     assert!(kept.is_empty(), "{kept:?}");
-    apply(&mut obs, &mut svc.0, &p);
+    apply(&mut obs, Arc::make_mut(&mut svc.0), &p);
     converge(&cfg, &mut obs, &mut svc);
     let existing = |arn: &Option<String>| {
         arn.as_ref()
@@ -997,7 +1010,7 @@ fn while_ecs_deploys_a_rule_with_another_host_and_action_gets_its_host_now_and_i
     rule.paths = vec!["/web/*".into()];
     rule.forward_target_groups = vec![primary];
     rule.staged_target_groups.clear();
-    svc.0.deploying = true;
+    Arc::make_mut(&mut svc.0).deploying = true;
     let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
     let rule_changes: Vec<&Change> = p
         .changes
@@ -1019,8 +1032,8 @@ fn while_ecs_deploys_a_rule_with_another_host_and_action_gets_its_host_now_and_i
         "{rule_changes:?}"
     );
     // Once ECS is done, the action is set back too.
-    apply(&mut obs, &mut svc.0, &p);
-    svc.0.deploying = false;
+    apply(&mut obs, Arc::make_mut(&mut svc.0), &p);
+    Arc::make_mut(&mut svc.0).deploying = false;
     let p = plan(&cfg, &obs, std::slice::from_ref(&svc));
     assert!(
         p.changes

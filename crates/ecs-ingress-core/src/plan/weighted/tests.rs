@@ -20,16 +20,16 @@ fn observed() -> Snapshot {
 }
 
 /// `name`, created at `age`, routing web.example.com with `alb.weight` (if given).
-fn service(name: &str, age: i64, weight: Option<&str>) -> (EcsService, ServiceIntent) {
+fn service(name: &str, age: i64, weight: Option<&str>) -> (Arc<EcsService>, ServiceIntent) {
     let mut tags = vec![("alb.host", "web.example.com")];
     tags.extend(weight.map(|w| ("alb.weight", w)));
     let (mut svc, intent) = super::super::fixtures::tagged_service(name, &tags);
-    svc.created_at = Some(age);
+    Arc::make_mut(&mut svc).created_at = Some(age);
     (svc, intent)
 }
 
 /// AWS after `plan`, for the changes these tests make.
-fn apply(obs: &mut Snapshot, services: &mut [(EcsService, ServiceIntent)], plan: &Plan) {
+fn apply(obs: &mut Snapshot, services: &mut [(Arc<EcsService>, ServiceIntent)], plan: &Plan) {
     let mut groups: BTreeMap<String, String> = BTreeMap::new();
     let mut rules: BTreeMap<String, String> = BTreeMap::new();
     let arn = |r: &TargetGroupRef, groups: &BTreeMap<String, String>| match r {
@@ -91,7 +91,7 @@ fn apply(obs: &mut Snapshot, services: &mut [(EcsService, ServiceIntent)], plan:
                     .iter_mut()
                     .find(|s| Some(&s.0.arn) == c.service_arn.as_ref())
                     .unwrap();
-                svc.0.load_balancers = load_balancers
+                Arc::make_mut(&mut svc.0).load_balancers = load_balancers
                     .iter()
                     .map(|e| match e {
                         AttachmentEntry::Keep(lb) => lb.clone(),
@@ -133,7 +133,7 @@ fn all_healthy(obs: &mut Snapshot) {
     }
 }
 
-fn converge(obs: &mut Snapshot, services: &mut [(EcsService, ServiceIntent)]) -> Plan {
+fn converge(obs: &mut Snapshot, services: &mut [(Arc<EcsService>, ServiceIntent)]) -> Plan {
     for _ in 0..6 {
         let p = plan(&config(), obs, services);
         if p.changes.is_empty() {
@@ -189,7 +189,7 @@ fn partners_share_the_oldest_rule_and_weight_edits_change_it_in_place() {
     );
 
     services[1] = (services[1].0.clone(), service("canary", 2, Some("50")).1);
-    services[1].0.created_at = Some(2);
+    Arc::make_mut(&mut services[1].0).created_at = Some(2);
     let p = plan(&config(), &obs, &services);
     let kinds: Vec<&str> = p.changes.iter().map(|c| c.change.action()).collect();
     assert_eq!(kinds, ["update"], "{:?}", p.changes);
@@ -201,7 +201,7 @@ fn partners_share_the_oldest_rule_and_weight_edits_change_it_in_place() {
 
     // The canary withdrawn: the rule goes back to the stable group alone, then its group.
     services[1].1 = ServiceIntent::Unmanaged;
-    services[1].0.tags.clear();
+    Arc::make_mut(&mut services[1].0).tags.clear();
     let p = plan(&config(), &obs, &services);
     let phases: Vec<Phase> = p.changes.iter().map(|c| c.change.phase()).collect();
     assert!(phases.windows(2).all(|w| w[0] <= w[1]));
@@ -282,7 +282,7 @@ fn the_last_partner_left_keeps_serving_through_the_rule_it_owns() {
     ];
     converge(&mut obs, &mut services);
     services[1].1 = ServiceIntent::Unmanaged;
-    services[1].0.tags.clear();
+    Arc::make_mut(&mut services[1].0).tags.clear();
     let p = converge(&mut obs, &mut services);
     assert_eq!(
         p.services[0].state,
@@ -302,7 +302,7 @@ fn the_stable_service_leaving_hands_the_host_to_the_canary_without_a_gap() {
     ];
     converge(&mut obs, &mut services);
     services[0].1 = ServiceIntent::Unmanaged;
-    services[0].0.tags.clear();
+    Arc::make_mut(&mut services[0].0).tags.clear();
     let p = plan(&config(), &obs, &services);
     let create = p
         .changes
@@ -359,8 +359,7 @@ fn what_a_review_found_stays_fixed() {
 
     // An immutable change of a partner: it keeps what it has, named invalid.
     let mut http2 = service("canary", 2, Some("90"));
-    http2
-        .0
+    Arc::make_mut(&mut http2.0)
         .tags
         .insert("alb.protocol-version".into(), "HTTP2".into());
     let t = http2.0.tags.clone();
@@ -375,8 +374,9 @@ fn what_a_review_found_stays_fixed() {
         (
             EcsService {
                 tags: t,
-                ..services[1].0.clone()
-            },
+                ..(*services[1].0).clone()
+            }
+            .into(),
             intent,
         ),
     ];
@@ -397,7 +397,7 @@ fn what_a_review_found_stays_fixed() {
     let mut obs0 = observed();
     converge(&mut obs0, &mut zero);
     zero[1].1 = ServiceIntent::Unmanaged;
-    zero[1].0.tags.clear();
+    Arc::make_mut(&mut zero[1].0).tags.clear();
     converge(&mut obs0, &mut zero);
     let stable = group_of(&obs0, &zero[0].0);
     assert_eq!(the_rule(&obs0).weights, BTreeMap::from([(stable, 1)]));
@@ -414,7 +414,7 @@ fn a_new_owner_without_healthy_targets_takes_no_requests() {
     converge(&mut obs, &mut services);
     // An older service is tagged into the set: it owns the rule now, its group is new.
     let mut older = service("older", 0, Some("50"));
-    older.0.created_at = Some(0);
+    Arc::make_mut(&mut older.0).created_at = Some(0);
     services.insert(0, older);
     let p = plan(&config(), &obs, &services);
     let created = p.changes.iter().find_map(|c| match &c.change {

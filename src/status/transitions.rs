@@ -43,13 +43,20 @@ pub(crate) struct Handover {
 }
 
 /// The last known state of every service, and which service holds each host.
+///
+/// Both are hashed: every pass looks every service and host up, and an ordered map of
+/// ARNs compares their long shared prefix at every step of a search.
 #[derive(Debug, Default)]
 pub(crate) struct Transitions {
-    last: BTreeMap<String, Seen>,
+    last: FxHashMap<String, Seen>,
     /// Host → ARN → name of the services that held it after the last pass (several when
     /// they share it by path).
-    holders: BTreeMap<String, BTreeMap<String, String>>,
+    holders: Holders,
 }
+
+/// Host → ARN → name of the services holding it; by ARN within a host, so that several
+/// previous holders are named in a stable order.
+type Holders = FxHashMap<String, BTreeMap<String, String>>;
 
 /// States in which a service keeps the hosts it asks for (its rule exists or is being made).
 fn holds_hosts(state: ServiceState) -> bool {
@@ -156,17 +163,22 @@ impl Transitions {
             self.record_listed(services, &mut changes);
             return (handovers, changes);
         }
-        for (arn, seen) in &self.last {
-            if !listed.contains(arn.as_str()) && seen.state != ServiceState::Withdrawn {
-                changes.push(Transition {
-                    service: seen.name.clone(),
-                    service_arn: arn.clone(),
-                    from: Some(seen.state),
-                    to: ServiceState::Withdrawn,
-                    reason: "no longer tagged for routing, or deleted".into(),
-                });
-            }
-        }
+        // Hashed: those gone are put in ARN order, as an ordered map listed them.
+        let mut gone: Vec<(&String, &Seen)> = self
+            .last
+            .iter()
+            .filter(|(arn, seen)| {
+                !listed.contains(arn.as_str()) && seen.state != ServiceState::Withdrawn
+            })
+            .collect();
+        gone.sort_unstable_by_key(|(arn, _)| *arn);
+        changes.extend(gone.into_iter().map(|(arn, seen)| Transition {
+            service: seen.name.clone(),
+            service_arn: arn.clone(),
+            from: Some(seen.state),
+            to: ServiceState::Withdrawn,
+            reason: "no longer tagged for routing, or deleted".into(),
+        }));
         self.last.retain(|arn, _| listed.contains(arn.as_str()));
         self.record_listed(services, &mut changes);
         // Most passes hand no host to anyone: the holders are rebuilt only when they differ.
@@ -231,10 +243,7 @@ fn current_holders(services: &[ServiceStatus]) -> FxHashMap<&str, Vec<&str>> {
 
 /// The kept holders are the current ones: the same hosts, each held by the same services.
 /// Names are not compared: a service's `cluster/service` name is fixed by its ARN.
-fn same_holders(
-    kept: &BTreeMap<String, BTreeMap<String, String>>,
-    now: &FxHashMap<&str, Vec<&str>>,
-) -> bool {
+fn same_holders(kept: &Holders, now: &FxHashMap<&str, Vec<&str>>) -> bool {
     kept.len() == now.len()
         && now.iter().all(|(host, arns)| {
             kept.get(*host).is_some_and(|held| {
@@ -244,8 +253,8 @@ fn same_holders(
 }
 
 /// Host → ARN → name of the services holding it.
-fn holders(services: &[ServiceStatus]) -> BTreeMap<String, BTreeMap<String, String>> {
-    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+fn holders(services: &[ServiceStatus]) -> Holders {
+    let mut out = Holders::default();
     for s in services.iter().filter(|s| holds_hosts(s.state)) {
         for h in &s.hosts {
             out.entry(h.clone())
@@ -340,6 +349,24 @@ mod tests {
         assert_eq!(gone[0].to, ServiceState::Withdrawn);
         let (_, nothing) = t.record(&[]);
         assert!(nothing.is_empty());
+    }
+
+    #[test]
+    fn services_that_disappear_together_end_withdrawn_in_arn_order() {
+        let mut t = Transitions::new();
+        let names = ["m", "c", "x", "a", "q", "b", "z", "k"];
+        let seen: Vec<ServiceStatus> = names
+            .iter()
+            .map(|n| status(n, ServiceState::Published, &[]))
+            .collect();
+        t.record(&seen);
+        let (_, gone) = t.record(&seen[..1]);
+        let arns: Vec<&str> = gone.iter().map(|g| g.service_arn.as_str()).collect();
+        let mut sorted = arns.clone();
+        sorted.sort_unstable();
+        assert_eq!(arns, sorted);
+        assert_eq!(arns.len(), names.len() - 1);
+        assert!(gone.iter().all(|g| g.to == ServiceState::Withdrawn));
     }
 
     #[test]

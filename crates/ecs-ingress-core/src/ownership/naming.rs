@@ -15,14 +15,26 @@ pub const MAX_TARGET_GROUP_NAME: usize = 32;
 /// Whether a target group ARN (`…:targetgroup/NAME/ID`) has a name ecs-ingress could have
 /// given it: when the account's groups could not be read, only such a group may be ours.
 pub fn may_be_ours(target_group_arn: &str) -> bool {
+    // The first `:targetgroup/` starts at one of the colons: looked for from them, as a
+    // substring search sets up a searcher per call, and a pass asks this of the entries of
+    // every service.
     target_group_arn
-        .split_once(":targetgroup/")
-        .is_some_and(|(_, rest)| rest.starts_with(TARGET_GROUP_NAME_PREFIX))
+        .match_indices(':')
+        .find_map(|(at, _)| target_group_arn[at..].strip_prefix(":targetgroup/"))
+        .is_some_and(|rest| rest.starts_with(TARGET_GROUP_NAME_PREFIX))
 }
+
+/// FNV-1a's offset basis: the hash of nothing.
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
 /// FNV-1a, 64 bits: stable across Rust versions and platforms, unlike `DefaultHasher`.
 pub fn stable_hash(parts: &[&str]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    hash_more(FNV_OFFSET, parts)
+}
+
+/// FNV-1a of `parts`, each followed by a NUL, continuing from `hash`: hashing `a` and
+/// then `b` from there is hashing `a` and `b`.
+fn hash_more(mut hash: u64, parts: &[&str]) -> u64 {
     for part in parts {
         for byte in part.bytes().chain(std::iter::once(0)) {
             hash ^= u64::from(byte);
@@ -52,32 +64,53 @@ pub struct TargetGroupIdentity<'a> {
 
 /// `ei-<service name, shortened>-<12 hex digits>`, at most 32 characters of `[a-z0-9-]`.
 pub fn target_group_name(id: &TargetGroupIdentity<'_>) -> String {
-    // Written into one buffer: every pass names every published service's group (twice on
-    // a pool's first listener) to compare with what exists.
+    let mut hash = shared_hash(id);
+    if let Some(load_balancer) = id.load_balancer {
+        hash = hash_more(hash, &[load_balancer]);
+    }
+    named(id.service_name, hash)
+}
+
+/// The group's names without its ALB and with `load_balancer`, the names of
+/// [`target_group_name`] with `load_balancer` `None` and `Some`: a service on its pool's
+/// first listener needs both every pass, and the ~250 bytes of identity they share are
+/// hashed once.
+pub fn target_group_names(id: &TargetGroupIdentity<'_>, load_balancer: &str) -> (String, String) {
+    let shared = shared_hash(id);
+    (
+        named(id.service_name, shared),
+        named(id.service_name, hash_more(shared, &[load_balancer])),
+    )
+}
+
+/// The hash of everything in the identity but its ALB.
+fn shared_hash(id: &TargetGroupIdentity<'_>) -> u64 {
     let mut digits = [0u8; 5];
     let port = decimal(id.port, &mut digits);
-    let parts = [
-        id.owner_id,
-        id.service_arn,
-        id.container,
-        port,
-        id.protocol,
-        id.protocol_version,
-        id.target_type,
-        id.vpc_id,
-        id.load_balancer.unwrap_or_default(),
-    ];
-    let hashed = if id.load_balancer.is_some() {
-        &parts[..]
-    } else {
-        &parts[..parts.len() - 1]
-    };
-    let hash = stable_hash(hashed) & 0xffff_ffff_ffff;
+    hash_more(
+        FNV_OFFSET,
+        &[
+            id.owner_id,
+            id.service_arn,
+            id.container,
+            port,
+            id.protocol,
+            id.protocol_version,
+            id.target_type,
+            id.vpc_id,
+        ],
+    )
+}
+
+/// The name for `service_name` and the identity's hash, written into one buffer: every
+/// pass names every published service's group to compare with what exists.
+fn named(service_name: &str, hash: u64) -> String {
+    let hash = hash & 0xffff_ffff_ffff;
     const SUFFIX_LEN: usize = 13; // `-` and 12 hex digits
     let room = MAX_TARGET_GROUP_NAME - TARGET_GROUP_NAME_PREFIX.len() - SUFFIX_LEN;
     let mut name = String::with_capacity(MAX_TARGET_GROUP_NAME);
     name.push_str(TARGET_GROUP_NAME_PREFIX);
-    push_readable(&mut name, id.service_name, room, "svc");
+    push_readable(&mut name, service_name, room, "svc");
     // Writing into a `String` cannot fail.
     let _ = write!(name, "-{hash:012x}");
     name
@@ -182,11 +215,15 @@ mod tests {
             format!("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/{name}/0123456789abcdef")
         };
         assert!(may_be_ours(&arn("ei-web-0a1b2c3d4e5f")));
+        // The first `:targetgroup/` decides, wherever the colons before it are.
+        assert!(may_be_ours(":targetgroup/ei-a/1:targetgroup/blue/2"));
         for theirs in [
             arn("blue"),
             arn("web-ei-1"),
             "ei-web".to_string(),
             String::new(),
+            format!("{}:targetgroup/ei-web/1", arn("blue")),
+            "targetgroup/ei-web/1".to_string(),
         ] {
             assert!(!may_be_ours(&theirs), "{theirs}");
         }
@@ -230,6 +267,11 @@ mod tests {
             ("-a-", "ei-a-ccfe37fbe0e6", "ei-a-55cfe454f530"),
         ] {
             assert_eq!(target_group_name(&id(service, 8080)), home, "{service:?}");
+            assert_eq!(
+                target_group_names(&id(service, 8080), alb),
+                (home.to_string(), own.to_string()),
+                "{service:?}: both names at once are the names one at a time"
+            );
             let on_alb = TargetGroupIdentity {
                 load_balancer: Some(alb),
                 ..id(service, 8080)

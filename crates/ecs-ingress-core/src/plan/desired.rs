@@ -6,7 +6,7 @@ use rustc_hash::FxHashMap;
 
 use crate::model::{AttributesIntent, Intent, Stickiness};
 use crate::ownership::Ownership;
-use crate::ownership::naming::{TargetGroupIdentity, target_group_name};
+use crate::ownership::naming::{TargetGroupIdentity, target_group_name, target_group_names};
 use crate::state::{
     EcsService, HealthCheck, LoadBalancer, Tags, TargetGroupAttributes, TargetGroupSpec,
 };
@@ -326,24 +326,26 @@ pub fn desired_service<'a>(
     attributes: TargetGroupAttributes,
 ) -> DesiredService<'a> {
     let (listener_arn, load_balancer) = (at.listener_arn, at.load_balancer);
-    let name_on = |load_balancer_arn: Option<&str>| {
-        target_group_name(&TargetGroupIdentity {
-            owner_id: ownership.owner_id(),
-            service_arn: &service.arn,
-            service_name: &service.name,
-            container: &intent.container,
-            port: intent.container_port,
-            protocol: intent.protocol.as_str(),
-            protocol_version: intent.protocol_version.as_str(),
-            target_type: intent.target_type.as_str(),
-            vpc_id: &load_balancer.vpc_id,
-            load_balancer: load_balancer_arn,
-        })
+    let identity = TargetGroupIdentity {
+        owner_id: ownership.owner_id(),
+        service_arn: &service.arn,
+        service_name: &service.name,
+        container: &intent.container,
+        port: intent.container_port,
+        protocol: intent.protocol.as_str(),
+        protocol_version: intent.protocol_version.as_str(),
+        target_type: intent.target_type.as_str(),
+        vpc_id: &load_balancer.vpc_id,
+        load_balancer: None,
     };
-    let alb_own = name_on(Some(load_balancer.arn.as_str()));
     let (name, alb_group_name) = if at.home {
-        (name_on(None), Some(alb_own))
+        let (home, alb_own) = target_group_names(&identity, &load_balancer.arn);
+        (home, Some(alb_own))
     } else {
+        let alb_own = target_group_name(&TargetGroupIdentity {
+            load_balancer: Some(&load_balancer.arn),
+            ..identity
+        });
         (alb_own, None)
     };
     let target_group = TargetGroupSpec {

@@ -122,30 +122,29 @@ pub(super) fn intents_reusing(
         .collect()
 }
 
-/// What to remember of a pass's intents; `observed` is what they were computed from.
+/// What to remember of a pass's intents; `observed` is what they were computed from. Of a
+/// service read twice, the later copy and its intent: both, as the key is the service.
 pub(super) fn remember(
     intents: Vec<(Arc<EcsService>, ServiceIntent)>,
     observed: &Snapshot,
 ) -> RememberedIntents {
-    RememberedIntents(
-        intents
-            .into_iter()
-            .map(|(service, intent)| {
-                // Without its task definition the intent was not computed (`Unmanaged`).
-                let task_definition_tags = observed
-                    .task_definitions
-                    .get(&service.task_definition)
-                    .map(|td| td.tags.clone());
-                (
-                    ByArn(service),
-                    RememberedIntent {
-                        intent,
-                        task_definition_tags,
-                    },
-                )
-            })
-            .collect(),
-    )
+    let mut remembered = FxHashMap::with_capacity_and_hasher(intents.len(), Default::default());
+    // From the last: a map collected in order keeps the first key of a repeated ARN with
+    // the last value, which would pair one copy with the other copy's intent.
+    for (service, intent) in intents.into_iter().rev() {
+        // Without its task definition the intent was not computed (`Unmanaged`).
+        let task_definition_tags = observed
+            .task_definitions
+            .get(&service.task_definition)
+            .map(|td| td.tags.clone());
+        remembered
+            .entry(ByArn(service))
+            .or_insert(RememberedIntent {
+                intent,
+                task_definition_tags,
+            });
+    }
+    RememberedIntents(remembered)
 }
 
 #[cfg(test)]
@@ -273,6 +272,41 @@ mod tests {
                 "{what} changed: computed again"
             );
         }
+    }
+
+    #[test]
+    fn of_a_service_read_twice_the_later_copy_is_remembered_with_its_own_intent() {
+        let host = tags(&[("alb.host", "a.in.example.com")]);
+        let mut twice = observed(host.clone(), Tags::new());
+        let mut renamed = (*twice.services[0]).clone();
+        renamed.name = "renamed".into();
+        twice.services.push(Arc::new(renamed));
+        let config = crate::testing::Estate::new(1).config();
+        let mut pass = intents(&config, &twice);
+        for (service, intent) in &mut pass {
+            *intent = ServiceIntent::Withdraw {
+                warnings: vec![format!("remembered {}", service.name)],
+            };
+        }
+        let remembered = remember(pass, &twice);
+        let next = |copy: usize| {
+            let mut o = twice.clone();
+            o.services = vec![Arc::clone(&twice.services[copy])];
+            intents_reusing(&config, &o, &remembered).remove(0).1
+        };
+        assert_eq!(
+            next(1),
+            ServiceIntent::Withdraw {
+                warnings: vec!["remembered renamed".into()]
+            }
+        );
+        // The first copy differs from what was remembered: computed, never the other
+        // copy's intent.
+        assert!(
+            matches!(next(0), ServiceIntent::Publish { .. }),
+            "{:?}",
+            next(0)
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub struct Snapshot {
     pub services: Vec<Arc<EcsService>>,
     /// Shared with the edge's cache of revisions (contents never change per revision), so a
     /// pass does not copy them. Hashed: only ever looked up, once per service.
-    pub task_definitions: rustc_hash::FxHashMap<String, std::sync::Arc<TaskDefinition>>,
+    pub task_definitions: rustc_hash::FxHashMap<String, Arc<TaskDefinition>>,
     /// Configured listeners that exist, by ARN.
     pub listeners: BTreeMap<String, Listener>,
     pub load_balancers: BTreeMap<String, LoadBalancer>,

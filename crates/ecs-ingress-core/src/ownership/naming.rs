@@ -74,8 +74,9 @@ pub fn target_group_name(id: &TargetGroupIdentity<'_>) -> String {
 /// The group's names without its ALB and with `load_balancer`, the names of
 /// [`target_group_name`] with `load_balancer` `None` and `Some`: a service on its pool's
 /// first listener needs both every pass, and the ~250 bytes of identity they share are
-/// hashed once.
+/// hashed once. `id.load_balancer` is not read (it is `None` for the first name).
 pub fn target_group_names(id: &TargetGroupIdentity<'_>, load_balancer: &str) -> (String, String) {
+    debug_assert!(id.load_balancer.is_none(), "the ALB is given apart");
     let shared = shared_hash(id);
     (
         named(id.service_name, shared),

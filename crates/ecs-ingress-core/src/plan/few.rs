@@ -2,7 +2,7 @@
 //! rule, one target group) and what a DNS name holds (one record) almost always number one,
 //! and a vector for each would be an allocation per service or name every pass.
 
-/// One reference inline, a vector from the second on.
+/// One reference inline, a vector from the second on (an empty vector before the first).
 pub(crate) enum Few<'a, T: ?Sized> {
     One(&'a T),
     Many(Vec<&'a T>),

@@ -1,8 +1,8 @@
 //! What ecs-ingress owns in the snapshot, indexed by the service it was made for.
 
-use rustc_hash::{FxHashMap, FxHashSet};
-
 use std::cell::Cell;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::few::Few;
 use crate::ownership::{Ownership, service_of};
@@ -22,12 +22,11 @@ pub struct Owned<'a> {
     /// both, where stages asked for each.
     mine: Vec<Mine<'a>>,
     by_service: FxHashMap<&'a str, usize>,
-    /// The service asked for last (its ARN's address and length) and where its entry is:
-    /// stages ask several times in a row for the same service, and hashing its ~90-byte
-    /// ARN and comparing it with the key, far away on a large heap, is most of a lookup.
-    /// Sound because the ARN is borrowed for `'a`: no other string can be at that address
-    /// while it is.
-    last: Cell<Option<(*const u8, usize, Option<usize>)>>,
+    /// Where the entry of the service asked for last is: stages ask several times in a
+    /// row for the same service, and hashing its ~90-byte ARN and comparing it with the
+    /// key, far away on a large heap, is most of a lookup. A repeated ask compares the ARN
+    /// with that entry's, both just read.
+    last: Cell<Option<usize>>,
     pub group_arns: FxHashSet<&'a str>,
     /// Every owned target group that names its service, in the snapshot's order.
     pub group_list: Vec<(&'a str, &'a TargetGroup)>,
@@ -46,22 +45,22 @@ pub struct Owned<'a> {
 }
 
 /// What one service owns.
-#[derive(Default)]
 struct Mine<'a> {
+    service: &'a str,
     groups: Few<'a, TargetGroup>,
     rules: Few<'a, Rule>,
 }
 
 impl<'a> Owned<'a> {
     /// The owned rules of one service.
-    pub fn rules_of(&self, service_arn: &'a str) -> &[&'a Rule] {
+    pub fn rules_of(&self, service_arn: &str) -> &[&'a Rule] {
         self.mine(service_arn)
             .map(|m| m.rules.as_slice())
             .unwrap_or_default()
     }
 
     /// Whether the service owns any rule or group.
-    pub fn owns_any(&self, service_arn: &'a str) -> bool {
+    pub fn owns_any(&self, service_arn: &str) -> bool {
         self.mine(service_arn).is_some()
     }
 
@@ -71,17 +70,15 @@ impl<'a> Owned<'a> {
         self.by_service.keys().copied()
     }
 
-    fn mine(&self, service_arn: &'a str) -> Option<&Mine<'a>> {
-        let id = (service_arn.as_ptr(), service_arn.len());
-        let at = match self.last.get() {
-            Some((ptr, len, at)) if (ptr, len) == id => at,
-            _ => {
-                let at = self.by_service.get(service_arn).copied();
-                self.last.set(Some((id.0, id.1, at)));
-                at
-            }
-        };
-        at.map(|i| &self.mine[i])
+    fn mine(&self, service_arn: &str) -> Option<&Mine<'a>> {
+        if let Some(last) = self.last.get().map(|at| &self.mine[at])
+            && last.service == service_arn
+        {
+            return Some(last);
+        }
+        let at = self.by_service.get(service_arn).copied()?;
+        self.last.set(Some(at));
+        Some(&self.mine[at])
     }
 
     pub fn listener(&self, arn: &str) -> Option<&'a Listener> {
@@ -98,7 +95,7 @@ impl<'a> Owned<'a> {
     }
 
     /// The owned target groups of one service.
-    pub fn groups_of(&self, service_arn: &'a str) -> &[&'a TargetGroup] {
+    pub fn groups_of(&self, service_arn: &str) -> &[&'a TargetGroup] {
         self.mine(service_arn)
             .map(|m| m.groups.as_slice())
             .unwrap_or_default()
@@ -194,7 +191,11 @@ impl<'a> Index<'a> {
     fn of(&mut self, service_arn: &'a str) -> &mut Mine<'a> {
         let mine = &mut self.mine;
         let at = *self.by_service.entry(service_arn).or_insert_with(|| {
-            mine.push(Mine::default());
+            mine.push(Mine {
+                service: service_arn,
+                groups: Few::default(),
+                rules: Few::default(),
+            });
             mine.len() - 1
         });
         &mut self.mine[at]

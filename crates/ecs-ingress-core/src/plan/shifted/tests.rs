@@ -787,18 +787,23 @@ fn a_rule_deleted_during_the_bake_comes_back_on_the_group_with_healthy_targets()
     );
 }
 
+/// Another team's entry in a service's `loadBalancers`, without ECS's deployment settings.
+fn their_plain_entry() -> LoadBalancerAttachment {
+    LoadBalancerAttachment {
+        target_group_arn: Some("arn:their-group".into()),
+        load_balancer_name: None,
+        container_name: Some("web".into()),
+        container_port: Some(9000),
+        advanced: None,
+    }
+}
+
 #[test]
 fn another_entry_without_ecs_settings_makes_alb_deploy_invalid() {
     let mut svc = service(BLUE_GREEN);
     Arc::make_mut(&mut svc.0)
         .load_balancers
-        .push(LoadBalancerAttachment {
-            target_group_arn: Some("arn:their-group".into()),
-            load_balancer_name: None,
-            container_name: Some("web".into()),
-            container_port: Some(9000),
-            advanced: None,
-        });
+        .push(their_plain_entry());
     let p = plan(&config(true), &observed(), std::slice::from_ref(&svc));
     assert!(p.changes.is_empty(), "{:?}", p.changes);
     let s = &p.services[0];
@@ -868,13 +873,7 @@ fn what_a_second_review_found_stays_fixed() {
     let mut plain = service(&rolling);
     Arc::make_mut(&mut plain.0)
         .load_balancers
-        .push(LoadBalancerAttachment {
-            target_group_arn: Some("arn:their-group".into()),
-            load_balancer_name: None,
-            container_name: Some("web".into()),
-            container_port: Some(9000),
-            advanced: None,
-        });
+        .push(their_plain_entry());
     let p = plan(&cfg, &observed(), std::slice::from_ref(&plain));
     assert_ne!(
         p.services[0].state,

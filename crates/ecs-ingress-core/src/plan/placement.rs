@@ -21,7 +21,7 @@ pub struct Placed {
 
 pub fn existing_rule<'a>(
     owned: &Owned<'a>,
-    desired: &DesiredService<'a>,
+    desired: &DesiredService<'_>,
     key: &str,
 ) -> Option<&'a Rule> {
     owned

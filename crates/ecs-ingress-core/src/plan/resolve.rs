@@ -337,10 +337,10 @@ fn publish_held(
 }
 
 /// The host conditions of the service's owned rules: names it may hold.
-pub(super) fn routed_hosts<'o, 'a>(
-    owned: &'o Owned<'a>,
-    service_arn: &'a str,
-) -> impl Iterator<Item = &'a String> + use<'o, 'a> {
+pub(super) fn routed_hosts<'o>(
+    owned: &'o Owned<'_>,
+    service_arn: &str,
+) -> impl Iterator<Item = &'o String> {
     owned.rules_of(service_arn).iter().flat_map(|r| &r.hosts)
 }
 

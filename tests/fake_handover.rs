@@ -35,5 +35,10 @@ async fn a_host_taken_over_after_its_holder_withdraws_is_no_drift_repair() {
     assert_eq!(drift_repairs(&estate), Vec::<String>::new());
     let rules = estate.owned_rules();
     assert_eq!(rules.len(), 1);
-    assert!(rules[0].tags["ecs-ingress/service"].ends_with("/second"));
+    assert!(
+        rules[0]
+            .tags
+            .get("ecs-ingress/service")
+            .is_some_and(|s| s.ends_with("/second"))
+    );
 }

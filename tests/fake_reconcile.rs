@@ -4,7 +4,7 @@
 
 use ecs_ingress::model::Source;
 use ecs_ingress::state::{Rule, Target};
-use ecs_ingress::status::ServiceState;
+use ecs_ingress::status::{ServiceState, ServiceStatus};
 use ecs_ingress::testing::Estate;
 use ecs_ingress::testing::{PORT, SEED_TAGS};
 
@@ -318,7 +318,12 @@ async fn the_older_service_wins_a_host_and_the_loser_never_flaps() {
     }
     let rules = estate.owned_rules();
     assert_eq!(rules.len(), 1);
-    assert!(rules[0].tags["ecs-ingress/service"].ends_with("/first"));
+    assert!(
+        rules[0]
+            .tags
+            .get("ecs-ingress/service")
+            .is_some_and(|s| s.ends_with("/first"))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -386,4 +391,68 @@ async fn status_says_where_each_key_came_from_and_what_plan_would_do() {
     // `apply`: made, so nothing is pending.
     let report = controller.pass(true).await;
     assert!(report.status().services[0].pending.is_empty());
+}
+
+/// A pass at steady state shares each service's status view with the last pass's instead of
+/// copying it; a service whose status changes gets a view of its own, the others stay shared.
+#[tokio::test(start_paused = true)]
+async fn steady_passes_share_the_status_views_of_unchanged_services() {
+    let estate = Estate::new(1);
+    estate.add_service("a", &[("alb.host", "a.in.example.com")], &[]);
+    estate.add_service("b", &[("alb.host", "b.in.example.com")], &[]);
+    let controller = estate.controller();
+    estate.converge(&controller, 20).await;
+    let first = controller.pass(true).await;
+    let second = controller.pass(true).await;
+    let (before, after) = (
+        &first.status_view().services,
+        &second.status_view().services,
+    );
+    assert_eq!(before.len(), 2);
+    assert_eq!(after.len(), 2);
+    for (x, y) in before.iter().zip(after) {
+        assert!(
+            std::sync::Arc::ptr_eq(x, y),
+            "{} was copied at steady state",
+            y.service
+        );
+    }
+
+    estate.edit_task_definition_tags("b", |tags| {
+        tags.insert("alb.priority".into(), "not-a-number".into());
+    });
+    let third = controller.pass(true).await;
+    let view = |name: &str| {
+        third
+            .status_view()
+            .services
+            .iter()
+            .find(|s| s.service == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no view of {name}"))
+    };
+    let (a, b) = (view("a"), view("b"));
+    assert!(
+        after.iter().any(|s| std::sync::Arc::ptr_eq(s, &a)),
+        "a did not change: its view is still shared"
+    );
+    assert!(
+        !after.iter().any(|s| std::sync::Arc::ptr_eq(s, &b)),
+        "b changed: its view is its own"
+    );
+    assert_eq!(b.state, ServiceState::Invalid, "{:?}", b.problems);
+    // The view is what the pass planned for it: the planned status, as before sharing.
+    let planned = third
+        .plan
+        .services
+        .iter()
+        .find(|s| s.service == "b")
+        .unwrap_or_else(|| panic!("b not planned"));
+    assert_eq!(
+        *b,
+        ServiceStatus {
+            last_change: b.last_change.clone(),
+            ..planned.clone()
+        }
+    );
 }

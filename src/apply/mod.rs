@@ -5,7 +5,7 @@
 //! is retried by the next pass, which plans again from a fresh read.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
 use std::time::SystemTime;
@@ -98,10 +98,11 @@ impl ApplyReport {
             .count()
     }
 
-    /// Folds the outcome into the planner's statuses: failures become `error` with the
+    /// Folds the outcome into the views of the services: failures become `error` with the
     /// reason; a `pending` service whose changes all applied and that waits for nothing is
-    /// `published`; created resources are listed.
-    pub(crate) fn update_statuses(&self, services: &mut [ServiceStatus]) {
+    /// `published`; created resources are listed. A view shared with another holder is
+    /// copied only when this changes it.
+    pub(crate) fn update_statuses(&self, services: &mut [Arc<ServiceStatus>]) {
         let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
         // Indexed once: a cold start has a result per change of every service, and a scan
         // per service made this quadratic (seconds at 10,000 services).
@@ -117,31 +118,45 @@ impl ApplyReport {
                 .map(Vec::as_slice)
                 .unwrap_or_default();
             let all_applied = mine.iter().all(|r| r.result == Outcome::Applied);
-            if s.state == ServiceState::Pending && all_applied && s.waiting.is_empty() {
+            let published = s.state == ServiceState::Pending && all_applied && s.waiting.is_empty();
+            // A change skipped without an error (the process stops) says nothing new.
+            let told = mine
+                .iter()
+                .any(|r| r.result == Outcome::Applied || r.error.is_some());
+            if !published && !told {
+                continue;
+            }
+            let s = Arc::make_mut(s);
+            if published {
                 s.state = ServiceState::Published;
             }
             for r in mine {
-                if r.result == Outcome::Applied {
-                    s.last_change = Some(now.clone());
-                    if let Some(arn) = &r.created {
-                        s.resources.push(ResourceRef {
-                            kind: r.kind,
-                            id: arn.clone(),
-                        });
-                    }
-                } else if let Some(e) = &r.error {
-                    s.state = if r.quota && s.state != ServiceState::Error {
-                        ServiceState::Quota
-                    } else {
-                        ServiceState::Error
-                    };
-                    s.problems.push(Problem {
-                        key: None,
-                        reason: format!("{}: {e}", r.change),
-                    });
-                }
+                fold_result(s, r, &now);
             }
         }
+    }
+}
+
+/// One change's result in its service's view: nothing for one skipped without an error.
+fn fold_result(s: &mut ServiceStatus, r: &ChangeResult, now: &str) {
+    if r.result == Outcome::Applied {
+        s.last_change = Some(now.to_string());
+        if let Some(arn) = &r.created {
+            s.resources.push(ResourceRef {
+                kind: r.kind,
+                id: arn.clone(),
+            });
+        }
+    } else if let Some(e) = &r.error {
+        s.state = if r.quota && s.state != ServiceState::Error {
+            ServiceState::Quota
+        } else {
+            ServiceState::Error
+        };
+        s.problems.push(Problem {
+            key: None,
+            reason: format!("{}: {e}", r.change),
+        });
     }
 }
 
@@ -766,11 +781,14 @@ mod tests {
             results: vec![result(Outcome::Applied), result(Outcome::Applied)],
             ..ApplyReport::default()
         };
-        let mut done = [status(ServiceState::Pending, vec![])];
+        let mut done = [Arc::new(status(ServiceState::Pending, vec![]))];
         applied.update_statuses(&mut done);
         assert_eq!(done[0].state, ServiceState::Published);
 
-        let mut waiting = [status(ServiceState::Pending, vec!["DNS waits".into()])];
+        let mut waiting = [Arc::new(status(
+            ServiceState::Pending,
+            vec!["DNS waits".into()],
+        ))];
         applied.update_statuses(&mut waiting);
         assert_eq!(
             waiting[0].state,
@@ -782,7 +800,7 @@ mod tests {
             results: vec![result(Outcome::Applied), result(Outcome::Failed)],
             ..ApplyReport::default()
         };
-        let mut broken = [status(ServiceState::Pending, vec![])];
+        let mut broken = [Arc::new(status(ServiceState::Pending, vec![]))];
         failed.update_statuses(&mut broken);
         assert_eq!(broken[0].state, ServiceState::Error);
     }

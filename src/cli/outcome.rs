@@ -1,6 +1,7 @@
 //! How a one-shot `plan` or `apply` ends: `--fail-on`, `apply --output json`, and an
 //! `apply` interrupted by a signal.
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -17,19 +18,24 @@ const EXIT_ERROR: u8 = 1;
 pub use crate::status::parse_state;
 
 /// Services whose state is one of `fail_on`.
-pub fn failing<'a>(
-    services: &'a [ServiceStatus],
+pub fn failing<'a, S: Borrow<ServiceStatus>>(
+    services: &'a [S],
     fail_on: &[ServiceState],
 ) -> Vec<&'a ServiceStatus> {
     services
         .iter()
+        .map(Borrow::borrow)
         .filter(|s| fail_on.contains(&s.state))
         .collect()
 }
 
 /// The exit code once `--fail-on` is taken into account: an error stays an error; a
 /// matched service turns any other code into [`EXIT_SERVICES_FAILING`].
-pub fn exit_code(code: u8, services: &[ServiceStatus], fail_on: &[ServiceState]) -> u8 {
+pub fn exit_code<S: Borrow<ServiceStatus>>(
+    code: u8,
+    services: &[S],
+    fail_on: &[ServiceState],
+) -> u8 {
     if code == EXIT_ERROR || failing(services, fail_on).is_empty() {
         code
     } else {
@@ -38,7 +44,7 @@ pub fn exit_code(code: u8, services: &[ServiceStatus], fail_on: &[ServiceState])
 }
 
 /// One line per service `--fail-on` matched, for stderr.
-pub fn failing_lines(services: &[ServiceStatus], fail_on: &[ServiceState]) -> String {
+pub fn failing_lines<S: Borrow<ServiceStatus>>(services: &[S], fail_on: &[ServiceState]) -> String {
     failing(services, fail_on)
         .into_iter()
         .map(|s| {
@@ -58,7 +64,7 @@ struct ApplyJson<'a> {
     results: &'a [ChangeResult],
     /// Changes planned but not started (a signal stopped the run, or a dry run).
     not_started: usize,
-    services: &'a [ServiceStatus],
+    services: &'a [Arc<ServiceStatus>],
     problems: Vec<String>,
 }
 

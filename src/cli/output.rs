@@ -1,5 +1,6 @@
 //! What `plan` and `apply` print, and their exit codes.
 
+use std::borrow::Borrow;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -37,13 +38,13 @@ pub fn plan_json(report: &PassReport) -> String {
     .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
-fn services_table(out: &mut String, services: &[ServiceStatus]) {
+fn services_table<S: Borrow<ServiceStatus>>(out: &mut String, services: &[S]) {
     if services.is_empty() {
         out.push_str("No services carry routing tags.\n");
         return;
     }
     let _ = writeln!(out, "{:<32} {:<10} ROUTING", "SERVICE", "STATE");
-    for s in services {
+    for s in services.iter().map(Borrow::borrow) {
         let _ = writeln!(
             out,
             "{:<32} {:<10} {}",

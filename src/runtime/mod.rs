@@ -4,6 +4,7 @@ pub(crate) mod diagnose;
 mod intents;
 pub(crate) mod pass_facts;
 pub(crate) mod schedule;
+mod status_view;
 mod targeted;
 
 pub use intents::intents;
@@ -57,30 +58,6 @@ pub struct PassReport {
 }
 
 impl PassReport {
-    /// Each service's changes this pass planned and did not make: held back, or all of
-    /// them when nothing was applied (`plan`, a dry run). One walk over the changes, so a
-    /// cold start with thousands of services does not scan every change per service.
-    fn pending_by_service(&self) -> BTreeMap<&str, Vec<String>> {
-        let planned = self
-            .plan
-            .changes
-            .iter()
-            .filter(|_| self.applied.is_none())
-            .map(|c| (c, c.to_string()));
-        let held = self
-            .plan
-            .held_back
-            .iter()
-            .map(|c| (c, format!("held back: {c}")));
-        let mut out: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        for (c, line) in planned.chain(held) {
-            if let Some(arn) = c.service_arn.as_deref() {
-                out.entry(arn).or_default().push(line);
-            }
-        }
-        out
-    }
-
     /// True when every read and every change succeeded.
     pub fn succeeded(&self) -> bool {
         self.observed_failures.is_empty() && self.applied.as_ref().is_none_or(|a| a.failed() == 0)
@@ -99,45 +76,6 @@ impl PassReport {
     /// This pass's status view, shared.
     pub fn shared_status(&self) -> Arc<StatusReport> {
         Arc::clone(&self.status)
-    }
-
-    /// Makes the status view: the planned statuses, updated by what was applied.
-    fn make_status(&self) -> StatusReport {
-        let mut report = StatusReport {
-            last_pass: Some(humantime::format_rfc3339_seconds(SystemTime::now()).to_string()),
-            last_pass_result: Some(
-                if self.succeeded() {
-                    "success"
-                } else {
-                    "partial"
-                }
-                .into(),
-            ),
-            // The diagnosis (what failed and how to fix it), not the adapters' error
-            // chains: those are in the debug log.
-            pass_problems: self.read_problem.iter().cloned().collect(),
-            services: self.plan.services.clone(),
-            leadership: None,
-            facts: self.facts.clone(),
-            recent_changes: Vec::new(),
-            recent_transitions: Vec::new(),
-        };
-        report
-            .pass_problems
-            .extend(self.plan.problems.iter().cloned());
-        if let Some(applied) = &self.applied {
-            applied.update_statuses(&mut report.services);
-        }
-        let mut pending = self.pending_by_service();
-        for s in &mut report.services {
-            s.pending = pending.remove(s.service_arn.as_str()).unwrap_or_default();
-        }
-        for s in &mut report.services {
-            if s.last_change.is_none() {
-                s.last_change = self.last_changes.get(&s.service_arn).cloned();
-            }
-        }
-        report
     }
 }
 
@@ -471,9 +409,10 @@ impl Controller {
             transitions: Vec::new(),
             status: Arc::default(),
         };
-        // One status view for metrics, transitions, memory and the admin server (it copies
-        // every service's planned status once).
-        let status = Arc::new(report.make_status());
+        // One status view for metrics, transitions, memory and the admin server; it shares
+        // the last pass's view of every service whose view is unchanged.
+        let earlier = Arc::clone(&self.lock_memory().last_status);
+        let status = Arc::new(report.make_status(&earlier));
         report.status = Arc::clone(&status);
         self.record(&report, &status, started.elapsed());
         // `plan` is one look: every service would be "new"; the daemon and `apply` log changes.

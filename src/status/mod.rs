@@ -6,6 +6,8 @@ pub use ecs_ingress_core::status::*;
 pub(crate) mod page;
 pub(crate) mod transitions;
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 /// The whole status view.
@@ -19,7 +21,9 @@ pub struct StatusReport {
     pub last_pass_result: Option<String>,
     /// Problems with the pass as a whole (a listener that cannot be read, ...).
     pub pass_problems: Vec<String>,
-    pub services: Vec<ServiceStatus>,
+    /// Each service's status. Shared: a service whose status did not change since the last
+    /// pass keeps that pass's, so a pass at steady state copies none.
+    pub services: Vec<Arc<ServiceStatus>>,
     /// `{mode: single|leader|standby, id, leader}`; filled in by the admin server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leadership: Option<LeadershipStatus>,

@@ -5,8 +5,10 @@
 //! each host, so that it can tell a host handed from a withdrawn holder to the next claimant
 //! (a handover, expected) from a resource put back after a hand edit (a drift repair).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Borrow;
+use std::collections::BTreeSet;
 
+use ecs_ingress_core::flat_map::FlatMap;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::status::{ServiceState, ServiceStatus};
@@ -56,7 +58,10 @@ pub(crate) struct Transitions {
 
 /// Host → ARN → name of the services holding it; by ARN within a host, so that several
 /// previous holders are named in a stable order.
-type Holders = FxHashMap<String, BTreeMap<String, String>>;
+///
+/// A sorted vector per host, not a tree: nearly every host has one holder, and a tree's
+/// first node has room for eleven.
+type Holders = FxHashMap<String, FlatMap>;
 
 /// States in which a service keeps the hosts it asks for (its rule exists or is being made).
 fn holds_hosts(state: ServiceState) -> bool {
@@ -91,18 +96,22 @@ impl Transitions {
 
     /// Services that now claim a host another service held after the last pass: the host
     /// was handed over. Changes made for them are not drift repairs.
-    pub(crate) fn handovers(&self, services: &[ServiceStatus]) -> Vec<Handover> {
+    pub(crate) fn handovers<S: Borrow<ServiceStatus>>(&self, services: &[S]) -> Vec<Handover> {
         self.handovers_to(services, &current_holders(services))
     }
 
     /// [`Transitions::handovers`], with the hosts' current holders (`now`) indexed already.
-    fn handovers_to(
+    fn handovers_to<S: Borrow<ServiceStatus>>(
         &self,
-        services: &[ServiceStatus],
+        services: &[S],
         now: &FxHashMap<&str, Vec<&str>>,
     ) -> Vec<Handover> {
         let mut out = Vec::new();
-        for s in services.iter().filter(|s| holds_hosts(s.state)) {
+        for s in services
+            .iter()
+            .map(Borrow::borrow)
+            .filter(|s| holds_hosts(s.state))
+        {
             for host in &s.hosts {
                 // Sharing a host by path, or joining others on it, is not taking it over:
                 // the host passes only when none of its holders holds it any more.
@@ -129,7 +138,7 @@ impl Transitions {
     }
 
     /// ARNs of the services receiving a host this pass (see [`Transitions::handovers`]).
-    pub(crate) fn new_holders(&self, services: &[ServiceStatus]) -> BTreeSet<String> {
+    pub(crate) fn new_holders<S: Borrow<ServiceStatus>>(&self, services: &[S]) -> BTreeSet<String> {
         self.handovers(services)
             .into_iter()
             .map(|h| h.to_arn)
@@ -149,15 +158,18 @@ impl Transitions {
     /// the last pass. A service that is no longer listed (its tags and resources are gone)
     /// ends as `withdrawn` if it was not already — unless a read of the pass failed
     /// (`complete` false): then it may only have gone unseen, and keeps its last state.
-    pub(crate) fn record_pass(
+    pub(crate) fn record_pass<S: Borrow<ServiceStatus>>(
         &mut self,
-        services: &[ServiceStatus],
+        services: &[S],
         complete: bool,
     ) -> (Vec<Handover>, Vec<Transition>) {
         let now = current_holders(services);
         let handovers = self.handovers_to(services, &now);
         let mut changes = Vec::new();
-        let listed: FxHashSet<&str> = services.iter().map(|s| s.service_arn.as_str()).collect();
+        let listed: FxHashSet<&str> = services
+            .iter()
+            .map(|s| s.borrow().service_arn.as_str())
+            .collect();
         if !complete {
             // The hosts' holders stay as last read in full, too.
             self.record_listed(services, &mut changes);
@@ -189,8 +201,12 @@ impl Transitions {
     }
 
     /// The state changes of the services a pass listed.
-    fn record_listed(&mut self, services: &[ServiceStatus], changes: &mut Vec<Transition>) {
-        for s in services {
+    fn record_listed<S: Borrow<ServiceStatus>>(
+        &mut self,
+        services: &[S],
+        changes: &mut Vec<Transition>,
+    ) {
+        for s in services.iter().map(Borrow::borrow) {
             let from = self.last.get(&s.service_arn).map(|seen| seen.state);
             if from == Some(s.state) {
                 // Unchanged, as most are every pass: nothing to note or copy.
@@ -228,9 +244,13 @@ pub(crate) fn needs_attention(state: ServiceState) -> bool {
 
 /// Host → ARNs of the services holding it this pass, borrowed from the statuses: asked
 /// every pass, where the owned [`holders`] are kept only when they change.
-fn current_holders(services: &[ServiceStatus]) -> FxHashMap<&str, Vec<&str>> {
+fn current_holders<S: Borrow<ServiceStatus>>(services: &[S]) -> FxHashMap<&str, Vec<&str>> {
     let mut out: FxHashMap<&str, Vec<&str>> = FxHashMap::default();
-    for s in services.iter().filter(|s| holds_hosts(s.state)) {
+    for s in services
+        .iter()
+        .map(Borrow::borrow)
+        .filter(|s| holds_hosts(s.state))
+    {
         for h in &s.hosts {
             let arns = out.entry(h.as_str()).or_default();
             if !arns.contains(&s.service_arn.as_str()) {
@@ -252,17 +272,26 @@ fn same_holders(kept: &Holders, now: &FxHashMap<&str, Vec<&str>>) -> bool {
         })
 }
 
-/// Host → ARN → name of the services holding it.
-fn holders(services: &[ServiceStatus]) -> Holders {
-    let mut out = Holders::default();
-    for s in services.iter().filter(|s| holds_hosts(s.state)) {
+/// Host → ARN → name of the services holding it. Each host's holders are gathered, then
+/// collected into their map at once (sorted once, each with no room to spare).
+fn holders<S: Borrow<ServiceStatus>>(services: &[S]) -> Holders {
+    let mut gathered: FxHashMap<&str, Vec<(String, String)>> = FxHashMap::default();
+    for s in services
+        .iter()
+        .map(Borrow::borrow)
+        .filter(|s| holds_hosts(s.state))
+    {
         for h in &s.hosts {
-            out.entry(h.clone())
+            gathered
+                .entry(h.as_str())
                 .or_default()
-                .insert(s.service_arn.clone(), display_name(s));
+                .push((s.service_arn.clone(), display_name(s)));
         }
     }
-    out
+    gathered
+        .into_iter()
+        .map(|(host, held)| (host.to_string(), held.into_iter().collect()))
+        .collect()
 }
 
 /// Logs one transition: warn for states that need a person, info for the others.
@@ -332,7 +361,7 @@ mod tests {
         let mut t = Transitions::new();
         let a = status("a", ServiceState::Published, &["a.example.com"]);
         t.record(std::slice::from_ref(&a));
-        let (_, partial) = t.record_pass(&[], false);
+        let (_, partial) = t.record_pass::<ServiceStatus>(&[], false);
         assert!(partial.is_empty(), "{partial:?}");
         let (_, again) = t.record(std::slice::from_ref(&a));
         assert!(again.is_empty(), "{again:?}");

@@ -9,6 +9,7 @@
 //! - [`status`]: what a service's state is and why, as every surface reports it;
 //! - [`sabotage`]: safety rules the simulation turns off to prove it catches each.
 
+pub mod flat_map;
 pub mod model;
 pub mod ownership;
 pub mod plan;

@@ -9,20 +9,21 @@
 //! gets its own copy first (copy on write).
 
 use std::collections::BTreeMap;
-use std::collections::btree_map;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
+use crate::flat_map::{self, FlatMap};
+
 /// String keys to string values, in key order, shared on clone.
 #[derive(Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SharedMap(Arc<BTreeMap<String, String>>);
+pub struct SharedMap(Arc<FlatMap>);
 
 impl Clone for SharedMap {
     fn clone(&self) -> Self {
         #[cfg(feature = "test-double")]
         if DETACHED.get() {
-            return Self(Arc::new(BTreeMap::clone(&self.0)));
+            return Self(Arc::new(FlatMap::clone(&self.0)));
         }
         Self(Arc::clone(&self.0))
     }
@@ -55,7 +56,7 @@ impl SharedMap {
     }
 
     /// The keys, taken (copied when another holder shares the map).
-    pub fn into_keys(self) -> btree_map::IntoKeys<String, String> {
+    pub fn into_keys(self) -> impl DoubleEndedIterator<Item = String> + ExactSizeIterator {
         Arc::unwrap_or_clone(self.0).into_keys()
     }
 
@@ -66,7 +67,7 @@ impl SharedMap {
 }
 
 impl Deref for SharedMap {
-    type Target = BTreeMap<String, String>;
+    type Target = FlatMap;
 
     fn deref(&self) -> &Self::Target {
         &self.0
@@ -93,13 +94,13 @@ impl serde::Serialize for SharedMap {
 
 impl From<BTreeMap<String, String>> for SharedMap {
     fn from(map: BTreeMap<String, String>) -> Self {
-        Self(Arc::new(map))
+        map.into_iter().collect()
     }
 }
 
 impl<const N: usize> From<[(String, String); N]> for SharedMap {
     fn from(pairs: [(String, String); N]) -> Self {
-        Self(Arc::new(BTreeMap::from(pairs)))
+        pairs.into_iter().collect()
     }
 }
 
@@ -117,7 +118,7 @@ impl Extend<(String, String)> for SharedMap {
 
 impl IntoIterator for SharedMap {
     type Item = (String, String);
-    type IntoIter = btree_map::IntoIter<String, String>;
+    type IntoIter = std::vec::IntoIter<(String, String)>;
 
     fn into_iter(self) -> Self::IntoIter {
         Arc::unwrap_or_clone(self.0).into_iter()
@@ -126,7 +127,7 @@ impl IntoIterator for SharedMap {
 
 impl<'a> IntoIterator for &'a SharedMap {
     type Item = (&'a String, &'a String);
-    type IntoIter = btree_map::Iter<'a, String, String>;
+    type IntoIter = flat_map::Iter<'a>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter()

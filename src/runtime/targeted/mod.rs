@@ -179,7 +179,7 @@ pub enum Kept {
 /// only read by full passes). `before` holds every service's status after the last pass: a
 /// plan that would change the state of a service that was not targeted, or renumber a
 /// freshly read listener, needs a full pass.
-pub fn keep_targeted(mut plan: Plan, fresh: &Fresh, before: &[ServiceStatus]) -> Kept {
+pub fn keep_targeted(mut plan: Plan, fresh: &Fresh, before: &[Arc<ServiceStatus>]) -> Kept {
     if let Some(reason) = needs_full_pass(&plan, fresh, before) {
         return Kept::NeedsFullPass(reason);
     }
@@ -200,14 +200,18 @@ pub fn keep_targeted(mut plan: Plan, fresh: &Fresh, before: &[ServiceStatus]) ->
     plan.held_back.retain(keep);
     let targeted = |s: &ServiceStatus| fresh.services.contains(&s.service_arn);
     plan.services.retain(targeted);
-    plan.services
-        .extend(before.iter().filter(|s| !targeted(s)).cloned());
+    plan.services.extend(
+        before
+            .iter()
+            .filter(|s| !targeted(s))
+            .map(|s| ServiceStatus::clone(s)),
+    );
     plan.services
         .sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
     Kept::Plan(plan)
 }
 
-fn needs_full_pass(plan: &Plan, fresh: &Fresh, before: &[ServiceStatus]) -> Option<String> {
+fn needs_full_pass(plan: &Plan, fresh: &Fresh, before: &[Arc<ServiceStatus>]) -> Option<String> {
     let renumbered = plan.changes.iter().find_map(|c| match &c.change {
         Change::SetRulePriorities { listener_arn, .. }
             if fresh.listeners.contains(listener_arn) =>

@@ -333,7 +333,7 @@ fn only_targeted_changes_on_fresh_resources_are_kept() {
             false,
         ),
     ];
-    let before = vec![status(B, ServiceState::Published)];
+    let before = vec![Arc::new(status(B, ServiceState::Published))];
     for (case, planned, kept) in cases {
         let plan = plan_of(vec![planned], vec![status(A, ServiceState::Pending)]);
         let Kept::Plan(plan) = keep_targeted(plan, &fresh(), &before) else {
@@ -364,9 +364,9 @@ fn decisions_about_other_services_need_a_full_pass() {
             },
         )
     };
-    let published = vec![status(B, ServiceState::Published)];
-    let conflicted = vec![status(B, ServiceState::Conflict)];
-    let cases: Vec<(&str, Plan, &[ServiceStatus], bool)> = vec![
+    let published = vec![Arc::new(status(B, ServiceState::Published))];
+    let conflicted = vec![Arc::new(status(B, ServiceState::Conflict))];
+    let cases: Vec<(&str, Plan, &[Arc<ServiceStatus>], bool)> = vec![
         (
             "renumbering a fresh listener",
             plan_of(vec![renumber(LISTENER)], vec![]),

@@ -101,7 +101,7 @@ pub fn render(
     filter: &Filter,
 ) -> String {
     let dry_run = header.dry_run || report.facts.dry_run;
-    let mut services: Vec<&ServiceStatus> = report.services.iter().collect();
+    let mut services: Vec<&ServiceStatus> = report.services.iter().map(AsRef::as_ref).collect();
     services.sort_by_key(|s| (rank(s.state), s.cluster.as_str(), s.service.as_str()));
     let shown: Vec<&ServiceStatus> = services.into_iter().filter(|s| filter.matches(s)).collect();
     html! {

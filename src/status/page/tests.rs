@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use super::*;
 use crate::model::{KeySources, Source};
 use crate::status::Problem;
@@ -30,9 +32,9 @@ fn report() -> StatusReport {
     });
     StatusReport {
         services: vec![
-            service("web", ServiceState::Published, "web.example.com"),
-            bad,
-            service("dns", ServiceState::DnsConflict, "dns.example.com"),
+            Arc::new(service("web", ServiceState::Published, "web.example.com")),
+            Arc::new(bad),
+            Arc::new(service("dns", ServiceState::DnsConflict, "dns.example.com")),
         ],
         pass_problems: (0..10).map(|n| format!("left alone {n}")).collect(),
         ..Default::default()
@@ -191,7 +193,7 @@ fn one_service_on_its_own_with_its_resources_and_changes() {
         result: "applied",
         error: None,
     }];
-    report.services[0]
+    Arc::make_mut(&mut report.services[0])
         .resources
         .push(crate::status::ResourceRef {
             kind: crate::status::ResourceKind::TargetGroup,
@@ -205,9 +207,9 @@ fn one_service_on_its_own_with_its_resources_and_changes() {
         to: ServiceState::Published,
         reason: "web.example.com → web:80".into(),
     }];
-    report.services[0].keys =
-        KeySources::from_iter([("alb.host".to_string(), Source::TaskDefinitionTag)]);
-    report.services[0]
+    Arc::make_mut(&mut report.services[0]).keys =
+        KeySources::from_iter([("alb.host", Source::TaskDefinitionTag)]);
+    Arc::make_mut(&mut report.services[0])
         .pending
         .push("held back: delete listener-rule rule/1".into());
     let wanted = report.services[0].clone();
@@ -249,8 +251,8 @@ fn one_service_on_its_own_with_its_resources_and_changes() {
 fn status_json_names_key_sources_in_words() {
     let mut s = service("web", ServiceState::Published, "web.example.com");
     s.keys = KeySources::from_iter([
-        ("alb.host".to_string(), Source::TaskDefinitionTag),
-        ("alb.port".to_string(), Source::DockerLabel),
+        ("alb.host", Source::TaskDefinitionTag),
+        ("alb.port", Source::DockerLabel),
     ]);
     let json = serde_json::to_value(&s).expect("status JSON");
     assert_eq!(

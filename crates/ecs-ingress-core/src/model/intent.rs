@@ -1,7 +1,6 @@
 //! The routing intent of one service: what it asks ecs-ingress to publish.
 
 use super::keys;
-use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
@@ -37,21 +36,26 @@ impl fmt::Display for Source {
 
 /// Each routing key a service has (without prefix) and where its value came from. Shared,
 /// not copied: the intent is kept between passes, and every pass's status of the service
-/// lists the keys.
+/// lists the keys. The keys are the routing keys' own names ([`keys::ALL`]), in key order
+/// in one slice: a tree of owned strings cost about 300 bytes per service for two keys.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KeySources(Arc<BTreeMap<String, Source>>);
+pub struct KeySources(Arc<[(&'static str, Source)]>);
 
 impl KeySources {
     pub fn get(&self, key: &str) -> Option<Source> {
-        self.0.get(key).copied()
+        self.0
+            .binary_search_by(|(k, _)| (*k).cmp(key))
+            .ok()
+            .map(|i| self.0[i].1)
     }
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    pub fn iter(&self) -> std::collections::btree_map::Iter<'_, String, Source> {
-        self.0.iter()
+    /// The keys and their sources, in key order.
+    pub fn iter(&self) -> KeySourcesIter<'_> {
+        self.0.iter().copied()
     }
 
     /// As a status shows them: each source in words (`task definition tag`).
@@ -63,21 +67,30 @@ impl KeySources {
     }
 }
 
-impl From<BTreeMap<String, Source>> for KeySources {
-    fn from(sources: BTreeMap<String, Source>) -> Self {
-        Self(Arc::new(sources))
-    }
-}
+/// The pairs of [`KeySources`], in key order.
+pub type KeySourcesIter<'k> = std::iter::Copied<std::slice::Iter<'k, (&'static str, Source)>>;
 
-impl FromIterator<(String, Source)> for KeySources {
-    fn from_iter<I: IntoIterator<Item = (String, Source)>>(pairs: I) -> Self {
-        Self::from(pairs.into_iter().collect::<BTreeMap<_, _>>())
+/// Of pairs with one key, the last wins (as with inserts into a map).
+impl FromIterator<(&'static str, Source)> for KeySources {
+    fn from_iter<I: IntoIterator<Item = (&'static str, Source)>>(pairs: I) -> Self {
+        let mut pairs: Vec<(&'static str, Source)> = pairs.into_iter().collect();
+        // Stable, so the last of equal keys is still last.
+        pairs.sort_by_key(|(k, _)| *k);
+        // `later` is removed; the kept pair takes its source first.
+        pairs.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                *kept = *later;
+            }
+            same
+        });
+        Self(pairs.into())
     }
 }
 
 impl<'k> IntoIterator for &'k KeySources {
-    type Item = (&'k String, &'k Source);
-    type IntoIter = std::collections::btree_map::Iter<'k, String, Source>;
+    type Item = (&'static str, Source);
+    type IntoIter = KeySourcesIter<'k>;
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
     }
@@ -86,7 +99,7 @@ impl<'k> IntoIterator for &'k KeySources {
 /// An intent's own serialization: the map, sources as their kebab-case names.
 impl Serialize for KeySources {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.as_ref().serialize(serializer)
+        serializer.collect_map(self.iter())
     }
 }
 

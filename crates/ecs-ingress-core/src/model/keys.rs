@@ -77,3 +77,9 @@ pub const ALL: &[&str] = &[
     CLOUDMAP_NAMESPACE,
     CLOUDMAP_SERVICE,
 ];
+
+/// The routing key named `key` (without prefix), as the key's own name: `None` when it is
+/// not one.
+pub fn known(key: &str) -> Option<&'static str> {
+    ALL.iter().copied().find(|k| *k == key)
+}

@@ -252,8 +252,7 @@ pub fn compute_intent(input: &IntentInput<'_>) -> ServiceIntent {
     let sources = c
         .values
         .iter()
-        .filter(|(k, _)| KEYS.contains(k))
-        .map(|(k, v)| (k.to_string(), v.source))
+        .filter_map(|(k, v)| Some((keys::known(k)?, v.source)))
         .collect();
     if c.errors.is_empty()
         && !host_missing
@@ -366,7 +365,7 @@ struct Fields {
 
 impl Fields {
     /// The intent when every field parsed (the container is set by the caller).
-    fn into_intent(self, sources: BTreeMap<String, Source>) -> Option<Intent> {
+    fn into_intent(self, sources: KeySources) -> Option<Intent> {
         Some(Intent {
             hosts: self.hosts?,
             paths: self.paths?,
@@ -388,7 +387,7 @@ impl Fields {
             backend_sg: self.backend_sg?,
             tls: self.tls?,
             certificate_arns: self.certificate_arns?,
-            sources: sources.into(),
+            sources,
         })
     }
 }

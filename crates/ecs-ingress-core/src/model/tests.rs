@@ -115,6 +115,27 @@ fn precedence_is_label_then_task_definition_then_service() {
 }
 
 #[test]
+fn key_sources_are_listed_in_key_order_and_the_last_source_given_for_a_key_counts() {
+    let sources: KeySources = [
+        ("alb.port", Source::DockerLabel),
+        ("alb.host", Source::TaskDefinitionTag),
+        ("alb.port", Source::ServiceTag),
+    ]
+    .into_iter()
+    .collect();
+    let listed: Vec<(&str, Source)> = sources.iter().collect();
+    assert_eq!(
+        listed,
+        [
+            ("alb.host", Source::TaskDefinitionTag),
+            ("alb.port", Source::ServiceTag)
+        ]
+    );
+    assert_eq!(sources.get("alb.path"), None);
+    assert!(KeySources::default().is_empty());
+}
+
+#[test]
 fn wildcard_paths_and_hosts_from_labels() {
     let t = td(
         &[],
@@ -466,8 +487,7 @@ prop_compose! {
     ) -> Intent {
         let shifted = deploy.as_ref().is_some_and(|d| d.strategy.shifts_traffic());
         let test_hosts = test_host.filter(|_| shifted).into_iter().collect();
-        let mut sources = std::collections::BTreeMap::new();
-        for k in KEYS { sources.insert(k.to_string(), Source::DockerLabel); }
+        let sources: KeySources = KEYS.iter().map(|k| (*k, Source::DockerLabel)).collect();
         Intent {
             hosts: hosts.into_iter().collect(),
             paths: paths.into_iter().collect(),
@@ -489,7 +509,7 @@ prop_compose! {
             backend_sg: match backend { 0 => BackendSg::Auto, 1 => BackendSg::Off, _ => BackendSg::Group("sg-b".into()) },
             tls: if tls_off { TlsMode::Off } else { TlsMode::Auto },
             certificate_arns: if certs { vec!["arn:aws:acm:us-east-1:123456789012:certificate/abc-1".into()] } else { vec![] },
-            sources: sources.into(),
+            sources,
         }
     }
 }

@@ -492,6 +492,9 @@ mod tests {
         a.insert("slow_start.duration_seconds".into(), "30".into());
         let extra = non_default_attributes(&a);
         assert_eq!(extra.len(), 1);
-        assert_eq!(extra["slow_start.duration_seconds"], "30");
+        assert_eq!(
+            extra.get("slow_start.duration_seconds").map(String::as_str),
+            Some("30")
+        );
     }
 }

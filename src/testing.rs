@@ -371,3 +371,29 @@ pub fn target_group(arn: &str, tags: crate::state::Tags) -> crate::state::Target
         attributes: Default::default(),
     }
 }
+
+/// A status of service `name` (cluster `main`) with ARN `service_arn`, in `state`, with no
+/// intent, hosts, resources or messages: for tests that build statuses by hand and set what
+/// they look at.
+pub fn service_status(
+    service_arn: &str,
+    name: &str,
+    state: crate::status::ServiceState,
+) -> crate::status::ServiceStatus {
+    crate::status::ServiceStatus {
+        cluster: "main".into(),
+        service: name.into(),
+        service_arn: service_arn.into(),
+        state,
+        intent: String::new(),
+        hosts: vec![],
+        resources: vec![],
+        problems: vec![],
+        warnings: vec![],
+        waiting: vec![],
+        last_change: None,
+        load_balancer: None,
+        keys: Default::default(),
+        pending: Vec::new(),
+    }
+}

@@ -745,20 +745,8 @@ mod tests {
 
     fn status(state: ServiceState, waiting: Vec<String>) -> ServiceStatus {
         ServiceStatus {
-            cluster: "main".into(),
-            service: "a".into(),
-            service_arn: "arn:a".into(),
-            state,
-            intent: String::new(),
-            hosts: vec![],
-            resources: vec![],
-            problems: vec![],
-            warnings: vec![],
             waiting,
-            last_change: None,
-            load_balancer: None,
-            keys: Default::default(),
-            pending: Vec::new(),
+            ..crate::testing::service_status("arn:a", "a", state)
         }
     }
 

@@ -119,22 +119,7 @@ mod tests {
     use super::*;
 
     fn service(state: ServiceState) -> ServiceStatus {
-        ServiceStatus {
-            cluster: "main".into(),
-            service: "web".into(),
-            service_arn: "arn".into(),
-            state,
-            intent: String::new(),
-            hosts: vec![],
-            resources: vec![],
-            problems: vec![],
-            warnings: vec![],
-            waiting: vec![],
-            last_change: None,
-            load_balancer: None,
-            keys: Default::default(),
-            pending: Vec::new(),
-        }
+        crate::testing::service_status("arn", "web", state)
     }
 
     #[test]

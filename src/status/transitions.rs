@@ -316,20 +316,13 @@ mod tests {
 
     fn status(name: &str, state: ServiceState, hosts: &[&str]) -> ServiceStatus {
         ServiceStatus {
-            cluster: "main".into(),
-            service: name.into(),
-            service_arn: format!("arn:aws:ecs:eu-west-1:1:service/main/{name}"),
-            state,
             intent: format!("{} → {name}:80", hosts.join(" ")),
             hosts: hosts.iter().map(|h| h.to_string()).collect(),
-            resources: vec![],
-            problems: vec![],
-            warnings: vec![],
-            waiting: vec![],
-            last_change: None,
-            load_balancer: None,
-            keys: Default::default(),
-            pending: Vec::new(),
+            ..crate::testing::service_status(
+                &format!("arn:aws:ecs:eu-west-1:1:service/main/{name}"),
+                name,
+                state,
+            )
         }
     }
 

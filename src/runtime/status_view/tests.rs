@@ -9,20 +9,9 @@ use crate::telemetry::PassKind;
 
 fn status(name: &str, state: ServiceState) -> ServiceStatus {
     ServiceStatus {
-        cluster: "main".into(),
-        service: name.into(),
-        service_arn: format!("arn:{name}"),
-        state,
         intent: format!("{name}.example.com → app:8080"),
         hosts: vec![format!("{name}.example.com")],
-        resources: vec![],
-        problems: vec![],
-        warnings: vec![],
-        waiting: vec![],
-        last_change: None,
-        load_balancer: None,
-        keys: Default::default(),
-        pending: vec![],
+        ..crate::testing::service_status(&format!("arn:{name}"), name, state)
     }
 }
 

@@ -224,22 +224,7 @@ fn change(service: Option<&str>, change: Change) -> PlannedChange {
 }
 
 fn status(arn: &str, state: ServiceState) -> ServiceStatus {
-    ServiceStatus {
-        cluster: "main".into(),
-        service: arn.rsplit('/').next().unwrap_or(arn).into(),
-        service_arn: arn.into(),
-        state,
-        intent: String::new(),
-        hosts: vec![],
-        resources: vec![],
-        problems: vec![],
-        warnings: vec![],
-        waiting: vec![],
-        last_change: None,
-        load_balancer: None,
-        keys: Default::default(),
-        pending: Vec::new(),
-    }
+    crate::testing::service_status(arn, arn.rsplit('/').next().unwrap_or(arn), state)
 }
 
 fn fresh() -> Fresh {

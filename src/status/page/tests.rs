@@ -6,20 +6,13 @@ use crate::status::Problem;
 
 fn service(name: &str, state: ServiceState, host: &str) -> ServiceStatus {
     ServiceStatus {
-        cluster: "main".into(),
-        service: name.into(),
-        service_arn: format!("arn:aws:ecs:r:1:service/main/{name}"),
-        state,
         intent: format!("{host} → {name}:80"),
         hosts: vec![host.into()],
-        resources: vec![],
-        problems: vec![],
-        warnings: vec![],
-        waiting: vec![],
-        last_change: None,
-        load_balancer: None,
-        keys: Default::default(),
-        pending: Vec::new(),
+        ..crate::testing::service_status(
+            &format!("arn:aws:ecs:r:1:service/main/{name}"),
+            name,
+            state,
+        )
     }
 }
 

@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rustc_hash::{FxHashMap, FxHashSet};
+
 use super::change::{Change, PlannedChange};
 use super::desired::DesiredService;
 use super::owned::Owned;
@@ -31,10 +33,10 @@ pub fn existing_rule<'a>(
         .find(|r| r.listener_arn == desired.listener_arn && resource_of(&r.tags) == Some(key))
 }
 
-pub fn place_priorities(
+pub fn place_priorities<'a>(
     config: &PlanConfig,
     observed: &Snapshot,
-    owned: &Owned<'_>,
+    owned: &Owned<'a>,
     winners: &[DesiredService<'_>],
     out: &mut Plan,
 ) -> Placed {
@@ -42,28 +44,22 @@ pub fn place_priorities(
         priorities: BTreeMap::new(),
         moves: BTreeMap::new(),
     };
-    let mut by_listener: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
-    for (i, d) in winners.iter().enumerate() {
-        for j in 0..d.rules.len() {
-            by_listener.entry(d.listener_arn).or_default().push((i, j));
-        }
-    }
+    let groups = members_by_listener(owned, winners);
     // Indexed once: a scan of every rule per listener made this listeners × rules.
-    let mut rules_by_listener: BTreeMap<&str, Vec<&Rule>> = BTreeMap::new();
+    let placing: FxHashSet<&str> = groups.iter().map(|(listener, _)| *listener).collect();
+    let mut rules_by_listener: FxHashMap<&str, Vec<&Rule>> = FxHashMap::default();
     for r in &observed.rules {
-        if by_listener.contains_key(r.listener_arn.as_str()) {
+        if placing.contains(r.listener_arn.as_str()) {
             rules_by_listener
                 .entry(r.listener_arn.as_str())
                 .or_default()
                 .push(r);
         }
     }
-    for (listener, members) in by_listener {
-        let mine: BTreeSet<&str> = members
+    for (listener, members) in groups {
+        let mine: FxHashSet<&str> = members
             .iter()
-            .filter_map(|&(i, j)| {
-                existing_rule(owned, &winners[i], &winners[i].rules[j].key).map(|r| r.arn.as_str())
-            })
+            .filter_map(|m| m.existing.map(|r| r.arn.as_str()))
             .collect();
         // Everything else on the listener keeps its priority and is never reused.
         let occupied: BTreeSet<u32> = rules_by_listener
@@ -75,28 +71,28 @@ pub fn place_priorities(
             .collect();
         let slots: Vec<priorities::Slot<'_>> = members
             .iter()
-            .map(|&(i, j)| {
-                let rule = &winners[i].rules[j];
+            .map(|m| {
+                let rule = &winners[m.winner].rules[m.rule];
                 priorities::Slot {
                     hosts: &rule.hosts,
                     paths: &rule.paths,
                     explicit: rule.explicit_priority,
-                    current: existing_rule(owned, &winners[i], &rule.key).and_then(|r| r.priority),
+                    current: m.existing.and_then(|r| r.priority),
                 }
             })
             .collect();
         match priorities::place(config.priority_range, &occupied, &slots) {
             Ok(p) => {
-                for (k, &(i, j)) in members.iter().enumerate() {
-                    placed.priorities.insert((i, j), p.priorities[k]);
-                    if let Some(rule) = existing_rule(owned, &winners[i], &winners[i].rules[j].key)
-                        && rule.priority != Some(p.priorities[k])
+                for (m, &priority) in members.iter().zip(&p.priorities) {
+                    placed.priorities.insert((m.winner, m.rule), priority);
+                    if let Some(rule) = m.existing
+                        && rule.priority != Some(priority)
                     {
                         placed
                             .moves
                             .entry(listener.to_string())
                             .or_default()
-                            .push((rule.arn.clone(), p.priorities[k]));
+                            .push((rule.arn.clone(), priority));
                     }
                 }
             }
@@ -106,6 +102,40 @@ pub fn place_priorities(
         }
     }
     placed
+}
+
+/// One winner's rule to place, with the rule of it that exists (found once: placing asked
+/// for it three times).
+struct Member<'a> {
+    winner: usize,
+    rule: usize,
+    existing: Option<&'a Rule>,
+}
+
+/// Every winner's rules grouped by their listener, the listeners in ARN order (the order
+/// their problems are reported in). Grouped through a hash: an ordered map searched per
+/// rule compared listener ARNs, which share a hundred bytes of prefix, a dozen times each.
+fn members_by_listener<'w, 'a>(
+    owned: &Owned<'a>,
+    winners: &'w [DesiredService<'_>],
+) -> Vec<(&'w str, Vec<Member<'a>>)> {
+    let mut groups: Vec<(&str, Vec<Member<'a>>)> = Vec::new();
+    let mut at: FxHashMap<&str, usize> = FxHashMap::default();
+    for (winner, d) in winners.iter().enumerate() {
+        for (rule, r) in d.rules.iter().enumerate() {
+            let k = *at.entry(d.listener_arn).or_insert_with(|| {
+                groups.push((d.listener_arn, Vec::new()));
+                groups.len() - 1
+            });
+            groups[k].1.push(Member {
+                winner,
+                rule,
+                existing: existing_rule(owned, d, &r.key),
+            });
+        }
+    }
+    groups.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    groups
 }
 
 /// One SetRulePriorities per listener for the moves placement needs.

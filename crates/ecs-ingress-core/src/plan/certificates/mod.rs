@@ -15,6 +15,8 @@ pub mod select;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use rustc_hash::FxHashSet;
+
 use super::change::{Change, PlannedChange};
 use super::desired::DesiredService;
 use super::owned::Owned;
@@ -104,6 +106,17 @@ impl<'o> Room<'o> {
     }
 }
 
+/// The HTTPS listeners, hashed once per stage: searching the ordered listeners for every
+/// winner or rule compared ARNs that share a hundred bytes of prefix a dozen times each.
+fn https_listeners(observed: &Snapshot) -> FxHashSet<&str> {
+    observed
+        .listeners
+        .iter()
+        .filter(|(_, l)| l.protocol.as_deref() == Some("HTTPS"))
+        .map(|(arn, _)| arn.as_str())
+        .collect()
+}
+
 /// Admits the winners on HTTPS listeners whose every host a certificate serves; the
 /// others' statuses say why they are held, and the plan whether one waits for ACM.
 pub(super) fn admit<'a>(
@@ -122,11 +135,9 @@ pub(super) fn admit<'a>(
     let mut room = Room::new(config, observed);
     // (listener, certificate) → the services that need it added.
     let mut planned: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let https_listeners = https_listeners(observed);
     for d in winners {
-        let https = observed
-            .listeners
-            .get(d.listener_arn)
-            .is_some_and(|l| l.protocol.as_deref() == Some("HTTPS"));
+        let https = https_listeners.contains(d.listener_arn);
         if !https || d.intent.tls == TlsMode::Off {
             if !https
                 && !d.intent.certificate_arns.is_empty()
@@ -507,12 +518,8 @@ fn routed_hosts(
     let listeners = observed.rule_listeners();
     let listener_of = |arn: &str| listeners.get(arn);
     // Only HTTPS listeners present certificates: the hosts of the others are not collected.
-    let https = |listener: &str| {
-        observed
-            .listeners
-            .get(listener)
-            .is_some_and(|l| l.protocol.as_deref() == Some("HTTPS"))
-    };
+    let https_listeners = https_listeners(observed);
+    let https = |listener: &str| https_listeners.contains(listener);
     let mut out: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
     for &(service, rule) in &owned.rule_list {
         if deleted.contains(rule.arn.as_str()) || !https(&rule.listener_arn) {

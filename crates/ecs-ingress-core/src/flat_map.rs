@@ -116,18 +116,24 @@ impl FlatMap {
     /// Sorts freshly added pairs into place; of pairs with one key the last added wins, as
     /// with repeated inserts. In place: collecting a map allocates its vector only.
     fn settle(&mut self) {
-        // Stable: equal keys keep the order they were added in.
-        self.pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        // `later` is removed; the kept pair takes its value first.
-        self.pairs.dedup_by(|later, kept| {
-            let same = later.0 == kept.0;
-            if same {
-                std::mem::swap(later, kept);
-            }
-            same
-        });
+        sort_last_wins(&mut self.pairs);
         self.pairs.shrink_to_fit();
     }
+}
+
+/// Sorts `pairs` by key and keeps one pair per key: of pairs with one key, the last given,
+/// as repeated inserts into a map would.
+pub(crate) fn sort_last_wins<K: Ord, V>(pairs: &mut Vec<(K, V)>) {
+    // Stable: equal keys keep the order they were given in.
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    // `later` is removed; the kept pair takes its value first.
+    pairs.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            std::mem::swap(later, kept);
+        }
+        same
+    });
 }
 
 /// The pairs in key order, borrowed.

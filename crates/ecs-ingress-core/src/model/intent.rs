@@ -74,16 +74,7 @@ pub type KeySourcesIter<'k> = std::iter::Copied<std::slice::Iter<'k, (&'static s
 impl FromIterator<(&'static str, Source)> for KeySources {
     fn from_iter<I: IntoIterator<Item = (&'static str, Source)>>(pairs: I) -> Self {
         let mut pairs: Vec<(&'static str, Source)> = pairs.into_iter().collect();
-        // Stable, so the last of equal keys is still last.
-        pairs.sort_by_key(|(k, _)| *k);
-        // `later` is removed; the kept pair takes its source first.
-        pairs.dedup_by(|later, kept| {
-            let same = later.0 == kept.0;
-            if same {
-                *kept = *later;
-            }
-            same
-        });
+        crate::flat_map::sort_last_wins(&mut pairs);
         Self(pairs.into())
     }
 }

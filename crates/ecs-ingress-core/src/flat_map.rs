@@ -97,6 +97,18 @@ impl FlatMap {
         self.pairs.retain_mut(|(k, v)| keep(k, v));
     }
 
+    /// Whether every pair of `part` is in `self` with the same value. One walk of both in
+    /// key order: a lookup per pair compares a key at every step of its search, and each
+    /// key is an allocation of its own (a cache miss, on a large heap).
+    pub fn contains_all(&self, part: &FlatMap) -> bool {
+        let mut mine = self.pairs.iter();
+        part.pairs.iter().all(|(key, value)| {
+            mine.by_ref()
+                .find(|(k, _)| k >= key)
+                .is_some_and(|(k, v)| k == key && v == value)
+        })
+    }
+
     pub fn iter(&self) -> Iter<'_> {
         Iter(self.pairs.iter())
     }
@@ -313,6 +325,23 @@ mod tests {
             let collected: FlatMap = added.iter().cloned().collect();
             let collected_tree: BTreeMap<String, String> = added.into_iter().collect();
             proptest::prop_assert!(collected.iter().eq(collected_tree.iter()));
+        }
+
+        /// The one walk answers as a lookup per pair does: same keys and values, a value
+        /// that differs, a key missing at the start, the middle or the end.
+        #[test]
+        fn contains_all_is_every_pair_looked_up(
+            whole in proptest::collection::vec((0u8..8, 0u8..3), 0..8),
+            part in proptest::collection::vec((0u8..8, 0u8..3), 0..5),
+        ) {
+            let map = |pairs: &[(u8, u8)]| -> FlatMap {
+                pairs.iter().map(|(k, v)| (format!("k{k}"), format!("v{v}"))).collect()
+            };
+            let (whole, part) = (map(&whole), map(&part));
+            let looked_up = part.iter().all(|(k, v)| whole.get(k) == Some(v));
+            proptest::prop_assert_eq!(whole.contains_all(&part), looked_up);
+            proptest::prop_assert!(whole.contains_all(&whole));
+            proptest::prop_assert!(whole.contains_all(&FlatMap::new()));
         }
     }
 }

@@ -352,18 +352,19 @@ pub(super) fn target_group_changes(
             ),
         ));
     }
-    let drift: Vec<String> = spec
-        .attributes
-        .iter()
-        .filter(|(k, v)| g.attributes.get(*k) != Some(*v))
-        .map(|(k, v)| {
-            format!(
-                "{k} {} → {v}",
-                g.attributes.get(k).map(String::as_str).unwrap_or("unset")
-            )
-        })
-        .collect();
-    if !drift.is_empty() {
+    // Most groups have every attribute as wanted: one walk of both maps says so.
+    if !g.attributes.contains_all(&spec.attributes) {
+        let drift: Vec<String> = spec
+            .attributes
+            .iter()
+            .filter(|(k, v)| g.attributes.get(*k) != Some(*v))
+            .map(|(k, v)| {
+                format!(
+                    "{k} {} → {v}",
+                    g.attributes.get(k).map(String::as_str).unwrap_or("unset")
+                )
+            })
+            .collect();
         changes.push(PlannedChange::new(
             service,
             Change::ModifyAttributes {

@@ -197,7 +197,8 @@ pub fn plan(
     observed: &Snapshot,
     intents: &[(Arc<EcsService>, ServiceIntent)],
 ) -> Plan {
-    let owned = Owned::new(&config.ownership, observed);
+    let owned = Owned::new(&config.ownership, observed)
+        .keyed_by(intents.iter().map(|(s, _)| s.arn.as_str()));
     let mut out = Plan::default();
     count_managed(&owned, &mut out);
     let ordered = age_ordered(intents);

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use super::change::PlannedChange;
 use super::desired::DesiredService;
@@ -64,8 +64,16 @@ pub fn plan_service_dns(
             })
         })
         .collect();
-    let owned_rules: Vec<OwnedRuleOn<'_>> = owned_rules_on(owned).collect();
-    let routed = routed_on(&owned_rules);
+    // Whether a service has a rule on an ALB now: asked of its own rules, found by the ARN
+    // it is asked with (a set of every rule's service and ALB compared each winner's ARN
+    // with the copy in a rule's tags, a cache miss per winner on a large heap).
+    let routed_here = |service_arn: &str, load_balancer_arn: &str| {
+        owned.rules_of(service_arn).iter().any(|r| {
+            owned
+                .load_balancer_of_listener(&r.listener_arn)
+                .is_some_and(|lb| lb.arn == load_balancer_arn)
+        })
+    };
     let rules_read = !observed
         .failed_reads
         .iter()
@@ -84,11 +92,12 @@ pub fn plan_service_dns(
                 load_balancer,
                 ready: (gates.names_ready)(d),
                 healthy: (gates.healthy)(&d.service.arn),
-                routed_here: routed.contains(&(d.service.arn.as_str(), load_balancer.arn.as_str())),
+                routed_here: routed_here(&d.service.arn, &load_balancer.arn),
                 rules_read,
             })
         })
         .collect();
+    let owned_rules: Vec<OwnedRuleOn<'_>> = owned_rules_on(owned).collect();
     let kept_routes = kept_routes(&owned_rules, gates.keep);
     let planned = dns::plan_dns_keeping_routes(
         &config.ownership,
@@ -111,21 +120,12 @@ type OwnedRuleOn<'s> = (
     &'s crate::state::LoadBalancer,
 );
 
-/// Every rule ecs-ingress made, with the service it routes and the ALB it is on. Listed
-/// once per pass: both the routes and the kept routes are read from it.
+/// Every rule ecs-ingress made, with the service it routes and the ALB it is on.
 fn owned_rules_on<'s>(owned: &'s Owned<'s>) -> impl Iterator<Item = OwnedRuleOn<'s>> {
     owned.rule_list.iter().filter_map(|&(service, r)| {
         let lb = owned.load_balancer_of_listener(&r.listener_arn)?;
         Some((service, r, lb))
     })
-}
-
-/// (service, ALB) for every rule ecs-ingress made: where each service is routed now.
-fn routed_on<'s>(owned_rules: &[OwnedRuleOn<'s>]) -> FxHashSet<(&'s str, &'s str)> {
-    owned_rules
-        .iter()
-        .map(|(service, _, lb)| (*service, lb.arn.as_str()))
-        .collect()
 }
 
 /// (host, ALB DNS name) for every host a rule of a service kept as it is routes.

@@ -154,6 +154,21 @@ impl<'a> Owned<'a> {
         }
     }
 
+    /// Keys each service's entry by `services`' own copies of their ARNs, where one is
+    /// equal to the ARN its resources' tags name. Stages ask with those copies, which they
+    /// have just read: a lookup then compares the ARN with itself, where before it read the
+    /// tag's copy, far away on a large heap (at 10,000 services, a cache miss per service
+    /// in every stage). Equal keys: the answers do not change.
+    pub fn keyed_by(mut self, services: impl IntoIterator<Item = &'a str>) -> Self {
+        for arn in services {
+            if let Some(at) = self.by_service.remove(arn) {
+                self.mine[at].service = arn;
+                self.by_service.insert(arn, at);
+            }
+        }
+        self
+    }
+
     /// The group no longer exists (deleted by someone), as far as a complete read of the
     /// account's groups tells: an ECS entry naming it makes ECS refuse any update that
     /// keeps it.
@@ -271,5 +286,41 @@ mod tests {
         services.sort_unstable();
         assert_eq!(services, ["svc-a", "svc-b"]);
         assert_eq!(arns(&owned.foreign_rules), ["rule-other"]);
+
+        // Keyed by the services' own copies (one owning nothing, one read twice): every
+        // copy, the keying one or another, gets the same answers as before.
+        let (key_a, key_a_again, key_c) = (
+            String::from("svc-a"),
+            String::from("svc-a"),
+            String::from("svc-c"),
+        );
+        let keyed = Owned::new(&ownership, &snapshot).keyed_by([
+            key_a.as_str(),
+            key_c.as_str(),
+            key_a_again.as_str(),
+        ]);
+        for arn in [&key_a, &a1, &b, &key_a_again, &key_c, &none, &key_a] {
+            assert_eq!(
+                arns(keyed.rules_of(arn)),
+                arns(owned.rules_of(arn)),
+                "{arn}"
+            );
+            assert_eq!(
+                keyed
+                    .groups_of(arn)
+                    .iter()
+                    .map(|g| &g.arn)
+                    .collect::<Vec<_>>(),
+                owned
+                    .groups_of(arn)
+                    .iter()
+                    .map(|g| &g.arn)
+                    .collect::<Vec<_>>(),
+                "{arn}"
+            );
+        }
+        let mut services: Vec<&str> = keyed.services().collect();
+        services.sort_unstable();
+        assert_eq!(services, ["svc-a", "svc-b"]);
     }
 }

@@ -22,12 +22,24 @@ pub struct Owned<'a> {
     /// both, where stages asked for each.
     mine: Vec<Mine<'a>>,
     by_service: FxHashMap<&'a str, usize>,
+    /// Each copy of a service ARN given to [`Owned::keyed_by`], by where it is: its entry,
+    /// or none when the service owns nothing. Stages ask with those copies, and a lookup
+    /// by address does not read the ARN: reading it, on a large heap, was a cache miss per
+    /// service in every stage (and most of the time of a lookup by content). The copies
+    /// are borrowed for as long as this index lives, so no other string can be where one
+    /// of them is: a string asked for at the same address and of the same length is that
+    /// copy.
+    by_copy: FxHashMap<(usize, usize), Option<usize>>,
     /// Where the entry of the service asked for last is: stages ask several times in a
     /// row for the same service, and hashing its ~90-byte ARN and comparing it with the
     /// key, far away on a large heap, is most of a lookup. A repeated ask compares the ARN
     /// with that entry's, both just read.
     last: Cell<Option<usize>>,
     pub group_arns: FxHashSet<&'a str>,
+    /// The owned groups by address, for a stage that holds a group and asks whether it is
+    /// owned: the snapshot is borrowed for as long as this index lives, so a group at one
+    /// of these addresses is that group. Its tags are not read again.
+    group_addresses: FxHashSet<usize>,
     /// Every owned target group that names its service, in the snapshot's order.
     pub group_list: Vec<(&'a str, &'a TargetGroup)>,
     /// Every owned rule that names its service, in the snapshot's order. Default rules are
@@ -71,6 +83,9 @@ impl<'a> Owned<'a> {
     }
 
     fn mine(&self, service_arn: &str) -> Option<&Mine<'a>> {
+        if let Some(at) = self.by_copy.get(&address_of(service_arn)) {
+            return at.map(|at| &self.mine[at]);
+        }
         if let Some(last) = self.last.get().map(|at| &self.mine[at])
             && last.service == service_arn
         {
@@ -104,6 +119,7 @@ impl<'a> Owned<'a> {
     pub fn new(ownership: &Ownership, observed: &'a Snapshot) -> Self {
         let mut index = Index::default();
         let mut group_arns = FxHashSet::default();
+        let mut group_addresses = FxHashSet::default();
         let mut group_list = Vec::new();
         for g in observed
             .target_groups
@@ -111,6 +127,7 @@ impl<'a> Owned<'a> {
             .filter(|g| ownership.owns(&g.tags))
         {
             group_arns.insert(g.arn.as_str());
+            group_addresses.insert(std::ptr::from_ref(g).addr());
             if let Some(s) = service_of(&g.tags) {
                 index.of(s).groups.push(g);
                 group_list.push((s, g));
@@ -135,8 +152,10 @@ impl<'a> Owned<'a> {
         Self {
             mine: index.mine,
             by_service: index.by_service,
+            by_copy: FxHashMap::default(),
             last: Cell::new(None),
             group_arns,
+            group_addresses,
             group_list,
             rule_list,
             foreign_rules,
@@ -154,19 +173,25 @@ impl<'a> Owned<'a> {
         }
     }
 
-    /// Keys each service's entry by `services`' own copies of their ARNs, where one is
-    /// equal to the ARN its resources' tags name. Stages ask with those copies, which they
-    /// have just read: a lookup then compares the ARN with itself, where before it read the
-    /// tag's copy, far away on a large heap (at 10,000 services, a cache miss per service
-    /// in every stage). Equal keys: the answers do not change.
+    /// Finds each of `services`' own copies of their ARNs by where it is, from now on (see
+    /// `by_copy`): each is looked up by content once, here. Other copies are still found
+    /// by content.
     pub fn keyed_by(mut self, services: impl IntoIterator<Item = &'a str>) -> Self {
+        let services = services.into_iter();
+        self.by_copy.reserve(services.size_hint().0);
         for arn in services {
-            if let Some(at) = self.by_service.remove(arn) {
-                self.mine[at].service = arn;
-                self.by_service.insert(arn, at);
-            }
+            let at = self.by_service.get(arn).copied();
+            self.by_copy.insert(address_of(arn), at);
         }
         self
+    }
+
+    /// Whether `group` is an owned one of the snapshot's: found by address, or else (a
+    /// copy, or not owned) by ARN.
+    pub fn owns_group(&self, group: &TargetGroup) -> bool {
+        self.group_addresses
+            .contains(&std::ptr::from_ref(group).addr())
+            || self.group_arns.contains(group.arn.as_str())
     }
 
     /// The group no longer exists (deleted by someone), as far as a complete read of the
@@ -179,20 +204,27 @@ impl<'a> Owned<'a> {
     }
 
     pub fn resources(&self, service_arn: &str) -> Vec<ResourceRef> {
-        let mut out: Vec<ResourceRef> = self
-            .groups_of(service_arn)
-            .iter()
-            .map(|g| ResourceRef {
-                kind: ResourceKind::TargetGroup,
-                id: g.arn.clone(),
-            })
-            .collect();
-        out.extend(self.rules_of(service_arn).iter().map(|r| ResourceRef {
+        let Some(mine) = self.mine(service_arn) else {
+            return Vec::new();
+        };
+        let (groups, rules) = (mine.groups.as_slice(), mine.rules.as_slice());
+        // Sized once: every status lists these, every pass.
+        let mut out = Vec::with_capacity(groups.len() + rules.len());
+        out.extend(groups.iter().map(|g| ResourceRef {
+            kind: ResourceKind::TargetGroup,
+            id: g.arn.clone(),
+        }));
+        out.extend(rules.iter().map(|r| ResourceRef {
             kind: ResourceKind::ListenerRule,
             id: r.arn.clone(),
         }));
         out
     }
+}
+
+/// Where a string is and how long: two strings alive at once with both equal are one.
+fn address_of(s: &str) -> (usize, usize) {
+    (s.as_ptr().addr(), s.len())
 }
 
 /// Each service's entry, made on first sight.
@@ -322,5 +354,29 @@ mod tests {
         let mut services: Vec<&str> = keyed.services().collect();
         services.sort_unstable();
         assert_eq!(services, ["svc-a", "svc-b"]);
+    }
+
+    #[test]
+    fn a_group_is_owned_as_its_tags_say_whether_asked_with_it_or_a_copy() {
+        let ownership = Ownership::new("ecs-ingress");
+        let mut snapshot = one_alb();
+        let mut ours = bare_group("tg-ours", &[LB]);
+        ours.tags = ownership.tags("svc-a", "target-group");
+        let mut theirs = bare_group("tg-theirs", &[LB]);
+        theirs.tags = Ownership::new("someone-else").tags("svc-a", "target-group");
+        snapshot.target_groups = vec![ours, theirs, bare_group("tg-untagged", &[LB])];
+        let owned = Owned::new(&ownership, &snapshot);
+        for g in &snapshot.target_groups {
+            let copy = g.clone();
+            assert_eq!(owned.owns_group(g), ownership.owns(&g.tags), "{}", g.arn);
+            assert_eq!(
+                owned.owns_group(&copy),
+                ownership.owns(&g.tags),
+                "{}",
+                g.arn
+            );
+        }
+        assert!(owned.owns_group(&snapshot.target_groups[0]));
+        assert!(!owned.owns_group(&snapshot.target_groups[1]));
     }
 }

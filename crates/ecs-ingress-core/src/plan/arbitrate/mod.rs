@@ -105,7 +105,7 @@ pub fn arbitrate<'a>(
         let service = desired.service;
         let my_rules = owned.rules_of(&service.arn);
         let claims = claims_of(&desired);
-        let (state, problems) = ledger.judge(config, &desired, &claims, my_rules);
+        let (state, problems) = ledger.judge(owned, &desired, &claims, my_rules);
         let mut s = status(
             service,
             state,
@@ -197,7 +197,7 @@ impl<'a> Ledger<'a> {
     /// The state a candidate gets and why, counting what it would add to the quotas.
     fn judge(
         &mut self,
-        config: &PlanConfig,
+        owned: &Owned<'_>,
         desired: &DesiredService<'_>,
         claims: &[Claim<'_>],
         my_rules: &[&Rule],
@@ -205,7 +205,8 @@ impl<'a> Ledger<'a> {
         let mut problems = self.older_claims(&desired.claim_scope, claims);
         problems.extend(self.foreign_rules(desired, claims));
         problems.extend(self.explicit_priorities(desired));
-        problems.extend(self.unowned_group(config, desired));
+        let existing = self.groups_by_name.get(desired.target_group.name.as_str());
+        problems.extend(unowned_group(owned, existing.copied()));
         if !problems.is_empty() {
             return (ServiceState::Conflict, problems);
         }
@@ -308,22 +309,6 @@ impl<'a> Ledger<'a> {
         problems
     }
 
-    /// A target group of the wanted name that someone else made is never adopted.
-    fn unowned_group(&self, config: &PlanConfig, desired: &DesiredService<'_>) -> Option<Problem> {
-        let existing = self
-            .groups_by_name
-            .get(desired.target_group.name.as_str())?;
-        (!config.ownership.owns(&existing.tags)).then(|| {
-            problem(
-                None,
-                format!(
-                    "target group {} exists but is not owned by ecs-ingress ({}); it is not adopted",
-                    existing.name, existing.arn
-                ),
-            )
-        })
-    }
-
     /// Counts what the candidate adds to its ALB's rules and target groups; a problem if
     /// that would exceed a quota (then nothing is counted).
     fn take_quota(&mut self, desired: &DesiredService<'_>, my_rules: &[&Rule]) -> Option<Problem> {
@@ -387,6 +372,21 @@ impl<'a> Ledger<'a> {
                 .insert((desired.claim_scope.clone(), p), service);
         }
     }
+}
+
+/// A target group of the wanted name that someone else made is never adopted. Whether it is
+/// owned was read from its tags once, in `owned`.
+fn unowned_group(owned: &Owned<'_>, existing: Option<&TargetGroup>) -> Option<Problem> {
+    let existing = existing?;
+    (!owned.owns_group(existing)).then(|| {
+        problem(
+            None,
+            format!(
+                "target group {} exists but is not owned by ecs-ingress ({}); it is not adopted",
+                existing.name, existing.arn
+            ),
+        )
+    })
 }
 
 /// How a conflict names the service holding what another asked for: `cluster/service`.

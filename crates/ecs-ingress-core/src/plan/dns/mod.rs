@@ -219,23 +219,21 @@ impl<'a> ZoneIndex<'a> {
         for r in records {
             push_under(&mut by_name, r.name.as_str(), r);
         }
-        let markers = by_name
-            .iter()
-            .filter_map(|(name, records)| {
-                let guarded = name.strip_prefix(MARKER_PREFIX)?;
-                let marker = records
-                    .as_slice()
-                    .iter()
-                    .filter(|r| r.record_type == "TXT")
-                    .find_map(|r| {
-                        r.values
-                            .iter()
-                            .find_map(|v| read_marker(v))
-                            .map(|m| (m, *r))
-                    })?;
-                Some((guarded, marker))
-            })
-            .collect();
+        // From the records in their order, not from the names: a walk of the hashed names
+        // reads each name's entry, scattered over the table, to keep the few that are
+        // markers. A name's marker is its first TXT record with a valid marker value.
+        let mut markers: FxHashMap<&str, (Marker<&str>, &RecordSet)> = FxHashMap::default();
+        for r in records.iter().filter(|r| r.record_type == "TXT") {
+            let Some(guarded) = r.name.strip_prefix(MARKER_PREFIX) else {
+                continue;
+            };
+            if markers.contains_key(guarded) {
+                continue;
+            }
+            if let Some(marker) = r.values.iter().find_map(|v| read_marker(v)) {
+                markers.insert(guarded, (marker, r));
+            }
+        }
         Self { by_name, markers }
     }
 

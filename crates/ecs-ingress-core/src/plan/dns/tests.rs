@@ -825,3 +825,30 @@ fn a_template_is_the_records_without_their_name_and_a_winner_without_one_gets_th
     let none = RecordTemplates::new(&[]);
     assert_eq!(*none.of(&w, "a.in.example.com"), *built);
 }
+
+#[test]
+fn a_names_marker_is_its_first_txt_record_with_a_valid_marker_value() {
+    let name = "a.in.example.com";
+    let at = format!("{MARKER_PREFIX}{name}");
+    let first = marker_value(OWNER, &["arn:first"], ["A"], None);
+    let second = marker_value("other", &["arn:second"], ["A"], None);
+    let records = vec![
+        record(&at, "TXT", "\"not a marker\""),
+        record(&at, "CNAME", &first),
+        record(name, "A", "10.0.0.1"),
+        record(&at, "TXT", &first),
+        record(&at, "TXT", &second),
+        record("b.in.example.com", "TXT", &second),
+    ];
+    let index = ZoneIndex::new(&records);
+    let (marker, record) = index.marker(name).expect("a valid marker");
+    assert_eq!(marker.services, ["arn:first"]);
+    assert_eq!(record.values, [first]);
+    assert_eq!(index.at(name).len(), 1);
+    assert_eq!(index.at(&at).len(), 4, "every record at the marker's name");
+    assert!(
+        index.marker("b.in.example.com").is_none(),
+        "not at a marker's name"
+    );
+    assert_eq!(index.markers().count(), 1);
+}

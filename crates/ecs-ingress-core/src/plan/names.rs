@@ -97,8 +97,7 @@ pub fn plan_service_dns(
             })
         })
         .collect();
-    let owned_rules: Vec<OwnedRuleOn<'_>> = owned_rules_on(owned).collect();
-    let kept_routes = kept_routes(&owned_rules, gates.keep);
+    let kept_routes = kept_routes(owned, gates.keep);
     let planned = dns::plan_dns_keeping_routes(
         &config.ownership,
         &zones,
@@ -113,30 +112,15 @@ pub fn plan_service_dns(
     fold_name_outcomes(planned.outcomes, &mut out.services);
 }
 
-/// A rule ecs-ingress made: the service it routes, the rule, and the ALB it is on.
-type OwnedRuleOn<'s> = (
-    &'s str,
-    &'s crate::state::Rule,
-    &'s crate::state::LoadBalancer,
-);
-
-/// Every rule ecs-ingress made, with the service it routes and the ALB it is on.
-fn owned_rules_on<'s>(owned: &'s Owned<'s>) -> impl Iterator<Item = OwnedRuleOn<'s>> {
-    owned.rule_list.iter().filter_map(|&(service, r)| {
-        let lb = owned.load_balancer_of_listener(&r.listener_arn)?;
-        Some((service, r, lb))
-    })
-}
-
-/// (host, ALB DNS name) for every host a rule of a service kept as it is routes.
-fn kept_routes(
-    owned_rules: &[OwnedRuleOn<'_>],
-    keep: &dyn Fn(&str) -> bool,
-) -> BTreeSet<(String, String)> {
-    owned_rules
+/// (host, ALB DNS name) for every host a rule of a service kept as it is routes, on an ALB
+/// that was read.
+fn kept_routes(owned: &Owned<'_>, keep: &dyn Fn(&str) -> bool) -> BTreeSet<(String, String)> {
+    owned
+        .rule_list
         .iter()
-        .filter(|(service, _, _)| keep(service))
-        .flat_map(|(_, r, lb)| {
+        .filter(|(service, _)| keep(service))
+        .filter_map(|&(_, r)| Some((r, owned.load_balancer_of_listener(&r.listener_arn)?)))
+        .flat_map(|(r, lb)| {
             let to = lb.dns_name.to_ascii_lowercase();
             r.hosts
                 .iter()

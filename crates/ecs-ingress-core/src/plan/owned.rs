@@ -30,10 +30,10 @@ pub struct Owned<'a> {
     /// of them is: a string asked for at the same address and of the same length is that
     /// copy.
     by_copy: FxHashMap<(usize, usize), Option<usize>>,
-    /// Where the entry of the service asked for last is: stages ask several times in a
-    /// row for the same service, and hashing its ~90-byte ARN and comparing it with the
-    /// key, far away on a large heap, is most of a lookup. A repeated ask compares the ARN
-    /// with that entry's, both just read.
+    /// Where the entry of the service asked for last by content is, for copies not given
+    /// to `keyed_by` (the status's, a marker's, an orphan's): stages ask several times in a
+    /// row for the same service, and a repeated ask compares the ARN with that entry's,
+    /// both just read, instead of hashing it and comparing it with a key far away.
     last: Cell<Option<usize>>,
     pub group_arns: FxHashSet<&'a str>,
     /// The owned groups by address, for a stage that holds a group and asks whether it is

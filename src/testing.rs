@@ -266,7 +266,7 @@ impl Estate {
             port: 80,
             target_type: crate::state::TargetType::Ip,
             vpc_id: VPC.into(),
-            health_check: crate::fake::default_health_check(),
+            health_check: crate::fake::default_health_check().into(),
             attributes: Default::default(),
             tags: Default::default(),
         }) {

@@ -428,7 +428,7 @@ async fn the_rule_quota_counts_every_listener_of_the_alb_and_comes_from_the_acco
                 port: 80,
                 target_type: ecs_ingress::state::TargetType::Ip,
                 vpc_id: ecs_ingress::testing::VPC.into(),
-                health_check: fake::default_health_check(),
+                health_check: fake::default_health_check().into(),
                 attributes: Default::default(),
                 tags: Default::default(),
             })

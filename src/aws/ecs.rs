@@ -7,8 +7,9 @@ use aws_sdk_ecs::types::{ServiceField, TaskDefinitionField};
 use super::call::{CallContext, paged, send};
 use super::{AwsError, EcsApi};
 use crate::state::{
-    AdvancedConfiguration, Container, DeploymentSettings, DeploymentStrategy, EcsService, EcsTask,
-    LoadBalancerAttachment, PortMapping, Tags, TaskDefinition, Tenths,
+    AdvancedConfiguration, Container, DeploymentController, DeploymentSettings, DeploymentStrategy,
+    EcsService, EcsServiceStatus, EcsTask, LoadBalancerAttachment, PortMapping, Tags,
+    TaskDefinition, Tenths,
 };
 
 const SERVICE: &str = "ecs";
@@ -40,13 +41,13 @@ fn service(s: &aws_sdk_ecs::types::Service) -> EcsService {
         arn: s.service_arn().unwrap_or_default().to_string(),
         name: s.service_name().unwrap_or_default().to_string(),
         cluster_arn: s.cluster_arn().unwrap_or_default().to_string(),
-        status: s.status().unwrap_or_default().to_string(),
+        status: EcsServiceStatus::parse(s.status().unwrap_or_default()),
         created_at: s.created_at().map(|t| t.secs()),
         task_definition: s.task_definition().unwrap_or_default().to_string(),
         deployment_controller: s
             .deployment_controller()
-            .map(|d| d.r#type().as_str().to_string())
-            .unwrap_or_else(|| "ECS".to_string()),
+            .map(|d| DeploymentController::parse(d.r#type().as_str()))
+            .unwrap_or(DeploymentController::Ecs),
         deployment: s
             .deployment_configuration()
             .map(deployment_settings)

@@ -469,7 +469,7 @@ fn target_group(name: &str) -> TargetGroupSpec {
         port: 8080,
         target_type: crate::state::TargetType::Ip,
         vpc_id: VPC.into(),
-        health_check: default_health_check(),
+        health_check: default_health_check().into(),
         attributes: Default::default(),
         tags: Default::default(),
     }

@@ -13,7 +13,7 @@ fn spec(name: &str) -> TargetGroupSpec {
         port: 8080,
         target_type: crate::state::TargetType::Ip,
         vpc_id: crate::testing::VPC.into(),
-        health_check: default_health_check(),
+        health_check: default_health_check().into(),
         attributes: Default::default(),
         tags: Default::default(),
     }

@@ -521,7 +521,7 @@ async fn read_services(aws: &Aws, config: &Config, cache: &mut Cache, observed: 
                 Ok(services) => observed.services.extend(
                     services
                         .into_iter()
-                        .filter(|s| s.status == "ACTIVE")
+                        .filter(|s| s.status == crate::state::EcsServiceStatus::Active)
                         .map(Arc::new),
                 ),
                 Err(e) => observed.fail(e),

@@ -104,7 +104,7 @@ fn replace_services(observed: &mut Observation, asked: &[String], found: Vec<Ecs
     observed.services.extend(
         found
             .into_iter()
-            .filter(|s| s.status == "ACTIVE")
+            .filter(|s| s.status == crate::state::EcsServiceStatus::Active)
             .map(Arc::new),
     );
 }
@@ -513,10 +513,10 @@ mod tests {
             arn: arn.into(),
             name: arn.into(),
             cluster_arn: "c".into(),
-            status: status.into(),
+            status: crate::state::EcsServiceStatus::parse(status),
             created_at: None,
             task_definition: "td".into(),
-            deployment_controller: "ECS".into(),
+            deployment_controller: crate::state::DeploymentController::Ecs,
             deployment: Default::default(),
             deploying: false,
             tags: Default::default(),

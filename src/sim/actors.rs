@@ -158,7 +158,7 @@ impl Actors {
                 port: 80,
                 target_type: crate::state::TargetType::Ip,
                 vpc_id: crate::testing::VPC.into(),
-                health_check: crate::fake::default_health_check(),
+                health_check: crate::fake::default_health_check().into(),
                 attributes: Default::default(),
                 tags: Tags::from([("team".to_string(), "legacy".to_string())]),
             }) else {

@@ -17,13 +17,11 @@ pub struct EcsService {
     pub arn: String,
     pub name: String,
     pub cluster_arn: String,
-    /// `ACTIVE`, `DRAINING` or `INACTIVE`.
-    pub status: String,
+    pub status: EcsServiceStatus,
     /// Seconds since the epoch; absent on some emulators.
     pub created_at: Option<i64>,
     pub task_definition: String,
-    /// `ECS`, `CODE_DEPLOY` or `EXTERNAL`.
-    pub deployment_controller: String,
+    pub deployment_controller: DeploymentController,
     /// What ecs-ingress reads of `deploymentConfiguration`: how ECS itself deploys it.
     pub deployment: DeploymentSettings,
     /// ECS reports a deployment of it under way (`deployments[]`: one IN_PROGRESS, or more
@@ -34,6 +32,74 @@ pub struct EcsService {
     /// `networkConfiguration.awsvpcConfiguration.securityGroups`, in order (empty for other
     /// network modes).
     pub security_groups: Vec<String>,
+}
+
+/// An ECS service's `status`: only an active one is read for routing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EcsServiceStatus {
+    Active,
+    Draining,
+    Inactive,
+    /// One this version does not know, as ECS names it.
+    Other(String),
+}
+
+impl EcsServiceStatus {
+    /// As ECS names it (`ACTIVE`, `DRAINING`, `INACTIVE`).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Draining => "DRAINING",
+            Self::Inactive => "INACTIVE",
+            Self::Other(name) => name,
+        }
+    }
+
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "ACTIVE" => Self::Active,
+            "DRAINING" => Self::Draining,
+            "INACTIVE" => Self::Inactive,
+            other => Self::Other(other.to_string()),
+        }
+    }
+}
+
+/// Who deploys an ECS service (`deploymentController.type`): ECS itself unless set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeploymentController {
+    Ecs,
+    CodeDeploy,
+    External,
+    /// One this version does not know, as ECS names it.
+    Other(String),
+}
+
+impl DeploymentController {
+    /// As ECS names it (`ECS`, `CODE_DEPLOY`, `EXTERNAL`).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Ecs => "ECS",
+            Self::CodeDeploy => "CODE_DEPLOY",
+            Self::External => "EXTERNAL",
+            Self::Other(name) => name,
+        }
+    }
+
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "ECS" => Self::Ecs,
+            "CODE_DEPLOY" => Self::CodeDeploy,
+            "EXTERNAL" => Self::External,
+            other => Self::Other(other.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for DeploymentController {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// ECS's deployment strategies (`deploymentConfiguration.strategy`). In all but `Rolling`,
@@ -502,7 +568,9 @@ pub struct TargetGroupSpec {
     pub port: i32,
     pub target_type: TargetType,
     pub vpc_id: String,
-    pub health_check: HealthCheck,
+    /// Shared: the planner builds one per health-check setting services ask for, not one
+    /// (four strings) per service every pass.
+    pub health_check: std::sync::Arc<HealthCheck>,
     pub attributes: TargetGroupAttributes,
     pub tags: Tags,
 }
@@ -677,4 +745,36 @@ pub enum DefaultAction {
     Forward { target_group_arns: Vec<String> },
     /// Anything else (authenticate-oidc, ...), by its type name.
     Other { kind: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_status_and_deployment_controller_read_as_ecs_names_them() {
+        for (name, status) in [
+            ("ACTIVE", EcsServiceStatus::Active),
+            ("DRAINING", EcsServiceStatus::Draining),
+            ("INACTIVE", EcsServiceStatus::Inactive),
+            ("PAUSED", EcsServiceStatus::Other("PAUSED".into())),
+        ] {
+            assert_eq!(EcsServiceStatus::parse(name), status);
+            assert_eq!(status.as_str(), name);
+        }
+        for (name, controller) in [
+            ("ECS", DeploymentController::Ecs),
+            ("CODE_DEPLOY", DeploymentController::CodeDeploy),
+            ("EXTERNAL", DeploymentController::External),
+            ("ROCKET", DeploymentController::Other("ROCKET".into())),
+        ] {
+            assert_eq!(DeploymentController::parse(name), controller);
+            assert_eq!(controller.to_string(), name);
+        }
+        // Only an exact name is a known one: anything else is kept as it was read.
+        assert_eq!(
+            EcsServiceStatus::parse("active"),
+            EcsServiceStatus::Other("active".into())
+        );
+    }
 }

@@ -100,7 +100,7 @@ impl World {
             .find(|s| {
                 s.service.cluster_arn == cluster_arn
                     && (s.service.name == service || s.service.arn == service)
-                    && s.service.status == "ACTIVE"
+                    && s.service.status == crate::state::EcsServiceStatus::Active
             })
             .map(|s| s.service.clone());
         let Some(found) = found else {
@@ -118,7 +118,7 @@ impl World {
         // Without new entries, the service keeps the ones it has.
         let load_balancers = load_balancers.unwrap_or(&found.load_balancers);
         if settings.strategy.shifts_traffic() {
-            if found.deployment_controller != "ECS" {
+            if found.deployment_controller != crate::state::DeploymentController::Ecs {
                 return Err(invalid(format!(
                     "The {} strategy requires the ECS deployment controller",
                     settings.strategy.as_str()

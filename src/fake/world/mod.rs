@@ -203,7 +203,7 @@ impl World {
                 port: 80,
                 target_type: crate::state::TargetType::Ip,
                 vpc_id: vpc_id.to_string(),
-                health_check: default_health_check(),
+                health_check: default_health_check().into(),
                 attributes: TargetGroupAttributes::new(),
                 tags: Tags::new(),
             })
@@ -364,10 +364,10 @@ impl World {
                     arn: arn.clone(),
                     name: name.to_string(),
                     cluster_arn,
-                    status: "ACTIVE".into(),
+                    status: crate::state::EcsServiceStatus::Active,
                     created_at: Some(1_700_000_000 + self.next_id as i64),
                     task_definition: task_definition.to_string(),
-                    deployment_controller: "ECS".into(),
+                    deployment_controller: crate::state::DeploymentController::Ecs,
                     deployment: Default::default(),
                     deploying: false,
                     tags,
@@ -389,7 +389,7 @@ impl World {
         let Some(s) = self.service_mut(arn) else {
             return;
         };
-        s.status = "INACTIVE".into();
+        s.status = crate::state::EcsServiceStatus::Inactive;
         let before = std::mem::take(&mut s.load_balancers);
         self.ecs_sync_registrations(arn, &before);
         // Its tasks stop with it.
@@ -713,7 +713,7 @@ impl World {
                 && existing.port == spec.port
                 && existing.vpc_id == spec.vpc_id
                 && existing.target_type == spec.target_type.as_str()
-                && existing.health_check == spec.health_check;
+                && existing.health_check == *spec.health_check;
             return if same {
                 Ok(existing.arn.clone())
             } else {
@@ -742,7 +742,7 @@ impl World {
                 port: spec.port,
                 target_type: spec.target_type.as_str().to_string(),
                 vpc_id: spec.vpc_id.clone(),
-                health_check: spec.health_check.clone(),
+                health_check: HealthCheck::clone(&spec.health_check),
                 load_balancer_arns: vec![],
                 tags: spec.tags.clone(),
                 attributes,

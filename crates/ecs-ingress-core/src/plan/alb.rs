@@ -14,7 +14,7 @@ use crate::model::TargetsMode;
 use crate::ownership;
 use crate::snapshot::Snapshot;
 use crate::state::{
-    EcsService, LoadBalancerAttachment, Rule, Target, TargetGroup, TargetHealthState,
+    EcsService, HealthCheck, LoadBalancerAttachment, Rule, Target, TargetGroup, TargetHealthState,
 };
 
 /// What planning one winner found besides its changes.
@@ -338,13 +338,13 @@ pub(super) fn target_group_changes(
         ));
         return TargetGroupRef::New(spec.name.clone());
     };
-    if g.health_check != spec.health_check {
+    if g.health_check != *spec.health_check {
         changes.push(PlannedChange::new(
             service,
             Change::ModifyHealthCheck {
                 arn: g.arn.clone(),
                 name: g.name.clone(),
-                health_check: spec.health_check.clone(),
+                health_check: HealthCheck::clone(&spec.health_check),
             },
             format!(
                 "health check differs: {}",
@@ -462,7 +462,7 @@ fn rule_changes(
 fn repair_rule(
     desired: &DesiredService<'_>,
     existing: &Rule,
-    rule: &super::desired::DesiredRule,
+    rule: &super::desired::DesiredRule<'_>,
     forward: &TargetGroupRef,
     staged: &Option<TargetGroupRef>,
 ) -> Option<PlannedChange> {
@@ -474,8 +474,8 @@ fn repair_rule(
         Some(s) => !is(s, &existing.staged_target_groups),
         None => !existing.staged_target_groups.is_empty(),
     };
-    let same = existing.hosts == rule.hosts
-        && existing.paths == rule.paths
+    let same = existing.hosts[..] == rule.hosts[..]
+        && existing.paths[..] == rule.paths[..]
         && is(forward, &existing.forward_target_groups)
         && !staged_differs
         && existing.other_conditions == 0
@@ -485,8 +485,8 @@ fn repair_rule(
             desired.service,
             Change::ModifyRule {
                 arn: existing.arn.clone(),
-                hosts: rule.hosts.clone(),
-                paths: rule.paths.clone(),
+                hosts: rule.hosts.to_vec(),
+                paths: rule.paths.to_vec(),
                 target: forward.clone(),
                 staged: staged.clone(),
             },
@@ -504,7 +504,7 @@ fn create_rule(
     config: &PlanConfig,
     desired: &DesiredService<'_>,
     priority: u32,
-    rule: &super::desired::DesiredRule,
+    rule: &super::desired::DesiredRule<'_>,
     target: &TargetGroupRef,
 ) -> PlannedChange {
     let service = desired.service;
@@ -513,8 +513,8 @@ fn create_rule(
         Change::CreateRule {
             listener_arn: desired.listener_arn.to_string(),
             priority,
-            hosts: rule.hosts.clone(),
-            paths: rule.paths.clone(),
+            hosts: rule.hosts.to_vec(),
+            paths: rule.paths.to_vec(),
             target: target.clone(),
             staged: None,
             tags: config.ownership.tags(&service.arn, &rule.key),

@@ -1,10 +1,11 @@
 //! Intent + the listener's ALB → the resources a service should have.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::model::{AttributesIntent, Intent, Stickiness};
+use crate::model::{AttributesIntent, HealthCheckIntent, Intent, Protocol, Stickiness};
 use crate::ownership::Ownership;
 use crate::ownership::naming::{TargetGroupIdentity, target_group_name, target_group_names};
 use crate::state::{
@@ -34,16 +35,21 @@ pub const TEST_RULE: &str = "test-0";
 
 /// One listener rule a service should have.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DesiredRule {
+pub struct DesiredRule<'a> {
     /// `rule-0`, `rule-1`, ...: stable identity within the service (ownership tag).
     /// Borrowed for the first ten (a service seldom needs more rules): every pass builds
     /// every winner's rules.
     pub key: Cow<'static, str>,
-    pub hosts: Vec<String>,
-    pub paths: Vec<String>,
+    /// Borrowed from the intent when one rule holds them all (most services): every pass
+    /// builds every winner's rules.
+    pub hosts: Values<'a>,
+    pub paths: Values<'a>,
     /// From `alb.priority` (+ the rule's index when the service needs several rules).
     pub explicit_priority: Option<u32>,
 }
+
+/// A rule condition's values: borrowed from the intent, or a chunk of them.
+pub type Values<'a> = Cow<'a, [String]>;
 
 /// Everything a published service should have.
 #[derive(Debug, Clone)]
@@ -64,7 +70,7 @@ pub struct DesiredService<'a> {
     /// serve one ALB, so a move between pools' first listeners needs a second name.
     /// `None` when `target_group.name` is already this ALB's own.
     pub alb_group_name: Option<String>,
-    pub rules: Vec<DesiredRule>,
+    pub rules: Vec<DesiredRule<'a>>,
     /// Where it is published now, while it moves to `listener_arn` (another ALB of its pool).
     pub previous: Option<Previous>,
     /// Its place in a rule shared by weight (`alb.weight`).
@@ -188,7 +194,15 @@ pub fn non_default_attributes(attributes: &TargetGroupAttributes) -> TargetGroup
 pub fn split_conditions(hosts: &[String], paths: &[String]) -> Vec<(Vec<String>, Vec<String>)> {
     // Most services fit one rule: no split can need fewer, so the search below (dozens of
     // trial splits, each copying the values) is skipped. It finds the same single rule.
-    let fits_one_rule = !hosts.is_empty()
+    if fits_one_rule(hosts, paths) {
+        return vec![(hosts.to_vec(), paths.to_vec())];
+    }
+    search_split(hosts, paths)
+}
+
+/// One rule can hold every host and path: within every limit of [`split_conditions`].
+fn fits_one_rule(hosts: &[String], paths: &[String]) -> bool {
+    !hosts.is_empty()
         && hosts.len() <= MAX_VALUES_PER_CONDITION
         && paths.len() <= MAX_VALUES_PER_CONDITION
         && hosts.len() + paths.len() <= MAX_CONDITION_VALUES
@@ -197,11 +211,22 @@ pub fn split_conditions(hosts: &[String], paths: &[String]) -> Vec<(Vec<String>,
             .chain(paths)
             .map(|v| wildcards(v))
             .sum::<usize>()
-            <= MAX_WILDCARDS_PER_RULE;
-    if fits_one_rule {
-        return vec![(hosts.to_vec(), paths.to_vec())];
+            <= MAX_WILDCARDS_PER_RULE
+}
+
+/// The rules `intent`'s hosts and paths need ([`split_conditions`]), borrowing them when
+/// one rule holds them all.
+fn conditions(intent: &Intent) -> Vec<(Values<'_>, Values<'_>)> {
+    if fits_one_rule(&intent.hosts, &intent.paths) {
+        return vec![(
+            Cow::Borrowed(&intent.hosts[..]),
+            Cow::Borrowed(&intent.paths[..]),
+        )];
     }
-    search_split(hosts, paths)
+    split_conditions(&intent.hosts, &intent.paths)
+        .into_iter()
+        .map(|(hosts, paths)| (Cow::Owned(hosts), Cow::Owned(paths)))
+        .collect()
 }
 
 /// The split needing the fewest rules, by trying every chunk size and wildcard budget.
@@ -282,19 +307,56 @@ fn chunk(values: &[String], size: usize, budget: usize) -> Option<Vec<Vec<String
     Some(out)
 }
 
-/// Attribute maps built once per plan for each setting services ask for: services asking
-/// the same share one (a clone is a reference count), instead of a map of five strings
-/// each, every pass.
+/// Target-group settings built once per plan for each setting services ask for: services
+/// asking the same share one (a clone is a reference count), instead of a map of five
+/// strings and a health check of four each, every pass.
 #[derive(Default)]
-pub struct SharedAttributes(FxHashMap<AttributesIntent, TargetGroupAttributes>);
+pub struct SharedSettings<'a> {
+    attributes: FxHashMap<AttributesIntent, TargetGroupAttributes>,
+    /// Keyed by what [`health_check`] reads of an intent.
+    health_checks: FxHashMap<(Protocol, &'a HealthCheckIntent), Arc<HealthCheck>>,
+}
 
-impl SharedAttributes {
-    /// The attributes `intent` asks for.
-    pub fn of(&mut self, intent: &Intent) -> TargetGroupAttributes {
-        self.0
-            .entry(intent.attributes)
-            .or_insert_with(|| attributes(intent))
-            .clone()
+impl<'a> SharedSettings<'a> {
+    /// The settings `intent` asks for.
+    pub fn of(&mut self, intent: &'a Intent) -> GroupSettings {
+        GroupSettings {
+            attributes: self
+                .attributes
+                .entry(intent.attributes)
+                .or_insert_with(|| attributes(intent))
+                .clone(),
+            health_check: self
+                .health_checks
+                .entry((intent.protocol, &intent.health_check))
+                .or_insert_with(|| Arc::new(health_check(intent)))
+                .clone(),
+        }
+    }
+}
+
+/// The settings of a service's target group that several services may share.
+#[derive(Debug, Clone)]
+pub struct GroupSettings {
+    pub attributes: TargetGroupAttributes,
+    pub health_check: Arc<HealthCheck>,
+}
+
+impl GroupSettings {
+    /// Built for `intent` alone, shared with no one.
+    pub fn of(intent: &Intent) -> Self {
+        Self {
+            attributes: attributes(intent),
+            health_check: Arc::new(health_check(intent)),
+        }
+    }
+
+    /// The settings `spec` has.
+    pub fn of_spec(spec: &TargetGroupSpec) -> Self {
+        Self {
+            attributes: spec.attributes.clone(),
+            health_check: Arc::clone(&spec.health_check),
+        }
     }
 }
 
@@ -316,14 +378,14 @@ fn rule_key(i: usize) -> Cow<'static, str> {
 }
 
 /// The desired resources of one service on the given listener and ALB, with the
-/// attributes its intent asks for (see [`SharedAttributes`]).
+/// settings its intent asks for (see [`SharedSettings`]).
 pub fn desired_service<'a>(
     ownership: &Ownership,
     service: &'a EcsService,
     intent: &'a Intent,
     scope: PoolScope,
     at: Location<'a>,
-    attributes: TargetGroupAttributes,
+    settings: GroupSettings,
 ) -> DesiredService<'a> {
     let (listener_arn, load_balancer) = (at.listener_arn, at.load_balancer);
     let identity = TargetGroupIdentity {
@@ -355,13 +417,13 @@ pub fn desired_service<'a>(
         port: i32::from(intent.container_port),
         target_type: intent.target_type,
         vpc_id: load_balancer.vpc_id.clone(),
-        health_check: health_check(intent),
-        attributes,
+        health_check: settings.health_check,
+        attributes: settings.attributes,
         // Given when the group is created ([`creation_tags`]): a pass builds every
         // winner's spec, and few create anything.
         tags: Tags::new(),
     };
-    let mut rules: Vec<DesiredRule> = split_conditions(&intent.hosts, &intent.paths)
+    let mut rules: Vec<DesiredRule<'a>> = conditions(intent)
         .into_iter()
         .enumerate()
         .map(|(i, (hosts, paths))| DesiredRule {
@@ -375,8 +437,8 @@ pub fn desired_service<'a>(
         // The test rule ECS sends test traffic through (`alb.test-host`), after the others.
         rules.push(DesiredRule {
             key: Cow::Borrowed(TEST_RULE),
-            hosts: intent.test_hosts.clone(),
-            paths: intent.paths.clone(),
+            hosts: Cow::Borrowed(&intent.test_hosts),
+            paths: Cow::Borrowed(&intent.paths),
             explicit_priority: intent.priority.map(|p| p + rules.len() as u32),
         });
     }
@@ -475,6 +537,79 @@ mod tests {
         for (h, p) in split_conditions(&hosts, &paths) {
             let w: usize = h.iter().chain(&p).map(|v| wildcards(v)).sum();
             assert!(w <= MAX_WILDCARDS_PER_RULE, "{h:?} {p:?}");
+        }
+    }
+
+    /// The publishing intent of a service with `tags` (`alb.host` given when they lack it).
+    fn intent_of(tags: &[(&str, &str)]) -> Intent {
+        let mut all = tags.to_vec();
+        if !tags.iter().any(|(k, _)| *k == "alb.host") {
+            all.push(("alb.host", "a.example.com"));
+        }
+        match super::super::fixtures::tagged_service("svc", &all).1 {
+            crate::model::ServiceIntent::Publish { intent, .. } => Intent::clone(&intent),
+            other => panic!("not publishable: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn services_asking_one_setting_share_its_health_check_and_attributes() {
+        let plain = intent_of(&[]);
+        let same = intent_of(&[]);
+        let other_path = intent_of(&[("alb.healthcheck.path", "/ready")]);
+        let other_interval = intent_of(&[("alb.healthcheck.interval", "10")]);
+        let mut shared = SharedSettings::default();
+        let a = shared.of(&plain);
+        let b = shared.of(&same);
+        let c = shared.of(&other_path);
+        let d = shared.of(&other_interval);
+        assert!(Arc::ptr_eq(&a.health_check, &b.health_check));
+        assert!(a.attributes.is_shared_with(&b.attributes));
+        assert!(!Arc::ptr_eq(&a.health_check, &c.health_check));
+        assert!(!Arc::ptr_eq(&a.health_check, &d.health_check));
+        // What is shared is what each service alone would be given.
+        for (intent, got) in [
+            (&plain, &a),
+            (&same, &b),
+            (&other_path, &c),
+            (&other_interval, &d),
+        ] {
+            let alone = GroupSettings::of(intent);
+            assert_eq!(*got.health_check, *alone.health_check);
+            assert_eq!(got.attributes, alone.attributes);
+        }
+        assert_eq!(c.health_check.path, "/ready");
+        assert_eq!(d.health_check.interval_seconds, 10);
+    }
+
+    #[test]
+    fn rules_borrow_the_intents_values_when_one_rule_holds_them_and_split_them_otherwise() {
+        for (hosts, paths) in [
+            ("a.example.com", ""),
+            ("a.example.com b.example.com", "/api/* /v2/*"),
+            (
+                "a.example.com b.example.com c.example.com d.example.com",
+                "",
+            ),
+            ("a.example.com b.example.com c.example.com", "/a /b /c"),
+        ] {
+            let split_here = hosts.split(' ').count() > MAX_VALUES_PER_CONDITION
+                || hosts.split(' ').count() + paths.split(' ').count() > MAX_CONDITION_VALUES;
+            let mut tags = vec![("alb.host", hosts)];
+            if !paths.is_empty() {
+                tags.push(("alb.path", paths));
+            }
+            let intent = intent_of(&tags);
+            let got = conditions(&intent);
+            let split = split_conditions(&intent.hosts, &intent.paths);
+            let as_split: Vec<(Vec<String>, Vec<String>)> =
+                got.iter().map(|(h, p)| (h.to_vec(), p.to_vec())).collect();
+            assert_eq!(as_split, split, "{hosts} {paths}");
+            let borrowed = got
+                .iter()
+                .all(|(h, p)| matches!((h, p), (Cow::Borrowed(_), Cow::Borrowed(_))));
+            assert_eq!(borrowed, split.len() == 1, "{hosts} {paths}");
+            assert_eq!(split.len() > 1, split_here, "{hosts} {paths}");
         }
     }
 

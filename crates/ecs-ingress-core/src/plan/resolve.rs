@@ -8,14 +8,14 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use super::arbitrate::Candidate;
-use super::desired::{Location, PoolScope, SharedAttributes, desired_service};
+use super::desired::{Location, PoolScope, SharedSettings, desired_service};
 use super::dns::wanted_names;
 use super::owned::Owned;
 use super::unread_zones::UnreadZones;
 use super::{PlanConfig, problem, shifted, status};
 use crate::model::{Intent, ListenerRef, ServiceIntent, TargetsMode};
 use crate::snapshot::Snapshot;
-use crate::state::EcsService;
+use crate::state::{DeploymentController, EcsService};
 use crate::status::{Problem, ServiceState, ServiceStatus};
 
 /// What resolution decided.
@@ -29,7 +29,7 @@ pub struct Resolution<'a> {
     /// Services with owned resources that no longer ask for any (with their intent, for
     /// the warnings of an `alb.host` removal).
     pub withdrawn: Vec<(&'a EcsService, &'a ServiceIntent)>,
-    attributes: SharedAttributes,
+    settings: SharedSettings<'a>,
     /// Each `alb.listener` value resolved once: every service of a pool asks the same.
     pools: FxHashMap<ListenerRef, Resolved<'a>>,
 }
@@ -174,7 +174,7 @@ fn resolve_published<'a>(
                 intent,
                 PoolScope { pool, claim_scope },
                 choices[0],
-                out.attributes.of(intent),
+                out.settings.of(intent),
             );
             if intent.shifted_by_ecs()
                 && let Some(p) = shifted::immutable_change(owned, &desired)
@@ -353,7 +353,9 @@ fn resolve_listener<'a>(
     intent: &Intent,
     pools: &mut FxHashMap<ListenerRef, Resolved<'a>>,
 ) -> Resolved<'a> {
-    if intent.targets == TargetsMode::Ecs && service.deployment_controller != "ECS" {
+    if intent.targets == TargetsMode::Ecs
+        && service.deployment_controller != DeploymentController::Ecs
+    {
         return Err(problem(
             Some("alb.targets"),
             format!(

@@ -282,7 +282,7 @@ mod moves {
             port: plain.port,
             target_type: "ip".into(),
             vpc_id: plain.vpc_id.clone(),
-            health_check: plain.health_check.clone(),
+            health_check: crate::state::HealthCheck::clone(&plain.health_check),
             load_balancer_arns: vec![lb.into()],
             tags: cfg.ownership.tags(&service_arn, "target-group"),
             attributes: plain.attributes.clone(),

@@ -144,7 +144,7 @@ pub fn arbitrate<'a>(
 fn claims_of<'d>(desired: &'d DesiredService<'_>) -> Vec<Claim<'d>> {
     let mut out = Vec::new();
     for r in &desired.rules {
-        for h in &r.hosts {
+        for h in r.hosts.iter() {
             if r.paths.is_empty() {
                 out.push((h.as_str(), ""));
             }

@@ -58,7 +58,7 @@ fn candidates<'a>(
                         claim_scope: "default".into(),
                     },
                     location(lb),
-                    crate::plan::desired::attributes(intent),
+                    crate::plan::desired::GroupSettings::of(intent),
                 ),
                 warnings: vec![],
                 choices: vec![location(lb)],

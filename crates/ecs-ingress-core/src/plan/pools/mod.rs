@@ -426,7 +426,7 @@ fn relocated<'a>(
         d.intent,
         scope,
         at,
-        d.target_group.attributes.clone(),
+        super::desired::GroupSettings::of_spec(&d.target_group),
     )
 }
 

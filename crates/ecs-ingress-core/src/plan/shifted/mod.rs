@@ -63,7 +63,7 @@ fn problem_with(
     intent: &Intent,
 ) -> Option<Problem> {
     let deploy = intent.deploy.as_ref()?;
-    if service.deployment_controller != "ECS" {
+    if service.deployment_controller != crate::state::DeploymentController::Ecs {
         return Some(problem(
             Some("alb.deploy"),
             format!(
@@ -528,7 +528,7 @@ struct Slot<'a, 'd> {
 fn one_rule(
     config: &PlanConfig,
     at: Slot<'_, '_>,
-    wanted: &super::desired::DesiredRule,
+    wanted: &super::desired::DesiredRule<'_>,
     existing: Option<&Rule>,
     primary: &TargetGroupRef,
     alternate: &TargetGroupRef,
@@ -546,8 +546,8 @@ fn one_rule(
             Change::CreateRule {
                 listener_arn: at.desired.listener_arn.to_string(),
                 priority: at.priority?,
-                hosts: wanted.hosts.clone(),
-                paths: wanted.paths.clone(),
+                hosts: wanted.hosts.to_vec(),
+                paths: wanted.paths.to_vec(),
                 target: primary.clone(),
                 staged: Some(alternate.clone()),
                 tags: config.ownership.tags(&service.arn, at.key),
@@ -560,16 +560,16 @@ fn one_rule(
     // and left behind by ECS's flip. It goes to the primary, where ECS put the new tasks.
     let stranded = !ecs_deploying(service)
         && matches!(primary, TargetGroupRef::Existing(p) if !existing.forward_target_groups.contains(p));
-    let conditions_differ = existing.hosts != wanted.hosts
-        || existing.paths != wanted.paths
+    let conditions_differ = existing.hosts[..] != wanted.hosts[..]
+        || existing.paths[..] != wanted.paths[..]
         || existing.other_conditions > 0;
     let conditions = |why: &str| {
         PlannedChange::new(
             service,
             Change::ModifyRuleConditions {
                 arn: existing.arn.clone(),
-                hosts: wanted.hosts.clone(),
-                paths: wanted.paths.clone(),
+                hosts: wanted.hosts.to_vec(),
+                paths: wanted.paths.to_vec(),
             },
             format!("{what} conditions differ ({why})"),
         )
@@ -584,8 +584,8 @@ fn one_rule(
             service,
             Change::ModifyRule {
                 arn: existing.arn.clone(),
-                hosts: wanted.hosts.clone(),
-                paths: wanted.paths.clone(),
+                hosts: wanted.hosts.to_vec(),
+                paths: wanted.paths.to_vec(),
                 target: primary.clone(),
                 staged: Some(alternate.clone()),
             },

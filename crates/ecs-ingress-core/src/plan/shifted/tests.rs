@@ -260,7 +260,8 @@ fn what_ecs_cannot_do_is_invalid_naming_the_key_and_nothing_is_created() {
     ];
     for (role, tags, controller, key, words) in cases {
         let mut svc = service(tags);
-        Arc::make_mut(&mut svc.0).deployment_controller = controller.to_string();
+        Arc::make_mut(&mut svc.0).deployment_controller =
+            crate::state::DeploymentController::parse(controller);
         let p = plan(&config(*role), &observed(), std::slice::from_ref(&svc));
         assert!(p.changes.is_empty(), "{tags:?}: {:?}", p.changes);
         let s = &p.services[0];

@@ -331,8 +331,8 @@ pub fn weights_change(
         }
     }
     let same = have.is_some_and(|r| {
-        r.hosts == wanted.hosts
-            && r.paths == wanted.paths
+        r.hosts[..] == wanted.hosts[..]
+            && r.paths[..] == wanted.paths[..]
             && r.other_conditions == 0
             && r.other_actions == 0
             && weights.iter().all(|(g, w)| match g {
@@ -344,8 +344,8 @@ pub fn weights_change(
     // One group alone takes all the traffic, weighted or not.
     let alone_already = weights.len() == 1
         && have.is_some_and(|r| {
-            r.hosts == wanted.hosts
-                && r.paths == wanted.paths
+            r.hosts[..] == wanted.hosts[..]
+                && r.paths[..] == wanted.paths[..]
                 && r.other_conditions == 0
                 && r.other_actions == 0
                 && matches!(&weights[0].0, TargetGroupRef::Existing(a) if r.forward_target_groups == [a.clone()] && r.staged_target_groups.is_empty())
@@ -357,8 +357,8 @@ pub fn weights_change(
         desired.service,
         Change::ModifyRuleWeights {
             rule,
-            hosts: wanted.hosts.clone(),
-            paths: wanted.paths.clone(),
+            hosts: wanted.hosts.to_vec(),
+            paths: wanted.paths.to_vec(),
             weights,
         },
         "the weighted rule's groups or weights differ (alb.weight)",

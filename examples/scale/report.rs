@@ -80,9 +80,11 @@ pub fn row(
     // The process's own cost ("Lean at 10,000 services").
     let lean = json!({
         "controller_rss_mib": r.peak_rss_mib - r.estate_rss_mib,
-        // Less what the fake holds by the end beyond the estate it started with: the groups,
-        // rules and records the controller created, which live in AWS, not in the
-        // controller (counted by the heap: RSS cannot be split by owner).
+        // Less what the fake holds by the end beyond the estate it started with: mostly the
+        // groups, rules and records the controller created, which live in AWS, not in the
+        // controller (besides the two services added after the estate was measured). An
+        // estimate: the fake's growth is counted by its heap, as RSS cannot be split by
+        // owner.
         "controller_rss_own_mib": r.peak_rss_mib
             - r.estate_rss_mib
             - (r.heap_fake_mib - r.heap_estate_mib).max(0.0),

@@ -339,6 +339,36 @@ mod tests {
     };
 
     #[test]
+    fn a_services_status_and_deployment_controller_map_to_their_types() {
+        use aws_sdk_ecs::types::{DeploymentControllerType, Service};
+        let bare = service(&Service::builder().service_arn("arn:svc").build());
+        assert_ne!(
+            bare.status,
+            EcsServiceStatus::Active,
+            "no status is not active"
+        );
+        assert_eq!(
+            bare.deployment_controller,
+            DeploymentController::Ecs,
+            "ECS deploys a service that names no controller"
+        );
+        let code_deploy = aws_sdk_ecs::types::DeploymentController::builder()
+            .r#type(DeploymentControllerType::CodeDeploy)
+            .build()
+            .expect("a type is given");
+        let read = service(
+            &Service::builder()
+                .status("DRAINING")
+                .deployment_controller(code_deploy)
+                .build(),
+        );
+        assert_eq!(read.status, EcsServiceStatus::Draining);
+        assert_eq!(read.deployment_controller, DeploymentController::CodeDeploy);
+        let active = service(&Service::builder().status("ACTIVE").build());
+        assert_eq!(active.status, EcsServiceStatus::Active);
+    }
+
+    #[test]
     fn a_merged_deployment_keeps_every_field_the_tags_do_not_set() {
         let current = DeploymentConfiguration::builder()
             .maximum_percent(150)

@@ -558,21 +558,28 @@ mod tests {
         let same = intent_of(&[]);
         let other_path = intent_of(&[("alb.healthcheck.path", "/ready")]);
         let other_interval = intent_of(&[("alb.healthcheck.interval", "10")]);
+        // The same health-check settings under another protocol: a check of its own.
+        let https = intent_of(&[("alb.protocol", "HTTPS")]);
         let mut shared = SharedSettings::default();
         let a = shared.of(&plain);
         let b = shared.of(&same);
         let c = shared.of(&other_path);
         let d = shared.of(&other_interval);
+        let e = shared.of(&https);
         assert!(Arc::ptr_eq(&a.health_check, &b.health_check));
         assert!(a.attributes.is_shared_with(&b.attributes));
         assert!(!Arc::ptr_eq(&a.health_check, &c.health_check));
         assert!(!Arc::ptr_eq(&a.health_check, &d.health_check));
+        assert_eq!(https.health_check, plain.health_check);
+        assert!(!Arc::ptr_eq(&a.health_check, &e.health_check));
+        assert_eq!(e.health_check.protocol, "HTTPS");
         // What is shared is what each service alone would be given.
         for (intent, got) in [
             (&plain, &a),
             (&same, &b),
             (&other_path, &c),
             (&other_interval, &d),
+            (&https, &e),
         ] {
             let alone = GroupSettings::of(intent);
             assert_eq!(*got.health_check, *alone.health_check);
@@ -584,17 +591,25 @@ mod tests {
 
     #[test]
     fn rules_borrow_the_intents_values_when_one_rule_holds_them_and_split_them_otherwise() {
-        for (hosts, paths) in [
-            ("a.example.com", ""),
-            ("a.example.com b.example.com", "/api/* /v2/*"),
+        // (hosts, paths, whether they need more than one rule)
+        for (hosts, paths, split_here) in [
+            ("a.example.com", "", false),
+            ("a.example.com b.example.com", "/api/* /v2/*", false),
+            // Four hosts: more than one condition holds.
             (
                 "a.example.com b.example.com c.example.com d.example.com",
                 "",
+                true,
             ),
-            ("a.example.com b.example.com c.example.com", "/a /b /c"),
+            // Six values: more than one rule holds.
+            (
+                "a.example.com b.example.com c.example.com",
+                "/a /b /c",
+                true,
+            ),
+            // Six wildcards: more than one rule allows, though the values fit.
+            ("*.a.example.com *.b.example.com", "/x/*/* /y/*/*", true),
         ] {
-            let split_here = hosts.split(' ').count() > MAX_VALUES_PER_CONDITION
-                || hosts.split(' ').count() + paths.split(' ').count() > MAX_CONDITION_VALUES;
             let mut tags = vec![("alb.host", hosts)];
             if !paths.is_empty() {
                 tags.push(("alb.path", paths));

@@ -343,7 +343,9 @@ pub struct GroupSettings {
 }
 
 impl GroupSettings {
-    /// Built for `intent` alone, shared with no one.
+    /// Built for `intent` alone, shared with no one: what a test compares the shared ones
+    /// with, or hands a candidate it builds.
+    #[cfg(test)]
     pub fn of(intent: &Intent) -> Self {
         Self {
             attributes: attributes(intent),

@@ -16,5 +16,6 @@ pub mod plan;
 pub mod sabotage;
 pub mod shared_map;
 pub mod snapshot;
+pub mod sort_large;
 pub mod state;
 pub mod status;

@@ -160,6 +160,13 @@ pub struct ServiceStatus {
     pub pending: Vec<String>,
 }
 
+/// Sorts statuses by cluster, then service name, stably, moving each status once.
+pub fn sort_by_name(services: &mut Vec<ServiceStatus>) {
+    crate::sort_large::sort_by(services, |a, b| {
+        (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service))
+    });
+}
+
 /// One ALB of a configured listener: what it uses of its quotas.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AlbUsage {
@@ -235,4 +242,69 @@ pub fn parse_state(value: &str) -> Result<ServiceState, String> {
             let names: Vec<&str> = ServiceState::ALL.iter().map(|s| s.as_str()).collect();
             format!("`{value}` is not a state; one of {}", names.join(", "))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{ServiceState, ServiceStatus, sort_by_name};
+
+    fn status(cluster: &str, service: &str, arn: usize) -> ServiceStatus {
+        ServiceStatus {
+            cluster: cluster.to_string(),
+            service: service.to_string(),
+            service_arn: format!("arn:aws:ecs:eu-west-1:123456789012:service/{cluster}/{arn}"),
+            state: ServiceState::Published,
+            intent: String::new(),
+            hosts: Vec::new(),
+            resources: Vec::new(),
+            problems: Vec::new(),
+            warnings: Vec::new(),
+            waiting: Vec::new(),
+            last_change: None,
+            load_balancer: None,
+            keys: Default::default(),
+            pending: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn statuses_sort_by_cluster_then_service() {
+        let mut services = vec![
+            status("b", "web", 0),
+            status("a", "zeta", 1),
+            status("a", "alpha", 2),
+            status("b", "api", 3),
+        ];
+        sort_by_name(&mut services);
+        let names: Vec<(&str, &str)> = services
+            .iter()
+            .map(|s| (s.cluster.as_str(), s.service.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [("a", "alpha"), ("a", "zeta"), ("b", "api"), ("b", "web")]
+        );
+    }
+
+    proptest! {
+        /// The same order as a stable sort of the statuses themselves, ties (one name read
+        /// in two copies) in the order they came.
+        #[test]
+        fn sorting_positions_orders_as_a_stable_sort_does(
+            names in proptest::collection::vec((0..3usize, 0..6usize), 0..40)
+        ) {
+            let services: Vec<ServiceStatus> = names
+                .iter()
+                .enumerate()
+                .map(|(i, (c, s))| status(&format!("c{c}"), &format!("s{s}"), i))
+                .collect();
+            let mut expected = services.clone();
+            expected.sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
+            let mut sorted = services;
+            sort_by_name(&mut sorted);
+            prop_assert_eq!(sorted, expected);
+        }
+    }
 }

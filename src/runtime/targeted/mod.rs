@@ -206,8 +206,7 @@ pub fn keep_targeted(mut plan: Plan, fresh: &Fresh, before: &[Arc<ServiceStatus>
             .filter(|s| !targeted(s))
             .map(|s| ServiceStatus::clone(s)),
     );
-    plan.services
-        .sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
+    crate::status::sort_by_name(&mut plan.services);
     Kept::Plan(plan)
 }
 

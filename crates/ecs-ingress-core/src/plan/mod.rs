@@ -125,10 +125,13 @@ fn cluster_name(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
-/// Cluster of a service ARN (`arn:...:service/CLUSTER/NAME`); old-format ARNs have none.
+/// Cluster of a service ARN (`arn:...:service/CLUSTER/NAME`); old-format ARNs
+/// (`service/NAME`) have none. Read from the resource, after the ARN's fifth colon: a
+/// search for `:service/` set up a substring searcher per call, and every winner asks
+/// (2.7% of planning a converged estate).
 fn cluster_of_service_arn(arn: &str) -> Option<&str> {
-    let rest = arn.split(":service/").nth(1)?;
-    let (cluster, _) = rest.split_once('/')?;
+    let resource = arn.splitn(6, ':').nth(5)?;
+    let (cluster, _name) = resource.strip_prefix("service/")?.split_once('/')?;
     Some(cluster)
 }
 
@@ -539,7 +542,9 @@ impl AlbOutcome<'_> {
 /// Changes in phase order; a service with pending changes or something to wait for is not
 /// published yet; statuses by name.
 fn finish(out: &mut Plan) {
-    out.changes.sort_by_key(|c| c.change.phase());
+    crate::sort_large::sort_by(&mut out.changes, |a, b| {
+        a.change.phase().cmp(&b.change.phase())
+    });
     let pending: FxHashSet<&str> = out
         .changes
         .iter()
@@ -552,8 +557,7 @@ fn finish(out: &mut Plan) {
             s.state = ServiceState::Pending;
         }
     }
-    out.services
-        .sort_by(|a, b| (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service)));
+    crate::status::sort_by_name(&mut out.services);
 }
 
 /// True when the service's cluster is one this controller watches: only then may it

@@ -580,6 +580,19 @@ fn a_cluster_is_watched_by_name_or_by_arn_and_never_by_a_longer_name_ending_in_i
         &config,
         "arn:aws:ecs:eu-west-1:111122223333:service/api"
     ));
+    // Another partition's ARN names its cluster in the same place.
+    assert!(watched(
+        &config,
+        "arn:aws-cn:ecs:cn-north-1:111122223333:service/main/api"
+    ));
+    // No cluster is read from what is not a service's ARN.
+    for not_a_service in [
+        "arn:aws:ecs:eu-west-1:111122223333:task/main/0123",
+        "main/api",
+        "",
+    ] {
+        assert!(!watched(&config, not_a_service), "{not_a_service}");
+    }
 }
 
 #[test]

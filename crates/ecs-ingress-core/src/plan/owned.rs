@@ -1,8 +1,9 @@
 //! What ecs-ingress owns in the snapshot, indexed by the service it was made for.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
+use std::hash::BuildHasher;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
 use super::few::Few;
 use crate::ownership::{Ownership, service_of};
@@ -52,8 +53,10 @@ pub struct Owned<'a> {
     /// every step of a search.
     listeners: FxHashMap<&'a str, &'a Listener>,
     load_balancers: FxHashMap<&'a str, &'a LoadBalancer>,
-    /// Every group of the account, when DescribeTargetGroups answered in full.
-    all_groups: Option<FxHashSet<&'a str>>,
+    /// Every group of the account, when DescribeTargetGroups answered in full: indexed the
+    /// first time a group not ours is asked after. Most passes ask after none, and every
+    /// pass hashed every group's ARN into a set.
+    all_groups: Option<AllGroups<'a>>,
 }
 
 /// What one service owns.
@@ -142,12 +145,9 @@ impl<'a> Owned<'a> {
                 rule_list.push((s, r));
             }
         }
-        let all_groups = observed.target_groups_complete.then(|| {
-            observed
-                .target_groups
-                .iter()
-                .map(|g| g.arn.as_str())
-                .collect()
+        let all_groups = observed.target_groups_complete.then(|| AllGroups {
+            groups: &observed.target_groups,
+            index: OnceCell::new(),
         });
         Self {
             mine: index.mine,
@@ -198,9 +198,7 @@ impl<'a> Owned<'a> {
     /// account's groups tells: an ECS entry naming it makes ECS refuse any update that
     /// keeps it.
     pub fn group_gone(&self, arn: &str) -> bool {
-        self.all_groups
-            .as_ref()
-            .is_some_and(|all| !all.contains(arn))
+        self.all_groups.as_ref().is_some_and(|all| !all.has(arn))
     }
 
     pub fn resources(&self, service_arn: &str) -> Vec<ResourceRef> {
@@ -219,6 +217,35 @@ impl<'a> Owned<'a> {
             id: r.arn.clone(),
         }));
         out
+    }
+}
+
+/// The account's target groups, indexed by ARN the first time one is asked after.
+struct AllGroups<'a> {
+    groups: &'a [TargetGroup],
+    /// Each group's ARN hash and position, sorted. It borrows no key: a cell holding
+    /// borrowed keys would make `Owned` invariant in its lifetime.
+    index: OnceCell<Vec<(u64, usize)>>,
+}
+
+impl AllGroups<'_> {
+    fn has(&self, arn: &str) -> bool {
+        let index = self.index.get_or_init(|| {
+            let mut index: Vec<(u64, usize)> = self
+                .groups
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (FxBuildHasher.hash_one(g.arn.as_str()), i))
+                .collect();
+            index.sort_unstable();
+            index
+        });
+        let hash = FxBuildHasher.hash_one(arn);
+        let first = index.partition_point(|&(h, _)| h < hash);
+        index[first..]
+            .iter()
+            .take_while(|&&(h, _)| h == hash)
+            .any(|&(_, i)| self.groups[i].arn == arn)
     }
 }
 
@@ -378,5 +405,43 @@ mod tests {
         }
         assert!(owned.owns_group(&snapshot.target_groups[0]));
         assert!(!owned.owns_group(&snapshot.target_groups[1]));
+    }
+
+    #[test]
+    fn a_group_is_gone_only_when_a_complete_read_lacks_it() {
+        let ownership = Ownership::new("ecs-ingress");
+        let mut snapshot = one_alb();
+        // Enough groups that the index holds many hashes, any of ours or theirs.
+        snapshot.target_groups = (0..300)
+            .map(|i| {
+                bare_group(
+                    &format!("arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/g{i}/{i:016x}"),
+                    &[LB],
+                )
+            })
+            .collect();
+        let present: Vec<String> = snapshot
+            .target_groups
+            .iter()
+            .map(|g| g.arn.clone())
+            .collect();
+        let absent = [
+            "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/g300/000000000000012c"
+                .to_string(),
+            "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/g1/0000000000000002".to_string(),
+            String::new(),
+        ];
+        snapshot.target_groups_complete = true;
+        let owned = Owned::new(&ownership, &snapshot);
+        for arn in &present {
+            assert!(!owned.group_gone(arn), "{arn}");
+        }
+        for arn in &absent {
+            assert!(owned.group_gone(arn), "{arn}");
+        }
+        // Without a complete read no group is known to be gone.
+        snapshot.target_groups_complete = false;
+        let owned = Owned::new(&ownership, &snapshot);
+        assert!(absent.iter().all(|arn| !owned.group_gone(arn)));
     }
 }

@@ -209,12 +209,15 @@ fn resolve_published<'a>(
 /// with its rules and the account's groups both unread, nothing else of its own shows.
 fn unread(observed: &Snapshot, owned: &Owned<'_>, service: &EcsService) -> Option<&'static str> {
     let (rules, groups) = (owned.rules_of(&service.arn), owned.groups_of(&service.arn));
-    let attached = service.load_balancers.iter().any(|lb| {
-        lb.target_group_arn
-            .as_deref()
-            .is_some_and(crate::ownership::naming::may_be_ours)
-    });
-    if !observed.target_groups_complete && (!rules.is_empty() || attached) {
+    // Asked only when the groups were not read: most passes read them.
+    let attached = || {
+        service.load_balancers.iter().any(|lb| {
+            lb.target_group_arn
+                .as_deref()
+                .is_some_and(crate::ownership::naming::may_be_ours)
+        })
+    };
+    if !observed.target_groups_complete && (!rules.is_empty() || attached()) {
         Some("the account's target groups could not be read")
     } else if !observed.complete_but_zones() && rules.is_empty() && !groups.is_empty() {
         Some("it has target groups but none of its rules could be read")

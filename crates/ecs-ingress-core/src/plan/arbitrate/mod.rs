@@ -3,11 +3,12 @@
 //! ecs-ingress does not own, or to an ALB quota; the winners' claims are recorded as they
 //! win, so the outcome does not depend on anything but age.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use rustc_hash::FxHashMap;
 
-use super::desired::DesiredService;
+use super::desired::{DesiredService, Values};
 use super::owned::Owned;
 use super::{MAX_RULE_PRIORITY, PlanConfig, cluster_name, problem, status};
 use crate::plan::change::{Change, PlannedChange};
@@ -40,18 +41,21 @@ pub struct Arbitration<'a> {
 /// (host, path) of one rule condition, borrowed from the candidate; `""` for no path.
 type Claim<'d> = (&'d str, &'d str);
 
-/// What one rule condition claims in its pool, as one key: the pool, host and path joined
-/// by NUL, which no host or path the model accepts holds. A host is claimed across its
-/// pool, as its DNS name points at one of the pool's ALBs. One string, written only for a
-/// winner's claims; a candidate's are looked up through a buffer (three strings per claim
-/// per pass, before).
-fn claim_key(out: &mut String, scope: &str, (host, path): Claim<'_>) {
-    out.clear();
-    out.push_str(scope);
-    out.push('\0');
-    out.push_str(host);
-    out.push('\0');
-    out.push_str(path);
+/// What one rule condition claims in its pool: the pool's claim scope (numbered, see
+/// [`Ledger::scopes`]), the host and the path. A host is claimed across its pool, as its
+/// DNS name points at one of the pool's ALBs. The host and path are borrowed where the
+/// rule borrows them from the intent: a key of the scope, host and path joined in one
+/// string took an allocation per winner's claim, and hashed the scope's ARN in every key.
+type ClaimKey<'a> = (usize, Cow<'a, str>, Cow<'a, str>);
+
+/// The `i`-th value of a rule's condition, as part of a claim's key: borrowed for as long
+/// as the intent when the rule borrows its values (one rule holds them all, as for most
+/// services), copied when a split gave the rule chunks of its own.
+fn claim_part<'a>(values: &Values<'a>, i: usize) -> Cow<'a, str> {
+    match values {
+        Cow::Borrowed(values) => Cow::Borrowed(values[i].as_str()),
+        Cow::Owned(values) => Cow::Owned(values[i].clone()),
+    }
 }
 
 /// What the winners so far hold, and what the account already uses. Hashed: each
@@ -59,9 +63,9 @@ fn claim_key(out: &mut String, scope: &str, (host, path): Claim<'_>) {
 struct Ledger<'a> {
     /// The winner holding each claim and each explicit priority; named only in a
     /// conflict's message.
-    claims: FxHashMap<String, &'a EcsService>,
-    /// Where a candidate's claim keys are written to be looked up.
-    key: String,
+    claims: FxHashMap<ClaimKey<'a>, &'a EcsService>,
+    /// Each claim scope a winner has, numbered in the order they were first seen.
+    scopes: FxHashMap<String, usize>,
     explicit: FxHashMap<(String, u32), &'a EcsService>,
     rules_per_alb: FxHashMap<String, usize>,
     groups_per_alb: FxHashMap<String, usize>,
@@ -115,7 +119,7 @@ pub fn arbitrate<'a>(
         s.warnings = warnings;
         if problems.is_empty() {
             s.load_balancer = Some(desired.load_balancer_arn.to_string());
-            ledger.record(&desired, &claims);
+            ledger.record(&desired);
             out.statuses.push(s);
             out.winners.push(desired);
             continue;
@@ -170,7 +174,7 @@ impl<'a> Ledger<'a> {
         }
         Self {
             claims: FxHashMap::default(),
-            key: String::new(),
+            scopes: FxHashMap::default(),
             explicit: FxHashMap::default(),
             rules_per_alb: observed
                 .rules_per_load_balancer
@@ -216,11 +220,17 @@ impl<'a> Ledger<'a> {
         }
     }
 
-    fn older_claims(&mut self, scope: &str, claims: &[Claim<'_>]) -> Vec<Problem> {
+    fn older_claims(&self, scope: &str, claims: &[Claim<'_>]) -> Vec<Problem> {
         let mut problems = Vec::new();
+        // No winner in the scope yet: nothing of it is claimed.
+        let Some(&scope) = self.scopes.get(scope) else {
+            return problems;
+        };
+        // Looked up with the candidate's borrowed values: the map is read for as short a
+        // time as they live.
+        let held: &FxHashMap<ClaimKey<'_>, &EcsService> = &self.claims;
         for &(host, path) in claims {
-            claim_key(&mut self.key, scope, (host, path));
-            let Some(holder) = self.claims.get(self.key.as_str()) else {
+            let Some(holder) = held.get(&(scope, Cow::Borrowed(host), Cow::Borrowed(path))) else {
                 continue;
             };
             let path = if path.is_empty() {
@@ -361,11 +371,30 @@ impl<'a> Ledger<'a> {
     }
 
     /// A winner's hosts, paths and explicit priorities are taken.
-    fn record(&mut self, desired: &DesiredService<'a>, claims: &[Claim<'_>]) {
+    fn record(&mut self, desired: &DesiredService<'a>) {
         let service = desired.service;
-        for &claim in claims {
-            claim_key(&mut self.key, &desired.claim_scope, claim);
-            self.claims.insert(self.key.clone(), service);
+        let next = self.scopes.len();
+        let scope = match self.scopes.get(desired.claim_scope.as_str()) {
+            Some(&scope) => scope,
+            None => {
+                self.scopes.insert(desired.claim_scope.clone(), next);
+                next
+            }
+        };
+        // What `claims_of` reads, with the rules' values borrowed for as long as the intent
+        // where the rules borrow them.
+        for r in &desired.rules {
+            for h in 0..r.hosts.len() {
+                let host = claim_part(&r.hosts, h);
+                if r.paths.is_empty() {
+                    self.claims
+                        .insert((scope, host.clone(), Cow::Borrowed("")), service);
+                }
+                for p in 0..r.paths.len() {
+                    self.claims
+                        .insert((scope, host.clone(), claim_part(&r.paths, p)), service);
+                }
+            }
         }
         for p in desired.rules.iter().filter_map(|r| r.explicit_priority) {
             self.explicit

@@ -211,3 +211,70 @@ fn each_group_counts_once_on_each_of_its_albs() {
     assert_eq!(counts.get("lb-2"), Some(&2));
     assert_eq!(counts.len(), 2);
 }
+
+#[test]
+fn a_younger_service_loses_any_pair_its_elder_routes_in_any_of_its_rules() {
+    let lb = load_balancer(false, "lb.example");
+    let many = |prefix: &str, n: usize, suffix: &str| {
+        (0..n)
+            .map(|i| format!("{prefix}{i}{suffix}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let seven_hosts = many("h", 7, ".example.com");
+    let four_hosts = many("h", 4, ".example.com");
+    let six_paths = many("/p", 6, "");
+    // (the elder's tags, split over several rules; the younger one's; whether it loses)
+    type Row<'a> = (&'a [(&'a str, &'a str)], &'a [(&'a str, &'a str)], bool);
+    let rows: &[Row<'_>] = &[
+        (
+            &[("alb.host", &seven_hosts)],
+            &[("alb.host", "h6.example.com")],
+            true,
+        ),
+        (
+            &[("alb.host", &seven_hosts)],
+            &[("alb.host", "h0.example.com")],
+            true,
+        ),
+        (
+            &[("alb.host", &seven_hosts)],
+            &[("alb.host", "h6.example.com"), ("alb.path", "/api")],
+            false,
+        ),
+        (
+            &[("alb.host", &seven_hosts)],
+            &[("alb.host", "h7.example.com")],
+            false,
+        ),
+        (
+            &[("alb.host", &four_hosts), ("alb.path", &six_paths)],
+            &[("alb.host", "h3.example.com"), ("alb.path", "/p5")],
+            true,
+        ),
+        (
+            &[("alb.host", &four_hosts), ("alb.path", &six_paths)],
+            &[("alb.host", "h3.example.com")],
+            false,
+        ),
+    ];
+    for (i, (elder, younger, loses)) in rows.iter().enumerate() {
+        let services = [service("old", elder), service("young", younger)];
+        let candidates = candidates(&services, &lb);
+        assert!(
+            candidates[0].desired.rules.len() > 1,
+            "row {i}: the elder's conditions are split"
+        );
+        let (snapshot, config) = (Snapshot::default(), config());
+        let owned = Owned::new(&config.ownership, &snapshot);
+        let a = arbitrate(&config, &snapshot, &owned, candidates);
+        let got = states(&a);
+        assert_eq!(got[0].1, ServiceState::Published, "row {i}: {got:?}");
+        let want = if *loses {
+            ServiceState::Conflict
+        } else {
+            ServiceState::Published
+        };
+        assert_eq!(got[1].1, want, "row {i}: {got:?}");
+    }
+}

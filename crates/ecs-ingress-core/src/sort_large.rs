@@ -1,11 +1,11 @@
 //! Sorting vectors of large values. The positions are sorted, and each value is then moved
-//! once: a merge sort of the values themselves moves each of them about log2(N) times, and
-//! a status or a planned change is a few hundred bytes. Sorting a pass's statuses that way
-//! wrote a tenth of all the bytes a plan of a converged estate wrote.
+//! out to a slot and back in its place, twice in all: a merge sort of the values themselves
+//! moves each of them about log2(N) times, and a status or a planned change is a few
+//! hundred bytes.
 
 use std::cmp::Ordering;
 
-/// Sorts `values` stably by `compare`, moving each value once.
+/// Sorts `values` stably by `compare`, moving each value twice.
 pub fn sort_by<T>(values: &mut Vec<T>, mut compare: impl FnMut(&T, &T) -> Ordering) {
     if values.len() < 2 {
         return;

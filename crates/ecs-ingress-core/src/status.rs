@@ -160,7 +160,8 @@ pub struct ServiceStatus {
     pub pending: Vec<String>,
 }
 
-/// Sorts statuses by cluster, then service name, stably, moving each status once.
+/// Sorts statuses by cluster, then service name, stably, moving each status twice
+/// ([`crate::sort_large`]).
 pub fn sort_by_name(services: &mut Vec<ServiceStatus>) {
     crate::sort_large::sort_by(services, |a, b| {
         (&a.cluster, &a.service).cmp(&(&b.cluster, &b.service))

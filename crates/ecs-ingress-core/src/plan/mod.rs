@@ -126,13 +126,18 @@ fn cluster_name(arn: &str) -> &str {
 }
 
 /// Cluster of a service ARN (`arn:...:service/CLUSTER/NAME`); old-format ARNs
-/// (`service/NAME`) have none. Read from the resource, after the ARN's fifth colon: a
-/// search for `:service/` set up a substring searcher per call, and every winner asks
-/// (2.7% of planning a converged estate).
+/// (`service/NAME`) have none. What follows the first `:service/`, up to the next `/`,
+/// unless another `:service/` comes first: any string, as an owned resource's tag may name
+/// one, gets the answer a split at every `:service/` gave. Found from the colons: a search for
+/// `:service/` set up a substring searcher per call, and every winner asks (2.7% of
+/// planning a converged estate).
 fn cluster_of_service_arn(arn: &str) -> Option<&str> {
-    let resource = arn.splitn(6, ':').nth(5)?;
-    let (cluster, _name) = resource.strip_prefix("service/")?.split_once('/')?;
-    Some(cluster)
+    let rest = arn
+        .match_indices(':')
+        .find_map(|(at, _)| arn[at..].strip_prefix(":service/"))?;
+    let (cluster, _) = rest.split_once('/')?;
+    // A `/` found only past the next `:service/`: the piece between the two has none.
+    (!cluster.ends_with(":service")).then_some(cluster)
 }
 
 /// Which services need task reads, and which owned target groups need target reads, for

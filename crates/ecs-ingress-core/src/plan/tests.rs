@@ -585,6 +585,20 @@ fn a_cluster_is_watched_by_name_or_by_arn_and_never_by_a_longer_name_ending_in_i
         &config,
         "arn:aws-cn:ecs:cn-north-1:111122223333:service/main/api"
     ));
+    // Malformed ARNs (an owned resource's tag names its service) as a split at every
+    // `:service/` reads them: whatever follows the first, up to a `/` before the next.
+    for (arn, cluster) in [
+        ("x:service/main/api", Some("main")),
+        ("arn:aws:ecs:r:1:2:service/main/api", Some("main")),
+        ("arn:aws:service/x:r:1:service/main/api", None),
+        (
+            "arn:aws:ecs:r:service/other/x:service/main/api",
+            Some("other"),
+        ),
+        ("arn:aws:ecs:r:1:service/x:service/main/api", None),
+    ] {
+        assert_eq!(cluster_of_service_arn(arn), cluster, "{arn}");
+    }
     // No cluster is read from what is not a service's ARN.
     for not_a_service in [
         "arn:aws:ecs:eu-west-1:111122223333:task/main/0123",
@@ -592,6 +606,22 @@ fn a_cluster_is_watched_by_name_or_by_arn_and_never_by_a_longer_name_ending_in_i
         "",
     ] {
         assert!(!watched(&config, not_a_service), "{not_a_service}");
+    }
+}
+
+proptest::proptest! {
+    /// Any string, however malformed (an owned resource's tag names its service), gets the
+    /// cluster a split at every `:service/` gives.
+    #[test]
+    fn a_service_arns_cluster_is_what_follows_its_first_service_part(
+        arn in "(arn:aws:ecs:r:1|:service/|service/|:service|:|/|main|x){0,8}"
+    ) {
+        let split = arn
+            .split(":service/")
+            .nth(1)
+            .and_then(|piece| piece.split_once('/'))
+            .map(|(cluster, _)| cluster);
+        proptest::prop_assert_eq!(cluster_of_service_arn(&arn), split);
     }
 }
 

@@ -223,7 +223,7 @@ fn conditions(intent: &Intent) -> Vec<(Values<'_>, Values<'_>)> {
             Cow::Borrowed(&intent.paths[..]),
         )];
     }
-    split_conditions(&intent.hosts, &intent.paths)
+    search_split(&intent.hosts, &intent.paths)
         .into_iter()
         .map(|(hosts, paths)| (Cow::Owned(hosts), Cow::Owned(paths)))
         .collect()

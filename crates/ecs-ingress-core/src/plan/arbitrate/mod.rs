@@ -38,8 +38,11 @@ pub struct Arbitration<'a> {
     pub kept: BTreeSet<&'a str>,
 }
 
-/// (host, path) of one rule condition, borrowed from the candidate; `""` for no path.
-type Claim<'d> = (&'d str, &'d str);
+/// (host, path) of one rule condition; `""` for no path. Borrowed for as long as the
+/// intent when the rule borrows its values (one rule holds them all, as for most
+/// services), copied when a split gave the rule chunks of its own: a winner's claims are
+/// kept in the ledger.
+type Claim<'a> = (Cow<'a, str>, Cow<'a, str>);
 
 /// What one rule condition claims in its pool: the pool's claim scope (numbered, see
 /// [`Ledger::scopes`]), the host and the path. A host is claimed across its pool, as its
@@ -48,9 +51,7 @@ type Claim<'d> = (&'d str, &'d str);
 /// string took an allocation per winner's claim, and hashed the scope's ARN in every key.
 type ClaimKey<'a> = (usize, Cow<'a, str>, Cow<'a, str>);
 
-/// The `i`-th value of a rule's condition, as part of a claim's key: borrowed for as long
-/// as the intent when the rule borrows its values (one rule holds them all, as for most
-/// services), copied when a split gave the rule chunks of its own.
+/// The `i`-th value of a rule's condition, as part of a [`Claim`].
 fn claim_part<'a>(values: &Values<'a>, i: usize) -> Cow<'a, str> {
     match values {
         Cow::Borrowed(values) => Cow::Borrowed(values[i].as_str()),
@@ -119,7 +120,7 @@ pub fn arbitrate<'a>(
         s.warnings = warnings;
         if problems.is_empty() {
             s.load_balancer = Some(desired.load_balancer_arn.to_string());
-            ledger.record(&desired);
+            ledger.record(&desired, claims);
             out.statuses.push(s);
             out.winners.push(desired);
             continue;
@@ -145,14 +146,15 @@ pub fn arbitrate<'a>(
 }
 
 /// Every (host, path) a service's rules route, in its pool.
-fn claims_of<'d>(desired: &'d DesiredService<'_>) -> Vec<Claim<'d>> {
+fn claims_of<'a>(desired: &DesiredService<'a>) -> Vec<Claim<'a>> {
     let mut out = Vec::new();
     for r in &desired.rules {
-        for h in r.hosts.iter() {
+        for h in 0..r.hosts.len() {
+            let host = claim_part(&r.hosts, h);
             if r.paths.is_empty() {
-                out.push((h.as_str(), ""));
+                out.push((host.clone(), Cow::Borrowed("")));
             }
-            out.extend(r.paths.iter().map(|p| (h.as_str(), p.as_str())));
+            out.extend((0..r.paths.len()).map(|p| (host.clone(), claim_part(&r.paths, p))));
         }
     }
     out
@@ -229,8 +231,13 @@ impl<'a> Ledger<'a> {
         // Looked up with the candidate's borrowed values: the map is read for as short a
         // time as they live.
         let held: &FxHashMap<ClaimKey<'_>, &EcsService> = &self.claims;
-        for &(host, path) in claims {
-            let Some(holder) = held.get(&(scope, Cow::Borrowed(host), Cow::Borrowed(path))) else {
+        for (host, path) in claims {
+            let key = (
+                scope,
+                Cow::Borrowed(host.as_ref()),
+                Cow::Borrowed(path.as_ref()),
+            );
+            let Some(holder) = held.get(&key) else {
                 continue;
             };
             let path = if path.is_empty() {
@@ -260,11 +267,11 @@ impl<'a> Ledger<'a> {
         {
             // A rule without a path condition claims the path `""`.
             let routes = |(host, path): &Claim<'_>| {
-                rule.hosts.iter().any(|h| h == host)
+                rule.hosts.iter().any(|h| *h == **host)
                     && if rule.paths.is_empty() {
                         path.is_empty()
                     } else {
-                        rule.paths.iter().any(|p| p == path)
+                        rule.paths.iter().any(|p| *p == **path)
                     }
             };
             let hit = claims
@@ -371,7 +378,7 @@ impl<'a> Ledger<'a> {
     }
 
     /// A winner's hosts, paths and explicit priorities are taken.
-    fn record(&mut self, desired: &DesiredService<'a>) {
+    fn record(&mut self, desired: &DesiredService<'a>, claims: Vec<Claim<'a>>) {
         let service = desired.service;
         let next = self.scopes.len();
         let scope = match self.scopes.get(desired.claim_scope.as_str()) {
@@ -381,20 +388,8 @@ impl<'a> Ledger<'a> {
                 next
             }
         };
-        // What `claims_of` reads, with the rules' values borrowed for as long as the intent
-        // where the rules borrow them.
-        for r in &desired.rules {
-            for h in 0..r.hosts.len() {
-                let host = claim_part(&r.hosts, h);
-                if r.paths.is_empty() {
-                    self.claims
-                        .insert((scope, host.clone(), Cow::Borrowed("")), service);
-                }
-                for p in 0..r.paths.len() {
-                    self.claims
-                        .insert((scope, host.clone(), claim_part(&r.paths, p)), service);
-                }
-            }
+        for (host, path) in claims {
+            self.claims.insert((scope, host, path), service);
         }
         for p in desired.rules.iter().filter_map(|r| r.explicit_priority) {
             self.explicit

@@ -57,6 +57,56 @@ pub fn marker_value<S: AsRef<str>, T: AsRef<str>>(
     out
 }
 
+/// Whether `value` is exactly what [`marker_value`] gives for these fields. Compared piece
+/// by piece, nothing built: every owned name's marker is compared each pass, and nearly all
+/// of them match.
+pub fn is_marker_value<S: AsRef<str>, T: AsRef<str>>(
+    value: &str,
+    owner: &str,
+    services: &[S],
+    types: impl IntoIterator<Item = T>,
+    since: Option<i64>,
+) -> bool {
+    let mut rest = Rest(value);
+    let fixed = rest.eat("\"ecs-ingress-registry=")
+        && rest.eat(REGISTRY_VERSION)
+        && rest.eat(" owner=")
+        && rest.eat(owner)
+        && rest.eat(" service=")
+        && rest.eat_joined(services)
+        && rest.eat(" types=")
+        && rest.eat_joined(types);
+    let since_matches = match since {
+        Some(s) => rest.eat(" since=") && rest.eat(&s.to_string()),
+        None => true,
+    };
+    fixed && since_matches && rest.eat("\"") && rest.0.is_empty()
+}
+
+/// What is left of a value being compared with a marker's pieces.
+struct Rest<'v>(&'v str);
+
+impl Rest<'_> {
+    /// Takes `piece` off the front, if the value goes on with it.
+    fn eat(&mut self, piece: &str) -> bool {
+        match self.0.strip_prefix(piece) {
+            Some(rest) => {
+                self.0 = rest;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Takes `values` off the front, comma-separated, as [`push_joined`] writes them.
+    fn eat_joined<S: AsRef<str>>(&mut self, values: impl IntoIterator<Item = S>) -> bool {
+        values
+            .into_iter()
+            .enumerate()
+            .all(|(i, v)| (i == 0 || self.eat(",")) && self.eat(v.as_ref()))
+    }
+}
+
 fn push_joined<S: AsRef<str>>(out: &mut String, values: impl IntoIterator<Item = S>) {
     for (i, v) in values.into_iter().enumerate() {
         if i > 0 {
@@ -155,6 +205,43 @@ mod tests {
             );
         }
         assert_eq!(restamp("\"v=spf1 -all\"", 250), None);
+    }
+
+    proptest::proptest! {
+        /// The piecewise comparison answers as comparing with the value built: for the value
+        /// of the same fields, of other fields, and for values cut or grown at either end.
+        #[test]
+        fn a_value_is_compared_as_the_value_built(
+            owner in "[a-z=,]{0,3}",
+            services in proptest::collection::vec("[a-z:,]{0,3}", 0..3),
+            types in proptest::collection::vec("[A-Z,]{0,2}", 0..3),
+            since in proptest::option::of(-3i64..300),
+            other_owner in "[a-z=,]{0,3}",
+            other_services in proptest::collection::vec("[a-z:,]{0,3}", 0..3),
+            other_types in proptest::collection::vec("[A-Z,]{0,2}", 0..3),
+            other_since in proptest::option::of(-3i64..300),
+            cut in 0usize..4,
+            extra in "[a-z\" ]{0,2}",
+        ) {
+            let built = marker_value(&owner, &services, &types, since);
+            let other = marker_value(&other_owner, &other_services, &other_types, other_since);
+            let cut_end = built[..built.len().saturating_sub(cut)].to_string();
+            let cut_front = built.get(cut..).unwrap_or_default().to_string();
+            for value in [
+                built.clone(),
+                other,
+                cut_end,
+                cut_front,
+                format!("{built}{extra}"),
+                format!("{extra}{built}"),
+            ] {
+                proptest::prop_assert_eq!(
+                    is_marker_value(&value, &owner, &services, &types, since),
+                    value == built,
+                    "{}", value
+                );
+            }
+        }
     }
 
     #[test]

@@ -85,19 +85,22 @@ pub fn plan_service_dns(
         .filter(|(d, _)| !matches!(d.weighted, super::desired::Weighted::Member { .. }))
         .filter_map(|(d, combined)| {
             let load_balancer = owned.load_balancer((gates.at)(d))?;
+            let ready = (gates.names_ready)(d);
             Some(dns::DnsWinner {
                 service: d.service,
                 dns: &d.intent.dns,
                 hosts: combined.as_deref().unwrap_or(&d.intent.hosts),
                 load_balancer,
-                ready: (gates.names_ready)(d),
+                ready,
                 healthy: (gates.healthy)(&d.service.arn),
-                routed_here: routed_here(&d.service.arn, &load_balancer.arn),
+                // Asked only when it can matter (see the field).
+                routed_here: !(ready && rules_read)
+                    && routed_here(&d.service.arn, &load_balancer.arn),
                 rules_read,
             })
         })
         .collect();
-    let kept_routes = kept_routes(owned, gates.keep);
+    let kept_routes = || kept_routes(owned, gates.keep);
     let planned = dns::plan_dns_keeping_routes(
         &config.ownership,
         &zones,

@@ -9,6 +9,7 @@
 //! marker lives at a derived name because a CNAME may not share its name with a TXT record.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rustc_hash::FxHashMap;
@@ -18,7 +19,9 @@ use super::few::{Few, push_under};
 use crate::model::{DnsIntent, DnsType};
 use crate::ownership::Ownership;
 pub use crate::ownership::marker::MARKER_PREFIX;
-use crate::ownership::marker::{MARKER_TTL, Marker, marker_name, marker_value, read_marker};
+use crate::ownership::marker::{
+    MARKER_TTL, Marker, is_marker_value, marker_name, marker_value, read_marker,
+};
 use crate::state::{AliasTarget, EcsService, HostedZone, LoadBalancer, RecordSet};
 use crate::status::{Problem, ResourceKind, ResourceRef};
 
@@ -34,7 +37,9 @@ pub struct DnsWinner<'a> {
     /// Its serving group has a healthy target, even if its rules change this pass.
     pub healthy: bool,
     /// A rule of its own routes it on `load_balancer` already: clients reach it there
-    /// through whatever name points at that ALB.
+    /// through whatever name points at that ALB. Only read for a winner not `ready`, or in
+    /// a pass that did not read every rule: the planner works it out only for those (it
+    /// reads each of the winner's rules and listeners, cache misses on a large heap).
     pub routed_here: bool,
     /// Every listener's rules were read this pass: a name may leave the ALB it points at
     /// (unread, that ALB may route other services through it).
@@ -183,13 +188,22 @@ fn same_records(a: &[RecordSet], b: &[RecordSet]) -> bool {
         })
 }
 
+/// An alias target without the `dualstack.` prefixes Route 53 may add: what
+/// `trim_start_matches("dualstack.")` gives, without setting up a substring searcher for
+/// every record compared (every owned name's records are compared each pass).
+fn without_dualstack(mut dns_name: &str) -> &str {
+    while let Some(rest) = dns_name.strip_prefix("dualstack.") {
+        dns_name = rest;
+    }
+    dns_name
+}
+
 /// Alias targets compare without the `dualstack.` prefix Route 53 may add.
 fn same_record(have: &RecordSet, want: &RecordSet) -> bool {
     let same_alias = match (&have.alias, &want.alias) {
         (None, None) => true,
         (Some(h), Some(w)) => {
-            h.dns_name.trim_start_matches("dualstack.")
-                == w.dns_name.trim_start_matches("dualstack.")
+            without_dualstack(&h.dns_name) == without_dualstack(&w.dns_name)
                 && h.hosted_zone_id == w.hosted_zone_id
                 && h.evaluate_target_health == w.evaluate_target_health
         }
@@ -222,7 +236,9 @@ impl<'a> ZoneIndex<'a> {
         // From the records in their order, not from the names: a walk of the hashed names
         // reads each name's entry, scattered over the table, to keep the few that are
         // markers. A name's marker is its first TXT record with a valid marker value.
-        let mut markers: FxHashMap<&str, (Marker<&str>, &RecordSet)> = FxHashMap::default();
+        // An owned name has its records and its marker: about half the records are markers.
+        let mut markers: FxHashMap<&str, (Marker<&str>, &RecordSet)> =
+            FxHashMap::with_capacity_and_hasher(records.len() / 2, Default::default());
         for r in records.iter().filter(|r| r.record_type == "TXT") {
             let Some(guarded) = r.name.strip_prefix(MARKER_PREFIX) else {
                 continue;
@@ -277,8 +293,15 @@ pub fn plan_dns<'a>(
     keep: &dyn Fn(&str) -> bool,
     now: i64,
 ) -> DnsPlan<'a> {
-    let none = BTreeSet::new();
-    plan_dns_keeping_routes(ownership, zones, records, winners, keep, &none, now)
+    plan_dns_keeping_routes(
+        ownership,
+        zones,
+        records,
+        winners,
+        keep,
+        &BTreeSet::new,
+        now,
+    )
 }
 
 /// As [`plan_dns`], with the (host, ALB DNS name) pairs that rules of services kept as they
@@ -291,7 +314,7 @@ pub fn plan_dns_keeping_routes<'a>(
     records: &BTreeMap<String, Vec<RecordSet>>,
     winners: &[DnsWinner<'a>],
     keep: &dyn Fn(&str) -> bool,
-    kept_routes: &BTreeSet<(String, String)>,
+    kept_routes: &dyn Fn() -> BTreeSet<(String, String)>,
     now: i64,
 ) -> DnsPlan<'a> {
     let owner = ownership.owner_id();
@@ -308,7 +331,11 @@ pub fn plan_dns_keeping_routes<'a>(
     // services routed on the same ALB share the name. Hashed: a pass looks every name up
     // two or three times, and a tree of names compares the shared zone id and the name's
     // bytes at each level; the upserts are put in (zone, name) order below.
-    let mut claims: Claims<'_> = FxHashMap::default();
+    // Sized for a name per winner, as most have one: a claim is large, and each doubling
+    // of the table moved every claim made so far.
+    let mut claims: Claims<'_> =
+        FxHashMap::with_capacity_and_hasher(winners.len(), Default::default());
+    out.outcomes.reserve(winners.len());
     let templates = RecordTemplates::new(winners);
     // One buffer for every winner's names.
     let mut names = Vec::new();
@@ -336,12 +363,13 @@ pub fn plan_dns_keeping_routes<'a>(
     upserts.sort_unstable_by_key(|(key, _)| **key);
     out.changes
         .extend(upserts.into_iter().map(|(_, change)| change));
+    let kept = KeptAsIs {
+        services: keep,
+        routes: OnceCell::new(),
+        all_routes: kept_routes,
+    };
     for zone in zones {
         if let Some(index) = indexes.get(zone.id.as_str()) {
-            let kept = KeptAsIs {
-                services: keep,
-                routes: kept_routes,
-            };
             out.managed += unclaimed(ownership, zone, index, &claims, &kept, &mut out.changes);
         }
     }
@@ -546,7 +574,7 @@ fn held_records(existing: &[&RecordSet], marker: &Marker<&str>) -> Vec<RecordSet
 fn points_at(records: &[&RecordSet], dns_name: &str) -> bool {
     !records.is_empty()
         && records.iter().all(|r| match &r.alias {
-            Some(a) => a.dns_name.trim_start_matches("dualstack.") == dns_name,
+            Some(a) => without_dualstack(&a.dns_name) == dns_name,
             None => r.values.iter().all(|v| v.to_ascii_lowercase() == dns_name),
         })
 }
@@ -555,7 +583,10 @@ fn points_at(records: &[&RecordSet], dns_name: &str) -> bool {
 /// rules route.
 struct KeptAsIs<'k> {
     services: &'k dyn Fn(&str) -> bool,
-    routes: &'k BTreeSet<(String, String)>,
+    /// Worked out the first time a name no winner claims asks: most passes have none, and
+    /// reading every owned rule's service for it was a cache miss per rule on a large heap.
+    routes: OnceCell<BTreeSet<(String, String)>>,
+    all_routes: &'k dyn Fn() -> BTreeSet<(String, String)>,
 }
 
 impl KeptAsIs<'_> {
@@ -564,6 +595,7 @@ impl KeptAsIs<'_> {
         let host = name.trim_end_matches('.').to_ascii_lowercase();
         let records: Vec<&RecordSet> = records.iter().collect();
         self.routes
+            .get_or_init(self.all_routes)
             .iter()
             .filter(|(h, _)| *h == host)
             .any(|(_, alb)| points_at(&records, alb))
@@ -677,9 +709,7 @@ impl Claim<'_> {
             Some(_) => Some(now),
             None => None,
         };
-        // The marker's value alone is built to compare; its record only when it is written.
-        let types = self.want.iter().map(|r| r.record_type.as_str());
-        let marker_want = marker_value(owner, &services, types, since);
+        let types = || self.want.iter().map(|r| r.record_type.as_str());
         // Owned records of types no longer wanted go in the same batch.
         let stale: Vec<RecordSet> = ours
             .map(|m| {
@@ -691,12 +721,14 @@ impl Claim<'_> {
                     .collect()
             })
             .unwrap_or_default();
-        let marker_matches = self
-            .marker
-            .is_some_and(|(_, r)| matches!(r.values.as_slice(), [v] if *v == marker_want));
+        // The marker is compared with its pieces; its value is built only when written.
+        let marker_matches = self.marker.is_some_and(|(_, r)| {
+            matches!(r.values.as_slice(), [v] if is_marker_value(v, owner, &services, types(), since))
+        });
         if records_match && marker_matches && stale.is_empty() {
             return None;
         }
+        let marker_want = marker_value(owner, &services, types(), since);
         let mut upsert: Vec<RecordSet> = self
             .want
             .iter()

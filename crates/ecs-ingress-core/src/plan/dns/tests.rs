@@ -705,7 +705,7 @@ fn a_name_nobody_claims_stays_while_a_kept_service_is_routed_through_it() {
             &case.records,
             &[],
             &|_| false,
-            &routes,
+            &|| routes.clone(),
             0,
         );
         let deletes = plan
@@ -851,4 +851,28 @@ fn a_names_marker_is_its_first_txt_record_with_a_valid_marker_value() {
         "not at a marker's name"
     );
     assert_eq!(index.markers().count(), 1);
+}
+
+proptest::proptest! {
+    /// An alias target loses its `dualstack.` prefixes exactly as `trim_start_matches` took
+    /// them off: every one in front, none elsewhere.
+    #[test]
+    fn dualstack_prefixes_come_off_as_trim_start_matches_took_them(
+        pieces in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::strategy::Just("dualstack."),
+                proptest::strategy::Just("dualstack"),
+                proptest::strategy::Just("."),
+                proptest::strategy::Just("Dualstack."),
+                proptest::strategy::Just("alb-1.elb.amazonaws.com"),
+            ],
+            0..6,
+        ),
+    ) {
+        let name = pieces.concat();
+        proptest::prop_assert_eq!(
+            without_dualstack(&name),
+            name.trim_start_matches("dualstack.")
+        );
+    }
 }

@@ -37,6 +37,11 @@ pub fn group<'a>(owned: &Owned<'_>, held: Held<'_, 'a>) {
     for members in sets.values() {
         assign(owned, &candidates, members, &mut roles);
     }
+    // Most passes have no weighted service: the candidates (large) stay where they are.
+    if roles.is_empty() {
+        *held.candidates = candidates;
+        return;
+    }
     let mut out = Vec::with_capacity(candidates.len());
     for (i, mut c) in candidates.into_iter().enumerate() {
         match roles.remove(&i) {

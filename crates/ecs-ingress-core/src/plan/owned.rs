@@ -211,9 +211,9 @@ impl<'a> Owned<'a> {
             return Vec::new();
         };
         let (groups, rules) = (mine.groups.as_slice(), mine.rules.as_slice());
-        // Sized once: every status lists these, every pass, and most then add a DNS record
-        // and a security-group rule (a vector grown by one from full doubles its room: the
-        // same room, without two copies).
+        // Sized once: every status lists these, every pass. Room for two more, as most
+        // statuses then get a DNS record and a security-group rule: grown from full, the
+        // vector was copied for them.
         let mut out = Vec::with_capacity(groups.len() + rules.len() + 2);
         out.extend(groups.iter().map(|g| ResourceRef {
             kind: ResourceKind::TargetGroup,

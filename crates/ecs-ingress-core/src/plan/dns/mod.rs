@@ -236,7 +236,7 @@ impl<'a> ZoneIndex<'a> {
         // From the records in their order, not from the names: a walk of the hashed names
         // reads each name's entry, scattered over the table, to keep the few that are
         // markers. A name's marker is its first TXT record with a valid marker value.
-        // An owned name has its records and its marker: about half the records are markers.
+        // A sizing guess: an owned name has its marker and one or two records.
         let mut markers: FxHashMap<&str, (Marker<&str>, &RecordSet)> =
             FxHashMap::with_capacity_and_hasher(records.len() / 2, Default::default());
         for r in records.iter().filter(|r| r.record_type == "TXT") {

@@ -679,6 +679,64 @@ fn a_name_in_place_is_taken_over_only_by_a_service_that_can_serve_it_or_is_reach
 }
 
 #[test]
+fn a_ready_winner_in_a_pass_that_read_every_rule_is_planned_without_routed_here() {
+    // The planner works `routed_here` out only for winners not ready, or in a pass that
+    // missed rules: for the others the answer must not change anything.
+    let mut case = Case::new();
+    let first = vec![(
+        service("stable"),
+        dns(DnsType::Alias, None, None),
+        hosts(&["h.in.example.com"]),
+        lb(false),
+    )];
+    let plan = case.plan(&first);
+    case.apply(&plan);
+    let next = service("canary");
+    let intent = dns(DnsType::Alias, None, None);
+    let other_alb =
+        super::super::fixtures::load_balancer(false, "internal-lb-2.us-east-1.elb.amazonaws.com");
+    // A name in place (ours, for another service), one whose records change (dualstack),
+    // one moving to another ALB, and a new one.
+    let situations = [
+        (hosts(&["h.in.example.com"]), lb(false)),
+        (hosts(&["h.in.example.com"]), lb(true)),
+        (hosts(&["h.in.example.com"]), other_alb),
+        (hosts(&["n.in.example.com"]), lb(false)),
+    ];
+    for (h, at) in &situations {
+        for healthy in [true, false] {
+            let planned = |routed_here: bool| {
+                let ws = [DnsWinner {
+                    service: &next,
+                    dns: &intent,
+                    hosts: h,
+                    load_balancer: at,
+                    ready: true,
+                    healthy,
+                    routed_here,
+                    rules_read: true,
+                }];
+                let plan = plan_dns(
+                    &Ownership::new(OWNER),
+                    &case.zones,
+                    &case.records,
+                    &ws,
+                    &|_| false,
+                    7,
+                );
+                format!("{:?} {:?}", plan.changes, plan.outcomes)
+            };
+            assert_eq!(
+                planned(true),
+                planned(false),
+                "{h:?} on {}, healthy {healthy}",
+                at.dns_name
+            );
+        }
+    }
+}
+
+#[test]
 fn a_name_nobody_claims_stays_while_a_kept_service_is_routed_through_it() {
     // Found by the simulation (the month run of seed 2): a host's marker listed only a
     // service that then left; another, held as it was while ECS deployed it, routed a path

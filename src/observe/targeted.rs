@@ -3,17 +3,18 @@
 //! records of their names), laid over the last full pass's snapshot for the rest of the
 //! estate. [`Fresh`] says what was read afresh: only that may be deleted.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use futures_util::future::join_all;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{Cache, Observation, READ_CONCURRENCY, read_tags};
 use crate::aws::{Aws, DESCRIBE_SERVICES_BATCH, DESCRIBE_TARGET_GROUPS_BATCH, ErrorKind};
 use crate::ownership::marker::{marker_name, parse_marker};
 use crate::ownership::{Ownership, service_of};
 use crate::snapshot::{BackendRulesRead, CertificatesRead, Snapshot};
-use crate::state::{EcsService, RecordSet, Rule, SecurityGroupRule, TargetGroup};
+use crate::state::{EcsService, RecordSet, Rule, SecurityGroupRule, Tags, TargetGroup};
 
 /// Records read per name: a name has one record set per type, plus its marker.
 const RECORDS_PER_NAME: usize = 20;
@@ -199,6 +200,22 @@ pub async fn read_certificates_and_backend_rules(
     }
 }
 
+/// The base's tags of the resources read again (`read`, by ARN), from one walk of the
+/// base's `resources`; of an ARN the base holds twice, the later one's. Only what was read
+/// again is copied: a map of every rule (or group) of the estate cost an allocation per
+/// resource in every targeted pass.
+fn base_tags<'a>(
+    resources: impl Iterator<Item = (&'a str, &'a Tags)>,
+    read: impl Iterator<Item = &'a str>,
+) -> FxHashMap<String, Tags> {
+    let read: FxHashSet<&str> = read.collect();
+    let mut known = FxHashMap::default();
+    for (arn, tags) in resources.filter(|(arn, _)| read.contains(arn)) {
+        known.insert(arn.to_string(), tags.clone());
+    }
+    known
+}
+
 /// DescribeRules for `listeners`, replacing the base's rules of each. Tags of rules the
 /// base knew come from it (marked as from the index, so a deletion confirms them first);
 /// the others are read with DescribeTags.
@@ -221,11 +238,12 @@ pub async fn read_rules(
             Err(e) => observed.fail(e),
         }
     }
-    let known: HashMap<String, crate::state::Tags> = observed
-        .rules
-        .iter()
-        .map(|r| (r.arn.clone(), r.tags.clone()))
-        .collect();
+    let known = base_tags(
+        observed.rules.iter().map(|r| (r.arn.as_str(), &r.tags)),
+        read.iter()
+            .filter(|r| !r.is_default())
+            .map(|r| r.arn.as_str()),
+    );
     let mut unknown = Vec::new();
     for rule in read.iter_mut().filter(|r| !r.is_default()) {
         match known.get(&rule.arn) {
@@ -320,11 +338,13 @@ pub async fn read_target_groups(
             read.extend(found);
         }
     }
-    let known: HashMap<String, crate::state::Tags> = observed
-        .target_groups
-        .iter()
-        .map(|g| (g.arn.clone(), g.tags.clone()))
-        .collect();
+    let known = base_tags(
+        observed
+            .target_groups
+            .iter()
+            .map(|g| (g.arn.as_str(), &g.tags)),
+        read.iter().map(|g| g.arn.as_str()),
+    );
     let mut unknown = Vec::new();
     for group in &mut read {
         match known.get(&group.arn) {
@@ -619,5 +639,34 @@ mod tests {
                 ("Z".to_string(), "shared.example.com".to_string())
             ])
         );
+    }
+
+    proptest::proptest! {
+        /// The tags taken from the base for what was read again are those a map of every
+        /// resource of the base (its later copy of a repeated ARN) gives.
+        #[test]
+        fn base_tags_are_those_of_a_map_of_the_whole_base(
+            base in proptest::collection::vec((0u8..12, 0u8..4), 0..24),
+            read in proptest::collection::vec(0u8..16, 0..8),
+        ) {
+            let arn = |i: u8| format!("arn:aws:elasticloadbalancing:r:1:listener-rule/{i}");
+            let base: Vec<(String, Tags)> = base
+                .iter()
+                .map(|(i, t)| {
+                    (arn(*i), [("k".to_string(), t.to_string())].into_iter().collect())
+                })
+                .collect();
+            let read: Vec<String> = read.iter().map(|i| arn(*i)).collect();
+            let known = base_tags(
+                base.iter().map(|(a, t)| (a.as_str(), t)),
+                read.iter().map(String::as_str),
+            );
+            let whole: std::collections::HashMap<&str, &Tags> =
+                base.iter().map(|(a, t)| (a.as_str(), t)).collect();
+            for a in &read {
+                proptest::prop_assert_eq!(known.get(a), whole.get(a.as_str()).copied());
+            }
+            proptest::prop_assert!(known.keys().all(|k| read.contains(k)));
+        }
     }
 }

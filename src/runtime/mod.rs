@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use rustc_hash::FxHashSet;
 use tokio::sync::watch;
 
 use crate::admin::AdminState;
@@ -141,10 +142,6 @@ impl Memory {
         }
     }
 
-    fn intent_unchanged(&self, service_arn: &str, intent: &ServiceIntent) -> bool {
-        self.intents.get(service_arn).map(|r| &r.intent) == Some(intent)
-    }
-
     fn remember_intents(
         &mut self,
         intents: Vec<(Arc<EcsService>, ServiceIntent)>,
@@ -181,6 +178,8 @@ struct PlannedPass {
     plan: Plan,
     observed: Observation,
     intents: Vec<(Arc<EcsService>, ServiceIntent)>,
+    /// Whose intents differ from the last pass's: what the count of drift repairs asks.
+    changed_intents: intents::ChangedIntents,
     started: Instant,
 }
 
@@ -318,11 +317,18 @@ impl Controller {
         cache.start_pass(self.config.resync_interval);
         let mut observed =
             observe::observe(&self.aws, &self.config, &plan_config.ownership, &mut cache).await;
-        let intents = {
+        let (intents, changed_intents) = {
             let mut memory = self.lock_memory();
             memory.track_empty_albs(&mut observed);
             memory.note_departed(&observed);
-            intents::intents_reusing(&self.config, &observed, &memory.intents)
+            let taken = intents::intents_noting_changes(&self.config, &observed, &memory.intents);
+            // Only this pass reads what was remembered (targeted passes wait for the cache's
+            // lock), and it is done with it: dropped before planning, the pass's peak does
+            // not hold the last pass's read of every service besides its own. This pass
+            // remembers its intents when it concludes; one that never does leaves the next
+            // pass to compute every intent.
+            memory.intents = intents::RememberedIntents::default();
+            taken
         };
         let plan = plan_pass(&self.aws, &plan_config, &mut observed, &intents).await;
         let run = PlannedPass {
@@ -330,6 +336,7 @@ impl Controller {
             plan,
             observed,
             intents,
+            changed_intents,
             started,
         };
         let (report, observed) = self.conclude(run, apply, &mut cache).await;
@@ -350,6 +357,7 @@ impl Controller {
             plan,
             observed,
             intents,
+            changed_intents,
             started,
         } = run;
         let applied = if apply && !self.config.dry_run {
@@ -385,7 +393,7 @@ impl Controller {
         let last_changes = {
             let mut memory = self.lock_memory();
             if let Some(report) = &applied {
-                self.count_drift_repairs(&plan, report, &intents, &memory, &handed_over);
+                self.count_drift_repairs(&plan, report, &intents, &changed_intents, &handed_over);
                 memory.remember_changes(report);
             }
             // The pass is done with them: memory takes them rather than a copy.
@@ -473,11 +481,12 @@ impl Controller {
         plan: &Plan,
         report: &ApplyReport,
         intents: &[(Arc<EcsService>, ServiceIntent)],
-        memory: &Memory,
+        changed_intents: &intents::ChangedIntents,
         handed_over: &std::collections::BTreeSet<String>,
     ) {
-        let intent_of: BTreeMap<&str, &ServiceIntent> =
-            intents.iter().map(|(s, i)| (s.arn.as_str(), i)).collect();
+        // The services of the pass, indexed only when an update was applied: a converged
+        // pass applies none.
+        let mut in_pass: Option<FxHashSet<&str>> = None;
         for (planned, result) in plan.changes.iter().zip(&report.results) {
             let Some(service_arn) = planned.service_arn.as_deref() else {
                 continue;
@@ -488,10 +497,9 @@ impl Controller {
             {
                 continue;
             }
-            let unchanged = intent_of
-                .get(service_arn)
-                .is_some_and(|i| memory.intent_unchanged(service_arn, i));
-            if unchanged {
+            let in_pass = in_pass
+                .get_or_insert_with(|| intents.iter().map(|(s, _)| s.arn.as_str()).collect());
+            if in_pass.contains(service_arn) && changed_intents.is_unchanged(service_arn) {
                 self.metrics
                     .drift_repairs
                     .get_or_create(&crate::telemetry::KindLabel {

@@ -11,7 +11,7 @@ use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use crate::config::Config;
 use crate::model::{IntentInput, ServiceIntent, compute_intent};
@@ -89,31 +89,6 @@ pub fn intents(config: &Config, observed: &Snapshot) -> Vec<(Arc<EcsService>, Se
     intents_reusing(config, observed, &RememberedIntents::default())
 }
 
-/// The services whose intent in a pass is not the one the last pass remembered (it differs,
-/// or none was remembered): what the count of drift repairs asks of the last pass. Noted
-/// while the intents are taken, so that a full pass can drop what was remembered (every
-/// service as the last pass read it) before it plans, rather than hold two reads of every
-/// service at its peak.
-#[derive(Debug, Default)]
-pub(super) struct ChangedIntents(FxHashSet<String>);
-
-impl ChangedIntents {
-    /// True when `service_arn` has an intent in the pass and it is the one remembered.
-    /// Of a service read twice, the later copy's (as the remembered one is).
-    pub(super) fn is_unchanged(&self, service_arn: &str) -> bool {
-        !self.0.contains(service_arn)
-    }
-
-    /// Notes one service's verdict; a later copy of a service overrides an earlier one.
-    fn note(&mut self, service_arn: &str, unchanged: bool) {
-        if unchanged {
-            self.0.remove(service_arn);
-        } else if !self.0.contains(service_arn) {
-            self.0.insert(service_arn.to_string());
-        }
-    }
-}
-
 /// Every service's intent, taken from `remembered` where nothing it rests on changed. The
 /// services are the snapshot's own, shared.
 pub(super) fn intents_reusing(
@@ -121,46 +96,30 @@ pub(super) fn intents_reusing(
     observed: &Snapshot,
     remembered: &RememberedIntents,
 ) -> Vec<(Arc<EcsService>, ServiceIntent)> {
-    intents_noting_changes(config, observed, remembered).0
-}
-
-/// [`intents_reusing`], and which services' intents are not the ones remembered.
-pub(super) fn intents_noting_changes(
-    config: &Config,
-    observed: &Snapshot,
-    remembered: &RememberedIntents,
-) -> (Vec<(Arc<EcsService>, ServiceIntent)>, ChangedIntents) {
-    let mut changed = ChangedIntents::default();
-    let intents = observed
+    observed
         .services
         .iter()
         .map(|service| {
-            let td = observed.task_definitions.get(&service.task_definition);
-            // A remembered intent taken as it is equals itself: no comparison.
-            if let Some(intent) = td.and_then(|td| remembered.unchanged(service, td)) {
-                changed.note(&service.arn, true);
-                return (Arc::clone(service), intent.clone());
-            }
-            let intent = match td {
-                Some(td) => compute_intent(&IntentInput {
-                    prefix: &config.tag_prefix,
-                    service_name: &service.name,
-                    service_tags: &service.tags,
-                    task_definition: td,
-                    service_security_groups: &service.security_groups,
-                }),
+            let intent = match observed.task_definitions.get(&service.task_definition) {
+                Some(td) => remembered
+                    .unchanged(service, td)
+                    .cloned()
+                    .unwrap_or_else(|| {
+                        compute_intent(&IntentInput {
+                            prefix: &config.tag_prefix,
+                            service_name: &service.name,
+                            service_tags: &service.tags,
+                            task_definition: td,
+                            service_security_groups: &service.security_groups,
+                        })
+                    }),
                 // Its task definition could not be read: the pass has a failure recorded
                 // and the service is left as it is.
                 None => ServiceIntent::Unmanaged,
             };
-            let same = remembered
-                .get(&service.arn)
-                .is_some_and(|r| r.intent == intent);
-            changed.note(&service.arn, same);
             (Arc::clone(service), intent)
         })
-        .collect();
-    (intents, changed)
+        .collect()
 }
 
 /// What to remember of a pass's intents; `observed` is what they were computed from. Of a
@@ -311,71 +270,6 @@ mod tests {
             assert!(
                 !reused(&remembered, after),
                 "{what} changed: computed again"
-            );
-        }
-    }
-
-    /// What the count of drift repairs asked of the remembered intents before they were
-    /// dropped early: whether the service's intent in the pass (its later copy's) is the
-    /// one remembered.
-    fn remembered_verdict(
-        remembered: &RememberedIntents,
-        pass: &[(Arc<EcsService>, ServiceIntent)],
-    ) -> bool {
-        let last = pass
-            .iter()
-            .rev()
-            .find(|(s, _)| s.arn == ARN)
-            .map(|(_, i)| i);
-        last.is_some_and(|i| remembered.get(ARN).map(|r| &r.intent) == Some(i))
-    }
-
-    #[test]
-    fn a_pass_notes_whose_intents_are_not_the_ones_remembered() {
-        let config = crate::testing::Estate::new(1).config();
-        let host = tags(&[("alb.host", "a.in.example.com")]);
-        let before = observed(host.clone(), tags(&[("team", "x")]));
-        let remembered = remember(intents(&config, &before), &before);
-        let mut unread = before.clone();
-        unread.task_definitions.clear();
-        let mut twice = before.clone();
-        let mut renamed = (*twice.services[0]).clone();
-        renamed.name = "renamed".into();
-        twice.services.insert(0, Arc::new(renamed));
-        let none = RememberedIntents::default();
-        let cases: Vec<(&str, Snapshot, &RememberedIntents, bool)> = vec![
-            ("nothing remembered", before.clone(), &none, false),
-            ("taken as remembered", before.clone(), &remembered, true),
-            (
-                "computed again to the same intent",
-                observed(host.clone(), tags(&[("team", "y")])),
-                &remembered,
-                true,
-            ),
-            (
-                "computed to another intent",
-                observed(
-                    tags(&[("alb.host", "b.in.example.com")]),
-                    tags(&[("team", "x")]),
-                ),
-                &remembered,
-                false,
-            ),
-            ("task definition not read", unread, &remembered, false),
-            (
-                "read twice, the later copy as remembered",
-                twice,
-                &remembered,
-                true,
-            ),
-        ];
-        for (what, observed, remembered, unchanged) in cases {
-            let (pass, changed) = intents_noting_changes(&config, &observed, remembered);
-            assert_eq!(changed.is_unchanged(ARN), unchanged, "{what}");
-            assert_eq!(
-                changed.is_unchanged(ARN),
-                remembered_verdict(remembered, &pass),
-                "{what}: as the remembered intents said"
             );
         }
     }

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use rustc_hash::FxHashSet;
+use rustc_hash::FxHashMap;
 use tokio::sync::watch;
 
 use crate::admin::AdminState;
@@ -142,6 +142,10 @@ impl Memory {
         }
     }
 
+    fn intent_unchanged(&self, service_arn: &str, intent: &ServiceIntent) -> bool {
+        self.intents.get(service_arn).map(|r| &r.intent) == Some(intent)
+    }
+
     fn remember_intents(
         &mut self,
         intents: Vec<(Arc<EcsService>, ServiceIntent)>,
@@ -178,8 +182,6 @@ struct PlannedPass {
     plan: Plan,
     observed: Observation,
     intents: Vec<(Arc<EcsService>, ServiceIntent)>,
-    /// Whose intents differ from the last pass's: what the count of drift repairs asks.
-    changed_intents: intents::ChangedIntents,
     started: Instant,
 }
 
@@ -317,18 +319,11 @@ impl Controller {
         cache.start_pass(self.config.resync_interval);
         let mut observed =
             observe::observe(&self.aws, &self.config, &plan_config.ownership, &mut cache).await;
-        let (intents, changed_intents) = {
+        let intents = {
             let mut memory = self.lock_memory();
             memory.track_empty_albs(&mut observed);
             memory.note_departed(&observed);
-            let taken = intents::intents_noting_changes(&self.config, &observed, &memory.intents);
-            // Only this pass reads what was remembered (targeted passes wait for the cache's
-            // lock), and it is done with it: dropped before planning, the pass's peak does
-            // not hold the last pass's read of every service besides its own. This pass
-            // remembers its intents when it concludes; one that never does leaves the next
-            // pass to compute every intent.
-            memory.intents = intents::RememberedIntents::default();
-            taken
+            intents::intents_reusing(&self.config, &observed, &memory.intents)
         };
         let plan = plan_pass(&self.aws, &plan_config, &mut observed, &intents).await;
         let run = PlannedPass {
@@ -336,7 +331,6 @@ impl Controller {
             plan,
             observed,
             intents,
-            changed_intents,
             started,
         };
         let (report, observed) = self.conclude(run, apply, &mut cache).await;
@@ -357,7 +351,6 @@ impl Controller {
             plan,
             observed,
             intents,
-            changed_intents,
             started,
         } = run;
         let applied = if apply && !self.config.dry_run {
@@ -393,7 +386,7 @@ impl Controller {
         let last_changes = {
             let mut memory = self.lock_memory();
             if let Some(report) = &applied {
-                self.count_drift_repairs(&plan, report, &intents, &changed_intents, &handed_over);
+                self.count_drift_repairs(&plan, report, &intents, &memory, &handed_over);
                 memory.remember_changes(report);
             }
             // The pass is done with them: memory takes them rather than a copy.
@@ -481,12 +474,11 @@ impl Controller {
         plan: &Plan,
         report: &ApplyReport,
         intents: &[(Arc<EcsService>, ServiceIntent)],
-        changed_intents: &intents::ChangedIntents,
+        memory: &Memory,
         handed_over: &std::collections::BTreeSet<String>,
     ) {
-        // The services of the pass, indexed only when an update was applied: a converged
-        // pass applies none.
-        let mut in_pass: Option<FxHashSet<&str>> = None;
+        // Indexed only when an update was applied: a converged pass applies none.
+        let mut intent_of: Option<FxHashMap<&str, &ServiceIntent>> = None;
         for (planned, result) in plan.changes.iter().zip(&report.results) {
             let Some(service_arn) = planned.service_arn.as_deref() else {
                 continue;
@@ -497,9 +489,13 @@ impl Controller {
             {
                 continue;
             }
-            let in_pass = in_pass
-                .get_or_insert_with(|| intents.iter().map(|(s, _)| s.arn.as_str()).collect());
-            if in_pass.contains(service_arn) && changed_intents.is_unchanged(service_arn) {
+            // Of a service read twice, the later copy's intent (as memory keeps it).
+            let intent_of = intent_of
+                .get_or_insert_with(|| intents.iter().map(|(s, i)| (s.arn.as_str(), i)).collect());
+            let unchanged = intent_of
+                .get(service_arn)
+                .is_some_and(|i| memory.intent_unchanged(service_arn, i));
+            if unchanged {
                 self.metrics
                     .drift_repairs
                     .get_or_create(&crate::telemetry::KindLabel {

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use rustc_hash::FxHashMap;
 
-use super::intents::intents_noting_changes;
+use super::intents::intents_reusing;
 use super::{Controller, PassReport, PlannedPass};
 use crate::aws::Aws;
 use crate::config::{Config, cluster_name};
@@ -457,9 +457,9 @@ impl Controller {
             .map(|(c, arns)| (c.clone(), arns.iter().cloned().collect()))
             .collect();
         reads::read_services(&self.aws, &mut cache, &mut observed, &services, &mut fresh).await;
-        let (all, changed_intents) = {
+        let all = {
             let memory = self.lock_memory();
-            intents_noting_changes(&self.config, &observed, &memory.intents)
+            intents_reusing(&self.config, &observed, &memory.intents)
         };
         let targeted: Vec<&(Arc<EcsService>, ServiceIntent)> = all
             .iter()
@@ -521,7 +521,6 @@ impl Controller {
             plan,
             observed,
             intents: all,
-            changed_intents,
             started,
         };
         let (report, observed) = self.conclude(run, true, &mut cache).await;

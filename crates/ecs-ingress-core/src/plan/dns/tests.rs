@@ -38,6 +38,15 @@ fn record(name: &str, t: &str, value: &str) -> RecordSet {
     }
 }
 
+/// How a winner serves its name's ALB: its rule ready, its targets healthy, a rule of its
+/// own routing the name there already.
+#[derive(Clone, Copy)]
+struct Serving {
+    ready: bool,
+    healthy: bool,
+    routed_here: bool,
+}
+
 struct Case {
     zones: Vec<HostedZone>,
     records: BTreeMap<String, Vec<RecordSet>>,
@@ -80,12 +89,42 @@ impl Case {
         )
     }
 
+    /// A case where service `name` holds `h.in.example.com` (an alias) on the first ALB.
+    fn holding(name: &str) -> Self {
+        let mut case = Self::new();
+        let first = vec![(
+            service(name),
+            dns(DnsType::Alias, None, None),
+            hosts(&["h.in.example.com"]),
+            lb(false),
+        )];
+        let plan = case.plan(&first);
+        case.apply(&plan);
+        case
+    }
+
     /// The plan for one winner on `at`, ready (and healthy) or not, at time `now`.
     fn plan_one<'w>(
         &self,
-        (service, dns, hosts): (&'w EcsService, &'w DnsIntent, &'w [String]),
+        winner: (&'w EcsService, &'w DnsIntent, &'w [String]),
         at: &'w LoadBalancer,
         ready: bool,
+        now: i64,
+    ) -> DnsPlan<'w> {
+        let serving = Serving {
+            ready,
+            healthy: ready,
+            routed_here: ready,
+        };
+        self.plan_serving(winner, at, serving, now)
+    }
+
+    /// The plan for one winner on `at` that serves as `serving` says, at time `now`.
+    fn plan_serving<'w>(
+        &self,
+        (service, dns, hosts): (&'w EcsService, &'w DnsIntent, &'w [String]),
+        at: &'w LoadBalancer,
+        serving: Serving,
         now: i64,
     ) -> DnsPlan<'w> {
         let ws = [DnsWinner {
@@ -93,9 +132,9 @@ impl Case {
             dns,
             hosts,
             load_balancer: at,
-            ready,
-            healthy: ready,
-            routed_here: ready,
+            ready: serving.ready,
+            healthy: serving.healthy,
+            routed_here: serving.routed_here,
             rules_read: true,
         }];
         plan_dns(
@@ -610,15 +649,7 @@ fn a_name_whose_records_were_deleted_by_hand_is_put_back_only_once_it_can_be_ser
 
 #[test]
 fn a_name_in_place_is_taken_over_only_by_a_service_that_can_serve_it_or_is_reached_by_it() {
-    let mut case = Case::new();
-    let first = vec![(
-        service("stable"),
-        dns(DnsType::Alias, None, None),
-        hosts(&["h.in.example.com"]),
-        lb(false),
-    )];
-    let plan = case.plan(&first);
-    case.apply(&plan);
+    let case = Case::holding("stable");
     // The service holding it leaves; another wants the name on the same ALB, its rule made
     // this pass (not ready yet).
     let next = service("canary");
@@ -629,24 +660,12 @@ fn a_name_in_place_is_taken_over_only_by_a_service_that_can_serve_it_or_is_reach
     );
     // (healthy, a rule of its own routes it on that ALB already)
     for (healthy, routed_here) in [(true, false), (false, false), (false, true)] {
-        let ws = [DnsWinner {
-            service: &next,
-            dns: &intent,
-            hosts: &h,
-            load_balancer: &at,
+        let serving = Serving {
             ready: false,
             healthy,
             routed_here,
-            rules_read: true,
-        }];
-        let plan = plan_dns(
-            &Ownership::new(OWNER),
-            &case.zones,
-            &case.records,
-            &ws,
-            &|_| false,
-            0,
-        );
+        };
+        let plan = case.plan_serving((&next, &intent, &h), &at, serving, 0);
         let deletes = plan
             .changes
             .iter()
@@ -682,15 +701,7 @@ fn a_name_in_place_is_taken_over_only_by_a_service_that_can_serve_it_or_is_reach
 fn a_ready_winner_in_a_pass_that_read_every_rule_is_planned_without_routed_here() {
     // The planner works `routed_here` out only for winners not ready, or in a pass that
     // missed rules: for the others the answer must not change anything.
-    let mut case = Case::new();
-    let first = vec![(
-        service("stable"),
-        dns(DnsType::Alias, None, None),
-        hosts(&["h.in.example.com"]),
-        lb(false),
-    )];
-    let plan = case.plan(&first);
-    case.apply(&plan);
+    let case = Case::holding("stable");
     let next = service("canary");
     let intent = dns(DnsType::Alias, None, None);
     let other_alb =
@@ -706,24 +717,12 @@ fn a_ready_winner_in_a_pass_that_read_every_rule_is_planned_without_routed_here(
     for (h, at) in &situations {
         for healthy in [true, false] {
             let planned = |routed_here: bool| {
-                let ws = [DnsWinner {
-                    service: &next,
-                    dns: &intent,
-                    hosts: h,
-                    load_balancer: at,
+                let serving = Serving {
                     ready: true,
                     healthy,
                     routed_here,
-                    rules_read: true,
-                }];
-                let plan = plan_dns(
-                    &Ownership::new(OWNER),
-                    &case.zones,
-                    &case.records,
-                    &ws,
-                    &|_| false,
-                    7,
-                );
+                };
+                let plan = case.plan_serving((&next, &intent, h), at, serving, 7);
                 format!("{:?} {:?}", plan.changes, plan.outcomes)
             };
             assert_eq!(
@@ -741,15 +740,7 @@ fn a_name_nobody_claims_stays_while_a_kept_service_is_routed_through_it() {
     // Found by the simulation (the month run of seed 2): a host's marker listed only a
     // service that then left; another, held as it was while ECS deployed it, routed a path
     // of the host on the same ALB without being listed, and the name was deleted under it.
-    let mut case = Case::new();
-    let first = vec![(
-        service("leaver"),
-        dns(DnsType::Alias, None, None),
-        hosts(&["h.in.example.com"]),
-        lb(false),
-    )];
-    let plan = case.plan(&first);
-    case.apply(&plan);
+    let case = Case::holding("leaver");
     let at = lb(false).dns_name.to_ascii_lowercase();
     for routed in [false, true] {
         let routes: BTreeSet<(String, String)> = if routed {

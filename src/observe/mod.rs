@@ -6,11 +6,13 @@
 
 mod cache;
 mod certificates;
+mod indexed;
 pub(crate) mod targeted;
 
 pub use cache::{
     ATTRIBUTE_REFRESH_PASSES, ATTRIBUTE_REFRESH_READS_PER_SECOND, Cache, attribute_refresh_passes,
 };
+pub use indexed::IndexedTags;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -43,7 +45,7 @@ pub struct Observation {
     failures: Vec<AwsError>,
     /// Rules and target groups whose tags came from the tagging index (GetResources), which
     /// lags behind: deleting one needs a DescribeTags first ([`confirm_tags`]).
-    pub indexed_tags: FxHashSet<String>,
+    pub indexed_tags: IndexedTags,
     /// Listeners not given to ecs-ingress on the configured listeners' ALBs, per ALB: only
     /// their rules' number matters (the quota).
     other_listeners: BTreeMap<String, Vec<Listener>>,
@@ -417,7 +419,7 @@ pub(crate) async fn confirm_tags(aws: &Aws, arns: &[String], observed: &mut Obse
         group.tags = tags;
     }
     for arn in arns {
-        observed.indexed_tags.remove(arn);
+        observed.indexed_tags.confirm(arn);
     }
     changed
 }
@@ -613,7 +615,7 @@ async fn read_listeners(
         match owned_tags.get(&rule.arn) {
             Some(t) => {
                 rule.tags = t.clone();
-                observed.indexed_tags.insert(rule.arn.clone());
+                observed.indexed_tags.mark(&rule.arn);
             }
             None => unlisted.push(rule.arn.clone()),
         }
@@ -683,7 +685,7 @@ async fn read_departed(
         match owned_tags.get(&rule.arn) {
             Some(t) => {
                 rule.tags = t.clone();
-                observed.indexed_tags.insert(rule.arn.clone());
+                observed.indexed_tags.mark(&rule.arn);
             }
             None => rule.tags = tags.remove(&rule.arn).unwrap_or_default(),
         }
@@ -983,7 +985,7 @@ async fn read_target_groups(
         match owned_tags.get(&group.arn) {
             Some(t) => {
                 group.tags = t.clone();
-                observed.indexed_tags.insert(group.arn.clone());
+                observed.indexed_tags.mark(&group.arn);
             }
             None => candidates.push(group.arn.clone()),
         }
@@ -1002,12 +1004,7 @@ async fn read_target_groups(
             continue;
         }
         match aws.elb.describe_target_group_attributes(&group.arn).await {
-            Ok(attributes) => {
-                cache
-                    .attributes
-                    .insert(group.arn.clone(), attributes.clone());
-                group.attributes = attributes;
-            }
+            Ok(attributes) => group.attributes = cache.remember_attributes(&group.arn, attributes),
             Err(e) => failures.push(e),
         }
     }

@@ -24,7 +24,7 @@ const RECORDS_PER_NAME: usize = 20;
 pub struct Baseline {
     pub snapshot: Snapshot,
     /// Rules and target groups whose tags came from the lagging tagging index.
-    pub indexed_tags: rustc_hash::FxHashSet<String>,
+    pub indexed_tags: super::IndexedTags,
 }
 
 impl Baseline {
@@ -249,7 +249,7 @@ pub async fn read_rules(
         match known.get(&rule.arn) {
             Some(tags) => {
                 rule.tags = tags.clone();
-                observed.indexed_tags.insert(rule.arn.clone());
+                observed.indexed_tags.mark(&rule.arn);
             }
             None => unknown.push(rule.arn.clone()),
         }
@@ -350,7 +350,7 @@ pub async fn read_target_groups(
         match known.get(&group.arn) {
             Some(tags) => {
                 group.tags = tags.clone();
-                observed.indexed_tags.insert(group.arn.clone());
+                observed.indexed_tags.mark(&group.arn);
             }
             None => unknown.push(group.arn.clone()),
         }
@@ -414,10 +414,7 @@ async fn attributes(
         return;
     }
     match aws.elb.describe_target_group_attributes(&group.arn).await {
-        Ok(read) => {
-            cache.attributes.insert(group.arn.clone(), read.clone());
-            group.attributes = read;
-        }
+        Ok(read) => group.attributes = cache.remember_attributes(&group.arn, read),
         Err(e) => observed.fail(e),
     }
 }
@@ -550,7 +547,7 @@ mod tests {
         let mut observed = Observation::default();
         observed.services.push(service("a", "ACTIVE").into());
         observed.targets.insert("g".into(), vec![]);
-        observed.indexed_tags.insert("r".into());
+        observed.indexed_tags.mark("r");
         let base = Baseline::from_observation(observed);
         assert!(base.snapshot.targets.is_empty(), "health is read per pass");
         let mut with_failure = base.clone();
@@ -563,7 +560,7 @@ mod tests {
         let started = start(&with_failure);
         assert!(started.complete(), "only this pass's reads can fail it");
         assert_eq!(started.services, base.snapshot.services);
-        assert!(started.indexed_tags.contains("r"));
+        assert!(started.indexed_tags.may_need_confirming("r"));
     }
 
     #[test]

@@ -249,7 +249,7 @@ pub(crate) async fn confirm_indexed_deletions(
         .iter()
         .filter(|c| considered(c))
         .filter_map(|c| c.change.removed_elb_resource())
-        .filter(|arn| observed.indexed_tags.contains(*arn))
+        .filter(|arn| observed.indexed_tags.may_need_confirming(arn))
         .map(str::to_string)
         .collect();
     if doubtful.is_empty() {

@@ -83,3 +83,29 @@ fn a_refresh_forgets_every_attribute_and_the_rules_quota() {
     assert!(!cache.refreshing);
     assert_eq!(cache.attributes.len(), 3);
 }
+
+/// Attributes as a group has them, with its deregistration delay.
+fn attributes(delay: &str) -> crate::state::TargetGroupAttributes {
+    let mut map = crate::state::TargetGroupAttributes::new();
+    map.insert("deregistration_delay.timeout_seconds".into(), delay.into());
+    map.insert("stickiness.enabled".into(), "false".into());
+    map
+}
+
+#[test]
+fn groups_with_equal_attributes_share_one_map_and_others_keep_their_own() {
+    let mut cache = Cache::default();
+    let first = cache.remember_attributes("tg-1", attributes("300"));
+    let second = cache.remember_attributes("tg-2", attributes("300"));
+    let other = cache.remember_attributes("tg-3", attributes("30"));
+    assert!(first.is_shared_with(&second), "equal maps are one");
+    assert!(!first.is_shared_with(&other));
+    assert_eq!(other, attributes("30"), "each group keeps what it has");
+    assert!(cache.attributes["tg-2"].is_shared_with(&first));
+    assert_eq!(cache.distinct_attributes.len(), 2);
+    // A refresh reads every group again: nothing held from before is shared.
+    cache.forget_attributes();
+    assert!(cache.distinct_attributes.is_empty());
+    let again = cache.remember_attributes("tg-1", attributes("300"));
+    assert!(!again.is_shared_with(&first));
+}

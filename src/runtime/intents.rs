@@ -84,6 +84,24 @@ impl RememberedIntents {
     }
 }
 
+impl RememberedIntents {
+    /// Gives every service of `observed` that equals the one remembered the remembered copy
+    /// (shared), dropping the one just read. A converged pass reads every service as it was:
+    /// without this, from here to the pass's end (its heap's peak, in planning) it held two
+    /// copies of each, about 0.75 KiB per service. Equal in every field, so nothing that
+    /// reads a service can tell; the intent then finds it unchanged at a glance.
+    pub(super) fn share_unchanged_services(&self, observed: &mut Snapshot) {
+        for service in &mut observed.services {
+            if let Some((ByArn(then), _)) = self.0.get_key_value(service.arn.as_str())
+                && !Arc::ptr_eq(then, service)
+                && **then == **service
+            {
+                *service = Arc::clone(then);
+            }
+        }
+    }
+}
+
 /// Computes every service's intent.
 pub fn intents(config: &Config, observed: &Snapshot) -> Vec<(Arc<EcsService>, ServiceIntent)> {
     intents_reusing(config, observed, &RememberedIntents::default())
@@ -307,6 +325,39 @@ mod tests {
             "{:?}",
             next(0)
         );
+    }
+
+    #[test]
+    fn a_service_read_as_it_was_remembered_is_the_remembered_copy_and_a_changed_one_its_own() {
+        let host = tags(&[("alb.host", "a.in.example.com")]);
+        let before = observed(host.clone(), Tags::new());
+        let remembered = remembered_marked(&before);
+        let remembered_copy = Arc::clone(&before.services[0]);
+        // Read again: equal, not the same allocation.
+        let mut again = observed(host.clone(), Tags::new());
+        assert!(!Arc::ptr_eq(&again.services[0], &remembered_copy));
+        remembered.share_unchanged_services(&mut again);
+        assert!(Arc::ptr_eq(&again.services[0], &remembered_copy));
+        assert!(reused(&remembered, &again));
+        // Any field differing keeps the copy read, with its own intent if it rests on it.
+        let mut deploying = observed(host.clone(), Tags::new());
+        Arc::make_mut(&mut deploying.services[0]).deploying = true;
+        let mut renamed = observed(host, Tags::new());
+        Arc::make_mut(&mut renamed.services[0]).name = "renamed".into();
+        for mut after in [deploying, renamed] {
+            let read = Arc::clone(&after.services[0]);
+            remembered.share_unchanged_services(&mut after);
+            assert!(Arc::ptr_eq(&after.services[0], &read));
+        }
+        // A service never remembered keeps its own.
+        let mut unknown = before.clone();
+        unknown.services = vec![Arc::new(EcsService {
+            arn: ARN.replace("/a", "/b"),
+            ..(*before.services[0]).clone()
+        })];
+        let read = Arc::clone(&unknown.services[0]);
+        remembered.share_unchanged_services(&mut unknown);
+        assert!(Arc::ptr_eq(&unknown.services[0], &read));
     }
 
     #[test]

@@ -323,6 +323,7 @@ impl Controller {
             let mut memory = self.lock_memory();
             memory.track_empty_albs(&mut observed);
             memory.note_departed(&observed);
+            memory.intents.share_unchanged_services(&mut observed);
             intents::intents_reusing(&self.config, &observed, &memory.intents)
         };
         let plan = plan_pass(&self.aws, &plan_config, &mut observed, &intents).await;

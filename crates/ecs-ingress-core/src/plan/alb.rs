@@ -408,7 +408,7 @@ fn rule_changes(
     let service = desired.service;
     let mut wanted_rules = BTreeSet::new();
     for (j, rule) in desired.rules.iter().enumerate() {
-        let Some(&priority) = placed.priorities.get(&(index, j)) else {
+        let Some(priority) = placed.priorities.get(index, j) else {
             continue; // The listener's band is full: reported as a pass problem.
         };
         let existing = existing_rule(owned, desired, &rule.key);

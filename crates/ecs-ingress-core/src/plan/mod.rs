@@ -254,7 +254,7 @@ pub fn plan(
     changes.extend(names_stage(
         config, observed, &owned, &winners, &alb, &keep, &mut out,
     ));
-    alb.fold_into(observed, &mut out);
+    alb.fold_into(&winners, observed, &mut out);
     for status in &mut out.services {
         if let Some(w) = placement.waiting.get(&status.service_arn) {
             status.warnings.push(w.clone());
@@ -318,13 +318,12 @@ fn gone_but_held<'a>(
 
 /// The winners routing each host, per pool: who shares a name with whom. Indexed once, as
 /// every winner asks (a scan of the winners per winner was quadratic).
-struct Sharing<'w, 'a> {
-    winners: &'w [DesiredService<'a>],
+struct Sharing<'w> {
     by_host: FxHashMap<(&'w str, &'w str), Vec<usize>>,
 }
 
-impl<'w, 'a> Sharing<'w, 'a> {
-    fn new(winners: &'w [DesiredService<'a>]) -> Self {
+impl<'w> Sharing<'w> {
+    fn new(winners: &'w [DesiredService<'_>]) -> Self {
         let mut by_host: FxHashMap<(&str, &str), Vec<usize>> = FxHashMap::default();
         for (i, d) in winners.iter().enumerate() {
             for h in &d.intent.hosts {
@@ -334,11 +333,12 @@ impl<'w, 'a> Sharing<'w, 'a> {
                     .push(i);
             }
         }
-        Self { winners, by_host }
+        Self { by_host }
     }
 
-    /// The winners routing one of `d`'s hosts in its pool (`d` among them), in winner order.
-    fn sharers(&self, d: &DesiredService<'_>) -> Vec<&'w DesiredService<'a>> {
+    /// The positions of the winners routing one of `d`'s hosts in its pool (`d` among
+    /// them), in winner order.
+    fn sharers(&self, d: &DesiredService<'_>) -> Vec<usize> {
         let mut indices: Vec<usize> = d
             .intent
             .hosts
@@ -349,7 +349,7 @@ impl<'w, 'a> Sharing<'w, 'a> {
             .collect();
         indices.sort_unstable();
         indices.dedup();
-        indices.into_iter().map(|i| &self.winners[i]).collect()
+        indices
     }
 }
 
@@ -361,19 +361,19 @@ fn names_stage(
     observed: &Snapshot,
     owned: &Owned<'_>,
     winners: &[DesiredService<'_>],
-    alb: &AlbOutcome<'_>,
+    alb: &AlbOutcome,
     keep: &dyn Fn(&str) -> bool,
     out: &mut Plan,
 ) -> Vec<PlannedChange> {
     let mut changes = Vec::new();
-    let ready = |arn: &str| alb.serving_state.get(arn).is_some_and(|s| s.ready());
-    let healthy = |arn: &str| alb.serving_state.get(arn).is_some_and(|s| s.healthy);
+    // Winners are asked by position: the ALB stage's outcome is in winner order.
+    let ready = |i: usize| alb.serving_state(i).is_some_and(ServingState::ready);
+    let healthy = |i: usize| alb.serving_state(i).is_some_and(|s| s.healthy);
     // Every winner routing one of its hosts, moving or joining, must serve it on the new ALB.
     // Indexed only when asked: only a pass with a service moving between ALBs asks.
     let sharing_index = std::cell::OnceCell::new();
     let sharing = || sharing_index.get_or_init(|| Sharing::new(winners));
-    let switched =
-        |d: &DesiredService<'_>| sharing().sharers(d).iter().all(|m| ready(&m.service.arn));
+    let switched = |d: &DesiredService<'_>| sharing().sharers(d).into_iter().all(ready);
     // A moving service's names stay on the ALB it leaves until every mover of its hosts
     // can be served on the new one: held as they are, never written there (that ALB may
     // not route a name its rules there were not made for).
@@ -389,30 +389,23 @@ fn names_stage(
     // One name, one ALB: a service whose host a mover shares holds the name where it is too,
     // mover or not, until every one of them can be served on the new ALB.
     // Whether each winner stays, decided once (most move nowhere: then no one is held).
-    let staying: FxHashSet<&str> = winners
-        .iter()
-        .filter(|d| stays(d))
-        .map(|d| d.service.arn.as_str())
-        .collect();
-    let names_ready = |d: &DesiredService<'_>| {
-        ready(&d.service.arn)
+    let staying: Vec<usize> = (0..winners.len()).filter(|&i| stays(&winners[i])).collect();
+    let names_ready = |i: usize| {
+        ready(i)
             && (staying.is_empty()
                 || !sharing()
-                    .sharers(d)
+                    .sharers(&winners[i])
                     .iter()
-                    .any(|m| staying.contains(m.service.arn.as_str())))
+                    .any(|m| staying.binary_search(m).is_ok()))
     };
     // A sharer that waits for nothing itself has its health read by no one, and would hold
     // the movers' names where they are for ever: its serving group's health is read too.
-    for d in winners
-        .iter()
-        .filter(|d| staying.contains(d.service.arn.as_str()))
-    {
-        for m in sharing().sharers(d) {
-            if let Some(group) = alb.serving.get(m.service.arn.as_str())
+    for &i in &staying {
+        for m in sharing().sharers(&winners[i]) {
+            if let Some(group) = alb.serving(m)
                 && !observed.targets.contains_key(group)
             {
-                out.health_wanted.push(group.clone());
+                out.health_wanted.push(group.to_string());
             }
         }
     }
@@ -460,28 +453,34 @@ impl ServingState {
     }
 }
 
-/// What the ALB stage found per winner, for the name stages and the statuses.
-/// Hashed by service ARN: looked up per winner and per status, never iterated.
-struct AlbOutcome<'a> {
-    /// Whether its serving group can serve and its rules are settled.
-    serving_state: FxHashMap<&'a str, ServingState>,
-    serving: FxHashMap<&'a str, String>,
-    waiting: FxHashMap<&'a str, String>,
+/// What the ALB stage found for one winner, for the name stages and the statuses.
+#[derive(Default)]
+struct WinnerAlb {
+    /// Whether its serving group can serve and its rules are settled; `None` when it has
+    /// no serving group.
+    serving_state: Option<ServingState>,
+    serving: Option<String>,
+    waiting: Option<String>,
+}
+
+/// What the ALB stage found, per winner in winner order. The name stages ask of every
+/// winner by its position: a map by service ARN hashed and compared an ARN, held far
+/// away on a large heap, per question.
+struct AlbOutcome {
+    per_winner: Vec<WinnerAlb>,
     health_wanted: Vec<String>,
 }
 
-fn alb_stage<'a>(
+fn alb_stage(
     config: &PlanConfig,
     observed: &Snapshot,
     owned: &Owned<'_>,
-    winners: &'a [DesiredService<'_>],
+    winners: &[DesiredService<'_>],
     placed: &placement::Placed,
     changes: &mut Vec<PlannedChange>,
-) -> AlbOutcome<'a> {
+) -> AlbOutcome {
     let mut out = AlbOutcome {
-        serving_state: FxHashMap::default(),
-        serving: FxHashMap::default(),
-        waiting: FxHashMap::default(),
+        per_winner: Vec::with_capacity(winners.len()),
         health_wanted: Vec::new(),
     };
     for (i, desired) in winners.iter().enumerate() {
@@ -491,7 +490,6 @@ fn alb_stage<'a>(
         } else {
             alb::service_changes(config, observed, owned, desired, placed, i, changes)
         };
-        let arn = desired.service.arn.as_str();
         // Its rules are all in place when this pass creates or rewrites none of them: only
         // then may a moving service's names follow.
         let rules_settled = !changes[before..].iter().any(|c| {
@@ -503,39 +501,66 @@ fn alb_stage<'a>(
             )
         });
         out.health_wanted.extend(outcome.health_wanted);
-        if let Some(group) = outcome.serving {
-            let healthy = alb::has_healthy_targets(observed, &group) == Some(true)
-                || crate::sabotage::is_on(crate::sabotage::Sabotage::HealthWait);
-            out.serving_state.insert(
-                arn,
-                ServingState {
-                    healthy,
-                    rules_settled,
-                },
-            );
-            out.serving.insert(arn, group);
-        }
-        if let Some(w) = outcome.waiting {
-            out.waiting.insert(arn, w);
-        }
+        let serving_state = outcome.serving.as_ref().map(|group| ServingState {
+            healthy: alb::has_healthy_targets(observed, group) == Some(true)
+                || crate::sabotage::is_on(crate::sabotage::Sabotage::HealthWait),
+            rules_settled,
+        });
+        out.per_winner.push(WinnerAlb {
+            serving_state,
+            serving: outcome.serving,
+            waiting: outcome.waiting,
+        });
     }
     out
 }
 
-impl AlbOutcome<'_> {
+impl AlbOutcome {
+    /// The serving state of the winner at position `i`.
+    fn serving_state(&self, i: usize) -> Option<ServingState> {
+        self.per_winner.get(i).and_then(|w| w.serving_state)
+    }
+
+    /// The serving group of the winner at position `i`.
+    fn serving(&self, i: usize) -> Option<&str> {
+        self.per_winner.get(i).and_then(|w| w.serving.as_deref())
+    }
+
     /// What each service waits for goes into its status; names that wait for health make
     /// the runtime read the serving group's health when it was not read.
-    fn fold_into(self, observed: &Snapshot, out: &mut Plan) {
+    fn fold_into(self, winners: &[DesiredService<'_>], observed: &Snapshot, out: &mut Plan) {
         out.health_wanted.extend(self.health_wanted);
+        let any_waits = self.per_winner.iter().any(|w| w.waiting.is_some());
+        // Statuses are not in winner order: they find their winner by ARN, indexed only
+        // when one asks (a converged pass has nothing waiting, and nothing asks).
+        let index = std::cell::OnceCell::new();
+        let winner_of = |arn: &str| {
+            index
+                .get_or_init(|| {
+                    winners
+                        .iter()
+                        .enumerate()
+                        .map(|(i, d)| (d.service.arn.as_str(), i))
+                        .collect::<FxHashMap<&str, usize>>()
+                })
+                .get(arn)
+                .and_then(|&i| self.per_winner.get(i))
+        };
         for status in &mut out.services {
-            let arn = status.service_arn.as_str();
-            if !status.waiting.is_empty()
-                && let Some(group) = self.serving.get(arn)
+            let reads_health = !status.waiting.is_empty();
+            if !reads_health && !any_waits {
+                continue;
+            }
+            let Some(winner) = winner_of(status.service_arn.as_str()) else {
+                continue;
+            };
+            if reads_health
+                && let Some(group) = &winner.serving
                 && !observed.targets.contains_key(group)
             {
                 out.health_wanted.push(group.clone());
             }
-            if let Some(w) = self.waiting.get(arn) {
+            if let Some(w) = &winner.waiting {
                 status.waiting.push(w.clone());
             }
         }

@@ -17,12 +17,14 @@ use crate::status::{ResourceKind, ServiceState, ServiceStatus};
 /// and whether a service's resources stay as they are.
 pub struct NameGates<'f> {
     pub at: &'f dyn for<'d> Fn(&'d DesiredService<'_>) -> &'d str,
-    pub ready: &'f dyn Fn(&str) -> bool,
+    /// The winner at this position (in the winners the stages are given) may be published:
+    /// its serving group has a healthy target and its rules are settled.
+    pub ready: &'f dyn Fn(usize) -> bool,
     /// Its DNS names may be written where `at` says: ready, and not held where they are
     /// during a move.
-    pub names_ready: &'f dyn Fn(&DesiredService<'_>) -> bool,
+    pub names_ready: &'f dyn Fn(usize) -> bool,
     /// Its serving group has a healthy target (its rules may still change this pass).
-    pub healthy: &'f dyn Fn(&str) -> bool,
+    pub healthy: &'f dyn Fn(usize) -> bool,
     pub keep: &'f dyn Fn(&str) -> bool,
 }
 
@@ -82,17 +84,18 @@ pub fn plan_service_dns(
     let dns_winners: Vec<dns::DnsWinner<'_>> = winners
         .iter()
         .zip(&with_test_hosts)
-        .filter(|(d, _)| !matches!(d.weighted, super::desired::Weighted::Member { .. }))
-        .filter_map(|(d, combined)| {
+        .enumerate()
+        .filter(|(_, (d, _))| !matches!(d.weighted, super::desired::Weighted::Member { .. }))
+        .filter_map(|(i, (d, combined))| {
             let load_balancer = owned.load_balancer((gates.at)(d))?;
-            let ready = (gates.names_ready)(d);
+            let ready = (gates.names_ready)(i);
             Some(dns::DnsWinner {
                 service: d.service,
                 dns: &d.intent.dns,
                 hosts: combined.as_deref().unwrap_or(&d.intent.hosts),
                 load_balancer,
                 ready,
-                healthy: (gates.healthy)(&d.service.arn),
+                healthy: (gates.healthy)(i),
                 // Asked only when it can matter (see the field).
                 routed_here: !(ready && rules_read)
                     && routed_here(&d.service.arn, &load_balancer.arn),
@@ -188,17 +191,16 @@ pub fn plan_service_cloudmap(
     let mut cm_waiting: BTreeSet<&str> = BTreeSet::new();
     let cm_winners: Vec<cloudmap::CloudMapWinner<'_>> = winners
         .iter()
-        .filter(|d| !matches!(d.weighted, super::desired::Weighted::Member { .. }))
-        .filter(|d| {
-            let go = d.intent.cloudmap.is_none()
-                || (gates.ready)(&d.service.arn)
-                || registered(&d.service.arn);
+        .enumerate()
+        .filter(|(_, d)| !matches!(d.weighted, super::desired::Weighted::Member { .. }))
+        .filter(|&(i, d)| {
+            let go = d.intent.cloudmap.is_none() || (gates.ready)(i) || registered(&d.service.arn);
             if !go {
                 cm_waiting.insert(d.service.arn.as_str());
             }
             go
         })
-        .filter_map(|d| {
+        .filter_map(|(_, d)| {
             Some(cloudmap::CloudMapWinner {
                 service: d.service,
                 intent: d.intent.cloudmap.as_ref()?,

@@ -15,10 +15,55 @@ use crate::state::Rule;
 
 /// Priorities chosen for every winner's rules, and moves of existing rules.
 pub struct Placed {
-    /// (winner index, rule index) → priority.
-    pub priorities: BTreeMap<(usize, usize), u32>,
+    /// Each winner's rules' priorities.
+    pub priorities: RulePriorities,
     /// Listener → existing rules to move.
     pub moves: BTreeMap<String, Vec<(String, u32)>>,
+}
+
+/// The priority placed for each rule of each winner, by position: the ALB stage asks for
+/// every rule of every winner in winner order, so it reads this in order, where a map keyed
+/// by (winner, rule) was a walk down a tree of the whole estate per rule.
+#[derive(Debug)]
+pub struct RulePriorities {
+    /// Where winner `i`'s rules start in `priority`; one more entry than winners.
+    first: Vec<usize>,
+    /// `None` for a rule its listener had no room for.
+    priority: Vec<Option<u32>>,
+}
+
+impl RulePriorities {
+    /// Room for each winner's rules, given how many each has, in winner order.
+    fn new(rules_per_winner: impl ExactSizeIterator<Item = usize>) -> Self {
+        let mut first = Vec::with_capacity(rules_per_winner.len() + 1);
+        let mut total = 0;
+        first.push(0);
+        for rules in rules_per_winner {
+            total += rules;
+            first.push(total);
+        }
+        Self {
+            first,
+            priority: vec![None; total],
+        }
+    }
+
+    fn slot(&self, winner: usize, rule: usize) -> Option<usize> {
+        let start = *self.first.get(winner)?;
+        let end = *self.first.get(winner + 1)?;
+        (rule < end - start).then_some(start + rule)
+    }
+
+    fn set(&mut self, winner: usize, rule: usize, priority: u32) {
+        if let Some(at) = self.slot(winner, rule) {
+            self.priority[at] = Some(priority);
+        }
+    }
+
+    /// The priority of winner `winner`'s rule `rule`, when its listener had room.
+    pub fn get(&self, winner: usize, rule: usize) -> Option<u32> {
+        self.slot(winner, rule).and_then(|at| self.priority[at])
+    }
 }
 
 pub fn existing_rule<'a>(
@@ -41,7 +86,7 @@ pub fn place_priorities<'a>(
     out: &mut Plan,
 ) -> Placed {
     let mut placed = Placed {
-        priorities: BTreeMap::new(),
+        priorities: RulePriorities::new(winners.iter().map(|d| d.rules.len())),
         moves: BTreeMap::new(),
     };
     let groups = members_by_listener(owned, winners);
@@ -84,7 +129,7 @@ pub fn place_priorities<'a>(
         match priorities::place(config.priority_range, &occupied, &slots) {
             Ok(p) => {
                 for (m, &priority) in members.iter().zip(&p.priorities) {
-                    placed.priorities.insert((m.winner, m.rule), priority);
+                    placed.priorities.set(m.winner, m.rule, priority);
                     if let Some(rule) = m.existing
                         && rule.priority != Some(priority)
                     {
@@ -153,4 +198,48 @@ pub fn renumbering(moves: BTreeMap<String, Vec<(String, u32)>>) -> Vec<PlannedCh
             reason: "keep rule priorities unique and ordered by specificity".into(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RulePriorities;
+
+    #[test]
+    fn each_rule_of_each_winner_has_its_own_slot() {
+        // Winners with 2, 0, 1 and 3 rules.
+        let mut placed = RulePriorities::new([2, 0, 1, 3].into_iter());
+        placed.set(0, 1, 10);
+        placed.set(2, 0, 20);
+        placed.set(3, 2, 30);
+        let table = [
+            ((0, 0), None),
+            ((0, 1), Some(10)),
+            ((1, 0), None),
+            ((2, 0), Some(20)),
+            ((3, 0), None),
+            ((3, 1), None),
+            ((3, 2), Some(30)),
+        ];
+        for ((winner, rule), want) in table {
+            assert_eq!(
+                placed.get(winner, rule),
+                want,
+                "winner {winner}, rule {rule}"
+            );
+        }
+    }
+
+    #[test]
+    fn positions_past_a_winners_rules_or_the_winners_hold_nothing() {
+        let mut placed = RulePriorities::new([1, 1].into_iter());
+        // Rule 1 of winner 0 would be winner 1's rule 0 if positions ran on.
+        placed.set(0, 1, 7);
+        placed.set(5, 0, 8);
+        assert_eq!(placed.get(1, 0), None);
+        assert_eq!(placed.get(0, 1), None);
+        assert_eq!(placed.get(5, 0), None);
+        placed.set(1, 0, 9);
+        assert_eq!(placed.get(1, 0), Some(9));
+        assert_eq!(placed.get(0, 0), None);
+    }
 }

@@ -505,7 +505,7 @@ fn rule_changes(
     for (j, (wanted, existing)) in desired.rules.iter().zip(kept).enumerate() {
         let at = Slot {
             desired,
-            priority: placed.priorities.get(&(index, j)).copied(),
+            priority: placed.priorities.get(index, j),
             key: &wanted.key,
         };
         refs.push(one_rule(

@@ -210,7 +210,6 @@ pub fn plan(
     let mut out = Plan::default();
     count_managed(&owned, &mut out);
     let ordered = age_ordered(intents);
-    let services_seen: FxHashSet<&str> = intents.iter().map(|(s, _)| s.arn.as_str()).collect();
     let mut resolution = resolve::resolve_intents(config, observed, &owned, &ordered);
     weighted::group(
         &owned,
@@ -240,7 +239,7 @@ pub fn plan(
         .chain(&arbitration.kept)
         .chain(&admission.held)
         .copied()
-        .chain(gone_but_held(config, observed, &owned, &services_seen))
+        .chain(gone_but_held(config, observed, &owned))
         .collect();
     let winners = admission.winners;
 
@@ -261,9 +260,10 @@ pub fn plan(
         }
     }
 
+    // Owners of something that are not among the services read (`keyed_by` above).
     let orphans = owned
-        .services()
-        .filter(|arn| !services_seen.contains(*arn) && !kept.contains(*arn))
+        .services_not_keyed()
+        .filter(|arn| !kept.contains(*arn))
         .collect::<BTreeSet<&str>>();
     withdraw::withdraw_all(
         config,
@@ -296,19 +296,13 @@ fn last_stages(
 
 /// Services gone from ECS whose rules route a name in a zone that could not be read: they
 /// keep everything, as a service still there would.
-fn gone_but_held<'a>(
-    config: &PlanConfig,
-    observed: &Snapshot,
-    owned: &Owned<'a>,
-    services_seen: &FxHashSet<&str>,
-) -> Vec<&'a str> {
+fn gone_but_held<'a>(config: &PlanConfig, observed: &Snapshot, owned: &Owned<'a>) -> Vec<&'a str> {
     let zones = unread_zones::UnreadZones::new(&config.hosted_zones, observed);
     if zones.none() {
         return Vec::new();
     }
     owned
-        .services()
-        .filter(|arn| !services_seen.contains(*arn))
+        .services_not_keyed()
         .filter(|arn| {
             let routed = resolve::routed_hosts(owned, arn);
             zones.holds_back(&[], None, routed).is_some()

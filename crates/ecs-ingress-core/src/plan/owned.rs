@@ -31,6 +31,8 @@ pub struct Owned<'a> {
     /// of them is: a string asked for at the same address and of the same length is that
     /// copy.
     by_copy: FxHashMap<(usize, usize), Option<usize>>,
+    /// Per entry of `mine`: one of the ARNs given to `keyed_by` named its service.
+    keyed: Vec<bool>,
     /// Where the entry of the service asked for last by content is, for copies not given
     /// to `keyed_by` (the status's, a marker's, an orphan's): stages ask several times in a
     /// row for the same service, and a repeated ask compares the ARN with that entry's,
@@ -81,8 +83,16 @@ impl<'a> Owned<'a> {
 
     /// The ARNs of the services that own a group or a rule, each once, in no particular
     /// order.
-    pub fn services(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.by_service.keys().copied()
+    /// The services that own something here and that none of the ARNs given to
+    /// [`Self::keyed_by`] named (every one, when it was not called): those gone from ECS,
+    /// found while keying, where looking every owned service up again among the services
+    /// read compared two copies of its ARN held far apart.
+    pub fn services_not_keyed(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.mine
+            .iter()
+            .zip(&self.keyed)
+            .filter(|(_, keyed)| !**keyed)
+            .map(|(m, _)| m.service)
     }
 
     fn mine(&self, service_arn: &str) -> Option<&Mine<'a>> {
@@ -155,6 +165,7 @@ impl<'a> Owned<'a> {
             index: OnceCell::new(),
         });
         Self {
+            keyed: vec![false; index.mine.len()],
             mine: index.mine,
             by_service: index.by_service,
             by_copy: FxHashMap::default(),
@@ -186,6 +197,9 @@ impl<'a> Owned<'a> {
         self.by_copy.reserve(services.size_hint().0);
         for arn in services {
             let at = self.by_service.get(arn).copied();
+            if let Some(at) = at {
+                self.keyed[at] = true;
+            }
             self.by_copy.insert(address_of(arn), at);
         }
         self
@@ -355,7 +369,8 @@ mod tests {
                 }
             }
         }
-        let mut services: Vec<&str> = owned.services().collect();
+        // Nothing keyed: every service that owns something.
+        let mut services: Vec<&str> = owned.services_not_keyed().collect();
         services.sort_unstable();
         assert_eq!(services, ["svc-a", "svc-b"]);
         assert_eq!(arns(&owned.foreign_rules), ["rule-other"]);
@@ -392,9 +407,9 @@ mod tests {
                 "{arn}"
             );
         }
-        let mut services: Vec<&str> = keyed.services().collect();
-        services.sort_unstable();
-        assert_eq!(services, ["svc-a", "svc-b"]);
+        // svc-b was not among the keys (svc-c, keyed, owns nothing): it alone is not keyed.
+        assert_eq!(keyed.services_not_keyed().collect::<Vec<_>>(), ["svc-b"]);
+        assert!(keyed.owns_any("svc-a") && keyed.owns_any("svc-b") && !keyed.owns_any("svc-c"));
     }
 
     #[test]

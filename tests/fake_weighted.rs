@@ -123,3 +123,26 @@ async fn the_stable_service_leaving_hands_the_name_to_the_canary() {
     );
     estate.assert_traffic_served("stable left");
 }
+
+/// A weighted member stands among the winners (oldest first: stable, canary, then a
+/// service of a host of its own). The later service's name follows its own group's health,
+/// not that of the winner before it: none after the pass that creates its group, and
+/// published once its targets are healthy, every request served after every write.
+#[tokio::test(start_paused = true)]
+async fn a_name_after_a_weighted_member_waits_for_its_own_health() {
+    const OTHER: &str = "b.in.example.com";
+    let (estate, _stable, _canary) = stable_and_canary();
+    let controller = estate.controller();
+    estate.converge(&controller, 20).await;
+    assert!(estate.fake.world().has_record(HOST));
+    let other = estate.add_service("other", &[("alb.host", OTHER)], &[]);
+    estate.expect_served(OTHER, &other);
+    controller.pass(true).await;
+    assert!(
+        !estate.fake.world().has_record(OTHER),
+        "its group has no healthy target yet, whatever the canary's has"
+    );
+    estate.converge(&controller, 20).await;
+    assert!(estate.fake.world().has_record(OTHER));
+    estate.assert_traffic_served("a service after a weighted member");
+}

@@ -360,7 +360,9 @@ fn names_stage(
     out: &mut Plan,
 ) -> Vec<PlannedChange> {
     let mut changes = Vec::new();
-    // Winners are asked by position: the ALB stage's outcome is in winner order.
+    // Winners are asked by position: the ALB stage's outcome is in winner order, one entry
+    // each, for these very winners.
+    debug_assert_eq!(alb.per_winner.len(), winners.len());
     let ready = |i: usize| alb.serving_state(i).is_some_and(ServingState::ready);
     let healthy = |i: usize| alb.serving_state(i).is_some_and(|s| s.healthy);
     // Every winner routing one of its hosts, moving or joining, must serve it on the new ALB.
@@ -448,7 +450,6 @@ impl ServingState {
 }
 
 /// What the ALB stage found for one winner, for the name stages and the statuses.
-#[derive(Default)]
 struct WinnerAlb {
     /// Whether its serving group can serve and its rules are settled; `None` when it has
     /// no serving group.
@@ -523,6 +524,7 @@ impl AlbOutcome {
     /// What each service waits for goes into its status; names that wait for health make
     /// the runtime read the serving group's health when it was not read.
     fn fold_into(self, winners: &[DesiredService<'_>], observed: &Snapshot, out: &mut Plan) {
+        debug_assert_eq!(self.per_winner.len(), winners.len());
         out.health_wanted.extend(self.health_wanted);
         let any_waits = self.per_winner.iter().any(|w| w.waiting.is_some());
         // Statuses are not in winner order: they find their winner by ARN, indexed only

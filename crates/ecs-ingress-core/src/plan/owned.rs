@@ -81,12 +81,11 @@ impl<'a> Owned<'a> {
         self.mine(service_arn).is_some()
     }
 
-    /// The ARNs of the services that own a group or a rule, each once, in no particular
-    /// order.
-    /// The services that own something here and that none of the ARNs given to
-    /// [`Self::keyed_by`] named (every one, when it was not called): those gone from ECS,
-    /// found while keying, where looking every owned service up again among the services
-    /// read compared two copies of its ARN held far apart.
+    /// The ARNs of the services that own a group or a rule here, each once, in the order
+    /// first seen, that none of the ARNs given to [`Self::keyed_by`] named (every one, when
+    /// it was not called): those gone from ECS, found while keying, where looking every
+    /// owned service up again among the services read compared two copies of its ARN held
+    /// far apart.
     pub fn services_not_keyed(&self) -> impl Iterator<Item = &'a str> + '_ {
         self.mine
             .iter()

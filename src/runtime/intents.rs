@@ -82,9 +82,7 @@ impl RememberedIntents {
                     && same_tags(&then.tags, &service.tags));
         same.then_some(&remembered.intent)
     }
-}
 
-impl RememberedIntents {
     /// Gives every service of `observed` that equals the one remembered the remembered copy
     /// (shared), dropping the one just read. A converged pass reads every service as it was:
     /// without this, from here to the pass's end (its heap's peak, in planning) it held two

@@ -449,12 +449,15 @@ impl ServingState {
     }
 }
 
+/// A winner's serving group, and whether it can serve.
+struct ServingGroup {
+    arn: String,
+    state: ServingState,
+}
+
 /// What the ALB stage found for one winner, for the name stages and the statuses.
 struct WinnerAlb {
-    /// Whether its serving group can serve and its rules are settled; `None` when it has
-    /// no serving group.
-    serving_state: Option<ServingState>,
-    serving: Option<String>,
+    serving: Option<ServingGroup>,
     waiting: Option<String>,
 }
 
@@ -496,14 +499,16 @@ fn alb_stage(
             )
         });
         out.health_wanted.extend(outcome.health_wanted);
-        let serving_state = outcome.serving.as_ref().map(|group| ServingState {
-            healthy: alb::has_healthy_targets(observed, group) == Some(true)
-                || crate::sabotage::is_on(crate::sabotage::Sabotage::HealthWait),
-            rules_settled,
+        let serving = outcome.serving.map(|arn| ServingGroup {
+            state: ServingState {
+                healthy: alb::has_healthy_targets(observed, &arn) == Some(true)
+                    || crate::sabotage::is_on(crate::sabotage::Sabotage::HealthWait),
+                rules_settled,
+            },
+            arn,
         });
         out.per_winner.push(WinnerAlb {
-            serving_state,
-            serving: outcome.serving,
+            serving,
             waiting: outcome.waiting,
         });
     }
@@ -513,12 +518,18 @@ fn alb_stage(
 impl AlbOutcome {
     /// The serving state of the winner at position `i`.
     fn serving_state(&self, i: usize) -> Option<ServingState> {
-        self.per_winner.get(i).and_then(|w| w.serving_state)
+        self.per_winner
+            .get(i)
+            .and_then(|w| w.serving.as_ref())
+            .map(|g| g.state)
     }
 
     /// The serving group of the winner at position `i`.
     fn serving(&self, i: usize) -> Option<&str> {
-        self.per_winner.get(i).and_then(|w| w.serving.as_deref())
+        self.per_winner
+            .get(i)
+            .and_then(|w| w.serving.as_ref())
+            .map(|g| g.arn.as_str())
     }
 
     /// What each service waits for goes into its status; names that wait for health make
@@ -552,9 +563,9 @@ impl AlbOutcome {
             };
             if reads_health
                 && let Some(group) = &winner.serving
-                && !observed.targets.contains_key(group)
+                && !observed.targets.contains_key(&group.arn)
             {
-                out.health_wanted.push(group.clone());
+                out.health_wanted.push(group.arn.clone());
             }
             if let Some(w) = &winner.waiting {
                 status.waiting.push(w.clone());

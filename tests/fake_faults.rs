@@ -69,7 +69,7 @@ fn snapshot(estate: &Estate) -> Snapshot {
             .target_groups
             .values()
             .filter(|g| owned(&g.tags))
-            .map(|g| (g.name.clone(), g.health_check.path.clone()))
+            .map(|g| (g.name.clone(), g.health_check.path.to_string()))
             .collect(),
         rules: world
             .rules
@@ -104,9 +104,9 @@ fn snapshot(estate: &Estate) -> Snapshot {
             .map(|r| {
                 (
                     r.name.clone(),
-                    r.record_type.clone(),
+                    r.record_type.to_string(),
                     r.values.clone(),
-                    r.alias.as_ref().map(|a| a.dns_name.clone()),
+                    r.alias.as_ref().map(|a| a.dns_name.to_string()),
                 )
             })
             .collect(),

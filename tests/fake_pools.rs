@@ -52,7 +52,7 @@ fn placement(estate: &Estate) -> BTreeMap<String, usize> {
         .filter_map(|r| {
             let service = r.tags.get("ecs-ingress/service")?;
             let name = service.rsplit('/').next()?.to_string();
-            Some((name, *index.get(&r.listener_arn)?))
+            Some((name, *index.get(r.listener_arn.as_str())?))
         })
         .collect()
 }
@@ -368,7 +368,7 @@ async fn a_pool_grows_when_full_and_shrinks_once_a_created_alb_stayed_empty() {
     let on = |lb: &str| {
         rules
             .iter()
-            .filter(|r| alb_of[&r.listener_arn] == lb)
+            .filter(|r| alb_of[r.listener_arn.as_str()] == lb)
             .count()
     };
     let lonely = created
@@ -378,7 +378,7 @@ async fn a_pool_grows_when_full_and_shrinks_once_a_created_alb_stayed_empty() {
         .expect("a created ALB");
     let leaving: Vec<String> = rules
         .iter()
-        .filter(|r| alb_of[&r.listener_arn] == lonely)
+        .filter(|r| alb_of[r.listener_arn.as_str()] == lonely)
         .filter_map(|r| r.tags.get("ecs-ingress/service"))
         .map(|s| s.rsplit('/').next().unwrap_or_default().to_string())
         .collect();
@@ -603,13 +603,13 @@ proptest::proptest! {
                 let mut groups_per_alb: BTreeMap<String, usize> = BTreeMap::new();
                 for g in world.target_groups.values() {
                     for lb in &g.load_balancer_arns {
-                        *groups_per_alb.entry(lb.clone()).or_default() += 1;
+                        *groups_per_alb.entry(lb.to_string()).or_default() += 1;
                     }
                 }
                 let mut hosts: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
                 for r in world.rules.values().filter(|r| r.tags.contains_key("ecs-ingress/owner")) {
                     for h in &r.hosts {
-                        hosts.entry(h.clone()).or_default().insert(world.listeners[&r.listener_arn].load_balancer_arn.clone());
+                        hosts.entry(h.clone()).or_default().insert(world.listeners[r.listener_arn.as_str()].load_balancer_arn.clone());
                     }
                 }
                 (groups_per_alb, hosts)
@@ -629,7 +629,7 @@ proptest::proptest! {
             let before: BTreeMap<String, String> = estate
                 .owned_rules()
                 .into_iter()
-                .map(|r| (r.arn.clone(), r.listener_arn.clone()))
+                .map(|r| (r.arn.clone(), r.listener_arn.to_string()))
                 .collect();
             let (host, _) = services[0];
             estate.fake.release_served(&format!("h{host}.in.example.com"));
@@ -640,7 +640,7 @@ proptest::proptest! {
             let after: BTreeMap<String, String> = estate
                 .owned_rules()
                 .into_iter()
-                .map(|r| (r.arn.clone(), r.listener_arn.clone()))
+                .map(|r| (r.arn.clone(), r.listener_arn.to_string()))
                 .collect();
             for (arn, listener) in &after {
                 if let Some(was) = before.get(arn) {
@@ -694,7 +694,9 @@ async fn a_drain_with_each_of_its_calls_failing_keeps_serving_and_finishes() {
                 let rules = estate.owned_rules();
                 assert_eq!(rules.len(), DRAIN_SERVICES, "{case}: one rule per service");
                 assert!(
-                    rules.iter().all(|r| !drained.contains(&r.listener_arn)),
+                    rules
+                        .iter()
+                        .all(|r| !drained.contains(r.listener_arn.as_str())),
                     "{case}: the drained ALB still routes"
                 );
                 estate.assert_traffic_served(&case);
@@ -766,7 +768,11 @@ async fn a_service_whose_name_someone_else_holds_never_moves() {
                     .get("ecs-ingress/service")
                     .is_some_and(|s| s.ends_with("/s2"))
             })
-            .map(|r| world.listeners[&r.listener_arn].load_balancer_arn.clone())
+            .map(|r| {
+                world.listeners[r.listener_arn.as_str()]
+                    .load_balancer_arn
+                    .clone()
+            })
             .collect()
     };
     assert_eq!(
@@ -812,7 +818,7 @@ async fn two_controllers_on_one_pool_drain_it_together_without_fighting() {
         estate
             .owned_rules()
             .iter()
-            .all(|r| !drained.contains(&r.listener_arn)),
+            .all(|r| !drained.contains(r.listener_arn.as_str())),
         "the drained ALB still routes"
     );
     assert_eq!(
@@ -1309,7 +1315,7 @@ async fn the_oracle_excuses_a_write_from_a_read_older_than_a_hand_edit_and_only_
             .cloned()
             .expect("the name's record");
         if let Some(alias) = record.alias.as_mut() {
-            alias.dns_name = new_alb.clone();
+            alias.dns_name = new_alb.as_str().into();
         }
         aws.route53
             .change_record_sets(&estate.zone_id, &[RecordChange::Upsert(record)])

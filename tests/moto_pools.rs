@@ -578,7 +578,7 @@ async fn a_member_removed_from_the_flags_is_drained_and_a_retag_moves_by_the_sam
 
     // 1. B's listener leaves the flags without a drain: its services move to A by the move
     // protocol (the first pass says so), and nothing is left on B.
-    let only_a = pool_args(&[&seed.listener_arn]);
+    let only_a = pool_args(&[seed.listener_arn.as_str()]);
     let mut plan = vec!["plan".to_string()];
     plan.extend(only_a.iter().cloned());
     let plan: Vec<&str> = plan.iter().map(String::as_str).collect();

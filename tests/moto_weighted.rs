@@ -11,7 +11,7 @@ fn weights(moto: &Moto, seed: &support::Seed) -> serde_json::Value {
         "elb = client('elbv2')\n\
          rules = [r for r in elb.describe_rules(ListenerArn=args[0])['Rules'] if not r['IsDefault']]\n\
          print(json.dumps([{t['TargetGroupArn']: t.get('Weight') for a in r['Actions'] if a['Type'] == 'forward' for t in a.get('ForwardConfig', {}).get('TargetGroups', [])} for r in rules]))",
-        &[&seed.listener_arn],
+        &[seed.listener_arn.as_str()],
     )
 }
 

@@ -583,7 +583,7 @@ fn albs_within_quota(estate: &Estate) -> (usize, bool) {
     }
     let mut rules: BTreeMap<&str, usize> = BTreeMap::new();
     for r in world.rules.values().filter(|r| !r.is_default()) {
-        if let Some(l) = world.listeners.get(&r.listener_arn) {
+        if let Some(l) = world.listeners.get(r.listener_arn.as_str()) {
             *rules.entry(l.load_balancer_arn.as_str()).or_default() += 1;
         }
     }

@@ -14,7 +14,7 @@ use super::call::{CallContext, paged, send};
 use super::{AwsError, ElbApi, ErrorKind};
 use crate::state::{
     DefaultAction, HealthCheck, Listener, ListenerCertificates, ListenerSettings, LoadBalancer,
-    LoadBalancerSettings, ProtocolVersion, Rule, RuleSpec, Tags, Target, TargetGroup,
+    LoadBalancerSettings, ProtocolVersion, Rule, RuleSpec, SharedStr, Tags, Target, TargetGroup,
     TargetGroupAttributes, TargetGroupSpec, TargetHealth, TargetHealthState,
 };
 
@@ -331,7 +331,7 @@ fn rule(listener_arn: &str, r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> 
     staged_target_groups.dedup();
     Rule {
         arn: r.rule_arn().unwrap_or_default().to_string(),
-        listener_arn: listener_arn.to_string(),
+        listener_arn: listener_arn.into(),
         priority: if r.is_default() == Some(true) {
             None
         } else {
@@ -353,28 +353,27 @@ fn target_group(t: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> Targe
         .matcher()
         .and_then(|m| m.http_code().or(m.grpc_code()))
         .unwrap_or_default()
-        .to_string();
+        .into();
     TargetGroup {
         arn: t.target_group_arn().unwrap_or_default().to_string(),
         name: t.target_group_name().unwrap_or_default().to_string(),
-        protocol: t
-            .protocol()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_default(),
-        protocol_version: t.protocol_version().map(str::to_string),
+        protocol: t.protocol().map(|p| p.as_str()).unwrap_or_default().into(),
+        protocol_version: t.protocol_version().map(SharedStr::from),
         port: t.port().unwrap_or_default(),
         target_type: t
             .target_type()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_default(),
-        vpc_id: t.vpc_id().unwrap_or_default().to_string(),
+            .map(|p| p.as_str())
+            .unwrap_or_default()
+            .into(),
+        vpc_id: t.vpc_id().unwrap_or_default().into(),
         health_check: HealthCheck {
             protocol: t
                 .health_check_protocol()
-                .map(|p| p.as_str().to_string())
-                .unwrap_or_default(),
-            path: t.health_check_path().unwrap_or_default().to_string(),
-            port: t.health_check_port().unwrap_or_default().to_string(),
+                .map(|p| p.as_str())
+                .unwrap_or_default()
+                .into(),
+            path: t.health_check_path().unwrap_or_default().into(),
+            port: t.health_check_port().unwrap_or_default().into(),
             interval_seconds: t.health_check_interval_seconds().unwrap_or_default(),
             timeout_seconds: t.health_check_timeout_seconds().unwrap_or_default(),
             healthy_threshold: t.healthy_threshold_count().unwrap_or_default(),
@@ -385,9 +384,10 @@ fn target_group(t: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> Targe
         load_balancer_arns: t
             .load_balancer_arns()
             .iter()
-            .cloned()
+            .map(String::as_str)
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
+            .map(SharedStr::from)
             .collect(),
         tags: Tags::new(),
         attributes: TargetGroupAttributes::new(),
@@ -396,9 +396,13 @@ fn target_group(t: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> Targe
 
 fn matcher(health_check: &HealthCheck, grpc: bool) -> Matcher {
     if grpc {
-        Matcher::builder().grpc_code(&health_check.matcher).build()
+        Matcher::builder()
+            .grpc_code(health_check.matcher.as_str())
+            .build()
     } else {
-        Matcher::builder().http_code(&health_check.matcher).build()
+        Matcher::builder()
+            .http_code(health_check.matcher.as_str())
+            .build()
     }
 }
 
@@ -593,8 +597,8 @@ impl ElbApi for ElbAdapter {
                 .vpc_id(&spec.vpc_id)
                 .health_check_enabled(true)
                 .health_check_protocol(ProtocolEnum::from(hc.protocol.as_str()))
-                .health_check_path(&hc.path)
-                .health_check_port(&hc.port)
+                .health_check_path(hc.path.as_str())
+                .health_check_port(hc.port.as_str())
                 .health_check_interval_seconds(hc.interval_seconds)
                 .health_check_timeout_seconds(hc.timeout_seconds)
                 .healthy_threshold_count(hc.healthy_threshold)
@@ -628,8 +632,8 @@ impl ElbApi for ElbAdapter {
                 .modify_target_group()
                 .target_group_arn(arn)
                 .health_check_protocol(ProtocolEnum::from(hc.protocol.as_str()))
-                .health_check_path(&hc.path)
-                .health_check_port(&hc.port)
+                .health_check_path(hc.path.as_str())
+                .health_check_port(hc.port.as_str())
                 .health_check_interval_seconds(hc.interval_seconds)
                 .health_check_timeout_seconds(hc.timeout_seconds)
                 .healthy_threshold_count(hc.healthy_threshold)

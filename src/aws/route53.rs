@@ -36,7 +36,7 @@ pub fn normalize_name(name: &str) -> String {
 fn record(r: &ResourceRecordSet) -> RecordSet {
     RecordSet {
         name: normalize_name(r.name()),
-        record_type: r.r#type().as_str().to_string(),
+        record_type: r.r#type().as_str().into(),
         ttl: r.ttl(),
         values: r
             .resource_records()
@@ -44,8 +44,8 @@ fn record(r: &ResourceRecordSet) -> RecordSet {
             .map(|v| v.value().to_string())
             .collect(),
         alias: r.alias_target().map(|a| AliasTarget {
-            dns_name: normalize_name(a.dns_name()),
-            hosted_zone_id: a.hosted_zone_id().to_string(),
+            dns_name: normalize_name(a.dns_name()).into(),
+            hosted_zone_id: a.hosted_zone_id().into(),
             evaluate_target_health: a.evaluate_target_health(),
         }),
         set_identifier: r.set_identifier().map(str::to_string),
@@ -77,8 +77,8 @@ fn sdk_record(r: &RecordSet) -> Result<ResourceRecordSet, AwsError> {
     if let Some(a) = &r.alias {
         b = b.alias_target(
             SdkAlias::builder()
-                .dns_name(&a.dns_name)
-                .hosted_zone_id(&a.hosted_zone_id)
+                .dns_name(a.dns_name.as_str())
+                .hosted_zone_id(a.hosted_zone_id.as_str())
                 .evaluate_target_health(a.evaluate_target_health)
                 .build()
                 .map_err(invalid)?,

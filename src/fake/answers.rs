@@ -24,8 +24,8 @@ pub fn record_target(record: &RecordSet) -> String {
     let target = record
         .alias
         .as_ref()
-        .map(|a| a.dns_name.clone())
-        .or_else(|| record.values.first().cloned())
+        .map(|a| a.dns_name.as_str())
+        .or_else(|| record.values.first().map(String::as_str))
         .unwrap_or_default()
         .trim_end_matches('.')
         .to_ascii_lowercase();

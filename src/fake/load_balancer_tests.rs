@@ -570,8 +570,8 @@ async fn traffic_reaches_an_alb_created_at_run_time() {
                 ttl: None,
                 values: vec![],
                 alias: Some(AliasTarget {
-                    dns_name: format!("dualstack.{}", alb.dns_name),
-                    hosted_zone_id: alb.canonical_hosted_zone_id.clone(),
+                    dns_name: format!("dualstack.{}", alb.dns_name).into(),
+                    hosted_zone_id: alb.canonical_hosted_zone_id.as_str().into(),
                     evaluate_target_health: true,
                 }),
                 set_identifier: None,

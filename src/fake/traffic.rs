@@ -294,12 +294,12 @@ impl World {
 
     /// The DNS names of the ALBs a listener or a target group belongs to.
     pub fn alb_names_of(&self, listener_or_group_arn: &str) -> Vec<String> {
-        let arns: Vec<&String> = match self.listeners.get(listener_or_group_arn) {
-            Some(l) => vec![&l.load_balancer_arn],
+        let arns: Vec<&str> = match self.listeners.get(listener_or_group_arn) {
+            Some(l) => vec![l.load_balancer_arn.as_str()],
             None => self
                 .target_groups
                 .get(listener_or_group_arn)
-                .map(|g| g.load_balancer_arns.iter().collect())
+                .map(|g| g.load_balancer_arns.iter().map(|a| a.as_str()).collect())
                 .unwrap_or_default(),
         };
         arns.into_iter()

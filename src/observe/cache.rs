@@ -48,6 +48,8 @@ pub struct Cache {
     pub(super) listener_tags: FxHashMap<String, crate::state::Tags>,
     /// The ALB of each configured listener (a listener never moves).
     pub(super) listener_load_balancers: FxHashMap<String, String>,
+    /// One copy of each value that repeats across the records a pass reads (`shared`).
+    pub(super) shared: ecs_ingress_core::shared_str::Interner,
 }
 
 /// Attributes are read again at least every this many full passes (5 minutes at the default

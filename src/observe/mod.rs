@@ -7,6 +7,7 @@
 mod cache;
 mod certificates;
 mod indexed;
+mod shared;
 pub(crate) mod targeted;
 
 pub use cache::{
@@ -122,6 +123,7 @@ pub async fn observe(
     ownership: &Ownership,
     cache: &mut Cache,
 ) -> Observation {
+    cache.forget_unshared_values();
     let mut observed = Observation {
         snapshot: Snapshot {
             read_at: aws.clock.now(),
@@ -358,7 +360,8 @@ async fn read_zones(aws: &Aws, config: &Config, cache: &mut Cache, observed: &mu
             },
         };
         match aws.route53.list_record_sets(id).await {
-            Ok(records) => {
+            Ok(mut records) => {
+                cache.share_records_values(&mut records);
                 observed.records.insert(id.clone(), records);
                 observed.zones.insert(id.clone(), zone);
             }
@@ -599,7 +602,10 @@ async fn read_listeners(
     let listener_arns: Vec<String> = observed.listeners.keys().cloned().collect();
     for listener in listener_arns {
         match aws.elb.describe_rules(&listener).await {
-            Ok(rules) => observed.rules.extend(rules),
+            Ok(mut rules) => {
+                cache.share_rules_values(&mut rules);
+                observed.rules.extend(rules);
+            }
             Err(e) => observed.fail(e),
         }
     }
@@ -652,8 +658,8 @@ async fn read_departed(
         .iter()
         .filter(|g| ownership.owns(&g.tags))
         .flat_map(|g| &g.load_balancer_arns)
-        .filter(|lb| !known.contains(*lb))
-        .cloned()
+        .filter(|lb| !known.contains(lb.as_str()))
+        .map(|lb| lb.to_string())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
@@ -882,7 +888,7 @@ async fn read_load_balancer_rules(
         .collect();
     let snapshot = &mut observed.snapshot;
     for rule in snapshot.rules.iter().filter(|r| !r.is_default()) {
-        if let Some(l) = snapshot.listeners.get(&rule.listener_arn) {
+        if let Some(l) = snapshot.listeners.get(rule.listener_arn.as_str()) {
             *snapshot
                 .rules_per_load_balancer
                 .entry(l.load_balancer_arn.clone())
@@ -964,7 +970,8 @@ async fn read_target_groups(
     observed: &mut Observation,
 ) {
     match aws.elb.describe_target_groups().await {
-        Ok(groups) => {
+        Ok(mut groups) => {
+            cache.share_groups_values(&mut groups);
             observed.target_groups = groups;
             observed.target_groups_complete = true;
         }

@@ -221,6 +221,7 @@ fn base_tags<'a>(
 /// the others are read with DescribeTags.
 pub async fn read_rules(
     aws: &Aws,
+    cache: &mut Cache,
     observed: &mut Observation,
     listeners: &BTreeSet<String>,
     fresh: &mut Fresh,
@@ -231,7 +232,8 @@ pub async fn read_rules(
             continue;
         }
         match aws.elb.describe_rules(listener).await {
-            Ok(rules) => {
+            Ok(mut rules) => {
+                cache.share_rules_values(&mut rules);
                 fresh.listeners.insert(listener.clone());
                 read.extend(rules);
             }
@@ -263,7 +265,7 @@ pub async fn read_rules(
     recount_rules(&mut observed.snapshot, &fresh.listeners, &read);
     observed
         .rules
-        .retain(|r| !fresh.listeners.contains(&r.listener_arn));
+        .retain(|r| !fresh.listeners.contains(r.listener_arn.as_str()));
     fresh.rules.extend(read.iter().map(|r| r.arn.clone()));
     observed.rules.extend(read);
 }
@@ -333,7 +335,8 @@ pub async fn read_target_groups(
 ) {
     let mut read = Vec::new();
     for batch in arns.chunks(DESCRIBE_TARGET_GROUPS_BATCH) {
-        if let Some(found) = describe_groups(aws, observed, batch).await {
+        if let Some(mut found) = describe_groups(aws, observed, batch).await {
+            cache.share_groups_values(&mut found);
             fresh.target_groups.extend(batch.iter().cloned());
             read.extend(found);
         }
@@ -424,6 +427,7 @@ async fn attributes(
 /// the marker when the first page ended before it.
 pub async fn read_names(
     aws: &Aws,
+    cache: &mut Cache,
     observed: &mut Observation,
     names: &BTreeSet<(String, String)>,
     fresh: &mut Fresh,
@@ -433,7 +437,8 @@ pub async fn read_names(
             continue;
         }
         match read_name(aws, zone, name).await {
-            Ok(records) => {
+            Ok(mut records) => {
+                cache.share_records_values(&mut records);
                 let marker = marker_name(name);
                 if let Some(all) = observed.records.get_mut(zone) {
                     all.retain(|r| r.name != *name && r.name != marker);

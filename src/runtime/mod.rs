@@ -222,13 +222,19 @@ pub async fn plan_pass(
     if !direct_services.is_empty() || !direct_groups.is_empty() {
         observe::observe_direct(aws, &direct_services, &direct_groups, observed).await;
     }
+    // A plan that asks for more reads is dropped before planning again: the pass never
+    // holds two plans of the estate at once (at the cold start's second pass, that was
+    // its highest heap).
     let mut plan = plan::plan(plan_config, observed, intents);
     if plan.alb_account_wanted {
+        drop(plan);
         observe::observe_alb_account(aws, observed).await;
         plan = plan::plan(plan_config, observed, intents);
     }
     if !plan.health_wanted.is_empty() {
-        observe::observe_health(aws, &plan.health_wanted, observed).await;
+        let wanted = std::mem::take(&mut plan.health_wanted);
+        drop(plan);
+        observe::observe_health(aws, &wanted, observed).await;
         plan = plan::plan(plan_config, observed, intents);
     }
     confirm_indexed_deletions(aws, plan_config, observed, intents, plan, |_| true).await
@@ -258,6 +264,7 @@ pub(crate) async fn confirm_indexed_deletions(
     let failures = observed.failures().len();
     let changed = observe::confirm_tags(aws, &doubtful, observed).await;
     if changed || observed.failures().len() != failures {
+        drop(plan);
         return plan::plan(plan_config, observed, intents);
     }
     plan

@@ -198,7 +198,7 @@ mod tests {
         assert_eq!(usage[0].target_groups_used, 0);
         assert!(usage[0].draining && !usage[0].provisioned);
         let group = |arn: &str, albs: &[&str]| crate::state::TargetGroup {
-            load_balancer_arns: albs.iter().map(|a| a.to_string()).collect(),
+            load_balancer_arns: albs.iter().map(|&a| a.into()).collect(),
             ..crate::testing::target_group(arn, Default::default())
         };
         observed.target_groups = vec![

@@ -61,7 +61,7 @@ pub fn aws_rules(world: &World) -> Vec<String> {
         if let Some(p) = rule.priority {
             per_listener.entry(&rule.listener_arn).or_default().push(p);
         }
-        if let Some(l) = world.listeners.get(&rule.listener_arn) {
+        if let Some(l) = world.listeners.get(rule.listener_arn.as_str()) {
             *per_alb.entry(&l.load_balancer_arn).or_default() += 1;
         }
         let groups = rule.forward_target_groups.len() + rule.staged_target_groups.len();

@@ -46,7 +46,7 @@ pub fn delete(actors: &mut Actors, name: &str, alb: bool) -> Option<Lost> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .rules
-            .retain(|_, r| !gone.contains(&r.listener_arn));
+            .retain(|_, r| !gone.iter().any(|g| r.listener_arn == *g));
         Some(Lost {
             arn: arn.clone(),
             load_balancer_arn: lb.arn,

@@ -15,6 +15,7 @@ pub mod ownership;
 pub mod plan;
 pub mod sabotage;
 pub mod shared_map;
+pub mod shared_str;
 pub mod snapshot;
 pub mod sort_large;
 pub mod state;

@@ -1,5 +1,5 @@
 //! A string map shared between holders instead of copied: [`crate::state::Tags`] and
-//! target-group attributes.
+//! target-group attributes ([`crate::shared_str`] does the same for single values).
 //!
 //! A pass reads every resource's tags (and owned target groups' attributes) from the
 //! controller's cache into its snapshot, the snapshot into the intents, the intents into
@@ -32,6 +32,12 @@ impl Clone for SharedMap {
 #[cfg(feature = "test-double")]
 thread_local! {
     static DETACHED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether clones are copies now (inside [`detached`]).
+#[cfg(feature = "test-double")]
+pub(crate) fn is_detached() -> bool {
+    DETACHED.get()
 }
 
 /// Runs `f` with every clone of a map a copy of its own. An in-memory AWS answers from

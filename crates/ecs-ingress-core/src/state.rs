@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+pub use crate::shared_str::SharedStr;
+
 /// A key/value tag list, kept as AWS returns it (order irrelevant, keys unique); shared,
 /// not copied, between the cache, the snapshot and the intents.
 pub type Tags = crate::shared_map::SharedMap;
@@ -410,16 +412,16 @@ impl SecurityGroupRule {
 /// Target-group health check settings, fully resolved (AWS fills in defaults).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HealthCheck {
-    pub protocol: String,
-    pub path: String,
+    pub protocol: SharedStr,
+    pub path: SharedStr,
     /// `traffic-port` or a port number.
-    pub port: String,
+    pub port: SharedStr,
     pub interval_seconds: i32,
     pub timeout_seconds: i32,
     pub healthy_threshold: i32,
     pub unhealthy_threshold: i32,
     /// HTTP codes (`200`, `200-299`, `200,202`) or gRPC codes.
-    pub matcher: String,
+    pub matcher: SharedStr,
 }
 
 /// Target-group attributes that ecs-ingress manages, as AWS attribute key → value; shared
@@ -431,13 +433,14 @@ pub type TargetGroupAttributes = crate::shared_map::SharedMap;
 pub struct TargetGroup {
     pub arn: String,
     pub name: String,
-    pub protocol: String,
-    pub protocol_version: Option<String>,
+    // The fields that repeat across the estate's groups are shared (`shared_str`).
+    pub protocol: SharedStr,
+    pub protocol_version: Option<SharedStr>,
     pub port: i32,
-    pub target_type: String,
-    pub vpc_id: String,
+    pub target_type: SharedStr,
+    pub vpc_id: SharedStr,
     pub health_check: HealthCheck,
-    pub load_balancer_arns: Vec<String>,
+    pub load_balancer_arns: Vec<SharedStr>,
     pub tags: Tags,
     /// Read only for owned target groups.
     pub attributes: TargetGroupAttributes,
@@ -447,7 +450,8 @@ pub struct TargetGroup {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub arn: String,
-    pub listener_arn: String,
+    /// Shared by the listener's rules (`shared_str`).
+    pub listener_arn: SharedStr,
     /// `None` for the listener's default rule.
     pub priority: Option<u32>,
     pub hosts: Vec<String>,
@@ -601,8 +605,9 @@ pub struct HostedZone {
 /// Where an alias record points.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct AliasTarget {
-    pub dns_name: String,
-    pub hosted_zone_id: String,
+    /// Shared by the records aliased to one ALB (`shared_str`), as is the zone.
+    pub dns_name: SharedStr,
+    pub hosted_zone_id: SharedStr,
     pub evaluate_target_health: bool,
 }
 
@@ -610,8 +615,8 @@ pub struct AliasTarget {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct RecordSet {
     pub name: String,
-    /// `A`, `AAAA`, `CNAME`, `TXT`, ...
-    pub record_type: String,
+    /// `A`, `AAAA`, `CNAME`, `TXT`, ... (shared, `shared_str`).
+    pub record_type: SharedStr,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
     /// Resource record values as Route 53 holds them (TXT values with their quotes).

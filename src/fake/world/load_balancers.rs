@@ -493,7 +493,7 @@ impl World {
             rule_arn.clone(),
             Rule {
                 arn: rule_arn,
-                listener_arn: arn,
+                listener_arn: arn.into(),
                 priority: None,
                 hosts: vec![],
                 paths: vec![],

@@ -8,7 +8,8 @@ use crate::aws::AwsError;
 use crate::state::{
     Container, DefaultAction, EcsService, EcsTask, HealthCheck, HostedZone, Listener,
     ListenerSettings, LoadBalancer, LoadBalancerAttachment, LoadBalancerSettings, RecordSet, Rule,
-    RuleSpec, Tags, Target, TargetGroup, TargetGroupAttributes, TargetGroupSpec, TaskDefinition,
+    RuleSpec, SharedStr, Tags, Target, TargetGroup, TargetGroupAttributes, TargetGroupSpec,
+    TaskDefinition,
 };
 
 use super::{ACCOUNT, REGION};
@@ -229,7 +230,7 @@ impl World {
             default_arn.clone(),
             Rule {
                 arn: default_arn,
-                listener_arn: listener_arn.clone(),
+                listener_arn: listener_arn.as_str().into(),
                 priority: None,
                 hosts: vec![],
                 paths: vec![],
@@ -294,7 +295,7 @@ impl World {
             arn.clone(),
             Rule {
                 arn,
-                listener_arn: listener_arn.to_string(),
+                listener_arn: listener_arn.into(),
                 priority: None,
                 hosts: vec![],
                 paths: vec![],
@@ -570,7 +571,7 @@ impl World {
                     .chain(&r.staged_target_groups)
                     .any(|t| t == target_group_arn)
             })
-            .filter_map(|r| self.listeners.get(&r.listener_arn))
+            .filter_map(|r| self.listeners.get(r.listener_arn.as_str()))
             .map(|l| l.load_balancer_arn.clone())
             .collect::<BTreeSet<_>>()
             .into_iter()
@@ -582,7 +583,7 @@ impl World {
     pub fn load_balancer_index(&self) -> BTreeMap<&str, BTreeSet<String>> {
         let mut index: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
         for rule in self.rules.values() {
-            let Some(listener) = self.listeners.get(&rule.listener_arn) else {
+            let Some(listener) = self.listeners.get(rule.listener_arn.as_str()) else {
                 continue;
             };
             for tg in rule
@@ -607,7 +608,7 @@ impl World {
             .map(|group| TargetGroup {
                 load_balancer_arns: index
                     .get(group.arn.as_str())
-                    .map(|s| s.iter().cloned().collect())
+                    .map(|s| s.iter().map(SharedStr::from).collect())
                     .unwrap_or_default(),
                 tags: Tags::new(),
                 attributes: TargetGroupAttributes::new(),
@@ -645,7 +646,7 @@ impl World {
         let mut rules = self.rules_under(&prefix);
         rules.retain(|r| {
             self.listeners
-                .get(&r.listener_arn)
+                .get(r.listener_arn.as_str())
                 .is_some_and(|l| l.load_balancer_arn == lb_arn)
         });
         rules
@@ -737,11 +738,11 @@ impl World {
             TargetGroup {
                 arn: arn.clone(),
                 name: name.clone(),
-                protocol: spec.protocol.as_str().to_string(),
-                protocol_version: Some(spec.protocol_version.as_str().to_string()),
+                protocol: spec.protocol.as_str().into(),
+                protocol_version: Some(spec.protocol_version.as_str().into()),
                 port: spec.port,
-                target_type: spec.target_type.as_str().to_string(),
-                vpc_id: spec.vpc_id.clone(),
+                target_type: spec.target_type.as_str().into(),
+                vpc_id: spec.vpc_id.as_str().into(),
                 health_check: HealthCheck::clone(&spec.health_check),
                 load_balancer_arns: vec![],
                 tags: spec.tags.clone(),
@@ -871,7 +872,7 @@ impl World {
         const OP: &str = "CreateRule";
         let listener = self
             .listeners
-            .get(&spec.listener_arn)
+            .get(spec.listener_arn.as_str())
             .cloned()
             .ok_or_else(|| not_found(OP, "ListenerNotFound", &spec.listener_arn))?;
         Self::check_conditions(OP, &spec.hosts, &spec.paths)?;
@@ -898,7 +899,7 @@ impl World {
             arn.clone(),
             Rule {
                 arn: arn.clone(),
-                listener_arn: spec.listener_arn.clone(),
+                listener_arn: spec.listener_arn.as_str().into(),
                 priority: Some(spec.priority),
                 hosts: spec.hosts.clone(),
                 paths: spec.paths.clone(),
@@ -965,7 +966,7 @@ impl World {
         }
         let lb = self
             .listeners
-            .get(&rule.listener_arn)
+            .get(rule.listener_arn.as_str())
             .map(|l| l.load_balancer_arn.clone())
             .unwrap_or_default();
         for (g, _) in weights {

@@ -257,7 +257,7 @@ impl World {
                     .any(|g| g == target_group_arn)
                     || r.staged_target_groups.iter().any(|g| g == target_group_arn)
             })
-            .filter_map(|r| self.listeners.get(&r.listener_arn))
+            .filter_map(|r| self.listeners.get(r.listener_arn.as_str()))
             .map(|l| l.load_balancer_arn.clone())
             .collect();
         albs.sort();

@@ -379,7 +379,7 @@ fn touched(
             .iter()
             .filter(|r| ownership.owns(&r.tags))
             .filter(|r| service_of(&r.tags).is_some_and(|s| services.contains(s)))
-            .map(|r| r.listener_arn.clone()),
+            .map(|r| r.listener_arn.to_string()),
     );
     names.extend(reads::marked_names(observed, services));
     // Hosts its rules route are names it may hold even where the base's markers do not
@@ -421,6 +421,8 @@ async fn plan_targeted(
         .cloned()
         .collect();
     if !health.is_empty() {
+        // Dropped before planning again, as in a full pass (`plan_pass`).
+        drop(plan);
         observe::observe_health(aws, &health, observed).await;
         plan = plan::plan(plan_config, observed, intents);
     }
@@ -492,7 +494,7 @@ impl Controller {
         // So are the listeners of the rules it had after the last pass, which may have made
         // them after the base was read: a rule the base misses would leave a move unseen.
         listeners.extend(self.remembered_rule_listeners(&fresh.services));
-        reads::read_rules(&self.aws, &mut observed, &listeners, &mut fresh).await;
+        reads::read_rules(&self.aws, &mut cache, &mut observed, &listeners, &mut fresh).await;
         reads::read_certificates_and_backend_rules(&self.aws, &mut observed, &fresh).await;
         let groups = reads::groups_of(&observed, ownership, &fresh);
         reads::read_target_groups(
@@ -504,7 +506,7 @@ impl Controller {
             &mut fresh,
         )
         .await;
-        reads::read_names(&self.aws, &mut observed, &names, &mut fresh).await;
+        reads::read_names(&self.aws, &mut cache, &mut observed, &names, &mut fresh).await;
         observed.read_at = self.aws.clock.now();
         let plan = plan_targeted(&self.aws, &plan_config, &mut observed, &all, &fresh).await;
         // Shared with memory, not copied: the last pass's statuses of every service.

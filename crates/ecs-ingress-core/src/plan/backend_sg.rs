@@ -21,7 +21,7 @@ use super::{Plan, PlanConfig};
 use crate::model::ServiceIntent;
 use crate::ownership::{OWNER_TAG, RESOURCE_TAG, resource_of, service_of};
 use crate::snapshot::{BackendRulesRead, Snapshot};
-use crate::state::{EcsService, SecurityGroupRule, Tags, TargetType};
+use crate::state::{EcsService, SecurityGroupRule, SharedStr, Tags, TargetType};
 use crate::status::{ResourceKind, ResourceRef};
 
 /// The `ecs-ingress/resource` tag value of a backend rule.
@@ -113,7 +113,7 @@ struct Routed<'c, 'f> {
     /// The traffic port and a numbered health-check port other than it.
     ports: [Option<u16>; 2],
     /// The ALBs AWS lists for it (none for a group this pass creates).
-    listed: &'c [String],
+    listed: &'c [SharedStr],
     /// The ALBs whose rules this pass creates or rewrites to forward to it.
     forwarded: Option<&'f BTreeSet<&'c str>>,
 }
@@ -125,7 +125,7 @@ impl<'c> Routed<'c, '_> {
     fn load_balancers(&self) -> impl Iterator<Item = &'c str> + '_ {
         self.listed
             .iter()
-            .map(String::as_str)
+            .map(SharedStr::as_str)
             .chain(self.forwarded.into_iter().flatten().copied())
     }
 

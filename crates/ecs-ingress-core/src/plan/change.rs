@@ -922,9 +922,13 @@ pub fn describe_health_check_drift(have: &HealthCheck, want: &HealthCheck) -> St
             parts.push(format!("{name} {a} → {b}"));
         }
     };
-    field("protocol", have.protocol.clone(), want.protocol.clone());
-    field("path", have.path.clone(), want.path.clone());
-    field("port", have.port.clone(), want.port.clone());
+    field(
+        "protocol",
+        have.protocol.to_string(),
+        want.protocol.to_string(),
+    );
+    field("path", have.path.to_string(), want.path.to_string());
+    field("port", have.port.to_string(), want.port.to_string());
     field(
         "interval",
         have.interval_seconds.to_string(),
@@ -945,6 +949,10 @@ pub fn describe_health_check_drift(have: &HealthCheck, want: &HealthCheck) -> St
         have.unhealthy_threshold.to_string(),
         want.unhealthy_threshold.to_string(),
     );
-    field("matcher", have.matcher.clone(), want.matcher.clone());
+    field(
+        "matcher",
+        have.matcher.to_string(),
+        want.matcher.to_string(),
+    );
     parts.join(", ")
 }

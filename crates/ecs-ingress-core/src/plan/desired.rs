@@ -137,14 +137,14 @@ pub fn alternate_spec(primary: &TargetGroupSpec) -> TargetGroupSpec {
 pub fn health_check(intent: &Intent) -> HealthCheck {
     let hc = &intent.health_check;
     HealthCheck {
-        protocol: intent.protocol.as_str().to_string(),
-        path: hc.path.clone(),
-        port: hc.port.to_string(),
+        protocol: intent.protocol.as_str().into(),
+        path: hc.path.as_str().into(),
+        port: hc.port.to_string().into(),
         interval_seconds: i32::from(hc.interval),
         timeout_seconds: i32::from(hc.timeout),
         healthy_threshold: i32::from(hc.healthy_threshold),
         unhealthy_threshold: i32::from(hc.unhealthy_threshold),
-        matcher: hc.matcher.clone(),
+        matcher: hc.matcher.as_str().into(),
     }
 }
 

@@ -56,7 +56,7 @@ pub fn bare_group(arn: &str, load_balancer_arns: &[&str]) -> crate::state::Targe
             unhealthy_threshold: 2,
             matcher: "200".into(),
         },
-        load_balancer_arns: load_balancer_arns.iter().map(|a| a.to_string()).collect(),
+        load_balancer_arns: load_balancer_arns.iter().map(|&a| a.into()).collect(),
         tags: crate::state::Tags::new(),
         attributes: Default::default(),
     }
@@ -75,7 +75,7 @@ pub fn created_group(
         protocol_version: Some(spec.protocol_version.as_str().into()),
         port: spec.port,
         target_type: spec.target_type.as_str().into(),
-        vpc_id: spec.vpc_id.clone(),
+        vpc_id: spec.vpc_id.as_str().into(),
         health_check: crate::state::HealthCheck::clone(&spec.health_check),
         load_balancer_arns: vec![LB.into()],
         tags: spec.tags.clone(),

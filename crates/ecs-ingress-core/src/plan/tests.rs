@@ -281,7 +281,7 @@ mod moves {
             protocol_version: Some("HTTP1".into()),
             port: plain.port,
             target_type: "ip".into(),
-            vpc_id: plain.vpc_id.clone(),
+            vpc_id: plain.vpc_id.as_str().into(),
             health_check: crate::state::HealthCheck::clone(&plain.health_check),
             load_balancer_arns: vec![lb.into()],
             tags: cfg.ownership.tags(&service_arn, "target-group"),

@@ -525,7 +525,7 @@ fn routed_hosts(
         if deleted.contains(rule.arn.as_str()) || !https(&rule.listener_arn) {
             continue;
         }
-        let hosts = out.entry(rule.listener_arn.clone()).or_default();
+        let hosts = out.entry(rule.listener_arn.to_string()).or_default();
         hosts.extend(rule.hosts.iter().map(|h| (h.clone(), service.to_string())));
     }
     for c in changes {

@@ -102,8 +102,8 @@ pub fn desired_records(name: &str, dns: &DnsIntent, lb: &LoadBalancer) -> Vec<Re
                     ttl: None,
                     values: vec![],
                     alias: Some(AliasTarget {
-                        dns_name: lb.dns_name.to_ascii_lowercase(),
-                        hosted_zone_id: lb.canonical_hosted_zone_id.clone(),
+                        dns_name: lb.dns_name.to_ascii_lowercase().into(),
+                        hosted_zone_id: lb.canonical_hosted_zone_id.as_str().into(),
                         // One unhealthy target group must not take every name of a shared
                         // ALB out of DNS.
                         evaluate_target_health: false,

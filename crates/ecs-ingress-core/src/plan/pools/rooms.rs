@@ -250,7 +250,11 @@ pub fn current<'c>(owned: &Owned<'_>, c: &'c Candidate<'_>) -> Option<&'c str> {
         owned
             .groups_of(&c.desired.service.arn)
             .iter()
-            .filter(|g| g.load_balancer_arns.contains(&l.load_balancer.arn))
+            .filter(|g| {
+                g.load_balancer_arns
+                    .iter()
+                    .any(|a| *a == l.load_balancer.arn)
+            })
             .filter_map(|g| g.tags.get(CREATED_TAG)?.parse::<i64>().ok())
             .max()
     };
@@ -269,7 +273,7 @@ fn usage_on(observed: &Snapshot, owned: &Owned<'_>, c: &Candidate<'_>, lb: &str)
             .filter(|r| {
                 observed
                     .listeners
-                    .get(&r.listener_arn)
+                    .get(r.listener_arn.as_str())
                     .is_some_and(|l| l.load_balancer_arn == lb)
             })
             .count(),

@@ -1,0 +1,179 @@
+//! The values that repeat across an estate's records, held once (`shared_str`).
+//!
+//! Every rule of a listener names the listener; every target group names its ALBs, VPC,
+//! protocols and health check; every alias record names its ALB and record type. Decoded
+//! from AWS's answers, each record holds its own copy of each, and the controller holds
+//! the records of the last pass (the base of targeted passes) and of this one. Each batch
+//! of records is handed the cache's copies as soon as it is read, so that a pass does
+//! not hold the whole read's copies at once either.
+
+use super::Cache;
+use crate::state::{HealthCheck, RecordSet, Rule, TargetGroup};
+use ecs_ingress_core::shared_str::Interner;
+
+impl Cache {
+    /// Forgets the values no record holds any more: called as a full pass starts, while
+    /// the last pass's records (the base of targeted passes) still hold theirs.
+    pub(crate) fn forget_unshared_values(&mut self) {
+        self.shared.forget_unused();
+    }
+
+    pub(crate) fn share_rules_values(&mut self, rules: &mut [Rule]) {
+        for rule in rules {
+            self.shared.share(&mut rule.listener_arn);
+        }
+    }
+
+    pub(crate) fn share_groups_values(&mut self, groups: &mut [TargetGroup]) {
+        for group in groups {
+            share_group(group, &mut self.shared);
+        }
+    }
+
+    pub(crate) fn share_records_values(&mut self, records: &mut [RecordSet]) {
+        for record in records {
+            share_record(record, &mut self.shared);
+        }
+    }
+}
+
+fn share_group(group: &mut TargetGroup, interner: &mut Interner) {
+    interner.share(&mut group.protocol);
+    interner.share_option(&mut group.protocol_version);
+    interner.share(&mut group.target_type);
+    interner.share(&mut group.vpc_id);
+    for alb in &mut group.load_balancer_arns {
+        interner.share(alb);
+    }
+    share_health_check(&mut group.health_check, interner);
+}
+
+fn share_health_check(check: &mut HealthCheck, interner: &mut Interner) {
+    interner.share(&mut check.protocol);
+    interner.share(&mut check.path);
+    interner.share(&mut check.port);
+    interner.share(&mut check.matcher);
+}
+
+fn share_record(record: &mut RecordSet, interner: &mut Interner) {
+    interner.share(&mut record.record_type);
+    if let Some(alias) = &mut record.alias {
+        interner.share(&mut alias.dns_name);
+        interner.share(&mut alias.hosted_zone_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{AliasTarget, Tags, TargetGroupAttributes};
+
+    fn group(arn: &str) -> TargetGroup {
+        TargetGroup {
+            arn: arn.into(),
+            name: arn.into(),
+            protocol: "HTTP".into(),
+            protocol_version: Some("HTTP1".into()),
+            port: 80,
+            target_type: "ip".into(),
+            vpc_id: "vpc-1".into(),
+            health_check: HealthCheck {
+                protocol: "HTTP".into(),
+                path: "/health".into(),
+                port: "traffic-port".into(),
+                interval_seconds: 30,
+                timeout_seconds: 5,
+                healthy_threshold: 5,
+                unhealthy_threshold: 2,
+                matcher: "200".into(),
+            },
+            load_balancer_arns: vec!["alb-1".into()],
+            tags: Tags::new(),
+            attributes: TargetGroupAttributes::new(),
+        }
+    }
+
+    fn alias_record(name: &str) -> RecordSet {
+        RecordSet {
+            name: name.into(),
+            record_type: "A".into(),
+            ttl: None,
+            values: vec![],
+            alias: Some(AliasTarget {
+                dns_name: "internal-alb-1.elb.amazonaws.com".into(),
+                hosted_zone_id: "Z35SXDOTRQ7X7K".into(),
+                evaluate_target_health: true,
+            }),
+            set_identifier: None,
+        }
+    }
+
+    fn rule(arn: &str) -> Rule {
+        Rule {
+            arn: arn.into(),
+            listener_arn: "listener-1".into(),
+            priority: Some(1),
+            hosts: vec![],
+            paths: vec![],
+            other_conditions: 0,
+            forward_target_groups: vec![],
+            staged_target_groups: vec![],
+            weights: Default::default(),
+            other_actions: 0,
+            tags: Tags::new(),
+        }
+    }
+
+    #[test]
+    fn records_read_apart_share_their_repeated_values() {
+        let mut cache = Cache::default();
+        let mut groups = vec![group("tg-a"), group("tg-b")];
+        let mut records = vec![alias_record("a"), alias_record("b")];
+        let mut rules = vec![rule("r-1")];
+        let mut more_rules = vec![rule("r-2")];
+        let (groups_before, records_before) = (groups.clone(), records.clone());
+        cache.share_groups_values(&mut groups);
+        cache.share_records_values(&mut records);
+        cache.share_rules_values(&mut rules);
+        cache.share_rules_values(&mut more_rules);
+
+        assert!(
+            rules[0]
+                .listener_arn
+                .is_shared_with(&more_rules[0].listener_arn)
+        );
+        let [a, b] = &groups[..] else {
+            panic!("two groups");
+        };
+        assert!(a.vpc_id.is_shared_with(&b.vpc_id));
+        assert!(a.load_balancer_arns[0].is_shared_with(&b.load_balancer_arns[0]));
+        assert!(a.health_check.path.is_shared_with(&b.health_check.path));
+        assert!(
+            a.protocol.is_shared_with(&a.health_check.protocol),
+            "equal values of different fields are one copy too"
+        );
+        let (x, y) = (&records[0], &records[1]);
+        assert!(x.record_type.is_shared_with(&y.record_type));
+        let (Some(xa), Some(ya)) = (&x.alias, &y.alias) else {
+            panic!("aliases");
+        };
+        assert!(xa.dns_name.is_shared_with(&ya.dns_name));
+        assert_eq!(groups, groups_before, "values unchanged");
+        assert_eq!(records, records_before);
+    }
+
+    #[test]
+    fn the_next_pass_shares_the_values_of_the_last_one_still_held() {
+        let mut cache = Cache::default();
+        let mut last = vec![group("tg-a")];
+        cache.share_groups_values(&mut last);
+        cache.forget_unshared_values();
+        let mut next = vec![group("tg-a")];
+        cache.share_groups_values(&mut next);
+        assert!(last[0].vpc_id.is_shared_with(&next[0].vpc_id));
+        drop(last);
+        drop(next);
+        cache.forget_unshared_values();
+        assert!(cache.shared.is_empty(), "values nobody holds are forgotten");
+    }
+}

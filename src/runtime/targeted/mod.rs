@@ -421,8 +421,6 @@ async fn plan_targeted(
         .cloned()
         .collect();
     if !health.is_empty() {
-        // Dropped before planning again, as in a full pass (`plan_pass`).
-        drop(plan);
         observe::observe_health(aws, &health, observed).await;
         plan = plan::plan(plan_config, observed, intents);
     }

@@ -137,7 +137,7 @@ pub async fn observe(
     read_listeners(aws, config, cache, &owned_tags, &mut observed).await;
     read_load_balancer_rules(aws, config, cache, &mut observed).await;
     read_target_groups(aws, ownership, cache, &owned_tags, &mut observed).await;
-    read_departed(aws, ownership, &owned_tags, &mut observed).await;
+    read_departed(aws, ownership, cache, &owned_tags, &mut observed).await;
     read_zones(aws, config, cache, &mut observed).await;
     read_cloudmap(aws, config, &mut observed).await;
     read_backend_rules(aws, config, ownership, cache, &mut observed).await;
@@ -644,6 +644,7 @@ async fn read_listeners(
 async fn read_departed(
     aws: &Aws,
     ownership: &Ownership,
+    cache: &mut Cache,
     owned_tags: &FxHashMap<String, Tags>,
     observed: &mut Observation,
 ) {
@@ -687,6 +688,7 @@ async fn read_departed(
         .map(|r| r.arn.clone())
         .collect();
     let mut tags = read_tags(aws, &unlisted, observed).await;
+    cache.share_rules_values(&mut rules);
     for mut rule in rules {
         match owned_tags.get(&rule.arn) {
             Some(t) => {

@@ -4,8 +4,8 @@
 //! protocols and health check; every alias record names its ALB and record type. Decoded
 //! from AWS's answers, each record holds its own copy of each, and the controller holds
 //! the records of the last pass (the base of targeted passes) and of this one. Each batch
-//! of records is handed the cache's copies as soon as it is read, so that a pass does
-//! not hold the whole read's copies at once either.
+//! of records (a listener's rules, the account's groups, a zone's records) is handed the
+//! cache's copies as soon as it is read.
 
 use super::Cache;
 use crate::state::{HealthCheck, RecordSet, Rule, TargetGroup};

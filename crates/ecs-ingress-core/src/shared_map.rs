@@ -40,7 +40,8 @@ pub(crate) fn is_detached() -> bool {
     DETACHED.get()
 }
 
-/// Runs `f` with every clone of a map a copy of its own. An in-memory AWS answers from
+/// Runs `f` with every clone of a map (and of a [`crate::shared_str::SharedStr`]) a copy of
+/// its own. An in-memory AWS answers from
 /// what it holds: without this its answers would share their maps with it, and the
 /// controller's memory would look smaller than with AWS's answers, decoded afresh.
 #[cfg(feature = "test-double")]

@@ -11,14 +11,15 @@
 
 use std::borrow::Borrow;
 use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::sync::Arc;
 
 use rustc_hash::FxHashSet;
 
-/// An immutable string, shared on clone.
-#[derive(Default, PartialOrd, Ord)]
+/// An immutable string, shared on clone. Equal as, hashed as and ordered as the `str` it
+/// holds; `Arc`'s equality compares the pointers first, so two holders of one copy compare
+/// without reading the bytes.
+#[derive(Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SharedStr(Arc<str>);
 
 impl SharedStr {
@@ -48,14 +49,6 @@ impl Clone for SharedStr {
         Self(Arc::clone(&self.0))
     }
 }
-
-impl PartialEq for SharedStr {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
-    }
-}
-
-impl Eq for SharedStr {}
 
 impl PartialEq<str> for SharedStr {
     fn eq(&self, other: &str) -> bool {
@@ -90,13 +83,6 @@ impl PartialEq<SharedStr> for &str {
 impl PartialEq<SharedStr> for String {
     fn eq(&self, other: &SharedStr) -> bool {
         **self == *other.0
-    }
-}
-
-impl Hash for SharedStr {
-    /// As the `str` it holds, so that maps keyed by it can be asked with a `&str`.
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state);
     }
 }
 
@@ -177,8 +163,7 @@ impl Interner {
     }
 
     /// Replaces `value` with the interner's copy of it, keeping a copy of its own the
-    /// first time (never the caller's allocation, which may be shared with something
-    /// else, an in-memory AWS for one).
+    /// first time: what it keeps is its own, whatever else the caller's value shares.
     pub fn share(&mut self, value: &mut SharedStr) {
         match self.values.get(value.as_str()) {
             Some(kept) => {

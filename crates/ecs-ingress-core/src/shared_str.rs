@@ -68,21 +68,9 @@ impl PartialEq<String> for SharedStr {
     }
 }
 
-impl PartialEq<SharedStr> for str {
-    fn eq(&self, other: &SharedStr) -> bool {
-        self == &*other.0
-    }
-}
-
 impl PartialEq<SharedStr> for &str {
     fn eq(&self, other: &SharedStr) -> bool {
         *self == &*other.0
-    }
-}
-
-impl PartialEq<SharedStr> for String {
-    fn eq(&self, other: &SharedStr) -> bool {
-        **self == *other.0
     }
 }
 
@@ -90,12 +78,6 @@ impl Deref for SharedStr {
     type Target = str;
 
     fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl AsRef<str> for SharedStr {
-    fn as_ref(&self) -> &str {
         &self.0
     }
 }
@@ -121,12 +103,6 @@ impl From<&str> for SharedStr {
 impl From<&String> for SharedStr {
     fn from(s: &String) -> Self {
         Self(Arc::from(s.as_str()))
-    }
-}
-
-impl From<SharedStr> for String {
-    fn from(s: SharedStr) -> Self {
-        s.as_str().to_owned()
     }
 }
 
@@ -270,7 +246,6 @@ mod tests {
         let set: HashSet<SharedStr> = [a.clone()].into();
         assert!(set.contains("alb-1"));
         assert_eq!(format!("{a} {a:?}"), r#"alb-1 "alb-1""#);
-        assert_eq!(String::from(a), "alb-1");
     }
 
     #[cfg(feature = "test-double")]

@@ -34,7 +34,7 @@ fn owned_rules_of(estate: &Estate, group: &str) -> Vec<(String, Option<String>, 
         .world()
         .ingress_rules_of(Some(&[group.to_string()]))
         .into_iter()
-        .filter(|r| r.tags.get("ecs-ingress/owner").map(String::as_str) == Some("ecs-ingress"))
+        .filter(|r| r.tags.get("ecs-ingress/owner") == Some("ecs-ingress"))
         .map(|r| (r.id, r.source_group_id, r.from_port))
         .collect()
 }

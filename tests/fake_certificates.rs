@@ -84,7 +84,7 @@ impl Https {
             .map(|t| {
                 t.keys()
                     .filter(|k| k.starts_with("ecs-ingress/certificate/"))
-                    .cloned()
+                    .map(str::to_string)
                     .collect()
             })
             .unwrap_or_default()

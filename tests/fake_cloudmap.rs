@@ -58,10 +58,7 @@ async fn registration_appears_is_repaired_and_goes_with_its_service() {
     assert_eq!(made.service.name, "service-a");
     assert_eq!(made.service.namespace_id, ns);
     assert_eq!(made.record_types, vec!["A"]);
-    assert_eq!(
-        made.tags.get("ecs-ingress/owner").map(String::as_str),
-        Some("ecs-ingress")
-    );
+    assert_eq!(made.tags.get("ecs-ingress/owner"), Some("ecs-ingress"));
     let instance = &made.instances["ecs-ingress"];
     assert_eq!(instance.attributes[ALIAS_ATTRIBUTE], lb_dns);
     assert_eq!(instance.attributes[OWNER_ATTRIBUTE], "ecs-ingress");

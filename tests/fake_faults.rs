@@ -224,7 +224,7 @@ fn transition(estate: &Estate) {
     estate.expect_served("b2.in.example.com", &service_arn(estate, "b"));
     let mut world = estate.fake.world();
     for td in world.task_definitions.values_mut() {
-        match td.tags.get("alb.host").map(String::as_str) {
+        match td.tags.get("alb.host") {
             Some("c.in.example.com") => td.tags.clear(),
             Some("b.in.example.com") => {
                 td.tags.insert(

@@ -317,8 +317,7 @@ fn created_albs(estate: &Estate) -> Vec<String> {
         .elb_tags
         .iter()
         .filter(|(arn, t)| {
-            arn.contains(":loadbalancer/")
-                && t.get("ecs-ingress/pool").map(String::as_str) == Some("default")
+            arn.contains(":loadbalancer/") && t.get("ecs-ingress/pool") == Some("default")
         })
         .map(|(arn, _)| arn.clone())
         .filter(|arn| world.load_balancers.contains_key(arn))
@@ -929,7 +928,7 @@ async fn a_member_removed_from_the_flags_without_a_drain_is_drained_all_the_same
             .owned_rules()
             .iter()
             .filter(|r| r.listener_arn == removed)
-            .filter_map(|r| r.tags.get("ecs-ingress/service").cloned())
+            .filter_map(|r| r.tags.get("ecs-ingress/service").map(str::to_string))
             .collect();
         assert!(!leaving.is_empty(), "{case}: nothing on the removed ALB");
         let controller = estate.controller_with(config);

@@ -80,7 +80,7 @@ fn add(estate: &Estate, i: usize, shared: bool, priority: Option<u32>) -> String
 }
 
 fn owned_by(tags: &ecs_ingress::state::Tags, arn: &str) -> bool {
-    tags.get("ecs-ingress/service").map(String::as_str) == Some(arn)
+    tags.get("ecs-ingress/service") == Some(arn)
 }
 
 /// Everything owned for `arn`: its rules, target groups, attachment and records, as text.

@@ -21,7 +21,7 @@ fn group_of(estate: &Estate, service_arn: &str) -> String {
         .world()
         .target_groups
         .values()
-        .find(|g| g.tags.get("ecs-ingress/service").map(String::as_str) == Some(service_arn))
+        .find(|g| g.tags.get("ecs-ingress/service") == Some(service_arn))
         .map(|g| g.arn.clone())
         .expect("a group")
 }
@@ -45,7 +45,7 @@ async fn a_canary_shares_the_stable_rule_by_weight_and_leaves_it_cleanly() {
     let (stable_group, canary_group) = (group_of(&estate, &stable), group_of(&estate, &canary));
     let rule = the_rule(&estate);
     assert_eq!(
-        rule.tags.get("ecs-ingress/service").map(String::as_str),
+        rule.tags.get("ecs-ingress/service"),
         Some(stable.as_str()),
         "owned by the oldest"
     );
@@ -117,10 +117,7 @@ async fn the_stable_service_leaving_hands_the_name_to_the_canary() {
     });
     estate.converge(&controller, 20).await;
     let rule = the_rule(&estate);
-    assert_eq!(
-        rule.tags.get("ecs-ingress/service").map(String::as_str),
-        Some(canary.as_str())
-    );
+    assert_eq!(rule.tags.get("ecs-ingress/service"), Some(canary.as_str()));
     estate.assert_traffic_served("stable left");
 }
 

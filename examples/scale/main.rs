@@ -649,7 +649,7 @@ async fn drain_run(n: usize) -> DrainResult {
             .owned_rules()
             .iter()
             .filter(|r| r.listener_arn == drained)
-            .filter_map(|r| r.tags.get("ecs-ingress/service").cloned())
+            .filter_map(|r| r.tags.get("ecs-ingress/service").map(str::to_string))
             .collect::<std::collections::BTreeSet<_>>()
     };
     let leaving = on_drained(&estate);

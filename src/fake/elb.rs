@@ -253,9 +253,11 @@ impl ElbApi for FakeAws {
     ) -> Result<(), AwsError> {
         self.request(ELB, "ModifyTargetGroupAttributes", |world| {
             let group = world.target_group_mut("ModifyTargetGroupAttributes", arn)?;
-            group
-                .attributes
-                .extend(attributes.iter().map(|(k, v)| (k.clone(), v.clone())));
+            group.attributes.extend(
+                attributes
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string())),
+            );
             Ok(())
         })
         .await

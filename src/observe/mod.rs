@@ -263,7 +263,7 @@ async fn read_provisioned(
         observed.provisioned.push(crate::snapshot::ProvisionedAlb {
             name: arn.split('/').nth(2).unwrap_or_default().to_string(),
             arn,
-            pool: pool.clone(),
+            pool: pool.to_string(),
             listener_arn,
         });
     }

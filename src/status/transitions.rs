@@ -115,16 +115,14 @@ impl Transitions {
             for host in &s.hosts {
                 // Sharing a host by path, or joining others on it, is not taking it over:
                 // the host passes only when none of its holders holds it any more.
-                let still_held = |arn: &String| {
-                    now.get(host.as_str())
-                        .is_some_and(|n| n.contains(&arn.as_str()))
-                };
+                let still_held =
+                    |arn: &str| now.get(host.as_str()).is_some_and(|n| n.contains(&arn));
                 if let Some(held) = self.holders.get(host)
                     && !held.is_empty()
                     && !held.contains_key(&s.service_arn)
                     && !held.keys().any(still_held)
                 {
-                    let from: Vec<&str> = held.values().map(String::as_str).collect();
+                    let from: Vec<&str> = held.values().collect();
                     out.push(Handover {
                         host: host.clone(),
                         from: from.join(", "),
@@ -267,7 +265,7 @@ fn same_holders(kept: &Holders, now: &FxHashMap<&str, Vec<&str>>) -> bool {
     kept.len() == now.len()
         && now.iter().all(|(host, arns)| {
             kept.get(*host).is_some_and(|held| {
-                held.len() == arns.len() && arns.iter().all(|a| held.contains_key(*a))
+                held.len() == arns.len() && arns.iter().all(|a| held.contains_key(a))
             })
         })
 }

@@ -1,27 +1,31 @@
-//! A small string map kept as one sorted vector: what [`crate::shared_map::SharedMap`]
-//! holds.
+//! A small string map packed into one string: what [`crate::shared_map::SharedMap`] holds.
 //!
 //! AWS allows 50 tags per resource and ecs-ingress's own resources carry four; a target
-//! group has about a dozen attributes. An ordered tree map allocates a node of room for
-//! eleven entries for the first one (over 500 bytes for string pairs) and scatters its
-//! pairs across nodes; a sorted vector holds its pairs side by side in one allocation
-//! (exactly its pairs when collected, as the adapters build them), and a lookup is a
-//! binary search over a few adjacent entries. Every service carries several
-//! such maps (its tags, its target group's tags and attributes, its rule's tags), read on
-//! every pass: at 10,000 services the difference is tens of MiB held, and the cache misses
-//! of walking them.
+//! group has about a dozen attributes. Every service carries several such maps (its tags,
+//! its target group's tags and attributes, its rule's tags), held between passes and read
+//! on every pass. An ordered tree map allocates a node of room for eleven entries for the
+//! first one and scatters its pairs across nodes; a vector of string pairs holds the pairs
+//! side by side but each key and value is an allocation of its own (eight for four tags,
+//! each a cache miss to compare on a large heap). Here every key and value is written end
+//! to end into one string, in key order, with a second allocation saying where each ends:
+//! two allocations whatever the number of pairs, and a lookup's binary search reads one
+//! buffer.
 //!
 //! It keeps the ordered map's behaviour that callers rely on: iteration in key order, one
-//! value per key, equality and ordering by the pairs in key order.
+//! value per key, equality and ordering by the pairs in key order. Changing it rewrites it
+//! whole, which is cheap at these sizes and rare: maps are built once from what AWS
+//! returned and then only read.
 
-use std::borrow::Borrow;
 use std::fmt;
 
-/// String keys to string values in key order, in one sorted vector.
-#[derive(Default, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// String keys to string values in key order, packed into one string.
+#[derive(Default, Clone, PartialEq, Eq, Hash)]
 pub struct FlatMap {
-    /// Sorted by key, each key once.
-    pairs: Vec<(String, String)>,
+    /// Each pair's key then value, end to end, in key order (each key once).
+    text: Box<str>,
+    /// Where each pair's key and value end in `text`; a key starts where the pair before
+    /// it ends. Two maps with equal `text` and `ends` have the same pairs, and the reverse.
+    ends: Box<[(usize, usize)]>,
 }
 
 impl FlatMap {
@@ -30,106 +34,154 @@ impl FlatMap {
     }
 
     pub fn len(&self) -> usize {
-        self.pairs.len()
+        self.ends.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pairs.is_empty()
+        self.ends.is_empty()
+    }
+
+    /// The `i`th pair in key order (`i` < `len`).
+    fn pair(&self, i: usize) -> (&str, &str) {
+        let start = if i == 0 { 0 } else { self.ends[i - 1].1 };
+        let (key_end, value_end) = self.ends[i];
+        (&self.text[start..key_end], &self.text[key_end..value_end])
     }
 
     /// Where `key` is, or where it would go.
-    fn find<Q>(&self, key: &Q) -> Result<usize, usize>
-    where
-        String: Borrow<Q>,
-        Q: Ord + ?Sized,
-    {
-        self.pairs.binary_search_by(|(k, _)| k.borrow().cmp(key))
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let middle = low + (high - low) / 2;
+            match self.pair(middle).0.cmp(key) {
+                std::cmp::Ordering::Less => low = middle + 1,
+                std::cmp::Ordering::Greater => high = middle,
+                std::cmp::Ordering::Equal => return Ok(middle),
+            }
+        }
+        Err(low)
     }
 
-    pub fn get<Q>(&self, key: &Q) -> Option<&String>
-    where
-        String: Borrow<Q>,
-        Q: Ord + ?Sized,
-    {
-        self.find(key).ok().map(|i| &self.pairs[i].1)
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.find(key).ok().map(|i| self.pair(i).1)
     }
 
-    pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut String>
-    where
-        String: Borrow<Q>,
-        Q: Ord + ?Sized,
-    {
-        self.find(key).ok().map(|i| &mut self.pairs[i].1)
-    }
-
-    pub fn contains_key<Q>(&self, key: &Q) -> bool
-    where
-        String: Borrow<Q>,
-        Q: Ord + ?Sized,
-    {
+    pub fn contains_key(&self, key: &str) -> bool {
         self.find(key).is_ok()
     }
 
     /// Sets `key` to `value`; the value it had, if any.
     pub fn insert(&mut self, key: String, value: String) -> Option<String> {
-        match self.find(key.as_str()) {
-            Ok(i) => Some(std::mem::replace(&mut self.pairs[i].1, value)),
+        let mut pairs = self.to_pairs();
+        let before = match self.find(&key) {
+            Ok(i) => Some(std::mem::replace(&mut pairs[i].1, value)),
             Err(i) => {
-                self.pairs.insert(i, (key, value));
+                pairs.insert(i, (key, value));
                 None
             }
-        }
+        };
+        *self = Self::pack(&pairs);
+        before
     }
 
-    pub fn remove<Q>(&mut self, key: &Q) -> Option<String>
-    where
-        String: Borrow<Q>,
-        Q: Ord + ?Sized,
-    {
-        self.find(key).ok().map(|i| self.pairs.remove(i).1)
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        let i = self.find(key).ok()?;
+        let mut pairs = self.to_pairs();
+        let (_, value) = pairs.remove(i);
+        *self = Self::pack(&pairs);
+        Some(value)
     }
 
     pub fn clear(&mut self) {
-        self.pairs.clear();
+        *self = Self::default();
     }
 
-    pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut String) -> bool) {
-        self.pairs.retain_mut(|(k, v)| keep(k, v));
+    /// Keeps the pairs `keep` says to keep.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
+        let kept: Vec<(&str, &str)> = self.iter().filter(|(k, v)| keep(k, v)).collect();
+        if kept.len() != self.len() {
+            *self = Self::pack(&kept);
+        }
     }
 
     /// Whether every pair of `part` is in `self` with the same value. One walk of both in
-    /// key order: a lookup per pair compares a key at every step of its search, and each
-    /// key is an allocation of its own (a cache miss, on a large heap).
+    /// key order, not a search per pair.
     pub fn contains_all(&self, part: &FlatMap) -> bool {
-        let mut mine = self.pairs.iter();
-        part.pairs.iter().all(|(key, value)| {
+        let mut mine = self.iter();
+        part.iter().all(|(key, value)| {
             mine.by_ref()
-                .find(|(k, _)| k >= key)
+                .find(|(k, _)| *k >= key)
                 .is_some_and(|(k, v)| k == key && v == value)
         })
     }
 
     pub fn iter(&self) -> Iter<'_> {
-        Iter(self.pairs.iter())
+        Iter {
+            map: self,
+            front: 0,
+            back: self.len(),
+        }
     }
 
-    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
-        self.pairs.iter().map(|(k, _)| k)
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator {
+        self.iter().map(|(k, _)| k)
     }
 
-    pub fn values(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
-        self.pairs.iter().map(|(_, v)| v)
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator {
+        self.iter().map(|(_, v)| v)
     }
 
     pub fn into_keys(self) -> impl DoubleEndedIterator<Item = String> + ExactSizeIterator {
-        self.pairs.into_iter().map(|(k, _)| k)
+        self.to_pairs().into_iter().map(|(k, _)| k)
     }
 
-    /// Sorts freshly added pairs into place; of pairs with one key the last added wins, as
-    /// with repeated inserts. In place: collecting a map allocates its vector only.
-    fn settle(&mut self) {
-        sort_last_wins(&mut self.pairs);
-        self.pairs.shrink_to_fit();
+    /// The pairs, each as strings of its own (to change them).
+    fn to_pairs(&self) -> Vec<(String, String)> {
+        self.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// Packs pairs already in key order, each key once.
+    fn pack<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Self {
+        let length = pairs
+            .iter()
+            .map(|(k, v)| k.as_ref().len() + v.as_ref().len())
+            .sum();
+        let mut text = String::with_capacity(length);
+        let ends = pairs
+            .iter()
+            .map(|(k, v)| {
+                text.push_str(k.as_ref());
+                let key_end = text.len();
+                text.push_str(v.as_ref());
+                (key_end, text.len())
+            })
+            .collect();
+        Self {
+            text: text.into_boxed_str(),
+            ends,
+        }
+    }
+
+    /// Packs pairs given in any order; of pairs with one key the last given wins, as with
+    /// repeated inserts.
+    fn pack_unsorted(mut pairs: Vec<(String, String)>) -> Self {
+        sort_last_wins(&mut pairs);
+        Self::pack(&pairs)
+    }
+}
+
+/// By the pairs in key order, as an ordered map of strings compares.
+impl Ord for FlatMap {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.iter().cmp(other.iter())
+    }
+}
+
+impl PartialOrd for FlatMap {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -150,30 +202,42 @@ pub(crate) fn sort_last_wins<K: Ord, V>(pairs: &mut Vec<(K, V)>) {
 
 /// The pairs in key order, borrowed.
 #[derive(Clone)]
-pub struct Iter<'a>(std::slice::Iter<'a, (String, String)>);
+pub struct Iter<'a> {
+    map: &'a FlatMap,
+    /// The next pair from the front, and one past the next from the back.
+    front: usize,
+    back: usize,
+}
 
 impl<'a> Iterator for Iter<'a> {
-    type Item = (&'a String, &'a String);
+    type Item = (&'a str, &'a str);
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.0.next().map(|(k, v)| (k, v))
+        (self.front < self.back).then(|| {
+            self.front += 1;
+            self.map.pair(self.front - 1)
+        })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.0.size_hint()
+        let left = self.back - self.front;
+        (left, Some(left))
     }
 }
 
 impl DoubleEndedIterator for Iter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        self.0.next_back().map(|(k, v)| (k, v))
+        (self.front < self.back).then(|| {
+            self.back -= 1;
+            self.map.pair(self.back)
+        })
     }
 }
 
 impl ExactSizeIterator for Iter<'_> {}
 
 impl<'a> IntoIterator for &'a FlatMap {
-    type Item = (&'a String, &'a String);
+    type Item = (&'a str, &'a str);
     type IntoIter = Iter<'a>;
 
     fn into_iter(self) -> Self::IntoIter {
@@ -186,26 +250,23 @@ impl IntoIterator for FlatMap {
     type IntoIter = std::vec::IntoIter<(String, String)>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.pairs.into_iter()
+        self.to_pairs().into_iter()
     }
 }
 
 impl FromIterator<(String, String)> for FlatMap {
     fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Self {
-        let mut map = Self {
-            pairs: pairs.into_iter().collect(),
-        };
-        map.settle();
-        map
+        Self::pack_unsorted(pairs.into_iter().collect())
     }
 }
 
 impl Extend<(String, String)> for FlatMap {
     fn extend<I: IntoIterator<Item = (String, String)>>(&mut self, pairs: I) {
-        let before = self.pairs.len();
-        self.pairs.extend(pairs);
-        if self.pairs.len() > before {
-            self.settle();
+        let mut all = self.to_pairs();
+        let before = all.len();
+        all.extend(pairs);
+        if all.len() > before {
+            *self = Self::pack_unsorted(all);
         }
     }
 }
@@ -238,10 +299,10 @@ mod tests {
         let map: FlatMap = pairs(&[("b", "1"), ("a", "2"), ("b", "3")])
             .into_iter()
             .collect();
-        let seen: Vec<(&String, &String)> = map.iter().collect();
+        let seen: Vec<(&str, &str)> = map.iter().collect();
         assert_eq!(seen.len(), 2);
-        assert_eq!((seen[0].0.as_str(), seen[0].1.as_str()), ("a", "2"));
-        assert_eq!((seen[1].0.as_str(), seen[1].1.as_str()), ("b", "3"));
+        assert_eq!(seen[0], ("a", "2"));
+        assert_eq!(seen[1], ("b", "3"));
     }
 
     #[test]
@@ -251,9 +312,9 @@ mod tests {
         assert_eq!(map.insert("a".into(), "2".into()), None);
         assert_eq!(map.insert("z".into(), "3".into()), None);
         assert_eq!(map.insert("m".into(), "4".into()), Some("1".to_string()));
-        let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+        let keys: Vec<&str> = map.keys().collect();
         assert_eq!(keys, ["a", "m", "z"]);
-        assert_eq!(map.get("m").map(String::as_str), Some("4"));
+        assert_eq!(map.get("m"), Some("4"));
         assert_eq!(map.remove("a"), Some("2".to_string()));
         assert_eq!(map.remove("a"), None);
         assert!(!map.contains_key("a"));
@@ -314,17 +375,19 @@ mod tests {
                         tree.retain(|key, _| *key != drop);
                     }
                 }
-                proptest::prop_assert!(flat.iter().eq(tree.iter()));
+                proptest::prop_assert!(flat.iter().eq(tree.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
                 proptest::prop_assert_eq!(flat.len(), tree.len());
-                proptest::prop_assert_eq!(flat.get("k3"), tree.get("k3"));
+                proptest::prop_assert_eq!(flat.get("k3"), tree.get("k3").map(String::as_str));
                 proptest::prop_assert_eq!(format!("{flat:?}"), format!("{tree:?}"));
                 proptest::prop_assert_eq!(flat.cmp(&flat_before), tree.cmp(&tree_before));
-                added.extend(flat.iter().map(|(k, v)| (k.clone(), v.clone())));
+                added.extend(flat.iter().map(|(k, v)| (k.to_string(), v.to_string())));
             }
             // Collected from pairs with keys repeated, in any order: the last value wins.
             let collected: FlatMap = added.iter().cloned().collect();
             let collected_tree: BTreeMap<String, String> = added.into_iter().collect();
-            proptest::prop_assert!(collected.iter().eq(collected_tree.iter()));
+            proptest::prop_assert!(collected
+                .iter()
+                .eq(collected_tree.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
         }
 
         /// The one walk answers as a lookup per pair does: same keys and values, a value

@@ -133,7 +133,7 @@ impl IntoIterator for SharedMap {
 }
 
 impl<'a> IntoIterator for &'a SharedMap {
-    type Item = (&'a String, &'a String);
+    type Item = (&'a str, &'a str);
     type IntoIter = flat_map::Iter<'a>;
 
     fn into_iter(self) -> Self::IntoIter {
@@ -164,7 +164,7 @@ mod tests {
         b.insert("k2".into(), "v2".into());
         assert!(!b.is_shared_with(&a));
         assert_eq!(a.len(), 1, "the other holder's map is unchanged");
-        assert_eq!(b.get("k2").map(String::as_str), Some("v2"));
+        assert_eq!(b.get("k2"), Some("v2"));
         assert_eq!(format!("{a:?}"), r#"{"k": "v"}"#);
         let pairs: Vec<(String, String)> = b.into_iter().collect();
         assert_eq!(pairs.len(), 2);

@@ -248,7 +248,7 @@ impl World {
     /// RemoveTags on one ELB resource.
     pub fn remove_elb_tags(&mut self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
         if let Some(t) = self.elb_tags.get_mut(arn) {
-            t.retain(|k, _| !keys.contains(k));
+            t.retain(|k, _| !keys.iter().any(|key| key == k));
         }
         Ok(())
     }

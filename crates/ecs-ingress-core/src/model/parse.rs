@@ -39,7 +39,7 @@ fn routing_keys<'a>(prefix: &str, map: &'a Tags) -> Vec<(&'a str, &'a str)> {
             FAMILIES
                 .iter()
                 .any(|f| rest.starts_with(f))
-                .then_some((rest, v.as_str()))
+                .then_some((rest, v))
         })
         .collect()
 }

@@ -97,12 +97,12 @@ pub fn arn_account(arn: &str) -> Option<&str> {
 
 /// The service ARN an owned resource was made for.
 pub fn service_of(tags: &Tags) -> Option<&str> {
-    tags.get(SERVICE_TAG).map(String::as_str)
+    tags.get(SERVICE_TAG)
 }
 
 /// Which of its service's resources an owned resource is (`target-group`, `rule-0`, ...).
 pub fn resource_of(tags: &Tags) -> Option<&str> {
-    tags.get(RESOURCE_TAG).map(String::as_str)
+    tags.get(RESOURCE_TAG)
 }
 
 #[cfg(test)]

@@ -357,13 +357,8 @@ pub(super) fn target_group_changes(
         let drift: Vec<String> = spec
             .attributes
             .iter()
-            .filter(|(k, v)| g.attributes.get(*k) != Some(*v))
-            .map(|(k, v)| {
-                format!(
-                    "{k} {} → {v}",
-                    g.attributes.get(k).map(String::as_str).unwrap_or("unset")
-                )
-            })
+            .filter(|(k, v)| g.attributes.get(k) != Some(*v))
+            .map(|(k, v)| format!("{k} {} → {v}", g.attributes.get(k).unwrap_or("unset")))
             .collect();
         changes.push(PlannedChange::new(
             service,

@@ -182,7 +182,7 @@ pub fn non_default_attributes(attributes: &TargetGroupAttributes) -> TargetGroup
     attributes
         .iter()
         .filter(|(k, v)| !ATTRIBUTE_DEFAULTS.iter().any(|(dk, dv)| dk == k && dv == v))
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
 
@@ -644,9 +644,6 @@ mod tests {
         a.insert("slow_start.duration_seconds".into(), "30".into());
         let extra = non_default_attributes(&a);
         assert_eq!(extra.len(), 1);
-        assert_eq!(
-            extra.get("slow_start.duration_seconds").map(String::as_str),
-            Some("30")
-        );
+        assert_eq!(extra.get("slow_start.duration_seconds"), Some("30"));
     }
 }

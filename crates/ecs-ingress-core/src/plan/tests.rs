@@ -109,10 +109,7 @@ fn a_new_group_is_created_with_its_owner_service_and_time() {
         crate::ownership::service_of(&tags),
         Some(svc.0.arn.as_str())
     );
-    assert_eq!(
-        tags.get(crate::ownership::CREATED_TAG).map(String::as_str),
-        Some("1700000000")
-    );
+    assert_eq!(tags.get(crate::ownership::CREATED_TAG), Some("1700000000"));
 }
 
 #[test]

@@ -376,7 +376,7 @@ pub(super) fn plan_removals(
                 change: Change::RemoveListenerCertificate {
                     listener_arn: listener.clone(),
                     certificate_arn: arn.unwrap_or_default(),
-                    record_key: key.clone(),
+                    record_key: key.to_string(),
                 },
                 reason: "no host ecs-ingress publishes on this listener needs it any more".into(),
             });

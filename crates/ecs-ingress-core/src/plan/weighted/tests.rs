@@ -363,12 +363,8 @@ fn what_a_review_found_stays_fixed() {
         .tags
         .insert("alb.protocol-version".into(), "HTTP2".into());
     let t = http2.0.tags.clone();
-    let (_, intent) = super::super::fixtures::tagged_service(
-        "canary",
-        &t.iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect::<Vec<_>>(),
-    );
+    let (_, intent) =
+        super::super::fixtures::tagged_service("canary", &t.iter().collect::<Vec<_>>());
     let changed = vec![
         services[0].clone(),
         (

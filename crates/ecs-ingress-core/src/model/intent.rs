@@ -303,9 +303,10 @@ impl Intent {
     /// The documented key/value form of this intent (every key explicit), under `prefix`.
     /// Parsing it back as docker labels gives the same intent.
     pub fn to_labels(&self, prefix: &str) -> Tags {
-        let mut t = Tags::new();
+        // Pairs first, then one map: a packed map is rewritten by every insert.
+        let mut pairs = Vec::new();
         let mut put = |k: &str, v: String| {
-            t.insert(format!("{prefix}{k}"), v);
+            pairs.push((format!("{prefix}{k}"), v));
         };
         put(keys::ALB_HOST, self.hosts.join(" "));
         if !self.paths.is_empty() {
@@ -374,7 +375,7 @@ impl Intent {
             put(keys::CLOUDMAP_NAMESPACE, cm.namespace.clone());
             put(keys::CLOUDMAP_SERVICE, cm.service.clone());
         }
-        t
+        pairs.into_iter().collect()
     }
 }
 

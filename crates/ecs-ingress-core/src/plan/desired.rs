@@ -120,9 +120,12 @@ use crate::ownership::TARGET_GROUP_RESOURCE;
 /// The tags a target group of `service_arn` is created with: whose it is, and when (`now`,
 /// the pass's read of AWS's clock).
 pub fn creation_tags(ownership: &Ownership, service_arn: &str, now: i64) -> Tags {
-    let mut tags = ownership.tags(service_arn, TARGET_GROUP_RESOURCE);
-    tags.insert(crate::ownership::CREATED_TAG.to_string(), now.to_string());
-    tags
+    let created = (crate::ownership::CREATED_TAG.to_string(), now.to_string());
+    ownership
+        .tags(service_arn, TARGET_GROUP_RESOURCE)
+        .into_iter()
+        .chain([created])
+        .collect()
 }
 
 /// The second group of a service ECS deploys blue/green: the primary's settings under the
@@ -152,29 +155,29 @@ pub fn health_check(intent: &Intent) -> HealthCheck {
 /// matters: a cookie duration left over from an earlier setting is harmless.
 pub fn attributes(intent: &Intent) -> TargetGroupAttributes {
     let a = &intent.attributes;
-    let mut out = TargetGroupAttributes::new();
-    out.insert(
-        "deregistration_delay.timeout_seconds".into(),
-        a.deregistration_delay.to_string(),
-    );
-    out.insert(
-        "slow_start.duration_seconds".into(),
-        a.slow_start.to_string(),
-    );
+    let mut out = vec![
+        (
+            "deregistration_delay.timeout_seconds".to_string(),
+            a.deregistration_delay.to_string(),
+        ),
+        (
+            "slow_start.duration_seconds".to_string(),
+            a.slow_start.to_string(),
+        ),
+    ];
     match a.stickiness {
-        Stickiness::Off => {
-            out.insert("stickiness.enabled".into(), "false".into());
-        }
-        Stickiness::LbCookie { seconds } => {
-            out.insert("stickiness.enabled".into(), "true".into());
-            out.insert("stickiness.type".into(), "lb_cookie".into());
-            out.insert(
+        Stickiness::Off => out.push(("stickiness.enabled".into(), "false".into())),
+        Stickiness::LbCookie { seconds } => out.extend([
+            ("stickiness.enabled".into(), "true".into()),
+            ("stickiness.type".into(), "lb_cookie".into()),
+            (
                 "stickiness.lb_cookie.duration_seconds".into(),
                 seconds.to_string(),
-            );
-        }
+            ),
+        ]),
     }
-    out
+    // Collected, not inserted one by one: a packed map is rewritten by every insert.
+    out.into_iter().collect()
 }
 
 /// The attributes a freshly created group lacks: only these need a call after creation.

@@ -48,12 +48,20 @@ impl FlatMap {
         (&self.text[start..key_end], &self.text[key_end..value_end])
     }
 
-    /// Where `key` is, or where it would go.
+    /// The `i`th key's bytes (`i` < `len`): what a search compares, without the checks
+    /// that slicing a `str` at character boundaries makes.
+    fn key_bytes(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1].1 };
+        &self.text.as_bytes()[start..self.ends[i].0]
+    }
+
+    /// Where `key` is, or where it would go. Strings order as their bytes do.
     fn find(&self, key: &str) -> Result<usize, usize> {
+        let key = key.as_bytes();
         let (mut low, mut high) = (0, self.len());
         while low < high {
             let middle = low + (high - low) / 2;
-            match self.pair(middle).0.cmp(key) {
+            match self.key_bytes(middle).cmp(key) {
                 std::cmp::Ordering::Less => low = middle + 1,
                 std::cmp::Ordering::Greater => high = middle,
                 std::cmp::Ordering::Equal => return Ok(middle),
@@ -162,6 +170,15 @@ impl FlatMap {
             text: text.into_boxed_str(),
             ends,
         }
+    }
+
+    /// From borrowed pairs in any order; of pairs with one key the last given wins. Written
+    /// once, with no string of its own per pair: the planner builds the tags of every
+    /// group and rule it wants this way on every pass.
+    pub fn from_strs(pairs: &[(&str, &str)]) -> Self {
+        let mut pairs = pairs.to_vec();
+        sort_last_wins(&mut pairs);
+        Self::pack(&pairs)
     }
 
     /// Packs pairs given in any order; of pairs with one key the last given wins, as with
@@ -303,6 +320,18 @@ mod tests {
         assert_eq!(seen.len(), 2);
         assert_eq!(seen[0], ("a", "2"));
         assert_eq!(seen[1], ("b", "3"));
+    }
+
+    #[test]
+    fn from_strs_is_collecting_the_same_pairs() {
+        let given = [("b", "1"), ("a", "2"), ("b", "3"), ("", "")];
+        let collected: FlatMap = given
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(FlatMap::from_strs(&given), collected);
+        assert_eq!(FlatMap::from_strs(&given).get("b"), Some("3"));
+        assert_eq!(FlatMap::from_strs(&[]), FlatMap::new());
     }
 
     #[test]

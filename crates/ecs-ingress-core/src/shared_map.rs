@@ -67,6 +67,11 @@ impl SharedMap {
         Arc::unwrap_or_clone(self.0).into_keys()
     }
 
+    /// From borrowed pairs in any order ([`FlatMap::from_strs`]).
+    pub fn from_strs(pairs: &[(&str, &str)]) -> Self {
+        Self(Arc::new(FlatMap::from_strs(pairs)))
+    }
+
     /// Whether `self` and `other` are one map, not copies.
     pub fn is_shared_with(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.0, &other.0)

@@ -81,10 +81,20 @@ impl Ownership {
 
     /// The tags to create a resource with.
     pub fn tags(&self, service_arn: &str, resource: &str) -> Tags {
-        Tags::from([
-            (OWNER_TAG.to_string(), self.owner_id.clone()),
-            (SERVICE_TAG.to_string(), service_arn.to_string()),
-            (RESOURCE_TAG.to_string(), resource.to_string()),
+        Tags::from_strs(&[
+            (OWNER_TAG, &self.owner_id),
+            (SERVICE_TAG, service_arn),
+            (RESOURCE_TAG, resource),
+        ])
+    }
+
+    /// [`Ownership::tags`] with one more tag.
+    pub fn tags_and(&self, service_arn: &str, resource: &str, extra: (&str, &str)) -> Tags {
+        Tags::from_strs(&[
+            (OWNER_TAG, &self.owner_id),
+            (SERVICE_TAG, service_arn),
+            (RESOURCE_TAG, resource),
+            extra,
         ])
     }
 }

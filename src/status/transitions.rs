@@ -59,7 +59,7 @@ pub(crate) struct Transitions {
 /// Host → ARN → name of the services holding it; by ARN within a host, so that several
 /// previous holders are named in a stable order.
 ///
-/// A sorted vector per host, not a tree: nearly every host has one holder, and a tree's
+/// A packed map per host, not a tree: nearly every host has one holder, and a tree's
 /// first node has room for eleven.
 type Holders = FxHashMap<String, FlatMap>;
 

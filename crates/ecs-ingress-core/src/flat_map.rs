@@ -8,8 +8,8 @@
 //! side by side but each key and value is an allocation of its own (eight for four tags,
 //! each a cache miss to compare on a large heap). Here every key and value is written end
 //! to end into one string, in key order, with a second allocation saying where each ends:
-//! two allocations whatever the number of pairs, and a lookup's binary search reads one
-//! buffer.
+//! at most two allocations whatever the number of pairs, and a lookup's binary search reads
+//! the table of ends and one string.
 //!
 //! It keeps the ordered map's behaviour that callers rely on: iteration in key order, one
 //! value per key, equality and ordering by the pairs in key order. Changing it rewrites it

@@ -354,6 +354,24 @@ impl Estate {
     }
 }
 
+/// A non-default rule of `listener_arn` as DescribeRules reads it, at priority 1, with no
+/// conditions, no forward and no tags: for tests that build a snapshot by hand.
+pub fn rule(arn: &str, listener_arn: &str) -> crate::state::Rule {
+    crate::state::Rule {
+        arn: arn.into(),
+        listener_arn: listener_arn.into(),
+        priority: Some(1),
+        hosts: vec![],
+        paths: vec![],
+        other_conditions: 0,
+        forward_target_groups: vec![],
+        staged_target_groups: vec![],
+        weights: Default::default(),
+        other_actions: 0,
+        tags: Default::default(),
+    }
+}
+
 /// A target group as DescribeTargetGroups reads it, on no ALB, with AWS's default health
 /// check: for tests that build a snapshot by hand.
 pub fn target_group(arn: &str, tags: crate::state::Tags) -> crate::state::TargetGroup {

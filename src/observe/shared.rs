@@ -66,30 +66,14 @@ fn share_record(record: &mut RecordSet, interner: &mut Interner) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{AliasTarget, Tags, TargetGroupAttributes};
+    use crate::state::{AliasTarget, Tags};
 
+    /// On an ALB and with a protocol version, so that every shared field holds a value.
     fn group(arn: &str) -> TargetGroup {
         TargetGroup {
-            arn: arn.into(),
-            name: arn.into(),
-            protocol: "HTTP".into(),
             protocol_version: Some("HTTP1".into()),
-            port: 80,
-            target_type: "ip".into(),
-            vpc_id: "vpc-1".into(),
-            health_check: HealthCheck {
-                protocol: "HTTP".into(),
-                path: "/health".into(),
-                port: "traffic-port".into(),
-                interval_seconds: 30,
-                timeout_seconds: 5,
-                healthy_threshold: 5,
-                unhealthy_threshold: 2,
-                matcher: "200".into(),
-            },
             load_balancer_arns: vec!["alb-1".into()],
-            tags: Tags::new(),
-            attributes: TargetGroupAttributes::new(),
+            ..crate::testing::target_group(arn, Tags::new())
         }
     }
 
@@ -109,19 +93,7 @@ mod tests {
     }
 
     fn rule(arn: &str) -> Rule {
-        Rule {
-            arn: arn.into(),
-            listener_arn: "listener-1".into(),
-            priority: Some(1),
-            hosts: vec![],
-            paths: vec![],
-            other_conditions: 0,
-            forward_target_groups: vec![],
-            staged_target_groups: vec![],
-            weights: Default::default(),
-            other_actions: 0,
-            tags: Tags::new(),
-        }
+        crate::testing::rule(arn, "listener-1")
     }
 
     #[test]

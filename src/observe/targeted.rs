@@ -516,17 +516,8 @@ mod tests {
 
     fn rule(arn: &str, listener: &str, priority: Option<u32>) -> Rule {
         Rule {
-            arn: arn.into(),
-            listener_arn: listener.into(),
             priority,
-            hosts: vec![],
-            paths: vec![],
-            other_conditions: 0,
-            forward_target_groups: vec![],
-            staged_target_groups: vec![],
-            weights: Default::default(),
-            other_actions: 0,
-            tags: Default::default(),
+            ..crate::testing::rule(arn, listener)
         }
     }
 

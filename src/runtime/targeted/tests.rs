@@ -63,17 +63,10 @@ fn service(arn: &str, td: &str) -> EcsService {
 
 fn rule(arn: &str, tags: crate::state::Tags) -> Rule {
     Rule {
-        arn: arn.into(),
-        listener_arn: LISTENER.into(),
         priority: Some(1000),
         hosts: vec!["a.in.example.com".into()],
-        paths: vec![],
-        other_conditions: 0,
-        forward_target_groups: vec![],
-        staged_target_groups: vec![],
-        weights: Default::default(),
-        other_actions: 0,
         tags,
+        ..crate::testing::rule(arn, LISTENER)
     }
 }
 

@@ -81,21 +81,21 @@ impl Ownership {
 
     /// The tags to create a resource with.
     pub fn tags(&self, service_arn: &str, resource: &str) -> Tags {
-        Tags::from_strs(&[
-            (OWNER_TAG, &self.owner_id),
-            (SERVICE_TAG, service_arn),
-            (RESOURCE_TAG, resource),
-        ])
+        Tags::from_strs(&self.tag_pairs(service_arn, resource))
     }
 
     /// [`Ownership::tags`] with one more tag.
     pub fn tags_and(&self, service_arn: &str, resource: &str, extra: (&str, &str)) -> Tags {
-        Tags::from_strs(&[
+        let [owner, service, kind] = self.tag_pairs(service_arn, resource);
+        Tags::from_strs(&[owner, service, kind, extra])
+    }
+
+    fn tag_pairs<'a>(&'a self, service_arn: &'a str, resource: &'a str) -> [(&'a str, &'a str); 3] {
+        [
             (OWNER_TAG, &self.owner_id),
             (SERVICE_TAG, service_arn),
             (RESOURCE_TAG, resource),
-            extra,
-        ])
+        ]
     }
 }
 

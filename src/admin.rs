@@ -274,7 +274,9 @@ async fn metrics(State(state): State<Arc<AdminState>>, headers: HeaderMap) -> Re
 async fn status(State(state): State<Arc<AdminState>>) -> Response {
     let mut report = state.report();
     // Dry run is known before the first pass ends.
-    report.facts.dry_run |= state.header.dry_run;
+    if state.header.dry_run && !report.facts.dry_run {
+        Arc::make_mut(&mut report.facts).dry_run = true;
+    }
     axum::Json(report).into_response()
 }
 

@@ -47,8 +47,8 @@ pub struct PassReport {
     /// When this process last changed something for each service (survives passes).
     /// Shared with the controller's memory: a pass that changes nothing copies nothing.
     pub last_changes: Arc<BTreeMap<String, String>>,
-    /// Quota use and target-group facts for the status page.
-    pub facts: crate::status::PassFacts,
+    /// Quota use and target-group facts for the status page, shared with the status view.
+    pub facts: Arc<crate::status::PassFacts>,
     /// Services whose state changed in this pass (`apply` and the daemon; `plan` compares
     /// nothing).
     pub transitions: Vec<crate::status::TransitionRecord>,
@@ -386,7 +386,13 @@ impl Controller {
             }
             None
         };
-        let handed_over = self.lock_transitions().new_holders(&plan.services);
+        // Asked only when an update was applied: it is what the hand-overs set apart from
+        // drift repairs, and a converged pass applies none.
+        let handed_over = if applied.as_ref().is_some_and(|r| applied_update(&plan, r)) {
+            self.lock_transitions().new_holders(&plan.services)
+        } else {
+            BTreeSet::new()
+        };
         let last_changes = {
             let mut memory = self.lock_memory();
             if let Some(report) = &applied {
@@ -397,7 +403,11 @@ impl Controller {
             memory.remember_intents(intents, &observed);
             Arc::clone(&memory.last_changes)
         };
-        let facts = crate::runtime::pass_facts::collect(&observed, &plan.services, &self.config);
+        let facts = Arc::new(crate::runtime::pass_facts::collect(
+            &observed,
+            &plan.services,
+            &self.config,
+        ));
         let mut report = PassReport {
             kind,
             plan,
@@ -688,6 +698,18 @@ impl Controller {
 }
 
 /// What a pass changed or tried, for the page's history (numbered by the admin server).
+/// Whether an update of a service's resources was applied (what a drift repair is).
+fn applied_update(plan: &Plan, report: &ApplyReport) -> bool {
+    plan.changes
+        .iter()
+        .zip(&report.results)
+        .any(|(planned, result)| {
+            planned.service_arn.is_some()
+                && result.result == crate::apply::Outcome::Applied
+                && planned.change.is_update()
+        })
+}
+
 fn change_records(report: &PassReport, at: &str) -> Vec<crate::status::ChangeRecord> {
     let results = report.applied.as_ref().map(|a| a.results.as_slice());
     results

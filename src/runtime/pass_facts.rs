@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use rustc_hash::FxHashSet;
+use ecs_ingress_core::shared_str::SharedStr;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::config::Config;
 use crate::snapshot::Snapshot;
@@ -89,6 +90,7 @@ pub(crate) fn group_facts(
         .filter(|r| r.kind == "target-group")
         .map(|r| r.id.as_str())
         .collect();
+    let mut names: FxHashMap<&str, SharedStr> = FxHashMap::default();
     observed
         .target_groups
         .iter()
@@ -99,7 +101,12 @@ pub(crate) fn group_facts(
                 albs: g
                     .load_balancer_arns
                     .iter()
-                    .map(|a| alb_name(observed, a))
+                    .map(|a| {
+                        names
+                            .entry(a.as_str())
+                            .or_insert_with(|| alb_name(observed, a).into())
+                            .clone()
+                    })
                     .collect(),
                 healthy: health.map(|t| {
                     t.iter()

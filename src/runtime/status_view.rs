@@ -55,7 +55,7 @@ impl PassReport {
             pass_problems: self.read_problem.iter().cloned().collect(),
             services: Vec::with_capacity(self.plan.services.len()),
             leadership: None,
-            facts: self.facts.clone(),
+            facts: Arc::clone(&self.facts),
             recent_changes: Vec::new(),
             recent_transitions: Vec::new(),
         };

@@ -28,8 +28,9 @@ pub struct StatusReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leadership: Option<LeadershipStatus>,
     /// `dry_run`, `albs` (quota use) and `target_groups` (ALB and health), for the page.
+    /// Shared with the pass's report: a group's facts for every service are not copied.
     #[serde(flatten)]
-    pub facts: PassFacts,
+    pub facts: Arc<PassFacts>,
     /// The changes of the last passes, newest first (kept in memory, at most
     /// [`RECENT_CHANGES`]): what changed, for which service, when, in which pass, and
     /// what failed. Filled in by the admin server.

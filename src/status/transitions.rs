@@ -7,6 +7,7 @@
 
 use std::borrow::Borrow;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use ecs_ingress_core::flat_map::FlatMap;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -46,14 +47,22 @@ pub(crate) struct Handover {
 
 /// The last known state of every service, and which service holds each host.
 ///
-/// Both are hashed: every pass looks every service and host up, and an ordered map of
-/// ARNs compares their long shared prefix at every step of a search.
+/// Both are hashed: a pass that changes something looks every service and host up, and an
+/// ordered map of ARNs compares their long shared prefix at every step of a search.
 #[derive(Debug, Default)]
 pub(crate) struct Transitions {
     last: FxHashMap<String, Seen>,
     /// Host → ARN → name of the services that held it after the last pass (several when
     /// they share it by path).
     holders: Holders,
+    /// The statuses of the last pass, in its order (shared with its status view), when it
+    /// read everything and noted nothing: `last` and `holders` are then what they list, and
+    /// a pass listing the same services in the same states with the same hosts would note
+    /// nothing and change nothing either. That is known position by position (most
+    /// statuses are the very ones of the last view), without a lookup by ARN or host.
+    /// `None` after any other pass: one that read less leaves them apart, one that noted
+    /// something may be listing a service twice in two states (each pass notes both).
+    listed: Option<Vec<Arc<ServiceStatus>>>,
 }
 
 /// Host → ARN → name of the services holding it; by ARN within a host, so that several
@@ -137,10 +146,30 @@ impl Transitions {
 
     /// ARNs of the services receiving a host this pass (see [`Transitions::handovers`]).
     pub(crate) fn new_holders<S: Borrow<ServiceStatus>>(&self, services: &[S]) -> BTreeSet<String> {
+        if self.listed_as_last(services) {
+            return BTreeSet::new();
+        }
         self.handovers(services)
             .into_iter()
             .map(|h| h.to_arn)
             .collect()
+    }
+
+    /// Whether `services` are those `listed` holds, in the same order, each in the same
+    /// state with the same hosts. Then the pass hands no host over (each holds what it
+    /// held), changes no state, and leaves the holders as they are.
+    fn listed_as_last<S: Borrow<ServiceStatus>>(&self, services: &[S]) -> bool {
+        let Some(listed) = &self.listed else {
+            return false;
+        };
+        listed.len() == services.len()
+            && listed.iter().zip(services).all(|(was, now)| {
+                let now = now.borrow();
+                std::ptr::eq(&**was, now)
+                    || (was.state == now.state
+                        && was.service_arn == now.service_arn
+                        && was.hosts == now.hosts)
+            })
     }
 
     /// Records the statuses of a pass that read everything; see [`Transitions::record_pass`].
@@ -149,25 +178,43 @@ impl Transitions {
         &mut self,
         services: &[ServiceStatus],
     ) -> (Vec<Handover>, Vec<Transition>) {
-        self.record_pass(services, true)
+        let shared: Vec<Arc<ServiceStatus>> = services.iter().cloned().map(Arc::new).collect();
+        self.record_pass(&shared, true)
     }
 
     /// Records the statuses of a pass; returns the handovers and the state changes since
     /// the last pass. A service that is no longer listed (its tags and resources are gone)
     /// ends as `withdrawn` if it was not already — unless a read of the pass failed
     /// (`complete` false): then it may only have gone unseen, and keeps its last state.
-    pub(crate) fn record_pass<S: Borrow<ServiceStatus>>(
+    pub(crate) fn record_pass(
         &mut self,
-        services: &[S],
+        services: &[Arc<ServiceStatus>],
+        complete: bool,
+    ) -> (Vec<Handover>, Vec<Transition>) {
+        if self.listed_as_last(services) {
+            // Most passes: nothing to note. The statuses are kept, so that the next pass's
+            // unchanged ones are these very ones.
+            if complete {
+                self.listed = Some(services.to_vec());
+            }
+            return (Vec::new(), Vec::new());
+        }
+        let recorded = self.record_in_full(services, complete);
+        let quiet = recorded.0.is_empty() && recorded.1.is_empty();
+        self.listed = (complete && quiet).then(|| services.to_vec());
+        recorded
+    }
+
+    /// [`Transitions::record_pass`], every service and host looked up.
+    fn record_in_full(
+        &mut self,
+        services: &[Arc<ServiceStatus>],
         complete: bool,
     ) -> (Vec<Handover>, Vec<Transition>) {
         let now = current_holders(services);
         let handovers = self.handovers_to(services, &now);
         let mut changes = Vec::new();
-        let listed: FxHashSet<&str> = services
-            .iter()
-            .map(|s| s.borrow().service_arn.as_str())
-            .collect();
+        let listed: FxHashSet<&str> = services.iter().map(|s| s.service_arn.as_str()).collect();
         if !complete {
             // The hosts' holders stay as last read in full, too.
             self.record_listed(services, &mut changes);
@@ -352,7 +399,7 @@ mod tests {
         let mut t = Transitions::new();
         let a = status("a", ServiceState::Published, &["a.example.com"]);
         t.record(std::slice::from_ref(&a));
-        let (_, partial) = t.record_pass::<ServiceStatus>(&[], false);
+        let (_, partial) = t.record_pass(&[], false);
         assert!(partial.is_empty(), "{partial:?}");
         let (_, again) = t.record(std::slice::from_ref(&a));
         assert!(again.is_empty(), "{again:?}");
@@ -466,6 +513,101 @@ mod tests {
         assert_eq!(pairs(&to_c), [("main/a".into(), "main/c".into())]);
         let (back, _) = t.record(&first);
         assert_eq!(pairs(&back), [("main/c".into(), "main/a".into())]);
+    }
+
+    /// One pass of the property below: the statuses it lists (service, state, hosts, by
+    /// index into small pools), whether it read everything, and whether its unchanged
+    /// statuses are the last pass's own (shared, as the status view shares them) or equal
+    /// copies.
+    type Listing = Vec<(usize, usize, usize)>;
+
+    fn listing() -> impl proptest::strategy::Strategy<Value = Listing> {
+        proptest::collection::vec((0..4usize, 0..4usize, 0..3usize), 0..5)
+    }
+
+    const STATES: [ServiceState; 4] = [
+        ServiceState::Published,
+        ServiceState::Pending,
+        ServiceState::Conflict,
+        ServiceState::Withdrawn,
+    ];
+    const HOSTS: [&[&str]; 3] = [&[], &["x.example.com"], &["x.example.com", "y.example.com"]];
+
+    fn statuses_of(listing: &Listing) -> Vec<Arc<ServiceStatus>> {
+        listing
+            .iter()
+            .map(|&(service, state, hosts)| {
+                Arc::new(status(&format!("s{service}"), STATES[state], HOSTS[hosts]))
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        /// A pass that lists what the last complete pass listed is answered without looking
+        /// anything up; every pass, whatever came before, gives the handovers, transitions
+        /// and new holders that looking every service and host up gives.
+        #[test]
+        fn passes_listing_the_same_services_note_what_looking_everything_up_notes(
+            passes in proptest::collection::vec(
+                (proptest::option::of(listing()), proptest::bool::weighted(0.8), proptest::bool::ANY),
+                1..12,
+            )
+        ) {
+            let mut shortcut = Transitions::new();
+            let mut in_full = Transitions::new();
+            let mut last: Vec<Arc<ServiceStatus>> = Vec::new();
+            let mut last_listing: Listing = Vec::new();
+            for (fresh, complete, shared) in passes {
+                // `None`: the last pass's services again, as they were.
+                let listing = fresh.unwrap_or_else(|| last_listing.clone());
+                let statuses = if listing == last_listing && shared {
+                    last.clone()
+                } else {
+                    statuses_of(&listing)
+                };
+                let in_full_holders: BTreeSet<String> = in_full
+                    .handovers(&statuses)
+                    .into_iter()
+                    .map(|h| h.to_arn)
+                    .collect();
+                proptest::prop_assert_eq!(shortcut.new_holders(&statuses), in_full_holders);
+                let noted = shortcut.record_pass(&statuses, complete);
+                let expected = in_full.record_in_full(&statuses, complete);
+                proptest::prop_assert_eq!(noted, expected);
+                last = statuses;
+                last_listing = listing;
+            }
+        }
+    }
+
+    #[test]
+    fn a_pass_listing_what_the_last_quiet_pass_listed_looks_nothing_up() {
+        let mut t = Transitions::new();
+        let listed: Vec<Arc<ServiceStatus>> = ["a", "b"]
+            .iter()
+            .map(|n| Arc::new(status(n, ServiceState::Published, &["x.example.com"])))
+            .collect();
+        let (_, first) = t.record_pass(&listed, true);
+        assert_eq!(first.len(), 2, "new services are noted");
+        assert!(
+            t.listed.is_none(),
+            "a pass that noted something is not kept"
+        );
+        let (_, quiet) = t.record_pass(&listed, true);
+        assert!(quiet.is_empty(), "{quiet:?}");
+        assert!(
+            t.listed.is_some(),
+            "a quiet pass that read everything is kept"
+        );
+        // Were the services looked up again, they would be new once more.
+        t.last.clear();
+        let (handovers, again) = t.record_pass(&listed, true);
+        assert!(handovers.is_empty() && again.is_empty(), "{again:?}");
+        // A pass that read less leaves the list as it was; one that differs is looked up.
+        t.record_pass(&listed, false);
+        assert!(t.listed.is_some());
+        let (_, changed) = t.record_pass(&listed[..1], true);
+        assert_eq!(changed.len(), 1, "{changed:?}");
     }
 
     #[test]

@@ -195,8 +195,9 @@ pub struct AlbUsage {
 /// An owned target group: the ALB it serves and, where the pass read it, its targets' health.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GroupFacts {
-    /// Names of the ALBs forwarding to it.
-    pub albs: Vec<String>,
+    /// Names of the ALBs forwarding to it: one copy of each name for all the groups of a
+    /// pass, since a hundred groups share an ALB.
+    pub albs: Vec<crate::shared_str::SharedStr>,
     /// Healthy and registered targets, when this pass read its health.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthy: Option<usize>,

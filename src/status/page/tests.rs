@@ -88,7 +88,7 @@ fn long_problem_lists_fold_and_header_shows_dry_run_and_leader() {
 #[test]
 fn the_header_shows_each_zone_with_its_role_and_why_it_is_unread() {
     let mut report = report();
-    report.facts.zones = vec![
+    Arc::make_mut(&mut report.facts).zones = vec![
         crate::status::ZoneFacts {
             id: "ZOWN".into(),
             name: Some("in.example.com".into()),

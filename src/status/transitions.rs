@@ -1,15 +1,15 @@
 //! Per-service state transitions: each one is logged once, when it happens, not every pass.
 //!
 //! The runtime keeps one [`Transitions`] for the life of the process and feeds it the
-//! statuses of every pass. It remembers each service's last state and which service held
-//! each host, so that it can tell a host handed from a withdrawn holder to the next claimant
-//! (a handover, expected) from a resource put back after a hand edit (a drift repair).
+//! statuses of every pass. It remembers each service's last state and the statuses of the
+//! last pass that read everything (which say who held each host), so that it can tell a
+//! host handed from a withdrawn holder to the next claimant (a handover, expected) from a
+//! resource put back after a hand edit (a drift repair).
 
 use std::borrow::Borrow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use ecs_ingress_core::flat_map::FlatMap;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::status::{ServiceState, ServiceStatus};
@@ -45,32 +45,28 @@ pub(crate) struct Handover {
     pub to_arn: String,
 }
 
-/// The last known state of every service, and which service holds each host.
+/// The last known state of every service, and who held each host after the last pass that
+/// read everything.
 ///
-/// Both are hashed: a pass that changes something looks every service and host up, and an
-/// ordered map of ARNs compares their long shared prefix at every step of a search.
+/// States are hashed: a pass that changes something looks every service up, and an ordered
+/// map of ARNs compares their long shared prefix at every step of a search.
 #[derive(Debug, Default)]
 pub(crate) struct Transitions {
     last: FxHashMap<String, Seen>,
-    /// Host → ARN → name of the services that held it after the last pass (several when
-    /// they share it by path).
-    holders: Holders,
-    /// The statuses of the last pass, in its order (shared with its status view), when it
-    /// read everything and noted nothing: `last` and `holders` are then what they list, and
-    /// a pass listing the same services in the same states with the same hosts would note
-    /// nothing and change nothing either. That is known position by position (most
-    /// statuses are the very ones of the last view), without a lookup by ARN or host.
-    /// `None` after any other pass: one that read less leaves them apart, one that noted
-    /// something may be listing a service twice in two states (each pass notes both).
-    listed: Option<Vec<Arc<ServiceStatus>>>,
+    /// The statuses of the last pass that read everything, in its order, shared with its
+    /// status view: the hosts' holders after it are theirs (several when they share a host
+    /// by path). Kept rather than a map of holders, which held every host, ARN and name
+    /// again; the map is made from them when a pass needs it.
+    complete: Vec<Arc<ServiceStatus>>,
+    /// Whether that pass was also the last one and noted nothing: `last` is then what
+    /// `complete` lists, and a pass listing the same services in the same states with the
+    /// same hosts would note nothing and change nothing either. That is known position by
+    /// position (most statuses are the very ones of the last view), without a lookup by ARN
+    /// or host. False after any other pass: one that read less may have left `last` apart,
+    /// one that noted something may be listing a service twice in two states (each pass
+    /// notes both).
+    quiet: bool,
 }
-
-/// Host → ARN → name of the services holding it; by ARN within a host, so that several
-/// previous holders are named in a stable order.
-///
-/// A packed map per host, not a tree: nearly every host has one holder, and a tree's
-/// first node has room for eleven.
-type Holders = FxHashMap<String, FlatMap>;
 
 /// States in which a service keeps the hosts it asks for (its rule exists or is being made).
 fn holds_hosts(state: ServiceState) -> bool {
@@ -116,6 +112,7 @@ impl Transitions {
         now: &FxHashMap<&str, Vec<&str>>,
     ) -> Vec<Handover> {
         let mut out = Vec::new();
+        let mut held_after_last: Option<FxHashMap<&str, Vec<&ServiceStatus>>> = None;
         for s in services
             .iter()
             .map(Borrow::borrow)
@@ -126,12 +123,14 @@ impl Transitions {
                 // the host passes only when none of its holders holds it any more.
                 let still_held =
                     |arn: &str| now.get(host.as_str()).is_some_and(|n| n.contains(&arn));
-                if let Some(held) = self.holders.get(host)
+                let held_after_last =
+                    held_after_last.get_or_insert_with(|| holders(&self.complete));
+                if let Some(held) = held_after_last.get(host.as_str())
                     && !held.is_empty()
-                    && !held.contains_key(&s.service_arn)
-                    && !held.keys().any(still_held)
+                    && !held.iter().any(|h| h.service_arn == s.service_arn)
+                    && !held.iter().any(|h| still_held(&h.service_arn))
                 {
-                    let from: Vec<&str> = held.values().collect();
+                    let from: Vec<String> = held.iter().map(|h| display_name(h)).collect();
                     out.push(Handover {
                         host: host.clone(),
                         from: from.join(", "),
@@ -155,15 +154,14 @@ impl Transitions {
             .collect()
     }
 
-    /// Whether `services` are those `listed` holds, in the same order, each in the same
-    /// state with the same hosts. Then the pass hands no host over (each holds what it
-    /// held), changes no state, and leaves the holders as they are.
+    /// Whether the last pass was complete and quiet and `services` are those it listed, in
+    /// the same order, each in the same state with the same hosts. Then the pass hands no
+    /// host over (each holds what it held), changes no state, and leaves the holders as
+    /// they are.
     fn listed_as_last<S: Borrow<ServiceStatus>>(&self, services: &[S]) -> bool {
-        let Some(listed) = &self.listed else {
-            return false;
-        };
-        listed.len() == services.len()
-            && listed.iter().zip(services).all(|(was, now)| {
+        self.quiet
+            && self.complete.len() == services.len()
+            && self.complete.iter().zip(services).all(|(was, now)| {
                 let now = now.borrow();
                 std::ptr::eq(&**was, now)
                     || (was.state == now.state
@@ -195,13 +193,12 @@ impl Transitions {
             // Most passes: nothing to note. The statuses are kept, so that the next pass's
             // unchanged ones are these very ones.
             if complete {
-                self.listed = Some(services.to_vec());
+                self.complete = services.to_vec();
             }
             return (Vec::new(), Vec::new());
         }
         let recorded = self.record_in_full(services, complete);
-        let quiet = recorded.0.is_empty() && recorded.1.is_empty();
-        self.listed = (complete && quiet).then(|| services.to_vec());
+        self.quiet = complete && recorded.0.is_empty() && recorded.1.is_empty();
         recorded
     }
 
@@ -211,12 +208,11 @@ impl Transitions {
         services: &[Arc<ServiceStatus>],
         complete: bool,
     ) -> (Vec<Handover>, Vec<Transition>) {
-        let now = current_holders(services);
-        let handovers = self.handovers_to(services, &now);
+        let handovers = self.handovers(services);
         let mut changes = Vec::new();
         let listed: FxHashSet<&str> = services.iter().map(|s| s.service_arn.as_str()).collect();
         if !complete {
-            // The hosts' holders stay as last read in full, too.
+            // The hosts' holders stay as last read in full (`complete`), too.
             self.record_listed(services, &mut changes);
             return (handovers, changes);
         }
@@ -238,10 +234,7 @@ impl Transitions {
         }));
         self.last.retain(|arn, _| listed.contains(arn.as_str()));
         self.record_listed(services, &mut changes);
-        // Most passes hand no host to anyone: the holders are rebuilt only when they differ.
-        if !same_holders(&self.holders, &now) {
-            self.holders = holders(services);
-        }
+        self.complete = services.to_vec();
         (handovers, changes)
     }
 
@@ -287,8 +280,7 @@ pub(crate) fn needs_attention(state: ServiceState) -> bool {
     )
 }
 
-/// Host → ARNs of the services holding it this pass, borrowed from the statuses: asked
-/// every pass, where the owned [`holders`] are kept only when they change.
+/// Host → ARNs of the services holding it this pass, borrowed from the statuses.
 fn current_holders<S: Borrow<ServiceStatus>>(services: &[S]) -> FxHashMap<&str, Vec<&str>> {
     let mut out: FxHashMap<&str, Vec<&str>> = FxHashMap::default();
     for s in services
@@ -306,37 +298,24 @@ fn current_holders<S: Borrow<ServiceStatus>>(services: &[S]) -> FxHashMap<&str, 
     out
 }
 
-/// The kept holders are the current ones: the same hosts, each held by the same services.
-/// Names are not compared: a service's `cluster/service` name is fixed by its ARN.
-fn same_holders(kept: &Holders, now: &FxHashMap<&str, Vec<&str>>) -> bool {
-    kept.len() == now.len()
-        && now.iter().all(|(host, arns)| {
-            kept.get(*host).is_some_and(|held| {
-                held.len() == arns.len() && arns.iter().all(|a| held.contains_key(a))
-            })
-        })
-}
-
-/// Host → ARN → name of the services holding it. Each host's holders are gathered, then
-/// collected into their map at once (sorted once, each with no room to spare).
-fn holders<S: Borrow<ServiceStatus>>(services: &[S]) -> Holders {
-    let mut gathered: FxHashMap<&str, Vec<(String, String)>> = FxHashMap::default();
-    for s in services
-        .iter()
-        .map(Borrow::borrow)
-        .filter(|s| holds_hosts(s.state))
-    {
+/// Host → the services holding it, in ARN order, one status per ARN (the last listed, as
+/// a map by ARN would keep): several previous holders are named in a stable order.
+fn holders(services: &[Arc<ServiceStatus>]) -> FxHashMap<&str, Vec<&ServiceStatus>> {
+    let mut out: FxHashMap<&str, Vec<&ServiceStatus>> = FxHashMap::default();
+    for s in services.iter().filter(|s| holds_hosts(s.state)) {
         for h in &s.hosts {
-            gathered
-                .entry(h.as_str())
-                .or_default()
-                .push((s.service_arn.clone(), display_name(s)));
+            out.entry(h.as_str()).or_default().push(s);
         }
     }
-    gathered
-        .into_iter()
-        .map(|(host, held)| (host.to_string(), held.into_iter().collect()))
-        .collect()
+    for held in out.values_mut() {
+        // Sorted stably, then reversed: of one ARN listed twice, the later listed comes
+        // first, and is the one `dedup_by` keeps.
+        held.sort_by(|a, b| a.service_arn.cmp(&b.service_arn));
+        held.reverse();
+        held.dedup_by(|next, kept| next.service_arn == kept.service_arn);
+        held.reverse();
+    }
+    out
 }
 
 /// Logs one transition: warn for states that need a person, info for the others.
@@ -488,8 +467,8 @@ mod tests {
 
     #[test]
     fn the_holders_kept_follow_every_change_of_holder() {
-        // The holders are rebuilt only when they differ: a pass that swaps one holder for
-        // another, with as many hosts and holders as before, must still replace them.
+        // A pass that swaps one holder for another, with as many hosts and holders as
+        // before, hands the host over, and the next pass sees the new holder.
         let mut t = Transitions::new();
         let (x, y) = (["x.example.com"], ["y.example.com"]);
         let first = [
@@ -589,23 +568,17 @@ mod tests {
             .collect();
         let (_, first) = t.record_pass(&listed, true);
         assert_eq!(first.len(), 2, "new services are noted");
-        assert!(
-            t.listed.is_none(),
-            "a pass that noted something is not kept"
-        );
+        assert!(!t.quiet, "a pass that noted something is not kept");
         let (_, quiet) = t.record_pass(&listed, true);
         assert!(quiet.is_empty(), "{quiet:?}");
-        assert!(
-            t.listed.is_some(),
-            "a quiet pass that read everything is kept"
-        );
+        assert!(t.quiet, "a quiet pass that read everything is kept");
         // Were the services looked up again, they would be new once more.
         t.last.clear();
         let (handovers, again) = t.record_pass(&listed, true);
         assert!(handovers.is_empty() && again.is_empty(), "{again:?}");
         // A pass that read less leaves the list as it was; one that differs is looked up.
         t.record_pass(&listed, false);
-        assert!(t.listed.is_some());
+        assert!(t.quiet);
         let (_, changed) = t.record_pass(&listed[..1], true);
         assert_eq!(changed.len(), 1, "{changed:?}");
     }

@@ -697,7 +697,6 @@ impl Controller {
     }
 }
 
-/// What a pass changed or tried, for the page's history (numbered by the admin server).
 /// Whether an update of a service's resources was applied (what a drift repair is).
 fn applied_update(plan: &Plan, report: &ApplyReport) -> bool {
     plan.changes
@@ -710,6 +709,7 @@ fn applied_update(plan: &Plan, report: &ApplyReport) -> bool {
         })
 }
 
+/// What a pass changed or tried, for the page's history (numbered by the admin server).
 fn change_records(report: &PassReport, at: &str) -> Vec<crate::status::ChangeRecord> {
     let results = report.applied.as_ref().map(|a| a.results.as_slice());
     results

@@ -58,13 +58,13 @@ pub(crate) struct Transitions {
     /// by path). Kept rather than a map of holders, which held every host, ARN and name
     /// again; the map is made from them when a pass needs it.
     complete: Vec<Arc<ServiceStatus>>,
-    /// Whether that pass was also the last one and noted nothing: `last` is then what
-    /// `complete` lists, and a pass listing the same services in the same states with the
-    /// same hosts would note nothing and change nothing either. That is known position by
-    /// position (most statuses are the very ones of the last view), without a lookup by ARN
-    /// or host. False after any other pass: one that read less may have left `last` apart,
-    /// one that noted something may be listing a service twice in two states (each pass
-    /// notes both).
+    /// Whether that pass noted nothing, and every pass since listed what it listed: `last`
+    /// is then what `complete` lists, and a pass listing the same services in the same
+    /// states with the same hosts would note nothing and change nothing either. That is
+    /// known position by position (most statuses are the very ones of the last view),
+    /// without a lookup by ARN or host. False after any pass recorded in full but a quiet
+    /// complete one: one that read less may have left `last` apart, one that noted
+    /// something may be listing a service twice in two states (each pass notes both).
     quiet: bool,
 }
 

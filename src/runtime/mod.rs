@@ -388,7 +388,10 @@ impl Controller {
         };
         // Asked only when an update was applied: it is what the hand-overs set apart from
         // drift repairs, and a converged pass applies none.
-        let handed_over = if applied.as_ref().is_some_and(|r| applied_update(&plan, r)) {
+        let handed_over = if applied
+            .as_ref()
+            .is_some_and(|r| applied_updates(&plan, r).next().is_some())
+        {
             self.lock_transitions().new_holders(&plan.services)
         } else {
             BTreeSet::new()
@@ -493,14 +496,8 @@ impl Controller {
     ) {
         // Indexed only when an update was applied: a converged pass applies none.
         let mut intent_of: Option<FxHashMap<&str, &ServiceIntent>> = None;
-        for (planned, result) in plan.changes.iter().zip(&report.results) {
-            let Some(service_arn) = planned.service_arn.as_deref() else {
-                continue;
-            };
-            if result.result != crate::apply::Outcome::Applied
-                || !planned.change.is_update()
-                || handed_over.contains(service_arn)
-            {
+        for (planned, service_arn) in applied_updates(plan, report) {
+            if handed_over.contains(service_arn) {
                 continue;
             }
             // Of a service read twice, the later copy's intent (as memory keeps it).
@@ -697,16 +694,19 @@ impl Controller {
     }
 }
 
-/// Whether an update of a service's resources was applied (what a drift repair is).
-fn applied_update(plan: &Plan, report: &ApplyReport) -> bool {
+/// The updates of a service's resources that were applied, with the service's ARN: what a
+/// drift repair may be.
+fn applied_updates<'p>(
+    plan: &'p Plan,
+    report: &'p ApplyReport,
+) -> impl Iterator<Item = (&'p plan::PlannedChange, &'p str)> {
     plan.changes
         .iter()
         .zip(&report.results)
-        .any(|(planned, result)| {
-            planned.service_arn.is_some()
-                && result.result == crate::apply::Outcome::Applied
-                && planned.change.is_update()
+        .filter(|(planned, result)| {
+            result.result == crate::apply::Outcome::Applied && planned.change.is_update()
         })
+        .filter_map(|(planned, _)| Some((planned, planned.service_arn.as_deref()?)))
 }
 
 /// What a pass changed or tried, for the page's history (numbered by the admin server).

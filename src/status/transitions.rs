@@ -308,12 +308,11 @@ fn holders(services: &[Arc<ServiceStatus>]) -> FxHashMap<&str, Vec<&ServiceStatu
         }
     }
     for held in out.values_mut() {
-        // Sorted stably, then reversed: of one ARN listed twice, the later listed comes
+        // Reversed, then sorted stably: of one ARN listed twice, the later listed comes
         // first, and is the one `dedup_by` keeps.
+        held.reverse();
         held.sort_by(|a, b| a.service_arn.cmp(&b.service_arn));
-        held.reverse();
         held.dedup_by(|next, kept| next.service_arn == kept.service_arn);
-        held.reverse();
     }
     out
 }

@@ -304,7 +304,9 @@ fn rule(listener_arn: &str, r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> 
     let mut other_actions = 0;
     for a in r.actions() {
         if a.r#type() == Some(&ActionTypeEnum::Forward) {
-            if let Some(cfg) = a.forward_config().filter(|c| !c.target_groups().is_empty()) {
+            if let Some(arn) = plain_forward(a) {
+                forward_target_groups.push(arn.to_string());
+            } else if let Some(cfg) = a.forward_config().filter(|c| !c.target_groups().is_empty()) {
                 for t in cfg.target_groups() {
                     let Some(arn) = t.target_group_arn() else {
                         continue;
@@ -320,8 +322,6 @@ fn rule(listener_arn: &str, r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> 
                         forward_target_groups.push(arn.to_string());
                     }
                 }
-            } else if let Some(arn) = a.target_group_arn() {
-                forward_target_groups.push(arn.to_string());
             }
         } else {
             other_actions += 1;
@@ -345,6 +345,22 @@ fn rule(listener_arn: &str, r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> 
         weights,
         other_actions,
         tags: Tags::new(),
+    }
+}
+
+/// The group of a forward action that sends every request to one group, as the rule was
+/// written: with `TargetGroupArn` alone, or a ForwardConfig of that one group at weight 1.
+///
+/// AWS describes every single-group forward the second way, whichever way it was written
+/// (its answer carries both fields). Read as a plain forward, with no weights, a rule holds
+/// no map of one group per copy of the records (each pass's read, the base of targeted
+/// passes): a tree node and an ARN, about 0.4 KiB per rule. Weights only matter where a
+/// rule shares requests out, and one group at weight 1 takes them all either way.
+fn plain_forward(a: &Action) -> Option<&str> {
+    match a.forward_config().map(ForwardActionConfig::target_groups) {
+        None | Some([]) => a.target_group_arn(),
+        Some([only]) if only.weight().is_none_or(|w| w == 1) => only.target_group_arn(),
+        Some(_) => None,
     }
 }
 
@@ -1122,5 +1138,96 @@ impl ElbAdapter {
     async fn listener_certificates(&self, listener_arn: &str) -> Result<Vec<String>, AwsError> {
         let certs = self.describe_listener_certificates(listener_arn).await?;
         Ok(certs.default.into_iter().chain(certs.extra).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/a/1/2";
+    const A: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/a/1";
+    const B: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/b/2";
+
+    fn with_config(groups: &[(&str, Option<i32>)], target_group_arn: Option<&str>) -> Action {
+        let config = groups
+            .iter()
+            .fold(ForwardActionConfig::builder(), |b, (group, weight)| {
+                b.target_groups(
+                    TargetGroupTuple::builder()
+                        .target_group_arn(*group)
+                        .set_weight(*weight)
+                        .build(),
+                )
+            })
+            .build();
+        Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .set_target_group_arn(target_group_arn.map(str::to_string))
+            .forward_config(config)
+            .build()
+    }
+
+    fn read(action: Action) -> Rule {
+        let sdk = aws_sdk_elasticloadbalancingv2::types::Rule::builder()
+            .rule_arn("arn:aws:elasticloadbalancing:us-east-1:1:listener-rule/app/a/1/2/3")
+            .priority("7")
+            .is_default(false)
+            .actions(action)
+            .build();
+        rule(LISTENER, &sdk)
+    }
+
+    /// (what AWS answers, groups sent requests, groups at weight 0, weights read).
+    #[test]
+    fn a_forward_reads_as_written_whichever_way_aws_describes_it() {
+        let cases: Vec<(&str, Action, Vec<&str>, Vec<&str>, Vec<(&str, u32)>)> = vec![
+            ("plain, as written", forward(A), vec![A], vec![], vec![]),
+            (
+                // AWS's own answer for a plain forward: both fields, the group at weight 1.
+                "plain, as AWS describes it",
+                with_config(&[(A, Some(1))], Some(A)),
+                vec![A],
+                vec![],
+                vec![],
+            ),
+            (
+                "one group, no weight given",
+                with_config(&[(A, None)], None),
+                vec![A],
+                vec![],
+                vec![],
+            ),
+            (
+                "one group at another weight",
+                with_config(&[(A, Some(5))], None),
+                vec![A],
+                vec![],
+                vec![(A, 5)],
+            ),
+            (
+                "staged beside it",
+                forward_staged(A, B),
+                vec![A],
+                vec![B],
+                vec![(A, 1), (B, 0)],
+            ),
+            (
+                "shared by weight",
+                forward_weighted(&[(A.to_string(), 90), (B.to_string(), 10)]),
+                vec![A, B],
+                vec![],
+                vec![(A, 90), (B, 10)],
+            ),
+        ];
+        for (case, action, forwarded, staged, weights) in cases {
+            let r = read(action);
+            assert_eq!(r.forward_target_groups, forwarded, "{case}");
+            assert_eq!(r.staged_target_groups, staged, "{case}");
+            let weights: std::collections::BTreeMap<String, u32> =
+                weights.iter().map(|(g, w)| (g.to_string(), *w)).collect();
+            assert_eq!(r.weights, weights, "{case}");
+            assert_eq!(r.other_actions, 0, "{case}");
+        }
     }
 }

@@ -467,7 +467,8 @@ pub struct Rule {
     /// a replacement target group here until it has healthy targets.
     pub staged_target_groups: Vec<String>,
     /// The weight of each group of a forward action's ForwardConfig, as read (`alb.weight`
-    /// compares them; a forward without a ForwardConfig lists none).
+    /// compares them). A forward of every request to one group lists none, however AWS
+    /// describes it (its answer gives that group a ForwardConfig at weight 1).
     pub weights: BTreeMap<String, u32>,
     /// Actions other than a single forward (redirects, fixed responses, ...).
     pub other_actions: usize,

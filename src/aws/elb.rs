@@ -1178,10 +1178,20 @@ mod tests {
         rule(LISTENER, &sdk)
     }
 
-    /// (what AWS answers, groups sent requests, groups at weight 0, weights read).
+    /// What AWS answers, and the groups sent requests, the groups at weight 0 and the
+    /// weights read from it.
+    type Case = (
+        &'static str,
+        Action,
+        Vec<&'static str>,
+        Vec<&'static str>,
+        Weights,
+    );
+    type Weights = Vec<(&'static str, u32)>;
+
     #[test]
     fn a_forward_reads_as_written_whichever_way_aws_describes_it() {
-        let cases: Vec<(&str, Action, Vec<&str>, Vec<&str>, Vec<(&str, u32)>)> = vec![
+        let cases: Vec<Case> = vec![
             ("plain, as written", forward(A), vec![A], vec![], vec![]),
             (
                 // AWS's own answer for a plain forward: both fields, the group at weight 1.

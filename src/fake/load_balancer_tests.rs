@@ -595,3 +595,66 @@ async fn traffic_reaches_an_alb_created_at_run_time() {
         Served::Dangling(_)
     ));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_weighted_forward_of_one_group_at_weight_1_reads_as_a_plain_forward() {
+    let estate = Estate::new(1);
+    let (_, l) = seed(&estate);
+    let mut groups = Vec::new();
+    for name in ["w1", "w2"] {
+        let tg = estate
+            .fake
+            .create_target_group(&target_group(name))
+            .await
+            .expect("tg");
+        groups.push(tg);
+    }
+    let rule = estate
+        .fake
+        .create_rule(&RuleSpec {
+            listener_arn: l,
+            priority: 1,
+            hosts: vec!["w.x".into()],
+            paths: vec![],
+            target_group_arn: groups[0].clone(),
+            staged_target_group_arn: None,
+            tags: Tags::new(),
+        })
+        .await
+        .expect("rule");
+    let (a, b) = (&groups[0], &groups[1]);
+    // Shared out: the weights as written.
+    let (weights, forwarded) = weights_after(&estate, &rule, &[(a, 90), (b, 10)]).await;
+    assert_eq!(weights, BTreeMap::from([(a.clone(), 90), (b.clone(), 10)]));
+    assert_eq!(forwarded, vec![a.clone(), b.clone()]);
+    // One group at weight 1 takes every request: AWS answers it as a ForwardConfig at
+    // weight 1, which the adapter reads as a plain forward, without weights.
+    let (weights, forwarded) = weights_after(&estate, &rule, &[(b, 1)]).await;
+    assert!(weights.is_empty(), "{weights:?}");
+    assert_eq!(forwarded, vec![b.clone()]);
+    // One group at another weight is kept as written, as the adapter reads it.
+    let (weights, forwarded) = weights_after(&estate, &rule, &[(b, 5)]).await;
+    assert_eq!(weights, BTreeMap::from([(b.clone(), 5)]));
+    assert_eq!(forwarded, vec![b.clone()]);
+    // Staged at weight 0 beside a live group: both listed.
+    let (weights, forwarded) = weights_after(&estate, &rule, &[(a, 1), (b, 0)]).await;
+    assert_eq!(weights, BTreeMap::from([(a.clone(), 1), (b.clone(), 0)]));
+    assert_eq!(forwarded, vec![a.clone()]);
+}
+
+/// Writes `weights` to `rule` and reads back the weights and forwarded groups it holds.
+async fn weights_after(
+    estate: &Estate,
+    rule: &str,
+    weights: &[(&String, u32)],
+) -> (BTreeMap<String, u32>, Vec<String>) {
+    let weights: Vec<(String, u32)> = weights.iter().map(|(g, w)| ((*g).clone(), *w)).collect();
+    estate
+        .fake
+        .modify_rule_weighted(rule, &["w.x".into()], &[], &weights)
+        .await
+        .expect("modify");
+    let world = estate.fake.world();
+    let r = &world.rules[rule];
+    (r.weights.clone(), r.forward_target_groups.clone())
+}

@@ -977,7 +977,12 @@ impl World {
             r.paths = paths.to_vec();
             r.other_conditions = 0;
             r.other_actions = 0;
-            r.weights = weights.iter().cloned().collect();
+            // One group taking every request is a plain forward, as the adapter reads
+            // AWS's answer for it (a ForwardConfig of that group at weight 1): no weights.
+            r.weights = match weights {
+                [(_, 1)] => BTreeMap::new(),
+                _ => weights.iter().cloned().collect(),
+            };
             r.forward_target_groups = weights
                 .iter()
                 .filter(|(_, w)| *w > 0)

@@ -4,6 +4,8 @@
 //! `... -- 5000 --steady-only --steady-passes 20`: only each size's cold start and steady
 //! passes (20 more than the cycle), for a profiler. `... -- --plan 10000 --repeat 20`: only
 //! the planning figures, the converged estate planned 20 more times (median on stderr).
+//! `--trace-memory` (with any of these): the process's RSS and heap after each pass of
+//! each size's main run, on stderr, to see which pass sets the peaks.
 //!
 //! For each N: N tagged services (as many ALBs as the 100-target-group quota needs), cold
 //! start to convergence (virtual seconds, against the floor of ELBv2 mutating calls: the ALB
@@ -19,7 +21,7 @@
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ecs_ingress::events::{EventTarget, ServiceArn};
@@ -50,6 +52,8 @@ static HEAP_PEAK: AtomicUsize = AtomicUsize::new(0);
 /// Allocations and reallocations so far: a count that, unlike CPU time, does not vary
 /// from run to run.
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+/// `--trace-memory`: print the process's memory after each pass of the main run.
+static TRACE_MEMORY: AtomicBool = AtomicBool::new(false);
 
 fn count_allocated(bytes: usize) {
     ALLOCATIONS.store(
@@ -124,6 +128,9 @@ struct Result {
     publish_one_s: f64,
     publish_one_served_s: f64,
     peak_rss_mib: f64,
+    /// The process's RSS once the controller is dropped and the allocator has returned
+    /// every free page: the in-memory AWS alone, its own fragmentation included.
+    fake_rss_mib: f64,
     estate_rss_mib: f64,
     /// The heap's peak over the whole run of this size, and what the estate alone holds.
     heap_peak_mib: f64,
@@ -254,6 +261,7 @@ async fn cycle_reads(
     for _ in 0..CYCLE {
         estate.fake.reset_calls();
         measured_pass().await;
+        trace_memory("a steady pass");
         let mut reads = estate.fake.call_counts();
         reads.retain(|op, _| !op.starts_with("Create") && !op.starts_with("Modify"));
         per_pass.push(reads);
@@ -360,6 +368,20 @@ fn thread_cpu() -> Duration {
 }
 
 /// A field of /proc/self/status in MiB (`VmHWM` peak, `VmRSS` current).
+/// With `--trace-memory`, one line on stderr: the whole process's RSS and heap (the
+/// in-memory AWS's included) now and at their peaks since the run started.
+fn trace_memory(after: &str) {
+    if TRACE_MEMORY.load(Ordering::Relaxed) {
+        eprintln!(
+            "memory after {after}: RSS {:.1} MiB (peak {:.1}), heap {:.1} MiB (peak {:.1})",
+            memory_mib("VmRSS:"),
+            memory_mib("VmHWM:"),
+            mib(HEAP_NOW.load(Ordering::Relaxed)),
+            mib(HEAP_PEAK.load(Ordering::Relaxed)),
+        );
+    }
+}
+
 fn memory_mib(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -395,6 +417,19 @@ fn assert_one_thread() {
     }
 }
 
+/// Has mimalloc return every page no live allocation uses, now rather than after its
+/// purge delay, so that RSS shows what live allocations occupy.
+fn return_free_pages() {
+    unsafe extern "C" {
+        // mimalloc's `void mi_collect(bool force)`, in the library the shipped allocator
+        // links (the `mimalloc` crate exposes it only with its `extended` feature).
+        fn mi_collect(force: bool);
+    }
+    // SAFETY: a C function taking a bool, safe to call from any thread at any time; the
+    // process allocates with mimalloc (`SHIPPED`).
+    unsafe { mi_collect(true) };
+}
+
 /// Starts a new peak-RSS measurement (Linux: writing 5 to clear_refs resets VmHWM).
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -425,6 +460,7 @@ async fn run(n: usize, extra_passes: usize) -> Result {
         add(&estate, i);
     }
     let estate_rss_mib = memory_mib("VmRSS:");
+    trace_memory("the estate was made");
     let heap_estate = HEAP_NOW.load(Ordering::Relaxed).saturating_sub(heap_before);
     let controller = estate.controller();
     let started = tokio::time::Instant::now();
@@ -433,6 +469,7 @@ async fn run(n: usize, extra_passes: usize) -> Result {
     let throttled = estate.fake.throttled();
     estate.fake.reset_calls();
     controller.pass(true).await;
+    trace_memory("the steady pass counted against the floor");
     let steady_reads_by_op = estate.fake.call_counts();
     let steady_writes = estate.fake.writes();
     let steady_reads = estate.fake.calls().len() - steady_writes;
@@ -444,6 +481,7 @@ async fn run(n: usize, extra_passes: usize) -> Result {
     let publish_one_served_s = served_at.duration_since(t).as_secs_f64();
     let publish_one_writes = estate.fake.writes();
     let (event_publish_s, event_publish_calls) = event_publish(&estate, &controller, n + 1).await;
+    trace_memory("the event's targeted pass");
     // Converged again (the name of the event-published service follows its health), then
     // a whole cycle of full passes at steady state.
     converge(&estate, &controller).await;
@@ -456,6 +494,9 @@ async fn run(n: usize, extra_passes: usize) -> Result {
     let with_controller = HEAP_NOW.load(Ordering::Relaxed);
     drop(controller);
     let fake_only = HEAP_NOW.load(Ordering::Relaxed);
+    let peak_rss_mib = memory_mib("VmHWM:");
+    return_free_pages();
+    let fake_rss_mib = memory_mib("VmRSS:");
     let reads = cycle.of_cycle(CYCLE);
     let cycle_reads_total: usize = reads.values().sum();
     let pass_s = passes_s / CYCLE as f64;
@@ -477,6 +518,8 @@ async fn run(n: usize, extra_passes: usize) -> Result {
     let events_reads = cycle.of_cycle(events_passes);
     let events_cycle_s = events_passes as f64 * (RESYNC_INTERVAL_S + pass_s);
     assert_one_thread();
+    // The row's memory figures end here; the pool and drain runs that follow are not theirs.
+    TRACE_MEMORY.store(false, Ordering::Relaxed);
     Result {
         services: n,
         cold_start_s: converged_at.duration_since(started).as_secs_f64(),
@@ -493,7 +536,8 @@ async fn run(n: usize, extra_passes: usize) -> Result {
         publish_one_writes,
         publish_one_s,
         publish_one_served_s,
-        peak_rss_mib: memory_mib("VmHWM:"),
+        peak_rss_mib,
+        fake_rss_mib,
         estate_rss_mib,
         heap_peak_mib: mib(HEAP_PEAK
             .load(Ordering::Relaxed)
@@ -530,6 +574,7 @@ async fn converge(
         let before = estate.fake.writes();
         let report = controller.pass(true).await;
         passes += 1;
+        trace_memory(&format!("pass {passes} towards convergence"));
         first_done.get_or_insert_with(tokio::time::Instant::now);
         let waiting = report.plan.services.iter().any(|s| !s.waiting.is_empty());
         if estate.fake.writes() != before {
@@ -804,6 +849,8 @@ fn main() {
     let json = args.iter().any(|a| a == "--json");
     let steady_only = args.iter().any(|a| a == "--steady-only");
     let extra_passes: usize = flag_value(&args, "--steady-passes").unwrap_or(0);
+    let trace = args.iter().any(|a| a == "--trace-memory");
+    TRACE_MEMORY.store(trace, Ordering::Relaxed);
     if let Some(n) = flag_value::<usize>(&args, "--size") {
         let runtime = runtime();
         let wall = std::time::Instant::now();
@@ -854,6 +901,9 @@ fn main() {
         let mut part = vec!["--size", size.as_str(), "--steady-passes", passes.as_str()];
         if steady_only {
             part.push("--steady-only");
+        }
+        if trace {
+            part.push("--trace-memory");
         }
         let part: Vec<String> = part.into_iter().map(str::to_string).collect();
         let row = child(&part);

@@ -4,8 +4,9 @@
 //! `... -- 5000 --steady-only --steady-passes 20`: only each size's cold start and steady
 //! passes (20 more than the cycle), for a profiler. `... -- --plan 10000 --repeat 20`: only
 //! the planning figures, the converged estate planned 20 more times (median on stderr).
-//! `--trace-memory` (with any of these): the process's RSS and heap after each pass of
-//! each size's main run, on stderr, to see which pass sets the peaks.
+//! `--trace-memory` (with sizes, `--steady-only` or not): the process's RSS and heap after
+//! each pass of each size's main run (not the extra `--steady-passes`), on stderr, to see
+//! which pass sets the peaks.
 //!
 //! For each N: N tagged services (as many ALBs as the 100-target-group quota needs), cold
 //! start to convergence (virtual seconds, against the floor of ELBv2 mutating calls: the ALB
@@ -261,7 +262,7 @@ async fn cycle_reads(
     for _ in 0..CYCLE {
         estate.fake.reset_calls();
         measured_pass().await;
-        trace_memory("a steady pass");
+        trace_memory(format_args!("a steady pass"));
         let mut reads = estate.fake.call_counts();
         reads.retain(|op, _| !op.starts_with("Create") && !op.starts_with("Modify"));
         per_pass.push(reads);
@@ -367,10 +368,10 @@ fn thread_cpu() -> Duration {
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
-/// A field of /proc/self/status in MiB (`VmHWM` peak, `VmRSS` current).
 /// With `--trace-memory`, one line on stderr: the whole process's RSS and heap (the
-/// in-memory AWS's included) now and at their peaks since the run started.
-fn trace_memory(after: &str) {
+/// in-memory AWS's included) now and at their peaks since the run started. Takes the
+/// words unformatted, so that a run without the flag allocates nothing for them.
+fn trace_memory(after: std::fmt::Arguments<'_>) {
     if TRACE_MEMORY.load(Ordering::Relaxed) {
         eprintln!(
             "memory after {after}: RSS {:.1} MiB (peak {:.1}), heap {:.1} MiB (peak {:.1})",
@@ -382,6 +383,7 @@ fn trace_memory(after: &str) {
     }
 }
 
+/// A field of /proc/self/status in MiB (`VmHWM` peak, `VmRSS` current).
 fn memory_mib(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -460,7 +462,7 @@ async fn run(n: usize, extra_passes: usize) -> Result {
         add(&estate, i);
     }
     let estate_rss_mib = memory_mib("VmRSS:");
-    trace_memory("the estate was made");
+    trace_memory(format_args!("the estate was made"));
     let heap_estate = HEAP_NOW.load(Ordering::Relaxed).saturating_sub(heap_before);
     let controller = estate.controller();
     let started = tokio::time::Instant::now();
@@ -469,7 +471,7 @@ async fn run(n: usize, extra_passes: usize) -> Result {
     let throttled = estate.fake.throttled();
     estate.fake.reset_calls();
     controller.pass(true).await;
-    trace_memory("the steady pass counted against the floor");
+    trace_memory(format_args!("the steady pass counted against the floor"));
     let steady_reads_by_op = estate.fake.call_counts();
     let steady_writes = estate.fake.writes();
     let steady_reads = estate.fake.calls().len() - steady_writes;
@@ -481,7 +483,7 @@ async fn run(n: usize, extra_passes: usize) -> Result {
     let publish_one_served_s = served_at.duration_since(t).as_secs_f64();
     let publish_one_writes = estate.fake.writes();
     let (event_publish_s, event_publish_calls) = event_publish(&estate, &controller, n + 1).await;
-    trace_memory("the event's targeted pass");
+    trace_memory(format_args!("the event's targeted pass"));
     // Converged again (the name of the event-published service follows its health), then
     // a whole cycle of full passes at steady state.
     converge(&estate, &controller).await;
@@ -574,7 +576,7 @@ async fn converge(
         let before = estate.fake.writes();
         let report = controller.pass(true).await;
         passes += 1;
-        trace_memory(&format!("pass {passes} towards convergence"));
+        trace_memory(format_args!("pass {passes} towards convergence"));
         first_done.get_or_insert_with(tokio::time::Instant::now);
         let waiting = report.plan.services.iter().any(|s| !s.waiting.is_empty());
         if estate.fake.writes() != before {

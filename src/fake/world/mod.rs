@@ -906,10 +906,10 @@ impl World {
                 other_conditions: 0,
                 forward_target_groups: vec![spec.target_group_arn.clone()],
                 staged_target_groups: spec.staged_target_group_arn.iter().cloned().collect(),
-                weights: forward_config(
+                weights: weights_as_read(&forward_groups(
                     &spec.target_group_arn,
                     spec.staged_target_group_arn.as_deref(),
-                ),
+                )),
                 other_actions: 0,
                 tags: spec.tags.clone(),
             },
@@ -925,14 +925,8 @@ impl World {
         target_group_arn: &str,
         staged: Option<&str>,
     ) -> Result<(), AwsError> {
-        let mut groups = vec![(target_group_arn.to_string(), 1)];
-        groups.extend(staged.map(|s| (s.to_string(), 0)));
-        self.modify_rule_weighted(arn, hosts, paths, &groups)?;
-        if let Some(r) = self.rules.get_mut(arn) {
-            // A single group goes out as a plain forward, without a ForwardConfig.
-            r.weights = forward_config(target_group_arn, staged);
-        }
-        Ok(())
+        let groups = forward_groups(target_group_arn, staged);
+        self.modify_rule_weighted(arn, hosts, paths, &groups)
     }
 
     /// ModifyRule with a ForwardConfig of several groups (`alb.weight`): AWS takes at most
@@ -977,12 +971,7 @@ impl World {
             r.paths = paths.to_vec();
             r.other_conditions = 0;
             r.other_actions = 0;
-            // One group taking every request is a plain forward, as the adapter reads
-            // AWS's answer for it (a ForwardConfig of that group at weight 1): no weights.
-            r.weights = match weights {
-                [(_, 1)] => BTreeMap::new(),
-                _ => weights.iter().cloned().collect(),
-            };
+            r.weights = weights_as_read(weights);
             r.forward_target_groups = weights
                 .iter()
                 .filter(|(_, w)| *w > 0)
@@ -1119,12 +1108,20 @@ impl World {
 const GROUPS_PER_FORWARD: usize = 5;
 const MAX_FORWARD_WEIGHT: u32 = 999;
 
-/// The weights a forward written by ecs-ingress's adapter carries: a ForwardConfig (1 and 0)
-/// only when a group is staged beside the target.
-fn forward_config(target: &str, staged: Option<&str>) -> BTreeMap<String, u32> {
-    match staged {
-        Some(s) => BTreeMap::from([(target.to_string(), 1), (s.to_string(), 0)]),
-        None => BTreeMap::new(),
+/// The groups of a forward to `target`, with a group staged beside it at weight 0.
+fn forward_groups(target: &str, staged: Option<&str>) -> Vec<(String, u32)> {
+    let mut groups = vec![(target.to_string(), 1)];
+    groups.extend(staged.map(|s| (s.to_string(), 0)));
+    groups
+}
+
+/// A forward's weights as the ELBv2 adapter reads AWS's answer for it: none where one
+/// group takes every request (AWS describes it with a ForwardConfig of that group at
+/// weight 1, which the adapter reads as a plain forward), else each group's.
+fn weights_as_read(groups: &[(String, u32)]) -> BTreeMap<String, u32> {
+    match groups {
+        [(_, 1)] => BTreeMap::new(),
+        _ => groups.iter().cloned().collect(),
     }
 }
 

@@ -58,14 +58,19 @@ pub struct Fresh {
 
 /// The base snapshot with the reads of this pass still to come: no failed read yet, no
 /// health or tasks (read on demand), tags from the base vouched for by a fresh read before
-/// any deletion.
-pub fn start(base: &Baseline) -> Observation {
-    let mut snapshot = base.snapshot.clone();
+/// any deletion. The base's records are taken, not copied, when nothing else holds the base
+/// (the daemon takes it out of the controller for the pass): a copy of the estate's rules,
+/// groups and records was the highest point of a targeted pass (docs/performance.md).
+pub fn start(base: Arc<Baseline>) -> Observation {
+    let Baseline {
+        mut snapshot,
+        indexed_tags,
+    } = Arc::unwrap_or_clone(base);
     snapshot.failed_reads.clear();
     snapshot.read_at = super::unix_now();
     Observation {
         snapshot,
-        indexed_tags: base.indexed_tags.clone(),
+        indexed_tags,
         ..Observation::default()
     }
 }
@@ -553,10 +558,35 @@ mod tests {
             message: "x".into(),
             zone: None,
         });
-        let started = start(&with_failure);
+        let started = start(Arc::new(with_failure));
         assert!(started.complete(), "only this pass's reads can fail it");
         assert_eq!(started.services, base.snapshot.services);
         assert!(started.indexed_tags.may_need_confirming("r"));
+    }
+
+    #[test]
+    fn a_base_held_by_the_pass_alone_is_taken_and_a_shared_one_copied() {
+        let mut base = Baseline::default();
+        base.snapshot.rules = vec![rule("r1", "l1", Some(1)), rule("r2", "l1", Some(2))];
+        let base = Arc::new(base);
+        let records = base.snapshot.rules.as_ptr();
+
+        let shared = Arc::clone(&base);
+        let copied = start(Arc::clone(&base));
+        assert_eq!(copied.rules, shared.snapshot.rules);
+        assert_ne!(
+            copied.rules.as_ptr(),
+            records,
+            "another holder keeps its records"
+        );
+
+        drop(shared);
+        let taken = start(base);
+        assert_eq!(
+            taken.rules.as_ptr(),
+            records,
+            "the records are moved, not copied"
+        );
     }
 
     #[test]

@@ -199,7 +199,8 @@ pub struct Controller {
     /// Each service's last state, for logging transitions once.
     transitions: std::sync::Mutex<Transitions>,
     /// The last full pass's reads (updated by targeted passes): what targeted passes take
-    /// the rest of the estate from.
+    /// the rest of the estate from. A targeted pass takes it and leaves the next one, when
+    /// its reads were complete.
     baseline: std::sync::Mutex<Option<Arc<Baseline>>>,
     /// The interval's jitter when fixed ([`Controller::with_jitter`]); otherwise drawn from
     /// the clock for every wait.
@@ -222,16 +223,18 @@ pub async fn plan_pass(
     if !direct_services.is_empty() || !direct_groups.is_empty() {
         observe::observe_direct(aws, &direct_services, &direct_groups, observed).await;
     }
-    // A plan that asks for more reads stays until the next is made. Dropped first, the
-    // heap's peak at 10,000 services was 2.6 MiB lower but the process's peak RSS 10 to
-    // 17 MiB higher (docs/performance.md).
+    // A plan that asks for more reads is dropped before the next is made: two plans of
+    // the estate at once were the cold start's highest heap (docs/performance.md).
     let mut plan = plan::plan(plan_config, observed, intents);
     if plan.alb_account_wanted {
+        drop(plan);
         observe::observe_alb_account(aws, observed).await;
         plan = plan::plan(plan_config, observed, intents);
     }
     if !plan.health_wanted.is_empty() {
-        observe::observe_health(aws, &plan.health_wanted, observed).await;
+        let wanted = std::mem::take(&mut plan.health_wanted);
+        drop(plan);
+        observe::observe_health(aws, &wanted, observed).await;
         plan = plan::plan(plan_config, observed, intents);
     }
     confirm_indexed_deletions(aws, plan_config, observed, intents, plan, |_| true).await

@@ -421,6 +421,8 @@ async fn plan_targeted(
         .cloned()
         .collect();
     if !health.is_empty() {
+        // Dropped first, as in a full pass.
+        drop(plan);
         observe::observe_health(aws, &health, observed).await;
         plan = plan::plan(plan_config, observed, intents);
     }
@@ -439,17 +441,23 @@ impl Controller {
     /// must run instead.
     pub async fn targeted_pass(&self, scope: &Scope) -> Option<PassReport> {
         let started = Instant::now();
-        let base = self
-            .lock_baseline()
-            .clone()
-            .filter(|b| b.snapshot.complete())?;
+        // Taken, not shared: the pass lays its reads over the base's records in place, and
+        // leaves the next base when its reads are complete. After one whose reads failed
+        // there is none until the next full pass, which that failure has brought forward.
+        let base = {
+            let mut held = self.lock_baseline();
+            if !held.as_ref().is_some_and(|b| b.snapshot.complete()) {
+                return None;
+            }
+            held.take()?
+        };
         let plan_config = self.plan_config();
         let ownership = &plan_config.ownership;
         let mut cache = self.cache.lock().await;
         for arn in &scope.stale_attributes {
             cache.forget_attributes_of(arn);
         }
-        let mut observed = reads::start(&base);
+        let mut observed = reads::start(base);
         let mut fresh = Fresh::default();
         let services: BTreeMap<String, Vec<String>> = scope
             .services

@@ -299,7 +299,7 @@ async fn a_targeted_withdrawal_that_cannot_read_the_name_keeps_the_rule() {
         .iter()
         .map(|arn| service(arn))
         .collect();
-    assert!(matches!(controller.scope_of(&targets), ScopeDecision::Full));
+    assert_eq!(controller.scope_of(&targets), ScopeDecision::Full);
     assert!(controller.targeted_pass(&scope).await.is_none());
     let report = controller.pass(true).await;
     assert!(report.succeeded(), "{:?}", report.observed_failures);

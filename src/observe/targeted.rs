@@ -59,8 +59,8 @@ pub struct Fresh {
 /// The base snapshot with the reads of this pass still to come: no failed read yet, no
 /// health or tasks (read on demand), tags from the base vouched for by a fresh read before
 /// any deletion. The base's records are taken, not copied, when nothing else holds the base
-/// (the daemon takes it out of the controller for the pass): a copy of the estate's rules,
-/// groups and records was the highest point of a targeted pass (docs/performance.md).
+/// (a targeted pass takes it out of the controller): a copy of the estate's rules, groups and
+/// records was the highest point of a targeted pass (docs/performance.md).
 pub fn start(base: Arc<Baseline>) -> Observation {
     let Baseline {
         mut snapshot,

@@ -199,8 +199,8 @@ pub struct Controller {
     /// Each service's last state, for logging transitions once.
     transitions: std::sync::Mutex<Transitions>,
     /// The last full pass's reads (updated by targeted passes): what targeted passes take
-    /// the rest of the estate from. A targeted pass takes it and leaves the next one, when
-    /// its reads were complete.
+    /// the rest of the estate from. A targeted pass takes it, and leaves the next one when
+    /// its reads were complete and it did not hand over to a full pass.
     baseline: std::sync::Mutex<Option<Arc<Baseline>>>,
     /// The interval's jitter when fixed ([`Controller::with_jitter`]); otherwise drawn from
     /// the clock for every wait.

@@ -439,21 +439,22 @@ impl Controller {
     /// A targeted pass for `scope`, applied. `None` when it cannot be one — no complete
     /// full pass to build on, or a decision only a full pass can make — and a full pass
     /// must run instead.
+    ///
+    /// The pass takes the base and leaves the next one only when its reads were complete
+    /// and it did not hand over: after a `None` or a failed read, every targeted pass is
+    /// `None` until [`Controller::pass`] has run.
     pub async fn targeted_pass(&self, scope: &Scope) -> Option<PassReport> {
         let started = Instant::now();
-        // Taken, not shared: the pass lays its reads over the base's records in place, and
-        // leaves the next base when its reads are complete. After one whose reads failed
-        // there is none until the next full pass, which that failure has brought forward.
-        let base = {
-            let mut held = self.lock_baseline();
-            if !held.as_ref().is_some_and(|b| b.snapshot.complete()) {
-                return None;
-            }
-            held.take()?
-        };
         let plan_config = self.plan_config();
         let ownership = &plan_config.ownership;
         let mut cache = self.cache.lock().await;
+        // Taken, not shared, under the cache's lock as a full pass drops it: the pass lays
+        // its reads over the base's records in place (a copy of them was a targeted pass's
+        // highest heap). After a failed read a full pass is brought forward anyway.
+        let base = self.lock_baseline().take_if(|b| b.snapshot.complete())?;
+        // Nothing else holds it between passes (`scope_of` lets go of its reference), so
+        // `start` moves the records rather than copying them.
+        debug_assert_eq!(Arc::strong_count(&base), 1, "the base is shared");
         for arn in &scope.stale_attributes {
             cache.forget_attributes_of(arn);
         }
@@ -539,7 +540,6 @@ impl Controller {
         Some(report)
     }
 
-    /// What `targets` ask for, against the current base.
     /// The listeners of the rules each of `services` had at the end of the last pass that
     /// planned it (its status lists them, those it created included).
     fn remembered_rule_listeners(&self, services: &BTreeSet<String>) -> Vec<String> {
@@ -555,6 +555,7 @@ impl Controller {
             .collect()
     }
 
+    /// What `targets` ask for, against the current base.
     pub fn scope_of(&self, targets: &BTreeSet<EventTarget>) -> ScopeDecision {
         let base = self.lock_baseline().clone();
         match base {

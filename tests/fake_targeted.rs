@@ -347,3 +347,28 @@ async fn a_targeted_pass_reads_the_listener_its_last_pass_put_a_rule_back_on() {
     estate.converge(&controller, 40).await;
     estate.assert_traffic_served("retagged onto another ALB as canary after a repair");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_targeted_pass_that_hands_over_leaves_no_base_until_a_full_pass() {
+    // Two services ask for one host: the older holds it, the younger waits in conflict.
+    let estate = Estate::new(1);
+    let mut tags: Vec<(&str, &str)> = SEED_TAGS.to_vec();
+    tags[0] = ("alb.host", "shared.in.example.com");
+    let older = estate.add_service("older", &tags, &[]);
+    let younger = estate.add_service("younger", &tags, &[]);
+    let controller = estate.controller();
+    estate.converge(&controller, 10).await;
+    // Untagging the older hands the host to the younger, a service the event did not name:
+    // only a full pass may decide that, and the targeted pass hands over.
+    estate.edit_task_definition_tags("older", |t| t.clear());
+    let untagged = scope(&controller, &[service(&older)]);
+    assert!(controller.targeted_pass(&untagged).await.is_none());
+    // It took the base with it: until a full pass runs, every event asks for one.
+    assert_eq!(
+        controller.scope_of(&BTreeSet::from([service(&younger)])),
+        ScopeDecision::Full
+    );
+    assert!(controller.targeted_pass(&untagged).await.is_none());
+    assert!(controller.pass(true).await.succeeded());
+    scope(&controller, &[service(&younger)]);
+}

@@ -43,7 +43,12 @@ fn ecs_state(estate: &Estate, svc: &str) -> (Vec<(String, String)>, LoadBalancer
     let world = estate.fake.world();
     let weights = rules
         .iter()
-        .map(|r| (r.arn.clone(), format!("{:?}", world.rule_weights(&r.arn))))
+        .map(|r| {
+            (
+                r.arn.to_string(),
+                format!("{:?}", world.rule_weights(&r.arn)),
+            )
+        })
         .collect();
     drop(world);
     (weights, entry(estate, svc))
@@ -123,7 +128,10 @@ async fn tags_set_up_blue_green_and_ecs_deployments_never_drop_traffic() {
             rule.staged_target_groups,
             [advanced.alternate_target_group_arn.clone().unwrap()]
         );
-        assert_eq!(advanced.production_listener_rule, Some(rule.arn.clone()));
+        assert_eq!(
+            advanced.production_listener_rule,
+            Some(rule.arn.to_string())
+        );
         assert_eq!(advanced.role_arn.as_deref(), Some(INFRASTRUCTURE_ROLE));
         let deployment = estate.fake.world().services[&svc]
             .service
@@ -221,7 +229,7 @@ async fn a_deleted_production_rule_comes_back_on_the_current_primary() {
     assert_eq!(e.target_group_arn.as_deref(), Some(primary.as_str()));
     assert_eq!(
         e.advanced.and_then(|a| a.production_listener_rule),
-        Some(rule.arn)
+        Some(rule.arn.to_string())
     );
     estate.expect_served(HOST, &svc);
     estate.assert_traffic_served("rule recreated");
@@ -339,7 +347,7 @@ async fn a_test_host_is_published_and_served_through_every_deployment() {
         .expect("the test rule");
     let e = entry(&estate, &svc);
     let advanced = e.advanced.expect("advancedConfiguration");
-    assert_eq!(advanced.test_listener_rule, Some(test.arn.clone()));
+    assert_eq!(advanced.test_listener_rule, Some(test.arn.to_string()));
     assert!(estate.fake.unserved().is_empty(), "both names served");
     for ip in ["10.9.0.1", "10.9.0.2"] {
         deploy(&estate, &controller, &svc, ip).await;

@@ -41,7 +41,7 @@ struct Snapshot {
 fn snapshot(estate: &Estate) -> Snapshot {
     let world = estate.fake.world();
     let owned = |tags: &ecs_ingress::state::Tags| tags.contains_key("ecs-ingress/owner");
-    let tg_name = |arn: &String| {
+    let tg_name = |arn: &str| {
         world
             .target_groups
             .get(arn)
@@ -80,7 +80,7 @@ fn snapshot(estate: &Estate) -> Snapshot {
                     listener_name(&r.listener_arn),
                     r.hosts.clone(),
                     r.paths.clone(),
-                    r.forward_target_groups.iter().map(tg_name).collect(),
+                    r.forward_target_groups.iter().map(|a| tg_name(a)).collect(),
                 )
             })
             .collect(),
@@ -93,7 +93,7 @@ fn snapshot(estate: &Estate) -> Snapshot {
                     s.service
                         .load_balancers
                         .iter()
-                        .filter_map(|l| l.target_group_arn.as_ref().map(tg_name))
+                        .filter_map(|l| l.target_group_arn.as_deref().map(tg_name))
                         .collect(),
                 )
             })

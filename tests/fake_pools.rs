@@ -628,7 +628,7 @@ proptest::proptest! {
             let before: BTreeMap<String, String> = estate
                 .owned_rules()
                 .into_iter()
-                .map(|r| (r.arn.clone(), r.listener_arn.to_string()))
+                .map(|r| (r.arn.to_string(), r.listener_arn.to_string()))
                 .collect();
             let (host, _) = services[0];
             estate.fake.release_served(&format!("h{host}.in.example.com"));
@@ -639,7 +639,7 @@ proptest::proptest! {
             let after: BTreeMap<String, String> = estate
                 .owned_rules()
                 .into_iter()
-                .map(|r| (r.arn.clone(), r.listener_arn.to_string()))
+                .map(|r| (r.arn.to_string(), r.listener_arn.to_string()))
                 .collect();
             for (arn, listener) in &after {
                 if let Some(was) = before.get(arn) {

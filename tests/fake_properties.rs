@@ -102,7 +102,7 @@ proptest! {
                     priority: hand_made_priority,
                     hosts: vec!["legacy.in.example.com".into()],
                     paths: vec![],
-                    target_group_arn: default_tg,
+                    target_group_arn: default_tg.to_string(),
                     staged_target_group_arn: None,
                     tags: Default::default(),
                 }).map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -120,7 +120,7 @@ proptest! {
             prop_assert_eq!(estate.fake.writes(), before, "{:?}", second.plan.changes);
             prop_assert!(second.plan.changes.is_empty());
             let all = rules(&estate);
-            prop_assert_eq!(&all[&hand_made.arn], &hand_made);
+            prop_assert_eq!(&all[hand_made.arn.as_str()], &hand_made);
             // Specificity: for the same host, a more specific automatic rule comes first.
             let auto: Vec<&Rule> = all.values().filter(|r| owned(r)).collect();
             for a in &auto {

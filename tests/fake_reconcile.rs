@@ -109,7 +109,11 @@ async fn seed_is_reproduced_converges_and_is_withdrawn() {
         );
         assert!(world.services[&svc].service.load_balancers.is_empty());
         assert_eq!(world.services[&svc].deployments, 2);
-        assert_eq!(world.rules[&legacy.arn], legacy, "hand-made rule untouched");
+        assert_eq!(
+            world.rules[legacy.arn.as_str()],
+            legacy,
+            "hand-made rule untouched"
+        );
     }
     let (writes, _) = apply(&estate, &controller).await;
     assert_eq!(writes, 0);

@@ -88,7 +88,7 @@ async fn a_deletion_is_confirmed_by_the_resources_own_tags() {
     estate.fake.reset_calls();
     let report = controller.pass(true).await;
     assert!(
-        estate.fake.world().rules.contains_key(&rule_arn),
+        estate.fake.world().rules.contains_key(rule_arn.as_str()),
         "the rule is no longer ours and must survive: {:?}",
         report.plan.changes
     );

@@ -171,15 +171,19 @@ async fn a_rule_changed_by_hand_is_put_back_by_a_targeted_repair() {
         .fake
         .world()
         .rules
-        .get_mut(&rule.arn)
+        .get_mut(rule.arn.as_str())
         .expect("rule")
         .hosts = vec!["hijacked.in.example.com".into()];
     let target = EventTarget::ElbResource {
-        arn: rule.arn.clone(),
+        arn: rule.arn.to_string(),
         attributes: false,
     };
     targeted_until(&estate, &controller, &[target], |e| {
-        e.fake.world().rules.get(&rule.arn).map(|r| r.hosts.clone())
+        e.fake
+            .world()
+            .rules
+            .get(rule.arn.as_str())
+            .map(|r| r.hosts.clone())
             == Some(vec!["s0.in.example.com".to_string()])
     })
     .await;

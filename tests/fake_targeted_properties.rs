@@ -152,7 +152,7 @@ fn happen(estate: &Estate, arns: &mut Vec<String>, event: &Event) -> Option<Even
                 .find(|r| owned_by(&r.tags, &arns[i]))?;
             rule.hosts = vec!["hand.in.example.com".into()];
             Some(EventTarget::ElbResource {
-                arn: rule.arn.clone(),
+                arn: rule.arn.to_string(),
                 attributes: false,
             })
         }
@@ -174,7 +174,7 @@ fn happen(estate: &Estate, arns: &mut Vec<String>, event: &Event) -> Option<Even
                 .find(|g| owned_by(&g.tags, &arns[i]))?;
             group.health_check.path = "/by-hand".into();
             Some(EventTarget::ElbResource {
-                arn: group.arn.clone(),
+                arn: group.arn.to_string(),
                 attributes: false,
             })
         }

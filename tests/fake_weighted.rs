@@ -22,7 +22,7 @@ fn group_of(estate: &Estate, service_arn: &str) -> String {
         .target_groups
         .values()
         .find(|g| g.tags.get("ecs-ingress/service") == Some(service_arn))
-        .map(|g| g.arn.clone())
+        .map(|g| g.arn.to_string())
         .expect("a group")
 }
 

@@ -595,10 +595,10 @@ async fn an_alb_and_its_listener_are_cloned_tagged_and_deleted() {
         .await
         .expect("all ALBs")
         .into_iter()
-        .map(|l| l.arn)
+        .map(|l| l.arn.to_string())
         .collect();
     assert!(
-        all.contains(&clone.arn) && all.contains(&seed.load_balancer_arn),
+        all.iter().any(|a| *a == clone.arn) && all.contains(&seed.load_balancer_arn),
         "{all:?}"
     );
 

@@ -144,7 +144,7 @@ fn fold_result(s: &mut ServiceStatus, r: &ChangeResult, now: &str) {
         if let Some(arn) = &r.created {
             s.resources.push(ResourceRef {
                 kind: r.kind,
-                id: arn.clone(),
+                id: arn.clone().into(),
             });
         }
     } else if let Some(e) = &r.error {

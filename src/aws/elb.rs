@@ -104,7 +104,7 @@ fn forward_weighted(weights: &[(String, u32)]) -> Action {
 
 fn load_balancer(l: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer) -> LoadBalancer {
     LoadBalancer {
-        arn: l.load_balancer_arn().unwrap_or_default().to_string(),
+        arn: l.load_balancer_arn().unwrap_or_default().into(),
         name: l.load_balancer_name().unwrap_or_default().to_string(),
         vpc_id: l.vpc_id().unwrap_or_default().to_string(),
         dns_name: l.dns_name().unwrap_or_default().to_string(),
@@ -305,7 +305,7 @@ fn rule(listener_arn: &str, r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> 
     for a in r.actions() {
         if a.r#type() == Some(&ActionTypeEnum::Forward) {
             if let Some(arn) = plain_forward(a) {
-                forward_target_groups.push(arn.to_string());
+                forward_target_groups.push(SharedStr::from(arn));
             } else if let Some(cfg) = a.forward_config().filter(|c| !c.target_groups().is_empty()) {
                 for t in cfg.target_groups() {
                     let Some(arn) = t.target_group_arn() else {
@@ -317,9 +317,9 @@ fn rule(listener_arn: &str, r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> 
                         t.weight().and_then(|w| u32::try_from(w).ok()).unwrap_or(1),
                     );
                     if t.weight() == Some(0) {
-                        staged_target_groups.push(arn.to_string());
+                        staged_target_groups.push(SharedStr::from(arn));
                     } else {
-                        forward_target_groups.push(arn.to_string());
+                        forward_target_groups.push(SharedStr::from(arn));
                     }
                 }
             }
@@ -330,7 +330,7 @@ fn rule(listener_arn: &str, r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> 
     forward_target_groups.dedup();
     staged_target_groups.dedup();
     Rule {
-        arn: r.rule_arn().unwrap_or_default().to_string(),
+        arn: r.rule_arn().unwrap_or_default().into(),
         listener_arn: listener_arn.into(),
         priority: if r.is_default() == Some(true) {
             None
@@ -371,7 +371,7 @@ fn target_group(t: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> Targe
         .unwrap_or_default()
         .into();
     TargetGroup {
-        arn: t.target_group_arn().unwrap_or_default().to_string(),
+        arn: t.target_group_arn().unwrap_or_default().into(),
         name: t.target_group_name().unwrap_or_default().to_string(),
         protocol: t.protocol().map(|p| p.as_str()).unwrap_or_default().into(),
         protocol_version: t.protocol_version().map(SharedStr::from),
@@ -933,7 +933,7 @@ impl ElbApi for ElbAdapter {
                 "ModifyLoadBalancerAttributes",
                 self.client
                     .modify_load_balancer_attributes()
-                    .load_balancer_arn(&lb.arn)
+                    .load_balancer_arn(lb.arn.as_str())
                     .set_attributes(Some(chunk.to_vec()))
             )?;
         }

@@ -97,10 +97,10 @@ async fn a_clone_copies_settings_and_listener_and_goes_with_its_listeners() {
     assert_eq!(copied, settings);
     let tagged = estate
         .fake
-        .describe_tags(std::slice::from_ref(&clone.arn))
+        .describe_tags(&[clone.arn.to_string()])
         .await
         .expect("tags");
-    assert_eq!(tagged, vec![(clone.arn.clone(), owned())]);
+    assert_eq!(tagged, vec![(clone.arn.to_string(), owned())]);
     let found = estate
         .fake
         .get_resources(
@@ -111,7 +111,7 @@ async fn a_clone_copies_settings_and_listener_and_goes_with_its_listeners() {
         .expect("tagging");
     assert_eq!(
         found,
-        vec![(clone.arn.clone(), owned())],
+        vec![(clone.arn.to_string(), owned())],
         "found by its tags"
     );
 
@@ -135,9 +135,9 @@ async fn a_clone_copies_settings_and_listener_and_goes_with_its_listeners() {
         .await
         .expect("all")
         .into_iter()
-        .map(|l| l.arn)
+        .map(|l| l.arn.to_string())
         .collect();
-    assert_eq!(all, BTreeSet::from([alb.clone(), clone.arn.clone()]));
+    assert_eq!(all, BTreeSet::from([alb.clone(), clone.arn.to_string()]));
 
     estate
         .fake
@@ -150,7 +150,7 @@ async fn a_clone_copies_settings_and_listener_and_goes_with_its_listeners() {
         .await
         .expect("all")
         .into_iter()
-        .map(|l| l.arn)
+        .map(|l| l.arn.to_string())
         .collect();
     assert_eq!(all, vec![alb]);
     let e = estate
@@ -656,5 +656,11 @@ async fn weights_after(
         .expect("modify");
     let world = estate.fake.world();
     let r = &world.rules[rule];
-    (r.weights.clone(), r.forward_target_groups.clone())
+    (
+        r.weights.clone(),
+        r.forward_target_groups
+            .iter()
+            .map(|g| g.to_string())
+            .collect(),
+    )
 }

@@ -33,7 +33,7 @@ impl FakeAws {
                     world
                         .target_groups
                         .values()
-                        .map(|g| (g.arn.clone(), g.tags.clone())),
+                        .map(|g| (g.arn.to_string(), g.tags.clone())),
                 ),
                 "elasticloadbalancing:loadbalancer" => {
                     out.extend(world.load_balancers.keys().map(|a| {
@@ -54,7 +54,7 @@ impl FakeAws {
                         .rules
                         .values()
                         .filter(|r| !r.is_default())
-                        .map(|r| (r.arn.clone(), r.tags.clone())),
+                        .map(|r| (r.arn.to_string(), r.tags.clone())),
                 ),
                 _ => {}
             }

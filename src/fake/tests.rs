@@ -60,12 +60,12 @@ async fn priorities_are_unique_per_listener() {
     // Swapping in one call is fine; a collision after the call is not.
     estate
         .fake
-        .set_rule_priorities(&[(first.clone(), 6), (second.clone(), 5)])
+        .set_rule_priorities(&[(first.to_string(), 6), (second.clone(), 5)])
         .await
         .unwrap();
     let e = estate
         .fake
-        .set_rule_priorities(&[(first, 7), (second, 7)])
+        .set_rule_priorities(&[(first.to_string(), 7), (second, 7)])
         .await
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::PriorityInUse);

@@ -353,7 +353,7 @@ impl World {
             return Served::DefaultAction;
         }
         if rule.other_actions > 0 || rule.forward_target_groups.is_empty() {
-            return Served::OtherAction(rule.arn.clone());
+            return Served::OtherAction(rule.arn.to_string());
         }
         let mut services = BTreeSet::new();
         for tg in &rule.forward_target_groups {
@@ -369,8 +369,8 @@ impl World {
                 .collect();
             if healthy.is_empty() {
                 return Served::NoHealthyTargets {
-                    rule: rule.arn.clone(),
-                    target_group: tg.clone(),
+                    rule: rule.arn.to_string(),
+                    target_group: tg.to_string(),
                 };
             }
             services.extend(

@@ -5,6 +5,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::Arc;
 
 use crate::state::HostedZone;
+use crate::state::SharedStr;
 use crate::state::TaskDefinition;
 
 /// State kept between passes: what need not be read again.
@@ -12,7 +13,8 @@ use crate::state::TaskDefinition;
 pub struct Cache {
     /// Attributes last seen or written per owned target group. Re-read when missing, so a
     /// restart (or [`Cache::forget_attributes`]) verifies them again.
-    pub(super) attributes: FxHashMap<String, crate::state::TargetGroupAttributes>,
+    /// Keyed by the group's own ARN, shared with its records.
+    pub(super) attributes: FxHashMap<SharedStr, crate::state::TargetGroupAttributes>,
     /// One of each distinct attribute map cached: groups mostly have equal attributes, and
     /// each shares the map held here rather than holding its own copy (at 10,000 groups
     /// the copies were two thirds of a KiB per service). Cleared with the attributes, so it
@@ -88,7 +90,7 @@ impl Cache {
     /// group cached with equal ones.
     pub(crate) fn remember_attributes(
         &mut self,
-        arn: &str,
+        arn: impl Into<SharedStr>,
         attributes: crate::state::TargetGroupAttributes,
     ) -> crate::state::TargetGroupAttributes {
         let shared = match self.distinct_attributes.get(&attributes) {
@@ -98,7 +100,7 @@ impl Cache {
                 attributes
             }
         };
-        self.attributes.insert(arn.to_string(), shared.clone());
+        self.attributes.insert(arn.into(), shared.clone());
         shared
     }
 

@@ -407,17 +407,21 @@ async fn read_owned_tags(
 pub(crate) async fn confirm_tags(aws: &Aws, arns: &[String], observed: &mut Observation) -> bool {
     let fresh = read_tags(aws, arns, observed).await;
     let mut changed = false;
-    for rule in observed.rules.iter_mut().filter(|r| arns.contains(&r.arn)) {
-        let tags = fresh.get(&rule.arn).cloned().unwrap_or_default();
+    for rule in observed
+        .rules
+        .iter_mut()
+        .filter(|r| arns.iter().any(|a| *a == r.arn))
+    {
+        let tags = fresh.get(rule.arn.as_str()).cloned().unwrap_or_default();
         changed |= tags != rule.tags;
         rule.tags = tags;
     }
     for group in observed
         .target_groups
         .iter_mut()
-        .filter(|g| arns.contains(&g.arn))
+        .filter(|g| arns.iter().any(|a| *a == g.arn))
     {
-        let tags = fresh.get(&group.arn).cloned().unwrap_or_default();
+        let tags = fresh.get(group.arn.as_str()).cloned().unwrap_or_default();
         changed |= tags != group.tags;
         group.tags = tags;
     }
@@ -593,8 +597,9 @@ async fn read_listeners(
         .collect();
     if !lb_arns.is_empty() {
         match aws.elb.describe_load_balancers(&lb_arns).await {
-            Ok(lbs) => {
-                observed.load_balancers = lbs.into_iter().map(|l| (l.arn.clone(), l)).collect()
+            Ok(mut lbs) => {
+                cache.share_load_balancers_values(&mut lbs);
+                observed.load_balancers = lbs.into_iter().map(|l| (l.arn.to_string(), l)).collect()
             }
             Err(e) => observed.fail(e),
         }
@@ -618,17 +623,17 @@ async fn read_listeners(
         .iter_mut()
         .filter(|r| !r.is_default())
     {
-        match owned_tags.get(&rule.arn) {
+        match owned_tags.get(rule.arn.as_str()) {
             Some(t) => {
                 rule.tags = t.clone();
                 observed.indexed_tags.mark(&rule.arn);
             }
-            None => unlisted.push(rule.arn.clone()),
+            None => unlisted.push(rule.arn.to_string()),
         }
     }
     let tags = read_tags(aws, &unlisted, observed).await;
     for rule in &mut observed.rules {
-        if let Some(t) = tags.get(&rule.arn) {
+        if let Some(t) = tags.get(rule.arn.as_str()) {
             rule.tags = t.clone();
         }
     }
@@ -672,7 +677,7 @@ async fn read_departed(
         .target_groups
         .iter()
         .filter(|g| ownership.owns(&g.tags))
-        .map(|g| g.arn.clone())
+        .map(|g| g.arn.to_string())
         .collect();
     let mut rules = Vec::new();
     // Unconfigured listeners of configured ALBs: their rules were read for the quota.
@@ -684,18 +689,18 @@ async fn read_departed(
     }
     let unlisted: Vec<String> = rules
         .iter()
-        .filter(|r| !owned_tags.contains_key(&r.arn))
-        .map(|r| r.arn.clone())
+        .filter(|r| !owned_tags.contains_key(r.arn.as_str()))
+        .map(|r| r.arn.to_string())
         .collect();
     let mut tags = read_tags(aws, &unlisted, observed).await;
     cache.share_rules_values(&mut rules);
     for mut rule in rules {
-        match owned_tags.get(&rule.arn) {
+        match owned_tags.get(rule.arn.as_str()) {
             Some(t) => {
                 rule.tags = t.clone();
                 observed.indexed_tags.mark(&rule.arn);
             }
-            None => rule.tags = tags.remove(&rule.arn).unwrap_or_default(),
+            None => rule.tags = tags.remove(rule.arn.as_str()).unwrap_or_default(),
         }
         observed.snapshot.rules.push(rule);
     }
@@ -712,7 +717,7 @@ async fn read_departed_albs(
     match aws.elb.describe_load_balancers(departed).await {
         Ok(lbs) => observed
             .load_balancers
-            .extend(lbs.into_iter().map(|l| (l.arn.clone(), l))),
+            .extend(lbs.into_iter().map(|l| (l.arn.to_string(), l))),
         Err(e) => return observed.fail(e),
     }
     for lb in departed {
@@ -748,7 +753,7 @@ fn keep_forwarding(
             r.forward_target_groups
                 .iter()
                 .chain(&r.staged_target_groups)
-                .any(|g| ours.contains(g))
+                .any(|g| ours.contains(g.as_str()))
         })
         .collect();
     if !forwarding.is_empty() {
@@ -811,7 +816,7 @@ async fn read_listeners_by_load_balancer(
             Ok(listeners) => {
                 let (configured, others): (Vec<Listener>, Vec<Listener>) = listeners
                     .into_iter()
-                    .partition(|l| known.contains_key(&l.arn));
+                    .partition(|l| known.contains_key(l.arn.as_str()));
                 for arn in mine {
                     if !configured.iter().any(|l| l.arn == *arn) {
                         observed.missing_listeners.insert(arn.clone());
@@ -991,24 +996,24 @@ async fn read_target_groups(
         .iter_mut()
         .filter(|t| t.name.starts_with(TARGET_GROUP_NAME_PREFIX))
     {
-        match owned_tags.get(&group.arn) {
+        match owned_tags.get(group.arn.as_str()) {
             Some(t) => {
                 group.tags = t.clone();
                 observed.indexed_tags.mark(&group.arn);
             }
-            None => candidates.push(group.arn.clone()),
+            None => candidates.push(group.arn.to_string()),
         }
     }
     let tags = read_tags(aws, &candidates, observed).await;
     let mut failures = Vec::new();
     for group in &mut observed.target_groups {
-        if let Some(t) = tags.get(&group.arn) {
+        if let Some(t) = tags.get(group.arn.as_str()) {
             group.tags = t.clone();
         }
         if !ownership.owns(&group.tags) {
             continue;
         }
-        if let Some(attributes) = cache.attributes.get(&group.arn) {
+        if let Some(attributes) = cache.attributes.get(group.arn.as_str()) {
             group.attributes = attributes.clone();
             continue;
         }

@@ -6,9 +6,15 @@
 //! the records of the last pass (the base of targeted passes) and of this one. Each batch
 //! of records (a listener's rules, the account's groups, a zone's records) is handed the
 //! cache's copies as soon as it is read.
+//!
+//! ARNs too: a group's ARN is held by the group, by the rules that forward to it, by the
+//! statuses that list it, by its cached attributes and by the status page's facts; a
+//! rule's by the rule and the statuses; an ALB's by the ALB, its groups and the statuses
+//! placed on it. Each is one allocation, and the next pass's read shares the one the last
+//! pass's statuses still hold.
 
 use super::Cache;
-use crate::state::{HealthCheck, RecordSet, Rule, TargetGroup};
+use crate::state::{HealthCheck, LoadBalancer, RecordSet, Rule, TargetGroup};
 use ecs_ingress_core::shared_str::Interner;
 
 impl Cache {
@@ -20,7 +26,14 @@ impl Cache {
 
     pub(crate) fn share_rules_values(&mut self, rules: &mut [Rule]) {
         for rule in rules {
-            self.shared.share(&mut rule.listener_arn);
+            share_rule(rule, &mut self.shared);
+        }
+    }
+
+    /// An ALB's ARN is the one its groups list (and the statuses placed on it hold).
+    pub(crate) fn share_load_balancers_values(&mut self, load_balancers: &mut [LoadBalancer]) {
+        for load_balancer in load_balancers {
+            self.shared.share(&mut load_balancer.arn);
         }
     }
 
@@ -37,7 +50,23 @@ impl Cache {
     }
 }
 
+/// A rule's own ARN too: the statuses of the last pass hold it, and the next pass's read
+/// of the rule then shares their copy instead of adding its own. The groups it forwards to
+/// share their ARNs with the groups' records.
+fn share_rule(rule: &mut Rule, interner: &mut Interner) {
+    interner.share(&mut rule.arn);
+    interner.share(&mut rule.listener_arn);
+    for group in rule
+        .forward_target_groups
+        .iter_mut()
+        .chain(&mut rule.staged_target_groups)
+    {
+        interner.share(group);
+    }
+}
+
 fn share_group(group: &mut TargetGroup, interner: &mut Interner) {
+    interner.share(&mut group.arn);
     interner.share(&mut group.protocol);
     interner.share_option(&mut group.protocol_version);
     interner.share(&mut group.target_type);
@@ -132,6 +161,44 @@ mod tests {
         assert!(xa.dns_name.is_shared_with(&ya.dns_name));
         assert_eq!(groups, groups_before, "values unchanged");
         assert_eq!(records, records_before);
+    }
+
+    #[test]
+    fn arns_are_one_copy_in_every_record_that_names_them() {
+        let mut cache = Cache::default();
+        let mut groups = vec![group("tg-a")];
+        let mut forwarding = rule("r-1");
+        forwarding.forward_target_groups = vec!["tg-a".into()];
+        forwarding.staged_target_groups = vec!["tg-b".into()];
+        let mut staged_group = vec![group("tg-b")];
+        let mut rules = vec![forwarding];
+        let mut albs = vec![crate::state::LoadBalancer {
+            arn: "alb-1".into(),
+            name: "internal".into(),
+            vpc_id: String::new(),
+            dns_name: String::new(),
+            canonical_hosted_zone_id: String::new(),
+            ip_address_type: "ipv4".into(),
+            security_groups: vec![],
+        }];
+        cache.share_rules_values(&mut rules);
+        cache.share_groups_values(&mut groups);
+        cache.share_groups_values(&mut staged_group);
+        cache.share_load_balancers_values(&mut albs);
+
+        let r = &rules[0];
+        assert!(r.forward_target_groups[0].is_shared_with(&groups[0].arn));
+        assert!(r.staged_target_groups[0].is_shared_with(&staged_group[0].arn));
+        assert!(albs[0].arn.is_shared_with(&groups[0].load_balancer_arns[0]));
+
+        // The next pass reads the rule again while the last one's copy is held (by a
+        // status, say): it gets that copy.
+        let held = rules[0].arn.clone();
+        drop(rules);
+        cache.forget_unshared_values();
+        let mut again = vec![rule("r-1")];
+        cache.share_rules_values(&mut again);
+        assert!(again[0].arn.is_shared_with(&held));
     }
 
     #[test]

@@ -253,17 +253,17 @@ pub async fn read_rules(
     );
     let mut unknown = Vec::new();
     for rule in read.iter_mut().filter(|r| !r.is_default()) {
-        match known.get(&rule.arn) {
+        match known.get(rule.arn.as_str()) {
             Some(tags) => {
                 rule.tags = tags.clone();
                 observed.indexed_tags.mark(&rule.arn);
             }
-            None => unknown.push(rule.arn.clone()),
+            None => unknown.push(rule.arn.to_string()),
         }
     }
     let tags = read_tags(aws, &unknown, observed).await;
     for rule in &mut read {
-        if let Some(t) = tags.get(&rule.arn) {
+        if let Some(t) = tags.get(rule.arn.as_str()) {
             rule.tags = t.clone();
         }
     }
@@ -271,7 +271,7 @@ pub async fn read_rules(
     observed
         .rules
         .retain(|r| !fresh.listeners.contains(r.listener_arn.as_str()));
-    fresh.rules.extend(read.iter().map(|r| r.arn.clone()));
+    fresh.rules.extend(read.iter().map(|r| r.arn.to_string()));
     observed.rules.extend(read);
 }
 
@@ -307,11 +307,11 @@ pub fn groups_of(observed: &Observation, ownership: &Ownership, fresh: &Fresh) -
         .target_groups
         .iter()
         .filter(|g| theirs(&g.tags))
-        .map(|g| g.arn.clone())
+        .map(|g| g.arn.to_string())
         .collect();
     for rule in observed.rules.iter().filter(|r| theirs(&r.tags)) {
-        arns.extend(rule.forward_target_groups.iter().cloned());
-        arns.extend(rule.staged_target_groups.iter().cloned());
+        arns.extend(rule.forward_target_groups.iter().map(|a| a.to_string()));
+        arns.extend(rule.staged_target_groups.iter().map(|a| a.to_string()));
     }
     for service in observed
         .services
@@ -355,17 +355,17 @@ pub async fn read_target_groups(
     );
     let mut unknown = Vec::new();
     for group in &mut read {
-        match known.get(&group.arn) {
+        match known.get(group.arn.as_str()) {
             Some(tags) => {
                 group.tags = tags.clone();
                 observed.indexed_tags.mark(&group.arn);
             }
-            None => unknown.push(group.arn.clone()),
+            None => unknown.push(group.arn.to_string()),
         }
     }
     let tags = read_tags(aws, &unknown, observed).await;
     for group in &mut read {
-        if let Some(t) = tags.get(&group.arn) {
+        if let Some(t) = tags.get(group.arn.as_str()) {
             group.tags = t.clone();
         }
         if ownership.owns(&group.tags) {
@@ -374,7 +374,7 @@ pub async fn read_target_groups(
     }
     observed
         .target_groups
-        .retain(|g| !fresh.target_groups.contains(&g.arn));
+        .retain(|g| !fresh.target_groups.contains(g.arn.as_str()));
     observed.target_groups.extend(read);
 }
 
@@ -417,7 +417,7 @@ async fn attributes(
     observed: &mut Observation,
     group: &mut TargetGroup,
 ) {
-    if let Some(cached) = cache.attributes.get(&group.arn) {
+    if let Some(cached) = cache.attributes.get(group.arn.as_str()) {
         group.attributes = cached.clone();
         return;
     }

@@ -83,7 +83,7 @@ pub(crate) fn alb_usage(observed: &Snapshot, config: &Config) -> Vec<AlbUsage> {
 pub(crate) fn group_facts(
     observed: &Snapshot,
     services: &[ServiceStatus],
-) -> BTreeMap<String, GroupFacts> {
+) -> BTreeMap<SharedStr, GroupFacts> {
     let wanted: FxHashSet<&str> = services
         .iter()
         .flat_map(|s| &s.resources)
@@ -96,7 +96,7 @@ pub(crate) fn group_facts(
         .iter()
         .filter(|g| wanted.contains(g.arn.as_str()))
         .map(|g| {
-            let health = observed.targets.get(&g.arn);
+            let health = observed.targets.get(g.arn.as_str());
             let facts = GroupFacts {
                 albs: g
                     .load_balancer_arns

@@ -408,7 +408,7 @@ fn owned_rules(world: &World) -> Vec<String> {
         .rules
         .values()
         .filter(|r| r.tags.contains_key(OWNER_TAG))
-        .map(|r| r.arn.clone())
+        .map(|r| r.arn.to_string())
         .collect()
 }
 
@@ -467,7 +467,7 @@ fn edit_by_hand(
                 .target_groups
                 .values()
                 .filter(|g| g.tags.contains_key(OWNER_TAG))
-                .map(|g| g.arn.clone())
+                .map(|g| g.arn.to_string())
                 .collect();
             match nth(n, &groups) {
                 Some(arn) if world.remove_target_group(&arn).is_ok() => ("deleted", None),

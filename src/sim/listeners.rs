@@ -49,7 +49,7 @@ pub fn delete(actors: &mut Actors, name: &str, alb: bool) -> Option<Lost> {
             .retain(|_, r| !gone.iter().any(|g| r.listener_arn == *g));
         Some(Lost {
             arn: arn.clone(),
-            load_balancer_arn: lb.arn,
+            load_balancer_arn: lb.arn.to_string(),
             port: listener.port.unwrap_or(80),
             alb_name: lb.name,
         })

@@ -68,6 +68,18 @@ impl PartialEq<String> for SharedStr {
     }
 }
 
+impl PartialEq<SharedStr> for str {
+    fn eq(&self, other: &SharedStr) -> bool {
+        self == &*other.0
+    }
+}
+
+impl PartialEq<SharedStr> for String {
+    fn eq(&self, other: &SharedStr) -> bool {
+        **self == *other.0
+    }
+}
+
 impl PartialEq<SharedStr> for &str {
     fn eq(&self, other: &SharedStr) -> bool {
         *self == &*other.0
@@ -78,6 +90,12 @@ impl Deref for SharedStr {
     type Target = str;
 
     fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for SharedStr {
+    fn as_ref(&self) -> &str {
         &self.0
     }
 }
@@ -97,6 +115,13 @@ impl From<String> for SharedStr {
 impl From<&str> for SharedStr {
     fn from(s: &str) -> Self {
         Self(Arc::from(s))
+    }
+}
+
+/// Another holder of the same string (a clone).
+impl From<&SharedStr> for SharedStr {
+    fn from(s: &SharedStr) -> Self {
+        s.clone()
     }
 }
 

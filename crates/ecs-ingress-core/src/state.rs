@@ -316,7 +316,8 @@ pub struct Listener {
 /// An application load balancer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadBalancer {
-    pub arn: String,
+    /// Shared with its groups' lists of ALBs and the statuses placed on it.
+    pub arn: SharedStr,
     pub name: String,
     pub vpc_id: String,
     pub dns_name: String,
@@ -431,7 +432,8 @@ pub type TargetGroupAttributes = crate::shared_map::SharedMap;
 /// An ELBv2 target group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetGroup {
-    pub arn: String,
+    /// Shared with the rules that forward to it and the statuses that list it.
+    pub arn: SharedStr,
     pub name: String,
     // The fields that repeat across the estate's groups are shared (`shared_str`).
     pub protocol: SharedStr,
@@ -449,7 +451,8 @@ pub struct TargetGroup {
 /// A listener rule, with both condition forms AWS returns folded into lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
-    pub arn: String,
+    /// Shared with the statuses that list it.
+    pub arn: SharedStr,
     /// Shared by the listener's rules (`shared_str`).
     pub listener_arn: SharedStr,
     /// `None` for the listener's default rule.
@@ -461,11 +464,11 @@ pub struct Rule {
     pub other_conditions: usize,
     /// Target groups of a `forward` action that receive traffic (weight above 0); empty for
     /// other actions.
-    pub forward_target_groups: Vec<String>,
+    pub forward_target_groups: Vec<SharedStr>,
     /// Target groups of the `forward` action with weight 0: associated with the ALB (so ECS
     /// accepts them in a service's `loadBalancers`) but sent no requests. ecs-ingress stages
     /// a replacement target group here until it has healthy targets.
-    pub staged_target_groups: Vec<String>,
+    pub staged_target_groups: Vec<SharedStr>,
     /// The weight of each group of a forward action's ForwardConfig, as read (`alb.weight`
     /// compares them). A forward of every request to one group lists none, however AWS
     /// describes it (its answer gives that group a ForwardConfig at weight 1).

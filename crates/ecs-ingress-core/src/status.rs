@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::model::KeySources;
+use crate::shared_str::SharedStr;
 
 /// Where a managed service stands after a pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -69,7 +70,8 @@ pub struct Problem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ResourceRef {
     pub kind: ResourceKind,
-    pub id: String,
+    /// An ARN is shared with the record it names.
+    pub id: SharedStr,
 }
 
 /// What kind of AWS resource a change acts on or a status lists (its name in metrics, logs
@@ -146,7 +148,7 @@ pub struct ServiceStatus {
     pub last_change: Option<String>,
     /// The ALB it is placed on (ARN), when it publishes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub load_balancer: Option<String>,
+    pub load_balancer: Option<SharedStr>,
     /// Each routing key it has, with where the value came from (`docker label`, `task
     /// definition tag`, `service tag`; the later wins).
     #[serde(
@@ -212,7 +214,7 @@ pub struct PassFacts {
     pub dry_run: bool,
     pub albs: Vec<AlbUsage>,
     /// Target groups named in services' resources, by ARN.
-    pub target_groups: BTreeMap<String, GroupFacts>,
+    pub target_groups: BTreeMap<SharedStr, GroupFacts>,
     /// The managed hosted zones, in `--hosted-zone` order.
     pub zones: Vec<ZoneFacts>,
 }

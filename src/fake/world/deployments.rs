@@ -228,8 +228,8 @@ impl World {
         }
         rule.forward_target_groups
             .iter()
-            .map(|g| (g.clone(), 1))
-            .chain(rule.staged_target_groups.iter().map(|g| (g.clone(), 0)))
+            .map(|g| (g.to_string(), 1))
+            .chain(rule.staged_target_groups.iter().map(|g| (g.to_string(), 0)))
             .collect()
     }
 
@@ -536,12 +536,12 @@ impl World {
         rule.forward_target_groups = weights
             .iter()
             .filter(|(_, w)| **w > 0)
-            .map(|(g, _)| g.clone())
+            .map(|(g, _)| g.into())
             .collect();
         rule.staged_target_groups = weights
             .iter()
             .filter(|(_, w)| **w == 0)
-            .map(|(g, _)| g.clone())
+            .map(|(g, _)| g.into())
             .collect();
         rule.weights = weights;
     }

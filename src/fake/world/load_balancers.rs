@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{ELB, FakeSubnet, World, elb_arn, not_found};
 use crate::aws::AwsError;
 use crate::fake::{REGION, error};
+use crate::state::SharedStr;
 use crate::state::{
     DefaultAction, Listener, ListenerSettings, LoadBalancer, LoadBalancerSettings, Rule, Tags,
 };
@@ -271,7 +272,7 @@ impl World {
         if let Some(existing) = self.load_balancers.values().find(|l| l.name == name) {
             let same = self
                 .load_balancer_settings
-                .get(&existing.arn)
+                .get(existing.arn.as_str())
                 .is_some_and(|s| same_settings(s, settings));
             return if same {
                 Ok(existing.clone())
@@ -303,7 +304,7 @@ impl World {
             ""
         };
         let load_balancer = LoadBalancer {
-            arn: arn.clone(),
+            arn: arn.clone().into(),
             name: name.to_string(),
             vpc_id,
             dns_name: format!("{prefix}{name}-{}.{REGION}.elb.amazonaws.com", self.next_id),
@@ -492,13 +493,13 @@ impl World {
         self.rules.insert(
             rule_arn.clone(),
             Rule {
-                arn: rule_arn,
+                arn: rule_arn.into(),
                 listener_arn: arn.into(),
                 priority: None,
                 hosts: vec![],
                 paths: vec![],
                 other_conditions: 0,
-                forward_target_groups: forwards,
+                forward_target_groups: forwards.into_iter().map(SharedStr::from).collect(),
                 staged_target_groups: vec![],
                 weights: Default::default(),
                 other_actions,

@@ -173,7 +173,7 @@ impl World {
         self.load_balancers.insert(
             lb_arn.clone(),
             LoadBalancer {
-                arn: lb_arn.clone(),
+                arn: lb_arn.clone().into(),
                 name: name.to_string(),
                 vpc_id: vpc_id.to_string(),
                 dns_name: format!(
@@ -229,13 +229,13 @@ impl World {
         self.rules.insert(
             default_arn.clone(),
             Rule {
-                arn: default_arn,
+                arn: default_arn.into(),
                 listener_arn: listener_arn.as_str().into(),
                 priority: None,
                 hosts: vec![],
                 paths: vec![],
                 other_conditions: 0,
-                forward_target_groups: vec![invalid],
+                forward_target_groups: vec![invalid.into()],
                 staged_target_groups: vec![],
                 weights: Default::default(),
                 other_actions: 0,
@@ -259,7 +259,7 @@ impl World {
             arn.clone(),
             Listener {
                 arn: arn.clone(),
-                load_balancer_arn: lb.arn.clone(),
+                load_balancer_arn: lb.arn.to_string(),
                 port: Some(port),
                 protocol: Some("HTTP".into()),
             },
@@ -294,7 +294,7 @@ impl World {
         self.rules.insert(
             arn.clone(),
             Rule {
-                arn,
+                arn: arn.into(),
                 listener_arn: listener_arn.into(),
                 priority: None,
                 hosts: vec![],
@@ -674,7 +674,7 @@ impl World {
                     .iter()
                     .chain(&r.staged_target_groups)
             })
-            .cloned()
+            .map(|g| g.to_string())
             .collect()
     }
 
@@ -716,7 +716,7 @@ impl World {
                 && existing.target_type == spec.target_type.as_str()
                 && existing.health_check == *spec.health_check;
             return if same {
-                Ok(existing.arn.clone())
+                Ok(existing.arn.to_string())
             } else {
                 Err(error(
                     ELB,
@@ -736,7 +736,7 @@ impl World {
         self.target_groups.insert(
             arn.clone(),
             TargetGroup {
-                arn: arn.clone(),
+                arn: arn.clone().into(),
                 name: name.clone(),
                 protocol: spec.protocol.as_str().into(),
                 protocol_version: Some(spec.protocol_version.as_str().into()),
@@ -898,14 +898,18 @@ impl World {
         self.rules.insert(
             arn.clone(),
             Rule {
-                arn: arn.clone(),
+                arn: arn.clone().into(),
                 listener_arn: spec.listener_arn.as_str().into(),
                 priority: Some(spec.priority),
                 hosts: spec.hosts.clone(),
                 paths: spec.paths.clone(),
                 other_conditions: 0,
-                forward_target_groups: vec![spec.target_group_arn.clone()],
-                staged_target_groups: spec.staged_target_group_arn.iter().cloned().collect(),
+                forward_target_groups: vec![spec.target_group_arn.clone().into()],
+                staged_target_groups: spec
+                    .staged_target_group_arn
+                    .iter()
+                    .map(SharedStr::from)
+                    .collect(),
                 weights: weights_as_read(&forward_groups(
                     &spec.target_group_arn,
                     spec.staged_target_group_arn.as_deref(),
@@ -975,12 +979,12 @@ impl World {
             r.forward_target_groups = weights
                 .iter()
                 .filter(|(_, w)| *w > 0)
-                .map(|(g, _)| g.clone())
+                .map(|(g, _)| g.into())
                 .collect();
             r.staged_target_groups = weights
                 .iter()
                 .filter(|(_, w)| *w == 0)
-                .map(|(g, _)| g.clone())
+                .map(|(g, _)| g.into())
                 .collect();
         }
         Ok(())

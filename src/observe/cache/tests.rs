@@ -8,7 +8,7 @@ const RESYNC: Option<Duration> = Some(Duration::from_secs(600));
 fn cache_with(groups: usize) -> Cache {
     let mut cache = Cache::default();
     for i in 0..groups {
-        cache.remember_attributes(&format!("tg-{i}"), Default::default());
+        cache.remember_attributes(format!("tg-{i}"), Default::default());
     }
     cache
 }

@@ -299,7 +299,7 @@ fn unread(report: &StatusReport) -> bool {
 
 fn services_table(
     services: &[&ServiceStatus],
-    groups: &std::collections::BTreeMap<String, GroupFacts>,
+    groups: &std::collections::BTreeMap<crate::state::SharedStr, GroupFacts>,
     unread: bool,
 ) -> Markup {
     html! {
@@ -331,7 +331,10 @@ fn services_table(
     }
 }
 
-fn routing(s: &ServiceStatus, groups: &std::collections::BTreeMap<String, GroupFacts>) -> Markup {
+fn routing(
+    s: &ServiceStatus,
+    groups: &std::collections::BTreeMap<crate::state::SharedStr, GroupFacts>,
+) -> Markup {
     html! {
         @if !s.hosts.is_empty() {
             span.hosts { (s.hosts.join(" ")) }

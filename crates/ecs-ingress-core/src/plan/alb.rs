@@ -12,6 +12,7 @@ use super::owned::Owned;
 use super::placement::{Placed, existing_rule};
 use crate::model::TargetsMode;
 use crate::ownership;
+use crate::shared_str::SharedStr;
 use crate::snapshot::Snapshot;
 use crate::state::{
     EcsService, HealthCheck, LoadBalancerAttachment, Rule, Target, TargetGroup, TargetHealthState,
@@ -83,7 +84,7 @@ pub fn service_changes(
     let serving_old_ref;
     let forward = match replacing {
         Some(old) => {
-            serving_old_ref = TargetGroupRef::Existing(old.arn.clone());
+            serving_old_ref = TargetGroupRef::Existing(old.arn.to_string());
             &serving_old_ref
         }
         None => &target,
@@ -194,7 +195,7 @@ fn delete_old_groups(
         changes.push(PlannedChange::new(
             service,
             Change::DeleteTargetGroup {
-                arn: g.arn.clone(),
+                arn: g.arn.to_string(),
                 name: g.name.clone(),
             },
             "replaced",
@@ -342,7 +343,7 @@ pub(super) fn target_group_changes(
         changes.push(PlannedChange::new(
             service,
             Change::ModifyHealthCheck {
-                arn: g.arn.clone(),
+                arn: g.arn.to_string(),
                 name: g.name.clone(),
                 health_check: HealthCheck::clone(&spec.health_check),
             },
@@ -363,14 +364,14 @@ pub(super) fn target_group_changes(
         changes.push(PlannedChange::new(
             service,
             Change::ModifyAttributes {
-                arn: g.arn.clone(),
+                arn: g.arn.to_string(),
                 name: g.name.clone(),
                 attributes: spec.attributes.clone(),
             },
             format!("attributes differ: {}", drift.join(", ")),
         ));
     }
-    TargetGroupRef::Existing(g.arn.clone())
+    TargetGroupRef::Existing(g.arn.to_string())
 }
 
 /// What a service's rules forward to: its serving group, a replacement staged at weight 0,
@@ -424,7 +425,7 @@ fn rule_changes(
                     changes.push(create_rule(config, desired, priority, rule, first));
                     RuleRef::New(rule.key.to_string())
                 },
-                |e| RuleRef::Existing(e.arn.clone()),
+                |e| RuleRef::Existing(e.arn.to_string()),
             );
             changes.extend(super::weighted::weights_change(
                 desired, rule_ref, existing, w,
@@ -446,7 +447,7 @@ fn rule_changes(
         changes.push(PlannedChange::new(
             service,
             Change::DeleteRule {
-                arn: rule.arn.clone(),
+                arn: rule.arn.to_string(),
             },
             "rule no longer wanted",
         ));
@@ -461,7 +462,7 @@ fn repair_rule(
     forward: &TargetGroupRef,
     staged: &Option<TargetGroupRef>,
 ) -> Option<PlannedChange> {
-    let is = |r: &TargetGroupRef, arns: &[String]| match r {
+    let is = |r: &TargetGroupRef, arns: &[SharedStr]| match r {
         TargetGroupRef::Existing(a) => arns.len() == 1 && arns[0] == *a,
         TargetGroupRef::New(_) => false,
     };
@@ -479,7 +480,7 @@ fn repair_rule(
         PlannedChange::new(
             desired.service,
             Change::ModifyRule {
-                arn: existing.arn.clone(),
+                arn: existing.arn.to_string(),
                 hosts: rule.hosts.to_vec(),
                 paths: rule.paths.to_vec(),
                 target: forward.clone(),

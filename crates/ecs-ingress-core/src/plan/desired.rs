@@ -3,6 +3,8 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use crate::shared_str::SharedStr;
+
 use rustc_hash::FxHashMap;
 
 use crate::model::{AttributesIntent, HealthCheckIntent, Intent, Protocol, Stickiness};
@@ -63,7 +65,7 @@ pub struct DesiredService<'a> {
     pub claim_scope: String,
     /// Borrowed from the snapshot: every winner has them, and few changes name them.
     pub listener_arn: &'a str,
-    pub load_balancer_arn: &'a str,
+    pub load_balancer_arn: &'a SharedStr,
     pub target_group: TargetGroupSpec,
     /// The name its group takes on this ALB when the name a pool's first listener gives
     /// (`target_group.name`) is held by its group on another ALB: AWS lets a target group

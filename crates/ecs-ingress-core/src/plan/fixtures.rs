@@ -69,7 +69,7 @@ pub fn created_group(
     spec: &crate::state::TargetGroupSpec,
 ) -> crate::state::TargetGroup {
     crate::state::TargetGroup {
-        arn,
+        arn: arn.into(),
         name: spec.name.clone(),
         protocol: spec.protocol.as_str().into(),
         protocol_version: Some(spec.protocol_version.as_str().into()),

@@ -162,7 +162,12 @@ pub fn direct_reads(
                 service.arn.clone(),
             ));
             let owned = owned.get_or_insert_with(|| Owned::new(&config.ownership, observed));
-            groups.extend(owned.groups_of(&service.arn).iter().map(|t| t.arn.clone()));
+            groups.extend(
+                owned
+                    .groups_of(&service.arn)
+                    .iter()
+                    .map(|t| t.arn.to_string()),
+            );
         }
     }
     (services, groups)

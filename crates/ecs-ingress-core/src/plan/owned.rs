@@ -451,7 +451,7 @@ mod tests {
         let present: Vec<String> = snapshot
             .target_groups
             .iter()
-            .map(|g| g.arn.clone())
+            .map(|g| g.arn.to_string())
             .collect();
         let absent = [
             "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/g300/000000000000012c"

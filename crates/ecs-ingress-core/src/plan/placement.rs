@@ -137,7 +137,7 @@ pub fn place_priorities<'a>(
                             .moves
                             .entry(listener.to_string())
                             .or_default()
-                            .push((rule.arn.clone(), priority));
+                            .push((rule.arn.to_string(), priority));
                     }
                 }
             }

@@ -14,7 +14,7 @@ fn service(name: &str, host: Option<&str>) -> (Arc<EcsService>, ServiceIntent) {
 
 fn foreign_rule(host: &str, priority: u32) -> Rule {
     Rule {
-        arn: format!("arn:rule/{priority}"),
+        arn: format!("arn:rule/{priority}").into(),
         listener_arn: LISTENER.into(),
         priority: Some(priority),
         hosts: vec![host.into()],
@@ -31,7 +31,7 @@ fn foreign_rule(host: &str, priority: u32) -> Rule {
 fn owned_rule(cfg: &PlanConfig, service_arn: &str, priority: u32) -> Rule {
     Rule {
         tags: cfg.ownership.tags(service_arn, "rule-0"),
-        arn: format!("arn:owned-rule/{priority}"),
+        arn: format!("arn:owned-rule/{priority}").into(),
         ..foreign_rule("gone.example.com", priority)
     }
 }

@@ -52,7 +52,7 @@ pub fn withdraw(
         push(
             changes,
             Change::DeleteRule {
-                arn: rule.arn.clone(),
+                arn: rule.arn.to_string(),
             },
             reason,
         );
@@ -92,7 +92,7 @@ pub fn withdraw(
         push(
             changes,
             Change::DeleteTargetGroup {
-                arn: g.arn.clone(),
+                arn: g.arn.to_string(),
                 name: g.name.clone(),
             },
             reason,

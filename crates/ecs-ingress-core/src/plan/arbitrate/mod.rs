@@ -119,7 +119,7 @@ pub fn arbitrate<'a>(
         );
         s.warnings = warnings;
         if problems.is_empty() {
-            s.load_balancer = Some(desired.load_balancer_arn.to_string());
+            s.load_balancer = Some(desired.load_balancer_arn.clone());
             ledger.record(&desired, claims);
             out.statuses.push(s);
             out.winners.push(desired);
@@ -134,7 +134,7 @@ pub fn arbitrate<'a>(
                 PlannedChange::new(
                     service,
                     Change::DeleteRule {
-                        arn: rule.arn.clone(),
+                        arn: rule.arn.to_string(),
                     },
                     "service is in conflict: its rule must not shadow the winner",
                 )
@@ -335,7 +335,7 @@ impl<'a> Ledger<'a> {
             .filter(|r| {
                 self.listener_albs
                     .get(r.listener_arn.as_str())
-                    .is_some_and(|l| *l == lb)
+                    .is_some_and(|l| **l == **lb)
             })
             .count();
         let new_rules = desired.rules.len().saturating_sub(existing_on_lb);
@@ -350,8 +350,8 @@ impl<'a> Ledger<'a> {
             let alternate = super::desired::alternate_spec(&desired.target_group).name;
             new_groups += usize::from(!has_group(&alternate));
         }
-        let rules_now = self.rules_per_alb.get(lb).copied().unwrap_or(0);
-        let groups_now = self.groups_per_alb.get(lb).copied().unwrap_or(0);
+        let rules_now = self.rules_per_alb.get(lb.as_str()).copied().unwrap_or(0);
+        let groups_now = self.groups_per_alb.get(lb.as_str()).copied().unwrap_or(0);
         if new_rules > 0 && rules_now + new_rules > self.rules_quota {
             return Some(problem(
                 None,

@@ -115,13 +115,13 @@ fn publish(cfg: &PlanConfig, obs: &mut Snapshot, service: &mut (Arc<EcsService>,
     let group: TargetGroup = crate::plan::fixtures::created_group(arn.clone(), &spec);
     obs.target_groups.push(group);
     obs.rules.push(Rule {
-        arn: format!("arn:rule/{}", service.0.name),
+        arn: format!("arn:rule/{}", service.0.name).into(),
         listener_arn: LISTENER.into(),
         priority: Some(1000 + obs.rules.len() as u32),
         hosts: service_hosts(service),
         paths: vec![],
         other_conditions: 0,
-        forward_target_groups: vec![arn.clone()],
+        forward_target_groups: vec![arn.clone().into()],
         staged_target_groups: vec![],
         weights: Default::default(),
         other_actions: 0,

@@ -168,7 +168,7 @@ impl<'a> Registrar<'a, '_> {
         self.claims.insert(key, w.service);
         outcome.records.push(ResourceRef {
             kind: ResourceKind::CloudMapInstance,
-            id: format!("{label}/{owner}"),
+            id: format!("{label}/{owner}").into(),
         });
         let attributes = desired_attributes(owner, &w.service.arn, namespace, w.load_balancer);
         if current.is_some_and(|i| i.attributes == attributes) {

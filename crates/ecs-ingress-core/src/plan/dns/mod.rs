@@ -412,7 +412,7 @@ fn conflict(reason: String) -> Problem {
 fn record_refs<'w>(name: &'w str, want: &'w [RecordSet]) -> impl Iterator<Item = ResourceRef> + 'w {
     want.iter().map(move |r| ResourceRef {
         kind: ResourceKind::DnsRecord,
-        id: [name, " ", &r.record_type].concat(),
+        id: [name, " ", &r.record_type].concat().into(),
     })
 }
 

@@ -529,7 +529,7 @@ fn settle_group_name(owned: &Owned<'_>, desired: &mut DesiredService<'_>) {
         g.name == desired.target_group.name
             && g.load_balancer_arns
                 .iter()
-                .any(|lb| *lb != desired.load_balancer_arn)
+                .any(|lb| lb != desired.load_balancer_arn)
     });
     if name_elsewhere || mine.iter().any(|g| g.name == own) {
         desired.target_group.name = own;
@@ -603,7 +603,7 @@ fn previous(
     };
     Some(Previous {
         listener_arn: old_listener.to_string(),
-        load_balancer_arn: old.arn.clone(),
+        load_balancer_arn: old.arn.to_string(),
         switched: matches!(names, dns::NamesAt::Since(_)),
         held_for_others: names == dns::NamesAt::HeldForOthers,
         drained,

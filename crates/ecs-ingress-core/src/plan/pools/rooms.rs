@@ -175,9 +175,9 @@ impl Rooms {
         for l in candidates.iter().flat_map(|c| &c.choices) {
             let lb = &l.load_balancer.arn;
             if config.pools.draining.contains(l.listener_arn) {
-                draining.insert(lb.clone());
+                draining.insert(lb.to_string());
             }
-            rooms.entry(lb.clone()).or_insert_with(|| Room {
+            rooms.entry(lb.to_string()).or_insert_with(|| Room {
                 used: used(observed, &groups_on, lb),
                 max,
                 certificates: BTreeSet::new(),
@@ -250,11 +250,7 @@ pub fn current<'c>(owned: &Owned<'_>, c: &'c Candidate<'_>) -> Option<&'c str> {
         owned
             .groups_of(&c.desired.service.arn)
             .iter()
-            .filter(|g| {
-                g.load_balancer_arns
-                    .iter()
-                    .any(|a| *a == l.load_balancer.arn)
-            })
+            .filter(|g| g.load_balancer_arns.contains(&l.load_balancer.arn))
             .filter_map(|g| g.tags.get(CREATED_TAG)?.parse::<i64>().ok())
             .max()
     };

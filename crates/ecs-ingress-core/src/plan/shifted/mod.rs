@@ -18,6 +18,7 @@ use super::placement::{Placed, existing_rule};
 use super::{PlanConfig, problem};
 use crate::model::{Intent, TargetsMode};
 use crate::ownership::naming::alternate_target_group_name;
+use crate::shared_str::SharedStr;
 use crate::snapshot::Snapshot;
 use crate::state::{DeploymentSettings, EcsService, LoadBalancerAttachment, Rule};
 use crate::status::Problem;
@@ -460,7 +461,7 @@ fn roles(
 fn serving(rule: Option<&Rule>, primary: &TargetGroupRef) -> Option<String> {
     match (rule, primary) {
         (Some(r), _) if !r.forward_target_groups.is_empty() => {
-            r.forward_target_groups.first().cloned()
+            r.forward_target_groups.first().map(SharedStr::to_string)
         }
         (_, TargetGroupRef::Existing(arn)) => Some(arn.clone()),
         (_, TargetGroupRef::New(_)) => None,
@@ -496,7 +497,7 @@ fn rule_changes(
         changes.push(PlannedChange::new(
             service,
             Change::DeleteRule {
-                arn: other.arn.clone(),
+                arn: other.arn.to_string(),
             },
             "rule no longer wanted (ECS shifts this service through one production rule)",
         ));
@@ -559,7 +560,7 @@ fn one_rule(
     // No deployment under way yet no traffic on the primary: a rule recreated during a bake
     // and left behind by ECS's flip. It goes to the primary, where ECS put the new tasks.
     let stranded = !ecs_deploying(service)
-        && matches!(primary, TargetGroupRef::Existing(p) if !existing.forward_target_groups.contains(p));
+        && matches!(primary, TargetGroupRef::Existing(p) if !existing.forward_target_groups.iter().any(|f| f == p));
     let conditions_differ = existing.hosts[..] != wanted.hosts[..]
         || existing.paths[..] != wanted.paths[..]
         || existing.other_conditions > 0;
@@ -567,7 +568,7 @@ fn one_rule(
         PlannedChange::new(
             service,
             Change::ModifyRuleConditions {
-                arn: existing.arn.clone(),
+                arn: existing.arn.to_string(),
                 hosts: wanted.hosts.to_vec(),
                 paths: wanted.paths.to_vec(),
             },
@@ -583,7 +584,7 @@ fn one_rule(
         changes.push(PlannedChange::new(
             service,
             Change::ModifyRule {
-                arn: existing.arn.clone(),
+                arn: existing.arn.to_string(),
                 hosts: wanted.hosts.to_vec(),
                 paths: wanted.paths.to_vec(),
                 target: primary.clone(),
@@ -594,7 +595,7 @@ fn one_rule(
     } else if conditions_differ {
         changes.push(conditions("the weights are ECS's and stay"));
     }
-    Some(RuleRef::Existing(existing.arn.clone()))
+    Some(RuleRef::Existing(existing.arn.to_string()))
 }
 
 /// The rule forwards to exactly the two groups (in any weights ECS chose, some above 0).
@@ -606,7 +607,7 @@ fn forwards_to_both(rule: &Rule, primary: &TargetGroupRef, alternate: &TargetGro
         .forward_target_groups
         .iter()
         .chain(&rule.staged_target_groups)
-        .map(String::as_str)
+        .map(SharedStr::as_str)
         .collect();
     rule.other_actions == 0
         && !rule.forward_target_groups.is_empty()
@@ -771,7 +772,7 @@ fn delete_strays(
             changes.push(PlannedChange::new(
                 service,
                 Change::DeleteTargetGroup {
-                    arn: g.arn.clone(),
+                    arn: g.arn.to_string(),
                     name: g.name.clone(),
                 },
                 "no longer one of the service's two groups",

@@ -67,14 +67,14 @@ fn apply(obs: &mut Snapshot, svc: &mut EcsService, plan: &Plan) {
                 let arn = format!("arn:rule/{key}/{n}");
                 rules.insert(key, arn.clone());
                 obs.rules.push(Rule {
-                    arn,
+                    arn: arn.into(),
                     listener_arn: LISTENER.into(),
                     priority: Some(*priority),
                     hosts: hosts.clone(),
                     paths: paths.clone(),
                     other_conditions: 0,
-                    forward_target_groups: vec![group(target, &groups)],
-                    staged_target_groups: staged.iter().map(|s| group(s, &groups)).collect(),
+                    forward_target_groups: vec![group(target, &groups).into()],
+                    staged_target_groups: staged.iter().map(|s| group(s, &groups).into()).collect(),
                     weights: Default::default(),
                     other_actions: 0,
                     tags: tags.clone(),
@@ -90,8 +90,8 @@ fn apply(obs: &mut Snapshot, svc: &mut EcsService, plan: &Plan) {
                 let r = obs.rules.iter_mut().find(|r| r.arn == *arn).unwrap();
                 r.hosts = hosts.clone();
                 r.paths = paths.clone();
-                r.forward_target_groups = vec![group(target, &groups)];
-                r.staged_target_groups = staged.iter().map(|s| group(s, &groups)).collect();
+                r.forward_target_groups = vec![group(target, &groups).into()];
+                r.staged_target_groups = staged.iter().map(|s| group(s, &groups).into()).collect();
             }
             Change::ModifyRuleConditions { arn, hosts, paths } => {
                 let r = obs.rules.iter_mut().find(|r| r.arn == *arn).unwrap();
@@ -212,7 +212,10 @@ fn tags_set_up_two_groups_a_production_rule_the_entry_and_the_strategy_in_one_pa
     assert_eq!(rule.forward_target_groups, std::slice::from_ref(&primary));
     assert_eq!(rule.staged_target_groups, std::slice::from_ref(&alternate));
     let advanced = svc.0.load_balancers[0].advanced.clone().unwrap();
-    assert_eq!(advanced.production_listener_rule.as_ref(), Some(&rule.arn));
+    assert_eq!(
+        advanced.production_listener_rule.as_deref(),
+        Some(rule.arn.as_str())
+    );
     assert_eq!(advanced.role_arn.as_deref(), Some(ROLE));
     assert_eq!(svc.0.deployment.strategy, DeploymentStrategy::BlueGreen);
     assert_eq!(svc.0.deployment.bake_minutes, Some(10));
@@ -294,7 +297,10 @@ fn a_deleted_production_rule_comes_back_on_the_current_primary_and_the_entry_fol
     assert_eq!(rule.staged_target_groups, std::slice::from_ref(&alternate));
     assert_eq!(primary_and_alternate(&svc.0), (primary, alternate));
     let advanced = svc.0.load_balancers[0].advanced.as_ref().unwrap();
-    assert_eq!(advanced.production_listener_rule.as_ref(), Some(&rule.arn));
+    assert_eq!(
+        advanced.production_listener_rule.as_deref(),
+        Some(rule.arn.as_str())
+    );
     assert_eq!(converge(&cfg, &mut obs, &mut svc), 1);
 }
 
@@ -444,7 +450,7 @@ fn ecs_shifts_rule(obs: &mut Snapshot, key: &str, shift: Shift) {
     else {
         return;
     };
-    let mut groups: Vec<String> = rule
+    let mut groups: Vec<crate::shared_str::SharedStr> = rule
         .forward_target_groups
         .iter()
         .chain(&rule.staged_target_groups)
@@ -485,8 +491,8 @@ fn ecs_flips(obs: &mut Snapshot, svc: &mut EcsService) {
         .iter_mut()
         .find(|r| crate::ownership::resource_of(&r.tags) == Some("rule-0"))
         .unwrap();
-    rule.forward_target_groups = vec![primary];
-    rule.staged_target_groups = vec![alternate];
+    rule.forward_target_groups = vec![primary.into()];
+    rule.staged_target_groups = vec![alternate.into()];
 }
 
 proptest! {
@@ -553,7 +559,10 @@ fn a_test_host_gets_a_test_rule_ecs_moves_like_the_production_rule() {
     assert_eq!(test.forward_target_groups, std::slice::from_ref(&primary));
     assert_eq!(test.staged_target_groups, std::slice::from_ref(&alternate));
     let advanced = svc.0.load_balancers[0].advanced.clone().unwrap();
-    assert_eq!(advanced.test_listener_rule, Some(test.arn.clone()));
+    assert_eq!(
+        advanced.test_listener_rule.as_deref(),
+        Some(test.arn.as_str())
+    );
     // ECS sends test traffic to the alternate, then production traffic, then flips.
     ecs_shifts_rule(&mut obs, "test-0", Shift::Alternate);
     ecs_shifts(&mut obs, Shift::Both);
@@ -1008,7 +1017,7 @@ fn while_ecs_deploys_a_rule_with_another_host_and_action_gets_its_host_now_and_i
         .expect("a production rule");
     rule.hosts = vec!["shared.example.com".into()];
     rule.paths = vec!["/web/*".into()];
-    rule.forward_target_groups = vec![primary];
+    rule.forward_target_groups = vec![primary.into()];
     rule.staged_target_groups.clear();
     Arc::make_mut(&mut svc.0).deploying = true;
     let p = plan(&cfg, &obs, std::slice::from_ref(&svc));

@@ -278,7 +278,7 @@ pub fn forward(
         let groups = owned.groups_of(arn);
         let health = |g: &&&crate::state::TargetGroup| observed.has_healthy_targets(&g.arn);
         for g in groups.iter().filter(|g| health(g).is_none()) {
-            health_wanted.push(g.arn.clone());
+            health_wanted.push(g.arn.to_string());
         }
         let chosen = groups
             .iter()
@@ -290,7 +290,7 @@ pub fn forward(
             } else {
                 0
             };
-            out.push((TargetGroupRef::Existing(g.arn.clone()), w));
+            out.push((TargetGroupRef::Existing(g.arn.to_string()), w));
         }
     }
     // With no group able to serve yet (a set just made), its own group takes what there

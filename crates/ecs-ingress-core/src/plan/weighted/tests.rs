@@ -55,13 +55,13 @@ fn apply(obs: &mut Snapshot, services: &mut [(Arc<EcsService>, ServiceIntent)], 
                 let a = format!("arn:rule/{}/{priority}", c.service);
                 rules.insert(c.service.clone(), a.clone());
                 obs.rules.push(Rule {
-                    arn: a,
+                    arn: a.into(),
                     listener_arn: LISTENER.into(),
                     priority: Some(*priority),
                     hosts: hosts.clone(),
                     paths: paths.clone(),
                     other_conditions: 0,
-                    forward_target_groups: vec![arn(target, &groups)],
+                    forward_target_groups: vec![arn(target, &groups).into()],
                     staged_target_groups: vec![],
                     weights: BTreeMap::new(),
                     other_actions: 0,
@@ -78,12 +78,12 @@ fn apply(obs: &mut Snapshot, services: &mut [(Arc<EcsService>, ServiceIntent)], 
                 r.forward_target_groups = weights
                     .iter()
                     .filter(|(_, w)| *w > 0)
-                    .map(|(g, _)| arn(g, &groups))
+                    .map(|(g, _)| arn(g, &groups).into())
                     .collect();
                 r.staged_target_groups = weights
                     .iter()
                     .filter(|(_, w)| *w == 0)
-                    .map(|(g, _)| arn(g, &groups))
+                    .map(|(g, _)| arn(g, &groups).into())
                     .collect();
             }
             Change::UpdateServiceLoadBalancers { load_balancers, .. } => {
@@ -121,7 +121,7 @@ fn apply(obs: &mut Snapshot, services: &mut [(Arc<EcsService>, ServiceIntent)], 
 fn all_healthy(obs: &mut Snapshot) {
     for g in &obs.target_groups {
         obs.targets.insert(
-            g.arn.clone(),
+            g.arn.to_string(),
             vec![TargetHealth {
                 target: Target {
                     id: "10.0.0.1".into(),
@@ -154,7 +154,7 @@ fn group_of(obs: &Snapshot, svc: &EcsService) -> String {
     obs.target_groups
         .iter()
         .find(|g| crate::ownership::service_of(&g.tags) == Some(svc.arn.as_str()))
-        .map(|g| g.arn.clone())
+        .map(|g| g.arn.to_string())
         .expect("a group")
 }
 

@@ -412,6 +412,28 @@ mod tests {
     }
 
     #[test]
+    fn a_status_lists_the_arns_its_records_hold_not_copies() {
+        let ownership = Ownership::new("ecs-ingress");
+        let mut snapshot = one_alb();
+        let mut group = bare_group("tg-a", &[LB]);
+        group.tags = ownership.tags("svc-a", "target-group");
+        snapshot.target_groups = vec![group];
+        snapshot.rules = vec![rule("rule-a", ownership.tags("svc-a", "rule-0"))];
+        let owned = Owned::new(&ownership, &snapshot);
+        let listed = owned.resources("svc-a");
+        let ids: Vec<(ResourceKind, &str)> = listed.iter().map(|r| (r.kind, &*r.id)).collect();
+        assert_eq!(
+            ids,
+            [
+                (ResourceKind::TargetGroup, "tg-a"),
+                (ResourceKind::ListenerRule, "rule-a")
+            ]
+        );
+        assert!(listed[0].id.is_shared_with(&snapshot.target_groups[0].arn));
+        assert!(listed[1].id.is_shared_with(&snapshot.rules[0].arn));
+    }
+
+    #[test]
     fn a_group_is_owned_as_its_tags_say_whether_asked_with_it_or_a_copy() {
         let ownership = Ownership::new("ecs-ingress");
         let mut snapshot = one_alb();

@@ -18,6 +18,7 @@
 pub use ecs_ingress_core::{model, ownership, plan, sabotage, snapshot, state};
 
 pub mod admin;
+pub mod allocator;
 pub mod apply;
 pub mod aws;
 pub mod cli;

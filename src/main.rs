@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use ecs_ingress::admin::{self, AdminState};
+use ecs_ingress::allocator::return_free_pages;
 use ecs_ingress::aws::{WriteGate, clients};
 use ecs_ingress::cli::outcome;
 use ecs_ingress::cli::output;
@@ -15,11 +16,9 @@ use ecs_ingress::runtime::Controller;
 use ecs_ingress::telemetry::Metrics;
 use tokio::sync::watch;
 
-/// mimalloc, not the system's: a pass allocates and frees the whole estate's snapshot and
-/// plan, and with glibc's allocator that churn cost more per service the larger the estate
-/// (half of a steady pass's CPU at 5,000 services; docs/performance.md).
+/// mimalloc ([`ecs_ingress::allocator`]).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: ecs_ingress::allocator::Shipped = ecs_ingress::allocator::SHIPPED;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -87,6 +86,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 metrics.clone(),
             )
             .with_leadership(e.leadership.clone())
+            .releasing_memory_with(return_free_pages)
         }
         None => {
             let aws = clients::real_aws(&sdk, metrics.clone(), config.rate_share);
@@ -98,7 +98,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 Arc::new(|| true),
                 &config.zone_role_settings(),
             );
-            Controller::new(config, aws, metrics.clone())
+            Controller::new(config, aws, metrics.clone()).releasing_memory_with(return_free_pages)
         }
     };
     let controller = Arc::new(controller);

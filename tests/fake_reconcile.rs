@@ -460,3 +460,55 @@ async fn steady_passes_share_the_status_views_of_unchanged_services() {
         }
     );
 }
+
+/// How many times the controller below returned its free pages.
+static RELEASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn count_release() {
+    RELEASES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn releases() -> usize {
+    RELEASES.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// The allocator's free pages go back at the start of a full pass that follows a pass which
+/// wrote, and never while the estate is steady.
+#[tokio::test(start_paused = true)]
+async fn free_pages_go_back_after_a_pass_that_wrote_and_never_on_a_steady_estate() {
+    let estate = Estate::new(1);
+    let svc = estate.add_service("service-a", SEED_TAGS, &[]);
+    estate.expect_served("service-a.in.example.com", &svc);
+    let controller = estate.controller().releasing_memory_with(count_release);
+
+    let (writes, _) = apply(&estate, &controller).await;
+    assert!(writes > 0);
+    assert_eq!(
+        releases(),
+        0,
+        "returned as the next pass starts, not after this one"
+    );
+    estate.converge(&controller, 10).await;
+    let converged = releases();
+    assert!(converged >= 1, "passes that followed writes returned them");
+
+    for _ in 0..3 {
+        let (writes, _) = apply(&estate, &controller).await;
+        assert_eq!(writes, 0);
+    }
+    assert_eq!(releases(), converged, "a steady pass never returns them");
+
+    estate.fake.release_served("service-a.in.example.com");
+    estate.edit_task_definition_tags("service-a", |t| {
+        t.remove("alb.host");
+    });
+    let (writes, _) = apply(&estate, &controller).await;
+    assert!(writes > 0, "the withdrawal writes");
+    assert_eq!(releases(), converged);
+    apply(&estate, &controller).await;
+    assert_eq!(
+        releases(),
+        converged + 1,
+        "the pass after the withdrawal returns them"
+    );
+}

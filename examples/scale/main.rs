@@ -46,7 +46,7 @@ mod report;
 struct CountingAllocator;
 
 /// The binary's allocator.
-const SHIPPED: mimalloc::MiMalloc = mimalloc::MiMalloc;
+const SHIPPED: ecs_ingress::allocator::Shipped = ecs_ingress::allocator::SHIPPED;
 
 static HEAP_NOW: AtomicUsize = AtomicUsize::new(0);
 static HEAP_PEAK: AtomicUsize = AtomicUsize::new(0);
@@ -419,19 +419,6 @@ fn assert_one_thread() {
     }
 }
 
-/// Has mimalloc return every page no live allocation uses, now rather than after its
-/// purge delay, so that RSS shows what live allocations occupy.
-fn return_free_pages() {
-    unsafe extern "C" {
-        // mimalloc's `void mi_collect(bool force)`, in the library the shipped allocator
-        // links (the `mimalloc` crate exposes it only with its `extended` feature).
-        fn mi_collect(force: bool);
-    }
-    // SAFETY: a C function taking a bool, safe to call from any thread at any time; the
-    // process allocates with mimalloc (`SHIPPED`).
-    unsafe { mi_collect(true) };
-}
-
 /// Starts a new peak-RSS measurement (Linux: writing 5 to clear_refs resets VmHWM).
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -464,7 +451,10 @@ async fn run(n: usize, extra_passes: usize) -> Result {
     let estate_rss_mib = memory_mib("VmRSS:");
     trace_memory(format_args!("the estate was made"));
     let heap_estate = HEAP_NOW.load(Ordering::Relaxed).saturating_sub(heap_before);
-    let controller = estate.controller();
+    // As the binary runs it: free pages go back after a pass that wrote.
+    let controller = estate
+        .controller()
+        .releasing_memory_with(ecs_ingress::allocator::return_free_pages);
     let started = tokio::time::Instant::now();
     let (passes, converged_at, alb_done_at) = converge(&estate, &controller).await;
     let floor = floor::cold_start_seconds(n);
@@ -497,7 +487,7 @@ async fn run(n: usize, extra_passes: usize) -> Result {
     drop(controller);
     let fake_only = HEAP_NOW.load(Ordering::Relaxed);
     let peak_rss_mib = memory_mib("VmHWM:");
-    return_free_pages();
+    ecs_ingress::allocator::return_free_pages();
     let fake_rss_mib = memory_mib("VmRSS:");
     let reads = cycle.of_cycle(CYCLE);
     let cycle_reads_total: usize = reads.values().sum();

@@ -205,6 +205,11 @@ pub struct Controller {
     /// The interval's jitter when fixed ([`Controller::with_jitter`]); otherwise drawn from
     /// the clock for every wait.
     jitter: Option<f64>,
+    /// Returns the allocator's free pages to the system
+    /// ([`Controller::releasing_memory_with`]).
+    release_memory: Option<fn()>,
+    /// A pass wrote (or tried to) since the free pages were last returned.
+    wrote_since_release: std::sync::atomic::AtomicBool,
 }
 
 /// How long a burst of events is collected before the pass it triggers starts.
@@ -282,6 +287,30 @@ impl Controller {
             transitions: std::sync::Mutex::new(Transitions::new()),
             baseline: std::sync::Mutex::new(None),
             jitter: None,
+            release_memory: None,
+            wrote_since_release: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Calls `release` at the start of a full pass that follows a pass which wrote (or
+    /// tried to), once the last pass's reads are dropped: the binary hands its allocator's
+    /// collection here. A pass that writes (a cold start, a deployment of many services)
+    /// frees large transients whose pages the allocator would otherwise keep, and they set
+    /// the process's highest RSS (docs/performance.md). A converged pass writes nothing,
+    /// so a steady estate never pays for it.
+    pub fn releasing_memory_with(mut self, release: fn()) -> Self {
+        self.release_memory = Some(release);
+        self
+    }
+
+    /// Returns the free pages if a pass wrote since they were last returned.
+    fn release_memory_after_writes(&self) {
+        if let Some(release) = self.release_memory
+            && self
+                .wrote_since_release
+                .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            release();
         }
     }
 
@@ -322,6 +351,7 @@ impl Controller {
         // one at a time (the cache's lock): dropped now, the pass never holds two snapshots
         // of the estate at once. This pass leaves the next base.
         self.lock_baseline().take();
+        self.release_memory_after_writes();
         cache.start_pass(self.config.resync_interval);
         let mut observed =
             observe::observe(&self.aws, &self.config, &plan_config.ownership, &mut cache).await;
@@ -379,6 +409,15 @@ impl Controller {
                 })
                 .collect();
             cache.after_certificate_changes(plan.certificates_wanted, &touched);
+            // A write tried, whether it succeeded or failed, allocated for it.
+            if report
+                .results
+                .iter()
+                .any(|r| r.result != crate::apply::Outcome::Skipped)
+            {
+                self.wrote_since_release
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             Some(report)
         } else {
             if apply {

@@ -372,6 +372,20 @@ pub fn rule(arn: &str, listener_arn: &str) -> crate::state::Rule {
     }
 }
 
+/// An internal IPv4 ALB named `internal` with no DNS name, VPC or security groups: for tests
+/// that build a snapshot by hand.
+pub fn load_balancer(arn: &str) -> crate::state::LoadBalancer {
+    crate::state::LoadBalancer {
+        arn: arn.into(),
+        name: "internal".into(),
+        vpc_id: String::new(),
+        dns_name: String::new(),
+        canonical_hosted_zone_id: String::new(),
+        ip_address_type: "ipv4".into(),
+        security_groups: vec![],
+    }
+}
+
 /// A target group as DescribeTargetGroups reads it, on no ALB, with AWS's default health
 /// check: for tests that build a snapshot by hand.
 pub fn target_group(arn: &str, tags: crate::state::Tags) -> crate::state::TargetGroup {

@@ -144,7 +144,7 @@ fn fold_result(s: &mut ServiceStatus, r: &ChangeResult, now: &str) {
         if let Some(arn) = &r.created {
             s.resources.push(ResourceRef {
                 kind: r.kind,
-                id: arn.clone().into(),
+                id: arn.as_str().into(),
             });
         }
     } else if let Some(e) = &r.error {

@@ -100,7 +100,11 @@ impl Cache {
                 attributes
             }
         };
-        self.attributes.insert(arn.into(), shared.clone());
+        // Keyed by the interner's copy of the ARN: a group's written attributes then share
+        // the ARN its records hold from the next read on.
+        let mut key = arn.into();
+        self.shared.share(&mut key);
+        self.attributes.insert(key, shared.clone());
         shared
     }
 

@@ -18,8 +18,9 @@ use crate::state::{HealthCheck, LoadBalancer, RecordSet, Rule, TargetGroup};
 use ecs_ingress_core::shared_str::Interner;
 
 impl Cache {
-    /// Forgets the values no record holds any more: called as a full pass starts, while
-    /// the last pass's records (the base of targeted passes) still hold theirs.
+    /// Forgets the values nothing holds any more: called as a full pass starts, after the
+    /// last pass's reads are dropped, so what the statuses, caches and intents still hold
+    /// stays (the ARNs the last statuses list among them).
     pub(crate) fn forget_unshared_values(&mut self) {
         self.shared.forget_unused();
     }
@@ -172,15 +173,7 @@ mod tests {
         forwarding.staged_target_groups = vec!["tg-b".into()];
         let mut staged_group = vec![group("tg-b")];
         let mut rules = vec![forwarding];
-        let mut albs = vec![crate::state::LoadBalancer {
-            arn: "alb-1".into(),
-            name: "internal".into(),
-            vpc_id: String::new(),
-            dns_name: String::new(),
-            canonical_hosted_zone_id: String::new(),
-            ip_address_type: "ipv4".into(),
-            security_groups: vec![],
-        }];
+        let mut albs = vec![crate::testing::load_balancer("alb-1")];
         cache.share_rules_values(&mut rules);
         cache.share_groups_values(&mut groups);
         cache.share_groups_values(&mut staged_group);

@@ -165,7 +165,7 @@ fn zone_facts(observed: &Snapshot, config: &Config) -> Vec<ZoneFacts> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{Listener, LoadBalancer};
+    use crate::state::Listener;
 
     #[test]
     fn usage_counts_rules_and_groups_per_alb() {
@@ -180,18 +180,9 @@ mod tests {
                 protocol: Some("HTTP".into()),
             },
         );
-        observed.load_balancers.insert(
-            lb.into(),
-            LoadBalancer {
-                arn: lb.into(),
-                name: "internal".into(),
-                vpc_id: String::new(),
-                dns_name: String::new(),
-                canonical_hosted_zone_id: String::new(),
-                ip_address_type: "ipv4".into(),
-                security_groups: vec![],
-            },
-        );
+        observed
+            .load_balancers
+            .insert(lb.into(), crate::testing::load_balancer(lb));
         observed.rules_per_load_balancer.insert(lb.into(), 8);
         let mut config = crate::testing::Estate::new(1).config();
         config.pools.members = BTreeMap::from([("internal".to_string(), vec!["l".to_string()])]);

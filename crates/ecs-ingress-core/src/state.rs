@@ -316,7 +316,8 @@ pub struct Listener {
 /// An application load balancer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadBalancer {
-    /// Shared with its groups' lists of ALBs and the statuses placed on it.
+    /// Shared with its groups' lists of ALBs and the statuses placed on it (a configured
+    /// ALB's; a departed one's is read apart).
     pub arn: SharedStr,
     pub name: String,
     pub vpc_id: String,

@@ -70,7 +70,7 @@ pub struct Problem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ResourceRef {
     pub kind: ResourceKind,
-    /// An ARN is shared with the record it names.
+    /// An ARN read with the records is shared with the record it names.
     pub id: SharedStr,
 }
 

@@ -109,3 +109,18 @@ fn groups_with_equal_attributes_share_one_map_and_others_keep_their_own() {
     let again = cache.remember_attributes("tg-1", attributes("300"));
     assert!(!again.is_shared_with(&first));
 }
+
+#[test]
+fn written_attributes_are_keyed_by_the_arn_the_next_read_shares() {
+    let mut cache = Cache::default();
+    cache.remember_attributes("tg-1", attributes("300"));
+    let mut groups = vec![crate::testing::target_group(
+        "tg-1",
+        crate::state::Tags::new(),
+    )];
+    cache.share_groups_values(&mut groups);
+    let Some((key, _)) = cache.attributes.get_key_value("tg-1") else {
+        panic!("cached");
+    };
+    assert!(key.is_shared_with(&groups[0].arn));
+}

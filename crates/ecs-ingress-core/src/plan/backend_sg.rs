@@ -286,7 +286,7 @@ fn list_resources<'r>(
             ids.dedup();
             status.resources.extend(ids.iter().map(|id| ResourceRef {
                 kind: ResourceKind::SecurityGroupRule,
-                id: (*id).to_string().into(),
+                id: (*id).into(),
             }));
         }
     }

@@ -491,7 +491,7 @@ fn list_resources(
             if let Some(s) = index.get(service).and_then(|&i| out.services.get_mut(i)) {
                 let r = ResourceRef {
                     kind: ResourceKind::ListenerCertificate,
-                    id: cert.arn.clone().into(),
+                    id: cert.arn.as_str().into(),
                 };
                 if !s.resources.contains(&r) {
                     s.resources.push(r);

@@ -729,8 +729,9 @@ impl Claim<'_> {
             return None;
         }
         let marker_want = marker_value(owner, &services, types(), since);
-        // Sized for the marker too: grown by it, a name's upsert held room for four records
-        // (2.75 MiB of the cold start's highest heap at 10,000 names).
+        // Sized for the marker too: grown by it, a name's upsert had room for four records,
+        // and the two it never used were 2.75 MiB of the cold start's highest heap at
+        // 10,000 names.
         let mut upsert: Vec<RecordSet> = Vec::with_capacity(self.want.len() + 1);
         upsert.extend(self.want.iter().map(|r| RecordSet {
             name: self.name.to_string(),

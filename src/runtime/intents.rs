@@ -87,14 +87,41 @@ impl RememberedIntents {
     /// (shared), dropping the one just read. A converged pass reads every service as it was:
     /// without this, from here to the pass's end (its heap's peak, in planning) it held two
     /// copies of each, about 0.75 KiB per service. Equal in every field, so nothing that
-    /// reads a service can tell; the intent then finds it unchanged at a glance.
-    pub(super) fn share_unchanged_services(&self, observed: &mut Snapshot) {
+    /// reads a service can tell; the intent then finds it unchanged at a glance. Returns how
+    /// many services read are not the remembered copy (changed, or not remembered).
+    pub(super) fn share_unchanged_services(&self, observed: &mut Snapshot) -> usize {
+        let mut not_shared = 0;
         for service in &mut observed.services {
-            if let Some((ByArn(then), _)) = self.0.get_key_value(service.arn.as_str())
-                && !Arc::ptr_eq(then, service)
-                && **then == **service
+            match self.0.get_key_value(service.arn.as_str()) {
+                Some((ByArn(then), _)) if Arc::ptr_eq(then, service) => {}
+                Some((ByArn(then), _)) if **then == **service => *service = Arc::clone(then),
+                _ => not_shared += 1,
+            }
+        }
+        not_shared
+    }
+
+    /// Once a pass's intents are computed, keys each remembered intent whose service this
+    /// pass read differently by the copy read, so the copy it was computed from is dropped
+    /// now rather than when the pass ends. After a pass that changed every service (the
+    /// cold start's first, which attaches each to its group) that copy of the estate's
+    /// services was held through the next pass's planning, its heap's highest point.
+    ///
+    /// The intent stays: it is what the pass tells drift from an intent change by. Its
+    /// task definition's tags are forgotten, so that it is never reused for the copy it
+    /// is now keyed by: a pass that does not conclude (which would remember its own)
+    /// leaves intents that the next pass computes again.
+    pub(super) fn key_by_services_read(&mut self, services: &[Arc<EcsService>]) {
+        for service in services {
+            let read_differently = self
+                .0
+                .get_key_value(service.arn.as_str())
+                .is_some_and(|(ByArn(then), _)| !Arc::ptr_eq(then, service));
+            if read_differently
+                && let Some((_, mut remembered)) = self.0.remove_entry(service.arn.as_str())
             {
-                *service = Arc::clone(then);
+                remembered.task_definition_tags = None;
+                self.0.insert(ByArn(Arc::clone(service)), remembered);
             }
         }
     }
@@ -355,6 +382,38 @@ mod tests {
         let read = Arc::clone(&unknown.services[0]);
         remembered.share_unchanged_services(&mut unknown);
         assert!(Arc::ptr_eq(&unknown.services[0], &read));
+    }
+
+    #[test]
+    fn a_service_read_differently_drops_the_remembered_copy_and_keeps_its_intent_for_drift() {
+        let host = tags(&[("alb.host", "a.in.example.com")]);
+        let before = observed(host.clone(), Tags::new());
+        let mut remembered = remembered_marked(&before);
+        let first_copy = Arc::downgrade(&before.services[0]);
+        drop(before);
+        // The cold start's next pass: the service now has its group attached.
+        let mut after = observed(host, Tags::new());
+        Arc::make_mut(&mut after.services[0]).deploying = true;
+        assert_eq!(remembered.share_unchanged_services(&mut after), 1);
+        remembered.key_by_services_read(&after.services);
+        assert!(
+            first_copy.upgrade().is_none(),
+            "the copy the intent was computed from is dropped"
+        );
+        assert!(
+            matches!(
+                &remembered.get(ARN).map(|r| &r.intent),
+                Some(ServiceIntent::Withdraw { warnings }) if warnings == &["remembered"]
+            ),
+            "the last pass's intent stays, to tell drift from an intent change"
+        );
+        // Never reused for the copy it is now keyed by, had the pass not concluded.
+        assert!(!reused(&remembered, &after));
+        // Read as remembered: nothing is re-keyed, and the count says so.
+        let kept = Arc::clone(&after.services[0]);
+        assert_eq!(remembered.share_unchanged_services(&mut after), 0);
+        remembered.key_by_services_read(&after.services);
+        assert!(Arc::ptr_eq(&after.services[0], &kept));
     }
 
     #[test]

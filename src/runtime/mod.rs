@@ -359,8 +359,13 @@ impl Controller {
             let mut memory = self.lock_memory();
             memory.track_empty_albs(&mut observed);
             memory.note_departed(&observed);
-            memory.intents.share_unchanged_services(&mut observed);
-            intents::intents_reusing(&self.config, &observed, &memory.intents)
+            let read_differently = memory.intents.share_unchanged_services(&mut observed);
+            let intents = intents::intents_reusing(&self.config, &observed, &memory.intents);
+            // A steady pass reads every service as remembered: nothing to re-key.
+            if read_differently > 0 {
+                memory.intents.key_by_services_read(&observed.services);
+            }
+            intents
         };
         let plan = plan_pass(&self.aws, &plan_config, &mut observed, &intents).await;
         let run = PlannedPass {

@@ -1,6 +1,8 @@
 //! The allocator the binary installs (and the scale benchmark measures), and returning its
 //! free pages to the system.
 
+use std::ffi::{c_int, c_long};
+
 /// mimalloc, not the system's: a pass allocates and frees the whole estate's snapshot and
 /// plan, and with glibc's allocator that churn cost more per service the larger the estate
 /// (half of a steady pass's CPU at 5,000 services; docs/performance.md).
@@ -25,4 +27,40 @@ pub fn return_free_pages() {
     // SAFETY: a C function taking a bool, safe to call from any thread at any time. If the
     // process allocates with another allocator, mimalloc has nothing to return.
     unsafe { mi_collect(true) };
+}
+
+/// mimalloc 3's index of `mi_option_purge_delay` in its `mi_option_t` (`mimalloc.h`); the
+/// `mimalloc` crates export no name for it, so [`purge_delay_ms`] reads it only from
+/// mimalloc 3.
+const MI_OPTION_PURGE_DELAY: c_int = 15;
+
+unsafe extern "C" {
+    // `int mi_version(void)`: major × 10,000 + minor × 100 + patch.
+    fn mi_version() -> c_int;
+    // `long mi_option_get(mi_option_t)`.
+    fn mi_option_get(option: c_int) -> c_long;
+}
+
+/// How long mimalloc keeps a page it freed before returning it to the system, in
+/// milliseconds (mimalloc's default, a second, unless `MIMALLOC_PURGE_DELAY` sets it), if
+/// the linked library is mimalloc 3. The scale benchmark reports it with its figures: the
+/// process's RSS depends on it (docs/performance.md, "The purge delay, measured again").
+pub fn purge_delay_ms() -> Option<c_long> {
+    // SAFETY: C functions without preconditions; the option index is used only with the
+    // major version it is mimalloc's index in.
+    unsafe { (mi_version() / 10_000 == 3).then(|| mi_option_get(MI_OPTION_PURGE_DELAY)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_purge_delay_read_is_mimalloc_3s_option() {
+        let set = std::env::var("MIMALLOC_PURGE_DELAY").ok();
+        // mimalloc 3's documented default for the purge delay is 1,000 ms: another option
+        // at that index would not have it, nor follow the environment's value.
+        let expected = set.as_deref().map_or(Some(1000), |v| v.trim().parse().ok());
+        assert_eq!(purge_delay_ms(), expected);
+    }
 }

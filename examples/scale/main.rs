@@ -843,6 +843,8 @@ fn main() {
     let extra_passes: usize = flag_value(&args, "--steady-passes").unwrap_or(0);
     let trace = args.iter().any(|a| a == "--trace-memory");
     TRACE_MEMORY.store(trace, Ordering::Relaxed);
+    // What the RSS figures depend on (mimalloc's default unless `MIMALLOC_PURGE_DELAY`).
+    let purge_delay_ms = ecs_ingress::allocator::purge_delay_ms();
     if let Some(n) = flag_value::<usize>(&args, "--size") {
         let runtime = runtime();
         let wall = std::time::Instant::now();
@@ -861,8 +863,11 @@ fn main() {
             drain.as_ref(),
             wall.elapsed().as_secs_f64(),
         );
-        if let (Some(b), Some(fields)) = (backend, row.as_object_mut()) {
-            fields.extend(report::backend_sg_fields(&b));
+        if let Some(fields) = row.as_object_mut() {
+            if let Some(b) = backend {
+                fields.extend(report::backend_sg_fields(&b));
+            }
+            fields.insert("allocator_purge_delay_ms".into(), purge_delay_ms.into());
         }
         println!("{row}");
         return;

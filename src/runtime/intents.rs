@@ -19,7 +19,8 @@ use crate::snapshot::Snapshot;
 use crate::state::{EcsService, Tags, TaskDefinition};
 
 /// A service as a pass read it, found by its ARN. It is the snapshot's own (shared, not
-/// copied): what an intent was computed from, but for its task definition's tags.
+/// copied): what an intent was computed from, but for its task definition's tags, or a
+/// later copy that pass's successor read (see [`RememberedIntent`]).
 #[derive(Debug)]
 struct ByArn(Arc<EcsService>);
 
@@ -45,14 +46,16 @@ impl PartialEq for ByArn {
 impl Eq for ByArn {}
 
 /// A service's intent at the end of the last pass, and the tags of the task definition it
-/// was computed from (`None` when that was not read: it is computed again).
+/// was computed from. `None` when that was not read, or when the key is no longer the copy
+/// of the service it was computed from (`key_by_services_read`): it is computed again.
 #[derive(Debug)]
 pub(super) struct RememberedIntent {
     pub(super) intent: ServiceIntent,
     task_definition_tags: Option<Tags>,
 }
 
-/// The remembered intents, by service; the key is the service they were computed from.
+/// The remembered intents, by service. The key is the copy of the service an intent was
+/// computed from, or its task definition's tags are `None`.
 #[derive(Debug, Default)]
 pub(super) struct RememberedIntents(FxHashMap<ByArn, RememberedIntent>);
 
@@ -392,9 +395,13 @@ mod tests {
         let first_copy = Arc::downgrade(&before.services[0]);
         drop(before);
         // The cold start's next pass: the service now has its group attached.
-        let mut after = observed(host, Tags::new());
+        let mut after = observed(host.clone(), Tags::new());
         Arc::make_mut(&mut after.services[0]).deploying = true;
         assert_eq!(remembered.share_unchanged_services(&mut after), 1);
+        assert!(
+            first_copy.upgrade().is_some(),
+            "until then the remembered intents hold it"
+        );
         remembered.key_by_services_read(&after.services);
         assert!(
             first_copy.upgrade().is_none(),
@@ -407,13 +414,17 @@ mod tests {
             ),
             "the last pass's intent stays, to tell drift from an intent change"
         );
-        // Never reused for the copy it is now keyed by, had the pass not concluded.
+        // Never reused for the copy it is now keyed by, had the pass not concluded (the
+        // copies differ in nothing an intent rests on: only the forgotten tags stop it).
         assert!(!reused(&remembered, &after));
-        // Read as remembered: nothing is re-keyed, and the count says so.
-        let kept = Arc::clone(&after.services[0]);
-        assert_eq!(remembered.share_unchanged_services(&mut after), 0);
-        remembered.key_by_services_read(&after.services);
-        assert!(Arc::ptr_eq(&after.services[0], &kept));
+        // A pass that reads every service as remembered re-keys nothing: its intents are
+        // still taken as they are.
+        let steady = observed(host.clone(), Tags::new());
+        let mut remembered = remembered_marked(&steady);
+        let mut again = observed(host, Tags::new());
+        assert_eq!(remembered.share_unchanged_services(&mut again), 0);
+        remembered.key_by_services_read(&again.services);
+        assert!(reused(&remembered, &again));
     }
 
     #[test]

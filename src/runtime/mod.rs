@@ -359,10 +359,10 @@ impl Controller {
             let mut memory = self.lock_memory();
             memory.track_empty_albs(&mut observed);
             memory.note_departed(&observed);
-            let read_differently = memory.intents.share_unchanged_services(&mut observed);
+            let read_anew = memory.intents.share_unchanged_services(&mut observed);
             let intents = intents::intents_reusing(&self.config, &observed, &memory.intents);
             // A steady pass reads every service as remembered: nothing to re-key.
-            if read_differently > 0 {
+            if read_anew > 0 {
                 memory.intents.key_by_services_read(&observed.services);
             }
             intents

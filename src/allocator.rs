@@ -19,11 +19,6 @@ pub const SHIPPED: Shipped = mimalloc::MiMalloc;
 /// process-wide; pages another thread holds are returned after the purge delay as before.
 /// A current-thread runtime (the scale benchmark's) therefore returns every free page.
 pub fn return_free_pages() {
-    unsafe extern "C" {
-        // mimalloc's `void mi_collect(bool force)`, in the library `SHIPPED` links (the
-        // `mimalloc` crate does not wrap it).
-        fn mi_collect(force: bool);
-    }
     // SAFETY: a C function taking a bool, safe to call from any thread at any time. If the
     // process allocates with another allocator, mimalloc has nothing to return.
     unsafe { mi_collect(true) };
@@ -34,7 +29,10 @@ pub fn return_free_pages() {
 /// mimalloc 3.
 const MI_OPTION_PURGE_DELAY: c_int = 15;
 
+// mimalloc's functions the `mimalloc` crate does not wrap, in the library `SHIPPED` links.
 unsafe extern "C" {
+    // `void mi_collect(bool force)`.
+    fn mi_collect(force: bool);
     // `int mi_version(void)`: major × 10,000 + minor × 100 + patch.
     fn mi_version() -> c_int;
     // `long mi_option_get(mi_option_t)`.

@@ -153,9 +153,14 @@ pub fn read_marker(value: &str) -> Option<Marker<&str>> {
     })
 }
 
-/// The non-empty values of a comma-separated field.
+/// The non-empty values of a comma-separated field, in a vector of their number: collected
+/// from the split, each held room for four (two vectors of 64 bytes for every owned name's
+/// marker, 1.2 MiB of a steady pass's highest heap at 10,000 names, for one value each).
 fn listed(field: &str) -> Vec<&str> {
-    field.split(',').filter(|v| !v.is_empty()).collect()
+    let values = || field.split(',').filter(|v| !v.is_empty());
+    let mut out = Vec::with_capacity(values().count());
+    out.extend(values());
+    out
 }
 
 /// The `key=value` fields of a marker that it is read by; a field given twice counts by

@@ -149,17 +149,18 @@ fn fold_name_outcomes<K>(
         let Some(outcome) = outcomes.remove(status.service_arn.as_str()) else {
             continue;
         };
-        status.resources.extend(outcome.records);
-        status.warnings.extend(outcome.warnings);
-        if !outcome.waiting.is_empty() {
+        let (records, conflicts, warnings, waiting) = outcome.into_parts();
+        status.resources.extend(records);
+        status.warnings.extend(warnings);
+        if !waiting.is_empty() {
             status.waiting.push(format!(
                 "DNS {} waits for healthy targets: a name is published only once it can be served",
-                outcome.waiting.join(", ")
+                waiting.join(", ")
             ));
         }
-        if !outcome.conflicts.is_empty() {
+        if !conflicts.is_empty() {
             status.state = ServiceState::DnsConflict;
-            status.problems.extend(outcome.conflicts);
+            status.problems.extend(conflicts);
         }
     }
 }

@@ -136,9 +136,7 @@ impl<'a> Registrar<'a, '_> {
     ) {
         let owner = self.ownership.owner_id();
         let Some(namespace) = self.observed.namespace(&w.intent.namespace) else {
-            outcome
-                .warnings
-                .push(self.unknown_namespace(&w.intent.namespace));
+            outcome.push_warning(self.unknown_namespace(&w.intent.namespace));
             return;
         };
         let lowercase = w.intent.service.to_ascii_lowercase();
@@ -149,7 +147,7 @@ impl<'a> Registrar<'a, '_> {
         let key = (namespace.id.clone(), lowercase);
         let label = format!("{}/{}", namespace.name, w.intent.service);
         if let Some(holder) = self.claims.get(&key) {
-            outcome.conflicts.push(conflict(format!(
+            outcome.push_conflict(conflict(format!(
                 "cloudmap: {label} is already registered by older service {}/{}",
                 super::cluster_name(&holder.cluster_arn),
                 holder.name
@@ -162,7 +160,7 @@ impl<'a> Registrar<'a, '_> {
             .unwrap_or(NO_INSTANCES);
         let current = instances.iter().find(|i| i.id == owner);
         if let Some(p) = current.and_then(|i| self.held_elsewhere(i, w, &label)) {
-            outcome.conflicts.push(p);
+            outcome.push_conflict(p);
             return;
         }
         self.claims.insert(key, w.service);

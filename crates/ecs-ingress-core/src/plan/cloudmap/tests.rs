@@ -208,7 +208,7 @@ fn an_instance_with_our_id_but_not_our_mark_is_a_conflict() {
     );
     let plan = run(&seen, &[(&a, intent("internal", "a"))], &lb(false), &never);
     assert!(plan.changes.is_empty(), "{:?}", summary(&plan));
-    let conflicts = &plan.outcomes[&a.arn].conflicts;
+    let conflicts = &plan.outcomes[&a.arn].conflicts();
     assert_eq!(conflicts.len(), 1);
     assert!(
         conflicts[0]
@@ -233,7 +233,7 @@ fn the_older_service_wins_a_shared_cloud_map_service() {
             .all(|c| c.service_arn.as_ref() == Some(&a.arn))
     );
     assert!(
-        plan.outcomes[&b.arn].conflicts[0]
+        plan.outcomes[&b.arn].conflicts()[0]
             .reason
             .contains("older service main/a")
     );
@@ -247,8 +247,8 @@ fn unmanaged_or_missing_namespaces_are_warned_about_not_written() {
     for (ns, why) in [("other", "is not managed"), ("gone", "was not found")] {
         let plan = run(&seen, &[(&a, intent(ns, "a"))], &lb(false), &never);
         assert!(plan.changes.is_empty());
-        assert!(plan.outcomes[&a.arn].warnings[0].contains(why), "{ns}");
-        assert!(plan.outcomes[&a.arn].conflicts.is_empty());
+        assert!(plan.outcomes[&a.arn].warnings()[0].contains(why), "{ns}");
+        assert!(plan.outcomes[&a.arn].conflicts().is_empty());
     }
 }
 

@@ -46,15 +46,64 @@ pub struct DnsWinner<'a> {
     pub rules_read: bool,
 }
 
-/// What naming (DNS or Cloud Map) means for one service: conflicts, warnings, and the
-/// names it holds.
+/// What naming (DNS or Cloud Map) means for one service: the names it holds, and
+/// conflicts, warnings and names waiting.
 #[derive(Debug, Default)]
 pub struct NameOutcome {
-    pub conflicts: Vec<Problem>,
-    pub warnings: Vec<String>,
     pub records: Vec<ResourceRef>,
+    /// What few services have, apart: every winner has an outcome each pass, in a table
+    /// sized for them all, and three empty vectors in each were 1 MiB of a steady pass's
+    /// highest heap at 10,000 services.
+    unusual: Option<Box<Unusual>>,
+}
+
+#[derive(Debug, Default)]
+struct Unusual {
+    conflicts: Vec<Problem>,
+    warnings: Vec<String>,
     /// Names not published yet because the service has no healthy target.
-    pub waiting: Vec<String>,
+    waiting: Vec<String>,
+}
+
+impl NameOutcome {
+    pub fn conflicts(&self) -> &[Problem] {
+        self.unusual.as_ref().map_or(&[], |u| &u.conflicts)
+    }
+
+    pub fn warnings(&self) -> &[String] {
+        self.unusual.as_ref().map_or(&[], |u| &u.warnings)
+    }
+
+    /// Names not published yet because the service has no healthy target.
+    pub fn waiting(&self) -> &[String] {
+        self.unusual.as_ref().map_or(&[], |u| &u.waiting)
+    }
+
+    pub fn push_conflict(&mut self, problem: Problem) {
+        self.unusual().conflicts.push(problem);
+    }
+
+    pub fn push_warning(&mut self, warning: String) {
+        self.unusual().warnings.push(warning);
+    }
+
+    pub fn push_waiting(&mut self, name: String) {
+        self.unusual().waiting.push(name);
+    }
+
+    /// Taken apart: (records, conflicts, warnings, names waiting).
+    pub fn into_parts(self) -> (Vec<ResourceRef>, Vec<Problem>, Vec<String>, Vec<String>) {
+        let Unusual {
+            conflicts,
+            warnings,
+            waiting,
+        } = self.unusual.map(|u| *u).unwrap_or_default();
+        (self.records, conflicts, warnings, waiting)
+    }
+
+    fn unusual(&mut self) -> &mut Unusual {
+        self.unusual.get_or_insert_with(Box::default)
+    }
 }
 
 /// The zone a name belongs in: `zone_ref` (id or name) if given, else the managed zone with
@@ -358,7 +407,7 @@ pub fn plan_dns_keeping_routes<'a>(
     }
     let mut upserts: Vec<(&(&str, &str), PlannedChange)> = claims
         .iter()
-        .filter_map(|(key, claim)| Some((key, claim.change(owner, now)?)))
+        .filter_map(|(key, claim)| Some((key, claim.change(*key, owner, now, keep)?)))
         .collect();
     upserts.sort_unstable_by_key(|(key, _)| **key);
     out.changes
@@ -392,7 +441,7 @@ fn names_in_zones<'a, 'z>(
         match zone_for(zones, name, w.dns.zone.as_deref()) {
             Some(zone) => out.push((name, zone)),
             None if explicit || w.dns.zone.is_some() => {
-                outcome.warnings.push(match &w.dns.zone {
+                outcome.push_warning(match &w.dns.zone {
                     Some(z) => format!("dns: {name} is not inside managed zone {z} (see --hosted-zone); no record written"),
                     None => format!("dns: {name} is outside every managed zone (see --hosted-zone); no record written"),
                 });
@@ -443,7 +492,7 @@ impl<'a> NameContext<'a, '_> {
                 claim.services.push(w.service.arn.as_str());
                 outcome.records.extend(record_refs(name, &want));
             } else {
-                outcome.conflicts.push(conflict(format!(
+                outcome.push_conflict(conflict(format!(
                     "dns: {name} is already published by older service {}/{} (on another load balancer, or with another dns.type)",
                     super::cluster_name(&claim.first.cluster_arn),
                     claim.first.name
@@ -455,7 +504,7 @@ impl<'a> NameContext<'a, '_> {
         let marker = self.index.marker(name);
         let ours = match self.ownership(name, w, existing, marker.map(|(m, _)| m)) {
             Ok(ours) => ours,
-            Err(p) => return outcome.conflicts.push(p),
+            Err(p) => return outcome.push_conflict(p),
         };
         let listed = ours.filter(|m| m.services.contains(&w.service.arn.as_str()));
         let in_place = want
@@ -477,7 +526,7 @@ impl<'a> NameContext<'a, '_> {
             // its records left (deleted by hand), putting them back publishes the name
             // afresh: only once it is ready, like a new name.
             Some(m) => {
-                outcome.waiting.push(name.to_string());
+                outcome.push_waiting(name.to_string());
                 let held = held_records(existing, m);
                 // With none, it is claimed but left as it is, marker and all, so that it is
                 // not withdrawn either; services sharing it join what it will be.
@@ -485,40 +534,24 @@ impl<'a> NameContext<'a, '_> {
                 if untouched { want } else { Cow::Owned(held) }
             }
             None => {
-                outcome.waiting.push(name.to_string());
+                outcome.push_waiting(name.to_string());
                 return;
             }
         };
         if !untouched {
             outcome.records.extend(record_refs(name, &want));
         }
-        let kept = self.kept_in(ours);
         claims.insert(
             key,
             Claim {
                 first: w.service,
-                zone_id: &self.zone.id,
-                name,
                 want,
                 services: Few::One(w.service.arn.as_str()),
-                kept,
                 existing,
                 marker,
                 untouched,
             },
         );
-    }
-
-    /// Services in our marker whose resources are kept as they are: they stay in it.
-    fn kept_in(&self, ours: Option<&Marker<&'a str>>) -> Vec<&'a str> {
-        ours.map(|m| {
-            m.services
-                .iter()
-                .filter(|s| (self.keep)(s))
-                .copied()
-                .collect()
-        })
-        .unwrap_or_default()
     }
 
     /// Whether the name is ours to write (`Some` marker when it already is), or the
@@ -661,17 +694,14 @@ fn unclaimed(
 /// The names held this pass, by (zone id, name).
 type Claims<'a> = FxHashMap<(&'a str, &'a str), Claim<'a>>;
 
-/// A name held this pass.
+/// A name held this pass: its zone id and name are its key in [`Claims`] (a claim is
+/// held for every name at once, so it carries nothing it can be given).
 struct Claim<'a> {
     first: &'a EcsService,
-    zone_id: &'a str,
-    name: &'a str,
     /// Nameless when they are the ALB's template; the records held otherwise.
     want: Cow<'a, [RecordSet]>,
     /// Winners routed by it, oldest first.
     services: Few<'a, str>,
-    /// Services of the current marker whose resources are kept as they are.
-    kept: Vec<&'a str>,
     existing: &'a [&'a RecordSet],
     marker: Option<(&'a Marker<&'a str>, &'a RecordSet)>,
     /// Held as it is this pass: neither its records nor its marker change.
@@ -679,19 +709,26 @@ struct Claim<'a> {
 }
 
 impl Claim<'_> {
-    /// The upsert that makes the name match, if anything differs.
-    fn change(&self, owner: &str, now: i64) -> Option<PlannedChange> {
+    /// The upsert that makes the name `(zone id, name)` match, if anything differs.
+    /// Services of our marker whose resources are kept as they are (`keep`) stay in it.
+    fn change(
+        &self,
+        (zone_id, name): (&str, &str),
+        owner: &str,
+        now: i64,
+        keep: &dyn Fn(&str) -> bool,
+    ) -> Option<PlannedChange> {
         if self.untouched {
             return None;
         }
+        // A claimed name's marker, when it has one, is ours (`NameContext::ownership`).
         let ours = self.marker.map(|(m, _)| m);
         // Almost always no kept service is missing from the winners: then the winners'
         // list is the marker's as it is.
-        let extra: Vec<&str> = self
-            .kept
-            .iter()
-            .filter(|k| !self.services.as_slice().contains(k))
-            .copied()
+        let extra: Vec<&str> = ours
+            .into_iter()
+            .flat_map(|m| m.services.iter().copied())
+            .filter(|s| keep(s) && !self.services.as_slice().contains(s))
             .collect();
         let services: Cow<'_, [&str]> = if extra.is_empty() {
             Cow::Borrowed(self.services.as_slice())
@@ -734,15 +771,15 @@ impl Claim<'_> {
         // 10,000 names.
         let mut upsert: Vec<RecordSet> = Vec::with_capacity(self.want.len() + 1);
         upsert.extend(self.want.iter().map(|r| RecordSet {
-            name: self.name.to_string(),
+            name: name.to_string(),
             ..r.clone()
         }));
-        upsert.push(marker_record(self.name, marker_want));
+        upsert.push(marker_record(name, marker_want));
         Some(PlannedChange::new(
             self.first,
             Change::UpsertRecords {
-                zone_id: self.zone_id.to_string(),
-                name: self.name.to_string(),
+                zone_id: zone_id.to_string(),
+                name: name.to_string(),
                 delete: stale,
                 upsert,
                 exists: ours.is_some(),

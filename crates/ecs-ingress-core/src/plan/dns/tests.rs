@@ -303,7 +303,7 @@ fn publishes_records_with_marker_then_converges() {
         other => panic!("{other:?}"),
     }
     assert!(
-        plan.outcomes[w[0].0.arn.as_str()].warnings.is_empty(),
+        plan.outcomes[w[0].0.arn.as_str()].warnings().is_empty(),
         "defaults outside zones are quiet"
     );
     case.apply(&plan);
@@ -323,7 +323,9 @@ fn explicit_names_outside_every_zone_are_reported() {
     )];
     let plan = case.plan(&w);
     assert!(plan.changes.is_empty());
-    assert!(plan.outcomes[w[0].0.arn.as_str()].warnings[0].contains("outside every managed zone"));
+    assert!(
+        plan.outcomes[w[0].0.arn.as_str()].warnings()[0].contains("outside every managed zone")
+    );
 }
 
 #[test]
@@ -354,12 +356,12 @@ fn foreign_records_and_other_owners_are_conflicts_never_touched() {
     let plan = case.plan(&w);
     assert!(plan.changes.is_empty(), "{:?}", plan.changes);
     assert!(
-        plan.outcomes[w[0].0.arn.as_str()].conflicts[0]
+        plan.outcomes[w[0].0.arn.as_str()].conflicts()[0]
             .reason
             .contains("does not own")
     );
     assert!(
-        plan.outcomes[w[1].0.arn.as_str()].conflicts[0]
+        plan.outcomes[w[1].0.arn.as_str()].conflicts()[0]
             .reason
             .contains("another controller")
     );
@@ -410,7 +412,7 @@ fn a_marker_of_the_same_owner_id_for_another_accounts_services_is_never_ours() {
     let plan = plan_dns(&ours, &case.zones, &case.records, &ws, &|_| false, 0);
     assert!(plan.changes.is_empty(), "{:?}", plan.changes);
     assert!(
-        plan.outcomes[OURS].conflicts[0]
+        plan.outcomes[OURS].conflicts()[0]
             .reason
             .contains("another controller"),
         "{:?}",
@@ -453,7 +455,7 @@ fn services_routed_by_path_on_one_alb_share_a_name_until_the_last_goes() {
     assert_eq!(plan.changes.len(), 1, "one record for the shared name");
     for (s, ..) in &w {
         assert!(
-            plan.outcomes[s.arn.as_str()].conflicts.is_empty(),
+            plan.outcomes[s.arn.as_str()].conflicts().is_empty(),
             "{:?}",
             plan.outcomes[s.arn.as_str()]
         );
@@ -503,7 +505,7 @@ fn the_older_service_keeps_a_name_wanted_on_another_alb() {
     assert_eq!(plan.changes.len(), 1);
     assert_eq!(plan.changes[0].service, "main/old");
     assert!(
-        plan.outcomes[w[1].0.arn.as_str()].conflicts[0]
+        plan.outcomes[w[1].0.arn.as_str()].conflicts()[0]
             .reason
             .contains("older service main/old")
     );
@@ -590,14 +592,14 @@ fn a_published_name_is_held_where_it_points_until_its_new_alb_can_serve_it() {
     assert!(
         p.changes.is_empty()
             && p.outcomes["arn:aws:ecs:us-east-1:1:service/main/a"]
-                .waiting
+                .waiting()
                 .is_empty()
     );
     // Another ALB that cannot serve it yet: held as it is (not deleted, not repointed).
     let p = case.plan_one(winner, &other, false, 100);
     assert!(p.changes.is_empty(), "{:?}", p.changes);
     let outcome = &p.outcomes["arn:aws:ecs:us-east-1:1:service/main/a"];
-    assert_eq!(outcome.waiting, vec!["a.in.example.com".to_string()]);
+    assert_eq!(outcome.waiting(), ["a.in.example.com".to_string()]);
     // Once it can: repointed, the marker noting since when.
     let p = case.plan_one(winner, &other, true, 100);
     assert_eq!(p.changes.len(), 1);
@@ -633,7 +635,7 @@ fn a_name_whose_records_were_deleted_by_hand_is_put_back_only_once_it_can_be_ser
         p.changes
     );
     assert_eq!(
-        p.outcomes[arn].waiting,
+        p.outcomes[arn].waiting(),
         vec!["a.in.example.com".to_string()]
     );
     assert_eq!(p.managed, 1, "the name stays counted as ours");
@@ -644,7 +646,7 @@ fn a_name_whose_records_were_deleted_by_hand_is_put_back_only_once_it_can_be_ser
         "put back once served: {:?}",
         p.changes
     );
-    assert!(p.outcomes[arn].waiting.is_empty());
+    assert!(p.outcomes[arn].waiting().is_empty());
 }
 
 #[test]

@@ -1,5 +1,10 @@
 # Build stage: a release binary.
 FROM rust:1-slim-bookworm AS build
+# jemalloc, the binary's allocator, is built from its C sources with make, which the slim
+# image lacks.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends make=4.3-4.1 \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Dependencies first, in a layer of their own: built from the manifest and lock file with
 # placeholder sources, it is reused until Cargo.toml or Cargo.lock change.

@@ -1,52 +1,66 @@
 //! The allocator the binary installs (and the scale benchmark measures), and returning its
 //! free pages to the system.
 
-use std::ffi::{c_int, c_long};
+use std::ffi::CStr;
+use std::ptr;
 
-/// mimalloc, not the system's: a pass allocates and frees the whole estate's snapshot and
+/// jemalloc. Not the system's: a pass allocates and frees the whole estate's snapshot and
 /// plan, and with glibc's allocator that churn cost more per service the larger the estate
-/// (half of a steady pass's CPU at 5,000 services; docs/performance.md).
-pub type Shipped = mimalloc::MiMalloc;
+/// (half of a steady pass's CPU at 5,000 services). Not mimalloc, which the controller used
+/// before: its pages freed in a pass were returned on a timer, not reused first, and the
+/// process's RSS at 10,000 services rose 15 to 20 MiB above jemalloc's for the same heap
+/// (docs/performance.md, "jemalloc in place of mimalloc").
+pub type Shipped = tikv_jemallocator::Jemalloc;
 
 /// The binary's global allocator.
-pub const SHIPPED: Shipped = mimalloc::MiMalloc;
+pub const SHIPPED: Shipped = tikv_jemallocator::Jemalloc;
 
-/// Has mimalloc return the pages no live allocation uses to the system now, rather than
-/// after its purge delay: what [`crate::runtime::Controller::releasing_memory_with`] is
+/// `arena.<i>.purge` for `MALLCTL_ARENAS_ALL` (4096 in `jemalloc.h`): every arena.
+const PURGE_EVERY_ARENA: &CStr = c"arena.4096.purge";
+
+/// The default dirty-page decay of new arenas, in milliseconds (an `ssize_t`).
+const DIRTY_DECAY_MS: &CStr = c"arenas.dirty_decay_ms";
+
+/// Has jemalloc return the pages no live allocation uses to the system now, rather than as
+/// its decay lets them go: what [`crate::runtime::Controller::releasing_memory_with`] is
 /// given by the binary.
 ///
-/// mimalloc collects the calling thread's pages and purges its arenas, which are
-/// process-wide; pages another thread holds are returned after the purge delay as before.
-/// A current-thread runtime (the scale benchmark's) therefore returns every free page.
+/// Every arena is purged, whichever thread asks; what threads keep in their own caches
+/// stays there.
 pub fn return_free_pages() {
-    // SAFETY: a C function taking a bool, safe to call from any thread at any time. If the
-    // process allocates with another allocator, mimalloc has nothing to return.
-    unsafe { mi_collect(true) };
+    // SAFETY: `arena.<i>.purge` reads and writes nothing: both pointer pairs are null. A
+    // failure (there is nothing it could be but an unknown name) leaves the pages to decay
+    // as before, so its code is not looked at.
+    unsafe {
+        tikv_jemalloc_sys::mallctl(
+            PURGE_EVERY_ARENA.as_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            0,
+        );
+    }
 }
 
-/// mimalloc 3's index of `mi_option_purge_delay` in its `mi_option_t` (`mimalloc.h`); the
-/// `mimalloc` crates export no name for it, so [`purge_delay_ms`] reads it only from
-/// mimalloc 3.
-const MI_OPTION_PURGE_DELAY: c_int = 15;
-
-// mimalloc's functions the `mimalloc` crate does not wrap, in the library `SHIPPED` links.
-unsafe extern "C" {
-    // `void mi_collect(bool force)`.
-    fn mi_collect(force: bool);
-    // `int mi_version(void)`: major × 10,000 + minor × 100 + patch.
-    fn mi_version() -> c_int;
-    // `long mi_option_get(mi_option_t)`.
-    fn mi_option_get(option: c_int) -> c_long;
-}
-
-/// How long mimalloc keeps a page it freed before returning it to the system, in
-/// milliseconds (mimalloc's default, a second, unless `MIMALLOC_PURGE_DELAY` sets it), if
-/// the linked library is mimalloc 3. The scale benchmark reports it with its figures: the
-/// process's RSS depends on it (docs/performance.md, "The purge delay, measured again").
-pub fn purge_delay_ms() -> Option<c_long> {
-    // SAFETY: C functions without preconditions; the option index is used only with the
-    // major version it is mimalloc's index in.
-    unsafe { (mi_version() / 10_000 == 3).then(|| mi_option_get(MI_OPTION_PURGE_DELAY)) }
+/// How long jemalloc keeps a page it freed before returning it to the system, in
+/// milliseconds: jemalloc's default, ten seconds, unless `_RJEM_MALLOC_CONF` sets
+/// `dirty_decay_ms` (`-1`: never). The scale benchmark reports it with its figures: the
+/// process's RSS depends on it. `None` if jemalloc does not answer.
+pub fn dirty_decay_ms() -> Option<isize> {
+    let mut value: isize = 0;
+    let mut size = size_of::<isize>();
+    // SAFETY: the option is an `ssize_t`, read into a value of that size whose size is
+    // given; nothing is written.
+    let code = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            DIRTY_DECAY_MS.as_ptr(),
+            (&raw mut value).cast(),
+            &mut size,
+            ptr::null_mut(),
+            0,
+        )
+    };
+    (code == 0 && size == size_of::<isize>()).then_some(value)
 }
 
 #[cfg(test)]
@@ -54,19 +68,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_purge_delay_read_is_mimalloc_3s_option() {
-        // mimalloc reads its options from `MIMALLOC_*` variables (the purge delay under its
-        // legacy name too, in either case): with none set, the delay is mimalloc 3's
-        // documented default, 1,000 ms, which no option next to it has.
-        let set_here = std::env::vars_os().any(|(name, _)| {
-            name.to_string_lossy()
-                .to_ascii_uppercase()
-                .starts_with("MIMALLOC_")
-        });
-        if set_here {
-            assert!(purge_delay_ms().is_some());
-        } else {
-            assert_eq!(purge_delay_ms(), Some(1000));
+    fn the_dirty_decay_read_is_jemallocs_option() {
+        // This build of jemalloc reads its options from `_RJEM_MALLOC_CONF`: without it, the
+        // decay is jemalloc's documented default, 10,000 ms.
+        match std::env::var("_RJEM_MALLOC_CONF") {
+            Ok(conf) if conf.contains("dirty_decay_ms") => assert!(dirty_decay_ms().is_some()),
+            _ => assert_eq!(dirty_decay_ms(), Some(10_000)),
         }
     }
 }

@@ -16,7 +16,7 @@ use ecs_ingress::runtime::Controller;
 use ecs_ingress::telemetry::Metrics;
 use tokio::sync::watch;
 
-/// mimalloc ([`ecs_ingress::allocator`]).
+/// jemalloc ([`ecs_ingress::allocator`]).
 #[global_allocator]
 static ALLOCATOR: ecs_ingress::allocator::Shipped = ecs_ingress::allocator::SHIPPED;
 

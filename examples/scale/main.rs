@@ -843,8 +843,8 @@ fn main() {
     let extra_passes: usize = flag_value(&args, "--steady-passes").unwrap_or(0);
     let trace = args.iter().any(|a| a == "--trace-memory");
     TRACE_MEMORY.store(trace, Ordering::Relaxed);
-    // What the RSS figures depend on (mimalloc's default unless `MIMALLOC_PURGE_DELAY`).
-    let purge_delay_ms = ecs_ingress::allocator::purge_delay_ms();
+    // What the RSS figures depend on (jemalloc's default unless `_RJEM_MALLOC_CONF`).
+    let dirty_decay_ms = ecs_ingress::allocator::dirty_decay_ms();
     if let Some(n) = flag_value::<usize>(&args, "--size") {
         let runtime = runtime();
         let wall = std::time::Instant::now();
@@ -867,7 +867,7 @@ fn main() {
             if let Some(b) = backend {
                 fields.extend(report::backend_sg_fields(&b));
             }
-            fields.insert("allocator_purge_delay_ms".into(), purge_delay_ms.into());
+            fields.insert("allocator_dirty_decay_ms".into(), dirty_decay_ms.into());
         }
         println!("{row}");
         return;

@@ -240,10 +240,12 @@ pub struct Intent {
     pub attributes: AttributesIntent,
     pub targets: TargetsMode,
     pub dns: DnsIntent,
-    pub cloudmap: Option<CloudMapIntent>,
+    /// Boxed, as `deploy`: few services have one, and every service's intent is held
+    /// between passes (each inline, they were 80 bytes of every intent).
+    pub cloudmap: Option<Box<CloudMapIntent>>,
     /// `alb.deploy` and its settings: how ECS deploys the service. `None`: its
     /// `deploymentConfiguration` is never written.
-    pub deploy: Option<DeploymentSettings>,
+    pub deploy: Option<Box<DeploymentSettings>>,
     /// `alb.test-host`: hosts of the test rule ECS sends test traffic through during a
     /// deployment (with the service's paths); empty without.
     pub test_hosts: Vec<String>,

@@ -503,7 +503,7 @@ prop_compose! {
             targets: if direct { TargetsMode::Direct } else { TargetsMode::Ecs },
             dns: DnsIntent { names: None, record_type: if cname { DnsType::Cname } else { DnsType::Alias }, ttl, zone: None },
             cloudmap: None,
-            deploy,
+            deploy: deploy.map(Box::new),
             test_hosts,
             weight: weight.filter(|_| !shifted),
             backend_sg: match backend { 0 => BackendSg::Auto, 1 => BackendSg::Off, _ => BackendSg::Group("sg-b".into()) },

@@ -657,7 +657,7 @@ fn rolling_deployment(
     let rolling_tag = desired
         .intent
         .deploy
-        .as_ref()
+        .as_deref()
         .filter(|d| !d.strategy.shifts_traffic());
     let tagged = rolling_tag.is_some();
     let deployment = rolling_tag

@@ -662,7 +662,7 @@ fn attachment_changes(
     let deployment = desired
         .intent
         .deploy
-        .as_ref()
+        .as_deref()
         .filter(|d| !d.drift_from(&service.deployment).is_empty());
     if entry_matches {
         changes.extend(deployment.map(|d| settings_change(service, d)));

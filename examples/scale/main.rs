@@ -84,6 +84,16 @@ unsafe impl GlobalAlloc for CountingAllocator {
         p
     }
 
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as above. Passed on, not left to the default (an allocation, then zeroes
+        // written), so that the shipped allocator's own zeroed allocation is measured.
+        let p = unsafe { SHIPPED.alloc_zeroed(layout) };
+        if !p.is_null() {
+            count_allocated(layout.size());
+        }
+        p
+    }
+
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: as above.
         unsafe { SHIPPED.dealloc(ptr, layout) };

@@ -149,18 +149,18 @@ fn fold_name_outcomes<K>(
         let Some(outcome) = outcomes.remove(status.service_arn.as_str()) else {
             continue;
         };
-        let (records, conflicts, warnings, waiting) = outcome.into_parts();
+        let (records, notes) = outcome.into_parts();
         status.resources.extend(records);
-        status.warnings.extend(warnings);
-        if !waiting.is_empty() {
+        status.warnings.extend(notes.warnings);
+        if !notes.waiting.is_empty() {
             status.waiting.push(format!(
                 "DNS {} waits for healthy targets: a name is published only once it can be served",
-                waiting.join(", ")
+                notes.waiting.join(", ")
             ));
         }
-        if !conflicts.is_empty() {
+        if !notes.conflicts.is_empty() {
             status.state = ServiceState::DnsConflict;
-            status.problems.extend(conflicts);
+            status.problems.extend(notes.conflicts);
         }
     }
 }
@@ -204,7 +204,7 @@ pub fn plan_service_cloudmap(
         .filter_map(|(_, d)| {
             Some(cloudmap::CloudMapWinner {
                 service: d.service,
-                intent: d.intent.cloudmap.as_ref()?,
+                intent: d.intent.cloudmap.as_deref()?,
                 load_balancer: observed.load_balancers.get((gates.at)(d))?,
             })
         })

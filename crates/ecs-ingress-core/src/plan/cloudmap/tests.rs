@@ -208,7 +208,7 @@ fn an_instance_with_our_id_but_not_our_mark_is_a_conflict() {
     );
     let plan = run(&seen, &[(&a, intent("internal", "a"))], &lb(false), &never);
     assert!(plan.changes.is_empty(), "{:?}", summary(&plan));
-    let conflicts = &plan.outcomes[&a.arn].conflicts();
+    let conflicts = plan.outcomes[&a.arn].conflicts();
     assert_eq!(conflicts.len(), 1);
     assert!(
         conflicts[0]

@@ -54,55 +54,51 @@ pub struct NameOutcome {
     /// What few services have, apart: every winner has an outcome each pass, in a table
     /// sized for them all, and three empty vectors in each were 1 MiB of a steady pass's
     /// highest heap at 10,000 services.
-    unusual: Option<Box<Unusual>>,
+    notes: Option<Box<NameNotes>>,
 }
 
+/// A service's conflicts, warnings and names waiting, from naming.
 #[derive(Debug, Default)]
-struct Unusual {
-    conflicts: Vec<Problem>,
-    warnings: Vec<String>,
+pub struct NameNotes {
+    pub conflicts: Vec<Problem>,
+    pub warnings: Vec<String>,
     /// Names not published yet because the service has no healthy target.
-    waiting: Vec<String>,
+    pub waiting: Vec<String>,
 }
 
 impl NameOutcome {
     pub fn conflicts(&self) -> &[Problem] {
-        self.unusual.as_ref().map_or(&[], |u| &u.conflicts)
+        self.notes.as_ref().map_or(&[], |n| &n.conflicts)
     }
 
     pub fn warnings(&self) -> &[String] {
-        self.unusual.as_ref().map_or(&[], |u| &u.warnings)
+        self.notes.as_ref().map_or(&[], |n| &n.warnings)
     }
 
     /// Names not published yet because the service has no healthy target.
     pub fn waiting(&self) -> &[String] {
-        self.unusual.as_ref().map_or(&[], |u| &u.waiting)
+        self.notes.as_ref().map_or(&[], |n| &n.waiting)
     }
 
     pub fn push_conflict(&mut self, problem: Problem) {
-        self.unusual().conflicts.push(problem);
+        self.notes().conflicts.push(problem);
     }
 
     pub fn push_warning(&mut self, warning: String) {
-        self.unusual().warnings.push(warning);
+        self.notes().warnings.push(warning);
     }
 
     pub fn push_waiting(&mut self, name: String) {
-        self.unusual().waiting.push(name);
+        self.notes().waiting.push(name);
     }
 
-    /// Taken apart: (records, conflicts, warnings, names waiting).
-    pub fn into_parts(self) -> (Vec<ResourceRef>, Vec<Problem>, Vec<String>, Vec<String>) {
-        let Unusual {
-            conflicts,
-            warnings,
-            waiting,
-        } = self.unusual.map(|u| *u).unwrap_or_default();
-        (self.records, conflicts, warnings, waiting)
+    /// Taken apart: the records, and the notes (empty when there were none).
+    pub fn into_parts(self) -> (Vec<ResourceRef>, NameNotes) {
+        (self.records, self.notes.map(|n| *n).unwrap_or_default())
     }
 
-    fn unusual(&mut self) -> &mut Unusual {
-        self.unusual.get_or_insert_with(Box::default)
+    fn notes(&mut self) -> &mut NameNotes {
+        self.notes.get_or_insert_with(Box::default)
     }
 }
 
@@ -703,6 +699,9 @@ struct Claim<'a> {
     /// Winners routed by it, oldest first.
     services: Few<'a, str>,
     existing: &'a [&'a RecordSet],
+    /// The name's marker, when it has one: then it is ours, as a name whose marker is
+    /// someone else's is never claimed (`NameContext::ownership`). Its services kept as
+    /// they are stay in it, and what it says is compared with the records.
     marker: Option<(&'a Marker<&'a str>, &'a RecordSet)>,
     /// Held as it is this pass: neither its records nor its marker change.
     untouched: bool,
@@ -721,7 +720,7 @@ impl Claim<'_> {
         if self.untouched {
             return None;
         }
-        // A claimed name's marker, when it has one, is ours (`NameContext::ownership`).
+        // A claimed name's marker, when it has one, is ours (see the field).
         let ours = self.marker.map(|(m, _)| m);
         // Almost always no kept service is missing from the winners: then the winners'
         // list is the marker's as it is.

@@ -634,10 +634,7 @@ fn a_name_whose_records_were_deleted_by_hand_is_put_back_only_once_it_can_be_ser
         "nothing written or withdrawn: {:?}",
         p.changes
     );
-    assert_eq!(
-        p.outcomes[arn].waiting(),
-        vec!["a.in.example.com".to_string()]
-    );
+    assert_eq!(p.outcomes[arn].waiting(), ["a.in.example.com".to_string()]);
     assert_eq!(p.managed, 1, "the name stays counted as ours");
     let p = plan_with(&case, true);
     assert!(

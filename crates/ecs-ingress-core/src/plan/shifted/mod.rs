@@ -63,7 +63,7 @@ fn problem_with(
     service: &EcsService,
     intent: &Intent,
 ) -> Option<Problem> {
-    let deploy = intent.deploy.as_ref()?;
+    let deploy = intent.deploy.as_deref()?;
     if service.deployment_controller != crate::state::DeploymentController::Ecs {
         return Some(problem(
             Some("alb.deploy"),

@@ -690,8 +690,9 @@ fn unclaimed(
 /// The names held this pass, by (zone id, name).
 type Claims<'a> = FxHashMap<(&'a str, &'a str), Claim<'a>>;
 
-/// A name held this pass: its zone id and name are its key in [`Claims`] (a claim is
-/// held for every name at once, so it carries nothing it can be given).
+/// A name held this pass. Its zone id and name are its key in [`Claims`], and whether a
+/// service is kept as it is is asked when its change is planned: every name's claim is
+/// live at once, so a claim holds nothing it can be handed.
 struct Claim<'a> {
     first: &'a EcsService,
     /// Nameless when they are the ALB's template; the records held otherwise.

@@ -294,10 +294,11 @@ impl Controller {
 
     /// Calls `release` at the start of a full pass that follows a pass which wrote (or
     /// tried to), once the last pass's reads are dropped: the binary hands its allocator's
-    /// release of free pages here (`allocator::return_free_pages`). A pass that writes (a cold start, a deployment of many services)
-    /// frees large transients whose pages the allocator would otherwise keep, and they set
-    /// the process's highest RSS (docs/performance.md). A converged pass writes nothing,
-    /// so a steady estate never pays for it.
+    /// release of free pages here (`allocator::return_free_pages`). A pass that writes (a
+    /// cold start, a deployment of many services) frees large transients whose pages the
+    /// allocator would otherwise keep, and they set the process's highest RSS
+    /// (docs/performance.md). A converged pass writes nothing, so a steady estate never
+    /// pays for it.
     pub fn releasing_memory_with(mut self, release: fn()) -> Self {
         self.release_memory = Some(release);
         self
